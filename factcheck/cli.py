@@ -1,0 +1,49 @@
+"""The `factcheck` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _model_info(args: argparse.Namespace) -> int:
+    from .model import load_model
+
+    model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    facts = model.describe()
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        width = max(len(k) for k in facts)
+        for key, value in facts.items():
+            print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    model = commands.add_parser("model", help="inspect a model").add_subparsers(dest="model_command", required=True)
+    info = model.add_parser("info", help="print architecture, size, dtype, device, fingerprint and load time")
+    info.add_argument("model", nargs="?", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
+    info.add_argument("--dtype", default="float32")
+    info.add_argument("--device", default="cpu")
+    info.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_model_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"factcheck: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

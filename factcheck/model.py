@@ -1,0 +1,314 @@
+"""One object over any Hugging Face causal LM: loading, layout, residual stream, batched passes.
+
+Architectures differ in where they keep their blocks, final norm and output
+head (Llama and Gemma: `model.layers` / `model.norm`; GPT-2 and GPT-J:
+`transformer.h` / `transformer.ln_f`; GPT-NeoX: `gpt_neox.layers` /
+`final_layer_norm`). `LanguageModel` finds them once and exposes them under
+one set of names, so the rest of factcheck never looks at a model class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+_BLOCK_LIST_NAMES = ("layers", "h", "blocks")
+_FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_norm")
+
+
+class ModelLayoutError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The parts of a causal LM that factcheck reads or hooks."""
+
+    embed: nn.Module
+    blocks: nn.ModuleList
+    final_norm: nn.Module
+    unembed: nn.Module
+
+
+def find_layout(model: nn.Module) -> Layout:
+    base = getattr(model, "base_model", model)
+    # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down.
+    for candidate in (base, getattr(base, "language_model", None), getattr(base, "model", None)):
+        if candidate is None:
+            continue
+        blocks = next(
+            (getattr(candidate, n) for n in _BLOCK_LIST_NAMES if isinstance(getattr(candidate, n, None), nn.ModuleList)),
+            None,
+        )
+        norm = next((getattr(candidate, n) for n in _FINAL_NORM_NAMES if isinstance(getattr(candidate, n, None), nn.Module)), None)
+        if blocks is not None and norm is not None:
+            unembed = model.get_output_embeddings()
+            if unembed is None:
+                raise ModelLayoutError(f"{type(model).__name__} has no output embedding (lm_head)")
+            return Layout(embed=model.get_input_embeddings(), blocks=blocks, final_norm=norm, unembed=unembed)
+    raise ModelLayoutError(
+        f"cannot find the transformer blocks and final norm of {type(model).__name__}; "
+        f"looked for {_BLOCK_LIST_NAMES} and {_FINAL_NORM_NAMES}"
+    )
+
+
+@dataclass
+class Encoded:
+    """A left-padded batch of prompts with the positions each token really has."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+    lengths: list[int]
+    offsets: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.input_ids.shape[1])
+
+    def padded_index(self, row: int, token_index: int) -> int:
+        """Column in the padded batch of token `token_index` of prompt `row` (negative indexes count from the end)."""
+        if token_index < 0:
+            token_index += self.lengths[row]
+        return self.width - self.lengths[row] + token_index
+
+
+@dataclass
+class ForwardResult:
+    logits: torch.Tensor  # (batch, kept positions, vocab)
+    block_outputs: dict[int, torch.Tensor]  # layer -> (batch, width, hidden), pre-final-norm residual stream
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu") -> Encoded:
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        if seq:
+            ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    return Encoded(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=positions.to(device),
+        lengths=[len(s) for s in sequences],
+    )
+
+
+class LanguageModel:
+    """A loaded causal LM with its tokenizer and a uniform view of its residual stream."""
+
+    def __init__(self, model: nn.Module, tokenizer, *, name: str, load_seconds: float = 0.0):
+        self.model = model.eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.name = name
+        self.load_seconds = load_seconds
+        self.layout = find_layout(model)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self._fingerprint: str | None = None
+
+    # ---- facts about the model -------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def architecture(self) -> str:
+        return type(self.model).__name__
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layout.blocks)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.layout.unembed.weight.shape[1])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.layout.unembed.weight.shape[0])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layout.unembed.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layout.embed.weight.device
+
+    @property
+    def bos_text(self) -> str:
+        """The text that starts every prompt: the tokenizer's BOS token, else its end-of-text token."""
+        return self.tokenizer.bos_token or self.tokenizer.eos_token or ""
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the weights and the tokenizer, for cache keys. Computed once, on first use."""
+        if self._fingerprint is None:
+            self._fingerprint = compute_fingerprint(self.model, self.tokenizer)
+        return self._fingerprint
+
+    # ---- tokenization ----------------------------------------------------------
+    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        """Token ids and character offsets of each text, with no special tokens added."""
+        encoding = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        return encoding["input_ids"], [[tuple(o) for o in offs] for offs in encoding["offset_mapping"]]
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        ids, offsets = self.tokenize(texts)
+        encoded = left_pad(ids, self.tokenizer.pad_token_id, self.device)
+        encoded.offsets = offsets
+        return encoded
+
+    # ---- passes ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def capture_blocks(self, layers: Sequence[int] | None = None) -> Iterator[dict[int, torch.Tensor]]:
+        """Record the output of the given blocks (all when None) during passes inside the block."""
+        wanted = range(self.num_layers) if layers is None else layers
+        captured: dict[int, torch.Tensor] = {}
+        handles = []
+        for layer in wanted:
+            def hook(module, args, output, layer=layer):
+                captured[layer] = output[0] if isinstance(output, tuple) else output
+
+            handles.append(self.layout.blocks[layer].register_forward_hook(hook))
+        try:
+            yield captured
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    @torch.no_grad()
+    def forward(
+        self,
+        encoded: Encoded,
+        *,
+        layers: Sequence[int] | None = (),
+        last_logits_only: bool = True,
+    ) -> ForwardResult:
+        """One pass over a left-padded batch; returns logits and the requested block outputs."""
+        with self.capture_blocks(layers) as captured:
+            output = self.model(
+                input_ids=encoded.input_ids,
+                attention_mask=encoded.attention_mask,
+                position_ids=encoded.position_ids,
+                use_cache=False,
+                logits_to_keep=1 if last_logits_only else 0,
+            )
+        return ForwardResult(logits=output.logits, block_outputs=dict(captured))
+
+    def decode_state(self, state: torch.Tensor) -> torch.Tensor:
+        """Logits for a last-block (pre-norm) state, through the model's own final norm and head."""
+        return self.layout.unembed(self.layout.final_norm(state))
+
+    def next_token_logits(self, texts: Sequence[str], batch_size: int = 16) -> torch.Tensor:
+        """Logits of the token after each text, computed in batches of `batch_size`."""
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            result = self.forward(self.encode(texts[start : start + batch_size]))
+            rows.append(result.logits[:, -1, :])
+        return torch.cat(rows)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "architecture": self.architecture,
+            "model_type": getattr(self.config, "model_type", "?"),
+            "layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "vocab_size": self.vocab_size,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "fingerprint": self.fingerprint,
+            "load_seconds": round(self.load_seconds, 3),
+        }
+
+
+def compute_fingerprint(model: nn.Module, tokenizer) -> str:
+    digest = hashlib.sha256()
+    seen: set[int] = set()
+    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+        if tensor.data_ptr() in seen:  # tied weights count once
+            continue
+        seen.add(tensor.data_ptr())
+        if tensor.device.type == "meta":
+            continue
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        data = tensor.detach().to("cpu").contiguous()
+        digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    vocab = tokenizer.get_vocab()
+    digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())
+    digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_model(
+    spec: str | Path | None = None,
+    *,
+    dtype: str = "float32",
+    device: str = "cpu",
+    device_map: str | None = None,
+    trust_remote_code: bool = False,
+) -> LanguageModel:
+    """Load a causal LM: None or "smollm2" (the embedded default), a GGUF file, a local folder or a hub id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from . import default_model
+
+    started = time.perf_counter()
+    torch_dtype = _resolve_dtype(dtype)
+    name = str(spec) if spec else default_model.DEFAULT_MODEL_NAME
+    source_kwargs: dict[str, object] = {}
+    if spec is None or str(spec).lower() in (default_model.DEFAULT_MODEL_NAME, "default"):
+        location: str | Path = default_model.converted_folder()
+        name = default_model.DEFAULT_MODEL_NAME
+    elif str(spec).endswith(".gguf"):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file not found: {path}")
+        location, source_kwargs = path.parent, {"gguf_file": path.name}
+    else:
+        location = spec
+    common = {"trust_remote_code": trust_remote_code, **source_kwargs}
+    tokenizer = AutoTokenizer.from_pretrained(location, **common)
+    model_kwargs: dict[str, object] = dict(common)
+    if torch_dtype is not None:
+        model_kwargs["dtype"] = torch_dtype
+    if device_map:
+        model_kwargs["device_map"] = device_map
+    model = AutoModelForCausalLM.from_pretrained(location, **model_kwargs)
+    if not device_map:
+        model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
+    return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+def _resolve_dtype(dtype: str | None) -> torch.dtype | None:
+    if dtype in (None, "auto"):
+        return None
+    try:
+        return DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(set(DTYPES))} or 'auto'") from None

@@ -1,0 +1,58 @@
+"""Few-shot prompts and the subject's token position within them.
+
+The format follows the LRE paper: BOS, then one line per demonstration
+("<template with subject> <object>"), then the template for the queried
+subject. A fact is never among its own demonstrations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .suite import Fact, render
+
+DEFAULT_SHOTS = 8
+
+
+class SubjectNotFound(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    subject: str
+    demonstrations: tuple[Fact, ...]
+
+
+def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple[Fact, ...]:
+    """The first `shots` facts of the relation, skipping the queried subject itself.
+
+    Facts among the first `shots` (the training facts) therefore see the other
+    shots - 1; every other fact sees the same `shots` demonstrations, so their
+    prompts share one prefix.
+    """
+    chosen = [fact for fact in facts[:shots] if fact.subject != subject]
+    return tuple(chosen)
+
+
+def build_prompt(bos: str, template: str, subject: str, demonstrations: Sequence[Fact]) -> Prompt:
+    lines = [f"{render(template, d.subject)} {d.object}" for d in demonstrations if d.subject != subject]
+    lines.append(render(template, subject))
+    return Prompt(text=bos + "\n".join(lines), subject=subject, demonstrations=tuple(demonstrations))
+
+
+def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, int]]) -> int:
+    """Index of the last token of the subject's last occurrence in `text`, from the tokenizer's offsets."""
+    start = text.rfind(subject)
+    if start < 0:
+        raise SubjectNotFound(f"subject {subject!r} does not occur in the prompt {text!r}")
+    end = start + len(subject)
+    last = None
+    for index, (token_start, token_end) in enumerate(offsets):
+        if token_end > token_start and token_start < end and token_end > start:
+            last = index
+    if last is None:
+        raise SubjectNotFound(f"no token covers subject {subject!r} in the prompt {text!r}")
+    return last

@@ -21,6 +21,20 @@ def _model_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from .importer import import_paths
+
+    report = import_paths(args.sources, args.out, force=args.force)
+    for result in report.results:
+        print(result.summary())
+    for _path, message in report.failures:
+        print(f"factcheck import: failed: {message}", file=sys.stderr)
+    facts = sum(r.facts_out for r in report.results)
+    print(f"imported {len(report.results)} file(s), {facts} facts, into {args.out}; {len(report.failures)} failed")
+    # Non-zero when anything failed, even though the other files were written.
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_model_info)
+
+    importer = commands.add_parser("import", help="convert LRE paper-format relation files into suites")
+    importer.add_argument("sources", nargs="+", metavar="SRC", help="a relation file, or a folder searched recursively for *.json")
+    importer.add_argument("--out", required=True, metavar="DIR", help="write suites to DIR/<category>/<relation>.json")
+    importer.add_argument("--force", action="store_true", help="replace existing output files")
+    importer.set_defaults(handler=_import)
     return parser
 
 

@@ -1,0 +1,317 @@
+"""Import relation files in the LRE paper's format into factcheck suites.
+
+The paper's files ("Linearity of Relation Decoding in Transformer Language
+Models", Hernandez et al.) hold one relation each::
+
+    {"name": "country capital city",
+     "prompt_templates": ["The capital city of {} is", ...],
+     "prompt_templates_zs": [...],
+     "properties": {"relation_type": "factual", "domain_name": "country",
+                    "range_name": "city", "symmetric": false},
+     "samples": [{"subject": "Canada", "object": "Ottawa"}, ...]}
+
+Conversion rules (each one chosen so the output passes `parse_suite`):
+
+- `relation` is `name`; `category` is `properties.relation_type` when it is one
+  of the suite categories, else "other"; `description` names the domain, the
+  range and the source file.
+- `templates` are `prompt_templates` with `{}` replaced by `{subject}`. A
+  template without exactly one `{}` (or already holding `{subject}`) is skipped
+  and counted; if none is left the file is rejected. The zero-shot templates
+  (`prompt_templates_zs`) are not kept: the suite format has no field for them.
+- Strings are decoded from double-escaped unicode: a literal `\\u00ed` (with its
+  backslash) becomes `í`, and an escaped surrogate pair becomes one character.
+  Only `\\uXXXX` is decoded; any other backslash is left as written.
+- Subjects and objects are stripped of surrounding whitespace. A sample whose
+  subject or object is then empty, holds a control character, or holds an
+  unpaired surrogate escape is dropped and counted.
+- An exact repeat of a (subject, object) pair is dropped and counted.
+- One-to-many relations are merged, because a suite allows each subject once:
+  the first object seen for a subject becomes the fact's `object`, and every
+  further distinct object for that subject becomes one of its `aliases`, in the
+  order seen. The checker counts any alias as a right answer, which is the
+  meaning of "the subject has several objects".
+
+So for every file: samples in = facts out + duplicates + merged + dropped.
+
+Each output is validated with `parse_suite` and written atomically to
+`OUT/<category>/<snake_cased_name>.json`; an existing file is only replaced
+when `force` is set. Importing many files goes on past a bad one and reports it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .cache import write_json_atomic
+from .suite import PLACEHOLDER, SuiteError, parse_suite, read_json_document
+
+CATEGORIES = ("factual", "linguistic", "commonsense", "bias")
+PAPER_PLACEHOLDER = "{}"
+
+# A high+low surrogate pair first (it stands for one character), then any single escape.
+_UNICODE_ESCAPE = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"
+)
+# C0 controls (tab and newline included: they would break a one-line prompt), DEL and C1 controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ImportFormatError(SuiteError):
+    """An input file that is not a usable paper-format relation; names the file and the JSON pointer."""
+
+
+@dataclass
+class ImportResult:
+    """What importing one file did."""
+
+    source: Path
+    output: Path
+    relation: str
+    category: str
+    samples_in: int = 0
+    facts_out: int = 0
+    duplicates: int = 0
+    merged: int = 0
+    dropped: int = 0
+    templates_skipped: int = 0
+
+    def summary(self) -> str:
+        line = (
+            f"{self.source} -> {self.output}: {self.samples_in} samples in, {self.facts_out} facts out, "
+            f"{self.duplicates} duplicates dropped, {self.merged} merged into aliases, {self.dropped} dropped"
+        )
+        if self.templates_skipped:
+            line += f", {self.templates_skipped} templates skipped"
+        return line
+
+
+@dataclass
+class ImportReport:
+    """Results of an import run: the files written and the files that failed (path, message)."""
+
+    results: list[ImportResult] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def decode_escapes(text: str) -> str:
+    """Turn literal `\\uXXXX` sequences into the characters they name; ValueError on an unpaired surrogate."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1):
+            high, low = int(match.group(1), 16), int(match.group(2), 16)
+            return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        code = int(match.group(3), 16)
+        if 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate cannot be written as UTF-8, so the string is unusable.
+            raise ValueError(f"unpaired surrogate escape \\u{match.group(3)}")
+        return chr(code)
+
+    return _UNICODE_ESCAPE.sub(replace, text)
+
+
+def snake_case(name: str) -> str:
+    """File-name form of a relation name: ASCII, lower case, words joined by '_'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
+def _type_problems(document: Any) -> list[tuple[str, str]]:
+    """Structural checks of a paper-format document, as (pointer, message) pairs."""
+    if not isinstance(document, dict):
+        return [("", f"expected a JSON object, got {type(document).__name__}")]
+    problems: list[tuple[str, str]] = []
+    for key in ("name", "prompt_templates", "samples"):
+        if key not in document:
+            problems.append(("", f"missing required field: {key!r}"))
+    name = document.get("name")
+    if "name" in document and (not isinstance(name, str) or not name.strip()):
+        problems.append(("/name", f"expected a non-empty string, got {name!r}"[:120]))
+    templates = document.get("prompt_templates")
+    if "prompt_templates" in document:
+        if not isinstance(templates, list):
+            problems.append(("/prompt_templates", f"expected a list of strings, got {type(templates).__name__}"))
+        else:
+            for index, template in enumerate(templates):
+                if not isinstance(template, str):
+                    problems.append((f"/prompt_templates/{index}", f"expected a string, got {type(template).__name__}"))
+    properties = document.get("properties", {})
+    if not isinstance(properties, dict):
+        problems.append(("/properties", f"expected an object, got {type(properties).__name__}"))
+    else:
+        for key in ("relation_type", "domain_name", "range_name"):
+            if key in properties and not isinstance(properties[key], str):
+                problems.append((f"/properties/{key}", f"expected a string, got {type(properties[key]).__name__}"))
+    samples = document.get("samples")
+    if "samples" in document:
+        if not isinstance(samples, list):
+            problems.append(("/samples", f"expected a list of {{subject, object}} objects, got {type(samples).__name__}"))
+        else:
+            for index, sample in enumerate(samples):
+                if not isinstance(sample, dict):
+                    problems.append((f"/samples/{index}", f"expected an object, got {type(sample).__name__}"))
+                    continue
+                for key in ("subject", "object"):
+                    if key not in sample:
+                        problems.append((f"/samples/{index}", f"missing required field: {key!r}"))
+                    elif not isinstance(sample[key], str):
+                        problems.append((f"/samples/{index}/{key}", f"expected a string, got {type(sample[key]).__name__}"))
+    return problems[:20]
+
+
+def _clean(text: str) -> str | None:
+    """Decoded, stripped text, or None when it cannot be used as a subject or object."""
+    try:
+        text = decode_escapes(text).strip()
+    except ValueError:
+        return None
+    if not text or _CONTROL.search(text):
+        return None
+    return text
+
+
+def convert_document(document: Any, source: str | Path, source_label: str | None = None) -> tuple[dict[str, Any], ImportResult]:
+    """Convert a parsed paper-format document into a suite document (not yet validated or written).
+
+    `source` names the file in errors; `source_label` is how the description refers to it.
+    The returned result's `output` is the path relative to the output folder.
+    """
+    source = Path(source)
+    problems = _type_problems(document)
+    if problems:
+        raise ImportFormatError(source, problems)
+
+    try:
+        relation = " ".join(decode_escapes(document["name"]).split())
+    except ValueError as error:
+        raise ImportFormatError(source, [("/name", str(error))]) from None
+    file_stem = snake_case(relation)
+    if not file_stem:
+        raise ImportFormatError(source, [("/name", f"name {document['name']!r} gives an empty file name")])
+    properties = document.get("properties", {})
+    relation_type = properties.get("relation_type", "").strip().lower()
+    category = relation_type if relation_type in CATEGORIES else "other"
+
+    templates: list[str] = []
+    skipped = 0
+    for raw in document["prompt_templates"]:
+        try:
+            template = decode_escapes(raw).strip()
+        except ValueError:
+            template = ""
+        # Exactly one slot, and no pre-existing {subject} that would make two after conversion.
+        usable = template.count(PAPER_PLACEHOLDER) == 1 and PLACEHOLDER not in template and not _CONTROL.search(template)
+        converted = template.replace(PAPER_PLACEHOLDER, PLACEHOLDER)
+        if not usable or converted in templates:
+            skipped += 1
+            continue
+        templates.append(converted)
+    if not templates:
+        raise ImportFormatError(source, [("/prompt_templates", "no template holds the '{}' placeholder exactly once")])
+
+    result = ImportResult(
+        source=source,
+        output=Path(category) / f"{file_stem}.json",
+        relation=relation,
+        category=category,
+        samples_in=len(document["samples"]),
+        templates_skipped=skipped,
+    )
+    facts: dict[str, dict[str, Any]] = {}  # subject -> fact, in first-seen order
+    for sample in document["samples"]:
+        subject, obj = _clean(sample["subject"]), _clean(sample["object"])
+        if subject is None or obj is None:
+            result.dropped += 1
+            continue
+        fact = facts.get(subject)
+        if fact is None:
+            facts[subject] = {"subject": subject, "object": obj}
+        elif obj == fact["object"] or obj in fact.get("aliases", ()):
+            result.duplicates += 1
+        else:
+            fact.setdefault("aliases", []).append(obj)
+            result.merged += 1
+    if not facts:
+        raise ImportFormatError(source, [("/samples", f"no usable samples ({result.dropped} dropped as empty or malformed)")])
+    result.facts_out = len(facts)
+
+    domain = _clean(properties.get("domain_name", "")) or "?"  # free text: unusable -> "?"
+    range_ = _clean(properties.get("range_name", "")) or "?"
+    description = f"{domain} -> {range_}"
+    if properties.get("symmetric") is True:
+        description += " (symmetric)"
+    description += f". Imported from {source_label or source.name} (LRE paper format)."
+    suite = {
+        "relation": relation,
+        "category": category,
+        "description": description,
+        "templates": templates,
+        "facts": list(facts.values()),
+    }
+    return suite, result
+
+
+def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: dict[Path, Path]) -> ImportResult:
+    document = read_json_document(source)  # strict: UTF-8, no duplicate keys, size-capped; SuiteError otherwise
+    suite, result = convert_document(document, source, label)
+    output = out_dir / result.output
+    if output in claimed:
+        raise FileExistsError(f"{source} and {claimed[output]} both give {output}; rename one of the relations")
+    # Validate before touching the disk, so a bad conversion leaves nothing behind.
+    parse_suite(suite, output)
+    if output.exists() and not force:
+        raise FileExistsError(f"{output} already exists (from {source}); use --force to replace it")
+    write_json_atomic(output, suite)
+    claimed[output] = source
+    result.output = output
+    return result
+
+
+def import_file(source: str | Path, out_dir: str | Path, *, force: bool = False, source_label: str | None = None) -> ImportResult:
+    """Convert one file and write it under `out_dir`; raises SuiteError (ImportFormatError) or OSError."""
+    source = Path(source)
+    return _import_one(source, source_label or source.name, Path(out_dir), force, {})
+
+
+def _inputs(src: Path, out_dir: Path) -> list[tuple[Path, str]]:
+    """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json."""
+    if not src.is_dir():
+        return [(src, src.name)]
+    out_resolved = out_dir.resolve()
+    found = []
+    for path in sorted(src.rglob("*.json")):
+        # Skip our own earlier output when OUT lies inside SRC: those are suites, not paper files.
+        if path.resolve().is_relative_to(out_resolved):
+            continue
+        found.append((path, path.relative_to(src).as_posix()))
+    return found
+
+
+def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: bool = False) -> ImportReport:
+    """Import every file named or found under `sources`; a failing file is recorded and the rest go on."""
+    out_dir = Path(out_dir)
+    report = ImportReport()
+    claimed: dict[Path, Path] = {}  # output -> source, so two inputs never silently share one output
+    for src in map(Path, sources):
+        if not src.exists():
+            report.failures.append((src, f"{src}: no such file or folder"))
+            continue
+        inputs = _inputs(src, out_dir)
+        if not inputs:
+            report.failures.append((src, f"{src}: no .json files found"))
+        for path, label in inputs:
+            try:
+                report.results.append(_import_one(path, label, out_dir, force, claimed))
+            except (SuiteError, FileExistsError) as error:  # messages already name the file (and pointer)
+                report.failures.append((path, str(error)))
+            except OSError as error:
+                report.failures.append((path, f"{path}: {error}"))
+    return report

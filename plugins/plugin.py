@@ -1,9 +1,230 @@
-"""pytest plugin: JSON fact suites become tests of what a language model says and knows."""
+"""pytest plugin: JSON fact suites become tests of what a language model says.
+
+`pytest suites/` collects every suite file, one test item per fact. The model
+loads once per process, on first use, and all facts of a relation are computed
+in one batched pass the first time any of them runs; each item then only
+asserts on the stored outcome.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+from pathlib import Path
 
-def pytest_addoption(parser):
-    group = parser.getgroup("factcheck", "fact-regression checks of a language model")
-    group.addoption("--factcheck-model", dest="factcheck_model", default=None, help="model to check (default: the embedded SmolLM2)")
-    parser.addini("factcheck_model", "model to check (default: the embedded SmolLM2)", default=None)
+import pytest
+
+from factcheck.report import FactRecord, summary_lines, write_report
+from factcheck.session import FactcheckSession, Settings
+from factcheck.suite import Suite, SuiteError, load_suite
+
+SESSION_KEY = pytest.StashKey[FactcheckSession]()
+DEFAULT_SUITE_PATTERNS = ["*/suites/*.json"]
+
+# (option name, ini name, type, default, help)
+_OPTIONS = [
+    ("--factcheck-model", "factcheck_model", str, None, "model to check: hub id, local folder, GGUF file or 'smollm2' (default)"),
+    ("--factcheck-device", "factcheck_device", str, "cpu", "torch device, e.g. cpu or cuda (default: cpu)"),
+    ("--factcheck-dtype", "factcheck_dtype", str, "float32", "float32, bfloat16, float16 or auto (default: float32)"),
+    ("--factcheck-shots", "factcheck_shots", int, None, "few-shot demonstrations per prompt (default: 8, or the suite's setting)"),
+    ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, None, "greedy generation length limit (default: 8)"),
+    ("--factcheck-batch-size", "factcheck_batch_size", int, 16, "prompts per forward pass (default: 16)"),
+    ("--factcheck-say-check", "factcheck_say_check", str, None, "which check decides a fact's say-verdict: generation (default) or ranking"),
+    ("--factcheck-report", "factcheck_report", str, None, "write a JSON report of every fact to this path"),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("factcheck", "factcheck: fact-regression checks of a language model")
+    for flag, ini, kind, default, help_text in _OPTIONS:
+        group.addoption(flag, dest=ini, type=kind, default=None, help=f"{help_text} [ini: {ini}]")
+        parser.addini(ini, help_text, default=None if default is None else str(default))
+    parser.addini(
+        "factcheck_suites",
+        "glob patterns (matched against absolute paths) of the JSON files that are fact suites",
+        type="linelist",
+        default=DEFAULT_SUITE_PATTERNS,
+    )
+    parser.addini(
+        "factcheck_trust_remote_code", "run code shipped with the model (never on by default)", type="bool", default=False
+    )
+
+
+def _command_line_value(config: pytest.Config, ini: str):
+    return config.getoption(ini)
+
+
+def _ini_value(config: pytest.Config, ini: str, kind):
+    raw = config.getini(ini)
+    return kind(raw) if raw not in (None, "") else None
+
+
+def _setting(config: pytest.Config, ini: str, kind, default):
+    """Command line beats ini, ini beats the built-in default."""
+    value = _command_line_value(config, ini)
+    if value is None:
+        value = _ini_value(config, ini, kind)
+    return default if value is None else value
+
+
+def _settings(config: pytest.Config, read) -> Settings:
+    return Settings(**{ini.removeprefix("factcheck_"): read(ini, kind) for _, ini, kind, _, _ in _OPTIONS if ini != "factcheck_report"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "factcheck: a fact from a factcheck suite")
+    command_line = _settings(config, lambda ini, kind: _command_line_value(config, ini))
+    ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
+    ini = Settings(**{**ini.__dict__, "trust_remote_code": bool(config.getini("factcheck_trust_remote_code"))})
+    for source in (command_line, ini):
+        if source.say_check not in (None, "generation", "ranking"):
+            raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
+    config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
+
+
+def _progress_writer(config: pytest.Config):
+    """Progress lines for work that takes seconds, written past pytest's output capture."""
+
+    def write(message: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        terminal = config.pluginmanager.getplugin("terminalreporter")
+        if terminal is None:
+            return
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write(message, flush=True)
+        else:
+            terminal.write(message, flush=True)
+
+    return write
+
+
+def _session(config: pytest.Config) -> FactcheckSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = _session(config).settings
+    return [
+        f"factcheck: model={settings.model or 'smollm2 (embedded default)'} "
+        f"device={settings.device or 'cpu'} dtype={settings.dtype or 'float32'}"
+    ]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix != ".json":
+        return None
+    patterns = parent.config.getini("factcheck_suites")
+    if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _register_marker(config: pytest.Config, name: str, description: str) -> None:
+    registered = config.stash.setdefault(_MARKERS_KEY, set())
+    if name not in registered:
+        config.addinivalue_line("markers", f"{name}: {description}")
+        registered.add(name)
+
+
+_MARKERS_KEY = pytest.StashKey[set]()
+
+
+class SuiteFile(pytest.File):
+    """One suite file; its items are the facts."""
+
+    def collect(self):
+        try:
+            suite = load_suite(self.path)
+        except SuiteError as error:
+            # One bad file must not stop the other suites: report it as a failing item.
+            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+            return
+        config = self.config
+        relation_marker = suite.relation_id
+        _register_marker(config, relation_marker, f"facts of the relation {suite.relation!r}")
+        for index, fact in enumerate(suite.facts):
+            item = FactItem.from_parent(self, name=f"{suite.relation_id}[{fact.subject}]", suite=suite, fact_index=index)
+            item.add_marker("factcheck")
+            item.add_marker(relation_marker)
+            for name in (*fact.tags, *suite.settings.markers):
+                _register_marker(config, name, "factcheck fact tag")
+                item.add_marker(name)
+            # With pytest-xdist --dist loadgroup, a relation stays on one worker (one batched pass).
+            item.add_marker(pytest.mark.xdist_group(suite.relation_id))
+            yield item
+
+
+class FactFailure(AssertionError):
+    pass
+
+
+class FactItem(pytest.Item):
+    def __init__(self, *, suite: Suite, fact_index: int, **kwargs):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.fact_index = fact_index
+        self.record: FactRecord | None = None
+
+    def runtest(self) -> None:
+        session = _session(self.config)
+        self.record = session.record_for(self.suite, self.fact_index)
+        for key, value in self.record.user_properties():
+            self.user_properties.append((key, value))
+        if not self.record.say_pass:
+            raise FactFailure(self.record.fact.subject)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, FactFailure) and self.record is not None:
+            return self.record.explain()
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class BadSuiteItem(pytest.Item):
+    def __init__(self, *, error: SuiteError, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, SuiteError):
+            return f"invalid fact suite:\n{excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+@pytest.fixture(scope="session")
+def factcheck_model(pytestconfig: pytest.Config):
+    """The session's model (a factcheck.model.LanguageModel), loaded once, on first use."""
+    return _session(pytestconfig).model
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items) -> list[str]:
+    if not any(isinstance(item, FactItem) for item in items):
+        return []
+    model = _session(config).model
+    return [
+        f"factcheck: {model.name} {model.architecture} fingerprint={model.fingerprint} "
+        f"dtype={str(model.dtype).removeprefix('torch.')} device={model.device} (loaded in {model.load_seconds:.1f} s)"
+    ]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    session = _session(config)
+    records = session.all_records()
+    if not records:
+        return
+    terminalreporter.section("factcheck: what the model says, per relation")
+    for line in summary_lines(session.runs()):
+        terminalreporter.write_line(line)
+    report_path = _setting(config, "factcheck_report", str, None)
+    if report_path:
+        path = write_report(Path(report_path), session)
+        terminalreporter.write_line(f"factcheck: report written to {path}")
+

@@ -1,0 +1,106 @@
+"""One pytest session's model and results: the model loads on first use, each relation runs once."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, fields
+from typing import Callable
+
+from .model import LanguageModel, load_model
+from .prompts import DEFAULT_SHOTS
+from .report import FactRecord, RelationRun
+from .saycheck import DEFAULT_MAX_NEW_TOKENS, SayOptions, run_relation
+from .suite import Suite
+
+DEFAULT_SAY_CHECK = "generation"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Session settings; None means 'not given here' so that the next source decides."""
+
+    model: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    shots: int | None = None
+    max_new_tokens: int | None = None
+    batch_size: int | None = None
+    say_check: str | None = None
+    trust_remote_code: bool = False
+
+
+def merge(first: Settings, second: Settings) -> Settings:
+    """Field by field: `first` where given, else `second`."""
+    values = {}
+    for f in fields(Settings):
+        mine = getattr(first, f.name)
+        values[f.name] = mine if mine not in (None, False) else getattr(second, f.name)
+    return Settings(**values)
+
+
+class FactcheckSession:
+    """Settings come from the command line, then the suite file, then the ini file, then defaults."""
+
+    def __init__(self, command_line: Settings, ini: Settings = Settings(), progress: Callable[[str], None] | None = None):
+        self.command_line = command_line
+        self.progress = progress or (lambda message: print(message, end="", file=sys.stderr, flush=True))
+        self.ini = ini
+        self.settings = merge(command_line, ini)
+        self._model: LanguageModel | None = None
+        self._runs: dict[str, RelationRun] = {}
+
+    @property
+    def model(self) -> LanguageModel:
+        if self._model is None:
+            self._model = load_model(
+                self.settings.model,
+                dtype=self.settings.dtype or "float32",
+                device=self.settings.device or "cpu",
+                trust_remote_code=self.settings.trust_remote_code,
+            )
+        return self._model
+
+    def use_model(self, model: LanguageModel) -> None:
+        """Check an already loaded model (for Python callers and tests)."""
+        self._model = model
+
+    def _resolve(self, name: str, suite_value, default):
+        for value in (getattr(self.command_line, name), suite_value, getattr(self.ini, name)):
+            if value is not None:
+                return value
+        return default
+
+    def options_for(self, suite: Suite) -> tuple[SayOptions, str]:
+        options = SayOptions(
+            shots=self._resolve("shots", suite.settings.shots, DEFAULT_SHOTS),
+            max_new_tokens=self._resolve("max_new_tokens", suite.settings.max_new_tokens, DEFAULT_MAX_NEW_TOKENS),
+            batch_size=self._resolve("batch_size", None, 16),
+        )
+        return options, self._resolve("say_check", suite.settings.say_check, DEFAULT_SAY_CHECK)
+
+    def run(self, suite: Suite) -> RelationRun:
+        """All facts of a relation, computed together the first time any of them is asked for."""
+        key = str(suite.path)
+        if key not in self._runs:
+            options, say_check = self.options_for(suite)
+            model = self.model
+            started = time.perf_counter()
+            self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts ... ")
+            outcomes = run_relation(model, suite, options)
+            seconds = time.perf_counter() - started
+            self.progress(f"{seconds:.1f} s\n")
+            self._runs[key] = RelationRun(suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds)
+        return self._runs[key]
+
+    def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
+        run = self.run(suite)
+        record = run.record(fact_index)
+        run.asked.add(fact_index)
+        return record
+
+    def runs(self) -> list[RelationRun]:
+        return list(self._runs.values())
+
+    def all_records(self) -> list[FactRecord]:
+        return [run.record(i) for run in self._runs.values() for i in sorted(run.asked)]

@@ -18,7 +18,8 @@ def normalise(text: str) -> str:
 
 
 def _is_word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
+    # Combining marks count: case folding turns "İ" into "i" + a combining dot.
+    return char == "_" or unicodedata.category(char)[0] in "LNM"
 
 
 def matching_answer(generated: str, answers: Sequence[str]) -> str | None:

@@ -169,10 +169,17 @@ def _run_group(
         )
         prefix_tensors = _snapshot(prefix_cache)
 
+    # Batch suffixes of equal length only: padding between the shared prefix and
+    # a suffix would shift sliding attention windows (Gemma 3) and makes results
+    # depend on what else is in the batch.
+    by_length: dict[int, list[_Row]] = {}
+    for row in group:
+        by_length.setdefault(len(row.ids) - prefix_length, []).append(row)
     outcomes: dict[int, FactOutcome] = {}
-    for start in range(0, len(group), options.batch_size):
-        batch = group[start : start + options.batch_size]
-        outcomes.update(_run_batch(model, batch, prefix_length, prefix_tensors, options, capture_layers))
+    for _, same_length in sorted(by_length.items()):
+        for start in range(0, len(same_length), options.batch_size):
+            batch = same_length[start : start + options.batch_size]
+            outcomes.update(_run_batch(model, batch, prefix_length, prefix_tensors, options, capture_layers))
     return outcomes
 
 

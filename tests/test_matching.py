@@ -1,0 +1,62 @@
+"""Answer matching: normalised, alias-aware, at a word boundary."""
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from factcheck.matching import matching_answer, normalise
+
+
+def test_object_at_the_start_passes():
+    assert matching_answer(" Paris", ["Paris"]) == "Paris"
+    assert matching_answer(" Paris, France", ["Paris"]) == "Paris"
+    assert matching_answer(" paris.", ["Paris"]) == "Paris"
+
+
+def test_word_boundary_rejects_longer_words():
+    assert matching_answer(" Parisian cafe", ["Paris"]) is None
+    assert matching_answer(" Romeo", ["Rome"]) is None
+
+
+def test_answer_elsewhere_than_the_start_fails():
+    assert matching_answer(" not Paris", ["Paris"]) is None
+    assert matching_answer(" the city of Paris", ["Paris"]) is None
+
+
+def test_aliases_count_and_the_matching_one_is_returned():
+    assert matching_answer(" Delhi is big", ["New Delhi", "Delhi"]) == "Delhi"
+    assert matching_answer(" New Delhi", ["New Delhi", "Delhi"]) == "New Delhi"
+
+
+def test_unicode_case_and_whitespace_are_normalised():
+    decomposed = unicodedata.normalize("NFD", "Brasília")
+    assert matching_answer(f"  {decomposed}\tcity", ["Brasília"]) == "Brasília"
+    assert matching_answer(" STRASSE", ["straße"]) == "straße"
+    assert matching_answer(" New   Delhi", ["New Delhi"]) == "New Delhi"
+
+
+def test_answer_ending_in_punctuation_needs_no_boundary():
+    assert matching_answer(" U.S.A", ["U.S."]) == "U.S."
+
+
+def test_quotes_before_the_answer_are_ignored():
+    assert matching_answer(' "Paris"', ["Paris"]) == "Paris"
+
+
+words = st.text(alphabet=st.characters(categories=("Lu", "Ll")), min_size=1, max_size=12)
+
+
+@given(answer=words, tail=st.sampled_from(["", ",", ".", " and more", "!", "\n"]))
+def test_answer_followed_by_a_non_word_character_always_matches(answer, tail):
+    assert matching_answer(" " + answer + tail, [answer]) == answer
+
+
+@given(answer=words, extra=st.text(alphabet="abcxyz", min_size=1, max_size=4))
+def test_answer_glued_to_more_letters_never_matches(answer, extra):
+    assert matching_answer(answer + extra, [answer]) is None
+
+
+@given(text=st.text(max_size=40))
+def test_normalise_is_idempotent(text):
+    assert normalise(normalise(text)) == normalise(text)

@@ -1,0 +1,146 @@
+"""The pytest plugin, driven with pytester on a tiny model saved to a folder."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+CAPITALS = [
+    ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),
+    ("Spain", "Madrid"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Egypt", "Cairo"),
+]
+
+
+def write_suite(folder, name, facts=CAPITALS, **extra):
+    document = {
+        "relation": name.replace("_", " "),
+        "templates": ["The capital city of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in facts],
+        **extra,
+    }
+    path = folder / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(pytester, tiny_llama_folder):
+    """A test project with one suite and the tiny model configured in its ini file."""
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\n")
+    facts = [{"subject": s, "object": o} for s, o in CAPITALS]
+    facts[6]["tags"] = ["hard"]
+    write_suite(pytester.path / "suites" / "geo", "country_capital", facts=CAPITALS)
+    document = json.loads((pytester.path / "suites" / "geo" / "country_capital.json").read_text())
+    document["facts"] = facts
+    (pytester.path / "suites" / "geo" / "country_capital.json").write_text(json.dumps(document))
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+
+def test_one_item_per_fact_with_relation_ids(project):
+    result = run(project, "suites", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == [f"suites/geo/country_capital.json::country_capital[{s}]" for s, _ in CAPITALS]
+
+
+def test_other_json_files_are_not_collected(project):
+    (project.path / "data").mkdir()
+    (project.path / "data" / "config.json").write_text('{"not": "a suite"}')
+    result = run(project, "--collect-only", "-q")
+    assert not any("config.json" in line for line in result.outlines)
+    assert sum("::" in line for line in result.outlines) == len(CAPITALS)
+
+
+def test_keyword_and_marker_selection(project):
+    result = run(project, "suites", "-k", "France or Japan")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
+    result = run(project, "suites", "-m", "hard", "--collect-only", "-q")
+    assert [line for line in result.outlines if "::" in line] == ["suites/geo/country_capital.json::country_capital[Kenya]"]
+    result = run(project, "suites", "-m", "country_capital and not hard", "--collect-only", "-q", "--strict-markers")
+    assert sum("::" in line for line in result.outlines) == len(CAPITALS) - 1
+
+
+def report(pytester, *args):
+    path = pytester.path / "report.json"
+    run(pytester, "suites", f"--factcheck-report={path}", *args)
+    return json.loads(path.read_text())
+
+
+def test_command_line_beats_ini_beats_default(project, tiny_llama_folder):
+    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_shots = 2\nfactcheck_max_new_tokens = 1\n")
+    from_ini = report(project)
+    assert from_ini["suites"]["country_capital"]["shots"] == 2
+    assert all(len(f["generated"]) <= 12 for f in from_ini["facts"])
+    from_command_line = report(project, "--factcheck-shots=5")
+    assert from_command_line["suites"]["country_capital"]["shots"] == 5
+    # Facts among the first `shots` are training facts.
+    assert sum(f["training"] for f in from_command_line["facts"]) == 5
+
+
+def test_suite_setting_is_used_unless_the_command_line_says_otherwise(project, tiny_llama_folder):
+    write_suite(project.path / "suites" / "geo", "country_capital", settings={"shots": 3})
+    assert report(project)["suites"]["country_capital"]["shots"] == 3
+    assert report(project, "--factcheck-shots=4")["suites"]["country_capital"]["shots"] == 4
+
+
+def test_malformed_suite_is_reported_and_the_others_still_run(project):
+    bad = project.path / "suites" / "broken.json"
+    bad.write_text(json.dumps({"relation": "x", "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b", "colour": 1}]}))
+    result = run(project, "suites")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(CAPITALS) + 1
+    result.stdout.fnmatch_lines(["*invalid fact suite*", "*broken.json: /facts/0/colour: unknown key 'colour'*"])
+
+
+def test_failure_report_shows_prompt_expectation_and_candidates(project):
+    write_suite(project.path / "suites" / "geo", "country_capital", facts=CAPITALS + [("Atlantis", "Zzyzx")])
+    result = run(project, "suites", "-k", "Atlantis")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*country_capital[[]Atlantis[]] is not said (generation check)*",
+        "*prompt     : 'The capital city of Atlantis is'*",
+        "*expected   : 'Zzyzx'*",
+        "*generated  :*generation FAIL*",
+        "*ranking    :*margin*",
+        "*top candidates*",
+    ])
+
+
+def test_per_relation_table_and_junit_properties(project):
+    junit = project.path / "junit.xml"
+    result = run(project, "suites", f"--junitxml={junit}")
+    result.stdout.fnmatch_lines(["*factcheck: what the model says, per relation*", "*country_capital*8*"])
+    tree = ElementTree.parse(junit)
+    properties = {p.get("name"): p.get("value") for p in tree.iter("property")}
+    assert {"factcheck_subject", "factcheck_generated", "factcheck_ranking_pass", "factcheck_margin"} <= set(properties)
+
+
+def test_header_names_model_fingerprint_dtype_device(project):
+    result = run(project, "suites", "--collect-only")
+    result.stdout.fnmatch_lines(["factcheck: model=*", "factcheck: *LlamaForCausalLM fingerprint=* dtype=float32 device=cpu*"])
+
+
+def test_session_fixture_exposes_the_model_to_python_tests(project):
+    project.makepyfile(
+        test_uses_model="""
+        def test_model(factcheck_model):
+            assert factcheck_model.architecture == "LlamaForCausalLM"
+            assert factcheck_model.num_layers == 2
+        """
+    )
+    result = run(project, "test_uses_model.py")
+    result.assert_outcomes(passed=1)
+
+
+def test_ranking_say_check_decides_when_asked(project):
+    facts = report(project, "--factcheck-say-check=ranking")["facts"]
+    assert all(f["say_pass"] == f["ranking_pass"] for f in facts)
+    facts = report(project)["facts"]
+    assert all(f["say_pass"] == f["generation_pass"] for f in facts)

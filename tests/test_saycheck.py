@@ -1,0 +1,158 @@
+"""Say-checks: the batched, prefix-cached path agrees with a straightforward one, at any batch size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from factcheck.model import left_pad
+from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
+from factcheck.suite import parse_suite
+
+CAPITALS = [
+    ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),
+    ("Spain", "Madrid"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago"),
+    ("Egypt", "Cairo"), ("India", "New Delhi"), ("Norway", "Oslo"), ("Cuba", "Havana"),
+]
+
+
+def capital_suite(tmp_path, facts=CAPITALS, **settings):
+    document = {
+        "relation": "country capital city",
+        "templates": ["The capital city of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in facts],
+    }
+    document["facts"][9]["aliases"] = ["Delhi"]
+    if settings:
+        document["settings"] = settings
+    return parse_suite(document, tmp_path / "country_capital.json")
+
+
+def reference_generation(model, prompt: str, max_new_tokens: int) -> str:
+    """Plain greedy decoding of one unpadded prompt, no cache sharing, stopping as the say-check does."""
+    ids = model.tokenize([prompt])[0][0]
+    generated: list[int] = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits = model.model(input_ids=torch.tensor([ids + generated])).logits[0, -1]
+            token = int(logits.argmax())
+            if token in (model.tokenizer.eos_token_id, model.tokenizer.pad_token_id):
+                break
+            generated.append(token)
+            if "\n" in model.tokenizer.decode([token]):
+                break
+    return model.tokenizer.decode(generated, skip_special_tokens=True).split("\n", 1)[0]
+
+
+def reference_logprob(model, prompt: str, answer: str) -> float:
+    """Log-probability of ' answer' after the prompt, from one pass over the whole text."""
+    ids, offsets = model.tokenize([f"{prompt} {answer}"])
+    ids, offsets = ids[0], offsets[0]
+    first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].float(), dim=-1)
+    return sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gpt2", "gemma3", "gpt_neox"])
+def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_factory, architecture):
+    model = tiny_model_factory(architecture)
+    suite = capital_suite(tmp_path)
+    options = SayOptions(shots=4, max_new_tokens=5, batch_size=5)
+    outcomes = run_relation(model, suite, options)
+    for outcome in outcomes:
+        assert outcome.generated == reference_generation(model, outcome.prompt, options.max_new_tokens), outcome.fact
+        for candidate in outcome.candidates:
+            expected = reference_logprob(model, outcome.prompt, candidate.text)
+            if candidate.exact:
+                assert candidate.logprob == pytest.approx(expected, abs=1e-4), (outcome.fact, candidate)
+            else:  # an upper bound, and not one that could change the verdict
+                assert candidate.logprob >= expected - 1e-4
+        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text))
+        assert outcome.ranking_pass == best.correct
+
+
+def test_training_facts_never_see_themselves(tmp_path, tiny_llama):
+    suite = capital_suite(tmp_path)
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=4, max_new_tokens=1))
+    for outcome in outcomes:
+        lines = outcome.prompt.split("\n")
+        assert not any(outcome.fact.subject in line for line in lines[:-1])
+        assert lines[-1].endswith(f"{outcome.fact.subject} is")
+    assert [o.is_training for o in outcomes] == [True] * 4 + [False] * (len(CAPITALS) - 4)
+    assert all(len(o.prompt.split("\n")) == (4 if o.is_training else 5) for o in outcomes)
+
+
+def test_zero_shot_prompts_hold_only_the_question(tmp_path, tiny_llama):
+    suite = capital_suite(tmp_path)
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=0, max_new_tokens=2))
+    assert all(o.prompt == tiny_llama.bos_text + f"The capital city of {o.fact.subject} is" for o in outcomes)
+    assert not any(o.is_training for o in outcomes)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gpt2"])
+def test_verdicts_do_not_depend_on_batch_size(tmp_path, tiny_model_factory, architecture):
+    model = tiny_model_factory(architecture)
+    suite = capital_suite(tmp_path)
+    one = run_relation(model, suite, SayOptions(shots=3, max_new_tokens=4, batch_size=1))
+    sixteen = run_relation(model, suite, SayOptions(shots=3, max_new_tokens=4, batch_size=16))
+    for a, b in zip(one, sixteen):
+        assert (a.generated, a.generation_pass, a.ranking_pass) == (b.generated, b.generation_pass, b.ranking_pass)
+        assert a.margin == pytest.approx(b.margin, abs=1e-4)
+
+
+def test_candidates_are_the_relations_objects_plus_the_facts_aliases(tmp_path):
+    suite = capital_suite(tmp_path)
+    india = suite.facts[9]
+    assert candidate_answers(suite, india) == [o for _, o in CAPITALS] + ["Delhi"]
+    assert candidate_answers(suite, suite.facts[0]) == [o for _, o in CAPITALS]
+
+
+def metaspace_tokenizer():
+    """A Llama-style (SentencePiece-like, metaspace) tokenizer, to check the leading-space split."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace()
+    core.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
+    core.train_from_iterator(["The capital city of France is Paris", "New Delhi and Rome and Tokyo"] * 5, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.mark.parametrize("kind", ["byte_level", "metaspace"])
+def test_answer_tokens_split_at_the_prompt_boundary(tiny_model_factory, tiny_tokenizer, kind):
+    tokenizer = tiny_tokenizer if kind == "byte_level" else metaspace_tokenizer()
+    model = tiny_model_factory("llama", tokenizer=tokenizer)
+    prompt = model.bos_text + "The capital city of France is"
+    prompt_ids = model.tokenize([prompt])[0][0]
+    answers = ["Paris", "New Delhi", "Rome"]
+    for answer, tokens in zip(answers, answer_tokens(model, prompt, prompt_ids, answers)):
+        assert tokens, answer
+        whole = model.tokenize([f"{prompt} {answer}"])[0][0]
+        assert prompt_ids + tokens == whole
+        assert model.tokenizer.decode(tokens).strip() == answer
+        # The space belongs to the answer's first token, not to the prompt.
+        first_piece = model.tokenizer.convert_ids_to_tokens(tokens[:1])[0]
+        assert first_piece.startswith("Ġ" if kind == "byte_level" else "▁"), first_piece
+
+
+def test_left_pad_positions_count_only_real_tokens():
+    encoded = left_pad([[5, 6, 7], [8]], pad_id=0)
+    assert encoded.input_ids.tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert encoded.attention_mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert encoded.position_ids.tolist() == [[0, 1, 2], [0, 0, 0]]
+
+
+@pytest.mark.slow
+def test_smollm2_says_paris_and_ranks_with_the_llama_tokenizer(tmp_path, smollm2):
+    suite = capital_suite(tmp_path)
+    outcomes = {o.fact.subject: o for o in run_relation(smollm2, suite, SayOptions(shots=8))}
+    assert outcomes["Norway"].generated.strip().startswith("Oslo")
+    assert outcomes["Norway"].generation_pass and outcomes["Norway"].ranking_pass
+    assert outcomes["India"].candidates[0].text in ("New Delhi", "Delhi")
+    prompt = outcomes["India"].prompt
+    ids = smollm2.tokenize([prompt])[0][0]
+    (tokens,) = answer_tokens(smollm2, prompt, ids, ["New Delhi"])
+    assert smollm2.tokenizer.decode(tokens) == " New Delhi"

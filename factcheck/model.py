@@ -220,8 +220,16 @@ class LanguageModel:
         return ForwardResult(logits=output.logits, block_outputs=dict(captured))
 
     def decode_state(self, state: torch.Tensor) -> torch.Tensor:
-        """Logits for a last-block (pre-norm) state, through the model's own final norm and head."""
-        return self.layout.unembed(self.layout.final_norm(state))
+        """Logits for a last-block (pre-norm) state, through the model's own final norm and head.
+
+        Applies the final logit soft-capping of models that have one (Gemma 2 and
+        Gemma 3 configs may set `final_logit_softcapping`), as their forward does.
+        """
+        logits = self.layout.unembed(self.layout.final_norm(state))
+        cap = _final_logit_softcap(self.config)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
 
     def next_token_logits(self, texts: Sequence[str], batch_size: int = 16) -> torch.Tensor:
         """Logits of the token after each text, computed in batches of `batch_size`."""
@@ -247,6 +255,12 @@ class LanguageModel:
         }
 
 
+def _final_logit_softcap(config) -> float | None:
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    cap = getattr(text_config, "final_logit_softcapping", None)
+    return float(cap) if cap else None
+
+
 def compute_fingerprint(model: nn.Module, tokenizer) -> str:
     digest = hashlib.sha256()
     seen: set[int] = set()
@@ -257,7 +271,8 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
         if tensor.device.type == "meta":
             continue
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        data = tensor.detach().to("cpu").contiguous()
+        # reshape(-1): a 0-dim tensor cannot be viewed as bytes of another element size.
+        data = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     vocab = tokenizer.get_vocab()
     digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())

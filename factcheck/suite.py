@@ -20,6 +20,7 @@ import jsonschema
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class SuiteError(ValueError):
@@ -118,8 +119,13 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def read_json_document(path: Path, max_bytes: int = MAX_SUITE_BYTES) -> Any:
-    """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising SuiteError on any problem."""
+def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
+    """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising SuiteError on any problem.
+
+    `max_bytes` defaults to the module's MAX_SUITE_BYTES, read at call time.
+    """
+    if max_bytes is None:
+        max_bytes = MAX_SUITE_BYTES
     try:
         size = path.stat().st_size
     except OSError as error:
@@ -151,40 +157,82 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         key = unknown[0] if unknown else "?"
-        return f"{pointer}/{key}", f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
+        return pointer + json_pointer([key]), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
     if error.validator == "pattern" and error.schema.get("pattern") == "\\{subject\\}":
         return pointer, f"template {error.instance!r} has no {PLACEHOLDER} placeholder"
     if error.validator == "pattern" and error.schema.get("pattern") == "\\S":
         return pointer, "expected a non-empty string, got only whitespace"
     if error.validator == "required":
         return pointer, f"missing required field: {error.message.split(' is a required')[0]}"
+    if error.validator == "oneOf" and isinstance(error.validator_value, list):
+        expected = " or ".join(_describe_alternative(option) for option in error.validator_value)
+        return pointer, f"expected {expected}, got {json.dumps(error.instance)[:60]}"
     if error.validator == "type":
         return pointer, f"expected {error.validator_value}, got {type(error.instance).__name__} {json.dumps(error.instance)[:60]}"
     return pointer, error.message[:300]
 
 
+def _describe_alternative(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return json.dumps(schema)
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    text = str(schema.get("type", "value"))
+    if "minimum" in schema:
+        text += f" >= {schema['minimum']}"
+    if "maximum" in schema:
+        text += f" <= {schema['maximum']}"
+    return text
+
+
+def _text_problem(value: str) -> str | None:
+    if _CONTROL_CHARS.search(value):
+        return "contains control characters; remove them"
+    if _SURROGATES.search(value):
+        return "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which is not text; remove it"
+    return None
+
+
 def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks the schema cannot express."""
     problems: list[tuple[str, str]] = []
+    # Strings that reach prompts, answers or the content hash must be real text.
+    for field_name in ("relation", "description"):
+        if isinstance(document.get(field_name), str) and (problem := _text_problem(document[field_name])):
+            problems.append((f"/{field_name}", problem))
     for index, template in enumerate(document["templates"]):
         if template.count(PLACEHOLDER) != 1:
             problems.append((f"/templates/{index}", f"template must hold {PLACEHOLDER} exactly once, found {template.count(PLACEHOLDER)}"))
+        if problem := _text_problem(template):
+            problems.append((f"/templates/{index}", problem))
     first_seen: dict[str, tuple[int, str]] = {}
     for index, fact in enumerate(document["facts"]):
         for key in ("subject", "object"):
-            if _CONTROL_CHARS.search(fact[key]):
-                problems.append((f"/facts/{index}/{key}", "contains control characters; remove them"))
+            if problem := _text_problem(fact[key]):
+                problems.append((f"/facts/{index}/{key}", problem))
+        for position, alias in enumerate(fact.get("aliases", ())):
+            if problem := _text_problem(alias):
+                problems.append((f"/facts/{index}/aliases/{position}", problem))
         key = fact["subject"].strip()
         if key in first_seen:
             earlier, earlier_object = first_seen[key]
-            if earlier_object != fact["object"]:
+            if earlier_object != fact["object"].strip():
                 detail = f"with a different object ({earlier_object!r} vs {fact['object']!r}); put extra answers in 'aliases'"
             else:
                 detail = "again; remove the duplicate"
             problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier} {detail}"))
         else:
-            first_seen[key] = (index, fact["object"])
+            first_seen[key] = (index, fact["object"].strip())
     return problems
+
+
+def _as_int(value: Any) -> int | None:
+    # JSON Schema counts 2.0 as an integer; the typed objects hold a real int.
+    return None if value is None else int(value)
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def parse_suite(document: Any, path: str | Path) -> Suite:
@@ -192,19 +240,28 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
     path = Path(path)
     validator = jsonschema.Draft202012Validator(suite_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    # An empty string fails both minLength and the non-blank pattern; report it once.
+    too_short = {tuple(e.absolute_path) for e in errors if e.validator == "minLength"}
+    errors = [e for e in errors if not (e.validator == "pattern" and tuple(e.absolute_path) in too_short)]
     if errors:
         raise SuiteError(path, [_describe_schema_error(e) for e in errors[:20]])
     problems = _semantic_problems(document)
     if problems:
         raise SuiteError(path, problems)
     raw_settings = document.get("settings", {})
+    raw_lre = raw_settings.get("lre", {})
     settings = SuiteSettings(
-        shots=raw_settings.get("shots"),
-        max_new_tokens=raw_settings.get("max_new_tokens"),
+        shots=_as_int(raw_settings.get("shots")),
+        max_new_tokens=_as_int(raw_settings.get("max_new_tokens")),
         say_check=raw_settings.get("say_check"),
-        min_accuracy=raw_settings.get("min_accuracy"),
+        min_accuracy=_as_float(raw_settings.get("min_accuracy")),
         markers=tuple(raw_settings.get("markers", ())),
-        lre=LreSettings(**raw_settings.get("lre", {})),
+        lre=LreSettings(
+            layer=raw_lre.get("layer") if isinstance(raw_lre.get("layer"), str) else _as_int(raw_lre.get("layer")),
+            beta=_as_float(raw_lre.get("beta")),
+            rank=_as_int(raw_lre.get("rank")),
+            n_train=_as_int(raw_lre.get("n_train")),
+        ),
     )
     facts = tuple(
         Fact(
@@ -223,7 +280,7 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
         facts=facts,
         settings=settings,
         category=document.get("category"),
-        content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16],
+        content_hash=hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16],
         description=document.get("description", ""),
     )
 

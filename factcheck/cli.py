@@ -35,6 +35,22 @@ def _import(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import run_diff
+
+    return run_diff(args.base, args.candidate, budget=args.budget, markdown=args.markdown)
+
+
+def _budget(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of regressions, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--out", required=True, metavar="DIR", help="write suites to DIR/<category>/<relation>.json")
     importer.add_argument("--force", action="store_true", help="replace existing output files")
     importer.set_defaults(handler=_import)
+
+    diff = commands.add_parser(
+        "diff", help="compare a candidate's results with a baseline: regressions, fixes, accuracy deltas",
+        description="Exit 0 when regressions <= budget, 1 when over budget, 2 on bad input.",
+    )
+    diff.add_argument("base", metavar="BASE.json", help="baseline file or JSON report of the reference model")
+    diff.add_argument("candidate", metavar="CANDIDATE.json", help="baseline file or JSON report of the model to gate")
+    diff.add_argument("--budget", type=_budget, default=0, metavar="N", help="regressions allowed before failing (default: 0)")
+    diff.add_argument("--markdown", action="store_true", help="print GitHub-flavoured markdown (for a CI job summary)")
+    diff.set_defaults(handler=_diff)
     return parser
 
 

@@ -45,6 +45,7 @@ class Candidate:
     logprob: float
     correct: bool
     exact: bool = True
+    first_token: int | None = None  # the candidate's first token id as a continuation of the prompt
 
 
 @dataclass
@@ -309,23 +310,24 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
     `_needs_full_score`); one round suffices, since scoring more candidates only
     raises the thresholds.
     """
-    scores: list[dict[str, tuple[float, bool, bool]]] = [{} for _ in batch]
+    scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in batch]
     pending: list[tuple[int, str, list[int]]] = []  # (row, candidate, tokens) to score in full
     for row, r in enumerate(batch):
         multi_token: list[tuple[str, list[int]]] = []
         for text, tokens in zip(r.candidates, answer_tokens(model, r.prompt, r.ids, r.candidates)):
             correct = text in r.fact.answers
             if tokens is None:
-                scores[row][text] = (_score_full_sequence(model, r.prompt, text), correct, True)
+                score, first_token = _score_full_sequence(model, r.prompt, text)
+                scores[row][text] = (score, correct, True, first_token)
             elif len(tokens) == 1:
-                scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, True)
+                scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, True, tokens[0])
             else:
                 multi_token.append((text, tokens))
-        exact = [(score, correct) for score, correct, _ in scores[row].values()]
+        exact = [(score, correct) for score, correct, _, _ in scores[row].values()]
         for text, tokens in multi_token:
             bound, correct = float(prompt_logprobs[row, tokens[0]]), text in r.fact.answers
             full = _needs_full_score(bound, correct, exact)
-            scores[row][text] = (bound, correct, False)  # exact once scored in full below
+            scores[row][text] = (bound, correct, False, tokens[0])  # exact once scored in full below
             if full:
                 pending.append((row, text, tokens))
 
@@ -351,12 +353,12 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
         logprobs = torch.log_softmax(output.logits.float(), dim=-1)
         for i, (row, text, tokens) in enumerate(part):
             following = sum(float(logprobs[i, j, tokens[j + 1]]) for j in range(len(tokens) - 1))
-            first, correct, _ = scores[row][text]
-            scores[row][text] = (first + following, correct, True)
+            first, correct, _, first_token = scores[row][text]
+            scores[row][text] = (first + following, correct, True, first_token)
     return scores
 
 
-def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> float:
+def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:
     """Slow path for a tokenizer that merges prompt and answer: score the whole text without a cache."""
     text = f"{prompt} {answer}"
     ids, offsets = model.tokenize([text])
@@ -365,4 +367,5 @@ def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> floa
     encoded = left_pad([ids], model.tokenizer.pad_token_id, model.device)
     logits = model.forward(encoded, last_logits_only=False).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
-    return sum(float(logprobs[i - 1, ids[i]]) for i in range(max(1, first_answer_token), len(ids)))
+    score = sum(float(logprobs[i - 1, ids[i]]) for i in range(max(1, first_answer_token), len(ids)))
+    return score, ids[first_answer_token]

@@ -1,0 +1,250 @@
+"""Baseline files: what one model said about every fact, recorded so later models can be gated against it.
+
+A baseline is versioned JSON validated by `schemas/baseline.schema.json`. It is
+written deterministically (sorted keys, margins rounded to a fixed number of
+decimals, newline at the end) so that re-recording the same model gives a
+byte-identical file and a changed fact shows up as a one-line git diff.
+
+Reading is strict: any problem is a `BaselineError` naming the file, the JSON
+pointer of the bad value, what was expected and how to fix it. Nothing is
+ever written when a document is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path, PurePath
+from typing import Any, Iterable, Mapping
+
+import jsonschema
+
+from .cache import write_json_atomic
+from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document
+
+BASELINE_VERSION = 1
+VERSION_KEY = "factcheck_baseline_version"
+MARGIN_DECIMALS = 4
+VERDICTS = ("known", "hidden", "unfaithful", "unknown")
+# Generous: a baseline holds a few hundred bytes per fact.
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
+RERECORD_HINT = "re-record it with `pytest --factcheck-update-baseline`, or restore it from version control"
+
+
+class BaselineError(ValueError):
+    """A baseline (or other results file) that cannot be used; lists each problem as (pointer, message)."""
+
+    def __init__(self, path: str | Path, problems: list[tuple[str, str]], fix: str = RERECORD_HINT):
+        self.path = str(path)
+        self.problems = problems
+        self.fix = fix
+        lines = [f"{self.path}: {pointer or '/'}: {message}" for pointer, message in problems]
+        if fix:
+            lines.append(f"  to fix: {fix}")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class BaselineFact:
+    """One fact's recorded result."""
+
+    object: str
+    say_pass: bool
+    generation_pass: bool
+    ranking_pass: bool
+    know_pass: bool | None
+    verdict: str | None
+    margin: float | None
+    training: bool
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A validated baseline: model, suites (relation -> content_hash, path) and facts (relation -> subject -> fact)."""
+
+    path: Path | None
+    model: dict[str, str]
+    suites: dict[str, dict[str, str]]
+    facts: dict[str, dict[str, BaselineFact]]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The facts as per-fact records (the keys of `FactRecord.to_dict` that a baseline keeps), sorted."""
+        return [
+            {"relation": relation, "subject": subject, **asdict(fact)}
+            for relation in sorted(self.facts)
+            for subject, fact in sorted(self.facts[relation].items())
+        ]
+
+
+@lru_cache(maxsize=None)
+def baseline_schema() -> dict[str, Any]:
+    text = resources.files("factcheck.schemas").joinpath("baseline.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+# --- building --------------------------------------------------------------------------------
+
+def round_margin(margin: float | None) -> float | None:
+    """Fixed decimals so re-recording gives the same bytes; non-finite margins carry no usable number."""
+    if margin is None or not math.isfinite(margin):
+        return None
+    return round(float(margin), MARGIN_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _portable_path(path: str | Path, root: Path | None) -> str:
+    """Relative to `root` when inside it, always with forward slashes, so the file does not depend on the checkout."""
+    pure = PurePath(path)
+    if root is not None and pure.is_absolute():
+        try:
+            pure = pure.relative_to(Path(root))
+        except ValueError:
+            pass
+    return pure.as_posix()
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def build_baseline(
+    model_info: Mapping[str, Any],
+    suites_info: Mapping[str, Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    root: str | Path | None = None,
+) -> dict[str, Any]:
+    """The baseline document for per-fact `records` (dicts like `FactRecord.to_dict()`).
+
+    Only relations that have records get a `suites` entry. Suite paths are made
+    relative to `root` when given. Raises ValueError for a fact recorded twice
+    or a relation missing from `suites_info`.
+    """
+    root_path = Path(root) if root is not None else None
+    facts: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in records:
+        relation, subject = record["relation"], record["subject"]
+        by_subject = facts.setdefault(relation, {})
+        if subject in by_subject:
+            raise ValueError(f"fact {relation}[{subject}] appears twice in the records; a baseline holds one result per fact")
+        verdict = record.get("verdict")
+        by_subject[subject] = {
+            "object": record["object"],
+            "say_pass": bool(record["say_pass"]),
+            "generation_pass": bool(record["generation_pass"]),
+            "ranking_pass": bool(record["ranking_pass"]),
+            "know_pass": _optional_bool(record.get("know_pass")),
+            "verdict": None if verdict is None else str(verdict),
+            "margin": round_margin(record.get("margin")),
+            "training": bool(record.get("training", False)),
+        }
+    suites: dict[str, dict[str, str]] = {}
+    for relation in facts:
+        if relation not in suites_info:
+            raise ValueError(f"relation {relation!r} has facts but no suite information (content_hash, path)")
+        info = suites_info[relation]
+        suites[relation] = {"content_hash": str(info["content_hash"]), "path": _portable_path(info["path"], root_path)}
+    return {
+        VERSION_KEY: BASELINE_VERSION,
+        "model": {"name": str(model_info["name"]), "fingerprint": str(model_info["fingerprint"])},
+        "suites": suites,
+        "facts": facts,
+    }
+
+
+# --- validating ------------------------------------------------------------------------------
+
+def _version_problem(document: Any) -> tuple[str, str] | None:
+    """Checked before the schema so that a wrong file or a newer format gets a message that says so."""
+    if not isinstance(document, dict):
+        return "", f"expected a JSON object (a factcheck baseline), got {type(document).__name__}"
+    if VERSION_KEY not in document:
+        if "factcheck_report_version" in document:
+            return "", f"this is a factcheck report, not a baseline (no {VERSION_KEY!r} key); `factcheck diff` accepts reports"
+        return "", f"missing {VERSION_KEY!r}: this is not a factcheck baseline"
+    version = document[VERSION_KEY]
+    if type(version) is not int:  # bool is an int in Python; true is not a version
+        return f"/{VERSION_KEY}", f"expected the integer {BASELINE_VERSION}, got {json.dumps(version)[:60]}"
+    if version > BASELINE_VERSION:
+        return f"/{VERSION_KEY}", (
+            f"baseline format version {version} was written by a newer factcheck; this one reads version {BASELINE_VERSION} "
+            "(upgrade factcheck)"
+        )
+    if version != BASELINE_VERSION:
+        return f"/{VERSION_KEY}", f"unsupported baseline format version {version}; this factcheck reads version {BASELINE_VERSION}"
+    return None
+
+
+def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """Checks the schema cannot express."""
+    problems: list[tuple[str, str]] = []
+    for relation, by_subject in document["facts"].items():
+        if relation not in document["suites"]:
+            problems.append((json_pointer(["facts", relation]), f"relation {relation!r} has facts but no entry in /suites"))
+        for subject, fact in by_subject.items():
+            margin = fact["margin"]
+            # json.dumps would write NaN/Infinity, which is not JSON.
+            if isinstance(margin, float) and not math.isfinite(margin):
+                problems.append((json_pointer(["facts", relation, subject, "margin"]), f"expected a finite number or null, got {margin}"))
+    return problems
+
+
+def validation_problems(document: Any) -> list[tuple[str, str]]:
+    """Every problem with a baseline document as (JSON pointer, message); empty when it is valid."""
+    problem = _version_problem(document)
+    if problem:
+        return [problem]
+    validator = jsonschema.Draft202012Validator(baseline_schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        return [_describe_schema_error(e) for e in errors[:20]]
+    return _semantic_problems(document)
+
+
+def parse_baseline(document: Any, path: str | Path | None = None) -> Baseline:
+    """Validate a parsed document and build a Baseline, or raise BaselineError."""
+    problems = validation_problems(document)
+    if problems:
+        raise BaselineError(path if path is not None else "<baseline>", problems)
+    facts = {
+        relation: {subject: BaselineFact(**fact) for subject, fact in by_subject.items()}
+        for relation, by_subject in document["facts"].items()
+    }
+    return Baseline(
+        path=Path(path) if path is not None else None,
+        model=dict(document["model"]),
+        suites={relation: dict(info) for relation, info in document["suites"].items()},
+        facts=facts,
+    )
+
+
+# --- files -----------------------------------------------------------------------------------
+
+def write_baseline(path: str | Path, document: dict[str, Any]) -> Path:
+    """Validate `document`, then write it atomically; on a problem raise BaselineError and leave `path` as it was."""
+    path = Path(path)
+    problems = validation_problems(document)
+    if problems:
+        raise BaselineError(path, problems, fix="build the document with build_baseline(); nothing was written")
+    write_json_atomic(path, document)
+    return path
+
+
+def read_document(path: str | Path, fix: str = RERECORD_HINT) -> Any:
+    """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising BaselineError on any problem."""
+    path = Path(path)
+    try:
+        return read_json_document(path, max_bytes=MAX_BASELINE_BYTES)
+    except SuiteError as error:
+        problems = list(error.problems)
+        if path.exists() and any("invalid JSON" in message for _, message in problems):
+            problems = [(pointer, f"{message} (the file is damaged: truncated or badly hand-edited?)") for pointer, message in problems]
+        raise BaselineError(path, problems, fix=fix) from None
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    """Read and validate a baseline file, or raise BaselineError naming the file, the JSON pointer and the fix."""
+    path = Path(path)
+    return parse_baseline(read_document(path), path)

@@ -1,0 +1,248 @@
+"""Compare a run with a baseline: which facts regressed, which were fixed, and whether the comparison is fair.
+
+A fact the baseline said right and the candidate does not is a regression,
+split by the know-check (LRE): `suppressed` when the object is still decoded
+from the subject's hidden state (the knowledge is there, the output lost it),
+`forgotten` when it is gone from both. Without a know-check result the split
+is unknown and the class is `regressed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Mapping
+
+from .baseline import Baseline, BaselineFact
+
+SUPPRESSED = "suppressed"
+FORGOTTEN = "forgotten"
+REGRESSED = "regressed"  # said right before, not now; know-check unavailable, so not split
+FIXED = "fixed"
+STILL_RIGHT = "still_right"
+STILL_WRONG = "still_wrong"
+NEW = "new"
+REMOVED = "removed"
+CHANGED = "changed"
+
+REGRESSION_KINDS = (SUPPRESSED, FORGOTTEN, REGRESSED)
+KINDS = (SUPPRESSED, FORGOTTEN, REGRESSED, FIXED, STILL_RIGHT, STILL_WRONG, NEW, REMOVED, CHANGED)
+
+
+@dataclass(frozen=True)
+class FactChange:
+    """One fact's class against the baseline. `current` is the run's record (None for removed facts)."""
+
+    relation: str
+    subject: str
+    object: str
+    kind: str
+    baseline: BaselineFact | None
+    current: Mapping[str, Any] | None
+    note: str = ""
+
+    @property
+    def is_regression(self) -> bool:
+        return self.kind in REGRESSION_KINDS
+
+
+@dataclass(frozen=True)
+class RelationAccuracy:
+    """Say-accuracy of one relation: baseline facts said right vs candidate facts said right."""
+
+    relation: str
+    baseline_right: int
+    baseline_total: int
+    candidate_right: int
+    candidate_total: int
+
+    @property
+    def baseline_accuracy(self) -> float | None:
+        return self.baseline_right / self.baseline_total if self.baseline_total else None
+
+    @property
+    def candidate_accuracy(self) -> float | None:
+        return self.candidate_right / self.candidate_total if self.candidate_total else None
+
+    @property
+    def delta(self) -> float | None:
+        before, after = self.baseline_accuracy, self.candidate_accuracy
+        return None if before is None or after is None else after - before
+
+
+@dataclass(frozen=True)
+class SuiteChange:
+    relation: str
+    baseline_hash: str
+    candidate_hash: str
+
+
+@dataclass
+class Comparison:
+    baseline_model: dict[str, Any]
+    candidate_model: dict[str, Any]
+    changes: list[FactChange]  # sorted by relation, then subject
+    relations: list[RelationAccuracy]  # sorted by relation
+    suite_changes: list[SuiteChange] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # baseline relations with no fact in this run
+
+    def of(self, *kinds: str) -> list[FactChange]:
+        return [change for change in self.changes if change.kind in kinds]
+
+    @property
+    def regressions(self) -> list[FactChange]:
+        return self.of(*REGRESSION_KINDS)
+
+    @property
+    def fixes(self) -> list[FactChange]:
+        return self.of(FIXED)
+
+    def counts(self) -> dict[str, int]:
+        """Facts per class, every class present (zero when none)."""
+        result = dict.fromkeys(KINDS, 0)
+        for change in self.changes:
+            result[change.kind] += 1
+        return result
+
+    @cached_property
+    def _index(self) -> dict[tuple[str, str], FactChange]:
+        return {(change.relation, change.subject): change for change in self.changes}
+
+    def lookup(self, relation: str, subject: str) -> FactChange | None:
+        """The class of one fact (for a per-fact test report), or None when it is in neither side."""
+        return self._index.get((relation, subject))
+
+    @property
+    def model_mismatch(self) -> bool:
+        return self.baseline_model.get("fingerprint") != self.candidate_model.get("fingerprint")
+
+    def within_budget(self, budget: int = 0) -> bool:
+        return len(self.regressions) <= budget
+
+    def warnings(self) -> list[str]:
+        """Everything that makes this comparison less than like-for-like, in plain words."""
+        lines: list[str] = []
+        if self.model_mismatch:
+            before, after = self.baseline_model, self.candidate_model
+            lines.append(
+                f"the baseline was recorded for another model: {before.get('name')!r} (fingerprint {before.get('fingerprint')}), "
+                f"this run is {after.get('name')!r} (fingerprint {after.get('fingerprint')}); "
+                "the differences below are between two models"
+            )
+        for change in self.suite_changes:
+            changed = sum(1 for c in self.changes if c.relation == change.relation and c.kind == CHANGED)
+            lines.append(
+                f"suite {change.relation} changed since the baseline (content hash {change.baseline_hash} -> {change.candidate_hash}): "
+                f"{changed} fact(s) with a changed object are not compared; the others are"
+            )
+        unsplit = len(self.of(REGRESSED))
+        if unsplit:
+            lines.append(
+                f"{unsplit} regression(s) could not be split into suppressed/forgotten: the know-check (LRE) result is unavailable"
+            )
+        if self.not_run:
+            lines.append(f"relations in the baseline but not run: {', '.join(self.not_run)}")
+        return lines
+
+
+def _classify(base: BaselineFact, record: Mapping[str, Any]) -> tuple[str, str]:
+    """The class of a fact present in both, and a note."""
+    said = bool(record["say_pass"])
+    if base.say_pass and not said:
+        know = record.get("know_pass")
+        if know is None:
+            return REGRESSED, "know-check unavailable"
+        return (SUPPRESSED, "the LRE still decodes the object") if know else (FORGOTTEN, "the LRE does not decode the object either")
+    if not base.say_pass and said:
+        return FIXED, ""
+    return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
+
+
+def compare(
+    baseline: Baseline,
+    model_info: Mapping[str, Any],
+    suites_info: Mapping[str, Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
+) -> Comparison:
+    """Class every fact of this run (`records`, dicts like `FactRecord.to_dict()`) against `baseline`.
+
+    `suites_info` maps relation id -> {"content_hash", ...}; a relation missing
+    from it is compared without the suite-change check. Raises ValueError when
+    a fact appears twice in `records`.
+    """
+    changes: list[FactChange] = []
+    seen: dict[str, set[str]] = {}
+    right: dict[str, list[int]] = {}  # relation -> [said right, total] in this run
+    for record in records:
+        relation, subject, obj = record["relation"], record["subject"], record["object"]
+        subjects = seen.setdefault(relation, set())
+        if subject in subjects:
+            raise ValueError(f"fact {relation}[{subject}] appears twice in the records")
+        subjects.add(subject)
+        tally = right.setdefault(relation, [0, 0])
+        tally[0] += bool(record["say_pass"])
+        tally[1] += 1
+        base = baseline.facts.get(relation, {}).get(subject)
+        if base is None:
+            changes.append(FactChange(relation, subject, obj, NEW, None, record, "not in the baseline"))
+        elif base.object != obj:
+            # A different expected answer is a different fact: comparing verdicts would mislead.
+            changes.append(FactChange(relation, subject, obj, CHANGED, base, record, f"object was {base.object!r} in the baseline"))
+        else:
+            kind, note = _classify(base, record)
+            changes.append(FactChange(relation, subject, obj, kind, base, record, note))
+
+    suite_changes: list[SuiteChange] = []
+    for relation in sorted(seen):
+        base_hash = baseline.suites.get(relation, {}).get("content_hash")
+        run_hash = (suites_info.get(relation) or {}).get("content_hash")
+        if base_hash and run_hash and base_hash != run_hash:
+            suite_changes.append(SuiteChange(relation, base_hash, run_hash))
+        changed_suite = any(c.relation == relation for c in suite_changes)
+        # Removed only within relations that ran: a relation not run says nothing about its facts.
+        for subject, base in baseline.facts.get(relation, {}).items():
+            if subject not in seen[relation]:
+                note = "no longer in the suite" if changed_suite else "not run (the suite still has it, or filtered out)"
+                changes.append(FactChange(relation, subject, base.object, REMOVED, base, None, note))
+    changes.sort(key=lambda c: (c.relation, c.subject))
+
+    relations = []
+    for relation in sorted(set(seen) | set(baseline.facts)):
+        base_facts = baseline.facts.get(relation, {}).values()
+        run_right, run_total = right.get(relation, [0, 0])
+        relations.append(
+            RelationAccuracy(relation, sum(f.say_pass for f in base_facts), len(base_facts), run_right, run_total)
+        )
+    return Comparison(
+        baseline_model=dict(baseline.model),
+        candidate_model={"name": model_info.get("name"), "fingerprint": model_info.get("fingerprint")},
+        changes=changes,
+        relations=relations,
+        suite_changes=suite_changes,
+        not_run=sorted(set(baseline.facts) - set(seen)),
+    )
+
+
+def accuracy_by_relation(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Relation -> (facts said right, facts run)."""
+    tallies: dict[str, list[int]] = {}
+    for record in records:
+        tally = tallies.setdefault(record["relation"], [0, 0])
+        tally[0] += bool(record["say_pass"])
+        tally[1] += 1
+    return {relation: (said, total) for relation, (said, total) in sorted(tallies.items())}
+
+
+def threshold_failures(
+    records: Iterable[Mapping[str, Any]], thresholds: Mapping[str, float]
+) -> list[tuple[str, float, float]]:
+    """(relation, accuracy, threshold) for each relation whose say-accuracy is below its minimum.
+
+    Relations with a threshold but no records were not run and are not failures.
+    """
+    failures = []
+    for relation, (said, total) in accuracy_by_relation(records).items():
+        threshold = thresholds.get(relation)
+        if threshold is not None and total and said / total < threshold:
+            failures.append((relation, said / total, float(threshold)))
+    return failures

@@ -1,0 +1,231 @@
+"""`factcheck diff BASE CANDIDATE`: the release gate as a command.
+
+Either input may be a baseline file or a JSON report (`--factcheck-report`);
+both become a `Baseline` and the candidate is compared with the base. Prints
+regressions first, then fixes, then per-relation accuracy deltas, as plain
+text or as GitHub-flavoured markdown for a CI job summary.
+
+Exit codes: 0 when regressions <= budget, 1 when over budget, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .baseline import VERDICTS, VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
+from .comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
+from .suite import _describe_schema_error, json_pointer
+
+# Mirrors factcheck.report.REPORT_VERSION (not imported: that module pulls in torch).
+REPORT_VERSION = 1
+REPORT_KEY = "factcheck_report_version"
+INPUT_HINT = "pass a baseline (pytest --factcheck-update-baseline) or a report (pytest --factcheck-report PATH)"
+REPORT_HINT = "regenerate the report with `pytest --factcheck-report PATH`"
+
+_TEXT = {"type": "string", "minLength": 1}
+# The part of a report that diff reads; reports carry more keys, which are ignored.
+_REPORT_SCHEMA = {
+    "type": "object",
+    "required": [REPORT_KEY, "model", "suites", "facts"],
+    "properties": {
+        "model": {"type": "object", "required": ["name", "fingerprint"], "properties": {"name": {"type": "string"}, "fingerprint": _TEXT}},
+        "suites": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object", "required": ["content_hash", "path"], "properties": {"content_hash": _TEXT, "path": {"type": "string"}},
+            },
+        },
+        "facts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["relation", "subject", "object", "say_pass", "generation_pass", "ranking_pass"],
+                "properties": {
+                    "relation": _TEXT, "subject": _TEXT, "object": _TEXT,
+                    "say_pass": {"type": "boolean"}, "generation_pass": {"type": "boolean"}, "ranking_pass": {"type": "boolean"},
+                    # Absent from reports written before the know-check existed: read as unavailable.
+                    "know_pass": {"type": ["boolean", "null"]},
+                    "verdict": {"enum": [*VERDICTS, None]},
+                    "margin": {"type": ["number", "null"]},
+                    "training": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+
+
+# --- reading inputs --------------------------------------------------------------------------
+
+def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
+    """A JSON report as a Baseline (the facts it ran, with their results), or BaselineError."""
+    version = document.get(REPORT_KEY)
+    if type(version) is not int or version != REPORT_VERSION:
+        raise BaselineError(path, [(f"/{REPORT_KEY}", f"expected report format version {REPORT_VERSION}, got {version!r}")], fix=REPORT_HINT)
+    validator = jsonschema.Draft202012Validator(_REPORT_SCHEMA)
+    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        raise BaselineError(path, [_describe_schema_error(e) for e in errors[:20]], fix=REPORT_HINT)
+    problems: list[tuple[str, str]] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for index, fact in enumerate(document["facts"]):
+        key = (fact["relation"], fact["subject"])
+        if key in first_seen:
+            problems.append((json_pointer(["facts", index]), f"fact {key[0]}[{key[1]}] already appears at /facts/{first_seen[key]}"))
+        first_seen.setdefault(key, index)
+        if fact["relation"] not in document["suites"]:
+            problems.append((json_pointer(["facts", index, "relation"]), f"relation {fact['relation']!r} has no entry in /suites"))
+    if problems:
+        raise BaselineError(path, problems[:20], fix=REPORT_HINT)
+    return parse_baseline(build_baseline(document["model"], document["suites"], document["facts"]), path)
+
+
+def load_results(path: str | Path) -> Baseline:
+    """Read a baseline file or a JSON report; raise BaselineError naming the file and pointer on any problem."""
+    path = Path(path)
+    document = read_document(path, fix=INPUT_HINT)
+    if isinstance(document, dict) and REPORT_KEY in document and VERSION_KEY not in document:
+        return parse_report(document, path)
+    if isinstance(document, dict) and VERSION_KEY not in document:
+        raise BaselineError(path, [("", f"neither a factcheck baseline ({VERSION_KEY!r}) nor a report ({REPORT_KEY!r})")], fix=INPUT_HINT)
+    return parse_baseline(document, path)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+_CLASS_LABELS = {
+    SUPPRESSED: "suppressed",
+    FORGOTTEN: "forgotten",
+    REGRESSED: "regressed (not split: know-check unavailable)",
+}
+LEGEND = (
+    "suppressed = the LRE still decodes the object: the knowledge is there, the output lost it; "
+    "forgotten = gone from both; regressed = said right before, not now, and no know-check result to split it"
+)
+
+
+def _accuracy(right: int, total: int) -> str:
+    return f"{right}/{total} ({100 * right / total:.1f}%)" if total else "not run"
+
+
+def _delta(row: RelationAccuracy) -> str:
+    return "-" if row.delta is None else f"{100 * row.delta:+.1f} pts"
+
+
+def _totals(comparison: Comparison) -> str:
+    n = comparison.counts()
+    regressions = n[SUPPRESSED] + n[FORGOTTEN] + n[REGRESSED]
+    return (
+        f"{regressions} regression(s) ({n[SUPPRESSED]} suppressed, {n[FORGOTTEN]} forgotten, {n[REGRESSED]} not split), "
+        f"{n['fixed']} fixed, {n['still_right']} still right, {n['still_wrong']} still wrong, "
+        f"{n['new']} new, {n['removed']} removed, {n['changed']} changed"
+    )
+
+
+def _verdict(comparison: Comparison, budget: int) -> str:
+    count = len(comparison.regressions)
+    status = "PASS" if comparison.within_budget(budget) else "FAIL"
+    return f"{status}: {count} regression(s), budget {budget}"
+
+
+def _model(model: dict[str, Any]) -> str:
+    return f"{model.get('name')} (fingerprint {model.get('fingerprint')})"
+
+
+def _fact_rows(changes: list[FactChange], with_class: bool) -> list[list[str]]:
+    return [[c.relation, c.subject, c.object, *([_CLASS_LABELS[c.kind]] if with_class else [])] for c in changes]
+
+
+def _text_table(header: list[str], rows: list[list[str]], right_align: int = 99) -> list[str]:
+    """Columns padded to their widest cell; columns from `right_align` on are right-aligned (numbers)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: list[str]) -> str:
+        padded = [cell.rjust(w) if i >= right_align else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
+        return "  " + "  ".join(padded).rstrip()
+
+    return [line(header), "  " + "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
+
+
+def render_text(comparison: Comparison, base: str, candidate: str, budget: int) -> str:
+    lines = [f"factcheck diff: {base} -> {candidate}", f"  base     : {_model(comparison.baseline_model)}",
+             f"  candidate: {_model(comparison.candidate_model)}"]
+    lines += [f"warning: {warning}" for warning in comparison.warnings()]
+    regressions, fixes, changed = comparison.regressions, comparison.fixes, comparison.of(CHANGED)
+    lines.append("")
+    lines.append(f"Regressions: {len(regressions)} (budget {budget})")
+    if regressions:
+        lines += _text_table(["relation", "subject", "object", "class"], _fact_rows(regressions, True))
+        lines.append(f"  {LEGEND}")
+    lines.append("")
+    lines.append(f"Fixes: {len(fixes)}")
+    if fixes:
+        lines += _text_table(["relation", "subject", "object"], _fact_rows(fixes, False))
+    if changed:
+        lines.append("")
+        lines.append(f"Changed in the suite, not compared: {len(changed)}")
+        lines += _text_table(["relation", "subject", "object", "note"], [[c.relation, c.subject, c.object, c.note] for c in changed])
+    lines.append("")
+    lines.append("Per-relation say-accuracy:")
+    rows = [[r.relation, _accuracy(r.baseline_right, r.baseline_total), _accuracy(r.candidate_right, r.candidate_total), _delta(r)]
+            for r in comparison.relations]
+    lines += _text_table(["relation", "baseline", "candidate", "delta"], rows, right_align=1)
+    lines.append("")
+    lines.append(f"Totals: {_totals(comparison)}")
+    lines.append(_verdict(comparison, budget))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # Keep a cell on one line and stop it from closing the table or opening HTML.
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
+
+
+def _markdown_table(header: list[str], rows: list[list[str]], right_align: int = 99) -> list[str]:
+    rule = ["---:" if i >= right_align else "---" for i in range(len(header))]
+    return [f"| {' | '.join(header)} |", f"| {' | '.join(rule)} |", *(f"| {' | '.join(_cell(c) for c in row)} |" for row in rows)]
+
+
+def render_markdown(comparison: Comparison, base: str, candidate: str, budget: int) -> str:
+    lines = [f"## factcheck diff: {_verdict(comparison, budget)}", ""]
+    lines.append(f"Base `{_cell(base)}`: {_cell(_model(comparison.baseline_model))}  ")
+    lines.append(f"Candidate `{_cell(candidate)}`: {_cell(_model(comparison.candidate_model))}")
+    for warning in comparison.warnings():
+        lines += ["", f"> **Warning:** {_cell(warning)}"]
+    regressions, fixes, changed = comparison.regressions, comparison.fixes, comparison.of(CHANGED)
+    lines += ["", f"### Regressions ({len(regressions)}, budget {budget})", ""]
+    if regressions:
+        lines += _markdown_table(["relation", "subject", "object", "class"], _fact_rows(regressions, True))
+        lines += ["", f"<sub>{_cell(LEGEND)}</sub>"]
+    else:
+        lines.append("None.")
+    lines += ["", f"### Fixes ({len(fixes)})", ""]
+    lines += _markdown_table(["relation", "subject", "object"], _fact_rows(fixes, False)) if fixes else ["None."]
+    if changed:
+        lines += ["", f"### Changed in the suite, not compared ({len(changed)})", ""]
+        lines += _markdown_table(["relation", "subject", "object", "note"], [[c.relation, c.subject, c.object, c.note] for c in changed])
+    lines += ["", "### Per-relation say-accuracy", ""]
+    rows = [[r.relation, _accuracy(r.baseline_right, r.baseline_total), _accuracy(r.candidate_right, r.candidate_total), _delta(r)]
+            for r in comparison.relations]
+    lines += _markdown_table(["relation", "baseline", "candidate", "delta"], rows, right_align=1)
+    lines += ["", f"**Totals:** {_cell(_totals(comparison))}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def diff_files(base: str | Path, candidate: str | Path) -> Comparison:
+    """Compare the candidate file with the base file (each a baseline or a report)."""
+    before, after = load_results(base), load_results(candidate)
+    return compare(before, after.model, after.suites, after.records())
+
+
+def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False) -> int:
+    """Print the comparison; 0 when regressions <= budget, 1 when over. Bad input raises BaselineError (exit 2 in the CLI)."""
+    comparison = diff_files(base, candidate)
+    render = render_markdown if markdown else render_text
+    print(render(comparison, str(base), str(candidate), budget), end="")
+    return 0 if comparison.within_budget(budget) else 1

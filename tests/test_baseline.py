@@ -1,0 +1,340 @@
+"""Baseline files and the comparison against them: deterministic writing, strict reading, fact classes, thresholds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from factcheck.baseline import (
+    BASELINE_VERSION,
+    Baseline,
+    BaselineError,
+    build_baseline,
+    load_baseline,
+    parse_baseline,
+    round_margin,
+    write_baseline,
+)
+from factcheck.comparison import KINDS, accuracy_by_relation, compare, threshold_failures
+
+MODEL = {"name": "tiny", "fingerprint": "f00d", "architecture": "llama", "dtype": "float32"}
+SUITES = {
+    "country_capital": {"content_hash": "aaaa", "path": "/repo/suites/geo/country_capital.json", "shots": 4},
+    "mother_tongue": {"content_hash": "bbbb", "path": "/repo/suites/mother_tongue.json"},
+}
+
+
+def record(relation, subject, obj, say, know=None, *, margin=0.5, verdict=None, training=False, **extra):
+    """A per-fact record shaped like FactRecord.to_dict() (plus the know-check keys)."""
+    return {
+        "relation": relation, "subject": subject, "object": obj, "aliases": [], "tags": [], "training": training,
+        "generated": obj if say else "?", "generation_pass": say, "ranking_pass": say, "margin": margin,
+        "say_check": "generation", "say_pass": say, "top_candidates": [], "know_pass": know, "verdict": verdict, **extra,
+    }
+
+
+def base_records():
+    return [
+        record("country_capital", "France", "Paris", True, True, margin=1.23456789, verdict="known"),
+        record("country_capital", "Italy", "Rome", True, True, margin=0.7),
+        record("country_capital", "Peru", "Lima", False, False, margin=-0.3, verdict="unknown"),
+        record("country_capital", "Japan", "Tokyo", True, None, margin=None, training=True),
+        record("mother_tongue", "Victor Hugo", "French", True, None, margin=2.0),
+    ]
+
+
+def recorded(tmp_path, records=None, model=MODEL, suites=SUITES) -> Baseline:
+    path = write_baseline(tmp_path / "baseline.json", build_baseline(model, suites, records or base_records(), root="/repo"))
+    return load_baseline(path)
+
+
+# --- writing and reading -----------------------------------------------------------------------
+
+def test_round_trip_keeps_every_field(tmp_path):
+    baseline = recorded(tmp_path)
+    assert baseline.model == {"name": "tiny", "fingerprint": "f00d"}  # extra model keys are not part of the baseline
+    assert baseline.suites == {
+        "country_capital": {"content_hash": "aaaa", "path": "suites/geo/country_capital.json"},
+        "mother_tongue": {"content_hash": "bbbb", "path": "suites/mother_tongue.json"},
+    }
+    france = baseline.facts["country_capital"]["France"]
+    assert (france.object, france.say_pass, france.know_pass, france.verdict, france.margin) == ("Paris", True, True, "known", 1.2346)
+    japan = baseline.facts["country_capital"]["Japan"]
+    assert japan.training is True and japan.margin is None and japan.know_pass is None
+    # records() gives back what build_baseline keeps, so a baseline can stand in for a run.
+    again = build_baseline(baseline.model, baseline.suites, baseline.records())
+    assert again == json.loads((tmp_path / "baseline.json").read_text(encoding="utf-8"))
+
+
+def test_rewriting_the_same_records_is_byte_identical_whatever_their_order(tmp_path):
+    first = (tmp_path / "a.json")
+    second = (tmp_path / "b.json")
+    write_baseline(first, build_baseline(MODEL, SUITES, base_records(), root="/repo"))
+    # Same results, other order, and margins that differ only below the stored precision.
+    shuffled = list(reversed(base_records()))
+    shuffled[-1]["margin"] = 1.23456001
+    write_baseline(second, build_baseline(MODEL, dict(reversed(list(SUITES.items()))), shuffled, root="/repo"))
+    assert first.read_bytes() == second.read_bytes()
+    text = first.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "\r" not in text
+    assert text.index('"country_capital"') < text.index('"mother_tongue"')
+    assert text.index('"France"') < text.index('"Italy"') < text.index('"Japan"') < text.index('"Peru"')
+    # Load and write again: still the same bytes.
+    baseline = load_baseline(first)
+    write_baseline(second, build_baseline(baseline.model, baseline.suites, baseline.records()))
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_margins_are_rounded_and_never_negative_zero_or_non_finite():
+    assert round_margin(0.123456) == 0.1235
+    assert json.dumps(round_margin(-0.00001)) == "0.0"
+    assert round_margin(float("inf")) is None and round_margin(float("nan")) is None and round_margin(None) is None
+
+
+def test_build_rejects_duplicate_facts_and_relations_without_suite_info():
+    with pytest.raises(ValueError, match=r"country_capital\[France\] appears twice"):
+        build_baseline(MODEL, SUITES, base_records() + [record("country_capital", "France", "Paris", False)])
+    with pytest.raises(ValueError, match="'other' has facts but no suite information"):
+        build_baseline(MODEL, SUITES, [record("other", "x", "y", True)])
+
+
+def test_paths_outside_the_root_are_kept_with_forward_slashes():
+    document = build_baseline(MODEL, {"country_capital": {"content_hash": "a", "path": "/elsewhere/x.json"}},
+                              [record("country_capital", "France", "Paris", True)], root="/repo")
+    assert document["suites"]["country_capital"]["path"] == "/elsewhere/x.json"
+
+
+def write_text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "baseline.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def valid_document() -> dict:
+    return build_baseline(MODEL, SUITES, base_records(), root="/repo")
+
+
+def assert_rejected(path: Path, pointer: str, *words: str) -> BaselineError:
+    before = path.read_bytes()
+    with pytest.raises(BaselineError) as caught:
+        load_baseline(path)
+    error = caught.value
+    message = str(error)
+    assert error.path == str(path) and message.startswith(f"{path}: {pointer}: ")
+    for word in words:
+        assert word in message, message
+    assert "--factcheck-update-baseline" in message  # says how to fix it
+    assert path.read_bytes() == before  # reading never touches the file
+    return error
+
+
+def test_truncated_file_is_rejected_with_line_and_fix(tmp_path):
+    text = json.dumps(valid_document(), indent=2)
+    path = write_text(tmp_path, text[: len(text) // 2])
+    assert_rejected(path, "/", "invalid JSON at line", "truncated")
+
+
+@pytest.mark.parametrize(
+    "text, pointer, words",
+    [
+        ("", "/", ["invalid JSON"]),
+        ("[1, 2]", "/", ["expected a JSON object", "list"]),
+        ('{"model": {}}', "/", ["missing 'factcheck_baseline_version'"]),
+        ('{"factcheck_report_version": 1, "facts": []}', "/", ["this is a factcheck report, not a baseline"]),
+        ('{"factcheck_baseline_version": 2}', "/factcheck_baseline_version", ["version 2", "newer factcheck", "upgrade"]),
+        ('{"factcheck_baseline_version": 0}', "/factcheck_baseline_version", ["unsupported", "version 0"]),
+        ('{"factcheck_baseline_version": true}', "/factcheck_baseline_version", ["expected the integer 1"]),
+        ('{"factcheck_baseline_version": "1"}', "/factcheck_baseline_version", ["expected the integer 1"]),
+        ('{"factcheck_baseline_version": 1, "factcheck_baseline_version": 1}', "/", ["appears twice"]),
+        ('{"factcheck_baseline_version": 1, "margin": NaN}', "/", ["NaN is not valid JSON"]),
+    ],
+)
+def test_malformed_and_wrong_version_files_are_rejected(tmp_path, text, pointer, words):
+    assert_rejected(write_text(tmp_path, text), pointer, *words)
+
+
+def edit(change) -> dict:
+    document = valid_document()
+    change(document)
+    return document
+
+
+@pytest.mark.parametrize(
+    "change, pointer, words",
+    [
+        (lambda d: d["facts"]["country_capital"]["France"].update(say_pass="yes"),
+         "/facts/country_capital/France/say_pass", ["expected boolean", "str"]),
+        (lambda d: d["facts"]["country_capital"]["France"].pop("know_pass"),
+         "/facts/country_capital/France", ["missing required field", "know_pass"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(colour="red"),
+         "/facts/country_capital/France/colour", ["unknown key 'colour'"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(verdict="maybe"),
+         "/facts/country_capital/France/verdict", ["'maybe' is not one of"]),
+        (lambda d: d["facts"]["mother_tongue"]["Victor Hugo"].update(margin="big"),
+         "/facts/mother_tongue/Victor Hugo/margin", ["expected", "number"]),
+        (lambda d: d["suites"].pop("mother_tongue"),
+         "/facts/mother_tongue", ["has facts but no entry in /suites"]),
+        (lambda d: d["model"].pop("fingerprint"), "/model", ["missing required field", "fingerprint"]),
+        (lambda d: d.pop("facts"), "/", ["missing required field", "facts"]),
+    ],
+)
+def test_schema_violations_name_the_pointer(tmp_path, change, pointer, words):
+    assert_rejected(write_text(tmp_path, json.dumps(edit(change))), pointer, *words)
+
+
+def test_pointer_escapes_slashes_in_keys(tmp_path):
+    document = build_baseline(MODEL, {"r": {"content_hash": "h", "path": "r.json"}}, [record("r", "AC/DC", "rock", True)])
+    document["facts"]["r"]["AC/DC"]["ranking_pass"] = None
+    assert_rejected(write_text(tmp_path, json.dumps(document)), "/facts/r/AC~1DC/ranking_pass", "expected boolean")
+
+
+def test_missing_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(BaselineError, match="cannot read the file"):
+        load_baseline(tmp_path / "absent.json")
+
+
+def test_invalid_document_is_never_written_and_the_old_file_survives(tmp_path):
+    path = write_baseline(tmp_path / "baseline.json", valid_document())
+    before = path.read_bytes()
+    bad = valid_document()
+    bad["facts"]["country_capital"]["France"]["say_pass"] = 1
+    with pytest.raises(BaselineError, match="/facts/country_capital/France/say_pass"):
+        write_baseline(path, bad)
+    nan = valid_document()
+    nan["facts"]["country_capital"]["France"]["margin"] = float("nan")
+    with pytest.raises(BaselineError, match="finite number"):
+        write_baseline(path, nan)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json"]  # no temporary files left behind
+
+
+def test_parse_baseline_accepts_a_document_in_memory():
+    baseline = parse_baseline(valid_document())
+    assert baseline.path is None and set(baseline.facts) == {"country_capital", "mother_tongue"}
+    with pytest.raises(BaselineError, match="<baseline>"):
+        parse_baseline({"factcheck_baseline_version": BASELINE_VERSION})
+
+
+# --- comparison ------------------------------------------------------------------------------
+
+def test_regressions_are_split_by_the_know_check(tmp_path):
+    baseline = recorded(tmp_path)
+    current = [
+        record("country_capital", "France", "Paris", False, True),  # LRE still decodes it
+        record("country_capital", "Italy", "Rome", False, False),  # gone from both
+        record("country_capital", "Japan", "Tokyo", False, None, training=True),  # no know-check result
+        record("country_capital", "Peru", "Lima", False, False),
+        record("mother_tongue", "Victor Hugo", "French", True, None),
+    ]
+    comparison = compare(baseline, MODEL, SUITES, current)
+    kinds = {(c.relation, c.subject): c.kind for c in comparison.changes}
+    assert kinds == {
+        ("country_capital", "France"): "suppressed",
+        ("country_capital", "Italy"): "forgotten",
+        ("country_capital", "Japan"): "regressed",
+        ("country_capital", "Peru"): "still_wrong",
+        ("mother_tongue", "Victor Hugo"): "still_right",
+    }
+    assert [c.subject for c in comparison.regressions] == ["France", "Italy", "Japan"]
+    assert all(c.is_regression for c in comparison.regressions)
+    assert not comparison.model_mismatch and comparison.suite_changes == []
+    # The unknown split is said, not hidden.
+    assert any("1 regression(s) could not be split" in w for w in comparison.warnings())
+    assert comparison.within_budget(3) and not comparison.within_budget(2)
+    assert comparison.lookup("country_capital", "France").note == "the LRE still decodes the object"
+    assert comparison.lookup("country_capital", "Nowhere") is None
+
+
+def test_fixed_new_removed_and_counts(tmp_path):
+    baseline = recorded(tmp_path)
+    current = [
+        record("country_capital", "France", "Paris", True, True),
+        record("country_capital", "Peru", "Lima", True, True),  # was wrong
+        record("country_capital", "Chile", "Santiago", False),  # not in the baseline
+        # Italy and Japan not run; mother_tongue not run at all
+    ]
+    comparison = compare(baseline, MODEL, SUITES, current)
+    kinds = {(c.relation, c.subject): c.kind for c in comparison.changes}
+    assert kinds == {
+        ("country_capital", "France"): "still_right",
+        ("country_capital", "Peru"): "fixed",
+        ("country_capital", "Chile"): "new",
+        ("country_capital", "Italy"): "removed",
+        ("country_capital", "Japan"): "removed",
+    }  # mother_tongue's facts are not "removed": the relation did not run
+    assert comparison.not_run == ["mother_tongue"]
+    assert [c.subject for c in comparison.fixes] == ["Peru"]
+    assert comparison.lookup("country_capital", "Italy").current is None
+    assert "not run" in comparison.lookup("country_capital", "Italy").note
+    counts = comparison.counts()
+    assert set(counts) == set(KINDS) and sum(counts.values()) == 5 and counts["removed"] == 2
+    assert comparison.regressions == [] and comparison.within_budget(0)
+
+
+def test_changed_suite_compares_unchanged_facts_and_sets_aside_changed_objects(tmp_path):
+    baseline = recorded(tmp_path)
+    suites = {**SUITES, "country_capital": {"content_hash": "cccc", "path": "suites/geo/country_capital.json"}}
+    current = [
+        record("country_capital", "France", "Paris", False, False),  # same object: still compared
+        record("country_capital", "Italy", "Milan", False, False),  # object changed: not compared
+        record("mother_tongue", "Victor Hugo", "French", True),
+    ]
+    comparison = compare(baseline, MODEL, suites, current)
+    assert comparison.lookup("country_capital", "France").kind == "forgotten"
+    italy = comparison.lookup("country_capital", "Italy")
+    assert italy.kind == "changed" and "'Rome'" in italy.note and italy.object == "Milan"
+    assert comparison.lookup("country_capital", "Peru").note == "no longer in the suite"
+    assert [(s.relation, s.baseline_hash, s.candidate_hash) for s in comparison.suite_changes] == [("country_capital", "aaaa", "cccc")]
+    warning = next(w for w in comparison.warnings() if w.startswith("suite country_capital changed"))
+    assert "aaaa -> cccc" in warning and "1 fact(s) with a changed object are not compared" in warning
+
+
+def test_another_model_fingerprint_is_flagged_but_compared(tmp_path):
+    baseline = recorded(tmp_path)
+    comparison = compare(baseline, {"name": "other", "fingerprint": "beef"}, SUITES,
+                         [record("country_capital", "France", "Paris", False, False)])
+    assert comparison.model_mismatch
+    assert comparison.warnings()[0].startswith("the baseline was recorded for another model: 'tiny' (fingerprint f00d)")
+    assert "'other' (fingerprint beef)" in comparison.warnings()[0]
+    assert [c.kind for c in comparison.regressions] == ["forgotten"]
+    # Same fingerprint under another name is the same model.
+    same = compare(baseline, {"name": "renamed", "fingerprint": "f00d"}, SUITES, [])
+    assert not same.model_mismatch
+
+
+def test_per_relation_accuracy_and_delta(tmp_path):
+    baseline = recorded(tmp_path)
+    current = [
+        record("country_capital", "France", "Paris", True),
+        record("country_capital", "Italy", "Rome", False),
+        record("country_capital", "Peru", "Lima", False),
+        record("country_capital", "Japan", "Tokyo", False),
+    ]
+    rows = {r.relation: r for r in compare(baseline, MODEL, SUITES, current).relations}
+    capital = rows["country_capital"]
+    assert (capital.baseline_right, capital.baseline_total, capital.candidate_right, capital.candidate_total) == (3, 4, 1, 4)
+    assert capital.baseline_accuracy == 0.75 and capital.candidate_accuracy == 0.25 and capital.delta == -0.5
+    tongue = rows["mother_tongue"]  # in the baseline, not run
+    assert tongue.baseline_accuracy == 1.0 and tongue.candidate_accuracy is None and tongue.delta is None
+
+
+def test_duplicate_records_are_refused(tmp_path):
+    baseline = recorded(tmp_path)
+    twice = [record("country_capital", "France", "Paris", True)] * 2
+    with pytest.raises(ValueError, match="appears twice"):
+        compare(baseline, MODEL, SUITES, twice)
+
+
+def test_thresholds():
+    records = [
+        record("a", "1", "x", True), record("a", "2", "x", True), record("a", "3", "x", False), record("a", "4", "x", False),
+        record("b", "1", "x", True), record("b", "2", "x", False), record("b", "3", "x", False),
+        record("c", "1", "x", False),
+    ]
+    assert accuracy_by_relation(records) == {"a": (2, 4), "b": (1, 3), "c": (0, 1)}
+    failures = threshold_failures(records, {"a": 0.5, "b": 0.5, "c": 0.0, "not_run": 0.9})
+    assert failures == [("b", 1 / 3, 0.5)]  # exactly at the threshold passes; unrun relations are not failures
+    assert threshold_failures(records, {}) == []
+    assert threshold_failures(records, {"a": 0.51, "c": 0.01}) == [("a", 0.5, 0.51), ("c", 0.0, 0.01)]

@@ -1,0 +1,204 @@
+"""`factcheck diff`: baselines or reports in, regressions first, exit code by budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from factcheck import diff
+from factcheck.baseline import build_baseline, write_baseline
+from factcheck.cli import main
+
+MODEL = {"name": "tiny", "fingerprint": "f00d"}
+SUITES = {
+    "country_capital": {"content_hash": "aaaa", "path": "suites/country_capital.json"},
+    "mother_tongue": {"content_hash": "bbbb", "path": "suites/mother_tongue.json"},
+}
+
+
+def record(relation, subject, obj, say, know=None):
+    return {"relation": relation, "subject": subject, "object": obj, "say_pass": say, "generation_pass": say,
+            "ranking_pass": say, "margin": 0.25, "training": False, "know_pass": know, "verdict": None}
+
+
+BASE = [
+    record("country_capital", "France", "Paris", True, True),
+    record("country_capital", "Italy", "Rome", True, True),
+    record("country_capital", "Japan", "Tokyo", True),
+    record("country_capital", "Peru", "Lima", False, False),
+    record("mother_tongue", "Victor Hugo", "French", True, True),
+]
+CANDIDATE = [
+    record("country_capital", "France", "Paris", False, True),  # suppressed
+    record("country_capital", "Italy", "Rome", False, False),  # forgotten
+    record("country_capital", "Japan", "Tokyo", True),
+    record("country_capital", "Peru", "Lima", True, True),  # fixed
+    record("mother_tongue", "Victor Hugo", "French", True, True),
+]
+
+
+def baseline_file(path: Path, records, model=MODEL) -> Path:
+    return write_baseline(path, build_baseline(model, SUITES, records))
+
+
+def report_file(path: Path, records, model=MODEL) -> Path:
+    """A JSON report as report_document writes it (extra keys included)."""
+    document = {
+        "factcheck_report_version": 1,
+        "factcheck_version": "0.0.0",
+        "model": {**model, "architecture": "llama", "dtype": "float32", "device": "cpu"},
+        "suites": {relation: {**info, "relation": relation.replace("_", " "), "shots": 4} for relation, info in SUITES.items()},
+        "facts": [{**r, "aliases": [], "tags": [], "generated": "x", "say_check": "generation", "top_candidates": []} for r in records],
+    }
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv):
+    code = main(["diff", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_version_matches_the_report_module():
+    from factcheck.report import REPORT_VERSION
+
+    assert diff.REPORT_VERSION == REPORT_VERSION
+
+
+def test_regressions_over_budget_exit_1_and_are_listed_first(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    candidate = baseline_file(tmp_path / "candidate.json", CANDIDATE)
+    code, out, err = run(capsys, base, candidate)
+    assert code == 1 and err == ""
+    regressions, fixes, accuracy = out.index("Regressions: 2"), out.index("Fixes: 1"), out.index("Per-relation say-accuracy")
+    assert regressions < fixes < accuracy
+    table = out[regressions:fixes]
+    assert table.index("France") < table.index("Italy")
+    assert "suppressed" in table.split("France")[1].splitlines()[0]
+    assert "forgotten" in table.split("Italy")[1].splitlines()[0]
+    assert "Peru" in out[fixes:accuracy] and "Peru" not in table
+    assert "3/4 (75.0%)" in out and "+0.0 pts" in out
+    assert out.rstrip().endswith("FAIL: 2 regression(s), budget 0")
+
+
+def test_within_budget_exits_0(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    candidate = baseline_file(tmp_path / "candidate.json", CANDIDATE)
+    code, out, _ = run(capsys, base, candidate, "--budget", "2")
+    assert code == 0 and out.rstrip().endswith("PASS: 2 regression(s), budget 2")
+    code, out, _ = run(capsys, base, base)
+    assert code == 0 and "Regressions: 0" in out and "warning" not in out
+
+
+def test_reports_and_baselines_mix(tmp_path, capsys):
+    base = report_file(tmp_path / "base-report.json", BASE)
+    candidate = report_file(tmp_path / "candidate-report.json", CANDIDATE)
+    baseline = baseline_file(tmp_path / "base.json", BASE)
+    outputs = []
+    for pair in [(base, candidate), (baseline, candidate)]:
+        code, out, _ = run(capsys, *pair)
+        assert code == 1 and "Regressions: 2" in out
+        outputs.append(out.split("\n", 1)[1])  # all but the line naming the files
+    assert outputs[0] == outputs[1]
+
+
+def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
+    old = [{k: v for k, v in r.items() if k not in ("know_pass", "verdict")} for r in CANDIDATE]
+    candidate = report_file(tmp_path / "old-report.json", old)
+    code, out, _ = run(capsys, baseline_file(tmp_path / "base.json", BASE), candidate)
+    assert code == 1
+    assert "regressed (not split: know-check unavailable)" in out
+    assert "warning: 2 regression(s) could not be split" in out
+
+
+def test_markdown_for_a_job_summary(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    odd = CANDIDATE + [record("mother_tongue", "A|B <i>", "x", True)]  # cells must not break the table
+    candidate = baseline_file(tmp_path / "candidate.json", odd, model={"name": "other", "fingerprint": "beef"})
+    code, out, _ = run(capsys, base, candidate, "--markdown", "--budget", "1")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "## factcheck diff: FAIL: 2 regression(s), budget 1"
+    assert any(line.startswith("> **Warning:** the baseline was recorded for another model") for line in lines)
+    regressions = lines.index("### Regressions (2, budget 1)")
+    fixes = lines.index("### Fixes (1)")
+    accuracy = lines.index("### Per-relation say-accuracy")
+    assert regressions < fixes < accuracy
+    assert lines[regressions + 2 : regressions + 6] == [
+        "| relation | subject | object | class |",
+        "| --- | --- | --- | --- |",
+        "| country_capital | France | Paris | suppressed |",
+        "| country_capital | Italy | Rome | forgotten |",
+    ]
+    assert "| country_capital | Peru | Lima |" in lines[fixes:accuracy]
+    assert "| --- | ---: | ---: | ---: |" in lines[accuracy:]
+    assert "| mother_tongue | 1/1 (100.0%) | 2/2 (100.0%) | +0.0 pts |" in lines[accuracy:]
+    assert "A|B" not in out and "<i>" not in out
+    assert any(line.startswith("**Totals:** 2 regression(s)") for line in lines)
+
+
+def test_no_regressions_in_markdown_says_none(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    code, out, _ = run(capsys, base, base, "--markdown")
+    assert code == 0 and out.startswith("## factcheck diff: PASS: 0 regression(s), budget 0\n")
+    assert out.count("None.") == 2
+
+
+def test_suite_change_and_changed_facts_are_said(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    document = build_baseline(MODEL, {**SUITES, "country_capital": {"content_hash": "cccc", "path": "x"}},
+                              [*CANDIDATE[:1], record("country_capital", "Italy", "Milan", False), *CANDIDATE[2:]])
+    candidate = write_baseline(tmp_path / "candidate.json", document)
+    code, out, _ = run(capsys, base, candidate)
+    assert code == 1 and "Regressions: 1" in out  # Italy's object changed: not a regression
+    assert "warning: suite country_capital changed since the baseline (content hash aaaa -> cccc)" in out
+    assert "Changed in the suite, not compared: 1" in out and "object was 'Rome' in the baseline" in out
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ('{"factcheck_baseline_version": 1', ["invalid JSON", "truncated"]),
+        ('{"hello": 1}', ["neither a factcheck baseline", "nor a report"]),
+        ('{"factcheck_report_version": 7, "facts": []}', ["/factcheck_report_version", "expected report format version 1"]),
+        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, "facts": [{"relation": "r"}]}',
+         ["/facts/0: missing required field: 'subject'", "--factcheck-report"]),
+        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
+         '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": 1}]}',
+         ["/facts/0/ranking_pass: expected boolean"]),
+        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
+         '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": true}]}',
+         ["/facts/0/relation: relation 'r' has no entry in /suites"]),
+    ],
+)
+def test_bad_input_exits_2_naming_file_and_pointer(tmp_path, capsys, content, words):
+    good = baseline_file(tmp_path / "base.json", BASE)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    for argv in [(bad, good), (good, bad)]:
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert err.startswith(f"factcheck: error: {bad}: ")
+        for word in words:
+            assert word in err, err
+    assert bad.read_text(encoding="utf-8") == content
+
+
+def test_duplicate_fact_in_a_report_is_bad_input(tmp_path, capsys):
+    report = report_file(tmp_path / "report.json", BASE + BASE[:1])
+    code, _, err = run(capsys, report, report)
+    assert code == 2 and "/facts/5: fact country_capital[France] already appears at /facts/0" in err
+
+
+def test_missing_file_and_bad_budget(tmp_path, capsys):
+    good = baseline_file(tmp_path / "base.json", BASE)
+    code, _, err = run(capsys, good, tmp_path / "absent.json")
+    assert code == 2 and "absent.json" in err and "cannot read the file" in err
+    for budget in ("-1", "two"):
+        with pytest.raises(SystemExit) as exited:
+            main(["diff", str(good), str(good), "--budget", budget])
+        assert exited.value.code == 2
+        assert "--budget" in capsys.readouterr().err

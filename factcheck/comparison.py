@@ -145,7 +145,7 @@ class Comparison:
         return lines
 
 
-def _classify(base: BaselineFact, record: Mapping[str, Any]) -> tuple[str, str]:
+def classify(base: BaselineFact, record: Mapping[str, Any]) -> tuple[str, str]:
     """The class of a fact present in both, and a note."""
     said = bool(record["say_pass"])
     if base.say_pass and not said:
@@ -189,7 +189,7 @@ def compare(
             # A different expected answer is a different fact: comparing verdicts would mislead.
             changes.append(FactChange(relation, subject, obj, CHANGED, base, record, f"object was {base.object!r} in the baseline"))
         else:
-            kind, note = _classify(base, record)
+            kind, note = classify(base, record)
             changes.append(FactChange(relation, subject, obj, kind, base, record, note))
 
     suite_changes: list[SuiteChange] = []

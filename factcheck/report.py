@@ -24,6 +24,7 @@ class FactRecord:
     suite: Suite
     outcome: FactOutcome
     say_check: str
+    regression: str | None = None  # set by the baseline gate when this fact regressed
 
     @property
     def fact(self) -> Fact:
@@ -66,6 +67,7 @@ class FactRecord:
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] is not said ({self.say_check} check)",
+            *([f"  {self.regression}"] if self.regression else []),
             f"  prompt     : {last_line!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",

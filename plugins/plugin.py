@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
+from factcheck.comparison import classify, compare, threshold_failures
 from factcheck.report import FactRecord, summary_lines, write_report
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suite import Suite, SuiteError, load_suite
 
 SESSION_KEY = pytest.StashKey[FactcheckSession]()
+BASELINE_KEY = pytest.StashKey["Baseline | None"]()
+THRESHOLD_FAILURES_KEY = pytest.StashKey[list]()
 DEFAULT_SUITE_PATTERNS = ["*/suites/*.json"]
 
 # (option name, ini name, type, default, help)
@@ -30,7 +34,9 @@ _OPTIONS = [
     ("--factcheck-batch-size", "factcheck_batch_size", int, 16, "prompts per forward pass (default: 16)"),
     ("--factcheck-say-check", "factcheck_say_check", str, None, "which check decides a fact's say-verdict: generation (default) or ranking"),
     ("--factcheck-report", "factcheck_report", str, None, "write a JSON report of every fact to this path"),
+    ("--factcheck-baseline", "factcheck_baseline", str, None, "baseline file to gate on (regressions fail, known-wrong facts xfail)"),
 ]
+_NOT_SESSION_SETTINGS = ("factcheck_report", "factcheck_baseline")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "glob patterns (matched against absolute paths) of the JSON files that are fact suites",
         type="linelist",
         default=DEFAULT_SUITE_PATTERNS,
+    )
+    group.addoption(
+        "--factcheck-update-baseline",
+        action="store_true",
+        default=False,
+        help="record this run's verdicts into the baseline file instead of gating on it",
     )
     parser.addini(
         "factcheck_trust_remote_code", "run code shipped with the model (never on by default)", type="bool", default=False
@@ -67,7 +79,35 @@ def _setting(config: pytest.Config, ini: str, kind, default):
 
 
 def _settings(config: pytest.Config, read) -> Settings:
-    return Settings(**{ini.removeprefix("factcheck_"): read(ini, kind) for _, ini, kind, _, _ in _OPTIONS if ini != "factcheck_report"})
+    return Settings(
+        **{ini.removeprefix("factcheck_"): read(ini, kind) for _, ini, kind, _, _ in _OPTIONS if ini not in _NOT_SESSION_SETTINGS}
+    )
+
+
+def baseline_path(config: pytest.Config) -> Path | None:
+    """The baseline file: a command-line path is relative to the working directory, an ini path to the ini file."""
+    given = config.getoption("factcheck_baseline")
+    if given:
+        return Path(given).resolve()
+    from_ini = config.getini("factcheck_baseline")
+    if not from_ini:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return (base / from_ini).resolve()
+
+
+def _load_gate_baseline(config: pytest.Config) -> Baseline | None:
+    path = baseline_path(config)
+    if path is None or config.getoption("factcheck_update_baseline"):
+        return None
+    if not path.is_file():
+        raise pytest.UsageError(
+            f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`"
+        )
+    try:
+        return load_baseline(path)
+    except BaselineError as error:
+        raise pytest.UsageError(f"factcheck: {error}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +119,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if source.say_check not in (None, "generation", "ranking"):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
     config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
+    config.stash[BASELINE_KEY] = _load_gate_baseline(config)
+    if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
+        raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
 
 
 def _progress_writer(config: pytest.Config):
@@ -104,10 +147,15 @@ def _session(config: pytest.Config) -> FactcheckSession:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = _session(config).settings
-    return [
+    lines = [
         f"factcheck: model={settings.model or 'smollm2 (embedded default)'} "
         f"device={settings.device or 'cpu'} dtype={settings.dtype or 'float32'}"
     ]
+    path = baseline_path(config)
+    if path is not None:
+        mode = "recording into" if config.getoption("factcheck_update_baseline") else "gating on"
+        lines.append(f"factcheck: {mode} baseline {path}")
+    return lines
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -165,13 +213,28 @@ class FactItem(pytest.Item):
         self.fact_index = fact_index
         self.record: FactRecord | None = None
 
+    def baseline_entry(self):
+        """This fact's baseline entry, or None when there is none or its expected object changed."""
+        baseline = self.config.stash.get(BASELINE_KEY, None)
+        if baseline is None:
+            return None
+        entry = baseline.facts.get(self.suite.relation_id, {}).get(self.suite.facts[self.fact_index].subject)
+        if entry is None or entry.object != self.suite.facts[self.fact_index].object:
+            return None
+        return entry
+
     def runtest(self) -> None:
         session = _session(self.config)
         self.record = session.record_for(self.suite, self.fact_index)
         for key, value in self.record.user_properties():
             self.user_properties.append((key, value))
-        if not self.record.say_pass:
-            raise FactFailure(self.record.fact.subject)
+        if self.config.getoption("factcheck_update_baseline") or self.record.say_pass:
+            return
+        entry = self.baseline_entry()
+        if entry is not None and entry.say_pass:
+            kind, note = classify(entry, self.record.to_dict())
+            self.record.regression = f"REGRESSION ({kind}): said right in the baseline, not now; {note}"
+        raise FactFailure(self.record.fact.subject)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, FactFailure) and self.record is not None:
@@ -205,6 +268,19 @@ def factcheck_model(pytestconfig: pytest.Config):
     return _session(pytestconfig).model
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
+    """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
+    if config.stash.get(BASELINE_KEY, None) is None:
+        return
+    for item in items:
+        if isinstance(item, FactItem):
+            entry = item.baseline_entry()
+            if entry is not None and not entry.say_pass:
+                item.add_marker(
+                    pytest.mark.xfail(strict=True, reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline")
+                )
+
+
 def pytest_report_collectionfinish(config: pytest.Config, items) -> list[str]:
     if not any(isinstance(item, FactItem) for item in items):
         return []
@@ -227,4 +303,77 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if report_path:
         path = write_report(Path(report_path), session)
         terminalreporter.write_line(f"factcheck: report written to {path}")
+    dicts = [record.to_dict() for record in records]
+    failures = config.stash.get(THRESHOLD_FAILURES_KEY, [])
+    if failures:
+        terminalreporter.section("factcheck: minimum accuracy missed", red=True)
+        for relation, accuracy, threshold in failures:
+            terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
+    if config.getoption("factcheck_update_baseline"):
+        path = _update_baseline(config, session, dicts)
+        terminalreporter.write_line(f"factcheck: baseline of {len(dicts)} facts written to {path}")
+        return
+    baseline = config.stash.get(BASELINE_KEY, None)
+    if baseline is not None:
+        _write_comparison(terminalreporter, baseline, session, dicts)
+
+
+def _model_info(session: FactcheckSession) -> dict[str, str]:
+    return {"name": session.model.name, "fingerprint": session.model.fingerprint}
+
+
+def _suites_info(session: FactcheckSession) -> dict[str, dict[str, str]]:
+    return {run.suite.relation_id: {"content_hash": run.suite.content_hash, "path": str(run.suite.path)} for run in session.runs()}
+
+
+def _update_baseline(config: pytest.Config, session: FactcheckSession, dicts: list[dict]) -> Path:
+    path = baseline_path(config)
+    document = build_baseline(_model_info(session), _suites_info(session), dicts, root=config.rootpath)
+    if path.is_file():
+        # Relations not run this time keep their recorded facts.
+        try:
+            previous = parse_baseline(read_document(path), path)
+        except BaselineError:
+            previous = None  # a broken file is replaced whole
+        if previous is not None and previous.model.get("fingerprint") == document["model"]["fingerprint"]:
+            for relation, facts in previous.facts.items():
+                if relation not in document["facts"]:
+                    document["facts"][relation] = {s: _fact_dict(f) for s, f in facts.items()}
+                    document["suites"][relation] = previous.suites[relation]
+    return write_baseline(path, document)
+
+
+def _fact_dict(fact) -> dict:
+    from dataclasses import asdict
+
+    return asdict(fact)
+
+
+def _write_comparison(terminalreporter, baseline: Baseline, session: FactcheckSession, dicts: list[dict]) -> None:
+    comparison = compare(baseline, _model_info(session), _suites_info(session), dicts)
+    regressions = comparison.regressions
+    terminalreporter.section("factcheck: against the baseline", red=bool(regressions))
+    for warning in comparison.warnings():
+        terminalreporter.write_line(f"WARNING: {warning}", yellow=True)
+    terminalreporter.write_line(f"regressions: {len(regressions)}", red=bool(regressions), bold=True)
+    for change in regressions:
+        terminalreporter.write_line(f"  {change.kind:<10} {change.relation}[{change.subject}] (expected {change.object!r}) {change.note}", red=True)
+    for kind in ("fixed", "new", "changed"):
+        changes = comparison.of(kind)
+        if changes:
+            terminalreporter.write_line(f"{kind}: {len(changes)}")
+            for change in changes:
+                terminalreporter.write_line(f"  {change.relation}[{change.subject}] {change.note}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    """Per-suite minimum accuracies: a missed one fails the session even when every fact passed or xfailed."""
+    factcheck = session.config.stash.get(SESSION_KEY, None)
+    if factcheck is None or not factcheck.runs():
+        return
+    thresholds = {run.suite.relation_id: run.suite.settings.min_accuracy for run in factcheck.runs() if run.suite.settings.min_accuracy is not None}
+    failures = threshold_failures([r.to_dict() for r in factcheck.all_records()], thresholds)
+    session.config.stash[THRESHOLD_FAILURES_KEY] = failures
+    if failures and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

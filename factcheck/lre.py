@@ -1,0 +1,564 @@
+"""Linear Relational Embeddings: estimate LRE(h) = beta * W h + b for one relation, and apply it.
+
+The method follows docs/lre.md (Hernandez et al., ICLR 2024). For each of
+the first n facts of a relation, the prompt holds the other n - 1 facts as
+demonstrations; h is the output of block `layer` at the subject's last token
+and z the last block's (pre-final-norm) output at the prompt's last token.
+W is the mean of the Jacobians dz/dh, b the mean of z - J h.
+
+How the Jacobian is computed fast (and correctly):
+
+* Suffix only. Only the tokens from the subject's last token to the end of
+  the prompt depend on h. The prefix before it runs once; its keys and values
+  are kept as plain tensors that nothing ever modifies, and every pass over
+  the suffix attends to them through `_prefix_attention`, an attention
+  function registered with transformers' `AttentionInterface` and switched on
+  only while factcheck runs its own passes. No transformers cache object is
+  used at all, so none can be mutated between passes.
+* Batched rows. `torch.func.jacrev` runs the suffix forward once and
+  vectorises the d backward passes (one per row of J) with vmap. The prefix
+  keys are constants, so no gradient is spent on them.
+* Randomised low rank (method="lowrank"): sketch W with k + p Jacobian-vector
+  products per fact (range finder Y = W Omega, Q = orth(Y)) and k + p
+  vector-Jacobian products (B = Q^T W), giving W ~= Q B truncated to rank k.
+
+The slow, straightforward estimator that the tests compare against lives in
+tests/lre_reference.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence, Union
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+
+from .model import LanguageModel, left_pad
+from .prompts import build_prompt, subject_token_index
+from .suite import Fact, Suite
+
+LayerSpec = Union[int, str]  # a block index, or "emb" for the embedding output (the input of block 0)
+EMBEDDING_LAYER = "emb"
+METHODS = ("full", "lowrank")
+
+DEFAULT_N_TRAIN = 8
+# Chosen for SmolLM2-135M by a sweep over 0.5-5 on country capital city and
+# three other relations (bench/bench_lre_beta.py); the paper's GPT-J value is 2.25.
+DEFAULT_BETA = 2.5
+# Fraction of the depth used when no layer is given; SmolLM2 (30 blocks) -> block 15.
+DEFAULT_LAYER_FRACTION = 0.5
+DEFAULT_SKETCH_RANK = 64
+DEFAULT_OVERSAMPLE = 16
+
+_ATTENTION_NAME = "factcheck_prefix"
+
+
+class LreError(RuntimeError):
+    pass
+
+
+# ---- the estimate -----------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Lre:
+    """An estimated LRE for one relation and layer: apply(h) = beta * W_k h + b (W_k: W truncated to `rank`)."""
+
+    weight: torch.Tensor  # (d, d): mean Jacobian, full estimate (truncation is applied on use)
+    bias: torch.Tensor  # (d,)
+    layer: LayerSpec
+    beta: float
+    rank: int | None = None
+    relation: str = ""
+    template: str = ""
+    training: tuple[tuple[str, str], ...] = ()  # (subject, object) of the training facts, in order
+    model_fingerprint: str = ""
+    method: str = "full"
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def n_train(self) -> int:
+        return len(self.training)
+
+    @functools.cached_property
+    def _svd(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        u, s, vh = torch.linalg.svd(self.weight.double(), full_matrices=False)
+        return u, s, vh
+
+    @functools.cached_property
+    def effective_weight(self) -> torch.Tensor:
+        """W, or its rank-k truncated SVD when `rank` is set."""
+        if self.rank is None or self.rank >= self.hidden_size:
+            return self.weight
+        u, s, vh = self._svd
+        k = self.rank
+        return ((u[:, :k] * s[:k]) @ vh[:k]).to(self.weight.dtype)
+
+    def pseudo_inverse(self, rank: int | None = None) -> torch.Tensor:
+        """W_k^+ (rank k = `rank`, else this LRE's rank, else full), without beta: maps object-state edits to h."""
+        k = rank if rank is not None else (self.rank or self.hidden_size)
+        k = min(k, self.hidden_size)
+        u, s, vh = self._svd
+        return ((vh[:k].T / s[:k]) @ u[:, :k].T).to(self.weight.dtype)
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        """The predicted object state(s) for subject state(s) h of shape (..., d)."""
+        weight = self.effective_weight.to(h.device)
+        return self.beta * (h.to(weight.dtype) @ weight.T) + self.bias.to(h.device)
+
+    def logits(self, model: LanguageModel, h: torch.Tensor) -> torch.Tensor:
+        """Next-token logits decoded from LRE(h) through the model's own final norm and output head."""
+        with torch.no_grad():
+            return model.decode_state(self.apply(h.to(model.device)).to(model.dtype)).float()
+
+    def top_tokens(self, model: LanguageModel, h: torch.Tensor, k: int = 5) -> list[list[tuple[int, str, float]]]:
+        """For each row of h: the k most likely decoded tokens as (token id, text, probability)."""
+        logits = self.logits(model, h.reshape(-1, h.shape[-1]))
+        top = torch.softmax(logits, dim=-1).topk(k, dim=-1)
+        return [
+            [(int(t), model.tokenizer.decode([int(t)]), float(p)) for t, p in zip(ids, probs)]
+            for ids, probs in zip(top.indices.tolist(), top.values.tolist())
+        ]
+
+    def with_settings(self, *, beta: float | None = None, rank: int | None | str = "keep") -> Lre:
+        """A copy with another beta and/or rank (rank=None: full rank); W and b are shared."""
+        changes: dict[str, object] = {}
+        if beta is not None:
+            changes["beta"] = float(beta)
+        if rank != "keep":
+            changes["rank"] = rank
+        return dataclasses.replace(self, **changes)
+
+
+# ---- prompts and their subject positions --------------------------------------------
+@dataclass(frozen=True)
+class PromptSite:
+    """A tokenized prompt and the index of its subject's last token (last occurrence)."""
+
+    text: str
+    subject: str
+    token_ids: tuple[int, ...]
+    subject_index: int
+
+
+def prompt_site(model: LanguageModel, text: str, subject: str) -> PromptSite:
+    ids, offsets = model.tokenize([text])
+    return PromptSite(text, subject, tuple(ids[0]), subject_token_index(text, subject, offsets[0]))
+
+
+def training_sites(model: LanguageModel, template: str, training: Sequence[Fact]) -> list[PromptSite]:
+    """One prompt per training fact, with the other training facts as demonstrations."""
+    return [
+        prompt_site(model, build_prompt(model.bos_text, template, fact.subject, training).text, fact.subject)
+        for fact in training
+    ]
+
+
+def query_sites(model: LanguageModel, template: str, training: Sequence[Fact], subjects: Sequence[str]) -> list[PromptSite]:
+    """Prompts for applying an LRE: all training facts (except the subject itself) as demonstrations."""
+    return [prompt_site(model, build_prompt(model.bos_text, template, s, training).text, s) for s in subjects]
+
+
+def relation_parts(relation: Suite | tuple[str, Sequence[Fact]]) -> tuple[str, str, tuple[Fact, ...]]:
+    """(relation name, template, facts) from a Suite (first template) or a (template, facts) pair."""
+    if isinstance(relation, Suite):
+        return relation.relation, relation.templates[0], tuple(relation.facts)
+    template, facts = relation
+    return "", template, tuple(facts)
+
+
+def resolve_layer(model: LanguageModel, layer: LayerSpec | None) -> LayerSpec:
+    """A validated layer: "emb", a block index (negative counts from the end), or None for the default depth."""
+    if layer is None:
+        return int(model.num_layers * DEFAULT_LAYER_FRACTION)
+    if isinstance(layer, str):
+        if layer == EMBEDDING_LAYER:
+            return layer
+        if layer.lstrip("-").isdigit():
+            layer = int(layer)
+        else:
+            raise ValueError(f"layer must be a block index or {EMBEDDING_LAYER!r}, got {layer!r}")
+    index = int(layer) + (model.num_layers if int(layer) < 0 else 0)
+    if not 0 <= index < model.num_layers:
+        raise ValueError(f"layer {layer} is out of range for a model with {model.num_layers} blocks")
+    return index
+
+
+# ---- reading and writing the residual stream --------------------------------------
+def _hidden_of(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _with_hidden(output, hidden: torch.Tensor):
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+
+def _splice(states: torch.Tensor, position: int, value: torch.Tensor) -> torch.Tensor:
+    """`states` (batch, seq, d) with column `position` replaced by `value` (d,), built without in-place writes
+    so that it works under torch.func transforms."""
+    column = value.to(states.dtype).reshape(1, 1, -1).expand(states.shape[0], 1, -1)
+    return torch.cat([states[:, :position], column, states[:, position + 1 :]], dim=1)
+
+
+@contextlib.contextmanager
+def _layer_hook(model: LanguageModel, layer: LayerSpec, edit) -> Iterator[None]:
+    """Call `edit(states) -> states or None` on the residual stream at `layer` during passes in the block.
+
+    Block l's output is read at its forward hook; "emb" is the input of block 0
+    (for GPT-2 that includes the position embeddings, as hidden_states[0] does).
+    """
+    if layer == EMBEDDING_LAYER:
+        def pre_hook(module, args, kwargs):
+            if args:
+                new = edit(args[0])
+                return None if new is None else ((new, *args[1:]), kwargs)
+            new = edit(kwargs["hidden_states"])
+            return None if new is None else (args, {**kwargs, "hidden_states": new})
+
+        handle = model.layout.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+        def hook(module, args, output):
+            new = edit(_hidden_of(output))
+            return None if new is None else _with_hidden(output, new)
+
+        handle = model.layout.blocks[layer].register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
+def _capture(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[str, torch.Tensor]]:
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(states):
+        captured["states"] = states
+
+    with _layer_hook(model, layer, keep):
+        yield captured
+
+
+# ---- attention over a fixed prefix ----------------------------------------------------
+@dataclass
+class _PrefixKeys:
+    """Keys and values of a prompt prefix per attention module, recorded once and only ever read afterwards."""
+
+    recording: bool = True
+    empty: bool = False  # the prompt starts with the subject: nothing to attend to before it
+    keys: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
+    values: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
+
+
+_active_prefix: _PrefixKeys | None = None
+
+
+def _prefix_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    softcap: float | None = None,
+    sliding_window: int | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """Causal attention of the current tokens over [recorded prefix, themselves].
+
+    query (batch, heads, T, head_dim); key/value (batch, kv_heads, T, head_dim)
+    for the T current tokens only, which sit at absolute positions
+    len(prefix) ... len(prefix) + T - 1. HF's own mask is ignored: it was
+    built for T tokens without a past (prompts here are single and unpadded).
+    Matches HF's eager attention: scores in float32, optional soft-capping,
+    sliding window (a key is visible when query_pos - key_pos < window).
+    """
+    prefix = _active_prefix
+    if prefix is None:
+        raise LreError("factcheck's prefix attention was called outside an LRE pass")
+    batch, heads, length, head_dim = query.shape
+    kv_heads = key.shape[1]
+    groups = heads // kv_heads
+    if scaling is None:
+        scaling = head_dim**-0.5
+    if prefix.recording:
+        prefix.keys[module] = key.detach()
+        prefix.values[module] = value.detach()
+        past_keys, past_values = key[:, :, :0], value[:, :, :0]
+    elif prefix.empty:
+        past_keys, past_values = key[:, :, :0], value[:, :, :0]
+    else:
+        if module not in prefix.keys:
+            raise LreError(f"no recorded prefix for attention module {type(module).__name__}")
+        past_keys, past_values = prefix.keys[module], prefix.values[module]
+    start = past_keys.shape[2]  # the current tokens follow the past ones
+
+    # Grouped-query attention without repeating the keys: fold each group's query heads into the rows.
+    grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
+    scores = torch.cat(
+        [grouped @ past_keys.float().transpose(-1, -2), grouped @ key.float().transpose(-1, -2)], dim=-1
+    ) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    query_pos = torch.arange(length, device=query.device).repeat(groups) + start
+    key_pos = torch.arange(start + length, device=query.device)
+    visible = key_pos[None, :] <= query_pos[:, None]
+    if sliding_window is not None:
+        visible = visible & (key_pos[None, :] > query_pos[:, None] - sliding_window)
+    weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1).to(value.dtype)
+    output = weights[..., :start] @ past_values + weights[..., start:] @ value
+    output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
+    return output, None
+
+
+AttentionInterface.register(_ATTENTION_NAME, _prefix_attention)
+
+
+def _configs_of(model: nn.Module) -> list:
+    configs: dict[int, object] = {}
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, "_attn_implementation"):
+            configs[id(config)] = config
+    return list(configs.values())
+
+
+@contextlib.contextmanager
+def _prefix_attention_active(model: LanguageModel, prefix: _PrefixKeys) -> Iterator[None]:
+    """Route every attention module of `model` through `_prefix_attention` with `prefix`, then restore."""
+    global _active_prefix
+    configs = _configs_of(model.model)
+    saved = [(config, config._attn_implementation) for config in configs]
+    previous = _active_prefix
+    _active_prefix = prefix
+    try:
+        for config in configs:
+            config._attn_implementation = _ATTENTION_NAME
+        yield
+    finally:
+        for config, implementation in saved:
+            config._attn_implementation = implementation
+        _active_prefix = previous
+
+
+def _decoder(model: LanguageModel) -> nn.Module:
+    # The decoder without the output head: the Jacobian needs the last block's output, not logits.
+    return getattr(model.model, "base_model", model.model)
+
+
+# ---- one training prompt, split at the subject ---------------------------------------------
+class SuffixProblem:
+    """f(h) = last block output at the last token when the residual stream at `layer` holds h at the subject.
+
+    The prefix (tokens before the subject's last token) runs once, on
+    construction; every evaluation of f runs only the suffix.
+    """
+
+    def __init__(self, model: LanguageModel, site: PromptSite, layer: LayerSpec):
+        self.model = model
+        self.layer = layer
+        self.site = site
+        device = model.device
+        ids = torch.tensor([site.token_ids], device=device)
+        split = site.subject_index
+        self.prefix = _PrefixKeys()
+        self.suffix_ids = ids[:, split:]
+        self.suffix_positions = torch.arange(split, ids.shape[1], device=device)[None]
+        with torch.no_grad():
+            if split > 0:
+                self._record_prefix(ids[:, :split])
+            self.prefix.recording = False
+            self.prefix.empty = split == 0
+            with _capture(model, layer) as subject:
+                self.z = self._run_suffix()
+            self.h = subject["states"][0, 0].clone()
+
+    def _record_prefix(self, prefix_ids: torch.Tensor) -> None:
+        with _prefix_attention_active(self.model, self.prefix):
+            _decoder(self.model)(
+                input_ids=prefix_ids,
+                position_ids=torch.arange(prefix_ids.shape[1], device=prefix_ids.device)[None],
+                use_cache=False,
+            )
+        if len(self.prefix.keys) != self.model.num_layers:
+            raise LreError(
+                f"{self.model.architecture}: {len(self.prefix.keys)} of {self.model.num_layers} attention layers went through "
+                "transformers' AttentionInterface; the suffix-only LRE estimator needs all of them"
+            )
+
+    def _run_suffix(self) -> torch.Tensor:
+        with _prefix_attention_active(self.model, self.prefix), _capture(self.model, self.model.num_layers - 1) as last:
+            _decoder(self.model)(input_ids=self.suffix_ids, position_ids=self.suffix_positions, use_cache=False)
+        return last["states"][0, -1]
+
+    def object_state(self, h: torch.Tensor) -> torch.Tensor:
+        """f(h): the object state with h spliced in at the subject position (suffix position 0)."""
+        with _layer_hook(self.model, self.layer, lambda states: _splice(states, 0, h)):
+            return self._run_suffix()
+
+    def jacobian(self, chunk_size: int | None = None) -> torch.Tensor:
+        """J = df/dh at h (d x d), rows batched through vmap."""
+        return torch.func.jacrev(self.object_state, chunk_size=chunk_size)(self.h)
+
+    def jvp(self, tangents: torch.Tensor) -> torch.Tensor:
+        """J @ tangents for tangents (d, m), forward mode vectorised over the m columns."""
+        def one(v):
+            return torch.func.jvp(self.object_state, (self.h,), (v,))[1]
+
+        return torch.func.vmap(one, in_dims=1, out_dims=1)(tangents)
+
+    def vjp(self, cotangents: torch.Tensor) -> torch.Tensor:
+        """cotangents^T @ J for cotangents (d, m): returns (m, d)."""
+        _, pullback = torch.func.vjp(self.object_state, self.h)
+        return torch.func.vmap(lambda u: pullback(u)[0], in_dims=1)(cotangents)
+
+
+# ---- estimation -----------------------------------------------------------------------
+def estimate_lre(
+    model: LanguageModel,
+    relation: Suite | tuple[str, Sequence[Fact]],
+    layer: LayerSpec | None = None,
+    *,
+    n_train: int = DEFAULT_N_TRAIN,
+    beta: float = DEFAULT_BETA,
+    rank: int | None = None,
+    method: str = "full",
+    sketch_rank: int = DEFAULT_SKETCH_RANK,
+    oversample: int = DEFAULT_OVERSAMPLE,
+    seed: int = 0,
+    chunk_size: int | None = None,
+) -> Lre:
+    """Estimate the LRE of a relation from its first `n_train` facts (see the module docstring).
+
+    method="full" computes each J exactly; method="lowrank" estimates W
+    directly with a randomised rank-`sketch_rank` sketch (oversampling
+    `oversample`, random seed `seed`). `rank` truncates W on use (apply).
+    `chunk_size` bounds how many Jacobian rows one vectorised backward holds
+    (None: all d at once; lower it to save memory on large models).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    name, template, facts = relation_parts(relation)
+    if n_train < 1 or len(facts) < n_train:
+        raise ValueError(f"need at least n_train={n_train} facts to estimate an LRE, the relation has {len(facts)}")
+    layer = resolve_layer(model, layer)
+    training = facts[:n_train]
+    problems = (SuffixProblem(model, site, layer) for site in training_sites(model, template, training))
+    if method == "full":
+        weight, bias = _mean_jacobian(problems, chunk_size)
+    else:
+        weight, bias = _sketched_mean_jacobian(list(problems), sketch_rank, oversample, seed)
+    return Lre(
+        weight=weight,
+        bias=bias,
+        layer=layer,
+        beta=float(beta),
+        rank=rank,
+        relation=name,
+        template=template,
+        training=tuple((f.subject, f.object) for f in training),
+        model_fingerprint=model.fingerprint,
+        method=method,
+    )
+
+
+def _mean_jacobian(problems, chunk_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    weight_sum = bias_sum = None
+    count = 0
+    for problem in problems:
+        jacobian = problem.jacobian(chunk_size)
+        bias = problem.z - jacobian @ problem.h
+        weight_sum = jacobian if weight_sum is None else weight_sum + jacobian
+        bias_sum = bias if bias_sum is None else bias_sum + bias
+        count += 1
+    return (weight_sum / count).detach(), (bias_sum / count).detach()
+
+
+def _sketched_mean_jacobian(
+    problems: list[SuffixProblem], sketch_rank: int, oversample: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Randomised range finder on W = mean J_i (Halko et al. 2011, algorithm 4.1 then direct SVD).
+
+    Y = W Omega (k + p JVPs per fact), Q = orth(Y), B = Q^T W (k + p VJPs per
+    fact), W ~= Q B truncated to rank k. The JVP batch also carries h_i, so the
+    bias b = mean(z_i - J_i h_i) is exact.
+    """
+    hidden = problems[0].h.shape[0]
+    width = min(sketch_rank + oversample, hidden)
+    generator = torch.Generator().manual_seed(seed)
+    omega = torch.randn(hidden, width, generator=generator).to(problems[0].h)
+    sketch = torch.zeros(hidden, width).to(omega)
+    bias = torch.zeros(hidden).to(omega)
+    for problem in problems:
+        products = problem.jvp(torch.cat([omega, problem.h[:, None]], dim=1))
+        sketch += products[:, :width]
+        bias += problem.z - products[:, width]
+    basis, _ = torch.linalg.qr(sketch / len(problems))
+    projected = sum(problem.vjp(basis) for problem in problems) / len(problems)  # (width, d) = Q^T W
+    u, s, vh = torch.linalg.svd(projected, full_matrices=False)
+    k = min(sketch_rank, width)
+    weight = (basis @ u[:, :k]) * s[:k] @ vh[:k]
+    return weight.detach(), (bias / len(problems)).detach()
+
+
+# ---- states of many prompts at once ----------------------------------------------------
+@dataclass
+class PromptStates:
+    h: torch.Tensor  # (N, d) subject states at the LRE layer
+    z: torch.Tensor  # (N, d) object states (last block, pre-norm, last token)
+    logits: torch.Tensor  # (N, vocab) the model's own next-token logits
+
+
+@torch.no_grad()
+def prompt_states(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec, batch_size: int = 16) -> PromptStates:
+    """Subject states, object states and next-token logits for many prompts, in left-padded batches."""
+    layer = resolve_layer(model, layer)
+    hs, zs, logits = [], [], []
+    for start in range(0, len(sites), batch_size):
+        chunk = sites[start : start + batch_size]
+        encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
+        with _capture(model, layer) as captured:
+            result = model.forward(encoded, layers=[model.num_layers - 1])
+        rows = torch.arange(len(chunk))
+        columns = torch.tensor([encoded.padded_index(i, s.subject_index) for i, s in enumerate(chunk)])
+        hs.append(captured["states"][rows, columns])
+        zs.append(result.block_outputs[model.num_layers - 1][:, -1])
+        logits.append(result.logits[:, -1])
+    return PromptStates(h=torch.cat(hs), z=torch.cat(zs), logits=torch.cat(logits))
+
+
+def subject_states(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec, batch_size: int = 16) -> torch.Tensor:
+    """h for many prompts (N, d): the residual stream at `layer` at each subject's last token."""
+    return prompt_states(model, sites, layer, batch_size).h
+
+
+# ---- how close is an approximate estimate? --------------------------------------------
+@dataclass(frozen=True)
+class LreAgreement:
+    weight_relative_error: float  # ||W_a - W_r||_F / ||W_r||_F
+    bias_relative_error: float
+    top1_agreement: float | None  # share of states where both decode the same top-1 token
+    compared_states: int
+
+
+def compare_lres(model: LanguageModel, approximate: Lre, reference: Lre, states: torch.Tensor | None = None) -> LreAgreement:
+    """How far `approximate` (e.g. method="lowrank") is from `reference` (e.g. the full estimate)."""
+    weight_error = torch.linalg.norm(approximate.effective_weight - reference.effective_weight) / torch.linalg.norm(
+        reference.effective_weight
+    )
+    bias_error = torch.linalg.norm(approximate.bias - reference.bias) / torch.linalg.norm(reference.bias)
+    agreement = None
+    count = 0
+    if states is not None and len(states):
+        count = int(states.shape[0])
+        same = approximate.logits(model, states).argmax(-1) == reference.logits(model, states).argmax(-1)
+        agreement = float(same.float().mean())
+    return LreAgreement(float(weight_error), float(bias_error), agreement, count)
+

@@ -1,0 +1,134 @@
+"""The release gate in the plugin: record a baseline, gate on it, swap the model, thresholds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from factcheck.baseline import load_baseline
+
+CAPITALS = [
+    ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),
+    ("Spain", "Madrid"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Egypt", "Cairo"),
+    ("Chile", "Santiago"), ("Cuba", "Havana"),
+]
+
+
+def write_suite(folder, settings=None, facts=CAPITALS):
+    document = {
+        "relation": "country capital city",
+        "templates": ["The capital city of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in facts],
+    }
+    if settings:
+        document["settings"] = settings
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "country_capital.json").write_text(json.dumps(document))
+
+
+@pytest.fixture
+def project(pytester, tiny_llama_folder):
+    pytester.makeini(
+        f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 2\n"
+        "factcheck_say_check = ranking\nfactcheck_shots = 2\nfactcheck_baseline = baselines/tiny.json\n"
+    )
+    write_suite(pytester.path / "suites")
+    return pytester
+
+
+@pytest.fixture(scope="module")
+def other_model_folder(tmp_path_factory, tiny_model_factory):
+    folder = tmp_path_factory.mktemp("tiny-llama-seed-7")
+    other = tiny_model_factory("llama", seed=7)
+    other.model.save_pretrained(folder)
+    other.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run(pytester, *args):
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rxXf", *args)
+
+
+def test_gating_without_a_recorded_baseline_says_how_to_record_it(project):
+    result = run(project, "suites")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline file*tiny.json does not exist; record it with `pytest --factcheck-update-baseline`*"])
+
+
+def test_record_then_gate_turns_known_wrong_facts_into_xfail(project):
+    recorded = run(project, "suites", "--factcheck-update-baseline")
+    assert recorded.ret == 0
+    baseline = load_baseline(project.path / "baselines" / "tiny.json")
+    said = {s: f.say_pass for s, f in baseline.facts["country_capital"].items()}
+    assert set(said) == {s for s, _ in CAPITALS}
+    # Recording twice gives the same bytes (a readable git diff).
+    first = (project.path / "baselines" / "tiny.json").read_bytes()
+    run(project, "suites", "--factcheck-update-baseline")
+    assert (project.path / "baselines" / "tiny.json").read_bytes() == first
+
+    gated = run(project, "suites")
+    outcomes = gated.parseoutcomes()
+    assert outcomes.get("passed", 0) == sum(said.values())
+    assert outcomes.get("xfailed", 0) == len(said) - sum(said.values())
+    assert gated.ret == 0
+    gated.stdout.fnmatch_lines(["*against the baseline*", "regressions: 0"])
+
+
+def mark_said_right(path, subjects):
+    """Edit a recorded baseline as if its model had said these facts right (a random tiny model says few)."""
+    document = json.loads(path.read_text())
+    for subject in subjects:
+        document["facts"]["country_capital"][subject]["say_pass"] = True
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def test_swapped_model_fails_and_names_each_regression(project, other_model_folder):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    baseline = load_baseline(path)
+    right_before = {s for s, f in baseline.facts["country_capital"].items() if f.say_pass}
+    report = project.path / "candidate.json"
+    result = run(project, "suites", f"--factcheck-model={other_model_folder}", f"--factcheck-report={report}")
+    now = {f["subject"]: f["say_pass"] for f in json.loads(report.read_text())["facts"]}
+    regressed = {s for s in right_before if not now[s]}
+    fixed = {s for s, f in baseline.facts["country_capital"].items() if not f.say_pass and now[s]}
+    assert regressed
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == len(regressed) + len(fixed)  # fixes are strict XPASS
+    assert outcomes.get("passed", 0) == len(right_before) - len(regressed)
+    result.stdout.fnmatch_lines(["*WARNING: the baseline was recorded for another model*", f"regressions: {len(regressed)}"])
+    for subject in regressed:
+        result.stdout.fnmatch_lines([f"*regressed*country_capital[[]{subject}[]]*"])
+    result.stdout.fnmatch_lines(["*REGRESSION (regressed): said right in the baseline, not now*"])
+
+
+def test_changed_object_is_not_compared_with_the_baseline(project):
+    run(project, "suites", "--factcheck-update-baseline")
+    changed = [("France", "Lyon"), *CAPITALS[1:]]
+    write_suite(project.path / "suites", facts=changed)
+    result = run(project, "suites")
+    result.stdout.fnmatch_lines(["*suite*country_capital*changed*", "changed: 1", "*country_capital[[]France[]]*"])
+
+
+def test_minimum_accuracy_fails_the_session(project):
+    write_suite(project.path / "suites", settings={"min_accuracy": 1.0})
+    run(project, "suites", "--factcheck-update-baseline")
+    result = run(project, "suites")
+    baseline = load_baseline(project.path / "baselines" / "tiny.json")
+    if all(f.say_pass for f in baseline.facts["country_capital"].values()):
+        pytest.skip("the tiny model happens to say every fact")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*minimum accuracy missed*", "country_capital: said right *%, below its minimum 100%"])
+
+
+def test_broken_baseline_is_a_clear_error_and_stays_untouched(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    truncated = path.read_bytes()[:50]
+    path.write_bytes(truncated)
+    result = run(project, "suites")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*tiny.json*"])
+    assert path.read_bytes() == truncated

@@ -37,9 +37,10 @@ def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple
     return tuple(chosen)
 
 
-def build_prompt(bos: str, template: str, subject: str, demonstrations: Sequence[Fact]) -> Prompt:
+def build_prompt(bos: str, template: str, subject: str, demonstrations: Sequence[Fact], lead: str = "") -> Prompt:
+    """`lead` goes right before the question (a distractor); the subject's last occurrence stays in the question."""
     lines = [f"{render(template, d.subject)} {d.object}" for d in demonstrations if d.subject != subject]
-    lines.append(render(template, subject))
+    lines.append(lead + render(template, subject))
     return Prompt(text=bos + "\n".join(lines), subject=subject, demonstrations=tuple(demonstrations))
 
 
@@ -56,3 +57,20 @@ def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, in
     if last is None:
         raise SubjectNotFound(f"no token covers subject {subject!r} in the prompt {text!r}")
     return last
+
+
+def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
+    """A deterministic wrong answer for `fact`: the next fact's object (cyclically) that is not an accepted answer."""
+    start = facts.index(fact)
+    accepted = set(fact.answers)
+    for offset in range(1, len(facts)):
+        candidate = facts[(start + offset) % len(facts)].object
+        if candidate not in accepted:
+            return candidate
+    return ""
+
+
+def distractor_lead(statement: str, repeat: int, subject: str, wrong: str) -> str:
+    """A false statement about the subject, repeated, to put before the question."""
+    sentence = statement.replace("{subject}", subject).replace("{wrong}", wrong).strip()
+    return (sentence + " ") * repeat

@@ -17,8 +17,8 @@ from transformers import DynamicCache
 
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
-from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, subject_token_index
-from .suite import Fact, Suite
+from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from .suite import DistractorSettings, Fact, Suite
 
 DEFAULT_MAX_NEW_TOKENS = 8
 DEFAULT_BATCH_SIZE = 16
@@ -30,6 +30,7 @@ class SayOptions:
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     batch_size: int = DEFAULT_BATCH_SIZE
     template_index: int = 0
+    distractor: DistractorSettings | None = None  # check distracted prompts instead of plain ones
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,13 @@ def run_relation(
     """Say-check every fact of `suite`; returns outcomes in the suite's fact order."""
     template = suite.templates[options.template_index]
     training = {fact.subject for fact in suite.facts[: options.shots]}
+    leads = [""] * len(suite.facts)
+    if options.distractor is not None:
+        d = options.distractor
+        leads = [distractor_lead(d.statement, d.repeat, f.subject, wrong_object(suite.facts, f)) for f in suite.facts]
     prompts = [
-        build_prompt(model.bos_text, template, fact.subject, demonstrations_for(suite.facts, fact.subject, options.shots))
-        for fact in suite.facts
+        build_prompt(model.bos_text, template, fact.subject, demonstrations_for(suite.facts, fact.subject, options.shots), leads[i])
+        for i, fact in enumerate(suite.facts)
     ]
     ids, offsets = model.tokenize([p.text for p in prompts])
     rows = [

@@ -55,6 +55,12 @@ class LreSettings:
 
 
 @dataclass(frozen=True)
+class DistractorSettings:
+    statement: str  # holds {subject} and {wrong}
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
 class SuiteSettings:
     shots: int | None = None
     max_new_tokens: int | None = None
@@ -62,6 +68,7 @@ class SuiteSettings:
     min_accuracy: float | None = None
     markers: tuple[str, ...] = ()
     lre: LreSettings = field(default_factory=LreSettings)
+    distractor: DistractorSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,11 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
             beta=_as_float(raw_lre.get("beta")),
             rank=_as_int(raw_lre.get("rank")),
             n_train=_as_int(raw_lre.get("n_train")),
+        ),
+        distractor=(
+            DistractorSettings(statement=raw_settings["distractor"]["statement"], repeat=_as_int(raw_settings["distractor"].get("repeat")) or 1)
+            if "distractor" in raw_settings
+            else None
         ),
     )
     facts = tuple(

@@ -156,3 +156,20 @@ def test_smollm2_says_paris_and_ranks_with_the_llama_tokenizer(tmp_path, smollm2
     ids = smollm2.tokenize([prompt])[0][0]
     (tokens,) = answer_tokens(smollm2, prompt, ids, ["New Delhi"])
     assert smollm2.tokenizer.decode(tokens) == " New Delhi"
+
+
+def test_distracted_prompts_put_a_false_statement_before_the_question(tmp_path, tiny_llama):
+    from factcheck.suite import DistractorSettings
+
+    suite = capital_suite(tmp_path)
+    distractor = DistractorSettings(statement="{subject} has {wrong} as its capital.", repeat=2)
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=3, max_new_tokens=2, distractor=distractor), capture_layers=[1])
+    for index, outcome in enumerate(outcomes):
+        question = outcome.prompt.rsplit("\n", 1)[-1]
+        subject = outcome.fact.subject
+        lead, asked = question.split(f"The capital city of {subject} is")
+        statements = [s for s in lead.split(".") if s.strip()]
+        assert len(statements) == 2 and len(set(statements)) == 1
+        wrong = statements[0].strip().removeprefix(f"{subject} has ").removesuffix(" as its capital")
+        assert wrong in {o for _, o in CAPITALS} and wrong not in outcome.fact.answers
+        assert asked == "" and 1 in outcome.subject_states

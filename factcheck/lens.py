@@ -1,0 +1,112 @@
+"""The attribute lens: a relation's LRE applied at every layer and token position of a prompt.
+
+Each cell of the grid is the token the LRE decodes from that hidden state,
+i.e. which object of the relation that representation carries. On prompts
+that distract the model, the lens can show the right object inside the
+network while the output says something else.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .cache import write_bytes_atomic
+from .knowcheck import AppliesToStates
+from .model import LanguageModel
+
+CELL_WIDTH = 9
+
+
+@dataclass(frozen=True)
+class LensGrid:
+    prompt: str
+    tokens: list[str]  # the prompt's tokens as text, one per position
+    layers: list[int]  # block index of each row
+    decoded: list[list[str]]  # [row][position]: top-1 token the LRE decodes there
+    probability: list[list[float]]  # [row][position]: its probability
+    target: str | None = None
+    target_probability: list[list[float]] | None = None  # [row][position]: probability of the target's first token
+
+
+@torch.no_grad()
+def attribute_lens(
+    model: LanguageModel, lre: AppliesToStates, prompt: str, target: str | None = None, layers: Sequence[int] | None = None
+) -> LensGrid:
+    """Decode `lre` at every (layer, position) of `prompt`; `target` (e.g. the right object) is tracked if given."""
+    rows = list(range(model.num_layers)) if layers is None else list(layers)
+    encoded = model.encode([prompt])
+    result = model.forward(encoded, layers=rows)
+    states = torch.stack([result.block_outputs[layer][0] for layer in rows])  # (rows, positions, hidden)
+    logits = model.decode_state(lre.apply(states).to(model.dtype)).float()
+    probabilities = torch.softmax(logits, dim=-1)
+    best = probabilities.max(dim=-1)
+    ids = encoded.input_ids[0].tolist()
+    decode = model.tokenizer.decode
+    grid_target = None
+    if target is not None:
+        target_ids = model.tokenize([f"{prompt} {target}"])[0][0][len(ids) :]
+        if target_ids:
+            grid_target = probabilities[..., target_ids[0]].tolist()
+    return LensGrid(
+        prompt=prompt,
+        tokens=[decode([t]) for t in ids],
+        layers=rows,
+        decoded=[[decode([t]) for t in row] for row in best.indices.tolist()],
+        probability=best.values.tolist(),
+        target=target,
+        target_probability=grid_target,
+    )
+
+
+def _cell(text: str) -> str:
+    shown = text.replace("\n", "\\n").strip() or repr(text)
+    return shown[: CELL_WIDTH - 1].ljust(CELL_WIDTH - 1)
+
+
+def render_text(grid: LensGrid, last_positions: int | None = 12) -> str:
+    """A terminal grid: one row per layer (deepest first), one column per token of the prompt's end."""
+    start = 0 if last_positions is None else max(0, len(grid.tokens) - last_positions)
+    columns = range(start, len(grid.tokens))
+    lines = ["layer | " + " ".join(_cell(grid.tokens[c]) for c in columns)]
+    lines.append("-" * len(lines[0]))
+    for row in reversed(range(len(grid.layers))):
+        cells = " ".join(_cell(grid.decoded[row][c]) for c in columns)
+        lines.append(f"{grid.layers[row]:>5} | {cells}")
+    return "\n".join(lines)
+
+
+def render_png(grid: LensGrid, path: str | Path, title: str = "", last_positions: int | None = 16) -> Path:
+    """A heatmap (layers x token positions) of the decoded token's probability, each cell labelled with it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = 0 if last_positions is None else max(0, len(grid.tokens) - last_positions)
+    columns = list(range(start, len(grid.tokens)))
+    values = grid.target_probability if grid.target_probability is not None else grid.probability
+    matrix = [[values[row][c] for c in columns] for row in range(len(grid.layers))]
+    figure, axes = plt.subplots(figsize=(1.0 + 0.9 * len(columns), 1.0 + 0.28 * len(grid.layers)))
+    image = axes.imshow(matrix, aspect="auto", origin="lower", cmap="viridis", vmin=0.0, vmax=1.0)
+    for row in range(len(grid.layers)):
+        for column_index, c in enumerate(columns):
+            colour = "black" if matrix[row][column_index] > 0.6 else "white"
+            axes.text(column_index, row, grid.decoded[row][c].strip()[:8], ha="center", va="center", fontsize=6, color=colour)
+    axes.set_xticks(range(len(columns)), [grid.tokens[c].replace("\n", "\\n") for c in columns], rotation=60, ha="right", fontsize=7)
+    axes.set_yticks(range(len(grid.layers)), [str(layer) for layer in grid.layers], fontsize=6)
+    axes.set_xlabel("prompt token")
+    axes.set_ylabel("layer (block output)")
+    label = f"P({grid.target!r} first token)" if grid.target_probability is not None else "P(decoded token)"
+    figure.colorbar(image, ax=axes, label=label)
+    axes.set_title(title or f"attribute lens: {grid.prompt[-60:]!r}", fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    write_bytes_atomic(Path(path), buffer.getvalue())
+    return Path(path)

@@ -1,0 +1,53 @@
+"""Load factcheck JSON reports as pandas DataFrames, one row per fact."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+
+from .suite import json_pointer
+
+
+class ReportError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=None)
+def report_schema() -> dict[str, Any]:
+    return json.loads(resources.files("factcheck.schemas").joinpath("report.schema.json").read_text(encoding="utf-8"))
+
+
+def validate_report(document: Any, path: str | Path = "<report>") -> None:
+    """Raise ReportError naming the file and the JSON pointer of the first problem."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(report_schema()).iter_errors(document))
+    if error is not None:
+        raise ReportError(f"{path}: {json_pointer(error.absolute_path) or '/'}: {error.message[:300]}")
+
+
+def load(path: str | Path) -> pd.DataFrame:
+    """A validated report as a DataFrame: one row per fact, with model and suite columns added.
+
+    List-valued fields (aliases, tags, top candidates, decoded tokens) stay as
+    Python lists in their cells.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path}: cannot read the report: {error}") from None
+    validate_report(document, path)
+    frame = pd.DataFrame(document["facts"])
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(report_schema()["$defs"]["fact"]["required"]))
+    frame["model"] = document["model"]["name"]
+    frame["fingerprint"] = document["model"]["fingerprint"]
+    suites = document["suites"]
+    frame["suite_hash"] = frame["relation"].map(lambda r: suites.get(r, {}).get("content_hash"))
+    frame["lre_faithfulness"] = frame["relation"].map(lambda r: ((suites.get(r) or {}).get("lre") or {}).get("faithfulness"))
+    return frame

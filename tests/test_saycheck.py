@@ -168,8 +168,8 @@ def test_distracted_prompts_put_a_false_statement_before_the_question(tmp_path, 
         question = outcome.prompt.rsplit("\n", 1)[-1]
         subject = outcome.fact.subject
         lead, asked = question.split(f"The capital city of {subject} is")
-        statements = [s for s in lead.split(".") if s.strip()]
+        statements = [s.strip() for s in lead.split(".") if s.strip()]
         assert len(statements) == 2 and len(set(statements)) == 1
-        wrong = statements[0].strip().removeprefix(f"{subject} has ").removesuffix(" as its capital")
+        wrong = statements[0].removeprefix(f"{subject} has ").removesuffix(" as its capital")
         assert wrong in {o for _, o in CAPITALS} and wrong not in outcome.fact.answers
         assert asked == "" and 1 in outcome.subject_states

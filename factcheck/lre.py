@@ -207,8 +207,8 @@ def _splice(states: torch.Tensor, position: int, value: torch.Tensor) -> torch.T
 
 
 @contextlib.contextmanager
-def _layer_hook(model: LanguageModel, layer: LayerSpec, edit) -> Iterator[None]:
-    """Call `edit(states) -> states or None` on the residual stream at `layer` during passes in the block.
+def edit_residual(model: LanguageModel, layer: LayerSpec, edit) -> Iterator[None]:
+    """Call `edit(states) -> new states or None (keep)` on the residual stream at `layer` during passes in the block.
 
     Block l's output is read at its forward hook; "emb" is the input of block 0
     (for GPT-2 that includes the position embeddings, as hidden_states[0] does).
@@ -241,7 +241,7 @@ def _capture(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[str, torch
     def keep(states):
         captured["states"] = states
 
-    with _layer_hook(model, layer, keep):
+    with edit_residual(model, layer, keep):
         yield captured
 
 
@@ -400,7 +400,7 @@ class SuffixProblem:
 
     def object_state(self, h: torch.Tensor) -> torch.Tensor:
         """f(h): the object state with h spliced in at the subject position (suffix position 0)."""
-        with _layer_hook(self.model, self.layer, lambda states: _splice(states, 0, h)):
+        with edit_residual(self.model, self.layer, lambda states: _splice(states, 0, h)):
             return self._run_suffix()
 
     def jacobian(self, chunk_size: int | None = None) -> torch.Tensor:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, fields
 from typing import Callable
 
+from .knowcheck import MIN_TRUSTED_FAITHFULNESS, faithfulness, know_check
 from .model import LanguageModel, load_model
 from .prompts import DEFAULT_SHOTS
-from .report import FactRecord, RelationRun
+from .report import DistractedResult, FactRecord, LreInfo, RelationRun
 from .saycheck import DEFAULT_MAX_NEW_TOKENS, SayOptions, run_relation
 from .suite import Suite
 
@@ -27,6 +29,8 @@ class Settings:
     max_new_tokens: int | None = None
     batch_size: int | None = None
     say_check: str | None = None
+    require: str | None = None
+    lre: str | None = None  # "on" or "off"
     trust_remote_code: bool = False
 
 
@@ -72,26 +76,73 @@ class FactcheckSession:
         return default
 
     def options_for(self, suite: Suite) -> tuple[SayOptions, str]:
+        # The LRE's training facts are the prompts' demonstrations, so that one pass serves both checks.
+        shots = suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
         options = SayOptions(
-            shots=self._resolve("shots", suite.settings.shots, DEFAULT_SHOTS),
+            shots=self._resolve("shots", shots, DEFAULT_SHOTS),
             max_new_tokens=self._resolve("max_new_tokens", suite.settings.max_new_tokens, DEFAULT_MAX_NEW_TOKENS),
             batch_size=self._resolve("batch_size", None, 16),
         )
         return options, self._resolve("say_check", suite.settings.say_check, DEFAULT_SAY_CHECK)
 
+    @property
+    def require(self) -> str:
+        return self.settings.require or "says"
+
+    @property
+    def lre_enabled(self) -> bool:
+        return (self.settings.lre or "on") != "off"
+
     def run(self, suite: Suite) -> RelationRun:
         """All facts of a relation, computed together the first time any of them is asked for."""
         key = str(suite.path)
         if key not in self._runs:
-            options, say_check = self.options_for(suite)
-            model = self.model
-            started = time.perf_counter()
-            self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts ... ")
-            outcomes = run_relation(model, suite, options)
-            seconds = time.perf_counter() - started
-            self.progress(f"{seconds:.1f} s\n")
-            self._runs[key] = RelationRun(suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds)
+            self._runs[key] = self._run_relation(suite)
         return self._runs[key]
+
+    def _run_relation(self, suite: Suite) -> RelationRun:
+        options, say_check = self.options_for(suite)
+        model = self.model
+        started = time.perf_counter()
+        self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts")
+        lre = None
+        # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
+        if self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
+            self.progress(", LRE")
+            lre, cache_hit = self._lre_for(suite, options.shots)
+            self.progress(" (cached)" if cache_hit else " (estimated)")
+        layers = [lre.layer] if lre is not None else []
+        outcomes = run_relation(model, suite, options, capture_layers=layers)
+        knows = know_check(model, lre, outcomes) if lre is not None else None
+        info = None
+        if lre is not None:
+            faith, tested = faithfulness(outcomes, knows)
+            info = LreInfo(
+                layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots, faithfulness=faith,
+                faithfulness_tested=tested, trusted=faith is not None and faith >= MIN_TRUSTED_FAITHFULNESS,
+                cache_hit=cache_hit, lre=lre,
+            )
+        distracted = None
+        if suite.settings.distractor is not None:
+            self.progress(", distracted prompts")
+            distracted_options = dataclasses.replace(options, distractor=suite.settings.distractor)
+            distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
+            distracted_knows = know_check(model, lre, distracted_outcomes) if lre is not None else [None] * len(outcomes)
+            distracted = [DistractedResult(o, k, say_check) for o, k in zip(distracted_outcomes, distracted_knows)]
+        seconds = time.perf_counter() - started
+        self.progress(f" ... {seconds:.1f} s\n")
+        return RelationRun(
+            suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds,
+            knows=knows, lre=info, require=self.require, distracted=distracted,
+        )
+
+    def _lre_for(self, suite: Suite, n_train: int):
+        """The relation's LRE from the disk cache, estimated on a miss."""
+        from .lre_cache import load_or_estimate
+
+        settings = suite.settings.lre
+        pinned = {"beta": settings.beta} if settings.beta is not None else {}
+        return load_or_estimate(self.model, suite, settings.layer, n_train=n_train, rank=settings.rank, **pinned)
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
         run = self.run(suite)

@@ -15,7 +15,7 @@ import pytest
 
 from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
 from factcheck.comparison import classify, compare, threshold_failures
-from factcheck.report import FactRecord, summary_lines, write_report
+from factcheck.report import REQUIRE_MODES, FactRecord, distracted_lines, summary_lines, write_report
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suite import Suite, SuiteError, load_suite
 
@@ -33,6 +33,8 @@ _OPTIONS = [
     ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, None, "greedy generation length limit (default: 8)"),
     ("--factcheck-batch-size", "factcheck_batch_size", int, 16, "prompts per forward pass (default: 16)"),
     ("--factcheck-say-check", "factcheck_say_check", str, None, "which check decides a fact's say-verdict: generation (default) or ranking"),
+    ("--factcheck-require", "factcheck_require", str, None, "what a fact must do to pass: says (default), knows, both or agree"),
+    ("--factcheck-lre", "factcheck_lre", str, None, "on (default): also check what the model knows with each relation's LRE; off: says only"),
     ("--factcheck-report", "factcheck_report", str, None, "write a JSON report of every fact to this path"),
     ("--factcheck-baseline", "factcheck_baseline", str, None, "baseline file to gate on (regressions fail, known-wrong facts xfail)"),
 ]
@@ -118,6 +120,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for source in (command_line, ini):
         if source.say_check not in (None, "generation", "ranking"):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
+        if source.require not in (None, *REQUIRE_MODES):
+            raise pytest.UsageError(f"factcheck_require must be one of {', '.join(REQUIRE_MODES)}, not {source.require!r}")
+        if source.lre not in (None, "on", "off"):
+            raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
     config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
     config.stash[BASELINE_KEY] = _load_gate_baseline(config)
     if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
@@ -228,13 +234,15 @@ class FactItem(pytest.Item):
         self.record = session.record_for(self.suite, self.fact_index)
         for key, value in self.record.user_properties():
             self.user_properties.append((key, value))
-        if self.config.getoption("factcheck_update_baseline") or self.record.say_pass:
+        if self.config.getoption("factcheck_update_baseline"):
             return
         entry = self.baseline_entry()
-        if entry is not None and entry.say_pass:
+        if entry is not None and entry.say_pass and not self.record.say_pass:
             kind, note = classify(entry, self.record.to_dict())
             self.record.regression = f"REGRESSION ({kind}): said right in the baseline, not now; {note}"
-        raise FactFailure(self.record.fact.subject)
+            raise FactFailure(self.record.fact.subject)
+        if not self.record.passed:
+            raise FactFailure(self.record.fact.subject)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, FactFailure) and self.record is not None:
@@ -296,9 +304,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     records = session.all_records()
     if not records:
         return
-    terminalreporter.section("factcheck: what the model says, per relation")
+    terminalreporter.section("factcheck: what the model says and knows, per relation")
     for line in summary_lines(session.runs()):
-        terminalreporter.write_line(line)
+        terminalreporter.write_line(line, yellow=line.startswith("!"))
+    distracted = distracted_lines(session.runs())
+    if distracted:
+        terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
+        for line in distracted:
+            terminalreporter.write_line(line)
     report_path = _setting(config, "factcheck_report", str, None)
     if report_path:
         path = write_report(Path(report_path), session)

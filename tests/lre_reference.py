@@ -1,14 +1,17 @@
 """The straightforward LRE estimator: the slow baseline that factcheck.lre's fast path must reproduce.
 
 Nothing clever on purpose: every evaluation runs the whole prompt through the
-model's own forward (its default attention, no key/value cache), a forward
+model's own forward (HF's eager attention, no key/value cache), a forward
 hook puts h in block l's output at the subject position, and
 `torch.autograd.functional.jacobian` takes one backward pass per row of J.
+Eager attention because PyTorch's fused CPU attention has no double backward,
+which `torch.autograd.functional.jvp` needs.
 Shared by tests/test_lre.py and bench/bench_lre_speed.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import torch
@@ -16,6 +19,16 @@ import torch
 from factcheck.model import LanguageModel
 from factcheck.prompts import build_prompt, subject_token_index
 from factcheck.suite import Fact
+
+
+@contextlib.contextmanager
+def eager_attention(model: LanguageModel):
+    previous = model.config._attn_implementation
+    model.model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        model.model.set_attn_implementation(previous)
 
 
 def reference_problem(model: LanguageModel, text: str, subject: str, layer):
@@ -60,7 +73,8 @@ def reference_problem(model: LanguageModel, text: str, subject: str, layer):
 
         last = blocks[-1].register_forward_hook(keep_last)
         try:
-            model.model(input_ids=input_ids, use_cache=False)
+            with eager_attention(model):
+                model.model(input_ids=input_ids, use_cache=False)
         finally:
             handle.remove()
             last.remove()

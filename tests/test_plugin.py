@@ -104,7 +104,7 @@ def test_failure_report_shows_prompt_expectation_and_candidates(project):
     result = run(project, "suites", "-k", "Atlantis")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*country_capital[[]Atlantis[]] is not said (generation check)*",
+        "*country_capital[[]Atlantis[]] is not said (generation check; verdict: *)*",
         "*prompt     : 'The capital city of Atlantis is'*",
         "*expected   : 'Zzyzx'*",
         "*generated  :*generation FAIL*",
@@ -116,7 +116,7 @@ def test_failure_report_shows_prompt_expectation_and_candidates(project):
 def test_per_relation_table_and_junit_properties(project):
     junit = project.path / "junit.xml"
     result = run(project, "suites", f"--junitxml={junit}")
-    result.stdout.fnmatch_lines(["*factcheck: what the model says, per relation*", "*country_capital*8*"])
+    result.stdout.fnmatch_lines(["*factcheck: what the model says and knows, per relation*", "*country_capital*8*"])
     tree = ElementTree.parse(junit)
     properties = {p.get("name"): p.get("value") for p in tree.iter("property")}
     assert {"factcheck_subject", "factcheck_generated", "factcheck_ranking_pass", "factcheck_margin"} <= set(properties)

@@ -1,0 +1,205 @@
+"""LREs on disk: one safetensors file per estimate under cache_root()/lre/, never pickle.
+
+The file name is a hash of everything the estimate depends on (model
+fingerprint, relation template and training facts, layer, n, beta, rank,
+method and its options), so a changed model or relation can never pick up a
+stale entry. Each file holds W and b plus its metadata (the key, the settings
+and a checksum of the tensor bytes) in the safetensors header, and is written
+to a temporary name and renamed: a reader sees a whole entry or none. An
+entry that fails to load or to check out (truncated, garbage, wrong shape,
+wrong key or checksum) is reported with a warning naming the file, deleted
+and recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from .cache import cache_root, write_bytes_atomic
+from .lre import (
+    DEFAULT_BETA,
+    DEFAULT_N_TRAIN,
+    DEFAULT_OVERSAMPLE,
+    DEFAULT_SKETCH_RANK,
+    LayerSpec,
+    Lre,
+    estimate_lre,
+    relation_parts,
+    resolve_layer,
+)
+from .model import LanguageModel
+from .suite import Fact, Suite
+
+FORMAT = "factcheck-lre/1"
+
+
+class CorruptEntry(ValueError):
+    pass
+
+
+def lre_directory() -> Path:
+    return cache_root() / "lre"
+
+
+def cache_key(
+    model_fingerprint: str,
+    template: str,
+    training: Sequence[Fact],
+    layer: LayerSpec,
+    *,
+    n_train: int,
+    beta: float,
+    rank: int | None,
+    method: str,
+    method_options: dict[str, object] | None = None,
+) -> str:
+    """A hash of everything an estimate depends on; equal keys mean interchangeable estimates."""
+    document = {
+        "format": FORMAT,
+        "model": model_fingerprint,
+        "template": template,
+        "training": [[f.subject, f.object] for f in training],
+        "layer": layer,
+        "n_train": n_train,
+        "beta": float(beta),
+        "rank": rank,
+        "method": method,
+        "options": method_options or {},
+    }
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def entry_path(key: str) -> Path:
+    return lre_directory() / f"{key}.safetensors"
+
+
+def _checksum(weight: torch.Tensor, bias: torch.Tensor) -> str:
+    digest = hashlib.sha256()
+    for tensor in (weight, bias):
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_lre(lre: Lre, key: str, path: Path | None = None) -> Path:
+    """Write `lre` atomically as one safetensors file whose header carries the key and metadata."""
+    path = path or entry_path(key)
+    weight = lre.weight.detach().cpu().contiguous()
+    bias = lre.bias.detach().cpu().contiguous()
+    settings = {
+        "layer": lre.layer,
+        "beta": lre.beta,
+        "rank": lre.rank,
+        "relation": lre.relation,
+        "template": lre.template,
+        "training": [list(pair) for pair in lre.training],
+        "model_fingerprint": lre.model_fingerprint,
+        "method": lre.method,
+    }
+    metadata = {
+        "format": FORMAT,
+        "key": key,
+        "settings": json.dumps(settings, ensure_ascii=False),
+        "checksum": _checksum(weight, bias),
+    }
+    write_bytes_atomic(path, safetensors_bytes({"weight": weight, "bias": bias}, metadata=metadata))
+    return path
+
+
+def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
+    """Read an entry, raising CorruptEntry when anything about it is off."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            names = set(handle.keys())
+            if names != {"weight", "bias"}:
+                raise CorruptEntry(f"holds tensors {sorted(names)}, expected weight and bias")
+            weight = handle.get_tensor("weight")
+            bias = handle.get_tensor("bias")
+    except SafetensorError as error:
+        raise CorruptEntry(f"not a readable safetensors file ({error})") from None
+    except OSError as error:  # e.g. truncated header or unreadable file
+        raise CorruptEntry(f"cannot read ({error})") from None
+    if metadata.get("format") != FORMAT:
+        raise CorruptEntry(f"format {metadata.get('format')!r}, expected {FORMAT!r}")
+    if metadata.get("key") != key:
+        raise CorruptEntry(f"holds key {metadata.get('key')!r}, expected {key!r}")
+    d = weight.shape[0] if weight.ndim == 2 else -1
+    if weight.ndim != 2 or weight.shape[1] != d or tuple(bias.shape) != (d,):
+        raise CorruptEntry(f"shapes {tuple(weight.shape)} and {tuple(bias.shape)} do not form an LRE")
+    if hidden_size is not None and d != hidden_size:
+        raise CorruptEntry(f"hidden size {d}, the model has {hidden_size}")
+    if metadata.get("checksum") != _checksum(weight, bias):
+        raise CorruptEntry("tensor checksum does not match")
+    try:
+        settings = json.loads(metadata["settings"])
+        return Lre(
+            weight=weight,
+            bias=bias,
+            layer=settings["layer"],
+            beta=float(settings["beta"]),
+            rank=settings["rank"],
+            relation=settings["relation"],
+            template=settings["template"],
+            training=tuple(tuple(pair) for pair in settings["training"]),
+            model_fingerprint=settings["model_fingerprint"],
+            method=settings["method"],
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptEntry(f"bad settings in metadata ({error!r})") from None
+
+
+def load_or_estimate(
+    model: LanguageModel,
+    relation: Suite | tuple[str, Sequence[Fact]],
+    layer: LayerSpec | None = None,
+    *,
+    n_train: int = DEFAULT_N_TRAIN,
+    beta: float = DEFAULT_BETA,
+    rank: int | None = None,
+    method: str = "full",
+    sketch_rank: int = DEFAULT_SKETCH_RANK,
+    oversample: int = DEFAULT_OVERSAMPLE,
+    seed: int = 0,
+    cache: bool = True,
+) -> tuple[Lre, bool]:
+    """The relation's LRE from the disk cache when a valid entry exists, else estimated (and stored).
+
+    Returns (lre, cache_hit). With cache=False the cache is neither read nor written.
+    """
+    options = dict(sketch_rank=sketch_rank, oversample=oversample, seed=seed) if method == "lowrank" else {}
+
+    def estimate() -> Lre:
+        return estimate_lre(model, relation, layer, n_train=n_train, beta=beta, rank=rank, method=method, **options)
+
+    if not cache:
+        return estimate(), False
+    name, template, facts = relation_parts(relation)
+    layer = resolve_layer(model, layer)
+    key = cache_key(
+        model.fingerprint, template, facts[:n_train], layer,
+        n_train=n_train, beta=beta, rank=rank, method=method, method_options=options,
+    )
+    path = entry_path(key)
+    if path.exists():
+        try:
+            stored = load_lre(path, key, model.hidden_size)
+            # The name is not part of the key (it does not change the estimate); report the caller's.
+            return dataclasses.replace(
+                stored, weight=stored.weight.to(model.device), bias=stored.bias.to(model.device), relation=name
+            ), True
+        except CorruptEntry as problem:
+            warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}: {problem}; recomputing it", stacklevel=2)
+            path.unlink(missing_ok=True)
+    lre = estimate()
+    save_lre(lre, key, path)
+    return lre, False

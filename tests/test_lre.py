@@ -1,0 +1,380 @@
+"""LRE estimation (fast suffix-only path vs the straightforward reference), applying, and the disk cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from factcheck import lre_cache
+from factcheck.lre import (
+    Lre,
+    LreError,
+    SuffixProblem,
+    compare_lres,
+    estimate_lre,
+    prompt_site,
+    prompt_states,
+    query_sites,
+    resolve_layer,
+    training_sites,
+)
+from factcheck.suite import Fact
+
+from lre_reference import reference_estimate, reference_lre_outputs, reference_problem
+
+TEMPLATE = "The capital city of {subject} is"
+FACTS = tuple(
+    Fact(s, o)
+    for s, o in [
+        ("France", "Paris"),
+        ("Germany", "Berlin"),
+        ("Italy", "Rome"),
+        ("Japan", "Tokyo"),
+        ("Spain", "Madrid"),
+        ("the United Kingdom", "London"),
+    ]
+)
+N_TRAIN = 4
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
+
+
+# ---- the fast estimator reproduces the reference -------------------------------------------
+
+
+@pytest.mark.parametrize("layer", ["emb", 0, -1])
+def test_fast_estimate_matches_reference(tiny_lm, layer):
+    fast = estimate_lre(tiny_lm, (TEMPLATE, FACTS), layer, n_train=N_TRAIN)
+    weight, bias = reference_estimate(tiny_lm, TEMPLATE, FACTS, resolve_layer(tiny_lm, layer), n_train=N_TRAIN)
+    assert fast.weight.shape == (32, 32)
+    assert torch.allclose(fast.weight, weight, atol=1e-4 * float(weight.abs().max()) + 1e-6)
+    assert _relative(fast.bias, bias) < 1e-4
+    if layer != -1:  # the last block's state at the subject cannot reach the last token: J is 0 there
+        assert float(weight.abs().max()) > 1e-3
+
+
+def test_suffix_states_match_the_full_prompt(tiny_lm):
+    site = training_sites(tiny_lm, TEMPLATE, FACTS[:N_TRAIN])[2]
+    problem = SuffixProblem(tiny_lm, site, 0)
+    h, z, _ = reference_problem(tiny_lm, site.text, site.subject, 0)
+    assert site.subject_index < len(site.token_ids) - 1  # a real prefix and a real suffix
+    assert _relative(problem.h, h) < 1e-5
+    assert _relative(problem.z, z) < 1e-5
+
+
+def test_sliding_window_is_respected_by_the_suffix_pass(tiny_model_factory):
+    # A window of 2 makes the prefix almost invisible; a wrong window would change z.
+    model = tiny_model_factory("gemma3", sliding_window=2)
+    site = training_sites(model, TEMPLATE, FACTS[:N_TRAIN])[0]
+    problem = SuffixProblem(model, site, 0)
+    _, z, _ = reference_problem(model, site.text, site.subject, 0)
+    assert _relative(problem.z, z) < 1e-5
+
+
+def test_prompt_without_prefix(tiny_llama):
+    site = prompt_site(tiny_llama, "The capital city of France is", "The")
+    assert site.subject_index == 0
+    problem = SuffixProblem(tiny_llama, site, 0)
+    h, z, f = reference_problem(tiny_llama, site.text, site.subject, 0)
+    assert _relative(problem.z, z) < 1e-5
+    assert _relative(problem.jacobian(), torch.autograd.functional.jacobian(f, h)) < 1e-4
+
+
+def test_passes_do_not_disturb_each_other(tiny_llama):
+    """The transformers cache bug: a pass that mutates shared prefix state corrupts every later pass."""
+    site = training_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN])[1]
+    problem = SuffixProblem(tiny_llama, site, 0)
+    keys_before = {m: k.clone() for m, k in problem.prefix.keys.items()}
+    first = problem.object_state(problem.h)
+    problem.object_state(problem.h + 3.0)
+    problem.jacobian()
+    again = problem.object_state(problem.h)
+    assert torch.equal(first, again)
+    assert torch.allclose(first, problem.z, atol=1e-6)
+    assert all(torch.equal(problem.prefix.keys[m], k) for m, k in keys_before.items())
+
+
+def test_training_prompts_hold_the_other_facts_only():
+    class Stub:
+        bos_text = "<s>"
+
+        @staticmethod
+        def tokenize(texts):
+            return [[0] * len(t) for t in texts], [[(i, i + 1) for i in range(len(t))] for t in texts]
+
+    sites = training_sites(Stub, TEMPLATE, FACTS[:3])
+    assert sites[0].text == "<s>The capital city of Germany is Berlin\nThe capital city of Italy is Rome\nThe capital city of France is"
+    for site, fact in zip(sites, FACTS[:3]):
+        assert f"{fact.subject} is {fact.object}" not in site.text
+        assert site.text.endswith(f"of {fact.subject} is")
+        assert site.subject_index == site.text.rfind(fact.subject) + len(fact.subject) - 1
+
+
+def test_attention_setting_is_restored_even_after_an_error(tiny_llama):
+    before = tiny_llama.config._attn_implementation
+    site = training_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN])[0]
+    problem = SuffixProblem(tiny_llama, site, 0)
+    with pytest.raises(RuntimeError):
+        problem.object_state(torch.zeros(7))  # wrong hidden size: fails inside the pass
+    assert tiny_llama.config._attn_implementation == before
+    estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=2)
+    assert tiny_llama.config._attn_implementation == before
+
+
+def test_attention_outside_the_interface_is_refused(tiny_model_factory):
+    """The suffix-only path needs every layer's attention to go through transformers' AttentionInterface."""
+
+    class PrivateAttention(nn.Module):
+        def forward(self, hidden_states, *args, **kwargs):
+            return torch.zeros_like(hidden_states), None
+
+    model = tiny_model_factory("llama")
+    model.layout.blocks[1].self_attn = PrivateAttention()
+    with pytest.raises(LreError, match="1 of 2 attention layers"):
+        estimate_lre(model, (TEMPLATE, FACTS), 0, n_train=2)
+
+
+def test_bad_arguments_are_rejected(tiny_llama):
+    with pytest.raises(ValueError, match="n_train"):
+        estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=len(FACTS) + 1)
+    with pytest.raises(ValueError, match="method"):
+        estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=2, method="exact")
+    with pytest.raises(ValueError, match="out of range"):
+        estimate_lre(tiny_llama, (TEMPLATE, FACTS), 2, n_train=2)
+    assert resolve_layer(tiny_llama, "-1") == 1
+    assert resolve_layer(tiny_llama, None) == 1
+
+
+# ---- randomized low rank -------------------------------------------------------------------------
+
+
+def test_lowrank_with_a_full_sketch_equals_the_full_estimate(tiny_llama):
+    full = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    sketched = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN, method="lowrank", sketch_rank=32, oversample=0)
+    states = prompt_states(tiny_llama, query_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN], ["Spain", "France"]), 0).h
+    agreement = compare_lres(tiny_llama, sketched, full, states)
+    assert agreement.weight_relative_error < 1e-4
+    assert agreement.bias_relative_error < 1e-5
+    assert agreement.top1_agreement == 1.0 and agreement.compared_states == 2
+
+
+def test_lowrank_sketch_has_the_requested_rank(tiny_llama):
+    full = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    sketched = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN, method="lowrank", sketch_rank=4, oversample=4)
+    assert torch.linalg.matrix_rank(sketched.weight) == 4
+    best = full.with_settings(rank=4).effective_weight  # the optimal rank-4 approximation
+    error = compare_lres(tiny_llama, sketched, full).weight_relative_error
+    optimal = float(torch.linalg.norm(best - full.weight) / torch.linalg.norm(full.weight))
+    assert optimal <= error + 1e-6
+    assert error < 1.0
+    assert torch.allclose(sketched.bias, full.bias, atol=1e-5)  # the bias uses exact J_i h_i
+
+
+# ---- applying ----------------------------------------------------------------------------
+
+
+def _toy_lre(weight: torch.Tensor, **changes) -> Lre:
+    return Lre(weight=weight, bias=torch.arange(4.0), layer=0, beta=2.0, **changes)
+
+
+def test_apply_scales_only_the_linear_term():
+    torch.manual_seed(0)
+    weight = torch.randn(4, 4)
+    lre = _toy_lre(weight)
+    h = torch.randn(3, 4)
+    assert torch.allclose(lre.apply(h), 2.0 * h @ weight.T + torch.arange(4.0))
+    assert torch.allclose(lre.apply(torch.zeros(4)), torch.arange(4.0))
+    assert torch.allclose(lre.with_settings(beta=1.0).apply(h), h @ weight.T + torch.arange(4.0))
+
+
+def test_rank_truncation_and_pseudo_inverse():
+    torch.manual_seed(1)
+    weight = torch.randn(4, 4)
+    lre = _toy_lre(weight, rank=2)
+    assert torch.linalg.matrix_rank(lre.effective_weight) == 2
+    u, s, vh = torch.linalg.svd(weight)
+    assert torch.allclose(lre.effective_weight, (u[:, :2] * s[:2]) @ vh[:2], atol=1e-5)
+    assert torch.allclose(lre.with_settings(rank=None).effective_weight, weight)
+    assert torch.allclose(lre.pseudo_inverse(4), torch.linalg.pinv(weight), atol=1e-4)
+    assert torch.allclose(lre.pseudo_inverse(), torch.linalg.pinv(lre.effective_weight), atol=1e-4)
+
+
+def test_prompt_states_match_single_prompt_passes(tiny_lm):
+    subjects = ["France", "the United Kingdom", "Spain"]
+    sites = query_sites(tiny_lm, TEMPLATE, FACTS[:N_TRAIN], subjects)
+    batched = prompt_states(tiny_lm, sites, 0, batch_size=3)
+    for row, site in enumerate(sites):
+        h, z, _ = reference_problem(tiny_lm, site.text, site.subject, 0)
+        assert _relative(batched.h[row], h) < 1e-4
+        assert _relative(batched.z[row], z) < 1e-4
+    one_by_one = prompt_states(tiny_lm, sites, 0, batch_size=1)
+    assert torch.allclose(batched.h, one_by_one.h, atol=1e-4)
+    assert torch.allclose(batched.logits, one_by_one.logits, atol=1e-3)
+
+
+def test_top_tokens_decode_through_the_models_head(tiny_llama):
+    lre = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    h = prompt_states(tiny_llama, query_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN], ["Spain"]), 0).h
+    logits = tiny_llama.decode_state(lre.apply(h))
+    (top,) = lre.top_tokens(tiny_llama, h, k=3)
+    assert [t for t, _, _ in top] == logits[0].topk(3).indices.tolist()
+    assert top[0][1] == tiny_llama.tokenizer.decode([top[0][0]])
+    assert abs(sum(p for *_, p in top) - float(torch.softmax(logits[0], -1).topk(3).values.sum())) < 1e-5
+
+
+# ---- disk cache ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lre_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path))
+    return tmp_path / "lre"
+
+
+def _settings(lre: Lre) -> dict:
+    return {f.name: getattr(lre, f.name) for f in dataclasses.fields(lre) if f.name not in ("weight", "bias")}
+
+
+def _count_estimates(monkeypatch) -> list[int]:
+    calls = []
+    real = lre_cache.estimate_lre
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lre_cache, "estimate_lre", counting)
+    return calls
+
+
+def test_cache_miss_then_hit(tiny_llama, lre_cache_dir, monkeypatch):
+    calls = _count_estimates(monkeypatch)
+    first, hit = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    assert not hit and len(calls) == 1
+    second, hit = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    assert hit and len(calls) == 1
+    assert torch.equal(first.weight, second.weight) and torch.equal(first.bias, second.bias)
+    assert _settings(second) == _settings(first)
+    assert [p.suffix for p in lre_cache_dir.iterdir()] == [".safetensors"]  # no temporary files left behind
+
+
+def test_cache_disabled_neither_reads_nor_writes(tiny_llama, lre_cache_dir):
+    _, hit = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=2, cache=False)
+    assert not hit and not lre_cache_dir.exists()
+
+
+def _corrupt_truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _corrupt_garbage(path):
+    path.write_bytes(b"\x00garbage" * 50)
+
+
+def _corrupt_flip_a_weight(path):
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x40  # inside the tensor bytes: only the checksum can tell
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight])
+def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_llama, lre_cache_dir, monkeypatch, corrupt):
+    good, _ = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    (path,) = lre_cache_dir.iterdir()
+    corrupt(path)
+    calls = _count_estimates(monkeypatch)
+    with pytest.warns(UserWarning, match=str(path.name)) as record:
+        again, hit = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    assert "corrupted" in str(record[0].message)
+    assert not hit and len(calls) == 1
+    assert torch.allclose(again.weight, good.weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten entry loads cleanly
+        _, hit = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    assert hit
+
+
+def test_entry_under_the_wrong_key_is_rejected(tiny_llama, lre_cache_dir):
+    lre = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=2)
+    path = lre_cache.save_lre(lre, "a" * 32)
+    assert lre_cache.load_lre(path, "a" * 32).training == lre.training
+    with pytest.raises(lre_cache.CorruptEntry, match="key"):
+        lre_cache.load_lre(path, "b" * 32)
+    with pytest.raises(lre_cache.CorruptEntry, match="hidden size"):
+        lre_cache.load_lre(path, "a" * 32, hidden_size=64)
+
+
+def _key(**changes):
+    settings = dict(
+        model_fingerprint="m1", template=TEMPLATE, training=FACTS[:N_TRAIN], layer=3,
+        n_train=N_TRAIN, beta=2.5, rank=None, method="full", method_options={},
+    )
+    settings.update(changes)
+    fingerprint, template, training, layer = (settings.pop(k) for k in ("model_fingerprint", "template", "training", "layer"))
+    return lre_cache.cache_key(fingerprint, template, training, layer, **settings)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model_fingerprint": "m2"},
+        {"template": "The capital of {subject} is"},
+        {"training": FACTS[1 : N_TRAIN + 1]},
+        {"training": (Fact("France", "Lyon"),) + FACTS[1:N_TRAIN]},
+        {"layer": 4},
+        {"layer": "emb"},
+        {"n_train": N_TRAIN + 1},
+        {"beta": 2.25},
+        {"rank": 16},
+        {"method": "lowrank", "method_options": {"sketch_rank": 64, "oversample": 16, "seed": 0}},
+        {"method_options": {"seed": 1}},
+    ],
+)
+def test_every_input_of_the_estimate_changes_the_key(change):
+    assert _key() == _key()
+    assert _key(**change) != _key()
+
+
+def test_changed_model_or_relation_never_reuses_an_entry(tiny_model_factory, lre_cache_dir):
+    model_a = tiny_model_factory("llama", seed=0)
+    model_b = tiny_model_factory("llama", seed=1)
+    lre_cache.load_or_estimate(model_a, (TEMPLATE, FACTS), 0, n_train=2)
+    _, hit = lre_cache.load_or_estimate(model_b, (TEMPLATE, FACTS), 0, n_train=2)
+    assert not hit
+    edited = (Fact("France", "Lyon"),) + FACTS[1:]
+    _, hit = lre_cache.load_or_estimate(model_a, (TEMPLATE, edited), 0, n_train=2)
+    assert not hit
+    _, hit = lre_cache.load_or_estimate(model_a, (TEMPLATE, FACTS), 0, n_train=2)
+    assert hit
+    assert len(list(lre_cache_dir.iterdir())) == 3
+
+
+# ---- SmolLM2 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_smollm2_fast_estimate_decodes_like_the_reference(smollm2):
+    """n = 5 at block 15: the fast LRE's outputs match the reference's (built from autograd JVPs) and decode
+    to the same top tokens on held-out subjects."""
+    facts = (
+        *FACTS[:5],
+        Fact("Egypt", "Cairo"),
+        Fact("Norway", "Oslo"),
+    )
+    n_train, layer, beta = 5, 15, 2.5
+    lre = estimate_lre(smollm2, (TEMPLATE, facts), layer, n_train=n_train, beta=beta)
+    sites = query_sites(smollm2, TEMPLATE, facts[:n_train], ["Egypt", "Norway"])
+    states = prompt_states(smollm2, sites, layer).h
+    expected = reference_lre_outputs(smollm2, TEMPLATE, facts, layer, n_train, beta, states)
+    got = lre.apply(states)
+    assert _relative(got, expected) < 1e-3
+    fast_top = torch.topk(smollm2.decode_state(got), 5).indices
+    reference_top = torch.topk(smollm2.decode_state(expected), 5).indices
+    assert torch.equal(fast_top, reference_top)
+    assert [smollm2.tokenizer.decode([int(t)]) for t in fast_top[:, 0]] == [" Cairo", " Oslo"]

@@ -51,6 +51,25 @@ def _budget(text: str) -> int:
     return value
 
 
+def _lens(args: argparse.Namespace) -> int:
+    from .lens import attribute_lens, render_png, render_text
+    from .model import load_model
+    from .session import lre_for_suite
+    from .suite import load_suite
+
+    suite = load_suite(args.relation)
+    model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    print(f"LRE for {suite.relation_id} ...", file=sys.stderr, flush=True)
+    lre, hit = lre_for_suite(model, suite)
+    print(f"LRE: layer {lre.layer}, beta {lre.beta} ({'cached' if hit else 'estimated'})", file=sys.stderr)
+    grid = attribute_lens(model, lre, model.bos_text + args.prompt, target=args.target, last_positions=args.positions)
+    print(render_text(grid, last_positions=args.positions))
+    if args.png:
+        path = render_png(grid, args.png, title=f"attribute lens ({suite.relation}): {args.prompt!r}", last_positions=args.positions)
+        print(f"heatmap written to {path}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--budget", type=_budget, default=0, metavar="N", help="regressions allowed before failing (default: 0)")
     diff.add_argument("--markdown", action="store_true", help="print GitHub-flavoured markdown (for a CI job summary)")
     diff.set_defaults(handler=_diff)
+
+    lens = commands.add_parser(
+        "lens", help="attribute lens: decode a relation's LRE at every layer and token of a prompt"
+    )
+    lens.add_argument("prompt", help='any text, e.g. "Bill Bradley was a"')
+    lens.add_argument("--relation", required=True, help="suite file whose relation's LRE to apply")
+    lens.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
+    lens.add_argument("--target", default=None, help="colour the heatmap by the probability of this answer's first token")
+    lens.add_argument("--png", default=None, help="also write a heatmap image here")
+    lens.add_argument("--positions", type=int, default=12, help="how many of the prompt's last tokens to show (default 12)")
+    lens.add_argument("--dtype", default="float32")
+    lens.add_argument("--device", default="cpu")
+    lens.add_argument("--trust-remote-code", action="store_true")
+    lens.set_defaults(handler=_lens)
     return parser
 
 

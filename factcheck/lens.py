@@ -35,21 +35,32 @@ class LensGrid:
 
 @torch.no_grad()
 def attribute_lens(
-    model: LanguageModel, lre: AppliesToStates, prompt: str, target: str | None = None, layers: Sequence[int] | None = None
+    model: LanguageModel,
+    lre: AppliesToStates,
+    prompt: str,
+    target: str | None = None,
+    layers: Sequence[int] | None = None,
+    last_positions: int | None = None,
 ) -> LensGrid:
-    """Decode `lre` at every (layer, position) of `prompt`; `target` (e.g. the right object) is tracked if given."""
+    """Decode `lre` at every (layer, position) of `prompt`; `target` (e.g. the right object) is tracked if given.
+
+    `last_positions` keeps only the prompt's last tokens (a long few-shot prompt
+    times every layer times the vocabulary would not fit in memory otherwise).
+    """
     rows = list(range(model.num_layers)) if layers is None else list(layers)
     encoded = model.encode([prompt])
     result = model.forward(encoded, layers=rows)
-    states = torch.stack([result.block_outputs[layer][0] for layer in rows])  # (rows, positions, hidden)
+    start = 0 if last_positions is None else max(0, encoded.width - last_positions)
+    states = torch.stack([result.block_outputs[layer][0, start:] for layer in rows])  # (rows, positions, hidden)
     logits = model.decode_state(lre.apply(states).to(model.dtype)).float()
     probabilities = torch.softmax(logits, dim=-1)
     best = probabilities.max(dim=-1)
-    ids = encoded.input_ids[0].tolist()
+    all_ids = encoded.input_ids[0].tolist()
+    ids = all_ids[start:]
     decode = model.tokenizer.decode
     grid_target = None
     if target is not None:
-        target_ids = model.tokenize([f"{prompt} {target}"])[0][0][len(ids) :]
+        target_ids = model.tokenize([f"{prompt} {target}"])[0][0][len(all_ids) :]
         if target_ids:
             grid_target = probabilities[..., target_ids[0]].tolist()
     return LensGrid(
@@ -81,6 +92,12 @@ def render_text(grid: LensGrid, last_positions: int | None = 12) -> str:
 
 
 def render_png(grid: LensGrid, path: str | Path, title: str = "", last_positions: int | None = 16) -> Path:
+    """Write the heatmap of `png_bytes` to `path` (atomically)."""
+    write_bytes_atomic(Path(path), png_bytes(grid, title, last_positions))
+    return Path(path)
+
+
+def png_bytes(grid: LensGrid, title: str = "", last_positions: int | None = 16) -> bytes:
     """A heatmap (layers x token positions) of the decoded token's probability, each cell labelled with it."""
     import matplotlib
 
@@ -108,5 +125,4 @@ def render_png(grid: LensGrid, path: str | Path, title: str = "", last_positions
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
-    write_bytes_atomic(Path(path), buffer.getvalue())
-    return Path(path)
+    return buffer.getvalue()

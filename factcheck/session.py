@@ -77,9 +77,8 @@ class FactcheckSession:
 
     def options_for(self, suite: Suite) -> tuple[SayOptions, str]:
         # The LRE's training facts are the prompts' demonstrations, so that one pass serves both checks.
-        shots = suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
         options = SayOptions(
-            shots=self._resolve("shots", shots, DEFAULT_SHOTS),
+            shots=self._resolve("shots", suite_shots(suite), DEFAULT_SHOTS),
             max_new_tokens=self._resolve("max_new_tokens", suite.settings.max_new_tokens, DEFAULT_MAX_NEW_TOKENS),
             batch_size=self._resolve("batch_size", None, 16),
         )
@@ -137,12 +136,7 @@ class FactcheckSession:
         )
 
     def _lre_for(self, suite: Suite, n_train: int):
-        """The relation's LRE from the disk cache, estimated on a miss."""
-        from .lre_cache import load_or_estimate
-
-        settings = suite.settings.lre
-        pinned = {"beta": settings.beta} if settings.beta is not None else {}
-        return load_or_estimate(self.model, suite, settings.layer, n_train=n_train, rank=settings.rank, **pinned)
+        return lre_for_suite(self.model, suite, n_train)
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
         run = self.run(suite)
@@ -155,3 +149,26 @@ class FactcheckSession:
 
     def all_records(self) -> list[FactRecord]:
         return [run.record(i) for run in self._runs.values() for i in sorted(run.asked)]
+
+
+def suite_shots(suite: Suite) -> int | None:
+    """The suite's own number of demonstrations (= LRE training facts), or None when it sets none."""
+    return suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
+
+
+def training_size(suite: Suite) -> int:
+    """How many of the suite's first facts train its LRE (and serve as demonstrations) by default."""
+    shots = suite_shots(suite)
+    return DEFAULT_SHOTS if shots is None else shots
+
+
+def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None):
+    """The relation's LRE with the suite's pinned settings, from the disk cache, estimated on a miss.
+
+    Returns (lre, cache_hit)."""
+    from .lre_cache import load_or_estimate
+
+    settings = suite.settings.lre
+    pinned = {"beta": settings.beta} if settings.beta is not None else {}
+    n = training_size(suite) if n_train is None else n_train
+    return load_or_estimate(model, suite, settings.layer, n_train=n, rank=settings.rank, **pinned)

@@ -37,8 +37,9 @@ _OPTIONS = [
     ("--factcheck-lre", "factcheck_lre", str, None, "on (default): also check what the model knows with each relation's LRE; off: says only"),
     ("--factcheck-report", "factcheck_report", str, None, "write a JSON report of every fact to this path"),
     ("--factcheck-baseline", "factcheck_baseline", str, None, "baseline file to gate on (regressions fail, known-wrong facts xfail)"),
+    ("--factcheck-html", "factcheck_html", str, None, "write a self-contained HTML report (tables, knows-vs-says matrix, lens heatmaps)"),
 ]
-_NOT_SESSION_SETTINGS = ("factcheck_report", "factcheck_baseline")
+_NOT_SESSION_SETTINGS = ("factcheck_report", "factcheck_baseline", "factcheck_html")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -316,6 +317,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if report_path:
         path = write_report(Path(report_path), session)
         terminalreporter.write_line(f"factcheck: report written to {path}")
+    html_path = _setting(config, "factcheck_html", str, None)
+    if html_path:
+        from factcheck.html_report import write_html_report
+
+        terminalreporter.write_line("factcheck: drawing the HTML report (lens heatmaps of hidden facts) ...")
+        path = write_html_report(Path(html_path), session)
+        terminalreporter.write_line(f"factcheck: HTML report written to {path}")
     dicts = [record.to_dict() for record in records]
     failures = config.stash.get(THRESHOLD_FAILURES_KEY, [])
     if failures:

@@ -100,17 +100,19 @@ def baseline_path(config: pytest.Config) -> Path | None:
 
 
 def _load_gate_baseline(config: pytest.Config) -> Baseline | None:
+    """The baseline to gate on, read when fact items are collected (a run of Python tests never needs it)."""
     path = baseline_path(config)
     if path is None or config.getoption("factcheck_update_baseline"):
         return None
     if not path.is_file():
-        raise pytest.UsageError(
-            f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`"
+        pytest.exit(
+            f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`",
+            returncode=pytest.ExitCode.USAGE_ERROR,
         )
     try:
         return load_baseline(path)
     except BaselineError as error:
-        raise pytest.UsageError(f"factcheck: {error}") from None
+        pytest.exit(f"factcheck: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -126,7 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if source.lre not in (None, "on", "off"):
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
     config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
-    config.stash[BASELINE_KEY] = _load_gate_baseline(config)
+    config.stash[BASELINE_KEY] = None
     if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
 
@@ -279,7 +281,10 @@ def factcheck_model(pytestconfig: pytest.Config):
 
 def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
     """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
-    if config.stash.get(BASELINE_KEY, None) is None:
+    if not any(isinstance(item, FactItem) for item in items):
+        return
+    config.stash[BASELINE_KEY] = _load_gate_baseline(config)
+    if config.stash[BASELINE_KEY] is None:
         return
     for item in items:
         if isinstance(item, FactItem):

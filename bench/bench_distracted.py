@@ -1,0 +1,82 @@
+"""Benchmark: distracted prompts on SmolLM2 — does the knowledge survive when the output is led astray?
+
+Before each question goes a false statement about the subject, repeated (the
+wrong object is another fact's object). The paper reports that the output
+then drops to a few percent right while the attribute lens still recovers the
+object about half the time. This prints, per relation, say- and know-accuracy
+on plain and on distracted prompts (test facts only: training facts shaped the
+LRE and are no evidence of knowledge).
+
+    python bench/bench_distracted.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from factcheck.model import load_model
+from factcheck.session import FactcheckSession, Settings
+from factcheck.suite import DistractorSettings, load_suite
+
+# A false statement per relation; {wrong} is another fact's object.
+DISTRACTORS = {
+    "suites/geography/country_capital.json": "{subject}'s capital is {wrong}.",
+    "suites/geography/landmark_country.json": "{subject} is in {wrong}.",
+    "suites/geography/country_official_language.json": "In {subject}, everybody speaks {wrong}.",
+    "suites/geography/city_country.json": "{subject} is in {wrong}.",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=2, help="how often the false statement is repeated (default 2)")
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+
+    model = load_model(args.model)
+    session = FactcheckSession(Settings(), progress=lambda message: print(message, end="", file=sys.stderr, flush=True))
+    session.use_model(model)
+    rows = []
+    for path, statement in DISTRACTORS.items():
+        suite = load_suite(path)
+        distractor = DistractorSettings(statement=statement, repeat=args.repeat)
+        suite = dataclasses.replace(suite, settings=dataclasses.replace(suite.settings, distractor=distractor))
+        started = time.perf_counter()
+        run = session.run(suite)
+        records = [run.record(i) for i in range(len(suite.facts)) if not run.outcomes[i].is_training]
+        scored = [r for r in records if r.know_pass is not None]
+        rows.append(
+            (
+                suite.relation_id,
+                len(records),
+                sum(r.say_pass for r in records) / len(records),
+                sum(r.distracted.say_pass for r in records) / len(records),
+                sum(r.know_pass for r in scored) / max(1, len(scored)),
+                sum(r.distracted.know.know_pass for r in scored) / max(1, len(scored)),
+                # Of the facts the distraction made the model say wrong, how many does the LRE still decode?
+                _recovered(records),
+                time.perf_counter() - started,
+            )
+        )
+    print()
+    print(f"model {model.name} ({model.fingerprint}); distractor repeated {args.repeat}x; test facts only")
+    print("| relation | facts | says | says (distracted) | knows | knows (distracted) | knows, among facts the distraction broke | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, facts, says, says_d, knows, knows_d, recovered, seconds in rows:
+        print(f"| {name} | {facts} | {says:.2f} | {says_d:.2f} | {knows:.2f} | {knows_d:.2f} | {recovered} | {seconds:.1f} |")
+    return 0
+
+
+def _recovered(records) -> str:
+    broken = [r for r in records if r.say_pass and not r.distracted.say_pass and r.distracted.know is not None]
+    if not broken:
+        return "-"
+    kept = sum(r.distracted.know.know_pass for r in broken)
+    return f"{kept}/{len(broken)} ({kept / len(broken):.2f})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,8 +23,12 @@ Conversion rules (each one chosen so the output passes `parse_suite`):
   backslash) becomes `í`, and an escaped surrogate pair becomes one character.
   Only `\\uXXXX` is decoded; any other backslash is left as written.
 - Subjects and objects are stripped of surrounding whitespace. A sample whose
-  subject or object is then empty, holds a control character, or holds an
-  unpaired surrogate escape is dropped and counted.
+  subject or object is then empty, holds a control character or a line break,
+  holds an unpaired surrogate escape, or has no visible character (only format
+  characters such as U+200B or combining marks) is dropped and counted.
+- Output file names are the snake-cased relation name: only `a-z`, `0-9` and
+  `_`, so a name like `../../x` or `/etc/passwd` cannot leave OUT; a name
+  that gives an empty or overlong (over 120 characters) file name is rejected.
 - An exact repeat of a (subject, object) pair is dropped and counted.
 - One-to-many relations are merged, because a suite allows each subject once:
   the first object seen for a subject becomes the fact's `object`, and every
@@ -48,9 +52,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .cache import write_json_atomic
-from .suite import PLACEHOLDER, SuiteError, parse_suite, read_json_document
+from .suite import PLACEHOLDER, SuiteError, _answer_text_problem, parse_suite, read_json_document
 
 CATEGORIES = ("factual", "linguistic", "commonsense", "bias")
+# Output file names are `<snake_case(name)>.json`; most file systems allow 255 bytes per name.
+MAX_FILE_STEM = 120
 PAPER_PLACEHOLDER = "{}"
 
 # A high+low surrogate pair first (it stands for one character), then any single escape.
@@ -173,7 +179,8 @@ def _clean(text: str) -> str | None:
         text = decode_escapes(text).strip()
     except ValueError:
         return None
-    if not text or _CONTROL.search(text):
+    if not text or _CONTROL.search(text) or _answer_text_problem(text):
+        # The last: a line break or nothing visible (e.g. only U+200B), which the suite loader refuses.
         return None
     return text
 
@@ -193,9 +200,14 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
         relation = " ".join(decode_escapes(document["name"]).split())
     except ValueError as error:
         raise ImportFormatError(source, [("/name", str(error))]) from None
+    if _CONTROL.search(relation):
+        # Refused here, naming the input, rather than by parse_suite naming an output that was never written.
+        raise ImportFormatError(source, [("/name", f"name {relation!r} contains control characters")])
     file_stem = snake_case(relation)
     if not file_stem:
         raise ImportFormatError(source, [("/name", f"name {document['name']!r} gives an empty file name")])
+    if len(file_stem) > MAX_FILE_STEM:
+        raise ImportFormatError(source, [("/name", f"name gives a file name of {len(file_stem)} characters; at most {MAX_FILE_STEM} are allowed")])
     properties = document.get("properties", {})
     relation_type = properties.get("relation_type", "").strip().lower()
     category = relation_type if relation_type in CATEGORIES else "other"

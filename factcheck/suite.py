@@ -6,9 +6,11 @@ bad value and what was expected, so a user can fix it without reading code.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -21,6 +23,17 @@ PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+# Characters str.splitlines() breaks at that _CONTROL_CHARS lets through (tab is not one of them).
+_LINE_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
+# Far deeper than any suite (5 levels) or baseline (4 levels) needs, far shallower than Python's recursion limit.
+MAX_JSON_DEPTH = 20
+# Byte order marks of encodings that are not UTF-8, longest first (UTF-32-LE starts like UTF-16-LE).
+_FOREIGN_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 class SuiteError(ValueError):
@@ -130,6 +143,8 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising SuiteError on any problem.
 
     `max_bytes` defaults to the module's MAX_SUITE_BYTES, read at call time.
+    Nesting deeper than MAX_JSON_DEPTH is refused, so that no later step
+    (schema validation, error messages) can hit Python's recursion limit.
     """
     if max_bytes is None:
         max_bytes = MAX_SUITE_BYTES
@@ -139,23 +154,63 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
         raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
     if size > max_bytes:
         raise SuiteError(path, [("", f"file is {size:,} bytes; suites are limited to {max_bytes:,} bytes (split it into several files)")])
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise SuiteError(path, [("", f"not UTF-8 text (byte {error.start}: {raw[error.start:error.start + 1]!r}); save the file as UTF-8")]) from None
+        raw = path.read_bytes()
+    except OSError as error:
+        raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
+    text = _decode_utf8(path, raw)
+    if not text.strip():
+        raise SuiteError(path, [("", "invalid JSON: the file is empty")])
 
     def reject_constant(name: str):
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=reject_constant)
+        document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=reject_constant)
     except _DuplicateKey as error:
         raise SuiteError(path, [("", f"key {error.key!r} appears twice in one object; keep one")]) from None
     except json.JSONDecodeError as error:
         raise SuiteError(path, [("", f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]) from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise SuiteError(path, [("", f"invalid JSON: nested too deeply to parse (at most {MAX_JSON_DEPTH} levels are allowed)")]) from None
+    except ValueError as error:
         raise SuiteError(path, [("", f"invalid JSON: {error}")]) from None
+    if problem := _depth_problem(document):
+        raise SuiteError(path, [problem])
+    return document
+
+
+def _decode_utf8(path: Path, raw: bytes) -> str:
+    """The file's text; a SuiteError that names the likely encoding when it is not UTF-8."""
+    for bom, encoding in _FOREIGN_BOMS:
+        if raw.startswith(bom):
+            raise SuiteError(path, [("", f"not UTF-8 text: the file starts with a {encoding} byte order mark; save the file as UTF-8")])
+    if b"\x00" in raw:
+        # JSON text never holds a raw NUL byte (in a string it must be escaped as \u0000); UTF-16/32 text is full of them.
+        position = raw.index(b"\x00")
+        raise SuiteError(path, [("", f"not UTF-8 text (byte {position} is NUL; UTF-16 or UTF-32 without a byte order mark?); save the file as UTF-8")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SuiteError(path, [("", f"not UTF-8 text (byte {error.start}: {raw[error.start:error.start + 1]!r}); save the file as UTF-8")]) from None
+
+
+def _depth_problem(document: Any, limit: int | None = None) -> tuple[str, str] | None:
+    """(pointer, message) for the first container nested deeper than `limit` levels, found without recursion."""
+    limit = MAX_JSON_DEPTH if limit is None else limit
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack:
+        value, parts = stack.pop()
+        if isinstance(value, dict):
+            children = list(value.items())
+        elif isinstance(value, list):
+            children = list(enumerate(value))
+        else:
+            continue
+        if len(parts) >= limit:
+            return json_pointer(parts), f"nested more than {limit} levels deep; factcheck files need at most 5"
+        stack.extend((child, parts + (key,)) for key, child in reversed(children))
+    return None
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]:
@@ -200,6 +255,21 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
+def _answer_text_problem(value: str) -> str | None:
+    """Problems of a subject, object or alias: one line of text with something visible in it."""
+    if problem := _text_problem(value):
+        return problem
+    if _LINE_BREAKS.search(value.strip()):
+        return "contains a line break; prompts hold one fact per line and generation stops at a newline"
+    if value.strip() and not any(unicodedata.category(char)[0] in "LNPS" for char in value):
+        # Only format characters (U+200B ZERO WIDTH SPACE, U+FEFF), combining marks or
+        # unusual spaces: a model can say nothing that matches, and a subject has no
+        # visible token to locate in the prompt.
+        names = ", ".join(f"U+{ord(char):04X}" for char in dict.fromkeys(value.strip()))[:120]
+        return f"has no visible character (only {names}): expected a letter, digit, punctuation mark or symbol"
+    return None
+
+
 def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks the schema cannot express."""
     problems: list[tuple[str, str]] = []
@@ -215,10 +285,10 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     first_seen: dict[str, tuple[int, str]] = {}
     for index, fact in enumerate(document["facts"]):
         for key in ("subject", "object"):
-            if problem := _text_problem(fact[key]):
+            if problem := _answer_text_problem(fact[key]):
                 problems.append((f"/facts/{index}/{key}", problem))
         for position, alias in enumerate(fact.get("aliases", ())):
-            if problem := _text_problem(alias):
+            if problem := _answer_text_problem(alias):
                 problems.append((f"/facts/{index}/aliases/{position}", problem))
         key = fact["subject"].strip()
         if key in first_seen:
@@ -245,6 +315,8 @@ def _as_float(value: Any) -> float | None:
 def parse_suite(document: Any, path: str | Path) -> Suite:
     """Validate a parsed JSON document and build a Suite, or raise SuiteError."""
     path = Path(path)
+    if problem := _depth_problem(document):
+        raise SuiteError(path, [problem])
     validator = jsonschema.Draft202012Validator(suite_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     # An empty string fails both minLength and the non-blank pattern; report it once.

@@ -1,0 +1,403 @@
+"""Malformed input, kept as files: every bad suite or baseline is refused with a message naming the file and a JSON pointer.
+
+`tests/data/bad_suites/` holds one malformed suite per file, named after its
+problem; `_expected.json` there maps each file name to the JSON pointer the
+rejection must name and a fragment of its message. Files whose names start
+with `_` are not part of the corpus. `tests/data/bad_baselines/` is the same
+for baseline files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import shutil
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factcheck import suite as suite_module
+from factcheck.baseline import BaselineError, load_baseline
+from factcheck.prompts import build_prompt, subject_token_index
+from factcheck.saycheck import SayOptions, run_relation
+from factcheck.suite import MAX_JSON_DEPTH, Fact, Suite, SuiteError, load_suite, parse_suite
+
+DATA = Path(__file__).resolve().parent / "data"
+BAD_SUITES = DATA / "bad_suites"
+BAD_BASELINES = DATA / "bad_baselines"
+
+
+def corpus(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("_"))
+
+
+def expectations(folder: Path) -> dict[str, dict[str, str]]:
+    return json.loads((folder / "_expected.json").read_text(encoding="utf-8"))
+
+
+SUITE_FILES = corpus(BAD_SUITES)
+BASELINE_FILES = corpus(BAD_BASELINES)
+
+VALID = {
+    "relation": "country capital city",
+    "templates": ["The capital city of {subject} is"],
+    "facts": [
+        {"subject": "France", "object": "Paris", "aliases": ["Paris, France"], "tags": ["europe"]},
+        {"subject": "Japan", "object": "Tokyo"},
+        {"subject": "Peru", "object": "Lima"},
+    ],
+    "settings": {"shots": 2, "lre": {"layer": 1}},
+}
+
+
+def valid_bytes() -> bytes:
+    return (json.dumps(VALID, indent=2) + "\n").encode("utf-8")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---- the corpus itself ---------------------------------------------------------------------------
+
+
+def test_every_corpus_file_has_an_expectation_and_vice_versa():
+    for folder, files in ((BAD_SUITES, SUITE_FILES), (BAD_BASELINES, BASELINE_FILES)):
+        assert sorted(p.name for p in files) == sorted(expectations(folder)), folder
+    assert len(SUITE_FILES) >= 40
+    assert all(path.suffix == ".json" for path in SUITE_FILES + BASELINE_FILES)
+
+
+def test_the_corpus_base_document_is_valid(tmp_path):
+    """Each bad file is this valid document with one thing broken, so each rejection has one cause."""
+    path = tmp_path / "country_capital.json"
+    path.write_bytes(valid_bytes())
+    assert load_suite(path).facts[0] == Fact("France", "Paris", aliases=("Paris, France",), tags=("europe",))
+
+
+# ---- every bad suite file is refused, naming the file and the pointer ---------------------------
+
+
+@pytest.mark.parametrize("path", SUITE_FILES, ids=[p.name for p in SUITE_FILES])
+def test_bad_suite_file_is_rejected_with_file_and_pointer(path):
+    expected = expectations(BAD_SUITES)[path.name]
+    before = sha256(path)
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    error = caught.value
+    assert error.path == str(path)
+    assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
+    pointer, message = error.problems[0]
+    assert expected["message"] in message
+    assert str(error).startswith(f"{path}: {pointer or '/'}: ")
+    assert sha256(path) == before  # reading never touches the file
+
+
+# ---- huge files ------------------------------------------------------------------------------------
+
+
+def test_file_over_the_size_limit_is_refused_without_being_read(tmp_path, monkeypatch):
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:  # sparse: takes no disk space, and no time to write
+        handle.truncate(suite_module.MAX_SUITE_BYTES + 1)
+
+    def no_reading(self):
+        raise AssertionError(f"{self} was read although it is over the limit")
+
+    monkeypatch.setattr(Path, "read_bytes", no_reading)
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    assert caught.value.path == str(path)
+    assert caught.value.problems == [
+        ("", f"file is {suite_module.MAX_SUITE_BYTES + 1:,} bytes; suites are limited to "
+             f"{suite_module.MAX_SUITE_BYTES:,} bytes (split it into several files)")
+    ]
+
+
+def test_large_generated_suite_is_refused_over_the_limit_and_loads_under_it(tmp_path, monkeypatch):
+    document = {
+        "relation": "number successor",
+        "templates": ["The number after {subject} is"],
+        "facts": [{"subject": str(n), "object": str(n + 1)} for n in range(20_000)],
+    }
+    path = tmp_path / "number_successor.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    size = path.stat().st_size
+    assert size > 400_000
+    monkeypatch.setattr(suite_module, "MAX_SUITE_BYTES", size - 1)
+    with pytest.raises(SuiteError, match="limited to"):
+        load_suite(path)
+    monkeypatch.setattr(suite_module, "MAX_SUITE_BYTES", size)
+    assert len(load_suite(path).facts) == 20_000
+
+
+# ---- deep nesting: a SuiteError whatever the depth and wherever the caller is -------------------
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _deep_document(where: str, depth: int) -> str:
+    value = _nested(depth)
+    if where == "relation":
+        return '{"relation": %s, "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b"}]}' % value
+    if where == "unknown_key":
+        return '{"colour": %s, "relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b"}]}' % value
+    if where == "aliases":
+        return '{"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b", "aliases": %s}]}' % value
+    if where == "lre_layer":
+        return '{"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b"}], "settings": {"lre": {"layer": %s}}}' % value
+    raise ValueError(where)
+
+
+def _at_stack_depth(frames: int, call):
+    """Run `call` with `frames` extra Python frames below it (pytest's own depth varies between runs)."""
+    return call() if frames == 0 else _at_stack_depth(frames - 1, call)
+
+
+@pytest.mark.parametrize("where", ["relation", "unknown_key", "aliases", "lre_layer"])
+def test_deep_nesting_is_always_a_suite_error(tmp_path, where):
+    # Before the depth limit, documents nested just under the parser's limit parsed,
+    # then made schema validation or its error message hit the recursion limit.
+    path = tmp_path / "deep.json"
+    limit = sys.getrecursionlimit()
+    # The dangerous depths form a narrow band just under the recursion limit, whose place depends on
+    # the caller's own stack depth: sweep across it.
+    for depth in (MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH + 1, 500, *range(limit - 200, limit + 10), 100_000):
+        path.write_text(_deep_document(where, depth), encoding="utf-8")
+        for frames in (0, 100):
+            try:
+                _at_stack_depth(frames, lambda: load_suite(path))
+            except SuiteError as error:
+                assert error.path == str(path) and error.problems
+                str(error)
+            else:  # pragma: no cover - every one of these documents is invalid
+                pytest.fail(f"depth {depth} at {where} loaded")
+
+
+def test_nesting_is_refused_at_the_depth_limit_with_its_pointer(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text(_deep_document("aliases", 100), encoding="utf-8")
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path)
+    (pointer, message), = caught.value.problems
+    assert pointer == "/facts/0/aliases" + "/0" * (MAX_JSON_DEPTH - 3)  # the container at depth MAX_JSON_DEPTH
+    assert f"nested more than {MAX_JSON_DEPTH} levels deep" in message
+
+
+def test_deep_document_in_memory_is_a_suite_error():
+    document = {"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "a", "object": "b"}]}
+    value: list = []
+    for _ in range(5000):
+        value = [value]
+    document["facts"][0]["aliases"] = value
+    with pytest.raises(SuiteError, match="nested more than"):
+        parse_suite(document, "memory.json")
+
+
+def test_deep_baseline_is_a_baseline_error(tmp_path):
+    path = tmp_path / "baseline.json"
+    limit = sys.getrecursionlimit()
+    for depth in (MAX_JSON_DEPTH, *range(limit - 200, limit + 10, 3)):
+        path.write_text('{"factcheck_baseline_version": 1, "model": {"name": "m", "fingerprint": "f"}, '
+                        '"suites": {"r": {"content_hash": "h", "path": "r.json"}}, "facts": {"r": {"a": %s}}}' % _nested(depth),
+                        encoding="utf-8")
+        with pytest.raises(BaselineError):
+            load_baseline(path)
+
+
+# ---- random bytes, and damaged copies of a valid file -----------------------------------------------
+
+
+@st.composite
+def damaged_files(draw) -> bytes:
+    """A valid suite file's bytes with a few byte-level edits, or re-encoded, or with junk around it."""
+    data = bytearray(valid_bytes())
+    kind = draw(st.sampled_from(["edit", "encode", "wrap"]))
+    if kind == "encode":
+        encoding = draw(st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1", "cp1252", "utf-8-sig", "utf-7"]))
+        text = data.decode("utf-8").replace("Lima", draw(st.sampled_from(["Lima", "Lim\u00e1", "\u5229\u9a6c", "L\u0131ma"])))
+        return text.encode(encoding, errors="replace")
+    if kind == "wrap":
+        before = draw(st.sampled_from([b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"\x00", b"\xff", b" ", b"[", b"{"]))
+        after = draw(st.sampled_from([b"", b"\x00", b"\n\n", b"]", b"}", b",", b"\xc3", valid_bytes()]))
+        return before + bytes(data) + after
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "duplicate"]))
+        if not data:
+            break
+        position = draw(st.integers(min_value=0, max_value=len(data) - 1))
+        if action == "flip":
+            data[position] = draw(st.integers(min_value=0, max_value=255))
+        elif action == "insert":
+            data[position:position] = draw(st.binary(min_size=1, max_size=4))
+        elif action == "delete":
+            del data[position : position + draw(st.integers(min_value=1, max_value=8))]
+        elif action == "truncate":
+            del data[position:]
+        else:
+            end = min(len(data), position + draw(st.integers(min_value=1, max_value=40)))
+            data[end:end] = data[position:end]
+    return bytes(data)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.one_of(damaged_files(), st.binary(max_size=64)))
+def test_damaged_file_bytes_load_or_raise_suite_error(tmp_path, raw):
+    path = tmp_path / "damaged.json"
+    path.write_bytes(raw)
+    try:
+        loaded = load_suite(path)
+    except SuiteError as error:
+        assert error.path == str(path) and error.problems
+        assert all(pointer == "" or pointer.startswith("/") for pointer, _ in error.problems)
+        str(error)
+    else:
+        assert isinstance(loaded, Suite) and loaded.facts and loaded.templates
+        assert all(fact.subject.strip() and fact.object.strip() for fact in loaded.facts)
+
+
+# ---- subjects that could vanish from the prompt ------------------------------------------------------
+
+# Valid but awkward subjects and objects: combining marks, joiners inside emoji,
+# scripts without spaces, right-to-left text, no-break spaces, braces.
+AWKWARD = [
+    ("Cafe\u0301", "cup"),
+    ("\U0001F469\u200D\U0001F52C", "scientist"),
+    ("\u6771\u4eac", "\u65e5\u672c"),
+    ("\u0645\u0635\u0631", "\u0627\u0644\u0642\u0627\u0647\u0631\u0629"),
+    ("New\u00a0York", "United States"),
+    ("{subject}", "braces"),
+    ("A\u200bB", "zero width inside"),
+    ("\u0130stanbul", "Turkey"),
+    ("x", "y"),
+]
+
+
+def awkward_suite(tmp_path) -> Suite:
+    document = {
+        "relation": "awkward",
+        "templates": ["Q: {subject}? A:"],
+        "facts": [{"subject": s, "object": o} for s, o in AWKWARD],
+    }
+    return parse_suite(document, tmp_path / "awkward.json")
+
+
+def assert_subject_tokens_inside_subjects(tokenizer, suite: Suite, shots: int) -> None:
+    facts = suite.facts
+    for fact in facts:
+        demonstrations = [d for d in facts[:shots] if d.subject != fact.subject]
+        prompt = build_prompt("", suite.templates[0], fact.subject, demonstrations)
+        encoding = tokenizer(prompt.text, add_special_tokens=False, return_offsets_mapping=True)
+        index = subject_token_index(prompt.text, fact.subject, encoding["offset_mapping"])
+        start, end = encoding["offset_mapping"][index]
+        subject_start = prompt.text.rindex(fact.subject)
+        assert start < subject_start + len(fact.subject) and end > subject_start, (fact.subject, prompt.text[start:end])
+
+
+def test_awkward_subjects_are_found_in_their_prompts_and_every_fact_runs(tmp_path, tiny_llama, tiny_tokenizer):
+    suite = awkward_suite(tmp_path)
+    assert_subject_tokens_inside_subjects(tiny_tokenizer, suite, shots=3)
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=3, max_new_tokens=2, batch_size=4))
+    assert [o.fact for o in outcomes] == list(suite.facts)
+    assert all(len(o.candidates) == len(suite.objects) for o in outcomes)
+
+
+@pytest.mark.slow
+def test_awkward_subjects_are_found_with_the_smollm2_tokenizer(tmp_path, smollm2):
+    assert_subject_tokens_inside_subjects(smollm2.tokenizer, awkward_suite(tmp_path), shots=3)
+
+
+@pytest.mark.xfail(strict=True, reason="prompts.subject_token_index uses text.rfind(subject), which finds the "
+                   "template's own words when the subject also occurs after the placeholder")
+def test_subject_token_is_the_subjects_even_when_the_template_repeats_it(tiny_tokenizer):
+    prompt = build_prompt("<|bos|>", "{subject} is", "is", [Fact("France", "Paris")])
+    assert prompt.text == "<|bos|>France is Paris\nis is"
+    encoding = tiny_tokenizer(prompt.text, add_special_tokens=False, return_offsets_mapping=True)
+    index = subject_token_index(prompt.text, "is", encoding["offset_mapping"])
+    subject_start = len("<|bos|>France is Paris\n")
+    start, end = encoding["offset_mapping"][index]
+    assert start < subject_start + 2 and end > subject_start, prompt.text[start:end]
+
+
+# ---- bad baselines -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", BASELINE_FILES, ids=[p.name for p in BASELINE_FILES])
+def test_bad_baseline_file_is_rejected_with_file_pointer_and_fix(path):
+    expected = expectations(BAD_BASELINES)[path.name]
+    before = sha256(path)
+    with pytest.raises(BaselineError) as caught:
+        load_baseline(path)
+    error = caught.value
+    assert error.path == str(path)
+    assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
+    assert expected["message"] in error.problems[0][1]
+    assert str(error).startswith(f"{path}: {expected['pointer'] or '/'}: ")
+    assert "to fix:" in str(error)
+    assert sha256(path) == before
+
+
+# ---- the whole corpus through pytest -------------------------------------------------------------------
+
+
+def _as_junit_shows(text: str) -> str:
+    """JUnit XML cannot hold a lone surrogate; pytest writes it as '#xD800'."""
+    return "".join(f"#x{ord(c):04X}" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def _project_files(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): sha256(path)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.name != "junit.xml"
+    }
+
+
+def test_pytest_reports_every_bad_file_runs_the_good_suite_and_modifies_nothing(pytester, tiny_llama_folder, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path_factory.mktemp("cache")))  # LREs go there, not into the user's cache
+    pytester.makeini(
+        f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 2\nfactcheck_shots = 2\n"
+    )
+    suites = pytester.path / "suites"
+    suites.mkdir()
+    for path in SUITE_FILES:
+        shutil.copyfile(path, suites / path.name)
+    good_facts = [("France", "Paris"), ("Japan", "Tokyo"), ("Peru", "Lima"), ("Italy", "Rome"), ("Kenya", "Nairobi")]
+    (suites / "country_capital.json").write_text(json.dumps({
+        "relation": "country capital city",
+        "templates": ["The capital city of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in good_facts],
+    }), encoding="utf-8")
+    before = _project_files(pytester.path)
+
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", f"--junitxml={junit}")
+
+    assert _project_files(pytester.path) == before
+    expected = expectations(BAD_SUITES)
+    cases = {case.get("name"): case for case in ElementTree.parse(junit).iter("testcase")}
+    for path in SUITE_FILES:
+        case = cases[f"{path.stem}[invalid suite]"]
+        failure = case.find("failure")
+        assert failure is not None, path.name
+        pointer = _as_junit_shows(expected[path.name]["pointer"])
+        assert f"suites/{path.name}: {pointer or '/'}: " in failure.text, path.name
+    good = [name for name in cases if name.startswith("country_capital[")]
+    assert sorted(good) == sorted(f"country_capital[{s}]" for s, _ in good_facts)
+    for name in good:
+        case = cases[name]
+        assert case.find("error") is None and case.find("skipped") is None
+        failure = case.find("failure")
+        # Passed, or failed as a fact the model does not say (not a crash, not a suite problem).
+        assert failure is None or "is not said" in (failure.text or ""), (failure.text or "")[-2000:]
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(SUITE_FILES) + len(good_facts)
+    assert "errors" not in outcomes and "error" not in outcomes
+    result.stdout.fnmatch_lines(["*invalid fact suite*", "*country_capital*5*"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .suite import Fact, render
+from .suite import PLACEHOLDER, Fact, render
 
 DEFAULT_SHOTS = 8
 
@@ -24,6 +24,7 @@ class Prompt:
     text: str
     subject: str
     demonstrations: tuple[Fact, ...]
+    subject_end: int  # character offset where the question's subject ends (the template may repeat its words later)
 
 
 def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple[Fact, ...]:
@@ -41,12 +42,18 @@ def build_prompt(bos: str, template: str, subject: str, demonstrations: Sequence
     """`lead` goes right before the question (a distractor); the subject's last occurrence stays in the question."""
     lines = [f"{render(template, d.subject)} {d.object}" for d in demonstrations if d.subject != subject]
     lines.append(lead + render(template, subject))
-    return Prompt(text=bos + "\n".join(lines), subject=subject, demonstrations=tuple(demonstrations))
+    text = bos + "\n".join(lines)
+    after_subject = len(template) - template.index(PLACEHOLDER) - len(PLACEHOLDER)
+    return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations), subject_end=len(text) - after_subject)
 
 
-def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, int]]) -> int:
-    """Index of the last token of the subject's last occurrence in `text`, from the tokenizer's offsets."""
-    start = text.rfind(subject)
+def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, int]], end: int | None = None) -> int:
+    """Index of the last token of the subject's last occurrence in `text` (ending by `end`), from the tokenizer's offsets.
+
+    Pass `end` = `Prompt.subject_end` so that words of the template after the
+    placeholder are never taken for the subject.
+    """
+    start = text.rfind(subject, 0, len(text) if end is None else end)
     if start < 0:
         raise SubjectNotFound(f"subject {subject!r} does not occur in the prompt {text!r}")
     end = start + len(subject)

@@ -121,7 +121,7 @@ def run_relation(
             fact=fact,
             prompt=prompts[i].text,
             ids=ids[i],
-            subject_token=subject_token_index(prompts[i].text, fact.subject, offsets[i]),
+            subject_token=subject_token_index(prompts[i].text, fact.subject, offsets[i], prompts[i].subject_end),
             is_training=fact.subject in training,
             candidates=candidate_answers(suite, fact),
         )

@@ -129,8 +129,29 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
     config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
     config.stash[BASELINE_KEY] = None
+    _refuse_per_worker_outputs(config)
     if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
+
+
+def _refuse_per_worker_outputs(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker sees only its own facts: a report or baseline written by one would be partial."""
+    if not getattr(config.option, "numprocesses", None):
+        return
+    wanted = [
+        flag
+        for flag, given in (
+            ("--factcheck-report", _setting(config, "factcheck_report", str, None)),
+            ("--factcheck-html", _setting(config, "factcheck_html", str, None)),
+            ("--factcheck-update-baseline", config.getoption("factcheck_update_baseline")),
+        )
+        if given
+    ]
+    if wanted:
+        raise pytest.UsageError(
+            f"{', '.join(wanted)} cannot be combined with pytest-xdist (-n) yet: each worker would write only its own "
+            "facts. Run without -n to write reports or record a baseline; gating on a baseline works with -n."
+        )
 
 
 def _progress_writer(config: pytest.Config):

@@ -314,13 +314,11 @@ def test_awkward_subjects_are_found_with_the_smollm2_tokenizer(tmp_path, smollm2
     assert_subject_tokens_inside_subjects(smollm2.tokenizer, awkward_suite(tmp_path), shots=3)
 
 
-@pytest.mark.xfail(strict=True, reason="prompts.subject_token_index uses text.rfind(subject), which finds the "
-                   "template's own words when the subject also occurs after the placeholder")
 def test_subject_token_is_the_subjects_even_when_the_template_repeats_it(tiny_tokenizer):
     prompt = build_prompt("<|bos|>", "{subject} is", "is", [Fact("France", "Paris")])
     assert prompt.text == "<|bos|>France is Paris\nis is"
     encoding = tiny_tokenizer(prompt.text, add_special_tokens=False, return_offsets_mapping=True)
-    index = subject_token_index(prompt.text, "is", encoding["offset_mapping"])
+    index = subject_token_index(prompt.text, "is", encoding["offset_mapping"], prompt.subject_end)
     subject_start = len("<|bos|>France is Paris\n")
     start, end = encoding["offset_mapping"][index]
     assert start < subject_start + 2 and end > subject_start, prompt.text[start:end]

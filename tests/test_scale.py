@@ -85,11 +85,13 @@ WORKER_LINE = re.compile(r"^\[(gw\d+)\] \[\s*\d+%\] ([A-Z]+) (suites/\S+?\.json:
 
 
 class Run:
-    def __init__(self, project: Path, name: str, args: list[str], env: dict[str, str]):
+    def __init__(self, project: Path, name: str, args: list[str], env: dict[str, str], report: bool = True):
         self.junit = project / f"{name}.xml"
         self.report = project / f"{name}-report.json"
+        # Under xdist the plugin refuses a report (each worker would write only its own facts).
+        report_args = [f"--factcheck-report={self.report}"] if report else []
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-rN", "--tb=no", "suites",
-                   f"--junitxml={self.junit}", f"--factcheck-report={self.report}", *args]
+                   f"--junitxml={self.junit}", *report_args, *args]
         self.process = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=420)
         self.output = self.process.stdout + self.process.stderr
 
@@ -141,8 +143,9 @@ def runs(tmp_path_factory, tiny_llama_folder):
     env.pop("PYTEST_ADDOPTS", None)
     return {
         "serial": Run(project, "serial", [], env),
-        "loadgroup": Run(project, "loadgroup", ["-n", "2", "--dist", "loadgroup"], env),
-        "loadfile": Run(project, "loadfile", ["-n", "2", "--dist", "loadfile"], env),
+        "loadgroup": Run(project, "loadgroup", ["-n", "2", "--dist", "loadgroup"], env, report=False),
+        "loadfile": Run(project, "loadfile", ["-n", "2", "--dist", "loadfile"], env, report=False),
+        "report_under_xdist": Run(project, "refused", ["-n", "2", "--dist", "loadfile"], env),
     }
 
 
@@ -213,13 +216,8 @@ def test_xdist_loadgroup_keeps_each_relation_on_one_worker(runs):
     _relations_on_one_worker(runs["loadgroup"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "under xdist each worker writes its own --factcheck-report to the same path, holding only the facts it ran; "
-    "the controller, which saw every result, writes none"))
-@pytest.mark.parametrize("mode", ["loadgroup", "loadfile"])
-def test_xdist_report_holds_every_fact_like_the_serial_report(runs, mode):
-    serial = runs["serial"].report_facts()
-    theirs = runs[mode].report_facts()
-    assert sorted(theirs) == sorted(serial)
-    for key, reference in serial.items():
-        assert_close(theirs[key], reference, "/".join(key))
+def test_a_report_under_xdist_is_refused_rather_than_written_partially(runs):
+    run = runs["report_under_xdist"]
+    assert run.process.returncode == 4, run.output[-3000:]  # pytest's usage error
+    assert "--factcheck-report cannot be combined with pytest-xdist (-n) yet" in run.output
+    assert not run.report.exists()

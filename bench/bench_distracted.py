@@ -1,7 +1,8 @@
 """Benchmark: distracted prompts on SmolLM2 — does the knowledge survive when the output is led astray?
 
-Before each question goes a false statement about the subject, repeated (the
-wrong object is another fact's object). The paper reports that the output
+Before each question goes a false statement about the subject in the
+relation's own words, repeated ("The capital city of France is Rome. The
+capital city of France is Rome. The capital city of France is"). The paper reports that the output
 then drops to a few percent right while the attribute lens still recovers the
 object about half the time. This prints, per relation, say- and know-accuracy
 on plain and on distracted prompts (test facts only: training facts shaped the
@@ -21,13 +22,17 @@ from factcheck.model import load_model
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suite import DistractorSettings, load_suite
 
-# A false statement per relation; {wrong} is another fact's object.
-DISTRACTORS = {
-    "suites/geography/country_capital.json": "{subject}'s capital is {wrong}.",
-    "suites/geography/landmark_country.json": "{subject} is in {wrong}.",
-    "suites/geography/country_official_language.json": "In {subject}, everybody speaks {wrong}.",
-    "suites/geography/city_country.json": "{subject} is in {wrong}.",
-}
+RELATIONS = [
+    "suites/geography/country_capital.json",
+    "suites/geography/landmark_country.json",
+    "suites/geography/country_official_language.json",
+    "suites/geography/city_country.json",
+]
+
+
+def false_statement(template: str) -> str:
+    """The relation's own sentence completed with a wrong object ({wrong} is another fact's object)."""
+    return template + " {wrong}."
 
 
 def main() -> int:
@@ -40,9 +45,9 @@ def main() -> int:
     session = FactcheckSession(Settings(), progress=lambda message: print(message, end="", file=sys.stderr, flush=True))
     session.use_model(model)
     rows = []
-    for path, statement in DISTRACTORS.items():
+    for path in RELATIONS:
         suite = load_suite(path)
-        distractor = DistractorSettings(statement=statement, repeat=args.repeat)
+        distractor = DistractorSettings(statement=false_statement(suite.templates[0]), repeat=args.repeat)
         suite = dataclasses.replace(suite, settings=dataclasses.replace(suite.settings, distractor=distractor))
         started = time.perf_counter()
         run = session.run(suite)

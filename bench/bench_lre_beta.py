@@ -6,7 +6,7 @@ lenient faithfulness (docs/lre.md) per relation, layer and beta, and the
 mean over relations.
 
     python bench/bench_lre_beta.py
-    python bench/bench_lre_beta.py --layers 6 10 15 --betas 1 2 3 suites/geography/country_capital.json
+    python bench/bench_lre_beta.py suites/geography/country_capital.json --layers 6 10 15 --betas 1 2 3
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ import argparse
 import statistics
 import time
 
+import torch
+
+from factcheck.lre import prompt_states
 from factcheck.lre_cache import load_or_estimate
-from factcheck.lre_metrics import faithfulness
+from factcheck.lre_metrics import faithfulness, test_sites
 from factcheck.model import load_model
 from factcheck.suite import load_suite
 
@@ -34,7 +37,10 @@ def main() -> None:
     parser.add_argument("--layers", nargs="+", default=["4", "8", "12", "15", "18", "22"])
     parser.add_argument("--betas", nargs="+", type=float, default=[0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0])
     parser.add_argument("--n-train", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model = load_model()
     table: dict[tuple[str, float], list[float]] = {}
@@ -46,10 +52,11 @@ def main() -> None:
             started = time.perf_counter()
             lre, hit = load_or_estimate(model, suite, layer, n_train=args.n_train, beta=1.0)
             seconds = time.perf_counter() - started
+            states = prompt_states(model, test_sites(model, lre, suite), lre.layer)
             cells = []
             tested = 0
             for beta in args.betas:
-                report = faithfulness(model, lre.with_settings(beta=beta), suite)
+                report = faithfulness(model, lre.with_beta(beta), suite, states=states)
                 tested = report.tested_strict
                 strict, lenient = report.strict or 0.0, report.lenient or 0.0
                 table.setdefault((str(layer), beta), []).append(strict)

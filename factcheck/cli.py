@@ -41,6 +41,12 @@ def _diff(args: argparse.Namespace) -> int:
     return run_diff(args.base, args.candidate, budget=args.budget, markdown=args.markdown)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from .tune import run_tune
+
+    return run_tune(args)
+
+
 def _budget(text: str) -> int:
     try:
         value = int(text)
@@ -112,6 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
     lens.add_argument("--device", default="cpu")
     lens.add_argument("--trust-remote-code", action="store_true")
     lens.set_defaults(handler=_lens)
+
+    from .tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT
+
+    tune = commands.add_parser(
+        "tune", help="choose each suite's LRE layer and beta by faithfulness on held-out facts",
+        description="Sweep layers (then beta) on each suite's training facts with held-out folds and print "
+        "layer -> faithfulness. Dry run by default: --write saves the chosen settings.lre.layer and beta "
+        "into the suite files (replacing pinned values; all else in the file is kept).",
+    )
+    tune.add_argument("suites", nargs="+", metavar="SUITE", help="a suite file, or a folder searched recursively for *.json")
+    tune.add_argument("--layers", metavar="L,L,...", help="candidate blocks, e.g. 4,6,8 (default: 1, 3, 5, ... up to 80%% of the depth)")
+    tune.add_argument("--betas", default=",".join(f"{b:g}" for b in DEFAULT_BETAS), metavar="B,B,...",
+                      help="beta grid tried at the best layer (default: %(default)s; the suite's current beta is always tried)")
+    tune.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
+                      help="folds of n training facts from the suite's first K*n facts; the first is the plugin's training set (default: %(default)s)")
+    tune.add_argument("--max-held-out", type=int, default=DEFAULT_MAX_HELD_OUT, metavar="N", help="held-out facts scored per fold (default: %(default)s)")
+    tune.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
+    tune.add_argument("--dtype", default="float32")
+    tune.add_argument("--device", default="cpu")
+    tune.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
+    mode = tune.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="save the chosen layer and beta into each suite file")
+    mode.add_argument("--dry-run", action="store_true", help="print only (the default)")
+    tune.set_defaults(handler=_tune)
     return parser
 
 

@@ -47,15 +47,18 @@ EMBEDDING_LAYER = "emb"
 METHODS = ("full", "lowrank")
 
 DEFAULT_N_TRAIN = 8
-# Chosen for SmolLM2-135M by a sweep over 0.5-5 on country capital city and
-# three other relations (bench/bench_lre_beta.py); the paper's GPT-J value is 2.25.
-DEFAULT_BETA = 2.5
-# Fraction of the depth used when no layer is given; SmolLM2 (30 blocks) -> block 15.
+# Chosen for SmolLM2-135M by bench/bench_lre_beta.py (beta 0.5-5, blocks 4-22, four
+# relations, n = 8): mean strict faithfulness peaks at beta 1.5 (0.75 at block 15,
+# 0.76 at blocks 8 and 12). The paper uses 2.25 for GPT-J.
+DEFAULT_BETA = 1.5
+# Fraction of the depth used when no layer is given: SmolLM2 (30 blocks) -> block 15,
+# as faithful as blocks 8-12 in that sweep and cheaper (fewer blocks after it).
 DEFAULT_LAYER_FRACTION = 0.5
 DEFAULT_SKETCH_RANK = 64
 DEFAULT_OVERSAMPLE = 16
 
 _ATTENTION_NAME = "factcheck_prefix"
+_CHUNK_BYTES = 256 * 2**20
 
 
 class LreError(RuntimeError):
@@ -126,14 +129,13 @@ class Lre:
             for ids, probs in zip(top.indices.tolist(), top.values.tolist())
         ]
 
-    def with_settings(self, *, beta: float | None = None, rank: int | None | str = "keep") -> Lre:
-        """A copy with another beta and/or rank (rank=None: full rank); W and b are shared."""
-        changes: dict[str, object] = {}
-        if beta is not None:
-            changes["beta"] = float(beta)
-        if rank != "keep":
-            changes["rank"] = rank
-        return dataclasses.replace(self, **changes)
+    def with_beta(self, beta: float) -> Lre:
+        """A copy with another beta (W and b are shared)."""
+        return dataclasses.replace(self, beta=float(beta))
+
+    def with_rank(self, rank: int | None) -> Lre:
+        """A copy applying W truncated to `rank` (None: full rank)."""
+        return dataclasses.replace(self, rank=rank)
 
 
 # ---- prompts and their subject positions --------------------------------------------
@@ -251,7 +253,6 @@ class _PrefixKeys:
     """Keys and values of a prompt prefix per attention module, recorded once and only ever read afterwards."""
 
     recording: bool = True
-    empty: bool = False  # the prompt starts with the subject: nothing to attend to before it
     keys: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
     values: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
 
@@ -291,8 +292,6 @@ def _prefix_attention(
     if prefix.recording:
         prefix.keys[module] = key.detach()
         prefix.values[module] = value.detach()
-        past_keys, past_values = key[:, :, :0], value[:, :, :0]
-    elif prefix.empty:
         past_keys, past_values = key[:, :, :0], value[:, :, :0]
     else:
         if module not in prefix.keys:
@@ -357,8 +356,9 @@ def _decoder(model: LanguageModel) -> nn.Module:
 class SuffixProblem:
     """f(h) = last block output at the last token when the residual stream at `layer` holds h at the subject.
 
-    The prefix (tokens before the subject's last token) runs once, on
-    construction; every evaluation of f runs only the suffix.
+    Construction runs the whole prompt once, recording every layer's keys and
+    values, h and z; the keys and values before the subject's last token are
+    kept as the prefix. Every evaluation of f runs only the suffix.
     """
 
     def __init__(self, model: LanguageModel, site: PromptSite, layer: LayerSpec):
@@ -368,30 +368,22 @@ class SuffixProblem:
         device = model.device
         ids = torch.tensor([site.token_ids], device=device)
         split = site.subject_index
-        self.prefix = _PrefixKeys()
         self.suffix_ids = ids[:, split:]
         self.suffix_positions = torch.arange(split, ids.shape[1], device=device)[None]
-        with torch.no_grad():
-            if split > 0:
-                self._record_prefix(ids[:, :split])
-            self.prefix.recording = False
-            self.prefix.empty = split == 0
-            with _capture(model, layer) as subject:
-                self.z = self._run_suffix()
-            self.h = subject["states"][0, 0].clone()
-
-    def _record_prefix(self, prefix_ids: torch.Tensor) -> None:
-        with _prefix_attention_active(self.model, self.prefix):
-            _decoder(self.model)(
-                input_ids=prefix_ids,
-                position_ids=torch.arange(prefix_ids.shape[1], device=prefix_ids.device)[None],
-                use_cache=False,
-            )
-        if len(self.prefix.keys) != self.model.num_layers:
+        self.prefix = _PrefixKeys()
+        with torch.no_grad(), _prefix_attention_active(model, self.prefix):
+            with _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
+                _decoder(model)(input_ids=ids, position_ids=torch.arange(ids.shape[1], device=device)[None], use_cache=False)
+        if len(self.prefix.keys) != model.num_layers:
             raise LreError(
-                f"{self.model.architecture}: {len(self.prefix.keys)} of {self.model.num_layers} attention layers went through "
+                f"{model.architecture}: {len(self.prefix.keys)} of {model.num_layers} attention layers went through "
                 "transformers' AttentionInterface; the suffix-only LRE estimator needs all of them"
             )
+        self.prefix.keys = {module: keys[:, :, :split] for module, keys in self.prefix.keys.items()}
+        self.prefix.values = {module: values[:, :, :split] for module, values in self.prefix.values.items()}
+        self.prefix.recording = False
+        self.h = subject["states"][0, split].clone()
+        self.z = last["states"][0, -1].clone()
 
     def _run_suffix(self) -> torch.Tensor:
         with _prefix_attention_active(self.model, self.prefix), _capture(self.model, self.model.num_layers - 1) as last:
@@ -404,8 +396,15 @@ class SuffixProblem:
             return self._run_suffix()
 
     def jacobian(self, chunk_size: int | None = None) -> torch.Tensor:
-        """J = df/dh at h (d x d), rows batched through vmap."""
-        return torch.func.jacrev(self.object_state, chunk_size=chunk_size)(self.h)
+        """J = df/dh at h (d x d), rows batched through vmap, `chunk_size` rows at a time (None: automatic)."""
+        return torch.func.jacrev(self.object_state, chunk_size=chunk_size or self.rows_per_chunk())(self.h)
+
+    def rows_per_chunk(self) -> int:
+        """How many Jacobian rows to vectorise at once so that one batched activation (rows x suffix length x
+        MLP width, taken as 4 d) stays near _CHUNK_BYTES; all rows for small models."""
+        hidden = self.h.shape[0]
+        per_row = self.suffix_ids.shape[1] * 4 * hidden * self.h.element_size()
+        return max(1, min(hidden, _CHUNK_BYTES // per_row))
 
     def jvp(self, tangents: torch.Tensor) -> torch.Tensor:
         """J @ tangents for tangents (d, m), forward mode vectorised over the m columns."""
@@ -441,7 +440,7 @@ def estimate_lre(
     directly with a randomised rank-`sketch_rank` sketch (oversampling
     `oversample`, random seed `seed`). `rank` truncates W on use (apply).
     `chunk_size` bounds how many Jacobian rows one vectorised backward holds
-    (None: all d at once; lower it to save memory on large models).
+    (None: as many as fit a fixed memory budget; all d rows for SmolLM2).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -470,13 +469,13 @@ def estimate_lre(
 
 
 def _mean_jacobian(problems, chunk_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    weight_sum = bias_sum = None
+    # Sums in float32 whatever the model's dtype: a bf16 mean of 8 Jacobians would lose digits.
+    weight_sum = bias_sum = 0
     count = 0
     for problem in problems:
-        jacobian = problem.jacobian(chunk_size)
-        bias = problem.z - jacobian @ problem.h
-        weight_sum = jacobian if weight_sum is None else weight_sum + jacobian
-        bias_sum = bias if bias_sum is None else bias_sum + bias
+        jacobian = problem.jacobian(chunk_size).float()
+        weight_sum = weight_sum + jacobian
+        bias_sum = bias_sum + (problem.z.float() - jacobian @ problem.h.float())
         count += 1
     return (weight_sum / count).detach(), (bias_sum / count).detach()
 
@@ -484,24 +483,24 @@ def _mean_jacobian(problems, chunk_size: int | None) -> tuple[torch.Tensor, torc
 def _sketched_mean_jacobian(
     problems: list[SuffixProblem], sketch_rank: int, oversample: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Randomised range finder on W = mean J_i (Halko et al. 2011, algorithm 4.1 then direct SVD).
+    """Randomised range finder on W = mean J_i (Halko et al. 2011, algorithm 4.1, then an SVD of Q^T W).
 
     Y = W Omega (k + p JVPs per fact), Q = orth(Y), B = Q^T W (k + p VJPs per
     fact), W ~= Q B truncated to rank k. The JVP batch also carries h_i, so the
     bias b = mean(z_i - J_i h_i) is exact.
     """
-    hidden = problems[0].h.shape[0]
+    h = problems[0].h
+    hidden = h.shape[0]
     width = min(sketch_rank + oversample, hidden)
-    generator = torch.Generator().manual_seed(seed)
-    omega = torch.randn(hidden, width, generator=generator).to(problems[0].h)
-    sketch = torch.zeros(hidden, width).to(omega)
-    bias = torch.zeros(hidden).to(omega)
+    omega = torch.randn(hidden, width, generator=torch.Generator().manual_seed(seed)).to(h.device)
+    sketch = torch.zeros(hidden, width, device=h.device)
+    bias = torch.zeros(hidden, device=h.device)
     for problem in problems:
-        products = problem.jvp(torch.cat([omega, problem.h[:, None]], dim=1))
+        products = problem.jvp(torch.cat([omega, problem.h[:, None].float()], dim=1).to(h.dtype)).float()
         sketch += products[:, :width]
-        bias += problem.z - products[:, width]
+        bias += problem.z.float() - products[:, width]
     basis, _ = torch.linalg.qr(sketch / len(problems))
-    projected = sum(problem.vjp(basis) for problem in problems) / len(problems)  # (width, d) = Q^T W
+    projected = sum(problem.vjp(basis.to(h.dtype)).float() for problem in problems) / len(problems)  # Q^T W
     u, s, vh = torch.linalg.svd(projected, full_matrices=False)
     k = min(sketch_rank, width)
     weight = (basis @ u[:, :k]) * s[:k] @ vh[:k]

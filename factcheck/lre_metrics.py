@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from .lre import Lre, PromptSite, edit_residual, prompt_states, query_sites
+from .lre import Lre, PromptSite, PromptStates, edit_residual, prompt_states, query_sites
 from .model import LanguageModel, left_pad
 from .saycheck import answer_tokens
 from .suite import Fact, Suite
@@ -89,14 +89,31 @@ def _split(lre: Lre, relation: Suite | Sequence[Fact]) -> tuple[tuple[Fact, ...]
     return training, test, candidates
 
 
+def test_sites(model: LanguageModel, lre: Lre, relation: Suite | Sequence[Fact]) -> list[PromptSite]:
+    """The prompts of the relation's facts outside the LRE's training set, with all training facts as demos."""
+    training, test, _ = _split(lre, relation)
+    return query_sites(model, lre.template, training, [f.subject for f in test])
+
+
 @torch.no_grad()
-def faithfulness(model: LanguageModel, lre: Lre, relation: Suite | Sequence[Fact], batch_size: int = 16) -> FaithfulnessReport:
-    """Decode LRE(h) for every test fact and compare it with the model's own answer and the object."""
+def faithfulness(
+    model: LanguageModel,
+    lre: Lre,
+    relation: Suite | Sequence[Fact],
+    batch_size: int = 16,
+    states: PromptStates | None = None,
+) -> FaithfulnessReport:
+    """Decode LRE(h) for every test fact and compare it with the model's own answer and the object.
+
+    `states` may pass in prompt_states(model, test_sites(...), lre.layer) when
+    several LREs of one layer are scored (e.g. a beta sweep).
+    """
     training, test, candidates = _split(lre, relation)
     if not test:
         return FaithfulnessReport(())
     sites = query_sites(model, lre.template, training, [f.subject for f in test])
-    states = prompt_states(model, sites, lre.layer, batch_size)
+    if states is None:
+        states = prompt_states(model, sites, lre.layer, batch_size)
     lre_logits = lre.logits(model, states.h)
     model_top = states.logits.argmax(-1).tolist()
     lre_top = lre_logits.argmax(-1).tolist()

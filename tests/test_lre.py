@@ -11,6 +11,7 @@ from torch import nn
 
 from factcheck import lre_cache
 from factcheck.lre import (
+    DEFAULT_BETA,
     Lre,
     LreError,
     SuffixProblem,
@@ -96,8 +97,19 @@ def test_passes_do_not_disturb_each_other(tiny_llama):
     problem.jacobian()
     again = problem.object_state(problem.h)
     assert torch.equal(first, again)
-    assert torch.allclose(first, problem.z, atol=1e-6)
+    assert torch.allclose(first, problem.z, atol=1e-4)  # full-prompt pass vs suffix pass: float noise only
     assert all(torch.equal(problem.prefix.keys[m], k) for m, k in keys_before.items())
+
+
+def test_jacobian_chunks_and_products_agree(tiny_llama):
+    site = training_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN])[3]
+    problem = SuffixProblem(tiny_llama, site, 0)
+    jacobian = problem.jacobian()
+    assert problem.rows_per_chunk() == 32
+    assert torch.allclose(problem.jacobian(chunk_size=5), jacobian, atol=1e-6)
+    vectors = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(problem.jvp(vectors), jacobian @ vectors, atol=1e-5)
+    assert torch.allclose(problem.vjp(vectors), vectors.T @ jacobian, atol=1e-5)
 
 
 def test_training_prompts_hold_the_other_facts_only():
@@ -114,6 +126,18 @@ def test_training_prompts_hold_the_other_facts_only():
         assert f"{fact.subject} is {fact.object}" not in site.text
         assert site.text.endswith(f"of {fact.subject} is")
         assert site.subject_index == site.text.rfind(fact.subject) + len(fact.subject) - 1
+
+
+def test_bfloat16_model_gives_a_float32_estimate(tiny_model_factory):
+    model = tiny_model_factory("llama")
+    exact = estimate_lre(model, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
+    model.model.to(torch.bfloat16)
+    for method in ("full", "lowrank"):
+        low = estimate_lre(model, (TEMPLATE, FACTS), 0, n_train=N_TRAIN, method=method, sketch_rank=32, oversample=0)
+        assert low.weight.dtype == low.bias.dtype == torch.float32
+        assert float(torch.linalg.norm(low.weight - exact.weight) / torch.linalg.norm(exact.weight)) < 0.05
+    h = prompt_states(model, query_sites(model, TEMPLATE, FACTS[:N_TRAIN], ["Spain"]), 0).h
+    assert h.dtype == torch.bfloat16 and low.logits(model, h).shape == (1, model.vocab_size)
 
 
 def test_attention_setting_is_restored_even_after_an_error(tiny_llama):
@@ -168,7 +192,7 @@ def test_lowrank_sketch_has_the_requested_rank(tiny_llama):
     full = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
     sketched = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN, method="lowrank", sketch_rank=4, oversample=4)
     assert torch.linalg.matrix_rank(sketched.weight) == 4
-    best = full.with_settings(rank=4).effective_weight  # the optimal rank-4 approximation
+    best = full.with_rank(4).effective_weight  # the optimal rank-4 approximation
     error = compare_lres(tiny_llama, sketched, full).weight_relative_error
     optimal = float(torch.linalg.norm(best - full.weight) / torch.linalg.norm(full.weight))
     assert optimal <= error + 1e-6
@@ -190,7 +214,7 @@ def test_apply_scales_only_the_linear_term():
     h = torch.randn(3, 4)
     assert torch.allclose(lre.apply(h), 2.0 * h @ weight.T + torch.arange(4.0))
     assert torch.allclose(lre.apply(torch.zeros(4)), torch.arange(4.0))
-    assert torch.allclose(lre.with_settings(beta=1.0).apply(h), h @ weight.T + torch.arange(4.0))
+    assert torch.allclose(lre.with_beta(1.0).apply(h), h @ weight.T + torch.arange(4.0))
 
 
 def test_rank_truncation_and_pseudo_inverse():
@@ -200,20 +224,21 @@ def test_rank_truncation_and_pseudo_inverse():
     assert torch.linalg.matrix_rank(lre.effective_weight) == 2
     u, s, vh = torch.linalg.svd(weight)
     assert torch.allclose(lre.effective_weight, (u[:, :2] * s[:2]) @ vh[:2], atol=1e-5)
-    assert torch.allclose(lre.with_settings(rank=None).effective_weight, weight)
+    assert torch.allclose(lre.with_rank(None).effective_weight, weight)
     assert torch.allclose(lre.pseudo_inverse(4), torch.linalg.pinv(weight), atol=1e-4)
     assert torch.allclose(lre.pseudo_inverse(), torch.linalg.pinv(lre.effective_weight), atol=1e-4)
 
 
-def test_prompt_states_match_single_prompt_passes(tiny_lm):
+@pytest.mark.parametrize("layer", ["emb", 0])
+def test_prompt_states_match_single_prompt_passes(tiny_lm, layer):
     subjects = ["France", "the United Kingdom", "Spain"]
     sites = query_sites(tiny_lm, TEMPLATE, FACTS[:N_TRAIN], subjects)
-    batched = prompt_states(tiny_lm, sites, 0, batch_size=3)
+    batched = prompt_states(tiny_lm, sites, layer, batch_size=3)
     for row, site in enumerate(sites):
-        h, z, _ = reference_problem(tiny_lm, site.text, site.subject, 0)
+        h, z, _ = reference_problem(tiny_lm, site.text, site.subject, layer)
         assert _relative(batched.h[row], h) < 1e-4
         assert _relative(batched.z[row], z) < 1e-4
-    one_by_one = prompt_states(tiny_lm, sites, 0, batch_size=1)
+    one_by_one = prompt_states(tiny_lm, sites, layer, batch_size=1)
     assert torch.allclose(batched.h, one_by_one.h, atol=1e-4)
     assert torch.allclose(batched.logits, one_by_one.logits, atol=1e-3)
 
@@ -367,7 +392,7 @@ def test_smollm2_fast_estimate_decodes_like_the_reference(smollm2):
         Fact("Egypt", "Cairo"),
         Fact("Norway", "Oslo"),
     )
-    n_train, layer, beta = 5, 15, 2.5
+    n_train, layer, beta = 5, 15, DEFAULT_BETA
     lre = estimate_lre(smollm2, (TEMPLATE, facts), layer, n_train=n_train, beta=beta)
     sites = query_sites(smollm2, TEMPLATE, facts[:n_train], ["Egypt", "Norway"])
     states = prompt_states(smollm2, sites, layer).h

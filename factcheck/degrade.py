@@ -1,0 +1,162 @@
+"""Degraded copies of a loaded model, for rehearsing a release gate: what would the gate say about this?
+
+Every function takes a `LanguageModel` and returns a NEW one: the network is
+deep-copied first and only the copy is changed, so the original's weights,
+name and fingerprint stay as they were. The tokenizer object is shared (it is
+never changed). Each copy gets a name that says what was done
+(``smollm2+round4``, ``smollm2+ablate-mlp2``) and, because its weights differ,
+a different fingerprint, so that LRE cache entries and baselines recorded for
+the original are never mistaken for the copy's. A degradation that would leave
+every weight as it was (and so the fingerprint too) raises `DegradeError`.
+
+`round_weights(model, bits)`: symmetric per-output-row uniform quantization
+-------------------------------------------------------------------------------
+Applies to the ``weight`` of every ``nn.Linear``, every ``nn.Embedding``
+(token and learned position embeddings) and every GPT-2 style ``Conv1D`` (a
+linear layer that stores its weight transposed, as in x @ W). Biases, norms
+and any other parameter are left alone. A weight shared by several modules
+(tied input and output embeddings) is rounded once.
+
+For each output row w of such a weight (a row of ``nn.Linear.weight`` and
+``nn.Embedding.weight``; a *column* of ``Conv1D.weight``, whose second axis
+is the output), with L = 2**(bits-1) - 1 levels on either side of zero:
+
+    scale = max(|w|) / L
+    q     = clamp(round(w / scale), -L, L)      (round half to even)
+    w'    = q * scale
+
+computed in float32 and stored back in the weight's own dtype. A row of zeros
+stays zero. So each row holds at most 2*L + 1 = 2**bits - 1 distinct values
+(one code of a two's-complement b-bit integer goes unused, as in symmetric
+int8 quantization), its largest magnitude is kept exactly, and the rounding
+error of each element is at most scale / 2. `bits` must be at least 2.
+
+`ablate_mlp(model, block)`: one block's MLP writes nothing to the residual stream
+-------------------------------------------------------------------------------
+Zeroes the weight (and bias, when it has one) of the MLP's output projection
+in block `block` of ``model.layout.blocks`` (negative indexes count from the
+end). The MLP is the block's child named ``mlp``, ``feed_forward`` or ``ffn``;
+its output projection is its child named ``down_proj`` (Llama, Gemma,
+Mistral, Qwen), ``c_proj`` (GPT-2), ``dense_4h_to_h`` (GPT-NeoX), ``fc_out``
+(GPT-J), ``fc2`` (OPT-style, Phi) or ``w2``. The block's attention and the
+other blocks are untouched, so the block still passes its input on.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .model import LanguageModel
+
+MLP_NAMES = ("mlp", "feed_forward", "ffn")
+MLP_OUTPUT_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
+
+
+class DegradeError(ValueError):
+    pass
+
+
+def _conv1d_class():
+    try:
+        from transformers.pytorch_utils import Conv1D
+    except ImportError:  # pragma: no cover - every supported transformers has it
+        return None
+    return Conv1D
+
+
+def output_axis(module: nn.Module) -> int | None:
+    """The axis of `module.weight` that indexes outputs (0 for Linear and Embedding, 1 for Conv1D); None if not rounded."""
+    conv1d = _conv1d_class()
+    if conv1d is not None and isinstance(module, conv1d):
+        return 1
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        return 0
+    return None
+
+
+def rounded_weights(model: nn.Module) -> list[tuple[str, nn.Parameter, int]]:
+    """(module name, weight, output axis) for each weight `round_weights` rounds, each shared weight once."""
+    found: list[tuple[str, nn.Parameter, int]] = []
+    seen: set[int] = set()
+    for name, module in model.named_modules():
+        axis = output_axis(module)
+        weight = getattr(module, "weight", None)
+        if axis is None or not isinstance(weight, torch.Tensor) or weight.dim() != 2 or id(weight) in seen:
+            continue
+        seen.add(id(weight))
+        found.append((name, weight, axis))
+    return found
+
+
+def quantize_rows(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """Symmetric uniform quantization of each row of a 2-D tensor to `bits` bits, back in the input's dtype."""
+    if bits < 2:
+        raise DegradeError(f"bits must be at least 2 (symmetric rounding needs a level on each side of zero), got {bits}")
+    levels = 2 ** (bits - 1) - 1
+    rows = weight.detach().to(torch.float32)
+    scale = rows.abs().amax(dim=1, keepdim=True) / levels
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    q = torch.clamp(torch.round(rows / safe), -levels, levels)
+    return torch.where(scale > 0, q * scale, torch.zeros_like(rows)).to(weight.dtype)
+
+
+def _copy(model: LanguageModel, suffix: str) -> LanguageModel:
+    network = copy.deepcopy(model.model)
+    return LanguageModel(network, model.tokenizer, name=f"{model.name}+{suffix}", load_seconds=model.load_seconds)
+
+
+def _check_changed(original: LanguageModel, degraded: LanguageModel, what: str) -> LanguageModel:
+    if degraded.fingerprint == original.fingerprint:
+        raise DegradeError(f"{what} left every weight of {original.name!r} as it was (fingerprint {original.fingerprint})")
+    return degraded
+
+
+@torch.no_grad()
+def round_weights(model: LanguageModel, bits: int) -> LanguageModel:
+    """A copy of `model` whose Linear/Embedding/Conv1D weights are rounded to `bits` bits per output row (see the module doc)."""
+    if bits < 2:
+        raise DegradeError(f"bits must be at least 2, got {bits}")
+    degraded = _copy(model, f"round{bits}")
+    for _, weight, axis in rounded_weights(degraded.model):
+        rows = weight.transpose(0, 1) if axis == 1 else weight
+        rows.copy_(quantize_rows(rows, bits))
+    return _check_changed(model, degraded, f"rounding to {bits} bits")
+
+
+def mlp_output(model: LanguageModel, block: int) -> tuple[str, nn.Module]:
+    """(name inside the block, module) of the MLP output projection of block `block`."""
+    blocks = model.layout.blocks
+    if not -len(blocks) <= block < len(blocks):
+        raise DegradeError(f"block {block} is out of range: {model.name!r} has {len(blocks)} blocks")
+    layer = blocks[block]
+    for mlp_name in MLP_NAMES:
+        mlp = getattr(layer, mlp_name, None)
+        if not isinstance(mlp, nn.Module):
+            continue
+        for out_name in MLP_OUTPUT_NAMES:
+            out = getattr(mlp, out_name, None)
+            if isinstance(out, nn.Module) and isinstance(getattr(out, "weight", None), torch.Tensor):
+                return f"{mlp_name}.{out_name}", out
+        children = ", ".join(name for name, _ in mlp.named_children())
+        raise DegradeError(
+            f"block {block} of {model.name!r} has an MLP ({type(mlp).__name__}: {children}) but none of the "
+            f"output projections {MLP_OUTPUT_NAMES}"
+        )
+    children = ", ".join(name for name, _ in layer.named_children())
+    raise DegradeError(f"block {block} of {model.name!r} ({type(layer).__name__}: {children}) has none of the MLPs {MLP_NAMES}")
+
+
+@torch.no_grad()
+def ablate_mlp(model: LanguageModel, block: int) -> LanguageModel:
+    """A copy of `model` whose block `block` MLP output projection is all zeros (weight and bias)."""
+    mlp_output(model, block)  # fail before copying
+    index = block % model.num_layers
+    degraded = _copy(model, f"ablate-mlp{index}")
+    _, out = mlp_output(degraded, index)
+    out.weight.zero_()
+    if isinstance(getattr(out, "bias", None), torch.Tensor):
+        out.bias.zero_()
+    return _check_changed(model, degraded, f"ablating the MLP of block {index}")

@@ -1,0 +1,550 @@
+"""`factcheck tune`: choose a suite's LRE layer and beta by faithfulness on held-out facts.
+
+Protocol
+--------
+n is the suite's training size (settings.lre.n_train, else settings.shots,
+else 8). The plugin estimates each relation's LRE on its first n facts and
+uses those same facts as every prompt's demonstrations, so tune does too.
+
+* Folds. Fold j holds facts [j*n, (j+1)*n); fold 0 is exactly the plugin's
+  training set. Up to `folds` complete folds are used (3 by default: the
+  first 3n facts; fewer when the suite is short).
+* Estimate. For each fold and each candidate layer, the LRE is estimated on
+  the fold's n facts (each prompt demonstrating the fold's other facts),
+  exactly as `estimate_lre` would.
+* Score. Each fold's LRE is scored on held-out facts: the suite's facts
+  outside that fold (the first `max_held_out` of them), each prompted with
+  the fold's n facts as demonstrations. As in docs/lre.md, only held-out
+  facts the model itself gets right count, and the LRE is right when its
+  top-1 decoded token is the object's first token (strict, token ids) or a
+  prefix of it (lenient, the paper's rule). A fact is never scored by an
+  LRE it helped estimate.
+* Pool. A candidate's score is LRE-right / tested summed over the folds.
+* Choose. The layer with the best strict score at the suite's current beta;
+  ties go to the better lenient score, then to the layer nearest the
+  current one. Then beta: a small grid at that layer, re-using each fold's
+  W and b (beta only rescales W h, so nothing is re-estimated); ties go to
+  the beta nearest the current one.
+
+Caveat: fold 0's held-out facts are the facts the plugin later reports
+faithfulness on, and they took part in the choice, so that number is
+slightly optimistic; the other folds make the choice less dependent on them.
+
+Cost: `estimate_layers` gets every candidate layer's Jacobians from one set
+of backward passes per training prompt (the gradient of the object state
+with respect to an addition to the residual stream at each layer), and
+`states_by_layer` reads every layer from one forward pass, so a sweep costs
+about one LRE estimate at the lowest candidate layer per fold.
+
+Writing: the chosen `layer` and `beta` go into the file's `settings.lre`;
+every other key, value and key order is kept. The file is re-formatted in
+the project's suite style (2-space indent, facts one per line, trailing
+newline), checked with `load_suite` under a temporary name and only then
+renamed over the original.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .lre import (
+    DEFAULT_BETA,
+    EMBEDDING_LAYER,
+    Lre,
+    PromptSite,
+    PromptStates,
+    SuffixProblem,
+    edit_residual,
+    query_sites,
+    resolve_layer,
+    training_sites,
+)
+from .lre_metrics import FaithfulnessReport, faithfulness
+from .model import LanguageModel, left_pad
+from .suite import Fact, Suite, SuiteError, load_suite, read_json_document
+
+DEFAULT_BETAS = (1.0, 2.0, 2.5, 3.0, 4.0)
+DEFAULT_FOLDS = 3
+DEFAULT_MAX_HELD_OUT = 100
+# Candidate layers: every LAYER_STRIDE-th block from block 1 up to this fraction of the depth
+# (late layers fail: near the output the subject state no longer maps linearly to the object).
+LAYER_STRIDE = 2
+MAX_LAYER_FRACTION = 0.8
+
+Progress = Callable[[str], None]
+
+
+class TuneError(ValueError):
+    pass
+
+
+# ---- candidates and folds --------------------------------------------------------------
+def default_layers(num_layers: int) -> list[int]:
+    """Blocks 1, 3, 5, ... up to about 80% of the depth (SmolLM2's 30 blocks: 1-23); block 0 for 1-block models."""
+    top = min(num_layers - 1, max(1, round(MAX_LAYER_FRACTION * num_layers)))
+    return list(range(1, top + 1, LAYER_STRIDE)) or [0]
+
+
+def make_folds(facts: Sequence[Fact], n: int, folds: int) -> list[tuple[Fact, ...]]:
+    """Consecutive blocks of n facts, fold 0 first (the plugin's training set); only complete folds that
+    leave at least one fact outside them."""
+    if n < 2:
+        raise TuneError(f"an LRE needs at least 2 training facts, the suite trains on {n}")
+    if len(facts) <= n:
+        raise TuneError(f"the suite has {len(facts)} facts: at least {n + 1} are needed to hold one out of {n} training facts")
+    count = max(1, min(folds, len(facts) // n))
+    return [tuple(facts[j * n : (j + 1) * n]) for j in range(count)]
+
+
+def held_out(facts: Sequence[Fact], fold: Sequence[Fact], limit: int | None = None) -> tuple[Fact, ...]:
+    """The facts outside `fold`, in suite order, at most `limit` of them."""
+    trained = {f.subject for f in fold}
+    outside = tuple(f for f in facts if f.subject not in trained)
+    return outside if limit is None else outside[:limit]
+
+
+# ---- every layer from one pass ----------------------------------------------------------
+def _add_at_subject(offset: torch.Tensor):
+    """A residual-stream edit adding `offset` at suffix position 0 (the subject's last token), built without
+    in-place writes so that it works under torch.func transforms."""
+    def edit(states: torch.Tensor) -> torch.Tensor:
+        shifted = states[:, :1] + offset.to(states.dtype).reshape(1, 1, -1)
+        return torch.cat([shifted, states[:, 1:]], dim=1)
+
+    return edit
+
+
+def estimate_layers(
+    model: LanguageModel,
+    template: str,
+    training: Sequence[Fact],
+    layers: Sequence[int | str],
+    *,
+    beta: float = DEFAULT_BETA,
+    rank: int | None = None,
+    relation: str = "",
+) -> dict[int, Lre]:
+    """The LRE of `training` at each of `layers`, equal to `estimate_lre(..., n_train=len(training))` at each.
+
+    Per training prompt, the suffix runs from the lowest layer with h spliced
+    in there and a zero offset added at the subject position of every higher
+    layer; one reverse-mode Jacobian of the object state with respect to h and
+    the offsets gives dz/dh_l for every layer at once (adding to h_l and
+    replacing h_l have the same derivative).
+    """
+    resolved = sorted({resolve_layer(model, layer) for layer in layers})
+    if EMBEDDING_LAYER in resolved:
+        raise TuneError(f"tune sweeps block outputs; layer {EMBEDDING_LAYER!r} is not supported")
+    first, higher = resolved[0], resolved[1:]
+    weights: dict[int, torch.Tensor] = {}
+    biases: dict[int, torch.Tensor] = {}
+    for site in training_sites(model, template, training):
+        problem = SuffixProblem(model, site, first)
+        with torch.no_grad(), model.capture_blocks(higher) as captured:
+            problem.object_state(problem.h)
+            subject_states = {layer: captured[layer][0, 0].clone() for layer in higher}
+
+        def object_state(h: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+            with contextlib.ExitStack() as stack:
+                for row, layer in enumerate(higher):
+                    stack.enter_context(edit_residual(model, layer, _add_at_subject(offsets[row])))
+                return problem.object_state(h)
+
+        offsets = torch.zeros(len(higher), problem.h.shape[0], dtype=problem.h.dtype, device=problem.h.device)
+        jacobian_h, jacobian_offsets = torch.func.jacrev(object_state, argnums=(0, 1), chunk_size=problem.rows_per_chunk())(
+            problem.h, offsets
+        )
+        jacobians = {first: jacobian_h, **{layer: jacobian_offsets[:, row] for row, layer in enumerate(higher)}}
+        for layer, jacobian in jacobians.items():
+            # Sums in float32 whatever the model's dtype, as estimate_lre does.
+            jacobian = jacobian.float()
+            h = problem.h if layer == first else subject_states[layer]
+            bias = problem.z.float() - jacobian @ h.float()
+            weights[layer] = weights[layer] + jacobian if layer in weights else jacobian
+            biases[layer] = biases[layer] + bias if layer in biases else bias
+    count = len(training)
+    return {
+        layer: Lre(
+            weight=(weights[layer] / count).detach(),
+            bias=(biases[layer] / count).detach(),
+            layer=layer,
+            beta=float(beta),
+            rank=rank,
+            relation=relation,
+            template=template,
+            training=tuple((f.subject, f.object) for f in training),
+            model_fingerprint=model.fingerprint,
+            method="full",
+        )
+        for layer in resolved
+    }
+
+
+@torch.no_grad()
+def states_by_layer(model: LanguageModel, sites: Sequence[PromptSite], layers: Sequence[int], batch_size: int = 16) -> dict[int, PromptStates]:
+    """`prompt_states` for several layers from one forward pass per batch."""
+    last = model.num_layers - 1
+    wanted = sorted(set(layers) | {last})
+    subject: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    objects, logits = [], []
+    for start in range(0, len(sites), batch_size):
+        chunk = sites[start : start + batch_size]
+        encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
+        result = model.forward(encoded, layers=wanted)
+        rows = torch.arange(len(chunk))
+        columns = torch.tensor([encoded.padded_index(i, s.subject_index) for i, s in enumerate(chunk)])
+        for layer in layers:
+            subject[layer].append(result.block_outputs[layer][rows, columns])
+        objects.append(result.block_outputs[last][:, -1])
+        logits.append(result.logits[:, -1])
+    z, next_logits = torch.cat(objects), torch.cat(logits)
+    return {layer: PromptStates(h=torch.cat(subject[layer]), z=z, logits=next_logits) for layer in layers}
+
+
+# ---- scores -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Score:
+    """Faithfulness counts pooled over folds: LRE right / tested, for each matching rule."""
+
+    strict_right: int = 0
+    strict_tested: int = 0
+    lenient_right: int = 0
+    lenient_tested: int = 0
+
+    @classmethod
+    def of(cls, report: FaithfulnessReport) -> Score:
+        return cls(
+            strict_right=sum(f.lre_strict for f in report.facts if f.model_strict),
+            strict_tested=sum(f.model_strict for f in report.facts),
+            lenient_right=sum(f.lre_lenient for f in report.facts if f.model_lenient),
+            lenient_tested=sum(f.model_lenient for f in report.facts),
+        )
+
+    def __add__(self, other: Score) -> Score:
+        return Score(
+            self.strict_right + other.strict_right,
+            self.strict_tested + other.strict_tested,
+            self.lenient_right + other.lenient_right,
+            self.lenient_tested + other.lenient_tested,
+        )
+
+    @property
+    def strict(self) -> float | None:
+        return self.strict_right / self.strict_tested if self.strict_tested else None
+
+    @property
+    def lenient(self) -> float | None:
+        return self.lenient_right / self.lenient_tested if self.lenient_tested else None
+
+
+def choose(scores: dict, current: float) -> int | float:
+    """The key (layer or beta) with the best strict score; ties: better lenient, then nearest `current`, then smaller."""
+    def rank(key):
+        score = scores[key]
+        strict = -1.0 if score.strict is None else score.strict
+        lenient = -1.0 if score.lenient is None else score.lenient
+        return (strict, lenient, -abs(key - current), -key)
+
+    return max(scores, key=rank)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    suite: Suite
+    n_train: int
+    folds: tuple[tuple[Fact, ...], ...]
+    held_out: tuple[tuple[Fact, ...], ...]  # per fold, the facts its LRE was scored on
+    layer_scores: dict[int, Score]  # at base_beta
+    beta_scores: dict[float, Score]  # at the chosen layer
+    fold0_score: Score  # the chosen settings scored on fold 0 only: what the plugin will report
+    current_layer: int  # the suite's layer before tuning (its pinned one, else the default)
+    base_beta: float  # the suite's beta before tuning (its pinned one, else the default)
+    layer: int
+    beta: float
+    seconds: float
+
+    @property
+    def score(self) -> Score:
+        return self.beta_scores[self.beta]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def tune_suite(
+    model: LanguageModel,
+    suite: Suite,
+    *,
+    layers: Sequence[int] | None = None,
+    betas: Sequence[float] = DEFAULT_BETAS,
+    folds: int = DEFAULT_FOLDS,
+    max_held_out: int | None = DEFAULT_MAX_HELD_OUT,
+    n_train: int | None = None,
+    progress: Progress = _quiet,
+) -> TuneResult:
+    """Sweep layers, then beta, with the protocol of the module docstring."""
+    from .session import training_size
+
+    started = time.perf_counter()
+    n = training_size(suite) if n_train is None else n_train
+    candidates = sorted({int(resolve_layer(model, layer)) for layer in (layers or default_layers(model.num_layers))})
+    settings = suite.settings.lre
+    try:
+        current_layer = resolve_layer(model, settings.layer)
+    except ValueError:  # pinned for a deeper model: no current layer to prefer
+        current_layer = resolve_layer(model, None)
+    current_layer = -1 if current_layer == EMBEDDING_LAYER else int(current_layer)
+    base_beta = settings.beta if settings.beta is not None else DEFAULT_BETA
+    beta_grid = sorted(set(float(b) for b in betas) | {float(base_beta)})
+    template = suite.templates[0]
+    fold_facts = make_folds(suite.facts, n, folds)
+
+    # Per fold: one LRE per layer and the held-out prompts' states at every layer.
+    estimates: list[dict[int, Lre]] = []
+    fold_states: list[dict[int, PromptStates]] = []
+    tests: list[tuple[Fact, ...]] = []
+    for index, fold in enumerate(fold_facts):
+        tick = time.perf_counter()
+        estimates.append(estimate_layers(model, template, fold, candidates, beta=base_beta, rank=settings.rank, relation=suite.relation))
+        test = held_out(suite.facts, fold, max_held_out)
+        sites = query_sites(model, template, fold, [f.subject for f in test])
+        fold_states.append(states_by_layer(model, sites, candidates))
+        tests.append(test)
+        progress(
+            f"[tune] {suite.relation_id}: fold {index + 1}/{len(fold_facts)} (train facts {index * n + 1}-{(index + 1) * n}, "
+            f"{len(test)} held out): {len(candidates)} layers in {time.perf_counter() - tick:.1f} s"
+        )
+
+    def fold_score(index: int, layer: int, beta: float) -> Score:
+        lre = estimates[index][layer].with_beta(beta)
+        # The relation given to faithfulness is the fold plus its held-out facts, in the order of the states.
+        report = faithfulness(model, lre, fold_facts[index] + tests[index], states=fold_states[index][layer])
+        return Score.of(report)
+
+    def pooled(layer: int, beta: float) -> Score:
+        return sum((fold_score(i, layer, beta) for i in range(len(fold_facts))), Score())
+
+    layer_scores: dict[int, Score] = {}
+    for layer in candidates:
+        layer_scores[layer] = pooled(layer, base_beta)
+        progress(f"[tune] {suite.relation_id}: layer {layer:>3}  {_describe(layer_scores[layer])}")
+    if not any(score.strict_tested for score in layer_scores.values()):
+        tested = sum(len(t) for t in tests)
+        raise TuneError(f"{suite.relation_id}: the model gets none of the {tested} held-out facts right; nothing to tune on")
+    layer = choose(layer_scores, current_layer)
+    beta_scores = {beta: pooled(layer, beta) for beta in beta_grid}
+    beta = choose(beta_scores, base_beta)
+    progress(f"[tune] {suite.relation_id}: beta at layer {layer}: " + ", ".join(f"{b:g} -> {_ratio(s.strict)}" for b, s in beta_scores.items()))
+    return TuneResult(
+        suite=suite,
+        n_train=n,
+        folds=tuple(fold_facts),
+        held_out=tuple(tests),
+        layer_scores=layer_scores,
+        beta_scores=beta_scores,
+        fold0_score=fold_score(0, layer, beta),
+        current_layer=current_layer,
+        base_beta=float(base_beta),
+        layer=layer,
+        beta=beta,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _ratio(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def _describe(score: Score) -> str:
+    return (
+        f"strict {_ratio(score.strict)} ({score.strict_right}/{score.strict_tested})  "
+        f"lenient {_ratio(score.lenient)} ({score.lenient_right}/{score.lenient_tested})"
+    )
+
+
+def format_result(result: TuneResult) -> str:
+    """The table layer -> held-out faithfulness, the beta grid and the choice."""
+    lines = [
+        f"{result.suite.path}: {result.suite.relation} (n={result.n_train}, {len(result.folds)} fold(s), "
+        f"beta {result.base_beta:g} for the layer sweep)",
+        "  layer   strict  (right/tested)   lenient (right/tested)",
+    ]
+    for layer, score in result.layer_scores.items():
+        mark = "*" if layer == result.layer else " "
+        lines.append(
+            f"  {mark}{layer:>4}   {_ratio(score.strict)}  ({score.strict_right:>3}/{score.strict_tested:<3})       "
+            f"{_ratio(score.lenient)}  ({score.lenient_right:>3}/{score.lenient_tested:<3})"
+        )
+    lines.append(f"  beta at layer {result.layer}: " + "  ".join(
+        f"{'*' if b == result.beta else ''}{b:g}: {_ratio(s.strict)}" for b, s in result.beta_scores.items()
+    ))
+    lines.append(
+        f"  chosen: layer {result.layer}, beta {result.beta:g}: held-out strict {_ratio(result.score.strict)}, "
+        f"lenient {_ratio(result.score.lenient)} ({result.seconds:.0f} s)"
+    )
+    return "\n".join(lines)
+
+
+# ---- writing the choice into the suite file -------------------------------------------------
+def format_suite_json(document: object) -> str:
+    """The project's suite style: 2-space indent, the document and its container-holding members (the facts
+    list, settings) expanded, everything deeper (each fact, templates, lists of aliases) on one line."""
+    return _format(document, 0) + "\n"
+
+
+def _format(value: object, depth: int) -> str:
+    if isinstance(value, dict):
+        children = list(value.values())
+    elif isinstance(value, list):
+        children = list(value)
+    else:
+        return json.dumps(value, ensure_ascii=False)
+    holds_containers = any(isinstance(child, (dict, list)) for child in children)
+    if not children or not (depth == 0 or (depth == 1 and holds_containers)):
+        return json.dumps(value, ensure_ascii=False)
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(key, ensure_ascii=False)}: {_format(child, depth + 1)}" for key, child in value.items()]
+        opening, closing = "{", "}"
+    else:
+        items = [pad + _format(child, depth + 1) for child in children]
+        opening, closing = "[", "]"
+    return opening + "\n" + ",\n".join(items) + "\n" + "  " * depth + closing
+
+
+def with_choice(document: dict, layer: int, beta: float) -> dict:
+    """A copy of a suite document whose settings.lre holds `layer` and `beta`; all else (and key order) kept."""
+    updated = json.loads(json.dumps(document))
+    settings = updated.setdefault("settings", {})
+    lre = settings.setdefault("lre", {})
+    lre["layer"] = int(layer)
+    lre["beta"] = float(beta)
+    return updated
+
+
+def write_choice(path: str | Path, layer: int, beta: float) -> bool:
+    """Put `layer` and `beta` into the suite file's settings.lre; False when it already held them.
+
+    The new text is loaded with `load_suite` under a temporary name in the same
+    folder before it replaces the file, so a file that would not load is never
+    written (SuiteError is raised and the original stays).
+    """
+    path = Path(path)
+    document = read_json_document(path)
+    current = document.get("settings", {}).get("lre", {}) if isinstance(document, dict) else {}
+    if current.get("layer") == layer and current.get("beta") == beta:
+        return False
+    text = format_suite_json(with_choice(document, layer, beta))
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tune.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        load_suite(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return True
+
+
+# ---- the command --------------------------------------------------------------------------------
+def suite_paths(arguments: Sequence[str]) -> list[Path]:
+    """Suite files named on the command line; a folder stands for every *.json below it."""
+    paths: list[Path] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*.json") if not p.name.startswith(".")))
+        else:
+            paths.append(path)
+    return paths
+
+
+def parse_layers(text: str) -> list[int]:
+    try:
+        layers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--layers takes block indexes separated by commas, e.g. 4,6,8; got {text!r}") from None
+    if not layers:
+        raise ValueError("--layers is empty")
+    return layers
+
+
+def parse_betas(text: str) -> list[float]:
+    try:
+        betas = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--betas takes numbers separated by commas, e.g. 1,2,3; got {text!r}") from None
+    if not betas or any(not math.isfinite(b) or b <= 0 for b in betas):
+        raise ValueError(f"--betas needs positive numbers, got {text!r}")
+    return betas
+
+
+def run_tune(args) -> int:
+    """The `factcheck tune` subcommand (arguments from cli.build_parser)."""
+    from .model import load_model
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    paths = suite_paths(args.suites)
+    if not paths:
+        raise ValueError("no suite files found")
+    layers = parse_layers(args.layers) if args.layers else None
+    betas = parse_betas(args.betas)
+    suites = [load_suite(path) for path in paths]  # every file is checked before the model loads
+    model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    results: list[TuneResult] = []
+    failures = 0
+    for suite in suites:
+        try:
+            result = tune_suite(
+                model, suite, layers=layers, betas=betas, folds=args.folds, max_held_out=args.max_held_out, progress=progress
+            )
+        except TuneError as error:
+            print(f"factcheck tune: {suite.path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        results.append(result)
+        print(format_result(result) + "\n", flush=True)
+        if args.write:
+            try:
+                changed = write_choice(suite.path, result.layer, result.beta)
+            except SuiteError as error:
+                print(f"factcheck tune: not written: {error}", file=sys.stderr)
+                failures += 1
+                continue
+            print(f"  {'written to' if changed else 'unchanged:'} {suite.path}\n")
+    print(summary_table(results))
+    if not args.write and results:
+        print("dry run: nothing written; pass --write to save these layers and betas into the suite files")
+    return 1 if failures else 0
+
+
+def summary_table(results: Sequence[TuneResult]) -> str:
+    lines = [
+        f"{'suite':<44} {'layer':>9} {'beta':>10}  {'strict':>6} {'lenient':>7} {'tested':>6}  {'fold 0':>6}",
+    ]
+    for r in results:
+        layer = f"{r.current_layer}->{r.layer}" if r.current_layer != r.layer else f"{r.layer}"
+        beta = f"{r.base_beta:g}->{r.beta:g}" if r.base_beta != r.beta else f"{r.beta:g}"
+        lines.append(
+            f"{str(r.suite.path):<44} {layer:>9} {beta:>10}  {_ratio(r.score.strict):>6} {_ratio(r.score.lenient):>7} "
+            f"{r.score.strict_tested:>6}  {_ratio(r.fold0_score.strict):>6}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,261 @@
+"""The release scenario: degrade a model in process, then gate the degraded model against the original's baseline.
+
+Fast tests check `factcheck.degrade` on tiny random models of five
+architectures. The slow test is the whole scenario on SmolLM2, through the
+pytest plugin and `factcheck diff`: record a baseline with the default model,
+run a 3-bit copy of it against that baseline, and check that the gate fails
+and names and classes every regressed fact as the JSON report says.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from factcheck import cli
+from factcheck.degrade import DegradeError, ablate_mlp, mlp_output, output_axis, quantize_rows, round_weights, rounded_weights
+
+from conftest import ARCHITECTURES
+
+# Where each tiny architecture keeps the MLP output projection of a block.
+MLP_OUTPUT = {
+    "llama": "mlp.down_proj",
+    "gpt2": "mlp.c_proj",
+    "gpt_neox": "mlp.dense_4h_to_h",
+    "gptj": "mlp.fc_out",
+    "gemma3": "mlp.down_proj",
+}
+
+
+def state(lm) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in lm.model.state_dict().items()}
+
+
+def assert_same(before: dict[str, torch.Tensor], lm) -> None:
+    after = lm.model.state_dict()
+    assert set(after) == set(before)
+    for name, tensor in before.items():
+        assert torch.equal(after[name], tensor), name
+
+
+@pytest.fixture(params=ARCHITECTURES)
+def fresh(request, tiny_model_factory):
+    """A tiny model this test may inspect freely (built anew, not the shared one)."""
+    return tiny_model_factory(request.param)
+
+
+# ---- rounding -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_rounding_returns_a_new_model_and_leaves_the_original_alone(fresh, bits):
+    before, name, fingerprint = state(fresh), fresh.name, fresh.fingerprint
+    rounded = round_weights(fresh, bits)
+    assert rounded is not fresh and rounded.model is not fresh.model
+    assert all(a is not b for a, b in zip(rounded.model.parameters(), fresh.model.parameters()))
+    assert rounded.name == f"{name}+round{bits}"
+    assert fresh.name == name
+    assert_same(before, fresh)
+    assert fresh.fingerprint == fingerprint
+    assert rounded.fingerprint != fingerprint
+    # A fresh computation agrees with the cached one (nothing went stale in either object).
+    from factcheck.model import compute_fingerprint
+
+    assert compute_fingerprint(fresh.model, fresh.tokenizer) == fingerprint
+    assert compute_fingerprint(rounded.model, rounded.tokenizer) == rounded.fingerprint
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_rounding_leaves_at_most_2_to_the_bits_values_per_output_row(fresh, bits):
+    rounded = round_weights(fresh, bits)
+    weights = rounded_weights(rounded.model)
+    assert weights, "nothing was rounded"
+    original = dict(fresh.model.named_modules())
+    for name, weight, axis in weights:
+        rows = weight.transpose(0, 1) if axis == 1 else weight
+        before = original[name].weight
+        before_rows = before.transpose(0, 1) if axis == 1 else before
+        levels = 2 ** (bits - 1) - 1
+        for row, old in zip(rows, before_rows):
+            assert row.unique().numel() <= 2**bits - 1 <= 2**bits, name
+            # Symmetric: the largest magnitude is kept, every element moved by at most half a step.
+            step = old.abs().max() / levels
+            assert torch.isclose(row.abs().max(), old.abs().max(), rtol=1e-6, atol=0)
+            assert (row - old).abs().max() <= step / 2 + 1e-6
+        # Every value is an integer multiple of the row's step (a row of zeros, e.g. a padding embedding, stays zero).
+        steps = before_rows.abs().amax(dim=1, keepdim=True) / levels
+        nonzero = steps.squeeze(1) > 0
+        codes = rows[nonzero] / steps[nonzero]
+        assert torch.allclose(codes, codes.round(), atol=1e-3), name
+        assert not rows[~nonzero].any(), name
+
+
+def test_rounding_covers_every_linear_embedding_and_conv1d_weight_once(tiny_model_factory):
+    from transformers.pytorch_utils import Conv1D
+
+    for architecture in ARCHITECTURES:
+        lm = tiny_model_factory(architecture)
+        expected = {
+            id(m.weight) for m in lm.model.modules() if isinstance(m, (nn.Linear, nn.Embedding, Conv1D))
+        }
+        found = rounded_weights(lm.model)
+        assert {id(w) for _, w, _ in found} == expected
+        assert len(found) == len(expected)  # a tied weight counts once
+        for name, _, axis in found:
+            module = lm.model.get_submodule(name)
+            assert axis == (1 if isinstance(module, Conv1D) else 0) == output_axis(module)
+
+
+def test_tied_embeddings_stay_tied_and_are_rounded_once(tiny_model_factory):
+    lm = tiny_model_factory("gpt2")  # GPT-2 ties lm_head to wte
+    assert lm.model.lm_head.weight is lm.model.transformer.wte.weight
+    rounded = round_weights(lm, 4)
+    assert rounded.model.lm_head.weight is rounded.model.transformer.wte.weight
+    # Rounding twice would still give at most 15 values, so check the values themselves: one rounding of the original.
+    expected = quantize_rows(lm.model.transformer.wte.weight, 4)
+    assert torch.equal(rounded.model.transformer.wte.weight, expected)
+
+
+def test_quantize_rows_on_known_values():
+    weight = torch.tensor([[0.0, 0.1, -0.35, 0.7], [0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 0.5, 0.24]])
+    # 3 bits: 3 levels each side, step = max|row| / 3.
+    q = quantize_rows(weight, 3)
+    step = 0.7 / 3
+    assert torch.allclose(q[0], torch.tensor([0.0, 0.0, -2 * step, 3 * step]))  # 0.1/step = 0.43 -> 0; -0.35/step = -1.5 -> -2 (half to even)
+    assert torch.equal(q[1], torch.zeros(4))
+    assert torch.allclose(q[2], torch.tensor([1.0, -1.0, 2 / 3, 1 / 3]))
+    assert q.dtype == weight.dtype
+    half = quantize_rows(weight.to(torch.bfloat16), 3)
+    assert half.dtype == torch.bfloat16
+
+
+def test_rounding_rejects_fewer_than_two_bits(tiny_llama):
+    with pytest.raises(DegradeError, match="at least 2"):
+        round_weights(tiny_llama, 1)
+
+
+def test_rounded_model_still_runs(tiny_model_factory):
+    lm = tiny_model_factory("llama")
+    logits = round_weights(lm, 8).next_token_logits(["The capital city of France is"])
+    assert torch.isfinite(logits).all()
+    # 8 bits barely moves a random model's logits; 2 bits moves them a lot.
+    reference = lm.next_token_logits(["The capital city of France is"])
+    coarse = round_weights(lm, 2).next_token_logits(["The capital city of France is"])
+    assert (logits - reference).abs().max() < (coarse - reference).abs().max()
+
+
+# ---- MLP ablation ---------------------------------------------------------------
+
+
+def test_ablation_zeroes_exactly_that_blocks_mlp_output(fresh):
+    architecture = fresh.name.removeprefix("tiny-")
+    before, fingerprint = state(fresh), fresh.fingerprint
+    block = 1
+    ablated = ablate_mlp(fresh, block)
+    assert ablated is not fresh and ablated.name == f"{fresh.name}+ablate-mlp{block}"
+    assert_same(before, fresh)
+    assert fresh.fingerprint == fingerprint and ablated.fingerprint != fingerprint
+    name, module = mlp_output(ablated, block)
+    assert name == MLP_OUTPUT[architecture]
+    prefix = next(n for n, m in ablated.model.named_modules() if m is ablated.layout.blocks[block])
+    zeroed = {f"{prefix}.{name}.weight", f"{prefix}.{name}.bias"}
+    after = ablated.model.state_dict()
+    for key, tensor in after.items():
+        if key in zeroed:
+            assert not tensor.any(), key
+        else:
+            assert torch.equal(tensor, before[key]), key
+    assert any(key in after for key in zeroed)
+    # And the block's MLP now adds nothing: its output is zero for any input.
+    mlp = ablated.layout.blocks[block].get_submodule(name.split(".")[0])
+    hidden = torch.randn(2, 3, ablated.hidden_size)
+    assert not mlp(hidden).any()
+
+
+def test_ablation_accepts_negative_blocks_and_rejects_missing_ones(tiny_llama):
+    last = ablate_mlp(tiny_llama, -1)
+    assert last.name.endswith(f"+ablate-mlp{tiny_llama.num_layers - 1}")
+    with pytest.raises(DegradeError, match="out of range"):
+        ablate_mlp(tiny_llama, tiny_llama.num_layers)
+
+
+def test_ablating_an_already_zero_mlp_is_an_error(tiny_model_factory):
+    lm = tiny_model_factory("llama")
+    with torch.no_grad():
+        lm.model.model.layers[0].mlp.down_proj.weight.zero_()
+    with pytest.raises(DegradeError, match="as it was"):
+        ablate_mlp(lm, 0)
+
+
+def test_ablation_names_what_it_looked_for_in_an_unknown_layout(tiny_model_factory):
+    lm = tiny_model_factory("llama")
+    lm.model.model.layers[0].mlp.down_proj = nn.Identity()
+    with pytest.raises(DegradeError, match="down_proj"):
+        ablate_mlp(lm, 0)
+
+
+# ---- the whole scenario on SmolLM2 (slow) ---------------------------------------------------
+
+CAPITALS = [
+    ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
+    ("Russia", "Moscow"), ("China", "Beijing"), ("Egypt", "Cairo"), ("Greece", "Athens"), ("Norway", "Oslo"),
+    ("Sweden", "Stockholm"), ("Austria", "Vienna"), ("Portugal", "Lisbon"), ("Ireland", "Dublin"), ("Poland", "Warsaw"),
+    ("Finland", "Helsinki"), ("Denmark", "Copenhagen"), ("Hungary", "Budapest"), ("Belgium", "Brussels"),
+    ("Thailand", "Bangkok"), ("Kenya", "Nairobi"), ("Peru", "Lima"), ("Argentina", "Buenos Aires"),
+    ("South Korea", "Seoul"), ("the United Kingdom", "London"),
+]
+CLASS_OF_KNOW = {None: "regressed", True: "suppressed", False: "forgotten"}
+
+
+@pytest.mark.slow
+def test_release_gate_catches_a_3_bit_copy_of_smollm2(pytester, smollm2, tmp_path_factory, monkeypatch, capsys):
+    suites = pytester.path / "suites"
+    suites.mkdir()
+    (suites / "country_capital.json").write_text(json.dumps({
+        "relation": "country capital city",
+        "templates": ["The capital city of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in CAPITALS],
+    }))
+    # The degraded model, saved where the plugin can load it by spec (float32: the same weights it will check).
+    candidate = tmp_path_factory.mktemp("smollm2-round3")
+    degraded = round_weights(smollm2, 3)
+    degraded.model.save_pretrained(candidate)
+    degraded.tokenizer.save_pretrained(candidate)
+    del degraded
+    baseline, report = pytester.path / "baseline.json", pytester.path / "candidate.json"
+    common = ("-p", "no:cacheprovider", "-rf", "suites", f"--factcheck-baseline={baseline}")
+
+    recorded = pytester.runpytest_inprocess(*common, "--factcheck-update-baseline")
+    assert recorded.ret == pytest.ExitCode.OK
+    base = json.loads(baseline.read_text())["facts"]["country_capital"]
+    said_before = {s for s, f in base.items() if f["say_pass"]}
+    assert len(said_before) >= 15, "SmolLM2 should know most of these capitals"
+
+    gated = pytester.runpytest_inprocess(*common, f"--factcheck-model={candidate}", f"--factcheck-report={report}")
+    assert gated.ret == pytest.ExitCode.TESTS_FAILED
+    facts = {f["subject"]: f for f in json.loads(report.read_text())["facts"]}
+    regressed = {s for s in said_before if not facts[s]["say_pass"]}
+    assert regressed, "3-bit rounding should make SmolLM2 lose some capitals"
+    gated.stdout.fnmatch_lines(["*WARNING: the baseline was recorded for another model*", f"regressions: {len(regressed)}"])
+    out = gated.stdout.str()
+    for subject in regressed:
+        kind = CLASS_OF_KNOW[facts[subject]["know_pass"]]
+        gated.stdout.re_match_lines([rf"\s+{kind}\s+country_capital\[{subject}\] \(expected '{facts[subject]['object']}'\)"])
+        assert f"FAILED suites/country_capital.json::country_capital[{subject}]" in out
+    # Training facts (the demonstrations) carry no know-verdict, so their regressions stay unsplit; test facts are split.
+    for subject in regressed:
+        assert (facts[subject]["know_pass"] is None) == facts[subject]["training"]
+
+    capsys.readouterr()
+    assert cli.main(["diff", str(baseline), str(report)]) == 1
+    printed = capsys.readouterr().out
+    assert f"Regressions: {len(regressed)} (budget 0)" in printed
+    for subject in regressed:
+        kind = CLASS_OF_KNOW[facts[subject]["know_pass"]]
+        label = "regressed (not split" if kind == "regressed" else kind
+        line = next(line for line in printed.splitlines() if line.startswith(f"  country_capital  {subject} "))
+        assert label in line and facts[subject]["object"] in line
+    assert "FAIL: " in printed

@@ -288,12 +288,18 @@ def load_model(
     device_map: str | None = None,
     trust_remote_code: bool = False,
 ) -> LanguageModel:
-    """Load a causal LM: None or "smollm2" (the embedded default), a GGUF file, a local folder or a hub id."""
+    """Load a causal LM: None or "smollm2" (the embedded default), a GGUF file, a local folder or a hub id.
+
+    device="auto" (or device_map="auto") lets accelerate spread the blocks over
+    every visible GPU, then the CPU, for models too large for one device.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from . import default_model
 
     started = time.perf_counter()
+    if device == "auto" and not device_map:
+        device_map = "auto"
     torch_dtype = _resolve_dtype(dtype)
     name = str(spec) if spec else default_model.DEFAULT_MODEL_NAME
     source_kwargs: dict[str, object] = {}

@@ -244,27 +244,33 @@ def _run_batch(model, batch, prefix_length, prefix_tensors, options, capture_lay
 
 
 def _greedy_continue(model, cache, first_logprobs, attention, last_positions, max_new_tokens) -> list[str]:
-    """Greedy continuation of every row, stopping at a newline, end of text or the token limit."""
+    """Greedy continuation of every row, stopping at a newline, end of text or the token limit.
+
+    Rows that have stopped leave the batch (their cache rows are dropped), so
+    one long answer does not make every other row run to the token limit.
+    """
     tokenizer = model.tokenizer
-    size = first_logprobs.shape[0]
-    tokens: list[list[int]] = [[] for _ in range(size)]
-    finished = [False] * size
+    tokens: list[list[int]] = [[] for _ in range(first_logprobs.shape[0])]
     stop_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+    active = list(range(len(tokens)))  # batch rows still generating, in batch order
     next_tokens = first_logprobs.argmax(dim=-1)
     positions = last_positions
     for step in range(max_new_tokens):
-        for row, token in enumerate(next_tokens.tolist()):
-            if finished[row]:
-                continue
+        going_on = []  # slots (indexes into `active`) that continue
+        for slot, (row, token) in enumerate(zip(active, next_tokens.tolist())):
             if token in stop_ids:
-                finished[row] = True
                 continue
             tokens[row].append(token)
-            if "\n" in tokenizer.decode([token]):
-                finished[row] = True
-        if all(finished) or step == max_new_tokens - 1:
+            if "\n" not in tokenizer.decode([token]):
+                going_on.append(slot)
+        if not going_on or step == max_new_tokens - 1:
             break
-        attention = torch.cat([attention, torch.ones((size, 1), dtype=attention.dtype, device=attention.device)], dim=1)
+        if len(going_on) < len(active):
+            keep = torch.tensor(going_on, device=attention.device)
+            cache = _cache_from(model, [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in _snapshot(cache)])
+            attention, positions, next_tokens = attention[keep], positions[keep], next_tokens[keep]
+            active = [active[slot] for slot in going_on]
+        attention = torch.cat([attention, torch.ones((len(active), 1), dtype=attention.dtype, device=attention.device)], dim=1)
         positions = positions + 1
         output = model.model(
             input_ids=next_tokens[:, None],

@@ -27,7 +27,7 @@ DEFAULT_SUITE_PATTERNS = ["*/suites/*.json"]
 # (option name, ini name, type, default, help)
 _OPTIONS = [
     ("--factcheck-model", "factcheck_model", str, None, "model to check: hub id, local folder, GGUF file or 'smollm2' (default)"),
-    ("--factcheck-device", "factcheck_device", str, "cpu", "torch device, e.g. cpu or cuda (default: cpu)"),
+    ("--factcheck-device", "factcheck_device", str, "cpu", "torch device, e.g. cpu or cuda, or auto to spread a large model over every GPU (default: cpu)"),
     ("--factcheck-dtype", "factcheck_dtype", str, "float32", "float32, bfloat16, float16 or auto (default: float32)"),
     ("--factcheck-shots", "factcheck_shots", int, None, "few-shot demonstrations per prompt (default: 8, or the suite's setting)"),
     ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, None, "greedy generation length limit (default: 8)"),

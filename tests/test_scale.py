@@ -44,8 +44,8 @@ def test_device_map_auto_loads_through_accelerate_and_gives_the_same_logits(tiny
         return result
 
     monkeypatch.setattr(modeling_utils, "_get_device_map", spy)
-    mapped = load_model(tiny_llama_folder, device_map="auto")
-    assert resolved and resolved[0][0] == "auto", "device_map='auto' did not reach accelerate's device-map planning"
+    mapped = load_model(tiny_llama_folder, device="auto")  # as --factcheck-device auto passes it
+    assert resolved and resolved[0][0] == "auto", "device 'auto' did not reach accelerate's device-map planning"
     assert set(map(str, resolved[0][1].values())) == {"cpu"}, resolved  # no accelerator here: all of it on the CPU
     monkeypatch.setattr(modeling_utils, "_get_device_map", original)
     plain = load_model(tiny_llama_folder)

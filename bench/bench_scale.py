@@ -1,0 +1,146 @@
+"""Benchmark: how the main job's time grows with the number of facts and with the prompt's length.
+
+Facts: the paper's relations (../shared/datasets/lre-relations, converted in
+memory by factcheck.importer) sampled to about 100, 1,000 and 10,000 facts:
+relations in file order, each given at least `--min-per-relation` facts (so
+that its LRE has training facts and test facts), the rest shared out one fact
+per relation in turn. Every relation's LRE is estimated or read from the cache
+first (reported apart, as "LRE cache fill"); the timed run is the plugin's
+per-relation work: say-checks (generation and ranking) and know-checks.
+
+Prompt length: one relation (--length-suite) with 0, 2, 4, 8 and 16
+demonstrations per prompt (the LRE's training size follows), timed the same way.
+
+    python bench/bench_scale.py                          # 100, 1000, 10000 facts and the prompt lengths
+    python bench/bench_scale.py --sizes 100 1000 --no-length
+
+Each size is timed once (a 10,000-fact run takes minutes); prompt lengths are
+medians of --repeats runs. Progress goes to stderr, the tables to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from factcheck.importer import convert_document
+from factcheck.model import load_model
+from factcheck.session import FactcheckSession, Settings, lre_for_suite
+from factcheck.suite import Suite, load_suite, parse_suite, read_json_document
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "lre-relations"
+SHOTS = 8
+
+
+def paper_relations(data: Path) -> list[Suite]:
+    suites = []
+    for path in sorted(data.rglob("*.json")):
+        document, _ = convert_document(read_json_document(path), path)
+        suites.append(parse_suite(document, path))
+    return suites
+
+
+def sample(suites: list[Suite], size: int, min_per_relation: int) -> list[Suite]:
+    """About `size` facts: relations in order with at least `min_per_relation` facts each, then one more each in turn."""
+    usable = [s for s in suites if len(s.facts) >= min_per_relation]
+    quota: dict[int, int] = {}
+    left = size
+    for index, suite in enumerate(usable):
+        if left < min_per_relation:
+            break
+        quota[index] = min_per_relation
+        left -= min_per_relation
+    growing = True
+    while left > 0 and growing:
+        growing = False
+        for index in quota:
+            if left > 0 and quota[index] < len(usable[index].facts):
+                quota[index] += 1
+                left -= 1
+                growing = True
+    return [dataclasses.replace(usable[i], facts=usable[i].facts[:n]) for i, n in quota.items()]
+
+
+def timed_run(model, suites: list[Suite], shots: int | None = None) -> float:
+    session = FactcheckSession(Settings(shots=shots), progress=lambda message: None)
+    session.use_model(model)
+    started = time.perf_counter()
+    for suite in suites:
+        session.run(suite)
+    return time.perf_counter() - started
+
+
+def fill_lre_cache(model, suites: list[Suite], n_train: int | None = None) -> float:
+    started = time.perf_counter()
+    for number, suite in enumerate(suites, 1):
+        _, hit = lre_for_suite(model, suite, n_train)
+        print(f"  LRE {number}/{len(suites)} {suite.relation_id}: {'cached' if hit else 'estimated'}", file=sys.stderr)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="*", type=int, default=[100, 1000, 10000])
+    parser.add_argument("--min-per-relation", type=int, default=12)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--length-suite", default=str(ROOT / "suites/geography/country_capital.json"))
+    parser.add_argument("--shots", nargs="*", type=int, default=[0, 2, 4, 8, 16])
+    parser.add_argument("--no-length", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+
+    model = load_model(args.model)
+    print(f"model {model.name} ({model.fingerprint}), torch threads {torch.get_num_threads()}")
+
+    if args.sizes:
+        relations = paper_relations(args.data)
+        rows = []
+        for size in args.sizes:
+            suites = sample(relations, size, args.min_per_relation)
+            facts = sum(len(s.facts) for s in suites)
+            # Each sample's relations are prefixes of the full files, so their LREs (first 8 facts) are shared.
+            fill = fill_lre_cache(model, suites)
+            print(f"  timing {facts} facts in {len(suites)} relations ...", file=sys.stderr)
+            seconds = timed_run(model, suites)
+            rows.append((facts, len(suites), seconds, fill))
+        print()
+        print(f"{'facts':>7} {'relations':>9} {'seconds':>9} {'facts/s':>8} {'LRE cache fill s':>17}")
+        for facts, count, seconds, fill in rows:
+            print(f"{facts:>7} {count:>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill:>17.1f}")
+
+    if not args.no_length:
+        suite = load_suite(args.length_suite)
+        rows = []
+        for shots in args.shots:
+            fill_lre_cache(model, [suite], shots) if shots >= 2 else None
+            prompt_tokens = len(model.tokenize([_prompt_text(model, suite, shots)])[0][0])
+            times = [timed_run(model, [suite], shots) for _ in range(args.repeats)]
+            rows.append((shots, prompt_tokens, statistics.median(times)))
+        print()
+        print(f"{suite.relation_id}, {len(suite.facts)} facts, median of {args.repeats} runs (know-check from 2 demonstrations up)")
+        print(f"{'demonstrations':>14} {'prompt tokens':>13} {'seconds':>8} {'facts/s':>8}")
+        for shots, tokens, seconds in rows:
+            print(f"{shots:>14} {tokens:>13} {seconds:>8.2f} {len(suite.facts) / seconds:>8.2f}")
+
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    return 0
+
+
+def _prompt_text(model, suite: Suite, shots: int) -> str:
+    from factcheck.prompts import build_prompt, demonstrations_for
+
+    last = suite.facts[-1]
+    return build_prompt(model.bos_text, suite.templates[0], last.subject, demonstrations_for(suite.facts, last.subject, shots)).text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,10 @@ class KnowOutcome:
 
     @property
     def know_pass(self) -> bool:
-        return self.object_rank == 1
+        # The paper's strict rule: the LRE's top token over the whole vocabulary starts an accepted answer.
+        # Ranking first among the candidates alone is not enough: an LRE that decodes " Sydney" for
+        # Australia ranks Canberra above every other capital and yet does not store Canberra.
+        return self.top1_is_answer
 
 
 @torch.no_grad()

@@ -21,7 +21,9 @@ from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor
 from .suite import DistractorSettings, Fact, Suite
 
 DEFAULT_MAX_NEW_TOKENS = 8
-DEFAULT_BATCH_SIZE = 16
+# Facts per forward pass. On a CPU each pass reads every weight whatever its size, so fewer, fuller
+# passes win; 64 holds a whole suite's test facts in one batch.
+DEFAULT_BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,11 @@ def run_relation(
         )
         for i, fact in enumerate(suite.facts)
     ]
-    # Facts outside the training set share all their demonstrations, hence one long prefix.
-    groups = [[r for r in rows if not r.is_training], [r for r in rows if r.is_training]]
-    outcomes: dict[int, FactOutcome] = {}
-    for group in groups:
-        if group:
-            outcomes.update(_run_group(model, group, options, capture_layers))
+    # Facts outside the training set share all their demonstrations, hence one long prefix; a
+    # training fact's prompt shares the part of it before that fact's own demonstration line.
+    test_rows = [r for r in rows if not r.is_training]
+    prefix = _SharedPrefix.of(model, test_rows or rows)
+    outcomes = _run_rows(model, rows, prefix, options, capture_layers)
     return [outcomes[i] for i in range(len(rows))]
 
 
@@ -157,35 +158,78 @@ def _snapshot(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-@torch.no_grad()
-def _run_group(
-    model: LanguageModel, group: list[_Row], options: SayOptions, capture_layers: Sequence[int]
-) -> dict[int, FactOutcome]:
-    # Keep every subject token in the suffix, so its state is captured in the suffix pass.
-    prefix_length = min(_common_prefix_length([r.ids for r in group]), min(r.subject_token for r in group))
-    prefix_ids = group[0].ids[:prefix_length]
-    prefix_tensors = None
-    if prefix_length:
-        prefix_cache = DynamicCache(config=model.config)
-        model.model(
-            input_ids=torch.tensor([prefix_ids], device=model.device),
-            cache=prefix_cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        prefix_tensors = _snapshot(prefix_cache)
+@dataclass(frozen=True)
+class _SharedPrefix:
+    """A token prefix run once; its keys/values serve every prompt that starts with some or all of it."""
 
-    # Batch suffixes of equal length only: padding between the shared prefix and
-    # a suffix would shift sliding attention windows (Gemma 3) and makes results
-    # depend on what else is in the batch.
-    by_length: dict[int, list[_Row]] = {}
-    for row in group:
-        by_length.setdefault(len(row.ids) - prefix_length, []).append(row)
+    ids: list[int]
+    tensors: list[tuple[torch.Tensor, torch.Tensor]] | None
+
+    @classmethod
+    @torch.no_grad()
+    def of(cls, model: LanguageModel, rows: list[_Row]) -> _SharedPrefix:
+        # Keep every subject token out of the prefix, so its state is captured in the suffix pass.
+        length = min(_common_prefix_length([r.ids for r in rows]), min(r.subject_token for r in rows))
+        if not length:
+            return cls([], None)
+        cache = DynamicCache(config=model.config)
+        ids = rows[0].ids[:length]
+        model.model(input_ids=torch.tensor([ids], device=model.device), cache=cache, use_cache=True, logits_to_keep=1)
+        return cls(ids, _snapshot(cache))
+
+    def usable_length(self, row: _Row) -> int:
+        """How many of the row's first tokens can come from this prefix."""
+        length = min(_common_prefix_length([row.ids, self.ids]), row.subject_token) if self.ids else 0
+        # A sliding-window layer (Gemma 3) may keep only the prefix's last tokens: then only all of it is usable.
+        whole = all(keys.shape[-2] == len(self.ids) for keys, _ in self.tensors or [])
+        return length if length == len(self.ids) or whole else 0
+
+    def tensors_for(self, length: int) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        if not length:
+            return None
+        if length == len(self.ids):
+            return self.tensors
+        return [(keys[:, :, :length], values[:, :, :length]) for keys, values in self.tensors]
+
+
+def has_sliding_window(model: LanguageModel) -> bool:
+    """Whether some attention layer sees only a window of recent cache slots (Gemma 3, Mistral)."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types:
+        return any("sliding" in str(kind) for kind in layer_types)
+    return getattr(config, "sliding_window", None) is not None and getattr(config, "use_sliding_window", True) is not False
+
+
+@torch.no_grad()
+def _run_rows(
+    model: LanguageModel, rows: list[_Row], prefix: _SharedPrefix, options: SayOptions, capture_layers: Sequence[int]
+) -> dict[int, FactOutcome]:
+    reused = {row.index: prefix.usable_length(row) for row in rows}
     outcomes: dict[int, FactOutcome] = {}
-    for _, same_length in sorted(by_length.items()):
-        for start in range(0, len(same_length), options.batch_size):
-            batch = same_length[start : start + options.batch_size]
-            outcomes.update(_run_batch(model, batch, prefix_length, prefix_tensors, options, capture_layers))
+    if not has_sliding_window(model):
+        # Any rows batch together: a row masks the prefix slots past what it shares and its suffix
+        # is padded up to the longest, with its own position ids. Fewer, fuller passes: on a CPU
+        # each pass costs a read of every weight whatever its size.
+        # Test facts (short suffixes after the whole prefix) and training facts (long ones) batch
+        # apart, so that short rows are not padded to long ones.
+        for group in ([r for r in rows if not r.is_training], [r for r in rows if r.is_training]):
+            ordered = sorted(group, key=lambda row: (len(row.ids) - reused[row.index], row.index))
+            for start in range(0, len(ordered), options.batch_size):
+                batch = ordered[start : start + options.batch_size]
+                reused_here = [reused[r.index] for r in batch]
+                outcomes.update(_run_batch(model, batch, reused_here, len(prefix.ids), prefix.tensors, options, capture_layers))
+        return outcomes
+    # A sliding window counts cache slots, so masked slots or padding between prefix and suffix would
+    # shift it: batch only rows that reuse the same prefix length and have suffixes of equal length.
+    shapes: dict[tuple[int, int], list[_Row]] = {}
+    for row in rows:
+        shapes.setdefault((reused[row.index], len(row.ids) - reused[row.index]), []).append(row)
+    for (length, _), same_shape in sorted(shapes.items()):
+        tensors = prefix.tensors_for(length)
+        for start in range(0, len(same_shape), options.batch_size):
+            batch = same_shape[start : start + options.batch_size]
+            outcomes.update(_run_batch(model, batch, [length] * len(batch), length, tensors, options, capture_layers))
     return outcomes
 
 
@@ -195,14 +239,15 @@ def _expand(tensors, batch_size: int):
     return [(k.expand(batch_size, -1, -1, -1), v.expand(batch_size, -1, -1, -1)) for k, v in tensors]
 
 
-def _run_batch(model, batch, prefix_length, prefix_tensors, options, capture_layers) -> dict[int, FactOutcome]:
+def _run_batch(model, batch, reused, prefix_length, prefix_tensors, options, capture_layers) -> dict[int, FactOutcome]:
+    """One pass over the batch's suffixes; row i takes its first reused[i] tokens from the prefix of
+    `prefix_length` tokens held in `prefix_tensors` (the prefix's later slots are masked for it)."""
     device = model.device
-    suffixes = left_pad([r.ids[prefix_length:] for r in batch], model.tokenizer.pad_token_id, device)
+    suffixes = left_pad([r.ids[length:] for r, length in zip(batch, reused)], model.tokenizer.pad_token_id, device)
     size = len(batch)
-    attention = torch.cat(
-        [torch.ones((size, prefix_length), dtype=torch.long, device=device), suffixes.attention_mask], dim=1
-    )
-    positions = suffixes.position_ids + prefix_length
+    prefix_mask = [[1] * length + [0] * (prefix_length - length) for length in reused]
+    attention = torch.cat([torch.tensor(prefix_mask, dtype=torch.long, device=device).reshape(size, prefix_length), suffixes.attention_mask], dim=1)
+    positions = suffixes.position_ids + torch.tensor(reused, device=device)[:, None]
     cache = _cache_from(model, _expand(prefix_tensors, size))
     with model.capture_blocks(capture_layers) as captured:
         output = model.model(
@@ -215,7 +260,7 @@ def _run_batch(model, batch, prefix_length, prefix_tensors, options, capture_lay
         )
     subject_states = [
         {
-            layer: captured[layer][row, suffixes.padded_index(row, r.subject_token - prefix_length)].clone()
+            layer: captured[layer][row, suffixes.padded_index(row, r.subject_token - reused[row])].clone()
             for layer in capture_layers
         }
         for row, r in enumerate(batch)
@@ -314,17 +359,18 @@ def _needs_full_score(bound: float, correct: bool, exact_scores: list[tuple[floa
 
 
 def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, last_positions, options):
-    """(log-probability, correct, exact) of each candidate after its fact's prompt.
+    """(log-probability, correct, exact, first token) of each candidate after its fact's prompt.
 
     Single-token candidates are exact from the prompt's own logits. Multi-token
     ones are scored in full only where they could matter (see
-    `_needs_full_score`); one round suffices, since scoring more candidates only
-    raises the thresholds.
+    `_needs_full_score`), in two rounds: first, per fact, the right and the
+    wrong candidate with the best first token, which sets each class's bar;
+    then the others whose bound still clears it. Two rounds suffice, since
+    scoring more candidates only raises the bars.
     """
     scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in batch]
-    pending: list[tuple[int, str, list[int]]] = []  # (row, candidate, tokens) to score in full
+    multi_token: list[list[tuple[str, list[int]]]] = [[] for _ in batch]
     for row, r in enumerate(batch):
-        multi_token: list[tuple[str, list[int]]] = []
         for text, tokens in zip(r.candidates, answer_tokens(model, r.prompt, r.ids, r.candidates)):
             correct = text in r.fact.answers
             if tokens is None:
@@ -333,16 +379,31 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
             elif len(tokens) == 1:
                 scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, True, tokens[0])
             else:
-                multi_token.append((text, tokens))
-        exact = [(score, correct) for score, correct, _, _ in scores[row].values()]
-        for text, tokens in multi_token:
-            bound, correct = float(prompt_logprobs[row, tokens[0]]), text in r.fact.answers
-            full = _needs_full_score(bound, correct, exact)
-            scores[row][text] = (bound, correct, False, tokens[0])  # exact once scored in full below
-            if full:
-                pending.append((row, text, tokens))
+                # The first token's log-probability bounds the whole candidate's from above.
+                scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, False, tokens[0])
+                multi_token[row].append((text, tokens))
 
-    chunk = max(1, options.batch_size * 4)
+    def worth_scoring(row: int, text: str) -> bool:
+        bound, correct, exact, _ = scores[row][text]
+        return not exact and _needs_full_score(bound, correct, [(v[0], v[1]) for v in scores[row].values() if v[2]])
+
+    leaders = []
+    for row, candidates in enumerate(multi_token):
+        for correct in (True, False):
+            in_class = [(text, tokens) for text, tokens in candidates if scores[row][text][1] == correct]
+            if in_class:
+                text, tokens = max(in_class, key=lambda candidate: scores[row][candidate[0]][0])
+                if worth_scoring(row, text):
+                    leaders.append((row, text, tokens))
+    _score_in_full(model, leaders, scores, prompt_tensors, attention, last_positions, options)
+    rest = [(row, text, tokens) for row, candidates in enumerate(multi_token) for text, tokens in candidates if worth_scoring(row, text)]
+    _score_in_full(model, rest, scores, prompt_tensors, attention, last_positions, options)
+    return scores
+
+
+def _score_in_full(model, pending, scores, prompt_tensors, attention, last_positions, options) -> None:
+    """Replace the first-token bound of each (row, candidate, tokens) in `pending` by its exact score."""
+    chunk = max(1, min(options.batch_size * 4, 256))
     for start in range(0, len(pending), chunk):
         part = pending[start : start + chunk]
         rows = torch.tensor([row for row, _, _ in part], device=model.device)
@@ -366,7 +427,6 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
             following = sum(float(logprobs[i, j, tokens[j + 1]]) for j in range(len(tokens) - 1))
             first, correct, _, first_token = scores[row][text]
             scores[row][text] = (first + following, correct, True, first_token)
-    return scores
 
 
 def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:

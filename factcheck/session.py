@@ -12,7 +12,7 @@ from .knowcheck import MIN_TRUSTED_FAITHFULNESS, faithfulness, know_check
 from .model import LanguageModel, load_model
 from .prompts import DEFAULT_SHOTS
 from .report import DistractedResult, FactRecord, LreInfo, RelationRun
-from .saycheck import DEFAULT_MAX_NEW_TOKENS, SayOptions, run_relation
+from .saycheck import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SayOptions, run_relation
 from .suite import Suite
 
 DEFAULT_SAY_CHECK = "generation"
@@ -80,7 +80,7 @@ class FactcheckSession:
         options = SayOptions(
             shots=self._resolve("shots", suite_shots(suite), DEFAULT_SHOTS),
             max_new_tokens=self._resolve("max_new_tokens", suite.settings.max_new_tokens, DEFAULT_MAX_NEW_TOKENS),
-            batch_size=self._resolve("batch_size", None, 16),
+            batch_size=self._resolve("batch_size", None, DEFAULT_BATCH_SIZE),
         )
         return options, self._resolve("say_check", suite.settings.say_check, DEFAULT_SAY_CHECK)
 

@@ -16,6 +16,7 @@ import pytest
 from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
 from factcheck.comparison import classify, compare, threshold_failures
 from factcheck.report import REQUIRE_MODES, FactRecord, distracted_lines, summary_lines, write_report
+from factcheck.saycheck import DEFAULT_BATCH_SIZE
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suite import Suite, SuiteError, load_suite
 
@@ -31,7 +32,7 @@ _OPTIONS = [
     ("--factcheck-dtype", "factcheck_dtype", str, "float32", "float32, bfloat16, float16 or auto (default: float32)"),
     ("--factcheck-shots", "factcheck_shots", int, None, "few-shot demonstrations per prompt (default: 8, or the suite's setting)"),
     ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, None, "greedy generation length limit (default: 8)"),
-    ("--factcheck-batch-size", "factcheck_batch_size", int, 16, "prompts per forward pass (default: 16)"),
+    ("--factcheck-batch-size", "factcheck_batch_size", int, None, f"prompts per forward pass (default: {DEFAULT_BATCH_SIZE})"),
     ("--factcheck-say-check", "factcheck_say_check", str, None, "which check decides a fact's say-verdict: generation (default) or ranking"),
     ("--factcheck-require", "factcheck_require", str, None, "what a fact must do to pass: says (default), knows, both or agree"),
     ("--factcheck-lre", "factcheck_lre", str, None, "on (default): also check what the model knows with each relation's LRE; off: says only"),

@@ -67,6 +67,13 @@ def test_know_check_ranks_the_expected_object_among_candidates_first_tokens():
     assert know.object_rank == 1 and know.know_pass and know.top1_is_answer
 
 
+def test_first_among_candidates_is_not_knowing_when_another_token_tops_the_vocabulary():
+    vocab = [0.0] * 16
+    vocab[10], vocab[11], vocab[3] = 5.0, 2.0, 9.0  # Paris above Rome, but token 3 (say " Sydney") on top
+    (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome()], top_k=3)
+    assert know.object_rank == 1 and not know.top1_is_answer and not know.know_pass
+
+
 def test_a_wrong_candidate_sharing_the_first_token_does_not_outrank_the_answer():
     candidates = [Candidate("New Delhi", -0.1, True, True, 5), Candidate("New York", -2.0, False, True, 5), Candidate("Rome", -3.0, False, True, 6)]
     vocab = [0.0] * 8

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from factcheck.model import left_pad
-from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
+from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, has_sliding_window, run_relation
 from factcheck.suite import parse_suite
 
 CAPITALS = [
@@ -173,3 +173,9 @@ def test_distracted_prompts_put_a_false_statement_before_the_question(tmp_path, 
         wrong = statements[0].removeprefix(f"{subject} has ").removesuffix(" as its capital")
         assert wrong in {o for _, o in CAPITALS} and wrong not in outcome.fact.answers
         assert asked == "" and 1 in outcome.subject_states
+
+
+@pytest.mark.parametrize("architecture, sliding", [("llama", False), ("gpt2", False), ("gpt_neox", False), ("gemma3", True)])
+def test_sliding_window_models_are_told_apart(tiny_model_factory, architecture, sliding):
+    # They decide whether rows of different shapes may share a batch (see _run_rows).
+    assert has_sliding_window(tiny_model_factory(architecture)) is sliding

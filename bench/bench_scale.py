@@ -103,7 +103,8 @@ def main() -> int:
 
     if args.sizes:
         relations = paper_relations(args.data)
-        rows = []
+        print()
+        print(f"{'facts':>7} {'relations':>9} {'seconds':>9} {'facts/s':>8} {'LRE cache fill s':>17}", flush=True)
         for size in args.sizes:
             suites = sample(relations, size, args.min_per_relation)
             facts = sum(len(s.facts) for s in suites)
@@ -111,11 +112,8 @@ def main() -> int:
             fill = fill_lre_cache(model, suites)
             print(f"  timing {facts} facts in {len(suites)} relations ...", file=sys.stderr)
             seconds = timed_run(model, suites)
-            rows.append((facts, len(suites), seconds, fill))
-        print()
-        print(f"{'facts':>7} {'relations':>9} {'seconds':>9} {'facts/s':>8} {'LRE cache fill s':>17}")
-        for facts, count, seconds, fill in rows:
-            print(f"{facts:>7} {count:>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill:>17.1f}")
+            # One row per size as soon as it is measured: a 10,000-fact run takes a while.
+            print(f"{facts:>7} {len(suites):>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill:>17.1f}", flush=True)
 
     if not args.no_length:
         suite = load_suite(args.length_suite)

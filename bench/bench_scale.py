@@ -32,6 +32,7 @@ import torch
 
 from factcheck.importer import convert_document
 from factcheck.model import load_model
+from factcheck.prompts import build_prompt, demonstrations_for
 from factcheck.session import FactcheckSession, Settings, lre_for_suite
 from factcheck.suite import Suite, load_suite, parse_suite, read_json_document
 
@@ -119,7 +120,8 @@ def main() -> int:
         suite = load_suite(args.length_suite)
         rows = []
         for shots in args.shots:
-            fill_lre_cache(model, [suite], shots) if shots >= 2 else None
+            if shots >= 2:  # fewer demonstrations: no LRE, says only
+                fill_lre_cache(model, [suite], shots)
             prompt_tokens = len(model.tokenize([_prompt_text(model, suite, shots)])[0][0])
             times = [timed_run(model, [suite], shots) for _ in range(args.repeats)]
             rows.append((shots, prompt_tokens, statistics.median(times)))
@@ -134,8 +136,6 @@ def main() -> int:
 
 
 def _prompt_text(model, suite: Suite, shots: int) -> str:
-    from factcheck.prompts import build_prompt, demonstrations_for
-
     last = suite.facts[-1]
     return build_prompt(model.bos_text, suite.templates[0], last.subject, demonstrations_for(suite.facts, last.subject, shots)).text
 

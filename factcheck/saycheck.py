@@ -347,15 +347,18 @@ def answer_tokens(model: LanguageModel, prompt: str, prompt_ids: list[int], answ
     return split
 
 
-def _needs_full_score(bound: float, correct: bool, exact_scores: list[tuple[float, bool]]) -> bool:
-    """Whether a multi-token candidate must be scored in full.
+def _class_bars(scores: dict[str, tuple[float, bool, bool, int]]) -> dict[bool, float]:
+    """The best exact score among one fact's right candidates (True) and among its wrong ones (False).
 
-    Its first token's log-probability bounds its total from above. A candidate
-    whose bound is below the best exact score of its own class (right or wrong)
-    cannot change the ranking verdict or the margin.
+    A multi-token candidate's first-token log-probability bounds its total from
+    above; one whose bound does not clear its own class's bar cannot change the
+    ranking verdict or the margin, so it need not be scored in full.
     """
-    class_scores = [score for score, is_right in exact_scores if is_right == correct]
-    return bound > max(class_scores, default=float("-inf"))
+    bars = {True: float("-inf"), False: float("-inf")}
+    for score, correct, exact, _ in scores.values():
+        if exact and score > bars[correct]:
+            bars[correct] = score
+    return bars
 
 
 def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, last_positions, options):
@@ -363,7 +366,7 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
 
     Single-token candidates are exact from the prompt's own logits. Multi-token
     ones are scored in full only where they could matter (see
-    `_needs_full_score`), in two rounds: first, per fact, the right and the
+    `_class_bars`), in two rounds: first, per fact, the right and the
     wrong candidate with the best first token, which sets each class's bar;
     then the others whose bound still clears it. Two rounds suffice, since
     scoring more candidates only raises the bars.
@@ -383,20 +386,24 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
                 scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, False, tokens[0])
                 multi_token[row].append((text, tokens))
 
-    def worth_scoring(row: int, text: str) -> bool:
+    def worth_scoring(row: int, text: str, bars: list[dict[bool, float]]) -> bool:
         bound, correct, exact, _ = scores[row][text]
-        return not exact and _needs_full_score(bound, correct, [(v[0], v[1]) for v in scores[row].values() if v[2]])
+        return not exact and bound > bars[row][correct]
 
+    bars = [_class_bars(row_scores) for row_scores in scores]
     leaders = []
     for row, candidates in enumerate(multi_token):
         for correct in (True, False):
             in_class = [(text, tokens) for text, tokens in candidates if scores[row][text][1] == correct]
             if in_class:
                 text, tokens = max(in_class, key=lambda candidate: scores[row][candidate[0]][0])
-                if worth_scoring(row, text):
+                if worth_scoring(row, text, bars):
                     leaders.append((row, text, tokens))
     _score_in_full(model, leaders, scores, prompt_tensors, attention, last_positions, options)
-    rest = [(row, text, tokens) for row, candidates in enumerate(multi_token) for text, tokens in candidates if worth_scoring(row, text)]
+    bars = [_class_bars(row_scores) for row_scores in scores]  # raised by the leaders' exact scores
+    rest = [
+        (row, text, tokens) for row, candidates in enumerate(multi_token) for text, tokens in candidates if worth_scoring(row, text, bars)
+    ]
     _score_in_full(model, rest, scores, prompt_tensors, attention, last_positions, options)
     return scores
 

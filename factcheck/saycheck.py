@@ -1,10 +1,10 @@
 """What the model says: greedy generation and candidate ranking for every fact of a relation.
 
 All facts of a relation run together. Prompts that share demonstrations share
-a token prefix; that prefix runs once and its key/value tensors are reused for
-every batch. Each batch builds its own cache object from those tensors: the
-transformers cache is mutated by every pass, and sharing one object between
-passes would silently corrupt the later ones.
+a token prefix; that prefix runs once and its key/value tensors serve every
+pack. A pack puts many facts' prompts into one sequence (factcheck.packing),
+then generates and scores candidates in that same sequence: no padding and
+no per-fact copies of the prefix.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from transformers import DynamicCache
 
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
+from .packing import PackedSequence, Token
 from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
 from .suite import DistractorSettings, Fact, Suite
 
@@ -24,6 +25,9 @@ DEFAULT_MAX_NEW_TOKENS = 8
 # Facts per forward pass. On a CPU each pass reads every weight whatever its size, so fewer, fuller
 # passes win; 64 holds a whole suite's test facts in one batch.
 DEFAULT_BATCH_SIZE = 64
+# New tokens per packed pass: attention over a packed pass grows with its square, the fixed cost
+# of a pass (one read of the weights) with the number of passes.
+PACK_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -147,17 +151,6 @@ def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def _cache_from(model: LanguageModel, tensors: list[tuple[torch.Tensor, torch.Tensor]] | None) -> DynamicCache:
-    """A fresh cache object over existing key/value tensors (which later passes never modify)."""
-    if tensors is None:
-        return DynamicCache(config=model.config)
-    return DynamicCache(ddp_cache_data=tensors, config=model.config)
-
-
-def _snapshot(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(layer.keys, layer.values) for layer in cache.layers]
-
-
 @dataclass(frozen=True)
 class _SharedPrefix:
     """A token prefix run once; its keys/values serve every prompt that starts with some or all of it."""
@@ -168,37 +161,32 @@ class _SharedPrefix:
     @classmethod
     @torch.no_grad()
     def of(cls, model: LanguageModel, rows: list[_Row]) -> _SharedPrefix:
-        # Keep every subject token out of the prefix, so its state is captured in the suffix pass.
+        # Keep every subject token out of the prefix, so its state is captured with the prompt's own tokens.
         length = min(_common_prefix_length([r.ids for r in rows]), min(r.subject_token for r in rows))
         if not length:
             return cls([], None)
-        cache = DynamicCache(config=model.config)
+        cache = DynamicCache()  # no config: every layer keeps all its slots, sliding ones included
         ids = rows[0].ids[:length]
         model.model(input_ids=torch.tensor([ids], device=model.device), cache=cache, use_cache=True, logits_to_keep=1)
-        return cls(ids, _snapshot(cache))
+        return cls(ids, [(layer.keys, layer.values) for layer in cache.layers])
 
     def usable_length(self, row: _Row) -> int:
         """How many of the row's first tokens can come from this prefix."""
-        length = min(_common_prefix_length([row.ids, self.ids]), row.subject_token) if self.ids else 0
-        # A sliding-window layer (Gemma 3) may keep only the prefix's last tokens: then only all of it is usable.
-        whole = all(keys.shape[-2] == len(self.ids) for keys, _ in self.tensors or [])
-        return length if length == len(self.ids) or whole else 0
-
-    def tensors_for(self, length: int) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
-        if not length:
-            return None
-        if length == len(self.ids):
-            return self.tensors
-        return [(keys[:, :, :length], values[:, :, :length]) for keys, values in self.tensors]
+        return min(_common_prefix_length([row.ids, self.ids]), row.subject_token) if self.ids else 0
 
 
-def has_sliding_window(model: LanguageModel) -> bool:
-    """Whether some attention layer sees only a window of recent cache slots (Gemma 3, Mistral)."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    layer_types = getattr(config, "layer_types", None)
-    if layer_types:
-        return any("sliding" in str(kind) for kind in layer_types)
-    return getattr(config, "sliding_window", None) is not None and getattr(config, "use_sliding_window", True) is not False
+def _packs(rows: list[_Row], reused: dict[int, int], max_rows: int) -> list[list[_Row]]:
+    """Consecutive rows, at most `max_rows` and about PACK_TOKENS prompt tokens per pack."""
+    packs: list[list[_Row]] = []
+    tokens = 0
+    for row in rows:
+        length = len(row.ids) - reused[row.index]
+        if not packs or len(packs[-1]) >= max_rows or tokens + length > PACK_TOKENS:
+            packs.append([])
+            tokens = 0
+        packs[-1].append(row)
+        tokens += length
+    return packs
 
 
 @torch.no_grad()
@@ -207,71 +195,48 @@ def _run_rows(
 ) -> dict[int, FactOutcome]:
     reused = {row.index: prefix.usable_length(row) for row in rows}
     outcomes: dict[int, FactOutcome] = {}
-    if not has_sliding_window(model):
-        # Any rows batch together: a row masks the prefix slots past what it shares and its suffix
-        # is padded up to the longest, with its own position ids. Fewer, fuller passes: on a CPU
-        # each pass costs a read of every weight whatever its size.
-        # Test facts (short suffixes after the whole prefix) and training facts (long ones) batch
-        # apart, so that short rows are not padded to long ones.
-        for group in ([r for r in rows if not r.is_training], [r for r in rows if r.is_training]):
-            ordered = sorted(group, key=lambda row: (len(row.ids) - reused[row.index], row.index))
-            for start in range(0, len(ordered), options.batch_size):
-                batch = ordered[start : start + options.batch_size]
-                reused_here = [reused[r.index] for r in batch]
-                outcomes.update(_run_batch(model, batch, reused_here, len(prefix.ids), prefix.tensors, options, capture_layers))
-        return outcomes
-    # A sliding window counts cache slots, so masked slots or padding between prefix and suffix would
-    # shift it: batch only rows that reuse the same prefix length and have suffixes of equal length.
-    shapes: dict[tuple[int, int], list[_Row]] = {}
-    for row in rows:
-        shapes.setdefault((reused[row.index], len(row.ids) - reused[row.index]), []).append(row)
-    for (length, _), same_shape in sorted(shapes.items()):
-        tensors = prefix.tensors_for(length)
-        for start in range(0, len(same_shape), options.batch_size):
-            batch = same_shape[start : start + options.batch_size]
-            outcomes.update(_run_batch(model, batch, [length] * len(batch), length, tensors, options, capture_layers))
+    for pack in _packs(rows, reused, options.batch_size):
+        outcomes.update(_run_pack(model, pack, [reused[r.index] for r in pack], prefix, options, capture_layers))
     return outcomes
 
 
-def _expand(tensors, batch_size: int):
-    if tensors is None:
-        return None
-    return [(k.expand(batch_size, -1, -1, -1), v.expand(batch_size, -1, -1, -1)) for k, v in tensors]
+@dataclass(frozen=True)
+class _Prompt:
+    """Where one row's prompt lies in a packed sequence."""
+
+    context: int
+    visible: list[tuple[int, int]]  # the slot ranges holding the prompt's tokens (prefix part, own part)
+    next_position: int  # position id of the first token after the prompt
 
 
-def _run_batch(model, batch, reused, prefix_length, prefix_tensors, options, capture_layers) -> dict[int, FactOutcome]:
-    """One pass over the batch's suffixes; row i takes its first reused[i] tokens from the prefix of
-    `prefix_length` tokens held in `prefix_tensors` (the prefix's later slots are masked for it)."""
-    device = model.device
-    suffixes = left_pad([r.ids[length:] for r, length in zip(batch, reused)], model.tokenizer.pad_token_id, device)
-    size = len(batch)
-    prefix_mask = [[1] * length + [0] * (prefix_length - length) for length in reused]
-    attention = torch.cat([torch.tensor(prefix_mask, dtype=torch.long, device=device).reshape(size, prefix_length), suffixes.attention_mask], dim=1)
-    positions = suffixes.position_ids + torch.tensor(reused, device=device)[:, None]
-    cache = _cache_from(model, _expand(prefix_tensors, size))
-    with model.capture_blocks(capture_layers) as captured:
-        output = model.model(
-            input_ids=suffixes.input_ids,
-            attention_mask=attention,
-            position_ids=positions,
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-    subject_states = [
-        {
-            layer: captured[layer][row, suffixes.padded_index(row, r.subject_token - reused[row])].clone()
-            for layer in capture_layers
-        }
-        for row, r in enumerate(batch)
+def _run_pack(model, pack, reused, prefix, options, capture_layers) -> dict[int, FactOutcome]:
+    """One pass over the prompts of `pack` (row i takes its first reused[i] tokens from the prefix),
+    then greedy generation and candidate scoring in the same packed sequence."""
+    sequence = PackedSequence(model, prefix.tensors, len(prefix.ids))
+    tokens: list[Token] = []
+    spans: list[tuple[int, int]] = []  # each row's tokens within this pass
+    contexts = []
+    for r, length in zip(pack, reused):
+        context = sequence.new_context([(0, length)])
+        contexts.append(context)
+        start = len(tokens)
+        tokens += [Token(context, token_id, length + j) for j, token_id in enumerate(r.ids[length:])]
+        spans.append((start, len(tokens)))
+    result = sequence.run(tokens, keep=[end - 1 for _, end in spans], capture_layers=capture_layers)
+    prompts = [
+        _Prompt(context, [(0, length), (result.slots[start], result.slots[end - 1] + 1)], len(r.ids))
+        for r, length, context, (start, end) in zip(pack, reused, contexts, spans)
     ]
-    prompt_logprobs = torch.log_softmax(output.logits[:, -1, :].float(), dim=-1)
-    prompt_tensors = _snapshot(cache)  # the prompts' keys/values, before generation extends them
-    generated = _greedy_continue(model, cache, prompt_logprobs, attention, positions[:, -1], options.max_new_tokens)
-    scores = _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, positions[:, -1], options)
+    subject_states = [
+        {layer: result.captured[layer][start + r.subject_token - length].clone() for layer in capture_layers}
+        for r, length, (start, _) in zip(pack, reused, spans)
+    ]
+    prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
+    scores = _score_candidates(model, sequence, pack, prompt_logprobs, prompts)
+    generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens)
 
     outcomes = {}
-    for row, r in enumerate(batch):
+    for row, r in enumerate(pack):
         ranked = sorted(
             (Candidate(text, *scores[row][text]) for text in r.candidates),
             key=lambda c: (-c.logprob, not c.exact, c.text),
@@ -288,44 +253,32 @@ def _run_batch(model, batch, reused, prefix_length, prefix_tensors, options, cap
     return outcomes
 
 
-def _greedy_continue(model, cache, first_logprobs, attention, last_positions, max_new_tokens) -> list[str]:
-    """Greedy continuation of every row, stopping at a newline, end of text or the token limit.
+def _greedy_continue(model, sequence: PackedSequence, prompts: list[_Prompt], first_logprobs, max_new_tokens) -> list[str]:
+    """Greedy continuation of every prompt, stopping at a newline, end of text or the token limit.
 
-    Rows that have stopped leave the batch (their cache rows are dropped), so
-    one long answer does not make every other row run to the token limit.
+    Rows that have stopped leave the pass, so one long answer does not make
+    every other row run to the token limit.
     """
     tokenizer = model.tokenizer
-    tokens: list[list[int]] = [[] for _ in range(first_logprobs.shape[0])]
+    tokens: list[list[int]] = [[] for _ in prompts]
     stop_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-    active = list(range(len(tokens)))  # batch rows still generating, in batch order
-    next_tokens = first_logprobs.argmax(dim=-1)
-    positions = last_positions
+    active = list(range(len(prompts)))  # rows still generating
+    next_tokens = first_logprobs.argmax(dim=-1).tolist()
     for step in range(max_new_tokens):
-        going_on = []  # slots (indexes into `active`) that continue
-        for slot, (row, token) in enumerate(zip(active, next_tokens.tolist())):
+        going_on = []
+        for row, token in zip(active, next_tokens):
             if token in stop_ids:
                 continue
             tokens[row].append(token)
             if "\n" not in tokenizer.decode([token]):
-                going_on.append(slot)
+                going_on.append(row)
         if not going_on or step == max_new_tokens - 1:
             break
-        if len(going_on) < len(active):
-            keep = torch.tensor(going_on, device=attention.device)
-            cache = _cache_from(model, [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in _snapshot(cache)])
-            attention, positions, next_tokens = attention[keep], positions[keep], next_tokens[keep]
-            active = [active[slot] for slot in going_on]
-        attention = torch.cat([attention, torch.ones((len(active), 1), dtype=attention.dtype, device=attention.device)], dim=1)
-        positions = positions + 1
-        output = model.model(
-            input_ids=next_tokens[:, None],
-            attention_mask=attention,
-            position_ids=positions[:, None],
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        next_tokens = output.logits[:, -1, :].argmax(dim=-1)
+        active = going_on
+        step_tokens = [
+            Token(prompts[row].context, tokens[row][-1], prompts[row].next_position + len(tokens[row]) - 1) for row in active
+        ]
+        next_tokens = sequence.run(step_tokens, keep=range(len(active))).logits.argmax(dim=-1).tolist()
     texts = [tokenizer.decode(row_tokens, skip_special_tokens=True) for row_tokens in tokens]
     return [text.split("\n", 1)[0] for text in texts]
 
@@ -361,7 +314,7 @@ def _class_bars(scores: dict[str, tuple[float, bool, bool, int]]) -> dict[bool, 
     return bars
 
 
-def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, last_positions, options):
+def _score_candidates(model, sequence: PackedSequence, pack: list[_Row], prompt_logprobs, prompts: list[_Prompt]):
     """(log-probability, correct, exact, first token) of each candidate after its fact's prompt.
 
     Single-token candidates are exact from the prompt's own logits. Multi-token
@@ -371,9 +324,9 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
     then the others whose bound still clears it. Two rounds suffice, since
     scoring more candidates only raises the bars.
     """
-    scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in batch]
-    multi_token: list[list[tuple[str, list[int]]]] = [[] for _ in batch]
-    for row, r in enumerate(batch):
+    scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in pack]
+    multi_token: list[list[tuple[str, list[int]]]] = [[] for _ in pack]
+    for row, r in enumerate(pack):
         for text, tokens in zip(r.candidates, answer_tokens(model, r.prompt, r.ids, r.candidates)):
             correct = text in r.fact.answers
             if tokens is None:
@@ -399,39 +352,37 @@ def _score_candidates(model, batch, prompt_logprobs, prompt_tensors, attention, 
                 text, tokens = max(in_class, key=lambda candidate: scores[row][candidate[0]][0])
                 if worth_scoring(row, text, bars):
                     leaders.append((row, text, tokens))
-    _score_in_full(model, leaders, scores, prompt_tensors, attention, last_positions, options)
+    _score_in_full(sequence, leaders, scores, prompts)
     bars = [_class_bars(row_scores) for row_scores in scores]  # raised by the leaders' exact scores
     rest = [
         (row, text, tokens) for row, candidates in enumerate(multi_token) for text, tokens in candidates if worth_scoring(row, text, bars)
     ]
-    _score_in_full(model, rest, scores, prompt_tensors, attention, last_positions, options)
+    _score_in_full(sequence, rest, scores, prompts)
     return scores
 
 
-def _score_in_full(model, pending, scores, prompt_tensors, attention, last_positions, options) -> None:
-    """Replace the first-token bound of each (row, candidate, tokens) in `pending` by its exact score."""
-    chunk = max(1, min(options.batch_size * 4, 256))
-    for start in range(0, len(pending), chunk):
-        part = pending[start : start + chunk]
-        rows = torch.tensor([row for row, _, _ in part], device=model.device)
-        width = max(len(tokens) - 1 for _, _, tokens in part)
-        inputs = torch.full((len(part), width), model.tokenizer.pad_token_id, dtype=torch.long, device=model.device)
-        answer_mask = torch.zeros((len(part), width), dtype=attention.dtype, device=model.device)
-        for i, (_, _, tokens) in enumerate(part):
-            inputs[i, : len(tokens) - 1] = torch.tensor(tokens[:-1])
-            answer_mask[i, : len(tokens) - 1] = 1
-        tensors = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in prompt_tensors]
-        positions = last_positions.index_select(0, rows)[:, None] + 1 + torch.arange(width, device=model.device)[None, :]
-        output = model.model(
-            input_ids=inputs,
-            attention_mask=torch.cat([attention.index_select(0, rows), answer_mask], dim=1),
-            position_ids=positions,
-            cache=_cache_from(model, tensors),
-            use_cache=True,
-        )
-        logprobs = torch.log_softmax(output.logits.float(), dim=-1)
-        for i, (row, text, tokens) in enumerate(part):
-            following = sum(float(logprobs[i, j, tokens[j + 1]]) for j in range(len(tokens) - 1))
+def _score_in_full(sequence: PackedSequence, pending, scores, prompts: list[_Prompt]) -> None:
+    """Replace the first-token bound of each (row, candidate, tokens) in `pending` by its exact score.
+
+    Each candidate is a context of its own that sees its fact's prompt; all of
+    them, up to about PACK_TOKENS tokens, go through one pass.
+    """
+    start = 0
+    while start < len(pending):
+        part, width = [], 0
+        while start < len(pending) and (not part or width + len(pending[start][2]) - 1 <= PACK_TOKENS):
+            part.append(pending[start])
+            width += len(pending[start][2]) - 1
+            start += 1
+        tokens: list[Token] = []
+        for row, _, answer in part:
+            context = sequence.new_context(prompts[row].visible)
+            tokens += [Token(context, token_id, prompts[row].next_position + j) for j, token_id in enumerate(answer[:-1])]
+        logprobs = torch.log_softmax(sequence.run(tokens, keep=range(len(tokens))).logits.float(), dim=-1)
+        offset = 0
+        for row, text, answer in part:
+            following = sum(float(logprobs[offset + j, answer[j + 1]]) for j in range(len(answer) - 1))
+            offset += len(answer) - 1
             first, correct, _, first_token = scores[row][text]
             scores[row][text] = (first + following, correct, True, first_token)
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from factcheck.model import left_pad
-from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, has_sliding_window, run_relation
+from factcheck.packing import has_sliding_window
+from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suite import parse_suite
 
 CAPITALS = [

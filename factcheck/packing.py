@@ -1,0 +1,147 @@
+"""Many prompts in one token sequence: a mask, not padding or cache copies, keeps them apart.
+
+A `PackedSequence` is a batch of one whose key/value cache holds the tokens of
+many contexts (a shared prefix, each fact's prompt, its generated tokens, each
+candidate answer being scored). Every token carries its context and its own
+position id; a token attends to the slot ranges its context inherits (say,
+the first k prefix tokens) and to its own context's earlier slots. The result
+equals running each context alone, as on a CPU a pass costs its real tokens
+plus one read of the weights: no padding and no per-row copies of the prefix.
+
+Sliding-window layers (Gemma 3, Mistral) get their own mask: a key is visible
+only within the window counted in position ids, as in an unpacked run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from transformers import DynamicCache
+
+from .model import LanguageModel
+
+SlotRange = tuple[int, int]  # [start, end) of cache slots
+
+
+@dataclass(frozen=True)
+class Token:
+    context: int
+    token_id: int
+    position: int
+
+
+@dataclass
+class PassResult:
+    slots: list[int]  # the cache slot of each token of the pass, in order
+    logits: torch.Tensor | None  # (number of kept tokens, vocab), in the order of `keep`
+    captured: dict[int, torch.Tensor]  # layer -> (tokens of the pass, hidden)
+
+
+def _text_config(model: LanguageModel):
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def sliding_window_layout(model: LanguageModel) -> tuple[int | None, list[str] | None]:
+    """The sliding window (None: every layer attends to everything) and the per-layer attention kinds."""
+    config = _text_config(model)
+    window = getattr(config, "sliding_window", None)
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types:
+        return (window if any("sliding" in str(kind) for kind in layer_types) else None), list(layer_types)
+    if window is None or getattr(config, "use_sliding_window", True) is False:
+        return None, None
+    return window, None
+
+
+def has_sliding_window(model: LanguageModel) -> bool:
+    """Whether some attention layer sees only a window of recent positions (Gemma 3, Mistral)."""
+    return sliding_window_layout(model)[0] is not None
+
+
+class PackedSequence:
+    """A cache of many contexts' tokens and the bookkeeping that keeps each context to its own slots."""
+
+    def __init__(
+        self,
+        model: LanguageModel,
+        prefix_tensors: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        prefix_length: int = 0,
+    ):
+        """`prefix_tensors`: keys/values of a batch-of-one prefix of `prefix_length` tokens (positions 0..),
+        which contexts may inherit as slots [0, k); they are read, never modified."""
+        self.model = model
+        self.cache = DynamicCache(ddp_cache_data=prefix_tensors) if prefix_tensors else DynamicCache()
+        self.prefix_length = prefix_length
+        device = model.device
+        self._slot_context = torch.full((prefix_length,), -1, dtype=torch.long, device=device)
+        self._slot_position = torch.arange(prefix_length, device=device)
+        self._inherited: list[list[SlotRange]] = []
+        self.window, self.layer_types = sliding_window_layout(model)
+
+    @property
+    def length(self) -> int:
+        return int(self._slot_context.shape[0])
+
+    def new_context(self, inherited: Sequence[SlotRange] = ()) -> int:
+        """A context whose tokens see the slots in `inherited` and their own context's earlier slots."""
+        self._inherited.append([(start, end) for start, end in inherited if end > start])
+        return len(self._inherited) - 1
+
+    @torch.no_grad()
+    def run(self, tokens: Sequence[Token], keep: Sequence[int] = (), capture_layers: Sequence[int] = ()) -> PassResult:
+        """One forward pass appending `tokens` to the cache; logits for the tokens at indexes `keep`."""
+        device = self.model.device
+        first_slot = self.length
+        query_context = torch.tensor([t.context for t in tokens], dtype=torch.long, device=device)
+        query_position = torch.tensor([t.position for t in tokens], dtype=torch.long, device=device)
+        self._slot_context = torch.cat([self._slot_context, query_context])
+        self._slot_position = torch.cat([self._slot_position, query_position])
+        mask = self._mask(query_context, query_position, first_slot)
+        keep_index = torch.tensor(list(keep), dtype=torch.long, device=device)
+        with self.model.capture_blocks(capture_layers) as captured:
+            output = self.model.model(
+                input_ids=torch.tensor([[t.token_id for t in tokens]], device=device),
+                attention_mask=mask,
+                position_ids=query_position[None, :],
+                cache=self.cache,
+                use_cache=True,
+                logits_to_keep=keep_index if len(keep) else 1,
+            )
+        logits = output.logits[0] if len(keep) else None
+        return PassResult(
+            slots=list(range(first_slot, first_slot + len(tokens))),
+            logits=logits,
+            captured={layer: states[0] for layer, states in captured.items()},
+        )
+
+    def _mask(self, query_context: torch.Tensor, query_position: torch.Tensor, first_slot: int):
+        """The attention mask in the form the model's attention takes (a dict per layer kind for Gemma 3)."""
+        device = query_context.device
+        total = self.length
+        slots = torch.arange(total, device=device)
+        query_slot = first_slot + torch.arange(len(query_context), device=device)
+        own = (self._slot_context[None, :] == query_context[:, None]) & (slots[None, :] <= query_slot[:, None])
+        contexts, which = torch.unique(query_context, return_inverse=True)
+        inherited = torch.zeros((len(contexts), total), dtype=torch.bool, device=device)
+        for row, context in enumerate(contexts.tolist()):
+            for start, end in self._inherited[context]:
+                inherited[row, start:end] = True
+        full = own | inherited[which]
+        if self.window is None:
+            return self._as_attention_mask(full)
+        near = (query_position[:, None] - self._slot_position[None, :]) < self.window
+        sliding = full & near
+        if self.layer_types is None:  # every layer slides (Mistral)
+            return self._as_attention_mask(sliding)
+        return {"full_attention": self._as_attention_mask(full), "sliding_attention": self._as_attention_mask(sliding)}
+
+    def _as_attention_mask(self, visible: torch.Tensor) -> torch.Tensor:
+        visible = visible[None, None, :, :]
+        if _text_config(self.model)._attn_implementation == "eager":
+            # Eager attention adds the mask to its scores.
+            dtype = self.model.model.dtype
+            return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(~visible, torch.finfo(dtype).min)
+        return visible

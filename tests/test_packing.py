@@ -1,0 +1,70 @@
+"""Packed sequences: many contexts in one pass give what each context gives alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from factcheck.packing import PackedSequence, Token, has_sliding_window
+
+PROMPTS = [[5, 9, 14, 3, 22, 7, 11], [5, 9, 14, 30, 8], [5, 40, 41, 42, 43, 44, 45, 46, 47, 48]]
+
+
+def alone(model, ids: list[int]) -> torch.Tensor:
+    """Last-token logits of one unpadded prompt, no cache."""
+    with torch.no_grad():
+        return model.model(input_ids=torch.tensor([ids])).logits[0, -1]
+
+
+def packed_last_logits(model, prompts, prefix_length: int) -> torch.Tensor:
+    """Run `prefix_length` shared tokens as a prefix, then every prompt's rest in one packed pass."""
+    prefix = prompts[0][:prefix_length]
+    tensors = None
+    if prefix_length:
+        sequence = PackedSequence(model)
+        context = sequence.new_context()
+        sequence.run([Token(context, t, i) for i, t in enumerate(prefix)])
+        tensors = [(layer.keys, layer.values) for layer in sequence.cache.layers]
+    sequence = PackedSequence(model, tensors, prefix_length)
+    tokens, ends = [], []
+    for ids in prompts:
+        shared = prefix_length if ids[:prefix_length] == prefix else 0
+        context = sequence.new_context([(0, shared)])
+        tokens += [Token(context, t, shared + j) for j, t in enumerate(ids[shared:])]
+        ends.append(len(tokens) - 1)
+    return sequence.run(tokens, keep=ends).logits
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("architecture", ["llama", "gemma3", "gpt2"])
+@pytest.mark.parametrize("prefix_length", [0, 1, 3])
+def test_packed_prompts_match_each_prompt_alone(tiny_model_factory, architecture, attention, prefix_length):
+    model = tiny_model_factory(architecture)
+    model.model.config._attn_implementation = attention
+    try:
+        logits = packed_last_logits(model, PROMPTS, prefix_length)
+        for row, ids in enumerate(PROMPTS):
+            assert torch.allclose(logits[row], alone(model, ids), atol=1e-4), (architecture, attention, row)
+    finally:
+        model.model.config._attn_implementation = "sdpa"
+
+
+def test_the_sliding_window_counts_positions_not_cache_slots(tiny_model_factory):
+    # Gemma 3's tiny model slides over 4 positions; a packed cache puts other contexts' tokens between a
+    # token and its own earlier ones, which a window over cache slots would wrongly cut off.
+    model = tiny_model_factory("gemma3")
+    assert has_sliding_window(model)
+    long_prompts = [list(range(10, 22)), list(range(30, 41)), list(range(50, 63))]
+    logits = packed_last_logits(model, long_prompts, 0)
+    for row, ids in enumerate(long_prompts):
+        assert torch.allclose(logits[row], alone(model, ids), atol=1e-4), row
+
+
+def test_later_passes_continue_each_context(tiny_llama):
+    # Two contexts generate a token each per pass; each must see only its own history.
+    sequence = PackedSequence(tiny_llama)
+    first, second = sequence.new_context(), sequence.new_context()
+    sequence.run([Token(first, t, i) for i, t in enumerate(PROMPTS[0])] + [Token(second, t, i) for i, t in enumerate(PROMPTS[1])])
+    step = sequence.run([Token(first, 60, len(PROMPTS[0])), Token(second, 61, len(PROMPTS[1]))], keep=[0, 1])
+    assert torch.allclose(step.logits[0], alone(tiny_llama, PROMPTS[0] + [60]), atol=1e-4)
+    assert torch.allclose(step.logits[1], alone(tiny_llama, PROMPTS[1] + [61]), atol=1e-4)

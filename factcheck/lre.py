@@ -36,9 +36,11 @@ from typing import Iterator, Sequence, Union
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from transformers import AttentionInterface
 
 from .model import LanguageModel, left_pad
+from .packing import PackedSequence, Token
 from .prompts import build_prompt, subject_token_index
 from .suite import Fact, Suite
 
@@ -237,6 +239,20 @@ def edit_residual(model: LanguageModel, layer: LayerSpec, edit) -> Iterator[None
 
 
 @contextlib.contextmanager
+def _blocks_replaced(model: LanguageModel, count: int, output: torch.Tensor) -> Iterator[None]:
+    """The first `count` blocks skip their computation and return `output` (the last of them's known output);
+    their hooks still run, so edits and captures at those blocks apply as before."""
+    blocks = model.layout.blocks[:count]
+    for block in blocks:
+        block.forward = lambda *args, **kwargs: output
+    try:
+        yield
+    finally:
+        for block in blocks:
+            del block.forward
+
+
+@contextlib.contextmanager
 def _capture(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[str, torch.Tensor]]:
     captured: dict[str, torch.Tensor] = {}
 
@@ -250,14 +266,30 @@ def _capture(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[str, torch
 # ---- attention over a fixed prefix ----------------------------------------------------
 @dataclass
 class _PrefixKeys:
-    """Keys and values of a prompt prefix per attention module, recorded once and only ever read afterwards."""
+    """Keys and values of a prompt prefix per layer index, taken once from a full pass and only ever read."""
 
-    recording: bool = True
-    keys: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
-    values: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
+    keys: dict[int, torch.Tensor] = field(default_factory=dict)
+    values: dict[int, torch.Tensor] = field(default_factory=dict)
+    layers_seen: set[int] = field(default_factory=set)  # attention layers that took the prefix
 
 
 _active_prefix: _PrefixKeys | None = None
+
+
+def _per_head_product(x: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
+    """x (batch, heads, rows, k) times each head's constants (heads, n, k) transposed: (batch, heads, rows, n).
+
+    One F.linear with a block-diagonal weight rather than a batched matmul:
+    under vmap (one Jacobian row per vmapped entry) matmul and its backward
+    copy the prefix's keys and values once for every Jacobian row, while
+    linear folds the vmapped entries into its rows. The zero blocks cost
+    little next to the copies they save.
+    """
+    batch, heads, rows, k = x.shape
+    n = constants.shape[1]
+    weight = torch.block_diag(*constants.unbind(0))  # (heads * n, heads * k)
+    flat = x.permute(0, 2, 1, 3).reshape(batch, rows, heads * k)
+    return F.linear(flat, weight).reshape(batch, rows, heads, n).permute(0, 2, 1, 3)
 
 
 def _prefix_attention(
@@ -289,21 +321,16 @@ def _prefix_attention(
     groups = heads // kv_heads
     if scaling is None:
         scaling = head_dim**-0.5
-    if prefix.recording:
-        prefix.keys[module] = key.detach()
-        prefix.values[module] = value.detach()
-        past_keys, past_values = key[:, :, :0], value[:, :, :0]
-    else:
-        if module not in prefix.keys:
-            raise LreError(f"no recorded prefix for attention module {type(module).__name__}")
-        past_keys, past_values = prefix.keys[module], prefix.values[module]
+    layer = getattr(module, "layer_idx", None)
+    if layer not in prefix.keys:
+        raise LreError(f"no prefix keys for attention module {type(module).__name__} (layer_idx {layer})")
+    prefix.layers_seen.add(layer)
+    past_keys, past_values = prefix.keys[layer], prefix.values[layer]
     start = past_keys.shape[2]  # the current tokens follow the past ones
 
     # Grouped-query attention without repeating the keys: fold each group's query heads into the rows.
     grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
-    scores = torch.cat(
-        [grouped @ past_keys.float().transpose(-1, -2), grouped @ key.float().transpose(-1, -2)], dim=-1
-    ) * scaling
+    scores = torch.cat([_per_head_product(grouped, past_keys[0].float()), grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     query_pos = torch.arange(length, device=query.device).repeat(groups) + start
@@ -312,7 +339,7 @@ def _prefix_attention(
     if sliding_window is not None:
         visible = visible & (key_pos[None, :] > query_pos[:, None] - sliding_window)
     weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1).to(value.dtype)
-    output = weights[..., :start] @ past_values + weights[..., start:] @ value
+    output = _per_head_product(weights[..., :start], past_values[0].transpose(-1, -2)) + weights[..., start:] @ value
     output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
     return output, None
 
@@ -353,15 +380,82 @@ def _decoder(model: LanguageModel) -> nn.Module:
 
 
 # ---- one training prompt, split at the subject ---------------------------------------------
+def _interface_error(model: LanguageModel, layers_used: int) -> LreError:
+    return LreError(
+        f"{model.architecture}: {layers_used} of {model.num_layers} attention layers went through transformers' "
+        "AttentionInterface and cache; the suffix-only LRE estimator needs all of them"
+    )
+
+
+def _slot_ranges(slots: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of cache slots as [start, end) ranges."""
+    ranges: list[tuple[int, int]] = []
+    for slot in slots:
+        if ranges and ranges[-1][1] == slot:
+            ranges[-1] = (ranges[-1][0], slot + 1)
+        else:
+            ranges.append((slot, slot + 1))
+    return ranges
+
+
+def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[_PrefixKeys, torch.Tensor, torch.Tensor]]:
+    """Each prompt's prefix keys/values (before the subject's last token), the output of block `layer` over
+    the rest of the prompt (h first) and z, from one packed pass.
+
+    A prompt reuses the longest start it shares with an earlier one (training
+    prompts share their first demonstrations), up to its subject's last token.
+    """
+    sequence = PackedSequence(model)
+    tokens: list[Token] = []
+    slots_of: list[list[int]] = []  # each prompt's cache slot per token
+    for site in sites:
+        shared, source = 0, []
+        for earlier, earlier_slots in zip(sites, slots_of):
+            length = min(_common_length(site.token_ids, earlier.token_ids), site.subject_index)
+            if length > shared:
+                shared, source = length, earlier_slots
+        context = sequence.new_context(_slot_ranges(source[:shared]))
+        first_slot = sequence.length + len(tokens)
+        own = site.token_ids[shared:]
+        tokens += [Token(context, token_id, shared + offset) for offset, token_id in enumerate(own)]
+        slots_of.append(source[:shared] + list(range(first_slot, first_slot + len(own))))
+    with torch.no_grad(), _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
+        sequence.run(tokens)
+    layers = sequence.cache.layers
+    if len(layers) != model.num_layers:
+        raise _interface_error(model, len(layers))
+    results = []
+    for site, slots in zip(sites, slots_of):
+        split = site.subject_index
+        before = torch.tensor(slots[:split], dtype=torch.long, device=model.device)
+        prefix = _PrefixKeys(
+            keys={index: cached.keys.index_select(2, before) for index, cached in enumerate(layers)},
+            values={index: cached.values.index_select(2, before) for index, cached in enumerate(layers)},
+        )
+        suffix_states = subject["states"][:, slots[split:]].clone()  # (1, suffix length, d)
+        z = last["states"][0, slots[-1]].clone()
+        results.append((prefix, suffix_states, z))
+    return results
+
+
+def _common_length(first: Sequence[int], second: Sequence[int]) -> int:
+    length = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
 class SuffixProblem:
     """f(h) = last block output at the last token when the residual stream at `layer` holds h at the subject.
 
-    Construction runs the whole prompt once, recording every layer's keys and
-    values, h and z; the keys and values before the subject's last token are
-    kept as the prefix. Every evaluation of f runs only the suffix.
+    The whole prompt runs once (`for_sites` runs many prompts in one packed
+    pass), giving h, z and every layer's keys and values before the subject's
+    last token: the prefix. Every evaluation of f runs only the suffix.
     """
 
-    def __init__(self, model: LanguageModel, site: PromptSite, layer: LayerSpec):
+    def __init__(self, model: LanguageModel, site: PromptSite, layer: LayerSpec, full_pass=None):
         self.model = model
         self.layer = layer
         self.site = site
@@ -370,24 +464,23 @@ class SuffixProblem:
         split = site.subject_index
         self.suffix_ids = ids[:, split:]
         self.suffix_positions = torch.arange(split, ids.shape[1], device=device)[None]
-        self.prefix = _PrefixKeys()
-        with torch.no_grad(), _prefix_attention_active(model, self.prefix):
-            with _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
-                _decoder(model)(input_ids=ids, position_ids=torch.arange(ids.shape[1], device=device)[None], use_cache=False)
-        if len(self.prefix.keys) != model.num_layers:
-            raise LreError(
-                f"{model.architecture}: {len(self.prefix.keys)} of {model.num_layers} attention layers went through "
-                "transformers' AttentionInterface; the suffix-only LRE estimator needs all of them"
-            )
-        self.prefix.keys = {module: keys[:, :, :split] for module, keys in self.prefix.keys.items()}
-        self.prefix.values = {module: values[:, :, :split] for module, values in self.prefix.values.items()}
-        self.prefix.recording = False
-        self.h = subject["states"][0, split].clone()
-        self.z = last["states"][0, -1].clone()
+        self.prefix, self.layer_output, self.z = full_pass or _full_passes(model, [site], layer)[0]
+        self.h = self.layer_output[0, 0].clone()
+        # Blocks up to `layer` need not run again on the suffix: their output there is known, and h
+        # replaces the subject's part of it anyway.
+        self.known_blocks = 0 if layer == EMBEDDING_LAYER else int(layer) + 1
+
+    @classmethod
+    def for_sites(cls, model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[SuffixProblem]:
+        return [cls(model, site, layer, full) for site, full in zip(sites, _full_passes(model, sites, layer))]
 
     def _run_suffix(self) -> torch.Tensor:
-        with _prefix_attention_active(self.model, self.prefix), _capture(self.model, self.model.num_layers - 1) as last:
-            _decoder(self.model)(input_ids=self.suffix_ids, position_ids=self.suffix_positions, use_cache=False)
+        model = self.model
+        with _prefix_attention_active(model, self.prefix), _capture(model, model.num_layers - 1) as last:
+            with _blocks_replaced(model, self.known_blocks, self.layer_output):
+                _decoder(model)(input_ids=self.suffix_ids, position_ids=self.suffix_positions, use_cache=False)
+        if len(self.prefix.layers_seen) < model.num_layers - self.known_blocks:
+            raise _interface_error(model, len(self.prefix.layers_seen) + self.known_blocks)
         return last["states"][0, -1]
 
     def object_state(self, h: torch.Tensor) -> torch.Tensor:
@@ -449,7 +542,7 @@ def estimate_lre(
         raise ValueError(f"need at least n_train={n_train} facts to estimate an LRE, the relation has {len(facts)}")
     layer = resolve_layer(model, layer)
     training = facts[:n_train]
-    problems = (SuffixProblem(model, site, layer) for site in training_sites(model, template, training))
+    problems = SuffixProblem.for_sites(model, training_sites(model, template, training), layer)
     if method == "full":
         weight, bias = _mean_jacobian(problems, chunk_size)
     else:

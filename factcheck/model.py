@@ -296,7 +296,9 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from . import default_model
+    from .allocator import keep_freed_memory
 
+    keep_freed_memory()
     started = time.perf_counter()
     if device == "auto" and not device_map:
         device_map = "auto"

@@ -149,8 +149,7 @@ def estimate_layers(
     first, higher = resolved[0], resolved[1:]
     weights: dict[int, torch.Tensor] = {}
     biases: dict[int, torch.Tensor] = {}
-    for site in training_sites(model, template, training):
-        problem = SuffixProblem(model, site, first)
+    for problem in SuffixProblem.for_sites(model, training_sites(model, template, training), first):
         with torch.no_grad(), model.capture_blocks(higher) as captured:
             problem.object_state(problem.h)
             subject_states = {layer: captured[layer][0, 0].clone() for layer in higher}

@@ -87,6 +87,27 @@ def test_prompt_without_prefix(tiny_llama):
     assert _relative(problem.jacobian(), torch.autograd.functional.jacobian(f, h)) < 1e-4
 
 
+def test_blocks_up_to_the_layer_do_not_run_again_on_the_suffix(tiny_model_factory):
+    model = tiny_model_factory("gemma3")  # 3 blocks
+    site = training_sites(model, TEMPLATE, FACTS[:N_TRAIN])[0]
+    problem = SuffixProblem(model, site, 1)
+    problem.object_state(problem.h)
+    assert problem.prefix.layers_seen == {2}
+    _, z, _ = reference_problem(model, site.text, site.subject, 1)
+    assert _relative(problem.object_state(problem.h), z) < 1e-5
+
+
+def test_several_prompts_share_one_full_pass(tiny_llama):
+    sites = training_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN])
+    together = SuffixProblem.for_sites(tiny_llama, sites, 0)
+    for site, problem in zip(sites, together):
+        alone = SuffixProblem(tiny_llama, site, 0)
+        assert _relative(problem.h, alone.h) < 1e-5
+        assert _relative(problem.z, alone.z) < 1e-5
+        for layer, keys in alone.prefix.keys.items():
+            assert torch.allclose(problem.prefix.keys[layer], keys, atol=1e-5)
+
+
 def test_passes_do_not_disturb_each_other(tiny_llama):
     """The transformers cache bug: a pass that mutates shared prefix state corrupts every later pass."""
     site = training_sites(tiny_llama, TEMPLATE, FACTS[:N_TRAIN])[1]

@@ -136,7 +136,7 @@ def run_relation(
     # Facts outside the training set share all their demonstrations, hence one long prefix; a
     # training fact's prompt shares the part of it before that fact's own demonstration line.
     test_rows = [r for r in rows if not r.is_training]
-    prefix = _SharedPrefix.of(model, test_rows or rows)
+    prefix = _SharedPrefix.of(test_rows or rows)
     outcomes = _run_rows(model, rows, prefix, options, capture_layers)
     return [outcomes[i] for i in range(len(rows))]
 
@@ -153,22 +153,15 @@ def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
 
 @dataclass(frozen=True)
 class _SharedPrefix:
-    """A token prefix run once; its keys/values serve every prompt that starts with some or all of it."""
+    """A token prefix that many prompts start with; it runs once, with the first pack."""
 
     ids: list[int]
-    tensors: list[tuple[torch.Tensor, torch.Tensor]] | None
 
     @classmethod
-    @torch.no_grad()
-    def of(cls, model: LanguageModel, rows: list[_Row]) -> _SharedPrefix:
+    def of(cls, rows: list[_Row]) -> _SharedPrefix:
         # Keep every subject token out of the prefix, so its state is captured with the prompt's own tokens.
         length = min(_common_prefix_length([r.ids for r in rows]), min(r.subject_token for r in rows))
-        if not length:
-            return cls([], None)
-        cache = DynamicCache()  # no config: every layer keeps all its slots, sliding ones included
-        ids = rows[0].ids[:length]
-        model.model(input_ids=torch.tensor([ids], device=model.device), cache=cache, use_cache=True, logits_to_keep=1)
-        return cls(ids, [(layer.keys, layer.values) for layer in cache.layers])
+        return cls(rows[0].ids[:length])
 
     def usable_length(self, row: _Row) -> int:
         """How many of the row's first tokens can come from this prefix."""
@@ -195,8 +188,10 @@ def _run_rows(
 ) -> dict[int, FactOutcome]:
     reused = {row.index: prefix.usable_length(row) for row in rows}
     outcomes: dict[int, FactOutcome] = {}
+    prefix_tensors = None  # the prefix's keys/values, from the first pack on
     for pack in _packs(rows, reused, options.batch_size):
-        outcomes.update(_run_pack(model, pack, [reused[r.index] for r in pack], prefix, options, capture_layers))
+        results, prefix_tensors = _run_pack(model, pack, [reused[r.index] for r in pack], prefix.ids, prefix_tensors, options, capture_layers)
+        outcomes.update(results)
     return outcomes
 
 
@@ -209,11 +204,19 @@ class _Prompt:
     next_position: int  # position id of the first token after the prompt
 
 
-def _run_pack(model, pack, reused, prefix, options, capture_layers) -> dict[int, FactOutcome]:
+def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_layers):
     """One pass over the prompts of `pack` (row i takes its first reused[i] tokens from the prefix),
-    then greedy generation and candidate scoring in the same packed sequence."""
-    sequence = PackedSequence(model, prefix.tensors, len(prefix.ids))
+    then greedy generation and candidate scoring in the same packed sequence.
+
+    The prefix's keys/values come from `prefix_tensors`; when None, the prefix
+    runs in this pass, in slots 0.., and its keys/values are returned for the
+    next packs. Returns (outcomes by row index, prefix keys/values).
+    """
+    sequence = PackedSequence(model, prefix_tensors, len(prefix_ids) if prefix_tensors else 0)
     tokens: list[Token] = []
+    if prefix_tensors is None and prefix_ids:
+        context = sequence.new_context()
+        tokens += [Token(context, token_id, position) for position, token_id in enumerate(prefix_ids)]
     spans: list[tuple[int, int]] = []  # each row's tokens within this pass
     contexts = []
     for r, length in zip(pack, reused):
@@ -231,6 +234,8 @@ def _run_pack(model, pack, reused, prefix, options, capture_layers) -> dict[int,
         {layer: result.captured[layer][start + r.subject_token - length].clone() for layer in capture_layers}
         for r, length, (start, _) in zip(pack, reused, spans)
     ]
+    if prefix_tensors is None and prefix_ids:
+        prefix_tensors = [(layer.keys[:, :, : len(prefix_ids)], layer.values[:, :, : len(prefix_ids)]) for layer in sequence.cache.layers]
     prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
     scores = _score_candidates(model, sequence, pack, prompt_logprobs, prompts)
     generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens)
@@ -250,7 +255,7 @@ def _run_pack(model, pack, reused, prefix, options, capture_layers) -> dict[int,
             candidates=ranked,
             subject_states=subject_states[row],
         )
-    return outcomes
+    return outcomes, prefix_tensors
 
 
 def _greedy_continue(model, sequence: PackedSequence, prompts: list[_Prompt], first_logprobs, max_new_tokens) -> list[str]:

@@ -295,7 +295,22 @@ def answer_tokens(model: LanguageModel, prompt: str, prompt_ids: list[int], answ
     characters end, so the answer's leading space lands wherever this
     tokenizer puts it. None where the tokenizer merged prompt and answer
     across the boundary (the prompt's own tokens then differ).
+
+    Only the prompt's last line is tokenized with each answer when the prompt's
+    own tokens split at that line's start (checked here: the text before it
+    and the line tokenize to the prompt's tokens): a relation may have a
+    thousand candidates per fact, and the demonstrations above are the same
+    for each of them.
     """
+    line_start = prompt.rfind("\n") + 1
+    if line_start:
+        head_ids, tail_ids = (ids for ids in model.tokenize([prompt[:line_start], prompt[line_start:]])[0])
+        if head_ids + tail_ids == prompt_ids:
+            return _split_answers(model, prompt[line_start:], tail_ids, answers)
+    return _split_answers(model, prompt, prompt_ids, answers)
+
+
+def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], answers: Sequence[str]) -> list[list[int] | None]:
     full_ids, full_offsets = model.tokenize([f"{prompt} {answer}" for answer in answers])
     split: list[list[int] | None] = []
     boundary = len(prompt)
@@ -332,16 +347,19 @@ def _score_candidates(model, sequence: PackedSequence, pack: list[_Row], prompt_
     scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in pack]
     multi_token: list[list[tuple[str, list[int]]]] = [[] for _ in pack]
     for row, r in enumerate(pack):
-        for text, tokens in zip(r.candidates, answer_tokens(model, r.prompt, r.ids, r.candidates)):
+        split = answer_tokens(model, r.prompt, r.ids, r.candidates)
+        # All first tokens' log-probabilities in one lookup: a relation may have a thousand candidates.
+        first_logprobs = prompt_logprobs[row, [tokens[0] if tokens else 0 for tokens in split]].tolist()
+        for text, tokens, first_logprob in zip(r.candidates, split, first_logprobs):
             correct = text in r.fact.answers
             if tokens is None:
                 score, first_token = _score_full_sequence(model, r.prompt, text)
                 scores[row][text] = (score, correct, True, first_token)
             elif len(tokens) == 1:
-                scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, True, tokens[0])
+                scores[row][text] = (first_logprob, correct, True, tokens[0])
             else:
                 # The first token's log-probability bounds the whole candidate's from above.
-                scores[row][text] = (float(prompt_logprobs[row, tokens[0]]), correct, False, tokens[0])
+                scores[row][text] = (first_logprob, correct, False, tokens[0])
                 multi_token[row].append((text, tokens))
 
     def worth_scoring(row: int, text: str, bars: list[dict[bool, float]]) -> bool:

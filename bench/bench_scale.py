@@ -70,12 +70,21 @@ def sample(suites: list[Suite], size: int, min_per_relation: int) -> list[Suite]
     return [dataclasses.replace(usable[i], facts=usable[i].facts[:n]) for i, n in quota.items()]
 
 
-def timed_run(model, suites: list[Suite], shots: int | None = None) -> float:
+def timed_run(model, suites: list[Suite], shots: int | None = None, show_progress: bool = False) -> float:
     session = FactcheckSession(Settings(shots=shots), progress=lambda message: None)
     session.use_model(model)
     started = time.perf_counter()
-    for suite in suites:
+    for number, suite in enumerate(suites, 1):
+        relation_started = time.perf_counter()
         session.run(suite)
+        if show_progress:
+            seconds = time.perf_counter() - relation_started
+            print(
+                f"    {number}/{len(suites)} {suite.relation_id}: {len(suite.facts)} facts, {len(suite.objects)} objects, "
+                f"{seconds:.1f} s ({time.perf_counter() - started:.0f} s so far)",
+                file=sys.stderr,
+                flush=True,
+            )
     return time.perf_counter() - started
 
 
@@ -112,7 +121,7 @@ def main() -> int:
             # Each sample's relations are prefixes of the full files, so their LREs (first 8 facts) are shared.
             fill = fill_lre_cache(model, suites)
             print(f"  timing {facts} facts in {len(suites)} relations ...", file=sys.stderr)
-            seconds = timed_run(model, suites)
+            seconds = timed_run(model, suites, show_progress=True)
             # One row per size as soon as it is measured: a 10,000-fact run takes a while.
             print(f"{facts:>7} {len(suites):>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill:>17.1f}", flush=True)
 

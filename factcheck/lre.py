@@ -40,7 +40,7 @@ from torch.nn import functional as F
 from transformers import AttentionInterface
 
 from .model import LanguageModel, left_pad
-from .packing import PackedSequence, Token
+from .packing import PackedSequence, Token, slot_ranges
 from .prompts import build_prompt, subject_token_index
 from .suite import Fact, Suite
 
@@ -387,17 +387,6 @@ def _interface_error(model: LanguageModel, layers_used: int) -> LreError:
     )
 
 
-def _slot_ranges(slots: Sequence[int]) -> list[tuple[int, int]]:
-    """Consecutive runs of cache slots as [start, end) ranges."""
-    ranges: list[tuple[int, int]] = []
-    for slot in slots:
-        if ranges and ranges[-1][1] == slot:
-            ranges[-1] = (ranges[-1][0], slot + 1)
-        else:
-            ranges.append((slot, slot + 1))
-    return ranges
-
-
 def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[_PrefixKeys, torch.Tensor, torch.Tensor]]:
     """Each prompt's prefix keys/values (before the subject's last token), the output of block `layer` over
     the rest of the prompt (h first) and z, from one packed pass.
@@ -414,7 +403,7 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
             length = min(_common_length(site.token_ids, earlier.token_ids), site.subject_index)
             if length > shared:
                 shared, source = length, earlier_slots
-        context = sequence.new_context(_slot_ranges(source[:shared]))
+        context = sequence.new_context(slot_ranges(source[:shared]))
         first_slot = sequence.length + len(tokens)
         own = site.token_ids[shared:]
         tokens += [Token(context, token_id, shared + offset) for offset, token_id in enumerate(own)]

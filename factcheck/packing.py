@@ -61,6 +61,17 @@ def has_sliding_window(model: LanguageModel) -> bool:
     return sliding_window_layout(model)[0] is not None
 
 
+def slot_ranges(slots: Sequence[int]) -> list[SlotRange]:
+    """Consecutive runs of cache slots as [start, end) ranges."""
+    ranges: list[SlotRange] = []
+    for slot in slots:
+        if ranges and ranges[-1][1] == slot:
+            ranges[-1] = (ranges[-1][0], slot + 1)
+        else:
+            ranges.append((slot, slot + 1))
+    return ranges
+
+
 class PackedSequence:
     """A cache of many contexts' tokens and the bookkeeping that keeps each context to its own slots."""
 

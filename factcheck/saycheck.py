@@ -17,13 +17,13 @@ from transformers import DynamicCache
 
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
-from .packing import PackedSequence, Token
+from .packing import PackedSequence, Token, slot_ranges
 from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
 from .suite import DistractorSettings, Fact, Suite
 
 DEFAULT_MAX_NEW_TOKENS = 8
-# Facts per forward pass. On a CPU each pass reads every weight whatever its size, so fewer, fuller
-# passes win; 64 holds a whole suite's test facts in one batch.
+# Facts per packed pass at most. On a CPU each pass reads every weight whatever its size, so fewer,
+# fuller passes win; 64 holds most suites in one pack.
 DEFAULT_BATCH_SIZE = 64
 # New tokens per packed pass: attention over a packed pass grows with its square, the fixed cost
 # of a pass (one read of the weights) with the number of passes.
@@ -388,24 +388,35 @@ def _score_in_full(sequence: PackedSequence, pending, scores, prompts: list[_Pro
     """Replace the first-token bound of each (row, candidate, tokens) in `pending` by its exact score.
 
     Each candidate is a context of its own that sees its fact's prompt; all of
-    them, up to about PACK_TOKENS tokens, go through one pass.
+    them, up to about PACK_TOKENS new tokens, go through one pass. Candidates
+    of one fact that start with the same tokens (names: " Mary Ball ...",
+    " Mary Arden ...") share those tokens' slots and logits.
     """
+    pending = sorted(pending, key=lambda item: (item[0], item[2]))  # shared starts side by side
     start = 0
     while start < len(pending):
-        part, width = [], 0
-        while start < len(pending) and (not part or width + len(pending[start][2]) - 1 <= PACK_TOKENS):
-            part.append(pending[start])
-            width += len(pending[start][2]) - 1
-            start += 1
         tokens: list[Token] = []
-        for row, _, answer in part:
-            context = sequence.new_context(prompts[row].visible)
-            tokens += [Token(context, token_id, prompts[row].next_position + j) for j, token_id in enumerate(answer[:-1])]
+        fed_slots: dict[tuple[int, tuple[int, ...]], list[int]] = {}  # (row, fed tokens) -> their slots, this pass
+        part = []
+        while start < len(pending):
+            row, text, answer = pending[start]
+            fed = tuple(answer[:-1])  # the last token is predicted, never fed
+            shared = next((k for k in range(len(fed), 0, -1) if (row, fed[:k]) in fed_slots), 0)
+            inherited = fed_slots[(row, fed[:shared])] if shared else []
+            if part and len(tokens) + len(fed) - shared > PACK_TOKENS:
+                break
+            context = sequence.new_context([*prompts[row].visible, *slot_ranges(inherited)])
+            first_slot = sequence.length + len(tokens)
+            tokens += [Token(context, token_id, prompts[row].next_position + shared + j) for j, token_id in enumerate(fed[shared:])]
+            slots = inherited + list(range(first_slot, first_slot + len(fed) - shared))
+            for k in range(shared + 1, len(fed) + 1):
+                fed_slots[(row, fed[:k])] = slots[:k]
+            part.append((row, text, answer, slots))
+            start += 1
+        pass_start = sequence.length
         logprobs = torch.log_softmax(sequence.run(tokens, keep=range(len(tokens))).logits.float(), dim=-1)
-        offset = 0
-        for row, text, answer in part:
-            following = sum(float(logprobs[offset + j, answer[j + 1]]) for j in range(len(answer) - 1))
-            offset += len(answer) - 1
+        for row, text, answer, slots in part:
+            following = sum(float(logprobs[slot - pass_start, answer[j + 1]]) for j, slot in enumerate(slots))
             first, correct, _, first_token = scores[row][text]
             scores[row][text] = (first + following, correct, True, first_token)
 

@@ -180,3 +180,24 @@ def test_distracted_prompts_put_a_false_statement_before_the_question(tmp_path, 
 def test_sliding_window_models_are_told_apart(tiny_model_factory, architecture, sliding):
     # They decide whether rows of different shapes may share a batch (see _run_rows).
     assert has_sliding_window(tiny_model_factory(architecture)) is sliding
+
+
+def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny_llama, monkeypatch):
+    # Names share first tokens; their shared slots and logits must give each the score it has alone.
+    # With the bars at -inf every multi-token candidate is scored in full.
+    from factcheck import saycheck
+
+    monkeypatch.setattr(saycheck, "_class_bars", lambda scores: {True: float("-inf"), False: float("-inf")})
+    mothers = ["Mary Ball Washington", "Mary Arden", "Mary Ball", "Anne Hathaway", "Anne Boleyn", "Maria Theresa"]
+    facts = [(f"Person {i}", mother) for i, mother in enumerate(mothers)]
+    document = {
+        "relation": "person mother",
+        "templates": ["The mother of {subject} is"],
+        "facts": [{"subject": s, "object": o} for s, o in facts],
+    }
+    suite = parse_suite(document, tmp_path / "person_mother.json")
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2))
+    for outcome in outcomes:
+        assert all(candidate.exact for candidate in outcome.candidates)
+        for candidate in outcome.candidates:
+            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text), abs=1e-4)

@@ -9,12 +9,14 @@ W is the mean of the Jacobians dz/dh, b the mean of z - J h.
 How the Jacobian is computed fast (and correctly):
 
 * Suffix only. Only the tokens from the subject's last token to the end of
-  the prompt depend on h. The prefix before it runs once; its keys and values
-  are kept as plain tensors that nothing ever modifies, and every pass over
-  the suffix attends to them through `_prefix_attention`, an attention
+  the prompt depend on h. One packed pass over all training prompts
+  (factcheck.packing) gives each prompt's keys and values before that token;
+  they are kept as plain tensors that nothing ever modifies, and every pass
+  over the suffix attends to them through `_prefix_attention`, an attention
   function registered with transformers' `AttentionInterface` and switched on
-  only while factcheck runs its own passes. No transformers cache object is
-  used at all, so none can be mutated between passes.
+  only while factcheck runs its own passes. The suffix passes use no
+  transformers cache object, so none can be mutated between passes, and skip
+  the blocks up to the LRE's layer, whose output there is known.
 * Batched rows. `torch.func.jacrev` runs the suffix forward once and
   vectorises the d backward passes (one per row of J) with vmap. The prefix
   keys are constants, so no gradient is spent on them.
@@ -40,7 +42,7 @@ from torch.nn import functional as F
 from transformers import AttentionInterface
 
 from .model import LanguageModel, left_pad
-from .packing import PackedSequence, Token, slot_ranges
+from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from .prompts import build_prompt, subject_token_index
 from .suite import Fact, Suite
 
@@ -400,7 +402,7 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
     for site in sites:
         shared, source = 0, []
         for earlier, earlier_slots in zip(sites, slots_of):
-            length = min(_common_length(site.token_ids, earlier.token_ids), site.subject_index)
+            length = min(common_prefix_length([site.token_ids, earlier.token_ids]), site.subject_index)
             if length > shared:
                 shared, source = length, earlier_slots
         context = sequence.new_context(slot_ranges(source[:shared]))
@@ -425,15 +427,6 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
         z = last["states"][0, slots[-1]].clone()
         results.append((prefix, suffix_states, z))
     return results
-
-
-def _common_length(first: Sequence[int], second: Sequence[int]) -> int:
-    length = 0
-    for a, b in zip(first, second):
-        if a != b:
-            break
-        length += 1
-    return length
 
 
 class SuffixProblem:

@@ -61,6 +61,17 @@ def has_sliding_window(model: LanguageModel) -> bool:
     return sliding_window_layout(model)[0] is not None
 
 
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many first tokens all `sequences` share."""
+    first = sequences[0]
+    length = min(len(s) for s in sequences)
+    for position in range(length):
+        token = first[position]
+        if any(s[position] != token for s in sequences):
+            return position
+    return length
+
+
 def slot_ranges(slots: Sequence[int]) -> list[SlotRange]:
     """Consecutive runs of cache slots as [start, end) ranges."""
     ranges: list[SlotRange] = []

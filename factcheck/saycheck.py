@@ -17,7 +17,7 @@ from transformers import DynamicCache
 
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
-from .packing import PackedSequence, Token, slot_ranges
+from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
 from .suite import DistractorSettings, Fact, Suite
 
@@ -141,16 +141,6 @@ def run_relation(
     return [outcomes[i] for i in range(len(rows))]
 
 
-def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
-    first = sequences[0]
-    length = min(len(s) for s in sequences)
-    for position in range(length):
-        token = first[position]
-        if any(s[position] != token for s in sequences):
-            return position
-    return length
-
-
 @dataclass(frozen=True)
 class _SharedPrefix:
     """A token prefix that many prompts start with; it runs once, with the first pack."""
@@ -160,12 +150,12 @@ class _SharedPrefix:
     @classmethod
     def of(cls, rows: list[_Row]) -> _SharedPrefix:
         # Keep every subject token out of the prefix, so its state is captured with the prompt's own tokens.
-        length = min(_common_prefix_length([r.ids for r in rows]), min(r.subject_token for r in rows))
+        length = min(common_prefix_length([r.ids for r in rows]), min(r.subject_token for r in rows))
         return cls(rows[0].ids[:length])
 
     def usable_length(self, row: _Row) -> int:
         """How many of the row's first tokens can come from this prefix."""
-        return min(_common_prefix_length([row.ids, self.ids]), row.subject_token) if self.ids else 0
+        return min(common_prefix_length([row.ids, self.ids]), row.subject_token) if self.ids else 0
 
 
 def _packs(rows: list[_Row], reused: dict[int, int], max_rows: int) -> list[list[_Row]]:

@@ -96,7 +96,6 @@ class PackedSequence:
         which contexts may inherit as slots [0, k); they are read, never modified."""
         self.model = model
         self.cache = DynamicCache(ddp_cache_data=prefix_tensors) if prefix_tensors else DynamicCache()
-        self.prefix_length = prefix_length
         device = model.device
         self._slot_context = torch.full((prefix_length,), -1, dtype=torch.long, device=device)
         self._slot_position = torch.arange(prefix_length, device=device)

@@ -410,8 +410,8 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
         own = site.token_ids[shared:]
         tokens += [Token(context, token_id, shared + offset) for offset, token_id in enumerate(own)]
         slots_of.append(source[:shared] + list(range(first_slot, first_slot + len(own))))
-    with torch.no_grad(), _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
-        sequence.run(tokens)
+    with _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
+        sequence.run(tokens)  # without gradients: PackedSequence.run is no_grad
     layers = sequence.cache.layers
     if len(layers) != model.num_layers:
         raise _interface_error(model, len(layers))

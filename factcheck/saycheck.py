@@ -294,7 +294,7 @@ def answer_tokens(model: LanguageModel, prompt: str, prompt_ids: list[int], answ
     """
     line_start = prompt.rfind("\n") + 1
     if line_start:
-        head_ids, tail_ids = (ids for ids in model.tokenize([prompt[:line_start], prompt[line_start:]])[0])
+        head_ids, tail_ids = model.tokenize([prompt[:line_start], prompt[line_start:]])[0]
         if head_ids + tail_ids == prompt_ids:
             return _split_answers(model, prompt[line_start:], tail_ids, answers)
     return _split_answers(model, prompt, prompt_ids, answers)

@@ -137,7 +137,8 @@ def build_baseline(
             "ranking_pass": bool(record["ranking_pass"]),
             "know_pass": _optional_bool(record.get("know_pass")),
             "verdict": None if verdict is None else str(verdict),
-            "margin": round_margin(record.get("margin")),
+            # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
+            "margin": round_margin(record.get("margin")) if record.get("margin_exact", True) else None,
             "training": bool(record.get("training", False)),
         }
     suites: dict[str, dict[str, str]] = {}

@@ -50,6 +50,7 @@ _REPORT_SCHEMA = {
                     "know_pass": {"type": ["boolean", "null"]},
                     "verdict": {"enum": [*VERDICTS, None]},
                     "margin": {"type": ["number", "null"]},
+                    "margin_exact": {"type": "boolean"},
                     "training": {"type": "boolean"},
                 },
             },

@@ -173,6 +173,12 @@ class LanguageModel:
     # ---- tokenization ----------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         """Token ids and character offsets of each text, with no special tokens added."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None and backend.padding is None and backend.truncation is None:
+            # The Rust tokenizer directly: the say-check tokenizes every candidate after every prompt
+            # (a thousand per fact), and the Python wrapper's conversions cost more than the encoding.
+            encodings = backend.encode_batch(list(texts), add_special_tokens=False)
+            return [e.ids for e in encodings], [list(e.offsets) for e in encodings]
         encoding = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         return encoding["input_ids"], [[tuple(o) for o in offs] for offs in encoding["offset_mapping"]]
 

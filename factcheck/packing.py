@@ -23,6 +23,9 @@ from transformers import DynamicCache
 from .model import LanguageModel
 
 SlotRange = tuple[int, int]  # [start, end) of cache slots
+# New tokens per packed pass at most: attention over a packed pass grows with its square, the fixed
+# cost of a pass (one read of the weights) with the number of passes.
+PASS_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,32 @@ class PackedSequence:
         """A context whose tokens see the slots in `inherited` and their own context's earlier slots."""
         self._inherited.append([(start, end) for start, end in inherited if end > start])
         return len(self._inherited) - 1
+
+    def keep_only(self, slots: Sequence[int]) -> list[int]:
+        """Drop every cache slot not in `slots`: attention costs every slot of the cache, seen or not.
+
+        Returns each old slot's new index (-1 where dropped). Contexts keep
+        seeing what they saw of the kept slots; a caller must keep every slot
+        that a context it still runs would see.
+        """
+        device = self.model.device
+        kept = torch.zeros(self.length, dtype=torch.bool, device=device)
+        kept[torch.tensor(sorted(set(slots)), dtype=torch.long, device=device)] = True
+        index = kept.nonzero().squeeze(1)
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(-2, index)
+            layer.values = layer.values.index_select(-2, index)
+        self._slot_context = self._slot_context[index]
+        self._slot_position = self._slot_position[index]
+        # An inherited range [start, end) becomes the kept slots inside it: [kept before start, kept before end).
+        kept_before = [0, *torch.cumsum(kept, 0).tolist()]
+        self._inherited = [
+            [(kept_before[start], kept_before[end]) for start, end in ranges if kept_before[end] > kept_before[start]]
+            for ranges in self._inherited
+        ]
+        new_index = torch.full((len(kept),), -1, dtype=torch.long)
+        new_index[index.cpu()] = torch.arange(len(index))
+        return new_index.tolist()
 
     @torch.no_grad()
     def run(self, tokens: Sequence[Token], keep: Sequence[int] = (), capture_layers: Sequence[int] = ()) -> PassResult:

@@ -87,6 +87,7 @@ class FactRecord:
             "generation_pass": o.generation_pass,
             "ranking_pass": o.ranking_pass,
             "margin": None if o.margin is None else round(o.margin, 6),
+            "margin_exact": o.margin_is_exact,
             "say_check": self.say_check,
             "say_pass": self.say_pass,
             "top_candidates": [
@@ -123,8 +124,8 @@ class FactRecord:
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
-            + (f", margin {o.margin:+.3f} (best right minus best wrong log-probability)" if o.margin is not None else ""),
-            "  top candidates (log-probability; * right answer, <= first token only, an upper bound):",
+            + (f", margin {_margin_text(o)} (best right minus best wrong log-probability)" if o.margin is not None else ""),
+            "  top candidates (log-probability; * right answer, <= scored in part, an upper bound):",
         ]
         for candidate in o.candidates[:TOP_CANDIDATES_SHOWN]:
             mark = "*" if candidate.correct else " "
@@ -278,3 +279,10 @@ def write_report(path: Path, session: FactcheckSession) -> Path:
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing
     write_json_atomic(path, document)
     return path
+
+
+def _margin_text(outcome) -> str:
+    if outcome.margin_is_exact:
+        return f"{outcome.margin:+.3f}"
+    # A bounded margin errs towards zero: the fact passes or fails by at least this much.
+    return f"{'>=' if outcome.ranking_pass else '<='} {outcome.margin:+.3f}"

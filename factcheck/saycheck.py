@@ -13,21 +13,18 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-from transformers import DynamicCache
 
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
-from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
+from .packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
 from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from .ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from .suite import DistractorSettings, Fact, Suite
 
 DEFAULT_MAX_NEW_TOKENS = 8
 # Facts per packed pass at most. On a CPU each pass reads every weight whatever its size, so fewer,
 # fuller passes win; 64 holds most suites in one pack.
 DEFAULT_BATCH_SIZE = 64
-# New tokens per packed pass: attention over a packed pass grows with its square, the fixed cost
-# of a pass (one read of the weights) with the number of passes.
-PACK_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -37,22 +34,7 @@ class SayOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     template_index: int = 0
     distractor: DistractorSettings | None = None  # check distracted prompts instead of plain ones
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A candidate answer's log-probability as a continuation of the prompt.
-
-    `exact` is False for a multi-token candidate that was not scored in full:
-    its logprob is then its first token's, an upper bound that already lies
-    below the best right and the best wrong candidate.
-    """
-
-    text: str
-    logprob: float
-    correct: bool
-    exact: bool = True
-    first_token: int | None = None  # the candidate's first token id as a continuation of the prompt
+    margin_runs: int | None = MARGIN_RUNS  # node runs per fact spent on an exact margin (None: no limit)
 
 
 @dataclass
@@ -77,12 +59,28 @@ class FactOutcome:
 
     @property
     def margin(self) -> float | None:
-        """Log-probability of the best right candidate minus that of the best wrong one."""
-        right = [c.logprob for c in self.candidates if c.correct]
-        wrong = [c.logprob for c in self.candidates if not c.correct]
+        """Log-probability of the best right candidate minus that of the best wrong one.
+
+        When the ranking left the leading class's best score a bound (see
+        factcheck.ranking), that class counts with its best exact score, so a
+        margin that is not exact lies between zero and the true margin.
+        """
+        right = [c for c in self.candidates if c.correct]
+        wrong = [c for c in self.candidates if not c.correct]
         if not right or not wrong:
             return None
-        return max(right) - max(wrong)
+        leading, other = (right, wrong) if self.candidates[0].correct else (wrong, right)
+        leading_score = max((c.logprob for c in leading if c.exact), default=leading[0].logprob)
+        difference = leading_score - other[0].logprob
+        return difference if self.candidates[0].correct else -difference
+
+    @property
+    def margin_is_exact(self) -> bool:
+        """Whether the margin is exact; otherwise it bounds the true margin towards zero
+        (from below for a passing fact, from above for a failing one)."""
+        right = next((c for c in self.candidates if c.correct), None)
+        wrong = next((c for c in self.candidates if not c.correct), None)
+        return right is not None and wrong is not None and right.exact and wrong.exact
 
 
 @dataclass
@@ -159,12 +157,12 @@ class _SharedPrefix:
 
 
 def _packs(rows: list[_Row], reused: dict[int, int], max_rows: int) -> list[list[_Row]]:
-    """Consecutive rows, at most `max_rows` and about PACK_TOKENS prompt tokens per pack."""
+    """Consecutive rows, at most `max_rows` and about PASS_TOKENS prompt tokens per pack."""
     packs: list[list[_Row]] = []
     tokens = 0
     for row in rows:
         length = len(row.ids) - reused[row.index]
-        if not packs or len(packs[-1]) >= max_rows or tokens + length > PACK_TOKENS:
+        if not packs or len(packs[-1]) >= max_rows or tokens + length > PASS_TOKENS:
             packs.append([])
             tokens = 0
         packs[-1].append(row)
@@ -179,22 +177,16 @@ def _run_rows(
     reused = {row.index: prefix.usable_length(row) for row in rows}
     outcomes: dict[int, FactOutcome] = {}
     prefix_tensors = None  # the prefix's keys/values, from the first pack on
+    memo = _TokenizationMemo()
     for pack in _packs(rows, reused, options.batch_size):
-        results, prefix_tensors = _run_pack(model, pack, [reused[r.index] for r in pack], prefix.ids, prefix_tensors, options, capture_layers)
+        results, prefix_tensors = _run_pack(
+            model, pack, [reused[r.index] for r in pack], prefix.ids, prefix_tensors, options, capture_layers, memo
+        )
         outcomes.update(results)
     return outcomes
 
 
-@dataclass(frozen=True)
-class _Prompt:
-    """Where one row's prompt lies in a packed sequence."""
-
-    context: int
-    visible: list[tuple[int, int]]  # the slot ranges holding the prompt's tokens (prefix part, own part)
-    next_position: int  # position id of the first token after the prompt
-
-
-def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_layers):
+def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_layers, memo):
     """One pass over the prompts of `pack` (row i takes its first reused[i] tokens from the prefix),
     then greedy generation and candidate scoring in the same packed sequence.
 
@@ -217,7 +209,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
         spans.append((start, len(tokens)))
     result = sequence.run(tokens, keep=[end - 1 for _, end in spans], capture_layers=capture_layers)
     prompts = [
-        _Prompt(context, [(0, length), (result.slots[start], result.slots[end - 1] + 1)], len(r.ids))
+        PromptPlace(context, [(0, length), (result.slots[start], result.slots[end - 1] + 1)], len(r.ids))
         for r, length, context, (start, end) in zip(pack, reused, contexts, spans)
     ]
     subject_states = [
@@ -227,35 +219,56 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     if prefix_tensors is None and prefix_ids:
         prefix_tensors = [(layer.keys[:, :, : len(prefix_ids)], layer.values[:, :, : len(prefix_ids)]) for layer in sequence.cache.layers]
     prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
-    scores = _score_candidates(model, sequence, pack, prompt_logprobs, prompts)
-    generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens)
+    tries = [_candidate_trie(model, r, prompt_logprobs[row], options.margin_runs, memo) for row, r in enumerate(pack)]
+    generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)
+    settle(sequence, tries, prompts)
 
     outcomes = {}
     for row, r in enumerate(pack):
-        ranked = sorted(
-            (Candidate(text, *scores[row][text]) for text in r.candidates),
-            key=lambda c: (-c.logprob, not c.exact, c.text),
-        )
         outcomes[r.index] = FactOutcome(
             fact=r.fact,
             prompt=r.prompt,
             is_training=r.is_training,
             generated=generated[row],
             matched_answer=matching_answer(generated[row], r.fact.answers),
-            candidates=ranked,
+            candidates=tries[row].candidates(),
             subject_states=subject_states[row],
         )
     return outcomes, prefix_tensors
 
 
-def _greedy_continue(model, sequence: PackedSequence, prompts: list[_Prompt], first_logprobs, max_new_tokens) -> list[str]:
+def _candidate_trie(
+    model: LanguageModel, r: _Row, first_logprobs: torch.Tensor, margin_runs: int | None, memo: _TokenizationMemo
+) -> CandidateTrie:
+    split = answer_tokens(model, r.prompt, r.ids, r.candidates, memo.answers)
+    scored_apart = {i: _score_full_sequence(model, r.prompt, text) for i, (text, tokens) in enumerate(zip(r.candidates, split)) if tokens is None}
+    key = tuple(tuple(t) if t is not None else None for t in split)
+    if key not in memo.shapes:
+        memo.shapes[key] = TrieShape.of(key)
+    correct = [text in r.fact.answers for text in r.candidates]
+    return CandidateTrie(r.candidates, correct, memo.shapes[key], first_logprobs, scored_apart, margin_runs)
+
+
+@dataclass
+class _TokenizationMemo:
+    """A relation's candidates tokenized once: its prompts mostly end alike and share the candidates."""
+
+    answers: dict[tuple[str, str], list[int] | None] = field(default_factory=dict)  # (prompt's end, answer) -> tokens
+    shapes: dict[tuple, TrieShape] = field(default_factory=dict)  # candidates' tokens -> their trie
+
+
+def _greedy_continue(
+    model, sequence: PackedSequence, prompts: list[PromptPlace], first_logprobs, max_new_tokens, tries: list[CandidateTrie]
+) -> list[str]:
     """Greedy continuation of every prompt, stopping at a newline, end of text or the token limit.
 
     Rows that have stopped leave the pass, so one long answer does not make
-    every other row run to the token limit.
+    every other row run to the token limit. Each step's logits also go to the
+    row's candidate trie: the greedy path is where its likeliest candidates lie.
     """
     tokenizer = model.tokenizer
     tokens: list[list[int]] = [[] for _ in prompts]
+    slots: list[list[int]] = [[] for _ in prompts]  # the slots of each row's generated tokens that have run
     stop_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
     active = list(range(len(prompts)))  # rows still generating
     next_tokens = first_logprobs.argmax(dim=-1).tolist()
@@ -273,12 +286,24 @@ def _greedy_continue(model, sequence: PackedSequence, prompts: list[_Prompt], fi
         step_tokens = [
             Token(prompts[row].context, tokens[row][-1], prompts[row].next_position + len(tokens[row]) - 1) for row in active
         ]
-        next_tokens = sequence.run(step_tokens, keep=range(len(active))).logits.argmax(dim=-1).tolist()
+        result = sequence.run(step_tokens, keep=range(len(active)))
+        logits = result.logits.float()
+        log_normalizers = torch.logsumexp(logits, dim=-1)
+        for j, row in enumerate(active):
+            slots[row].append(result.slots[j])
+            tries[row].learn_along(tuple(tokens[row]), list(slots[row]), logits[j], log_normalizers[j])
+        next_tokens = logits.argmax(dim=-1).tolist()
     texts = [tokenizer.decode(row_tokens, skip_special_tokens=True) for row_tokens in tokens]
     return [text.split("\n", 1)[0] for text in texts]
 
 
-def answer_tokens(model: LanguageModel, prompt: str, prompt_ids: list[int], answers: Sequence[str]) -> list[list[int] | None]:
+def answer_tokens(
+    model: LanguageModel,
+    prompt: str,
+    prompt_ids: list[int],
+    answers: Sequence[str],
+    memo: dict[tuple[str, str], list[int] | None] | None = None,
+) -> list[list[int] | None]:
     """Token ids of each answer as a continuation of `prompt` (" " + answer, encoded together with the prompt).
 
     Prompt and answer are tokenized as one text and split where the prompt's
@@ -286,18 +311,30 @@ def answer_tokens(model: LanguageModel, prompt: str, prompt_ids: list[int], answ
     tokenizer puts it. None where the tokenizer merged prompt and answer
     across the boundary (the prompt's own tokens then differ).
 
-    Only the prompt's last line is tokenized with each answer when the prompt's
-    own tokens split at that line's start (checked here: the text before it
-    and the line tokenize to the prompt's tokens): a relation may have a
-    thousand candidates per fact, and the demonstrations above are the same
-    for each of them.
+    Only the prompt's last word (or else its last line) is tokenized with each
+    answer when the prompt's own tokens split at that word's start (checked
+    here: the text before it and the word tokenize to the prompt's tokens): a
+    relation may have a thousand candidates per fact, and its prompts end
+    alike, so `memo` ((prompt's end, answer) -> tokens) serves them all.
     """
     line_start = prompt.rfind("\n") + 1
-    if line_start:
-        head_ids, tail_ids = model.tokenize([prompt[:line_start], prompt[line_start:]])[0]
+    for split in dict.fromkeys([prompt.rfind(" ", line_start), line_start]):
+        if split <= 0:
+            continue
+        head_ids, tail_ids = model.tokenize([prompt[:split], prompt[split:]])[0]
         if head_ids + tail_ids == prompt_ids:
-            return _split_answers(model, prompt[line_start:], tail_ids, answers)
+            return _split_answers_memo(model, prompt[split:], tail_ids, answers, memo)
     return _split_answers(model, prompt, prompt_ids, answers)
+
+
+def _split_answers_memo(model, prompt_end: str, end_ids: list[int], answers: Sequence[str], memo) -> list[list[int] | None]:
+    if memo is None:
+        return _split_answers(model, prompt_end, end_ids, answers)
+    missing = [answer for answer in dict.fromkeys(answers) if (prompt_end, answer) not in memo]
+    if missing:
+        for answer, tokens in zip(missing, _split_answers(model, prompt_end, end_ids, missing)):
+            memo[(prompt_end, answer)] = tokens
+    return [memo[(prompt_end, answer)] for answer in answers]
 
 
 def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], answers: Sequence[str]) -> list[list[int] | None]:
@@ -308,107 +345,6 @@ def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], ans
         inside = sum(1 for _, end in offsets if end <= boundary)
         split.append(ids[inside:] if ids[:inside] == prompt_ids and len(ids) > inside else None)
     return split
-
-
-def _class_bars(scores: dict[str, tuple[float, bool, bool, int]]) -> dict[bool, float]:
-    """The best exact score among one fact's right candidates (True) and among its wrong ones (False).
-
-    A multi-token candidate's first-token log-probability bounds its total from
-    above; one whose bound does not clear its own class's bar cannot change the
-    ranking verdict or the margin, so it need not be scored in full.
-    """
-    bars = {True: float("-inf"), False: float("-inf")}
-    for score, correct, exact, _ in scores.values():
-        if exact and score > bars[correct]:
-            bars[correct] = score
-    return bars
-
-
-def _score_candidates(model, sequence: PackedSequence, pack: list[_Row], prompt_logprobs, prompts: list[_Prompt]):
-    """(log-probability, correct, exact, first token) of each candidate after its fact's prompt.
-
-    Single-token candidates are exact from the prompt's own logits. Multi-token
-    ones are scored in full only where they could matter (see
-    `_class_bars`), in two rounds: first, per fact, the right and the
-    wrong candidate with the best first token, which sets each class's bar;
-    then the others whose bound still clears it. Two rounds suffice, since
-    scoring more candidates only raises the bars.
-    """
-    scores: list[dict[str, tuple[float, bool, bool, int]]] = [{} for _ in pack]
-    multi_token: list[list[tuple[str, list[int]]]] = [[] for _ in pack]
-    for row, r in enumerate(pack):
-        split = answer_tokens(model, r.prompt, r.ids, r.candidates)
-        # All first tokens' log-probabilities in one lookup: a relation may have a thousand candidates.
-        first_logprobs = prompt_logprobs[row, [tokens[0] if tokens else 0 for tokens in split]].tolist()
-        for text, tokens, first_logprob in zip(r.candidates, split, first_logprobs):
-            correct = text in r.fact.answers
-            if tokens is None:
-                score, first_token = _score_full_sequence(model, r.prompt, text)
-                scores[row][text] = (score, correct, True, first_token)
-            elif len(tokens) == 1:
-                scores[row][text] = (first_logprob, correct, True, tokens[0])
-            else:
-                # The first token's log-probability bounds the whole candidate's from above.
-                scores[row][text] = (first_logprob, correct, False, tokens[0])
-                multi_token[row].append((text, tokens))
-
-    def worth_scoring(row: int, text: str, bars: list[dict[bool, float]]) -> bool:
-        bound, correct, exact, _ = scores[row][text]
-        return not exact and bound > bars[row][correct]
-
-    bars = [_class_bars(row_scores) for row_scores in scores]
-    leaders = []
-    for row, candidates in enumerate(multi_token):
-        for correct in (True, False):
-            in_class = [(text, tokens) for text, tokens in candidates if scores[row][text][1] == correct]
-            if in_class:
-                text, tokens = max(in_class, key=lambda candidate: scores[row][candidate[0]][0])
-                if worth_scoring(row, text, bars):
-                    leaders.append((row, text, tokens))
-    _score_in_full(sequence, leaders, scores, prompts)
-    bars = [_class_bars(row_scores) for row_scores in scores]  # raised by the leaders' exact scores
-    rest = [
-        (row, text, tokens) for row, candidates in enumerate(multi_token) for text, tokens in candidates if worth_scoring(row, text, bars)
-    ]
-    _score_in_full(sequence, rest, scores, prompts)
-    return scores
-
-
-def _score_in_full(sequence: PackedSequence, pending, scores, prompts: list[_Prompt]) -> None:
-    """Replace the first-token bound of each (row, candidate, tokens) in `pending` by its exact score.
-
-    Each candidate is a context of its own that sees its fact's prompt; all of
-    them, up to about PACK_TOKENS new tokens, go through one pass. Candidates
-    of one fact that start with the same tokens (names: " Mary Ball ...",
-    " Mary Arden ...") share those tokens' slots and logits.
-    """
-    pending = sorted(pending, key=lambda item: (item[0], item[2]))  # shared starts side by side
-    start = 0
-    while start < len(pending):
-        tokens: list[Token] = []
-        fed_slots: dict[tuple[int, tuple[int, ...]], list[int]] = {}  # (row, fed tokens) -> their slots, this pass
-        part = []
-        while start < len(pending):
-            row, text, answer = pending[start]
-            fed = tuple(answer[:-1])  # the last token is predicted, never fed
-            shared = next((k for k in range(len(fed), 0, -1) if (row, fed[:k]) in fed_slots), 0)
-            inherited = fed_slots[(row, fed[:shared])] if shared else []
-            if part and len(tokens) + len(fed) - shared > PACK_TOKENS:
-                break
-            context = sequence.new_context([*prompts[row].visible, *slot_ranges(inherited)])
-            first_slot = sequence.length + len(tokens)
-            tokens += [Token(context, token_id, prompts[row].next_position + shared + j) for j, token_id in enumerate(fed[shared:])]
-            slots = inherited + list(range(first_slot, first_slot + len(fed) - shared))
-            for k in range(shared + 1, len(fed) + 1):
-                fed_slots[(row, fed[:k])] = slots[:k]
-            part.append((row, text, answer, slots))
-            start += 1
-        pass_start = sequence.length
-        logprobs = torch.log_softmax(sequence.run(tokens, keep=range(len(tokens))).logits.float(), dim=-1)
-        for row, text, answer, slots in part:
-            following = sum(float(logprobs[slot - pass_start, answer[j + 1]]) for j, slot in enumerate(slots))
-            first, correct, _, first_token = scores[row][text]
-            scores[row][text] = (first + following, correct, True, first_token)
 
 
 def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:

@@ -68,3 +68,25 @@ def test_later_passes_continue_each_context(tiny_llama):
     step = sequence.run([Token(first, 60, len(PROMPTS[0])), Token(second, 61, len(PROMPTS[1]))], keep=[0, 1])
     assert torch.allclose(step.logits[0], alone(tiny_llama, PROMPTS[0] + [60]), atol=1e-4)
     assert torch.allclose(step.logits[1], alone(tiny_llama, PROMPTS[1] + [61]), atol=1e-4)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gemma3"])
+def test_dropping_unused_slots_leaves_what_the_others_see(tiny_model_factory, architecture):
+    # Three contexts; the second one's tokens are dropped; a child context of the third that sees its
+    # prompt through an inherited range, and the first context itself, must go on as if nothing was dropped.
+    model = tiny_model_factory(architecture)
+    sequence = PackedSequence(model)
+    contexts = [sequence.new_context() for _ in PROMPTS]
+    tokens = [Token(context, t, i) for context, ids in zip(contexts, PROMPTS) for i, t in enumerate(ids)]
+    slots = sequence.run(tokens).slots
+    starts = [0, len(PROMPTS[0]), len(PROMPTS[0]) + len(PROMPTS[1])]
+    third = (slots[starts[2]], slots[-1] + 1)
+    child = sequence.new_context([third])
+    kept = [s for s in range(sequence.length) if not starts[1] <= s < starts[2]]
+    new_index = sequence.keep_only(kept)
+    assert sequence.length == len(kept) == sequence.cache.layers[0].keys.shape[-2]
+    assert [new_index[s] for s in kept] == list(range(len(kept)))
+    assert all(new_index[s] == -1 for s in range(starts[1], starts[2]))
+    step = sequence.run([Token(contexts[0], 60, len(PROMPTS[0])), Token(child, 61, len(PROMPTS[2]))], keep=[0, 1])
+    assert torch.allclose(step.logits[0], alone(model, PROMPTS[0] + [60]), atol=1e-4)
+    assert torch.allclose(step.logits[1], alone(model, PROMPTS[2] + [61]), atol=1e-4)

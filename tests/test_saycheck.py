@@ -7,6 +7,7 @@ import torch
 
 from factcheck.model import left_pad
 from factcheck.packing import has_sliding_window
+from factcheck.ranking import CandidateTrie
 from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suite import parse_suite
 
@@ -139,6 +140,19 @@ def test_answer_tokens_split_at_the_prompt_boundary(tiny_model_factory, tiny_tok
         assert first_piece.startswith("Ġ" if kind == "byte_level" else "▁"), first_piece
 
 
+@pytest.mark.parametrize("kind", ["byte_level", "metaspace"])
+def test_tokenize_gives_what_the_tokenizer_call_gives(tiny_model_factory, tiny_tokenizer, kind):
+    # model.tokenize calls the Rust tokenizer directly (much faster for thousands of candidates).
+    tokenizer = tiny_tokenizer if kind == "byte_level" else metaspace_tokenizer()
+    model = tiny_model_factory("llama", tokenizer=tokenizer)
+    assert model.tokenizer.backend_tokenizer is not None
+    texts = [model.bos_text + "The capital city of Zürich is", "東京 and Rome", "", "  spaced  out ", "emoji 🙂 here\nNew Delhi"]
+    expected = model.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = model.tokenize(texts)
+    assert ids == expected["input_ids"]
+    assert offsets == [[tuple(o) for o in row] for row in expected["offset_mapping"]]
+
+
 def test_left_pad_positions_count_only_real_tokens():
     encoded = left_pad([[5, 6, 7], [8]], pad_id=0)
     assert encoded.input_ids.tolist() == [[5, 6, 7], [0, 0, 8]]
@@ -185,9 +199,7 @@ def test_sliding_window_models_are_told_apart(tiny_model_factory, architecture, 
 def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny_llama, monkeypatch):
     # Names share first tokens; their shared slots and logits must give each the score it has alone.
     # With the bars at -inf every multi-token candidate is scored in full.
-    from factcheck import saycheck
-
-    monkeypatch.setattr(saycheck, "_class_bars", lambda scores: {True: float("-inf"), False: float("-inf")})
+    monkeypatch.setattr(CandidateTrie, "bar", lambda self, correct: float("-inf"))
     mothers = ["Mary Ball Washington", "Mary Arden", "Mary Ball", "Anne Hathaway", "Anne Boleyn", "Maria Theresa"]
     facts = [(f"Person {i}", mother) for i, mother in enumerate(mothers)]
     document = {
@@ -196,8 +208,43 @@ def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny
         "facts": [{"subject": s, "object": o} for s, o in facts],
     }
     suite = parse_suite(document, tmp_path / "person_mother.json")
-    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2))
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2, margin_runs=None))
     for outcome in outcomes:
         assert all(candidate.exact for candidate in outcome.candidates)
         for candidate in outcome.candidates:
             assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text), abs=1e-4)
+
+
+MOTHERS = [
+    "Mary Ball Washington", "Mary Arden", "Mary Ball", "Anne Hathaway", "Anne Boleyn", "Maria Theresa", "Abigail Smith",
+    "Nancy Hanks", "Jane Knox", "Martha Bulloch", "Sara Delano", "Rose Fitzgerald", "Ida Stover", "Hannah Milhous",
+]
+
+
+@pytest.mark.parametrize("margin_runs", [0, 3, None])
+def test_verdicts_are_exact_and_margins_exact_or_bounded_towards_zero(tmp_path, tiny_llama, margin_runs):
+    # Past `margin_runs` node runs per fact only the verdict is settled; a margin left as a bound must lie
+    # between zero and the true margin.
+    document = {
+        "relation": "person mother",
+        "templates": ["The mother of {subject} is"],
+        "facts": [{"subject": f"Person {i}", "object": mother} for i, mother in enumerate(MOTHERS)],
+    }
+    suite = parse_suite(document, tmp_path / "person_mother.json")
+    outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2, margin_runs=margin_runs))
+    bounded = 0
+    for outcome in outcomes:
+        reference = {c.text: reference_logprob(tiny_llama, outcome.prompt, c.text) for c in outcome.candidates}
+        right = max(score for text, score in reference.items() if text in outcome.fact.answers)
+        wrong = max(score for text, score in reference.items() if text not in outcome.fact.answers)
+        assert outcome.ranking_pass == (right > wrong), outcome.fact
+        if outcome.margin_is_exact:
+            assert outcome.margin == pytest.approx(right - wrong, abs=1e-4), outcome.fact
+        else:
+            bounded += 1
+            low, high = sorted([0.0, right - wrong])
+            assert low - 1e-4 <= outcome.margin <= high + 1e-4, outcome.fact
+    if margin_runs is None:
+        assert bounded == 0
+    if margin_runs == 0:
+        assert bounded > 0  # the test sees bounded margins at all

@@ -1,0 +1,280 @@
+"""Rank a fact's candidate answers without scoring every candidate in full: exact verdicts.
+
+A relation may offer a thousand candidate names per fact, each a few tokens
+long. One fact's candidates form a trie of token ids. A prefix's
+log-probability (as a continuation of the prompt) bounds every candidate below
+it from above, and it only falls as tokens are added. A trie node is run (its
+last token fed, which gives all its children's log-probabilities at once) only
+while its bound clears the bar of its candidates' class. For an exact margin
+the bar is that class's best exact score so far (right or wrong answers); past
+MARGIN_RUNS runs per fact it is the best exact score of either class, which is
+all the ranking verdict needs (the losing class's best score may then stay a
+bound). Bars only rise and bounds only fall, so a candidate left behind stays
+behind: when no node is left to run, the best candidate is exact and so is the
+verdict.
+
+Nodes are run best bound first, a few per fact and round, all facts' nodes of
+a round in one packed pass. Which nodes a fact runs depends on that fact alone,
+so results do not depend on which facts share a pack. Greedy generation walks
+the likeliest path already; its steps count as runs of the nodes on that path.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .packing import PASS_TOKENS, PackedSequence, SlotRange, Token, slot_ranges
+
+Prefix = tuple[int, ...]
+
+# Node runs per fact spent on the margin: past them, only nodes that could change the ranking verdict
+# run, and the margin may be a bound (FactOutcome.margin_is_exact). A relation of a thousand names
+# needs about 100 runs per fact for exact margins, about 40 for exact verdicts.
+MARGIN_RUNS = 16
+# Trie nodes one fact runs per round, best bound first: NODES_PER_ROUND in the first rounds, then
+# twice as many each round, up to MAX_NODES_PER_ROUND. More per round means fewer passes (each reads
+# every weight once, and a pack's last facts would otherwise run alone) but more nodes that a higher
+# bar would have spared.
+NODES_PER_ROUND = 8
+STEADY_ROUNDS = 3
+MAX_NODES_PER_ROUND = 256
+# Dropping unused cache slots copies the rest; it pays once this many (and a quarter of the cache) are unused.
+MIN_SLOTS_TO_DROP = 256
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate answer's log-probability as a continuation of the prompt.
+
+    `exact` is False for a multi-token candidate that was not scored in full:
+    its logprob is then that of its longest scored prefix, an upper bound at or
+    below its class's best exact score (or, once the fact's margin runs are
+    spent, the best exact score of either class): it cannot change the ranking
+    verdict.
+    """
+
+    text: str
+    logprob: float
+    correct: bool
+    exact: bool = True
+    first_token: int | None = None  # the candidate's first token id as a continuation of the prompt
+
+
+@dataclass(frozen=True)
+class PromptPlace:
+    """Where one fact's prompt lies in a packed sequence."""
+
+    context: int
+    visible: list[SlotRange]  # the slot ranges holding the prompt's tokens
+    next_position: int  # position id of the first token after the prompt
+
+
+@dataclass(frozen=True)
+class TrieShape:
+    """The trie of a candidate list's token ids: the part that facts with the same candidates share."""
+
+    tokens: tuple[Prefix | None, ...]  # each candidate's token ids after the prompt (None: scored apart)
+    children: dict[Prefix, list[int]]  # prefix -> the next tokens of candidates that extend it
+    below: dict[Prefix, list[int]]  # prefix -> the candidates that extend it
+    first_tokens: list[int]
+
+    @classmethod
+    def of(cls, tokens: Sequence[Sequence[int] | None]) -> TrieShape:
+        as_tuples = tuple(tuple(t) if t is not None else None for t in tokens)
+        children: dict[Prefix, list[int]] = {}
+        below: dict[Prefix, list[int]] = {}
+        for index, candidate_tokens in enumerate(as_tuples):
+            for length in range(1, len(candidate_tokens or ())):
+                prefix = candidate_tokens[:length]
+                next_tokens = children.setdefault(prefix, [])
+                if candidate_tokens[length] not in next_tokens:
+                    next_tokens.append(candidate_tokens[length])
+                below.setdefault(prefix, []).append(index)
+        return cls(as_tuples, children, below, sorted({t[0] for t in as_tuples if t}))
+
+
+class CandidateTrie:
+    """One fact's candidates, the prefixes run so far and what they tell."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        correct: Sequence[bool],
+        shape: TrieShape,
+        first_logprobs: torch.Tensor,
+        scored_apart: dict[int, tuple[float, int]] | None = None,
+        margin_runs: int | None = MARGIN_RUNS,
+    ):
+        """`shape`: the candidates' token trie (`scored_apart`: index -> (exact log-probability,
+        first token) for those without tokens); `first_logprobs`: the log-probabilities over the
+        vocabulary of the token after the prompt; `margin_runs`: node runs spent on an exact margin
+        (None: no limit)."""
+        self.texts = list(texts)
+        self.correct = list(correct)
+        self.tokens = shape.tokens
+        self.children = shape.children
+        self.below = shape.below
+        self.scored_apart = dict(scored_apart or {})
+        first_tokens = shape.first_tokens
+        self.known: dict[Prefix, float] = dict(zip([(t,) for t in first_tokens], first_logprobs[first_tokens].tolist()))
+        self.slots: dict[Prefix, list[int]] = {(): []}  # prefix -> cache slots of its tokens, once run
+        self.depth = [1 if t else 0 for t in self.tokens]  # each candidate's longest prefix in `known`
+        self.bars = {True: float("-inf"), False: float("-inf")}
+        self.margin_runs = margin_runs
+        self.runs = 0  # nodes run for this fact (generation steps not counted)
+        self.open: list[int] = []  # multi-token candidates not yet exact nor left behind
+        for index in range(len(self.texts)):
+            if self.is_exact(index):
+                self._raise_bar(index)
+            else:
+                self.open.append(index)
+
+    def is_exact(self, index: int) -> bool:
+        tokens = self.tokens[index]
+        return tokens is None or self.depth[index] == len(tokens)
+
+    def logprob(self, index: int) -> float:
+        """The candidate's exact log-probability, or its longest known prefix's (an upper bound)."""
+        tokens = self.tokens[index]
+        if tokens is None:
+            return self.scored_apart[index][0]
+        return self.known[tokens[: self.depth[index]]]
+
+    def bar(self, correct: bool) -> float:
+        """What a candidate of this class must beat to matter.
+
+        For an exact margin: its class's best exact score so far (the right (True)
+        or the wrong (False) candidates). Once the margin's runs are spent, only
+        the verdict: the best exact score of either class.
+        """
+        if self._past_margin_runs():
+            return max(self.bars.values())
+        return self.bars[correct]
+
+    def _past_margin_runs(self) -> bool:
+        return self.margin_runs is not None and self.runs >= self.margin_runs
+
+    def _verdict_settled(self) -> bool:
+        """Whether every open candidate is of the class of the best exact score: none of the other class
+        can overtake it, so the ranking's first candidate's class is known (its exact score may not be)."""
+        leading = self.bars[True] > self.bars[False]
+        return all(self.correct[i] == leading for i in self.open)
+
+    def nodes_to_run(self, limit: int) -> list[Prefix]:
+        """Up to `limit` prefixes worth running, each holding a candidate whose bound clears its class's bar."""
+        self.open = [i for i in self.open if not self.is_exact(i) and self.logprob(i) > self.bar(self.correct[i])]
+        if self._past_margin_runs() and self._verdict_settled():
+            self.open = []
+        # Nodes on a right answer's path first: the right answers are few, and their exact score is the
+        # bar the many wrong ones must clear to change the verdict.
+        priority: dict[Prefix, tuple[bool, float]] = {}
+        for i in self.open:
+            node = self.tokens[i][: self.depth[i]]
+            holds_right = priority.get(node, (False,))[0] or self.correct[i]
+            priority[node] = (holds_right, self.logprob(i))
+        return sorted(priority, key=lambda node: (not priority[node][0], -priority[node][1], node))[:limit]
+
+    def learn(self, prefix: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
+        """Record that `prefix` ran in `slots`, its next-token `logits` normalized by `log_normalizer`."""
+        self.slots[prefix] = slots
+        next_tokens = self.children.get(prefix, [])
+        next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
+        base = self.known[prefix]
+        for token, logprob in zip(next_tokens, next_logprobs):
+            self.known[prefix + (token,)] = base + logprob
+        for index in self.below.get(prefix, []):
+            if self.depth[index] == len(prefix):
+                self.depth[index] += 1
+                if self.is_exact(index):
+                    self._raise_bar(index)
+
+    def learn_along(self, path: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
+        """Take a generation step that ran `path` (the tokens generated so far) as a run of that node, if it is one."""
+        if path in self.children and path in self.known and path not in self.slots:
+            self.learn(path, slots, logits, log_normalizer)
+
+    def slots_in_use(self) -> set[int]:
+        """The slots that the next nodes to run see: those of their parents."""
+        return {slot for i in self.open for slot in self.slots[self.tokens[i][: self.depth[i] - 1]]}
+
+    def renumber_slots(self, new_index: list[int]) -> None:
+        """Follow a `PackedSequence.keep_only`; prefixes that lost a slot can no longer be extended."""
+        self.slots = {
+            prefix: [new_index[slot] for slot in slots] for prefix, slots in self.slots.items() if all(new_index[slot] >= 0 for slot in slots)
+        }
+
+    def candidates(self) -> list[Candidate]:
+        """Every candidate, best first (an exact score before an equal bound, then by text)."""
+        ranked = [
+            Candidate(text, self.logprob(i), self.correct[i], self.is_exact(i), self._first_token(i)) for i, text in enumerate(self.texts)
+        ]
+        return sorted(ranked, key=lambda c: (-c.logprob, not c.exact, c.text))
+
+    def _first_token(self, index: int) -> int | None:
+        tokens = self.tokens[index]
+        return tokens[0] if tokens is not None else self.scored_apart[index][1]
+
+    def _raise_bar(self, index: int) -> None:
+        correct = self.correct[index]
+        self.bars[correct] = max(self.bars[correct], self.logprob(index))
+
+
+def settle(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace]) -> int:
+    """Run trie nodes, round by round, until every fact's best right and best wrong candidates are exact.
+
+    Each node is a context of its own that sees its fact's prompt and the
+    slots of its own earlier tokens. Returns the number of nodes run.
+    """
+    prompts = list(prompts)
+    runs = 0
+    for round_number in itertools.count():
+        limit = min(NODES_PER_ROUND << max(0, round_number - STEADY_ROUNDS + 1), MAX_NODES_PER_ROUND)
+        requests = [(row, node) for row, trie in enumerate(tries) for node in trie.nodes_to_run(limit)]
+        if not requests:
+            return runs
+        runs += len(requests)
+        prompts = _drop_unused_slots(sequence, tries, prompts)
+        # All of a round's passes finish before any fact picks its next nodes: results must not depend on packing.
+        for start in range(0, len(requests), PASS_TOKENS):
+            part = requests[start : start + PASS_TOKENS]
+            tokens = []
+            for row, node in part:
+                parent_slots = tries[row].slots[node[:-1]]
+                context = sequence.new_context([*prompts[row].visible, *slot_ranges(parent_slots)])
+                tokens.append(Token(context, node[-1], prompts[row].next_position + len(node) - 1))
+            result = sequence.run(tokens, keep=range(len(tokens)))
+            logits = result.logits.float()
+            log_normalizers = torch.logsumexp(logits, dim=-1)
+            for j, (row, node) in enumerate(part):
+                trie = tries[row]
+                trie.runs += 1
+                trie.learn(node, trie.slots[node[:-1]] + [result.slots[j]], logits[j], log_normalizers[j])
+
+
+def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: list[PromptPlace]) -> list[PromptPlace]:
+    """Keep only the slots that nodes still to run may see, once enough of the cache is of no further use.
+
+    Finished facts' prompts and generated tokens, and nodes that have no
+    candidate left to extend, would otherwise cost attention in every pass.
+    """
+    in_use: set[int] = set()
+    for trie, prompt in zip(tries, prompts):
+        if trie.open:
+            in_use.update(slot for start, end in prompt.visible for slot in range(start, end))
+            in_use.update(trie.slots_in_use())
+    unused = sequence.length - len(in_use)
+    if unused < max(MIN_SLOTS_TO_DROP, sequence.length // 4):
+        return prompts
+    new_index = sequence.keep_only(sorted(in_use))
+    for trie in tries:
+        trie.renumber_slots(new_index)
+    renumbered = []
+    for trie, prompt in zip(tries, prompts):
+        # A finished fact's prompt is gone and never seen again.
+        visible = [(new_index[start], new_index[end - 1] + 1) for start, end in prompt.visible if end > start] if trie.open else []
+        renumbered.append(PromptPlace(prompt.context, visible, prompt.next_position))
+    return renumbered

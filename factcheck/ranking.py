@@ -33,8 +33,8 @@ Prefix = tuple[int, ...]
 
 # Node runs per fact spent on the margin: past them, only nodes that could change the ranking verdict
 # run, and the margin may be a bound (FactOutcome.margin_is_exact). A relation of a thousand names
-# needs about 100 runs per fact for exact margins, about 40 for exact verdicts.
-MARGIN_RUNS = 16
+# needs about 100 runs per fact for exact margins, about 30 for exact verdicts.
+MARGIN_RUNS = 8
 # Trie nodes one fact runs per round, best bound first: NODES_PER_ROUND in the first rounds, then
 # twice as many each round, up to MAX_NODES_PER_ROUND. More per round means fewer passes (each reads
 # every weight once, and a pack's last facts would otherwise run alone) but more nodes that a higher

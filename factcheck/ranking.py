@@ -13,8 +13,9 @@ bound). Bars only rise and bounds only fall, so a candidate left behind stays
 behind: when no node is left to run, the best candidate is exact and so is the
 verdict.
 
-Nodes are run best bound first, a few per fact and round, all facts' nodes of
-a round in one packed pass. Which nodes a fact runs depends on that fact alone,
+Nodes on a right answer's path run first (the right answers are few, and their
+exact score is the bar for the many wrong ones), then best bound first; a few
+per fact and round, all facts' nodes of a round in one packed pass. Which nodes a fact runs depends on that fact alone,
 so results do not depend on which facts share a pack. Greedy generation walks
 the likeliest path already; its steps count as runs of the nodes on that path.
 """
@@ -165,12 +166,11 @@ class CandidateTrie:
         return all(self.correct[i] == leading for i in self.open)
 
     def nodes_to_run(self, limit: int) -> list[Prefix]:
-        """Up to `limit` prefixes worth running, each holding a candidate whose bound clears its class's bar."""
+        """Up to `limit` prefixes worth running (each holds a candidate whose bound clears its class's
+        bar), right answers' paths first, then by bound."""
         self.open = [i for i in self.open if not self.is_exact(i) and self.logprob(i) > self.bar(self.correct[i])]
         if self._past_margin_runs() and self._verdict_settled():
             self.open = []
-        # Nodes on a right answer's path first: the right answers are few, and their exact score is the
-        # bar the many wrong ones must clear to change the verdict.
         priority: dict[Prefix, tuple[bool, float]] = {}
         for i in self.open:
             node = self.tokens[i][: self.depth[i]]
@@ -224,7 +224,8 @@ class CandidateTrie:
 
 
 def settle(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace]) -> int:
-    """Run trie nodes, round by round, until every fact's best right and best wrong candidates are exact.
+    """Run trie nodes, round by round, until every fact's ranking verdict is exact (and its margin,
+    within the fact's margin runs).
 
     Each node is a context of its own that sees its fact's prompt and the
     slots of its own earlier tokens. Returns the number of nodes run.

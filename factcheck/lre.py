@@ -42,6 +42,7 @@ from torch.nn import functional as F
 from transformers import AttentionInterface
 
 from .model import LanguageModel, left_pad
+from .packed_attention import routed_attention
 from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from .prompts import build_prompt, subject_token_index
 from .suite import Fact, Suite
@@ -349,30 +350,16 @@ def _prefix_attention(
 AttentionInterface.register(_ATTENTION_NAME, _prefix_attention)
 
 
-def _configs_of(model: nn.Module) -> list:
-    configs: dict[int, object] = {}
-    for module in model.modules():
-        config = getattr(module, "config", None)
-        if config is not None and hasattr(config, "_attn_implementation"):
-            configs[id(config)] = config
-    return list(configs.values())
-
-
 @contextlib.contextmanager
 def _prefix_attention_active(model: LanguageModel, prefix: _PrefixKeys) -> Iterator[None]:
     """Route every attention module of `model` through `_prefix_attention` with `prefix`, then restore."""
     global _active_prefix
-    configs = _configs_of(model.model)
-    saved = [(config, config._attn_implementation) for config in configs]
     previous = _active_prefix
     _active_prefix = prefix
     try:
-        for config in configs:
-            config._attn_implementation = _ATTENTION_NAME
-        yield
+        with routed_attention(model.model, _ATTENTION_NAME):
+            yield
     finally:
-        for config, implementation in saved:
-            config._attn_implementation = implementation
         _active_prefix = previous
 
 

@@ -21,6 +21,7 @@ import torch
 from transformers import DynamicCache
 
 from .model import LanguageModel
+from .packed_attention import tiled_masks
 
 SlotRange = tuple[int, int]  # [start, end) of cache slots
 # New tokens per packed pass at most: attention over a packed pass grows with its square, the fixed
@@ -151,7 +152,8 @@ class PackedSequence:
         self._slot_position = torch.cat([self._slot_position, query_position])
         mask = self._mask(query_context, query_position, first_slot)
         keep_index = torch.tensor(list(keep), dtype=torch.long, device=device)
-        with self.model.capture_blocks(capture_layers) as captured:
+        masks = list(mask.values()) if isinstance(mask, dict) else [mask]
+        with self.model.capture_blocks(capture_layers) as captured, tiled_masks(self.model.model, masks):
             output = self.model.model(
                 input_ids=torch.tensor([[t.token_id for t in tokens]], device=device),
                 attention_mask=mask,

@@ -6,7 +6,7 @@ the cache. Dense attention still multiplies every query with every slot, and
 on a CPU that is a fifth of a prompt pass and more of a generation step.
 Here the queries go in tiles of consecutive tokens (a pass's tokens come
 context by context); each tile gathers only the slots some query of it sees,
-and all tiles run as one batched SDPA call. The softmax then runs over the
+and tiles of about the same width run as one batched SDPA call. The softmax then runs over the
 same visible keys as before, so results equal dense attention up to float
 rounding.
 """
@@ -46,7 +46,6 @@ class TileGroup:
 
 @dataclass(frozen=True)
 class TilePlan:
-    queries: int
     size: int  # queries per tile
     groups: list[TileGroup]
 
@@ -80,7 +79,7 @@ def plan_tiles(visible: torch.Tensor) -> TilePlan | None:
         columns = order[tiles, :width]
         mask = grouped[tiles].gather(2, columns[:, None, :].expand(len(bucket), size, width))
         groups.append(TileGroup(tiles=tiles, columns=columns.reshape(-1), mask=mask[:, None]))
-    return TilePlan(queries=queries, size=size, groups=groups)
+    return TilePlan(size=size, groups=groups)
 
 
 def _width_buckets(widths: list[int]) -> list[list[int]]:
@@ -106,23 +105,23 @@ def tiled_attention(module: nn.Module, query, key, value, plan: TilePlan, scalin
     """Attention of (1, heads, q, d) queries over the (1, kv_heads, slots, d) cache along `plan`: (1, q, heads, d)."""
     _, heads, queries, head_dim = query.shape
     kv_heads = key.shape[1]
-    groups_per_head = heads // kv_heads
+    heads_per_key = heads // kv_heads
     size = plan.size
     count = -(-queries // size)
     # (1, heads, q, d) -> (tiles, kv_heads, head group * size, d): a key head's query heads become rows,
     # so that keys are gathered once per key head.
     padded = torch.nn.functional.pad(query[0], (0, 0, 0, count * size - queries))
-    tiled_query = padded.view(kv_heads, groups_per_head, count, size, head_dim).permute(2, 0, 1, 3, 4)
-    output = torch.empty((count, kv_heads, groups_per_head, size, head_dim), dtype=query.dtype, device=query.device)
+    tiled_query = padded.view(kv_heads, heads_per_key, count, size, head_dim).permute(2, 0, 1, 3, 4)
+    output = torch.empty((count, kv_heads, heads_per_key, size, head_dim), dtype=query.dtype, device=query.device)
     for group in plan.groups:
         tiles, width = len(group.tiles), group.mask.shape[-1]
-        group_query = tiled_query.index_select(0, group.tiles).reshape(tiles, kv_heads, groups_per_head * size, head_dim)
-        mask = group.mask.repeat(1, 1, groups_per_head, 1)
+        group_query = tiled_query.index_select(0, group.tiles).reshape(tiles, kv_heads, heads_per_key * size, head_dim)
+        mask = group.mask.repeat(1, 1, heads_per_key, 1)
         result = torch.nn.functional.scaled_dot_product_attention(
             group_query, _gather(key, group.columns, tiles, width), _gather(value, group.columns, tiles, width),
             attn_mask=mask, scale=scaling,
         )
-        output[group.tiles] = result.view(tiles, kv_heads, groups_per_head, size, head_dim)
+        output[group.tiles] = result.view(tiles, kv_heads, heads_per_key, size, head_dim)
     # (tiles, kv_heads, head group, size, d) -> (1, q, heads, d)
     output = output.permute(0, 3, 1, 2, 4).reshape(count * size, heads, head_dim)[:queries]
     return output[None].contiguous()

@@ -32,8 +32,11 @@ def dense(query, key, value, visible, groups):
     return output.transpose(1, 2)
 
 
-@pytest.mark.parametrize("lengths", [[6] * 40, [3, 40, 5, 5, 2, 60, 7] * 4, [1] * 400])
-def test_tiled_attention_equals_dense_attention(lengths):
+@pytest.mark.parametrize(
+    ("lengths", "width_groups"),
+    [([6] * 40, 1), ([3, 40, 5, 5, 2, 60, 7] * 4, 1), ([1] * 400, 1), ([2] * 300 + [120] * 6, 4)],
+)
+def test_tiled_attention_equals_dense_attention(lengths, width_groups):
     generator = torch.Generator().manual_seed(len(lengths))
     visible = packed_visibility(12, lengths)
     kv_heads, groups, head_dim = 2, 3, 8
@@ -46,6 +49,7 @@ def test_tiled_attention_equals_dense_attention(lengths):
 
     plan = plan_tiles(visible)
     assert plan is not None
+    assert len(plan.groups) == width_groups  # a few long contexts' tiles run apart from the short ones'
     gathered = sum(group.mask.numel() for group in plan.groups)
     assert gathered < 0.7 * visible.numel()  # the point of tiling: fewer products than dense
     tiled = tiled_attention(module, query, key, value, plan, scaling=None)

@@ -81,7 +81,7 @@ def timed_run(model, suites: list[Suite], shots: int | None = None, show_progres
             seconds = time.perf_counter() - relation_started
             print(
                 f"    {number}/{len(suites)} {suite.relation_id}: {len(suite.facts)} facts, {len(suite.objects)} objects, "
-                f"{seconds:.1f} s ({time.perf_counter() - started:.0f} s so far)",
+                f"{seconds:.1f} s ({time.perf_counter() - started:.0f} s so far, peak RSS {peak_rss_gib():.2f} GiB)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -140,8 +140,12 @@ def main() -> int:
         for shots, tokens, seconds in rows:
             print(f"{shots:>14} {tokens:>13} {seconds:>8.2f} {len(suite.facts) / seconds:>8.2f}")
 
-    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(f"\npeak RSS {peak_rss_gib():.2f} GiB")
     return 0
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _prompt_text(model, suite: Suite, shots: int) -> str:

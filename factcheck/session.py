@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Callable
 
+from .allocator import release_freed_memory
 from .knowcheck import MIN_TRUSTED_FAITHFULNESS, faithfulness, know_check
 from .model import LanguageModel, load_model
 from .prompts import DEFAULT_SHOTS
@@ -128,6 +129,7 @@ class FactcheckSession:
             distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
             distracted_knows = know_check(model, lre, distracted_outcomes) if lre is not None else [None] * len(outcomes)
             distracted = [DistractedResult(o, k, say_check) for o, k in zip(distracted_outcomes, distracted_knows)]
+        release_freed_memory()  # the relation's passes leave a fragmented heap behind
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
         return RelationRun(

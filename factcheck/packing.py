@@ -24,8 +24,8 @@ from .model import LanguageModel
 from .packed_attention import tiled_masks
 
 SlotRange = tuple[int, int]  # [start, end) of cache slots
-# New tokens per packed pass at most: attention over a packed pass grows with its square, the fixed
-# cost of a pass (one read of the weights) with the number of passes.
+# New tokens per packed pass at most: a pass's mask grows with its square (and so does its attention
+# where tiling does not pay), the fixed cost of a pass (one read of the weights) with the number of passes.
 PASS_TOKENS = 1024
 
 
@@ -116,7 +116,7 @@ class PackedSequence:
         return len(self._inherited) - 1
 
     def keep_only(self, slots: Sequence[int]) -> list[int]:
-        """Drop every cache slot not in `slots`: attention costs every slot of the cache, seen or not.
+        """Drop every cache slot not in `slots`: every pass's mask spans the whole cache, seen or not.
 
         Returns each old slot's new index (-1 where dropped). Contexts keep
         seeing what they saw of the kept slots; a caller must keep every slot

@@ -84,18 +84,17 @@ class TrieShape:
     first_tokens: list[int]
 
     @classmethod
-    def of(cls, tokens: Sequence[Sequence[int] | None]) -> TrieShape:
-        as_tuples = tuple(tuple(t) if t is not None else None for t in tokens)
+    def of(cls, tokens: tuple[Prefix | None, ...]) -> TrieShape:
         children: dict[Prefix, list[int]] = {}
         below: dict[Prefix, list[int]] = {}
-        for index, candidate_tokens in enumerate(as_tuples):
+        for index, candidate_tokens in enumerate(tokens):
             for length in range(1, len(candidate_tokens or ())):
                 prefix = candidate_tokens[:length]
                 next_tokens = children.setdefault(prefix, [])
                 if candidate_tokens[length] not in next_tokens:
                     next_tokens.append(candidate_tokens[length])
                 below.setdefault(prefix, []).append(index)
-        return cls(as_tuples, children, below, sorted({t[0] for t in as_tuples if t}))
+        return cls(tokens, children, below, sorted({t[0] for t in tokens if t}))
 
 
 class CandidateTrie:
@@ -168,14 +167,15 @@ class CandidateTrie:
     def nodes_to_run(self, limit: int) -> list[Prefix]:
         """Up to `limit` prefixes worth running (each holds a candidate whose bound clears its class's
         bar), right answers' paths first, then by bound."""
-        self.open = [i for i in self.open if not self.is_exact(i) and self.logprob(i) > self.bar(self.correct[i])]
+        bounds = {i: self.logprob(i) for i in self.open if not self.is_exact(i)}
+        self.open = [i for i, bound in bounds.items() if bound > self.bar(self.correct[i])]
         if self._past_margin_runs() and self._verdict_settled():
             self.open = []
         priority: dict[Prefix, tuple[bool, float]] = {}
         for i in self.open:
             node = self.tokens[i][: self.depth[i]]
             holds_right = priority.get(node, (False,))[0] or self.correct[i]
-            priority[node] = (holds_right, self.logprob(i))
+            priority[node] = (holds_right, bounds[i])
         return sorted(priority, key=lambda node: (not priority[node][0], -priority[node][1], node))[:limit]
 
     def learn(self, prefix: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
@@ -260,7 +260,8 @@ def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie],
     """Keep only the slots that nodes still to run may see, once enough of the cache is of no further use.
 
     Finished facts' prompts and generated tokens, and nodes that have no
-    candidate left to extend, would otherwise cost attention in every pass.
+    candidate left to extend, would otherwise widen every pass's mask (and
+    its attention, where tiling does not pay: factcheck.packed_attention).
     """
     in_use: set[int] = set()
     for trie, prompt in zip(tries, prompts):

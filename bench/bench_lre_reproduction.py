@@ -17,7 +17,11 @@ and converted in memory with factcheck.importer; nothing is written):
   one beta for the model as in the paper.
 * Faithfulness: the share of test facts where the LRE's top-1 decoded token
   matches (lenient rule among the facts the model gets right by the lenient
-  rule; strict among those it gets right by the strict rule).
+  rule; strict among those it gets right by the strict rule). The strict rule
+  counts only facts whose first token decides (factcheck.know_rules: not
+  blank, not shared with a wrong candidate of the relation); the facts it
+  leaves undecided are counted, and the first-token rule without that
+  exclusion ("token") is printed beside it.
 * The layer is chosen per relation by the best lenient faithfulness on the
   test facts themselves, as the paper chooses its layer (optimistic, like the
   paper's numbers); strict is reported at the same layer. The paper averages
@@ -37,14 +41,14 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from factcheck.importer import CATEGORIES, convert_document
 from factcheck.lre import DEFAULT_BETA, PromptStates, query_sites
-from factcheck.lre_metrics import faithfulness, first_token_ids, lenient_match
+from factcheck.lre_metrics import FaithfulnessReport, faithfulness, first_token_ids, lenient_match
 from factcheck.model import load_model
 from factcheck.suite import Suite, parse_suite, read_json_document
 from factcheck.tune import Score, default_layers, estimate_layers, parse_layers, states_by_layer
@@ -72,10 +76,24 @@ class RelationResult:
     layer: int | None
     scores: dict[int, Score]  # per layer
     seconds: float
+    reports: dict[int, FaithfulnessReport] = field(default_factory=dict)  # per layer
 
     @property
     def best(self) -> Score | None:
         return self.scores[self.layer] if self.layer is not None else None
+
+    @property
+    def token_rule(self) -> tuple[float | None, int]:
+        """Strict faithfulness by the first-token rule alone (undecided facts counted), and its test facts."""
+        if self.layer is None:
+            return None, 0
+        tested = [f for f in self.reports[self.layer].facts if f.model_starts_answer]
+        return (sum(f.lre_starts_answer for f in tested) / len(tested) if tested else None), len(tested)
+
+    @property
+    def undecided(self) -> int:
+        """Facts the first-token rule tested that the undecided rule leaves out."""
+        return self.token_rule[1] - (self.best.strict_tested if self.best else 0)
 
 
 def load_relations(data: Path, wanted: list[str] | None) -> list[Suite]:
@@ -130,15 +148,17 @@ def run_relation(model, suite: Suite, layers: list[int], beta: float, max_test: 
             break
 
     scores: dict[int, Score] = {}
+    reports: dict[int, FaithfulnessReport] = {}
     if kept:
         z, logits = torch.stack(z_rows), torch.stack(logit_rows)
         for layer in layers:
             states = PromptStates(h=torch.stack(h_rows[layer]), z=z, logits=logits)
-            scores[layer] = Score.of(faithfulness(model, lres[layer], training + tuple(kept), states=states))
+            reports[layer] = faithfulness(model, lres[layer], training + tuple(kept), states=states)
+            scores[layer] = Score.of(reports[layer])
     tested = [layer for layer in layers if scores.get(layer) and scores[layer].lenient_tested]
     # The paper's choice: the best lenient faithfulness; ties go to the earlier layer.
     layer = max(tested, key=lambda l: (scores[l].lenient, -l)) if tested else None
-    return RelationResult(suite.path.stem, suite.path.parent.name, len(facts), examined, layer, scores, time.perf_counter() - started)
+    return RelationResult(suite.path.stem, suite.path.parent.name, len(facts), examined, layer, scores, time.perf_counter() - started, reports)
 
 
 def _cell(value: float | None) -> str:
@@ -147,26 +167,32 @@ def _cell(value: float | None) -> str:
 
 def print_relation_table(results: list[RelationResult]) -> None:
     print(f"\n{'relation':<32} {'category':<11} {'facts':>5} {'exam.':>5} {'layer':>5} "
-          f"{'lenient':>7} {'tested':>6} {'strict':>6} {'tested':>6} {'secs':>5}")
+          f"{'lenient':>7} {'tested':>6} {'strict':>6} {'tested':>6} {'token':>6} {'tested':>6} {'undec.':>6} {'secs':>5}")
     for r in results:
         best = r.best
+        token, token_tested = r.token_rule
         print(
             f"{r.name:<32} {r.category:<11} {r.facts:>5} {r.examined:>5} {r.layer if r.layer is not None else '-':>5} "
             f"{_cell(best.lenient if best else None):>7} {best.lenient_tested if best else 0:>6} "
-            f"{_cell(best.strict if best else None):>6} {best.strict_tested if best else 0:>6} {r.seconds:>5.0f}"
+            f"{_cell(best.strict if best else None):>6} {best.strict_tested if best else 0:>6} "
+            f"{_cell(token):>6} {token_tested:>6} {r.undecided:>6} {r.seconds:>5.0f}"
         )
 
 
 def print_category_table(results: list[RelationResult]) -> None:
-    print(f"\n{'category':<12} {'relations':>9} {'SmolLM2 lenient':>15} {'strict':>6}   {'GPT-2-XL':>8} {'GPT-J':>5} {'LLaMA-13B':>9}")
+    print(f"\n{'category':<12} {'relations':>9} {'SmolLM2 lenient':>15} {'strict':>6} {'token':>6} {'undecided':>9}   "
+          f"{'GPT-2-XL':>8} {'GPT-J':>5} {'LLaMA-13B':>9}")
     for category in CATEGORIES:
         rows = [r for r in results if r.category == category and r.best is not None]
         lenient = [r.best.lenient for r in rows if r.best.lenient is not None]
         strict = [r.best.strict for r in rows if r.best.strict is not None]
+        token = [r.token_rule[0] for r in rows if r.token_rule[0] is not None]
+        undecided = f"{sum(r.undecided for r in rows)}/{sum(r.token_rule[1] for r in rows)}"
         paper = PAPER[category]
         print(
             f"{category:<12} {len(rows):>9} {_cell(statistics.mean(lenient) if lenient else None):>15} "
-            f"{_cell(statistics.mean(strict) if strict else None):>6}   {paper[0]:>8.2f} {paper[1]:>5.2f} {paper[2]:>9.2f}"
+            f"{_cell(statistics.mean(strict) if strict else None):>6} {_cell(statistics.mean(token) if token else None):>6} "
+            f"{undecided:>9}   {paper[0]:>8.2f} {paper[1]:>5.2f} {paper[2]:>9.2f}"
         )
     values = [r.best.lenient for r in results if r.best is not None and r.best.lenient is not None]
     if values:

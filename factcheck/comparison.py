@@ -138,7 +138,8 @@ class Comparison:
         unsplit = len(self.of(REGRESSED))
         if unsplit:
             lines.append(
-                f"{unsplit} regression(s) could not be split into suppressed/forgotten: the know-check (LRE) result is unavailable"
+                f"{unsplit} regression(s) could not be split into suppressed/forgotten: the know-check (LRE) result is "
+                "unavailable, undecided or untrusted"
             )
         if self.not_run:
             lines.append(f"relations in the baseline but not run: {', '.join(self.not_run)}")
@@ -151,11 +152,20 @@ def classify(base: BaselineFact, record: Mapping[str, Any]) -> tuple[str, str]:
     if base.say_pass and not said:
         know = record.get("know_pass")
         if know is None:
-            return REGRESSED, "know-check unavailable"
+            return REGRESSED, _why_not_split(record)
         return (SUPPRESSED, "the LRE still decodes the object") if know else (FORGOTTEN, "the LRE does not decode the object either")
     if not base.say_pass and said:
         return FIXED, ""
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
+
+
+def _why_not_split(record: Mapping[str, Any]) -> str:
+    undecided = record.get("know_undecided")
+    if undecided:
+        return f"not split: know-check undecided ({undecided['reason'].replace('_', ' ')} {', '.join(map(repr, undecided['tokens']))})"
+    if record.get("lre_trusted") is False:
+        return "not split: the relation's LRE is untrusted (faithfulness too low or on too few facts)"
+    return "know-check unavailable"
 
 
 def compare(

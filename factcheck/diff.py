@@ -20,7 +20,7 @@ from .comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, F
 from .suite import _describe_schema_error, json_pointer
 
 # Mirrors factcheck.report.REPORT_VERSION (not imported: that module pulls in torch).
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 REPORT_KEY = "factcheck_report_version"
 INPUT_HINT = "pass a baseline (pytest --factcheck-update-baseline) or a report (pytest --factcheck-report PATH)"
 REPORT_HINT = "regenerate the report with `pytest --factcheck-report PATH`"
@@ -100,11 +100,11 @@ def load_results(path: str | Path) -> Baseline:
 _CLASS_LABELS = {
     SUPPRESSED: "suppressed",
     FORGOTTEN: "forgotten",
-    REGRESSED: "regressed (not split: know-check unavailable)",
+    REGRESSED: "regressed (not split: no trusted, decided know-verdict)",
 }
 LEGEND = (
     "suppressed = the LRE still decodes the object: the knowledge is there, the output lost it; "
-    "forgotten = gone from both; regressed = said right before, not now, and no know-check result to split it"
+    "forgotten = gone from both; regressed = said right before, not now, and no know-verdict to split it (no LRE, undecided first token, or an untrusted LRE)"
 )
 
 

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import write_text_atomic
+from .know_rules import UNDECIDED_HINT
 from .knowcheck import VERDICTS
 from .lens import attribute_lens, png_bytes
+
+from .report import undecided_count
 
 if TYPE_CHECKING:
     from .report import FactRecord, RelationRun
@@ -31,25 +34,31 @@ def _e(value: object) -> str:
 
 
 def _relation_table(runs: list[RelationRun]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("relation", "facts", "generation", "ranking", *VERDICTS, "LRE layer", "faithfulness"))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("relation", "facts", "generation", "ranking", *VERDICTS, "undecided", "LRE layer", "faithfulness [95%]", "rests on")
+    )
     rows = []
     for run in runs:
-        records = [run.record(i) for i in sorted(run.asked)]
+        records = run.asked_records()
         if not records:
             continue
+        trusted = run.lre is not None and run.lre.trusted
         cells = [
             f"<td class=name>{_e(run.suite.relation_id)}</td>",
             f"<td>{len(records)}</td>",
             f"<td>{sum(r.outcome.generation_pass for r in records)}</td>",
             f"<td>{sum(r.outcome.ranking_pass for r in records)}</td>",
-            *(f"<td>{sum(r.verdict == v for r in records)}</td>" for v in VERDICTS),
+            *(f"<td>{sum(r.verdict == v for r in records) if trusted else '-'}</td>" for v in VERDICTS),
+            f"<td>{undecided_count(records)}</td>",
         ]
         if run.lre is None:
-            cells += ["<td>-</td>", "<td>-</td>"]
+            cells += ["<td>-</td>", "<td>-</td>", "<td>-</td>"]
         else:
-            faith = "n/a" if run.lre.faithfulness is None else f"{run.lre.faithfulness:.2f}"
-            flag = "" if run.lre.trusted else " <span class=warn title='know-verdicts not trusted'>&#9888; not trusted</span>"
-            cells += [f"<td>{_e(run.lre.layer)}</td>", f"<td>{faith}{flag}</td>"]
+            faith = run.lre.faithfulness
+            value = "n/a" if faith.value is None else f"{faith.value:.2f} [{faith.interval[0]:.2f}-{faith.interval[1]:.2f}]"
+            flag = "" if trusted else f" <span class=warn title='{_e(faith.why_untrusted())}'>&#9888; untrusted: no classes</span>"
+            cells += [f"<td>{_e(run.lre.layer)}</td>", f"<td>{value}{flag}</td>", f"<td>{faith.tested} facts</td>"]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -57,11 +66,43 @@ def _relation_table(runs: list[RelationRun]) -> str:
 def _class_matrix(records: list[FactRecord]) -> str:
     scored = [r for r in records if r.know_pass is not None]
     count = {v: sum(r.verdict == v for r in scored) for v in VERDICTS}
+    undecided = undecided_count(records)
+    untrusted = sum(r.lre_trusted is False and not r.outcome.is_training for r in records)
     return (
         "<table><tr><th></th><th>LRE decodes the object</th><th>LRE does not</th></tr>"
         f"<tr><th>model says it</th><td>known: {count['known']}</td><td>unfaithful: {count['unfaithful']}</td></tr>"
         f"<tr><th>model does not say it</th><td class=hidden>hidden: {count['hidden']}</td><td>unknown: {count['unknown']}</td></tr>"
-        f"</table><p>{len(scored)} facts scored; training facts ({len(records) - len(scored)}) have no know-verdict.</p>"
+        f"</table><p>{len(scored)} facts classed. Not classed: {undecided} undecided (the object's first token is blank or "
+        f"also starts a wrong candidate, so the LRE's token cannot tell it apart; {_e(UNDECIDED_HINT)}), "
+        f"{untrusted} test facts of relations whose LRE is untrusted, and the training facts.</p>"
+    )
+
+
+def _undecided_table(records: list[FactRecord]) -> str:
+    undecided = [r for r in records if r.undecided is not None]
+    if not undecided:
+        return "<p>No undecided facts.</p>"
+    rows = "".join(
+        f"<tr><td class=name>{_e(r.suite.relation_id)}[{_e(r.fact.subject)}]</td><td class=name>{_e(r.fact.object)}</td>"
+        f"<td class=name>{_e(r.undecided.reason)}</td><td class=name>{_e(r.undecided.describe())}</td>"
+        f"<td class=name>{_e(', '.join(repr(t) for t, _ in r.know.top_tokens[:3]))}</td></tr>"
+        for r in undecided
+    )
+    return (
+        "<table><tr><th>fact</th><th>expected</th><th>reason</th><th>why</th><th>LRE decodes</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _evidence(record: FactRecord) -> str:
+    know, outcome = record.know, record.outcome
+    rank = "-" if know.object_vocab_rank is None else know.object_vocab_rank
+    probability = "-" if know.object_probability is None else f"{know.object_probability:.3g}"
+    model_probability = "-" if outcome.answer_first_token_probability is None else f"{outcome.answer_first_token_probability:.3g}"
+    ranking = "ranks the object first" if outcome.ranking_pass else "does not rank the object first"
+    return (
+        f"Evidence: in the LRE's decoding the object's first token has rank {rank} of the vocabulary (probability "
+        f"{probability}); the model's own probability of it is {model_probability}; the ranking check {ranking}."
     )
 
 
@@ -81,7 +122,8 @@ def _lens_figures(session: FactcheckSession, limit: int) -> str:
             caption = (
                 f"<b>{_e(run.suite.relation_id)}[{_e(record.fact.subject)}]</b>: expected {_e(record.fact.object)!s}, "
                 f"the model said {_e(record.outcome.generated.strip() or '(nothing)')}; the LRE at layer {_e(run.lre.layer)} decodes "
-                f"{_e(', '.join(t.strip() for t, _ in record.know.top_tokens[:3]))}. Colour: probability of the expected object's first token."
+                f"{_e(', '.join(t.strip() for t, _ in record.know.top_tokens[:3]))}. {_e(_evidence(record))} "
+                "Colour: probability of the expected object's first token."
             )
             figures.append(f"<figure><img alt='attribute lens' src='data:image/png;base64,{image.decode()}'><figcaption>{caption}</figcaption></figure>")
     if not figures:
@@ -91,7 +133,7 @@ def _lens_figures(session: FactcheckSession, limit: int) -> str:
 
 def write_html_report(path: str | Path, session: FactcheckSession, max_lens_figures: int = MAX_LENS_FIGURES) -> Path:
     runs = sorted(session.runs(), key=lambda r: r.suite.relation_id)
-    records = [run.record(i) for run in runs for i in sorted(run.asked)]
+    records = [record for run in runs for record in run.asked_records()]
     model = session.model
     body = [
         "<h1>factcheck report</h1>",
@@ -101,6 +143,8 @@ def write_html_report(path: str | Path, session: FactcheckSession, max_lens_figu
         _relation_table(runs),
         "<h2>Knows vs says</h2>",
         _class_matrix(records),
+        "<h2>Undecided facts</h2>",
+        _undecided_table(records),
         "<h2>Hidden facts: stored but not said</h2>",
         f"<p>The attribute lens applies the relation's LRE at every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
         _lens_figures(session, max_lens_figures),

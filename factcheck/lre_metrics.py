@@ -6,7 +6,10 @@ demonstrations, and only those the model itself gets right count.
 
 Two matching rules are reported side by side:
 * strict: token ids. The first token of the object (or of an alias) as a
-  continuation of the prompt, leading space included, must be the top-1.
+  continuation of the prompt, leading space included, must be the top-1,
+  and only where that token decides (factcheck.know_rules): a first token
+  that is blank or also starts a wrong candidate leaves the fact undecided,
+  out of both the test set and the count.
 * lenient (the paper's code): the top-1 token's text, stripped and
   lower-cased, is a non-empty prefix of the lower-cased object (or alias),
   so the token "B" matches "Buenos Aires".
@@ -19,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from .know_rules import FirstTokenRule
 from .lre import Lre, PromptSite, PromptStates, edit_residual, prompt_states, query_sites
 from .model import LanguageModel, left_pad
 from .saycheck import answer_tokens
@@ -41,11 +45,21 @@ class FactFaithfulness:
     fact: Fact
     model_top1: str  # the model's own next token
     lre_top1: str  # the LRE's top-1 decoded token
-    model_strict: bool  # the model's top-1 is an answer's first token
+    model_strict: bool  # the model's top-1 is an answer's first token that decides
     model_lenient: bool
-    lre_strict: bool
+    lre_strict: bool  # the LRE's top-1 is an answer's first token that decides
     lre_lenient: bool
     object_rank: int  # 1 + distinct wrong candidates' first tokens the LRE scores above every right one
+    decidable: bool = True  # some accepted answer's first token is neither blank nor shared with a wrong candidate
+    lre_undecided: bool = False  # the LRE's top-1 cannot decide (the fact is not decidable, or it is a shared token)
+    # The first-token rule without the undecided one (what the strict rule counted before it), for comparison:
+    model_starts_answer: bool = False  # the model's top-1 is an accepted answer's first token, deciding or not
+    lre_starts_answer: bool = False  # the LRE's top-1 is
+
+    @property
+    def strict_tested(self) -> bool:
+        """In the strict test set: the model says it (by a deciding token) and the LRE's top-1 can decide."""
+        return self.model_strict and not self.lre_undecided
 
 
 @dataclass(frozen=True)
@@ -54,8 +68,8 @@ class FaithfulnessReport:
 
     @property
     def strict(self) -> float | None:
-        """Among test facts the model gets right (token rule), the share where the LRE's top-1 is right."""
-        tested = [f for f in self.facts if f.model_strict]
+        """Among decided test facts the model gets right (token rule), the share where the LRE's top-1 is right."""
+        tested = [f for f in self.facts if f.strict_tested]
         return sum(f.lre_strict for f in tested) / len(tested) if tested else None
 
     @property
@@ -66,11 +80,16 @@ class FaithfulnessReport:
 
     @property
     def tested_strict(self) -> int:
-        return sum(f.model_strict for f in self.facts)
+        return sum(f.strict_tested for f in self.facts)
+
+    @property
+    def undecidable(self) -> int:
+        """Test facts whose first token cannot decide, whatever the LRE decodes."""
+        return sum(not f.decidable for f in self.facts)
 
     @property
     def mean_object_rank(self) -> float | None:
-        tested = [f for f in self.facts if f.model_strict]
+        tested = [f for f in self.facts if f.strict_tested]
         return sum(f.object_rank for f in tested) / len(tested) if tested else None
 
 
@@ -118,22 +137,29 @@ def faithfulness(
     model_top = states.logits.argmax(-1).tolist()
     lre_top = lre_logits.argmax(-1).tolist()
     results = []
+    text_of = model.token_text
     for row, (fact, site) in enumerate(zip(test, sites)):
         right = first_token_ids(model, site, fact.answers)
-        wrong = first_token_ids(model, site, [c for c in candidates if c not in fact.answers]) - right
+        wrong_all = first_token_ids(model, site, [c for c in candidates if c not in fact.answers])
+        rule = FirstTokenRule.of(right, wrong_all, text_of)
         best_right = max((float(lre_logits[row, t]) for t in right), default=float("-inf"))
-        model_text = model.tokenizer.decode([model_top[row]])
-        lre_text = model.tokenizer.decode([lre_top[row]])
+        model_text = text_of(model_top[row])
+        lre_text = text_of(lre_top[row])
+        lre_decision = rule.decide(lre_top[row])
         results.append(
             FactFaithfulness(
                 fact=fact,
                 model_top1=model_text,
                 lre_top1=lre_text,
-                model_strict=model_top[row] in right,
+                model_strict=rule.decide(model_top[row]) is True,
                 model_lenient=lenient_match(model_text, fact.answers),
-                lre_strict=lre_top[row] in right,
+                lre_strict=lre_decision is True,
                 lre_lenient=lenient_match(lre_text, fact.answers),
-                object_rank=1 + sum(float(lre_logits[row, t]) > best_right for t in wrong),
+                object_rank=1 + sum(float(lre_logits[row, t]) > best_right for t in wrong_all - right),
+                decidable=rule.decidable,
+                lre_undecided=lre_decision is None,
+                model_starts_answer=model_top[row] in right,
+                lre_starts_answer=lre_top[row] in right,
             )
         )
     return FaithfulnessReport(tuple(results))

@@ -128,6 +128,7 @@ class LanguageModel:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
         self._fingerprint: str | None = None
+        self._token_texts: dict[int, str] = {}
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -181,6 +182,13 @@ class LanguageModel:
             return [e.ids for e in encodings], [list(e.offsets) for e in encodings]
         encoding = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         return encoding["input_ids"], [[tuple(o) for o in offs] for offs in encoding["offset_mapping"]]
+
+    def token_text(self, token_id: int) -> str:
+        """One token's text (memoised: the know-check asks for the same candidates' first tokens per fact)."""
+        text = self._token_texts.get(token_id)
+        if text is None:
+            text = self._token_texts[token_id] = self.tokenizer.decode([token_id])
+        return text
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         ids, offsets = self.tokenize(texts)

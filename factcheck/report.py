@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .cache import write_json_atomic
+from .know_rules import UNDECIDED_HINT, Faithfulness, Undecided
 from .knowcheck import VERDICTS, KnowOutcome, verdict_class
 from .saycheck import FactOutcome, SayOptions
 from .suite import Fact, Suite
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from .session import FactcheckSession
 
 TOP_CANDIDATES_SHOWN = 5
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 REQUIRE_MODES = ("says", "knows", "both", "agree")
 
 
@@ -41,6 +43,7 @@ class FactRecord:
     require: str = "says"
     distracted: DistractedResult | None = None
     regression: str | None = None  # set by the baseline gate when this fact regressed
+    lre_trusted: bool | None = None  # whether the relation's LRE is faithful enough to class facts (None: no LRE)
 
     @property
     def fact(self) -> Fact:
@@ -51,11 +54,23 @@ class FactRecord:
         return self.outcome.ranking_pass if self.say_check == "ranking" else self.outcome.generation_pass
 
     @property
-    def know_pass(self) -> bool | None:
-        # Training facts shaped the LRE: decoding them is no evidence of knowledge.
+    def lre_decodes_object(self) -> bool | None:
+        """What the LRE's top token says about the object, where its first token decides (None: undecided,
+        no LRE, or a training fact: training facts shaped the LRE, so decoding them is no evidence)."""
         if self.know is None or self.outcome.is_training:
             return None
         return self.know.know_pass
+
+    @property
+    def undecided(self) -> Undecided | None:
+        if self.know is None or self.outcome.is_training:
+            return None
+        return self.know.undecided
+
+    @property
+    def know_pass(self) -> bool | None:
+        """The know-verdict that counts: decided, and the relation's LRE trusted."""
+        return self.lre_decodes_object if self.lre_trusted else None
 
     @property
     def verdict(self) -> str | None:
@@ -93,17 +108,47 @@ class FactRecord:
             "top_candidates": [
                 {"text": c.text, "logprob": round(c.logprob, 6), "exact": c.exact} for c in o.candidates[:TOP_CANDIDATES_SHOWN]
             ],
+            "model_first_token_probability": o.answer_first_token_probability,
             "know_pass": self.know_pass,
             "verdict": self.verdict,
+            "lre_trusted": self.lre_trusted,
+            "lre_decodes_object": self.lre_decodes_object,
+            "know_undecided": None if self.undecided is None else self.undecided.to_dict(),
             "lre_top_tokens": [] if self.know is None else [{"token": t, "probability": p} for t, p in self.know.top_tokens],
             "lre_object_rank": None if self.know is None else self.know.object_rank,
+            "lre_object_vocab_rank": None if self.know is None else self.know.object_vocab_rank,
+            "lre_object_probability": None if self.know is None else self.know.object_probability,
             **({"distracted": self._distracted_dict()} if self.distracted is not None else {}),
         }
 
     def _distracted_dict(self) -> dict[str, object]:
         d = self.distracted
-        know = None if d.know is None or self.outcome.is_training else d.know.know_pass
+        know = None if d.know is None or self.outcome.is_training or not self.lre_trusted else d.know.know_pass
         return {"generated": d.outcome.generated, "say_pass": d.say_pass, "know_pass": know}
+
+    def _know_lines(self) -> list[str]:
+        know = self.know
+        decoded = ", ".join(f"{t!r} {p:.2f}" for t, p in know.top_tokens)
+        if self.outcome.is_training:
+            result = "not scored"
+        elif self.undecided is not None:
+            result = f"UNDECIDED: {self.undecided.describe()}"
+        else:
+            result = "PASS" if self.lre_decodes_object else "FAIL"
+            if not self.lre_trusted:
+                result += " (the relation's LRE is untrusted: no knows/says class)"
+        lines = [f"  LRE decodes: {decoded}  -> know {result}"]
+        if self.verdict == "hidden":
+            lines.append("  evidence for 'stored but not said':")
+        lines.append(
+            f"    the object's first token in the LRE's decoding: rank {_or_dash(know.object_vocab_rank)} of the vocabulary, "
+            f"probability {_probability(know.object_probability)}; rank {know.object_rank} among the candidates' first tokens"
+        )
+        lines.append(
+            f"    the model's own probability of it: {_probability(self.outcome.answer_first_token_probability)}; "
+            f"the ranking check {'ranks the object first' if self.outcome.ranking_pass else 'does not rank the object first'}"
+        )
+        return lines
 
     def user_properties(self) -> list[tuple[str, object]]:
         """Per-fact data for pytest's user_properties (and so for --junitxml)."""
@@ -132,9 +177,7 @@ class FactRecord:
             bound = "  " if candidate.exact else "<="
             lines.append(f"   {mark} {bound}{candidate.logprob:9.3f}  {candidate.text}")
         if self.know is not None:
-            decoded = ", ".join(f"{t!r} {p:.2f}" for t, p in self.know.top_tokens)
-            knows = {True: "PASS", False: "FAIL", None: "not scored"}[self.know_pass]
-            lines.append(f"  LRE decodes: {decoded}  -> know {knows} (expected object ranks {self.know.object_rank} among the candidates)")
+            lines += self._know_lines()
         if o.is_training:
             lines.append("  (training fact: checked with the other demonstrations only; not scored as knowledge)")
         return "\n".join(lines)
@@ -148,17 +191,24 @@ class LreInfo:
     beta: float
     rank: int | None
     n_train: int
-    faithfulness: float | None
-    faithfulness_tested: int
-    trusted: bool
+    faithfulness: Faithfulness
     cache_hit: bool
     lre: object = field(default=None, compare=False, repr=False)  # the Lre itself, for the lens
 
+    @property
+    def trusted(self) -> bool:
+        return self.faithfulness.trusted
+
     def to_dict(self) -> dict[str, object]:
+        faith = self.faithfulness
         return {
             "layer": self.layer, "beta": self.beta, "rank": self.rank, "n_train": self.n_train,
-            "faithfulness": None if self.faithfulness is None else round(self.faithfulness, 6),
-            "faithfulness_tested": self.faithfulness_tested, "trusted": self.trusted, "cache_hit": self.cache_hit,
+            "faithfulness": None if faith.value is None else round(faith.value, 6),
+            "faithfulness_tested": faith.tested,
+            "faithfulness_interval": None if faith.interval is None else [round(x, 6) for x in faith.interval],
+            "trusted": self.trusted,
+            "untrusted_reason": faith.why_untrusted(),
+            "cache_hit": self.cache_hit,
         }
 
 
@@ -183,49 +233,69 @@ class RelationRun:
             know=None if self.knows is None else self.knows[index],
             require=self.require,
             distracted=None if self.distracted is None else self.distracted[index],
+            lre_trusted=None if self.lre is None else self.lre.trusted,
         )
+
+    def asked_records(self) -> list[FactRecord]:
+        return [self.record(i) for i in sorted(self.asked)]
+
+
+def undecided_count(records: list[FactRecord]) -> int:
+    return sum(r.undecided is not None for r in records)
 
 
 def summary_lines(runs: list[RelationRun]) -> list[str]:
-    """The per-relation table: facts run, said right (generation, ranking), and the four knows-vs-says classes."""
+    """The per-relation table: facts run, said right (generation, ranking), the four knows-vs-says classes,
+    the facts whose first token cannot decide, and the LRE's faithfulness with its 95% interval."""
     header = (
         f"{'relation':<28} {'facts':>5} {'generation':>11} {'ranking':>11} "
-        + " ".join(f"{v:>10}" for v in VERDICTS)
-        + f" {'LRE faith.':>10}"
+        + " ".join(f"{v:>10}" for v in (*VERDICTS, "undecided"))
+        + f"  {'LRE faithfulness [95%] n':<24}"
     )
     lines = [header, "-" * len(header)]
     warnings = []
-    totals = {"facts": 0, "generation": 0, "ranking": 0, **{v: 0 for v in VERDICTS}}
+    totals = {"facts": 0, "generation": 0, "ranking": 0, **{v: 0 for v in VERDICTS}, "undecided": 0}
     for run in sorted(runs, key=lambda r: r.suite.relation_id):
-        records = [run.record(i) for i in sorted(run.asked)]
+        records = run.asked_records()
         if not records:
             continue
         classes = {v: sum(r.verdict == v for r in records) for v in VERDICTS}
+        undecided = undecided_count(records)
         generation = sum(r.outcome.generation_pass for r in records)
         ranking = sum(r.outcome.ranking_pass for r in records)
-        for key, value in (("facts", len(records)), ("generation", generation), ("ranking", ranking), *classes.items()):
+        for key, value in (("facts", len(records)), ("generation", generation), ("ranking", ranking), *classes.items(), ("undecided", undecided)):
             totals[key] += value
         faith = "-"
+        class_cells = [f"{classes[v]:>10}" for v in VERDICTS]
         if run.lre is not None:
-            faith = "n/a" if run.lre.faithfulness is None else f"{run.lre.faithfulness:.2f}"
+            faith = run.lre.faithfulness.describe()
             if not run.lre.trusted:
-                faith += " !"
+                faith += " untrusted"
+                class_cells = [f"{'-':>10}"] * len(VERDICTS)
                 warnings.append(
-                    f"! {run.suite.relation_id}: the LRE (layer {run.lre.layer}) is not faithful enough "
-                    f"({faith.rstrip(' !')} on {run.lre.faithfulness_tested} facts); its know-verdicts are not trusted: "
-                    "the relation may not be linearly decodable at this layer (try `factcheck tune`)"
+                    f"! {run.suite.relation_id}: LRE (layer {run.lre.layer}) untrusted: {run.lre.faithfulness.why_untrusted()}; "
+                    "its facts are not classed and their regressions not split (try `factcheck tune`, or add facts)"
                 )
+        if undecided:
+            reasons = Counter(r.undecided.reason.replace("_", " ") for r in records if r.undecided is not None)
+            warnings.append(
+                f"! {run.suite.relation_id}: {undecided} fact(s) undecided ("
+                + ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())) + ")"
+            )
         lines.append(
             f"{run.suite.relation_id:<28} {len(records):>5} {_fraction(generation, len(records)):>11} "
-            f"{_fraction(ranking, len(records)):>11} " + " ".join(f"{classes[v]:>10}" for v in VERDICTS) + f" {faith:>10}"
+            f"{_fraction(ranking, len(records)):>11} " + " ".join(class_cells) + f" {undecided:>10}  {faith}"
         )
     lines.append("-" * len(header))
     lines.append(
         f"{'all relations':<28} {totals['facts']:>5} {_fraction(totals['generation'], totals['facts']):>11} "
-        f"{_fraction(totals['ranking'], totals['facts']):>11} " + " ".join(f"{totals[v]:>10}" for v in VERDICTS)
+        f"{_fraction(totals['ranking'], totals['facts']):>11} " + " ".join(f"{totals[v]:>10}" for v in (*VERDICTS, "undecided"))
     )
-    lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
-                 " (training facts have none)")
+    lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither;"
+                 " undecided = the object's first token is blank or starts wrong answers too, so the LRE's token cannot"
+                 " tell it apart (no class; training facts have none either)")
+    if totals["undecided"]:
+        warnings.append(f"  undecided facts: {UNDECIDED_HINT}")
     return lines + warnings
 
 
@@ -235,11 +305,11 @@ def distracted_lines(runs: list[RelationRun]) -> list[str]:
     for run in sorted(runs, key=lambda r: r.suite.relation_id):
         if run.distracted is None:
             continue
-        records = [run.record(i) for i in sorted(run.asked) if not run.outcomes[i].is_training]
+        records = [r for r in run.asked_records() if not r.outcome.is_training]
         if not records:
             continue
         knows = [r for r in records if r.know_pass is not None]
-        distracted_knows = [r for r in records if r.distracted.know is not None]
+        distracted_knows = [r for r in records if r.lre_trusted and r.distracted.know is not None and r.distracted.know.know_pass is not None]
         rows.append(
             f"{run.suite.relation_id:<28} {_fraction(sum(r.say_pass for r in records), len(records)):>11} "
             f"{_fraction(sum(r.distracted.say_pass for r in records), len(records)):>11} "
@@ -266,9 +336,10 @@ def report_document(session: FactcheckSession) -> dict[str, object]:
                   "dtype": str(model.dtype).removeprefix("torch."), "device": str(model.device)},
         "suites": {run.suite.relation_id: {"path": str(run.suite.path), "content_hash": run.suite.content_hash,
                                             "relation": run.suite.relation, "shots": run.options.shots,
-                                            "lre": None if run.lre is None else run.lre.to_dict()}
+                                            "lre": None if run.lre is None else run.lre.to_dict(),
+                                            "undecided": undecided_count(run.asked_records())}
                    for run in runs},
-        "facts": [run.record(i).to_dict() for run in runs for i in sorted(run.asked)],
+        "facts": [record.to_dict() for run in runs for record in run.asked_records()],
     }
 
 
@@ -279,6 +350,14 @@ def write_report(path: Path, session: FactcheckSession) -> Path:
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing
     write_json_atomic(path, document)
     return path
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _probability(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def _margin_text(outcome) -> str:

@@ -49,5 +49,12 @@ def load(path: str | Path) -> pd.DataFrame:
     frame["fingerprint"] = document["model"]["fingerprint"]
     suites = document["suites"]
     frame["suite_hash"] = frame["relation"].map(lambda r: suites.get(r, {}).get("content_hash"))
-    frame["lre_faithfulness"] = frame["relation"].map(lambda r: ((suites.get(r) or {}).get("lre") or {}).get("faithfulness"))
+    lre = {relation: (info.get("lre") or {}) for relation, info in suites.items()}
+    frame["lre_faithfulness"] = frame["relation"].map(lambda r: lre.get(r, {}).get("faithfulness"))
+    interval = {relation: info.get("faithfulness_interval") or [None, None] for relation, info in lre.items()}
+    frame["lre_faithfulness_low"] = frame["relation"].map(lambda r: interval.get(r, [None, None])[0])
+    frame["lre_faithfulness_high"] = frame["relation"].map(lambda r: interval.get(r, [None, None])[1])
+    frame["relation_undecided"] = frame["relation"].map(lambda r: suites.get(r, {}).get("undecided"))
+    # One flat column per fact for filtering: why its know-verdict is undecided (None when it is decided).
+    frame["undecided_reason"] = frame["know_undecided"].map(lambda u: u["reason"] if isinstance(u, dict) else None)
     return frame

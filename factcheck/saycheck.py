@@ -9,6 +9,7 @@ no per-fact copies of the prefix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -48,6 +49,8 @@ class FactOutcome:
     matched_answer: str | None
     candidates: list[Candidate]  # best first
     subject_states: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (hidden,)
+    answer_first_token_probability: float | None = None  # the model's next-token probability of an accepted answer's first token (the best)
+    greedy_first_token: int | None = None  # the model's own next token after the prompt (where its generated answer starts)
 
     @property
     def generation_pass(self) -> bool:
@@ -223,16 +226,22 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)
     settle(sequence, tries, prompts)
 
+    greedy_first = prompt_logprobs.argmax(dim=-1).tolist()
     outcomes = {}
     for row, r in enumerate(pack):
+        candidates = tries[row].candidates()
+        accepted_first = {c.first_token for c in candidates if c.correct and c.first_token is not None}
+        answer_logprob = max((float(prompt_logprobs[row, t]) for t in accepted_first), default=None)
         outcomes[r.index] = FactOutcome(
             fact=r.fact,
             prompt=r.prompt,
             is_training=r.is_training,
             generated=generated[row],
             matched_answer=matching_answer(generated[row], r.fact.answers),
-            candidates=tries[row].candidates(),
+            candidates=candidates,
             subject_states=subject_states[row],
+            answer_first_token_probability=None if answer_logprob is None else round(math.exp(answer_logprob), 6),
+            greedy_first_token=greedy_first[row],
         )
     return outcomes, prefix_tensors
 

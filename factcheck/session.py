@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Callable
 
 from .allocator import release_freed_memory
-from .knowcheck import MIN_TRUSTED_FAITHFULNESS, faithfulness, know_check
+from .knowcheck import faithfulness, know_check
 from .model import LanguageModel, load_model
 from .prompts import DEFAULT_SHOTS
 from .report import DistractedResult, FactRecord, LreInfo, RelationRun
@@ -113,21 +113,19 @@ class FactcheckSession:
             self.progress(" (cached)" if cache_hit else " (estimated)")
         layers = [lre.layer] if lre is not None else []
         outcomes = run_relation(model, suite, options, capture_layers=layers)
-        knows = know_check(model, lre, outcomes) if lre is not None else None
+        knows = know_check(model, lre, outcomes, say_check) if lre is not None else None
         info = None
         if lre is not None:
-            faith, tested = faithfulness(outcomes, knows)
             info = LreInfo(
-                layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots, faithfulness=faith,
-                faithfulness_tested=tested, trusted=faith is not None and faith >= MIN_TRUSTED_FAITHFULNESS,
-                cache_hit=cache_hit, lre=lre,
+                layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots,
+                faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit, lre=lre,
             )
         distracted = None
         if suite.settings.distractor is not None:
             self.progress(", distracted prompts")
             distracted_options = dataclasses.replace(options, distractor=suite.settings.distractor)
             distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
-            distracted_knows = know_check(model, lre, distracted_outcomes) if lre is not None else [None] * len(outcomes)
+            distracted_knows = know_check(model, lre, distracted_outcomes, say_check) if lre is not None else [None] * len(outcomes)
             distracted = [DistractedResult(o, k, say_check) for o, k in zip(distracted_outcomes, distracted_knows)]
         release_freed_memory()  # the relation's passes leave a fragmented heap behind
         seconds = time.perf_counter() - started
@@ -150,7 +148,7 @@ class FactcheckSession:
         return list(self._runs.values())
 
     def all_records(self) -> list[FactRecord]:
-        return [run.record(i) for run in self._runs.values() for i in sorted(run.asked)]
+        return [record for run in self._runs.values() for record in run.asked_records()]
 
 
 def suite_shots(suite: Suite) -> int | None:

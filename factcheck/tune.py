@@ -16,8 +16,10 @@ uses those same facts as every prompt's demonstrations, so tune does too.
   outside that fold (the first `max_held_out` of them), each prompted with
   the fold's n facts as demonstrations. As in docs/lre.md, only held-out
   facts the model itself gets right count, and the LRE is right when its
-  top-1 decoded token is the object's first token (strict, token ids) or a
-  prefix of it (lenient, the paper's rule). A fact is never scored by an
+  top-1 decoded token is the object's first token (strict, token ids; facts
+  whose first token cannot decide, being blank or shared with a wrong
+  candidate, are left out: factcheck.know_rules) or a prefix of it
+  (lenient, the paper's rule). A fact is never scored by an
   LRE it helped estimate.
 * Pool. A candidate's score is LRE-right / tested summed over the folds.
 * Choose. The layer with the best strict score at the suite's current beta;
@@ -224,8 +226,8 @@ class Score:
     @classmethod
     def of(cls, report: FaithfulnessReport) -> Score:
         return cls(
-            strict_right=sum(f.lre_strict for f in report.facts if f.model_strict),
-            strict_tested=sum(f.model_strict for f in report.facts),
+            strict_right=sum(f.lre_strict for f in report.facts if f.strict_tested),
+            strict_tested=report.tested_strict,
             lenient_right=sum(f.lre_lenient for f in report.facts if f.model_lenient),
             lenient_tested=sum(f.model_lenient for f in report.facts),
         )

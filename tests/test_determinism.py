@@ -24,7 +24,7 @@ BATCH_SIZES = (1, 8, 32)
 
 
 def test_the_project_has_its_suites():
-    assert len(SUITES) == 15
+    assert len(SUITES) == 17
 
 
 def runs(model, suite) -> dict[str, list[FactOutcome]]:

@@ -46,7 +46,7 @@ def baseline_file(path: Path, records, model=MODEL) -> Path:
 def report_file(path: Path, records, model=MODEL) -> Path:
     """A JSON report as report_document writes it (extra keys included)."""
     document = {
-        "factcheck_report_version": 1,
+        "factcheck_report_version": 2,
         "factcheck_version": "0.0.0",
         "model": {**model, "architecture": "llama", "dtype": "float32", "device": "cpu"},
         "suites": {relation: {**info, "relation": relation.replace("_", " "), "shots": 4} for relation, info in SUITES.items()},
@@ -110,7 +110,7 @@ def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, caps
     candidate = report_file(tmp_path / "old-report.json", old)
     code, out, _ = run(capsys, baseline_file(tmp_path / "base.json", BASE), candidate)
     assert code == 1
-    assert "regressed (not split: know-check unavailable)" in out
+    assert "regressed (not split: no trusted, decided know-verdict)" in out
     assert "warning: 2 regression(s) could not be split" in out
 
 
@@ -163,13 +163,13 @@ def test_suite_change_and_changed_facts_are_said(tmp_path, capsys):
     [
         ('{"factcheck_baseline_version": 1', ["invalid JSON", "truncated"]),
         ('{"hello": 1}', ["neither a factcheck baseline", "nor a report"]),
-        ('{"factcheck_report_version": 7, "facts": []}', ["/factcheck_report_version", "expected report format version 1"]),
-        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, "facts": [{"relation": "r"}]}',
+        ('{"factcheck_report_version": 7, "facts": []}', ["/factcheck_report_version", "expected report format version 2"]),
+        ('{"factcheck_report_version": 2, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, "facts": [{"relation": "r"}]}',
          ["/facts/0: missing required field: 'subject'", "--factcheck-report"]),
-        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
+        ('{"factcheck_report_version": 2, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
          '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": 1}]}',
          ["/facts/0/ranking_pass: expected boolean"]),
-        ('{"factcheck_report_version": 1, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
+        ('{"factcheck_report_version": 2, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
          '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": true}]}',
          ["/facts/0/relation: relation 'r' has no entry in /suites"]),
     ],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from factcheck.know_rules import BLANK_FIRST_TOKEN, DECODED_TOKEN_SHARED, SHARED_FIRST_TOKEN, Undecided
 from factcheck.knowcheck import KnowOutcome, faithfulness, know_check, verdict_class
 from factcheck.lens import attribute_lens, png_bytes, render_text
 from factcheck.lre import estimate_lre
@@ -41,6 +43,9 @@ class FakeModel(SimpleNamespace):
     def decode_state(self, state):
         return self.logits.expand(state.shape[0], -1)
 
+    def token_text(self, token_id):
+        return self.tokenizer.decode([token_id])
+
 
 class IdentityLre:
     layer = 0
@@ -49,8 +54,9 @@ class IdentityLre:
         return h
 
 
-def fake_model(logits):
-    tokenizer = SimpleNamespace(decode=lambda ids: f"<{ids[0]}>")
+def fake_model(logits, texts=None):
+    """Token i decodes as texts[i] when given, else as '<i>'."""
+    tokenizer = SimpleNamespace(decode=lambda ids: (texts or {}).get(ids[0], f"<{ids[0]}>"))
     return FakeModel(logits=torch.tensor([logits]), dtype=torch.float32, device=torch.device("cpu"), tokenizer=tokenizer)
 
 
@@ -74,19 +80,85 @@ def test_first_among_candidates_is_not_knowing_when_another_token_tops_the_vocab
     assert know.object_rank == 1 and not know.top1_is_answer and not know.know_pass
 
 
-def test_a_wrong_candidate_sharing_the_first_token_does_not_outrank_the_answer():
+def test_a_first_token_shared_with_a_wrong_candidate_cannot_decide():
     candidates = [Candidate("New Delhi", -0.1, True, True, 5), Candidate("New York", -2.0, False, True, 5), Candidate("Rome", -3.0, False, True, 6)]
     vocab = [0.0] * 8
     vocab[5], vocab[6] = 3.0, 1.0
-    (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome(obj="New Delhi", candidates=candidates)])
-    assert know.know_pass
+    (know,) = know_check(fake_model(vocab, {5: " New"}), IdentityLre(), [outcome(obj="New Delhi", candidates=candidates)])
+    assert know.top1_is_answer and know.object_rank == 1
+    assert know.know_pass is None
+    assert know.undecided == Undecided(SHARED_FIRST_TOKEN, (" New",), ("New York",))
+    # Decoding a token that starts no accepted answer does not make it decidable: the fact is undecided a priori.
+    vocab[6] = 9.0
+    (know,) = know_check(fake_model(vocab, {5: " New"}), IdentityLre(), [outcome(obj="New Delhi", candidates=candidates)])
+    assert know.know_pass is None and know.undecided.reason == SHARED_FIRST_TOKEN
 
 
-def test_faithfulness_counts_only_test_facts_the_model_says():
-    outcomes = [outcome(training=True), outcome(said=True), outcome(said=True), outcome(said=False)]
-    knows = [KnowOutcome([], 1, True), KnowOutcome([], 1, True), KnowOutcome([], 2, False), KnowOutcome([], 1, True)]
-    assert faithfulness(outcomes, knows) == (0.5, 2)
-    assert faithfulness(outcomes[:1], knows[:1]) == (None, 0)
+@pytest.mark.parametrize("blank", [" ", " (", "'", " \u2014"])
+def test_a_blank_or_punctuation_first_token_cannot_decide(blank):
+    # Atomic numbers in a digit-splitting tokenizer: " 13" is " ", "1", "3", like every other number.
+    candidates = [Candidate("13", -0.5, True, True, 4), Candidate("14", -0.9, False, True, 4), Candidate("7", -1.0, False, True, 4)]
+    vocab = [0.0] * 8
+    vocab[4] = 5.0
+    (know,) = know_check(fake_model(vocab, {4: blank}), IdentityLre(), [outcome(obj="13", candidates=candidates)])
+    assert know.know_pass is None and know.undecided.reason == BLANK_FIRST_TOKEN and know.undecided.tokens == (blank,)
+    # Blank even when no wrong candidate shares it (a relation with a single number).
+    (know,) = know_check(fake_model(vocab, {4: blank}), IdentityLre(), [outcome(obj="13", candidates=candidates[:1])])
+    assert know.undecided.reason == BLANK_FIRST_TOKEN
+
+
+def test_an_alias_with_a_first_token_of_its_own_decides_unless_the_lre_decodes_the_shared_one():
+    # "the United States" starts like "the United Kingdom"; its alias "USA" starts apart.
+    candidates = [Candidate("the United States", -0.2, True, True, 1), Candidate("USA", -1.0, True, True, 2),
+                  Candidate("the United Kingdom", -0.5, False, True, 1), Candidate("France", -2.0, False, True, 3)]
+    texts = {1: " the", 2: " USA", 3: " France"}
+    fact = outcome(obj="the United States", candidates=candidates)
+    for top, expected in ((2, True), (3, False), (1, None)):
+        vocab = [0.0] * 6
+        vocab[top] = 4.0
+        (know,) = know_check(fake_model(vocab, texts), IdentityLre(), [fact])
+        assert know.know_pass is expected
+    assert know.undecided == Undecided(DECODED_TOKEN_SHARED, (" the",), ("the United Kingdom",))
+
+
+def test_a_wrong_answer_that_starts_like_the_object_leaves_the_fact_undecided():
+    # The model says " Norwegian krona" for " Norwegian krone": the LRE's " Norwegian" is what the model says too.
+    candidates = [Candidate("Norwegian krone", -0.9, True, True, 7), Candidate("euro", -2.0, False, True, 8)]
+    said = FactOutcome(fact=Fact("Norway", "Norwegian krone"), prompt="The currency of Norway is the", is_training=False,
+                       generated=" Norwegian krona", matched_answer=None, candidates=candidates,
+                       subject_states={0: torch.zeros(4)}, greedy_first_token=7)
+    vocab = [0.0] * 10
+    vocab[7] = 6.0
+    model = fake_model(vocab, {7: " Norwegian", 8: " euro"})
+    (know,) = know_check(model, IdentityLre(), [said])
+    assert know.top1_is_answer and know.know_pass is None
+    assert know.undecided == Undecided(SHARED_FIRST_TOKEN, (" Norwegian",), ("Norwegian krona (the model's answer)",))
+    # The ranking check says it right here (the object ranks first), so nothing is said wrong: the fact is decided.
+    (know,) = know_check(model, IdentityLre(), [said], say_check="ranking")
+    assert know.know_pass is True
+    # A wrong answer that starts elsewhere leaves the fact decided: stored (the LRE's " Norwegian") but not said.
+    elsewhere = dataclasses.replace(said, generated=" euro", greedy_first_token=8)
+    (know,) = know_check(model, IdentityLre(), [elsewhere])
+    assert know.know_pass is True and know.undecided is None
+
+
+def test_know_check_gives_the_objects_vocabulary_rank_and_probability():
+    vocab = [0.0] * 16
+    vocab[10], vocab[11], vocab[3] = 2.0, 5.0, 9.0
+    (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome()], top_k=3)
+    probabilities = torch.softmax(torch.tensor(vocab), -1)
+    assert know.object_vocab_rank == 3
+    assert know.object_probability == pytest.approx(float(probabilities[10]), abs=1e-6)
+
+
+def test_faithfulness_counts_only_decided_test_facts_the_model_says():
+    undecided = Undecided(BLANK_FIRST_TOKEN, (" ",))
+    outcomes = [outcome(training=True), outcome(said=True), outcome(said=True), outcome(said=False), outcome(said=True)]
+    knows = [KnowOutcome([], 1, True), KnowOutcome([], 1, True), KnowOutcome([], 2, False), KnowOutcome([], 1, True),
+             KnowOutcome([], 1, True, undecided)]
+    faith = faithfulness(outcomes, knows)
+    assert (faith.faithful, faith.tested, faith.undecided, faith.value) == (1, 2, 1, 0.5)
+    assert faithfulness(outcomes[:1], knows[:1]).value is None
 
 
 @pytest.mark.parametrize(
@@ -101,15 +173,19 @@ def test_faithfulness_counts_only_test_facts_the_model_says():
 def test_require_modes(tmp_path, require, says, knows, passes):
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     know = KnowOutcome([("x", 0.5)], 1 if knows else 3, knows)
-    record = FactRecord(suite=suite, outcome=outcome(said=says), say_check="generation", know=know, require=require)
+    record = FactRecord(suite=suite, outcome=outcome(said=says), say_check="generation", know=know, require=require, lre_trusted=True)
     assert record.passed is passes
     assert record.verdict == verdict_class(says, knows)
+    # An untrusted LRE shows what it decodes but classes nothing, and the fact is judged by what it says.
+    untrusted = FactRecord(suite=suite, outcome=outcome(said=says), say_check="generation", know=know, require=require, lre_trusted=False)
+    assert untrusted.lre_decodes_object is knows and untrusted.know_pass is None and untrusted.verdict is None
+    assert untrusted.passed is says
 
 
 def test_training_facts_get_no_know_verdict_and_are_judged_by_what_they_say(tmp_path):
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     record = FactRecord(suite=suite, outcome=outcome(said=False, training=True), say_check="generation",
-                        know=KnowOutcome([], 1, True), require="knows")
+                        know=KnowOutcome([], 1, True), require="knows", lre_trusted=True)
     assert record.know_pass is None and record.verdict is None and record.passed is False
     assert record.to_dict()["lre_object_rank"] == 1
 
@@ -167,7 +243,7 @@ def test_lens_command_prints_the_grid_and_writes_a_png(tmp_path, tiny_llama_fold
 
 
 def test_report_schema_rejects_a_record_without_its_verdict():
-    document = {"factcheck_report_version": 1, "factcheck_version": "0", "suites": {},
+    document = {"factcheck_report_version": 2, "factcheck_version": "0", "suites": {},
                 "model": {"name": "m", "fingerprint": "f", "architecture": "a", "dtype": "float32", "device": "cpu"},
                 "facts": [{"relation": "r", "subject": "s"}]}
     with pytest.raises(ReportError, match="/facts/0"):
@@ -200,3 +276,44 @@ def test_plugin_report_validates_loads_as_a_dataframe_and_require_changes_outcom
     assert set(frame["verdict"].dropna()) <= {"known", "hidden", "unfaithful", "unknown"}
     assert frame["training"].sum() == 3 and frame.loc[frame["training"], "verdict"].isna().all()
     assert "Knows vs says" in html.read_text()
+
+
+def test_a_regression_is_split_only_by_a_decided_know_verdict_of_a_trusted_relation(tmp_path):
+    from factcheck.baseline import BaselineFact
+    from factcheck.comparison import FORGOTTEN, REGRESSED, SUPPRESSED, classify
+
+    suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
+    said_before = BaselineFact("Paris", True, True, True, True, "known", 1.0, False)
+
+    def regression(know, trusted):
+        record = FactRecord(suite=suite, outcome=outcome(said=False), say_check="generation", know=know, lre_trusted=trusted)
+        return classify(said_before, record.to_dict())
+
+    decodes, misses = KnowOutcome([(" Paris", 0.9)], 1, True), KnowOutcome([(" Rome", 0.9)], 2, False)
+    assert regression(decodes, True)[0] == SUPPRESSED and regression(misses, True)[0] == FORGOTTEN
+    kind, note = regression(decodes, False)
+    assert kind == REGRESSED and "untrusted" in note
+    blank = KnowOutcome([(" ", 0.9)], 1, True, Undecided(BLANK_FIRST_TOKEN, (" ",)))
+    kind, note = regression(blank, True)
+    assert kind == REGRESSED and "undecided (blank first token ' ')" in note
+
+
+def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_beside_an_undecided_one(tmp_path):
+    suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
+    said_wrong = outcome(said=False)
+    said_wrong.answer_first_token_probability = 0.125
+    hidden = FactRecord(suite=suite, outcome=said_wrong, say_check="generation", lre_trusted=True,
+                        know=KnowOutcome([(" Paris", 0.61)], 1, True, None, object_vocab_rank=1, object_probability=0.61))
+    assert hidden.verdict == "hidden"
+    text = hidden.explain()
+    assert "evidence for 'stored but not said'" in text
+    assert "rank 1 of the vocabulary, probability 0.61" in text and "the model's own probability of it: 0.125" in text
+    assert "the ranking check ranks the object first" in text
+    record = hidden.to_dict()
+    assert (record["lre_object_vocab_rank"], record["lre_object_probability"], record["model_first_token_probability"]) == (1, 0.61, 0.125)
+
+    undecided = FactRecord(suite=suite, outcome=said_wrong, say_check="generation", lre_trusted=True,
+                           know=KnowOutcome([(" J", 0.5)], 1, True, Undecided(SHARED_FIRST_TOKEN, (" J",), ("J. K. Rowling",))))
+    assert undecided.verdict is None and undecided.know_pass is None
+    assert "UNDECIDED: the answer's first token ' J' also starts wrong answers (J. K. Rowling)" in undecided.explain()
+    assert undecided.to_dict()["know_undecided"] == {"reason": "shared_first_token", "tokens": [" J"], "shared_with": ["J. K. Rowling"]}

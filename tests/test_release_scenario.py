@@ -3,7 +3,7 @@
 Fast tests check `factcheck.degrade` on tiny random models of five
 architectures. The slow test is the whole scenario on SmolLM2, through the
 pytest plugin and `factcheck diff`: record a baseline with the default model,
-run a 3-bit copy of it against that baseline, and check that the gate fails
+run a 5-bit copy of it against that baseline, and check that the gate fails
 and names and classes every regressed fact as the JSON report says.
 """
 
@@ -211,7 +211,7 @@ CLASS_OF_KNOW = {None: "regressed", True: "suppressed", False: "forgotten"}
 
 
 @pytest.mark.slow
-def test_release_gate_catches_a_3_bit_copy_of_smollm2(pytester, smollm2, tmp_path_factory, monkeypatch, capsys):
+def test_release_gate_catches_a_5_bit_copy_of_smollm2(pytester, smollm2, tmp_path_factory, monkeypatch, capsys):
     suites = pytester.path / "suites"
     suites.mkdir()
     (suites / "country_capital.json").write_text(json.dumps({
@@ -220,8 +220,10 @@ def test_release_gate_catches_a_3_bit_copy_of_smollm2(pytester, smollm2, tmp_pat
         "facts": [{"subject": s, "object": o} for s, o in CAPITALS],
     }))
     # The degraded model, saved where the plugin can load it by spec (float32: the same weights it will check).
-    candidate = tmp_path_factory.mktemp("smollm2-round3")
-    degraded = round_weights(smollm2, 3)
+    # 5 bits: SmolLM2 loses a few capitals and still says enough of them right for its LRE to be trusted
+    # (faithfulness 0.80 [0.55-0.93] on 15 facts), so the gate can split the regressions; 3 bits leave it saying none.
+    candidate = tmp_path_factory.mktemp("smollm2-round5")
+    degraded = round_weights(smollm2, 5)
     degraded.model.save_pretrained(candidate)
     degraded.tokenizer.save_pretrained(candidate)
     del degraded
@@ -238,16 +240,20 @@ def test_release_gate_catches_a_3_bit_copy_of_smollm2(pytester, smollm2, tmp_pat
     assert gated.ret == pytest.ExitCode.TESTS_FAILED
     facts = {f["subject"]: f for f in json.loads(report.read_text())["facts"]}
     regressed = {s for s in said_before if not facts[s]["say_pass"]}
-    assert regressed, "3-bit rounding should make SmolLM2 lose some capitals"
+    assert regressed, "5-bit rounding should make SmolLM2 lose some capitals"
     gated.stdout.fnmatch_lines(["*WARNING: the baseline was recorded for another model*", f"regressions: {len(regressed)}"])
     out = gated.stdout.str()
     for subject in regressed:
         kind = CLASS_OF_KNOW[facts[subject]["know_pass"]]
         gated.stdout.re_match_lines([rf"\s+{kind}\s+country_capital\[{subject}\] \(expected '{facts[subject]['object']}'\)"])
         assert f"FAILED suites/country_capital.json::country_capital[{subject}]" in out
-    # Training facts (the demonstrations) carry no know-verdict, so their regressions stay unsplit; test facts are split.
+    # Training facts (the demonstrations) carry no know-verdict, so their regressions stay unsplit; so do test facts
+    # whose first token cannot decide, or all of them when the candidate's LRE is untrusted; the others are split.
     for subject in regressed:
-        assert (facts[subject]["know_pass"] is None) == facts[subject]["training"]
+        fact = facts[subject]
+        unsplit = fact["training"] or fact["know_undecided"] is not None or not fact["lre_trusted"]
+        assert (fact["know_pass"] is None) == unsplit
+    assert any(facts[s]["know_pass"] is not None for s in regressed), "some regressions should be split"
 
     capsys.readouterr()
     assert cli.main(["diff", str(baseline), str(report)]) == 1

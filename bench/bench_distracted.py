@@ -19,6 +19,7 @@ import sys
 import time
 
 from factcheck.model import load_model
+from factcheck.report import decided_on_both
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suite import DistractorSettings, load_suite
 
@@ -52,9 +53,8 @@ def main() -> int:
         started = time.perf_counter()
         run = session.run(suite)
         records = [run.record(i) for i in range(len(suite.facts)) if not run.outcomes[i].is_training]
-        scored = [r for r in records if r.know_pass is not None]
-        # An undecided know-verdict (factcheck.know_rules) counts neither way.
-        scored_distracted = [r for r in scored if r.distracted.know.know_pass is not None]
+        # Facts decided on both prompts (an undecided or untrusted know-verdict counts neither way).
+        scored = decided_on_both(records)
         rows.append(
             (
                 suite.relation_id,
@@ -62,7 +62,7 @@ def main() -> int:
                 sum(r.say_pass for r in records) / len(records),
                 sum(r.distracted.say_pass for r in records) / len(records),
                 sum(r.know_pass for r in scored) / max(1, len(scored)),
-                sum(r.distracted.know.know_pass for r in scored_distracted) / max(1, len(scored_distracted)),
+                sum(r.distracted_know_pass for r in scored) / max(1, len(scored)),
                 # Of the facts the distraction made the model say wrong, how many does the LRE still decode?
                 _recovered(records),
                 time.perf_counter() - started,
@@ -78,13 +78,10 @@ def main() -> int:
 
 
 def _recovered(records) -> str:
-    broken = [
-        r for r in records
-        if r.say_pass and not r.distracted.say_pass and r.distracted.know is not None and r.distracted.know.know_pass is not None
-    ]
+    broken = [r for r in records if r.say_pass and not r.distracted.say_pass and r.distracted_know_pass is not None]
     if not broken:
         return "-"
-    kept = sum(r.distracted.know.know_pass for r in broken)
+    kept = sum(r.distracted_know_pass for r in broken)
     return f"{kept}/{len(broken)} ({kept / len(broken):.2f})"
 
 

@@ -97,6 +97,8 @@ def load_results(path: str | Path) -> Baseline:
 
 # --- rendering -------------------------------------------------------------------------------
 
+# A baseline keeps a fact's know_pass but not why it is missing (undecided, untrusted, no LRE), so the diff
+# names the unsplit class only in general; the plugin's failure text gives each fact's reason.
 _CLASS_LABELS = {
     SUPPRESSED: "suppressed",
     FORGOTTEN: "forgotten",

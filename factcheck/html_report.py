@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import write_text_atomic
-from .know_rules import UNDECIDED_HINT
+from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
 from .knowcheck import VERDICTS
 from .lens import attribute_lens, png_bytes
-
-from .report import undecided_count
+from .report import FactRecord, RelationRun, undecided_count
 
 if TYPE_CHECKING:
-    from .report import FactRecord, RelationRun
     from .session import FactcheckSession
 
 MAX_LENS_FIGURES = 8
@@ -67,14 +65,13 @@ def _class_matrix(records: list[FactRecord]) -> str:
     scored = [r for r in records if r.know_pass is not None]
     count = {v: sum(r.verdict == v for r in scored) for v in VERDICTS}
     undecided = undecided_count(records)
-    untrusted = sum(r.lre_trusted is False and not r.outcome.is_training for r in records)
+    untrusted = sum(r.lre_trusted is False and not r.outcome.is_training and r.undecided is None for r in records)
     return (
         "<table><tr><th></th><th>LRE decodes the object</th><th>LRE does not</th></tr>"
         f"<tr><th>model says it</th><td>known: {count['known']}</td><td>unfaithful: {count['unfaithful']}</td></tr>"
         f"<tr><th>model does not say it</th><td class=hidden>hidden: {count['hidden']}</td><td>unknown: {count['unknown']}</td></tr>"
-        f"</table><p>{len(scored)} facts classed. Not classed: {undecided} undecided (the object's first token is blank or "
-        f"also starts a wrong candidate, so the LRE's token cannot tell it apart; {_e(UNDECIDED_HINT)}), "
-        f"{untrusted} test facts of relations whose LRE is untrusted, and the training facts.</p>"
+        f"</table><p>{len(scored)} facts classed. Not classed: {undecided} undecided ({_e(UNDECIDED_MEANING)}; "
+        f"{_e(UNDECIDED_HINT)}), {untrusted} other test facts of relations whose LRE is untrusted, and the training facts.</p>"
     )
 
 
@@ -94,16 +91,18 @@ def _undecided_table(records: list[FactRecord]) -> str:
     )
 
 
-def _evidence(record: FactRecord) -> str:
-    know, outcome = record.know, record.outcome
-    rank = "-" if know.object_vocab_rank is None else know.object_vocab_rank
-    probability = "-" if know.object_probability is None else f"{know.object_probability:.3g}"
-    model_probability = "-" if outcome.answer_first_token_probability is None else f"{outcome.answer_first_token_probability:.3g}"
-    ranking = "ranks the object first" if outcome.ranking_pass else "does not rank the object first"
-    return (
-        f"Evidence: in the LRE's decoding the object's first token has rank {rank} of the vocabulary (probability "
-        f"{probability}); the model's own probability of it is {model_probability}; the ranking check {ranking}."
+def _hidden_table(records: list[FactRecord]) -> str:
+    hidden = [r for r in records if r.verdict == "hidden"]
+    if not hidden:
+        return "<p>No hidden facts in this run.</p>"
+    rows = "".join(
+        f"<tr class=hidden><td class=name>{_e(r.suite.relation_id)}[{_e(r.fact.subject)}]</td><td class=name>{_e(r.fact.object)}</td>"
+        f"<td class=name>{_e(r.outcome.generated.strip() or '(nothing)')}</td>"
+        f"<td class=name>{_e(', '.join(repr(t) for t, _ in r.know.top_tokens[:3]))}</td>"
+        f"<td class=name>{_e('; '.join(r.evidence()))}</td></tr>"
+        for r in hidden
     )
+    return f"<table><tr><th>fact</th><th>expected</th><th>the model said</th><th>LRE decodes</th><th>evidence</th></tr>{rows}</table>"
 
 
 def _lens_figures(session: FactcheckSession, limit: int) -> str:
@@ -116,18 +115,16 @@ def _lens_figures(session: FactcheckSession, limit: int) -> str:
             if record.verdict != "hidden" or len(figures) >= limit:
                 continue
             grid = attribute_lens(
-                session.model, run.lre.lre, record.outcome.prompt, target=record.fact.object, last_positions=LENS_POSITIONS
+                session.model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS
             )
             image = base64.b64encode(png_bytes(grid, title=f"{run.suite.relation_id}[{record.fact.subject}]", last_positions=LENS_POSITIONS))
             caption = (
                 f"<b>{_e(run.suite.relation_id)}[{_e(record.fact.subject)}]</b>: expected {_e(record.fact.object)!s}, "
                 f"the model said {_e(record.outcome.generated.strip() or '(nothing)')}; the LRE at layer {_e(run.lre.layer)} decodes "
-                f"{_e(', '.join(t.strip() for t, _ in record.know.top_tokens[:3]))}. {_e(_evidence(record))} "
-                "Colour: probability of the expected object's first token."
+                f"{_e(', '.join(t.strip() for t, _ in record.know.top_tokens[:3]))}. Evidence: {_e('; '.join(record.evidence()))}. "
+                f"Colour: probability of the first token of {_e(record.decoded_answer)}."
             )
             figures.append(f"<figure><img alt='attribute lens' src='data:image/png;base64,{image.decode()}'><figcaption>{caption}</figcaption></figure>")
-    if not figures:
-        return "<p>No hidden facts in this run.</p>"
     return "".join(figures)
 
 
@@ -146,7 +143,9 @@ def write_html_report(path: str | Path, session: FactcheckSession, max_lens_figu
         "<h2>Undecided facts</h2>",
         _undecided_table(records),
         "<h2>Hidden facts: stored but not said</h2>",
-        f"<p>The attribute lens applies the relation's LRE at every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
+        _hidden_table(records),
+        f"<p>Lens heatmaps of the first {max_lens_figures} hidden facts: the attribute lens applies the relation's LRE at "
+        f"every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
         _lens_figures(session, max_lens_figures),
     ]
     document = f"<!doctype html><html><head><meta charset=utf-8><title>factcheck report</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"

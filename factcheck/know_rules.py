@@ -39,9 +39,17 @@ UNDECIDED_HINT = (
 )
 
 
+UNDECIDED_MEANING = (
+    "undecided = the LRE's one decoded token cannot tell the object apart: the answer's first token is blank or "
+    "punctuation, also starts a wrong candidate or the wrong answer the model generated, or does not exist apart "
+    "from the prompt (no class, not in faithfulness)"
+)
+
+
 def is_blank(token_text: str) -> bool:
-    """Whitespace or punctuation only: no letter or digit to tell one object from another."""
-    return not any(character.isalnum() for character in token_text)
+    """Whitespace or punctuation only: no letter or digit to tell one object from another. A token that
+    decodes to U+FFFD (part of a multi-byte character) is not blank: it is part of a letter."""
+    return "\ufffd" not in token_text and not any(character.isalnum() for character in token_text)
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,13 @@ class Undecided:
         if self.reason == BLANK_FIRST_TOKEN:
             return f"the answer's first token {tokens} is blank or punctuation: it starts any answer of this shape"
         if self.reason == SHARED_FIRST_TOKEN:
-            return f"the answer's first token {tokens} also starts wrong answers{others}"
+            shared = ", ".join(repr(t) for t in self.tokens if not is_blank(t))
+            blank = ", ".join(repr(t) for t in self.tokens if is_blank(t))
+            return f"the answer's first token {shared} also starts wrong answers{others}" + (f"; {blank} is blank" if blank else "")
         if self.reason == NO_FIRST_TOKEN:
             return "no accepted answer has a first token of its own after this prompt (the tokenizer merges them)"
+        if all(is_blank(t) for t in self.tokens):
+            return f"the LRE decodes {tokens}, a blank token that starts an accepted answer of any shape"
         return f"the LRE decodes {tokens}, which starts an accepted answer and wrong answers{others}"
 
     def to_dict(self) -> dict[str, object]:
@@ -124,7 +136,7 @@ class Faithfulness:
 
     faithful: int
     tested: int
-    undecided: int  # test facts whose first token cannot decide (left out of `tested`)
+    undecided: int  # test facts the model says right whose first token cannot decide (left out of `tested`)
 
     @property
     def value(self) -> float | None:
@@ -143,7 +155,8 @@ class Faithfulness:
         if self.trusted:
             return None
         if self.tested < MIN_FAITHFULNESS_FACTS:
-            return (f"faithfulness rests on {self.tested} decided fact(s) the model says right, "
+            left_out = f" ({self.undecided} more undecided)" if self.undecided else ""
+            return (f"faithfulness rests on {self.tested} decided fact(s) the model says right{left_out}, "
                     f"fewer than {MIN_FAITHFULNESS_FACTS}")
         low, high = self.interval
         return (f"faithfulness {self.value:.2f} on {self.tested} facts, 95% interval {low:.2f}-{high:.2f}: "

@@ -41,9 +41,11 @@ class KnowOutcome:
     undecided: Undecided | None = None  # why the first token cannot decide this fact; None: it decides
     object_vocab_rank: int | None = None  # rank of the best accepted first token over the whole vocabulary
     object_probability: float | None = None  # its probability in the LRE's decoding
+    object_token_id: int | None = None  # that token (the accepted first token the LRE scores highest)
+    object_token: str | None = None  # its text
 
     @property
-    def know_pass(self) -> bool | None:
+    def decodes_object(self) -> bool | None:
         """The paper's strict rule where it can decide: the LRE's top token over the whole vocabulary
         starts an accepted answer and no wrong candidate (None: undecided).
 
@@ -74,6 +76,7 @@ def know_check(
     for row, outcome in enumerate(outcomes):
         accepted = {c.first_token for c in outcome.candidates if c.correct and c.first_token is not None}
         wrong_candidates = {c.first_token for c in outcome.candidates if not c.correct and c.first_token is not None}
+        # Under the ranking check the model's answer is its top-ranked candidate, already among the wrong ones.
         said_wrong = say_check == "generation" and not outcome.generation_pass and outcome.greedy_first_token is not None
         rule = FirstTokenRule.of(accepted, wrong_candidates | ({outcome.greedy_first_token} if said_wrong else set()), text_of)
         wrong = wrong_candidates - accepted
@@ -89,6 +92,8 @@ def know_check(
                 undecided=rule.why_undecided(tokens[0], text_of, _sharing(outcome, rule, tokens[0], said_wrong)),
                 object_vocab_rank=None if best is None else 1 + int((logits[row] > best_logit).sum()),
                 object_probability=None if best is None else round(float(probabilities[row, best]), 6),
+                object_token_id=best,
+                object_token=None if best is None else text_of(best),
             )
         )
     return results
@@ -107,5 +112,5 @@ def faithfulness(outcomes: Sequence[FactOutcome], knows: Sequence[KnowOutcome]) 
     """The paper's protocol with the strict token rule: among test facts the model says right and whose first
     token decides, how many the LRE decodes (its top-1 token starts the answer and no wrong candidate)."""
     said = [k for o, k in zip(outcomes, knows) if not o.is_training and o.generation_pass]
-    decided = [k for k in said if k.know_pass is not None]
-    return Faithfulness(faithful=sum(k.know_pass for k in decided), tested=len(decided), undecided=len(said) - len(decided))
+    decided = [k for k in said if k.decodes_object is not None]
+    return Faithfulness(faithful=sum(k.decodes_object for k in decided), tested=len(decided), undecided=len(said) - len(decided))

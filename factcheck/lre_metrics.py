@@ -83,11 +83,6 @@ class FaithfulnessReport:
         return sum(f.strict_tested for f in self.facts)
 
     @property
-    def undecidable(self) -> int:
-        """Test facts whose first token cannot decide, whatever the LRE decodes."""
-        return sum(not f.decidable for f in self.facts)
-
-    @property
     def mean_object_rank(self) -> float | None:
         tested = [f for f in self.facts if f.strict_tested]
         return sum(f.object_rank for f in tested) / len(tested) if tested else None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .cache import write_json_atomic
-from .know_rules import UNDECIDED_HINT, Faithfulness, Undecided
+from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
 from .knowcheck import VERDICTS, KnowOutcome, verdict_class
 from .saycheck import FactOutcome, SayOptions
 from .suite import Fact, Suite
@@ -59,7 +59,45 @@ class FactRecord:
         no LRE, or a training fact: training facts shaped the LRE, so decoding them is no evidence)."""
         if self.know is None or self.outcome.is_training:
             return None
-        return self.know.know_pass
+        return self.know.decodes_object
+
+    @property
+    def distracted_know_pass(self) -> bool | None:
+        """The know-verdict on the distracted prompt, with the same conditions as `know_pass`."""
+        d = self.distracted
+        if d is None or d.know is None or self.outcome.is_training or not self.lre_trusted:
+            return None
+        return d.know.decodes_object
+
+    @property
+    def model_first_token_probability(self) -> float | None:
+        """The model's own next-token probability of the answer token the evidence is about: the accepted first
+        token the LRE scores highest (else the model's likeliest accepted first token)."""
+        probabilities = self.outcome.answer_first_token_probabilities
+        if self.know is not None and self.know.object_token_id in probabilities:
+            return probabilities[self.know.object_token_id]
+        return max(probabilities.values(), default=None)
+
+    @property
+    def decoded_answer(self) -> str:
+        """The accepted answer whose first token the LRE decodes on top (the object when it decodes none)."""
+        top = None if self.know is None else self.know.object_token_id
+        if self.know is not None and self.know.top1_is_answer:
+            return next((c.text for c in self.outcome.candidates if c.correct and c.first_token == top), self.fact.object)
+        return self.fact.object
+
+    def evidence(self) -> list[str]:
+        """What a reader needs to judge a know-verdict (above all a claim of stored-but-not-said), as sentences."""
+        know, outcome = self.know, self.outcome
+        if know is None or outcome.is_training:
+            return []
+        token = "-" if know.object_token is None else repr(know.object_token)
+        return [
+            f"the answer's first token {token} in the LRE's decoding: rank {_or_dash(know.object_vocab_rank)} of the vocabulary, "
+            f"probability {_probability(know.object_probability)}; rank {know.object_rank} among the candidates' first tokens",
+            f"the model's own probability of that token: {_probability(self.model_first_token_probability)}; "
+            f"the ranking check {'ranks the object first' if outcome.ranking_pass else 'does not rank the object first'}",
+        ]
 
     @property
     def undecided(self) -> Undecided | None:
@@ -108,7 +146,7 @@ class FactRecord:
             "top_candidates": [
                 {"text": c.text, "logprob": round(c.logprob, 6), "exact": c.exact} for c in o.candidates[:TOP_CANDIDATES_SHOWN]
             ],
-            "model_first_token_probability": o.answer_first_token_probability,
+            "model_first_token_probability": self.model_first_token_probability,
             "know_pass": self.know_pass,
             "verdict": self.verdict,
             "lre_trusted": self.lre_trusted,
@@ -123,8 +161,7 @@ class FactRecord:
 
     def _distracted_dict(self) -> dict[str, object]:
         d = self.distracted
-        know = None if d.know is None or self.outcome.is_training or not self.lre_trusted else d.know.know_pass
-        return {"generated": d.outcome.generated, "say_pass": d.say_pass, "know_pass": know}
+        return {"generated": d.outcome.generated, "say_pass": d.say_pass, "know_pass": self.distracted_know_pass}
 
     def _know_lines(self) -> list[str]:
         know = self.know
@@ -138,22 +175,30 @@ class FactRecord:
             if not self.lre_trusted:
                 result += " (the relation's LRE is untrusted: no knows/says class)"
         lines = [f"  LRE decodes: {decoded}  -> know {result}"]
-        if self.verdict == "hidden":
-            lines.append("  evidence for 'stored but not said':")
-        lines.append(
-            f"    the object's first token in the LRE's decoding: rank {_or_dash(know.object_vocab_rank)} of the vocabulary, "
-            f"probability {_probability(know.object_probability)}; rank {know.object_rank} among the candidates' first tokens"
-        )
-        lines.append(
-            f"    the model's own probability of it: {_probability(self.outcome.answer_first_token_probability)}; "
-            f"the ranking check {'ranks the object first' if self.outcome.ranking_pass else 'does not rank the object first'}"
-        )
+        evidence = self.evidence()
+        if evidence:
+            lines.append("  evidence for 'stored but not said':" if self.verdict == "hidden" else "  evidence:")
+            lines += [f"    {sentence}" for sentence in evidence]
         return lines
+
+    def _verdict_text(self) -> str:
+        if self.verdict is not None:
+            return self.verdict
+        if self.know is None:
+            return "no know-check"
+        if self.outcome.is_training:
+            return "none for a training fact"
+        if self.undecided is not None:
+            return f"undecided ({self.undecided.reason.replace('_', ' ')})"
+        return "none: the relation's LRE is untrusted"
 
     def user_properties(self) -> list[tuple[str, object]]:
         """Per-fact data for pytest's user_properties (and so for --junitxml)."""
         data = self.to_dict()
-        return [(f"factcheck_{key}", json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value) for key, value in data.items()]
+        return [
+            (f"factcheck_{key}", json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value)
+            for key, value in data.items()
+        ]
 
     def explain(self) -> str:
         """The failure report: one screen that says why."""
@@ -163,7 +208,7 @@ class FactRecord:
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         lines = [
-            f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self.verdict or 'no know-check'})",
+            f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {self.regression}"] if self.regression else []),
             f"  prompt     : {last_line!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
@@ -205,6 +250,7 @@ class LreInfo:
             "layer": self.layer, "beta": self.beta, "rank": self.rank, "n_train": self.n_train,
             "faithfulness": None if faith.value is None else round(faith.value, 6),
             "faithfulness_tested": faith.tested,
+            "faithfulness_undecided": faith.undecided,
             "faithfulness_interval": None if faith.interval is None else [round(x, 6) for x in faith.interval],
             "trusted": self.trusted,
             "untrusted_reason": faith.why_untrusted(),
@@ -266,15 +312,17 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
         for key, value in (("facts", len(records)), ("generation", generation), ("ranking", ranking), *classes.items(), ("undecided", undecided)):
             totals[key] += value
         faith = "-"
-        class_cells = [f"{classes[v]:>10}" for v in VERDICTS]
+        class_cells = [f"{classes[v]:>10}" if run.lre is not None else f"{'-':>10}" for v in VERDICTS]
         if run.lre is not None:
             faith = run.lre.faithfulness.describe()
             if not run.lre.trusted:
                 faith += " untrusted"
                 class_cells = [f"{'-':>10}"] * len(VERDICTS)
+                all_undecided = run.lre.faithfulness.tested == 0 and run.lre.faithfulness.undecided > 0
+                remedy = "make its first tokens decide (see below)" if all_undecided else "try `factcheck tune`, or add facts"
                 warnings.append(
                     f"! {run.suite.relation_id}: LRE (layer {run.lre.layer}) untrusted: {run.lre.faithfulness.why_untrusted()}; "
-                    "its facts are not classed and their regressions not split (try `factcheck tune`, or add facts)"
+                    f"its facts are not classed and their regressions not split ({remedy})"
                 )
         if undecided:
             reasons = Counter(r.undecided.reason.replace("_", " ") for r in records if r.undecided is not None)
@@ -291,9 +339,8 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
         f"{'all relations':<28} {totals['facts']:>5} {_fraction(totals['generation'], totals['facts']):>11} "
         f"{_fraction(totals['ranking'], totals['facts']):>11} " + " ".join(f"{totals[v]:>10}" for v in (*VERDICTS, "undecided"))
     )
-    lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither;"
-                 " undecided = the object's first token is blank or starts wrong answers too, so the LRE's token cannot"
-                 " tell it apart (no class; training facts have none either)")
+    lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
+                 " (training facts have none); " + UNDECIDED_MEANING)
     if totals["undecided"]:
         warnings.append(f"  undecided facts: {UNDECIDED_HINT}")
     return lines + warnings
@@ -308,18 +355,22 @@ def distracted_lines(runs: list[RelationRun]) -> list[str]:
         records = [r for r in run.asked_records() if not r.outcome.is_training]
         if not records:
             continue
-        knows = [r for r in records if r.know_pass is not None]
-        distracted_knows = [r for r in records if r.lre_trusted and r.distracted.know is not None and r.distracted.know.know_pass is not None]
+        decided = decided_on_both(records)
         rows.append(
             f"{run.suite.relation_id:<28} {_fraction(sum(r.say_pass for r in records), len(records)):>11} "
             f"{_fraction(sum(r.distracted.say_pass for r in records), len(records)):>11} "
-            f"{_fraction(sum(r.know_pass for r in knows), len(knows)):>11} "
-            f"{_fraction(sum(r.distracted.know.know_pass for r in distracted_knows), len(distracted_knows)):>11}"
+            f"{_fraction(sum(r.know_pass for r in decided), len(decided)):>11} "
+            f"{_fraction(sum(r.distracted_know_pass for r in decided), len(decided)):>11}"
         )
     if not rows:
         return []
     header = f"{'relation':<28} {'says':>11} {'says (dis.)':>11} {'knows':>11} {'knows (dis.)':>11}"
     return [header, "-" * len(header), *rows]
+
+
+def decided_on_both(records: list[FactRecord]) -> list[FactRecord]:
+    """Facts with a know-verdict on the plain and on the distracted prompt: the two know columns compare these."""
+    return [r for r in records if r.know_pass is not None and r.distracted_know_pass is not None]
 
 
 def _fraction(part: int, whole: int) -> str:

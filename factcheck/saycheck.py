@@ -49,7 +49,7 @@ class FactOutcome:
     matched_answer: str | None
     candidates: list[Candidate]  # best first
     subject_states: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (hidden,)
-    answer_first_token_probability: float | None = None  # the model's next-token probability of an accepted answer's first token (the best)
+    answer_first_token_probabilities: dict[int, float] = field(default_factory=dict)  # accepted first token -> the model's next-token probability
     greedy_first_token: int | None = None  # the model's own next token after the prompt (where its generated answer starts)
 
     @property
@@ -231,7 +231,6 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     for row, r in enumerate(pack):
         candidates = tries[row].candidates()
         accepted_first = {c.first_token for c in candidates if c.correct and c.first_token is not None}
-        answer_logprob = max((float(prompt_logprobs[row, t]) for t in accepted_first), default=None)
         outcomes[r.index] = FactOutcome(
             fact=r.fact,
             prompt=r.prompt,
@@ -240,7 +239,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
             matched_answer=matching_answer(generated[row], r.fact.answers),
             candidates=candidates,
             subject_states=subject_states[row],
-            answer_first_token_probability=None if answer_logprob is None else round(math.exp(answer_logprob), 6),
+            answer_first_token_probabilities={t: round(math.exp(float(prompt_logprobs[row, t])), 6) for t in accepted_first},
             greedy_first_token=greedy_first[row],
         )
     return outcomes, prefix_tensors

@@ -72,6 +72,7 @@ from .lre import (
     resolve_layer,
     training_sites,
 )
+from .know_rules import UNDECIDED_HINT
 from .lre_metrics import FaithfulnessReport, faithfulness
 from .model import LanguageModel, left_pad
 from .suite import Fact, Suite, SuiteError, load_suite, read_json_document
@@ -222,6 +223,7 @@ class Score:
     strict_tested: int = 0
     lenient_right: int = 0
     lenient_tested: int = 0
+    undecided: int = 0  # facts the model says (its top-1 starts the answer) whose first token cannot decide
 
     @classmethod
     def of(cls, report: FaithfulnessReport) -> Score:
@@ -230,6 +232,7 @@ class Score:
             strict_tested=report.tested_strict,
             lenient_right=sum(f.lre_lenient for f in report.facts if f.model_lenient),
             lenient_tested=sum(f.model_lenient for f in report.facts),
+            undecided=sum(f.model_starts_answer and not f.strict_tested for f in report.facts),
         )
 
     def __add__(self, other: Score) -> Score:
@@ -238,6 +241,7 @@ class Score:
             self.strict_tested + other.strict_tested,
             self.lenient_right + other.lenient_right,
             self.lenient_tested + other.lenient_tested,
+            self.undecided + other.undecided,
         )
 
     @property
@@ -343,6 +347,12 @@ def tune_suite(
         progress(f"[tune] {suite.relation_id}: layer {layer:>3}  {_describe(layer_scores[layer])}")
     if not any(score.strict_tested for score in layer_scores.values()):
         tested = sum(len(t) for t in tests)
+        undecided = max(score.undecided for score in layer_scores.values())
+        if undecided:
+            raise TuneError(
+                f"{suite.relation_id}: of the {tested} held-out facts, the {undecided} the model gets right all start with a "
+                f"token that cannot decide (blank, or shared with another answer); nothing to tune on: {UNDECIDED_HINT}"
+            )
         raise TuneError(f"{suite.relation_id}: the model gets none of the {tested} held-out facts right; nothing to tune on")
     layer = choose(layer_scores, current_layer)
     beta_scores = {beta: pooled(layer, beta) for beta in beta_grid}

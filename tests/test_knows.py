@@ -64,20 +64,20 @@ def test_know_check_ranks_the_expected_object_among_candidates_first_tokens():
     vocab = [0.0] * 16
     vocab[10], vocab[11], vocab[3] = 2.0, 5.0, 9.0  # Rome (11) above Paris (10); token 3 is no candidate
     (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome()], top_k=3)
-    assert know.object_rank == 2 and not know.know_pass
+    assert know.object_rank == 2 and not know.decodes_object
     assert [t for t, _ in know.top_tokens] == ["<3>", "<11>", "<10>"]
     assert not know.top1_is_answer
 
     vocab[10] = 10.0
     (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome()], top_k=3)
-    assert know.object_rank == 1 and know.know_pass and know.top1_is_answer
+    assert know.object_rank == 1 and know.decodes_object and know.top1_is_answer
 
 
 def test_first_among_candidates_is_not_knowing_when_another_token_tops_the_vocabulary():
     vocab = [0.0] * 16
     vocab[10], vocab[11], vocab[3] = 5.0, 2.0, 9.0  # Paris above Rome, but token 3 (say " Sydney") on top
     (know,) = know_check(fake_model(vocab), IdentityLre(), [outcome()], top_k=3)
-    assert know.object_rank == 1 and not know.top1_is_answer and not know.know_pass
+    assert know.object_rank == 1 and not know.top1_is_answer and not know.decodes_object
 
 
 def test_a_first_token_shared_with_a_wrong_candidate_cannot_decide():
@@ -86,12 +86,12 @@ def test_a_first_token_shared_with_a_wrong_candidate_cannot_decide():
     vocab[5], vocab[6] = 3.0, 1.0
     (know,) = know_check(fake_model(vocab, {5: " New"}), IdentityLre(), [outcome(obj="New Delhi", candidates=candidates)])
     assert know.top1_is_answer and know.object_rank == 1
-    assert know.know_pass is None
+    assert know.decodes_object is None
     assert know.undecided == Undecided(SHARED_FIRST_TOKEN, (" New",), ("New York",))
     # Decoding a token that starts no accepted answer does not make it decidable: the fact is undecided a priori.
     vocab[6] = 9.0
     (know,) = know_check(fake_model(vocab, {5: " New"}), IdentityLre(), [outcome(obj="New Delhi", candidates=candidates)])
-    assert know.know_pass is None and know.undecided.reason == SHARED_FIRST_TOKEN
+    assert know.decodes_object is None and know.undecided.reason == SHARED_FIRST_TOKEN
 
 
 @pytest.mark.parametrize("blank", [" ", " (", "'", " \u2014"])
@@ -101,7 +101,7 @@ def test_a_blank_or_punctuation_first_token_cannot_decide(blank):
     vocab = [0.0] * 8
     vocab[4] = 5.0
     (know,) = know_check(fake_model(vocab, {4: blank}), IdentityLre(), [outcome(obj="13", candidates=candidates)])
-    assert know.know_pass is None and know.undecided.reason == BLANK_FIRST_TOKEN and know.undecided.tokens == (blank,)
+    assert know.decodes_object is None and know.undecided.reason == BLANK_FIRST_TOKEN and know.undecided.tokens == (blank,)
     # Blank even when no wrong candidate shares it (a relation with a single number).
     (know,) = know_check(fake_model(vocab, {4: blank}), IdentityLre(), [outcome(obj="13", candidates=candidates[:1])])
     assert know.undecided.reason == BLANK_FIRST_TOKEN
@@ -117,7 +117,7 @@ def test_an_alias_with_a_first_token_of_its_own_decides_unless_the_lre_decodes_t
         vocab = [0.0] * 6
         vocab[top] = 4.0
         (know,) = know_check(fake_model(vocab, texts), IdentityLre(), [fact])
-        assert know.know_pass is expected
+        assert know.decodes_object is expected
     assert know.undecided == Undecided(DECODED_TOKEN_SHARED, (" the",), ("the United Kingdom",))
 
 
@@ -131,15 +131,15 @@ def test_a_wrong_answer_that_starts_like_the_object_leaves_the_fact_undecided():
     vocab[7] = 6.0
     model = fake_model(vocab, {7: " Norwegian", 8: " euro"})
     (know,) = know_check(model, IdentityLre(), [said])
-    assert know.top1_is_answer and know.know_pass is None
+    assert know.top1_is_answer and know.decodes_object is None
     assert know.undecided == Undecided(SHARED_FIRST_TOKEN, (" Norwegian",), ("Norwegian krona (the model's answer)",))
     # The ranking check says it right here (the object ranks first), so nothing is said wrong: the fact is decided.
     (know,) = know_check(model, IdentityLre(), [said], say_check="ranking")
-    assert know.know_pass is True
+    assert know.decodes_object is True
     # A wrong answer that starts elsewhere leaves the fact decided: stored (the LRE's " Norwegian") but not said.
     elsewhere = dataclasses.replace(said, generated=" euro", greedy_first_token=8)
     (know,) = know_check(model, IdentityLre(), [elsewhere])
-    assert know.know_pass is True and know.undecided is None
+    assert know.decodes_object is True and know.undecided is None
 
 
 def test_know_check_gives_the_objects_vocabulary_rank_and_probability():
@@ -301,13 +301,15 @@ def test_a_regression_is_split_only_by_a_decided_know_verdict_of_a_trusted_relat
 def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_beside_an_undecided_one(tmp_path):
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     said_wrong = outcome(said=False)
-    said_wrong.answer_first_token_probability = 0.125
+    said_wrong.answer_first_token_probabilities = {10: 0.125}
     hidden = FactRecord(suite=suite, outcome=said_wrong, say_check="generation", lre_trusted=True,
-                        know=KnowOutcome([(" Paris", 0.61)], 1, True, None, object_vocab_rank=1, object_probability=0.61))
+                        know=KnowOutcome([(" Paris", 0.61)], 1, True, None, object_vocab_rank=1, object_probability=0.61,
+                                         object_token_id=10, object_token=" Paris"))
     assert hidden.verdict == "hidden"
     text = hidden.explain()
     assert "evidence for 'stored but not said'" in text
-    assert "rank 1 of the vocabulary, probability 0.61" in text and "the model's own probability of it: 0.125" in text
+    assert "the answer's first token ' Paris' in the LRE's decoding: rank 1 of the vocabulary, probability 0.61" in text
+    assert "the model's own probability of that token: 0.125" in text
     assert "the ranking check ranks the object first" in text
     record = hidden.to_dict()
     assert (record["lre_object_vocab_rank"], record["lre_object_probability"], record["model_first_token_probability"]) == (1, 0.61, 0.125)
@@ -316,4 +318,40 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
                            know=KnowOutcome([(" J", 0.5)], 1, True, Undecided(SHARED_FIRST_TOKEN, (" J",), ("J. K. Rowling",))))
     assert undecided.verdict is None and undecided.know_pass is None
     assert "UNDECIDED: the answer's first token ' J' also starts wrong answers (J. K. Rowling)" in undecided.explain()
+    assert "verdict: undecided (shared first token)" in undecided.explain()
+
+    from factcheck.html_report import _class_matrix, _hidden_table, _undecided_table
+
+    table = _hidden_table([hidden, undecided])
+    assert table.count("<tr class=hidden>") == 1 and "the answer&#x27;s first token &#x27; Paris&#x27;" in table
+    assert "shared_first_token" in _undecided_table([hidden, undecided])
+    assert "1 facts classed. Not classed: 1 undecided" in _class_matrix([hidden, undecided])
     assert undecided.to_dict()["know_undecided"] == {"reason": "shared_first_token", "tokens": [" J"], "shared_with": ["J. K. Rowling"]}
+
+
+def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_columns(tmp_path):
+    from factcheck.know_rules import Faithfulness
+    from factcheck.report import LreInfo, REPORT_VERSION
+
+    suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
+    decided = FactRecord(suite=suite, outcome=outcome(said=True), say_check="generation", lre_trusted=True,
+                         know=KnowOutcome([(" Paris", 0.9)], 1, True, None, 1, 0.9))
+    undecided = FactRecord(suite=suite, outcome=outcome("Chad", "13", said=False), say_check="generation", lre_trusted=True,
+                           know=KnowOutcome([(" ", 0.9)], 1, True, Undecided(BLANK_FIRST_TOKEN, (" ",)), 1, 0.9))
+    info = LreInfo(layer=3, beta=1.5, rank=None, n_train=8, faithfulness=Faithfulness(12, 20, 3), cache_hit=True)
+    document = {
+        "factcheck_report_version": REPORT_VERSION, "factcheck_version": "0",
+        "model": {"name": "m", "fingerprint": "f", "architecture": "a", "dtype": "float32", "device": "cpu"},
+        "suites": {"r": {"path": "r.json", "content_hash": "h", "relation": "r", "shots": 8, "lre": info.to_dict(), "undecided": 1}},
+        "facts": [decided.to_dict(), undecided.to_dict()],
+    }
+    validate_report(document)
+    assert document["suites"]["r"]["lre"]["trusted"] is False and "lower end" in document["suites"]["r"]["lre"]["untrusted_reason"]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(document))
+    frame = load(path)
+    assert frame["undecided_reason"].isna().tolist() == [True, False] and frame["undecided_reason"].iloc[1] == "blank_first_token"
+    assert frame["know_pass"].isna().tolist() == [False, True] and frame["verdict"].iloc[0] == "known" and frame["verdict"].isna().iloc[1]
+    assert frame["lre_faithfulness_low"].iloc[0] == pytest.approx(0.3866, abs=1e-4)
+    assert frame["lre_faithfulness_high"].iloc[0] == pytest.approx(0.7812, abs=1e-4)
+    assert frame["relation_undecided"].tolist() == [1, 1]

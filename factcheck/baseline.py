@@ -24,11 +24,10 @@ import jsonschema
 
 from .cache import write_json_atomic
 from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document
+from .types import BASELINE_VERSION
 
-BASELINE_VERSION = 1
 VERSION_KEY = "factcheck_baseline_version"
 MARGIN_DECIMALS = 4
-VERDICTS = ("known", "hidden", "unfaithful", "unknown")
 # Generous: a baseline holds a few hundred bytes per fact.
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
 RERECORD_HINT = "re-record it with `pytest --factcheck-update-baseline`, or restore it from version control"

@@ -15,12 +15,11 @@ from typing import Any
 
 import jsonschema
 
-from .baseline import VERDICTS, VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
+from .baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
 from .comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
 from .suite import _describe_schema_error, json_pointer
+from .types import REPORT_VERSION, VERDICTS
 
-# Mirrors factcheck.report.REPORT_VERSION (not imported: that module pulls in torch).
-REPORT_VERSION = 2
 REPORT_KEY = "factcheck_report_version"
 INPUT_HINT = "pass a baseline (pytest --factcheck-update-baseline) or a report (pytest --factcheck-report PATH)"
 REPORT_HINT = "regenerate the report with `pytest --factcheck-report PATH`"

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from .cache import write_text_atomic
 from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
-from .knowcheck import VERDICTS
 from .lens import attribute_lens, png_bytes
 from .report import FactRecord, RelationRun, undecided_count
+from .types import VERDICTS
 
 if TYPE_CHECKING:
     from .session import FactcheckSession

@@ -15,7 +15,6 @@ from .know_rules import Faithfulness, FirstTokenRule, Undecided
 from .model import LanguageModel
 from .saycheck import FactOutcome
 
-VERDICTS = ("known", "hidden", "unfaithful", "unknown")
 TOP_TOKENS = 5
 SHARED_WITH_SHOWN = 3  # wrong candidates named beside an undecided fact
 

@@ -12,7 +12,6 @@ from typing import Sequence
 
 from .suite import PLACEHOLDER, Fact, render
 
-DEFAULT_SHOTS = 8
 
 
 class SubjectNotFound(ValueError):

@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .cache import write_json_atomic
 from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
-from .knowcheck import VERDICTS, KnowOutcome, verdict_class
+from .knowcheck import KnowOutcome, verdict_class
 from .saycheck import FactOutcome, SayOptions
 from .suite import Fact, Suite
+from .types import REPORT_VERSION, VERDICTS
 
 if TYPE_CHECKING:
     from .session import FactcheckSession
 
 TOP_CANDIDATES_SHOWN = 5
-REPORT_VERSION = 2
-REQUIRE_MODES = ("says", "knows", "both", "agree")
 
 
 @dataclass(frozen=True)

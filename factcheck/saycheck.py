@@ -18,14 +18,11 @@ import torch
 from .matching import matching_answer
 from .model import LanguageModel, left_pad
 from .packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from .prompts import DEFAULT_SHOTS, build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from .prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
 from .ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
+from .settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from .suite import DistractorSettings, Fact, Suite
 
-DEFAULT_MAX_NEW_TOKENS = 8
-# Facts per packed pass at most. On a CPU each pass reads every weight whatever its size, so fewer,
-# fuller passes win; 64 holds most suites in one pack.
-DEFAULT_BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)

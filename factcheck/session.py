@@ -5,44 +5,18 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass, fields
 from typing import Callable
 
 from .allocator import release_freed_memory
 from .knowcheck import faithfulness, know_check
 from .model import LanguageModel, load_model
-from .prompts import DEFAULT_SHOTS
 from .report import DistractedResult, FactRecord, LreInfo, RelationRun
-from .saycheck import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SayOptions, run_relation
+from .saycheck import SayOptions, run_relation
+from .settings import (
+    DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_REQUIRE, DEFAULT_SAY_CHECK, DEFAULT_SHOTS,
+    Settings, merge,
+)
 from .suite import Suite
-
-DEFAULT_SAY_CHECK = "generation"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Session settings; None means 'not given here' so that the next source decides."""
-
-    model: str | None = None
-    device: str | None = None
-    dtype: str | None = None
-    shots: int | None = None
-    max_new_tokens: int | None = None
-    batch_size: int | None = None
-    say_check: str | None = None
-    require: str | None = None
-    lre: str | None = None  # "on" or "off"
-    trust_remote_code: bool = False
-
-
-def merge(first: Settings, second: Settings) -> Settings:
-    """Field by field: `first` where given, else `second`."""
-    values = {}
-    for f in fields(Settings):
-        mine = getattr(first, f.name)
-        values[f.name] = mine if mine not in (None, False) else getattr(second, f.name)
-    return Settings(**values)
-
 
 class FactcheckSession:
     """Settings come from the command line, then the suite file, then the ini file, then defaults."""
@@ -60,11 +34,20 @@ class FactcheckSession:
         if self._model is None:
             self._model = load_model(
                 self.settings.model,
-                dtype=self.settings.dtype or "float32",
-                device=self.settings.device or "cpu",
+                dtype=self.settings.dtype or DEFAULT_DTYPE,
+                device=self.settings.device or DEFAULT_DEVICE,
                 trust_remote_code=self.settings.trust_remote_code,
             )
+            self.progress(f"\n[{self.model_line()}]")
         return self._model
+
+    def model_line(self) -> str:
+        """Which model runs: name, architecture, fingerprint, dtype, device and load time."""
+        model = self.model
+        return (
+            f"factcheck: {model.name} {model.architecture} fingerprint={model.fingerprint} "
+            f"dtype={str(model.dtype).removeprefix('torch.')} device={model.device} (loaded in {model.load_seconds:.1f} s)"
+        )
 
     def use_model(self, model: LanguageModel) -> None:
         """Check an already loaded model (for Python callers and tests)."""
@@ -87,7 +70,7 @@ class FactcheckSession:
 
     @property
     def require(self) -> str:
-        return self.settings.require or "says"
+        return self.settings.require or DEFAULT_REQUIRE
 
     @property
     def lre_enabled(self) -> bool:

@@ -4,23 +4,33 @@
 loads once per process, on first use, and all facts of a relation are computed
 in one batched pass the first time any of them runs; each item then only
 asserts on the stored outcome.
+
+Installed, this module is imported by every pytest run in the environment, so
+it imports only the standard library, pytest and factcheck's torch-free
+modules; torch, transformers and the model load when the first fact runs
+(never for --help, --collect-only or a run without suites).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
 from factcheck.comparison import classify, compare, threshold_failures
-from factcheck.report import REQUIRE_MODES, FactRecord, distracted_lines, summary_lines, write_report
-from factcheck.saycheck import DEFAULT_BATCH_SIZE
-from factcheck.session import FactcheckSession, Settings
+from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE, Settings, merge
 from factcheck.suite import Suite, SuiteError, load_suite
+from factcheck.types import LRE_SWITCH, REQUIRE_MODES, SAY_CHECKS
 
-SESSION_KEY = pytest.StashKey[FactcheckSession]()
+if TYPE_CHECKING:
+    from factcheck.report import FactRecord
+    from factcheck.session import FactcheckSession
+
+SETTINGS_KEY = pytest.StashKey[tuple[Settings, Settings]]()  # (command line, ini)
+SESSION_KEY = pytest.StashKey["FactcheckSession"]()
 BASELINE_KEY = pytest.StashKey["Baseline | None"]()
 THRESHOLD_FAILURES_KEY = pytest.StashKey[list]()
 DEFAULT_SUITE_PATTERNS = ["*/suites/*.json"]
@@ -122,13 +132,13 @@ def pytest_configure(config: pytest.Config) -> None:
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
     ini = Settings(**{**ini.__dict__, "trust_remote_code": bool(config.getini("factcheck_trust_remote_code"))})
     for source in (command_line, ini):
-        if source.say_check not in (None, "generation", "ranking"):
+        if source.say_check not in (None, *SAY_CHECKS):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
         if source.require not in (None, *REQUIRE_MODES):
             raise pytest.UsageError(f"factcheck_require must be one of {', '.join(REQUIRE_MODES)}, not {source.require!r}")
-        if source.lre not in (None, "on", "off"):
+        if source.lre not in (None, *LRE_SWITCH):
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
-    config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
+    config.stash[SETTINGS_KEY] = (command_line, ini)
     config.stash[BASELINE_KEY] = None
     _refuse_per_worker_outputs(config)
     if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
@@ -173,14 +183,26 @@ def _progress_writer(config: pytest.Config):
 
 
 def _session(config: pytest.Config) -> FactcheckSession:
-    return config.stash[SESSION_KEY]
+    """The run's session, made on first use: this is where torch and transformers are imported."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        from factcheck.session import FactcheckSession
+
+        command_line, ini = config.stash[SETTINGS_KEY]
+        session = config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
+    return session
+
+
+def _started_session(config: pytest.Config) -> FactcheckSession | None:
+    """The session if a fact or fixture has used it; None otherwise (nothing to report)."""
+    return config.stash.get(SESSION_KEY, None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    settings = _session(config).settings
+    settings = merge(*config.stash[SETTINGS_KEY])
     lines = [
         f"factcheck: model={settings.model or 'smollm2 (embedded default)'} "
-        f"device={settings.device or 'cpu'} dtype={settings.dtype or 'float32'}"
+        f"device={settings.device or DEFAULT_DEVICE} dtype={settings.dtype or DEFAULT_DTYPE}"
     ]
     path = baseline_path(config)
     if path is not None:
@@ -317,22 +339,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
                 )
 
 
-def pytest_report_collectionfinish(config: pytest.Config, items) -> list[str]:
-    if not any(isinstance(item, FactItem) for item in items):
-        return []
-    model = _session(config).model
-    return [
-        f"factcheck: {model.name} {model.architecture} fingerprint={model.fingerprint} "
-        f"dtype={str(model.dtype).removeprefix('torch.')} device={model.device} (loaded in {model.load_seconds:.1f} s)"
-    ]
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    session = _session(config)
-    records = session.all_records()
+    session = _started_session(config)
+    records = [] if session is None else session.all_records()
     if not records:
         return
+    from factcheck.report import distracted_lines, summary_lines, write_report
+
     terminalreporter.section("factcheck: what the model says and knows, per relation")
+    terminalreporter.write_line(session.model_line())
     for line in summary_lines(session.runs()):
         terminalreporter.write_line(line, yellow=line.startswith("!"))
     distracted = distracted_lines(session.runs())
@@ -416,7 +431,7 @@ def _write_comparison(terminalreporter, baseline: Baseline, session: FactcheckSe
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     """Per-suite minimum accuracies: a missed one fails the session even when every fact passed or xfailed."""
-    factcheck = session.config.stash.get(SESSION_KEY, None)
+    factcheck = _started_session(session.config)
     if factcheck is None or not factcheck.runs():
         return
     thresholds = {run.suite.relation_id: run.suite.settings.min_accuracy for run in factcheck.runs() if run.suite.settings.min_accuracy is not None}

@@ -122,9 +122,17 @@ def test_per_relation_table_and_junit_properties(project):
     assert {"factcheck_subject", "factcheck_generated", "factcheck_ranking_pass", "factcheck_margin"} <= set(properties)
 
 
-def test_header_names_model_fingerprint_dtype_device(project):
-    result = run(project, "suites", "--collect-only")
-    result.stdout.fnmatch_lines(["factcheck: model=*", "factcheck: *LlamaForCausalLM fingerprint=* dtype=float32 device=cpu*"])
+def test_header_names_the_model_and_the_run_its_fingerprint_dtype_device(project):
+    result = run(project, "suites")
+    result.stdout.fnmatch_lines(["factcheck: model=*", "*factcheck: *LlamaForCausalLM fingerprint=* dtype=float32 device=cpu*"])
+
+
+def test_collect_only_does_not_load_the_model(project):
+    # A model path that does not exist: loading it would fail the run.
+    result = run(project, "suites", "--collect-only", "--factcheck-model=/nonexistent/model")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["factcheck: model=/nonexistent/model*", "*country_capital*"])
+    assert "fingerprint=" not in result.stdout.str()
 
 
 def test_session_fixture_exposes_the_model_to_python_tests(project):
@@ -144,3 +152,14 @@ def test_ranking_say_check_decides_when_asked(project):
     assert all(f["say_pass"] == f["ranking_pass"] for f in facts)
     facts = report(project)["facts"]
     assert all(f["say_pass"] == f["generation_pass"] for f in facts)
+
+
+@pytest.mark.parametrize("module", ["factcheck_pytest.plugin", "factcheck.diff", "factcheck.comparison", "factcheck.settings"])
+def test_importing_the_plugin_and_the_gate_does_not_import_torch(module):
+    # The plugin is imported by every pytest run in the environment: torch and transformers take seconds.
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(sorted(m for m in ('torch', 'transformers', 'pandas') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,12 @@
+"""Names every part of factcheck shares, importable without torch: verdict classes, require modes, say checks
+and file format versions. The pytest plugin, the gate and the reports read these from here."""
+
+from __future__ import annotations
+
+VERDICTS = ("known", "hidden", "unfaithful", "unknown")  # knows x says; see README "Knows vs says"
+REQUIRE_MODES = ("says", "knows", "both", "agree")  # what a fact must do to pass
+SAY_CHECKS = ("generation", "ranking")  # which check decides a fact's say-verdict
+LRE_SWITCH = ("on", "off")
+
+REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
+BASELINE_VERSION = 1  # factcheck/schemas/baseline.schema.json

@@ -269,6 +269,7 @@ class RelationRun:
     require: str = "says"
     distracted: list[DistractedResult] | None = None
     asked: set[int] = field(default_factory=set)
+    lre_skipped: str | None = None  # why the relation has no LRE although the know-check is on
 
     def record(self, index: int) -> FactRecord:
         return FactRecord(
@@ -323,6 +324,8 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
                     f"! {run.suite.relation_id}: LRE (layer {run.lre.layer}) untrusted: {run.lre.faithfulness.why_untrusted()}; "
                     f"its facts are not classed and their regressions not split ({remedy})"
                 )
+        if run.lre_skipped:
+            warnings.append(f"! {run.suite.relation_id}: {run.lre_skipped}")
         if undecided:
             reasons = Counter(r.undecided.reason.replace("_", " ") for r in records if r.undecided is not None)
             warnings.append(

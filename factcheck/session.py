@@ -89,8 +89,13 @@ class FactcheckSession:
         started = time.perf_counter()
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts")
         lre = None
+        lre_skipped = None
+        if self.lre_enabled and options.shots > len(suite.facts):
+            lre_skipped = (f"no LRE: it would train on {options.shots} facts (the number of demonstrations) and the suite "
+                           f"has {len(suite.facts)}; lower --factcheck-shots or add facts")
+            self.progress(f" ({lre_skipped})")
         # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
-        if self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
+        elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
             self.progress(", LRE")
             lre, cache_hit = self._lre_for(suite, options.shots)
             self.progress(" (cached)" if cache_hit else " (estimated)")
@@ -115,7 +120,7 @@ class FactcheckSession:
         self.progress(f" ... {seconds:.1f} s\n")
         return RelationRun(
             suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds,
-            knows=knows, lre=info, require=self.require, distracted=distracted,
+            knows=knows, lre=info, require=self.require, distracted=distracted, lre_skipped=lre_skipped,
         )
 
     def _lre_for(self, suite: Suite, n_train: int):

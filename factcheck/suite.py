@@ -300,6 +300,13 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier} {detail}"))
         else:
             first_seen[key] = (index, fact["object"].strip())
+    n_train = ((document.get("settings") or {}).get("lre") or {}).get("n_train")
+    if isinstance(n_train, int) and not isinstance(n_train, bool) and n_train > len(document["facts"]):
+        problems.append((
+            "/settings/lre/n_train",
+            f"the LRE needs {n_train} training facts but the suite has {len(document['facts'])} facts; "
+            f"set n_train to at most {len(document['facts'])} (8, the paper's, leaves facts to test) or add facts",
+        ))
     return problems
 
 

@@ -163,3 +163,11 @@ def test_importing_the_plugin_and_the_gate_does_not_import_torch(module):
     code = f"import sys, {module}; print(sorted(m for m in ('torch', 'transformers', 'pandas') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_more_demonstrations_than_facts_skips_the_lre_with_one_message(project):
+    # The suite has 8 facts; 12 shots leave no room for an LRE's training set.
+    result = run(project, "suites", "--factcheck-shots=12")
+    assert "Traceback" not in result.stdout.str() and "ValueError" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*! country_capital: no LRE: it would train on 12 facts*the suite has 8*"])
+    assert result.parseoutcomes().get("failed", 0) + result.parseoutcomes().get("passed", 0) == 8

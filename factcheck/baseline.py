@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 
 from .cache import write_json_atomic
+from .errors import JsonFileError
 from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document
 from .types import BASELINE_VERSION
 
@@ -33,17 +34,11 @@ MAX_BASELINE_BYTES = 256 * 1024 * 1024
 RERECORD_HINT = "re-record it with `pytest --factcheck-update-baseline`, or restore it from version control"
 
 
-class BaselineError(ValueError):
+class BaselineError(JsonFileError):
     """A baseline (or other results file) that cannot be used; lists each problem as (pointer, message)."""
 
     def __init__(self, path: str | Path, problems: list[tuple[str, str]], fix: str = RERECORD_HINT):
-        self.path = str(path)
-        self.problems = problems
-        self.fix = fix
-        lines = [f"{self.path}: {pointer or '/'}: {message}" for pointer, message in problems]
-        if fix:
-            lines.append(f"  to fix: {fix}")
-        super().__init__("\n".join(lines))
+        super().__init__(path, problems, fix)
 
 
 @dataclass(frozen=True)

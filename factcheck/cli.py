@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .errors import FactcheckError
+
 
 def _model_info(args: argparse.Namespace) -> int:
     from .model import load_model
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (OSError, ValueError, RuntimeError) as error:
+    except (FactcheckError, OSError) as error:
         print(f"factcheck: error: {error}", file=sys.stderr)
         return 2
 

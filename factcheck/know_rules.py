@@ -37,8 +37,6 @@ UNDECIDED_HINT = (
     "to decide them, give the object an alias that starts apart (\"Salinger\", \"Beatles\"), move a shared leading "
     "word into the template (\"... lead singer of the\"), or write numbers as words"
 )
-
-
 UNDECIDED_MEANING = (
     "undecided = the LRE's one decoded token cannot tell the object apart: the answer's first token is blank or "
     "punctuation, also starts a wrong candidate or the wrong answer the model generated, or does not exist apart "
@@ -58,7 +56,7 @@ class Undecided:
 
     reason: str  # one of UNDECIDED_REASONS
     tokens: tuple[str, ...]  # the undeciding first tokens, as text
-    shared_with: tuple[str, ...] = ()  # wrong candidates that start with them (a few)
+    shared_with: tuple[str, ...] = ()  # a few wrong answers that start with them
 
     def describe(self) -> str:
         tokens = ", ".join(repr(t) for t in self.tokens)
@@ -85,7 +83,7 @@ class FirstTokenRule:
 
     deciding: frozenset[int]  # start an accepted answer, no wrong candidate, and are not blank
     undeciding: frozenset[int]  # start an accepted answer but cannot tell it apart
-    blank: frozenset[int]  # the undeciding tokens that are blank
+    blank: frozenset[int]  # the accepted first tokens that are blank (all undeciding)
 
     @classmethod
     def of(cls, accepted: Collection[int], wrong: Collection[int], text_of: Callable[[int], str]) -> FirstTokenRule:

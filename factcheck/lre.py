@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import AttentionInterface
 
+from .errors import FactcheckError, SettingError
 from .model import LanguageModel, left_pad
 from .packed_attention import routed_attention
 from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
@@ -66,7 +67,7 @@ _ATTENTION_NAME = "factcheck_prefix"
 _CHUNK_BYTES = 256 * 2**20
 
 
-class LreError(RuntimeError):
+class LreError(FactcheckError, RuntimeError):
     pass
 
 
@@ -190,10 +191,10 @@ def resolve_layer(model: LanguageModel, layer: LayerSpec | None) -> LayerSpec:
         if layer.lstrip("-").isdigit():
             layer = int(layer)
         else:
-            raise ValueError(f"layer must be a block index or {EMBEDDING_LAYER!r}, got {layer!r}")
+            raise SettingError(f"layer must be a block index or {EMBEDDING_LAYER!r}, got {layer!r}")
     index = int(layer) + (model.num_layers if int(layer) < 0 else 0)
     if not 0 <= index < model.num_layers:
-        raise ValueError(f"layer {layer} is out of range for a model with {model.num_layers} blocks")
+        raise SettingError(f"layer {layer} is out of range for a model with {model.num_layers} blocks")
     return index
 
 
@@ -505,10 +506,10 @@ def estimate_lre(
     (None: as many as fit a fixed memory budget; all d rows for SmolLM2).
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise SettingError(f"method must be one of {METHODS}, got {method!r}")
     name, template, facts = relation_parts(relation)
     if n_train < 1 or len(facts) < n_train:
-        raise ValueError(f"need at least n_train={n_train} facts to estimate an LRE, the relation has {len(facts)}")
+        raise SettingError(f"need at least n_train={n_train} facts to estimate an LRE, the relation has {len(facts)}")
     layer = resolve_layer(model, layer)
     training = facts[:n_train]
     problems = SuffixProblem.for_sites(model, training_sites(model, template, training), layer)

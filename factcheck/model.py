@@ -20,6 +20,8 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from .errors import FactcheckError, SettingError
+
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -33,7 +35,11 @@ _BLOCK_LIST_NAMES = ("layers", "h", "blocks")
 _FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_norm")
 
 
-class ModelLayoutError(RuntimeError):
+class ModelLoadError(FactcheckError, ValueError):
+    """A model spec that names nothing transformers can load as a causal LM."""
+
+
+class ModelLayoutError(FactcheckError, RuntimeError):
     pass
 
 
@@ -330,13 +336,16 @@ def load_model(
     else:
         location = spec
     common = {"trust_remote_code": trust_remote_code, **source_kwargs}
-    tokenizer = AutoTokenizer.from_pretrained(location, **common)
     model_kwargs: dict[str, object] = dict(common)
     if torch_dtype is not None:
         model_kwargs["dtype"] = torch_dtype
     if device_map:
         model_kwargs["device_map"] = device_map
-    model = AutoModelForCausalLM.from_pretrained(location, **model_kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **common)
+        model = AutoModelForCausalLM.from_pretrained(location, **model_kwargs)
+    except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
+        raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
@@ -348,4 +357,4 @@ def _resolve_dtype(dtype: str | None) -> torch.dtype | None:
     try:
         return DTYPES[str(dtype).lower()]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(set(DTYPES))} or 'auto'") from None
+        raise SettingError(f"unknown dtype {dtype!r}; use one of {sorted(set(DTYPES))} or 'auto'") from None

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .errors import FactcheckError
 from .suite import PLACEHOLDER, Fact, render
 
 
 
-class SubjectNotFound(ValueError):
+class SubjectNotFound(FactcheckError, ValueError):
     pass
 
 

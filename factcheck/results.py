@@ -11,10 +11,11 @@ from typing import Any
 import jsonschema
 import pandas as pd
 
+from .errors import FactcheckError
 from .suite import json_pointer
 
 
-class ReportError(ValueError):
+class ReportError(FactcheckError, ValueError):
     pass
 
 

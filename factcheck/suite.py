@@ -19,6 +19,8 @@ from typing import Any
 
 import jsonschema
 
+from .errors import JsonFileError
+
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -36,14 +38,11 @@ _FOREIGN_BOMS = (
 )
 
 
-class SuiteError(ValueError):
+class SuiteError(JsonFileError):
     """A suite file that cannot be used; lists each problem as (pointer, message)."""
 
     def __init__(self, path: str | Path, problems: list[tuple[str, str]]):
-        self.path = str(path)
-        self.problems = problems
-        lines = [f"{self.path}: {pointer or '/'}: {message}" for pointer, message in problems]
-        super().__init__("\n".join(lines))
+        super().__init__(path, problems)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ from .lre import (
     resolve_layer,
     training_sites,
 )
+from .errors import FactcheckError, SettingError
 from .know_rules import UNDECIDED_HINT
 from .lre_metrics import FaithfulnessReport, faithfulness
 from .model import LanguageModel, left_pad
@@ -88,7 +89,7 @@ MAX_LAYER_FRACTION = 0.8
 Progress = Callable[[str], None]
 
 
-class TuneError(ValueError):
+class TuneError(FactcheckError, ValueError):
     pass
 
 
@@ -490,9 +491,9 @@ def parse_layers(text: str) -> list[int]:
     try:
         layers = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--layers takes block indexes separated by commas, e.g. 4,6,8; got {text!r}") from None
+        raise SettingError(f"--layers takes block indexes separated by commas, e.g. 4,6,8; got {text!r}") from None
     if not layers:
-        raise ValueError("--layers is empty")
+        raise SettingError("--layers is empty")
     return layers
 
 
@@ -500,9 +501,9 @@ def parse_betas(text: str) -> list[float]:
     try:
         betas = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--betas takes numbers separated by commas, e.g. 1,2,3; got {text!r}") from None
+        raise SettingError(f"--betas takes numbers separated by commas, e.g. 1,2,3; got {text!r}") from None
     if not betas or any(not math.isfinite(b) or b <= 0 for b in betas):
-        raise ValueError(f"--betas needs positive numbers, got {text!r}")
+        raise SettingError(f"--betas needs positive numbers, got {text!r}")
     return betas
 
 
@@ -515,7 +516,7 @@ def run_tune(args) -> int:
 
     paths = suite_paths(args.suites)
     if not paths:
-        raise ValueError("no suite files found")
+        raise SettingError("no suite files found")
     layers = parse_layers(args.layers) if args.layers else None
     betas = parse_betas(args.betas)
     suites = [load_suite(path) for path in paths]  # every file is checked before the model loads

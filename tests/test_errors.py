@@ -1,0 +1,46 @@
+"""One error root: everything factcheck raises on purpose is a FactcheckError, and the CLI catches that (not ValueError)."""
+
+from __future__ import annotations
+
+import pytest
+
+from factcheck import cli
+from factcheck.baseline import BaselineError
+from factcheck.default_model import DefaultModelMissing
+from factcheck.degrade import DegradeError
+from factcheck.errors import FactcheckError, JsonFileError, SettingError
+from factcheck.importer import ImportFormatError
+from factcheck.lre import LreError
+from factcheck.model import ModelLayoutError, ModelLoadError
+from factcheck.prompts import SubjectNotFound
+from factcheck.results import ReportError
+from factcheck.suite import SuiteError
+from factcheck.tune import TuneError
+
+
+@pytest.mark.parametrize("error", [BaselineError, DefaultModelMissing, DegradeError, ImportFormatError, LreError, ModelLayoutError,
+                                   ModelLoadError, ReportError, SettingError, SubjectNotFound, SuiteError, TuneError])
+def test_every_error_factcheck_raises_on_purpose_is_a_factcheck_error(error):
+    assert issubclass(error, FactcheckError)
+
+
+def test_json_file_errors_name_the_file_the_pointer_and_the_fix():
+    error = BaselineError("base.json", [("/facts/x/margin", "expected number")], fix="re-record it")
+    assert isinstance(error, JsonFileError)
+    assert str(error).splitlines() == ["base.json: /facts/x/margin: expected number", "  to fix: re-record it"]
+
+
+def test_the_cli_prints_a_factcheck_error_and_exits_2(tmp_path, capsys):
+    assert cli.main(["model", "info", str(tmp_path / "missing.gguf")]) == 2
+    assert "factcheck: error: GGUF file not found" in capsys.readouterr().err
+    assert cli.main(["model", "info", str(tmp_path), "--dtype", "float8"]) == 2
+    assert "unknown dtype 'float8'" in capsys.readouterr().err
+
+
+def test_the_cli_does_not_hide_a_bug_behind_an_error_message(monkeypatch):
+    def broken(args):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr(cli, "_model_info", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["model", "info"])

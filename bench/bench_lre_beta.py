@@ -2,7 +2,7 @@
 
 One full estimate per (relation, layer), n = 8, cached on disk (lre_cache);
 beta only rescales W h, so every beta reuses the estimate. Prints strict and
-lenient faithfulness (docs/lre.md) per relation, layer and beta, and the
+lenient faithfulness (as in the LRE paper) per relation, layer and beta, and the
 mean over relations.
 
     python bench/bench_lre_beta.py

@@ -1,6 +1,6 @@
 """Reproduce the LRE paper's faithfulness protocol on SmolLM2 and print it beside the published numbers.
 
-Protocol (docs/lre.md), per relation of the paper's dataset (read from --data
+Protocol (the LRE paper's), per relation of the paper's dataset (read from --data
 and converted in memory with factcheck.importer; nothing is written):
 
 * Facts are shuffled with a fixed seed (--seed); the first n = 8 train the
@@ -58,7 +58,7 @@ N_TRAIN = 8
 CHUNK = 32  # test candidates examined per forward batch group
 EXAMINE_FACTOR = 4  # look at no more than this many times --max-test facts
 
-# Faithfulness by category from the paper (docs/lre.md): GPT-2-XL, GPT-J, LLaMA-13B.
+# Faithfulness by category from the paper (Hernandez et al., ICLR 2024): GPT-2-XL, GPT-J, LLaMA-13B.
 PAPER = {
     "factual": (0.55, 0.64, 0.60),
     "linguistic": (0.74, 0.83, 0.85),

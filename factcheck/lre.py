@@ -1,8 +1,8 @@
 """Linear Relational Embeddings: estimate LRE(h) = beta * W h + b for one relation, and apply it.
 
-The method follows docs/lre.md (Hernandez et al., ICLR 2024). For each of
-the first n facts of a relation, the prompt holds the other n - 1 facts as
-demonstrations; h is the output of block `layer` at the subject's last token
+The method of Hernandez et al., "Linearity of Relation Decoding in Transformer
+Language Models" (ICLR 2024). For each of the first n facts of a relation,
+the prompt holds the other n - 1 facts as demonstrations; h is the output of block `layer` at the subject's last token
 and z the last block's (pre-final-norm) output at the prompt's last token.
 W is the mean of the Jacobians dz/dh, b the mean of z - J h.
 

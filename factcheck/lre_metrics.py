@@ -1,6 +1,6 @@
 """How good an LRE is: faithfulness (does it predict what the model says?) and causality (can it edit the model?).
 
-Both follow docs/lre.md. Test facts are the relation's facts outside the
+Both follow the LRE paper (Hernandez et al., ICLR 2024). Test facts are the relation's facts outside the
 LRE's training set, each prompted with all n training facts as
 demonstrations, and only those the model itself gets right count.
 

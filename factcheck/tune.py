@@ -14,7 +14,7 @@ uses those same facts as every prompt's demonstrations, so tune does too.
   exactly as `estimate_lre` would.
 * Score. Each fold's LRE is scored on held-out facts: the suite's facts
   outside that fold (the first `max_held_out` of them), each prompted with
-  the fold's n facts as demonstrations. As in docs/lre.md, only held-out
+  the fold's n facts as demonstrations. As in the LRE paper, only held-out
   facts the model itself gets right count, and the LRE is right when its
   top-1 decoded token is the object's first token (strict, token ids; facts
   whose first token cannot decide, being blank or shared with a wrong

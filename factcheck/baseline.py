@@ -24,7 +24,7 @@ import jsonschema
 
 from .cache import write_json_atomic
 from .errors import JsonFileError
-from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document
+from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
 from .types import BASELINE_VERSION
 
 VERSION_KEY = "factcheck_baseline_version"
@@ -198,11 +198,38 @@ def validation_problems(document: Any) -> list[tuple[str, str]]:
     return _semantic_problems(document)
 
 
+def migrate_version_1(document: Any) -> Any:
+    """Version 1 keyed relations by suite file name, so two files of one name were one relation; version 2 keys
+    them by path (factcheck.suite.suite_key), read here from each relation's recorded suite path."""
+    if not (isinstance(document, dict) and type(document.get(VERSION_KEY)) is int and document[VERSION_KEY] == 1):  # not True
+        return document
+    suites, facts = document.get("suites"), document.get("facts")
+    if not (isinstance(suites, dict) and isinstance(facts, dict)):
+        return {**document, VERSION_KEY: BASELINE_VERSION}  # the schema says what is wrong with it
+    renamed = {}
+    for relation, info in suites.items():
+        path = info.get("path") if isinstance(info, dict) else None
+        renamed[relation] = suite_key(path) if isinstance(path, str) and path.strip() else relation
+    if len(set(renamed.values())) < len(renamed):
+        renamed = {relation: relation for relation in renamed}  # keys that would merge stay as they were
+    return {
+        **document,
+        VERSION_KEY: BASELINE_VERSION,
+        "suites": {renamed[relation]: info for relation, info in suites.items()},
+        "facts": {renamed.get(relation, relation): by_subject for relation, by_subject in facts.items()},
+    }
+
+
 def parse_baseline(document: Any, path: str | Path | None = None) -> Baseline:
-    """Validate a parsed document and build a Baseline, or raise BaselineError."""
-    problems = validation_problems(document)
+    """Validate a parsed document (a version 1 document is migrated first) and build a Baseline, or raise BaselineError."""
+    migrated = migrate_version_1(document)
+    problems = validation_problems(migrated)
+    if problems and migrated is not document:
+        # Point into the file as it is written, not at the migrated keys.
+        problems = validation_problems({**document, VERSION_KEY: BASELINE_VERSION}) or problems
     if problems:
         raise BaselineError(path if path is not None else "<baseline>", problems)
+    document = migrated
     facts = {
         relation: {subject: BaselineFact(**fact) for subject, fact in by_subject.items()}
         for relation, by_subject in document["facts"].items()

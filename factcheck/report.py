@@ -293,8 +293,9 @@ def undecided_count(records: list[FactRecord]) -> int:
 def summary_lines(runs: list[RelationRun]) -> list[str]:
     """The per-relation table: facts run, said right (generation, ranking), the four knows-vs-says classes,
     the facts whose first token cannot decide, and the LRE's faithfulness with its 95% interval."""
+    width = _relation_width(runs)
     header = (
-        f"{'relation':<28} {'facts':>5} {'generation':>11} {'ranking':>11} "
+        f"{'relation':<{width}} {'facts':>5} {'generation':>11} {'ranking':>11} "
         + " ".join(f"{v:>10}" for v in (*VERDICTS, "undecided"))
         + f"  {'LRE faithfulness [95%] n':<24}"
     )
@@ -319,7 +320,7 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
                 faith += " untrusted"
                 class_cells = [f"{'-':>10}"] * len(VERDICTS)
                 all_undecided = run.lre.faithfulness.tested == 0 and run.lre.faithfulness.undecided > 0
-                remedy = "make its first tokens decide (see below)" if all_undecided else "try `factcheck tune`, or add facts"
+                remedy = "make its first tokens decide: see the hint below" if all_undecided else "try `factcheck tune`, or add facts"
                 warnings.append(
                     f"! {run.suite.relation_id}: LRE (layer {run.lre.layer}) untrusted: {run.lre.faithfulness.why_untrusted()}; "
                     f"its facts are not classed and their regressions not split ({remedy})"
@@ -333,12 +334,12 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
                 + ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())) + ")"
             )
         lines.append(
-            f"{run.suite.relation_id:<28} {len(records):>5} {_fraction(generation, len(records)):>11} "
+            f"{run.suite.relation_id:<{width}} {len(records):>5} {_fraction(generation, len(records)):>11} "
             f"{_fraction(ranking, len(records)):>11} " + " ".join(class_cells) + f" {undecided:>10}  {faith}"
         )
     lines.append("-" * len(header))
     lines.append(
-        f"{'all relations':<28} {totals['facts']:>5} {_fraction(totals['generation'], totals['facts']):>11} "
+        f"{'all relations':<{width}} {totals['facts']:>5} {_fraction(totals['generation'], totals['facts']):>11} "
         f"{_fraction(totals['ranking'], totals['facts']):>11} " + " ".join(f"{totals[v]:>10}" for v in (*VERDICTS, "undecided"))
     )
     lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
@@ -350,6 +351,7 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
 
 def distracted_lines(runs: list[RelationRun]) -> list[str]:
     """Say- and know-accuracy on plain vs distracted prompts, for relations that ask for distractors."""
+    width = _relation_width(runs)
     rows = []
     for run in sorted(runs, key=lambda r: r.suite.relation_id):
         if run.distracted is None:
@@ -359,15 +361,20 @@ def distracted_lines(runs: list[RelationRun]) -> list[str]:
             continue
         decided = decided_on_both(records)
         rows.append(
-            f"{run.suite.relation_id:<28} {_fraction(sum(r.say_pass for r in records), len(records)):>11} "
+            f"{run.suite.relation_id:<{width}} {_fraction(sum(r.say_pass for r in records), len(records)):>11} "
             f"{_fraction(sum(r.distracted.say_pass for r in records), len(records)):>11} "
             f"{_fraction(sum(r.know_pass for r in decided), len(decided)):>11} "
             f"{_fraction(sum(r.distracted_know_pass for r in decided), len(decided)):>11}"
         )
     if not rows:
         return []
-    header = f"{'relation':<28} {'says':>11} {'says (dis.)':>11} {'knows':>11} {'knows (dis.)':>11}"
+    header = f"{'relation':<{width}} {'says':>11} {'says (dis.)':>11} {'knows':>11} {'knows (dis.)':>11}"
     return [header, "-" * len(header), *rows]
+
+
+def _relation_width(runs: list[RelationRun]) -> int:
+    """The relation column fits the longest relation id (a suite's path below its `suites` folder)."""
+    return max([28, *(len(run.suite.relation_id) for run in runs)])
 
 
 def decided_on_both(records: list[FactRecord]) -> list[FactRecord]:

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import jsonschema
@@ -96,7 +96,12 @@ class Suite:
 
     @property
     def relation_id(self) -> str:
-        """Identifier used in test ids and markers: the file name without extension."""
+        """The relation's identifier in reports, baselines and summaries: its path (see suite_key)."""
+        return suite_key(self.path)
+
+    @property
+    def name(self) -> str:
+        """The file name without extension: test ids (`name[subject]`) and the relation's marker."""
         return self.path.name.removesuffix(".json")
 
     @property
@@ -106,6 +111,19 @@ class Suite:
 
     def render(self, subject: str, template_index: int = 0) -> str:
         return render(self.templates[template_index], subject)
+
+
+SUITES_FOLDER = "suites"
+
+
+def suite_key(path: PurePath | str) -> str:
+    """A suite file's identifier: its path below the innermost folder named `suites`, with forward slashes
+    and without '.json' ('geography/country_capital'), so that two files of the same name in different
+    folders are two relations; the file name alone for a file in no `suites` folder."""
+    parts = PurePath(path).parts
+    below = [i for i, part in enumerate(parts[:-1]) if part == SUITES_FOLDER]
+    tail = parts[below[-1] + 1 :] if below else parts[-1:]
+    return "/".join(tail).removesuffix(".json")
 
 
 def render(template: str, subject: str) -> str:

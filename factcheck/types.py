@@ -9,4 +9,4 @@ SAY_CHECKS = ("generation", "ranking")  # which check decides a fact's say-verdi
 LRE_SWITCH = ("on", "off")
 
 REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
-BASELINE_VERSION = 1  # factcheck/schemas/baseline.schema.json
+BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relations keyed by file name) is migrated on reading

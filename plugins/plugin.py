@@ -228,6 +228,7 @@ def _register_marker(config: pytest.Config, name: str, description: str) -> None
 
 
 _MARKERS_KEY = pytest.StashKey[set]()
+_RELATION_FILES_KEY = pytest.StashKey[dict]()  # relation id -> the suite file that has it
 
 
 class SuiteFile(pytest.File):
@@ -241,10 +242,18 @@ class SuiteFile(pytest.File):
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
         config = self.config
-        relation_marker = suite.relation_id
+        taken = config.stash.setdefault(_RELATION_FILES_KEY, {}).setdefault(suite.relation_id, self.path)
+        if taken != self.path:
+            # Only files in no `suites` folder are known by their name alone; two such files cannot share it.
+            error = SuiteError(self.path, [("", f"relation id {suite.relation_id!r} is already the suite {taken}; rename one "
+                                                "file, or put suites under a folder named 'suites' (they are then known by "
+                                                "their path below it)")])
+            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+            return
+        relation_marker = suite.name
         _register_marker(config, relation_marker, f"facts of the relation {suite.relation!r}")
         for index, fact in enumerate(suite.facts):
-            item = FactItem.from_parent(self, name=f"{suite.relation_id}[{fact.subject}]", suite=suite, fact_index=index)
+            item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")
             item.add_marker(relation_marker)
             for name in (*fact.tags, *suite.settings.markers):

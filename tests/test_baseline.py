@@ -143,10 +143,10 @@ def test_truncated_file_is_rejected_with_line_and_fix(tmp_path):
         ("[1, 2]", "/", ["expected a JSON object", "list"]),
         ('{"model": {}}', "/", ["missing 'factcheck_baseline_version'"]),
         ('{"factcheck_report_version": 1, "facts": []}', "/", ["this is a factcheck report, not a baseline"]),
-        ('{"factcheck_baseline_version": 2}', "/factcheck_baseline_version", ["version 2", "newer factcheck", "upgrade"]),
+        ('{"factcheck_baseline_version": 3}', "/factcheck_baseline_version", ["version 3", "newer factcheck", "upgrade"]),
         ('{"factcheck_baseline_version": 0}', "/factcheck_baseline_version", ["unsupported", "version 0"]),
-        ('{"factcheck_baseline_version": true}', "/factcheck_baseline_version", ["expected the integer 1"]),
-        ('{"factcheck_baseline_version": "1"}', "/factcheck_baseline_version", ["expected the integer 1"]),
+        ('{"factcheck_baseline_version": true}', "/factcheck_baseline_version", ["expected the integer 2"]),
+        ('{"factcheck_baseline_version": "1"}', "/factcheck_baseline_version", ["expected the integer 2"]),
         ('{"factcheck_baseline_version": 1, "factcheck_baseline_version": 1}', "/", ["appears twice"]),
         ('{"factcheck_baseline_version": 1, "margin": NaN}', "/", ["NaN is not valid JSON"]),
     ],
@@ -338,3 +338,24 @@ def test_thresholds():
     assert failures == [("b", 1 / 3, 0.5)]  # exactly at the threshold passes; unrun relations are not failures
     assert threshold_failures(records, {}) == []
     assert threshold_failures(records, {"a": 0.51, "c": 0.01}) == [("a", 0.5, 0.51), ("c", 0.0, 0.01)]
+
+
+def test_a_version_1_baseline_is_read_with_its_relations_keyed_by_path(tmp_path):
+    document = {
+        "factcheck_baseline_version": 1,
+        "model": {"name": "m", "fingerprint": "f"},
+        "suites": {"country_capital": {"content_hash": "h", "path": "suites/geography/country_capital.json"},
+                   "capital": {"content_hash": "g", "path": "elsewhere/capital.json"}},
+        "facts": {
+            "country_capital": {"France": {"object": "Paris", "say_pass": True, "generation_pass": True, "ranking_pass": True,
+                                           "know_pass": None, "verdict": None, "margin": 1.0, "training": False}},
+            "capital": {},
+        },
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(document))
+    baseline = load_baseline(path)
+    assert set(baseline.suites) == {"geography/country_capital", "capital"}
+    assert baseline.facts["geography/country_capital"]["France"].object == "Paris"
+    # Re-recorded, it is version 2.
+    assert build_baseline(baseline.model, baseline.suites, baseline.records())["factcheck_baseline_version"] == 2

@@ -76,18 +76,18 @@ def report(pytester, *args):
 def test_command_line_beats_ini_beats_default(project, tiny_llama_folder):
     project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_shots = 2\nfactcheck_max_new_tokens = 1\n")
     from_ini = report(project)
-    assert from_ini["suites"]["country_capital"]["shots"] == 2
+    assert from_ini["suites"]["geo/country_capital"]["shots"] == 2
     assert all(len(f["generated"]) <= 12 for f in from_ini["facts"])
     from_command_line = report(project, "--factcheck-shots=5")
-    assert from_command_line["suites"]["country_capital"]["shots"] == 5
+    assert from_command_line["suites"]["geo/country_capital"]["shots"] == 5
     # Facts among the first `shots` are training facts.
     assert sum(f["training"] for f in from_command_line["facts"]) == 5
 
 
 def test_suite_setting_is_used_unless_the_command_line_says_otherwise(project, tiny_llama_folder):
     write_suite(project.path / "suites" / "geo", "country_capital", settings={"shots": 3})
-    assert report(project)["suites"]["country_capital"]["shots"] == 3
-    assert report(project, "--factcheck-shots=4")["suites"]["country_capital"]["shots"] == 4
+    assert report(project)["suites"]["geo/country_capital"]["shots"] == 3
+    assert report(project, "--factcheck-shots=4")["suites"]["geo/country_capital"]["shots"] == 4
 
 
 def test_malformed_suite_is_reported_and_the_others_still_run(project):
@@ -169,5 +169,33 @@ def test_more_demonstrations_than_facts_skips_the_lre_with_one_message(project):
     # The suite has 8 facts; 12 shots leave no room for an LRE's training set.
     result = run(project, "suites", "--factcheck-shots=12")
     assert "Traceback" not in result.stdout.str() and "ValueError" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["*! country_capital: no LRE: it would train on 12 facts*the suite has 8*"])
+    result.stdout.fnmatch_lines(["*! geo/country_capital: no LRE: it would train on 12 facts*the suite has 8*"])
     assert result.parseoutcomes().get("failed", 0) + result.parseoutcomes().get("passed", 0) == 8
+
+
+def test_two_suites_with_one_file_name_are_two_relations_everywhere(project):
+    # geo/country_capital.json is the fixture's; history/country_capital.json is another relation of the same name.
+    write_suite(project.path / "suites" / "history", "country_capital", facts=[("Prussia", "Berlin"), ("Gaul", "Lutetia"),
+                                                                               ("Castile", "Toledo")])
+    path = project.path / "report.json"
+    baseline = project.path / "baseline.json"
+    result = run(project, "suites", f"--factcheck-report={path}", f"--factcheck-baseline={baseline}", "--factcheck-update-baseline")
+    assert result.ret == pytest.ExitCode.OK
+    document = json.loads(path.read_text())
+    assert set(document["suites"]) == {"geo/country_capital", "history/country_capital"}
+    keys = [(f["relation"], f["subject"]) for f in document["facts"]]
+    assert len(keys) == len(set(keys)) == len(CAPITALS) + 3
+    recorded = json.loads(baseline.read_text())
+    assert set(recorded["facts"]) == {"geo/country_capital", "history/country_capital"}
+    assert len(recorded["facts"]["history/country_capital"]) == 3
+    result.stdout.re_match_lines([r"^geo/country_capital\s+8 ", r"^history/country_capital\s+3 "])
+
+
+def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clear_error(pytester, tiny_llama_folder):
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_suites = */facts/*.json\n")
+    write_suite(pytester.path / "facts" / "a", "capital", facts=CAPITALS[:3])
+    write_suite(pytester.path / "facts" / "b", "capital", facts=CAPITALS[3:6])
+    result = run(pytester, "facts", "--factcheck-lre=off")
+    out = result.stdout.str()
+    assert out.count("::capital[invalid suite]") == 1 and "facts/a/capital.json::capital[France]" in out
+    result.stdout.fnmatch_lines(["*relation id 'capital' is already the suite*capital.json; rename one file*"])

@@ -8,6 +8,7 @@ import time
 from typing import Callable
 
 from .allocator import release_freed_memory
+from .errors import FactcheckError
 from .knowcheck import faithfulness, know_check
 from .model import LanguageModel, load_model
 from .report import DistractedResult, FactRecord, LreInfo, RelationRun
@@ -28,6 +29,7 @@ class FactcheckSession:
         self.settings = merge(command_line, ini)
         self._model: LanguageModel | None = None
         self._runs: dict[str, RelationRun] = {}
+        self._failed: dict[str, FactcheckError] = {}  # suite path -> why its relation could not run
 
     @property
     def model(self) -> LanguageModel:
@@ -79,8 +81,14 @@ class FactcheckSession:
     def run(self, suite: Suite) -> RelationRun:
         """All facts of a relation, computed together the first time any of them is asked for."""
         key = str(suite.path)
+        if key in self._failed:
+            raise self._failed[key]  # each of its facts fails with the same error; the relation is not run again
         if key not in self._runs:
-            self._runs[key] = self._run_relation(suite)
+            try:
+                self._runs[key] = self._run_relation(suite)
+            except FactcheckError as error:
+                self._failed[key] = error
+                raise
         return self._runs[key]
 
     def _run_relation(self, suite: Suite) -> RelationRun:

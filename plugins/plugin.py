@@ -21,6 +21,7 @@ import pytest
 
 from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
 from factcheck.comparison import classify, compare, threshold_failures
+from factcheck.errors import FactcheckError
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE, Settings, merge
 from factcheck.suite import Suite, SuiteError, load_suite
 from factcheck.types import LRE_SWITCH, REQUIRE_MODES, SAY_CHECKS
@@ -303,6 +304,9 @@ class FactItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, FactFailure) and self.record is not None:
             return self.record.explain()
+        if isinstance(excinfo.value, FactcheckError):
+            # A setting that cannot work with this suite or model: the message names it; a traceback would not help.
+            return f"the relation in {self.path} cannot run:\n{excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -199,3 +199,14 @@ def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clea
     out = result.stdout.str()
     assert out.count("::capital[invalid suite]") == 1 and "facts/a/capital.json::capital[France]" in out
     result.stdout.fnmatch_lines(["*relation id 'capital' is already the suite*capital.json; rename one file*"])
+
+
+def test_a_layer_beyond_the_models_depth_is_one_clear_message_per_fact_and_runs_once(project, monkeypatch):
+    # The tiny model has 2 blocks; the suite pins the LRE at block 40.
+    write_suite(project.path / "suites" / "geo", "country_capital", settings={"lre": {"layer": 40}})
+    result = run(project, "suites")
+    out = result.stdout.str()
+    assert result.parseoutcomes().get("failed") == len(CAPITALS)
+    assert out.count("layer 40 is out of range for a model with 2 blocks") == len(CAPITALS)
+    assert "Traceback" not in out and "raise " not in out
+    assert out.count("[factcheck] country_capital:") + out.count("[factcheck] geo/country_capital:") == 1

@@ -54,9 +54,8 @@ def _relation_table(runs: list[RelationRun]) -> str:
             cells += ["<td>-</td>", "<td>-</td>", "<td>-</td>"]
         else:
             faith = run.lre.faithfulness
-            value = "n/a" if faith.value is None else f"{faith.value:.2f} [{faith.interval[0]:.2f}-{faith.interval[1]:.2f}]"
             flag = "" if trusted else f" <span class=warn title='{_e(faith.why_untrusted())}'>&#9888; untrusted: no classes</span>"
-            cells += [f"<td>{_e(run.lre.layer)}</td>", f"<td>{value}{flag}</td>", f"<td>{faith.tested} facts</td>"]
+            cells += [f"<td>{_e(run.lre.layer)}</td>", f"<td>{faith.value_text()}{flag}</td>", f"<td>{faith.tested} facts</td>"]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 

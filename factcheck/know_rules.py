@@ -160,9 +160,13 @@ class Faithfulness:
         return (f"faithfulness {self.value:.2f} on {self.tested} facts, 95% interval {low:.2f}-{high:.2f}: "
                 f"its lower end is under {MIN_TRUSTED_FAITHFULNESS}")
 
+    def value_text(self) -> str:
+        """E.g. '0.83 [0.66-0.93]' ('n/a' without facts)."""
+        if not self.tested:
+            return "n/a"
+        low, high = self.interval
+        return f"{self.value:.2f} [{low:.2f}-{high:.2f}]"
+
     def describe(self) -> str:
         """E.g. '0.83 [0.66-0.93] n=30'."""
-        if not self.tested:
-            return "n/a n=0"
-        low, high = self.interval
-        return f"{self.value:.2f} [{low:.2f}-{high:.2f}] n={self.tested}"
+        return f"{self.value_text()} n={self.tested}"

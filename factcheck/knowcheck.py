@@ -13,7 +13,7 @@ import torch
 
 from .know_rules import Faithfulness, FirstTokenRule, Undecided
 from .model import LanguageModel
-from .saycheck import FactOutcome
+from .saycheck import FactOutcome, first_tokens
 
 TOP_TOKENS = 5
 SHARED_WITH_SHOWN = 3  # wrong candidates named beside an undecided fact
@@ -73,8 +73,8 @@ def know_check(
     text_of = model.token_text
     results = []
     for row, outcome in enumerate(outcomes):
-        accepted = {c.first_token for c in outcome.candidates if c.correct and c.first_token is not None}
-        wrong_candidates = {c.first_token for c in outcome.candidates if not c.correct and c.first_token is not None}
+        accepted = first_tokens(outcome.candidates, correct=True)
+        wrong_candidates = first_tokens(outcome.candidates, correct=False)
         # Under the ranking check the model's answer is its top-ranked candidate, already among the wrong ones.
         said_wrong = say_check == "generation" and not outcome.generation_pass and outcome.greedy_first_token is not None
         rule = FirstTokenRule.of(accepted, wrong_candidates | ({outcome.greedy_first_token} if said_wrong else set()), text_of)

@@ -50,8 +50,7 @@ class FactFaithfulness:
     lre_strict: bool  # the LRE's top-1 is an answer's first token that decides
     lre_lenient: bool
     object_rank: int  # 1 + distinct wrong candidates' first tokens the LRE scores above every right one
-    decidable: bool = True  # some accepted answer's first token is neither blank nor shared with a wrong candidate
-    lre_undecided: bool = False  # the LRE's top-1 cannot decide (the fact is not decidable, or it is a shared token)
+    lre_undecided: bool = False  # the LRE's top-1 cannot decide (no first token decides the fact, or it is a shared one)
     # The first-token rule without the undecided one (what the strict rule counted before it), for comparison:
     model_starts_answer: bool = False  # the model's top-1 is an accepted answer's first token, deciding or not
     lre_starts_answer: bool = False  # the LRE's top-1 is
@@ -151,7 +150,6 @@ def faithfulness(
                 lre_strict=lre_decision is True,
                 lre_lenient=lenient_match(lre_text, fact.answers),
                 object_rank=1 + sum(float(lre_logits[row, t]) > best_right for t in wrong_all - right),
-                decidable=rule.decidable,
                 lre_undecided=lre_decision is None,
                 model_starts_answer=model_top[row] in right,
                 lre_starts_answer=lre_top[row] in right,

@@ -24,7 +24,6 @@ from .settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from .suite import DistractorSettings, Fact, Suite
 
 
-
 @dataclass(frozen=True)
 class SayOptions:
     shots: int = DEFAULT_SHOTS
@@ -94,6 +93,11 @@ class _Row:
     subject_token: int
     is_training: bool
     candidates: list[str]
+
+
+def first_tokens(candidates: Sequence[Candidate], correct: bool) -> set[int]:
+    """The first token ids of the right (or the wrong) candidates, where the tokenizer gives one."""
+    return {c.first_token for c in candidates if c.correct == correct and c.first_token is not None}
 
 
 def candidate_answers(suite: Suite, fact: Fact) -> list[str]:
@@ -227,7 +231,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     outcomes = {}
     for row, r in enumerate(pack):
         candidates = tries[row].candidates()
-        accepted_first = {c.first_token for c in candidates if c.correct and c.first_token is not None}
+        accepted_first = first_tokens(candidates, correct=True)
         outcomes[r.index] = FactOutcome(
             fact=r.fact,
             prompt=r.prompt,

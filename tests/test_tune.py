@@ -143,7 +143,7 @@ def test_sweep_picks_the_layer_then_the_beta_with_the_best_held_out_score(four_b
         right = round(share(lre.layer, lre.beta) * len(report.facts))
         return FaithfulnessReport(tuple(
             dataclasses.replace(f, model_strict=True, model_lenient=True, lre_strict=i < right, lre_lenient=i < right,
-                                decidable=True, lre_undecided=False)
+                                lre_undecided=False)
             for i, f in enumerate(report.facts)
         ))
 

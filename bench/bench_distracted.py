@@ -18,10 +18,10 @@ import dataclasses
 import sys
 import time
 
-from factcheck.model import load_model
-from factcheck.report import decided_on_both
+from factcheck.model.language_model import load_model
+from factcheck.reports.report import decided_on_both
 from factcheck.session import FactcheckSession, Settings
-from factcheck.suite import DistractorSettings, load_suite
+from factcheck.suites.suite import DistractorSettings, load_suite
 
 RELATIONS = [
     "suites/geography/country_capital.json",

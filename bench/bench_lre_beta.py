@@ -1,4 +1,4 @@
-"""Sweep: LRE faithfulness on SmolLM2 over layers and beta, to pick the defaults in factcheck.lre.
+"""Sweep: LRE faithfulness on SmolLM2 over layers and beta, to pick the defaults in factcheck.knows.lre.
 
 One full estimate per (relation, layer), n = 8, cached on disk (lre_cache);
 beta only rescales W h, so every beta reuses the estimate. Prints strict and
@@ -17,11 +17,11 @@ import time
 
 import torch
 
-from factcheck.lre import prompt_states
-from factcheck.lre_cache import load_or_estimate
-from factcheck.lre_metrics import faithfulness, test_sites
-from factcheck.model import load_model
-from factcheck.suite import load_suite
+from factcheck.knows.lre import prompt_states
+from factcheck.knows.lre_cache import load_or_estimate
+from factcheck.knows.lre_metrics import faithfulness, test_sites
+from factcheck.model.language_model import load_model
+from factcheck.suites.suite import load_suite
 
 DEFAULT_SUITES = [
     "suites/geography/country_capital.json",

@@ -1,24 +1,24 @@
 """Reproduce the LRE paper's faithfulness protocol on SmolLM2 and print it beside the published numbers.
 
 Protocol (the LRE paper's), per relation of the paper's dataset (read from --data
-and converted in memory with factcheck.importer; nothing is written):
+and converted in memory with factcheck.suites.importer; nothing is written):
 
 * Facts are shuffled with a fixed seed (--seed); the first n = 8 train the
   LRE and are the demonstrations of every prompt, prompt(s, train).
 * Test set: facts outside the training set that the model gets right, its
   top-1 next token being the object's first token. Two rules, as in
-  factcheck.lre_metrics: strict (token ids, leading space included) and the
+  factcheck.knows.lre_metrics: strict (token ids, leading space included) and the
   paper's lenient one (the stripped, lower-cased token is a prefix of the
   object). At most --max-test facts the model gets right (by either rule)
   are kept, looked for among at most 4 x --max-test facts.
 * The LRE is estimated at every layer of the grid (--layers, default blocks
   1, 3, ..., 23 of SmolLM2's 30; all layers from one set of backward passes,
-  factcheck.tune.estimate_layers) with beta = factcheck.lre.DEFAULT_BETA,
+  factcheck.knows.tune.estimate_layers) with beta = factcheck.knows.lre.DEFAULT_BETA,
   one beta for the model as in the paper.
 * Faithfulness: the share of test facts where the LRE's top-1 decoded token
   matches (lenient rule among the facts the model gets right by the lenient
   rule; strict among those it gets right by the strict rule). The strict rule
-  counts only facts whose first token decides (factcheck.know_rules: not
+  counts only facts whose first token decides (factcheck.knows.know_rules: not
   blank, not shared with a wrong candidate of the relation); the facts it
   leaves undecided are counted, and the first-token rule without that
   exclusion ("token") is printed beside it.
@@ -46,12 +46,12 @@ from pathlib import Path
 
 import torch
 
-from factcheck.importer import CATEGORIES, convert_document
-from factcheck.lre import DEFAULT_BETA, PromptStates, query_sites
-from factcheck.lre_metrics import FaithfulnessReport, faithfulness, first_token_ids, lenient_match
-from factcheck.model import load_model
-from factcheck.suite import Suite, parse_suite, read_json_document
-from factcheck.tune import Score, default_layers, estimate_layers, parse_layers, states_by_layer
+from factcheck.suites.importer import CATEGORIES, convert_document
+from factcheck.knows.lre import DEFAULT_BETA, PromptStates, query_sites
+from factcheck.knows.lre_metrics import FaithfulnessReport, faithfulness, first_token_ids, lenient_match
+from factcheck.model.language_model import load_model
+from factcheck.suites.suite import Suite, parse_suite, read_json_document
+from factcheck.knows.tune import Score, default_layers, estimate_layers, parse_layers, states_by_layer
 
 DEFAULT_DATA = Path("/work/shared/datasets/lre-relations")
 N_TRAIN = 8

@@ -6,7 +6,7 @@ all in one process:
 * reference: tests/lre_reference.py, full prompt every time, no cache, HF's
   eager attention, torch.autograd.functional.jacobian (one backward per row);
   run once;
-* fast full: factcheck.lre.estimate_lre(method="full"), median of --repeats;
+* fast full: factcheck.knows.lre.estimate_lre(method="full"), median of --repeats;
 * low rank: estimate_lre(method="lowrank"), median of --repeats;
 * cached: lre_cache.load_or_estimate on an existing entry, median of 5.
 
@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the one copy of the reference estimat
 
 from lre_reference import reference_estimate  # noqa: E402
 
-from factcheck.lre import DEFAULT_BETA, Lre, compare_lres, estimate_lre, prompt_states, resolve_layer  # noqa: E402
-from factcheck.lre_cache import load_or_estimate  # noqa: E402
-from factcheck.lre_metrics import faithfulness, test_sites  # noqa: E402
-from factcheck.model import load_model  # noqa: E402
-from factcheck.suite import load_suite  # noqa: E402
+from factcheck.knows.lre import DEFAULT_BETA, Lre, compare_lres, estimate_lre, prompt_states, resolve_layer  # noqa: E402
+from factcheck.knows.lre_cache import load_or_estimate  # noqa: E402
+from factcheck.knows.lre_metrics import faithfulness, test_sites  # noqa: E402
+from factcheck.model.language_model import load_model  # noqa: E402
+from factcheck.suites.suite import load_suite  # noqa: E402
 
 
 def timed(function, repeats: int):
@@ -55,7 +55,7 @@ def timed(function, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default=str(ROOT / "suites/geography/country_capital.json"))
-    parser.add_argument("--layer", default=None, help="block index (default: factcheck.lre's default layer)")
+    parser.add_argument("--layer", default=None, help="block index (default: factcheck.knows.lre's default layer)")
     parser.add_argument("--n-train", type=int, default=8)
     parser.add_argument("--beta", type=float, default=DEFAULT_BETA)
     parser.add_argument("--repeats", type=int, default=3)

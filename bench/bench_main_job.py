@@ -29,11 +29,11 @@ import time
 
 import torch
 
-from factcheck.matching import matching_answer
-from factcheck.model import LanguageModel, load_model
-from factcheck.prompts import build_prompt, demonstrations_for, subject_token_index
+from factcheck.says.matching import matching_answer
+from factcheck.model.language_model import LanguageModel, load_model
+from factcheck.suites.prompts import build_prompt, demonstrations_for, subject_token_index
 from factcheck.session import FactcheckSession, Settings, lre_for_suite
-from factcheck.suite import Suite
+from factcheck.suites.suite import Suite
 
 from bench_saycheck import suites_under  # bench/ is on the path when this script runs
 

@@ -1,4 +1,4 @@
-"""Benchmark: packed passes with tiled attention (factcheck.packed_attention) vs dense masked attention.
+"""Benchmark: packed passes with tiled attention (factcheck.model.packed_attention) vs dense masked attention.
 
 Runs the main job's per-relation work (say-checks and know-checks, LREs
 cached) on every suite under the given paths, alternating the two kinds of
@@ -23,8 +23,8 @@ from typing import Iterator
 
 import torch
 
-from factcheck import packed_attention
-from factcheck.model import load_model
+from factcheck.model import packed_attention
+from factcheck.model.language_model import load_model
 from factcheck.session import FactcheckSession, Settings, lre_for_suite
 
 from bench_saycheck import suites_under  # bench/ is on the path when this script runs

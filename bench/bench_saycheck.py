@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from factcheck.matching import matching_answer
-from factcheck.model import LanguageModel, load_model
-from factcheck.prompts import build_prompt, demonstrations_for
-from factcheck.saycheck import SayOptions, run_relation
-from factcheck.suite import Suite, load_suite
+from factcheck.says.matching import matching_answer
+from factcheck.model.language_model import LanguageModel, load_model
+from factcheck.suites.prompts import build_prompt, demonstrations_for
+from factcheck.says.saycheck import SayOptions, run_relation
+from factcheck.suites.suite import Suite, load_suite
 
 
 def suites_under(paths: list[str]) -> list[Suite]:

@@ -1,7 +1,7 @@
 """Benchmark: how the main job's time grows with the number of facts and with the prompt's length.
 
 Facts: the paper's relations (../shared/datasets/lre-relations, converted in
-memory by factcheck.importer) sampled to about 100, 1,000 and 10,000 facts:
+memory by factcheck.suites.importer) sampled to about 100, 1,000 and 10,000 facts:
 relations in file order, each given at least `--min-per-relation` facts (so
 that its LRE has training facts and test facts), the rest shared out one fact
 per relation in turn. Every relation's LRE is estimated or read from the cache
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-from factcheck.importer import convert_document
-from factcheck.model import load_model
-from factcheck.prompts import build_prompt, demonstrations_for
+from factcheck.suites.importer import convert_document
+from factcheck.model.language_model import load_model
+from factcheck.suites.prompts import build_prompt, demonstrations_for
 from factcheck.session import FactcheckSession, Settings, lre_for_suite
-from factcheck.suite import Suite, load_suite, parse_suite, read_json_document
+from factcheck.suites.suite import Suite, load_suite, parse_suite, read_json_document
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "lre-relations"

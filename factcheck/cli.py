@@ -6,11 +6,11 @@ import argparse
 import json
 import sys
 
-from .errors import FactcheckError
+from factcheck.errors import FactcheckError
 
 
 def _model_info(args: argparse.Namespace) -> int:
-    from .model import load_model
+    from factcheck.model.language_model import load_model
 
     model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
     facts = model.describe()
@@ -24,7 +24,7 @@ def _model_info(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .importer import import_paths
+    from factcheck.suites.importer import import_paths
 
     report = import_paths(args.sources, args.out, force=args.force)
     for result in report.results:
@@ -38,13 +38,13 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff import run_diff
+    from factcheck.gate.diff import run_diff
 
     return run_diff(args.base, args.candidate, budget=args.budget, markdown=args.markdown)
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from .tune import run_tune
+    from factcheck.knows.tune import run_tune
 
     return run_tune(args)
 
@@ -60,10 +60,10 @@ def _budget(text: str) -> int:
 
 
 def _lens(args: argparse.Namespace) -> int:
-    from .lens import attribute_lens, render_png, render_text
-    from .model import load_model
-    from .session import lre_for_suite
-    from .suite import load_suite
+    from factcheck.knows.lens import attribute_lens, render_png, render_text
+    from factcheck.model.language_model import load_model
+    from factcheck.session import lre_for_suite
+    from factcheck.suites.suite import load_suite
 
     suite = load_suite(args.relation)
     model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     lens.add_argument("--trust-remote-code", action="store_true")
     lens.set_defaults(handler=_lens)
 
-    from .tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT
+    from factcheck.knows.tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT
 
     tune = commands.add_parser(
         "tune", help="choose each suite's LRE layer and beta by faithfulness on held-out facts",

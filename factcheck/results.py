@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pandas as pd
 
-from .errors import FactcheckError
-from .suite import json_pointer
+from factcheck.errors import FactcheckError
+from factcheck.suites.suite import json_pointer
 
 
 class ReportError(FactcheckError, ValueError):

@@ -7,17 +7,14 @@ import sys
 import time
 from typing import Callable
 
-from .allocator import release_freed_memory
-from .errors import FactcheckError
-from .knowcheck import faithfulness, know_check
-from .model import LanguageModel, load_model
-from .report import DistractedResult, FactRecord, LreInfo, RelationRun
-from .saycheck import SayOptions, run_relation
-from .settings import (
-    DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_REQUIRE, DEFAULT_SAY_CHECK, DEFAULT_SHOTS,
-    Settings, merge,
-)
-from .suite import Suite
+from factcheck.model.allocator import release_freed_memory
+from factcheck.errors import FactcheckError
+from factcheck.knows.knowcheck import faithfulness, know_check
+from factcheck.model.language_model import LanguageModel, load_model
+from factcheck.reports.report import DistractedResult, FactRecord, LreInfo, RelationRun
+from factcheck.says.saycheck import SayOptions, run_relation
+from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
+from factcheck.suites.suite import Suite
 
 class FactcheckSession:
     """Settings come from the command line, then the suite file, then the ini file, then defaults."""
@@ -26,7 +23,7 @@ class FactcheckSession:
         self.command_line = command_line
         self.progress = progress or (lambda message: print(message, end="", file=sys.stderr, flush=True))
         self.ini = ini
-        self.settings = merge(command_line, ini)
+        self.settings = resolve(command_line, ini)  # the settings no suite can change
         self._model: LanguageModel | None = None
         self._runs: dict[str, RelationRun] = {}
         self._failed: dict[str, FactcheckError] = {}  # suite path -> why its relation could not run
@@ -36,8 +33,8 @@ class FactcheckSession:
         if self._model is None:
             self._model = load_model(
                 self.settings.model,
-                dtype=self.settings.dtype or DEFAULT_DTYPE,
-                device=self.settings.device or DEFAULT_DEVICE,
+                dtype=self.settings.dtype,
+                device=self.settings.device,
                 trust_remote_code=self.settings.trust_remote_code,
             )
             self.progress(f"\n[{self.model_line()}]")
@@ -55,28 +52,22 @@ class FactcheckSession:
         """Check an already loaded model (for Python callers and tests)."""
         self._model = model
 
-    def _resolve(self, name: str, suite_value, default):
-        for value in (getattr(self.command_line, name), suite_value, getattr(self.ini, name)):
-            if value is not None:
-                return value
-        return default
+    def settings_for(self, suite: Suite) -> Settings:
+        return resolve(self.command_line, suite_settings(suite), self.ini)
 
     def options_for(self, suite: Suite) -> tuple[SayOptions, str]:
+        settings = self.settings_for(suite)
         # The LRE's training facts are the prompts' demonstrations, so that one pass serves both checks.
-        options = SayOptions(
-            shots=self._resolve("shots", suite_shots(suite), DEFAULT_SHOTS),
-            max_new_tokens=self._resolve("max_new_tokens", suite.settings.max_new_tokens, DEFAULT_MAX_NEW_TOKENS),
-            batch_size=self._resolve("batch_size", None, DEFAULT_BATCH_SIZE),
-        )
-        return options, self._resolve("say_check", suite.settings.say_check, DEFAULT_SAY_CHECK)
+        options = SayOptions(shots=settings.shots, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size)
+        return options, settings.say_check
 
     @property
     def require(self) -> str:
-        return self.settings.require or DEFAULT_REQUIRE
+        return self.settings.require
 
     @property
     def lre_enabled(self) -> bool:
-        return (self.settings.lre or "on") != "off"
+        return self.settings.lre != "off"
 
     def run(self, suite: Suite) -> RelationRun:
         """All facts of a relation, computed together the first time any of them is asked for."""
@@ -147,6 +138,11 @@ class FactcheckSession:
         return [record for run in self._runs.values() for record in run.asked_records()]
 
 
+def suite_settings(suite: Suite) -> Settings:
+    """The session settings a suite file may set."""
+    return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check)
+
+
 def suite_shots(suite: Suite) -> int | None:
     """The suite's own number of demonstrations (= LRE training facts), or None when it sets none."""
     return suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
@@ -162,7 +158,7 @@ def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None
     """The relation's LRE with the suite's pinned settings, from the disk cache, estimated on a miss.
 
     Returns (lre, cache_hit)."""
-    from .lre_cache import load_or_estimate
+    from factcheck.knows.lre_cache import load_or_estimate
 
     settings = suite.settings.lre
     pinned = {"beta": settings.beta} if settings.beta is not None else {}

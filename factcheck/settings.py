@@ -1,7 +1,8 @@
-"""A run's settings and their defaults, importable without torch (the pytest plugin reads them at start-up).
+"""A run's settings, where each comes from, and their defaults; importable without torch (the pytest plugin reads
+them at start-up).
 
-Each setting may come from the command line, the suite file or the ini file; None means 'not given here' so
-that the next source decides, and DEFAULTS decides last.
+A setting may come from the command line, the suite file or the ini file; None means 'not given here' so that
+the next source decides, and DEFAULTS decides last. `resolve` is the one place that order is applied.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ DEFAULT_MAX_NEW_TOKENS = 8
 # Facts per packed pass at most. On a CPU each pass reads every weight whatever its size, so fewer,
 # fuller passes win; 64 holds most suites in one pack.
 DEFAULT_BATCH_SIZE = 64
-DEFAULT_SAY_CHECK = "generation"
-DEFAULT_REQUIRE = "says"
-DEFAULT_DEVICE = "cpu"
-DEFAULT_DTYPE = "float32"
 
 
 @dataclass(frozen=True)
 class Settings:
     """Session settings; None means 'not given here' so that the next source decides."""
 
-    model: str | None = None
+    model: str | None = None  # None after resolving: the embedded default model
     device: str | None = None
     dtype: str | None = None
     shots: int | None = None
@@ -32,13 +29,30 @@ class Settings:
     say_check: str | None = None
     require: str | None = None
     lre: str | None = None  # "on" or "off"
+    report: str | None = None  # JSON report path
+    html: str | None = None  # HTML report path
     trust_remote_code: bool = False
 
 
-def merge(first: Settings, second: Settings) -> Settings:
-    """Field by field: `first` where given, else `second`."""
+# The one table of defaults.
+DEFAULTS = Settings(
+    device="cpu",
+    dtype="float32",
+    shots=DEFAULT_SHOTS,
+    max_new_tokens=DEFAULT_MAX_NEW_TOKENS,
+    batch_size=DEFAULT_BATCH_SIZE,
+    say_check="generation",
+    require="says",
+    lre="on",
+)
+
+
+def resolve(*sources: Settings) -> Settings:
+    """Field by field, the first source that gives a value (highest precedence first), else DEFAULTS.
+
+    The order factcheck uses: command line, then the suite file, then the ini file."""
     values = {}
     for f in fields(Settings):
-        mine = getattr(first, f.name)
-        values[f.name] = mine if mine not in (None, False) else getattr(second, f.name)
+        given = [getattr(source, f.name) for source in (*sources, DEFAULTS)]
+        values[f.name] = next((value for value in given if value not in (None, False)), getattr(DEFAULTS, f.name))
     return Settings(**values)

@@ -1,9 +1,13 @@
-"""pytest plugin: JSON fact suites become tests of what a language model says.
+"""pytest plugin: JSON fact suites become tests of what a language model says and knows.
 
 `pytest suites/` collects every suite file, one test item per fact. The model
 loads once per process, on first use, and all facts of a relation are computed
 in one batched pass the first time any of them runs; each item then only
-asserts on the stored outcome.
+asserts on the stored result.
+
+The module-level hooks add the options and register one `FactcheckRun` per
+pytest run (`config.pluginmanager.register`); it holds the settings, the
+session and the release gate, and its methods are the hooks that need them.
 
 Installed, this module is imported by every pytest run in the environment, so
 it imports only the standard library, pytest and factcheck's torch-free
@@ -13,52 +17,51 @@ modules; torch, transformers and the model load when the first fact runs
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from factcheck.baseline import Baseline, BaselineError, build_baseline, load_baseline, parse_baseline, read_document, write_baseline
-from factcheck.comparison import classify, compare, threshold_failures
 from factcheck.errors import FactcheckError
-from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_DTYPE, Settings, merge
-from factcheck.suite import Suite, SuiteError, load_suite
+from factcheck.gate.baseline import BaselineError, load_baseline
+from factcheck.gate.comparison import threshold_failures
+from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
+from factcheck.settings import DEFAULTS, Settings, resolve
+from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import LRE_SWITCH, REQUIRE_MODES, SAY_CHECKS
 
 if TYPE_CHECKING:
-    from factcheck.report import FactRecord
+    from factcheck.reports.report import FactRecord
     from factcheck.session import FactcheckSession
 
-SETTINGS_KEY = pytest.StashKey[tuple[Settings, Settings]]()  # (command line, ini)
-SESSION_KEY = pytest.StashKey["FactcheckSession"]()
-BASELINE_KEY = pytest.StashKey["Baseline | None"]()
-THRESHOLD_FAILURES_KEY = pytest.StashKey[list]()
+RUN_KEY = pytest.StashKey["FactcheckRun"]()
 DEFAULT_SUITE_PATTERNS = ["*/suites/*.json"]
 
-# (option name, ini name, type, default, help)
+# (option name, ini name, type, help); the defaults are factcheck.settings.DEFAULTS
 _OPTIONS = [
-    ("--factcheck-model", "factcheck_model", str, None, "model to check: hub id, local folder, GGUF file or 'smollm2' (default)"),
-    ("--factcheck-device", "factcheck_device", str, "cpu", "torch device, e.g. cpu or cuda, or auto to spread a large model over every GPU (default: cpu)"),
-    ("--factcheck-dtype", "factcheck_dtype", str, "float32", "float32, bfloat16, float16 or auto (default: float32)"),
-    ("--factcheck-shots", "factcheck_shots", int, None, "few-shot demonstrations per prompt (default: 8, or the suite's setting)"),
-    ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, None, "greedy generation length limit (default: 8)"),
-    ("--factcheck-batch-size", "factcheck_batch_size", int, None, f"prompts per forward pass (default: {DEFAULT_BATCH_SIZE})"),
-    ("--factcheck-say-check", "factcheck_say_check", str, None, "which check decides a fact's say-verdict: generation (default) or ranking"),
-    ("--factcheck-require", "factcheck_require", str, None, "what a fact must do to pass: says (default), knows, both or agree"),
-    ("--factcheck-lre", "factcheck_lre", str, None, "on (default): also check what the model knows with each relation's LRE; off: says only"),
-    ("--factcheck-report", "factcheck_report", str, None, "write a JSON report of every fact to this path"),
-    ("--factcheck-baseline", "factcheck_baseline", str, None, "baseline file to gate on (regressions fail, known-wrong facts xfail)"),
-    ("--factcheck-html", "factcheck_html", str, None, "write a self-contained HTML report (tables, knows-vs-says matrix, lens heatmaps)"),
+    ("--factcheck-model", "factcheck_model", str, "model to check: hub id, local folder, GGUF file or 'smollm2' (default)"),
+    ("--factcheck-device", "factcheck_device", str, f"torch device, e.g. cpu or cuda, or auto to spread a large model over every GPU (default: {DEFAULTS.device})"),
+    ("--factcheck-dtype", "factcheck_dtype", str, f"float32, bfloat16, float16 or auto (default: {DEFAULTS.dtype})"),
+    ("--factcheck-shots", "factcheck_shots", int, f"few-shot demonstrations per prompt (default: {DEFAULTS.shots}, or the suite's setting)"),
+    ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, f"greedy generation length limit (default: {DEFAULTS.max_new_tokens})"),
+    ("--factcheck-batch-size", "factcheck_batch_size", int, f"prompts per forward pass (default: {DEFAULTS.batch_size})"),
+    ("--factcheck-say-check", "factcheck_say_check", str, f"which check decides a fact's say-verdict: generation or ranking (default: {DEFAULTS.say_check})"),
+    ("--factcheck-require", "factcheck_require", str, f"what a fact must do to pass: says, knows, both or agree (default: {DEFAULTS.require})"),
+    ("--factcheck-lre", "factcheck_lre", str, f"on: also check what the model knows with each relation's LRE; off: says only (default: {DEFAULTS.lre})"),
+    ("--factcheck-report", "factcheck_report", str, "write a JSON report of every fact to this path"),
+    ("--factcheck-baseline", "factcheck_baseline", str, "baseline file to gate on (regressions fail, known-wrong facts xfail)"),
+    ("--factcheck-html", "factcheck_html", str, "write a self-contained HTML report (tables, knows-vs-says matrix, lens heatmaps)"),
 ]
-_NOT_SESSION_SETTINGS = ("factcheck_report", "factcheck_baseline", "factcheck_html")
+_NOT_SETTINGS = ("factcheck_baseline",)  # a path relative to the ini file: see baseline_path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("factcheck", "factcheck: fact-regression checks of a language model")
-    for flag, ini, kind, default, help_text in _OPTIONS:
+    for flag, ini, kind, help_text in _OPTIONS:
         group.addoption(flag, dest=ini, type=kind, default=None, help=f"{help_text} [ini: {ini}]")
-        parser.addini(ini, help_text, default=None if default is None else str(default))
+        parser.addini(ini, help_text, default=None)
     parser.addini(
         "factcheck_suites",
         "glob patterns (matched against absolute paths) of the JSON files that are fact suites",
@@ -76,27 +79,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _command_line_value(config: pytest.Config, ini: str):
-    return config.getoption(ini)
+def _settings(config: pytest.Config, read) -> Settings:
+    return Settings(**{ini.removeprefix("factcheck_"): read(ini, kind) for _, ini, kind, _ in _OPTIONS if ini not in _NOT_SETTINGS})
 
 
 def _ini_value(config: pytest.Config, ini: str, kind):
     raw = config.getini(ini)
     return kind(raw) if raw not in (None, "") else None
-
-
-def _setting(config: pytest.Config, ini: str, kind, default):
-    """Command line beats ini, ini beats the built-in default."""
-    value = _command_line_value(config, ini)
-    if value is None:
-        value = _ini_value(config, ini, kind)
-    return default if value is None else value
-
-
-def _settings(config: pytest.Config, read) -> Settings:
-    return Settings(
-        **{ini.removeprefix("factcheck_"): read(ini, kind) for _, ini, kind, _, _ in _OPTIONS if ini not in _NOT_SESSION_SETTINGS}
-    )
 
 
 def baseline_path(config: pytest.Config) -> Path | None:
@@ -111,27 +100,11 @@ def baseline_path(config: pytest.Config) -> Path | None:
     return (base / from_ini).resolve()
 
 
-def _load_gate_baseline(config: pytest.Config) -> Baseline | None:
-    """The baseline to gate on, read when fact items are collected (a run of Python tests never needs it)."""
-    path = baseline_path(config)
-    if path is None or config.getoption("factcheck_update_baseline"):
-        return None
-    if not path.is_file():
-        pytest.exit(
-            f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
-    try:
-        return load_baseline(path)
-    except BaselineError as error:
-        pytest.exit(f"factcheck: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "factcheck: a fact from a factcheck suite")
-    command_line = _settings(config, lambda ini, kind: _command_line_value(config, ini))
+    command_line = _settings(config, lambda ini, kind: config.getoption(ini))
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
-    ini = Settings(**{**ini.__dict__, "trust_remote_code": bool(config.getini("factcheck_trust_remote_code"))})
+    ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")))
     for source in (command_line, ini):
         if source.say_check not in (None, *SAY_CHECKS):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
@@ -139,26 +112,21 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck_require must be one of {', '.join(REQUIRE_MODES)}, not {source.require!r}")
         if source.lre not in (None, *LRE_SWITCH):
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
-    config.stash[SETTINGS_KEY] = (command_line, ini)
-    config.stash[BASELINE_KEY] = None
-    _refuse_per_worker_outputs(config)
-    if config.getoption("factcheck_update_baseline") and baseline_path(config) is None:
+    run = FactcheckRun(config, command_line, ini)
+    if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
+    _refuse_per_worker_outputs(config, run)
+    config.stash[RUN_KEY] = run
+    config.pluginmanager.register(run, "factcheck-run")
 
 
-def _refuse_per_worker_outputs(config: pytest.Config) -> None:
+def _refuse_per_worker_outputs(config: pytest.Config, run: FactcheckRun) -> None:
     """Under pytest-xdist each worker sees only its own facts: a report or baseline written by one would be partial."""
     if not getattr(config.option, "numprocesses", None):
         return
-    wanted = [
-        flag
-        for flag, given in (
-            ("--factcheck-report", _setting(config, "factcheck_report", str, None)),
-            ("--factcheck-html", _setting(config, "factcheck_html", str, None)),
-            ("--factcheck-update-baseline", config.getoption("factcheck_update_baseline")),
-        )
-        if given
-    ]
+    given = (("--factcheck-report", run.settings.report), ("--factcheck-html", run.settings.html),
+             ("--factcheck-update-baseline", run.recording))
+    wanted = [flag for flag, value in given if value]
     if wanted:
         raise pytest.UsageError(
             f"{', '.join(wanted)} cannot be combined with pytest-xdist (-n) yet: each worker would write only its own "
@@ -183,53 +151,147 @@ def _progress_writer(config: pytest.Config):
     return write
 
 
-def _session(config: pytest.Config) -> FactcheckSession:
-    """The run's session, made on first use: this is where torch and transformers are imported."""
-    session = config.stash.get(SESSION_KEY, None)
-    if session is None:
-        from factcheck.session import FactcheckSession
+class FactcheckRun:
+    """One pytest run's factcheck state (settings, session, release gate) and the hooks that use it."""
 
-        command_line, ini = config.stash[SETTINGS_KEY]
-        session = config.stash[SESSION_KEY] = FactcheckSession(command_line, ini, progress=_progress_writer(config))
-    return session
+    def __init__(self, config: pytest.Config, command_line: Settings, ini: Settings):
+        self.config = config
+        self.command_line, self.ini = command_line, ini
+        self.settings = resolve(command_line, ini)
+        self.recording = bool(config.getoption("factcheck_update_baseline"))
+        self.baseline_path = baseline_path(config)
+        self.gate: ReleaseGate | None = None
+        self.threshold_failures: list[tuple[str, float, float]] = []
+        self._session: FactcheckSession | None = None
+        self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
+        self._markers: set[str] = set()
 
+    # ---- the session -------------------------------------------------------------------------
+    @property
+    def session(self) -> FactcheckSession:
+        """The run's session, made on first use: this is where torch and transformers are imported."""
+        if self._session is None:
+            from factcheck.session import FactcheckSession
 
-def _started_session(config: pytest.Config) -> FactcheckSession | None:
-    """The session if a fact or fixture has used it; None otherwise (nothing to report)."""
-    return config.stash.get(SESSION_KEY, None)
+            self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config))
+        return self._session
 
+    @property
+    def started_session(self) -> FactcheckSession | None:
+        """The session if a fact or fixture has used it; None otherwise (nothing to report)."""
+        return self._session
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    settings = merge(*config.stash[SETTINGS_KEY])
-    lines = [
-        f"factcheck: model={settings.model or 'smollm2 (embedded default)'} "
-        f"device={settings.device or DEFAULT_DEVICE} dtype={settings.dtype or DEFAULT_DTYPE}"
-    ]
-    path = baseline_path(config)
-    if path is not None:
-        mode = "recording into" if config.getoption("factcheck_update_baseline") else "gating on"
-        lines.append(f"factcheck: {mode} baseline {path}")
-    return lines
+    def register_marker(self, name: str, description: str) -> None:
+        if name not in self._markers:
+            self.config.addinivalue_line("markers", f"{name}: {description}")
+            self._markers.add(name)
 
+    def claim_relation(self, relation_id: str, path: Path) -> Path:
+        """The suite file that has `relation_id`: `path`, unless another file took it first."""
+        return self._relation_files.setdefault(relation_id, path)
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if file_path.suffix != ".json":
+    # ---- hooks -------------------------------------------------------------------------------
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        settings = self.settings
+        lines = [f"factcheck: model={settings.model or 'smollm2 (embedded default)'} device={settings.device} dtype={settings.dtype}"]
+        if self.baseline_path is not None:
+            mode = "recording into" if self.recording else "gating on"
+            lines.append(f"factcheck: {mode} baseline {self.baseline_path}")
+        return lines
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
+        if file_path.suffix != ".json":
+            return None
+        patterns = self.config.getini("factcheck_suites")
+        if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns):
+            return SuiteFile.from_parent(parent, path=file_path)
         return None
-    patterns = parent.config.getini("factcheck_suites")
-    if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns):
-        return SuiteFile.from_parent(parent, path=file_path)
-    return None
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items) -> None:
+        """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
+        facts = [item for item in items if isinstance(item, FactItem)]
+        if not facts:
+            return
+        self.gate = self._load_gate()
+        if self.gate is None:
+            return
+        for item in facts:
+            if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object):
+                item.add_marker(
+                    pytest.mark.xfail(strict=True, reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline")
+                )
+
+    def _load_gate(self) -> ReleaseGate | None:
+        """The gate on the baseline, read when fact items are collected (a run of Python tests never needs it)."""
+        path = self.baseline_path
+        if path is None or self.recording:
+            return None
+        if not path.is_file():
+            pytest.exit(
+                f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`",
+                returncode=pytest.ExitCode.USAGE_ERROR,
+            )
+        try:
+            return ReleaseGate(load_baseline(path))
+        except BaselineError as error:
+            pytest.exit(f"factcheck: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        """Per-suite minimum accuracies: a missed one fails the session even when every fact passed or xfailed."""
+        factcheck = self.started_session
+        if factcheck is None or not factcheck.runs():
+            return
+        thresholds = {run.suite.relation_id: run.suite.settings.min_accuracy for run in factcheck.runs()
+                      if run.suite.settings.min_accuracy is not None}
+        self.threshold_failures = threshold_failures([r.result for r in factcheck.all_records()], thresholds)
+        if self.threshold_failures and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:
+        session = self.started_session
+        records = [] if session is None else session.all_records()
+        if not records:
+            return
+        from factcheck.reports.report import distracted_lines, summary_lines, write_report
+
+        terminalreporter.section("factcheck: what the model says and knows, per relation")
+        terminalreporter.write_line(session.model_line())
+        for line in summary_lines(session.runs()):
+            terminalreporter.write_line(line, yellow=line.startswith("!"))
+        distracted = distracted_lines(session.runs())
+        if distracted:
+            terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
+            for line in distracted:
+                terminalreporter.write_line(line)
+        if self.settings.report:
+            path = write_report(Path(self.settings.report), session)
+            terminalreporter.write_line(f"factcheck: report written to {path}")
+        if self.settings.html:
+            from factcheck.reports.html_report import write_html_report
+
+            terminalreporter.write_line("factcheck: drawing the HTML report (lens heatmaps of hidden facts) ...")
+            path = write_html_report(Path(self.settings.html), session)
+            terminalreporter.write_line(f"factcheck: HTML report written to {path}")
+        if self.threshold_failures:
+            terminalreporter.section("factcheck: minimum accuracy missed", red=True)
+            for relation, accuracy, threshold in self.threshold_failures:
+                terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
+        results = [r.result for r in records]
+        model_info = {"name": session.model.name, "fingerprint": session.model.fingerprint}
+        suites_info = {run.suite.relation_id: {"content_hash": run.suite.content_hash, "path": str(run.suite.path)}
+                       for run in session.runs()}
+        if self.recording:
+            path = record(self.baseline_path, model_info, suites_info, results, root=config.rootpath)
+            terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}")
+        elif self.gate is not None:
+            comparison = self.gate.comparison(model_info, suites_info, results)
+            terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
+            for text, colour in comparison_lines(comparison):
+                terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
 
 
-def _register_marker(config: pytest.Config, name: str, description: str) -> None:
-    registered = config.stash.setdefault(_MARKERS_KEY, set())
-    if name not in registered:
-        config.addinivalue_line("markers", f"{name}: {description}")
-        registered.add(name)
-
-
-_MARKERS_KEY = pytest.StashKey[set]()
-_RELATION_FILES_KEY = pytest.StashKey[dict]()  # relation id -> the suite file that has it
+def _run(config: pytest.Config) -> FactcheckRun:
+    return config.stash[RUN_KEY]
 
 
 class SuiteFile(pytest.File):
@@ -242,8 +304,8 @@ class SuiteFile(pytest.File):
             # One bad file must not stop the other suites: report it as a failing item.
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
-        config = self.config
-        taken = config.stash.setdefault(_RELATION_FILES_KEY, {}).setdefault(suite.relation_id, self.path)
+        run = _run(self.config)
+        taken = run.claim_relation(suite.relation_id, self.path)
         if taken != self.path:
             # Only files in no `suites` folder are known by their name alone; two such files cannot share it.
             error = SuiteError(self.path, [("", f"relation id {suite.relation_id!r} is already the suite {taken}; rename one "
@@ -252,13 +314,13 @@ class SuiteFile(pytest.File):
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
         relation_marker = suite.name
-        _register_marker(config, relation_marker, f"facts of the relation {suite.relation!r}")
+        run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
         for index, fact in enumerate(suite.facts):
             item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")
             item.add_marker(relation_marker)
             for name in (*fact.tags, *suite.settings.markers):
-                _register_marker(config, name, "factcheck fact tag")
+                run.register_marker(name, "factcheck fact tag")
                 item.add_marker(name)
             # With pytest-xdist --dist loadgroup, a relation stays on one worker (one batched pass).
             item.add_marker(pytest.mark.xdist_group(suite.relation_id))
@@ -275,35 +337,31 @@ class FactItem(pytest.Item):
         self.suite = suite
         self.fact_index = fact_index
         self.record: FactRecord | None = None
+        self.regression: str | None = None  # the gate's note when this fact regressed
 
-    def baseline_entry(self):
-        """This fact's baseline entry, or None when there is none or its expected object changed."""
-        baseline = self.config.stash.get(BASELINE_KEY, None)
-        if baseline is None:
-            return None
-        entry = baseline.facts.get(self.suite.relation_id, {}).get(self.suite.facts[self.fact_index].subject)
-        if entry is None or entry.object != self.suite.facts[self.fact_index].object:
-            return None
-        return entry
+    @property
+    def fact(self):
+        return self.suite.facts[self.fact_index]
 
     def runtest(self) -> None:
-        session = _session(self.config)
-        self.record = session.record_for(self.suite, self.fact_index)
+        run = _run(self.config)
+        self.record = run.session.record_for(self.suite, self.fact_index)
+        result = self.record.result
         for key, value in self.record.user_properties():
             self.user_properties.append((key, value))
-        if self.config.getoption("factcheck_update_baseline"):
-            return
-        entry = self.baseline_entry()
-        if entry is not None and entry.say_pass and not self.record.say_pass:
-            kind, note = classify(entry, self.record.to_dict())
-            self.record.regression = f"REGRESSION ({kind}): said right in the baseline, not now; {note}"
-            raise FactFailure(self.record.fact.subject)
+        if run.recording:
+            return  # recording a baseline: every fact's verdict is what is recorded, none fails
+        if run.gate is not None:
+            change = run.gate.judge(result)
+            if change.is_regression:
+                self.regression = f"REGRESSION ({change.kind}): said right in the baseline, not now; {change.note}"
+                raise FactFailure(result.subject)
         if not self.record.passed:
-            raise FactFailure(self.record.fact.subject)
+            raise FactFailure(result.subject)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, FactFailure) and self.record is not None:
-            return self.record.explain()
+            return self.record.explain(self.regression)
         if isinstance(excinfo.value, FactcheckError):
             # A setting that cannot work with this suite or model: the message names it; a traceback would not help.
             return f"the relation in {self.path} cannot run:\n{excinfo.value}"
@@ -332,124 +390,5 @@ class BadSuiteItem(pytest.Item):
 
 @pytest.fixture(scope="session")
 def factcheck_model(pytestconfig: pytest.Config):
-    """The session's model (a factcheck.model.LanguageModel), loaded once, on first use."""
-    return _session(pytestconfig).model
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
-    """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
-    if not any(isinstance(item, FactItem) for item in items):
-        return
-    config.stash[BASELINE_KEY] = _load_gate_baseline(config)
-    if config.stash[BASELINE_KEY] is None:
-        return
-    for item in items:
-        if isinstance(item, FactItem):
-            entry = item.baseline_entry()
-            if entry is not None and not entry.say_pass:
-                item.add_marker(
-                    pytest.mark.xfail(strict=True, reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline")
-                )
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    session = _started_session(config)
-    records = [] if session is None else session.all_records()
-    if not records:
-        return
-    from factcheck.report import distracted_lines, summary_lines, write_report
-
-    terminalreporter.section("factcheck: what the model says and knows, per relation")
-    terminalreporter.write_line(session.model_line())
-    for line in summary_lines(session.runs()):
-        terminalreporter.write_line(line, yellow=line.startswith("!"))
-    distracted = distracted_lines(session.runs())
-    if distracted:
-        terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
-        for line in distracted:
-            terminalreporter.write_line(line)
-    report_path = _setting(config, "factcheck_report", str, None)
-    if report_path:
-        path = write_report(Path(report_path), session)
-        terminalreporter.write_line(f"factcheck: report written to {path}")
-    html_path = _setting(config, "factcheck_html", str, None)
-    if html_path:
-        from factcheck.html_report import write_html_report
-
-        terminalreporter.write_line("factcheck: drawing the HTML report (lens heatmaps of hidden facts) ...")
-        path = write_html_report(Path(html_path), session)
-        terminalreporter.write_line(f"factcheck: HTML report written to {path}")
-    dicts = [record.to_dict() for record in records]
-    failures = config.stash.get(THRESHOLD_FAILURES_KEY, [])
-    if failures:
-        terminalreporter.section("factcheck: minimum accuracy missed", red=True)
-        for relation, accuracy, threshold in failures:
-            terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
-    if config.getoption("factcheck_update_baseline"):
-        path = _update_baseline(config, session, dicts)
-        terminalreporter.write_line(f"factcheck: baseline of {len(dicts)} facts written to {path}")
-        return
-    baseline = config.stash.get(BASELINE_KEY, None)
-    if baseline is not None:
-        _write_comparison(terminalreporter, baseline, session, dicts)
-
-
-def _model_info(session: FactcheckSession) -> dict[str, str]:
-    return {"name": session.model.name, "fingerprint": session.model.fingerprint}
-
-
-def _suites_info(session: FactcheckSession) -> dict[str, dict[str, str]]:
-    return {run.suite.relation_id: {"content_hash": run.suite.content_hash, "path": str(run.suite.path)} for run in session.runs()}
-
-
-def _update_baseline(config: pytest.Config, session: FactcheckSession, dicts: list[dict]) -> Path:
-    path = baseline_path(config)
-    document = build_baseline(_model_info(session), _suites_info(session), dicts, root=config.rootpath)
-    if path.is_file():
-        # Relations not run this time keep their recorded facts.
-        try:
-            previous = parse_baseline(read_document(path), path)
-        except BaselineError:
-            previous = None  # a broken file is replaced whole
-        if previous is not None and previous.model.get("fingerprint") == document["model"]["fingerprint"]:
-            for relation, facts in previous.facts.items():
-                if relation not in document["facts"]:
-                    document["facts"][relation] = {s: _fact_dict(f) for s, f in facts.items()}
-                    document["suites"][relation] = previous.suites[relation]
-    return write_baseline(path, document)
-
-
-def _fact_dict(fact) -> dict:
-    from dataclasses import asdict
-
-    return asdict(fact)
-
-
-def _write_comparison(terminalreporter, baseline: Baseline, session: FactcheckSession, dicts: list[dict]) -> None:
-    comparison = compare(baseline, _model_info(session), _suites_info(session), dicts)
-    regressions = comparison.regressions
-    terminalreporter.section("factcheck: against the baseline", red=bool(regressions))
-    for warning in comparison.warnings():
-        terminalreporter.write_line(f"WARNING: {warning}", yellow=True)
-    terminalreporter.write_line(f"regressions: {len(regressions)}", red=bool(regressions), bold=True)
-    for change in regressions:
-        terminalreporter.write_line(f"  {change.kind:<10} {change.relation}[{change.subject}] (expected {change.object!r}) {change.note}", red=True)
-    for kind in ("fixed", "new", "changed"):
-        changes = comparison.of(kind)
-        if changes:
-            terminalreporter.write_line(f"{kind}: {len(changes)}")
-            for change in changes:
-                terminalreporter.write_line(f"  {change.relation}[{change.subject}] {change.note}")
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
-    """Per-suite minimum accuracies: a missed one fails the session even when every fact passed or xfailed."""
-    factcheck = _started_session(session.config)
-    if factcheck is None or not factcheck.runs():
-        return
-    thresholds = {run.suite.relation_id: run.suite.settings.min_accuracy for run in factcheck.runs() if run.suite.settings.min_accuracy is not None}
-    failures = threshold_failures([r.to_dict() for r in factcheck.all_records()], thresholds)
-    session.config.stash[THRESHOLD_FAILURES_KEY] = failures
-    if failures and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
+    """The session's model (a factcheck.model.language_model.LanguageModel), loaded once, on first use."""
+    return _run(pytestconfig).session.model

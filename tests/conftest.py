@@ -35,7 +35,7 @@ Fixtures
 
 ``tiny_llama_folder`` (session)
     A folder written by ``save_pretrained`` holding the seed-0 tiny Llama and
-    its tokenizer, loadable with ``factcheck.model.load_model(str(folder))`` or
+    its tokenizer, loadable with ``factcheck.model.language_model.load_model(str(folder))`` or
     ``factcheck model info FOLDER``. Read-only by convention.
 
 ``smollm2`` (session, slow tests only)
@@ -145,7 +145,7 @@ def tiny_tokenizer():
 
 @pytest.fixture(scope="session")
 def tiny_model_factory(tiny_tokenizer) -> Callable[..., object]:
-    from factcheck.model import LanguageModel
+    from factcheck.model.language_model import LanguageModel
 
     def make(architecture: str, *, seed: int = 0, tokenizer=None, **config_overrides):
         tokenizer = tokenizer if tokenizer is not None else tiny_tokenizer
@@ -186,8 +186,8 @@ def tiny_llama_folder(tmp_path_factory, tiny_tokenizer):
 
 @pytest.fixture(scope="session")
 def smollm2():
-    from factcheck import default_model
-    from factcheck.model import load_model
+    from factcheck.model import default_model
+    from factcheck.model.language_model import load_model
 
     if importlib.util.find_spec(default_model.PACKAGE) is None:
         pytest.skip(f"the default model is not installed ({default_model.INSTALL_COMMAND})")

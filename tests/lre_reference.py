@@ -1,4 +1,4 @@
-"""The straightforward LRE estimator: the slow baseline that factcheck.lre's fast path must reproduce.
+"""The straightforward LRE estimator: the slow baseline that factcheck.knows.lre's fast path must reproduce.
 
 Nothing clever on purpose: every evaluation runs the whole prompt through the
 model's own forward (HF's eager attention, no key/value cache), a forward
@@ -16,9 +16,9 @@ from typing import Sequence
 
 import torch
 
-from factcheck.model import LanguageModel
-from factcheck.prompts import build_prompt, subject_token_index
-from factcheck.suite import Fact
+from factcheck.model.language_model import LanguageModel
+from factcheck.suites.prompts import build_prompt, subject_token_index
+from factcheck.suites.suite import Fact
 
 
 @contextlib.contextmanager

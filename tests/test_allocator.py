@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from factcheck import allocator
+from factcheck.model import allocator
 
 
 @pytest.fixture()

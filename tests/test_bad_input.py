@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factcheck import suite as suite_module
-from factcheck.baseline import BaselineError, load_baseline
-from factcheck.prompts import build_prompt, subject_token_index
-from factcheck.saycheck import SayOptions, run_relation
-from factcheck.suite import MAX_JSON_DEPTH, Fact, Suite, SuiteError, load_suite, parse_suite
+from factcheck.suites import suite as suite_module
+from factcheck.gate.baseline import BaselineError, load_baseline
+from factcheck.suites.prompts import build_prompt, subject_token_index
+from factcheck.says.saycheck import SayOptions, run_relation
+from factcheck.suites.suite import MAX_JSON_DEPTH, Fact, Suite, SuiteError, load_suite, parse_suite
 
 DATA = Path(__file__).resolve().parent / "data"
 BAD_SUITES = DATA / "bad_suites"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from factcheck.baseline import (
+from factcheck.gate.baseline import (
     BASELINE_VERSION,
     Baseline,
     BaselineError,
@@ -17,7 +18,8 @@ from factcheck.baseline import (
     round_margin,
     write_baseline,
 )
-from factcheck.comparison import KINDS, accuracy_by_relation, compare, threshold_failures
+from factcheck.gate.comparison import KINDS, accuracy_by_relation, compare, threshold_failures
+from factcheck.result import FactResult
 
 MODEL = {"name": "tiny", "fingerprint": "f00d", "architecture": "llama", "dtype": "float32"}
 SUITES = {
@@ -27,12 +29,12 @@ SUITES = {
 
 
 def record(relation, subject, obj, say, know=None, *, margin=0.5, verdict=None, training=False, **extra):
-    """A per-fact record shaped like FactRecord.to_dict() (plus the know-check keys)."""
-    return {
+    """A fact's result, from a report entry like FactResult.to_dict() gives."""
+    return FactResult.from_dict({
         "relation": relation, "subject": subject, "object": obj, "aliases": [], "tags": [], "training": training,
         "generated": obj if say else "?", "generation_pass": say, "ranking_pass": say, "margin": margin,
         "say_check": "generation", "say_pass": say, "top_candidates": [], "know_pass": know, "verdict": verdict, **extra,
-    }
+    })
 
 
 def base_records():
@@ -74,7 +76,8 @@ def test_rewriting_the_same_records_is_byte_identical_whatever_their_order(tmp_p
     write_baseline(first, build_baseline(MODEL, SUITES, base_records(), root="/repo"))
     # Same results, other order, and margins that differ only below the stored precision.
     shuffled = list(reversed(base_records()))
-    shuffled[-1]["margin"] = 1.23456001
+    france = shuffled[-1]
+    shuffled[-1] = dataclasses.replace(france, say=dataclasses.replace(france.say, margin=1.23456001))
     write_baseline(second, build_baseline(MODEL, dict(reversed(list(SUITES.items()))), shuffled, root="/repo"))
     assert first.read_bytes() == second.read_bytes()
     text = first.read_text(encoding="utf-8")

@@ -15,18 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from factcheck import lre_cache
-from factcheck.model import load_model
-from factcheck.suite import Fact
+from factcheck.knows import lre_cache
+from factcheck.model.language_model import load_model
+from factcheck.suites.suite import Fact
 
 RELATION = ("The capital city of {subject} is", [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Peru", "Lima")])
 
 CHILD = textwrap.dedent(
     """
     import hashlib, os, signal, sys
-    from factcheck import cache, lre_cache
-    from factcheck.model import load_model
-    from factcheck.suite import Fact
+    from factcheck import cache
+    from factcheck.knows import lre_cache
+    from factcheck.model.language_model import load_model
+    from factcheck.suites.suite import Fact
 
     folder, mode = sys.argv[1], sys.argv[2]
     template, pairs = {relation!r}

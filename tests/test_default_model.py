@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from factcheck import cache, cli, default_model
+from factcheck import cache, cli
+
+from factcheck.model import default_model
 from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, write_bytes_atomic, write_json_atomic
-from factcheck.model import load_model
+from factcheck.model.language_model import load_model
 
 from conftest import build_tiny_model
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.saycheck import FactOutcome, SayOptions, run_relation
-from factcheck.suite import load_suite
+from factcheck.says.saycheck import FactOutcome, SayOptions, run_relation
+from factcheck.suites.suite import load_suite
 
 SUITES = sorted((Path(__file__).resolve().parents[1] / "suites").rglob("*.json"))
 TOLERANCE = 1e-4

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from factcheck import diff
-from factcheck.baseline import build_baseline, write_baseline
+from factcheck.gate import diff
+from factcheck.gate.baseline import build_baseline, write_baseline
 from factcheck.cli import main
+from factcheck.result import FactResult
 
 MODEL = {"name": "tiny", "fingerprint": "f00d"}
 SUITES = {
@@ -19,8 +20,8 @@ SUITES = {
 
 
 def record(relation, subject, obj, say, know=None):
-    return {"relation": relation, "subject": subject, "object": obj, "say_pass": say, "generation_pass": say,
-            "ranking_pass": say, "margin": 0.25, "training": False, "know_pass": know, "verdict": None}
+    return FactResult.from_dict({"relation": relation, "subject": subject, "object": obj, "say_pass": say, "generation_pass": say,
+                                 "ranking_pass": say, "margin": 0.25, "training": False, "know_pass": know, "verdict": None})
 
 
 BASE = [
@@ -44,13 +45,13 @@ def baseline_file(path: Path, records, model=MODEL) -> Path:
 
 
 def report_file(path: Path, records, model=MODEL) -> Path:
-    """A JSON report as report_document writes it (extra keys included)."""
+    """A JSON report as report_document writes it (extra keys included); `records` are results or fact entries."""
     document = {
         "factcheck_report_version": 2,
         "factcheck_version": "0.0.0",
         "model": {**model, "architecture": "llama", "dtype": "float32", "device": "cpu"},
         "suites": {relation: {**info, "relation": relation.replace("_", " "), "shots": 4} for relation, info in SUITES.items()},
-        "facts": [{**r, "aliases": [], "tags": [], "generated": "x", "say_check": "generation", "top_candidates": []} for r in records],
+        "facts": [{**r.to_dict(), "generated": "x"} if isinstance(r, FactResult) else r for r in records],
     }
     path.write_text(json.dumps(document), encoding="utf-8")
     return path
@@ -63,7 +64,7 @@ def run(capsys, *argv):
 
 
 def test_report_version_matches_the_report_module():
-    from factcheck.report import REPORT_VERSION
+    from factcheck.reports.report import REPORT_VERSION
 
     assert diff.REPORT_VERSION == REPORT_VERSION
 
@@ -106,7 +107,7 @@ def test_reports_and_baselines_mix(tmp_path, capsys):
 
 
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
-    old = [{k: v for k, v in r.items() if k not in ("know_pass", "verdict")} for r in CANDIDATE]
+    old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)
     code, out, _ = run(capsys, baseline_file(tmp_path / "base.json", BASE), candidate)
     assert code == 1

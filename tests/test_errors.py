@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 
 from factcheck import cli
-from factcheck.baseline import BaselineError
-from factcheck.default_model import DefaultModelMissing
-from factcheck.degrade import DegradeError
+from factcheck.gate.baseline import BaselineError
+from factcheck.model.default_model import DefaultModelMissing
+from factcheck.model.degrade import DegradeError
 from factcheck.errors import FactcheckError, JsonFileError, SettingError
-from factcheck.importer import ImportFormatError
-from factcheck.lre import LreError
-from factcheck.model import ModelLayoutError, ModelLoadError
-from factcheck.prompts import SubjectNotFound
+from factcheck.suites.importer import ImportFormatError
+from factcheck.model.prefix_attention import UnroutedAttention
+from factcheck.model.language_model import ModelLayoutError, ModelLoadError
+from factcheck.suites.prompts import SubjectNotFound
 from factcheck.results import ReportError
-from factcheck.suite import SuiteError
-from factcheck.tune import TuneError
+from factcheck.suites.suite import SuiteError
+from factcheck.knows.tune import TuneError
 
 
-@pytest.mark.parametrize("error", [BaselineError, DefaultModelMissing, DegradeError, ImportFormatError, LreError, ModelLayoutError,
+@pytest.mark.parametrize("error", [BaselineError, DefaultModelMissing, DegradeError, ImportFormatError, UnroutedAttention, ModelLayoutError,
                                    ModelLoadError, ReportError, SettingError, SubjectNotFound, SuiteError, TuneError])
 def test_every_error_factcheck_raises_on_purpose_is_a_factcheck_error(error):
     assert issubclass(error, FactcheckError)

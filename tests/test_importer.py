@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from factcheck import importer
+from factcheck.suites import importer
 from factcheck.cli import main
-from factcheck.importer import ImportFormatError, decode_escapes, import_file, import_paths, snake_case
-from factcheck.suite import SuiteError, load_suite
+from factcheck.suites.importer import ImportFormatError, decode_escapes, import_file, import_paths, snake_case
+from factcheck.suites.suite import SuiteError, load_suite
 
 LRE_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "lre-relations"
 

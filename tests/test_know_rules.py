@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factcheck.know_rules import (
+from factcheck.knows.know_rules import (
     BLANK_FIRST_TOKEN,
     MIN_FAITHFULNESS_FACTS,
     NO_FIRST_TOKEN,
@@ -14,6 +14,7 @@ from factcheck.know_rules import (
     Faithfulness,
     FirstTokenRule,
     is_blank,
+    object_rank,
     wilson_interval,
 )
 
@@ -74,3 +75,11 @@ def test_trust_needs_enough_facts_and_a_lower_end_over_the_threshold():
     assert not twelve_of_twenty.trusted and "lower end" in twelve_of_twenty.why_untrusted()
     assert twelve_of_twenty.describe() == "0.60 [0.39-0.78] n=20"
     assert Faithfulness(0, 0, 7).describe() == "n/a n=0" and not Faithfulness(0, 0, 7).trusted
+
+
+def test_object_rank_counts_the_wrong_first_tokens_scored_above_every_accepted_one():
+    scores = {1: 0.5, 2: 0.9, 3: 0.7, 4: 0.1}.__getitem__
+    assert object_rank(scores, accepted={1, 3}, wrong={2, 4}) == 2  # only token 2 beats the best accepted (0.7)
+    assert object_rank(scores, accepted={2}, wrong={1, 3, 4}) == 1
+    assert object_rank(scores, accepted={1}, wrong={1, 2, 3}) == 3  # a token that starts an accepted answer is not wrong
+    assert object_rank(scores, accepted=set(), wrong={1, 2}) == 3  # no accepted first token: below every wrong one

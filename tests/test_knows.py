@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from factcheck.know_rules import BLANK_FIRST_TOKEN, DECODED_TOKEN_SHARED, SHARED_FIRST_TOKEN, Undecided
-from factcheck.knowcheck import KnowOutcome, faithfulness, know_check, verdict_class
-from factcheck.lens import attribute_lens, png_bytes, render_text
-from factcheck.lre import estimate_lre
-from factcheck.report import FactRecord
+from factcheck.knows.know_rules import BLANK_FIRST_TOKEN, DECODED_TOKEN_SHARED, SHARED_FIRST_TOKEN, Undecided
+from factcheck.knows.knowcheck import KnowOutcome, faithfulness, know_check, verdict_class
+from factcheck.knows.lens import attribute_lens, png_bytes, render_text
+from factcheck.knows.lre import estimate_lre
+from factcheck.reports.report import FactRecord
 from factcheck.results import ReportError, load, validate_report
-from factcheck.saycheck import Candidate, FactOutcome
-from factcheck.suite import Fact, parse_suite
+from factcheck.says.saycheck import Candidate, FactOutcome
+from factcheck.suites.suite import Fact, parse_suite
 
 
 @pytest.mark.parametrize(
@@ -279,15 +279,15 @@ def test_plugin_report_validates_loads_as_a_dataframe_and_require_changes_outcom
 
 
 def test_a_regression_is_split_only_by_a_decided_know_verdict_of_a_trusted_relation(tmp_path):
-    from factcheck.baseline import BaselineFact
-    from factcheck.comparison import FORGOTTEN, REGRESSED, SUPPRESSED, classify
+    from factcheck.gate.baseline import BaselineFact
+    from factcheck.gate.comparison import FORGOTTEN, REGRESSED, SUPPRESSED, classify
 
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     said_before = BaselineFact("Paris", True, True, True, True, "known", 1.0, False)
 
     def regression(know, trusted):
         record = FactRecord(suite=suite, outcome=outcome(said=False), say_check="generation", know=know, lre_trusted=trusted)
-        return classify(said_before, record.to_dict())
+        return classify(said_before, record.result)
 
     decodes, misses = KnowOutcome([(" Paris", 0.9)], 1, True), KnowOutcome([(" Rome", 0.9)], 2, False)
     assert regression(decodes, True)[0] == SUPPRESSED and regression(misses, True)[0] == FORGOTTEN
@@ -320,7 +320,7 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
     assert "UNDECIDED: the answer's first token ' J' also starts wrong answers (J. K. Rowling)" in undecided.explain()
     assert "verdict: undecided (shared first token)" in undecided.explain()
 
-    from factcheck.html_report import _class_matrix, _hidden_table, _undecided_table
+    from factcheck.reports.html_report import _class_matrix, _hidden_table, _undecided_table
 
     table = _hidden_table([hidden, undecided])
     assert table.count("<tr class=hidden>") == 1 and "the answer&#x27;s first token &#x27; Paris&#x27;" in table
@@ -330,8 +330,8 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
 
 
 def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_columns(tmp_path):
-    from factcheck.know_rules import Faithfulness
-    from factcheck.report import LreInfo, REPORT_VERSION
+    from factcheck.knows.know_rules import Faithfulness
+    from factcheck.reports.report import LreInfo, REPORT_VERSION
 
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     decided = FactRecord(suite=suite, outcome=outcome(said=True), say_check="generation", lre_trusted=True,
@@ -355,3 +355,7 @@ def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_co
     assert frame["lre_faithfulness_low"].iloc[0] == pytest.approx(0.3866, abs=1e-4)
     assert frame["lre_faithfulness_high"].iloc[0] == pytest.approx(0.7812, abs=1e-4)
     assert frame["relation_undecided"].tolist() == [1, 1]
+    # The report's entries read back as the very results they were written from.
+    from factcheck.result import FactResult
+
+    assert [FactResult.from_dict(entry) for entry in json.loads(path.read_text())["facts"]] == [decided.result, undecided.result]

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from factcheck import lre_cache
-from factcheck.lre import (
+from factcheck.knows import lre_cache
+from factcheck.model.prefix_attention import UnroutedAttention
+from factcheck.knows.lre import (
     DEFAULT_BETA,
     Lre,
-    LreError,
     SuffixProblem,
     compare_lres,
     estimate_lre,
@@ -23,7 +23,7 @@ from factcheck.lre import (
     resolve_layer,
     training_sites,
 )
-from factcheck.suite import Fact
+from factcheck.suites.suite import Fact
 
 from lre_reference import reference_estimate, reference_lre_outputs, reference_problem
 
@@ -181,7 +181,7 @@ def test_attention_outside_the_interface_is_refused(tiny_model_factory):
 
     model = tiny_model_factory("llama")
     model.layout.blocks[1].self_attn = PrivateAttention()
-    with pytest.raises(LreError, match="1 of 2 attention layers"):
+    with pytest.raises(UnroutedAttention, match="1 of 2 attention layers"):
         estimate_lre(model, (TEMPLATE, FACTS), 0, n_train=2)
 
 

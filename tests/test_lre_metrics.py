@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from factcheck.lre import Lre, estimate_lre, prompt_states, query_sites
-from factcheck.lre_metrics import causality, faithfulness, first_token_ids, lenient_match
-from factcheck.suite import Fact, load_suite
+from factcheck.knows.lre import Lre, estimate_lre, prompt_states, query_sites
+from factcheck.knows.lre_metrics import causality, faithfulness, first_token_ids, lenient_match
+from factcheck.suites.suite import Fact, load_suite
 
 # The query ends with the subject, so at the last block the subject state is the object state.
 TEMPLATE = "Capital: {subject}"

@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factcheck.matching import matching_answer, normalise
+from factcheck.says.matching import matching_answer, normalise
 
 
 def test_object_at_the_start_passes():

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from factcheck import cli
-from factcheck.model import (
+from factcheck.model.language_model import (
     LanguageModel,
     ModelLayoutError,
     compute_fingerprint,
@@ -336,7 +336,7 @@ def test_cli_model_info_error_exit(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_gguf_file_loads_like_the_converted_folder(smollm2):
-    from factcheck import default_model
+    from factcheck.model import default_model
 
     direct = load_model(default_model.gguf_path())
     assert direct.num_layers == 30

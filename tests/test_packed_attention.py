@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from factcheck import packed_attention
-from factcheck.packed_attention import plan_tiles, tiled_attention
-from factcheck.packing import PackedSequence, Token
+from factcheck.model import packed_attention
+from factcheck.model.packed_attention import plan_tiles, tiled_attention
+from factcheck.model.packing import PackedSequence, Token
 
 from test_packing import alone
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from factcheck.packing import PackedSequence, Token, has_sliding_window
+from factcheck.model.packing import PackedSequence, Token, has_sliding_window
 
 PROMPTS = [[5, 9, 14, 3, 22, 7, 11], [5, 9, 14, 30, 8], [5, 40, 41, 42, 43, 44, 45, 46, 47, 48]]
 

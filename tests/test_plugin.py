@@ -154,7 +154,7 @@ def test_ranking_say_check_decides_when_asked(project):
     assert all(f["say_pass"] == f["generation_pass"] for f in facts)
 
 
-@pytest.mark.parametrize("module", ["factcheck_pytest.plugin", "factcheck.diff", "factcheck.comparison", "factcheck.settings"])
+@pytest.mark.parametrize("module", ["factcheck_pytest.plugin", "factcheck.gate.diff", "factcheck.gate.comparison", "factcheck.settings"])
 def test_importing_the_plugin_and_the_gate_does_not_import_torch(module):
     # The plugin is imported by every pytest run in the environment: torch and transformers take seconds.
     import subprocess

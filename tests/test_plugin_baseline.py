@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from factcheck.baseline import load_baseline
+from factcheck.gate.baseline import load_baseline
 
 CAPITALS = [
     ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),

@@ -1,6 +1,6 @@
 """The release scenario: degrade a model in process, then gate the degraded model against the original's baseline.
 
-Fast tests check `factcheck.degrade` on tiny random models of five
+Fast tests check `factcheck.model.degrade` on tiny random models of five
 architectures. The slow test is the whole scenario on SmolLM2, through the
 pytest plugin and `factcheck diff`: record a baseline with the default model,
 run a 5-bit copy of it against that baseline, and check that the gate fails
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from factcheck import cli
-from factcheck.degrade import DegradeError, ablate_mlp, mlp_output, output_axis, quantize_rows, round_weights, rounded_weights
+from factcheck.model.degrade import DegradeError, ablate_mlp, mlp_output, output_axis, quantize_rows, round_weights, rounded_weights
 
 from conftest import ARCHITECTURES
 
@@ -62,7 +62,7 @@ def test_rounding_returns_a_new_model_and_leaves_the_original_alone(fresh, bits)
     assert fresh.fingerprint == fingerprint
     assert rounded.fingerprint != fingerprint
     # A fresh computation agrees with the cached one (nothing went stale in either object).
-    from factcheck.model import compute_fingerprint
+    from factcheck.model.language_model import compute_fingerprint
 
     assert compute_fingerprint(fresh.model, fresh.tokenizer) == fingerprint
     assert compute_fingerprint(rounded.model, rounded.tokenizer) == rounded.fingerprint

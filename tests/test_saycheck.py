@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from factcheck.model import left_pad
-from factcheck.packing import has_sliding_window
-from factcheck.ranking import CandidateTrie
-from factcheck.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
-from factcheck.suite import parse_suite
+from factcheck.model.language_model import left_pad
+from factcheck.model.packing import has_sliding_window
+from factcheck.says.ranking import CandidateTrie
+from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
+from factcheck.suites.suite import parse_suite
 
 CAPITALS = [
     ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),
@@ -174,7 +174,7 @@ def test_smollm2_says_paris_and_ranks_with_the_llama_tokenizer(tmp_path, smollm2
 
 
 def test_distracted_prompts_put_a_false_statement_before_the_question(tmp_path, tiny_llama):
-    from factcheck.suite import DistractorSettings
+    from factcheck.suites.suite import DistractorSettings
 
     suite = capital_suite(tmp_path)
     distractor = DistractorSettings(statement="{subject} has {wrong} as its capital.", repeat=2)

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from factcheck.model import load_model
-from factcheck.saycheck import SayOptions, run_relation
-from factcheck.suite import parse_suite
+from factcheck.model.language_model import load_model
+from factcheck.says.saycheck import SayOptions, run_relation
+from factcheck.suites.suite import parse_suite
 
 pytest.importorskip("xdist")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.importer import ImportFormatError, import_file, import_paths
-from factcheck.suite import suite_schema
+from factcheck.suites.importer import ImportFormatError, import_file, import_paths
+from factcheck.suites.suite import suite_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FOLDERS = ("factcheck", "plugins")

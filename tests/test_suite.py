@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factcheck import suite as suite_module
-from factcheck.suite import Fact, LreSettings, Suite, SuiteError, SuiteSettings, load_suite, parse_suite, suite_schema
+from factcheck.suites import suite as suite_module
+from factcheck.suites.suite import Fact, LreSettings, Suite, SuiteError, SuiteSettings, load_suite, parse_suite, suite_schema
 
 VALID = {
     "relation": "country capital city",

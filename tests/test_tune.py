@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from factcheck import tune
+from factcheck.knows import tune
 from factcheck.cli import main
-from factcheck.lre import DEFAULT_BETA, estimate_lre, prompt_states, query_sites
-from factcheck.lre_metrics import FaithfulnessReport, first_token_ids
-from factcheck.suite import Fact, SuiteError, load_suite
+from factcheck.knows.lre import DEFAULT_BETA, estimate_lre, prompt_states, query_sites
+from factcheck.knows.lre_metrics import FaithfulnessReport, first_token_ids
+from factcheck.suites.suite import Fact, SuiteError, load_suite
 
 TEMPLATE = "The capital city of {subject} is"
 TRAINING = (Fact("France", "Paris"), Fact("Germany", "Berlin"), Fact("Italy", "Rome"), Fact("Japan", "Tokyo"))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.know_rules import BLANK_FIRST_TOKEN, SHARED_FIRST_TOKEN, is_blank
+from factcheck.knows.know_rules import BLANK_FIRST_TOKEN, SHARED_FIRST_TOKEN, is_blank
 from factcheck.session import FactcheckSession, Settings
-from factcheck.suite import load_suite
+from factcheck.suites.suite import load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 ATOMIC_NUMBERS = SUITES / "science" / "element_atomic_number.json"

@@ -1,6 +1,6 @@
 """Attention for packed passes that skips the key slots a group of queries cannot see.
 
-A packed pass (factcheck.packing) holds many contexts in one sequence; its
+A packed pass (factcheck.model.packing) holds many contexts in one sequence; its
 mask lets each token see a shared prefix and its own context, a small part of
 the cache. Dense attention still multiplies every query with every slot, and
 on a CPU that is a fifth of a prompt pass and more of a generation step.
@@ -19,10 +19,10 @@ from typing import Iterator
 
 import torch
 from torch import nn
-from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-ATTENTION_NAME = "factcheck_packed"
+from factcheck.model.hooks import attention_configs, route_attention
+
 TILE_SIZES = (4, 8, 16, 32, 64, 128)
 # A tile costs a little beyond its products (gathering its keys, a small SDPA problem): counted as this
 # many extra queries when choosing the tile size.
@@ -133,42 +133,18 @@ def _gather(states: torch.Tensor, columns: torch.Tensor, tiles: int, width: int)
     return gathered.view(states.shape[1], tiles, width, states.shape[-1]).transpose(0, 1)
 
 
-# The plans of the pass that runs now, by the id of the mask tensor the model hands each layer.
-_active_plans: dict[int, tuple[torch.Tensor, TilePlan]] = {}
+class _TiledRoute:
+    """Attention for one packed pass: tiled over the masks it has a plan for (by the mask tensor's identity, as
+    the model hands the same mask object to every layer), SDPA as usual for anything else."""
 
+    def __init__(self, plans: dict[int, tuple[torch.Tensor, TilePlan]]):
+        self.plans = plans
 
-def _packed_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-    entry = _active_plans.get(id(attention_mask)) if attention_mask is not None else None
-    if entry is None or entry[0] is not attention_mask or kwargs.get("softcap") is not None or query.shape[0] != 1:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
-    return tiled_attention(module, query, key, value, entry[1], scaling), None
-
-
-AttentionInterface.register(ATTENTION_NAME, _packed_attention)
-
-
-def attention_configs(model: nn.Module) -> list:
-    """Every distinct config of `model`'s modules that names an attention implementation."""
-    configs: dict[int, object] = {}
-    for module in model.modules():
-        config = getattr(module, "config", None)
-        if config is not None and hasattr(config, "_attn_implementation"):
-            configs[id(config)] = config
-    return list(configs.values())
-
-
-@contextlib.contextmanager
-def routed_attention(model: nn.Module, implementation: str) -> Iterator[None]:
-    """Run every attention module of `model` through `implementation`, then restore each config's own."""
-    configs = attention_configs(model)
-    saved = [(config, config._attn_implementation) for config in configs]
-    try:
-        for config in configs:
-            config._attn_implementation = implementation
-        yield
-    finally:
-        for config, previous in saved:
-            config._attn_implementation = previous
+    def __call__(self, module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+        entry = self.plans.get(id(attention_mask)) if attention_mask is not None else None
+        if entry is None or entry[0] is not attention_mask or kwargs.get("softcap") is not None or query.shape[0] != 1:
+            return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        return tiled_attention(module, query, key, value, entry[1], scaling), None
 
 
 @contextlib.contextmanager
@@ -187,10 +163,5 @@ def tiled_masks(model: nn.Module, masks: list[torch.Tensor]) -> Iterator[None]:
     if not plans:
         yield
         return
-    _active_plans.update(plans)
-    try:
-        with routed_attention(model, ATTENTION_NAME):
-            yield
-    finally:
-        for key in plans:
-            _active_plans.pop(key, None)
+    with route_attention(model, _TiledRoute(plans)):
+        yield

@@ -116,6 +116,13 @@ class FirstTokenRule:
         return Undecided(SHARED_FIRST_TOKEN, tokens, shared_with)
 
 
+def object_rank(score: Callable[[int], float], accepted: Collection[int], wrong: Collection[int]) -> int:
+    """The object's rank among the candidates' first tokens: 1 + the distinct wrong first tokens (those that start
+    no accepted answer) scored above every accepted one; all of them when no accepted token exists."""
+    best = max((score(t) for t in accepted), default=float("-inf"))
+    return 1 + sum(score(t) > best for t in set(wrong) - set(accepted))
+
+
 def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[float, float] | None:
     """Wilson score interval of a proportion (95% by default); None without trials."""
     if trials <= 0:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .errors import FactcheckError
-from .suite import PLACEHOLDER, Fact, render
+from factcheck.errors import FactcheckError
+from factcheck.suites.suite import PLACEHOLDER, Fact, render
 
 
 

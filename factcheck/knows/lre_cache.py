@@ -24,8 +24,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from .cache import cache_root, write_bytes_atomic
-from .lre import (
+from factcheck.cache import cache_root, write_bytes_atomic
+from factcheck.knows.lre import (
     DEFAULT_BETA,
     DEFAULT_N_TRAIN,
     DEFAULT_OVERSAMPLE,
@@ -36,8 +36,8 @@ from .lre import (
     relation_parts,
     resolve_layer,
 )
-from .model import LanguageModel
-from .suite import Fact, Suite
+from factcheck.model.language_model import LanguageModel
+from factcheck.suites.suite import Fact, Suite
 
 FORMAT = "factcheck-lre/1"
 

@@ -10,13 +10,11 @@ How the Jacobian is computed fast (and correctly):
 
 * Suffix only. Only the tokens from the subject's last token to the end of
   the prompt depend on h. One packed pass over all training prompts
-  (factcheck.packing) gives each prompt's keys and values before that token;
-  they are kept as plain tensors that nothing ever modifies, and every pass
-  over the suffix attends to them through `_prefix_attention`, an attention
-  function registered with transformers' `AttentionInterface` and switched on
-  only while factcheck runs its own passes. The suffix passes use no
-  transformers cache object, so none can be mutated between passes, and skip
-  the blocks up to the LRE's layer, whose output there is known.
+  (factcheck.model.packing) gives each prompt's keys and values before that token;
+  every pass over the suffix attends to them through
+  factcheck.model.prefix_attention (no transformers cache object, so none can
+  be mutated between passes) and skips the blocks up to the LRE's layer, whose
+  output there is known (factcheck.model.hooks.blocks_replaced).
 * Batched rows. `torch.func.jacrev` runs the suffix forward once and
   vectorises the d backward passes (one per row of J) with vmap. The prefix
   keys are constants, so no gradient is spent on them.
@@ -30,26 +28,22 @@ tests/lre_reference.py.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-from dataclasses import dataclass, field
-from typing import Iterator, Sequence, Union
+from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
-from transformers import AttentionInterface
 
-from .errors import FactcheckError, SettingError
-from .model import LanguageModel, left_pad
-from .packed_attention import routed_attention
-from .packing import PackedSequence, Token, common_prefix_length, slot_ranges
-from .prompts import build_prompt, subject_token_index
-from .suite import Fact, Suite
+from factcheck.errors import SettingError
+from factcheck.model.language_model import LanguageModel, left_pad
+from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual
+from factcheck.model.prefix_attention import PrefixKeys, UnroutedAttention, prefix_attention
+from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
+from factcheck.suites.prompts import build_prompt, subject_token_index
+from factcheck.suites.suite import Fact, Suite
 
-LayerSpec = Union[int, str]  # a block index, or "emb" for the embedding output (the input of block 0)
-EMBEDDING_LAYER = "emb"
 METHODS = ("full", "lowrank")
 
 DEFAULT_N_TRAIN = 8
@@ -63,12 +57,7 @@ DEFAULT_LAYER_FRACTION = 0.5
 DEFAULT_SKETCH_RANK = 64
 DEFAULT_OVERSAMPLE = 16
 
-_ATTENTION_NAME = "factcheck_prefix"
 _CHUNK_BYTES = 256 * 2**20
-
-
-class LreError(FactcheckError, RuntimeError):
-    pass
 
 
 # ---- the estimate -----------------------------------------------------------------
@@ -198,170 +187,12 @@ def resolve_layer(model: LanguageModel, layer: LayerSpec | None) -> LayerSpec:
     return index
 
 
-# ---- reading and writing the residual stream --------------------------------------
-def _hidden_of(output):
-    return output[0] if isinstance(output, tuple) else output
-
-
-def _with_hidden(output, hidden: torch.Tensor):
-    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
-
-
+# ---- the residual stream ----------------------------------------------------------------
 def _splice(states: torch.Tensor, position: int, value: torch.Tensor) -> torch.Tensor:
     """`states` (batch, seq, d) with column `position` replaced by `value` (d,), built without in-place writes
     so that it works under torch.func transforms."""
     column = value.to(states.dtype).reshape(1, 1, -1).expand(states.shape[0], 1, -1)
     return torch.cat([states[:, :position], column, states[:, position + 1 :]], dim=1)
-
-
-@contextlib.contextmanager
-def edit_residual(model: LanguageModel, layer: LayerSpec, edit) -> Iterator[None]:
-    """Call `edit(states) -> new states or None (keep)` on the residual stream at `layer` during passes in the block.
-
-    Block l's output is read at its forward hook; "emb" is the input of block 0
-    (for GPT-2 that includes the position embeddings, as hidden_states[0] does).
-    """
-    if layer == EMBEDDING_LAYER:
-        def pre_hook(module, args, kwargs):
-            if args:
-                new = edit(args[0])
-                return None if new is None else ((new, *args[1:]), kwargs)
-            new = edit(kwargs["hidden_states"])
-            return None if new is None else (args, {**kwargs, "hidden_states": new})
-
-        handle = model.layout.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
-    else:
-        def hook(module, args, output):
-            new = edit(_hidden_of(output))
-            return None if new is None else _with_hidden(output, new)
-
-        handle = model.layout.blocks[layer].register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-@contextlib.contextmanager
-def _blocks_replaced(model: LanguageModel, count: int, output: torch.Tensor) -> Iterator[None]:
-    """The first `count` blocks skip their computation and return `output` (the last of them's known output);
-    their hooks still run, so edits and captures at those blocks apply as before."""
-    blocks = model.layout.blocks[:count]
-    for block in blocks:
-        block.forward = lambda *args, **kwargs: output
-    try:
-        yield
-    finally:
-        for block in blocks:
-            del block.forward
-
-
-@contextlib.contextmanager
-def _capture(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[str, torch.Tensor]]:
-    captured: dict[str, torch.Tensor] = {}
-
-    def keep(states):
-        captured["states"] = states
-
-    with edit_residual(model, layer, keep):
-        yield captured
-
-
-# ---- attention over a fixed prefix ----------------------------------------------------
-@dataclass
-class _PrefixKeys:
-    """Keys and values of a prompt prefix per layer index, taken once from a full pass and only ever read."""
-
-    keys: dict[int, torch.Tensor] = field(default_factory=dict)
-    values: dict[int, torch.Tensor] = field(default_factory=dict)
-    layers_seen: set[int] = field(default_factory=set)  # attention layers that took the prefix
-
-
-_active_prefix: _PrefixKeys | None = None
-
-
-def _per_head_product(x: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
-    """x (batch, heads, rows, k) times each head's constants (heads, n, k) transposed: (batch, heads, rows, n).
-
-    One F.linear with a block-diagonal weight rather than a batched matmul:
-    under vmap (one Jacobian row per vmapped entry) matmul and its backward
-    copy the prefix's keys and values once for every Jacobian row, while
-    linear folds the vmapped entries into its rows. The zero blocks cost
-    little next to the copies they save.
-    """
-    batch, heads, rows, k = x.shape
-    n = constants.shape[1]
-    weight = torch.block_diag(*constants.unbind(0))  # (heads * n, heads * k)
-    flat = x.permute(0, 2, 1, 3).reshape(batch, rows, heads * k)
-    return F.linear(flat, weight).reshape(batch, rows, heads, n).permute(0, 2, 1, 3)
-
-
-def _prefix_attention(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    softcap: float | None = None,
-    sliding_window: int | None = None,
-    **kwargs,
-) -> tuple[torch.Tensor, None]:
-    """Causal attention of the current tokens over [recorded prefix, themselves].
-
-    query (batch, heads, T, head_dim); key/value (batch, kv_heads, T, head_dim)
-    for the T current tokens only, which sit at absolute positions
-    len(prefix) ... len(prefix) + T - 1. HF's own mask is ignored: it was
-    built for T tokens without a past (prompts here are single and unpadded).
-    Matches HF's eager attention: scores in float32, optional soft-capping,
-    sliding window (a key is visible when query_pos - key_pos < window).
-    """
-    prefix = _active_prefix
-    if prefix is None:
-        raise LreError("factcheck's prefix attention was called outside an LRE pass")
-    batch, heads, length, head_dim = query.shape
-    kv_heads = key.shape[1]
-    groups = heads // kv_heads
-    if scaling is None:
-        scaling = head_dim**-0.5
-    layer = getattr(module, "layer_idx", None)
-    if layer not in prefix.keys:
-        raise LreError(f"no prefix keys for attention module {type(module).__name__} (layer_idx {layer})")
-    prefix.layers_seen.add(layer)
-    past_keys, past_values = prefix.keys[layer], prefix.values[layer]
-    start = past_keys.shape[2]  # the current tokens follow the past ones
-
-    # Grouped-query attention without repeating the keys: fold each group's query heads into the rows.
-    grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
-    scores = torch.cat([_per_head_product(grouped, past_keys[0].float()), grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
-    query_pos = torch.arange(length, device=query.device).repeat(groups) + start
-    key_pos = torch.arange(start + length, device=query.device)
-    visible = key_pos[None, :] <= query_pos[:, None]
-    if sliding_window is not None:
-        visible = visible & (key_pos[None, :] > query_pos[:, None] - sliding_window)
-    weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1).to(value.dtype)
-    output = _per_head_product(weights[..., :start], past_values[0].transpose(-1, -2)) + weights[..., start:] @ value
-    output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
-    return output, None
-
-
-AttentionInterface.register(_ATTENTION_NAME, _prefix_attention)
-
-
-@contextlib.contextmanager
-def _prefix_attention_active(model: LanguageModel, prefix: _PrefixKeys) -> Iterator[None]:
-    """Route every attention module of `model` through `_prefix_attention` with `prefix`, then restore."""
-    global _active_prefix
-    previous = _active_prefix
-    _active_prefix = prefix
-    try:
-        with routed_attention(model.model, _ATTENTION_NAME):
-            yield
-    finally:
-        _active_prefix = previous
 
 
 def _decoder(model: LanguageModel) -> nn.Module:
@@ -370,14 +201,11 @@ def _decoder(model: LanguageModel) -> nn.Module:
 
 
 # ---- one training prompt, split at the subject ---------------------------------------------
-def _interface_error(model: LanguageModel, layers_used: int) -> LreError:
-    return LreError(
-        f"{model.architecture}: {layers_used} of {model.num_layers} attention layers went through transformers' "
-        "AttentionInterface and cache; the suffix-only LRE estimator needs all of them"
-    )
+def _interface_error(model: LanguageModel, layers_used: int) -> UnroutedAttention:
+    return UnroutedAttention(model.architecture, layers_used, model.num_layers)
 
 
-def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[_PrefixKeys, torch.Tensor, torch.Tensor]]:
+def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[PrefixKeys, torch.Tensor, torch.Tensor]]:
     """Each prompt's prefix keys/values (before the subject's last token), the output of block `layer` over
     the rest of the prompt (h first) and z, from one packed pass.
 
@@ -398,7 +226,7 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
         own = site.token_ids[shared:]
         tokens += [Token(context, token_id, shared + offset) for offset, token_id in enumerate(own)]
         slots_of.append(source[:shared] + list(range(first_slot, first_slot + len(own))))
-    with _capture(model, layer) as subject, _capture(model, model.num_layers - 1) as last:
+    with capture_residual(model, layer) as subject, capture_residual(model, model.num_layers - 1) as last:
         sequence.run(tokens)  # without gradients: PackedSequence.run is no_grad
     layers = sequence.cache.layers
     if len(layers) != model.num_layers:
@@ -407,7 +235,7 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
     for site, slots in zip(sites, slots_of):
         split = site.subject_index
         before = torch.tensor(slots[:split], dtype=torch.long, device=model.device)
-        prefix = _PrefixKeys(
+        prefix = PrefixKeys(
             keys={index: cached.keys.index_select(2, before) for index, cached in enumerate(layers)},
             values={index: cached.values.index_select(2, before) for index, cached in enumerate(layers)},
         )
@@ -446,8 +274,8 @@ class SuffixProblem:
 
     def _run_suffix(self) -> torch.Tensor:
         model = self.model
-        with _prefix_attention_active(model, self.prefix), _capture(model, model.num_layers - 1) as last:
-            with _blocks_replaced(model, self.known_blocks, self.layer_output):
+        with prefix_attention(model.model, self.prefix), capture_residual(model, model.num_layers - 1) as last:
+            with blocks_replaced(model, self.known_blocks, self.layer_output):
                 _decoder(model)(input_ids=self.suffix_ids, position_ids=self.suffix_positions, use_cache=False)
         if len(self.prefix.layers_seen) < model.num_layers - self.known_blocks:
             raise _interface_error(model, len(self.prefix.layers_seen) + self.known_blocks)
@@ -586,7 +414,7 @@ def prompt_states(model: LanguageModel, sites: Sequence[PromptSite], layer: Laye
     for start in range(0, len(sites), batch_size):
         chunk = sites[start : start + batch_size]
         encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
-        with _capture(model, layer) as captured:
+        with capture_residual(model, layer) as captured:
             result = model.forward(encoded, layers=[model.num_layers - 1])
         rows = torch.arange(len(chunk))
         columns = torch.tensor([encoded.padded_index(i, s.subject_index) for i, s in enumerate(chunk)])

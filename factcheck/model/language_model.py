@@ -9,18 +9,18 @@ one set of names, so the rest of factcheck never looks at a model class.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from .errors import FactcheckError, SettingError
+from factcheck.errors import FactcheckError, SettingError
+from factcheck.model.hooks import capture_blocks
 
 DTYPES = {
     "float32": torch.float32,
@@ -203,22 +203,9 @@ class LanguageModel:
         return encoded
 
     # ---- passes ----------------------------------------------------------------
-    @contextlib.contextmanager
-    def capture_blocks(self, layers: Sequence[int] | None = None) -> Iterator[dict[int, torch.Tensor]]:
-        """Record the output of the given blocks (all when None) during passes inside the block."""
-        wanted = range(self.num_layers) if layers is None else layers
-        captured: dict[int, torch.Tensor] = {}
-        handles = []
-        for layer in wanted:
-            def hook(module, args, output, layer=layer):
-                captured[layer] = output[0] if isinstance(output, tuple) else output
-
-            handles.append(self.layout.blocks[layer].register_forward_hook(hook))
-        try:
-            yield captured
-        finally:
-            for handle in handles:
-                handle.remove()
+    def capture_blocks(self, layers: Sequence[int] | None = None):
+        """Record the output of the given blocks (all when None) during passes inside the `with`."""
+        return capture_blocks(self, range(self.num_layers) if layers is None else layers)
 
     @torch.no_grad()
     def forward(
@@ -315,8 +302,8 @@ def load_model(
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from . import default_model
-    from .allocator import keep_freed_memory
+    from factcheck.model import default_model
+    from factcheck.model.allocator import keep_freed_memory
 
     keep_freed_memory()
     started = time.perf_counter()

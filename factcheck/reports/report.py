@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .cache import write_json_atomic
-from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
-from .knowcheck import KnowOutcome, verdict_class
-from .saycheck import FactOutcome, SayOptions
-from .suite import Fact, Suite
-from .types import REPORT_VERSION, VERDICTS
+from factcheck import __version__
+from factcheck.cache import write_json_atomic
+from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
+from factcheck.knows.knowcheck import KnowOutcome, verdict_class
+from factcheck.says.saycheck import FactOutcome, SayOptions
+from factcheck.suites.suite import Fact, Suite
+from factcheck.result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
+from factcheck.types import REPORT_VERSION, VERDICTS
 
 if TYPE_CHECKING:
-    from .session import FactcheckSession
+    from factcheck.session import FactcheckSession
 
 TOP_CANDIDATES_SHOWN = 5
 
@@ -33,15 +35,16 @@ class DistractedResult:
         return self.outcome.ranking_pass if self.say_check == "ranking" else self.outcome.generation_pass
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class FactRecord:
+    """One fact of a run with everything the run computed for it; `result` is its typed summary."""
+
     suite: Suite
     outcome: FactOutcome
     say_check: str
     know: KnowOutcome | None = None  # None: no LRE for this relation, or a training fact
     require: str = "says"
     distracted: DistractedResult | None = None
-    regression: str | None = None  # set by the baseline gate when this fact regressed
     lre_trusted: bool | None = None  # whether the relation's LRE is faithful enough to class facts (None: no LRE)
 
     @property
@@ -126,41 +129,51 @@ class FactRecord:
             return self.say_pass and know
         return self.say_pass == know  # agree
 
-    def to_dict(self) -> dict[str, object]:
-        o = self.outcome
-        return {
-            "relation": self.suite.relation_id,
-            "subject": o.fact.subject,
-            "object": o.fact.object,
-            "aliases": list(o.fact.aliases),
-            "tags": list(o.fact.tags),
-            "training": o.is_training,
-            "generated": o.generated,
-            "generation_pass": o.generation_pass,
-            "ranking_pass": o.ranking_pass,
-            "margin": None if o.margin is None else round(o.margin, 6),
-            "margin_exact": o.margin_is_exact,
-            "say_check": self.say_check,
-            "say_pass": self.say_pass,
-            "top_candidates": [
-                {"text": c.text, "logprob": round(c.logprob, 6), "exact": c.exact} for c in o.candidates[:TOP_CANDIDATES_SHOWN]
-            ],
-            "model_first_token_probability": self.model_first_token_probability,
-            "know_pass": self.know_pass,
-            "verdict": self.verdict,
-            "lre_trusted": self.lre_trusted,
-            "lre_decodes_object": self.lre_decodes_object,
-            "know_undecided": None if self.undecided is None else self.undecided.to_dict(),
-            "lre_top_tokens": [] if self.know is None else [{"token": t, "probability": p} for t, p in self.know.top_tokens],
-            "lre_object_rank": None if self.know is None else self.know.object_rank,
-            "lre_object_vocab_rank": None if self.know is None else self.know.object_vocab_rank,
-            "lre_object_probability": None if self.know is None else self.know.object_probability,
-            **({"distracted": self._distracted_dict()} if self.distracted is not None else {}),
-        }
+    @cached_property
+    def result(self) -> FactResult:
+        """What the report, the baseline and the gate keep of this fact; built once."""
+        o, know = self.outcome, self.know
+        say = SayResult(
+            check=self.say_check,
+            generation_pass=o.generation_pass,
+            ranking_pass=o.ranking_pass,
+            generated=o.generated,
+            margin=None if o.margin is None else round(o.margin, 6),
+            margin_exact=o.margin_is_exact,
+            top_candidates=tuple(RankedCandidate(c.text, round(c.logprob, 6), c.exact) for c in o.candidates[:TOP_CANDIDATES_SHOWN]),
+            first_token_probability=self.model_first_token_probability,
+        )
+        know_result = None
+        if know is not None:
+            know_result = KnowResult(
+                passed=self.know_pass,
+                trusted=self.lre_trusted,
+                decodes_object=self.lre_decodes_object,
+                undecided=self.undecided,
+                top_tokens=tuple(know.top_tokens),
+                object_rank=know.object_rank,
+                object_vocab_rank=know.object_vocab_rank,
+                object_probability=know.object_probability,
+            )
+        distracted = None
+        if self.distracted is not None:
+            distracted = DistractedSummary(self.distracted.outcome.generated, self.distracted.say_pass, self.distracted_know_pass)
+        return FactResult(
+            relation=self.suite.relation_id,
+            subject=o.fact.subject,
+            object=o.fact.object,
+            say=say,
+            know=know_result,
+            verdict=self.verdict,
+            training=o.is_training,
+            aliases=tuple(o.fact.aliases),
+            tags=tuple(o.fact.tags),
+            distracted=distracted,
+        )
 
-    def _distracted_dict(self) -> dict[str, object]:
-        d = self.distracted
-        return {"generated": d.outcome.generated, "say_pass": d.say_pass, "know_pass": self.distracted_know_pass}
+    def to_dict(self) -> dict[str, object]:
+        """The fact's entry of the JSON report."""
+        return self.result.to_dict()
 
     def _know_lines(self) -> list[str]:
         know = self.know
@@ -199,8 +212,8 @@ class FactRecord:
             for key, value in data.items()
         ]
 
-    def explain(self) -> str:
-        """The failure report: one screen that says why."""
+    def explain(self, regression: str | None = None) -> str:
+        """The failure report: one screen that says why (`regression`: the gate's note when the fact regressed)."""
         o = self.outcome
         demos = len(o.prompt.split("\n")) - 1
         last_line = o.prompt.rsplit("\n", 1)[-1]
@@ -208,7 +221,7 @@ class FactRecord:
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
-            *([f"  {self.regression}"] if self.regression else []),
+            *([f"  {regression}"] if regression else []),
             f"  prompt     : {last_line!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
@@ -271,19 +284,27 @@ class RelationRun:
     asked: set[int] = field(default_factory=set)
     lre_skipped: str | None = None  # why the relation has no LRE although the know-check is on
 
+    @cached_property
+    def records(self) -> list[FactRecord]:
+        """One record per fact, made once (so is each record's result)."""
+        return [
+            FactRecord(
+                suite=self.suite,
+                outcome=outcome,
+                say_check=self.say_check,
+                know=None if self.knows is None else self.knows[index],
+                require=self.require,
+                distracted=None if self.distracted is None else self.distracted[index],
+                lre_trusted=None if self.lre is None else self.lre.trusted,
+            )
+            for index, outcome in enumerate(self.outcomes)
+        ]
+
     def record(self, index: int) -> FactRecord:
-        return FactRecord(
-            suite=self.suite,
-            outcome=self.outcomes[index],
-            say_check=self.say_check,
-            know=None if self.knows is None else self.knows[index],
-            require=self.require,
-            distracted=None if self.distracted is None else self.distracted[index],
-            lre_trusted=None if self.lre is None else self.lre.trusted,
-        )
+        return self.records[index]
 
     def asked_records(self) -> list[FactRecord]:
-        return [self.record(i) for i in sorted(self.asked)]
+        return [self.records[i] for i in sorted(self.asked)]
 
 
 def undecided_count(records: list[FactRecord]) -> int:
@@ -399,12 +420,12 @@ def report_document(session: FactcheckSession) -> dict[str, object]:
                                             "lre": None if run.lre is None else run.lre.to_dict(),
                                             "undecided": undecided_count(run.asked_records())}
                    for run in runs},
-        "facts": [record.to_dict() for run in runs for record in run.asked_records()],
+        "facts": [record.result.to_dict() for run in runs for record in run.asked_records()],
     }
 
 
 def write_report(path: Path, session: FactcheckSession) -> Path:
-    from .results import validate_report
+    from factcheck.results import validate_report
 
     document = report_document(session)
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing

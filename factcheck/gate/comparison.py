@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-from .baseline import Baseline, BaselineFact
+from factcheck.gate.baseline import Baseline, BaselineFact
+from factcheck.result import FactResult
 
 SUPPRESSED = "suppressed"
 FORGOTTEN = "forgotten"
@@ -31,14 +32,14 @@ KINDS = (SUPPRESSED, FORGOTTEN, REGRESSED, FIXED, STILL_RIGHT, STILL_WRONG, NEW,
 
 @dataclass(frozen=True)
 class FactChange:
-    """One fact's class against the baseline. `current` is the run's record (None for removed facts)."""
+    """One fact's class against the baseline. `current` is the run's result (None for removed facts)."""
 
     relation: str
     subject: str
     object: str
     kind: str
     baseline: BaselineFact | None
-    current: Mapping[str, Any] | None
+    current: FactResult | None
     note: str = ""
 
     @property
@@ -146,61 +147,72 @@ class Comparison:
         return lines
 
 
-def classify(base: BaselineFact, record: Mapping[str, Any]) -> tuple[str, str]:
+def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     """The class of a fact present in both, and a note."""
-    said = bool(record["say_pass"])
+    said = result.say_pass
     if base.say_pass and not said:
-        know = record.get("know_pass")
+        know = result.know_pass
         if know is None:
-            return REGRESSED, _why_not_split(record)
+            return REGRESSED, _why_not_split(result)
         return (SUPPRESSED, "the LRE still decodes the object") if know else (FORGOTTEN, "the LRE does not decode the object either")
     if not base.say_pass and said:
         return FIXED, ""
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
 
 
-def _why_not_split(record: Mapping[str, Any]) -> str:
-    undecided = record.get("know_undecided")
-    if undecided:
-        return f"not split: know-check undecided ({undecided['reason'].replace('_', ' ')} {', '.join(map(repr, undecided['tokens']))})"
-    if record.get("lre_trusted") is False:
+def _why_not_split(result: FactResult) -> str:
+    know = result.know
+    if know is not None and know.undecided is not None:
+        undecided = know.undecided
+        return f"not split: know-check undecided ({undecided.reason.replace('_', ' ')} {', '.join(map(repr, undecided.tokens))})"
+    if know is not None and know.trusted is False:
         return "not split: the relation's LRE is untrusted (faithfulness too low or on too few facts)"
     return "know-check unavailable"
+
+
+def fact_change(baseline: Baseline, result: FactResult) -> FactChange:
+    """One fact of a run against the baseline: new, changed (another expected object), or classed by `classify`."""
+    relation, subject, obj = result.relation, result.subject, result.object
+    base = baseline.facts.get(relation, {}).get(subject)
+    if base is None:
+        return FactChange(relation, subject, obj, NEW, None, result, "not in the baseline")
+    if base.object != obj:
+        # A different expected answer is a different fact: comparing verdicts would mislead.
+        return FactChange(relation, subject, obj, CHANGED, base, result, f"object was {base.object!r} in the baseline")
+    kind, note = classify(base, result)
+    return FactChange(relation, subject, obj, kind, base, result, note)
 
 
 def compare(
     baseline: Baseline,
     model_info: Mapping[str, Any],
     suites_info: Mapping[str, Mapping[str, Any]],
-    records: Iterable[Mapping[str, Any]],
+    results: Iterable[FactResult],
+    judged: Mapping[tuple[str, str], FactChange] | None = None,
 ) -> Comparison:
-    """Class every fact of this run (`records`, dicts like `FactRecord.to_dict()`) against `baseline`.
+    """Class every fact of this run against `baseline`.
 
     `suites_info` maps relation id -> {"content_hash", ...}; a relation missing
-    from it is compared without the suite-change check. Raises ValueError when
-    a fact appears twice in `records`.
+    from it is compared without the suite-change check. `judged` holds facts
+    already classed by `fact_change` during the run (by relation and subject),
+    so that no fact is classed twice. Raises ValueError when a fact appears
+    twice in `results`.
     """
+    judged = judged or {}
     changes: list[FactChange] = []
     seen: dict[str, set[str]] = {}
     right: dict[str, list[int]] = {}  # relation -> [said right, total] in this run
-    for record in records:
-        relation, subject, obj = record["relation"], record["subject"], record["object"]
+    for result in results:
+        relation, subject = result.key
         subjects = seen.setdefault(relation, set())
         if subject in subjects:
-            raise ValueError(f"fact {relation}[{subject}] appears twice in the records")
+            raise ValueError(f"fact {relation}[{subject}] appears twice in the results")
         subjects.add(subject)
         tally = right.setdefault(relation, [0, 0])
-        tally[0] += bool(record["say_pass"])
+        tally[0] += result.say_pass
         tally[1] += 1
-        base = baseline.facts.get(relation, {}).get(subject)
-        if base is None:
-            changes.append(FactChange(relation, subject, obj, NEW, None, record, "not in the baseline"))
-        elif base.object != obj:
-            # A different expected answer is a different fact: comparing verdicts would mislead.
-            changes.append(FactChange(relation, subject, obj, CHANGED, base, record, f"object was {base.object!r} in the baseline"))
-        else:
-            kind, note = classify(base, record)
-            changes.append(FactChange(relation, subject, obj, kind, base, record, note))
+        change = judged.get(result.key)
+        changes.append(change if change is not None and change.current is result else fact_change(baseline, result))
 
     suite_changes: list[SuiteChange] = []
     for relation in sorted(seen):
@@ -233,25 +245,25 @@ def compare(
     )
 
 
-def accuracy_by_relation(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+def accuracy_by_relation(results: Iterable[FactResult]) -> dict[str, tuple[int, int]]:
     """Relation -> (facts said right, facts run)."""
     tallies: dict[str, list[int]] = {}
-    for record in records:
-        tally = tallies.setdefault(record["relation"], [0, 0])
-        tally[0] += bool(record["say_pass"])
+    for result in results:
+        tally = tallies.setdefault(result.relation, [0, 0])
+        tally[0] += result.say_pass
         tally[1] += 1
     return {relation: (said, total) for relation, (said, total) in sorted(tallies.items())}
 
 
 def threshold_failures(
-    records: Iterable[Mapping[str, Any]], thresholds: Mapping[str, float]
+    results: Iterable[FactResult], thresholds: Mapping[str, float]
 ) -> list[tuple[str, float, float]]:
     """(relation, accuracy, threshold) for each relation whose say-accuracy is below its minimum.
 
-    Relations with a threshold but no records were not run and are not failures.
+    Relations with a threshold but no results were not run and are not failures.
     """
     failures = []
-    for relation, (said, total) in accuracy_by_relation(records).items():
+    for relation, (said, total) in accuracy_by_relation(results).items():
         threshold = thresholds.get(relation)
         if threshold is not None and total and said / total < threshold:
             failures.append((relation, said / total, float(threshold)))

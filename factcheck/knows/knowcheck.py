@@ -11,9 +11,9 @@ from typing import Protocol, Sequence
 
 import torch
 
-from .know_rules import Faithfulness, FirstTokenRule, Undecided
-from .model import LanguageModel
-from .saycheck import FactOutcome, first_tokens
+from factcheck.knows.know_rules import Faithfulness, FirstTokenRule, Undecided, object_rank
+from factcheck.model.language_model import LanguageModel
+from factcheck.says.saycheck import FactOutcome, first_tokens
 
 TOP_TOKENS = 5
 SHARED_WITH_SHOWN = 3  # wrong candidates named beside an undecided fact
@@ -78,15 +78,13 @@ def know_check(
         # Under the ranking check the model's answer is its top-ranked candidate, already among the wrong ones.
         said_wrong = say_check == "generation" and not outcome.generation_pass and outcome.greedy_first_token is not None
         rule = FirstTokenRule.of(accepted, wrong_candidates | ({outcome.greedy_first_token} if said_wrong else set()), text_of)
-        wrong = wrong_candidates - accepted
         tokens = top.indices[row].tolist()
         best = max(accepted, key=lambda t: float(logits[row, t]), default=None)
         best_logit = float(logits[row, best]) if best is not None else float("-inf")
-        rank = 1 + sum(float(logits[row, t]) > best_logit for t in wrong)
         results.append(
             KnowOutcome(
                 top_tokens=[(text_of(t), round(float(p), 6)) for t, p in zip(tokens, top.values[row].tolist())],
-                object_rank=rank if accepted else len(wrong) + 1,
+                object_rank=object_rank(lambda t: float(logits[row, t]), accepted, wrong_candidates),
                 top1_is_answer=tokens[0] in accepted,
                 undecided=rule.why_undecided(tokens[0], text_of, _sharing(outcome, rule, tokens[0], said_wrong)),
                 object_vocab_rank=None if best is None else 1 + int((logits[row] > best_logit).sum()),

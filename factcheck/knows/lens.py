@@ -15,9 +15,9 @@ from typing import Sequence
 
 import torch
 
-from .cache import write_bytes_atomic
-from .knowcheck import AppliesToStates
-from .model import LanguageModel
+from factcheck.cache import write_bytes_atomic
+from factcheck.knows.knowcheck import AppliesToStates
+from factcheck.model.language_model import LanguageModel
 
 CELL_WIDTH = 9
 

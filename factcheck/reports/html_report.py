@@ -8,14 +8,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import write_text_atomic
-from .know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
-from .lens import attribute_lens, png_bytes
-from .report import FactRecord, RelationRun, undecided_count
-from .types import VERDICTS
+from factcheck.cache import write_text_atomic
+from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
+from factcheck.knows.lens import attribute_lens, png_bytes
+from factcheck.reports.report import FactRecord, RelationRun, undecided_count
+from factcheck.types import VERDICTS
 
 if TYPE_CHECKING:
-    from .session import FactcheckSession
+    from factcheck.session import FactcheckSession
 
 MAX_LENS_FIGURES = 8
 LENS_POSITIONS = 12

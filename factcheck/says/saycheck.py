@@ -2,7 +2,7 @@
 
 All facts of a relation run together. Prompts that share demonstrations share
 a token prefix; that prefix runs once and its key/value tensors serve every
-pack. A pack puts many facts' prompts into one sequence (factcheck.packing),
+pack. A pack puts many facts' prompts into one sequence (factcheck.model.packing),
 then generates and scores candidates in that same sequence: no padding and
 no per-fact copies of the prefix.
 """
@@ -15,13 +15,13 @@ from typing import Sequence
 
 import torch
 
-from .matching import matching_answer
-from .model import LanguageModel, left_pad
-from .packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from .prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
-from .ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
-from .settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
-from .suite import DistractorSettings, Fact, Suite
+from factcheck.says.matching import matching_answer
+from factcheck.model.language_model import LanguageModel, left_pad
+from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
+from factcheck.suites.prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
+from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
+from factcheck.suites.suite import DistractorSettings, Fact, Suite
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class FactOutcome:
         """Log-probability of the best right candidate minus that of the best wrong one.
 
         When the ranking left the leading class's best score a bound (see
-        factcheck.ranking), that class counts with its best exact score, so a
+        factcheck.says.ranking), that class counts with its best exact score, so a
         margin that is not exact lies between zero and the true margin.
         """
         right = [c for c in self.candidates if c.correct]

@@ -22,10 +22,11 @@ from typing import Any, Iterable, Mapping
 
 import jsonschema
 
-from .cache import write_json_atomic
-from .errors import JsonFileError
-from .suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
-from .types import BASELINE_VERSION
+from factcheck.cache import write_json_atomic
+from factcheck.errors import JsonFileError
+from factcheck.result import FactResult
+from factcheck.suites.suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
+from factcheck.types import BASELINE_VERSION
 
 VERSION_KEY = "factcheck_baseline_version"
 MARGIN_DECIMALS = 4
@@ -64,10 +65,10 @@ class Baseline:
     suites: dict[str, dict[str, str]]
     facts: dict[str, dict[str, BaselineFact]]
 
-    def records(self) -> list[dict[str, Any]]:
-        """The facts as per-fact records (the keys of `FactRecord.to_dict` that a baseline keeps), sorted."""
+    def records(self) -> list[FactResult]:
+        """The facts as results (with what a baseline keeps of one), sorted: a baseline can stand in for a run."""
         return [
-            {"relation": relation, "subject": subject, **asdict(fact)}
+            FactResult.from_dict({"relation": relation, "subject": subject, **asdict(fact)})
             for relation in sorted(self.facts)
             for subject, fact in sorted(self.facts[relation].items())
         ]
@@ -99,42 +100,43 @@ def _portable_path(path: str | Path, root: Path | None) -> str:
     return pure.as_posix()
 
 
-def _optional_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
+def baseline_entry(result: FactResult) -> dict[str, Any]:
+    """What a baseline keeps of one fact."""
+    say = result.say
+    return {
+        "object": result.object,
+        "say_pass": say.passed,
+        "generation_pass": say.generation_pass,
+        "ranking_pass": say.ranking_pass,
+        "know_pass": result.know_pass,
+        "verdict": result.verdict,
+        # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
+        "margin": round_margin(say.margin) if say.margin_exact else None,
+        "training": result.training,
+    }
 
 
 def build_baseline(
     model_info: Mapping[str, Any],
     suites_info: Mapping[str, Mapping[str, Any]],
-    records: Iterable[Mapping[str, Any]],
+    results: Iterable[FactResult],
     *,
     root: str | Path | None = None,
 ) -> dict[str, Any]:
-    """The baseline document for per-fact `records` (dicts like `FactRecord.to_dict()`).
+    """The baseline document for a run's per-fact `results`.
 
-    Only relations that have records get a `suites` entry. Suite paths are made
+    Only relations that have results get a `suites` entry. Suite paths are made
     relative to `root` when given. Raises ValueError for a fact recorded twice
     or a relation missing from `suites_info`.
     """
     root_path = Path(root) if root is not None else None
     facts: dict[str, dict[str, dict[str, Any]]] = {}
-    for record in records:
-        relation, subject = record["relation"], record["subject"]
+    for result in results:
+        relation, subject = result.key
         by_subject = facts.setdefault(relation, {})
         if subject in by_subject:
-            raise ValueError(f"fact {relation}[{subject}] appears twice in the records; a baseline holds one result per fact")
-        verdict = record.get("verdict")
-        by_subject[subject] = {
-            "object": record["object"],
-            "say_pass": bool(record["say_pass"]),
-            "generation_pass": bool(record["generation_pass"]),
-            "ranking_pass": bool(record["ranking_pass"]),
-            "know_pass": _optional_bool(record.get("know_pass")),
-            "verdict": None if verdict is None else str(verdict),
-            # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
-            "margin": round_margin(record.get("margin")) if record.get("margin_exact", True) else None,
-            "training": bool(record.get("training", False)),
-        }
+            raise ValueError(f"fact {relation}[{subject}] appears twice in the results; a baseline holds one result per fact")
+        by_subject[subject] = baseline_entry(result)
     suites: dict[str, dict[str, str]] = {}
     for relation in facts:
         if relation not in suites_info:
@@ -200,7 +202,7 @@ def validation_problems(document: Any) -> list[tuple[str, str]]:
 
 def migrate_version_1(document: Any) -> Any:
     """Version 1 keyed relations by suite file name, so two files of one name were one relation; version 2 keys
-    them by path (factcheck.suite.suite_key), read here from each relation's recorded suite path."""
+    them by path (factcheck.suites.suite.suite_key), read here from each relation's recorded suite path."""
     if not (isinstance(document, dict) and type(document.get(VERSION_KEY)) is int and document[VERSION_KEY] == 1):  # not True
         return document
     suites, facts = document.get("suites"), document.get("facts")

@@ -20,8 +20,8 @@ from typing import Sequence
 import torch
 from transformers import DynamicCache
 
-from .model import LanguageModel
-from .packed_attention import tiled_masks
+from factcheck.model.language_model import LanguageModel
+from factcheck.model.packed_attention import tiled_masks
 
 SlotRange = tuple[int, int]  # [start, end) of cache slots
 # New tokens per packed pass at most: a pass's mask grows with its square (and so does its attention

@@ -28,7 +28,7 @@ from typing import Sequence
 
 import torch
 
-from .packing import PASS_TOKENS, PackedSequence, SlotRange, Token, slot_ranges
+from factcheck.model.packing import PASS_TOKENS, PackedSequence, SlotRange, Token, slot_ranges
 
 Prefix = tuple[int, ...]
 
@@ -261,7 +261,7 @@ def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie],
 
     Finished facts' prompts and generated tokens, and nodes that have no
     candidate left to extend, would otherwise widen every pass's mask (and
-    its attention, where tiling does not pay: factcheck.packed_attention).
+    its attention, where tiling does not pay: factcheck.model.packed_attention).
     """
     in_use: set[int] = set()
     for trie, prompt in zip(tries, prompts):

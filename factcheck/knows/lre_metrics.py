@@ -7,7 +7,7 @@ demonstrations, and only those the model itself gets right count.
 Two matching rules are reported side by side:
 * strict: token ids. The first token of the object (or of an alias) as a
   continuation of the prompt, leading space included, must be the top-1,
-  and only where that token decides (factcheck.know_rules): a first token
+  and only where that token decides (factcheck.knows.know_rules): a first token
   that is blank or also starts a wrong candidate leaves the fact undecided,
   out of both the test set and the count.
 * lenient (the paper's code): the top-1 token's text, stripped and
@@ -22,11 +22,12 @@ from typing import Sequence
 
 import torch
 
-from .know_rules import FirstTokenRule
-from .lre import Lre, PromptSite, PromptStates, edit_residual, prompt_states, query_sites
-from .model import LanguageModel, left_pad
-from .saycheck import answer_tokens
-from .suite import Fact, Suite
+from factcheck.knows.know_rules import FirstTokenRule, object_rank
+from factcheck.knows.lre import Lre, PromptSite, PromptStates, prompt_states, query_sites
+from factcheck.model.hooks import edit_residual
+from factcheck.model.language_model import LanguageModel, left_pad
+from factcheck.says.saycheck import answer_tokens
+from factcheck.suites.suite import Fact, Suite
 
 
 def lenient_match(token_text: str, answers: Sequence[str]) -> bool:
@@ -136,7 +137,6 @@ def faithfulness(
         right = first_token_ids(model, site, fact.answers)
         wrong_all = first_token_ids(model, site, [c for c in candidates if c not in fact.answers])
         rule = FirstTokenRule.of(right, wrong_all, text_of)
-        best_right = max((float(lre_logits[row, t]) for t in right), default=float("-inf"))
         model_text = text_of(model_top[row])
         lre_text = text_of(lre_top[row])
         lre_decision = rule.decide(lre_top[row])
@@ -149,7 +149,7 @@ def faithfulness(
                 model_lenient=lenient_match(model_text, fact.answers),
                 lre_strict=lre_decision is True,
                 lre_lenient=lenient_match(lre_text, fact.answers),
-                object_rank=1 + sum(float(lre_logits[row, t]) > best_right for t in wrong_all - right),
+                object_rank=object_rank(lambda t: float(lre_logits[row, t]), right, wrong_all),
                 lre_undecided=lre_decision is None,
                 model_starts_answer=model_top[row] in right,
                 lre_starts_answer=lre_top[row] in right,

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 
-from .errors import JsonFileError
+from factcheck.errors import JsonFileError
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024

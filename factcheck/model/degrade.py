@@ -49,8 +49,8 @@ import copy
 import torch
 from torch import nn
 
-from .errors import FactcheckError
-from .model import LanguageModel
+from factcheck.errors import FactcheckError
+from factcheck.model.language_model import LanguageModel
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
 MLP_OUTPUT_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")

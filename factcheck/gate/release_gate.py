@@ -1,0 +1,73 @@
+"""The release gate of one test run: a baseline read once, each fact judged once as it runs, one comparison at the end.
+
+The pytest plugin asks it which facts to expect wrong (strict xfail), whether a
+fact that just ran regressed, and for the end-of-run comparison and its text;
+`record` writes this run's verdicts as the new baseline. Importable without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
+from factcheck.gate.comparison import Comparison, FactChange, compare, fact_change
+from factcheck.result import FactResult
+
+
+class ReleaseGate:
+    def __init__(self, baseline: Baseline):
+        self.baseline = baseline
+        self._judged: dict[tuple[str, str], FactChange] = {}
+
+    def entry(self, relation: str, subject: str, obj: str) -> BaselineFact | None:
+        """The fact's baseline entry, or None when it has none or its expected object changed since."""
+        entry = self.baseline.facts.get(relation, {}).get(subject)
+        return None if entry is None or entry.object != obj else entry
+
+    def expected_wrong(self, relation: str, subject: str, obj: str) -> bool:
+        """Said wrong in the baseline: the fact runs as a strict xfail, so that a fix shows until re-recorded."""
+        entry = self.entry(relation, subject, obj)
+        return entry is not None and not entry.say_pass
+
+    def judge(self, result: FactResult) -> FactChange:
+        """The fact's class against the baseline, decided here once and reused by the comparison."""
+        change = self._judged[result.key] = fact_change(self.baseline, result)
+        return change
+
+    def comparison(self, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
+                   results: Iterable[FactResult]) -> Comparison:
+        return compare(self.baseline, model_info, suites_info, results, judged=self._judged)
+
+
+def comparison_lines(comparison: Comparison) -> list[tuple[str, str | None]]:
+    """The comparison as terminal lines, each with its colour (None: plain): warnings, regressions, then the rest."""
+    regressions = comparison.regressions
+    lines: list[tuple[str, str | None]] = [(f"WARNING: {warning}", "yellow") for warning in comparison.warnings()]
+    lines.append((f"regressions: {len(regressions)}", "red" if regressions else None))
+    lines += [(f"  {c.kind:<10} {c.relation}[{c.subject}] (expected {c.object!r}) {c.note}", "red") for c in regressions]
+    for kind in ("fixed", "new", "changed"):
+        changes = comparison.of(kind)
+        if changes:
+            lines.append((f"{kind}: {len(changes)}", None))
+            lines += [(f"  {c.relation}[{c.subject}] {c.note}", None) for c in changes]
+    return lines
+
+
+def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
+           results: Iterable[FactResult], root: Path | None = None) -> Path:
+    """Write this run's verdicts as the baseline at `path`. Relations not run this time keep the facts recorded
+    for them, when the file holds the same model; a broken file is replaced whole."""
+    document = build_baseline(model_info, suites_info, results, root=root)
+    if path.is_file():
+        try:
+            previous = parse_baseline(read_document(path), path)
+        except BaselineError:
+            previous = None
+        if previous is not None and previous.model.get("fingerprint") == document["model"]["fingerprint"]:
+            for relation, facts in previous.facts.items():
+                if relation not in document["facts"]:
+                    document["facts"][relation] = {subject: asdict(fact) for subject, fact in facts.items()}
+                    document["suites"][relation] = previous.suites[relation]
+    return write_baseline(path, document)

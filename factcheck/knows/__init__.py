@@ -1,0 +1,1 @@
+"""What the model knows: the LRE (estimation, cache, faithfulness, tuning), the know-check and the attribute lens."""

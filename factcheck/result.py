@@ -1,0 +1,175 @@
+"""One fact's result, typed and frozen: what it says, what it knows, its class, and which suite it came from.
+
+Built once per fact from the run's outcomes (`factcheck.reports.report.FactRecord.result`);
+the JSON report, the baseline, the gate and `factcheck diff` read only this. Importable
+without torch. `to_dict` gives the fact's entry of the JSON report (format version 2) and
+`from_dict` reads one back; a baseline's entries, which keep fewer fields, read back too,
+with the fields they do not keep as None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from factcheck.knows.know_rules import Undecided  # torch-free, like this module
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    text: str
+    logprob: float
+    exact: bool  # False: scored in part, the log-probability is an upper bound
+
+
+@dataclass(frozen=True)
+class SayResult:
+    """What the model says: its greedy answer and how it ranks the candidate answers."""
+
+    check: str  # which check decides `passed`: "generation" or "ranking"
+    generation_pass: bool
+    ranking_pass: bool
+    generated: str | None = None  # None where the source did not keep it (a baseline)
+    margin: float | None = None  # best right minus best wrong log-probability
+    margin_exact: bool = True  # False: a bound (the fact passes or fails by at least this much)
+    top_candidates: tuple[RankedCandidate, ...] = ()
+    first_token_probability: float | None = None  # the model's own probability of the answer token the know-evidence is about
+
+    @property
+    def passed(self) -> bool:
+        return self.ranking_pass if self.check == "ranking" else self.generation_pass
+
+
+@dataclass(frozen=True)
+class KnowResult:
+    """What the relation's LRE decodes from the subject's hidden state."""
+
+    passed: bool | None  # the know-verdict that counts: decided and the LRE trusted (None: no verdict)
+    trusted: bool | None = None  # whether the relation's LRE is faithful enough to class facts
+    decodes_object: bool | None = None  # its top token starts the answer and no wrong one (None: undecided or training)
+    undecided: Undecided | None = None
+    top_tokens: tuple[tuple[str, float], ...] = ()
+    object_rank: int | None = None  # among the candidates' first tokens
+    object_vocab_rank: int | None = None  # over the whole vocabulary
+    object_probability: float | None = None
+
+
+@dataclass(frozen=True)
+class DistractedSummary:
+    """The same fact asked after a false statement."""
+
+    generated: str
+    say_pass: bool
+    know_pass: bool | None
+
+
+@dataclass(frozen=True)
+class FactResult:
+    relation: str  # the suite's path below its `suites` folder
+    subject: str
+    object: str
+    say: SayResult
+    know: KnowResult | None = None  # None: no LRE for this relation (or the know-check is off)
+    verdict: str | None = None  # known, hidden, unfaithful or unknown (None: no know-verdict)
+    training: bool = False  # one of the LRE's training facts: not scored as knowledge
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    distracted: DistractedSummary | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.relation, self.subject
+
+    @property
+    def say_pass(self) -> bool:
+        return self.say.passed
+
+    @property
+    def know_pass(self) -> bool | None:
+        return None if self.know is None else self.know.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fact's entry of the JSON report."""
+        say, know = self.say, self.know
+        return {
+            "relation": self.relation,
+            "subject": self.subject,
+            "object": self.object,
+            "aliases": list(self.aliases),
+            "tags": list(self.tags),
+            "training": self.training,
+            "generated": say.generated,
+            "generation_pass": say.generation_pass,
+            "ranking_pass": say.ranking_pass,
+            "margin": say.margin,
+            "margin_exact": say.margin_exact,
+            "say_check": say.check,
+            "say_pass": say.passed,
+            "top_candidates": [{"text": c.text, "logprob": c.logprob, "exact": c.exact} for c in say.top_candidates],
+            "model_first_token_probability": say.first_token_probability,
+            "know_pass": self.know_pass,
+            "verdict": self.verdict,
+            "lre_trusted": None if know is None else know.trusted,
+            "lre_decodes_object": None if know is None else know.decodes_object,
+            "know_undecided": None if know is None or know.undecided is None else know.undecided.to_dict(),
+            "lre_top_tokens": [] if know is None else [{"token": t, "probability": p} for t, p in know.top_tokens],
+            "lre_object_rank": None if know is None else know.object_rank,
+            "lre_object_vocab_rank": None if know is None else know.object_vocab_rank,
+            "lre_object_probability": None if know is None else know.object_probability,
+            **({} if self.distracted is None else {"distracted": {
+                "generated": self.distracted.generated, "say_pass": self.distracted.say_pass, "know_pass": self.distracted.know_pass,
+            }}),
+        }
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> FactResult:
+        """A report's fact entry (or a baseline's, with `relation` and `subject` added) as a FactResult.
+
+        The entry is assumed valid against its schema; keys it lacks read as not recorded."""
+        generation_pass, ranking_pass = bool(entry["generation_pass"]), bool(entry["ranking_pass"])
+        say_pass = bool(entry["say_pass"])
+        # A baseline keeps say_pass, not the check that decided it: the check is the one that gives say_pass.
+        check = entry.get("say_check") or ("generation" if say_pass == generation_pass else "ranking")
+        say = SayResult(
+            check=check,
+            generation_pass=generation_pass,
+            ranking_pass=ranking_pass,
+            generated=entry.get("generated"),
+            margin=entry.get("margin"),
+            margin_exact=bool(entry.get("margin_exact", True)),
+            top_candidates=tuple(RankedCandidate(c["text"], c["logprob"], c["exact"]) for c in entry.get("top_candidates", ())),
+            first_token_probability=entry.get("model_first_token_probability"),
+        )
+        undecided = entry.get("know_undecided")
+        has_know = entry.get("know_pass") is not None or any(
+            entry.get(key) not in (None, []) for key in ("lre_trusted", "know_undecided", "lre_top_tokens", "lre_object_rank")
+        )
+        know = None
+        if has_know:
+            know = KnowResult(
+                passed=entry.get("know_pass"),
+                trusted=entry.get("lre_trusted"),
+                decodes_object=entry.get("lre_decodes_object"),
+                undecided=None if not undecided else Undecided(
+                    undecided["reason"], tuple(undecided["tokens"]), tuple(undecided.get("shared_with", ())),
+                ),
+                top_tokens=tuple((d["token"], d["probability"]) for d in entry.get("lre_top_tokens", ())),
+                object_rank=entry.get("lre_object_rank"),
+                object_vocab_rank=entry.get("lre_object_vocab_rank"),
+                object_probability=entry.get("lre_object_probability"),
+            )
+        distracted = entry.get("distracted")
+        return cls(
+            relation=entry["relation"],
+            subject=entry["subject"],
+            object=entry["object"],
+            say=say,
+            know=know,
+            verdict=entry.get("verdict"),
+            training=bool(entry.get("training", False)),
+            aliases=tuple(entry.get("aliases", ())),
+            tags=tuple(entry.get("tags", ())),
+            distracted=None if distracted is None else DistractedSummary(
+                distracted["generated"], bool(distracted["say_pass"]), distracted.get("know_pass"),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""What the model says: greedy generation and ranking of candidate answers, and answer matching."""

@@ -1,0 +1,115 @@
+"""The session alone: one run per relation, settings resolved in one order, a failed relation not retried, one result per fact."""
+
+from __future__ import annotations
+
+import pytest
+
+from factcheck.errors import SettingError
+from factcheck.gate.baseline import parse_baseline
+from factcheck.gate.comparison import STILL_RIGHT
+from factcheck.gate.release_gate import ReleaseGate
+from factcheck.result import FactResult
+from factcheck.session import FactcheckSession
+from factcheck.settings import DEFAULTS, Settings, resolve
+from factcheck.suites.suite import parse_suite
+
+CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"), ("Peru", "Lima")]
+
+
+def suite_of(tmp_path, name="country_capital", **settings):
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject} is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    if settings:
+        document["settings"] = settings
+    return parse_suite(document, tmp_path / "suites" / f"{name}.json")
+
+
+def quiet_session(model, command_line=Settings(), ini=Settings()) -> FactcheckSession:
+    session = FactcheckSession(command_line, ini, progress=lambda message: None)
+    session.use_model(model)
+    return session
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+def test_command_line_beats_suite_beats_ini_beats_defaults(tiny_llama, tmp_path):
+    suite = suite_of(tmp_path, shots=3, max_new_tokens=5)
+    plain = suite_of(tmp_path, name="plain")
+    ini = Settings(shots=2, max_new_tokens=4, say_check="ranking")
+    session = quiet_session(tiny_llama, Settings(shots=4), ini)
+    options, say_check = session.options_for(suite)
+    assert (options.shots, options.max_new_tokens, say_check) == (4, 5, "ranking")
+    options, say_check = quiet_session(tiny_llama, Settings(), ini).options_for(plain)
+    assert (options.shots, options.max_new_tokens, options.batch_size) == (2, 4, DEFAULTS.batch_size)
+    options, say_check = quiet_session(tiny_llama).options_for(plain)
+    assert (options.shots, options.max_new_tokens, say_check) == (DEFAULTS.shots, DEFAULTS.max_new_tokens, DEFAULTS.say_check)
+
+
+def test_resolve_takes_the_first_source_that_gives_a_value():
+    resolved = resolve(Settings(shots=1), Settings(shots=2, dtype="bfloat16"), Settings(dtype="float16", device="cuda"))
+    assert (resolved.shots, resolved.dtype, resolved.device, resolved.require) == (1, "bfloat16", "cuda", DEFAULTS.require)
+    assert resolve().trust_remote_code is False and resolve(Settings(trust_remote_code=True)).trust_remote_code is True
+
+
+# ---- running relations ----------------------------------------------------------------------
+
+def test_a_relation_runs_once_and_each_fact_has_one_record_and_one_result(tiny_llama, tmp_path, monkeypatch):
+    session = quiet_session(tiny_llama, Settings(shots=2))
+    suite = suite_of(tmp_path)
+    calls = []
+    original = session._run_relation
+    monkeypatch.setattr(session, "_run_relation", lambda s: calls.append(s) or original(s))
+    first = session.record_for(suite, 3)
+    again = session.record_for(suite, 3)
+    session.record_for(suite, 0)
+    assert len(calls) == 1
+    assert again is first and again.result is first.result
+    assert isinstance(first.result, FactResult) and first.result.key == ("country_capital", "Germany")
+    # Only the facts asked for are reported, in suite order.
+    assert [r.fact.subject for r in session.all_records()] == ["France", "Germany"]
+
+
+def test_a_relation_that_cannot_run_fails_every_fact_with_one_error_and_is_not_retried(tiny_llama, tmp_path, monkeypatch):
+    session = quiet_session(tiny_llama, Settings(shots=2))
+    suite = suite_of(tmp_path, lre={"layer": 7})  # the tiny model has 2 blocks
+    calls = []
+    original = session._run_relation
+    monkeypatch.setattr(session, "_run_relation", lambda s: calls.append(s) or original(s))
+    errors = []
+    for index in range(3):
+        with pytest.raises(SettingError, match="layer 7 is out of range") as caught:
+            session.record_for(suite, index)
+        errors.append(caught.value)
+    assert len(calls) == 1 and errors[0] is errors[1] is errors[2]
+    assert session.runs() == [] and session.all_records() == []
+
+
+def test_more_shots_than_facts_runs_without_an_lre_and_says_why(tiny_llama, tmp_path):
+    run = quiet_session(tiny_llama, Settings(shots=len(CAPITALS) + 1)).run(suite_of(tmp_path))
+    assert run.lre is None and "no LRE" in run.lre_skipped
+    assert all(record.result.know is None for record in run.records)
+
+
+def test_the_gate_judges_each_fact_once_and_the_comparison_reuses_it(tiny_llama, tmp_path, monkeypatch):
+    import factcheck.gate.comparison as comparison
+
+    session = quiet_session(tiny_llama, Settings(shots=2))
+    suite = suite_of(tmp_path)
+    results = [session.record_for(suite, index).result for index in range(len(CAPITALS))]
+    # A baseline in which every fact was said right: this run's wrong answers are its regressions.
+    said_right = {"say_pass": True, "generation_pass": True, "ranking_pass": True, "know_pass": None, "verdict": None,
+                  "margin": None, "training": False}
+    document = {"factcheck_baseline_version": 2, "model": {"name": "tiny", "fingerprint": "x"},
+                "suites": {"country_capital": {"content_hash": suite.content_hash, "path": "suites/country_capital.json"}},
+                "facts": {"country_capital": {r.subject: {"object": r.object, **said_right} for r in results}}}
+    gate = ReleaseGate(parse_baseline(document))
+    judged = [gate.judge(r) for r in results]
+    assert [c.kind == STILL_RIGHT for c in judged] == [r.say_pass for r in results]
+    assert all(c.is_regression for c, r in zip(judged, results) if not r.say_pass)
+
+    def classed_again(*args):
+        raise AssertionError("a fact judged during the run was classed again")
+
+    monkeypatch.setattr(comparison, "classify", classed_again)
+    outcome = gate.comparison({"name": "tiny", "fingerprint": "x"}, {}, results)
+    assert outcome.changes == sorted(judged, key=lambda c: c.subject)  # the comparison lists facts by relation, then subject

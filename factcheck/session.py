@@ -9,6 +9,7 @@ from typing import Callable
 
 from factcheck.model.allocator import release_freed_memory
 from factcheck.errors import FactcheckError
+from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.report import DistractedResult, FactRecord, LreInfo, RelationRun
@@ -96,17 +97,13 @@ class FactcheckSession:
         # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
         elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
             self.progress(", LRE")
-            lre, cache_hit = self._lre_for(suite, options.shots)
-            self.progress(" (cached)" if cache_hit else " (estimated)")
+            decoded_states = len(suite.facts) * (2 if suite.settings.distractor is not None else 1)
+            lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
+            if not isinstance(lre, ImplicitLre):
+                self.progress(" (cached)" if cache_hit else " (estimated)")
         layers = [lre.layer] if lre is not None else []
         outcomes = run_relation(model, suite, options, capture_layers=layers)
         knows = know_check(model, lre, outcomes, say_check) if lre is not None else None
-        info = None
-        if lre is not None:
-            info = LreInfo(
-                layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots,
-                faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit, lre=lre,
-            )
         distracted = None
         if suite.settings.distractor is not None:
             self.progress(", distracted prompts")
@@ -114,6 +111,16 @@ class FactcheckSession:
             distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
             distracted_knows = know_check(model, lre, distracted_outcomes, say_check) if lre is not None else [None] * len(outcomes)
             distracted = [DistractedResult(o, k, say_check) for o, k in zip(distracted_outcomes, distracted_knows)]
+        info = None
+        if lre is not None:
+            implicit = isinstance(lre, ImplicitLre)
+            if implicit:
+                self.progress(f" (exact, without W: {lre.products} Jacobian-vector products)" if lre.products else " (decodes cached)")
+            info = LreInfo(
+                layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots,
+                faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit or (implicit and lre.products == 0), lre=lre,
+                decode="implicit" if implicit else "weight", products=lre.products if implicit else 0,
+            )
         release_freed_memory()  # the relation's passes leave a fragmented heap behind
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
@@ -121,9 +128,6 @@ class FactcheckSession:
             suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds,
             knows=knows, lre=info, require=self.require, distracted=distracted, lre_skipped=lre_skipped,
         )
-
-    def _lre_for(self, suite: Suite, n_train: int):
-        return lre_for_suite(self.model, suite, n_train)
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
         run = self.run(suite)
@@ -154,8 +158,10 @@ def training_size(suite: Suite) -> int:
     return DEFAULT_SHOTS if shots is None else shots
 
 
-def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None):
-    """The relation's LRE with the suite's pinned settings, from the disk cache, estimated on a miss.
+def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None, decoded_states: int | None = None):
+    """The relation's LRE with the suite's pinned settings, from the disk cache, estimated on a miss; or, when
+    `decoded_states` (the subject states the caller will decode) are few against the model's width and no W is
+    cached, an ImplicitLre that decodes them exactly without forming W.
 
     Returns (lre, cache_hit)."""
     from factcheck.knows.lre_cache import load_or_estimate
@@ -163,4 +169,4 @@ def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None
     settings = suite.settings.lre
     pinned = {"beta": settings.beta} if settings.beta is not None else {}
     n = training_size(suite) if n_train is None else n_train
-    return load_or_estimate(model, suite, settings.layer, n_train=n, rank=settings.rank, **pinned)
+    return load_or_estimate(model, suite, settings.layer, n_train=n, rank=settings.rank, implicit_states=decoded_states, **pinned)

@@ -39,7 +39,7 @@ from torch import nn
 from factcheck.errors import SettingError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual
-from factcheck.model.prefix_attention import PrefixKeys, UnroutedAttention, prefix_attention
+from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, batched_prefix_attention, prefix_attention
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from factcheck.suites.prompts import build_prompt, subject_token_index
 from factcheck.suites.suite import Fact, Suite
@@ -310,6 +310,65 @@ class SuffixProblem:
         return torch.func.vmap(lambda u: pullback(u)[0], in_dims=1)(cotangents)
 
 
+class SuffixBatch:
+    """The training prompts' suffixes as one batch: F(H) = each prompt's object state with its row of H (n, d)
+    at its subject, so that F's Jacobian-vector products give J_i v for every prompt i in one pass.
+
+    Rows are right-padded to the longest suffix (padding follows a row's real tokens, so causal attention
+    keeps it unseen) and each row attends over its own prefix (factcheck.model.prefix_attention.PrefixBatch).
+    One pass over n rows reads the weights once where n problems would read them n times.
+    """
+
+    def __init__(self, problems: Sequence[SuffixProblem]):
+        first = problems[0]
+        self.model, self.layer, self.known_blocks = first.model, first.layer, first.known_blocks
+        self.count = len(problems)
+        longest = max(p.suffix_ids.shape[1] for p in problems)
+        pad = self.model.tokenizer.pad_token_id or 0
+
+        def right_padded(tensor: torch.Tensor, value) -> torch.Tensor:
+            extra = longest - tensor.shape[1]
+            return torch.cat([tensor, tensor.new_full((1, extra, *tensor.shape[2:]), value)], dim=1) if extra else tensor
+
+        self.suffix_ids = torch.cat([right_padded(p.suffix_ids, pad) for p in problems])
+        # Padded positions continue each row's count (they are never seen, but rotary tables need them in range).
+        self.positions = torch.cat([p.suffix_positions[:, :1] + torch.arange(longest, device=p.suffix_positions.device) for p in problems])
+        self.layer_output = torch.cat([right_padded(p.layer_output, 0.0) for p in problems])
+        self.last = torch.tensor([p.suffix_ids.shape[1] - 1 for p in problems], device=self.suffix_ids.device)
+        self.prefix = PrefixBatch.of([p.prefix for p in problems])
+        self.h = torch.stack([p.h for p in problems])  # (n, d)
+        self.z = torch.stack([p.z for p in problems])
+
+    def object_states(self, h: torch.Tensor) -> torch.Tensor:
+        """F(h) for h (n, d): each row's object state with its row of h spliced in at its subject."""
+        model = self.model
+        with edit_residual(model, self.layer, lambda states: _splice_rows(states, 0, h)):
+            with batched_prefix_attention(model.model, self.prefix), capture_residual(model, model.num_layers - 1) as last:
+                with blocks_replaced(model, self.known_blocks, self.layer_output):
+                    _decoder(model)(input_ids=self.suffix_ids, position_ids=self.positions, use_cache=False)
+        if len(self.prefix.layers_seen) < model.num_layers - self.known_blocks:
+            raise _interface_error(model, len(self.prefix.layers_seen) + self.known_blocks)
+        return last["states"][torch.arange(self.count, device=self.last.device), self.last]
+
+    def jvp(self, tangents: torch.Tensor) -> torch.Tensor:
+        """J_i t_{k,i} for tangents (m, n, d): (m, n, d), forward mode vectorised over the m entries."""
+        def one(tangent):
+            return torch.func.jvp(self.object_states, (self.h,), (tangent,))[1]
+
+        return torch.func.vmap(one)(tangents)
+
+    def entries_per_chunk(self) -> int:
+        """Tangent entries per vectorised pass, keeping one batched activation near _CHUNK_BYTES."""
+        per_entry = self.count * self.suffix_ids.shape[1] * 4 * self.h.shape[1] * self.h.element_size()
+        return max(1, _CHUNK_BYTES // per_entry)
+
+
+def _splice_rows(states: torch.Tensor, position: int, values: torch.Tensor) -> torch.Tensor:
+    """`states` (n, seq, d) with column `position` of row i replaced by values[i], without in-place writes."""
+    column = values.to(states.dtype)[:, None, :]
+    return torch.cat([states[:, :position], column, states[:, position + 1 :]], dim=1)
+
+
 # ---- estimation -----------------------------------------------------------------------
 def estimate_lre(
     model: LanguageModel,
@@ -342,7 +401,7 @@ def estimate_lre(
     training = facts[:n_train]
     problems = SuffixProblem.for_sites(model, training_sites(model, template, training), layer)
     if method == "full":
-        weight, bias = _mean_jacobian(problems, chunk_size)
+        weight, bias = mean_jacobian(problems, chunk_size)
     else:
         weight, bias = _sketched_mean_jacobian(list(problems), sketch_rank, oversample, seed)
     return Lre(
@@ -359,7 +418,8 @@ def estimate_lre(
     )
 
 
-def _mean_jacobian(problems, chunk_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+def mean_jacobian(problems: Sequence[SuffixProblem], chunk_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """W = mean_i J_i and b = mean_i (z_i - J_i h_i) over the training prompts' problems."""
     # Sums in float32 whatever the model's dtype: a bf16 mean of 8 Jacobians would lose digits.
     weight_sum = bias_sum = 0
     count = 0

@@ -1,5 +1,10 @@
 """LREs on disk: one safetensors file per estimate under cache_root()/lre/, never pickle.
 
+An LRE applied without W (factcheck.knows.implicit_lre) keeps what it decoded
+instead: one file per set of subject states, named by the LRE's key and a
+hash of the states, so that a second run over the same model and suite
+computes no product.
+
 The file name is a hash of everything the estimate depends on (model
 fingerprint, relation template and training facts, layer, n, beta, rank,
 method and its options), so a changed model or relation can never pick up a
@@ -17,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +31,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from factcheck.cache import cache_root, write_bytes_atomic
+from factcheck.knows.implicit_lre import ImplicitLre, implicit_is_cheaper
 from factcheck.knows.lre import (
     DEFAULT_BETA,
     DEFAULT_N_TRAIN,
@@ -40,6 +47,7 @@ from factcheck.model.language_model import LanguageModel
 from factcheck.suites.suite import Fact, Suite
 
 FORMAT = "factcheck-lre/1"
+APPLIED_FORMAT = "factcheck-lre-applied/1"
 
 
 class CorruptEntry(ValueError):
@@ -83,9 +91,9 @@ def entry_path(key: str) -> Path:
     return lre_directory() / f"{key}.safetensors"
 
 
-def _checksum(weight: torch.Tensor, bias: torch.Tensor) -> str:
+def _checksum(*tensors: torch.Tensor) -> str:
     digest = hashlib.sha256()
-    for tensor in (weight, bias):
+    for tensor in tensors:
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
@@ -158,6 +166,46 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
         raise CorruptEntry(f"bad settings in metadata ({error!r})") from None
 
 
+def states_digest(states: torch.Tensor) -> str:
+    digest = hashlib.sha256(str(tuple(states.shape)).encode())
+    digest.update(states.detach().float().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class AppliedCache:
+    """Decoded states of one implicit LRE (by its cache key), one file per set of subject states."""
+
+    key: str
+    hidden_size: int
+
+    def path(self, states: torch.Tensor) -> Path:
+        return lre_directory() / f"{self.key}.applied-{states_digest(states)}.safetensors"
+
+    def load(self, states: torch.Tensor) -> torch.Tensor | None:
+        path = self.path(states)
+        if not path.exists():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                decoded = handle.get_tensor("decoded") if set(handle.keys()) == {"decoded"} else None
+        except (SafetensorError, OSError) as error:
+            decoded, metadata = None, {"problem": str(error)}
+        expected = (states.shape[0], self.hidden_size)
+        if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT
+                or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)):
+            warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it", stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+        return decoded
+
+    def save(self, states: torch.Tensor, decoded: torch.Tensor) -> None:
+        decoded = decoded.detach().float().cpu().contiguous()
+        metadata = {"format": APPLIED_FORMAT, "key": self.key, "checksum": _checksum(decoded)}
+        write_bytes_atomic(self.path(states), safetensors_bytes({"decoded": decoded}, metadata=metadata))
+
+
 def load_or_estimate(
     model: LanguageModel,
     relation: Suite | tuple[str, Sequence[Fact]],
@@ -171,10 +219,14 @@ def load_or_estimate(
     oversample: int = DEFAULT_OVERSAMPLE,
     seed: int = 0,
     cache: bool = True,
-) -> tuple[Lre, bool]:
+    implicit_states: int | None = None,
+) -> tuple[Lre | ImplicitLre, bool]:
     """The relation's LRE from the disk cache when a valid entry exists, else estimated (and stored).
 
-    Returns (lre, cache_hit). With cache=False the cache is neither read nor written.
+    `implicit_states`: how many subject states the caller will decode. When no W is cached and that is
+    few against the model's width, the LRE comes back as an ImplicitLre, which decodes them exactly
+    without W (and stores W here should a later call form it). Returns (lre, cache_hit). With
+    cache=False the cache is neither read nor written.
     """
     options = dict(sketch_rank=sketch_rank, oversample=oversample, seed=seed) if method == "lowrank" else {}
 
@@ -200,6 +252,12 @@ def load_or_estimate(
         except CorruptEntry as problem:
             warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}: {problem}; recomputing it", stacklevel=2)
             path.unlink(missing_ok=True)
+    if implicit_states is not None and method == "full" and rank is None and implicit_is_cheaper(implicit_states, model.hidden_size):
+        implicit = ImplicitLre(
+            model, template, facts[:n_train], layer, float(beta), relation=name,
+            on_weight=lambda formed: save_lre(formed, key, path), store=AppliedCache(key, model.hidden_size),
+        )
+        return implicit, False
     lre = estimate()
     save_lre(lre, key, path)
     return lre, False

@@ -114,3 +114,82 @@ def prefix_attention(model: nn.Module, prefix: PrefixKeys) -> Iterator[None]:
     """Every attention module of `model` attends over `prefix` and the current tokens during passes inside the `with`."""
     with route_attention(model, functools.partial(_prefix_attention, prefix)):
         yield
+
+
+@dataclass
+class PrefixBatch:
+    """Several prompts' prefixes, one per batch row, zero-padded to the longest: row b holds `lengths[b]` slots."""
+
+    keys: dict[int, torch.Tensor]  # layer index -> (rows, kv_heads, longest prefix, head_dim)
+    values: dict[int, torch.Tensor]
+    lengths: torch.Tensor  # (rows,)
+    layers_seen: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, prefixes: list[PrefixKeys]) -> PrefixBatch:
+        lengths = torch.tensor([p.keys[next(iter(p.keys))].shape[2] for p in prefixes])
+        longest = int(lengths.max())
+
+        def padded(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([F.pad(t, (0, 0, 0, longest - t.shape[2])) for t in tensors])
+
+        layers = prefixes[0].keys.keys()
+        return cls(
+            keys={layer: padded([p.keys[layer] for p in prefixes]) for layer in layers},
+            values={layer: padded([p.values[layer] for p in prefixes]) for layer in layers},
+            lengths=lengths.to(prefixes[0].keys[next(iter(layers))].device),
+        )
+
+
+def _batched_prefix_attention(
+    prefix: PrefixBatch,
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    softcap: float | None = None,
+    sliding_window: int | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """`_prefix_attention` with one prompt per batch row, each after its own prefix: row b's current tokens sit
+    at positions lengths[b] ... lengths[b] + T - 1, and its padded prefix slots are never seen. Current
+    tokens past a row's own end (right padding) come after its real ones, so causality keeps them unseen."""
+    batch, heads, length, head_dim = query.shape
+    kv_heads = key.shape[1]
+    groups = heads // kv_heads
+    if scaling is None:
+        scaling = head_dim**-0.5
+    layer = getattr(module, "layer_idx", None)
+    if layer not in prefix.keys:
+        raise FactcheckError(f"no prefix keys for attention module {type(module).__name__} (layer_idx {layer})")
+    prefix.layers_seen.add(layer)
+    past_keys, past_values = prefix.keys[layer], prefix.values[layer]
+    longest = past_keys.shape[2]
+    grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
+    scores = torch.cat([grouped @ past_keys.float().transpose(-1, -2), grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    device = query.device
+    offsets = torch.arange(length, device=device).repeat(groups)  # each folded row's token within the suffix
+    query_pos = prefix.lengths[:, None] + offsets[None, :]  # (batch, rows)
+    slot = torch.arange(longest, device=device)
+    sees_prefix = slot[None, None, :] < prefix.lengths[:, None, None]  # (batch, 1, longest)
+    sees_self = torch.arange(length, device=device)[None, :] <= offsets[:, None]  # (rows, T)
+    if sliding_window is not None:
+        sees_prefix = sees_prefix & (slot[None, None, :] > query_pos[:, :, None] - sliding_window)
+        sees_self = sees_self & (torch.arange(length, device=device)[None, :] > offsets[:, None] - sliding_window)
+    visible = torch.cat([sees_prefix.expand(batch, groups * length, longest), sees_self.expand(batch, -1, -1)], dim=-1)
+    weights = torch.softmax(scores.masked_fill(~visible[:, None], float("-inf")), dim=-1).to(value.dtype)
+    output = weights[..., :longest] @ past_values + weights[..., longest:] @ value
+    output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
+    return output, None
+
+
+@contextlib.contextmanager
+def batched_prefix_attention(model: nn.Module, prefix: PrefixBatch) -> Iterator[None]:
+    """Every attention module of `model` attends, row by row, over that row's prefix and the current tokens."""
+    with route_attention(model, functools.partial(_batched_prefix_attention, prefix)):
+        yield

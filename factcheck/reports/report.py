@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from factcheck.session import FactcheckSession
 
 TOP_CANDIDATES_SHOWN = 5
+PATHS_NAMED = 4  # an LRE decode path used by this many relations or fewer lists them by name
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,9 @@ class LreInfo:
     n_train: int
     faithfulness: Faithfulness
     cache_hit: bool
-    lre: object = field(default=None, compare=False, repr=False)  # the Lre itself, for the lens
+    lre: object = field(default=None, compare=False, repr=False)  # the Lre (or ImplicitLre) itself, for the lens
+    decode: str = "weight"  # "weight": W estimated or cached; "implicit": decoded by Jacobian-vector products, W never formed
+    products: int = 0  # Jacobian-vector products the implicit decode computed (0: none, or its decodes were cached)
 
     @property
     def trusted(self) -> bool:
@@ -267,6 +270,8 @@ class LreInfo:
             "trusted": self.trusted,
             "untrusted_reason": faith.why_untrusted(),
             "cache_hit": self.cache_hit,
+            "decode": self.decode,
+            "products": self.products,
         }
 
 
@@ -365,9 +370,29 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
     )
     lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
                  " (training facts have none); " + UNDECIDED_MEANING)
+    paths = lre_paths_line(runs)
+    if paths:
+        lines.append(paths)
     if totals["undecided"]:
         warnings.append(f"  undecided facts: {UNDECIDED_HINT}")
     return lines + warnings
+
+
+def lre_paths_line(runs: list[RelationRun]) -> str | None:
+    """How each relation's LRE was decoded: W from the cache, W estimated now, or exactly without W."""
+    paths: dict[str, list[str]] = {}
+    for run in sorted(runs, key=lambda r: r.suite.relation_id):
+        if run.lre is None:
+            continue
+        if run.lre.decode == "implicit":
+            path = "without W, decodes cached" if run.lre.cache_hit else "without W (Jacobian-vector products, exact)"
+        else:
+            path = "W cached" if run.lre.cache_hit else "W estimated"
+        paths.setdefault(path, []).append(run.suite.relation_id)
+    if not paths:
+        return None
+    parts = [f"{path}: {len(ids)}" + (f" ({', '.join(ids)})" if len(ids) <= PATHS_NAMED else "") for path, ids in paths.items()]
+    return "LRE decode: " + "; ".join(parts)
 
 
 def distracted_lines(runs: list[RelationRun]) -> list[str]:

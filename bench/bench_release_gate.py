@@ -45,7 +45,7 @@ from factcheck.gate.baseline import build_baseline, parse_baseline  # noqa: E402
 from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, SUPPRESSED, compare  # noqa: E402
 from factcheck.model.degrade import ablate_mlp, round_weights  # noqa: E402
 from factcheck.model.language_model import LanguageModel, load_model  # noqa: E402
-from factcheck.result import FactResult  # noqa: E402
+from factcheck.fact_result import FactResult  # noqa: E402
 from factcheck.session import FactcheckSession, Settings  # noqa: E402
 from factcheck.suites.suite import Suite, load_suite  # noqa: E402
 

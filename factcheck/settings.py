@@ -50,9 +50,13 @@ DEFAULTS = Settings(
 def resolve(*sources: Settings) -> Settings:
     """Field by field, the first source that gives a value (highest precedence first), else DEFAULTS.
 
-    The order factcheck uses: command line, then the suite file, then the ini file."""
+    The order factcheck uses: command line, then the suite file, then the ini file. A value of 0 is a value
+    (zero-shot prompts); trust_remote_code is on when any source turns it on."""
     values = {}
     for f in fields(Settings):
         given = [getattr(source, f.name) for source in (*sources, DEFAULTS)]
-        values[f.name] = next((value for value in given if value not in (None, False)), getattr(DEFAULTS, f.name))
+        if f.name == "trust_remote_code":
+            values[f.name] = any(given)
+        else:
+            values[f.name] = next((value for value in given if value is not None), None)
     return Settings(**values)

@@ -19,7 +19,7 @@ from factcheck.gate.baseline import (
     write_baseline,
 )
 from factcheck.gate.comparison import KINDS, accuracy_by_relation, compare, threshold_failures
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 
 MODEL = {"name": "tiny", "fingerprint": "f00d", "architecture": "llama", "dtype": "float32"}
 SUITES = {

@@ -10,7 +10,7 @@ import pytest
 from factcheck.gate import diff
 from factcheck.gate.baseline import build_baseline, write_baseline
 from factcheck.cli import main
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 
 MODEL = {"name": "tiny", "fingerprint": "f00d"}
 SUITES = {

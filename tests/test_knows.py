@@ -356,6 +356,6 @@ def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_co
     assert frame["lre_faithfulness_high"].iloc[0] == pytest.approx(0.7812, abs=1e-4)
     assert frame["relation_undecided"].tolist() == [1, 1]
     # The report's entries read back as the very results they were written from.
-    from factcheck.result import FactResult
+    from factcheck.fact_result import FactResult
 
     assert [FactResult.from_dict(entry) for entry in json.loads(path.read_text())["facts"]] == [decided.result, undecided.result]

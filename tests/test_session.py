@@ -8,7 +8,7 @@ from factcheck.errors import SettingError
 from factcheck.gate.baseline import parse_baseline
 from factcheck.gate.comparison import STILL_RIGHT
 from factcheck.gate.release_gate import ReleaseGate
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 from factcheck.session import FactcheckSession
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import parse_suite
@@ -48,7 +48,16 @@ def test_command_line_beats_suite_beats_ini_beats_defaults(tiny_llama, tmp_path)
 def test_resolve_takes_the_first_source_that_gives_a_value():
     resolved = resolve(Settings(shots=1), Settings(shots=2, dtype="bfloat16"), Settings(dtype="float16", device="cuda"))
     assert (resolved.shots, resolved.dtype, resolved.device, resolved.require) == (1, "bfloat16", "cuda", DEFAULTS.require)
-    assert resolve().trust_remote_code is False and resolve(Settings(trust_remote_code=True)).trust_remote_code is True
+    assert resolve().trust_remote_code is False and resolve(Settings(), Settings(trust_remote_code=True)).trust_remote_code is True
+    # Zero is a value (zero-shot prompts), not 'not given'.
+    assert resolve(Settings(shots=0), Settings(shots=4)).shots == 0 and resolve(Settings(), Settings(shots=0)).shots == 0
+
+
+def test_a_suite_asking_for_zero_shots_gets_zero(tiny_llama, tmp_path):
+    options, _ = quiet_session(tiny_llama).options_for(suite_of(tmp_path, shots=0))
+    assert options.shots == 0
+    options, _ = quiet_session(tiny_llama, Settings(shots=0)).options_for(suite_of(tmp_path, shots=3))
+    assert options.shots == 0
 
 
 # ---- running relations ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ import jsonschema
 
 from factcheck.cache import write_json_atomic
 from factcheck.errors import JsonFileError
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 from factcheck.suites.suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
 from factcheck.types import BASELINE_VERSION
 

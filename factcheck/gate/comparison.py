@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from factcheck.gate.baseline import Baseline, BaselineFact
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 
 SUPPRESSED = "suppressed"
 FORGOTTEN = "forgotten"

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, compare, fact_change
-from factcheck.result import FactResult
+from factcheck.fact_result import FactResult
 
 
 class ReleaseGate:

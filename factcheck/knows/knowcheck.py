@@ -12,6 +12,7 @@ from typing import Protocol, Sequence
 import torch
 
 from factcheck.knows.know_rules import Faithfulness, FirstTokenRule, Undecided, object_rank
+from factcheck.model.hooks import LayerSpec
 from factcheck.model.language_model import LanguageModel
 from factcheck.says.saycheck import FactOutcome, first_tokens
 
@@ -20,7 +21,7 @@ SHARED_WITH_SHOWN = 3  # wrong candidates named beside an undecided fact
 
 
 class AppliesToStates(Protocol):
-    layer: int
+    layer: LayerSpec
 
     def apply(self, h: torch.Tensor) -> torch.Tensor: ...
 

@@ -39,7 +39,7 @@ from torch import nn
 from factcheck.errors import SettingError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual
-from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, batched_prefix_attention, prefix_attention
+from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, prefix_attention
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from factcheck.suites.prompts import build_prompt, subject_token_index
 from factcheck.suites.suite import Fact, Suite
@@ -201,10 +201,6 @@ def _decoder(model: LanguageModel) -> nn.Module:
 
 
 # ---- one training prompt, split at the subject ---------------------------------------------
-def _interface_error(model: LanguageModel, layers_used: int) -> UnroutedAttention:
-    return UnroutedAttention(model.architecture, layers_used, model.num_layers)
-
-
 def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[PrefixKeys, torch.Tensor, torch.Tensor]]:
     """Each prompt's prefix keys/values (before the subject's last token), the output of block `layer` over
     the rest of the prompt (h first) and z, from one packed pass.
@@ -230,7 +226,7 @@ def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: Layer
         sequence.run(tokens)  # without gradients: PackedSequence.run is no_grad
     layers = sequence.cache.layers
     if len(layers) != model.num_layers:
-        raise _interface_error(model, len(layers))
+        raise UnroutedAttention(model.architecture, len(layers), model.num_layers)
     results = []
     for site, slots in zip(sites, slots_of):
         split = site.subject_index
@@ -262,7 +258,8 @@ class SuffixProblem:
         split = site.subject_index
         self.suffix_ids = ids[:, split:]
         self.suffix_positions = torch.arange(split, ids.shape[1], device=device)[None]
-        self.prefix, self.layer_output, self.z = full_pass or _full_passes(model, [site], layer)[0]
+        self.prefix_keys, self.layer_output, self.z = full_pass or _full_passes(model, [site], layer)[0]
+        self.prefix = PrefixBatch.of([self.prefix_keys])
         self.h = self.layer_output[0, 0].clone()
         # Blocks up to `layer` need not run again on the suffix: their output there is known, and h
         # replaces the subject's part of it anyway.
@@ -272,19 +269,11 @@ class SuffixProblem:
     def for_sites(cls, model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[SuffixProblem]:
         return [cls(model, site, layer, full) for site, full in zip(sites, _full_passes(model, sites, layer))]
 
-    def _run_suffix(self) -> torch.Tensor:
-        model = self.model
-        with prefix_attention(model.model, self.prefix), capture_residual(model, model.num_layers - 1) as last:
-            with blocks_replaced(model, self.known_blocks, self.layer_output):
-                _decoder(model)(input_ids=self.suffix_ids, position_ids=self.suffix_positions, use_cache=False)
-        if len(self.prefix.layers_seen) < model.num_layers - self.known_blocks:
-            raise _interface_error(model, len(self.prefix.layers_seen) + self.known_blocks)
-        return last["states"][0, -1]
-
     def object_state(self, h: torch.Tensor) -> torch.Tensor:
         """f(h): the object state with h spliced in at the subject position (suffix position 0)."""
         with edit_residual(self.model, self.layer, lambda states: _splice(states, 0, h)):
-            return self._run_suffix()
+            last = _run_suffixes(self.model, self.prefix, self.known_blocks, self.layer_output, self.suffix_ids, self.suffix_positions)
+        return last[0, -1]
 
     def jacobian(self, chunk_size: int | None = None) -> torch.Tensor:
         """J = df/dh at h (d x d), rows batched through vmap, `chunk_size` rows at a time (None: automatic)."""
@@ -335,20 +324,15 @@ class SuffixBatch:
         self.positions = torch.cat([p.suffix_positions[:, :1] + torch.arange(longest, device=p.suffix_positions.device) for p in problems])
         self.layer_output = torch.cat([right_padded(p.layer_output, 0.0) for p in problems])
         self.last = torch.tensor([p.suffix_ids.shape[1] - 1 for p in problems], device=self.suffix_ids.device)
-        self.prefix = PrefixBatch.of([p.prefix for p in problems])
+        self.prefix = PrefixBatch.of([p.prefix_keys for p in problems])
         self.h = torch.stack([p.h for p in problems])  # (n, d)
         self.z = torch.stack([p.z for p in problems])
 
     def object_states(self, h: torch.Tensor) -> torch.Tensor:
         """F(h) for h (n, d): each row's object state with its row of h spliced in at its subject."""
-        model = self.model
-        with edit_residual(model, self.layer, lambda states: _splice_rows(states, 0, h)):
-            with batched_prefix_attention(model.model, self.prefix), capture_residual(model, model.num_layers - 1) as last:
-                with blocks_replaced(model, self.known_blocks, self.layer_output):
-                    _decoder(model)(input_ids=self.suffix_ids, position_ids=self.positions, use_cache=False)
-        if len(self.prefix.layers_seen) < model.num_layers - self.known_blocks:
-            raise _interface_error(model, len(self.prefix.layers_seen) + self.known_blocks)
-        return last["states"][torch.arange(self.count, device=self.last.device), self.last]
+        with edit_residual(self.model, self.layer, lambda states: _splice_rows(states, 0, h)):
+            last = _run_suffixes(self.model, self.prefix, self.known_blocks, self.layer_output, self.suffix_ids, self.positions)
+        return last[torch.arange(self.count, device=self.last.device), self.last]
 
     def jvp(self, tangents: torch.Tensor) -> torch.Tensor:
         """J_i t_{k,i} for tangents (m, n, d): (m, n, d), forward mode vectorised over the m entries."""
@@ -361,6 +345,18 @@ class SuffixBatch:
         """Tangent entries per vectorised pass, keeping one batched activation near _CHUNK_BYTES."""
         per_entry = self.count * self.suffix_ids.shape[1] * 4 * self.h.shape[1] * self.h.element_size()
         return max(1, _CHUNK_BYTES // per_entry)
+
+
+def _run_suffixes(model: LanguageModel, prefix: PrefixBatch, known_blocks: int, layer_output: torch.Tensor,
+                  ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """The last block's output over suffix tokens `ids` (rows, T), each row after its prefix, the first
+    `known_blocks` blocks replaced by their known output."""
+    with prefix_attention(model.model, prefix), capture_residual(model, model.num_layers - 1) as last:
+        with blocks_replaced(model, known_blocks, layer_output):
+            _decoder(model)(input_ids=ids, position_ids=positions, use_cache=False)
+    if len(prefix.layers_seen) < model.num_layers - known_blocks:
+        raise UnroutedAttention(model.architecture, len(prefix.layers_seen) + known_blocks, model.num_layers)
+    return last["states"]
 
 
 def _splice_rows(states: torch.Tensor, position: int, values: torch.Tensor) -> torch.Tensor:

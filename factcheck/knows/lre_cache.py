@@ -184,12 +184,12 @@ class AppliedCache:
 
     def load(self, states: torch.Tensor) -> torch.Tensor | None:
         path = self.path(states)
-        if not path.exists():
-            return None
         try:
             with safe_open(str(path), framework="pt") as handle:
                 metadata = handle.metadata() or {}
                 decoded = handle.get_tensor("decoded") if set(handle.keys()) == {"decoded"} else None
+        except FileNotFoundError:
+            return None  # not decoded yet (or removed by another process meanwhile)
         except (SafetensorError, OSError) as error:
             decoded, metadata = None, {"problem": str(error)}
         expected = (states.shape[0], self.hidden_size)

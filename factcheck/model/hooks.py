@@ -5,9 +5,11 @@
 * Route attention through a function of factcheck's own (`route_attention`).
 
 What a pass needs (the attention route in use) is per-call state: it lives in
-a ContextVar set by the context manager that owns the pass, so nested passes
-and passes in other threads never see each other's state. Forward hooks are
-registered on the blocks for the length of one `with` and removed after it.
+a ContextVar set by the context manager that owns the pass, so a nested route
+restores the outer one and no route outlives its `with`. The switch to the
+routed implementation is on the model's config, so one model runs one pass at
+a time. Forward hooks are registered on the blocks for the length of one
+`with` and removed after it.
 """
 
 from __future__ import annotations
@@ -105,8 +107,9 @@ def capture_residual(model: LanguageModel, layer: LayerSpec) -> Iterator[dict[st
 
 @contextlib.contextmanager
 def blocks_replaced(model: LanguageModel, count: int, output: torch.Tensor) -> Iterator[None]:
-    """The first `count` blocks skip their computation and return `output` (the last of them's known output);
-    their hooks still run, so edits and captures at those blocks apply as before."""
+    """The first `count` blocks skip their computation and each return `output` (the last of them's known
+    output). Their hooks still run, so an edit or a capture at block `count - 1` applies as before; one at an
+    earlier block would see `output`, not that block's own."""
     blocks = model.layout.blocks[:count]
     try:
         for block in blocks:

@@ -36,11 +36,36 @@ class UnroutedAttention(FactcheckError, RuntimeError):
 
 @dataclass
 class PrefixKeys:
-    """Keys and values of a prompt prefix per layer index, taken once from a full pass and only ever read."""
+    """Keys and values of one prompt's prefix per layer index, taken once from a full pass and only ever read."""
 
-    keys: dict[int, torch.Tensor] = field(default_factory=dict)
+    keys: dict[int, torch.Tensor] = field(default_factory=dict)  # layer index -> (1, kv_heads, length, head_dim)
     values: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class PrefixBatch:
+    """The prefixes of the prompts that run as one batch, one per row, zero-padded to the longest: row b holds
+    `lengths[b]` slots. A single prompt's prefix is a batch of one."""
+
+    keys: dict[int, torch.Tensor]  # layer index -> (rows, kv_heads, longest, head_dim)
+    values: dict[int, torch.Tensor]
+    lengths: torch.Tensor  # (rows,)
     layers_seen: set[int] = field(default_factory=set)  # attention layers that took the prefix
+
+    @classmethod
+    def of(cls, prefixes: list[PrefixKeys]) -> PrefixBatch:
+        layers = list(prefixes[0].keys)
+        lengths = torch.tensor([p.keys[layers[0]].shape[2] for p in prefixes], device=prefixes[0].keys[layers[0]].device)
+        longest = int(lengths.max())
+
+        def padded(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([F.pad(t, (0, 0, 0, longest - t.shape[2])) for t in tensors])
+
+        return cls(
+            keys={layer: padded([p.keys[layer] for p in prefixes]) for layer in layers},
+            values={layer: padded([p.values[layer] for p in prefixes]) for layer in layers},
+            lengths=lengths,
+        )
 
 
 def per_head_product(x: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
@@ -60,88 +85,6 @@ def per_head_product(x: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
 
 
 def _prefix_attention(
-    prefix: PrefixKeys,
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    softcap: float | None = None,
-    sliding_window: int | None = None,
-    **kwargs,
-) -> tuple[torch.Tensor, None]:
-    """Causal attention of the current tokens over [recorded prefix, themselves].
-
-    query (batch, heads, T, head_dim); key/value (batch, kv_heads, T, head_dim)
-    for the T current tokens only, which sit at absolute positions
-    len(prefix) ... len(prefix) + T - 1. HF's own mask is ignored: it was
-    built for T tokens without a past (prompts here are single and unpadded).
-    Matches HF's eager attention: scores in float32, optional soft-capping,
-    sliding window (a key is visible when query_pos - key_pos < window).
-    """
-    batch, heads, length, head_dim = query.shape
-    kv_heads = key.shape[1]
-    groups = heads // kv_heads
-    if scaling is None:
-        scaling = head_dim**-0.5
-    layer = getattr(module, "layer_idx", None)
-    if layer not in prefix.keys:
-        raise FactcheckError(f"no prefix keys for attention module {type(module).__name__} (layer_idx {layer})")
-    prefix.layers_seen.add(layer)
-    past_keys, past_values = prefix.keys[layer], prefix.values[layer]
-    start = past_keys.shape[2]  # the current tokens follow the past ones
-
-    # Grouped-query attention without repeating the keys: fold each group's query heads into the rows.
-    grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
-    scores = torch.cat([per_head_product(grouped, past_keys[0].float()), grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
-    query_pos = torch.arange(length, device=query.device).repeat(groups) + start
-    key_pos = torch.arange(start + length, device=query.device)
-    visible = key_pos[None, :] <= query_pos[:, None]
-    if sliding_window is not None:
-        visible = visible & (key_pos[None, :] > query_pos[:, None] - sliding_window)
-    weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1).to(value.dtype)
-    output = per_head_product(weights[..., :start], past_values[0].transpose(-1, -2)) + weights[..., start:] @ value
-    output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
-    return output, None
-
-
-@contextlib.contextmanager
-def prefix_attention(model: nn.Module, prefix: PrefixKeys) -> Iterator[None]:
-    """Every attention module of `model` attends over `prefix` and the current tokens during passes inside the `with`."""
-    with route_attention(model, functools.partial(_prefix_attention, prefix)):
-        yield
-
-
-@dataclass
-class PrefixBatch:
-    """Several prompts' prefixes, one per batch row, zero-padded to the longest: row b holds `lengths[b]` slots."""
-
-    keys: dict[int, torch.Tensor]  # layer index -> (rows, kv_heads, longest prefix, head_dim)
-    values: dict[int, torch.Tensor]
-    lengths: torch.Tensor  # (rows,)
-    layers_seen: set[int] = field(default_factory=set)
-
-    @classmethod
-    def of(cls, prefixes: list[PrefixKeys]) -> PrefixBatch:
-        lengths = torch.tensor([p.keys[next(iter(p.keys))].shape[2] for p in prefixes])
-        longest = int(lengths.max())
-
-        def padded(tensors: list[torch.Tensor]) -> torch.Tensor:
-            return torch.cat([F.pad(t, (0, 0, 0, longest - t.shape[2])) for t in tensors])
-
-        layers = prefixes[0].keys.keys()
-        return cls(
-            keys={layer: padded([p.keys[layer] for p in prefixes]) for layer in layers},
-            values={layer: padded([p.values[layer] for p in prefixes]) for layer in layers},
-            lengths=lengths.to(prefixes[0].keys[next(iter(layers))].device),
-        )
-
-
-def _batched_prefix_attention(
     prefix: PrefixBatch,
     module: nn.Module,
     query: torch.Tensor,
@@ -154,9 +97,17 @@ def _batched_prefix_attention(
     sliding_window: int | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    """`_prefix_attention` with one prompt per batch row, each after its own prefix: row b's current tokens sit
-    at positions lengths[b] ... lengths[b] + T - 1, and its padded prefix slots are never seen. Current
-    tokens past a row's own end (right padding) come after its real ones, so causality keeps them unseen."""
+    """Causal attention of the current tokens over [their row's recorded prefix, themselves].
+
+    query (batch, heads, T, head_dim); key/value (batch, kv_heads, T, head_dim)
+    for the T current tokens only, which in row b sit at absolute positions
+    lengths[b] ... lengths[b] + T - 1; a row's padded prefix slots are never
+    seen, and current tokens past a row's own end (right padding) come after
+    its real ones, so causality keeps them unseen. HF's own mask is ignored:
+    it was built for T tokens without a past. Matches HF's eager attention:
+    scores in float32, optional soft-capping, sliding window (a key is visible
+    when query_pos - key_pos < window).
+    """
     batch, heads, length, head_dim = query.shape
     kv_heads = key.shape[1]
     groups = heads // kv_heads
@@ -168,28 +119,38 @@ def _batched_prefix_attention(
     prefix.layers_seen.add(layer)
     past_keys, past_values = prefix.keys[layer], prefix.values[layer]
     longest = past_keys.shape[2]
+    one_prefix = past_keys.shape[0] == 1  # shared by every row (and every vmapped entry): the cheaper product
+
+    # Grouped-query attention without repeating the keys: fold each group's query heads into the rows.
     grouped = query.reshape(batch, kv_heads, groups * length, head_dim).float()
-    scores = torch.cat([grouped @ past_keys.float().transpose(-1, -2), grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
+    prefix_scores = per_head_product(grouped, past_keys[0].float()) if one_prefix else grouped @ past_keys.float().transpose(-1, -2)
+    scores = torch.cat([prefix_scores, grouped @ key.float().transpose(-1, -2)], dim=-1) * scaling
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     device = query.device
-    offsets = torch.arange(length, device=device).repeat(groups)  # each folded row's token within the suffix
-    query_pos = prefix.lengths[:, None] + offsets[None, :]  # (batch, rows)
+    offsets = torch.arange(length, device=device).repeat(groups)  # each folded row's token within the current ones
+    query_pos = prefix.lengths[:, None] + offsets[None, :]  # (prefix rows, folded rows)
     slot = torch.arange(longest, device=device)
-    sees_prefix = slot[None, None, :] < prefix.lengths[:, None, None]  # (batch, 1, longest)
-    sees_self = torch.arange(length, device=device)[None, :] <= offsets[:, None]  # (rows, T)
+    sees_prefix = slot[None, None, :] < prefix.lengths[:, None, None]
+    sees_self = torch.arange(length, device=device)[None, :] <= offsets[:, None]
     if sliding_window is not None:
         sees_prefix = sees_prefix & (slot[None, None, :] > query_pos[:, :, None] - sliding_window)
         sees_self = sees_self & (torch.arange(length, device=device)[None, :] > offsets[:, None] - sliding_window)
-    visible = torch.cat([sees_prefix.expand(batch, groups * length, longest), sees_self.expand(batch, -1, -1)], dim=-1)
+    rows = prefix.lengths.shape[0]
+    visible = torch.cat([sees_prefix.expand(rows, groups * length, longest), sees_self.expand(rows, -1, -1)], dim=-1)
     weights = torch.softmax(scores.masked_fill(~visible[:, None], float("-inf")), dim=-1).to(value.dtype)
-    output = weights[..., :longest] @ past_values + weights[..., longest:] @ value
+    prefix_part = weights[..., :longest]
+    if one_prefix:
+        prefix_output = per_head_product(prefix_part, past_values[0].transpose(-1, -2))
+    else:
+        prefix_output = prefix_part @ past_values
+    output = prefix_output + weights[..., longest:] @ value
     output = output.reshape(batch, heads, length, head_dim).transpose(1, 2).contiguous()
     return output, None
 
 
 @contextlib.contextmanager
-def batched_prefix_attention(model: nn.Module, prefix: PrefixBatch) -> Iterator[None]:
+def prefix_attention(model: nn.Module, prefix: PrefixBatch) -> Iterator[None]:
     """Every attention module of `model` attends, row by row, over that row's prefix and the current tokens."""
-    with route_attention(model, functools.partial(_batched_prefix_attention, prefix)):
+    with route_attention(model, functools.partial(_prefix_attention, prefix)):
         yield

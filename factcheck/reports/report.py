@@ -15,7 +15,7 @@ from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithf
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
-from factcheck.result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
 from factcheck.types import REPORT_VERSION, VERDICTS
 
 if TYPE_CHECKING:

@@ -8,13 +8,17 @@ all in one process:
   run once;
 * fast full: factcheck.knows.lre.estimate_lre(method="full"), median of --repeats;
 * low rank: estimate_lre(method="lowrank"), median of --repeats;
-* cached: lre_cache.load_or_estimate on an existing entry, median of 5.
+* cached: lre_cache.load_or_estimate on an existing entry, median of 5;
+* without W: factcheck.knows.implicit_lre decoding the relation's test facts
+  (what a know-check on a model seen for the first time costs), median of
+  --repeats, compared with the fast full estimate's decoding.
 
 Each estimate is then scored by faithfulness on the relation's other facts
 (strict token-id rule; the paper's lenient rule in parentheses).
 
     python bench/bench_lre_speed.py
     python bench/bench_lre_speed.py --skip-reference --threads 1
+    python bench/bench_lre_speed.py --skip-reference --device cuda --dtype bfloat16
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the one copy of the reference estimat
 
 from lre_reference import reference_estimate  # noqa: E402
 
+from factcheck.knows.implicit_lre import ImplicitLre  # noqa: E402
 from factcheck.knows.lre import DEFAULT_BETA, Lre, compare_lres, estimate_lre, prompt_states, resolve_layer  # noqa: E402
 from factcheck.knows.lre_cache import load_or_estimate  # noqa: E402
 from factcheck.knows.lre_metrics import faithfulness, test_sites  # noqa: E402
@@ -47,6 +52,8 @@ def timed(function, repeats: int):
     for _ in range(repeats):
         started, cpu_started = time.perf_counter(), time.process_time()
         result = function()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # GPU work is asynchronous: count it where it was queued
         times.append(time.perf_counter() - started)
         cpu_times.append(time.process_time() - cpu_started)
     return statistics.median(times), times, statistics.median(cpu_times), result
@@ -63,11 +70,13 @@ def main() -> None:
     parser.add_argument("--oversample", type=int, default=16)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = load_model()
+    model = load_model(None, device=args.device, dtype=args.dtype)
     suite = load_suite(args.suite)
     layer = resolve_layer(model, args.layer)
     started = time.perf_counter()
@@ -112,6 +121,13 @@ def main() -> None:
         rows.append(("cached full estimate (load)", seconds, runs, cpu, cached))
 
     states = prompt_states(model, test_sites(model, full, suite), layer)
+    training = tuple(suite.facts[: args.n_train])
+    seconds, runs, cpu, decoded = timed(
+        lambda: ImplicitLre(model, suite.templates[0], training, layer, args.beta).apply(states.h), args.repeats
+    )
+    implicit_row = (f"without W: decode {states.h.shape[0]} test facts", seconds, runs, cpu)
+    full_decoded = full.apply(states.h)
+    implicit_error = float((decoded - full_decoded).norm() / full_decoded.norm())
     base = rows[0][1]
     print(
         f"\n{'estimator':36s} {'seconds':>8s} {'runs':>22s} {'cpu s':>7s} {'vs ref':>7s} "
@@ -123,6 +139,10 @@ def main() -> None:
         runs_text = ",".join(f"{r:.2f}" for r in runs)
         faithful = f"{report.strict:.3f} ({report.lenient:.3f})"
         print(f"{name:36s} {seconds:8.2f} {runs_text:>22s} {cpu:7.2f} {ratio:>7s} {faithful:>26s} {report.tested_strict:6d}")
+    name, seconds, runs, cpu = implicit_row
+    ratio = f"{base / seconds:6.1f}x" if not args.skip_reference else "   n/a"
+    print(f"{name:36s} {seconds:8.2f} {','.join(f'{r:.2f}' for r in runs):>22s} {cpu:7.2f} {ratio:>7s} "
+          f"{'(same as fast full)':>26s}")
 
     print()
     if not args.skip_reference:
@@ -132,6 +152,7 @@ def main() -> None:
             f"|b| rel. error {agreement.bias_relative_error:.2e}, top-1 agreement {agreement.top1_agreement:.3f} "
             f"on {agreement.compared_states} test prompts"
         )
+    print(f"without W vs fast full: decoded states rel. error {implicit_error:.2e} on {states.h.shape[0]} test prompts")
     agreement = compare_lres(model, lowrank, full, states.h)
     print(
         f"low rank vs fast full:  |W| rel. error {agreement.weight_relative_error:.2e}, "

@@ -56,9 +56,11 @@ def main() -> int:
     parser.add_argument("paths", nargs="*", default=["suites"])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the batched path (median reported)")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
 
-    model = load_model(args.model)
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
     suites = suites_under(args.paths)
     options = SayOptions()
     facts = sum(len(s.facts) for s in suites)

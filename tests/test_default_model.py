@@ -373,3 +373,30 @@ def test_smollm2_batch_of_one_and_of_eight_agree(smollm2):
     together = smollm2.next_token_logits(texts, batch_size=8)
     assert (one_by_one - together).abs().max() < 1e-4
     assert one_by_one.argmax(-1).tolist() == together.argmax(-1).tolist()
+
+
+def test_the_gguf_file_is_parsed_once_while_converting_and_the_library_is_left_as_it_was(tmp_path):
+    import gguf
+
+    from factcheck.model.default_model import _gguf_parsed_once, gguf_path
+
+    original = gguf.GGUFReader, gguf.get_tensor_name_map
+    with _gguf_parsed_once():
+        first, again = gguf.GGUFReader(str(gguf_path())), gguf.GGUFReader(gguf_path())
+        assert again is first and len(first.tensors) == 272
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == original
+
+
+@pytest.mark.slow
+def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path))
+    folder = default_model.converted_folder()
+    source = default_model.gguf_path()
+    plain = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name).state_dict()
+    converted = load_file(folder / "model.safetensors")
+    assert converted.keys() <= plain.keys() and len(converted) >= len(plain) - 1  # a tied head is saved once
+    assert all(torch.equal(converted[name], plain[name]) for name in converted)

@@ -7,15 +7,16 @@ import sys
 import time
 from typing import Callable
 
-from factcheck.model.allocator import release_freed_memory
 from factcheck.errors import FactcheckError
 from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.knowcheck import faithfulness, know_check
+from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.report import DistractedResult, FactRecord, LreInfo, RelationRun
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
 from factcheck.suites.suite import Suite
+
 
 class FactcheckSession:
     """Settings come from the command line, then the suite file, then the ini file, then defaults."""
@@ -116,6 +117,7 @@ class FactcheckSession:
             implicit = isinstance(lre, ImplicitLre)
             if implicit:
                 self.progress(f" (exact, without W: {lre.products} Jacobian-vector products)" if lre.products else " (decodes cached)")
+                lre.release()  # the run keeps the LRE for the lens; its passes would pile up relation after relation
             info = LreInfo(
                 layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots,
                 faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit or (implicit and lre.products == 0), lre=lre,

@@ -140,3 +140,12 @@ def test_a_batch_of_suffixes_of_different_lengths_gives_each_prompts_own_product
         alone = problem.jvp(tangents[:, row].T).T  # (2, d)
         assert torch.allclose(together[:, row], alone, rtol=1e-4, atol=1e-5)
     assert torch.allclose(batch.object_states(batch.h), batch.z, rtol=1e-4, atol=1e-5)
+
+
+def test_a_released_lre_drops_its_passes_and_makes_them_again_when_asked(tiny_llama):
+    implicit = ImplicitLre(tiny_llama, TEMPLATE, FACTS[:3], 0, 1.5)
+    states = random_states(tiny_llama, 3)
+    first = implicit.apply(states)
+    implicit.release()
+    assert implicit._problems is None and implicit._batch is None
+    assert torch.allclose(implicit.apply(states), first, rtol=1e-5, atol=1e-6)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-from factcheck.gate.baseline import Baseline, BaselineFact
 from factcheck.fact_result import FactResult
+from factcheck.gate.baseline import Baseline, BaselineFact
 
 SUPPRESSED = "suppressed"
 FORGOTTEN = "forgotten"

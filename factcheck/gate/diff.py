@@ -15,10 +15,10 @@ from typing import Any
 
 import jsonschema
 
+from factcheck.fact_result import FactResult
 from factcheck.gate.baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
 from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
 from factcheck.suites.suite import _describe_schema_error, json_pointer
-from factcheck.fact_result import FactResult
 from factcheck.types import REPORT_VERSION, VERDICTS
 
 REPORT_KEY = "factcheck_report_version"

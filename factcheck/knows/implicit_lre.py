@@ -81,6 +81,12 @@ class ImplicitLre:
             self._batch = SuffixBatch(self.problems())
         return self._batch
 
+    def release(self) -> None:
+        """Drop the training prompts' passes (every layer's prefix keys: about 100 MB per relation on SmolLM2);
+        a later call makes them again. The bias and any formed W stay."""
+        self._problems = None
+        self._batch = None
+
     def problems(self) -> list[SuffixProblem]:
         """The training prompts split at their subjects: one packed pass, made on first use."""
         if self._problems is None:

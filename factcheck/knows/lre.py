@@ -37,10 +37,10 @@ import torch
 from torch import nn
 
 from factcheck.errors import SettingError
-from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual
-from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, prefix_attention
+from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
+from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, prefix_attention
 from factcheck.suites.prompts import build_prompt, subject_token_index
 from factcheck.suites.suite import Fact, Suite
 

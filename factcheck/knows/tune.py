@@ -60,6 +60,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from factcheck.errors import FactcheckError, SettingError
+from factcheck.knows.know_rules import UNDECIDED_HINT
 from factcheck.knows.lre import (
     DEFAULT_BETA,
     EMBEDDING_LAYER,
@@ -71,10 +73,8 @@ from factcheck.knows.lre import (
     resolve_layer,
     training_sites,
 )
-from factcheck.errors import FactcheckError, SettingError
-from factcheck.model.hooks import edit_residual
-from factcheck.knows.know_rules import UNDECIDED_HINT
 from factcheck.knows.lre_metrics import FaithfulnessReport, faithfulness
+from factcheck.model.hooks import edit_residual
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.suites.suite import Fact, Suite, SuiteError, load_suite, read_json_document
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from factcheck import __version__
 from factcheck.cache import write_json_atomic
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
-from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
 from factcheck.types import REPORT_VERSION, VERDICTS
 
 if TYPE_CHECKING:

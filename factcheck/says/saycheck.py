@@ -15,12 +15,12 @@ from typing import Sequence
 
 import torch
 
-from factcheck.says.matching import matching_answer
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from factcheck.suites.prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from factcheck.says.matching import matching_answer
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
+from factcheck.suites.prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
 from factcheck.suites.suite import DistractorSettings, Fact, Suite
 
 

@@ -127,10 +127,8 @@ class ImplicitLre:
     def _form_weight(self) -> Lre:
         weight, bias = mean_jacobian(self.problems(), None)
         self.products += len(self.problems()) * self.model.hidden_size
-        self._weight = Lre(
-            weight=weight, bias=bias, layer=self.layer, beta=self.beta, relation=self.relation, template=self.template,
-            training=tuple((f.subject, f.object) for f in self.training), model_fingerprint=self.model.fingerprint,
-        )
+        self._weight = Lre.estimated(self.model, self.template, self.training, self.layer, weight, bias, self.beta,
+                                     relation=self.relation)
         if self.on_weight is not None:
             self.on_weight(self._weight)
         return self._weight

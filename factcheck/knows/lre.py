@@ -76,6 +76,15 @@ class Lre:
     model_fingerprint: str = ""
     method: str = "full"
 
+    @classmethod
+    def estimated(cls, model: LanguageModel, template: str, training: Sequence[Fact], layer: LayerSpec, weight: torch.Tensor,
+                  bias: torch.Tensor, beta: float, *, rank: int | None = None, relation: str = "", method: str = "full") -> Lre:
+        """An LRE estimated on `model` from the prompts of `template` over the `training` facts."""
+        return cls(
+            weight=weight, bias=bias, layer=layer, beta=float(beta), rank=rank, relation=relation, template=template,
+            training=tuple((f.subject, f.object) for f in training), model_fingerprint=model.fingerprint, method=method,
+        )
+
     @property
     def hidden_size(self) -> int:
         return int(self.weight.shape[0])
@@ -400,18 +409,7 @@ def estimate_lre(
         weight, bias = mean_jacobian(problems, chunk_size)
     else:
         weight, bias = _sketched_mean_jacobian(list(problems), sketch_rank, oversample, seed)
-    return Lre(
-        weight=weight,
-        bias=bias,
-        layer=layer,
-        beta=float(beta),
-        rank=rank,
-        relation=name,
-        template=template,
-        training=tuple((f.subject, f.object) for f in training),
-        model_fingerprint=model.fingerprint,
-        method=method,
-    )
+    return Lre.estimated(model, template, training, layer, weight, bias, beta, rank=rank, relation=name, method=method)
 
 
 def mean_jacobian(problems: Sequence[SuffixProblem], chunk_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

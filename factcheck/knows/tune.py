@@ -178,18 +178,8 @@ def estimate_layers(
             biases[layer] = biases[layer] + bias if layer in biases else bias
     count = len(training)
     return {
-        layer: Lre(
-            weight=(weights[layer] / count).detach(),
-            bias=(biases[layer] / count).detach(),
-            layer=layer,
-            beta=float(beta),
-            rank=rank,
-            relation=relation,
-            template=template,
-            training=tuple((f.subject, f.object) for f in training),
-            model_fingerprint=model.fingerprint,
-            method="full",
-        )
+        layer: Lre.estimated(model, template, training, layer, (weights[layer] / count).detach(), (biases[layer] / count).detach(),
+                             beta, rank=rank, relation=relation)
         for layer in resolved
     }
 

@@ -14,6 +14,7 @@ demonstrations per prompt (the LRE's training size follows), timed the same way.
     python bench/bench_scale.py                          # 100, 1000, 10000 facts and the prompt lengths
     python bench/bench_scale.py --sizes 100 1000 --no-length
     python bench/bench_scale.py --sizes 10000 --no-length --cold   # no LRE cached (a model seen for the first time)
+    python bench/bench_scale.py --sizes 10000 --no-length --cold --then-cached   # and its second run
 
 Each size is timed once (a 10,000-fact run takes minutes); prompt lengths are
 medians of --repeats runs. Progress goes to stderr, the tables to stdout.
@@ -127,6 +128,8 @@ def main() -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--cold", action="store_true",
                         help="no LRE cached: each size runs on an empty LRE cache, as a model seen for the first time does")
+    parser.add_argument("--then-cached", action="store_true",
+                        help="with --cold: time a second run on what the cold run cached (a candidate model's second run)")
     args = parser.parse_args()
 
     model = load_model(args.model)
@@ -145,13 +148,19 @@ def main() -> int:
                 with empty_lre_cache():
                     print(f"  timing {facts} facts in {len(suites)} relations, no LRE cached ...", file=sys.stderr)
                     seconds = timed_run(model, suites, show_progress=True)
+                    if args.then_cached:
+                        print(f"{facts:>7} {len(suites):>9} {seconds:>9.1f} {facts / seconds:>8.2f} {'(cold run)':>17}",
+                              flush=True)
+                        print(f"  timing {facts} facts again, on what the cold run cached ...", file=sys.stderr)
+                        seconds, fill = timed_run(model, suites, show_progress=True), "(second run)"
             else:
                 # Each sample's relations are prefixes of the full files, so their LREs (first 8 facts) are shared.
                 fill = fill_lre_cache(model, suites)
                 print(f"  timing {facts} facts in {len(suites)} relations ...", file=sys.stderr)
                 seconds = timed_run(model, suites, show_progress=True)
             # One row per size as soon as it is measured: a 10,000-fact run takes a while.
-            print(f"{facts:>7} {len(suites):>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill:>17.1f}", flush=True)
+            fill_column = fill if isinstance(fill, str) else f"{fill:.1f}"
+            print(f"{facts:>7} {len(suites):>9} {seconds:>9.1f} {facts / seconds:>8.2f} {fill_column:>17}", flush=True)
 
     if not args.no_length:
         suite = load_suite(args.length_suite)

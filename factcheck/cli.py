@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     lens.add_argument("--trust-remote-code", action="store_true")
     lens.set_defaults(handler=_lens)
 
-    from factcheck.knows.tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT
+    from factcheck.knows.tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT, LRE_PATHS
 
     tune = commands.add_parser(
         "tune", help="choose each suite's LRE layer and beta by faithfulness on held-out facts",
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
                       help="folds of n training facts from the suite's first K*n facts; the first is the plugin's training set (default: %(default)s)")
     tune.add_argument("--max-held-out", type=int, default=DEFAULT_MAX_HELD_OUT, metavar="N", help="held-out facts scored per fold (default: %(default)s)")
+    tune.add_argument("--lre-path", choices=LRE_PATHS, default="auto",
+                      help="full: form each layer's W; implicit: decode the held-out states by products without W "
+                      "(exact, cheaper for few layers or held-out facts or a wide model); auto (default): the cheaper")
     tune.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
     tune.add_argument("--dtype", default="float32")
     tune.add_argument("--device", default="cpu")

@@ -188,6 +188,49 @@ def test_real_sweep_scores_every_layer_on_held_out_facts_only(four_blocks, tmp_p
     assert seen and all(training and not training & tested for training, tested in seen)
 
 
+def test_the_implicit_path_scores_every_layer_and_beta_as_forming_w_does(four_blocks, tmp_path):
+    """Decoding the held-out states by products is exact: every pooled count, and so the choice, equals the full
+    path's; and the implicit path never forms a W."""
+    said = said_facts(four_blocks)
+    facts = TRAINING + tuple(said) + tuple(Fact(f"city {i}", f"place {i}") for i in range(4))
+    suite = load_suite(write_suite(tmp_path / "s.json", suite_document(facts, shots=4)))
+    runs = {path: tune.tune_suite(four_blocks, suite, layers=[0, 1, 2], betas=[1.0, 3.0], folds=2, lre_path=path)
+            for path in ("full", "implicit")}
+    full, implicit = runs["full"], runs["implicit"]
+    assert (full.lre_path, implicit.lre_path) == ("full", "implicit")
+    assert implicit.layer_scores == full.layer_scores and implicit.beta_scores == full.beta_scores
+    assert (implicit.layer, implicit.beta, implicit.fold0_score) == (full.layer, full.beta, full.fold0_score)
+    assert full.layer_scores[0].strict_tested >= len(said)
+    assert "W h decoded by products, W never formed" in tune.format_result(implicit)
+    assert "W formed per fold" in tune.format_result(full)
+
+
+def test_decoded_held_out_states_equal_the_formed_lre_and_refuse_other_states(four_blocks):
+    sites = query_sites(four_blocks, TEMPLATE, TRAINING, ["Spain", "Egypt", "Peru"])
+    states = tune.states_by_layer(four_blocks, sites, [1])[1]
+    decoded = tune.DecodedHeldOut.of(four_blocks, TEMPLATE, TRAINING, 1, states.h, 2.0, "r")
+    formed = estimate_lre(four_blocks, (TEMPLATE, TRAINING), 1, n_train=4, beta=2.0)
+    torch.testing.assert_close(decoded.logits(four_blocks, states.h), formed.logits(four_blocks, states.h), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(decoded.with_beta(3.0).logits(four_blocks, states.h),
+                               formed.with_beta(3.0).logits(four_blocks, states.h), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="held-out states"):
+        decoded.logits(four_blocks, states.h.clone())
+
+
+def test_auto_takes_products_only_when_they_cost_less_than_forming_w():
+    # SmolLM2 (d = 576): 12 default layers x 38 held-out facts is more than half of d, 3 layers x 20 is not;
+    # an 8B model (d = 4096) sweeps its 13 default layers x 100 held-out facts by products.
+    assert not tune._use_implicit("auto", None, 12, 37, 576)
+    assert tune._use_implicit("auto", None, 3, 19, 576)
+    assert tune._use_implicit("auto", None, len(tune.default_layers(32)), 100, 4096)
+    assert not tune._use_implicit("auto", 16, 3, 19, 576)  # a truncated W needs W itself
+    assert tune._use_implicit("implicit", None, 12, 100, 576) and not tune._use_implicit("full", None, 1, 1, 4096)
+    with pytest.raises(tune.TuneError, match="rank"):
+        tune._use_implicit("implicit", 16, 3, 19, 576)
+    with pytest.raises(tune.TuneError, match="lre_path"):
+        tune._use_implicit("sometimes", None, 3, 19, 576)
+
+
 # ---- writing -----------------------------------------------------------------------------------
 def test_write_choice_sets_layer_and_beta_and_keeps_everything_else(tmp_path):
     facts = [Fact(f"s{i}", f"o{i}") for i in range(6)]

@@ -112,7 +112,14 @@ class ImplicitLre:
         return decoded.reshape(*h.shape[:-1], hidden)
 
     def _decode(self, flat: torch.Tensor) -> torch.Tensor:
-        """beta * mean_i J_i s + b for each row s of `flat` (m, d): every prompt's products in one batched pass."""
+        """beta * mean_i J_i s + b for each row s of `flat` (m, d)."""
+        weighted = self.weight_times(flat)
+        return self.beta * weighted + self._bias
+
+    def weight_times(self, flat: torch.Tensor) -> torch.Tensor:
+        """W s = mean_i J_i s for each row s of `flat` (m, d), in float32, never forming W: every prompt's products
+        in one batched pass (which also yields b, the first time). Beta is not applied, so that a beta sweep
+        re-uses the products."""
         batch = self.batch()
         count, states = batch.count, flat.shape[0]
         tangents = flat.to(batch.h.dtype)[:, None, :].expand(states, count, flat.shape[1])
@@ -122,7 +129,16 @@ class ImplicitLre:
         self.products += tangents.shape[0] * count
         if self._bias is None:
             self._bias = (batch.z.float() - products[states]).mean(0)
-        return self.beta * products[:states].mean(1) + self._bias
+        return products[:states].mean(1)
+
+    @property
+    def bias(self) -> torch.Tensor:
+        """b = mean_i (z_i - J_i h_i), in float32 (one product per training prompt if no call has made it yet)."""
+        if self._weight is not None:
+            return self._weight.bias
+        if self._bias is None:
+            self.weight_times(self.batch().h[:0])
+        return self._bias
 
     def _form_weight(self) -> Lre:
         weight, bias = mean_jacobian(self.problems(), None)

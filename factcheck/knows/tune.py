@@ -32,11 +32,18 @@ Caveat: fold 0's held-out facts are the facts the plugin later reports
 faithfulness on, and they took part in the choice, so that number is
 slightly optimistic; the other folds make the choice less dependent on them.
 
-Cost: `estimate_layers` gets every candidate layer's Jacobians from one set
-of backward passes per training prompt (the gradient of the object state
-with respect to an addition to the residual stream at each layer), and
-`states_by_layer` reads every layer from one forward pass, so a sweep costs
-about one LRE estimate at the lowest candidate layer per fold.
+Cost: `states_by_layer` reads every layer from one forward pass. Scoring
+needs W h only for the held-out states, so each fold takes the cheaper of two
+exact paths (`--lre-path`, "auto" by default):
+
+* full: `estimate_layers` forms every candidate layer's W from one set of
+  backward passes per training prompt (the gradient of the object state with
+  respect to an addition to the residual stream at each layer): d Jacobian
+  rows per prompt, about one LRE estimate at the lowest candidate layer.
+* implicit: W h = mean_i J_i h by forward-mode products along each held-out
+  state (factcheck.knows.implicit_lre), per layer: layers x (held-out + 1)
+  products per prompt. It wins when that is well below d: few layers or
+  held-out facts, or a wide model (an 8B model's d = 4096).
 
 Writing: the chosen `layer` and `beta` go into the file's `settings.lre`;
 every other key, value and key order is kept. The file is re-formatted in
@@ -48,6 +55,7 @@ renamed over the original.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -61,6 +69,7 @@ from typing import Callable, Sequence
 import torch
 
 from factcheck.errors import FactcheckError, SettingError
+from factcheck.knows.implicit_lre import IMPLICIT_SHARE, ImplicitLre
 from factcheck.knows.know_rules import UNDECIDED_HINT
 from factcheck.knows.lre import (
     DEFAULT_BETA,
@@ -85,6 +94,7 @@ DEFAULT_MAX_HELD_OUT = 100
 # (late layers fail: near the output the subject state no longer maps linearly to the object).
 LAYER_STRIDE = 2
 MAX_LAYER_FRACTION = 0.8
+LRE_PATHS = ("auto", "full", "implicit")
 
 Progress = Callable[[str], None]
 
@@ -205,6 +215,48 @@ def states_by_layer(model: LanguageModel, sites: Sequence[PromptSite], layers: S
     return {layer: PromptStates(h=torch.cat(subject[layer]), z=z, logits=next_logits) for layer in layers}
 
 
+# ---- the implicit path --------------------------------------------------------------------
+def implicit_sweep_is_cheaper(layers: int, held_out_facts: int, hidden_size: int) -> bool:
+    """Per training prompt, products cost layers x (held-out + 1) forward passes; forming every layer's W costs d
+    backward rows (all layers at once). The margin is the one the know-check uses (IMPLICIT_SHARE)."""
+    return layers * (held_out_facts + 1) <= IMPLICIT_SHARE * hidden_size
+
+
+@dataclass(frozen=True)
+class DecodedHeldOut:
+    """One fold's LRE at one layer, known only on that fold's held-out states: W h and b computed by products,
+    so that `faithfulness` can score it at any beta without forming W."""
+
+    template: str
+    training: tuple[tuple[str, str], ...]
+    layer: int
+    beta: float
+    h: torch.Tensor  # (m, d): the held-out subject states
+    weight_times_h: torch.Tensor  # (m, d): W h, float32
+    bias: torch.Tensor  # (d,)
+    rank: None = None
+    method: str = "implicit"
+
+    @classmethod
+    def of(cls, model: LanguageModel, template: str, training: Sequence[Fact], layer: int, h: torch.Tensor, beta: float,
+           relation: str) -> DecodedHeldOut:
+        implicit = ImplicitLre(model, template, tuple(training), layer, beta, relation=relation)
+        weighted = implicit.weight_times(h)
+        decoded = cls(template, tuple((f.subject, f.object) for f in training), layer, float(beta), h, weighted,
+                      implicit.bias)
+        implicit.release()
+        return decoded
+
+    def with_beta(self, beta: float) -> DecodedHeldOut:
+        return dataclasses.replace(self, beta=float(beta))
+
+    def logits(self, model: LanguageModel, h: torch.Tensor) -> torch.Tensor:
+        if h is not self.h:
+            raise ValueError("this LRE was decoded on one fold's held-out states only; pass those states")
+        with torch.no_grad():
+            return model.decode_state((self.beta * self.weight_times_h + self.bias).to(model.dtype)).float()
+
+
 # ---- scores -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Score:
@@ -269,6 +321,7 @@ class TuneResult:
     layer: int
     beta: float
     seconds: float
+    lre_path: str = "full"  # how the folds' LREs were applied: "full" (W formed) or "implicit" (products)
 
     @property
     def score(self) -> Score:
@@ -288,6 +341,7 @@ def tune_suite(
     folds: int = DEFAULT_FOLDS,
     max_held_out: int | None = DEFAULT_MAX_HELD_OUT,
     n_train: int | None = None,
+    lre_path: str = "auto",
     progress: Progress = _quiet,
 ) -> TuneResult:
     """Sweep layers, then beta, with the protocol of the module docstring."""
@@ -306,21 +360,32 @@ def tune_suite(
     beta_grid = sorted(set(float(b) for b in betas) | {float(base_beta)})
     template = suite.templates[0]
     fold_facts = make_folds(suite.facts, n, folds)
+    scored_per_fold = len(held_out(suite.facts, fold_facts[0], max_held_out))
+    implicit = _use_implicit(lre_path, settings.rank, len(candidates), scored_per_fold, model.hidden_size)
 
-    # Per fold: one LRE per layer and the held-out prompts' states at every layer.
-    estimates: list[dict[int, Lre]] = []
+    # Per fold: the held-out prompts' states at every layer, and one LRE per layer (W formed, or W h decoded).
+    estimates: list[dict[int, Lre | DecodedHeldOut]] = []
     fold_states: list[dict[int, PromptStates]] = []
     tests: list[tuple[Fact, ...]] = []
     for index, fold in enumerate(fold_facts):
         tick = time.perf_counter()
-        estimates.append(estimate_layers(model, template, fold, candidates, beta=base_beta, rank=settings.rank, relation=suite.relation))
         test = held_out(suite.facts, fold, max_held_out)
         sites = query_sites(model, template, fold, [f.subject for f in test])
-        fold_states.append(states_by_layer(model, sites, candidates))
+        states = states_by_layer(model, sites, candidates)
+        if implicit:
+            estimates.append({
+                layer: DecodedHeldOut.of(model, template, fold, layer, states[layer].h, base_beta, suite.relation)
+                for layer in candidates
+            })
+        else:
+            estimates.append(estimate_layers(model, template, fold, candidates, beta=base_beta, rank=settings.rank,
+                                             relation=suite.relation))
+        fold_states.append(states)
         tests.append(test)
         progress(
             f"[tune] {suite.relation_id}: fold {index + 1}/{len(fold_facts)} (train facts {index * n + 1}-{(index + 1) * n}, "
-            f"{len(test)} held out): {len(candidates)} layers in {time.perf_counter() - tick:.1f} s"
+            f"{len(test)} held out): {len(candidates)} layers in {time.perf_counter() - tick:.1f} s "
+            f"({'W h by products' if implicit else 'W formed'})"
         )
 
     def fold_score(index: int, layer: int, beta: float) -> Score:
@@ -362,7 +427,18 @@ def tune_suite(
         layer=layer,
         beta=beta,
         seconds=time.perf_counter() - started,
+        lre_path="implicit" if implicit else "full",
     )
+
+
+def _use_implicit(lre_path: str, rank: int | None, layers: int, held_out_facts: int, hidden_size: int) -> bool:
+    if lre_path not in LRE_PATHS:
+        raise TuneError(f"lre_path must be one of {', '.join(LRE_PATHS)}, not {lre_path!r}")
+    if lre_path == "implicit" and rank is not None:
+        raise TuneError(f"settings.lre.rank is {rank}: a truncated W needs W's SVD, so use --lre-path full (or auto)")
+    if lre_path != "auto":
+        return lre_path == "implicit"
+    return rank is None and implicit_sweep_is_cheaper(layers, held_out_facts, hidden_size)
 
 
 def _ratio(value: float | None) -> str:
@@ -380,7 +456,8 @@ def format_result(result: TuneResult) -> str:
     """The table layer -> held-out faithfulness, the beta grid and the choice."""
     lines = [
         f"{result.suite.path}: {result.suite.relation} (n={result.n_train}, {len(result.folds)} fold(s), "
-        f"beta {result.base_beta:g} for the layer sweep)",
+        f"beta {result.base_beta:g} for the layer sweep; "
+        f"{'W h decoded by products, W never formed' if result.lre_path == 'implicit' else 'W formed per fold'})",
         "  layer   strict  (right/tested)   lenient (right/tested)",
     ]
     for layer, score in result.layer_scores.items():
@@ -516,7 +593,8 @@ def run_tune(args) -> int:
     for suite in suites:
         try:
             result = tune_suite(
-                model, suite, layers=layers, betas=betas, folds=args.folds, max_held_out=args.max_held_out, progress=progress
+                model, suite, layers=layers, betas=betas, folds=args.folds, max_held_out=args.max_held_out,
+                lre_path=args.lre_path, progress=progress
             )
         except TuneError as error:
             print(f"factcheck tune: {suite.path}: {error}", file=sys.stderr)
@@ -540,13 +618,13 @@ def run_tune(args) -> int:
 
 def summary_table(results: Sequence[TuneResult]) -> str:
     lines = [
-        f"{'suite':<44} {'layer':>9} {'beta':>10}  {'strict':>6} {'lenient':>7} {'tested':>6}  {'fold 0':>6}",
+        f"{'suite':<44} {'layer':>9} {'beta':>10}  {'strict':>6} {'lenient':>7} {'tested':>6}  {'fold 0':>6}  {'LRE path':<8}",
     ]
     for r in results:
         layer = f"{r.current_layer}->{r.layer}" if r.current_layer != r.layer else f"{r.layer}"
         beta = f"{r.base_beta:g}->{r.beta:g}" if r.base_beta != r.beta else f"{r.beta:g}"
         lines.append(
             f"{str(r.suite.path):<44} {layer:>9} {beta:>10}  {_ratio(r.score.strict):>6} {_ratio(r.score.lenient):>7} "
-            f"{r.score.strict_tested:>6}  {_ratio(r.fold0_score.strict):>6}"
+            f"{r.score.strict_tested:>6}  {_ratio(r.fold0_score.strict):>6}  {r.lre_path:<8}"
         )
     return "\n".join(lines)

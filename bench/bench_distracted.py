@@ -52,7 +52,7 @@ def main() -> int:
         suite = dataclasses.replace(suite, settings=dataclasses.replace(suite.settings, distractor=distractor))
         started = time.perf_counter()
         run = session.run(suite)
-        records = [run.record(i) for i in range(len(suite.facts)) if not run.outcomes[i].is_training]
+        records = [run.record(i).result for i in range(len(suite.facts)) if not run.outcomes[i].is_training]
         # Facts decided on both prompts (an undecided or untrusted know-verdict counts neither way).
         scored = decided_on_both(records)
         rows.append(
@@ -62,7 +62,7 @@ def main() -> int:
                 sum(r.say_pass for r in records) / len(records),
                 sum(r.distracted.say_pass for r in records) / len(records),
                 sum(r.know_pass for r in scored) / max(1, len(scored)),
-                sum(r.distracted_know_pass for r in scored) / max(1, len(scored)),
+                sum(r.distracted.know_pass for r in scored) / max(1, len(scored)),
                 # Of the facts the distraction made the model say wrong, how many does the LRE still decode?
                 _recovered(records),
                 time.perf_counter() - started,
@@ -78,10 +78,10 @@ def main() -> int:
 
 
 def _recovered(records) -> str:
-    broken = [r for r in records if r.say_pass and not r.distracted.say_pass and r.distracted_know_pass is not None]
+    broken = [r for r in records if r.say_pass and not r.distracted.say_pass and r.distracted.know_pass is not None]
     if not broken:
         return "-"
-    kept = sum(r.distracted_know_pass for r in broken)
+    kept = sum(r.distracted.know_pass for r in broken)
     return f"{kept}/{len(broken)} ({kept / len(broken):.2f})"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from typing import Callable
@@ -12,7 +13,8 @@ from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
-from factcheck.reports.report import DistractedResult, FactRecord, LreInfo, RelationRun
+from factcheck.reports.report import DistractedResult, FactRecord, RelationRun
+from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
 from factcheck.suites.suite import Suite
@@ -33,6 +35,7 @@ class FactcheckSession:
     @property
     def model(self) -> LanguageModel:
         if self._model is None:
+            share_cores_between_workers()
             self._model = load_model(
                 self.settings.model,
                 dtype=self.settings.dtype,
@@ -42,13 +45,14 @@ class FactcheckSession:
             self.progress(f"\n[{self.model_line()}]")
         return self._model
 
+    def model_info(self) -> ModelInfo:
+        model = self.model
+        return ModelInfo(name=model.name, architecture=model.architecture, fingerprint=model.fingerprint,
+                         dtype=str(model.dtype).removeprefix("torch."), device=str(model.device), load_seconds=model.load_seconds)
+
     def model_line(self) -> str:
         """Which model runs: name, architecture, fingerprint, dtype, device and load time."""
-        model = self.model
-        return (
-            f"factcheck: {model.name} {model.architecture} fingerprint={model.fingerprint} "
-            f"dtype={str(model.dtype).removeprefix('torch.')} device={model.device} (loaded in {model.load_seconds:.1f} s)"
-        )
+        return self.model_info().line()
 
     def use_model(self, model: LanguageModel) -> None:
         """Check an already loaded model (for Python callers and tests)."""
@@ -142,6 +146,35 @@ class FactcheckSession:
 
     def all_records(self) -> list[FactRecord]:
         return [record for run in self._runs.values() for record in run.asked_records()]
+
+    def summary(self, lens_figures: int = 0) -> RunSummary:
+        """The run as the reports and the gate need it, relations sorted by id; with the attribute lens of the
+        first `lens_figures` hidden facts (drawn here, where the model is: the HTML report shows them)."""
+        relations = []
+        budget = lens_figures
+        for run in sorted(self._runs.values(), key=lambda r: r.suite.relation_id):
+            lens = []
+            if budget > 0 and run.lre is not None and run.lre.lre is not None:
+                from factcheck.reports.html_report import draw_lens
+
+                hidden = [record for record in run.asked_records() if record.verdict == "hidden"][:budget]
+                if hidden:
+                    self.progress(f"\n[factcheck] drawing the attribute lens of {len(hidden)} hidden fact(s) of {run.suite.relation_id}")
+                lens = [draw_lens(self.model, run, record) for record in hidden]
+                budget -= len(lens)
+            relations.append(run.summary(tuple(lens)))
+        return RunSummary(self.model_info(), tuple(relations))
+
+
+def share_cores_between_workers() -> None:
+    """Under pytest-xdist each worker would run torch on every core, so N workers would oversubscribe the CPU N
+    times over; give each its share instead (unless the user chose a thread count)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers or "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 def suite_settings(suite: Suite) -> Settings:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from factcheck.errors import FactcheckError
 from factcheck.gate.baseline import BaselineError, load_baseline
 from factcheck.gate.comparison import threshold_failures
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
+from factcheck.reports.run_summary import RunSummary
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import LRE_SWITCH, REQUIRE_MODES, SAY_CHECKS
@@ -115,23 +117,25 @@ def pytest_configure(config: pytest.Config) -> None:
     run = FactcheckRun(config, command_line, ini)
     if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
-    _refuse_per_worker_outputs(config, run)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "factcheck-run")
 
 
-def _refuse_per_worker_outputs(config: pytest.Config, run: FactcheckRun) -> None:
-    """Under pytest-xdist each worker sees only its own facts: a report or baseline written by one would be partial."""
-    if not getattr(config.option, "numprocesses", None):
-        return
-    given = (("--factcheck-report", run.settings.report), ("--factcheck-html", run.settings.html),
-             ("--factcheck-update-baseline", run.recording))
-    wanted = [flag for flag, value in given if value]
-    if wanted:
-        raise pytest.UsageError(
-            f"{', '.join(wanted)} cannot be combined with pytest-xdist (-n) yet: each worker would write only its own "
-            "facts. Run without -n to write reports or record a baseline; gating on a baseline works with -n."
-        )
+def is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def relation_scheduling(config: pytest.Config, log):
+    """xdist's "load" scheduling with each suite file (one relation) as one unit of work: a relation runs in one
+    batched pass on one worker; every other test is still its own unit."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RelationScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(".json") else nodeid
+
+    return RelationScheduling(config, log)
 
 
 def _progress_writer(config: pytest.Config):
@@ -165,6 +169,8 @@ class FactcheckRun:
         self._session: FactcheckSession | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
+        self._from_workers: list[RunSummary] = []  # under pytest-xdist, on the controller: what each worker ran
+        self._summary: RunSummary | None = None
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -176,10 +182,22 @@ class FactcheckRun:
             self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config))
         return self._session
 
-    @property
-    def started_session(self) -> FactcheckSession | None:
-        """The session if a fact or fixture has used it; None otherwise (nothing to report)."""
-        return self._session
+    def run_summary(self) -> RunSummary | None:
+        """What this run checked, made once: in one process from its session; on an xdist controller merged from
+        the workers. None where no fact ran."""
+        if self._summary is None:
+            if self._from_workers:
+                self._summary = RunSummary.merged(self._from_workers)
+            elif self._session is not None and self._session.runs():
+                self._summary = self._session.summary(lens_figures=self._lens_figures())
+        return self._summary
+
+    def _lens_figures(self) -> int:
+        if not self.settings.html:
+            return 0
+        from factcheck.reports.html_report import MAX_LENS_FIGURES
+
+        return MAX_LENS_FIGURES
 
     def register_marker(self, name: str, description: str) -> None:
         if name not in self._markers:
@@ -236,55 +254,78 @@ class FactcheckRun:
         except BaselineError as error:
             pytest.exit(f"factcheck: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        """Plain -n ("load") would spread a relation's facts over workers, each then computing the whole relation;
+        keep each suite file on one worker instead."""
+        return relation_scheduling(config, log) if getattr(config.option, "dist", None) == "load" else None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """On the xdist controller: keep what a finished worker checked."""
+        payload = getattr(node, "workeroutput", {}).get("factcheck")
+        if payload:
+            self._from_workers.append(RunSummary.from_payload(json.loads(payload)))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
-        """Per-suite minimum accuracies: a missed one fails the session even when every fact passed or xfailed."""
-        factcheck = self.started_session
-        if factcheck is None or not factcheck.runs():
+        """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails
+        the session even when every fact passed or xfailed."""
+        if is_xdist_worker(self.config):
+            summary = self.run_summary()
+            if summary is not None:
+                self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
             return
-        thresholds = {run.suite.relation_id: run.suite.settings.min_accuracy for run in factcheck.runs()
-                      if run.suite.settings.min_accuracy is not None}
-        self.threshold_failures = threshold_failures([r.result for r in factcheck.all_records()], thresholds)
+        summary = self.run_summary()
+        if summary is None:
+            return
+        thresholds = {relation.relation_id: relation.min_accuracy for relation in summary.relations
+                      if relation.min_accuracy is not None}
+        self.threshold_failures = threshold_failures(summary.results, thresholds)
         if self.threshold_failures and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:
-        session = self.started_session
-        records = [] if session is None else session.all_records()
-        if not records:
+        summary = None if is_xdist_worker(config) else self.run_summary()
+        if summary is None or not summary.results:
             return
         from factcheck.reports.report import distracted_lines, summary_lines, write_report
 
         terminalreporter.section("factcheck: what the model says and knows, per relation")
-        terminalreporter.write_line(session.model_line())
-        for line in summary_lines(session.runs()):
+        terminalreporter.write_line(summary.model.line())
+        if summary.split:
+            dist = getattr(config.option, "dist", "no")
+            terminalreporter.write_line(
+                f"! {len(summary.split)} relation(s) ran on more than one worker, each computing all of its facts "
+                f"(--dist {dist} splits relations): --dist loadfile, or plain -n, keeps a relation on one worker", yellow=True)
+        for line in summary_lines(summary):
             terminalreporter.write_line(line, yellow=line.startswith("!"))
-        distracted = distracted_lines(session.runs())
+        distracted = distracted_lines(summary)
         if distracted:
             terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
             for line in distracted:
                 terminalreporter.write_line(line)
         if self.settings.report:
-            path = write_report(Path(self.settings.report), session)
+            path = write_report(Path(self.settings.report), summary)
             terminalreporter.write_line(f"factcheck: report written to {path}")
         if self.settings.html:
             from factcheck.reports.html_report import write_html_report
 
-            terminalreporter.write_line("factcheck: drawing the HTML report (lens heatmaps of hidden facts) ...")
-            path = write_html_report(Path(self.settings.html), session)
+            path = write_html_report(Path(self.settings.html), summary)
             terminalreporter.write_line(f"factcheck: HTML report written to {path}")
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
                 terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
-        results = [r.result for r in records]
-        model_info = {"name": session.model.name, "fingerprint": session.model.fingerprint}
-        suites_info = {run.suite.relation_id: {"content_hash": run.suite.content_hash, "path": str(run.suite.path)}
-                       for run in session.runs()}
+        results = summary.results
+        model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
         if self.recording:
-            path = record(self.baseline_path, model_info, suites_info, results, root=config.rootpath)
+            path = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath)
             terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}")
-        elif self.gate is not None:
-            comparison = self.gate.comparison(model_info, suites_info, results)
+            return
+        if self.gate is None and self._from_workers:
+            self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
+        if self.gate is not None:
+            comparison = self.gate.comparison(model_info, summary.suites_info(), results)
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))

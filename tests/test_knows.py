@@ -321,11 +321,14 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
     assert "verdict: undecided (shared first token)" in undecided.explain()
 
     from factcheck.reports.html_report import _class_matrix, _hidden_table, _undecided_table
+    from factcheck.reports.run_summary import RelationSummary
 
-    table = _hidden_table([hidden, undecided])
+    results = (hidden.result, undecided.result)
+    relation = RelationSummary("r", "r", "r.json", "h", 1, results, (0, 1), evidence={"France": tuple(hidden.evidence())})
+    table = _hidden_table([relation])
     assert table.count("<tr class=hidden>") == 1 and "the answer&#x27;s first token &#x27; Paris&#x27;" in table
-    assert "shared_first_token" in _undecided_table([hidden, undecided])
-    assert "1 facts classed. Not classed: 1 undecided" in _class_matrix([hidden, undecided])
+    assert "shared_first_token" in _undecided_table(results)
+    assert "1 facts classed. Not classed: 1 undecided" in _class_matrix(results)
     assert undecided.to_dict()["know_undecided"] == {"reason": "shared_first_token", "tokens": [" J"], "shared_with": ["J. K. Rowling"]}
 
 

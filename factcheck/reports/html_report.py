@@ -6,16 +6,15 @@ import base64
 import html
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Sequence
 
 from factcheck.cache import write_text_atomic
+from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
 from factcheck.knows.lens import attribute_lens, png_bytes
-from factcheck.reports.report import FactRecord, RelationRun, undecided_count
+from factcheck.reports.report import is_undecided, undecided_count
+from factcheck.reports.run_summary import LensFigure, RelationSummary, RunSummary
 from factcheck.types import VERDICTS
-
-if TYPE_CHECKING:
-    from factcheck.session import FactcheckSession
 
 MAX_LENS_FIGURES = 8
 LENS_POSITIONS = 12
@@ -31,40 +30,41 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _relation_table(runs: list[RelationRun]) -> str:
+def _relation_table(relations: Sequence[RelationSummary]) -> str:
     head = "".join(
         f"<th>{h}</th>"
         for h in ("relation", "facts", "generation", "ranking", *VERDICTS, "undecided", "LRE layer", "faithfulness [95%]", "rests on")
     )
     rows = []
-    for run in runs:
-        records = run.asked_records()
-        if not records:
+    for relation in relations:
+        results = relation.results
+        if not results:
             continue
-        trusted = run.lre is not None and run.lre.trusted
+        lre = relation.lre
+        trusted = lre is not None and lre.trusted
         cells = [
-            f"<td class=name>{_e(run.suite.relation_id)}</td>",
-            f"<td>{len(records)}</td>",
-            f"<td>{sum(r.outcome.generation_pass for r in records)}</td>",
-            f"<td>{sum(r.outcome.ranking_pass for r in records)}</td>",
-            *(f"<td>{sum(r.verdict == v for r in records) if trusted else '-'}</td>" for v in VERDICTS),
-            f"<td>{undecided_count(records)}</td>",
+            f"<td class=name>{_e(relation.relation_id)}</td>",
+            f"<td>{len(results)}</td>",
+            f"<td>{sum(r.say.generation_pass for r in results)}</td>",
+            f"<td>{sum(r.say.ranking_pass for r in results)}</td>",
+            *(f"<td>{sum(r.verdict == v for r in results) if trusted else '-'}</td>" for v in VERDICTS),
+            f"<td>{undecided_count(results)}</td>",
         ]
-        if run.lre is None:
+        if lre is None:
             cells += ["<td>-</td>", "<td>-</td>", "<td>-</td>"]
         else:
-            faith = run.lre.faithfulness
+            faith = lre.faithfulness
             flag = "" if trusted else f" <span class=warn title='{_e(faith.why_untrusted())}'>&#9888; untrusted: no classes</span>"
-            cells += [f"<td>{_e(run.lre.layer)}</td>", f"<td>{faith.value_text()}{flag}</td>", f"<td>{faith.tested} facts</td>"]
+            cells += [f"<td>{_e(lre.layer)}</td>", f"<td>{faith.value_text()}{flag}</td>", f"<td>{faith.tested} facts</td>"]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _class_matrix(records: list[FactRecord]) -> str:
-    scored = [r for r in records if r.know_pass is not None]
+def _class_matrix(results: Sequence[FactResult]) -> str:
+    scored = [r for r in results if r.know_pass is not None]
     count = {v: sum(r.verdict == v for r in scored) for v in VERDICTS}
-    undecided = undecided_count(records)
-    untrusted = sum(r.lre_trusted is False and not r.outcome.is_training and r.undecided is None for r in records)
+    undecided = undecided_count(results)
+    untrusted = sum(r.know is not None and r.know.trusted is False and not r.training and not is_undecided(r) for r in results)
     return (
         "<table><tr><th></th><th>LRE decodes the object</th><th>LRE does not</th></tr>"
         f"<tr><th>model says it</th><td>known: {count['known']}</td><td>unfaithful: {count['unfaithful']}</td></tr>"
@@ -74,14 +74,18 @@ def _class_matrix(records: list[FactRecord]) -> str:
     )
 
 
-def _undecided_table(records: list[FactRecord]) -> str:
-    undecided = [r for r in records if r.undecided is not None]
+def _decoded(result: FactResult) -> str:
+    return _e(", ".join(repr(t) for t, _ in result.know.top_tokens[:3]))
+
+
+def _undecided_table(results: Sequence[FactResult]) -> str:
+    undecided = [r for r in results if is_undecided(r)]
     if not undecided:
         return "<p>No undecided facts.</p>"
     rows = "".join(
-        f"<tr><td class=name>{_e(r.suite.relation_id)}[{_e(r.fact.subject)}]</td><td class=name>{_e(r.fact.object)}</td>"
-        f"<td class=name>{_e(r.undecided.reason)}</td><td class=name>{_e(r.undecided.describe())}</td>"
-        f"<td class=name>{_e(', '.join(repr(t) for t, _ in r.know.top_tokens[:3]))}</td></tr>"
+        f"<tr><td class=name>{_e(r.relation)}[{_e(r.subject)}]</td><td class=name>{_e(r.object)}</td>"
+        f"<td class=name>{_e(r.know.undecided.reason)}</td><td class=name>{_e(r.know.undecided.describe())}</td>"
+        f"<td class=name>{_decoded(r)}</td></tr>"
         for r in undecided
     )
     return (
@@ -90,62 +94,71 @@ def _undecided_table(records: list[FactRecord]) -> str:
     )
 
 
-def _hidden_table(records: list[FactRecord]) -> str:
-    hidden = [r for r in records if r.verdict == "hidden"]
+def _hidden(relations: Sequence[RelationSummary]) -> list[tuple[RelationSummary, FactResult]]:
+    return [(relation, r) for relation in relations for r in relation.results if r.verdict == "hidden"]
+
+
+def _said(result: FactResult) -> str:
+    return _e((result.say.generated or "").strip() or "(nothing)")
+
+
+def _hidden_table(relations: Sequence[RelationSummary]) -> str:
+    hidden = _hidden(relations)
     if not hidden:
         return "<p>No hidden facts in this run.</p>"
     rows = "".join(
-        f"<tr class=hidden><td class=name>{_e(r.suite.relation_id)}[{_e(r.fact.subject)}]</td><td class=name>{_e(r.fact.object)}</td>"
-        f"<td class=name>{_e(r.outcome.generated.strip() or '(nothing)')}</td>"
-        f"<td class=name>{_e(', '.join(repr(t) for t, _ in r.know.top_tokens[:3]))}</td>"
-        f"<td class=name>{_e('; '.join(r.evidence()))}</td></tr>"
-        for r in hidden
+        f"<tr class=hidden><td class=name>{_e(r.relation)}[{_e(r.subject)}]</td><td class=name>{_e(r.object)}</td>"
+        f"<td class=name>{_said(r)}</td><td class=name>{_decoded(r)}</td>"
+        f"<td class=name>{_e('; '.join(relation.evidence.get(r.subject, ())))}</td></tr>"
+        for relation, r in hidden
     )
     return f"<table><tr><th>fact</th><th>expected</th><th>the model said</th><th>LRE decodes</th><th>evidence</th></tr>{rows}</table>"
 
 
-def _lens_figures(session: FactcheckSession, limit: int) -> str:
+def draw_lens(model, run, record) -> LensFigure:
+    """The attribute lens of one fact of `run` (a RelationRun with an LRE), drawn in the process that has the model."""
+    grid = attribute_lens(model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS)
+    image = png_bytes(grid, title=f"{run.suite.relation_id}[{record.fact.subject}]", last_positions=LENS_POSITIONS)
+    return LensFigure(record.fact.subject, base64.b64encode(image).decode(), record.decoded_answer)
+
+
+def _lens_figures(relations: Sequence[RelationSummary], limit: int) -> str:
     figures = []
-    for run in session.runs():
-        if run.lre is None or run.lre.lre is None:
+    for relation, result in _hidden(relations):
+        figure = next((f for f in relation.lens if f.subject == result.subject), None)
+        if figure is None or len(figures) >= limit:
             continue
-        for index in sorted(run.asked):
-            record = run.record(index)
-            if record.verdict != "hidden" or len(figures) >= limit:
-                continue
-            grid = attribute_lens(
-                session.model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS
-            )
-            image = base64.b64encode(png_bytes(grid, title=f"{run.suite.relation_id}[{record.fact.subject}]", last_positions=LENS_POSITIONS))
-            caption = (
-                f"<b>{_e(run.suite.relation_id)}[{_e(record.fact.subject)}]</b>: expected {_e(record.fact.object)!s}, "
-                f"the model said {_e(record.outcome.generated.strip() or '(nothing)')}; the LRE at layer {_e(run.lre.layer)} decodes "
-                f"{_e(', '.join(t.strip() for t, _ in record.know.top_tokens[:3]))}. Evidence: {_e('; '.join(record.evidence()))}. "
-                f"Colour: probability of the first token of {_e(record.decoded_answer)}."
-            )
-            figures.append(f"<figure><img alt='attribute lens' src='data:image/png;base64,{image.decode()}'><figcaption>{caption}</figcaption></figure>")
+        caption = (
+            f"<b>{_e(relation.relation_id)}[{_e(result.subject)}]</b>: expected {_e(result.object)}, "
+            f"the model said {_said(result)}; the LRE at layer {_e(relation.lre.layer)} decodes "
+            f"{_e(', '.join(t.strip() for t, _ in result.know.top_tokens[:3]))}. "
+            f"Evidence: {_e('; '.join(relation.evidence.get(result.subject, ())))}. "
+            f"Colour: probability of the first token of {_e(figure.decoded_answer)}."
+        )
+        figures.append(f"<figure><img alt='attribute lens' src='data:image/png;base64,{figure.png_base64}'>"
+                       f"<figcaption>{caption}</figcaption></figure>")
     return "".join(figures)
 
 
-def write_html_report(path: str | Path, session: FactcheckSession, max_lens_figures: int = MAX_LENS_FIGURES) -> Path:
-    runs = sorted(session.runs(), key=lambda r: r.suite.relation_id)
-    records = [record for run in runs for record in run.asked_records()]
-    model = session.model
+def write_html_report(path: str | Path, summary: RunSummary, max_lens_figures: int = MAX_LENS_FIGURES) -> Path:
+    """The report of `summary`, whose relations carry the lens figures (FactcheckSession.summary(lens_figures=...))."""
+    results = summary.results
+    model = summary.model
     body = [
         "<h1>factcheck report</h1>",
         f"<p>Model <b>{_e(model.name)}</b> ({_e(model.architecture)}, fingerprint <code>{_e(model.fingerprint)}</code>), "
-        f"{len(records)} facts, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
+        f"{len(results)} facts, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Per relation</h2>",
-        _relation_table(runs),
+        _relation_table(summary.relations),
         "<h2>Knows vs says</h2>",
-        _class_matrix(records),
+        _class_matrix(results),
         "<h2>Undecided facts</h2>",
-        _undecided_table(records),
+        _undecided_table(results),
         "<h2>Hidden facts: stored but not said</h2>",
-        _hidden_table(records),
+        _hidden_table(summary.relations),
         f"<p>Lens heatmaps of the first {max_lens_figures} hidden facts: the attribute lens applies the relation's LRE at "
         f"every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
-        _lens_figures(session, max_lens_figures),
+        _lens_figures(summary.relations, max_lens_figures),
     ]
     document = f"<!doctype html><html><head><meta charset=utf-8><title>factcheck report</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
     write_text_atomic(Path(path), document)

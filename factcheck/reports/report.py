@@ -7,19 +7,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Sequence
 
 from factcheck import __version__
 from factcheck.cache import write_json_atomic
 from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
-from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Faithfulness, Undecided
+from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
+from factcheck.reports.run_summary import LreInfo, RelationSummary, RunSummary
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
 from factcheck.types import REPORT_VERSION, VERDICTS
-
-if TYPE_CHECKING:
-    from factcheck.session import FactcheckSession
 
 TOP_CANDIDATES_SHOWN = 5
 PATHS_NAMED = 4  # an LRE decode path used by this many relations or fewer lists them by name
@@ -241,40 +239,6 @@ class FactRecord:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class LreInfo:
-    """How a relation's LRE was made and how far its know-verdicts can be trusted."""
-
-    layer: int | str
-    beta: float
-    rank: int | None
-    n_train: int
-    faithfulness: Faithfulness
-    cache_hit: bool
-    lre: object = field(default=None, compare=False, repr=False)  # the Lre (or ImplicitLre) itself, for the lens
-    decode: str = "weight"  # "weight": W estimated or cached; "implicit": decoded by Jacobian-vector products, W never formed
-    products: int = 0  # Jacobian-vector products the implicit decode computed (0: none, or its decodes were cached)
-
-    @property
-    def trusted(self) -> bool:
-        return self.faithfulness.trusted
-
-    def to_dict(self) -> dict[str, object]:
-        faith = self.faithfulness
-        return {
-            "layer": self.layer, "beta": self.beta, "rank": self.rank, "n_train": self.n_train,
-            "faithfulness": None if faith.value is None else round(faith.value, 6),
-            "faithfulness_tested": faith.tested,
-            "faithfulness_undecided": faith.undecided,
-            "faithfulness_interval": None if faith.interval is None else [round(x, 6) for x in faith.interval],
-            "trusted": self.trusted,
-            "untrusted_reason": faith.why_untrusted(),
-            "cache_hit": self.cache_hit,
-            "decode": self.decode,
-            "products": self.products,
-        }
-
-
 @dataclass
 class RelationRun:
     suite: Suite
@@ -311,15 +275,32 @@ class RelationRun:
     def asked_records(self) -> list[FactRecord]:
         return [self.records[i] for i in sorted(self.asked)]
 
+    def summary(self, lens: tuple = ()) -> RelationSummary:
+        """The run as the reports need it (`lens`: heatmaps of its hidden facts, drawn by the caller)."""
+        records = self.asked_records()
+        suite = self.suite
+        return RelationSummary(
+            relation_id=suite.relation_id, relation=suite.relation, path=str(suite.path), content_hash=suite.content_hash,
+            shots=self.options.shots, results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
+            lre=self.lre, lre_skipped=self.lre_skipped,
+            min_accuracy=suite.settings.min_accuracy, distracted=self.distracted is not None,
+            evidence={r.fact.subject: tuple(r.evidence()) for r in records if r.verdict == "hidden"}, lens=tuple(lens),
+        )
 
-def undecided_count(records: list[FactRecord]) -> int:
-    return sum(r.undecided is not None for r in records)
+
+def undecided_count(results: Sequence[FactResult]) -> int:
+    return sum(is_undecided(r) for r in results)
 
 
-def summary_lines(runs: list[RelationRun]) -> list[str]:
+def is_undecided(result: FactResult) -> bool:
+    return result.know is not None and result.know.undecided is not None
+
+
+def summary_lines(summary: RunSummary) -> list[str]:
     """The per-relation table: facts run, said right (generation, ranking), the four knows-vs-says classes,
     the facts whose first token cannot decide, and the LRE's faithfulness with its 95% interval."""
-    width = _relation_width(runs)
+    relations = summary.relations
+    width = _relation_width(relations)
     header = (
         f"{'relation':<{width}} {'facts':>5} {'generation':>11} {'ranking':>11} "
         + " ".join(f"{v:>10}" for v in (*VERDICTS, "undecided"))
@@ -328,40 +309,41 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
     lines = [header, "-" * len(header)]
     warnings = []
     totals = {"facts": 0, "generation": 0, "ranking": 0, **{v: 0 for v in VERDICTS}, "undecided": 0}
-    for run in sorted(runs, key=lambda r: r.suite.relation_id):
-        records = run.asked_records()
-        if not records:
+    for relation in relations:
+        results = relation.results
+        if not results:
             continue
-        classes = {v: sum(r.verdict == v for r in records) for v in VERDICTS}
-        undecided = undecided_count(records)
-        generation = sum(r.outcome.generation_pass for r in records)
-        ranking = sum(r.outcome.ranking_pass for r in records)
-        for key, value in (("facts", len(records)), ("generation", generation), ("ranking", ranking), *classes.items(), ("undecided", undecided)):
+        relation_id, lre = relation.relation_id, relation.lre
+        classes = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+        undecided = undecided_count(results)
+        generation = sum(r.say.generation_pass for r in results)
+        ranking = sum(r.say.ranking_pass for r in results)
+        for key, value in (("facts", len(results)), ("generation", generation), ("ranking", ranking), *classes.items(), ("undecided", undecided)):
             totals[key] += value
         faith = "-"
-        class_cells = [f"{classes[v]:>10}" if run.lre is not None else f"{'-':>10}" for v in VERDICTS]
-        if run.lre is not None:
-            faith = run.lre.faithfulness.describe()
-            if not run.lre.trusted:
+        class_cells = [f"{classes[v]:>10}" if lre is not None else f"{'-':>10}" for v in VERDICTS]
+        if lre is not None:
+            faith = lre.faithfulness.describe()
+            if not lre.trusted:
                 faith += " untrusted"
                 class_cells = [f"{'-':>10}"] * len(VERDICTS)
-                all_undecided = run.lre.faithfulness.tested == 0 and run.lre.faithfulness.undecided > 0
+                all_undecided = lre.faithfulness.tested == 0 and lre.faithfulness.undecided > 0
                 remedy = "make its first tokens decide: see the hint below" if all_undecided else "try `factcheck tune`, or add facts"
                 warnings.append(
-                    f"! {run.suite.relation_id}: LRE (layer {run.lre.layer}) untrusted: {run.lre.faithfulness.why_untrusted()}; "
+                    f"! {relation_id}: LRE (layer {lre.layer}) untrusted: {lre.faithfulness.why_untrusted()}; "
                     f"its facts are not classed and their regressions not split ({remedy})"
                 )
-        if run.lre_skipped:
-            warnings.append(f"! {run.suite.relation_id}: {run.lre_skipped}")
+        if relation.lre_skipped:
+            warnings.append(f"! {relation_id}: {relation.lre_skipped}")
         if undecided:
-            reasons = Counter(r.undecided.reason.replace("_", " ") for r in records if r.undecided is not None)
+            reasons = Counter(r.know.undecided.reason.replace("_", " ") for r in results if is_undecided(r))
             warnings.append(
-                f"! {run.suite.relation_id}: {undecided} fact(s) undecided ("
+                f"! {relation_id}: {undecided} fact(s) undecided ("
                 + ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())) + ")"
             )
         lines.append(
-            f"{run.suite.relation_id:<{width}} {len(records):>5} {_fraction(generation, len(records)):>11} "
-            f"{_fraction(ranking, len(records)):>11} " + " ".join(class_cells) + f" {undecided:>10}  {faith}"
+            f"{relation_id:<{width}} {len(results):>5} {_fraction(generation, len(results)):>11} "
+            f"{_fraction(ranking, len(results)):>11} " + " ".join(class_cells) + f" {undecided:>10}  {faith}"
         )
     lines.append("-" * len(header))
     lines.append(
@@ -370,7 +352,7 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
     )
     lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
                  " (training facts have none); " + UNDECIDED_MEANING)
-    paths = lre_paths_line(runs)
+    paths = lre_paths_line(relations)
     if paths:
         lines.append(paths)
     if totals["undecided"]:
@@ -378,39 +360,40 @@ def summary_lines(runs: list[RelationRun]) -> list[str]:
     return lines + warnings
 
 
-def lre_paths_line(runs: list[RelationRun]) -> str | None:
+def lre_paths_line(relations: Sequence[RelationSummary]) -> str | None:
     """How each relation's LRE was decoded: W from the cache, W estimated now, or exactly without W."""
     paths: dict[str, list[str]] = {}
-    for run in sorted(runs, key=lambda r: r.suite.relation_id):
-        if run.lre is None:
+    for relation in sorted(relations, key=lambda r: r.relation_id):
+        lre = relation.lre
+        if lre is None:
             continue
-        if run.lre.decode == "implicit":
-            path = "without W, decodes cached" if run.lre.cache_hit else "without W (Jacobian-vector products, exact)"
+        if lre.decode == "implicit":
+            path = "without W, decodes cached" if lre.cache_hit else "without W (Jacobian-vector products, exact)"
         else:
-            path = "W cached" if run.lre.cache_hit else "W estimated"
-        paths.setdefault(path, []).append(run.suite.relation_id)
+            path = "W cached" if lre.cache_hit else "W estimated"
+        paths.setdefault(path, []).append(relation.relation_id)
     if not paths:
         return None
     parts = [f"{path}: {len(ids)}" + (f" ({', '.join(ids)})" if len(ids) <= PATHS_NAMED else "") for path, ids in paths.items()]
     return "LRE decode: " + "; ".join(parts)
 
 
-def distracted_lines(runs: list[RelationRun]) -> list[str]:
+def distracted_lines(summary: RunSummary) -> list[str]:
     """Say- and know-accuracy on plain vs distracted prompts, for relations that ask for distractors."""
-    width = _relation_width(runs)
+    width = _relation_width(summary.relations)
     rows = []
-    for run in sorted(runs, key=lambda r: r.suite.relation_id):
-        if run.distracted is None:
+    for relation in summary.relations:
+        if not relation.distracted:
             continue
-        records = [r for r in run.asked_records() if not r.outcome.is_training]
-        if not records:
+        results = [r for r in relation.results if not r.training]
+        if not results:
             continue
-        decided = decided_on_both(records)
+        decided = decided_on_both(results)
         rows.append(
-            f"{run.suite.relation_id:<{width}} {_fraction(sum(r.say_pass for r in records), len(records)):>11} "
-            f"{_fraction(sum(r.distracted.say_pass for r in records), len(records)):>11} "
+            f"{relation.relation_id:<{width}} {_fraction(sum(r.say_pass for r in results), len(results)):>11} "
+            f"{_fraction(sum(r.distracted.say_pass for r in results), len(results)):>11} "
             f"{_fraction(sum(r.know_pass for r in decided), len(decided)):>11} "
-            f"{_fraction(sum(r.distracted_know_pass for r in decided), len(decided)):>11}"
+            f"{_fraction(sum(r.distracted.know_pass for r in decided), len(decided)):>11}"
         )
     if not rows:
         return []
@@ -418,41 +401,40 @@ def distracted_lines(runs: list[RelationRun]) -> list[str]:
     return [header, "-" * len(header), *rows]
 
 
-def _relation_width(runs: list[RelationRun]) -> int:
+def _relation_width(relations: Sequence[RelationSummary]) -> int:
     """The relation column fits the longest relation id (a suite's path below its `suites` folder)."""
-    return max([28, *(len(run.suite.relation_id) for run in runs)])
+    return max([28, *(len(relation.relation_id) for relation in relations)])
 
 
-def decided_on_both(records: list[FactRecord]) -> list[FactRecord]:
+def decided_on_both(results: Sequence[FactResult]) -> list[FactResult]:
     """Facts with a know-verdict on the plain and on the distracted prompt: the two know columns compare these."""
-    return [r for r in records if r.know_pass is not None and r.distracted_know_pass is not None]
+    return [r for r in results if r.know_pass is not None and r.distracted is not None and r.distracted.know_pass is not None]
 
 
 def _fraction(part: int, whole: int) -> str:
     return f"{part}/{whole} {100 * part / whole:3.0f}%" if whole else "-"
 
 
-def report_document(session: FactcheckSession) -> dict[str, object]:
-    model = session.model
-    runs = sorted(session.runs(), key=lambda r: r.suite.relation_id)
+def report_document(summary: RunSummary) -> dict[str, object]:
+    model = summary.model
     return {
         "factcheck_report_version": REPORT_VERSION,
         "factcheck_version": __version__,
         "model": {"name": model.name, "fingerprint": model.fingerprint, "architecture": model.architecture,
-                  "dtype": str(model.dtype).removeprefix("torch."), "device": str(model.device)},
-        "suites": {run.suite.relation_id: {"path": str(run.suite.path), "content_hash": run.suite.content_hash,
-                                            "relation": run.suite.relation, "shots": run.options.shots,
-                                            "lre": None if run.lre is None else run.lre.to_dict(),
-                                            "undecided": undecided_count(run.asked_records())}
-                   for run in runs},
-        "facts": [record.result.to_dict() for run in runs for record in run.asked_records()],
+                  "dtype": model.dtype, "device": model.device},
+        "suites": {relation.relation_id: {"path": relation.path, "content_hash": relation.content_hash,
+                                          "relation": relation.relation, "shots": relation.shots,
+                                          "lre": None if relation.lre is None else relation.lre.to_dict(),
+                                          "undecided": undecided_count(relation.results)}
+                   for relation in summary.relations},
+        "facts": [result.to_dict() for result in summary.results],
     }
 
 
-def write_report(path: Path, session: FactcheckSession) -> Path:
+def write_report(path: Path, summary: RunSummary) -> Path:
     from factcheck.results import validate_report
 
-    document = report_document(session)
+    document = report_document(summary)
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing
     write_json_atomic(path, document)
     return path

@@ -1,0 +1,77 @@
+"""RunSummary: what an xdist worker sends to the controller survives JSON whole, and workers' parts merge into
+the run one process would have summarised."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
+from factcheck.knows.know_rules import BLANK_FIRST_TOKEN, Faithfulness, Undecided
+from factcheck.reports.report import distracted_lines, report_document, summary_lines
+from factcheck.reports.run_summary import LensFigure, LreInfo, ModelInfo, RelationSummary, RunSummary
+
+MODEL = ModelInfo("tiny", "LlamaForCausalLM", "abc123", "float32", "cpu", 1.25)
+
+
+def result(relation: str, subject: str, said: bool, know: bool | None, undecided: bool = False) -> FactResult:
+    say = SayResult("generation", said, said, generated=" x" if said else " y", margin=0.5 if said else -0.5,
+                    top_candidates=(RankedCandidate("x", -0.1, True), RankedCandidate("y", -1.5, False)),
+                    first_token_probability=0.25)
+    know_result = KnowResult(
+        passed=None if undecided else know, trusted=True, decodes_object=None if undecided else know,
+        undecided=Undecided(BLANK_FIRST_TOKEN, (" ",)) if undecided else None,
+        top_tokens=((" x", 0.5), (" y", 0.25)), object_rank=1, object_vocab_rank=3, object_probability=0.5,
+    )
+    verdict = None if undecided else {(True, True): "known", (False, True): "hidden", (True, False): "unfaithful",
+                                      (False, False): "unknown"}[(said, know)]
+    return FactResult(relation, subject, "x", say, know_result, verdict, aliases=("ex",), tags=("t",),
+                      distracted=DistractedSummary(" z", False, know))
+
+
+def relation(relation_id: str, indices: tuple[int, ...], lens: tuple[LensFigure, ...] = ()) -> RelationSummary:
+    shapes = [(True, True), (False, True), (True, False), (False, False), (True, None)]
+    results = tuple(result(relation_id, f"s{i}", *shapes[i % 4], undecided=i == 4) for i in indices)
+    lre = LreInfo(layer=3, beta=2.5, rank=None, n_train=2, faithfulness=Faithfulness(9, 10, 1), cache_hit=False,
+                  decode="implicit", products=40)
+    return RelationSummary(relation_id, relation_id.replace("_", " "), f"suites/{relation_id}.json", "hash", 2, results,
+                           indices, lre=lre, min_accuracy=0.5, distracted=True,
+                           evidence={r.subject: ("a sentence",) for r in results if r.verdict == "hidden"}, lens=lens)
+
+
+def test_a_summary_survives_the_trip_to_the_controller():
+    figure = LensFigure("s1", "iVBORw0KGgo=", "x")
+    summary = RunSummary(MODEL, (relation("a_rel", (0, 1, 2, 3, 4), (figure,)), relation("b_rel", (0, 1))))
+    back = RunSummary.from_payload(json.loads(json.dumps(summary.to_payload())))
+    assert back == summary
+    assert back.relations[0].lre.faithfulness == Faithfulness(9, 10, 1) and back.relations[0].lre.trusted
+    assert summary_lines(back) == summary_lines(summary) and distracted_lines(back) == distracted_lines(summary)
+    assert report_document(back) == report_document(summary)
+
+
+def test_workers_parts_merge_into_the_one_process_run():
+    whole = RunSummary(MODEL, (relation("a_rel", (0, 1, 2, 3, 4)), relation("b_rel", (0, 1)), relation("c_rel", (0,))))
+    # Relations sorted by id; a_rel split over two workers (worksteal), its facts back in suite order.
+    first = RunSummary(MODEL, (relation("c_rel", (0,)), relation("a_rel", (3, 4))))
+    second = RunSummary(MODEL, (relation("a_rel", (0, 1, 2)), relation("b_rel", (0, 1))))
+    merged = RunSummary.merged([first, second])
+    assert merged.relations == whole.relations
+    assert merged.split == ("a_rel",)
+    assert summary_lines(merged) == summary_lines(whole)
+    # A mode that repeats facts on every worker ("each") keeps each fact once.
+    assert RunSummary.merged([whole, whole]).relations == whole.relations
+    assert RunSummary.merged([]) is None
+
+
+def test_parts_from_different_models_or_versions_are_refused():
+    other = RunSummary(ModelInfo("tiny", "LlamaForCausalLM", "zzz999", "float32", "cpu", 1.0), ())
+    with pytest.raises(ValueError, match="different models"):
+        RunSummary.merged([RunSummary(MODEL, ()), other])
+    payload = RunSummary(MODEL, ()).to_payload() | {"version": 99}
+    with pytest.raises(ValueError, match="same factcheck version"):
+        RunSummary.from_payload(payload)
+
+
+def test_the_model_line_names_what_ran():
+    assert MODEL.line() == "factcheck: tiny LlamaForCausalLM fingerprint=abc123 dtype=float32 device=cpu (loaded in 1.2 s)"

@@ -324,6 +324,24 @@ def test_subject_token_is_the_subjects_even_when_the_template_repeats_it(tiny_to
     assert start < subject_start + 2 and end > subject_start, prompt.text[start:end]
 
 
+def test_the_lre_finds_a_subject_that_is_a_word_of_the_template_where_the_say_check_does(tiny_llama, tmp_path):
+    """"is" as the subject of "The past tense of {subject} is": the LRE's training and query sites must take the
+    question's "is", not the template's last one, exactly as the say-check's rows do."""
+    from factcheck.knows.lre import query_sites, training_sites
+
+    facts = [Fact("go", "went"), Fact("is", "was"), Fact("see", "saw")]
+    template = "The past tense of {subject} is"
+    training = facts[:2]
+    for site, fact in zip(training_sites(tiny_llama, template, training), training):
+        prompt = build_prompt(tiny_llama.bos_text, template, fact.subject, training)
+        ids, offsets = tiny_llama.tokenize([prompt.text])
+        assert site.subject_index == subject_token_index(prompt.text, fact.subject, offsets[0], prompt.subject_end)
+        start, end = offsets[0][site.subject_index]
+        assert end <= prompt.subject_end, (fact.subject, prompt.text[start:end])
+    [site] = query_sites(tiny_llama, template, training, ["is"])
+    assert site.subject_index < len(site.token_ids) - 1  # not the template's final " is"
+
+
 # ---- bad baselines -----------------------------------------------------------------------------------
 
 

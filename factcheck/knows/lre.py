@@ -153,22 +153,26 @@ class PromptSite:
     subject_index: int
 
 
-def prompt_site(model: LanguageModel, text: str, subject: str) -> PromptSite:
+def prompt_site(model: LanguageModel, text: str, subject: str, subject_end: int | None = None) -> PromptSite:
+    """The site of `subject`'s last occurrence in `text` ending by `subject_end` (pass a Prompt's, as the say-check
+    does, so that a subject that is also a word of the template is found where the question puts it)."""
     ids, offsets = model.tokenize([text])
-    return PromptSite(text, subject, tuple(ids[0]), subject_token_index(text, subject, offsets[0]))
+    return PromptSite(text, subject, tuple(ids[0]), subject_token_index(text, subject, offsets[0], subject_end))
+
+
+def _site(model: LanguageModel, template: str, subject: str, demonstrations: Sequence[Fact]) -> PromptSite:
+    prompt = build_prompt(model.bos_text, template, subject, demonstrations)
+    return prompt_site(model, prompt.text, subject, prompt.subject_end)
 
 
 def training_sites(model: LanguageModel, template: str, training: Sequence[Fact]) -> list[PromptSite]:
     """One prompt per training fact, with the other training facts as demonstrations."""
-    return [
-        prompt_site(model, build_prompt(model.bos_text, template, fact.subject, training).text, fact.subject)
-        for fact in training
-    ]
+    return [_site(model, template, fact.subject, training) for fact in training]
 
 
 def query_sites(model: LanguageModel, template: str, training: Sequence[Fact], subjects: Sequence[str]) -> list[PromptSite]:
     """Prompts for applying an LRE: all training facts (except the subject itself) as demonstrations."""
-    return [prompt_site(model, build_prompt(model.bos_text, template, s, training).text, s) for s in subjects]
+    return [_site(model, template, s, training) for s in subjects]
 
 
 def relation_parts(relation: Suite | tuple[str, Sequence[Fact]]) -> tuple[str, str, tuple[Fact, ...]]:

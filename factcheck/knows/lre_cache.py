@@ -44,7 +44,7 @@ from factcheck.knows.lre import (
     resolve_layer,
 )
 from factcheck.model.language_model import LanguageModel
-from factcheck.suites.suite import Fact, Suite
+from factcheck.suites.suite import PLACEHOLDER, Fact, Suite
 
 FORMAT = "factcheck-lre/1"
 APPLIED_FORMAT = "factcheck-lre-applied/1"
@@ -83,6 +83,11 @@ def cache_key(
         "method": method,
         "options": method_options or {},
     }
+    tail = template.split(PLACEHOLDER, 1)[-1]
+    if any(f.subject in tail for f in training):
+        # Estimates from before training prompts found such a subject where the question puts it (not in the
+        # template's words after it) were taken at the wrong token: they must not be read back.
+        document["subject_in_template_tail"] = "question's occurrence"
     canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 

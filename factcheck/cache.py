@@ -32,6 +32,21 @@ def _umask() -> int:
     return current
 
 
+def unwritable_reason(path: Path) -> str | None:
+    """Why `path` could not be written as a file by write_bytes_atomic (None: it can): checked before a run, so
+    that an output the run cannot write fails at once, not after every fact has run."""
+    if path.is_dir():
+        return "it is a directory"
+    folder = path.parent
+    while not folder.exists():  # write_bytes_atomic makes missing folders: the first existing one must take them
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    return None
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     path = Path(path)

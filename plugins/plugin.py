@@ -117,8 +117,29 @@ def pytest_configure(config: pytest.Config) -> None:
     run = FactcheckRun(config, command_line, ini)
     if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
+    _check_outputs(run)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "factcheck-run")
+
+
+def _check_outputs(run: FactcheckRun) -> None:
+    """Before any fact runs: no two outputs (nor an output and the baseline gated on) may be one file, and every
+    output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
+    from factcheck.cache import unwritable_reason
+
+    files = [("--factcheck-report", run.settings.report, True), ("--factcheck-html", run.settings.html, True),
+             ("the baseline (--factcheck-baseline)", run.baseline_path, run.recording)]
+    seen: dict[Path, str] = {}
+    for name, given, written in files:
+        if not given:
+            continue
+        path = Path(given).resolve()
+        if path in seen:
+            raise pytest.UsageError(f"factcheck: {seen[path]} and {name} are the same file, {path}: give each its own path")
+        seen[path] = name
+        reason = unwritable_reason(path) if written else None
+        if reason:
+            raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:

@@ -212,3 +212,31 @@ def test_a_layer_beyond_the_models_depth_is_one_clear_message_per_fact_and_runs_
     assert failure_reports.count("layer 40 is out of range for a model with 2 blocks") == len(CAPITALS)
     assert "Traceback" not in out and "raise " not in out
     assert out.count("[factcheck] country_capital:") + out.count("[factcheck] geo/country_capital:") == 1
+
+
+def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project):
+    baseline = project.path / "bl.json"
+    baseline.write_text("keep me", encoding="utf-8")
+    for args, names in (
+        (["--factcheck-report=x.json", "--factcheck-html=./x.json"], "--factcheck-report and --factcheck-html"),
+        ([f"--factcheck-baseline={baseline}", "--factcheck-report=bl.json"], "--factcheck-report and the baseline"),
+        ([f"--factcheck-baseline={baseline}", "--factcheck-html=bl.json", "--factcheck-update-baseline"], "--factcheck-html and the baseline"),
+    ):
+        result = run(project, "suites", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+        assert names in result.stderr.str() and "are the same file" in result.stderr.str()
+    assert baseline.read_text(encoding="utf-8") == "keep me" and not (project.path / "x.json").exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(project):
+    (project.path / "a_file").write_text("", encoding="utf-8")
+    (project.path / "a_folder").mkdir()
+    for args, reason in (
+        (["--factcheck-report=a_file/report.json"], "is not a directory"),
+        (["--factcheck-html=a_folder"], "it is a directory"),
+        (["--factcheck-baseline=a_folder", "--factcheck-update-baseline"], "it is a directory"),
+    ):
+        result = run(project, "suites", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+        assert "cannot be written to" in result.stderr.str() and reason in result.stderr.str()
+        assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()

@@ -131,6 +131,8 @@ def main() -> int:
     parser.add_argument("--then-cached", action="store_true",
                         help="with --cold: time a second run on what the cold run cached (a candidate model's second run)")
     args = parser.parse_args()
+    if args.then_cached and not args.cold:
+        parser.error("--then-cached times the second run of a --cold run: pass --cold too")
 
     model = load_model(args.model)
     print(f"model {model.name} ({model.fingerprint}), torch threads {torch.get_num_threads()}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from typing import Callable
@@ -23,8 +22,10 @@ from factcheck.suites.suite import Suite
 class FactcheckSession:
     """Settings come from the command line, then the suite file, then the ini file, then defaults."""
 
-    def __init__(self, command_line: Settings, ini: Settings = Settings(), progress: Callable[[str], None] | None = None):
+    def __init__(self, command_line: Settings, ini: Settings = Settings(), progress: Callable[[str], None] | None = None,
+                 threads: int | None = None):
         self.command_line = command_line
+        self.threads = threads  # torch threads for this process (an xdist worker's share of the cores); None: torch's default
         self.progress = progress or (lambda message: print(message, end="", file=sys.stderr, flush=True))
         self.ini = ini
         self.settings = resolve(command_line, ini)  # the settings no suite can change
@@ -35,7 +36,10 @@ class FactcheckSession:
     @property
     def model(self) -> LanguageModel:
         if self._model is None:
-            share_cores_between_workers()
+            if self.threads is not None:
+                import torch
+
+                torch.set_num_threads(self.threads)
             self._model = load_model(
                 self.settings.model,
                 dtype=self.settings.dtype,
@@ -164,17 +168,6 @@ class FactcheckSession:
                 budget -= len(lens)
             relations.append(run.summary(tuple(lens)))
         return RunSummary(self.model_info(), tuple(relations))
-
-
-def share_cores_between_workers() -> None:
-    """Under pytest-xdist each worker would run torch on every core, so N workers would oversubscribe the CPU N
-    times over; give each its share instead (unless the user chose a thread count)."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if not workers or "OMP_NUM_THREADS" in os.environ:
-        return
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 def suite_settings(suite: Suite) -> Settings:

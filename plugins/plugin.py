@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,6 +147,10 @@ def is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def relation_scheduling(config: pytest.Config, log):
     """xdist's "load" scheduling with each suite file (one relation) as one unit of work: a relation runs in one
     batched pass on one worker; every other test is still its own unit."""
@@ -190,7 +195,8 @@ class FactcheckRun:
         self._session: FactcheckSession | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
-        self._from_workers: list[RunSummary] = []  # under pytest-xdist, on the controller: what each worker ran
+        self._from_workers: dict[str, RunSummary] = {}  # under pytest-xdist, on the controller: worker id -> what it ran
+        self._worker_problems: list[str] = []  # workers that crashed or sent what the controller cannot read
         self._summary: RunSummary | None = None
 
     # ---- the session -------------------------------------------------------------------------
@@ -200,7 +206,8 @@ class FactcheckRun:
         if self._session is None:
             from factcheck.session import FactcheckSession
 
-            self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config))
+            threads = getattr(self.config, "workerinput", {}).get("factcheck_threads")
+            self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config), threads=threads)
         return self._session
 
     def run_summary(self) -> RunSummary | None:
@@ -208,10 +215,17 @@ class FactcheckRun:
         the workers. None where no fact ran."""
         if self._summary is None:
             if self._from_workers:
-                self._summary = RunSummary.merged(self._from_workers)
+                self._summary = self._merged_from_workers()
             elif self._session is not None and self._session.runs():
                 self._summary = self._session.summary(lens_figures=self._lens_figures())
         return self._summary
+
+    def _merged_from_workers(self) -> RunSummary | None:
+        try:
+            return RunSummary.merged(list(self._from_workers.values()))
+        except ValueError as error:
+            self._worker_problems.append(str(error))
+            return None
 
     def _lens_figures(self) -> int:
         if not self.settings.html:
@@ -282,11 +296,26 @@ class FactcheckRun:
         return relation_scheduling(config, log) if getattr(config.option, "dist", None) == "load" else None
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """Workers started by plain -n share this machine: each runs torch on its share of the cores (N workers with
+        every core each would oversubscribe the CPU N times over). Workers elsewhere (--tx) keep torch's default."""
+        count = getattr(self.config.option, "numprocesses", None)
+        if count and not getattr(self.config.option, "tx", None):
+            node.workerinput["factcheck_threads"] = max(1, usable_cores() // int(count))
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
-        """On the xdist controller: keep what a finished worker checked."""
+        """On the xdist controller: keep what a finished worker checked (once per worker: xdist may call this
+        twice for a worker interrupted with Ctrl-C)."""
+        name = node.gateway.id
+        if error is not None:
+            self._worker_problems.append(f"worker {name} crashed ({error}): the facts it had run are missing")
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
-            self._from_workers.append(RunSummary.from_payload(json.loads(payload)))
+            try:
+                self._from_workers[name] = RunSummary.from_payload(json.loads(payload))
+            except (ValueError, KeyError, TypeError) as problem:
+                self._worker_problems.append(f"worker {name} sent results this controller cannot read: {problem}")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails
@@ -297,6 +326,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
             return
         summary = self.run_summary()
+        if self._worker_problems and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary is None:
             return
         thresholds = {relation.relation_id: relation.min_accuracy for relation in summary.relations
@@ -306,7 +337,13 @@ class FactcheckRun:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:
-        summary = None if is_xdist_worker(config) else self.run_summary()
+        if is_xdist_worker(config):
+            return
+        if self._worker_problems:
+            terminalreporter.section("factcheck: results incomplete", red=True)
+            for problem in self._worker_problems:
+                terminalreporter.write_line(problem, red=True)
+        summary = self.run_summary()
         if summary is None or not summary.results:
             return
         from factcheck.reports.report import distracted_lines, summary_lines, write_report
@@ -339,6 +376,10 @@ class FactcheckRun:
                 terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
         results = summary.results
         model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
+        if self.recording and self._worker_problems:
+            terminalreporter.write_line(f"factcheck: baseline NOT updated: the run is incomplete (see above); "
+                                        f"{self.baseline_path} is unchanged", red=True)
+            return
         if self.recording:
             path = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath)
             terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}")
@@ -384,7 +425,8 @@ class SuiteFile(pytest.File):
             for name in (*fact.tags, *suite.settings.markers):
                 run.register_marker(name, "factcheck fact tag")
                 item.add_marker(name)
-            # With pytest-xdist --dist loadgroup, a relation stays on one worker (one batched pass).
+            # For --dist loadgroup; with pytest 9.2 and pytest-xdist 3.8 the group is ignored (pytest-xdist issue
+            # 1386): plain -n (see relation_scheduling) and --dist loadfile keep a relation on one worker.
             item.add_marker(pytest.mark.xdist_group(suite.relation_id))
             yield item
 

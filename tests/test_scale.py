@@ -135,6 +135,17 @@ class Run:
                 if not line.startswith("factcheck: ") and "ran on more than one worker" not in line]
 
 
+def runs_env(project: Path, cache: Path | None = None) -> dict[str, str]:
+    """The environment of the runs in `project`: one LRE cache for all of them, nothing of an outer xdist run."""
+    marker = project / ".cache-folder"
+    if cache is not None:
+        marker.write_text(str(cache), encoding="utf-8")
+    env = {**os.environ, "FACTCHECK_CACHE": marker.read_text(encoding="utf-8"), "PYTHONHASHSEED": "0"}
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_ADDOPTS"):
+        env.pop(name, None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_llama_folder):
     project = tmp_path_factory.mktemp("xdist-project")
@@ -150,9 +161,7 @@ def runs(tmp_path_factory, tiny_llama_folder):
             # A minimum the tiny model misses: the controller must fail the session for it, as one process does.
             **({"settings": {"min_accuracy": 0.99}} if relation == "object_color" else {}),
         }), encoding="utf-8")
-    env = {**os.environ, "FACTCHECK_CACHE": str(tmp_path_factory.mktemp("xdist-cache")), "PYTHONHASHSEED": "0"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    env.pop("PYTEST_ADDOPTS", None)
+    env = runs_env(project, tmp_path_factory.mktemp("xdist-cache"))
     runs = {"serial": Run(project, "serial", [], env)}
     # The serial run fills the LRE cache; every later run reads it (so their reports agree on cache_hit).
     runs["record_serial"] = Run(project, "record-serial", ["--factcheck-update-baseline", "--factcheck-baseline=serial.json"], env)
@@ -279,3 +288,17 @@ def test_a_baseline_recorded_under_xdist_equals_the_serial_one_and_the_controlle
     # Every fact passes or xfails against its own baseline; only object_color's minimum accuracy fails the run.
     assert gated.process.returncode == 1 and "minimum accuracy missed" in gated.output, gated.output[-3000:]
     assert gated.process.stdout.count(" failed") == 0 and " xfailed" in gated.process.stdout
+
+
+def test_a_crashed_worker_makes_the_run_incomplete_and_leaves_the_baseline_alone(runs):
+    project = runs["serial"].report.parent
+    (project / "crash_test.py").write_text("import os\n\n\ndef test_worker_dies():\n    os._exit(3)\n", encoding="utf-8")
+    try:
+        # No restarts: pytest-xdist would otherwise run the crashing test again on each new worker.
+        run = Run(project, "crash", ["crash_test.py", "-n", "2", "--dist", "loadfile", "--max-worker-restart=0",
+                                     "--factcheck-update-baseline", "--factcheck-baseline=crash-baseline.json"], runs_env(project))
+    finally:
+        (project / "crash_test.py").unlink()
+    assert run.process.returncode != 0, run.output[-3000:]
+    assert "factcheck: results incomplete" in run.output and "crashed" in run.output, run.output[-3000:]
+    assert "baseline NOT updated" in run.output and not (project / "crash-baseline.json").exists()

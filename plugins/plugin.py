@@ -297,10 +297,12 @@ class FactcheckRun:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
-        """Workers started by plain -n share this machine: each runs torch on its share of the cores (N workers with
-        every core each would oversubscribe the CPU N times over). Workers elsewhere (--tx) keep torch's default."""
+        """Workers started by -n share this machine: each runs torch on its share of the cores (N workers with
+        every core each would oversubscribe the CPU N times over). Workers elsewhere (--tx ssh=...) keep torch's
+        default."""
+        spec = node.gateway.spec
         count = getattr(self.config.option, "numprocesses", None)
-        if count and not getattr(self.config.option, "tx", None):
+        if count and spec.popen and not spec.ssh and not spec.socket:
             node.workerinput["factcheck_threads"] = max(1, usable_cores() // int(count))
 
     @pytest.hookimpl(optionalhook=True)

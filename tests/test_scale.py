@@ -302,3 +302,17 @@ def test_a_crashed_worker_makes_the_run_incomplete_and_leaves_the_baseline_alone
     assert run.process.returncode != 0, run.output[-3000:]
     assert "factcheck: results incomplete" in run.output and "crashed" in run.output, run.output[-3000:]
     assert "baseline NOT updated" in run.output and not (project / "crash-baseline.json").exists()
+
+
+def test_workers_started_by_n_share_the_cores(runs):
+    project = runs["serial"].report.parent
+    cores = len(os.sched_getaffinity(0))
+    (project / "threads_test.py").write_text(
+        "import torch\n\n\ndef test_threads(factcheck_model):\n"
+        f"    assert torch.get_num_threads() == {max(1, cores // 2)}, torch.get_num_threads()\n", encoding="utf-8")
+    try:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "threads_test.py", "-n", "2"]
+        process = subprocess.run(command, cwd=project, env=runs_env(project), capture_output=True, text=True, timeout=300)
+    finally:
+        (project / "threads_test.py").unlink()
+    assert process.returncode == 0 and "1 passed" in process.stdout, process.stdout[-3000:] + process.stderr[-2000:]

@@ -10,6 +10,7 @@ from typing import Callable
 from factcheck.errors import FactcheckError
 from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.knowcheck import faithfulness, know_check
+from factcheck.knows.lre import NonFiniteLre
 from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.report import DistractedResult, FactRecord, RelationRun
@@ -107,12 +108,18 @@ class FactcheckSession:
         elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
             self.progress(", LRE")
             decoded_states = len(suite.facts) * (2 if suite.settings.distractor is not None else 1)
-            lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
-            if not isinstance(lre, ImplicitLre):
+            try:
+                lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
+            except NonFiniteLre as error:
+                lre_skipped = f"no know-check: {error}"
+            if lre is not None and not isinstance(lre, ImplicitLre):
                 self.progress(" (cached)" if cache_hit else " (estimated)")
         layers = [lre.layer] if lre is not None else []
         outcomes = run_relation(model, suite, options, capture_layers=layers)
-        knows = know_check(model, lre, outcomes, say_check) if lre is not None else None
+        try:
+            knows = know_check(model, lre, outcomes, say_check) if lre is not None else None
+        except NonFiniteLre as error:  # an implicit LRE meets infinite values only when it decodes
+            lre, knows, lre_skipped = None, None, f"no know-check: {error}"
         distracted = None
         if suite.settings.distractor is not None:
             self.progress(", distracted prompts")

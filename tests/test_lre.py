@@ -7,6 +7,8 @@ import warnings
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from factcheck.knows import lre_cache
@@ -14,6 +16,7 @@ from factcheck.model.prefix_attention import UnroutedAttention
 from factcheck.knows.lre import (
     DEFAULT_BETA,
     Lre,
+    NonFiniteLre,
     SuffixProblem,
     compare_lres,
     estimate_lre,
@@ -424,3 +427,44 @@ def test_smollm2_fast_estimate_decodes_like_the_reference(smollm2):
     reference_top = torch.topk(smollm2.decode_state(expected), 5).indices
     assert torch.equal(fast_top, reference_top)
     assert [smollm2.tokenizer.decode([int(t)]) for t in fast_top[:, 0]] == [" Cairo", " Oslo"]
+
+
+def test_an_lre_with_infinite_or_nan_values_is_never_cached_nor_read_back(tiny_llama, lre_cache_dir):
+    lre = estimate_lre(tiny_llama, (TEMPLATE, FACTS), 0, n_train=2)
+    broken = dataclasses.replace(lre, weight=lre.weight.clone().fill_(float("inf")))
+    with pytest.raises(NonFiniteLre, match="infinite or NaN"):
+        lre_cache.save_lre(broken, "c" * 32)
+    assert not lre_cache.entry_path("c" * 32).exists()
+    # An entry that holds NaN but checks out otherwise (written by another tool, or an older factcheck).
+    path = lre_cache.save_lre(lre, "d" * 32)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    weight, bias = lre.weight.clone(), lre.bias.clone()
+    weight[0, 0] = float("nan")
+    metadata["checksum"] = lre_cache._checksum(weight, bias)
+    path.write_bytes(safetensors_bytes({"weight": weight.contiguous(), "bias": bias.contiguous()}, metadata=metadata))
+    with pytest.raises(lre_cache.CorruptEntry, match="infinite or NaN"):
+        lre_cache.load_lre(path, "d" * 32)
+
+
+def test_a_relation_whose_lre_is_not_finite_is_still_say_checked(tiny_llama, lre_cache_dir, monkeypatch, tmp_path):
+    from factcheck.session import FactcheckSession
+    from factcheck.settings import Settings
+    from factcheck.suites.suite import parse_suite
+
+    real = lre_cache.estimate_lre
+
+    def overflowing(*args, **kwargs):
+        lre = real(*args, **kwargs)
+        return dataclasses.replace(lre, bias=lre.bias.clone().fill_(float("nan")))
+
+    monkeypatch.setattr(lre_cache, "estimate_lre", overflowing)
+    monkeypatch.setattr(lre_cache, "implicit_is_cheaper", lambda states, hidden: False)  # estimate W, not products
+    suite = parse_suite({"relation": "r", "templates": [TEMPLATE], "facts": [{"subject": f.subject, "object": f.object} for f in FACTS]},
+                        tmp_path / "suites" / "r.json")
+    session = FactcheckSession(Settings(shots=2, max_new_tokens=2, lre="on"), progress=lambda message: None)
+    session.use_model(tiny_llama)
+    run = session.run(suite)
+    assert run.lre is None and run.knows is None and "no know-check" in run.lre_skipped and "infinite or NaN" in run.lre_skipped
+    assert len(run.outcomes) == len(FACTS)
+    assert not any(lre_cache_dir.rglob("*.safetensors"))

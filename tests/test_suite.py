@@ -215,7 +215,7 @@ def test_top_level_must_be_an_object(tmp_path):
         ("/settings/shots", True, "expected integer, got bool"),
         ("/settings/min_accuracy", 1.5, "1.5 is greater than the maximum of 1"),
         ("/settings/say_check", "vibes", "'vibes' is not one of ['generation', 'ranking']"),
-        ("/settings/lre/layer", -1, 'expected integer >= 0 or "emb", got -1'),
+        ("/settings/lre/layer", -1, 'expected integer from 0 to 4096 or "emb", got -1'),
         ("/settings/lre/beta", 0, "less than or equal to the minimum of 0"),
         ("/category", "trivia", "is not one of"),
         ("/facts/1/tags/0", "two words", "does not match"),

@@ -22,7 +22,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from factcheck.knows.lre import Lre, SuffixBatch, SuffixProblem, mean_jacobian, training_sites
+from factcheck.knows.lre import Lre, SuffixBatch, SuffixProblem, mean_jacobian, require_finite, training_sites
 from factcheck.model.hooks import LayerSpec
 from factcheck.model.language_model import LanguageModel
 from factcheck.suites.suite import Fact
@@ -113,8 +113,9 @@ class ImplicitLre:
 
     def _decode(self, flat: torch.Tensor) -> torch.Tensor:
         """beta * mean_i J_i s + b for each row s of `flat` (m, d)."""
-        weighted = self.weight_times(flat)
-        return self.beta * weighted + self._bias
+        decoded = self.beta * self.weight_times(flat) + self._bias
+        require_finite(f"the LRE of {self.relation or 'the relation'} at layer {self.layer}", decoded)
+        return decoded
 
     def weight_times(self, flat: torch.Tensor) -> torch.Tensor:
         """W s = mean_i J_i s for each row s of `flat` (m, d), in float32, never forming W: every prompt's products
@@ -142,6 +143,7 @@ class ImplicitLre:
 
     def _form_weight(self) -> Lre:
         weight, bias = mean_jacobian(self.problems(), None)
+        require_finite(f"the LRE of {self.relation or 'the relation'} at layer {self.layer}", weight, bias)
         self.products += len(self.problems()) * self.model.hidden_size
         self._weight = Lre.estimated(self.model, self.template, self.training, self.layer, weight, bias, self.beta,
                                      relation=self.relation)

@@ -36,7 +36,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from factcheck.errors import SettingError
+from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
@@ -140,6 +140,20 @@ class Lre:
     def with_rank(self, rank: int | None) -> Lre:
         """A copy applying W truncated to `rank` (None: full rank)."""
         return dataclasses.replace(self, rank=rank)
+
+
+class NonFiniteLre(FactcheckError, ValueError):
+    """An LRE (or a decode) with infinite or NaN values: never cached, never used."""
+
+
+def require_finite(what: str, *tensors: torch.Tensor) -> None:
+    """Raise NonFiniteLre when any value of `tensors` is infinite or NaN (`what` names them in the message)."""
+    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+        raise NonFiniteLre(
+            f"{what} has infinite or NaN values, so its know-verdicts would be meaningless; it is not cached. "
+            "The model's hidden states may overflow in this dtype (try --factcheck-dtype float32) or at this layer "
+            "(pin another settings.lre.layer); --factcheck-lre off checks what the model says only"
+        )
 
 
 # ---- prompts and their subject positions --------------------------------------------

@@ -41,6 +41,7 @@ from factcheck.knows.lre import (
     Lre,
     estimate_lre,
     relation_parts,
+    require_finite,
     resolve_layer,
 )
 from factcheck.model.language_model import LanguageModel
@@ -108,6 +109,7 @@ def save_lre(lre: Lre, key: str, path: Path | None = None) -> Path:
     path = path or entry_path(key)
     weight = lre.weight.detach().cpu().contiguous()
     bias = lre.bias.detach().cpu().contiguous()
+    require_finite(f"the LRE of {lre.relation or 'the relation'} at layer {lre.layer}", weight, bias)
     settings = {
         "layer": lre.layer,
         "beta": lre.beta,
@@ -153,6 +155,8 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
         raise CorruptEntry(f"hidden size {d}, the model has {hidden_size}")
     if metadata.get("checksum") != _checksum(weight, bias):
         raise CorruptEntry("tensor checksum does not match")
+    if not (bool(torch.isfinite(weight).all()) and bool(torch.isfinite(bias).all())):
+        raise CorruptEntry("holds infinite or NaN values")
     try:
         settings = json.loads(metadata["settings"])
         return Lre(
@@ -199,7 +203,8 @@ class AppliedCache:
             decoded, metadata = None, {"problem": str(error)}
         expected = (states.shape[0], self.hidden_size)
         if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT
-                or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)):
+                or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
+                or not bool(torch.isfinite(decoded).all())):
             warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it", stacklevel=2)
             path.unlink(missing_ok=True)
             return None
@@ -207,6 +212,7 @@ class AppliedCache:
 
     def save(self, states: torch.Tensor, decoded: torch.Tensor) -> None:
         decoded = decoded.detach().float().cpu().contiguous()
+        require_finite("the LRE's decode of the relation's subject states", decoded)
         metadata = {"format": APPLIED_FORMAT, "key": self.key, "checksum": _checksum(decoded)}
         write_bytes_atomic(self.path(states), safetensors_bytes({"decoded": decoded}, metadata=metadata))
 
@@ -236,7 +242,9 @@ def load_or_estimate(
     options = dict(sketch_rank=sketch_rank, oversample=oversample, seed=seed) if method == "lowrank" else {}
 
     def estimate() -> Lre:
-        return estimate_lre(model, relation, layer, n_train=n_train, beta=beta, rank=rank, method=method, **options)
+        lre = estimate_lre(model, relation, layer, n_train=n_train, beta=beta, rank=rank, method=method, **options)
+        require_finite(f"the LRE of {lre.relation or 'the relation'} at layer {lre.layer}", lre.weight, lre.bias)
+        return lre
 
     if not cache:
         return estimate(), False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -182,8 +183,16 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     def reject_constant(name: str):
         raise ValueError(f"{name} is not valid JSON")
 
+    def finite_float(literal: str) -> float:
+        # 1e400 is valid JSON but reads as infinity: a beta or threshold of inf would poison every result after it.
+        value = float(literal)
+        if not math.isfinite(value):
+            raise ValueError(f"the number {literal} is out of range (it reads as infinity); write a finite number")
+        return value
+
     try:
-        document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=reject_constant)
+        document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=reject_constant,
+                              parse_float=finite_float)
     except _DuplicateKey as error:
         raise SuiteError(path, [("", f"key {error.key!r} appears twice in one object; keep one")]) from None
     except json.JSONDecodeError as error:
@@ -257,9 +266,11 @@ def _describe_alternative(schema: Any) -> str:
     if "const" in schema:
         return json.dumps(schema["const"])
     text = str(schema.get("type", "value"))
-    if "minimum" in schema:
+    if "minimum" in schema and "maximum" in schema:
+        text += f" from {schema['minimum']} to {schema['maximum']}"
+    elif "minimum" in schema:
         text += f" >= {schema['minimum']}"
-    if "maximum" in schema:
+    elif "maximum" in schema:
         text += f" <= {schema['maximum']}"
     return text
 

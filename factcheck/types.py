@@ -10,3 +10,8 @@ LRE_SWITCH = ("on", "off")
 
 REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
 BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relations keyed by file name) is migrated on reading
+# pytest marks (and common plugins' marks) that change how a test runs: a suite file name, fact tag or suite marker
+# of one of these names would skip or xfail facts, so the plugin refuses them and the importer never writes them.
+RESERVED_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst",
+                            "trylast", "factcheck", "xdist_group", "flaky", "timeout", "asyncio", "anyio", "django_db",
+                            "order"})

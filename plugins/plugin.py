@@ -33,7 +33,7 @@ from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError, load_suite
-from factcheck.types import LRE_SWITCH, REQUIRE_MODES, SAY_CHECKS
+from factcheck.types import LRE_SWITCH, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS
 
 if TYPE_CHECKING:
     from factcheck.reports.report import FactRecord
@@ -162,6 +162,24 @@ def relation_scheduling(config: pytest.Config, log):
             return path if path.endswith(".json") else nodeid
 
     return RelationScheduling(config, log)
+
+
+def mark_problems(suite: Suite, foreign: frozenset[str]) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for each mark the suite would add that is also a pytest or plugin mark."""
+    problems = []
+    if suite.name in foreign:
+        problems.append(("", f"the file name {suite.name!r} is also the pytest mark {suite.name!r}, which would change how "
+                             f"pytest runs these facts; rename the file (e.g. {suite.name}_facts.json)"))
+    for index, fact in enumerate(suite.facts):
+        for position, tag in enumerate(fact.tags):
+            if tag in foreign:
+                problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} is also a pytest mark, which would change "
+                                                                    f"how pytest runs this fact; rename it (e.g. {tag}_fact)"))
+    for position, marker in enumerate(suite.settings.markers):
+        if marker in foreign:
+            problems.append((f"/settings/markers/{position}", f"marker {marker!r} is also a pytest mark, which would change "
+                                                              f"how pytest runs these facts; rename it (e.g. {marker}_facts)"))
+    return problems
 
 
 def _progress_writer(config: pytest.Config):
@@ -410,6 +428,10 @@ class SuiteFile(pytest.File):
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
         run = _run(self.config)
+        problems = mark_problems(suite, RESERVED_MARKS)
+        if problems:
+            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=SuiteError(self.path, problems))
+            return
         taken = run.claim_relation(suite.relation_id, self.path)
         if taken != self.path:
             # Only files in no `suites` folder are known by their name alone; two such files cannot share it.
@@ -474,7 +496,7 @@ class FactItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, 0, self.name  # a line number: pytest's skip and xfail reports need one
 
 
 class BadSuiteItem(pytest.Item):
@@ -491,7 +513,7 @@ class BadSuiteItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, 0, self.name  # a line number: pytest's skip and xfail reports need one
 
 
 @pytest.fixture(scope="session")

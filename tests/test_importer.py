@@ -94,6 +94,13 @@ def test_output_path_category_and_description(tmp_path):
     assert "symmetric" in suite.description
 
 
+@pytest.mark.parametrize("name", ["Skip", "xfail"])
+def test_a_relation_named_like_a_pytest_mark_gets_a_file_name_that_is_not_one(tmp_path, name):
+    result = import_file(write(tmp_path / "in.json", paper(name=name, properties={"relation_type": "factual"})), tmp_path / "out")
+    assert result.output.name == f"{name.lower()}_relation.json"
+    assert load_suite(result.output).relation == name
+
+
 @pytest.mark.parametrize("properties", [{"relation_type": "trivia"}, {}])
 def test_unknown_or_missing_relation_type_goes_to_other(tmp_path, properties):
     document = paper(properties=properties)

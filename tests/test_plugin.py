@@ -240,3 +240,33 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(projec
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
         assert "cannot be written to" in result.stderr.str() and reason in result.stderr.str()
         assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("where", ["tag", "file", "marker"])
+@pytest.mark.parametrize("mark", ["skip", "xfail", "skipif", "usefixtures"])
+def test_a_suite_mark_that_is_a_pytest_mark_is_refused_not_obeyed(project, mark, where):
+    """A fact tagged "xfail" would turn its failure into XFAIL (the gate silently off); "skip" crashed pytest."""
+    suites = project.path / "suites" / "geo"
+    if where == "file":
+        write_suite(suites, mark)
+    else:
+        document = json.loads((suites / "country_capital.json").read_text())
+        if where == "tag":
+            document["facts"][1]["tags"] = [mark]
+        else:
+            document["settings"] = {"markers": [mark]}
+        (suites / "country_capital.json").write_text(json.dumps(document))
+    result = run(project, "suites", "--factcheck-lre=off")
+    output = result.stdout.str()
+    assert "INTERNALERROR" not in output and result.ret == pytest.ExitCode.TESTS_FAILED, output[-3000:]
+    assert "invalid fact suite" in output
+    assert (f"the file name {mark!r} is also the pytest mark" if where == "file" else f"{mark!r} is also a pytest mark") in output
+    outcomes = result.parseoutcomes()
+    assert "xfailed" not in outcomes and "skipped" not in outcomes, outcomes
+
+
+def test_tags_the_project_registers_in_its_ini_are_its_own(project, tiny_llama_folder):
+    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nmarkers =\n    hard: hard facts\n")
+    result = run(project, "suites", "-m", "hard", "--strict-markers", "--factcheck-lre=off")
+    assert "invalid fact suite" not in result.stdout.str()
+    assert sum(result.parseoutcomes().get(k, 0) for k in ("passed", "failed")) == 1

@@ -131,14 +131,31 @@ def test_markdown_for_a_job_summary(tmp_path, capsys):
     assert lines[regressions + 2 : regressions + 6] == [
         "| relation | subject | object | class |",
         "| --- | --- | --- | --- |",
-        "| country_capital | France | Paris | suppressed |",
-        "| country_capital | Italy | Rome | forgotten |",
+        "| country\\_capital | France | Paris | suppressed |",
+        "| country\\_capital | Italy | Rome | forgotten |",
     ]
-    assert "| country_capital | Peru | Lima |" in lines[fixes:accuracy]
+    assert "| country\\_capital | Peru | Lima |" in lines[fixes:accuracy]
     assert "| --- | ---: | ---: | ---: |" in lines[accuracy:]
-    assert "| mother_tongue | 1/1 (100.0%) | 2/2 (100.0%) | +0.0 pts |" in lines[accuracy:]
+    assert "| mother\\_tongue | 1/1 (100.0%) | 2/2 (100.0%) | +0.0 pts |" in lines[accuracy:]
     assert "A|B" not in out and "<i>" not in out
     assert any(line.startswith("**Totals:** 2 regression(s)") for line in lines)
+
+
+def test_suite_text_in_markdown_is_literal_text(tmp_path, capsys):
+    """Subjects, objects and relation names come from suite files: in a CI job summary they must never become
+    links, images, HTML, emphasis or table columns."""
+    hostile = "![x](https://evil.example/a.png) [click](http://x.y) <img src=x> **b** `c` a|b"
+    # Said wrong in the base, right in the candidate: a row of the fixes table.
+    base = baseline_file(tmp_path / "base.json", BASE + [record("mother_tongue", hostile, hostile, False)])
+    candidate = baseline_file(tmp_path / "candidate.json", CANDIDATE + [record("mother_tongue", hostile, hostile, True)])
+    code, out, _ = run(capsys, base, candidate, "--markdown")
+    assert out.count("evil\\.example") == 2  # subject and object, escaped
+    assert "![x](" not in out and "](http" not in out and "**b**" not in out and "`c`" not in out
+    assert "<img" not in out.replace("\\<", "")  # only as an escaped, literal "<"
+    markdown_it = pytest.importorskip("markdown_it")
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(out)
+    assert "<a " not in html and "<img" not in html and "<strong>b" not in html and "<code>" not in html
+    assert "![x](https://evil.example/a.png)" in html.replace("&amp;", "&")  # shown as the text it is
 
 
 def test_no_regressions_in_markdown_says_none(tmp_path, capsys):

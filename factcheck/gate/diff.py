@@ -10,6 +10,8 @@ Exit codes: 0 when regressions <= budget, 1 when over budget, 2 on bad input.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -183,20 +185,28 @@ def render_text(comparison: Comparison, base: str, candidate: str, budget: int) 
     return "\n".join(lines) + "\n"
 
 
+# Every ASCII character markdown may read as syntax: links and images ([x](url), ![x](url)), emphasis, code, HTML,
+# headings, lists, tables. A backslash before ASCII punctuation makes it a literal character in CommonMark and GFM.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=])")
+
+
 def _cell(text: str) -> str:
-    # Keep a cell on one line and stop it from closing the table or opening HTML.
-    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
+    """Suite text as literal markdown on one line: it comes from suite files, so it must never add a link, an image,
+    HTML or a table column to a CI job summary."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def _markdown_table(header: list[str], rows: list[list[str]], right_align: int = 99) -> list[str]:
+    """Right-aligned columns hold this module's own numbers; every other cell is suite text and is escaped."""
     rule = ["---:" if i >= right_align else "---" for i in range(len(header))]
-    return [f"| {' | '.join(header)} |", f"| {' | '.join(rule)} |", *(f"| {' | '.join(_cell(c) for c in row)} |" for row in rows)]
+    body = [f"| {' | '.join(c if i >= right_align else _cell(c) for i, c in enumerate(row))} |" for row in rows]
+    return [f"| {' | '.join(header)} |", f"| {' | '.join(rule)} |", *body]
 
 
 def render_markdown(comparison: Comparison, base: str, candidate: str, budget: int) -> str:
     lines = [f"## factcheck diff: {_verdict(comparison, budget)}", ""]
-    lines.append(f"Base `{_cell(base)}`: {_cell(_model(comparison.baseline_model))}  ")
-    lines.append(f"Candidate `{_cell(candidate)}`: {_cell(_model(comparison.candidate_model))}")
+    lines.append(f"Base {_cell(base)}: {_cell(_model(comparison.baseline_model))}  ")
+    lines.append(f"Candidate {_cell(candidate)}: {_cell(_model(comparison.candidate_model))}")
     for warning in comparison.warnings():
         lines += ["", f"> **Warning:** {_cell(warning)}"]
     regressions, fixes, changed = comparison.regressions, comparison.fixes, comparison.of(CHANGED)
@@ -215,7 +225,7 @@ def render_markdown(comparison: Comparison, base: str, candidate: str, budget: i
     rows = [[r.relation, _accuracy(r.baseline_right, r.baseline_total), _accuracy(r.candidate_right, r.candidate_total), _delta(r)]
             for r in comparison.relations]
     lines += _markdown_table(["relation", "baseline", "candidate", "delta"], rows, right_align=1)
-    lines += ["", f"**Totals:** {_cell(_totals(comparison))}"]
+    lines += ["", f"**Totals:** {_totals(comparison)}"]
     return "\n".join(lines) + "\n"
 
 

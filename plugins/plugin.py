@@ -119,6 +119,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
     _check_outputs(run)
+    if run.recording and run.baseline_path.is_file():
+        from factcheck.gate.release_gate import readable_for_update
+
+        try:  # before any fact runs: a file that cannot be updated would only be found at the end
+            readable_for_update(run.baseline_path)
+        except BaselineError as error:
+            raise pytest.UsageError(f"factcheck: {error}") from None
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "factcheck-run")
 

@@ -149,3 +149,21 @@ def test_broken_baseline_is_a_clear_error_and_stays_untouched(project):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "tiny.json" in result.stdout.str() + result.stderr.str()
     assert path.read_bytes() == truncated
+
+
+def test_a_baseline_that_cannot_be_read_is_never_replaced_by_an_update(project):
+    """One bad value in a baseline holding other relations' facts: updating must refuse, not start a new file."""
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    relation = next(iter(document["facts"]))
+    subject = next(iter(document["facts"][relation]))
+    document["facts"][relation][subject]["margin"] = "oops"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    before = path.read_bytes()
+    result = run(project, "suites", "--factcheck-update-baseline")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    output = result.stdout.str() + result.stderr.str()
+    assert "margin" in output and "it is not updated" in output
+    assert path.read_bytes() == before
+    assert "passed" not in result.stdout.str()

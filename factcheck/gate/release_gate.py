@@ -55,17 +55,24 @@ def comparison_lines(comparison: Comparison) -> list[tuple[str, str | None]]:
     return lines
 
 
+def readable_for_update(path: Path):
+    """The baseline at `path`, parsed; BaselineError (naming the file and the fix) when it cannot be updated."""
+    try:
+        return parse_baseline(read_document(path), path)
+    except BaselineError as error:
+        raise BaselineError(error.path, error.problems, fix="it is not updated, so that no fact recorded in it is lost: "
+                            "fix the file (or restore it from version control), or move it away to record a new one") from None
+
+
 def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
            results: Iterable[FactResult], root: Path | None = None) -> Path:
     """Write this run's verdicts as the baseline at `path`. Relations not run this time keep the facts recorded
-    for them, when the file holds the same model; a broken file is replaced whole."""
+    for them, when the file holds the same model. A file that is not a valid baseline is never replaced (it may
+    hold other relations' facts): BaselineError says what is wrong with it."""
     document = build_baseline(model_info, suites_info, results, root=root)
     if path.is_file():
-        try:
-            previous = parse_baseline(read_document(path), path)
-        except BaselineError:
-            previous = None
-        if previous is not None and previous.model.get("fingerprint") == document["model"]["fingerprint"]:
+        previous = readable_for_update(path)
+        if previous.model.get("fingerprint") == document["model"]["fingerprint"]:
             for relation, facts in previous.facts.items():
                 if relation not in document["facts"]:
                     document["facts"][relation] = {subject: asdict(fact) for subject, fact in facts.items()}

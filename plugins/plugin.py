@@ -245,6 +245,14 @@ class FactcheckRun:
                 self._summary = self._session.summary(lens_figures=self._lens_figures())
         return self._summary
 
+    def _incomplete(self, exitstatus) -> str | None:
+        """Why this run's results are partial, if they are: such a run never updates a baseline."""
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "the run was interrupted"
+        if self._worker_problems:
+            return "an xdist worker's results are missing"
+        return None
+
     def _merged_from_workers(self) -> RunSummary | None:
         try:
             return RunSummary.merged(list(self._from_workers.values()))
@@ -389,9 +397,11 @@ class FactcheckRun:
             terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
             for line in distracted:
                 terminalreporter.write_line(line)
+        incomplete = self._incomplete(exitstatus)
         if self.settings.report:
-            path = write_report(Path(self.settings.report), summary)
-            terminalreporter.write_line(f"factcheck: report written to {path}")
+            path = write_report(Path(self.settings.report), summary, incomplete)
+            note = f" (marked incomplete: {incomplete})" if incomplete else ""
+            terminalreporter.write_line(f"factcheck: report written to {path}{note}", red=bool(incomplete))
         if self.settings.html:
             from factcheck.reports.html_report import write_html_report
 
@@ -403,8 +413,8 @@ class FactcheckRun:
                 terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
         results = summary.results
         model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
-        if self.recording and self._worker_problems:
-            terminalreporter.write_line(f"factcheck: baseline NOT updated: the run is incomplete (see above); "
+        if self.recording and incomplete:
+            terminalreporter.write_line(f"factcheck: baseline NOT updated: the run is incomplete ({incomplete}); "
                                         f"{self.baseline_path} is unchanged", red=True)
             return
         if self.recording:

@@ -167,3 +167,24 @@ def test_a_baseline_that_cannot_be_read_is_never_replaced_by_an_update(project):
     assert "margin" in output and "it is not updated" in output
     assert path.read_bytes() == before
     assert "passed" not in result.stdout.str()
+
+
+def test_an_interrupted_run_updates_no_baseline_and_marks_its_report(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    # Ctrl-C once the facts have run (a test after them raises KeyboardInterrupt, as pytest does on SIGINT).
+    (project.path / "test_stop.py").write_text("def test_stop():\n    raise KeyboardInterrupt\n", encoding="utf-8")
+    report = project.path / "report.json"
+    # In a subprocess: pytester's in-process runs hand a KeyboardInterrupt on to the outer pytest.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "test_stop.py", "--factcheck-update-baseline",
+                                          f"--factcheck-report={report}")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    output = result.stdout.str()
+    assert "baseline NOT updated: the run is incomplete (the run was interrupted)" in output
+    assert path.read_bytes() == before
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert document["incomplete"] == "the run was interrupted" and document["facts"]
+    # A complete run's report has no such key.
+    run(project, "suites", f"--factcheck-report={report}")
+    assert "incomplete" not in json.loads(report.read_text(encoding="utf-8"))

@@ -415,11 +415,13 @@ def _fraction(part: int, whole: int) -> str:
     return f"{part}/{whole} {100 * part / whole:3.0f}%" if whole else "-"
 
 
-def report_document(summary: RunSummary) -> dict[str, object]:
+def report_document(summary: RunSummary, incomplete: str | None = None) -> dict[str, object]:
+    """The JSON report; `incomplete` says why the run's results are partial (the key is absent otherwise)."""
     model = summary.model
     return {
         "factcheck_report_version": REPORT_VERSION,
         "factcheck_version": __version__,
+        **({"incomplete": incomplete} if incomplete else {}),
         "model": {"name": model.name, "fingerprint": model.fingerprint, "architecture": model.architecture,
                   "dtype": model.dtype, "device": model.device},
         "suites": {relation.relation_id: {"path": relation.path, "content_hash": relation.content_hash,
@@ -431,10 +433,10 @@ def report_document(summary: RunSummary) -> dict[str, object]:
     }
 
 
-def write_report(path: Path, summary: RunSummary) -> Path:
+def write_report(path: Path, summary: RunSummary, incomplete: str | None = None) -> Path:
     from factcheck.results import validate_report
 
-    document = report_document(summary)
+    document = report_document(summary, incomplete)
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing
     write_json_atomic(path, document)
     return path

@@ -418,8 +418,10 @@ class FactcheckRun:
                                         f"{self.baseline_path} is unchanged", red=True)
             return
         if self.recording:
-            path = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath)
-            terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}")
+            path, kept = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath,
+                                suite_facts=summary.suite_facts())
+            also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
+            terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}{also}")
             return
         if self.gate is None and self._from_workers:
             self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on

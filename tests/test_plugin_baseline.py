@@ -188,3 +188,22 @@ def test_an_interrupted_run_updates_no_baseline_and_marks_its_report(project):
     # A complete run's report has no such key.
     run(project, "suites", f"--factcheck-report={report}")
     assert "incomplete" not in json.loads(report.read_text(encoding="utf-8"))
+
+
+def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    full = json.loads(path.read_text(encoding="utf-8"))["facts"]
+    [relation] = full
+    subjects = sorted(full[relation])
+    chosen = subjects[-1]
+    # The chosen fact's entry is re-recorded (made visibly different first); every other entry is kept as it was.
+    edited = json.loads(path.read_text(encoding="utf-8"))
+    edited["facts"][relation][chosen]["margin"] = 123.0
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    result = run(project, "suites", "-k", chosen, "--factcheck-update-baseline")
+    assert f"kept as recorded before" in result.stdout.str(), result.stdout.str()[-2000:]
+    after = json.loads(path.read_text(encoding="utf-8"))["facts"][relation]
+    assert sorted(after) == subjects
+    assert after[chosen]["margin"] != 123.0
+    assert {s: after[s] for s in subjects if s != chosen} == {s: full[relation][s] for s in subjects if s != chosen}

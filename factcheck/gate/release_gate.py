@@ -65,11 +65,16 @@ def readable_for_update(path: Path):
 
 
 def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
-           results: Iterable[FactResult], root: Path | None = None) -> Path:
-    """Write this run's verdicts as the baseline at `path`. Relations not run this time keep the facts recorded
-    for them, when the file holds the same model. A file that is not a valid baseline is never replaced (it may
-    hold other relations' facts): BaselineError says what is wrong with it."""
+           results: Iterable[FactResult], root: Path | None = None,
+           suite_facts: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Path, int]:
+    """Write this run's verdicts as the baseline at `path`; returns the path and how many facts were kept from it.
+
+    When the file holds the same model, what this run did not check keeps its recorded entry: relations not run,
+    and within a relation that ran, facts left out by a selection (`-k`, `-m`) that the suite still has with the
+    same object (`suite_facts`: relation -> subject -> object of every fact of the suites that ran). A file that
+    is not a valid baseline is never replaced (it may hold other facts): BaselineError says what is wrong."""
     document = build_baseline(model_info, suites_info, results, root=root)
+    kept = 0
     if path.is_file():
         previous = readable_for_update(path)
         if previous.model.get("fingerprint") == document["model"]["fingerprint"]:
@@ -77,4 +82,10 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
                 if relation not in document["facts"]:
                     document["facts"][relation] = {subject: asdict(fact) for subject, fact in facts.items()}
                     document["suites"][relation] = previous.suites[relation]
-    return write_baseline(path, document)
+                    continue
+                in_suite = (suite_facts or {}).get(relation, {})
+                for subject, fact in facts.items():
+                    if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object:
+                        document["facts"][relation][subject] = asdict(fact)
+                        kept += 1
+    return write_baseline(path, document), kept

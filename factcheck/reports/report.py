@@ -285,6 +285,7 @@ class RelationRun:
             lre=self.lre, lre_skipped=self.lre_skipped,
             min_accuracy=suite.settings.min_accuracy, distracted=self.distracted is not None,
             evidence={r.fact.subject: tuple(r.evidence()) for r in records if r.verdict == "hidden"}, lens=tuple(lens),
+            suite_facts=tuple((fact.subject, fact.object) for fact in suite.facts),
         )
 
 

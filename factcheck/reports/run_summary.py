@@ -118,6 +118,7 @@ class RelationSummary:
     distracted: bool = False  # the suite asks each fact again after a false statement
     evidence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # subject -> sentences, for hidden facts
     lens: tuple[LensFigure, ...] = ()
+    suite_facts: tuple[tuple[str, str], ...] = ()  # every (subject, object) of the suite, asked or not
 
     def suite_entry(self) -> dict[str, object]:
         """What the baseline and the comparison keep of the suite."""
@@ -132,6 +133,7 @@ class RelationSummary:
             "lre_skipped": self.lre_skipped, "min_accuracy": self.min_accuracy, "distracted": self.distracted,
             "evidence": {subject: list(sentences) for subject, sentences in self.evidence.items()},
             "lens": [{"subject": f.subject, "png_base64": f.png_base64, "decoded_answer": f.decoded_answer} for f in self.lens],
+            "suite_facts": [list(pair) for pair in self.suite_facts],
         }
 
     @classmethod
@@ -144,6 +146,7 @@ class RelationSummary:
             lre_skipped=data["lre_skipped"], min_accuracy=data["min_accuracy"], distracted=data["distracted"],
             evidence={subject: tuple(sentences) for subject, sentences in data["evidence"].items()},
             lens=tuple(LensFigure(**figure) for figure in data["lens"]),
+            suite_facts=tuple((subject, obj) for subject, obj in data["suite_facts"]),
         )
 
 
@@ -161,6 +164,10 @@ class RunSummary:
 
     def suites_info(self) -> dict[str, dict[str, object]]:
         return {relation.relation_id: relation.suite_entry() for relation in self.relations}
+
+    def suite_facts(self) -> dict[str, dict[str, str]]:
+        """relation id -> subject -> object, for every fact of each suite that ran (asked or deselected)."""
+        return {relation.relation_id: dict(relation.suite_facts) for relation in self.relations}
 
     def to_payload(self) -> dict[str, Any]:
         return {"version": PAYLOAD_VERSION, "model": self.model.to_dict(),

@@ -15,3 +15,6 @@ BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relat
 RESERVED_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst",
                             "trylast", "factcheck", "xdist_group", "flaky", "timeout", "asyncio", "anyio", "django_db",
                             "order"})
+DTYPE_NAMES = ("float32", "fp32", "float16", "fp16", "bfloat16", "bf16", "auto")  # factcheck.model.language_model.DTYPES
+# torch device types a model can run on ("auto": accelerate spreads it), with an optional index: cuda:1
+DEVICE_PATTERN = r"(cpu|auto|mps|cuda|xpu|hpu|npu|mlu)(:\d+)?"

@@ -21,6 +21,7 @@ import dataclasses
 import fnmatch
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError, load_suite
-from factcheck.types import LRE_SWITCH, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS
+from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS
 
 if TYPE_CHECKING:
     from factcheck.reports.report import FactRecord
@@ -115,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck_require must be one of {', '.join(REQUIRE_MODES)}, not {source.require!r}")
         if source.lre not in (None, *LRE_SWITCH):
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
+        _check_numbers_and_names(source)
     run = FactcheckRun(config, command_line, ini)
     if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
@@ -128,6 +130,19 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck: {error}") from None
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "factcheck-run")
+
+
+def _check_numbers_and_names(settings: Settings) -> None:
+    """Options that would otherwise fail inside the first fact (or silently do nothing) fail here, named."""
+    if settings.dtype is not None and str(settings.dtype).lower() not in DTYPE_NAMES:
+        raise pytest.UsageError(f"factcheck_dtype must be one of {', '.join(DTYPE_NAMES)}, not {settings.dtype!r}")
+    if settings.device is not None and not re.fullmatch(DEVICE_PATTERN, str(settings.device)):
+        raise pytest.UsageError(f"factcheck_device must be a torch device such as cpu, cuda, cuda:1 or mps, or auto "
+                                f"(accelerate spreads the model over the devices), not {settings.device!r}")
+    for name, value, least in (("shots", settings.shots, 0), ("max_new_tokens", settings.max_new_tokens, 1),
+                               ("batch_size", settings.batch_size, 1)):
+        if value is not None and value < least:
+            raise pytest.UsageError(f"factcheck_{name} must be at least {least}, not {value}")
 
 
 def _check_outputs(run: FactcheckRun) -> None:

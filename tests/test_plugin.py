@@ -270,3 +270,19 @@ def test_tags_the_project_registers_in_its_ini_are_its_own(project, tiny_llama_f
     result = run(project, "suites", "-m", "hard", "--strict-markers", "--factcheck-lre=off")
     assert "invalid fact suite" not in result.stdout.str()
     assert sum(result.parseoutcomes().get(k, 0) for k in ("passed", "failed")) == 1
+
+
+@pytest.mark.parametrize("option", ["--factcheck-dtype=int8", "--factcheck-device=garbage", "--factcheck-shots=-1",
+                                    "--factcheck-max-new-tokens=0", "--factcheck-batch-size=0"])
+def test_an_option_that_cannot_work_is_a_usage_error_naming_it(project, option):
+    result = run(project, "suites", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    name = option.split("=")[0].removeprefix("--").replace("-", "_")
+    assert name in result.stderr.str() and option.split("=")[1] in result.stderr.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_options_a_user_means_are_accepted(project):
+    result = run(project, "suites", "--collect-only", "-q", "--factcheck-dtype=bf16", "--factcheck-device=cuda:1",
+                 "--factcheck-shots=0")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()[-2000:]

@@ -21,6 +21,7 @@ from torch import nn
 
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
+from factcheck.types import DTYPE_NAMES
 
 DTYPES = {
     "float32": torch.float32,
@@ -30,6 +31,7 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
 }
+assert set(DTYPES) | {"auto"} == set(DTYPE_NAMES), "the plugin validates --factcheck-dtype against DTYPE_NAMES"
 
 _BLOCK_LIST_NAMES = ("layers", "h", "blocks")
 _FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_norm")

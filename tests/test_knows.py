@@ -362,3 +362,12 @@ def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_co
     from factcheck.fact_result import FactResult
 
     assert [FactResult.from_dict(entry) for entry in json.loads(path.read_text())["facts"]] == [decided.result, undecided.result]
+
+
+def test_a_failure_shows_the_whole_question_of_a_multi_line_template(tmp_path):
+    suite = parse_suite({"relation": "r", "templates": ["Q: What is the capital of {subject}?\nA:"],
+                         "facts": [{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}]}, tmp_path / "r.json")
+    said_wrong = outcome("Peru", "Lima", said=False)
+    said_wrong.prompt = "Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Peru?\nA:"
+    text = FactRecord(suite=suite, outcome=said_wrong, say_check="generation").explain()
+    assert "prompt     : 'Q: What is the capital of Peru?\\nA:'  (after 1 demonstration)" in text

@@ -214,14 +214,17 @@ class FactRecord:
     def explain(self, regression: str | None = None) -> str:
         """The failure report: one screen that says why (`regression`: the gate's note when the fact regressed)."""
         o = self.outcome
-        demos = len(o.prompt.split("\n")) - 1
-        last_line = o.prompt.rsplit("\n", 1)[-1]
+        # Each demonstration and the question take as many lines as the template (which may span several).
+        question_lines = self.suite.templates[0].count("\n") + 1
+        lines = o.prompt.split("\n")
+        demos = max(0, len(lines) // question_lines - 1)
+        question = "\n".join(lines[-question_lines:])
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {regression}"] if regression else []),
-            f"  prompt     : {last_line!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
+            f"  prompt     : {question!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"

@@ -474,12 +474,16 @@ class SuiteFile(pytest.File):
                                                 "their path below it)")])
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
-        relation_marker = suite.name
-        run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
+        # The file name is the relation's mark (-m country_capital) where it can be one: "a:b" or "1st" cannot be
+        # written in -m, and an unknown-looking mark would stop --strict-markers runs; -k and the path still select.
+        relation_marker = suite.name if suite.name.isidentifier() else None
+        if relation_marker:
+            run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
         for index, fact in enumerate(suite.facts):
             item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")
-            item.add_marker(relation_marker)
+            if relation_marker:
+                item.add_marker(relation_marker)
             for name in (*fact.tags, *suite.settings.markers):
                 run.register_marker(name, "factcheck fact tag")
                 item.add_marker(name)

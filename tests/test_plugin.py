@@ -286,3 +286,13 @@ def test_the_options_a_user_means_are_accepted(project):
     result = run(project, "suites", "--collect-only", "-q", "--factcheck-dtype=bf16", "--factcheck-device=cuda:1",
                  "--factcheck-shots=0")
     assert result.ret == pytest.ExitCode.OK, result.stderr.str()[-2000:]
+
+
+@pytest.mark.parametrize("stem", ["a:b", "1st-relation", "two words"])
+def test_a_file_name_that_cannot_be_a_mark_still_runs_under_strict_markers(project, stem):
+    write_suite(project.path / "suites" / "odd", stem)
+    result = run(project, "suites/odd", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning",
+                 "--factcheck-lre=off")
+    outcomes = result.parseoutcomes()
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-2000:]
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(CAPITALS) and "error" not in outcomes

@@ -171,8 +171,12 @@ class FactcheckSession:
                 hidden = [record for record in run.asked_records() if record.verdict == "hidden"][:budget]
                 if hidden:
                     self.progress(f"\n[factcheck] drawing the attribute lens of {len(hidden)} hidden fact(s) of {run.suite.relation_id}")
-                lens = [draw_lens(self.model, run, record) for record in hidden]
-                budget -= len(lens)
+                for record in hidden:
+                    try:
+                        lens.append(draw_lens(self.model, run, record))
+                    except Exception as error:  # noqa: BLE001 - a figure is not worth the report it belongs to
+                        self.progress(f"\n[factcheck] no lens figure for {run.suite.relation_id}[{record.fact.subject}]: {error}")
+                budget -= len(hidden)
             relations.append(run.summary(tuple(lens)))
         return RunSummary(self.model_info(), tuple(relations))
 

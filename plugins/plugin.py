@@ -238,6 +238,7 @@ class FactcheckRun:
         self._from_workers: dict[str, RunSummary] = {}  # under pytest-xdist, on the controller: worker id -> what it ran
         self._worker_problems: list[str] = []  # workers that crashed or sent what the controller cannot read
         self._summary: RunSummary | None = None
+        self._output_lines: list[tuple[str, bool]] = []  # what writing the reports gave: (line, is a failure)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -385,6 +386,36 @@ class FactcheckRun:
         self.threshold_failures = threshold_failures(summary.results, thresholds)
         if self.threshold_failures and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if summary.results:
+            self._write_outputs(summary, self._incomplete(exitstatus))
+            if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_outputs(self, summary: RunSummary, incomplete: str | None) -> None:
+        """The JSON and HTML reports, written here (where a failure can still fail the run) and announced in the
+        terminal summary; one that cannot be written is said plainly and never stops the gate."""
+        self._output_lines = []
+
+        def json_report(path: Path) -> Path:
+            from factcheck.reports.report import write_report
+
+            return write_report(path, summary, incomplete)
+
+        def html_report(path: Path) -> Path:
+            from factcheck.reports.html_report import write_html_report
+
+            return write_html_report(path, summary)
+
+        for name, given, write in (("report", self.settings.report, json_report), ("HTML report", self.settings.html, html_report)):
+            if not given:
+                continue
+            try:
+                path = write(Path(given))
+            except Exception as error:  # noqa: BLE001 - any failure of a report must leave the gate running
+                self._output_lines.append((f"factcheck: {name} NOT written to {given}: {type(error).__name__}: {error}", True))
+                continue
+            note = f" (marked incomplete: {incomplete})" if incomplete and name == "report" else ""
+            self._output_lines.append((f"factcheck: {name} written to {path}{note}", False))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:
         if is_xdist_worker(config):
@@ -396,7 +427,7 @@ class FactcheckRun:
         summary = self.run_summary()
         if summary is None or not summary.results:
             return
-        from factcheck.reports.report import distracted_lines, summary_lines, write_report
+        from factcheck.reports.report import distracted_lines, summary_lines
 
         terminalreporter.section("factcheck: what the model says and knows, per relation")
         terminalreporter.write_line(summary.model.line())
@@ -413,15 +444,8 @@ class FactcheckRun:
             for line in distracted:
                 terminalreporter.write_line(line)
         incomplete = self._incomplete(exitstatus)
-        if self.settings.report:
-            path = write_report(Path(self.settings.report), summary, incomplete)
-            note = f" (marked incomplete: {incomplete})" if incomplete else ""
-            terminalreporter.write_line(f"factcheck: report written to {path}{note}", red=bool(incomplete))
-        if self.settings.html:
-            from factcheck.reports.html_report import write_html_report
-
-            path = write_html_report(Path(self.settings.html), summary)
-            terminalreporter.write_line(f"factcheck: HTML report written to {path}")
+        for line, failed in self._output_lines:
+            terminalreporter.write_line(line, red=failed or "incomplete" in line)
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
@@ -433,8 +457,12 @@ class FactcheckRun:
                                         f"{self.baseline_path} is unchanged", red=True)
             return
         if self.recording:
-            path, kept = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath,
-                                suite_facts=summary.suite_facts())
+            try:
+                path, kept = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath,
+                                    suite_facts=summary.suite_facts())
+            except (BaselineError, OSError) as error:
+                terminalreporter.write_line(f"factcheck: baseline NOT updated: {error}", red=True)
+                return
             also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
             terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}{also}")
             return

@@ -371,3 +371,19 @@ def test_a_failure_shows_the_whole_question_of_a_multi_line_template(tmp_path):
     said_wrong.prompt = "Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Peru?\nA:"
     text = FactRecord(suite=suite, outcome=said_wrong, say_check="generation").explain()
     assert "prompt     : 'Q: What is the capital of Peru?\\nA:'  (after 1 demonstration)" in text
+
+
+def test_the_lens_draws_tokens_of_any_script_without_a_warning():
+    """A decoded Devanagari or CJK token has no glyph in the default font: matplotlib warned (an error under
+    CI's filterwarnings = error), and the HTML report was lost. Such characters are drawn as escapes."""
+    import warnings
+
+    from factcheck.knows.lens import LensGrid, drawable, png_bytes
+
+    grid = LensGrid(prompt="Delhi is in", tokens=["Delhi", " is", " र"], layers=[0, 1],
+                    decoded=[["र", "東京", " Paris"], ["é", "ok", "र"]], probability=[[0.5] * 3, [0.25] * 3],
+                    target="भारत", target_probability=[[0.1] * 3, [0.9] * 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert png_bytes(grid, title="r[दिल्ली]").startswith(b"\x89PNG")
+    assert drawable("र é") == "\\u0930 é"

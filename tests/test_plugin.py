@@ -296,3 +296,22 @@ def test_a_file_name_that_cannot_be_a_mark_still_runs_under_strict_markers(proje
     outcomes = result.parseoutcomes()
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-2000:]
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(CAPITALS) and "error" not in outcomes
+
+
+def test_a_report_that_fails_to_write_is_said_and_the_run_fails_but_the_summary_stays(project, monkeypatch):
+    import factcheck.reports.html_report as html_report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    # Gated on its own baseline every fact passes or xfails: only the failed output can fail the run.
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-baseline=bl.json", "--factcheck-update-baseline")
+    assert run(project, "suites", "--factcheck-lre=off", "--factcheck-baseline=bl.json").ret == pytest.ExitCode.OK
+    monkeypatch.setattr(html_report, "write_html_report", broken)
+    result = run(project, "suites", "--factcheck-html=out.html", "--factcheck-report=out.json", "--factcheck-lre=off",
+                 "--factcheck-baseline=bl.json")
+    output = result.stdout.str()
+    assert "factcheck: HTML report NOT written to out.html: RuntimeError: the disk is full" in output
+    assert "factcheck: report written to" in output and (project.path / "out.json").is_file()
+    assert "what the model says and knows" in output and "against the baseline" in output  # the gate still ran
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -8,6 +8,7 @@ network while the output says something else.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,22 @@ def render_png(grid: LensGrid, path: str | Path, title: str = "", last_positions
     return Path(path)
 
 
+@functools.lru_cache(maxsize=1)
+def _drawable_characters() -> frozenset[int]:
+    """Code points the default font can draw."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(font_manager.findfont(font_manager.FontProperties())).get_charmap())
+
+
+def drawable(text: str) -> str:
+    """`text` with each character the font cannot draw written as its escape (\\u0930): a decoded token may be any
+    script, and matplotlib would warn (an error under -W error) and draw a box."""
+    known = _drawable_characters()
+    return "".join(ch if ord(ch) in known or ch.isspace() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def png_bytes(grid: LensGrid, title: str = "", last_positions: int | None = 16) -> bytes:
     """A heatmap (layers x token positions) of the decoded token's probability, each cell labelled with it."""
     import matplotlib
@@ -113,14 +130,16 @@ def png_bytes(grid: LensGrid, title: str = "", last_positions: int | None = 16) 
     for row in range(len(grid.layers)):
         for column_index, c in enumerate(columns):
             colour = "black" if matrix[row][column_index] > 0.6 else "white"
-            axes.text(column_index, row, grid.decoded[row][c].strip()[:8], ha="center", va="center", fontsize=6, color=colour)
-    axes.set_xticks(range(len(columns)), [grid.tokens[c].replace("\n", "\\n") for c in columns], rotation=60, ha="right", fontsize=7)
+            axes.text(column_index, row, drawable(grid.decoded[row][c].strip()[:8]), ha="center", va="center", fontsize=6,
+                      color=colour)
+    axes.set_xticks(range(len(columns)), [drawable(grid.tokens[c].replace("\n", "\\n")) for c in columns], rotation=60,
+                    ha="right", fontsize=7)
     axes.set_yticks(range(len(grid.layers)), [str(layer) for layer in grid.layers], fontsize=6)
     axes.set_xlabel("prompt token")
     axes.set_ylabel("layer (block output)")
     label = f"P({grid.target!r} first token)" if grid.target_probability is not None else "P(decoded token)"
-    figure.colorbar(image, ax=axes, label=label)
-    axes.set_title(title or f"attribute lens: {grid.prompt[-60:]!r}", fontsize=9)
+    figure.colorbar(image, ax=axes, label=drawable(label))
+    axes.set_title(drawable(title or f"attribute lens: {grid.prompt[-60:]!r}"), fontsize=9)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)

@@ -35,13 +35,16 @@ def _umask() -> int:
 def unwritable_reason(path: Path) -> str | None:
     """Why `path` could not be written as a file by write_bytes_atomic (None: it can): checked before a run, so
     that an output the run cannot write fails at once, not after every fact has run."""
-    if path.is_dir():
-        return "it is a directory"
-    folder = path.parent
-    while not folder.exists():  # write_bytes_atomic makes missing folders: the first existing one must take them
-        folder = folder.parent
-    if not folder.is_dir():
-        return f"{folder} is not a directory"
+    try:
+        if path.is_dir():
+            return "it is a directory"
+        folder = path.parent
+        while not folder.exists():  # write_bytes_atomic makes missing folders: the first existing one must take them
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"{folder} is not a directory"
+    except OSError as error:  # e.g. a parent folder that may not be searched
+        return error.strerror or str(error)
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"the folder {folder} is not writable"
     return None

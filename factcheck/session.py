@@ -116,16 +116,21 @@ class FactcheckSession:
                 self.progress(" (cached)" if cache_hit else " (estimated)")
         layers = [lre.layer] if lre is not None else []
         outcomes = run_relation(model, suite, options, capture_layers=layers)
-        try:
-            knows = know_check(model, lre, outcomes, say_check) if lre is not None else None
-        except NonFiniteLre as error:  # an implicit LRE meets infinite values only when it decodes
-            lre, knows, lre_skipped = None, None, f"no know-check: {error}"
-        distracted = None
+        distracted_outcomes = None
         if suite.settings.distractor is not None:
             self.progress(", distracted prompts")
             distracted_options = dataclasses.replace(options, distractor=suite.settings.distractor)
             distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
-            distracted_knows = know_check(model, lre, distracted_outcomes, say_check) if lre is not None else [None] * len(outcomes)
+        knows, distracted_knows = None, [None] * len(outcomes)
+        if lre is not None:
+            try:
+                knows = know_check(model, lre, outcomes, say_check)
+                if distracted_outcomes is not None:
+                    distracted_knows = know_check(model, lre, distracted_outcomes, say_check)
+            except NonFiniteLre as error:  # an implicit LRE meets infinite values only when it decodes
+                lre, knows, distracted_knows, lre_skipped = None, None, [None] * len(outcomes), f"no know-check: {error}"
+        distracted = None
+        if distracted_outcomes is not None:
             distracted = [DistractedResult(o, k, say_check) for o, k in zip(distracted_outcomes, distracted_knows)]
         info = None
         if lre is not None:

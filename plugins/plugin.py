@@ -169,6 +169,12 @@ def is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _is_local_popen(tx: str) -> bool:
+    """A --tx spec (as -n writes them: "popen", or "4*popen//python=python3") for a worker on this machine."""
+    spec = tx.split("*", 1)[-1]
+    return spec.startswith("popen") and "ssh=" not in spec and "socket=" not in spec
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -273,7 +279,8 @@ class FactcheckRun:
         try:
             return RunSummary.merged(list(self._from_workers.values()))
         except ValueError as error:
-            self._worker_problems.append(str(error))
+            if str(error) not in self._worker_problems:  # asked again by the terminal summary
+                self._worker_problems.append(str(error))
             return None
 
     def _lens_figures(self) -> int:
@@ -350,17 +357,19 @@ class FactcheckRun:
         every core each would oversubscribe the CPU N times over). Workers elsewhere (--tx ssh=...) keep torch's
         default."""
         spec = node.gateway.spec
-        count = getattr(self.config.option, "numprocesses", None)
-        if count and spec.popen and not spec.ssh and not spec.socket:
-            node.workerinput["factcheck_threads"] = max(1, usable_cores() // int(count))
+        local = [tx for tx in (getattr(self.config.option, "tx", None) or []) if _is_local_popen(tx)]
+        count = sum(int(tx.split("*", 1)[0]) if "*" in tx else 1 for tx in local)
+        if count and spec.popen and not spec.ssh and not spec.socket and "OMP_NUM_THREADS" not in os.environ:
+            node.workerinput["factcheck_threads"] = max(1, usable_cores() // count)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         """On the xdist controller: keep what a finished worker checked (once per worker: xdist may call this
         twice for a worker interrupted with Ctrl-C)."""
         name = node.gateway.id
-        if error is not None:
-            self._worker_problems.append(f"worker {name} crashed ({error}): the facts it had run are missing")
+        problem = f"worker {name} crashed ({error}): the facts it had run are missing"
+        if error is not None and problem not in self._worker_problems:
+            self._worker_problems.append(problem)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
             try:
@@ -388,8 +397,27 @@ class FactcheckRun:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary.results:
             self._write_outputs(summary, self._incomplete(exitstatus))
+            if self.recording:
+                self._record_baseline(summary, self._incomplete(exitstatus))
             if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _record_baseline(self, summary: RunSummary, incomplete: str | None) -> None:
+        """--factcheck-update-baseline: write the run's verdicts (at session finish, so that a failure fails the run,
+        and whether or not a terminal summary is shown)."""
+        if incomplete:
+            self._output_lines.append((f"factcheck: baseline NOT updated: the run is incomplete ({incomplete}); "
+                                       f"{self.baseline_path} is unchanged", True))
+            return
+        model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
+        try:
+            path, kept = record(self.baseline_path, model_info, summary.suites_info(), summary.results,
+                                root=self.config.rootpath, suite_facts=summary.suite_facts())
+        except (BaselineError, OSError) as error:
+            self._output_lines.append((f"factcheck: baseline NOT updated: {error}", True))
+            return
+        also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
+        self._output_lines.append((f"factcheck: baseline of {len(summary.results)} facts written to {path}{also}", False))
 
     def _write_outputs(self, summary: RunSummary, incomplete: str | None) -> None:
         """The JSON and HTML reports, written here (where a failure can still fail the run) and announced in the
@@ -443,29 +471,16 @@ class FactcheckRun:
             terminalreporter.section("factcheck: distracted prompts (a false statement before the question)")
             for line in distracted:
                 terminalreporter.write_line(line)
-        incomplete = self._incomplete(exitstatus)
         for line, failed in self._output_lines:
             terminalreporter.write_line(line, red=failed or "incomplete" in line)
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
                 terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
+        if self.recording:
+            return  # the baseline was written at session finish (its line is above)
         results = summary.results
         model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
-        if self.recording and incomplete:
-            terminalreporter.write_line(f"factcheck: baseline NOT updated: the run is incomplete ({incomplete}); "
-                                        f"{self.baseline_path} is unchanged", red=True)
-            return
-        if self.recording:
-            try:
-                path, kept = record(self.baseline_path, model_info, summary.suites_info(), results, root=config.rootpath,
-                                    suite_facts=summary.suite_facts())
-            except (BaselineError, OSError) as error:
-                terminalreporter.write_line(f"factcheck: baseline NOT updated: {error}", red=True)
-                return
-            also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
-            terminalreporter.write_line(f"factcheck: baseline of {len(results)} facts written to {path}{also}")
-            return
         if self.gate is None and self._from_workers:
             self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
         if self.gate is not None:

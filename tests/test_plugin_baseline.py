@@ -207,3 +207,16 @@ def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     assert sorted(after) == subjects
     assert after[chosen]["margin"] != 123.0
     assert {s: after[s] for s in subjects if s != chosen} == {s: full[relation][s] for s in subjects if s != chosen}
+
+
+def test_a_baseline_that_cannot_be_written_fails_the_run_with_a_message(project, monkeypatch):
+    import factcheck.gate.release_gate as release_gate
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(release_gate, "write_baseline", full_disk)
+    result = run(project, "suites", "--factcheck-update-baseline")
+    assert "factcheck: baseline NOT updated: [Errno 28] No space left on device" in result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # recording fails no fact: only the baseline can fail it
+    assert not (project.path / "baselines" / "tiny.json").exists()

@@ -202,7 +202,7 @@ def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     edited["facts"][relation][chosen]["margin"] = 123.0
     path.write_text(json.dumps(edited), encoding="utf-8")
     result = run(project, "suites", "-k", chosen, "--factcheck-update-baseline")
-    assert f"kept as recorded before" in result.stdout.str(), result.stdout.str()[-2000:]
+    assert "kept as recorded before" in result.stdout.str(), result.stdout.str()[-2000:]
     after = json.loads(path.read_text(encoding="utf-8"))["facts"][relation]
     assert sorted(after) == subjects
     assert after[chosen]["margin"] != 123.0

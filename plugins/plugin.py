@@ -244,6 +244,7 @@ class FactcheckRun:
         self._from_workers: dict[str, RunSummary] = {}  # under pytest-xdist, on the controller: worker id -> what it ran
         self._worker_problems: list[str] = []  # workers that crashed or sent what the controller cannot read
         self._summary: RunSummary | None = None
+        self._summarised = False  # run_summary() was computed (its result may be None)
         self._output_lines: list[tuple[str, bool]] = []  # what writing the reports gave: (line, is a failure)
 
     # ---- the session -------------------------------------------------------------------------
@@ -260,7 +261,8 @@ class FactcheckRun:
     def run_summary(self) -> RunSummary | None:
         """What this run checked, made once: in one process from its session; on an xdist controller merged from
         the workers. None where no fact ran."""
-        if self._summary is None:
+        if not self._summarised:
+            self._summarised = True
             if self._from_workers:
                 self._summary = self._merged_from_workers()
             elif self._session is not None and self._session.runs():
@@ -279,8 +281,7 @@ class FactcheckRun:
         try:
             return RunSummary.merged(list(self._from_workers.values()))
         except ValueError as error:
-            if str(error) not in self._worker_problems:  # asked again by the terminal summary
-                self._worker_problems.append(str(error))
+            self._worker_problems.append(str(error))
             return None
 
     def _lens_figures(self) -> int:
@@ -396,9 +397,10 @@ class FactcheckRun:
         if self.threshold_failures and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary.results:
-            self._write_outputs(summary, self._incomplete(exitstatus))
+            incomplete = self._incomplete(exitstatus)
+            self._write_outputs(summary, incomplete)
             if self.recording:
-                self._record_baseline(summary, self._incomplete(exitstatus))
+                self._record_baseline(summary, incomplete)
             if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -409,9 +411,8 @@ class FactcheckRun:
             self._output_lines.append((f"factcheck: baseline NOT updated: the run is incomplete ({incomplete}); "
                                        f"{self.baseline_path} is unchanged", True))
             return
-        model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
         try:
-            path, kept = record(self.baseline_path, model_info, summary.suites_info(), summary.results,
+            path, kept = record(self.baseline_path, summary.model.identity(), summary.suites_info(), summary.results,
                                 root=self.config.rootpath, suite_facts=summary.suite_facts())
         except (BaselineError, OSError) as error:
             self._output_lines.append((f"factcheck: baseline NOT updated: {error}", True))
@@ -422,7 +423,6 @@ class FactcheckRun:
     def _write_outputs(self, summary: RunSummary, incomplete: str | None) -> None:
         """The JSON and HTML reports, written here (where a failure can still fail the run) and announced in the
         terminal summary; one that cannot be written is said plainly and never stops the gate."""
-        self._output_lines = []
 
         def json_report(path: Path) -> Path:
             from factcheck.reports.report import write_report
@@ -479,12 +479,10 @@ class FactcheckRun:
                 terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
-        results = summary.results
-        model_info = {"name": summary.model.name, "fingerprint": summary.model.fingerprint}
         if self.gate is None and self._from_workers:
             self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
         if self.gate is not None:
-            comparison = self.gate.comparison(model_info, summary.suites_info(), results)
+            comparison = self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results)
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))

@@ -36,6 +36,10 @@ class ModelInfo:
             f"dtype={self.dtype} device={self.device} (loaded in {self.load_seconds:.1f} s)"
         )
 
+    def identity(self) -> dict[str, str]:
+        """What a baseline records of the model, and what the gate compares."""
+        return {"name": self.name, "fingerprint": self.fingerprint}
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "architecture": self.architecture, "fingerprint": self.fingerprint,
                 "dtype": self.dtype, "device": self.device, "load_seconds": self.load_seconds}

@@ -10,7 +10,7 @@ with the fields they do not keep as None.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from factcheck.knows.know_rules import Undecided  # torch-free, like this module
 
@@ -64,6 +64,42 @@ class DistractedSummary:
 
 
 @dataclass(frozen=True)
+class TemplateResult:
+    """The fact asked under one template of its suite (kept where the suite's facts are asked under several)."""
+
+    template: str
+    say_pass: bool
+    generation_pass: bool
+    ranking_pass: bool
+    generated: str | None = None
+    margin: float | None = None
+    know_pass: bool | None = None  # None: no LRE for this template, undecided, untrusted or a training fact
+    verdict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"template": self.template, "say_pass": self.say_pass, "generation_pass": self.generation_pass,
+                "ranking_pass": self.ranking_pass, "generated": self.generated, "margin": self.margin,
+                "know_pass": self.know_pass, "verdict": self.verdict}
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> TemplateResult:
+        return cls(template=entry["template"], say_pass=bool(entry["say_pass"]),
+                   generation_pass=bool(entry.get("generation_pass", entry["say_pass"])),
+                   ranking_pass=bool(entry.get("ranking_pass", entry["say_pass"])), generated=entry.get("generated"),
+                   margin=entry.get("margin"), know_pass=entry.get("know_pass"), verdict=entry.get("verdict"))
+
+
+def combine_verdicts(mode: str, verdicts: Sequence[bool | None]) -> bool | None:
+    """A fact's verdict from its verdicts under each template (None: that template gave none): under `any` one
+    template suffices, otherwise (`all`, and `first` with its one template) every template with a verdict must
+    pass. None when no template gave a verdict."""
+    given = [verdict for verdict in verdicts if verdict is not None]
+    if not given:
+        return None
+    return any(given) if mode == "any" else all(given)
+
+
+@dataclass(frozen=True)
 class FactResult:
     relation: str  # the suite's path below its `suites` folder
     subject: str
@@ -75,6 +111,15 @@ class FactResult:
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     distracted: DistractedSummary | None = None
+    # Under several templates: each template's verdicts (say, know and verdict above combine them by `template_mode`;
+    # generated, margin, candidates and the LRE's decoding above are the first template's). Empty for one template.
+    templates: tuple[TemplateResult, ...] = ()
+    template_mode: str | None = None
+
+    @property
+    def consistent(self) -> bool | None:
+        """Whether the fact's say-verdict is the same under every template (None: asked under one)."""
+        return None if len(self.templates) < 2 else len({t.say_pass for t in self.templates}) == 1
 
     @property
     def key(self) -> tuple[str, str]:
@@ -116,6 +161,8 @@ class FactResult:
             "lre_object_rank": None if know is None else know.object_rank,
             "lre_object_vocab_rank": None if know is None else know.object_vocab_rank,
             "lre_object_probability": None if know is None else know.object_probability,
+            **({} if not self.templates else {"template_mode": self.template_mode,
+                                              "templates": [t.to_dict() for t in self.templates]}),
             **({} if self.distracted is None else {"distracted": {
                 "generated": self.distracted.generated, "say_pass": self.distracted.say_pass, "know_pass": self.distracted.know_pass,
             }}),
@@ -172,4 +219,15 @@ class FactResult:
             distracted=None if distracted is None else DistractedSummary(
                 distracted["generated"], bool(distracted["say_pass"]), distracted.get("know_pass"),
             ),
+            templates=_templates_from(entry.get("templates")),
+            template_mode=entry.get("template_mode"),
         )
+
+
+def _templates_from(entries: Any) -> tuple[TemplateResult, ...]:
+    """A report keeps a list of template entries; a baseline a mapping template -> entry."""
+    if not entries:
+        return ()
+    if isinstance(entries, Mapping):
+        return tuple(TemplateResult.from_dict({"template": template, **entry}) for template, entry in entries.items())
+    return tuple(TemplateResult.from_dict(entry) for entry in entries)

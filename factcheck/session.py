@@ -13,7 +13,7 @@ from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.knows.lre import NonFiniteLre
 from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
-from factcheck.reports.report import DistractedResult, FactRecord, RelationRun
+from factcheck.reports.report import DistractedResult, FactRecord, PhrasingRun, RelationRun
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
@@ -95,11 +95,32 @@ class FactcheckSession:
 
     def _run_relation(self, suite: Suite) -> RelationRun:
         options, say_check = self.options_for(suite)
-        model = self.model
+        mode = self.settings_for(suite).templates
+        self.model  # loaded (and announced) before the relation's time starts
         started = time.perf_counter()
-        self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts")
+        count = 1 if mode == "first" else len(suite.templates)
+        self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
+                      + (f" x {count} templates" if count > 1 else ""))
+        phrasings = []
+        for index in range(count):
+            if count > 1:
+                self.progress(f"\n  template {index + 1}: {suite.templates[index]!r}")
+            # Distracted prompts are asked under the first template only: one false statement per fact is the probe.
+            phrasings.append(self._run_phrasing(suite.phrased(index), options, say_check, distractor=index == 0))
+        release_freed_memory()  # the relation's passes leave a fragmented heap behind
+        seconds = time.perf_counter() - started
+        self.progress(f" ... {seconds:.1f} s\n")
+        return RelationRun(suite=suite, options=options, say_check=say_check, phrasings=phrasings, seconds=seconds,
+                           require=self.require, template_mode=mode)
+
+    def _run_phrasing(self, suite: Suite, options: SayOptions, say_check: str, distractor: bool) -> PhrasingRun:
+        """The relation's facts asked under the suite's first template (`suite` is phrased by the caller), with that
+        template's LRE."""
+        model = self.model
+        distractor_settings = suite.settings.distractor if distractor else None
         lre = None
         lre_skipped = None
+        cache_hit = False
         if self.lre_enabled and options.shots > len(suite.facts):
             lre_skipped = (f"no LRE: it would train on {options.shots} facts (the number of demonstrations) and the suite "
                            f"has {len(suite.facts)}; lower --factcheck-shots or add facts")
@@ -107,7 +128,7 @@ class FactcheckSession:
         # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
         elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
             self.progress(", LRE")
-            decoded_states = len(suite.facts) * (2 if suite.settings.distractor is not None else 1)
+            decoded_states = len(suite.facts) * (2 if distractor_settings is not None else 1)
             try:
                 lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
             except NonFiniteLre as error:
@@ -117,9 +138,9 @@ class FactcheckSession:
         layers = [lre.layer] if lre is not None else []
         outcomes = run_relation(model, suite, options, capture_layers=layers)
         distracted_outcomes = None
-        if suite.settings.distractor is not None:
+        if distractor_settings is not None:
             self.progress(", distracted prompts")
-            distracted_options = dataclasses.replace(options, distractor=suite.settings.distractor)
+            distracted_options = dataclasses.replace(options, distractor=distractor_settings)
             distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
         knows, distracted_knows = None, [None] * len(outcomes)
         if lre is not None:
@@ -143,13 +164,8 @@ class FactcheckSession:
                 faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit or (implicit and lre.products == 0), lre=lre,
                 decode="implicit" if implicit else "weight", products=lre.products if implicit else 0,
             )
-        release_freed_memory()  # the relation's passes leave a fragmented heap behind
-        seconds = time.perf_counter() - started
-        self.progress(f" ... {seconds:.1f} s\n")
-        return RelationRun(
-            suite=suite, options=options, say_check=say_check, outcomes=outcomes, seconds=seconds,
-            knows=knows, lre=info, require=self.require, distracted=distracted, lre_skipped=lre_skipped,
-        )
+        return PhrasingRun(template=suite.templates[0], outcomes=outcomes, knows=knows, lre=info, lre_skipped=lre_skipped,
+                           distracted=distracted)
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
         run = self.run(suite)
@@ -188,7 +204,8 @@ class FactcheckSession:
 
 def suite_settings(suite: Suite) -> Settings:
     """The session settings a suite file may set."""
-    return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check)
+    return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check,
+                    templates=suite.settings.templates)
 
 
 def suite_shots(suite: Suite) -> int | None:

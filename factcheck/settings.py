@@ -29,6 +29,7 @@ class Settings:
     say_check: str | None = None
     require: str | None = None
     lre: str | None = None  # "on" or "off"
+    templates: str | None = None  # all, any or first (factcheck.types.TEMPLATE_MODES)
     report: str | None = None  # JSON report path
     html: str | None = None  # HTML report path
     trust_remote_code: bool = False
@@ -44,6 +45,7 @@ DEFAULTS = Settings(
     say_check="generation",
     require="says",
     lre="on",
+    templates="all",
 )
 
 

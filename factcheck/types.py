@@ -7,6 +7,9 @@ VERDICTS = ("known", "hidden", "unfaithful", "unknown")  # knows x says; see REA
 REQUIRE_MODES = ("says", "knows", "both", "agree")  # what a fact must do to pass
 SAY_CHECKS = ("generation", "ranking")  # which check decides a fact's say-verdict
 LRE_SWITCH = ("on", "off")
+# How a fact's verdicts under a suite's several templates make its verdict: said (known) under every template, under
+# at least one, or asked under the first template only.
+TEMPLATE_MODES = ("all", "any", "first")
 
 REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
 BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relations keyed by file name) is migrated on reading

@@ -54,6 +54,15 @@ class BaselineFact:
     verdict: str | None
     margin: float | None
     training: bool
+    # template -> {"say_pass", "know_pass"} where the suite's facts were asked under several templates, else None
+    templates: dict[str, dict[str, bool | None]] | None = None
+
+    def to_entry(self) -> dict[str, Any]:
+        """The fact's entry of a baseline file (as `baseline_entry` writes it)."""
+        entry = asdict(self)
+        if entry["templates"] is None:
+            del entry["templates"]
+        return entry
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class Baseline:
     def records(self) -> list[FactResult]:
         """The facts as results (with what a baseline keeps of one), sorted: a baseline can stand in for a run."""
         return [
-            FactResult.from_dict({"relation": relation, "subject": subject, **asdict(fact)})
+            FactResult.from_dict({"relation": relation, "subject": subject, **fact.to_entry()})
             for relation in sorted(self.facts)
             for subject, fact in sorted(self.facts[relation].items())
         ]
@@ -113,6 +122,10 @@ def baseline_entry(result: FactResult) -> dict[str, Any]:
         # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
         "margin": round_margin(say.margin) if say.margin_exact else None,
         "training": result.training,
+        # Each template's verdicts, so that a regression under one phrasing is found even when the fact's combined
+        # verdict does not change.
+        **({"templates": {t.template: {"say_pass": t.say_pass, "know_pass": t.know_pass} for t in result.templates}}
+           if result.templates else {}),
     }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-from factcheck.fact_result import FactResult
+from factcheck.fact_result import FactResult, TemplateResult
 from factcheck.gate.baseline import Baseline, BaselineFact
 
 SUPPRESSED = "suppressed"
@@ -148,8 +148,12 @@ class Comparison:
 
 
 def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
-    """The class of a fact present in both, and a note."""
+    """The class of a fact present in both, and a note. Where both sides asked it under several templates, a template
+    the baseline said it under and this run does not is a regression even when the fact's combined verdict holds."""
     said = result.say_pass
+    regressed = regressed_templates(base, result)
+    if regressed:
+        return _template_regression(regressed, result)
     if base.say_pass and not said:
         know = result.know_pass
         if know is None:
@@ -158,6 +162,26 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     if not base.say_pass and said:
         return FIXED, ""
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
+
+
+def regressed_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
+    """The templates the baseline said the fact under and this run does not (templates only one side asked are not
+    compared)."""
+    if not base.templates or not result.templates:
+        return []
+    return [t for t in result.templates if t.template in base.templates and base.templates[t.template]["say_pass"]
+            and not t.say_pass]
+
+
+def _template_regression(regressed: list[TemplateResult], result: FactResult) -> tuple[str, str]:
+    """Split like a whole fact's regression, by the know-verdicts under the templates that regressed."""
+    where = "under " + ", ".join(repr(t.template) for t in regressed)
+    decided = [t.know_pass for t in regressed if t.know_pass is not None]
+    if not decided:
+        return REGRESSED, f"{where}; {_why_not_split(result)}"
+    if all(decided):
+        return SUPPRESSED, f"{where}; the LRE still decodes the object"
+    return FORGOTTEN, f"{where}; the LRE does not decode the object either"
 
 
 def _why_not_split(result: FactResult) -> str:

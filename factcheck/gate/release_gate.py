@@ -7,7 +7,6 @@ fact that just ran regressed, and for the end-of-run comparison and its text;
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -80,12 +79,12 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
         if previous.model.get("fingerprint") == document["model"]["fingerprint"]:
             for relation, facts in previous.facts.items():
                 if relation not in document["facts"]:
-                    document["facts"][relation] = {subject: asdict(fact) for subject, fact in facts.items()}
+                    document["facts"][relation] = {subject: fact.to_entry() for subject, fact in facts.items()}
                     document["suites"][relation] = previous.suites[relation]
                     continue
                 in_suite = (suite_facts or {}).get(relation, {})
                 for subject, fact in facts.items():
                     if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object:
-                        document["facts"][relation][subject] = asdict(fact)
+                        document["facts"][relation][subject] = fact.to_entry()
                         kept += 1
     return write_baseline(path, document), kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Sequence
 
 from factcheck import __version__
 from factcheck.cache import write_json_atomic
-from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult, TemplateResult, combine_verdicts
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING, Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.reports.run_summary import LreInfo, RelationSummary, RunSummary
@@ -44,15 +45,30 @@ class FactRecord:
     know: KnowOutcome | None = None  # None: no LRE for this relation, or a training fact
     require: str = "says"
     distracted: DistractedResult | None = None
-    lre_trusted: bool | None = None  # whether the relation's LRE is faithful enough to class facts (None: no LRE)
+    lre_trusted: bool | None = None  # whether the template's LRE is faithful enough to class facts (None: no LRE)
+    template: str | None = None  # the template this record asked under (None: the suite's first)
+    # The same fact under the suite's other templates, and how the fact's verdicts combine theirs (factcheck.types.TEMPLATE_MODES)
+    other_phrasings: tuple[FactRecord, ...] = ()
+    template_mode: str = "all"
 
     @property
     def fact(self) -> Fact:
         return self.outcome.fact
 
     @property
-    def say_pass(self) -> bool:
+    def phrasings(self) -> tuple[FactRecord, ...]:
+        """This record and the same fact's records under the other templates, in the suite's order."""
+        return (self, *self.other_phrasings)
+
+    @property
+    def phrasing_say_pass(self) -> bool:
+        """Said under this record's own template."""
         return self.outcome.ranking_pass if self.say_check == "ranking" else self.outcome.generation_pass
+
+    @property
+    def say_pass(self) -> bool:
+        """The fact's say-verdict: its templates' verdicts combined by the template mode."""
+        return bool(combine_verdicts(self.template_mode, [r.phrasing_say_pass for r in self.phrasings]))
 
     @property
     def lre_decodes_object(self) -> bool | None:
@@ -107,14 +123,32 @@ class FactRecord:
         return self.know.undecided
 
     @property
-    def know_pass(self) -> bool | None:
-        """The know-verdict that counts: decided, and the relation's LRE trusted."""
+    def phrasing_know_pass(self) -> bool | None:
+        """The know-verdict under this record's own template: decided, and that template's LRE trusted."""
         return self.lre_decodes_object if self.lre_trusted else None
+
+    @property
+    def know_pass(self) -> bool | None:
+        """The know-verdict that counts: its templates' verdicts (where they have one) combined by the template mode."""
+        return combine_verdicts(self.template_mode, [r.phrasing_know_pass for r in self.phrasings])
 
     @property
     def verdict(self) -> str | None:
         know = self.know_pass
         return None if know is None else verdict_class(self.say_pass, know)
+
+    @property
+    def phrasing_verdict(self) -> str | None:
+        know = self.phrasing_know_pass
+        return None if know is None else verdict_class(self.phrasing_say_pass, know)
+
+    @property
+    def failing_phrasings(self) -> list[FactRecord]:
+        """The templates under which the fact is not said (or, for a know requirement, not decoded)."""
+        return [r for r in self.phrasings if not r._passes_alone()]
+
+    def _passes_alone(self) -> bool:
+        return dataclasses.replace(self, other_phrasings=()).passed
 
     @property
     def passed(self) -> bool:
@@ -132,10 +166,11 @@ class FactRecord:
     def result(self) -> FactResult:
         """What the report, the baseline and the gate keep of this fact; built once."""
         o, know = self.outcome, self.know
+        mode, phrasings = self.template_mode, self.phrasings
         say = SayResult(
             check=self.say_check,
-            generation_pass=o.generation_pass,
-            ranking_pass=o.ranking_pass,
+            generation_pass=bool(combine_verdicts(mode, [r.outcome.generation_pass for r in phrasings])),
+            ranking_pass=bool(combine_verdicts(mode, [r.outcome.ranking_pass for r in phrasings])),
             generated=o.generated,
             margin=None if o.margin is None else round(o.margin, 6),
             margin_exact=o.margin_is_exact,
@@ -147,7 +182,7 @@ class FactRecord:
             know_result = KnowResult(
                 passed=self.know_pass,
                 trusted=self.lre_trusted,
-                decodes_object=self.lre_decodes_object,
+                decodes_object=combine_verdicts(mode, [r.lre_decodes_object for r in phrasings]),
                 undecided=self.undecided,
                 top_tokens=tuple(know.top_tokens),
                 object_rank=know.object_rank,
@@ -168,6 +203,18 @@ class FactRecord:
             aliases=tuple(o.fact.aliases),
             tags=tuple(o.fact.tags),
             distracted=distracted,
+            templates=tuple(r.template_result() for r in phrasings) if len(phrasings) > 1 else (),
+            template_mode=mode if len(phrasings) > 1 else None,
+        )
+
+    def template_result(self) -> TemplateResult:
+        """What the report and the baseline keep of this record's own template."""
+        o = self.outcome
+        return TemplateResult(
+            template=self.template or self.suite.templates[0], say_pass=self.phrasing_say_pass,
+            generation_pass=o.generation_pass, ranking_pass=o.ranking_pass, generated=o.generated,
+            margin=None if o.margin is None else round(o.margin, 6), know_pass=self.phrasing_know_pass,
+            verdict=self.phrasing_verdict,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -188,7 +235,7 @@ class FactRecord:
         lines = [f"  LRE decodes: {decoded}  -> know {result}"]
         evidence = self.evidence()
         if evidence:
-            lines.append("  evidence for 'stored but not said':" if self.verdict == "hidden" else "  evidence:")
+            lines.append("  evidence for 'stored but not said':" if self.phrasing_verdict == "hidden" else "  evidence:")
             lines += [f"    {sentence}" for sentence in evidence]
         return lines
 
@@ -203,6 +250,20 @@ class FactRecord:
             return f"undecided ({self.undecided.reason.replace('_', ' ')})"
         return "none: the relation's LRE is untrusted"
 
+    def _template_lines(self) -> list[str]:
+        """Under several templates: which phrasings the fact passes and fails under (the details below are the first
+        failing one's)."""
+        if len(self.phrasings) < 2:
+            return []
+        passing = sum(r._passes_alone() for r in self.phrasings)
+        rule = {"all": "every template must pass", "any": "one template suffices"}.get(self.template_mode, self.template_mode)
+        lines = [f"  templates  : passes under {passing} of {len(self.phrasings)} ({rule}; details below: the first failing one)"]
+        for r in self.phrasings:
+            know = {True: ", know PASS", False: ", know FAIL", None: ""}[r.phrasing_know_pass]
+            lines.append(f"    {'PASS' if r._passes_alone() else 'FAIL'} {r.template or self.suite.templates[0]!r} -> "
+                         f"{r.outcome.generated!r}{know}")
+        return lines
+
     def user_properties(self) -> list[tuple[str, object]]:
         """Per-fact data for pytest's user_properties (and so for --junitxml)."""
         data = self.to_dict()
@@ -213,9 +274,11 @@ class FactRecord:
 
     def explain(self, regression: str | None = None) -> str:
         """The failure report: one screen that says why (`regression`: the gate's note when the fact regressed)."""
-        o = self.outcome
+        # Under several templates the details are those of the first template the fact fails under.
+        shown = next(iter(self.failing_phrasings), self)
+        o = shown.outcome
         # Each demonstration and the question take as many lines as the template (which may span several).
-        question_lines = self.suite.templates[0].count("\n") + 1
+        question_lines = (shown.template or self.suite.templates[0]).count("\n") + 1
         lines = o.prompt.split("\n")
         demos = max(0, len(lines) // question_lines - 1)
         question = "\n".join(lines[-question_lines:])
@@ -224,6 +287,7 @@ class FactRecord:
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {regression}"] if regression else []),
+            *self._template_lines(),
             f"  prompt     : {question!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
@@ -235,11 +299,24 @@ class FactRecord:
             mark = "*" if candidate.correct else " "
             bound = "  " if candidate.exact else "<="
             lines.append(f"   {mark} {bound}{candidate.logprob:9.3f}  {candidate.text}")
-        if self.know is not None:
-            lines += self._know_lines()
+        if shown.know is not None:
+            lines += shown._know_lines()
         if o.is_training:
             lines.append("  (training fact: checked with the other demonstrations only; not scored as knowledge)")
         return "\n".join(lines)
+
+
+@dataclass
+class PhrasingRun:
+    """A relation's facts asked under one of its templates: the say-outcomes and, where that template has an LRE,
+    the know-outcomes."""
+
+    template: str
+    outcomes: list[FactOutcome]
+    knows: list[KnowOutcome] | None = None
+    lre: LreInfo | None = None
+    lre_skipped: str | None = None  # why this template has no LRE although the know-check is on
+    distracted: list[DistractedResult] | None = None
 
 
 @dataclass
@@ -247,29 +324,56 @@ class RelationRun:
     suite: Suite
     options: SayOptions
     say_check: str
-    outcomes: list[FactOutcome]
+    phrasings: list[PhrasingRun]  # the suite's first template first
     seconds: float
-    knows: list[KnowOutcome] | None = None
-    lre: LreInfo | None = None
     require: str = "says"
-    distracted: list[DistractedResult] | None = None
+    template_mode: str = "all"
     asked: set[int] = field(default_factory=set)
-    lre_skipped: str | None = None  # why the relation has no LRE although the know-check is on
 
-    @cached_property
-    def records(self) -> list[FactRecord]:
-        """One record per fact, made once (so is each record's result)."""
+    # The first template's pass: the lens, the distracted prompts and the fact's detailed results come from it.
+    @property
+    def outcomes(self) -> list[FactOutcome]:
+        return self.phrasings[0].outcomes
+
+    @property
+    def knows(self) -> list[KnowOutcome] | None:
+        return self.phrasings[0].knows
+
+    @property
+    def lre(self) -> LreInfo | None:
+        return self.phrasings[0].lre
+
+    @property
+    def lre_skipped(self) -> str | None:
+        return self.phrasings[0].lre_skipped
+
+    @property
+    def distracted(self) -> list[DistractedResult] | None:
+        return self.phrasings[0].distracted
+
+    def _phrasing_records(self, phrasing: PhrasingRun) -> list[FactRecord]:
         return [
             FactRecord(
                 suite=self.suite,
                 outcome=outcome,
                 say_check=self.say_check,
-                know=None if self.knows is None else self.knows[index],
+                know=None if phrasing.knows is None else phrasing.knows[index],
                 require=self.require,
-                distracted=None if self.distracted is None else self.distracted[index],
-                lre_trusted=None if self.lre is None else self.lre.trusted,
+                distracted=None if phrasing.distracted is None else phrasing.distracted[index],
+                lre_trusted=None if phrasing.lre is None else phrasing.lre.trusted,
+                template=phrasing.template,
+                template_mode=self.template_mode,
             )
-            for index, outcome in enumerate(self.outcomes)
+            for index, outcome in enumerate(phrasing.outcomes)
+        ]
+
+    @cached_property
+    def records(self) -> list[FactRecord]:
+        """One record per fact (its first template's, holding the others'), made once (so is each record's result)."""
+        first, *others = [self._phrasing_records(phrasing) for phrasing in self.phrasings]
+        return [
+            dataclasses.replace(record, other_phrasings=tuple(other[index] for other in others))
+            for index, record in enumerate(first)
         ]
 
     def record(self, index: int) -> FactRecord:
@@ -286,6 +390,9 @@ class RelationRun:
             relation_id=suite.relation_id, relation=suite.relation, path=str(suite.path), content_hash=suite.content_hash,
             shots=self.options.shots, results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
             lre=self.lre, lre_skipped=self.lre_skipped,
+            templates=tuple(p.template for p in self.phrasings),
+            other_lres=tuple(p.lre for p in self.phrasings[1:]),
+            other_lres_skipped=tuple(p.lre_skipped for p in self.phrasings[1:]),
             min_accuracy=suite.settings.min_accuracy, distracted=self.distracted is not None,
             evidence={r.fact.subject: tuple(r.evidence()) for r in records if r.verdict == "hidden"}, lens=tuple(lens),
             suite_facts=tuple((fact.subject, fact.object) for fact in suite.facts),
@@ -305,11 +412,15 @@ def summary_lines(summary: RunSummary) -> list[str]:
     the facts whose first token cannot decide, and the LRE's faithfulness with its 95% interval."""
     relations = summary.relations
     width = _relation_width(relations)
+    # The consistency column (share of facts said alike under each template) where any relation has several templates.
+    several = any(len(relation.templates) > 1 for relation in relations)
     header = (
         f"{'relation':<{width}} {'facts':>5} {'generation':>11} {'ranking':>11} "
         + " ".join(f"{v:>10}" for v in (*VERDICTS, "undecided"))
+        + (f" {'consistent':>11}" if several else "")
         + f"  {'LRE faithfulness [95%] n':<24}"
     )
+    template_lines = []
     lines = [header, "-" * len(header)]
     warnings = []
     totals = {"facts": 0, "generation": 0, "ranking": 0, **{v: 0 for v in VERDICTS}, "undecided": 0}
@@ -345,15 +456,23 @@ def summary_lines(summary: RunSummary) -> list[str]:
                 f"! {relation_id}: {undecided} fact(s) undecided ("
                 + ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())) + ")"
             )
+        consistent_cell = ""
+        if several:
+            judged = [r.consistent for r in results if r.consistent is not None]
+            consistent_cell = f" {_fraction(sum(judged), len(judged)):>11}" if judged else f" {'-':>11}"
+            template_lines += _template_lines(relation)
         lines.append(
             f"{relation_id:<{width}} {len(results):>5} {_fraction(generation, len(results)):>11} "
-            f"{_fraction(ranking, len(results)):>11} " + " ".join(class_cells) + f" {undecided:>10}  {faith}"
+            f"{_fraction(ranking, len(results)):>11} " + " ".join(class_cells) + f" {undecided:>10}{consistent_cell}  {faith}"
         )
     lines.append("-" * len(header))
     lines.append(
         f"{'all relations':<{width}} {totals['facts']:>5} {_fraction(totals['generation'], totals['facts']):>11} "
         f"{_fraction(totals['ranking'], totals['facts']):>11} " + " ".join(f"{totals[v]:>10}" for v in (*VERDICTS, "undecided"))
     )
+    if template_lines:
+        lines.append("per template (a fact's verdicts combine its templates' by the templates setting: all, any or first):")
+        lines += template_lines
     lines.append("classes: known = stored and said, hidden = stored not said, unfaithful = said not decodable, unknown = neither"
                  " (training facts have none); " + UNDECIDED_MEANING)
     paths = lre_paths_line(relations)
@@ -362,6 +481,18 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if totals["undecided"]:
         warnings.append(f"  undecided facts: {UNDECIDED_HINT}")
     return lines + warnings
+
+
+def _template_lines(relation: RelationSummary) -> list[str]:
+    """Each template of a relation asked under several: facts said under it, and its LRE's faithfulness."""
+    if len(relation.templates) < 2:
+        return []
+    lines = []
+    for index, (template, lre, skipped) in enumerate(relation.template_lres):
+        said = [next(t.say_pass for t in r.templates if t.template == template) for r in relation.results if r.templates]
+        faith = skipped or ("no LRE" if lre is None else lre.faithfulness.describe() + ("" if lre.trusted else " untrusted"))
+        lines.append(f"  {relation.relation_id} #{index + 1} {template!r}: said {_fraction(sum(said), len(said))}, LRE {faith}")
+    return lines
 
 
 def lre_paths_line(relations: Sequence[RelationSummary]) -> str | None:
@@ -431,10 +562,28 @@ def report_document(summary: RunSummary, incomplete: str | None = None) -> dict[
         "suites": {relation.relation_id: {"path": relation.path, "content_hash": relation.content_hash,
                                           "relation": relation.relation, "shots": relation.shots,
                                           "lre": None if relation.lre is None else relation.lre.to_dict(),
-                                          "undecided": undecided_count(relation.results)}
+                                          "undecided": undecided_count(relation.results),
+                                          **_templates_entry(relation)}
                    for relation in summary.relations},
         "facts": [result.to_dict() for result in summary.results],
     }
+
+
+def _templates_entry(relation: RelationSummary) -> dict[str, object]:
+    """A relation asked under several templates: each template's LRE, and how consistent its facts' verdicts are."""
+    if len(relation.templates) < 2:
+        return {}
+    return {
+        "templates": [{"template": template, "lre": None if lre is None else lre.to_dict(), "lre_skipped": skipped}
+                      for template, lre, skipped in relation.template_lres],
+        "consistency": consistency(relation.results),
+    }
+
+
+def consistency(results: Sequence[FactResult]) -> float | None:
+    """Share of the facts asked under several templates whose say-verdict is the same under each (None: no such fact)."""
+    judged = [r.consistent for r in results if r.consistent is not None]
+    return round(sum(judged) / len(judged), 6) if judged else None
 
 
 def write_report(path: Path, summary: RunSummary, incomplete: str | None = None) -> Path:

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import Faithfulness
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,15 @@ class RelationSummary:
     evidence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # subject -> sentences, for hidden facts
     lens: tuple[LensFigure, ...] = ()
     suite_facts: tuple[tuple[str, str], ...] = ()  # every (subject, object) of the suite, asked or not
+    templates: tuple[str, ...] = ()  # the templates its facts were asked under, the suite's first first
+    other_lres: tuple[LreInfo | None, ...] = ()  # the LRE of each further template (`lre` is the first's)
+    other_lres_skipped: tuple[str | None, ...] = ()  # why a further template has none
+
+    @property
+    def template_lres(self) -> list[tuple[str, LreInfo | None, str | None]]:
+        """(template, its LRE, why it has none) for every template asked."""
+        first = [(self.templates[0] if self.templates else "", self.lre, self.lre_skipped)]
+        return first + list(zip(self.templates[1:], self.other_lres, self.other_lres_skipped))
 
     def suite_entry(self) -> dict[str, object]:
         """What the baseline and the comparison keep of the suite."""
@@ -138,6 +147,9 @@ class RelationSummary:
             "evidence": {subject: list(sentences) for subject, sentences in self.evidence.items()},
             "lens": [{"subject": f.subject, "png_base64": f.png_base64, "decoded_answer": f.decoded_answer} for f in self.lens],
             "suite_facts": [list(pair) for pair in self.suite_facts],
+            "templates": list(self.templates),
+            "other_lres": [None if lre is None else lre.to_payload() for lre in self.other_lres],
+            "other_lres_skipped": list(self.other_lres_skipped),
         }
 
     @classmethod
@@ -151,6 +163,9 @@ class RelationSummary:
             evidence={subject: tuple(sentences) for subject, sentences in data["evidence"].items()},
             lens=tuple(LensFigure(**figure) for figure in data["lens"]),
             suite_facts=tuple((subject, obj) for subject, obj in data["suite_facts"]),
+            templates=tuple(data["templates"]),
+            other_lres=tuple(None if lre is None else LreInfo.from_payload(lre) for lre in data["other_lres"]),
+            other_lres_skipped=tuple(data["other_lres_skipped"]),
         )
 
 

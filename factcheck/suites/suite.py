@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePath
@@ -78,6 +78,7 @@ class SuiteSettings:
     shots: int | None = None
     max_new_tokens: int | None = None
     say_check: str | None = None
+    templates: str | None = None  # all, any or first: see factcheck.types.TEMPLATE_MODES
     min_accuracy: float | None = None
     markers: tuple[str, ...] = ()
     lre: LreSettings = field(default_factory=LreSettings)
@@ -112,6 +113,14 @@ class Suite:
 
     def render(self, subject: str, template_index: int = 0) -> str:
         return render(self.templates[template_index], subject)
+
+    def phrased(self, template_index: int) -> Suite:
+        """The suite asked under its template `template_index`: that template comes first (where the say-check and
+        the LRE read it), the others follow; path, facts and content hash stay the suite's."""
+        if template_index == 0:
+            return self
+        chosen = self.templates[template_index]
+        return replace(self, templates=(chosen, *(t for t in self.templates if t != chosen)))
 
 
 SUITES_FOLDER = "suites"
@@ -250,6 +259,9 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]
         return pointer, f"template {error.instance!r} has no {PLACEHOLDER} placeholder"
     if error.validator == "pattern" and error.schema.get("pattern") == "\\S":
         return pointer, "expected a non-empty string, got only whitespace"
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        repeated = next((item for i, item in enumerate(error.instance) if item in error.instance[:i]), None)
+        return pointer, f"{json.dumps(repeated)[:80]} appears more than once; keep one"
     if error.validator == "required":
         return pointer, f"missing required field: {error.message.split(' is a required')[0]}"
     if error.validator == "oneOf" and isinstance(error.validator_value, list):
@@ -368,6 +380,7 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
         shots=_as_int(raw_settings.get("shots")),
         max_new_tokens=_as_int(raw_settings.get("max_new_tokens")),
         say_check=raw_settings.get("say_check"),
+        templates=raw_settings.get("templates"),
         min_accuracy=_as_float(raw_settings.get("min_accuracy")),
         markers=tuple(raw_settings.get("markers", ())),
         lre=LreSettings(

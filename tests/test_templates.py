@@ -1,0 +1,222 @@
+"""Every template of a suite: per-template verdicts, the all/any/first setting, consistency, and the gate per template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from factcheck.fact_result import FactResult, combine_verdicts
+from factcheck.gate.baseline import build_baseline, parse_baseline
+from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_WRONG, SUPPRESSED, classify
+from factcheck.knows.knowcheck import KnowOutcome
+from factcheck.reports.report import FactRecord, consistency, report_document
+from factcheck.results import validate_report
+from factcheck.says.saycheck import Candidate, FactOutcome
+from factcheck.session import FactcheckSession
+from factcheck.settings import Settings
+from factcheck.suites.suite import Fact, parse_suite
+
+GOOD, ODD = "The capital city of {subject} is", "Zebra {subject} purple quantum"
+CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"), ("Peru", "Lima")]
+
+
+def suite_of(tmp_path, texts, name="capital", **settings):
+    document = {"relation": "capital", "templates": list(texts), "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    if settings:
+        document["settings"] = settings
+    return parse_suite(document, tmp_path / "suites" / f"{name}.json")
+
+
+def outcome(said: bool, generated: str | None = None) -> FactOutcome:
+    return FactOutcome(
+        fact=Fact("France", "Paris"), prompt="The capital city of France is", is_training=False,
+        generated=generated or (" Paris" if said else " Rome"), matched_answer="Paris" if said else None,
+        candidates=sorted([Candidate("Paris", -0.1 if said else -3.0, True, True, 10), Candidate("Rome", -3.0 if said else -0.1, False, True, 11)],
+                          key=lambda c: -c.logprob),
+        subject_states={0: torch.zeros(4)},
+    )
+
+
+def record_of(suite, says: list[bool], knows: list[bool | None], mode: str, require="says") -> FactRecord:
+    """The fact under each of the suite's templates: said / decoded as given (None: no know-verdict there)."""
+    records = [
+        FactRecord(suite=suite, outcome=outcome(said), say_check="generation", require=require, template=template,
+                   template_mode=mode, lre_trusted=None if know is None else True,
+                   know=None if know is None else KnowOutcome([("x", 0.5)], 1 if know else 3, know))
+        for template, said, know in zip(suite.templates, says, knows)
+    ]
+    first, *others = records
+    return FactRecord(**{**first.__dict__, "other_phrasings": tuple(others)})
+
+
+# ---- how the templates' verdicts make the fact's ------------------------------------------
+
+@pytest.mark.parametrize("mode, verdicts, expected", [
+    ("all", [True, False], False), ("all", [True, True], True), ("any", [False, True], True), ("any", [False, False], False),
+    ("all", [True, None], True), ("any", [None, None], None), ("first", [False], False),
+])
+def test_templates_combine_by_the_mode_and_ignore_templates_without_a_verdict(mode, verdicts, expected):
+    assert combine_verdicts(mode, verdicts) is expected
+
+
+def test_a_fact_said_under_one_template_of_two_fails_under_all_and_passes_under_any(tmp_path):
+    suite = suite_of(tmp_path, [GOOD, ODD])
+    strict = record_of(suite, [True, False], [True, True], "all")
+    assert strict.say_pass is False and strict.passed is False and strict.know_pass is True and strict.verdict == "hidden"
+    assert [r.template for r in strict.failing_phrasings] == [ODD]
+    lenient = record_of(suite, [True, False], [True, True], "any")
+    assert lenient.say_pass is True and lenient.passed is True and lenient.verdict == "known"
+    # The failure names every template's verdict and shows the failing one's prompt.
+    text = strict.explain()
+    assert "passes under 1 of 2 (every template must pass" in text
+    assert f"PASS {GOOD!r} -> ' Paris', know PASS" in text and f"FAIL {ODD!r} -> ' Rome', know PASS" in text
+
+
+def test_the_result_keeps_each_template_and_combines_the_passes(tmp_path):
+    suite = suite_of(tmp_path, [GOOD, ODD])
+    result = record_of(suite, [True, False], [False, None], "all").result
+    assert (result.say.generation_pass, result.say.ranking_pass, result.know_pass) == (False, False, False)
+    assert [(t.template, t.say_pass, t.know_pass, t.verdict) for t in result.templates] == [
+        (GOOD, True, False, "unfaithful"), (ODD, False, None, None)]
+    assert result.consistent is False and result.template_mode == "all"
+    assert FactResult.from_dict(result.to_dict()) == result
+    # One template: the result has no per-template part, as before templates were checked.
+    single = record_of(suite_of(tmp_path, [GOOD]), [True], [True], "all").result
+    assert single.templates == () and "templates" not in single.to_dict() and single.consistent is None
+
+
+def test_consistency_counts_facts_said_alike_under_every_template(tmp_path):
+    suite = suite_of(tmp_path, [GOOD, ODD])
+    results = [record_of(suite, says, [None, None], "all").result for says in ([True, True], [False, False], [True, False], [False, True])]
+    assert consistency(results) == 0.5
+    assert consistency([record_of(suite_of(tmp_path, [GOOD]), [True], [None], "all").result]) is None
+
+
+# ---- the gate per template --------------------------------------------------------------
+
+def baseline_of(result: FactResult):
+    document = build_baseline({"name": "m", "fingerprint": "f"}, {"capital": {"content_hash": "h", "path": "capital.json"}}, [result])
+    return parse_baseline(document)
+
+
+def test_a_regression_under_one_template_is_a_regression_named_with_it(tmp_path):
+    suite = suite_of(tmp_path, [GOOD, ODD])
+    before = baseline_of(record_of(suite, [True, True], [True, True], "any").result).facts["capital"]["France"]
+    assert before.templates == {GOOD: {"say_pass": True, "know_pass": True}, ODD: {"say_pass": True, "know_pass": True}}
+    # Still said under `any`, but no longer under the odd template: a regression, split by that template's know-verdict.
+    kind, note = classify(before, record_of(suite, [True, False], [True, True], "any").result)
+    assert (kind, note) == (SUPPRESSED, f"under {ODD!r}; the LRE still decodes the object")
+    assert classify(before, record_of(suite, [True, False], [True, False], "any").result)[0] == FORGOTTEN
+    assert classify(before, record_of(suite, [False, False], [None, None], "any").result)[0] == REGRESSED
+    # A fact said wrong in the baseline (under `all`) that now fails under a template it passed: still a regression.
+    was_half = baseline_of(record_of(suite, [True, False], [None, None], "all").result).facts["capital"]["France"]
+    assert was_half.say_pass is False
+    assert classify(was_half, record_of(suite, [False, True], [None, None], "all").result)[0] == REGRESSED
+    assert classify(was_half, record_of(suite, [True, False], [None, None], "all").result)[0] == STILL_WRONG
+    assert classify(was_half, record_of(suite, [True, True], [None, None], "all").result)[0] == FIXED
+
+
+def test_a_template_only_one_side_asked_is_not_compared(tmp_path):
+    two = suite_of(tmp_path, [GOOD, ODD])
+    before = baseline_of(record_of(two, [True, True], [None, None], "all").result).facts["capital"]["France"]
+    renamed = suite_of(tmp_path, [GOOD, "Capital of {subject}:"])
+    assert classify(before, record_of(renamed, [True, False], [None, None], "any").result)[0] != REGRESSED
+
+
+# ---- on a model -------------------------------------------------------------------------
+
+def quiet_session(model, command_line=Settings()) -> FactcheckSession:
+    session = FactcheckSession(command_line, progress=lambda message: None)
+    session.use_model(model)
+    return session
+
+
+def verdicts(run):
+    return [(r.fact.subject, r.outcome.generated, r.phrasing_say_pass, r.phrasing_know_pass, [c.logprob for c in r.outcome.candidates])
+            for r in run.records]
+
+
+def test_each_template_is_asked_as_a_suite_with_that_template_alone_would_be(tiny_llama, tmp_path):
+    both = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [GOOD, ODD]))
+    good = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [GOOD], name="good"))
+    odd = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [ODD], name="odd"))
+    assert [p.template for p in both.phrasings] == [GOOD, ODD]
+    first = [(r.fact.subject, r.outcome.generated, r.phrasing_say_pass) for r in both.records]
+    second = [(o.fact.subject, o.generated, o.generation_pass) for o in both.phrasings[1].outcomes]
+    assert first == [(r.fact.subject, r.outcome.generated, r.phrasing_say_pass) for r in good.records]
+    assert second == [(o.fact.subject, o.generated, o.generation_pass) for o in odd.outcomes]
+    # Each template has its own LRE, estimated on that template's prompts.
+    assert both.phrasings[1].lre is not None and both.phrasings[1].lre.lre.template == ODD
+    assert all(len(r.phrasings) == 2 for r in both.records)
+
+
+def test_first_asks_the_first_template_only_and_reproduces_a_one_template_suite(tiny_llama, tmp_path):
+    first = quiet_session(tiny_llama, Settings(shots=2, templates="first")).run(suite_of(tmp_path, [GOOD, ODD]))
+    alone = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [GOOD], name="alone"))
+    assert len(first.phrasings) == 1
+    assert [r.result.to_dict() | {"relation": None} for r in first.records] == [r.result.to_dict() | {"relation": None} for r in alone.records]
+
+
+def test_the_suite_setting_chooses_the_mode_and_the_report_holds_each_template(tiny_llama, tmp_path):
+    session = quiet_session(tiny_llama, Settings(shots=2))
+    suites = {mode: suite_of(tmp_path, [GOOD, ODD], name=mode, templates=mode) for mode in ("all", "any")}
+    runs = {mode: session.run(suite) for mode, suite in suites.items()}
+    for mode, run in runs.items():
+        run.asked.update(range(len(CAPITALS)))
+        for record in run.records:
+            said = [r.phrasing_say_pass for r in record.phrasings]
+            assert record.say_pass == (all(said) if mode == "all" else any(said))
+    document = report_document(session.summary())
+    validate_report(document)
+    assert {entry["template_mode"] for entry in document["facts"]} == {"all", "any"}
+    assert all([t["template"] for t in entry["templates"]] == [GOOD, ODD] for entry in document["facts"])
+    suite_entry = document["suites"]["any"]
+    assert [t["template"] for t in suite_entry["templates"]] == [GOOD, ODD] and 0 <= suite_entry["consistency"] <= 1
+    json.dumps(document)
+
+
+# ---- through pytest -----------------------------------------------------------------------
+
+@pytest.fixture
+def project(pytester, tiny_llama_folder):
+    pytester.makeini(
+        f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 2\nfactcheck_shots = 2\n"
+        "factcheck_say_check = ranking\nfactcheck_baseline = baseline.json\n"
+    )
+    folder = pytester.path / "suites"
+    folder.mkdir()
+    document = {"relation": "capital", "templates": [GOOD, ODD], "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    (folder / "capital.json").write_text(json.dumps(document))
+    return pytester
+
+
+def test_an_unknown_templates_mode_is_a_usage_error(project):
+    result = project.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-templates=most")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "factcheck_templates must be one of all, any, first, not 'most'" in result.stderr.str()
+
+
+def test_a_fact_expected_wrong_that_regresses_under_one_template_fails_not_xfails(project):
+    recorded = project.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-update-baseline",
+                                           "--factcheck-report=r.json")
+    assert recorded.ret == 0
+    report = json.loads((project.path / "r.json").read_text())
+    entries = {entry["subject"]: entry for entry in report["facts"]}
+    baseline = json.loads((project.path / "baseline.json").read_text())
+    facts = baseline["facts"]["capital"]
+    assert all(set(facts[s]["templates"]) == {GOOD, ODD} for s, _ in CAPITALS)
+    # A fact said wrong under the odd template now: pretend the baseline said it right there, and wrong under the
+    # first template, so that the fact as a whole was said wrong (strict xfail) but regressed under one phrasing.
+    subject = next((s for s, e in entries.items() if not e["templates"][1]["say_pass"]), None)
+    if subject is None:
+        pytest.skip("this tiny model ranks every fact right under the odd template")
+    facts[subject].update(say_pass=False, generation_pass=False, ranking_pass=False, verdict=None)
+    facts[subject]["templates"][ODD]["say_pass"] = True
+    facts[subject]["templates"][GOOD]["say_pass"] = False
+    (project.path / "baseline.json").write_text(json.dumps(baseline))
+    gated = project.runpytest_inprocess("-p", "no:cacheprovider", "-rfx", "suites", f"-k {subject}")
+    gated.assert_outcomes(failed=1)
+    out = gated.stdout.str()
+    assert f"REGRESSION (regressed): said right in the baseline, not now; under {ODD!r}" in out

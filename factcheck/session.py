@@ -95,18 +95,20 @@ class FactcheckSession:
 
     def _run_relation(self, suite: Suite) -> RelationRun:
         options, say_check = self.options_for(suite)
-        mode = self.settings_for(suite).templates
+        settings = self.settings_for(suite)
+        mode = settings.templates
         self.model  # loaded (and announced) before the relation's time starts
         started = time.perf_counter()
         count = 1 if mode == "first" else len(suite.templates)
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
-                      + (f" x {count} templates" if count > 1 else ""))
+                      + (f" x {count} templates" if count > 1 else "") + (" (chat prompts)" if settings.prompt == "chat" else ""))
         phrasings = []
         for index in range(count):
             if count > 1:
                 self.progress(f"\n  template {index + 1}: {suite.templates[index]!r}")
             # Distracted prompts are asked under the first template only: one false statement per fact is the probe.
-            phrasings.append(self._run_phrasing(suite.phrased(index), options, say_check, distractor=index == 0))
+            phrasings.append(self._run_phrasing(suite.phrased(index, prompt=settings.prompt), options, say_check,
+                                                distractor=index == 0))
         release_freed_memory()  # the relation's passes leave a fragmented heap behind
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
@@ -205,7 +207,7 @@ class FactcheckSession:
 def suite_settings(suite: Suite) -> Settings:
     """The session settings a suite file may set."""
     return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check,
-                    templates=suite.settings.templates)
+                    templates=suite.settings.templates, prompt=suite.settings.prompt)
 
 
 def suite_shots(suite: Suite) -> int | None:

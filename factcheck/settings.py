@@ -30,6 +30,7 @@ class Settings:
     require: str | None = None
     lre: str | None = None  # "on" or "off"
     templates: str | None = None  # all, any or first (factcheck.types.TEMPLATE_MODES)
+    prompt: str | None = None  # text or chat (factcheck.types.PROMPT_STYLES)
     report: str | None = None  # JSON report path
     html: str | None = None  # HTML report path
     trust_remote_code: bool = False
@@ -46,6 +47,7 @@ DEFAULTS = Settings(
     require="says",
     lre="on",
     templates="all",
+    prompt="text",
 )
 
 

@@ -10,6 +10,7 @@ LRE_SWITCH = ("on", "off")
 # How a fact's verdicts under a suite's several templates make its verdict: said (known) under every template, under
 # at least one, or asked under the first template only.
 TEMPLATE_MODES = ("all", "any", "first")
+PROMPT_STYLES = ("text", "chat")  # few-shot plain text, or the model's chat template
 
 REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
 BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relations keyed by file name) is migrated on reading

@@ -34,7 +34,7 @@ from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError, load_suite
-from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
+from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
 if TYPE_CHECKING:
     from factcheck.reports.report import FactRecord
@@ -53,6 +53,7 @@ _OPTIONS = [
     ("--factcheck-batch-size", "factcheck_batch_size", int, f"prompts per forward pass (default: {DEFAULTS.batch_size})"),
     ("--factcheck-say-check", "factcheck_say_check", str, f"which check decides a fact's say-verdict: generation or ranking (default: {DEFAULTS.say_check})"),
     ("--factcheck-templates", "factcheck_templates", str, f"a suite's several templates: all (a fact passes when said under every one), any (under one) or first (ask the first only) (default: {DEFAULTS.templates}, or the suite's setting)"),
+    ("--factcheck-prompt", "factcheck_prompt", str, f"how facts are asked: text (few-shot lines) or chat (the model's chat template, demonstrations as earlier turns) (default: {DEFAULTS.prompt}, or the suite's setting)"),
     ("--factcheck-require", "factcheck_require", str, f"what a fact must do to pass: says, knows, both or agree (default: {DEFAULTS.require})"),
     ("--factcheck-lre", "factcheck_lre", str, f"on: also check what the model knows with each relation's LRE; off: says only (default: {DEFAULTS.lre})"),
     ("--factcheck-report", "factcheck_report", str, "write a JSON report of every fact to this path"),
@@ -117,6 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck_require must be one of {', '.join(REQUIRE_MODES)}, not {source.require!r}")
         if source.templates not in (None, *TEMPLATE_MODES):
             raise pytest.UsageError(f"factcheck_templates must be one of {', '.join(TEMPLATE_MODES)}, not {source.templates!r}")
+        if source.prompt not in (None, *PROMPT_STYLES):
+            raise pytest.UsageError(f"factcheck_prompt must be 'text' or 'chat', not {source.prompt!r}")
         if source.lre not in (None, *LRE_SWITCH):
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
         _check_numbers_and_names(source)

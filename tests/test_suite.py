@@ -254,7 +254,7 @@ def test_missing_fact_field(tmp_path, field):
     [
         ((), "/colour", "category, description, facts, relation, settings, templates"),
         (("facts", 1), "/facts/1/colour", "aliases, object, subject, tags"),
-        (("settings",), "/settings/colour", "distractor, lre, markers, max_new_tokens, min_accuracy, say_check, shots, templates"),
+        (("settings",), "/settings/colour", "distractor, lre, markers, max_new_tokens, min_accuracy, prompt, say_check, shots, system, templates"),
         (("settings", "lre"), "/settings/lre/colour", "beta, layer, n_train, rank"),
     ],
 )

@@ -42,8 +42,10 @@ def attribute_lens(
     target: str | None = None,
     layers: Sequence[int] | None = None,
     last_positions: int | None = None,
+    answer_separator: str = " ",
 ) -> LensGrid:
-    """Decode `lre` at every (layer, position) of `prompt`; `target` (e.g. the right object) is tracked if given.
+    """Decode `lre` at every (layer, position) of `prompt`; `target` (e.g. the right object, after `answer_separator`:
+    nothing after a chat prompt) is tracked if given.
 
     `last_positions` keeps only the prompt's last tokens (a long few-shot prompt
     times every layer times the vocabulary would not fit in memory otherwise).
@@ -61,7 +63,7 @@ def attribute_lens(
     decode = model.tokenizer.decode
     grid_target = None
     if target is not None:
-        target_ids = model.tokenize([f"{prompt} {target}"])[0][0][len(all_ids) :]
+        target_ids = model.tokenize([prompt + answer_separator + target])[0][0][len(all_ids) :]
         if target_ids:
             grid_target = probabilities[..., target_ids[0]].tolist()
     return LensGrid(

@@ -41,7 +41,7 @@ from factcheck.model.hooks import EMBEDDING_LAYER, LayerSpec, blocks_replaced, c
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, prefix_attention
-from factcheck.suites.prompts import build_prompt, subject_token_index
+from factcheck.suites.prompts import TEXT_SEPARATOR, Phrasing, phrase_prompt, subject_token_index
 from factcheck.suites.suite import Fact, Suite
 
 METHODS = ("full", "lowrank")
@@ -165,34 +165,38 @@ class PromptSite:
     subject: str
     token_ids: tuple[int, ...]
     subject_index: int
+    answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer
 
 
-def prompt_site(model: LanguageModel, text: str, subject: str, subject_end: int | None = None) -> PromptSite:
+def prompt_site(model: LanguageModel, text: str, subject: str, subject_end: int | None = None,
+                answer_separator: str = TEXT_SEPARATOR) -> PromptSite:
     """The site of `subject`'s last occurrence in `text` ending by `subject_end` (pass a Prompt's, as the say-check
     does, so that a subject that is also a word of the template is found where the question puts it)."""
     ids, offsets = model.tokenize([text])
-    return PromptSite(text, subject, tuple(ids[0]), subject_token_index(text, subject, offsets[0], subject_end))
+    return PromptSite(text, subject, tuple(ids[0]), subject_token_index(text, subject, offsets[0], subject_end), answer_separator)
 
 
-def _site(model: LanguageModel, template: str, subject: str, demonstrations: Sequence[Fact]) -> PromptSite:
-    prompt = build_prompt(model.bos_text, template, subject, demonstrations)
-    return prompt_site(model, prompt.text, subject, prompt.subject_end)
+def _site(model: LanguageModel, template: str | Phrasing, subject: str, demonstrations: Sequence[Fact]) -> PromptSite:
+    prompt = phrase_prompt(model, template, subject, demonstrations)
+    return prompt_site(model, prompt.text, subject, prompt.subject_end, prompt.answer_separator)
 
 
-def training_sites(model: LanguageModel, template: str, training: Sequence[Fact]) -> list[PromptSite]:
-    """One prompt per training fact, with the other training facts as demonstrations."""
+def training_sites(model: LanguageModel, template: str | Phrasing, training: Sequence[Fact]) -> list[PromptSite]:
+    """One prompt per training fact, with the other training facts as demonstrations (a plain template: text prompts)."""
     return [_site(model, template, fact.subject, training) for fact in training]
 
 
-def query_sites(model: LanguageModel, template: str, training: Sequence[Fact], subjects: Sequence[str]) -> list[PromptSite]:
+def query_sites(model: LanguageModel, template: str | Phrasing, training: Sequence[Fact], subjects: Sequence[str]) -> list[PromptSite]:
     """Prompts for applying an LRE: all training facts (except the subject itself) as demonstrations."""
     return [_site(model, template, s, training) for s in subjects]
 
 
-def relation_parts(relation: Suite | tuple[str, Sequence[Fact]]) -> tuple[str, str, tuple[Fact, ...]]:
-    """(relation name, template, facts) from a Suite (first template) or a (template, facts) pair."""
+def relation_parts(relation: Suite | tuple[str | Phrasing, Sequence[Fact]]) -> tuple[str, str | Phrasing, tuple[Fact, ...]]:
+    """(relation name, template, facts) from a Suite (its first template, as the suite asks it: a Phrasing for chat
+    prompts) or a (template, facts) pair."""
     if isinstance(relation, Suite):
-        return relation.relation, relation.templates[0], tuple(relation.facts)
+        phrasing = relation.phrasing
+        return relation.relation, phrasing if phrasing.chat else phrasing.template, tuple(relation.facts)
     template, facts = relation
     return "", template, tuple(facts)
 

@@ -46,6 +46,7 @@ from factcheck.knows.lre import (
 )
 from factcheck.model.language_model import LanguageModel
 from factcheck.suites.suite import PLACEHOLDER, Fact, Suite
+from factcheck.suites.prompts import Phrasing, as_phrasing
 
 FORMAT = "factcheck-lre/1"
 APPLIED_FORMAT = "factcheck-lre-applied/1"
@@ -61,7 +62,7 @@ def lre_directory() -> Path:
 
 def cache_key(
     model_fingerprint: str,
-    template: str,
+    template: str | Phrasing,
     training: Sequence[Fact],
     layer: LayerSpec,
     *,
@@ -70,12 +71,16 @@ def cache_key(
     rank: int | None,
     method: str,
     method_options: dict[str, object] | None = None,
+    chat_template: str | None = None,
 ) -> str:
-    """A hash of everything an estimate depends on; equal keys mean interchangeable estimates."""
+    """A hash of everything an estimate depends on; equal keys mean interchangeable estimates (a chat phrasing's
+    key covers the model's `chat_template`)."""
+    phrasing = as_phrasing(template)
+    template = phrasing.template
     document = {
         "format": FORMAT,
         "model": model_fingerprint,
-        "template": template,
+        "template": phrasing.cache_text(chat_template),
         "training": [[f.subject, f.object] for f in training],
         "layer": layer,
         "n_train": n_train,
@@ -115,7 +120,8 @@ def save_lre(lre: Lre, key: str, path: Path | None = None) -> Path:
         "beta": lre.beta,
         "rank": lre.rank,
         "relation": lre.relation,
-        "template": lre.template,
+        "template": as_phrasing(lre.template).template,
+        **({"prompt": "chat", "system": lre.template.system} if as_phrasing(lre.template).chat else {}),
         "training": [list(pair) for pair in lre.training],
         "model_fingerprint": lre.model_fingerprint,
         "method": lre.method,
@@ -166,7 +172,8 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
             beta=float(settings["beta"]),
             rank=settings["rank"],
             relation=settings["relation"],
-            template=settings["template"],
+            template=Phrasing(settings["template"], chat=True, system=settings["system"])
+            if settings.get("prompt") == "chat" else settings["template"],
             training=tuple(tuple(pair) for pair in settings["training"]),
             model_fingerprint=settings["model_fingerprint"],
             method=settings["method"],
@@ -252,7 +259,7 @@ def load_or_estimate(
     layer = resolve_layer(model, layer)
     key = cache_key(
         model.fingerprint, template, facts[:n_train], layer,
-        n_train=n_train, beta=beta, rank=rank, method=method, method_options=options,
+        n_train=n_train, beta=beta, rank=rank, method=method, method_options=options, chat_template=model.chat_template,
     )
     path = entry_path(key)
     if path.exists():

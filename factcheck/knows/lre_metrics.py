@@ -38,7 +38,7 @@ def lenient_match(token_text: str, answers: Sequence[str]) -> bool:
 
 def first_token_ids(model: LanguageModel, site: PromptSite, answers: Sequence[str]) -> set[int]:
     """First token id of each answer as a continuation of the site's prompt (unmergeable answers dropped)."""
-    return {tokens[0] for tokens in answer_tokens(model, site.text, list(site.token_ids), answers) if tokens}
+    return {tokens[0] for tokens in answer_tokens(model, site.text, list(site.token_ids), answers, separator=site.answer_separator) if tokens}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ from factcheck.knows.lre import (
     PromptStates,
     SuffixProblem,
     query_sites,
+    relation_parts,
     resolve_layer,
     training_sites,
 )
@@ -358,7 +359,7 @@ def tune_suite(
     current_layer = -1 if current_layer == EMBEDDING_LAYER else int(current_layer)
     base_beta = settings.beta if settings.beta is not None else DEFAULT_BETA
     beta_grid = sorted(set(float(b) for b in betas) | {float(base_beta)})
-    template = suite.templates[0]
+    template = relation_parts(suite)[1]  # the first template, as the suite asks it (text or chat)
     fold_facts = make_folds(suite.facts, n, folds)
     scored_per_fold = len(held_out(suite.facts, fold_facts[0], max_held_out))
     implicit = _use_implicit(lre_path, settings.rank, len(candidates), scored_per_fold, model.hidden_size)

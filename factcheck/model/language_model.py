@@ -173,6 +173,32 @@ class LanguageModel:
         return self.tokenizer.bos_token or self.tokenizer.eos_token or ""
 
     @property
+    def chat_template(self) -> str | None:
+        """The tokenizer's chat template (None: the model has none)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        return template if isinstance(template, str) and template.strip() else None
+
+    def chat_text(self, messages: list[dict[str, str]]) -> str:
+        """`messages` rendered by the model's chat template, ending with the opening of the assistant's turn."""
+        if self.chat_template is None:
+            raise SettingError(f"model {self.name!r} has no chat template (its tokenizer sets none), so its facts cannot be "
+                               "asked as chat: set `prompt` to `text` (--factcheck-prompt=text or the suite's settings)")
+        try:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception as error:  # noqa: BLE001 - a template's own error (jinja, or one it raises) names no setting
+            roles = ", ".join(dict.fromkeys(m["role"] for m in messages))
+            raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
+                               "drop the suite's `system` message, or ask with `prompt: text`") from None
+
+    @property
+    def stop_token_ids(self) -> set[int]:
+        """Tokens that end an answer: end of text, and every end-of-turn token the model's generation config names."""
+        ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids |= set(configured) if isinstance(configured, (list, tuple)) else {configured}
+        return {i for i in ids if isinstance(i, int)}
+
+    @property
     def fingerprint(self) -> str:
         """A stable hash of the weights and the tokenizer, for cache keys. Computed once, on first use."""
         if self._fingerprint is None:

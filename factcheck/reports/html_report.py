@@ -117,7 +117,8 @@ def _hidden_table(relations: Sequence[RelationSummary]) -> str:
 
 def draw_lens(model, run, record) -> LensFigure:
     """The attribute lens of one fact of `run` (a RelationRun with an LRE), drawn in the process that has the model."""
-    grid = attribute_lens(model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS)
+    grid = attribute_lens(model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS,
+                          answer_separator=record.outcome.answer_separator)
     image = png_bytes(grid, title=f"{run.suite.relation_id}[{record.fact.subject}]", last_positions=LENS_POSITIONS)
     return LensFigure(record.fact.subject, base64.b64encode(image).decode(), record.decoded_answer)
 

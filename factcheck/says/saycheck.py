@@ -20,7 +20,7 @@ from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_p
 from factcheck.says.matching import matching_answer
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
-from factcheck.suites.prompts import build_prompt, demonstrations_for, distractor_lead, subject_token_index, wrong_object
+from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index, wrong_object
 from factcheck.suites.suite import DistractorSettings, Fact, Suite
 
 
@@ -47,6 +47,7 @@ class FactOutcome:
     subject_states: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (hidden,)
     answer_first_token_probabilities: dict[int, float] = field(default_factory=dict)  # accepted first token -> the model's next-token probability
     greedy_first_token: int | None = None  # the model's own next token after the prompt (where its generated answer starts)
+    answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer (chat prompts: nothing)
 
     @property
     def generation_pass(self) -> bool:
@@ -93,6 +94,7 @@ class _Row:
     subject_token: int
     is_training: bool
     candidates: list[str]
+    separator: str  # between the prompt and an answer
 
 
 def first_tokens(candidates: Sequence[Candidate], correct: bool) -> set[int]:
@@ -112,14 +114,14 @@ def run_relation(
     capture_layers: Sequence[int] = (),
 ) -> list[FactOutcome]:
     """Say-check every fact of `suite`; returns outcomes in the suite's fact order."""
-    template = suite.templates[options.template_index]
+    phrasing = suite.phrased(options.template_index).phrasing if options.template_index else suite.phrasing
     training = {fact.subject for fact in suite.facts[: options.shots]}
     leads = [""] * len(suite.facts)
     if options.distractor is not None:
         d = options.distractor
         leads = [distractor_lead(d.statement, d.repeat, f.subject, wrong_object(suite.facts, f)) for f in suite.facts]
     prompts = [
-        build_prompt(model.bos_text, template, fact.subject, demonstrations_for(suite.facts, fact.subject, options.shots), leads[i])
+        phrase_prompt(model, phrasing, fact.subject, demonstrations_for(suite.facts, fact.subject, options.shots), leads[i])
         for i, fact in enumerate(suite.facts)
     ]
     ids, offsets = model.tokenize([p.text for p in prompts])
@@ -132,6 +134,7 @@ def run_relation(
             subject_token=subject_token_index(prompts[i].text, fact.subject, offsets[i], prompts[i].subject_end),
             is_training=fact.subject in training,
             candidates=candidate_answers(suite, fact),
+            separator=prompts[i].answer_separator,
         )
         for i, fact in enumerate(suite.facts)
     ]
@@ -242,6 +245,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
             subject_states=subject_states[row],
             answer_first_token_probabilities={t: round(math.exp(float(prompt_logprobs[row, t])), 6) for t in accepted_first},
             greedy_first_token=greedy_first[row],
+            answer_separator=r.separator,
         )
     return outcomes, prefix_tensors
 
@@ -249,8 +253,8 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
 def _candidate_trie(
     model: LanguageModel, r: _Row, first_logprobs: torch.Tensor, margin_runs: int | None, memo: _TokenizationMemo
 ) -> CandidateTrie:
-    split = answer_tokens(model, r.prompt, r.ids, r.candidates, memo.answers)
-    scored_apart = {i: _score_full_sequence(model, r.prompt, text) for i, (text, tokens) in enumerate(zip(r.candidates, split)) if tokens is None}
+    split = answer_tokens(model, r.prompt, r.ids, r.candidates, memo.answers, r.separator)
+    scored_apart = {i: _score_full_sequence(model, r.prompt, text, r.separator) for i, (text, tokens) in enumerate(zip(r.candidates, split)) if tokens is None}
     key = tuple(tuple(t) if t is not None else None for t in split)
     if key not in memo.shapes:
         memo.shapes[key] = TrieShape.of(key)
@@ -278,7 +282,7 @@ def _greedy_continue(
     tokenizer = model.tokenizer
     tokens: list[list[int]] = [[] for _ in prompts]
     slots: list[list[int]] = [[] for _ in prompts]  # the slots of each row's generated tokens that have run
-    stop_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+    stop_ids = model.stop_token_ids
     active = list(range(len(prompts)))  # rows still generating
     next_tokens = first_logprobs.argmax(dim=-1).tolist()
     for step in range(max_new_tokens):
@@ -312,8 +316,10 @@ def answer_tokens(
     prompt_ids: list[int],
     answers: Sequence[str],
     memo: dict[tuple[str, str], list[int] | None] | None = None,
+    separator: str = TEXT_SEPARATOR,
 ) -> list[list[int] | None]:
-    """Token ids of each answer as a continuation of `prompt` (" " + answer, encoded together with the prompt).
+    """Token ids of each answer as a continuation of `prompt` (`separator` + answer, encoded together with the prompt:
+    a space after a text prompt, nothing after a chat prompt).
 
     Prompt and answer are tokenized as one text and split where the prompt's
     characters end, so the answer's leading space lands wherever this
@@ -324,30 +330,35 @@ def answer_tokens(
     answer when the prompt's own tokens split at that word's start (checked
     here: the text before it and the word tokenize to the prompt's tokens): a
     relation may have a thousand candidates per fact, and its prompts end
-    alike, so `memo` ((prompt's end, answer) -> tokens) serves them all.
+    alike, so `memo` ((prompt's end, continuation) -> tokens) serves them all.
+    A chat prompt ends with a newline (the opening of the assistant's turn):
+    its last line is the one before that newline.
     """
-    line_start = prompt.rfind("\n") + 1
-    for split in dict.fromkeys([prompt.rfind(" ", line_start), line_start]):
+    continuations = [separator + answer for answer in answers]
+    body_end = len(prompt.rstrip("\n"))
+    line_start = prompt.rfind("\n", 0, body_end) + 1
+    for split in dict.fromkeys([prompt.rfind(" ", line_start, body_end), line_start]):
         if split <= 0:
             continue
         head_ids, tail_ids = model.tokenize([prompt[:split], prompt[split:]])[0]
         if head_ids + tail_ids == prompt_ids:
-            return _split_answers_memo(model, prompt[split:], tail_ids, answers, memo)
-    return _split_answers(model, prompt, prompt_ids, answers)
+            return _split_answers_memo(model, prompt[split:], tail_ids, continuations, memo)
+    return _split_answers(model, prompt, prompt_ids, continuations)
 
 
-def _split_answers_memo(model, prompt_end: str, end_ids: list[int], answers: Sequence[str], memo) -> list[list[int] | None]:
+def _split_answers_memo(model, prompt_end: str, end_ids: list[int], continuations: Sequence[str], memo) -> list[list[int] | None]:
     if memo is None:
-        return _split_answers(model, prompt_end, end_ids, answers)
-    missing = [answer for answer in dict.fromkeys(answers) if (prompt_end, answer) not in memo]
+        return _split_answers(model, prompt_end, end_ids, continuations)
+    missing = [text for text in dict.fromkeys(continuations) if (prompt_end, text) not in memo]
     if missing:
-        for answer, tokens in zip(missing, _split_answers(model, prompt_end, end_ids, missing)):
-            memo[(prompt_end, answer)] = tokens
-    return [memo[(prompt_end, answer)] for answer in answers]
+        for text, tokens in zip(missing, _split_answers(model, prompt_end, end_ids, missing)):
+            memo[(prompt_end, text)] = tokens
+    return [memo[(prompt_end, text)] for text in continuations]
 
 
-def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], answers: Sequence[str]) -> list[list[int] | None]:
-    full_ids, full_offsets = model.tokenize([f"{prompt} {answer}" for answer in answers])
+def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], continuations: Sequence[str]) -> list[list[int] | None]:
+    """The tokens of each continuation (separator and answer) after `prompt`, tokenized together with it."""
+    full_ids, full_offsets = model.tokenize([prompt + text for text in continuations])
     split: list[list[int] | None] = []
     boundary = len(prompt)
     for ids, offsets in zip(full_ids, full_offsets):
@@ -356,9 +367,9 @@ def _split_answers(model: LanguageModel, prompt: str, prompt_ids: list[int], ans
     return split
 
 
-def _score_full_sequence(model: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:
+def _score_full_sequence(model: LanguageModel, prompt: str, answer: str, separator: str = TEXT_SEPARATOR) -> tuple[float, int]:
     """Slow path for a tokenizer that merges prompt and answer: score the whole text without a cache."""
-    text = f"{prompt} {answer}"
+    text = prompt + separator + answer
     ids, offsets = model.tokenize([text])
     ids, offsets = ids[0], offsets[0]
     first_answer_token = next(i for i, (start, end) in enumerate(offsets) if end > len(prompt))

@@ -1,16 +1,22 @@
 """Few-shot prompts and the subject's token position within them.
 
-The format follows the LRE paper: BOS, then one line per demonstration
+Text prompts follow the LRE paper: BOS, then one line per demonstration
 ("<template with subject> <object>"), then the template for the queried
-subject. A fact is never among its own demonstrations.
+subject; the answer follows after a space. Chat prompts go through the
+model's own chat template: each demonstration is a user turn (the template
+with its subject) answered by an assistant turn (its object), then the
+question as the last user turn, and the answer is the assistant's reply.
+A fact is never among its own demonstrations.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Protocol, Sequence
 
-from factcheck.errors import FactcheckError
+from factcheck.errors import FactcheckError, SettingError
 from factcheck.suites.suite import PLACEHOLDER, Fact, render
 
 
@@ -19,12 +25,75 @@ class SubjectNotFound(FactcheckError, ValueError):
     pass
 
 
+TEXT_SEPARATOR = " "  # what comes between a text prompt and its answer
+CHAT_SEPARATOR = ""  # the assistant's reply starts right after the chat template's opening of its turn
+
+
 @dataclass(frozen=True)
 class Prompt:
     text: str
     subject: str
     demonstrations: tuple[Fact, ...]
     subject_end: int  # character offset where the question's subject ends (the template may repeat its words later)
+    answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """How a relation's facts are asked: a template, as few-shot text or through the model's chat template (with an
+    optional system message)."""
+
+    template: str
+    chat: bool = False
+    system: str | None = None
+
+    def cache_text(self, chat_template: str | None = None) -> str:
+        """What the LRE cache keys on: the template alone for text prompts (the key they always had); for chat prompts
+        also the system message and the model's chat template, which the model's fingerprint does not cover."""
+        if not self.chat:
+            return self.template
+        rendered_by = hashlib.sha256((chat_template or "").encode()).hexdigest()[:16]
+        return json.dumps({"template": self.template, "prompt": "chat", "system": self.system, "chat_template": rendered_by})
+
+
+def as_phrasing(template: str | Phrasing) -> Phrasing:
+    return template if isinstance(template, Phrasing) else Phrasing(template)
+
+
+class ChatRenderer(Protocol):
+    bos_text: str
+
+    def chat_text(self, messages: list[dict[str, str]]) -> str: ...
+
+
+def phrase_prompt(model: ChatRenderer, template: str | Phrasing, subject: str, demonstrations: Sequence[Fact], lead: str = "") -> Prompt:
+    """The prompt for `subject` under `template` (a plain template is asked as text)."""
+    phrasing = as_phrasing(template)
+    if phrasing.chat:
+        return build_chat_prompt(model.chat_text, phrasing, subject, demonstrations, lead)
+    return build_prompt(model.bos_text, phrasing.template, subject, demonstrations, lead)
+
+
+def build_chat_prompt(render_chat: Callable[[list[dict[str, str]]], str], phrasing: Phrasing, subject: str,
+                      demonstrations: Sequence[Fact], lead: str = "") -> Prompt:
+    """Demonstrations as earlier user/assistant turns, the question as the last user turn; `render_chat` is the model's
+    chat template (ending with the opening of the assistant's turn)."""
+    template = phrasing.template
+    messages = [{"role": "system", "content": phrasing.system}] if phrasing.system else []
+    for demonstration in demonstrations:
+        if demonstration.subject != subject:
+            messages += [{"role": "user", "content": render(template, demonstration.subject)},
+                         {"role": "assistant", "content": demonstration.object}]
+    question = lead + render(template, subject)
+    messages.append({"role": "user", "content": question})
+    text = render_chat(messages)
+    start = text.rfind(question)
+    if start < 0:
+        raise SettingError(f"the model's chat template changed the question {question!r} (it is not in the rendered "
+                              f"prompt {text[-300:]!r}); ask this model with text prompts (prompt: text)")
+    after_subject = len(template) - template.index(PLACEHOLDER) - len(PLACEHOLDER)
+    return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations),
+                  subject_end=start + len(question) - after_subject, answer_separator=CHAT_SEPARATOR)
 
 
 def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple[Fact, ...]:

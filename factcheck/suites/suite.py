@@ -79,6 +79,8 @@ class SuiteSettings:
     max_new_tokens: int | None = None
     say_check: str | None = None
     templates: str | None = None  # all, any or first: see factcheck.types.TEMPLATE_MODES
+    prompt: str | None = None  # text or chat: see factcheck.types.PROMPT_STYLES
+    system: str | None = None  # a chat prompt's system message
     min_accuracy: float | None = None
     markers: tuple[str, ...] = ()
     lre: LreSettings = field(default_factory=LreSettings)
@@ -114,13 +116,20 @@ class Suite:
     def render(self, subject: str, template_index: int = 0) -> str:
         return render(self.templates[template_index], subject)
 
-    def phrased(self, template_index: int) -> Suite:
-        """The suite asked under its template `template_index`: that template comes first (where the say-check and
-        the LRE read it), the others follow; path, facts and content hash stay the suite's."""
-        if template_index == 0:
-            return self
+    def phrased(self, template_index: int, prompt: str | None = None) -> Suite:
+        """The suite asked under its template `template_index` (and as `prompt`, text or chat, when given): that
+        template comes first (where the say-check and the LRE read it), the others follow; path, facts and content
+        hash stay the suite's."""
         chosen = self.templates[template_index]
-        return replace(self, templates=(chosen, *(t for t in self.templates if t != chosen)))
+        settings = self.settings if prompt is None else replace(self.settings, prompt=prompt)
+        return replace(self, templates=(chosen, *(t for t in self.templates if t != chosen)), settings=settings)
+
+    @property
+    def phrasing(self):
+        """How this suite's facts are asked: its first template, as text or chat (a factcheck.suites.prompts.Phrasing)."""
+        from factcheck.suites.prompts import Phrasing  # prompts imports this module
+
+        return Phrasing(self.templates[0], chat=self.settings.prompt == "chat", system=self.settings.system)
 
 
 SUITES_FOLDER = "suites"
@@ -340,7 +349,14 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier} {detail}"))
         else:
             first_seen[key] = (index, fact["object"].strip())
-    n_train = ((document.get("settings") or {}).get("lre") or {}).get("n_train")
+    raw_settings = document.get("settings") or {}
+    if isinstance(raw_settings.get("system"), str):
+        if problem := _text_problem(raw_settings["system"]):
+            problems.append(("/settings/system", problem))
+        elif raw_settings.get("prompt") == "text":
+            problems.append(("/settings/system", "a system message is sent only with chat prompts; set prompt to 'chat' "
+                                                 "or remove 'system'"))
+    n_train = (raw_settings.get("lre") or {}).get("n_train")
     if isinstance(n_train, int) and not isinstance(n_train, bool) and n_train > len(document["facts"]):
         problems.append((
             "/settings/lre/n_train",
@@ -381,6 +397,8 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
         max_new_tokens=_as_int(raw_settings.get("max_new_tokens")),
         say_check=raw_settings.get("say_check"),
         templates=raw_settings.get("templates"),
+        prompt=raw_settings.get("prompt"),
+        system=raw_settings.get("system"),
         min_accuracy=_as_float(raw_settings.get("min_accuracy")),
         markers=tuple(raw_settings.get("markers", ())),
         lre=LreSettings(

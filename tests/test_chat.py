@@ -1,0 +1,186 @@
+"""Chat prompts: facts asked through the model's chat template, demonstrations as earlier turns, answers as replies."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from factcheck.errors import SettingError
+from factcheck.knows.lre_cache import cache_key
+from factcheck.model.language_model import LanguageModel
+from factcheck.says.saycheck import SayOptions, answer_tokens, run_relation
+from factcheck.session import FactcheckSession
+from factcheck.settings import Settings
+from factcheck.suites.prompts import Phrasing, build_chat_prompt, phrase_prompt, subject_token_index
+from factcheck.suites.suite import Fact, SuiteError, parse_suite
+
+# A ChatML-like template on the tiny tokenizer's own special tokens: <|bos|> opens a turn, <|eos|> ends it.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|bos|>{{ message['role'] }}\n{{ message['content'] }}<|eos|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|bos|>assistant\n{% endif %}"
+)
+CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
+            ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
+TEMPLATE = "The capital city of {subject} is"
+
+
+@pytest.fixture(scope="module")
+def chat_model(tiny_llama) -> LanguageModel:
+    tokenizer = copy.deepcopy(tiny_llama.tokenizer)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return LanguageModel(tiny_llama.model, tokenizer, name="tiny-chat")
+
+
+def suite_of(tmp_path, name="capital", **settings):
+    document = {"relation": "capital", "templates": [TEMPLATE], "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    if settings:
+        document["settings"] = settings
+    return parse_suite(document, tmp_path / "suites" / f"{name}.json")
+
+
+def test_demonstrations_are_earlier_turns_and_the_subject_is_found_in_the_last_one():
+    rendered = []
+
+    def render(messages):
+        rendered.append(messages)
+        return "".join(f"[{m['role']}] {m['content']} [end]\n" for m in messages) + "[assistant] "
+
+    prompt = build_chat_prompt(render, Phrasing("Capital of {subject}, Peru or not?", chat=True, system="Be brief."),
+                               "Peru", [Fact("France", "Paris"), Fact("Peru", "Lima")])
+    assert rendered[0] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of France, Peru or not?"}, {"role": "assistant", "content": "Paris"},
+        {"role": "user", "content": "Capital of Peru, Peru or not?"},
+    ]  # a fact is never its own demonstration
+    assert prompt.answer_separator == "" and prompt.text.endswith("[assistant] ")
+    # The subject's occurrence in the question's placeholder, not a later word of the template nor a demonstration.
+    assert prompt.text[prompt.subject_end - len("Peru"):prompt.subject_end] == "Peru"
+    assert prompt.subject_end == prompt.text.rfind("[user] Capital of Peru") + len("[user] Capital of Peru")
+
+
+def test_a_chat_template_that_changes_the_question_is_refused_with_the_fix():
+    with pytest.raises(SettingError, match=r"changed the question .* \(prompt: text\)"):
+        build_chat_prompt(lambda messages: "".join(m["content"].upper() for m in messages), Phrasing(TEMPLATE, chat=True),
+                          "Peru", [])
+
+
+def test_a_model_without_a_chat_template_says_so_and_names_the_setting(tiny_llama):
+    with pytest.raises(SettingError, match="has no chat template .*--factcheck-prompt=text"):
+        phrase_prompt(tiny_llama, Phrasing(TEMPLATE, chat=True), "Peru", [])
+
+
+def reference_chat_generation(model, prompt: str, max_new_tokens: int) -> str:
+    """Plain greedy decoding of one prompt, stopping at the end of the assistant's turn (or a newline)."""
+    ids = model.tokenize([prompt])[0][0]
+    generated: list[int] = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            token = int(model.model(input_ids=torch.tensor([ids + generated])).logits[0, -1].argmax())
+            if token in model.stop_token_ids:
+                break
+            generated.append(token)
+            if "\n" in model.tokenizer.decode([token]):
+                break
+    return model.tokenizer.decode(generated, skip_special_tokens=True).split("\n", 1)[0]
+
+
+def reference_reply_logprob(model, prompt: str, answer: str) -> float:
+    """Log-probability of the reply `answer` right after the chat prompt (no space), from one pass."""
+    ids, offsets = model.tokenize([prompt + answer])
+    ids, offsets = ids[0], offsets[0]
+    first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].float(), dim=-1)
+    return sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
+
+
+def test_the_chat_say_check_matches_a_straightforward_reply_loop(tmp_path, chat_model):
+    suite = suite_of(tmp_path, prompt="chat")
+    outcomes = run_relation(chat_model, suite, SayOptions(shots=3, max_new_tokens=4, batch_size=3))
+    for outcome in outcomes:
+        assert outcome.prompt.endswith("<|bos|>assistant\n") and outcome.answer_separator == ""
+        assert f"<|bos|>user\n{TEMPLATE.replace('{subject}', outcome.fact.subject)}<|eos|>" in outcome.prompt
+        assert outcome.generated == reference_chat_generation(chat_model, outcome.prompt, 4), outcome.fact
+        for candidate in outcome.candidates:
+            if candidate.exact:
+                assert candidate.logprob == pytest.approx(reference_reply_logprob(chat_model, outcome.prompt, candidate.text), abs=1e-4)
+
+
+def test_answers_after_a_chat_prompt_are_tokenized_as_the_reply(chat_model):
+    prompt = phrase_prompt(chat_model, Phrasing(TEMPLATE, chat=True), "Peru", [Fact("France", "Paris")])
+    prompt_ids = chat_model.tokenize([prompt.text])[0][0]
+    answers = ["Paris", "New Delhi", "Lima"]
+    for answer, tokens in zip(answers, answer_tokens(chat_model, prompt.text, prompt_ids, answers, separator="")):
+        assert prompt_ids + tokens == chat_model.tokenize([prompt.text + answer])[0][0]
+        assert chat_model.tokenizer.decode(tokens) == answer  # no leading space: the reply starts the turn
+
+
+def test_generation_stops_at_the_end_of_turn_tokens_the_generation_config_names(chat_model):
+    model = copy.copy(chat_model)
+    model.model = copy.deepcopy(chat_model.model)
+    model.model.generation_config.eos_token_id = [1, 7]
+    assert {1, 7} <= model.stop_token_ids
+
+
+def test_the_lre_cache_keys_chat_prompts_apart_from_text_and_by_chat_template():
+    training = [Fact("France", "Paris")]
+
+    def key(template, chat_template=None):
+        return cache_key("fp", template, training, 3, n_train=1, beta=1.0, rank=None, method="full", chat_template=chat_template)
+
+    text = key(TEMPLATE)
+    assert key(Phrasing(TEMPLATE)) == text  # a text phrasing keeps the key plain templates always had
+    chat = key(Phrasing(TEMPLATE, chat=True), CHAT_TEMPLATE)
+    assert len({text, chat, key(Phrasing(TEMPLATE, chat=True), CHAT_TEMPLATE + " "),
+                key(Phrasing(TEMPLATE, chat=True, system="Be brief."), CHAT_TEMPLATE)}) == 4
+
+
+def test_a_chat_relation_gets_its_lre_and_know_verdicts_from_chat_prompts(tmp_path, chat_model, monkeypatch):
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "cache"))
+    session = FactcheckSession(Settings(shots=3, max_new_tokens=3), progress=lambda message: None)
+    session.use_model(chat_model)
+    run = session.run(suite_of(tmp_path, prompt="chat", system="Answer with a name."))
+    lre = run.lre.lre
+    assert isinstance(lre.template, Phrasing) and lre.template.chat and lre.template.system == "Answer with a name."
+    assert run.knows is not None and all("<|bos|>system\nAnswer with a name.<|eos|>" in o.prompt for o in run.outcomes)
+    # The subject state is the chat prompt's subject token.
+    outcome = run.outcomes[-1]
+    ids, offsets = chat_model.tokenize([outcome.prompt])
+    index = subject_token_index(outcome.prompt, outcome.fact.subject, offsets[0])
+    with torch.no_grad():
+        states = chat_model.forward(chat_model.encode([outcome.prompt]), layers=[lre.layer]).block_outputs[lre.layer][0]
+    assert torch.allclose(states[index], outcome.subject_states[lre.layer], atol=1e-5)
+    # The command line asks the same suite as text: another LRE, other prompts.
+    text_session = FactcheckSession(Settings(shots=3, max_new_tokens=3, prompt="text"), progress=lambda message: None)
+    text_session.use_model(chat_model)
+    text_run = text_session.run(suite_of(tmp_path, prompt="chat"))
+    assert text_run.lre.lre.template == TEMPLATE and not text_run.outcomes[0].prompt.endswith("assistant\n")
+
+
+def test_a_system_message_with_text_prompts_is_refused_at_the_pointer(tmp_path):
+    with pytest.raises(SuiteError, match="/settings/system: a system message is sent only with chat prompts"):
+        suite_of(tmp_path, prompt="text", system="Be brief.")
+
+
+def test_an_unknown_prompt_style_is_a_usage_error(pytester, tiny_llama_folder):
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "capital.json").write_text(json.dumps(
+        {"relation": "capital", "templates": [TEMPLATE], "facts": [{"subject": "France", "object": "Paris"}]}))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-prompt=instruct")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "factcheck_prompt must be 'text' or 'chat', not 'instruct'" in result.stderr.str()
+
+
+def test_a_chat_suite_on_a_model_without_a_chat_template_fails_each_fact_with_the_fix(pytester, tiny_llama_folder):
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_shots = 2\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "capital.json").write_text(json.dumps(
+        {"relation": "capital", "templates": [TEMPLATE], "settings": {"prompt": "chat"},
+         "facts": [{"subject": s, "object": o} for s, o in CAPITALS[:3]]}))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites")
+    result.assert_outcomes(failed=3)
+    assert "has no chat template" in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()

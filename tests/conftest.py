@@ -160,6 +160,25 @@ def tiny_llama(tiny_model_factory):
     return tiny_model_factory("llama")
 
 
+# A ChatML-like chat template on the tiny tokenizer's own special tokens: <|bos|> opens a turn, <|eos|> ends it.
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|bos|>{{ message['role'] }}\n{{ message['content'] }}<|eos|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|bos|>assistant\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_llama(tiny_llama):
+    """The tiny Llama with a chat template (its tokenizer copied: the plain tiny models keep having none)."""
+    import copy
+
+    from factcheck.model.language_model import LanguageModel
+
+    tokenizer = copy.deepcopy(tiny_llama.tokenizer)
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    return LanguageModel(tiny_llama.model, tokenizer, name="tiny-chat")
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2(tiny_model_factory):
     return tiny_model_factory("gpt2")

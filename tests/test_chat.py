@@ -11,27 +11,21 @@ import torch
 from factcheck.errors import SettingError
 from factcheck.knows.lre_cache import cache_key
 from factcheck.model.language_model import LanguageModel
+from factcheck.reports.report import FactRecord
 from factcheck.says.saycheck import SayOptions, answer_tokens, run_relation
 from factcheck.session import FactcheckSession
 from factcheck.settings import Settings
 from factcheck.suites.prompts import Phrasing, build_chat_prompt, phrase_prompt, subject_token_index
 from factcheck.suites.suite import Fact, SuiteError, parse_suite
 
-# A ChatML-like template on the tiny tokenizer's own special tokens: <|bos|> opens a turn, <|eos|> ends it.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|bos|>{{ message['role'] }}\n{{ message['content'] }}<|eos|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|bos|>assistant\n{% endif %}"
-)
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
             ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
 TEMPLATE = "The capital city of {subject} is"
 
 
 @pytest.fixture(scope="module")
-def chat_model(tiny_llama) -> LanguageModel:
-    tokenizer = copy.deepcopy(tiny_llama.tokenizer)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return LanguageModel(tiny_llama.model, tokenizer, name="tiny-chat")
+def chat_model(tiny_chat_llama) -> LanguageModel:
+    return tiny_chat_llama
 
 
 def suite_of(tmp_path, name="capital", **settings):
@@ -109,6 +103,13 @@ def test_the_chat_say_check_matches_a_straightforward_reply_loop(tmp_path, chat_
                 assert candidate.logprob == pytest.approx(reference_reply_logprob(chat_model, outcome.prompt, candidate.text), abs=1e-4)
 
 
+def test_a_chat_failure_shows_the_question_turn_not_the_assistant_opening(tmp_path, chat_model):
+    suite = suite_of(tmp_path, prompt="chat")
+    outcome = run_relation(chat_model, suite, SayOptions(shots=3, max_new_tokens=2))[-1]
+    text = FactRecord(suite=suite, outcome=outcome, say_check="generation").explain()
+    assert "prompt     : 'The capital city of Chile is'  (the last chat turn, after 3 demonstrations)" in text
+
+
 def test_answers_after_a_chat_prompt_are_tokenized_as_the_reply(chat_model):
     prompt = phrase_prompt(chat_model, Phrasing(TEMPLATE, chat=True), "Peru", [Fact("France", "Paris")])
     prompt_ids = chat_model.tokenize([prompt.text])[0][0]
@@ -131,11 +132,12 @@ def test_the_lre_cache_keys_chat_prompts_apart_from_text_and_by_chat_template():
     def key(template, chat_template=None):
         return cache_key("fp", template, training, 3, n_train=1, beta=1.0, rank=None, method="full", chat_template=chat_template)
 
+    chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     text = key(TEMPLATE)
     assert key(Phrasing(TEMPLATE)) == text  # a text phrasing keeps the key plain templates always had
-    chat = key(Phrasing(TEMPLATE, chat=True), CHAT_TEMPLATE)
-    assert len({text, chat, key(Phrasing(TEMPLATE, chat=True), CHAT_TEMPLATE + " "),
-                key(Phrasing(TEMPLATE, chat=True, system="Be brief."), CHAT_TEMPLATE)}) == 4
+    chat = key(Phrasing(TEMPLATE, chat=True), chat_template)
+    assert len({text, chat, key(Phrasing(TEMPLATE, chat=True), chat_template + " "),
+                key(Phrasing(TEMPLATE, chat=True, system="Be brief."), chat_template)}) == 4
 
 
 def test_a_chat_relation_gets_its_lre_and_know_verdicts_from_chat_prompts(tmp_path, chat_model, monkeypatch):

@@ -61,9 +61,9 @@ def assert_same(suite, results: dict[str, list[FactOutcome]]) -> None:
 
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
-def test_verdicts_do_not_depend_on_the_run_or_the_batch_size(tiny_llama, path):
+def test_verdicts_do_not_depend_on_the_run_or_the_batch_size(tiny_llama, tiny_chat_llama, path):
     suite = load_suite(path)
-    assert_same(suite, runs(tiny_llama, suite))
+    assert_same(suite, runs(tiny_chat_llama if suite.settings.prompt == "chat" else tiny_llama, suite))
 
 
 SMALL_SUITES = ["commonsense/object_color.json", "science/animal_class.json"]

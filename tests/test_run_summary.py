@@ -3,11 +3,12 @@ the run one process would have summarised."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult, TemplateResult
 from factcheck.knows.know_rules import BLANK_FIRST_TOKEN, Faithfulness, Undecided
 from factcheck.reports.report import distracted_lines, report_document, summary_lines
 from factcheck.reports.run_summary import LensFigure, LreInfo, ModelInfo, RelationSummary, RunSummary
@@ -48,6 +49,26 @@ def test_a_summary_survives_the_trip_to_the_controller():
     assert back.relations[0].lre.faithfulness == Faithfulness(9, 10, 1) and back.relations[0].lre.trusted
     assert summary_lines(back) == summary_lines(summary) and distracted_lines(back) == distracted_lines(summary)
     assert report_document(back) == report_document(summary)
+
+
+def test_a_relation_asked_under_several_templates_survives_the_trip_with_each_template():
+    templated = dataclasses.replace(
+        relation("t_rel", (0, 1)), templates=("A {subject}", "B {subject}"),
+        other_lres=(LreInfo(layer=3, beta=2.5, rank=None, n_train=2, faithfulness=Faithfulness(3, 10, 0), cache_hit=True),),
+        other_lres_skipped=(None,),
+    )
+    templated = dataclasses.replace(templated, results=tuple(
+        dataclasses.replace(r, template_mode="all", templates=(
+            TemplateResult("A {subject}", True, True, True, " x", 0.5, True, "known"),
+            TemplateResult("B {subject}", i == 0, i == 0, True, " y", -0.5, None, None)))
+        for i, r in enumerate(templated.results)))
+    summary = RunSummary(MODEL, (templated,))
+    back = RunSummary.from_payload(json.loads(json.dumps(summary.to_payload())))
+    assert back == summary and report_document(back) == report_document(summary)
+    document = report_document(back)
+    assert document["suites"]["t_rel"]["consistency"] == 0.5
+    assert [entry["template"] for entry in document["suites"]["t_rel"]["templates"]] == ["A {subject}", "B {subject}"]
+    assert any("t_rel #2 'B {subject}': said 1/2  50%" in line for line in summary_lines(back))
 
 
 def test_workers_parts_merge_into_the_one_process_run():

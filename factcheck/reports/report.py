@@ -277,18 +277,20 @@ class FactRecord:
         # Under several templates the details are those of the first template the fact fails under.
         shown = next(iter(self.failing_phrasings), self)
         o = shown.outcome
-        # Each demonstration and the question take as many lines as the template (which may span several).
-        question_lines = (shown.template or self.suite.templates[0]).count("\n") + 1
-        lines = o.prompt.split("\n")
-        demos = max(0, len(lines) // question_lines - 1)
-        question = "\n".join(lines[-question_lines:])
+        question, demos = o.question, o.demonstration_count
+        if demos is None:  # an outcome made without its prompt's parts: each demonstration takes the template's lines
+            question_lines = (shown.template or self.suite.templates[0]).count("\n") + 1
+            lines = o.prompt.split("\n")
+            demos = max(0, len(lines) // question_lines - 1)
+            question = "\n".join(lines[-question_lines:])
+        where = "the last chat turn, " if o.answer_separator == "" else ""
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {regression}"] if regression else []),
             *self._template_lines(),
-            f"  prompt     : {question!r}  (after {demos} demonstration{'s' if demos != 1 else ''})",
+            f"  prompt     : {question!r}  ({where}after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"

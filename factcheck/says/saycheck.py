@@ -48,6 +48,8 @@ class FactOutcome:
     answer_first_token_probabilities: dict[int, float] = field(default_factory=dict)  # accepted first token -> the model's next-token probability
     greedy_first_token: int | None = None  # the model's own next token after the prompt (where its generated answer starts)
     answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer (chat prompts: nothing)
+    question: str = ""  # the question after the demonstrations, as the failure text shows it
+    demonstration_count: int | None = None
 
     @property
     def generation_pass(self) -> bool:
@@ -95,6 +97,8 @@ class _Row:
     is_training: bool
     candidates: list[str]
     separator: str  # between the prompt and an answer
+    question: str
+    demonstration_count: int
 
 
 def first_tokens(candidates: Sequence[Candidate], correct: bool) -> set[int]:
@@ -135,6 +139,8 @@ def run_relation(
             is_training=fact.subject in training,
             candidates=candidate_answers(suite, fact),
             separator=prompts[i].answer_separator,
+            question=prompts[i].question,
+            demonstration_count=prompts[i].demonstration_count,
         )
         for i, fact in enumerate(suite.facts)
     ]
@@ -246,6 +252,8 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
             answer_first_token_probabilities={t: round(math.exp(float(prompt_logprobs[row, t])), 6) for t in accepted_first},
             greedy_first_token=greedy_first[row],
             answer_separator=r.separator,
+            question=r.question,
+            demonstration_count=r.demonstration_count,
         )
     return outcomes, prefix_tensors
 

@@ -36,6 +36,12 @@ class Prompt:
     demonstrations: tuple[Fact, ...]
     subject_end: int  # character offset where the question's subject ends (the template may repeat its words later)
     answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer
+    question: str = ""  # the question asked after the demonstrations (a distractor's lead included)
+
+    @property
+    def demonstration_count(self) -> int:
+        """The demonstrations the prompt shows (a fact is never its own)."""
+        return sum(d.subject != self.subject for d in self.demonstrations)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def build_chat_prompt(render_chat: Callable[[list[dict[str, str]]], str], phrasi
                               f"prompt {text[-300:]!r}); ask this model with text prompts (prompt: text)")
     after_subject = len(template) - template.index(PLACEHOLDER) - len(PLACEHOLDER)
     return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations),
-                  subject_end=start + len(question) - after_subject, answer_separator=CHAT_SEPARATOR)
+                  subject_end=start + len(question) - after_subject, answer_separator=CHAT_SEPARATOR, question=question)
 
 
 def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple[Fact, ...]:
@@ -113,7 +119,8 @@ def build_prompt(bos: str, template: str, subject: str, demonstrations: Sequence
     lines.append(lead + render(template, subject))
     text = bos + "\n".join(lines)
     after_subject = len(template) - template.index(PLACEHOLDER) - len(PLACEHOLDER)
-    return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations), subject_end=len(text) - after_subject)
+    return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations), subject_end=len(text) - after_subject,
+                  question=lines[-1])
 
 
 def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, int]], end: int | None = None) -> int:

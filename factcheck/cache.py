@@ -26,6 +26,37 @@ def cache_root() -> Path:
     return base / "factcheck"
 
 
+class FactcheckWarning(UserWarning):
+    """Something factcheck worked around (a damaged or unwritable cache entry): said, never fatal."""
+
+
+def warn(message: str) -> None:
+    """Say `message` as a warning that the user's warning filters cannot turn into an error (`-W error`,
+    `filterwarnings = error`): what factcheck worked around must not stop the run."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", FactcheckWarning)
+        warnings.warn(message, FactcheckWarning, stacklevel=3)
+
+
+_UNWRITABLE_SAID: set[str] = set()
+
+
+def store_or_warn(write, what: str, folder: Path) -> bool:
+    """Run `write` (which stores derived data under `folder`); where the folder cannot be written (read-only, full,
+    not ours), say so once per folder and go on: the data is used from memory this run. Returns whether it stored."""
+    try:
+        write()
+        return True
+    except OSError as error:
+        if str(folder) not in _UNWRITABLE_SAID:
+            _UNWRITABLE_SAID.add(str(folder))
+            warn(f"factcheck: cannot write {what} to the cache folder {folder} ({error.strerror or error}); they are "
+                 "computed and used from memory for this run only (set FACTCHECK_CACHE to a writable folder to keep them)")
+        return False
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -12,7 +12,10 @@ import jsonschema
 import pandas as pd
 
 from factcheck.errors import FactcheckError
-from factcheck.suites.suite import json_pointer
+from factcheck.suites.suite import SuiteError, json_pointer, read_json_document
+
+# A report holds a few kilobytes per fact: this is far more than 100,000 facts need.
+MAX_REPORT_BYTES = 1024 * 1024 * 1024
 
 
 class ReportError(FactcheckError, ValueError):
@@ -39,9 +42,9 @@ def load(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportError(f"{path}: cannot read the report: {error}") from None
+        document = read_json_document(path, max_bytes=MAX_REPORT_BYTES)  # regular files only, size-capped, strict JSON
+    except SuiteError as error:
+        raise ReportError(f"cannot read the report: {error}") from None
     validate_report(document, path)
     frame = pd.DataFrame(document["facts"])
     if frame.empty:

@@ -7,7 +7,6 @@ import sys
 import time
 from typing import Callable
 
-from factcheck.errors import FactcheckError
 from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.knows.lre import NonFiniteLre
@@ -32,7 +31,7 @@ class FactcheckSession:
         self.settings = resolve(command_line, ini)  # the settings no suite can change
         self._model: LanguageModel | None = None
         self._runs: dict[str, RelationRun] = {}
-        self._failed: dict[str, FactcheckError] = {}  # suite path -> why its relation could not run
+        self._failed: dict[str, Exception] = {}  # suite path -> why its relation could not run
 
     @property
     def model(self) -> LanguageModel:
@@ -88,7 +87,7 @@ class FactcheckSession:
         if key not in self._runs:
             try:
                 self._runs[key] = self._run_relation(suite)
-            except FactcheckError as error:
+            except Exception as error:  # any failure: a relation that cannot run is not run again for each fact
                 self._failed[key] = error
                 raise
         return self._runs[key]

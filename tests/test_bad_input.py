@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import re
 import shutil
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -417,3 +418,45 @@ def test_pytest_reports_every_bad_file_runs_the_good_suite_and_modifies_nothing(
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(SUITE_FILES) + len(good_facts)
     assert "errors" not in outcomes and "error" not in outcomes
     result.stdout.fnmatch_lines(["*invalid fact suite*", "*country_capital*5*"])
+
+
+def special_files(folder: Path) -> dict[str, Path]:
+    """A FIFO and a link to /dev/zero, each named like a JSON file: reading either naively hangs or never ends."""
+    import os
+
+    fifo = folder / "pipe.json"
+    os.mkfifo(fifo)
+    zero = folder / "zero.json"
+    zero.symlink_to("/dev/zero")
+    return {"a FIFO (named pipe)": fifo, "a character device": zero}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
+def test_fifos_and_devices_are_refused_by_every_reader_without_being_read(tmp_path):
+    from factcheck.gate.diff import load_results
+    from factcheck.results import ReportError, load
+
+    for kind, path in special_files(tmp_path).items():
+        with pytest.raises(SuiteError, match=re.escape(f"not a regular file (it is {kind}); give the path of a JSON file")):
+            load_suite(path)
+        with pytest.raises(BaselineError, match="not a regular file"):
+            load_baseline(path)
+        with pytest.raises(BaselineError, match="not a regular file"):
+            load_results(path)  # factcheck diff
+        with pytest.raises(ReportError, match="not a regular file"):
+            load(path)  # the DataFrame loader
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
+def test_import_and_tune_folders_with_a_fifo_name_it_and_go_on(tmp_path):
+    from factcheck.knows.tune import suite_paths
+    from factcheck.suites.importer import import_paths
+
+    source = tmp_path / "paper"
+    source.mkdir()
+    special_files(source)
+    report = import_paths([source], tmp_path / "out")
+    assert sorted(path.name for path, _ in report.failures) == ["pipe.json", "zero.json"]
+    assert all("not a regular file" in message for _, message in report.failures)
+    with pytest.raises(SuiteError, match="not a regular file"):
+        [load_suite(path) for path in suite_paths([str(source)])]

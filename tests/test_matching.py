@@ -65,3 +65,24 @@ def test_answer_glued_to_more_letters_never_matches(answer, extra):
 @given(text=st.text(max_size=40))
 def test_normalise_is_idempotent(text):
     assert normalise(normalise(text)) == normalise(text)
+
+
+def test_a_name_does_not_end_inside_a_longer_name():
+    assert matching_answer(" Guinea-Bissau", ["Guinea"]) is None
+    assert matching_answer(" New York City", ["New York"]) is None
+    assert matching_answer(" New York City", ["New York", "New York City"]) == "New York City"  # an alias says it
+    assert matching_answer(" Sierra Leone", ["Sierra"]) is None
+    # Punctuation, a lower-case word or the end still end a name.
+    for said in (" Paris, France", " Paris.", " Paris", " Paris is the capital", " Paris (France)", " Guinea - a country"):
+        assert matching_answer(said, ["Paris", "Guinea"]) is not None, said
+    # Words that are not names go on as before: a capitalised word after a common noun does not make a new word.
+    assert matching_answer(" red Square", ["red"]) == "red"
+    assert matching_answer(" well-known", ["well"]) == "well"
+
+
+def test_a_dotted_capital_i_matches_a_plain_i_and_dotless_i_stays_a_letter_of_its_own():
+    assert matching_answer(" İstanbul", ["Istanbul"]) == "Istanbul"
+    assert matching_answer(" Istanbul", ["İstanbul"]) == "İstanbul"
+    assert matching_answer(" istanbul", ["İstanbul"]) == "İstanbul"
+    assert normalise("İZMİR") == "izmir"
+    assert matching_answer(" ıstanbul", ["Istanbul"]) is None  # ı (dotless) is another letter

@@ -93,6 +93,39 @@ def test_a_relation_that_cannot_run_fails_every_fact_with_one_error_and_is_not_r
     assert session.runs() == [] and session.all_records() == []
 
 
+def test_any_failure_of_a_relation_is_remembered_not_retried_per_fact(tiny_llama, tmp_path, monkeypatch):
+    session = quiet_session(tiny_llama, Settings(shots=2))
+    calls = []
+
+    def broken(suite):
+        calls.append(suite)
+        raise PermissionError(13, "Permission denied", "/somewhere")
+
+    monkeypatch.setattr(session, "_run_relation", broken)
+    for index in range(3):
+        with pytest.raises(PermissionError):
+            session.record_for(suite_of(tmp_path), index)
+    assert len(calls) == 1
+
+
+def test_an_unwritable_lre_cache_is_said_once_and_the_lre_used_from_memory(tiny_llama, tmp_path, monkeypatch):
+    import warnings
+
+    from factcheck.cache import FactcheckWarning
+
+    blocked = tmp_path / "cache-is-a-file"
+    blocked.write_text("not a folder")  # root can write anywhere: a file where the folder should be cannot be written
+    monkeypatch.setenv("FACTCHECK_CACHE", str(blocked))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")  # the user's -W error must not turn it into a failure
+        run = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path))
+        again = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, name="other"))
+    said = [w for w in caught if issubclass(w.category, FactcheckWarning)]
+    assert len(said) == 1 and "cannot write LRE results to the cache folder" in str(said[0].message)
+    assert run.lre is not None and run.knows is not None and again.lre is not None
+    assert blocked.read_text() == "not a folder"
+
+
 def test_more_shots_than_facts_runs_without_an_lre_and_says_why(tiny_llama, tmp_path):
     run = quiet_session(tiny_llama, Settings(shots=len(CAPITALS) + 1)).run(suite_of(tmp_path))
     assert run.lre is None and "no LRE" in run.lre_skipped

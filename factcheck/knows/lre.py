@@ -28,8 +28,10 @@ tests/lre_reference.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -231,6 +233,15 @@ def _decoder(model: LanguageModel) -> nn.Module:
     return getattr(model.model, "base_model", model.model)
 
 
+@contextlib.contextmanager
+def _torch_deprecation_quiet():
+    """Forward mode's first use loads torch's decompositions, which warn that torch.jit.script is deprecated: under
+    the user's `-W error` that warning (torch's, about torch) would fail the first JVP, so it is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is", category=DeprecationWarning)
+        yield
+
+
 # ---- one training prompt, split at the subject ---------------------------------------------
 def _full_passes(model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[tuple[PrefixKeys, torch.Tensor, torch.Tensor]]:
     """Each prompt's prefix keys/values (before the subject's last token), the output of block `layer` over
@@ -370,7 +381,8 @@ class SuffixBatch:
         def one(tangent):
             return torch.func.jvp(self.object_states, (self.h,), (tangent,))[1]
 
-        return torch.func.vmap(one)(tangents)
+        with _torch_deprecation_quiet():
+            return torch.func.vmap(one)(tangents)
 
     def entries_per_chunk(self) -> int:
         """Tangent entries per vectorised pass, keeping one batched activation near _CHUNK_BYTES."""

@@ -18,10 +18,10 @@ and recomputed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +30,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from factcheck.cache import cache_root, write_bytes_atomic
+from factcheck.cache import cache_root, store_or_warn, warn, write_bytes_atomic
 from factcheck.knows.implicit_lre import ImplicitLre, implicit_is_cheaper
 from factcheck.knows.lre import (
     DEFAULT_BETA,
@@ -212,8 +212,9 @@ class AppliedCache:
         if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT
                 or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
                 or not bool(torch.isfinite(decoded).all())):
-            warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it", stacklevel=2)
-            path.unlink(missing_ok=True)
+            warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it")
+            with contextlib.suppress(OSError):  # a read-only cache keeps it; it is recomputed each time
+                path.unlink(missing_ok=True)
             return None
         return decoded
 
@@ -221,7 +222,9 @@ class AppliedCache:
         decoded = decoded.detach().float().cpu().contiguous()
         require_finite("the LRE's decode of the relation's subject states", decoded)
         metadata = {"format": APPLIED_FORMAT, "key": self.key, "checksum": _checksum(decoded)}
-        write_bytes_atomic(self.path(states), safetensors_bytes({"decoded": decoded}, metadata=metadata))
+        path = self.path(states)
+        store_or_warn(lambda: write_bytes_atomic(path, safetensors_bytes({"decoded": decoded}, metadata=metadata)),
+                      "LRE results", path.parent)
 
 
 def load_or_estimate(
@@ -270,14 +273,16 @@ def load_or_estimate(
                 stored, weight=stored.weight.to(model.device), bias=stored.bias.to(model.device), relation=name
             ), True
         except CorruptEntry as problem:
-            warnings.warn(f"factcheck: discarding corrupted LRE cache entry {path}: {problem}; recomputing it", stacklevel=2)
-            path.unlink(missing_ok=True)
+            warn(f"factcheck: discarding corrupted LRE cache entry {path}: {problem}; recomputing it")
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
     if implicit_states is not None and method == "full" and rank is None and implicit_is_cheaper(implicit_states, model.hidden_size):
         implicit = ImplicitLre(
             model, template, facts[:n_train], layer, float(beta), relation=name,
-            on_weight=lambda formed: save_lre(formed, key, path), store=AppliedCache(key, model.hidden_size),
+            on_weight=lambda formed: store_or_warn(lambda: save_lre(formed, key, path), "LRE results", path.parent),
+            store=AppliedCache(key, model.hidden_size),
         )
         return implicit, False
     lre = estimate()
-    save_lre(lre, key, path)
+    store_or_warn(lambda: save_lre(lre, key, path), "LRE results", path.parent)
     return lre, False

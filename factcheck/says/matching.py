@@ -12,28 +12,67 @@ _LEADING_NOISE = " \t\"'`*_([{“‘«"
 
 
 def normalise(text: str) -> str:
-    """Unicode-compatibility fold, case fold, collapse whitespace, trim."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _WHITESPACE.sub(" ", folded).strip()
+    """Unicode-compatibility fold, case fold (a dotted capital I folds to a plain i: 'İstanbul' is 'istanbul'),
+    collapse whitespace, trim."""
+    return _WHITESPACE.sub(" ", "".join(map(_fold, unicodedata.normalize("NFKC", text)))).strip()
+
+
+def _fold(char: str) -> str:
+    # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
+    return "i" if char == "\u0130" else char.casefold()
 
 
 def _is_word_char(char: str) -> bool:
-    # Combining marks count: case folding turns "İ" into "i" + a combining dot.
+    # Combining marks count (a letter's accent written apart).
     return char == "_" or unicodedata.category(char)[0] in "LNM"
 
 
-def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
-    """The first answer that the generated text starts with, ending at a word boundary; else None.
+def _is_capital(char: str) -> bool:
+    return unicodedata.category(char) in ("Lu", "Lt")
 
-    "Paris, France" says "Paris"; "Parisian" and "not Paris" do not.
+
+def _looks_like_a_name(answer: str) -> bool:
+    """A name (its last word capitalised: 'Guinea', 'New York'), which a hyphen or a further capitalised word
+    would continue into another name."""
+    words = answer.split()
+    return bool(words) and _is_capital(words[-1][0])
+
+
+def _continues_the_name(rest: str) -> bool:
+    """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City'."""
+    if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
+        return True
+    return len(rest) >= 2 and rest[0] == " " and _is_capital(rest[1])
+
+
+_HYPHENS = "-\u2010\u2011"
+
+
+def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
+    """The first answer that the generated text starts with, ending where the answer does; else None.
+
+    "Paris, France" and "Paris." say "Paris"; "Parisian" and "not Paris" do not. A name ends only where the
+    name does: "Guinea-Bissau" does not say "Guinea", nor "New York City" "New York" (give such a name as an
+    alias when it is also right).
     """
-    said = normalise(generated).lstrip(_LEADING_NOISE)
+    # The generated text as written (for capitals) and folded (for comparing), with each folded character's
+    # position in the written text: folding may change lengths ("ß" is "ss").
+    written = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", generated)).strip()
+    written = written.lstrip(_LEADING_NOISE)
+    folded_parts = [_fold(char) for char in written]
+    said = "".join(folded_parts)
+    ends = []  # ends[i]: the written length that covers the first i + 1 folded characters
+    for index, part in enumerate(folded_parts):
+        ends += [index + 1] * len(part)
     for answer in answers:
         expected = normalise(answer)
         if not expected or not said.startswith(expected):
             continue
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed only where the answer ends in a word character ("U.S." may end anywhere).
-        if not following or not (_is_word_char(expected[-1]) and _is_word_char(following)):
-            return answer
+        if following and _is_word_char(expected[-1]) and _is_word_char(following):
+            continue
+        if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
+            continue
+        return answer
     return None

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -184,16 +185,23 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     """
     if max_bytes is None:
         max_bytes = MAX_SUITE_BYTES
+    too_big = f"suites are limited to {max_bytes:,} bytes (split it into several files)"
     try:
-        size = path.stat().st_size
+        status = path.stat()  # follows links: a link to /dev/zero is the device
     except OSError as error:
         raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
-    if size > max_bytes:
-        raise SuiteError(path, [("", f"file is {size:,} bytes; suites are limited to {max_bytes:,} bytes (split it into several files)")])
+    if not stat.S_ISREG(status.st_mode):
+        # A FIFO would block forever and a device (/dev/zero) never ends: only regular files are read.
+        raise SuiteError(path, [("", f"not a regular file (it is {_file_kind(status.st_mode)}); give the path of a JSON file")])
+    if status.st_size > max_bytes:
+        raise SuiteError(path, [("", f"file is {status.st_size:,} bytes; {too_big}")])
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)  # the cap holds even for a file that grows while it is read
     except OSError as error:
         raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
+    if len(raw) > max_bytes:
+        raise SuiteError(path, [("", f"file is over {max_bytes:,} bytes; {too_big}")])
     text = _decode_utf8(path, raw)
     if not text.strip():
         raise SuiteError(path, [("", "invalid JSON: the file is empty")])
@@ -222,6 +230,12 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     if problem := _depth_problem(document):
         raise SuiteError(path, [problem])
     return document
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:

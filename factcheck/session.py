@@ -30,22 +30,29 @@ class FactcheckSession:
         self.ini = ini
         self.settings = resolve(command_line, ini)  # the settings no suite can change
         self._model: LanguageModel | None = None
+        self._model_error: Exception | None = None
         self._runs: dict[str, RelationRun] = {}
         self._failed: dict[str, Exception] = {}  # suite path -> why its relation could not run
 
     @property
     def model(self) -> LanguageModel:
+        if self._model_error is not None:
+            raise self._model_error  # a model that could not load is not tried again for each relation
         if self._model is None:
             if self.threads is not None:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            self._model = load_model(
-                self.settings.model,
-                dtype=self.settings.dtype,
-                device=self.settings.device,
-                trust_remote_code=self.settings.trust_remote_code,
-            )
+            try:
+                self._model = load_model(
+                    self.settings.model,
+                    dtype=self.settings.dtype,
+                    device=self.settings.device,
+                    trust_remote_code=self.settings.trust_remote_code,
+                )
+            except Exception as error:
+                self._model_error = error
+                raise
             self.progress(f"\n[{self.model_line()}]")
         return self._model
 
@@ -83,7 +90,8 @@ class FactcheckSession:
         """All facts of a relation, computed together the first time any of them is asked for."""
         key = str(suite.path)
         if key in self._failed:
-            raise self._failed[key]  # each of its facts fails with the same error; the relation is not run again
+            # Each of its facts fails with the same error (its traceback shown once); the relation is not run again.
+            raise self._failed[key].with_traceback(None)
         if key not in self._runs:
             try:
                 self._runs[key] = self._run_relation(suite)
@@ -106,8 +114,10 @@ class FactcheckSession:
             if count > 1:
                 self.progress(f"\n  template {index + 1}: {suite.templates[index]!r}")
             # Distracted prompts are asked under the first template only: one false statement per fact is the probe.
-            phrasings.append(self._run_phrasing(suite.phrased(index, prompt=settings.prompt), options, say_check,
-                                                distractor=index == 0))
+            phrasing = self._run_phrasing(suite.phrased(index, prompt=settings.prompt), options, say_check, distractor=index == 0)
+            if index and phrasing.lre is not None:  # only the first template's LRE is drawn (the lens): free the others
+                phrasing = dataclasses.replace(phrasing, lre=dataclasses.replace(phrasing.lre, lre=None))
+            phrasings.append(phrasing)
         release_freed_memory()  # the relation's passes leave a fragmented heap behind
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")

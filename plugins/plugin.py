@@ -574,7 +574,8 @@ class FactItem(pytest.Item):
         if run.gate is not None:
             change = run.gate.judge(result)
             if change.is_regression:
-                self.regression = f"REGRESSION ({change.kind}): said right in the baseline, not now; {change.note}"
+                said = "" if change.note.startswith("said under") else "said right in the baseline, not now; "
+                self.regression = f"REGRESSION ({change.kind}): {said}{change.note}"
                 raise FactRegression(result.subject)
         if not self.record.passed:
             raise FactFailure(result.subject)

@@ -460,3 +460,51 @@ def test_import_and_tune_folders_with_a_fifo_name_it_and_go_on(tmp_path):
     assert all("not a regular file" in message for _, message in report.failures)
     with pytest.raises(SuiteError, match="not a regular file"):
         [load_suite(path) for path in suite_paths([str(source)])]
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda root: root / "nonexistent" / "model", "no such file or folder"),
+    (lambda root: (root / "notes.txt", (root / "notes.txt").write_text("hi"))[0], "is a file, not a model folder or a .gguf file"),
+    (lambda root: (root / "empty", (root / "empty").mkdir())[0], "has no config.json (it holds nothing)"),
+])
+def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, make, expected):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    with pytest.raises(ModelLoadError, match=re.escape(expected)) as caught:
+        load_model(str(make(tmp_path)))
+    assert "a folder holding config.json, the tokenizer and weights as *.safetensors, a .gguf file" in str(caught.value)
+    assert "hub" in str(caught.value)
+
+
+def test_pickled_weights_are_refused_with_the_conversion_not_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": 1}))
+    monkeypatch.setattr(pickle, "load", lambda *args, **kwargs: pytest.fail("unpickled"))
+    with pytest.raises(ModelLoadError, match=r"pickled weights .* does not unpickle .*save_pretrained"):
+        load_model(str(folder))
+
+
+def test_a_missing_model_fails_each_fact_with_the_message_not_an_internal_error(pytester, tmp_path, monkeypatch):
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "capital.json").write_text(json.dumps(
+        {"relation": "capital", "templates": ["The capital of {subject} is"],
+         "facts": [{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}]}))
+    (pytester.path / "suites" / "second.json").write_text(json.dumps(
+        {"relation": "second", "templates": ["{subject} is in"], "facts": [{"subject": "Lima", "object": "Peru"}]}))
+    from factcheck.model import language_model
+
+    calls = []
+    original = language_model.check_model_location
+    monkeypatch.setattr(language_model, "check_model_location", lambda spec: calls.append(spec) or original(spec))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", f"--factcheck-model={tmp_path / 'nowhere'}",
+                                          "--factcheck-report=r.json")
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out and out.count("no such file or folder") >= 3
+    assert len(calls) == 1  # one attempt to load, not one per relation

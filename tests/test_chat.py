@@ -163,8 +163,9 @@ def test_a_chat_relation_gets_its_lre_and_know_verdicts_from_chat_prompts(tmp_pa
 
 
 def test_a_system_message_with_text_prompts_is_refused_at_the_pointer(tmp_path):
-    with pytest.raises(SuiteError, match="/settings/system: a system message is sent only with chat prompts"):
-        suite_of(tmp_path, prompt="text", system="Be brief.")
+    for settings in ({"prompt": "text"}, {}):
+        with pytest.raises(SuiteError, match="/settings/system: a system message is sent only with chat prompts"):
+            suite_of(tmp_path, system="Be brief.", **settings)
 
 
 def test_an_unknown_prompt_style_is_a_usage_error(pytester, tiny_llama_folder):

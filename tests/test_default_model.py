@@ -108,6 +108,8 @@ def fake_wheel(monkeypatch, tmp_path, tiny_tokenizer):
             real_save(folder, **kw)
             if state["crash"] == "model":
                 raise Crash("disk full while saving the model")
+            if state["crash"] == "no space":
+                raise OSError(28, "No space left on device")
 
         model.save_pretrained = save_pretrained
         return model
@@ -400,3 +402,28 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
     converted = load_file(folder / "model.safetensors")
     assert converted.keys() <= plain.keys() and len(converted) >= len(plain) - 1  # a tied head is saved once
     assert all(torch.equal(converted[name], plain[name]) for name in converted)
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "broken config"])
+def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
+    from factcheck.cache import FactcheckWarning
+
+    folder = default_model.converted_folder()
+    if damage == "truncated weights":
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        (folder / "config.json").write_text('{"model_type": "llama", ')
+    with pytest.warns(FactcheckWarning, match="converted default model in .* is damaged .*converting it again"):
+        model = load_model()
+    assert fake_wheel["conversions"] == 2 and model.num_layers == 2
+    assert (default_model.converted_folder() / default_model.MARKER_FILE).is_file()
+
+
+def test_a_full_disk_during_conversion_says_so_and_leaves_nothing(fake_wheel):
+    from factcheck.errors import FactcheckError
+
+    fake_wheel["crash"] = "no space"
+    with pytest.raises(FactcheckError, match="No space left on device; free disk space there, or set FACTCHECK_CACHE"):
+        default_model.converted_folder()
+    assert list(_models_dir().iterdir()) == []

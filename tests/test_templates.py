@@ -9,7 +9,7 @@ import torch
 
 from factcheck.fact_result import FactResult, combine_verdicts
 from factcheck.gate.baseline import build_baseline, parse_baseline
-from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_WRONG, SUPPRESSED, classify
+from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_RIGHT, STILL_WRONG, SUPPRESSED, classify
 from factcheck.knows.knowcheck import KnowOutcome
 from factcheck.reports.report import FactRecord, consistency, report_document
 from factcheck.results import validate_report
@@ -87,6 +87,14 @@ def test_the_result_keeps_each_template_and_combines_the_passes(tmp_path):
     assert single.templates == () and "templates" not in single.to_dict() and single.consistent is None
 
 
+def test_the_know_result_comes_from_the_templates_that_have_a_trusted_lre(tmp_path):
+    suite = suite_of(tmp_path, [GOOD, ODD])
+    record = record_of(suite, [True, False], [None, True], "all")  # no LRE under the first template, one under the second
+    result = record.result
+    assert result.know is not None and result.know_pass is True and result.know.trusted is True
+    assert result.verdict == "hidden" and record.hidden_phrasing().template == ODD
+
+
 def test_consistency_counts_facts_said_alike_under_every_template(tmp_path):
     suite = suite_of(tmp_path, [GOOD, ODD])
     results = [record_of(suite, says, [None, None], "all").result for says in ([True, True], [False, False], [True, False], [False, True])]
@@ -107,7 +115,7 @@ def test_a_regression_under_one_template_is_a_regression_named_with_it(tmp_path)
     assert before.templates == {GOOD: {"say_pass": True, "know_pass": True}, ODD: {"say_pass": True, "know_pass": True}}
     # Still said under `any`, but no longer under the odd template: a regression, split by that template's know-verdict.
     kind, note = classify(before, record_of(suite, [True, False], [True, True], "any").result)
-    assert (kind, note) == (SUPPRESSED, f"under {ODD!r}; the LRE still decodes the object")
+    assert (kind, note) == (SUPPRESSED, f"said under {ODD!r} in the baseline, not now; the LRE still decodes the object")
     assert classify(before, record_of(suite, [True, False], [True, False], "any").result)[0] == FORGOTTEN
     assert classify(before, record_of(suite, [False, False], [None, None], "any").result)[0] == REGRESSED
     # A fact said wrong in the baseline (under `all`) that now fails under a template it passed: still a regression.
@@ -116,6 +124,18 @@ def test_a_regression_under_one_template_is_a_regression_named_with_it(tmp_path)
     assert classify(was_half, record_of(suite, [False, True], [None, None], "all").result)[0] == REGRESSED
     assert classify(was_half, record_of(suite, [True, False], [None, None], "all").result)[0] == STILL_WRONG
     assert classify(was_half, record_of(suite, [True, True], [None, None], "all").result)[0] == FIXED
+
+
+def test_a_changed_mode_or_template_set_is_not_taken_for_a_change_of_the_model(tmp_path):
+    two = suite_of(tmp_path, [GOOD, ODD])
+    # Recorded under `any` (said under one template: said); the same verdicts under `all` are still wrong, not a regression.
+    before = baseline_of(record_of(two, [True, False], [None, None], "any").result).facts["capital"]["France"]
+    assert before.say_pass is True
+    assert classify(before, record_of(two, [True, False], [None, None], "all").result)[0] == STILL_WRONG
+    # A third template, new since the baseline and failing, is not compared either.
+    three = suite_of(tmp_path, [GOOD, ODD, "Capital of {subject}:"])
+    was_right = baseline_of(record_of(two, [True, True], [None, None], "all").result).facts["capital"]["France"]
+    assert classify(was_right, record_of(three, [True, True, False], [None, None, None], "all").result)[0] == STILL_RIGHT
 
 
 def test_a_template_only_one_side_asked_is_not_compared(tmp_path):
@@ -138,7 +158,12 @@ def verdicts(run):
             for r in run.records]
 
 
-def test_each_template_is_asked_as_a_suite_with_that_template_alone_would_be(tiny_llama, tmp_path):
+def test_each_template_is_asked_as_a_suite_with_that_template_alone_would_be(tiny_llama, tmp_path, monkeypatch):
+    from factcheck import session as session_module
+
+    estimated_on = []
+    original = session_module.lre_for_suite
+    monkeypatch.setattr(session_module, "lre_for_suite", lambda model, suite, *a, **k: estimated_on.append(suite.templates[0]) or original(model, suite, *a, **k))
     both = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [GOOD, ODD]))
     good = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [GOOD], name="good"))
     odd = quiet_session(tiny_llama, Settings(shots=2)).run(suite_of(tmp_path, [ODD], name="odd"))
@@ -147,8 +172,9 @@ def test_each_template_is_asked_as_a_suite_with_that_template_alone_would_be(tin
     second = [(o.fact.subject, o.generated, o.generation_pass) for o in both.phrasings[1].outcomes]
     assert first == [(r.fact.subject, r.outcome.generated, r.phrasing_say_pass) for r in good.records]
     assert second == [(o.fact.subject, o.generated, o.generation_pass) for o in odd.outcomes]
-    # Each template has its own LRE, estimated on that template's prompts.
-    assert both.phrasings[1].lre is not None and both.phrasings[1].lre.lre.template == ODD
+    # Each template has its own LRE, estimated on that template's prompts; only the first template's is kept (the lens).
+    assert estimated_on[:2] == [GOOD, ODD] and both.phrasings[1].lre is not None
+    assert both.phrasings[0].lre.lre.template == GOOD and both.phrasings[1].lre.lre is None
     assert all(len(r.phrasings) == 2 for r in both.records)
 
 
@@ -219,4 +245,4 @@ def test_a_fact_expected_wrong_that_regresses_under_one_template_fails_not_xfail
     gated = project.runpytest_inprocess("-p", "no:cacheprovider", "-rfx", "suites", f"-k {subject}")
     gated.assert_outcomes(failed=1)
     out = gated.stdout.str()
-    assert f"REGRESSION (regressed): said right in the baseline, not now; under {ODD!r}" in out
+    assert f"REGRESSION (regressed): said under {ODD!r} in the baseline, not now" in out

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-from factcheck.fact_result import FactResult, TemplateResult
+from factcheck.fact_result import FactResult, TemplateResult, combine_verdicts
 from factcheck.gate.baseline import Baseline, BaselineFact
 
 SUPPRESSED = "suppressed"
@@ -154,6 +154,16 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     regressed = regressed_templates(base, result)
     if regressed:
         return _template_regression(regressed, result)
+    shared = shared_templates(base, result)
+    if shared:
+        # Both sides asked several templates: judge the ones both asked, by this run's mode, so that a changed mode or
+        # a template added or removed since the baseline is not taken for a change of the model.
+        mode = result.template_mode or "all"
+        before = combine_verdicts(mode, [base.templates[t.template]["say_pass"] for t in shared])
+        now = combine_verdicts(mode, [t.say_pass for t in shared])
+        if not before and now:
+            return FIXED, ""
+        return (STILL_RIGHT, "") if now else (STILL_WRONG, "")
     if base.say_pass and not said:
         know = result.know_pass
         if know is None:
@@ -164,18 +174,22 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
 
 
+def shared_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
+    """This run's templates that the baseline also recorded (none where either side asked one template only)."""
+    if not base.templates or not result.templates:
+        return []
+    return [t for t in result.templates if t.template in base.templates]
+
+
 def regressed_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
     """The templates the baseline said the fact under and this run does not (templates only one side asked are not
     compared)."""
-    if not base.templates or not result.templates:
-        return []
-    return [t for t in result.templates if t.template in base.templates and base.templates[t.template]["say_pass"]
-            and not t.say_pass]
+    return [t for t in shared_templates(base, result) if base.templates[t.template]["say_pass"] and not t.say_pass]
 
 
 def _template_regression(regressed: list[TemplateResult], result: FactResult) -> tuple[str, str]:
     """Split like a whole fact's regression, by the know-verdicts under the templates that regressed."""
-    where = "under " + ", ".join(repr(t.template) for t in regressed)
+    where = "said under " + ", ".join(repr(t.template) for t in regressed) + " in the baseline, not now"
     decided = [t.know_pass for t in regressed if t.know_pass is not None]
     if not decided:
         return REGRESSED, f"{where}; {_why_not_split(result)}"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch
+from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, warn
 from factcheck.errors import FactcheckError
 
 DEFAULT_MODEL_NAME = "smollm2"
@@ -73,10 +73,26 @@ def converted_folder() -> Path:
     )
     remove_abandoned_scratch(folder)
     _discard_incomplete(folder)
-    _convert(source, folder)
+    try:
+        _convert(source, folder)
+    except OSError as error:  # a full disk, a cache folder that cannot be written: nothing half-written is left
+        raise FactcheckError(f"converting the default model into {folder} failed: {error.strerror or error}; free disk "
+                             "space there, or set FACTCHECK_CACHE to a folder with room (about 600 MB)") from None
     if not (folder / MARKER_FILE).is_file():
         raise FactcheckError(f"converting the default model left {folder} without {MARKER_FILE}; delete the folder and retry")
     return folder
+
+
+def loaded_or_rebuilt(folder: Path, read):
+    """`read(folder)`, the converted model; a folder that cannot be read (a truncated model.safetensors, a broken
+    config.json) is derived data: it is said, converted again from the wheel's GGUF file and read once more."""
+    try:
+        return read(folder)
+    except Exception as error:  # noqa: BLE001 - whatever the damage, the folder is rebuilt from its source
+        warn(f"factcheck: the converted default model in {folder} is damaged ({type(error).__name__}: {str(error)[:200]}); "
+             "converting it again")
+        (folder / MARKER_FILE).unlink(missing_ok=True)
+        return read(converted_folder())
 
 
 def _discard_incomplete(folder: Path) -> None:

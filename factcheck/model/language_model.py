@@ -350,20 +350,57 @@ def load_model(
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
+        check_model_location(str(spec))
     common = {"trust_remote_code": trust_remote_code, **source_kwargs}
     model_kwargs: dict[str, object] = dict(common)
     if torch_dtype is not None:
         model_kwargs["dtype"] = torch_dtype
     if device_map:
         model_kwargs["device_map"] = device_map
+    def read(folder):
+        return AutoTokenizer.from_pretrained(folder, **common), AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, **common)
-        model = AutoModelForCausalLM.from_pretrained(location, **model_kwargs)
+        if name == default_model.DEFAULT_MODEL_NAME:
+            tokenizer, model = default_model.loaded_or_rebuilt(location, read)
+        else:
+            tokenizer, model = read(location)
     except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
         raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
+    except OSError as error:  # a hub id it could not fetch (no network, no such model), or a file it could not read
+        raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+EXPECTED_MODEL = ("factcheck loads a folder holding config.json, the tokenizer and weights as *.safetensors, a .gguf "
+                  "file, 'smollm2' (the embedded default), or a hub id such as owner/name (which needs network access "
+                  "to the hub, or the model in the local hub cache)")
+
+
+def check_model_location(spec: str) -> None:
+    """A model named by a path must be one factcheck can load: say what is wrong with it before transformers does
+    (whose messages speak of repo ids, JSON or sentencepiece), and refuse pickled weights."""
+    path = Path(spec).expanduser()
+    looks_like_a_path = path.is_absolute() or spec.startswith((".", "~")) or path.exists() or spec.count("/") > 1
+    if not looks_like_a_path:
+        return  # a hub id
+    if not path.exists():
+        raise ModelLoadError(f"model {spec!r}: no such file or folder. {EXPECTED_MODEL}")
+    if not path.is_dir():
+        raise ModelLoadError(f"model {spec!r} is a file, not a model folder or a .gguf file. {EXPECTED_MODEL}")
+    if not (path / "config.json").is_file():
+        held = sorted(p.name for p in path.iterdir())[:5]
+        raise ModelLoadError(f"model folder {spec!r} has no config.json (it holds {', '.join(held) or 'nothing'}). {EXPECTED_MODEL}")
+    pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
+    if pickled and not any(path.glob("*.safetensors")):
+        raise ModelLoadError(
+            f"model folder {spec!r} holds pickled weights (*.bin or *.pt) and no *.safetensors: factcheck does not "
+            "unpickle weights (unpickling can run code). Convert them once, where you trust the files: "
+            "`python -c \"from transformers import AutoModelForCausalLM as M; "
+            f"M.from_pretrained('{spec}').save_pretrained('{spec}-safetensors')\"`, then check that folder"
+        )
 
 
 def _resolve_dtype(dtype: str | None) -> torch.dtype | None:

@@ -142,6 +142,11 @@ class FactRecord:
         know = self.phrasing_know_pass
         return None if know is None else verdict_class(self.phrasing_say_pass, know)
 
+    def hidden_phrasing(self) -> FactRecord:
+        """The template whose evidence backs a 'hidden' verdict: the first that is stored and not said on its own
+        (this record where none is)."""
+        return next((r for r in self.phrasings if r.phrasing_verdict == "hidden"), self)
+
     @property
     def failing_phrasings(self) -> list[FactRecord]:
         """The templates under which the fact is not said (or, for a know requirement, not decoded)."""
@@ -165,7 +170,7 @@ class FactRecord:
     @cached_property
     def result(self) -> FactResult:
         """What the report, the baseline and the gate keep of this fact; built once."""
-        o, know = self.outcome, self.know
+        o = self.outcome
         mode, phrasings = self.template_mode, self.phrasings
         say = SayResult(
             check=self.say_check,
@@ -178,12 +183,18 @@ class FactRecord:
             first_token_probability=self.model_first_token_probability,
         )
         know_result = None
-        if know is not None:
+        # The decoding shown is the first template's that has an LRE; trust and the decode combine the templates whose
+        # LRE is trusted (all of them where none is), as the know-verdict does.
+        source = next((r for r in phrasings if r.know is not None), None)
+        if source is not None:
+            trusted = [r for r in phrasings if r.lre_trusted]
+            judged = trusted or [r for r in phrasings if r.know is not None]
+            know = source.know
             know_result = KnowResult(
                 passed=self.know_pass,
-                trusted=self.lre_trusted,
-                decodes_object=combine_verdicts(mode, [r.lre_decodes_object for r in phrasings]),
-                undecided=self.undecided,
+                trusted=bool(trusted) if any(r.lre_trusted is not None for r in phrasings) else None,
+                decodes_object=combine_verdicts(mode, [r.lre_decodes_object for r in judged]),
+                undecided=source.undecided,
                 top_tokens=tuple(know.top_tokens),
                 object_rank=know.object_rank,
                 object_vocab_rank=know.object_vocab_rank,
@@ -396,7 +407,8 @@ class RelationRun:
             other_lres=tuple(p.lre for p in self.phrasings[1:]),
             other_lres_skipped=tuple(p.lre_skipped for p in self.phrasings[1:]),
             min_accuracy=suite.settings.min_accuracy, distracted=self.distracted is not None,
-            evidence={r.fact.subject: tuple(r.evidence()) for r in records if r.verdict == "hidden"}, lens=tuple(lens),
+            evidence={r.fact.subject: tuple(r.hidden_phrasing().evidence()) for r in records if r.verdict == "hidden"},
+            lens=tuple(lens),
             suite_facts=tuple((fact.subject, fact.object) for fact in suite.facts),
         )
 
@@ -438,18 +450,21 @@ def summary_lines(summary: RunSummary) -> list[str]:
         for key, value in (("facts", len(results)), ("generation", generation), ("ranking", ranking), *classes.items(), ("undecided", undecided)):
             totals[key] += value
         faith = "-"
-        class_cells = [f"{classes[v]:>10}" if lre is not None else f"{'-':>10}" for v in VERDICTS]
+        lres = [info for _, info, _ in relation.template_lres if info is not None]
+        class_cells = [f"{classes[v]:>10}" if lres else f"{'-':>10}" for v in VERDICTS]
         if lre is not None:
             faith = lre.faithfulness.describe()
             if not lre.trusted:
                 faith += " untrusted"
-                class_cells = [f"{'-':>10}"] * len(VERDICTS)
-                all_undecided = lre.faithfulness.tested == 0 and lre.faithfulness.undecided > 0
-                remedy = "make its first tokens decide: see the hint below" if all_undecided else "try `factcheck tune`, or add facts"
-                warnings.append(
-                    f"! {relation_id}: LRE (layer {lre.layer}) untrusted: {lre.faithfulness.why_untrusted()}; "
-                    f"its facts are not classed and their regressions not split ({remedy})"
-                )
+        # A further template's trusted LRE still classes the facts (by that template's know-verdicts).
+        if lre is not None and not any(info.trusted for info in lres):
+            class_cells = [f"{'-':>10}"] * len(VERDICTS)
+            all_undecided = lre.faithfulness.tested == 0 and lre.faithfulness.undecided > 0
+            remedy = "make its first tokens decide: see the hint below" if all_undecided else "try `factcheck tune`, or add facts"
+            warnings.append(
+                f"! {relation_id}: LRE (layer {lre.layer}) untrusted: {lre.faithfulness.why_untrusted()}; "
+                f"its facts are not classed and their regressions not split ({remedy})"
+            )
         if relation.lre_skipped:
             warnings.append(f"! {relation_id}: {relation.lre_skipped}")
         if undecided:

@@ -367,9 +367,9 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(raw_settings.get("system"), str):
         if problem := _text_problem(raw_settings["system"]):
             problems.append(("/settings/system", problem))
-        elif raw_settings.get("prompt") == "text":
-            problems.append(("/settings/system", "a system message is sent only with chat prompts; set prompt to 'chat' "
-                                                 "or remove 'system'"))
+        elif raw_settings.get("prompt") != "chat":
+            problems.append(("/settings/system", "a system message is sent only with chat prompts; add \"prompt\": "
+                                                 "\"chat\" to these settings, or remove 'system'"))
     n_train = (raw_settings.get("lre") or {}).get("n_train")
     if isinstance(n_train, int) and not isinstance(n_train, bool) and n_train > len(document["facts"]):
         problems.append((

@@ -17,6 +17,7 @@ from factcheck.session import FactcheckSession
 from factcheck.settings import Settings
 from factcheck.suites.prompts import Phrasing, build_chat_prompt, phrase_prompt, subject_token_index
 from factcheck.suites.suite import Fact, SuiteError, parse_suite
+from test_saycheck import reference_generation, reference_logprob
 
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
             ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
@@ -66,41 +67,17 @@ def test_a_model_without_a_chat_template_says_so_and_names_the_setting(tiny_llam
         phrase_prompt(tiny_llama, Phrasing(TEMPLATE, chat=True), "Peru", [])
 
 
-def reference_chat_generation(model, prompt: str, max_new_tokens: int) -> str:
-    """Plain greedy decoding of one prompt, stopping at the end of the assistant's turn (or a newline)."""
-    ids = model.tokenize([prompt])[0][0]
-    generated: list[int] = []
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            token = int(model.model(input_ids=torch.tensor([ids + generated])).logits[0, -1].argmax())
-            if token in model.stop_token_ids:
-                break
-            generated.append(token)
-            if "\n" in model.tokenizer.decode([token]):
-                break
-    return model.tokenizer.decode(generated, skip_special_tokens=True).split("\n", 1)[0]
-
-
-def reference_reply_logprob(model, prompt: str, answer: str) -> float:
-    """Log-probability of the reply `answer` right after the chat prompt (no space), from one pass."""
-    ids, offsets = model.tokenize([prompt + answer])
-    ids, offsets = ids[0], offsets[0]
-    first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
-    with torch.no_grad():
-        logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].float(), dim=-1)
-    return sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
-
-
 def test_the_chat_say_check_matches_a_straightforward_reply_loop(tmp_path, chat_model):
     suite = suite_of(tmp_path, prompt="chat")
     outcomes = run_relation(chat_model, suite, SayOptions(shots=3, max_new_tokens=4, batch_size=3))
     for outcome in outcomes:
         assert outcome.prompt.endswith("<|bos|>assistant\n") and outcome.answer_separator == ""
         assert f"<|bos|>user\n{TEMPLATE.replace('{subject}', outcome.fact.subject)}<|eos|>" in outcome.prompt
-        assert outcome.generated == reference_chat_generation(chat_model, outcome.prompt, 4), outcome.fact
+        # The reply ends at the end of the assistant's turn (or a newline).
+        assert outcome.generated == reference_generation(chat_model, outcome.prompt, 4, chat_model.stop_token_ids), outcome.fact
         for candidate in outcome.candidates:
             if candidate.exact:
-                assert candidate.logprob == pytest.approx(reference_reply_logprob(chat_model, outcome.prompt, candidate.text), abs=1e-4)
+                assert candidate.logprob == pytest.approx(reference_logprob(chat_model, outcome.prompt, candidate.text, separator=""), abs=1e-4)
 
 
 def test_a_chat_failure_shows_the_question_turn_not_the_assistant_opening(tmp_path, chat_model):

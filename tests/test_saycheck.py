@@ -30,15 +30,17 @@ def capital_suite(tmp_path, facts=CAPITALS, **settings):
     return parse_suite(document, tmp_path / "country_capital.json")
 
 
-def reference_generation(model, prompt: str, max_new_tokens: int) -> str:
-    """Plain greedy decoding of one unpadded prompt, no cache sharing, stopping as the say-check does."""
+def reference_generation(model, prompt: str, max_new_tokens: int, stop_ids=None) -> str:
+    """Plain greedy decoding of one unpadded prompt, no cache sharing, stopping as the say-check does (at `stop_ids`,
+    by default end of text and padding)."""
+    stop_ids = (model.tokenizer.eos_token_id, model.tokenizer.pad_token_id) if stop_ids is None else stop_ids
     ids = model.tokenize([prompt])[0][0]
     generated: list[int] = []
     with torch.no_grad():
         for _ in range(max_new_tokens):
             logits = model.model(input_ids=torch.tensor([ids + generated])).logits[0, -1]
             token = int(logits.argmax())
-            if token in (model.tokenizer.eos_token_id, model.tokenizer.pad_token_id):
+            if token in stop_ids:
                 break
             generated.append(token)
             if "\n" in model.tokenizer.decode([token]):
@@ -46,9 +48,9 @@ def reference_generation(model, prompt: str, max_new_tokens: int) -> str:
     return model.tokenizer.decode(generated, skip_special_tokens=True).split("\n", 1)[0]
 
 
-def reference_logprob(model, prompt: str, answer: str) -> float:
-    """Log-probability of ' answer' after the prompt, from one pass over the whole text."""
-    ids, offsets = model.tokenize([f"{prompt} {answer}"])
+def reference_logprob(model, prompt: str, answer: str, separator: str = " ") -> float:
+    """Log-probability of `separator` + answer after the prompt, from one pass over the whole text."""
+    ids, offsets = model.tokenize([prompt + separator + answer])
     ids, offsets = ids[0], offsets[0]
     first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
     with torch.no_grad():

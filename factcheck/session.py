@@ -37,7 +37,7 @@ class FactcheckSession:
     @property
     def model(self) -> LanguageModel:
         if self._model_error is not None:
-            raise self._model_error  # a model that could not load is not tried again for each relation
+            raise self._model_error.with_traceback(None)  # a model that could not load is not tried again per relation
         if self._model is None:
             if self.threads is not None:
                 import torch

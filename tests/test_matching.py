@@ -86,3 +86,15 @@ def test_a_dotted_capital_i_matches_a_plain_i_and_dotless_i_stays_a_letter_of_it
     assert matching_answer(" istanbul", ["İstanbul"]) == "İstanbul"
     assert normalise("İZMİR") == "izmir"
     assert matching_answer(" ıstanbul", ["Istanbul"]) is None  # ı (dotless) is another letter
+
+
+def test_a_number_does_not_end_at_its_decimal_point_or_thousands_separator():
+    for said in (" 1.5", " 1,000", " 42.5", " 42,5"):
+        assert matching_answer(said, ["1", "42"]) is None, said
+    for said in (" 1.", " 1, I think", " 42, the answer", " 1969."):
+        assert matching_answer(said, ["1", "42", "1969"]) is not None, said
+
+
+def test_an_en_dash_or_figure_dash_continues_a_name_as_a_hyphen_does():
+    for dash in ("-", "\u2010", "\u2011", "\u2012", "\u2013"):
+        assert matching_answer(f" Guinea{dash}Bissau", ["Guinea"]) is None, dash

@@ -45,7 +45,7 @@ def _continues_the_name(rest: str) -> bool:
     return len(rest) >= 2 and rest[0] == " " and _is_capital(rest[1])
 
 
-_HYPHENS = "-\u2010\u2011"
+_HYPHENS = "-\u2010\u2011\u2012\u2013"  # hyphens, the figure dash and the en dash ("Guinea–Bissau")
 
 
 def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
@@ -71,6 +71,10 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed only where the answer ends in a word character ("U.S." may end anywhere).
         if following and _is_word_char(expected[-1]) and _is_word_char(following):
+            continue
+        # A number goes on past a decimal point or a thousands separator: "1.5" and "1,000" do not say 1.
+        after = said[len(expected) : len(expected) + 2]
+        if expected[-1].isdigit() and len(after) == 2 and after[0] in ".," and after[1].isdigit():
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

@@ -12,7 +12,7 @@ from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.knows.lre import NonFiniteLre
 from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
-from factcheck.reports.report import DistractedResult, FactRecord, PhrasingRun, RelationRun
+from factcheck.reports.records import DistractedResult, FactRecord, PhrasingRun, RelationRun
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve

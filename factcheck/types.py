@@ -14,11 +14,17 @@ PROMPT_STYLES = ("text", "chat")  # few-shot plain text, or the model's chat tem
 
 REPORT_VERSION = 2  # factcheck/schemas/report.schema.json
 BASELINE_VERSION = 2  # factcheck/schemas/baseline.schema.json; version 1 (relations keyed by file name) is migrated on reading
-# pytest marks (and common plugins' marks) that change how a test runs: a suite file name, fact tag or suite marker
-# of one of these names would skip or xfail facts, so the plugin refuses them and the importer never writes them.
-RESERVED_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst",
-                            "trylast", "factcheck", "xdist_group", "flaky", "timeout", "asyncio", "anyio", "django_db",
-                            "order"})
+# Marks that change how pytest runs a test: pytest's own, and those of widely used plugins that act on any marked
+# item (timeouts, reruns, ordering, xdist groups, async runners, dependencies, repeats, forking). A suite file name,
+# fact tag or suite marker of one of these names would skip, xfail, rerun or reorder facts, so the plugin refuses
+# them and the importer never writes them. A fixed list, not every registered mark: a project registers its own tag
+# names (in its ini file or conftest.py) to run under --strict-markers, and those must stay usable.
+RESERVED_MARKS = frozenset({
+    "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast",  # pytest
+    "factcheck", "xdist_group", "flaky", "timeout", "asyncio", "anyio", "trio", "django_db", "order", "run", "first",
+    "last", "dependency", "repeat", "forked", "no_cover", "hypothesis", "benchmark", "httpx_mock", "vcr", "freeze_time",
+    "pytester_example_path",
+})
 DTYPE_NAMES = ("float32", "fp32", "float16", "fp16", "bfloat16", "bf16", "auto")  # factcheck.model.language_model.DTYPES
 # torch device types a model can run on ("auto": accelerate spreads it), with an optional index: cuda:1
 DEVICE_PATTERN = r"(cpu|auto|mps|cuda|xpu|hpu|npu|mlu)(:\d+)?"

@@ -37,7 +37,7 @@ from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
 if TYPE_CHECKING:
-    from factcheck.reports.report import FactRecord
+    from factcheck.reports.records import FactRecord
     from factcheck.session import FactcheckSession
 
 RUN_KEY = pytest.StashKey["FactcheckRun"]()

@@ -11,7 +11,7 @@ import torch
 from factcheck.errors import SettingError
 from factcheck.knows.lre_cache import cache_key
 from factcheck.model.language_model import LanguageModel
-from factcheck.reports.report import FactRecord
+from factcheck.reports.records import FactRecord
 from factcheck.says.saycheck import SayOptions, answer_tokens, run_relation
 from factcheck.session import FactcheckSession
 from factcheck.settings import Settings

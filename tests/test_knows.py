@@ -13,7 +13,7 @@ from factcheck.knows.know_rules import BLANK_FIRST_TOKEN, DECODED_TOKEN_SHARED, 
 from factcheck.knows.knowcheck import KnowOutcome, faithfulness, know_check, verdict_class
 from factcheck.knows.lens import attribute_lens, png_bytes, render_text
 from factcheck.knows.lre import estimate_lre
-from factcheck.reports.report import FactRecord
+from factcheck.reports.records import FactRecord
 from factcheck.results import ReportError, load, validate_report
 from factcheck.says.saycheck import Candidate, FactOutcome
 from factcheck.suites.suite import Fact, parse_suite
@@ -334,7 +334,8 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
 
 def test_report_with_an_undecided_fact_and_an_interval_validates_and_loads_as_columns(tmp_path):
     from factcheck.knows.know_rules import Faithfulness
-    from factcheck.reports.report import LreInfo, REPORT_VERSION
+    from factcheck.reports.run_summary import LreInfo
+    from factcheck.types import REPORT_VERSION
 
     suite = parse_suite({"relation": "r", "templates": ["{subject} is"], "facts": [{"subject": "France", "object": "Paris"}]}, tmp_path / "r.json")
     decided = FactRecord(suite=suite, outcome=outcome(said=True), say_check="generation", lre_trusted=True,

@@ -95,6 +95,14 @@ def test_a_number_does_not_end_at_its_decimal_point_or_thousands_separator():
         assert matching_answer(said, ["1", "42", "1969"]) is not None, said
 
 
+def test_a_number_glued_to_letters_is_another_word_and_a_unit_after_a_space_is_not():
+    for said, answer in ((" 1066AD", "1066"), (" 5th", "5"), (" 3kg", "3")):
+        assert matching_answer(said, [answer]) is None, said  # an ordinal or a glued unit: give it as an alias
+        assert matching_answer(said, [answer, said.strip()]) == said.strip()
+    for said, answer in ((" 1066 AD", "1066"), (" 92%", "92"), (" 3 kg", "3")):
+        assert matching_answer(said, [answer]) == answer, said
+
+
 def test_an_en_dash_or_figure_dash_continues_a_name_as_a_hyphen_does():
     for dash in ("-", "\u2010", "\u2011", "\u2012", "\u2013"):
         assert matching_answer(f" Guinea{dash}Bissau", ["Guinea"]) is None, dash

@@ -243,7 +243,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(projec
 
 
 @pytest.mark.parametrize("where", ["tag", "file", "marker"])
-@pytest.mark.parametrize("mark", ["skip", "xfail", "skipif", "usefixtures"])
+@pytest.mark.parametrize("mark", ["skip", "xfail", "skipif", "usefixtures", "timeout", "hypothesis"])
 def test_a_suite_mark_that_is_a_pytest_mark_is_refused_not_obeyed(project, mark, where):
     """A fact tagged "xfail" would turn its failure into XFAIL (the gate silently off); "skip" crashed pytest."""
     suites = project.path / "suites" / "geo"

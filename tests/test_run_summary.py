@@ -96,3 +96,36 @@ def test_parts_from_different_models_or_versions_are_refused():
 
 def test_the_model_line_names_what_ran():
     assert MODEL.line() == "factcheck: tiny LlamaForCausalLM fingerprint=abc123 dtype=float32 device=cpu (loaded in 1.2 s)"
+
+
+def test_the_controller_writes_every_output_from_workers_summaries_without_importing_torch(tmp_path):
+    """An xdist controller runs no model: the summary lines, the JSON report, the HTML page and the gate must not
+    cost it torch's import (seconds and hundreds of MB)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    summary = RunSummary(MODEL, (relation("a_rel", (0, 1, 2, 3, 4), (LensFigure("s1", "iVBORw0KGgo=", "x"),)),))
+    (tmp_path / "payload.json").write_text(json.dumps(summary.to_payload()), encoding="utf-8")
+    script = f"""
+import json, sys
+from pathlib import Path
+from factcheck.reports.run_summary import RunSummary
+from factcheck.reports.report import summary_lines, distracted_lines, write_report
+from factcheck.reports.html_report import write_html_report
+from factcheck.gate.release_gate import record
+import plugins.plugin
+folder = Path({str(tmp_path)!r})
+summary = RunSummary.from_payload(json.loads((folder / "payload.json").read_text()))
+lines = summary_lines(summary) + distracted_lines(summary)
+write_report(folder / "report.json", summary)
+write_html_report(folder / "report.html", summary)
+record(folder / "baseline.json", summary.model.identity(), summary.suites_info(), summary.results)
+print(len(lines), "torch" in sys.modules, "transformers" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    count, torch_imported, transformers_imported = done.stdout.split()
+    assert int(count) > 5 and (torch_imported, transformers_imported) == ("False", "False")
+    assert (tmp_path / "report.json").is_file() and (tmp_path / "report.html").is_file() and (tmp_path / "baseline.json").is_file()

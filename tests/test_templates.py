@@ -11,7 +11,8 @@ from factcheck.fact_result import FactResult, combine_verdicts
 from factcheck.gate.baseline import build_baseline, parse_baseline
 from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_RIGHT, STILL_WRONG, SUPPRESSED, classify
 from factcheck.knows.knowcheck import KnowOutcome
-from factcheck.reports.report import FactRecord, consistency, report_document
+from factcheck.reports.records import FactRecord
+from factcheck.reports.report import consistency, report_document
 from factcheck.results import validate_report
 from factcheck.says.saycheck import Candidate, FactOutcome
 from factcheck.session import FactcheckSession

@@ -148,9 +148,13 @@ class NonFiniteLre(FactcheckError, ValueError):
     """An LRE (or a decode) with infinite or NaN values: never cached, never used."""
 
 
+def all_finite(*tensors: torch.Tensor) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
 def require_finite(what: str, *tensors: torch.Tensor) -> None:
     """Raise NonFiniteLre when any value of `tensors` is infinite or NaN (`what` names them in the message)."""
-    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+    if not all_finite(*tensors):
         raise NonFiniteLre(
             f"{what} has infinite or NaN values, so its know-verdicts would be meaningless; it is not cached. "
             "The model's hidden states may overflow in this dtype (try --factcheck-dtype float32) or at this layer "

@@ -39,6 +39,7 @@ from factcheck.knows.lre import (
     DEFAULT_SKETCH_RANK,
     LayerSpec,
     Lre,
+    all_finite,
     estimate_lre,
     relation_parts,
     require_finite,
@@ -161,7 +162,7 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
         raise CorruptEntry(f"hidden size {d}, the model has {hidden_size}")
     if metadata.get("checksum") != _checksum(weight, bias):
         raise CorruptEntry("tensor checksum does not match")
-    if not (bool(torch.isfinite(weight).all()) and bool(torch.isfinite(bias).all())):
+    if not all_finite(weight, bias):
         raise CorruptEntry("holds infinite or NaN values")
     try:
         settings = json.loads(metadata["settings"])
@@ -211,7 +212,7 @@ class AppliedCache:
         expected = (states.shape[0], self.hidden_size)
         if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT
                 or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
-                or not bool(torch.isfinite(decoded).all())):
+                or not all_finite(decoded)):
             warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it")
             with contextlib.suppress(OSError):  # a read-only cache keeps it; it is recomputed each time
                 path.unlink(missing_ok=True)

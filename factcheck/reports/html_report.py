@@ -11,7 +11,6 @@ from typing import Sequence
 from factcheck.cache import write_text_atomic
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
-from factcheck.knows.lens import attribute_lens, png_bytes
 from factcheck.reports.report import is_undecided, undecided_count
 from factcheck.reports.run_summary import LensFigure, RelationSummary, RunSummary
 from factcheck.types import VERDICTS
@@ -117,6 +116,8 @@ def _hidden_table(relations: Sequence[RelationSummary]) -> str:
 
 def draw_lens(model, run, record) -> LensFigure:
     """The attribute lens of one fact of `run` (a RelationRun with an LRE), drawn in the process that has the model."""
+    from factcheck.knows.lens import attribute_lens, png_bytes  # torch: an xdist controller only writes the page
+
     grid = attribute_lens(model, run.lre.lre, record.outcome.prompt, target=record.decoded_answer, last_positions=LENS_POSITIONS,
                           answer_separator=record.outcome.answer_separator)
     image = png_bytes(grid, title=f"{run.suite.relation_id}[{record.fact.subject}]", last_positions=LENS_POSITIONS)

@@ -78,8 +78,27 @@ def _lens(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_text() -> str:
+    """factcheck's version and those of the libraries its results depend on (read without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from factcheck import __version__
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    libraries = ", ".join(f"{name} {installed(name)}" for name in ("torch", "transformers", "pytest"))
+    return f"factcheck {__version__} (Python {sys.version.split()[0]}; {libraries})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.")
+    # Raw: argparse would wrap the --version line.
+    parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True)
 
     model = commands.add_parser("model", help="inspect a model").add_subparsers(dest="model_command", required=True)

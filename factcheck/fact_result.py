@@ -34,6 +34,7 @@ class SayResult:
     margin_exact: bool = True  # False: a bound (the fact passes or fails by at least this much)
     top_candidates: tuple[RankedCandidate, ...] = ()
     first_token_probability: float | None = None  # the model's own probability of the answer token the know-evidence is about
+    prompt: str | None = None  # the whole prompt the model was asked (demonstrations and question); None: not kept
 
     @property
     def passed(self) -> bool:
@@ -75,18 +76,20 @@ class TemplateResult:
     margin: float | None = None
     know_pass: bool | None = None  # None: no LRE for this template, undecided, untrusted or a training fact
     verdict: str | None = None
+    prompt: str | None = None  # the whole prompt asked under this template
 
     def to_dict(self) -> dict[str, Any]:
         return {"template": self.template, "say_pass": self.say_pass, "generation_pass": self.generation_pass,
                 "ranking_pass": self.ranking_pass, "generated": self.generated, "margin": self.margin,
-                "know_pass": self.know_pass, "verdict": self.verdict}
+                "know_pass": self.know_pass, "verdict": self.verdict, "prompt": self.prompt}
 
     @classmethod
     def from_dict(cls, entry: Mapping[str, Any]) -> TemplateResult:
         return cls(template=entry["template"], say_pass=bool(entry["say_pass"]),
                    generation_pass=bool(entry.get("generation_pass", entry["say_pass"])),
                    ranking_pass=bool(entry.get("ranking_pass", entry["say_pass"])), generated=entry.get("generated"),
-                   margin=entry.get("margin"), know_pass=entry.get("know_pass"), verdict=entry.get("verdict"))
+                   margin=entry.get("margin"), know_pass=entry.get("know_pass"), verdict=entry.get("verdict"),
+                   prompt=entry.get("prompt"))
 
 
 def combine_verdicts(mode: str, verdicts: Sequence[bool | None]) -> bool | None:
@@ -143,6 +146,7 @@ class FactResult:
             "aliases": list(self.aliases),
             "tags": list(self.tags),
             "training": self.training,
+            "prompt": say.prompt,
             "generated": say.generated,
             "generation_pass": say.generation_pass,
             "ranking_pass": say.ranking_pass,
@@ -186,6 +190,7 @@ class FactResult:
             margin_exact=bool(entry.get("margin_exact", True)),
             top_candidates=tuple(RankedCandidate(c["text"], c["logprob"], c["exact"]) for c in entry.get("top_candidates", ())),
             first_token_probability=entry.get("model_first_token_probability"),
+            prompt=entry.get("prompt"),
         )
         undecided = entry.get("know_undecided")
         has_know = entry.get("know_pass") is not None or any(

@@ -33,6 +33,7 @@ class Settings:
     prompt: str | None = None  # text or chat (factcheck.types.PROMPT_STYLES)
     report: str | None = None  # JSON report path
     html: str | None = None  # HTML report path
+    threads: int | None = None  # torch's CPU threads; None: torch's default (an xdist worker: its share of the cores)
     trust_remote_code: bool = False
 
 

@@ -51,6 +51,8 @@ _OPTIONS = [
     ("--factcheck-shots", "factcheck_shots", int, f"few-shot demonstrations per prompt (default: {DEFAULTS.shots}, or the suite's setting)"),
     ("--factcheck-max-new-tokens", "factcheck_max_new_tokens", int, f"greedy generation length limit (default: {DEFAULTS.max_new_tokens})"),
     ("--factcheck-batch-size", "factcheck_batch_size", int, f"prompts per forward pass (default: {DEFAULTS.batch_size})"),
+    ("--factcheck-threads", "factcheck_threads", int, "CPU threads torch uses (default: torch's choice, the machine's cores; "
+                                                      "each xdist -n worker: its share of them)"),
     ("--factcheck-say-check", "factcheck_say_check", str, f"which check decides a fact's say-verdict: generation or ranking (default: {DEFAULTS.say_check})"),
     ("--factcheck-templates", "factcheck_templates", str, f"a suite's several templates: all (a fact passes when said under every one), any (under one) or first (ask the first only) (default: {DEFAULTS.templates}, or the suite's setting)"),
     ("--factcheck-prompt", "factcheck_prompt", str, f"how facts are asked: text (few-shot lines) or chat (the model's chat template, demonstrations as earlier turns) (default: {DEFAULTS.prompt}, or the suite's setting)"),
@@ -146,7 +148,7 @@ def _check_numbers_and_names(settings: Settings) -> None:
         raise pytest.UsageError(f"factcheck_device must be a torch device such as cpu, cuda, cuda:1 or mps, or auto "
                                 f"(accelerate spreads the model over the devices), not {settings.device!r}")
     for name, value, least in (("shots", settings.shots, 0), ("max_new_tokens", settings.max_new_tokens, 1),
-                               ("batch_size", settings.batch_size, 1)):
+                               ("batch_size", settings.batch_size, 1), ("threads", settings.threads, 1)):
         if value is not None and value < least:
             raise pytest.UsageError(f"factcheck_{name} must be at least {least}, not {value}")
 
@@ -252,6 +254,7 @@ class FactcheckRun:
         self._summary: RunSummary | None = None
         self._summarised = False  # run_summary() was computed (its result may be None)
         self._output_lines: list[tuple[str, bool]] = []  # what writing the reports gave: (line, is a failure)
+        self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -260,7 +263,7 @@ class FactcheckRun:
         if self._session is None:
             from factcheck.session import FactcheckSession
 
-            threads = getattr(self.config, "workerinput", {}).get("factcheck_threads")
+            threads = self.settings.threads or getattr(self.config, "workerinput", {}).get("factcheck_threads")
             self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config), threads=threads)
         return self._session
 
@@ -323,6 +326,22 @@ class FactcheckRun:
             return SuiteFile.from_parent(parent, path=file_path)
         return None
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Each fact's final outcome for the reports (on an xdist controller too: the properties travel with the
+        report)."""
+        properties = dict(report.user_properties)
+        if "factcheck_relation" not in properties or report.when != "call":
+            return
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        elif report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
+            outcome = "xpassed"  # a fact said wrong in the baseline and right now: fixed (fails until re-recorded)
+        entry = {"outcome": outcome}
+        if "factcheck_gate" in properties:
+            entry["gate"] = properties["factcheck_gate"]
+        self._outcomes[(properties["factcheck_relation"], properties["factcheck_subject"])] = entry
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items) -> None:
         """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
         facts = [item for item in items if isinstance(item, FactItem)]
@@ -368,7 +387,8 @@ class FactcheckRun:
         spec = node.gateway.spec
         local = [tx for tx in (getattr(self.config.option, "tx", None) or []) if _is_local_popen(tx)]
         count = sum(int(tx.split("*", 1)[0]) if "*" in tx else 1 for tx in local)
-        if count and spec.popen and not spec.ssh and not spec.socket and "OMP_NUM_THREADS" not in os.environ:
+        chosen = self.settings.threads is not None or "OMP_NUM_THREADS" in os.environ
+        if count and spec.popen and not spec.ssh and not spec.socket and not chosen:
             node.workerinput["factcheck_threads"] = max(1, usable_cores() // count)
 
     @pytest.hookimpl(optionalhook=True)
@@ -435,12 +455,12 @@ class FactcheckRun:
         def json_report(path: Path) -> Path:
             from factcheck.reports.report import write_report
 
-            return write_report(path, summary, incomplete)
+            return write_report(path, summary, incomplete, outcomes=self._outcomes)
 
         def html_report(path: Path) -> Path:
             from factcheck.reports.html_report import write_html_report
 
-            return write_html_report(path, summary)
+            return write_html_report(path, summary, outcomes=self._outcomes)
 
         for name, given, write in (("report", self.settings.report, json_report), ("HTML report", self.settings.html, html_report)):
             if not given:
@@ -573,6 +593,7 @@ class FactItem(pytest.Item):
             return  # recording a baseline: every fact's verdict is what is recorded, none fails
         if run.gate is not None:
             change = run.gate.judge(result)
+            self.user_properties.append(("factcheck_gate", change.kind))
             if change.is_regression:
                 said = "" if change.note.startswith("said under") else "said right in the baseline, not now; "
                 self.regression = f"REGRESSION ({change.kind}): {said}{change.note}"

@@ -44,3 +44,16 @@ def test_the_cli_does_not_hide_a_bug_behind_an_error_message(monkeypatch):
     monkeypatch.setattr(cli, "_model_info", broken)
     with pytest.raises(ValueError, match="a bug"):
         cli.main(["model", "info"])
+
+
+def test_version_names_factcheck_and_the_libraries_its_results_depend_on(capsys):
+    import importlib.metadata
+
+    import factcheck
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line and line.startswith(f"factcheck {factcheck.__version__} (Python ")
+    assert f"torch {importlib.metadata.version('torch')}" in line and f"transformers {importlib.metadata.version('transformers')}" in line

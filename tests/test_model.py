@@ -343,3 +343,13 @@ def test_gguf_file_loads_like_the_converted_folder(smollm2):
     assert direct.vocab_size == smollm2.vocab_size
     texts = [smollm2.bos_text + "The capital city of France is"]
     torch.testing.assert_close(direct.next_token_logits(texts), smollm2.next_token_logits(texts), atol=1e-4, rtol=0)
+
+
+def test_loading_prints_no_progress_bar_and_leaves_the_users_setting_as_it_was(tiny_llama_folder, capfd):
+    from transformers.utils import logging as transformers_logging
+
+    assert transformers_logging.is_progress_bar_enabled()
+    load_model(str(tiny_llama_folder))
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out and "it/s" not in captured.err
+    assert transformers_logging.is_progress_bar_enabled()

@@ -120,6 +120,8 @@ def test_per_relation_table_and_junit_properties(project):
     tree = ElementTree.parse(junit)
     properties = {p.get("name"): p.get("value") for p in tree.iter("property")}
     assert {"factcheck_subject", "factcheck_generated", "factcheck_ranking_pass", "factcheck_margin"} <= set(properties)
+    assert "None" not in properties.values()  # a value a fact does not have (no LRE here) is left out
+    assert "factcheck_know_pass" not in properties
 
 
 def test_header_names_the_model_and_the_run_its_fingerprint_dtype_device(project):
@@ -273,13 +275,25 @@ def test_tags_the_project_registers_in_its_ini_are_its_own(project, tiny_llama_f
 
 
 @pytest.mark.parametrize("option", ["--factcheck-dtype=int8", "--factcheck-device=garbage", "--factcheck-shots=-1",
-                                    "--factcheck-max-new-tokens=0", "--factcheck-batch-size=0"])
+                                    "--factcheck-max-new-tokens=0", "--factcheck-batch-size=0", "--factcheck-threads=0"])
 def test_an_option_that_cannot_work_is_a_usage_error_naming_it(project, option):
     result = run(project, "suites", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
     name = option.split("=")[0].removeprefix("--").replace("-", "_")
     assert name in result.stderr.str() and option.split("=")[1] in result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_threads_option_sets_torchs_threads_when_the_model_loads(project):
+    import torch
+
+    before = torch.get_num_threads()
+    project.makepyfile(threads_test="import torch\n\ndef test_threads(factcheck_model):\n    assert torch.get_num_threads() == 3\n")
+    try:
+        result = run(project, "threads_test.py", "--factcheck-threads=3")
+    finally:
+        torch.set_num_threads(before)  # the run was in this process
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-2000:]
 
 
 def test_the_options_a_user_means_are_accepted(project):

@@ -220,7 +220,9 @@ def test_xdist_run_gives_the_serial_verdicts(runs, mode):
     assert "2 workers" in run.output
     mine, serial = run.facts(), runs["serial"].facts()
     if mode == "plain":  # it gates on a baseline: facts said wrong there xfail, so only their properties compare
-        mine, serial = ({name: {k: v for k, v in p.items() if k != "outcome"} for name, p in f.items()} for f in (mine, serial))
+        assert all(p["factcheck_gate"] in ("still_right", "still_wrong") for p in mine.values()), mine
+        mine, serial = ({name: {k: v for k, v in p.items() if k not in ("outcome", "factcheck_gate")} for name, p in f.items()}
+                        for f in (mine, serial))
     assert_same_facts(mine, serial)
 
 
@@ -233,7 +235,14 @@ def test_the_controller_writes_the_serial_runs_reports_and_summary(runs, mode):
     mine, theirs = run.report_document(), serial.report_document()
     key = lambda fact: (fact["relation"], fact["subject"])  # noqa: E731
     assert len({key(f) for f in mine["facts"]}) == len(mine["facts"]) == FACT_COUNT
-    assert_close(sorted(mine["facts"], key=key), sorted(theirs["facts"], key=key), "facts")
+    # Each fact's pytest outcome (and, gated, its class against the baseline) comes from the workers' reports.
+    junit = {(name.split("[", 1)[0], name.split("[", 1)[1][:-1]): p["outcome"] for name, p in run.facts().items()}
+    for fact in mine["facts"]:
+        said_failed = junit[(fact["relation"], fact["subject"])] == "failed"
+        assert (fact["outcome"] == "failed") == said_failed, fact
+        assert ("gate" in fact) == (mode == "plain"), fact
+    without_outcome = lambda facts: sorted(({k: v for k, v in f.items() if k not in ("outcome", "gate")} for f in facts), key=key)  # noqa: E731
+    assert_close(without_outcome(mine["facts"]), without_outcome(theirs["facts"]), "facts")
     assert_close(mine["suites"], theirs["suites"], "suites")
     assert mine["model"] == theirs["model"]
     assert run.summary_section() == serial.summary_section()

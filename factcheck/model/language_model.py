@@ -9,6 +9,7 @@ one set of names, so the rest of factcheck never looks at a model class.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -358,7 +359,8 @@ def load_model(
     if device_map:
         model_kwargs["device_map"] = device_map
     def read(folder):
-        return AutoTokenizer.from_pretrained(folder, **common), AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
+        with _no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
+            return AutoTokenizer.from_pretrained(folder, **common), AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
 
     try:
         if name == default_model.DEFAULT_MODEL_NAME:
@@ -372,6 +374,19 @@ def load_model(
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _no_progress_bars():
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
 
 
 EXPECTED_MODEL = ("factcheck loads a folder holding config.json, the tokenizer and weights as *.safetensors, a .gguf "

@@ -6,11 +6,12 @@ import base64
 import html
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from factcheck.cache import write_text_atomic
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
+from factcheck.reports.html_facts import FACTS_STYLE, facts_table, lens_anchor
 from factcheck.reports.report import is_undecided, undecided_count
 from factcheck.reports.run_summary import LensFigure, RelationSummary, RunSummary
 from factcheck.types import VERDICTS
@@ -124,12 +125,19 @@ def draw_lens(model, run, record) -> LensFigure:
     return LensFigure(record.fact.subject, base64.b64encode(image).decode(), record.decoded_answer)
 
 
-def _lens_figures(relations: Sequence[RelationSummary], limit: int) -> str:
-    figures = []
+def _drawn_figures(relations: Sequence[RelationSummary], limit: int) -> list[tuple[RelationSummary, FactResult, LensFigure]]:
+    """The hidden facts whose lens heatmap the page shows (at most `limit`)."""
+    drawn = []
     for relation, result in _hidden(relations):
         figure = next((f for f in relation.lens if f.subject == result.subject), None)
-        if figure is None or len(figures) >= limit:
-            continue
+        if figure is not None and len(drawn) < limit:
+            drawn.append((relation, result, figure))
+    return drawn
+
+
+def _lens_figures(drawn: Sequence[tuple[RelationSummary, FactResult, LensFigure]]) -> str:
+    figures = []
+    for relation, result, figure in drawn:
         caption = (
             f"<b>{_e(relation.relation_id)}[{_e(result.subject)}]</b>: expected {_e(result.object)}, "
             f"the model said {_said(result)}; the LRE at layer {_e(relation.lre.layer)} decodes "
@@ -137,31 +145,38 @@ def _lens_figures(relations: Sequence[RelationSummary], limit: int) -> str:
             f"Evidence: {_e('; '.join(relation.evidence.get(result.subject, ())))}. "
             f"Colour: probability of the first token of {_e(figure.decoded_answer)}."
         )
-        figures.append(f"<figure><img alt='attribute lens' src='data:image/png;base64,{figure.png_base64}'>"
-                       f"<figcaption>{caption}</figcaption></figure>")
+        figures.append(f"<figure id='{_e(lens_anchor(result.relation, result.subject))}'><img alt='attribute lens' "
+                       f"src='data:image/png;base64,{figure.png_base64}'><figcaption>{caption}</figcaption></figure>")
     return "".join(figures)
 
 
-def write_html_report(path: str | Path, summary: RunSummary, max_lens_figures: int = MAX_LENS_FIGURES) -> Path:
-    """The report of `summary`, whose relations carry the lens figures (FactcheckSession.summary(lens_figures=...))."""
+def write_html_report(path: str | Path, summary: RunSummary, max_lens_figures: int = MAX_LENS_FIGURES,
+                      outcomes: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> Path:
+    """The report of `summary`, whose relations carry the lens figures (FactcheckSession.summary(lens_figures=...));
+    `outcomes`: (relation, subject) -> the fact's pytest "outcome" and its "gate" class, for the per-fact table."""
     results = summary.results
     model = summary.model
+    drawn = _drawn_figures(summary.relations, max_lens_figures)
     body = [
         "<h1>factcheck report</h1>",
         f"<p>Model <b>{_e(model.name)}</b> ({_e(model.architecture)}, fingerprint <code>{_e(model.fingerprint)}</code>), "
         f"{len(results)} facts, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
-        "<h2>Per relation</h2>",
+        "<p><a href='#relations'>per relation</a> &middot; <a href='#every-fact'>every fact</a> (filter, sort, search) &middot; "
+        "<a href='#matrix'>knows vs says</a> &middot; <a href='#undecided'>undecided</a> &middot; <a href='#hidden'>hidden facts</a></p>",
+        "<h2 id=relations>Per relation</h2>",
         _relation_table(summary.relations),
-        "<h2>Knows vs says</h2>",
+        "<h2 id=matrix>Knows vs says</h2>",
         _class_matrix(results),
-        "<h2>Undecided facts</h2>",
+        "<h2 id=undecided>Undecided facts</h2>",
         _undecided_table(results),
-        "<h2>Hidden facts: stored but not said</h2>",
+        "<h2 id=hidden>Hidden facts: stored but not said</h2>",
         _hidden_table(summary.relations),
         f"<p>Lens heatmaps of the first {max_lens_figures} hidden facts: the attribute lens applies the relation's LRE at "
         f"every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
-        _lens_figures(summary.relations, max_lens_figures),
+        _lens_figures(drawn),
+        "<h2 id=every-fact>Every fact</h2>",
+        facts_table(summary.relations, outcomes or {}, {result.key for _, result, _ in drawn}),
     ]
-    document = f"<!doctype html><html><head><meta charset=utf-8><title>factcheck report</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
+    document = f"<!doctype html><html><head><meta charset=utf-8><title>factcheck report</title><style>{_STYLE}{FACTS_STYLE}</style></head><body>{''.join(body)}</body></html>"
     write_text_atomic(Path(path), document)
     return Path(path)

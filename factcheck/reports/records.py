@@ -173,6 +173,7 @@ class FactRecord:
             margin_exact=o.margin_is_exact,
             top_candidates=tuple(RankedCandidate(c.text, round(c.logprob, 6), c.exact) for c in o.candidates[:TOP_CANDIDATES_SHOWN]),
             first_token_probability=self.model_first_token_probability,
+            prompt=o.prompt,
         )
         know_result = None
         # The decoding shown is the first template's that has an LRE; trust and the decode combine the templates whose
@@ -217,7 +218,7 @@ class FactRecord:
             template=self.template or self.suite.templates[0], say_pass=self.phrasing_say_pass,
             generation_pass=o.generation_pass, ranking_pass=o.ranking_pass, generated=o.generated,
             margin=None if o.margin is None else round(o.margin, 6), know_pass=self.phrasing_know_pass,
-            verdict=self.phrasing_verdict,
+            verdict=self.phrasing_verdict, prompt=o.prompt,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -268,11 +269,12 @@ class FactRecord:
         return lines
 
     def user_properties(self) -> list[tuple[str, object]]:
-        """Per-fact data for pytest's user_properties (and so for --junitxml)."""
+        """Per-fact data for pytest's user_properties (and so for --junitxml); a value the fact does not have is left
+        out (JUnit writes every value as text: None would read "None")."""
         data = self.to_dict()
         return [
             (f"factcheck_{key}", json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value)
-            for key, value in data.items()
+            for key, value in data.items() if value is not None
         ]
 
     def explain(self, regression: str | None = None) -> str:

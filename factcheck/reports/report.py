@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from factcheck import __version__
 from factcheck.cache import write_json_atomic
@@ -170,8 +170,11 @@ def _fraction(part: int, whole: int) -> str:
     return f"{part}/{whole} {100 * part / whole:3.0f}%" if whole else "-"
 
 
-def report_document(summary: RunSummary, incomplete: str | None = None) -> dict[str, object]:
-    """The JSON report; `incomplete` says why the run's results are partial (the key is absent otherwise)."""
+def report_document(summary: RunSummary, incomplete: str | None = None,
+                    outcomes: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> dict[str, object]:
+    """The JSON report; `incomplete` says why the run's results are partial (the key is absent otherwise);
+    `outcomes`: (relation, subject) -> the fact's pytest "outcome" and, gated on a baseline, its "gate" class."""
+    outcomes = outcomes or {}
     model = summary.model
     return {
         "factcheck_report_version": REPORT_VERSION,
@@ -185,7 +188,7 @@ def report_document(summary: RunSummary, incomplete: str | None = None) -> dict[
                                           "undecided": undecided_count(relation.results),
                                           **_templates_entry(relation)}
                    for relation in summary.relations},
-        "facts": [result.to_dict() for result in summary.results],
+        "facts": [{**result.to_dict(), **outcomes.get(result.key, {})} for result in summary.results],
     }
 
 
@@ -206,10 +209,11 @@ def consistency(results: Sequence[FactResult]) -> float | None:
     return round(sum(judged) / len(judged), 6) if judged else None
 
 
-def write_report(path: Path, summary: RunSummary, incomplete: str | None = None) -> Path:
+def write_report(path: Path, summary: RunSummary, incomplete: str | None = None,
+                 outcomes: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> Path:
     from factcheck.results import validate_report
 
-    document = report_document(summary, incomplete)
+    document = report_document(summary, incomplete, outcomes)
     validate_report(document, path)  # a report that does not match its own schema is a bug: fail before writing
     write_json_atomic(path, document)
     return path

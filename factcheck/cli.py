@@ -94,6 +94,29 @@ def version_text() -> str:
     return f"factcheck {__version__} (Python {sys.version.split()[0]}; {libraries})"
 
 
+def _degrade(args: argparse.Namespace) -> int:
+    from factcheck.model.degrade import ablate_mlp, round_weights, save_model
+    from factcheck.model.language_model import load_model
+
+    if args.round_bits is None and not args.ablate_mlp:
+        print("factcheck degrade: error: say how to degrade: --round-bits N and/or --ablate-mlp BLOCK", file=sys.stderr)
+        return 2
+    model = load_model(args.model, dtype=args.dtype, device="cpu", trust_remote_code=args.trust_remote_code)
+    print(f"{model.name}: fingerprint {model.fingerprint}", file=sys.stderr)
+    degraded = model
+    if args.round_bits is not None:
+        degraded = round_weights(degraded, args.round_bits)
+        print(f"rounded every Linear and Embedding weight to {args.round_bits} bits per output row: fingerprint "
+              f"{degraded.fingerprint}", file=sys.stderr)
+    for block in args.ablate_mlp or ():
+        degraded = ablate_mlp(degraded, block)
+        print(f"zeroed the MLP output of block {block}: fingerprint {degraded.fingerprint}", file=sys.stderr)
+    folder = save_model(degraded, args.out, replace=args.force)
+    print(f"wrote {degraded.name} to {folder}")
+    print(f"gate it: pytest suites/ --factcheck-model={folder} --factcheck-report=candidate.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Raw: argparse would wrap the --version line.
     parser = argparse.ArgumentParser(prog="factcheck", description="Fact-regression harness for language models.",
@@ -139,6 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     lens.add_argument("--device", default="cpu")
     lens.add_argument("--trust-remote-code", action="store_true")
     lens.set_defaults(handler=_lens)
+
+    degrade = commands.add_parser(
+        "degrade", help="write a degraded copy of a model (rounded weights, ablated MLPs) to rehearse the release gate",
+        description="Load a model, degrade a copy of it and save the copy as a folder that --factcheck-model loads "
+        "(safetensors, float32 by default). Rounding is applied first, then each ablation.",
+    )
+    degrade.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
+    degrade.add_argument("--out", required=True, metavar="DIR", help="folder to write the degraded model to (new or empty)")
+    degrade.add_argument("--round-bits", type=int, metavar="N",
+                         help="round every Linear and Embedding weight to N bits per output row (N >= 2; 5 costs SmolLM2 a few facts)")
+    degrade.add_argument("--ablate-mlp", type=int, action="append", metavar="BLOCK",
+                         help="zero the MLP output of block BLOCK (negative counts from the end; repeat for several)")
+    degrade.add_argument("--force", action="store_true", help="replace DIR when it already holds files")
+    degrade.add_argument("--dtype", default="float32")
+    degrade.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
+    degrade.set_defaults(handler=_degrade)
 
     from factcheck.knows.tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT, LRE_PATHS
 

@@ -35,7 +35,9 @@ def validate_report(document: Any, path: str | Path = "<report>") -> None:
 
 
 def load(path: str | Path) -> pd.DataFrame:
-    """A validated report as a DataFrame: one row per fact, with model and suite columns added.
+    """A validated report as a DataFrame: one row per fact, with model and suite columns added. `prompt` is the
+    whole prompt asked (the first template's), `outcome` the fact's pytest outcome (passed, failed, xfailed, xpassed)
+    and `gate` its class against the baseline gated on (suppressed, forgotten, regressed, fixed, still_right, ...).
 
     List-valued fields (aliases, tags, top candidates, decoded tokens) stay as
     Python lists in their cells.
@@ -49,6 +51,9 @@ def load(path: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(document["facts"])
     if frame.empty:
         frame = pd.DataFrame(columns=list(report_schema()["$defs"]["fact"]["required"]))
+    for optional in ("prompt", "outcome", "gate"):  # absent from reports of older versions, `factcheck diff`, no baseline
+        if optional not in frame:
+            frame[optional] = None
     frame["model"] = document["model"]["name"]
     frame["fingerprint"] = document["model"]["fingerprint"]
     suites = document["suites"]

@@ -264,6 +264,10 @@ def test_plugin_report_validates_loads_as_a_dataframe_and_require_changes_outcom
                                               f"--factcheck-require={mode}", f"--factcheck-html={html}")
         frame = load(path)
         by_mode[mode] = result.parseoutcomes().get("passed", 0)
+        # Each fact's final outcome and its whole prompt are columns.
+        assert (frame["outcome"] == "passed").sum() == by_mode[mode] and set(frame["outcome"]) <= {"passed", "failed"}
+        assert frame["gate"].isna().all()  # no baseline gated on
+        assert all(prompt.endswith(f"The capital city of {subject} is") for prompt, subject in zip(frame["prompt"], frame["subject"]))
         scored = frame[frame["know_pass"].notna()]
         unscored = frame[frame["know_pass"].isna()]
         rule = {
@@ -275,7 +279,7 @@ def test_plugin_report_validates_loads_as_a_dataframe_and_require_changes_outcom
         assert by_mode[mode] == int(rule.sum()) + int(unscored["say_pass"].sum())
     assert set(frame["verdict"].dropna()) <= {"known", "hidden", "unfaithful", "unknown"}
     assert frame["training"].sum() == 3 and frame.loc[frame["training"], "verdict"].isna().all()
-    assert "Knows vs says" in html.read_text()
+    assert "Knows vs says" in html.read_text() and html.read_text().count("<tr data-relation='capital'") == len(facts)
 
 
 def test_a_regression_is_split_only_by_a_decided_know_verdict_of_a_trusted_relation(tmp_path):

@@ -329,3 +329,16 @@ def test_a_report_that_fails_to_write_is_said_and_the_run_fails_but_the_summary_
     assert "factcheck: report written to" in output and (project.path / "out.json").is_file()
     assert "what the model says and knows" in output and "against the baseline" in output  # the gate still ran
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracted_table(project):
+    suites = project.path / "suites" / "geo"
+    (suites / "country_capital.json").unlink()
+    write_suite(suites, "distracted", settings={"shots": 3, "distractor": {"statement": "{subject}'s capital is {wrong}.", "repeat": 2}})
+    result = run(project, "suites", "--factcheck-report=r.json")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == len(CAPITALS), result.stdout.str()[-3000:]
+    assert "error" not in outcomes and "TypeError" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*factcheck: distracted prompts*"])
+    facts = json.loads((project.path / "r.json").read_text())["facts"]
+    assert all("distracted" in fact for fact in facts)

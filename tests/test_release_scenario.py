@@ -265,3 +265,30 @@ def test_release_gate_catches_a_5_bit_copy_of_smollm2(pytester, smollm2, tmp_pat
         line = next(line for line in printed.splitlines() if line.startswith(f"  country_capital  {subject} "))
         assert label in line and facts[subject]["object"] in line
     assert "FAIL: " in printed
+
+
+def test_the_degrade_command_writes_a_model_folder_the_plugin_loads(tiny_llama_folder, tmp_path, capsys):
+    from factcheck.model.language_model import load_model
+
+    original = load_model(str(tiny_llama_folder))
+    out = tmp_path / "candidate"
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "3", "--ablate-mlp", "-1"]) == 0
+    printed = capsys.readouterr()
+    assert f"--factcheck-model={out}" in printed.out
+    candidate = load_model(str(out))
+    expected = ablate_mlp(round_weights(original, 3), -1)
+    assert candidate.fingerprint == expected.fingerprint != original.fingerprint
+    assert expected.fingerprint in printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]  # nothing left beside it
+
+    # A folder holding files is replaced only with --force; a bad block is said, and nothing is written.
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"]) == 2
+    assert "already holds files" in capsys.readouterr().err and load_model(str(out)).fingerprint == expected.fingerprint
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4", "--force"]) == 0
+    assert load_model(str(out)).fingerprint == round_weights(original, 4).fingerprint
+    capsys.readouterr()
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x"), "--ablate-mlp", "9"]) == 2
+    assert "block 9 is out of range" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x")]) == 2
+    assert "--round-bits N and/or --ablate-mlp BLOCK" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]

@@ -45,12 +45,15 @@ other blocks are untouched, so the block still passes its input on.
 from __future__ import annotations
 
 import copy
+import shutil
+import tempfile
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from factcheck.errors import FactcheckError
-from factcheck.model.language_model import LanguageModel
+from factcheck.model.language_model import LanguageModel, no_progress_bars
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
 MLP_OUTPUT_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
@@ -161,3 +164,33 @@ def ablate_mlp(model: LanguageModel, block: int) -> LanguageModel:
     if isinstance(getattr(out, "bias", None), torch.Tensor):
         out.bias.zero_()
     return _check_changed(model, degraded, f"ablating the MLP of block {index}")
+
+
+def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Path:
+    """Write `model` (weights as safetensors, config, tokenizer) to `folder`, which --factcheck-model then loads.
+
+    The files are written to a new folder beside it and moved into place whole, so a crash or a full disk never
+    leaves a half-written model where a run would load it. An existing non-empty `folder` is replaced only with
+    `replace`."""
+    folder = Path(folder).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise DegradeError(f"{folder} is a file: give a folder for the degraded model")
+    if folder.is_dir() and any(folder.iterdir()) and not replace:
+        raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        with no_progress_bars():
+            model.model.save_pretrained(staging)
+            model.tokenizer.save_pretrained(staging)
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            folder.rename(old / "model")
+            staging.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder

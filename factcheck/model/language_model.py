@@ -359,7 +359,7 @@ def load_model(
     if device_map:
         model_kwargs["device_map"] = device_map
     def read(folder):
-        with _no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
+        with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
             return AutoTokenizer.from_pretrained(folder, **common), AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
 
     try:
@@ -377,7 +377,8 @@ def load_model(
 
 
 @contextlib.contextmanager
-def _no_progress_bars():
+def no_progress_bars():
+    """transformers' own progress bars (loading, writing) off inside the block, as the user had them after it."""
     from transformers.utils import logging as transformers_logging
 
     was_enabled = transformers_logging.is_progress_bar_enabled()

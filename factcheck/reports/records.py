@@ -17,6 +17,8 @@ from factcheck.suites.suite import Fact, Suite
 
 TOP_CANDIDATES_SHOWN = 5
 
+
+@dataclass(frozen=True)
 class DistractedResult:
     outcome: FactOutcome
     know: KnowOutcome | None

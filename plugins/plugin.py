@@ -93,19 +93,38 @@ def _settings(config: pytest.Config, read) -> Settings:
 
 def _ini_value(config: pytest.Config, ini: str, kind):
     raw = config.getini(ini)
-    return kind(raw) if raw not in (None, "") else None
+    if raw in (None, ""):
+        return None
+    expected = "a whole number" if kind is int else "text"
+    # A TOML ini file gives typed values: a list or a boolean where a number or a name belongs is refused, as is text
+    # that is not a number.
+    usable = (isinstance(raw, (int, str)) and not isinstance(raw, bool)) if kind is int else isinstance(raw, str)
+    try:
+        if usable:
+            return kind(raw)
+    except ValueError:
+        pass
+    raise pytest.UsageError(f"{ini} in the ini file must be {expected}, not {raw!r}")
+
+
+def resolved(path: str | Path, what: str) -> Path:
+    """`path` made absolute with its links followed; a usage error naming `what` where it cannot be (a link loop)."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
+        raise pytest.UsageError(f"factcheck: {what} {path} cannot be used: {error}") from None
 
 
 def baseline_path(config: pytest.Config) -> Path | None:
     """The baseline file: a command-line path is relative to the working directory, an ini path to the ini file."""
     given = config.getoption("factcheck_baseline")
     if given:
-        return Path(given).resolve()
+        return resolved(given, "the baseline (--factcheck-baseline)")
     from_ini = config.getini("factcheck_baseline")
     if not from_ini:
         return None
     base = config.inipath.parent if config.inipath else config.rootpath
-    return (base / from_ini).resolve()
+    return resolved(base / from_ini, "the baseline (factcheck_baseline)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -164,13 +183,33 @@ def _check_outputs(run: FactcheckRun) -> None:
     for name, given, written in files:
         if not given:
             continue
-        path = Path(given).resolve()
+        path = resolved(given, name)
         if path in seen:
             raise pytest.UsageError(f"factcheck: {seen[path]} and {name} are the same file, {path}: give each its own path")
         seen[path] = name
         reason = unwritable_reason(path) if written else None
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
+    for path, name in seen.items():
+        if name in _OWN_OUTPUT_MARKS and not _holds_own_output(path, _OWN_OUTPUT_MARKS[name]):
+            raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not a factcheck report (a suite, a "
+                                    "baseline or another file would be lost): give a new path, or remove the file")
+
+
+# What the start of a report written before holds: only such a file (or none) is replaced by a new report.
+_OWN_OUTPUT_MARKS = {"--factcheck-report": b'"factcheck_report_version"', "--factcheck-html": b"<title>factcheck report</title>"}
+
+
+def _holds_own_output(path: Path, mark: bytes) -> bool:
+    """True where `path` is no regular file, is empty, or starts like a report factcheck wrote."""
+    if not path.is_file():
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return True  # unreadable: writing it will say why
+    return not head or mark in head
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:
@@ -460,7 +499,7 @@ class FactcheckRun:
         def html_report(path: Path) -> Path:
             from factcheck.reports.html_report import write_html_report
 
-            return write_html_report(path, summary, outcomes=self._outcomes)
+            return write_html_report(path, summary, outcomes=self._outcomes, incomplete=incomplete)
 
         for name, given, write in (("report", self.settings.report, json_report), ("HTML report", self.settings.html, html_report)):
             if not given:
@@ -470,7 +509,7 @@ class FactcheckRun:
             except Exception as error:  # noqa: BLE001 - any failure of a report must leave the gate running
                 self._output_lines.append((f"factcheck: {name} NOT written to {given}: {type(error).__name__}: {error}", True))
                 continue
-            note = f" (marked incomplete: {incomplete})" if incomplete and name == "report" else ""
+            note = f" (marked incomplete: {incomplete})" if incomplete else ""
             self._output_lines.append((f"factcheck: {name} written to {path}{note}", False))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:

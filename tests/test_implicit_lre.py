@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -77,6 +79,11 @@ def test_decodes_are_cached_by_states_and_a_corrupt_entry_is_recomputed(tiny_lla
     with pytest.warns(UserWarning, match="discarding corrupted LRE cache entry"):
         again = third.apply(states)
     assert torch.allclose(again, decoded) and third.products > 0
+    store.path(states).unlink()
+    os.mkfifo(store.path(states))  # a FIFO where an entry belongs: never opened (it would wait forever)
+    fourth = ImplicitLre(tiny_llama, TEMPLATE, FACTS[:3], 0, 1.5, store=store)
+    with pytest.warns(UserWarning, match="discarding corrupted LRE cache entry"):
+        assert torch.allclose(fourth.apply(states), decoded)
 
 
 def test_load_or_estimate_goes_implicit_only_without_a_cached_w_and_for_few_states(tiny_llama):

@@ -270,6 +270,23 @@ def test_output_folder_inside_source_folder_is_not_reimported(tmp_path):
     assert main(["import", str(src), "--out", str(out), "--force"]) == 0  # suites under out/ are skipped
 
 
+def test_an_input_that_is_its_own_output_is_never_replaced_even_with_force(tmp_path):
+    source = write(tmp_path / "factual" / "country_capital_city.json", paper())
+    before = source.read_bytes()
+    report = import_paths([source], tmp_path, force=True)
+    assert not report.results and "is the file being imported" in report.failures[0][1]
+    assert source.read_bytes() == before
+
+
+def test_a_link_loop_in_an_imported_folder_is_a_failure_naming_it_and_the_rest_imports(tmp_path):
+    src = tmp_path / "src"
+    write(src / "capitals.json", paper())
+    (src / "loop.json").symlink_to("loop.json")
+    report = import_paths([src], tmp_path / "out")
+    assert [r.source.name for r in report.results] == ["capitals.json"]
+    assert len(report.failures) == 1 and "loop.json" in report.failures[0][1]
+
+
 def test_cli_missing_source_and_missing_out(tmp_path, capsys):
     assert main(["import", str(tmp_path / "absent.json"), "--out", str(tmp_path / "out")]) == 1
     assert "no such file or folder" in capsys.readouterr().err

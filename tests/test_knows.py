@@ -392,3 +392,8 @@ def test_the_lens_draws_tokens_of_any_script_without_a_warning():
         warnings.simplefilter("error")
         assert png_bytes(grid, title="r[दिल्ली]").startswith(b"\x89PNG")
     assert drawable("र é") == "\\u0930 é"
+    # Suite text with dollar signs is text, not matplotlib's math markup (which failed on an unbalanced one).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert png_bytes(grid, title="Cost $\\frac{x$ is $x^2$").startswith(b"\x89PNG")
+    assert drawable("$5 and $x^2$") == "\\$5 and \\$x^2\\$"

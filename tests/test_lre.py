@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 
 import pytest
@@ -332,7 +333,12 @@ def _corrupt_flip_a_weight(path):
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight])
+def _corrupt_into_a_fifo(path):
+    path.unlink()
+    os.mkfifo(path)  # opening it to read would wait forever for a writer
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight, _corrupt_into_a_fifo])
 def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_llama, lre_cache_dir, monkeypatch, corrupt):
     good, _ = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
     (path,) = lre_cache_dir.iterdir()

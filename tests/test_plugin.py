@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -342,3 +343,40 @@ def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracte
     result.stdout.fnmatch_lines(["*factcheck: distracted prompts*"])
     facts = json.loads((project.path / "r.json").read_text())["facts"]
     assert all("distracted" in fact for fact in facts)
+
+
+@pytest.mark.parametrize("ini", ["[pytest]\nfactcheck_shots = abc\n", "[pytest]\nfactcheck_shots = 2.5\n",
+                                 "[tool.pytest.ini_options]\nfactcheck_shots = [1, 2]\n",
+                                 "[tool.pytest.ini_options]\nfactcheck_shots = true\n"])
+def test_an_ini_value_of_the_wrong_kind_is_a_usage_error_naming_it(project, ini):
+    (project.path / "tox.ini").unlink(missing_ok=True)
+    (project.path / ("pytest.ini" if ini.startswith("[pytest]") else "pyproject.toml")).write_text(ini, encoding="utf-8")
+    result = run(project, "suites", "--collect-only")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
+    name = re.search(r"(factcheck_\w+)", ini).group(1)
+    assert f"{name} in the ini file must be" in result.stderr.str()
+
+
+def test_a_link_loop_as_an_output_path_is_a_usage_error(project):
+    (project.path / "loop").symlink_to("loop")
+    for option in ("--factcheck-report=loop", "--factcheck-html=loop/x.html", "--factcheck-baseline=loop"):
+        result = run(project, "suites", "--collect-only", option)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, (option, output[-2000:])
+        assert "cannot be used" in result.stderr.str() and "loop" in result.stderr.str()
+
+
+def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(project):
+    suite = project.path / "suites" / "geo" / "country_capital.json"
+    before = suite.read_bytes()
+    for option in (f"--factcheck-report={suite}", f"--factcheck-html={suite}"):
+        result = run(project, "suites", "--factcheck-lre=off", option)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+        assert "is a file that is not a factcheck report" in result.stderr.str()
+        assert suite.read_bytes() == before
+    # A report written before is replaced, as every run replaces its report.
+    first = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-html=r.html")
+    again = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-html=r.html")
+    assert first.ret == again.ret == pytest.ExitCode.TESTS_FAILED or first.ret == again.ret == pytest.ExitCode.OK
+    assert "written to" in again.stdout.str() and "not a factcheck report" not in again.stderr.str()

@@ -177,14 +177,17 @@ def test_an_interrupted_run_updates_no_baseline_and_marks_its_report(project):
     (project.path / "test_stop.py").write_text("def test_stop():\n    raise KeyboardInterrupt\n", encoding="utf-8")
     report = project.path / "report.json"
     # In a subprocess: pytester's in-process runs hand a KeyboardInterrupt on to the outer pytest.
+    page = project.path / "report.html"
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "test_stop.py", "--factcheck-update-baseline",
-                                          f"--factcheck-report={report}")
+                                          f"--factcheck-report={report}", f"--factcheck-html={page}")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     output = result.stdout.str()
     assert "baseline NOT updated: the run is incomplete (the run was interrupted)" in output
     assert path.read_bytes() == before
     document = json.loads(report.read_text(encoding="utf-8"))
     assert document["incomplete"] == "the run was interrupted" and document["facts"]
+    assert "Incomplete run: the run was interrupted" in page.read_text(encoding="utf-8")
+    assert f"HTML report written to {page} (marked incomplete: the run was interrupted)" in output
     # A complete run's report has no such key.
     run(project, "suites", f"--factcheck-report={report}")
     assert "incomplete" not in json.loads(report.read_text(encoding="utf-8"))
@@ -207,6 +210,23 @@ def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     assert sorted(after) == subjects
     assert after[chosen]["margin"] != 123.0
     assert {s: after[s] for s in subjects if s != chosen} == {s: full[relation][s] for s in subjects if s != chosen}
+
+
+def test_a_selection_on_another_model_never_drops_the_baselines_other_facts(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    [relation] = json.loads(before)["facts"]
+    # bfloat16 weights: another fingerprint, so the file would be replaced whole by the one selected fact.
+    result = run(project, "suites", "-k", "France", "--factcheck-dtype=bfloat16", "--factcheck-update-baseline")
+    output = result.stdout.str()
+    assert "baseline NOT updated" in output and "that this run did not check" in output, output[-2000:]
+    assert "run every suite with no selection" in output and result.ret == pytest.ExitCode.TESTS_FAILED
+    assert path.read_bytes() == before
+    # Every fact checked: the baseline is re-recorded for the new model.
+    again = run(project, "suites", "--factcheck-dtype=bfloat16", "--factcheck-update-baseline")
+    assert "baseline of" in again.stdout.str() and path.read_bytes() != before
+    assert len(json.loads(path.read_bytes())["facts"][relation]) == len(CAPITALS)
 
 
 def test_a_baseline_that_cannot_be_written_fails_the_run_with_a_message(project, monkeypatch):

@@ -76,7 +76,9 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
     kept = 0
     if path.is_file():
         previous = readable_for_update(path)
-        if previous.model.get("fingerprint") == document["model"]["fingerprint"]:
+        if previous.model.get("fingerprint") != document["model"]["fingerprint"]:
+            _refuse_dropping_another_models_facts(path, previous, document, suite_facts or {})
+        else:
             for relation, facts in previous.facts.items():
                 if relation not in document["facts"]:
                     document["facts"][relation] = {subject: fact.to_entry() for subject, fact in facts.items()}
@@ -88,3 +90,21 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
                         document["facts"][relation][subject] = fact.to_entry()
                         kept += 1
     return write_baseline(path, document), kept
+
+
+def _refuse_dropping_another_models_facts(path: Path, previous, document: Mapping[str, Any],
+                                          suite_facts: Mapping[str, Mapping[str, str]]) -> None:
+    """A baseline of another model is replaced whole, so a run that did not check all of its facts (a selection, or
+    some suites only) would silently drop the others: refuse, saying how to re-record it."""
+    unchecked = sum(
+        1 for relation, facts in previous.facts.items() for subject, fact in facts.items()
+        if relation not in document["facts"]
+        or (subject not in document["facts"][relation] and suite_facts.get(relation, {}).get(subject) == fact.object)
+    )
+    if unchecked:
+        model = previous.model
+        raise BaselineError(path, [("", f"it holds {unchecked} fact(s) of another model ({model.get('name')!r}, fingerprint "
+                                        f"{model.get('fingerprint')}) that this run did not check, and recording this "
+                                        f"model replaces the file whole, so they would be lost")],
+                            fix="run every suite with no selection (-k, -m, node ids) to re-record it for this model, "
+                                "or record into another file (--factcheck-baseline)")

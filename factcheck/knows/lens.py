@@ -111,9 +111,10 @@ def _drawable_characters() -> frozenset[int]:
 
 def drawable(text: str) -> str:
     """`text` with each character the font cannot draw written as its escape (\\u0930): a decoded token may be any
-    script, and matplotlib would warn (an error under -W error) and draw a box."""
+    script, and matplotlib would warn (an error under -W error) and draw a box. Dollar signs are drawn as they are."""
     known = _drawable_characters()
-    return "".join(ch if ord(ch) in known or ch.isspace() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    text = "".join(ch if ord(ch) in known or ch.isspace() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return text.replace("$", r"\$")  # a dollar sign would start matplotlib's math markup (and fail on "$\frac{")
 
 
 def png_bytes(grid: LensGrid, title: str = "", last_positions: int | None = 16) -> bytes:

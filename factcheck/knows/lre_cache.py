@@ -22,6 +22,8 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -137,9 +139,17 @@ def save_lre(lre: Lre, key: str, path: Path | None = None) -> Path:
     return path
 
 
+def _require_regular_file(path: Path) -> None:
+    """CorruptEntry unless `path` is a regular file: opening a FIFO put in the cache would wait forever."""
+    mode = os.stat(path).st_mode  # FileNotFoundError where there is no entry
+    if not stat.S_ISREG(mode):
+        raise CorruptEntry("is not a regular file")
+
+
 def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
     """Read an entry, raising CorruptEntry when anything about it is off."""
     try:
+        _require_regular_file(path)
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             names = set(handle.keys())
@@ -202,12 +212,13 @@ class AppliedCache:
     def load(self, states: torch.Tensor) -> torch.Tensor | None:
         path = self.path(states)
         try:
+            _require_regular_file(path)
             with safe_open(str(path), framework="pt") as handle:
                 metadata = handle.metadata() or {}
                 decoded = handle.get_tensor("decoded") if set(handle.keys()) == {"decoded"} else None
         except FileNotFoundError:
             return None  # not decoded yet (or removed by another process meanwhile)
-        except (SafetensorError, OSError) as error:
+        except (SafetensorError, OSError, CorruptEntry) as error:
             decoded, metadata = None, {"problem": str(error)}
         expected = (states.shape[0], self.hidden_size)
         if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT

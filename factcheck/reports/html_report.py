@@ -151,14 +151,17 @@ def _lens_figures(drawn: Sequence[tuple[RelationSummary, FactResult, LensFigure]
 
 
 def write_html_report(path: str | Path, summary: RunSummary, max_lens_figures: int = MAX_LENS_FIGURES,
-                      outcomes: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> Path:
+                      outcomes: Mapping[tuple[str, str], Mapping[str, str]] | None = None, incomplete: str | None = None) -> Path:
     """The report of `summary`, whose relations carry the lens figures (FactcheckSession.summary(lens_figures=...));
-    `outcomes`: (relation, subject) -> the fact's pytest "outcome" and its "gate" class, for the per-fact table."""
+    `outcomes`: (relation, subject) -> the fact's pytest "outcome" and its "gate" class, for the per-fact table;
+    `incomplete`: why the run's results are partial (said at the top of the page)."""
     results = summary.results
     model = summary.model
     drawn = _drawn_figures(summary.relations, max_lens_figures)
     body = [
         "<h1>factcheck report</h1>",
+        *([f"<p class=warn><b>Incomplete run: {_e(incomplete)}.</b> Only the facts checked before it stopped are "
+           "shown; no baseline was updated from it.</p>"] if incomplete else []),
         f"<p>Model <b>{_e(model.name)}</b> ({_e(model.architecture)}, fingerprint <code>{_e(model.fingerprint)}</code>), "
         f"{len(results)} facts, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
         "<p><a href='#relations'>per relation</a> &middot; <a href='#every-fact'>every fact</a> (filter, sort, search) &middot; "

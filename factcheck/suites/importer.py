@@ -282,6 +282,9 @@ def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: d
         raise FileExistsError(f"{source} and {claimed[output]} both give {output}; rename one of the relations")
     # Validate before touching the disk, so a bad conversion leaves nothing behind.
     parse_suite(suite, output)
+    if output.exists() and _resolved(output) == _resolved(source):
+        raise FileExistsError(f"{output} is the file being imported, even with --force it is not replaced by its "
+                              "suite: give --out another folder")
     if output.exists() and not force:
         raise FileExistsError(f"{output} already exists (from {source}); use --force to replace it")
     write_json_atomic(output, suite)
@@ -300,14 +303,24 @@ def _inputs(src: Path, out_dir: Path) -> list[tuple[Path, str]]:
     """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json."""
     if not src.is_dir():
         return [(src, src.name)]
-    out_resolved = out_dir.resolve()
+    out_resolved = _resolved(out_dir)
     found = []
     for path in sorted(src.rglob("*.json")):
-        # Skip our own earlier output when OUT lies inside SRC: those are suites, not paper files.
-        if path.resolve().is_relative_to(out_resolved):
+        # Skip our own earlier output when OUT lies inside SRC: those are suites, not paper files. A link that loops
+        # (or leads nowhere) is kept: reading it fails with a message naming it.
+        target = _resolved(path)
+        if target is not None and out_resolved is not None and target.is_relative_to(out_resolved):
             continue
         found.append((path, path.relative_to(src).as_posix()))
     return found
+
+
+def _resolved(path: Path) -> Path | None:
+    """`path` with its links followed; None for a link loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return None
 
 
 def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: bool = False) -> ImportReport:

@@ -59,6 +59,16 @@ def _budget(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def _lens(args: argparse.Namespace) -> int:
     from factcheck.knows.lens import attribute_lens, render_png, render_text
     from factcheck.model.language_model import load_model
@@ -157,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     lens.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
     lens.add_argument("--target", default=None, help="colour the heatmap by the probability of this answer's first token")
     lens.add_argument("--png", default=None, help="also write a heatmap image here")
-    lens.add_argument("--positions", type=int, default=12, help="how many of the prompt's last tokens to show (default 12)")
+    lens.add_argument("--positions", type=_positive, default=12, help="how many of the prompt's last tokens to show (default 12)")
     lens.add_argument("--dtype", default="float32")
     lens.add_argument("--device", default="cpu")
     lens.add_argument("--trust-remote-code", action="store_true")
@@ -170,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     degrade.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
     degrade.add_argument("--out", required=True, metavar="DIR", help="folder to write the degraded model to (new or empty)")
-    degrade.add_argument("--round-bits", type=int, metavar="N",
+    degrade.add_argument("--round-bits", type=_positive, metavar="N",
                          help="round every Linear and Embedding weight to N bits per output row (N >= 2; 5 costs SmolLM2 a few facts)")
     degrade.add_argument("--ablate-mlp", type=int, action="append", metavar="BLOCK",
                          help="zero the MLP output of block BLOCK (negative counts from the end; repeat for several)")
@@ -191,9 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--layers", metavar="L,L,...", help="candidate blocks, e.g. 4,6,8 (default: 1, 3, 5, ... up to 80%% of the depth)")
     tune.add_argument("--betas", default=",".join(f"{b:g}" for b in DEFAULT_BETAS), metavar="B,B,...",
                       help="beta grid tried at the best layer (default: %(default)s; the suite's current beta is always tried)")
-    tune.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
+    tune.add_argument("--folds", type=_positive, default=DEFAULT_FOLDS, metavar="K",
                       help="folds of n training facts from the suite's first K*n facts; the first is the plugin's training set (default: %(default)s)")
-    tune.add_argument("--max-held-out", type=int, default=DEFAULT_MAX_HELD_OUT, metavar="N", help="held-out facts scored per fold (default: %(default)s)")
+    tune.add_argument("--max-held-out", type=_positive, default=DEFAULT_MAX_HELD_OUT, metavar="N", help="held-out facts scored per fold (default: %(default)s)")
     tune.add_argument("--lre-path", choices=LRE_PATHS, default="auto",
                       help="full: form each layer's W; implicit: decode the held-out states by products without W "
                       "(exact, cheaper for few layers or held-out facts or a wide model); auto (default): the cheaper")

@@ -16,7 +16,7 @@ from factcheck.reports.records import DistractedResult, FactRecord, PhrasingRun,
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
-from factcheck.suites.suite import Suite
+from factcheck.suites.suite import Suite, SuiteError
 
 
 class FactcheckSession:
@@ -105,6 +105,9 @@ class FactcheckSession:
         settings = self.settings_for(suite)
         mode = settings.templates
         self.model  # loaded (and announced) before the relation's time starts
+        problems = control_token_problems(suite, self.model.control_token_texts)
+        if problems:
+            raise SuiteError(suite.path, problems, fix="write the text without the model's control tokens")
         started = time.perf_counter()
         count = 1 if mode == "first" else len(suite.templates)
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
@@ -242,3 +245,26 @@ def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None
     pinned = {"beta": settings.beta} if settings.beta is not None else {}
     n = training_size(suite) if n_train is None else n_train
     return load_or_estimate(model, suite, settings.layer, n_train=n, rank=settings.rank, implicit_states=decoded_states, **pinned)
+
+
+def control_token_problems(suite: Suite, control_texts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for each text of `suite` that holds one of the model's control tokens: the tokenizer
+    would read "Egypt<|im_end|>" as a word and an end of turn, and the fact's verdict would mean nothing."""
+    if not control_texts:
+        return []
+    texts = [(f"/templates/{i}", t) for i, t in enumerate(suite.templates)]
+    for index, fact in enumerate(suite.facts):
+        texts += [(f"/facts/{index}/subject", fact.subject), (f"/facts/{index}/object", fact.object)]
+        texts += [(f"/facts/{index}/aliases/{i}", alias) for i, alias in enumerate(fact.aliases)]
+    settings = suite.settings
+    if settings.system:
+        texts.append(("/settings/system", settings.system))
+    if settings.distractor is not None:
+        texts.append(("/settings/distractor/statement", settings.distractor.statement))
+    problems = []
+    for pointer, text in texts:
+        found = [control for control in control_texts if control in text]
+        if found:
+            problems.append((pointer, f"{text!r} holds {found[0]!r}, a control token of this model's tokenizer (read as "
+                                      "that token, not as text)"))
+    return problems

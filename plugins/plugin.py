@@ -239,6 +239,9 @@ def relation_scheduling(config: pytest.Config, log):
     return RelationScheduling(config, log)
 
 
+_EXPRESSION_WORDS = ("and", "or", "not")  # -m "not slow": a mark of one of these names cannot be selected
+
+
 def mark_problems(suite: Suite, foreign: frozenset[str]) -> list[tuple[str, str]]:
     """(JSON pointer, message) for each mark the suite would add that is also a pytest or plugin mark."""
     problems = []
@@ -247,11 +250,17 @@ def mark_problems(suite: Suite, foreign: frozenset[str]) -> list[tuple[str, str]
                              f"pytest runs these facts; rename the file (e.g. {suite.name}_facts.json)"))
     for index, fact in enumerate(suite.facts):
         for position, tag in enumerate(fact.tags):
-            if tag in foreign:
+            if tag in _EXPRESSION_WORDS:
+                problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} is a word of pytest's -m expressions, so "
+                                                                    f"-m could not select it; rename it (e.g. {tag}_fact)"))
+            elif tag in foreign:
                 problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} is also a pytest mark, which would change "
                                                                     f"how pytest runs this fact; rename it (e.g. {tag}_fact)"))
     for position, marker in enumerate(suite.settings.markers):
-        if marker in foreign:
+        if marker in _EXPRESSION_WORDS:
+            problems.append((f"/settings/markers/{position}", f"marker {marker!r} is a word of pytest's -m expressions, so "
+                                                              f"-m could not select it; rename it (e.g. {marker}_facts)"))
+        elif marker in foreign:
             problems.append((f"/settings/markers/{position}", f"marker {marker!r} is also a pytest mark, which would change "
                                                               f"how pytest runs these facts; rename it (e.g. {marker}_facts)"))
     return problems
@@ -543,7 +552,7 @@ class FactcheckRun:
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
-                terminalreporter.write_line(f"{relation}: said right {accuracy:.0%}, below its minimum {threshold:.0%}", red=True)
+                terminalreporter.write_line(f"{relation}: said right {_percent(accuracy)}, below its minimum {_percent(threshold)}", red=True)
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
         if self.gate is None and self._from_workers:
@@ -553,6 +562,11 @@ class FactcheckRun:
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with the digits that tell it apart from its neighbours."""
+    return f"{share * 100:.3g}%"  # 0.995 reads 99.5%, not 100%; 0.001 reads 0.1%, not 0%
 
 
 def _run(config: pytest.Config) -> FactcheckRun:
@@ -584,7 +598,7 @@ class SuiteFile(pytest.File):
             return
         # The file name is the relation's mark (-m country_capital) where it can be one: "a:b" or "1st" cannot be
         # written in -m, and an unknown-looking mark would stop --strict-markers runs; -k and the path still select.
-        relation_marker = suite.name if suite.name.isidentifier() else None
+        relation_marker = suite.name if suite.name.isidentifier() and suite.name not in _EXPRESSION_WORDS else None
         if relation_marker:
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
         for index, fact in enumerate(suite.facts):

@@ -115,8 +115,8 @@ def test_file_over_the_size_limit_is_refused_without_being_read(tmp_path, monkey
         load_suite(path)
     assert caught.value.path == str(path)
     assert caught.value.problems == [
-        ("", f"file is {suite_module.MAX_SUITE_BYTES + 1:,} bytes; suites are limited to "
-             f"{suite_module.MAX_SUITE_BYTES:,} bytes (split it into several files)")
+        ("", f"file is {suite_module.MAX_SUITE_BYTES + 1:,} bytes; factcheck reads JSON files of at most "
+             f"{suite_module.MAX_SUITE_BYTES:,} bytes here (a suite can be split into several files)")
     ]
 
 
@@ -131,7 +131,7 @@ def test_large_generated_suite_is_refused_over_the_limit_and_loads_under_it(tmp_
     size = path.stat().st_size
     assert size > 400_000
     monkeypatch.setattr(suite_module, "MAX_SUITE_BYTES", size - 1)
-    with pytest.raises(SuiteError, match="limited to"):
+    with pytest.raises(SuiteError, match="of at most"):
         load_suite(path)
     monkeypatch.setattr(suite_module, "MAX_SUITE_BYTES", size)
     assert len(load_suite(path).facts) == 20_000

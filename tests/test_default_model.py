@@ -427,3 +427,14 @@ def test_a_full_disk_during_conversion_says_so_and_leaves_nothing(fake_wheel):
     with pytest.raises(FactcheckError, match="No space left on device; free disk space there, or set FACTCHECK_CACHE"):
         default_model.converted_folder()
     assert list(_models_dir().iterdir()) == []
+
+
+def test_a_cache_path_that_is_a_file_is_said_before_any_conversion(fake_wheel, tmp_path, monkeypatch):
+    from factcheck.errors import FactcheckError
+
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("", encoding="utf-8")
+    monkeypatch.setenv("FACTCHECK_CACHE", str(not_a_folder))
+    with pytest.raises(FactcheckError, match=f"{not_a_folder} is not a directory; set FACTCHECK_CACHE to a writable folder"):
+        default_model.converted_folder()
+    assert fake_wheel["conversions"] == 0

@@ -144,7 +144,7 @@ def test_markdown_for_a_job_summary(tmp_path, capsys):
 def test_suite_text_in_markdown_is_literal_text(tmp_path, capsys):
     """Subjects, objects and relation names come from suite files: in a CI job summary they must never become
     links, images, HTML, emphasis or table columns."""
-    hostile = "![x](https://evil.example/a.png) [click](http://x.y) <img src=x> **b** `c` a|b"
+    hostile = "![x](https://evil.example/a.png) [click](http://x.y) <img src=x> **b** `c` a|b $x^2$ @octocat r\u202etl"
     # Said wrong in the base, right in the candidate: a row of the fixes table.
     base = baseline_file(tmp_path / "base.json", BASE + [record("mother_tongue", hostile, hostile, False)])
     candidate = baseline_file(tmp_path / "candidate.json", CANDIDATE + [record("mother_tongue", hostile, hostile, True)])
@@ -152,6 +152,7 @@ def test_suite_text_in_markdown_is_literal_text(tmp_path, capsys):
     assert out.count("evil\\.example") == 2  # subject and object, escaped
     assert "![x](" not in out and "](http" not in out and "**b**" not in out and "`c`" not in out
     assert "<img" not in out.replace("\\<", "")  # only as an escaped, literal "<"
+    assert "\\$x^2\\$" in out and "\\@octocat" in out and "\u202e" not in out  # no math, no mention, no reordering
     markdown_it = pytest.importorskip("markdown_it")
     html = markdown_it.MarkdownIt("commonmark").enable("table").render(out)
     assert "<a " not in html and "<img" not in html and "<strong>b" not in html and "<code>" not in html

@@ -106,3 +106,26 @@ def test_a_number_glued_to_letters_is_another_word_and_a_unit_after_a_space_is_n
 def test_an_en_dash_or_figure_dash_continues_a_name_as_a_hyphen_does():
     for dash in ("-", "\u2010", "\u2011", "\u2012", "\u2013"):
         assert matching_answer(f" Guinea{dash}Bissau", ["Guinea"]) is None, dash
+
+
+def test_an_answer_that_starts_with_a_quote_or_bracket_is_said_as_written():
+    for answer in ("'s-Hertogenbosch", '"Weird Al" Yankovic', "(500) Days of Summer", "*NSYNC"):
+        assert matching_answer(f" {answer}", [answer]) == answer, answer
+        assert matching_answer(f" {answer.lstrip(chr(39) + chr(34) + '(*')} and more", [answer]) == answer, answer
+
+
+def test_a_glued_symbol_makes_another_word_and_a_joined_number_another_number():
+    for said in (" C++", " C#"):
+        assert matching_answer(said, ["C"]) is None, said
+    assert matching_answer(" C, a language", ["C"]) == "C"
+    for said, answer in ((" 1/2", "1"), (" 1:30", "1"), (" 3-4", "3"), (" 3–4", "3"), (" 10^3", "10")):
+        assert matching_answer(said, [answer]) is None, said
+    assert matching_answer(" 5 to 6", ["5"]) == "5" and matching_answer(" 42.", ["42"]) == "42"
+
+
+def test_the_minus_sign_is_a_minus_and_joins_a_name_as_a_hyphen_does():
+    assert matching_answer(" \u22125 degrees", ["-5"]) == "-5"
+    assert matching_answer(" Guinea\u2212Bissau", ["Guinea"]) is None
+    # An em dash carries a name on before a capital only: it is also a sentence's dash.
+    assert matching_answer(" Guinea\u2014Bissau", ["Guinea"]) is None
+    assert matching_answer(" Paris\u2014the capital", ["Paris"]) == "Paris"

@@ -303,7 +303,20 @@ def test_the_options_a_user_means_are_accepted(project):
     assert result.ret == pytest.ExitCode.OK, result.stderr.str()[-2000:]
 
 
-@pytest.mark.parametrize("stem", ["a:b", "1st-relation", "two words"])
+@pytest.mark.parametrize("where", ["tag", "marker"])
+def test_a_tag_that_is_a_word_of_m_expressions_is_refused(project, where):
+    suites = project.path / "suites" / "geo"
+    document = json.loads((suites / "country_capital.json").read_text())
+    if where == "tag":
+        document["facts"][1]["tags"] = ["not"]
+    else:
+        document["settings"] = {"markers": ["and"]}
+    (suites / "country_capital.json").write_text(json.dumps(document))
+    result = run(project, "suites", "--factcheck-lre=off")
+    assert "INTERNALERROR" not in result.stdout.str() and "a word of pytest's -m expressions" in result.stdout.str()
+
+
+@pytest.mark.parametrize("stem", ["a:b", "1st-relation", "two words", "and", "not"])
 def test_a_file_name_that_cannot_be_a_mark_still_runs_under_strict_markers(project, stem):
     write_suite(project.path / "suites" / "odd", stem)
     result = run(project, "suites/odd", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning",
@@ -380,3 +393,10 @@ def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(p
     again = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-html=r.html")
     assert first.ret == again.ret == pytest.ExitCode.TESTS_FAILED or first.ret == again.ret == pytest.ExitCode.OK
     assert "written to" in again.stdout.str() and "not a factcheck report" not in again.stderr.str()
+
+
+def test_an_accuracy_and_its_minimum_are_shown_with_the_digits_that_tell_them_apart():
+    from plugins.plugin import _percent
+
+    assert [_percent(x) for x in (0.0, 0.99, 0.995, 1.0, 0.001)] == ["0%", "99%", "99.5%", "100%", "0.1%"]
+    assert _percent(5e-324) != "0%"

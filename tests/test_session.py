@@ -155,3 +155,22 @@ def test_the_gate_judges_each_fact_once_and_the_comparison_reuses_it(tiny_llama,
     monkeypatch.setattr(comparison, "classify", classed_again)
     outcome = gate.comparison({"name": "tiny", "fingerprint": "x"}, {}, results)
     assert outcome.changes == sorted(judged, key=lambda c: c.subject)  # the comparison lists facts by relation, then subject
+
+
+def test_suite_text_holding_a_control_token_of_the_model_fails_the_relation_naming_where(tiny_llama, tmp_path):
+    from factcheck.suites.suite import SuiteError
+
+    control = tiny_llama.tokenizer.eos_token
+    assert control and control in tiny_llama.control_token_texts
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject} is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    document["facts"][2]["subject"] = f"Japan{control}"
+    document["facts"][4]["aliases"] = [f"Madrid{control}"]
+    suite = parse_suite(document, tmp_path / "suites" / "capitals.json")
+    with pytest.raises(SuiteError) as caught:
+        quiet_session(tiny_llama, Settings(shots=2)).record_for(suite, 0)
+    message = str(caught.value)
+    assert "/facts/2/subject" in message and "/facts/4/aliases/0" in message and repr(control) in message
+    assert "control token" in message and "capitals.json" in message
+    # The same suite without them runs.
+    assert quiet_session(tiny_llama, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None

@@ -180,7 +180,7 @@ def test_too_large_file(tmp_path, monkeypatch):
         load_suite(path)
     assert caught.value.path == str(path)
     assert pointers(caught.value) == [""]
-    assert "limited to 100 bytes" in caught.value.problems[0][1]
+    assert "of at most 100 bytes" in caught.value.problems[0][1]
     monkeypatch.setattr(suite_module, "MAX_SUITE_BYTES", path.stat().st_size)
     assert load_suite(path).relation == "country capital city"
 

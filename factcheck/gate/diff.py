@@ -187,13 +187,17 @@ def render_text(comparison: Comparison, base: str, candidate: str, budget: int) 
 
 # Every ASCII character markdown may read as syntax: links and images ([x](url), ![x](url)), emphasis, code, HTML,
 # headings, lists, tables. A backslash before ASCII punctuation makes it a literal character in CommonMark and GFM.
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=])")
+# Also $ (GitHub's math) and @ (a mention).
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=$@])")
+# Characters that reorder how the text around them is shown (a right-to-left override): written as their escapes.
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _cell(text: str) -> str:
     """Suite text as literal markdown on one line: it comes from suite files, so it must never add a link, an image,
-    HTML or a table column to a CI job summary."""
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).split()))
+    HTML, math, a mention or a table column to a CI job summary, nor reorder what is shown around it."""
+    visible = _BIDI_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), " ".join(str(text).split()))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", visible)
 
 
 def _markdown_table(header: list[str], rows: list[list[str]], right_align: int = 99) -> list[str]:

@@ -141,7 +141,10 @@ def save_lre(lre: Lre, key: str, path: Path | None = None) -> Path:
 
 def _require_regular_file(path: Path) -> None:
     """CorruptEntry unless `path` is a regular file: opening a FIFO put in the cache would wait forever."""
-    mode = os.stat(path).st_mode  # FileNotFoundError where there is no entry
+    try:
+        mode = os.stat(path).st_mode  # FileNotFoundError where there is no entry
+    except NotADirectoryError:  # a file where the cache folder should be: no entry there either
+        raise FileNotFoundError(path) from None
     if not stat.S_ISREG(mode):
         raise CorruptEntry("is not a regular file")
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, warn
+from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, unwritable_reason, warn
 from factcheck.errors import FactcheckError
 
 DEFAULT_MODEL_NAME = "smollm2"
@@ -71,6 +71,10 @@ def converted_folder() -> Path:
         "its weights (about 10 s; later loads take ~1 s)",
         file=sys.stderr,
     )
+    reason = unwritable_reason(folder / MARKER_FILE)
+    if reason:  # said before ten seconds of converting, not after
+        raise FactcheckError(f"the default model cannot be converted into {folder}: {reason}; set FACTCHECK_CACHE to a "
+                             "writable folder with room (about 600 MB)")
     remove_abandoned_scratch(folder)
     _discard_incomplete(folder)
     try:

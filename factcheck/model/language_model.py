@@ -192,6 +192,15 @@ class LanguageModel:
                                "drop the suite's `system` message, or ask with `prompt: text`") from None
 
     @property
+    def control_token_texts(self) -> tuple[str, ...]:
+        """The text of each special token ("<|im_end|>", "<|endoftext|>"): written in a prompt, the tokenizer reads it
+        as that one control token, not as text."""
+        texts = set(self.tokenizer.all_special_tokens)
+        texts |= {token.content for token in getattr(self.tokenizer, "added_tokens_decoder", {}).values()
+                  if getattr(token, "special", False)}
+        return tuple(sorted(text for text in texts if text))
+
+    @property
     def stop_token_ids(self) -> set[int]:
         """Tokens that end an answer: end of text, and every end-of-turn token the model's generation config names."""
         ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}

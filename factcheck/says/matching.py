@@ -19,7 +19,8 @@ def normalise(text: str) -> str:
 
 def _fold(char: str) -> str:
     # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
-    return "i" if char == "\u0130" else char.casefold()
+    # The minus sign is the hyphen-minus everyone types ("−5" says -5).
+    return {"\u0130": "i", "\u2212": "-"}.get(char) or char.casefold()
 
 
 def _is_word_char(char: str) -> bool:
@@ -39,13 +40,19 @@ def _looks_like_a_name(answer: str) -> bool:
 
 
 def _continues_the_name(rest: str) -> bool:
-    """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City'."""
+    """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City',
+    'Guinea—Bissau' (an em dash before a capital; 'Paris—the capital' still says Paris)."""
     if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
         return True
-    return len(rest) >= 2 and rest[0] == " " and _is_capital(rest[1])
+    return len(rest) >= 2 and rest[0] in " \u2014" and _is_capital(rest[1])
 
 
-_HYPHENS = "-\u2010\u2011\u2012\u2013"  # hyphens, the figure dash and the en dash ("Guinea–Bissau")
+# Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
+_HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
+# After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
+_NUMBER_JOINERS = ".,:/^-\u2013"
+# After a word, a character that makes another word of it: C++ and C# are not C.
+_WORD_JOINERS = "+#"
 
 
 def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
@@ -65,16 +72,18 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
     for index, part in enumerate(folded_parts):
         ends += [index + 1] * len(part)
     for answer in answers:
-        expected = normalise(answer)
+        # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
+        # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
+        expected = normalise(answer).lstrip(_LEADING_NOISE)
         if not expected or not said.startswith(expected):
             continue
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed only where the answer ends in a word character ("U.S." may end anywhere).
-        if following and _is_word_char(expected[-1]) and _is_word_char(following):
+        if following and _is_word_char(expected[-1]) and (_is_word_char(following) or following in _WORD_JOINERS):
             continue
-        # A number goes on past a decimal point or a thousands separator: "1.5" and "1,000" do not say 1.
+        # A number goes on past a decimal point, a thousands separator, a ratio, a fraction or a range.
         after = said[len(expected) : len(expected) + 2]
-        if expected[-1].isdigit() and len(after) == 2 and after[0] in ".," and after[1].isdigit():
+        if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

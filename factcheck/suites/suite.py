@@ -43,8 +43,8 @@ _FOREIGN_BOMS = (
 class SuiteError(JsonFileError):
     """A suite file that cannot be used; lists each problem as (pointer, message)."""
 
-    def __init__(self, path: str | Path, problems: list[tuple[str, str]]):
-        super().__init__(path, problems)
+    def __init__(self, path: str | Path, problems: list[tuple[str, str]], fix: str = ""):
+        super().__init__(path, problems, fix)
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     """
     if max_bytes is None:
         max_bytes = MAX_SUITE_BYTES
-    too_big = f"suites are limited to {max_bytes:,} bytes (split it into several files)"
+    too_big = f"factcheck reads JSON files of at most {max_bytes:,} bytes here (a suite can be split into several files)"
     try:
         status = path.stat()  # follows links: a link to /dev/zero is the device
     except OSError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -141,27 +142,31 @@ class FactcheckSession:
             self.progress(f" ({lre_skipped})")
         # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
         elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
-            self.progress(", LRE")
-            decoded_states = len(suite.facts) * (2 if distractor_settings is not None else 1)
-            try:
-                lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
-            except NonFiniteLre as error:
-                lre_skipped = f"no know-check: {error}"
-            if lre is not None and not isinstance(lre, ImplicitLre):
-                self.progress(" (cached)" if cache_hit else " (estimated)")
+            with self._step("LRE"):
+                decoded_states = len(suite.facts) * (2 if distractor_settings is not None else 1)
+                try:
+                    lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
+                except NonFiniteLre as error:
+                    lre_skipped = f"no know-check: {error}"
+                if lre is not None and not isinstance(lre, ImplicitLre):
+                    self.progress(" (cached)" if cache_hit else " (estimated)")
+                elif isinstance(lre, ImplicitLre):
+                    self.progress(" (no W cached: decoded without it)")
         layers = [lre.layer] if lre is not None else []
-        outcomes = run_relation(model, suite, options, capture_layers=layers)
+        with self._step(f"say ({len(suite.facts)} prompts)"):
+            outcomes = run_relation(model, suite, options, capture_layers=layers)
         distracted_outcomes = None
         if distractor_settings is not None:
-            self.progress(", distracted prompts")
-            distracted_options = dataclasses.replace(options, distractor=distractor_settings)
-            distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
+            with self._step("distracted prompts"):
+                distracted_options = dataclasses.replace(options, distractor=distractor_settings)
+                distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
         knows, distracted_knows = None, [None] * len(outcomes)
         if lre is not None:
             try:
-                knows = know_check(model, lre, outcomes, say_check)
-                if distracted_outcomes is not None:
-                    distracted_knows = know_check(model, lre, distracted_outcomes, say_check)
+                with self._step("know"):
+                    knows = know_check(model, lre, outcomes, say_check)
+                    if distracted_outcomes is not None:
+                        distracted_knows = know_check(model, lre, distracted_outcomes, say_check)
             except NonFiniteLre as error:  # an implicit LRE meets infinite values only when it decodes
                 lre, knows, distracted_knows, lre_skipped = None, None, [None] * len(outcomes), f"no know-check: {error}"
         distracted = None
@@ -180,6 +185,21 @@ class FactcheckSession:
             )
         return PhrasingRun(template=suite.templates[0], outcomes=outcomes, knows=knows, lre=info, lre_skipped=lre_skipped,
                            distracted=distracted)
+
+    @contextlib.contextmanager
+    def _step(self, name: str):
+        """Say a step of a relation as it starts and its seconds as it ends (", say (50 prompts) 3.1 s"): the line
+        grows step by step on a terminal, and a CI log shows where the time went."""
+        self.progress(f", {name}")
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.progress(f" {time.perf_counter() - started:.1f} s")
+
+    def has_run(self, suite: Suite) -> bool:
+        """Whether the relation was computed (or failed) already."""
+        return str(suite.path) in self._runs or str(suite.path) in self._failed
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
         run = self.run(suite)

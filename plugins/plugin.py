@@ -17,6 +17,7 @@ modules; torch, transformers and the model load when the first fact runs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import json
@@ -303,6 +304,8 @@ class FactcheckRun:
         self._summarised = False  # run_summary() was computed (its result may be None)
         self._output_lines: list[tuple[str, bool]] = []  # what writing the reports gave: (line, is a failure)
         self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
+        self._named: set[Path] | None = None  # files named on the command line
+        self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -370,9 +373,33 @@ class FactcheckRun:
         if file_path.suffix != ".json":
             return None
         patterns = self.config.getini("factcheck_suites")
-        if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns):
+        if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns) or file_path in self._named_files():
+            # A JSON file named on the command line is meant as a suite wherever it lies (an invalid one says why).
             return SuiteFile.from_parent(parent, path=file_path)
+        if _looks_like_a_suite(file_path):
+            self._passed_over.append(file_path)
         return None
+
+    def _named_files(self) -> set[Path]:
+        """The files named on the command line (node ids without their ::part), made absolute."""
+        if self._named is None:
+            base = self.config.invocation_params.dir
+            self._named = set()
+            for argument in self.config.args:
+                with contextlib.suppress(OSError, RuntimeError, ValueError):
+                    self._named.add((base / argument.split("::", 1)[0]).resolve())
+        return self._named
+
+    def pytest_report_collectionfinish(self, config: pytest.Config, start_path: Path, items) -> list[str]:
+        """One line for JSON files that look like fact suites but were not collected, and how to include them."""
+        if not self._passed_over:
+            return []
+        patterns = " ".join(config.getini("factcheck_suites"))
+        shown = ", ".join(_relative(path, config.rootpath) for path in self._passed_over[:SHOWN_PASSED_OVER])
+        more = f" and {len(self._passed_over) - SHOWN_PASSED_OVER} more" if len(self._passed_over) > SHOWN_PASSED_OVER else ""
+        return [f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
+                f"pattern ({patterns}), so they were not collected: {shown}{more}. Put them under a folder named "
+                "'suites', add a pattern to the factcheck_suites ini option, or name the file on the command line"]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Each fact's final outcome for the reports (on an xdist controller too: the properties travel with the
@@ -569,6 +596,29 @@ def _percent(share: float) -> str:
     return f"{share * 100:.3g}%"  # 0.995 reads 99.5%, not 100%; 0.001 reads 0.1%, not 0%
 
 
+SHOWN_PASSED_OVER = 3  # passed-over suite-like files named in the collection note
+
+
+def _looks_like_a_suite(path: Path) -> bool:
+    """A JSON file whose start names the keys of a fact suite; read only its first bytes (a repository may hold
+    many JSON files, and the plugin must cost next to nothing where it is not used)."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return all(key in head for key in (b'"relation"', b'"templates"', b'"facts"'))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def _run(config: pytest.Config) -> FactcheckRun:
     return config.stash[RUN_KEY]
 
@@ -635,6 +685,19 @@ class FactItem(pytest.Item):
     @property
     def fact(self):
         return self.suite.facts[self.fact_index]
+
+    def setup(self) -> None:
+        """The relation's shared work (one batched pass for all its facts, its LRE) runs in the setup of its first
+        fact, so that --durations and JUnit (with junit_duration_report = call) charge it once, apart from the facts'
+        own checks; its seconds are a property of that fact. A relation that cannot run fails each fact in runtest."""
+        session = _run(self.config).session
+        if session.has_run(self.suite):
+            return
+        try:
+            relation = session.run(self.suite)
+        except Exception:  # noqa: BLE001 - remembered by the session and raised again, per fact, by runtest
+            return
+        self.user_properties.append(("factcheck_relation_seconds", round(relation.seconds, 3)))
 
     def runtest(self) -> None:
         run = _run(self.config)

@@ -358,6 +358,7 @@ def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracte
     assert all("distracted" in fact for fact in facts)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")  # pytest's own note on a list for a string option
 @pytest.mark.parametrize("ini", ["[pytest]\nfactcheck_shots = abc\n", "[pytest]\nfactcheck_shots = 2.5\n",
                                  "[tool.pytest.ini_options]\nfactcheck_shots = [1, 2]\n",
                                  "[tool.pytest.ini_options]\nfactcheck_shots = true\n"])
@@ -400,3 +401,32 @@ def test_an_accuracy_and_its_minimum_are_shown_with_the_digits_that_tell_them_ap
 
     assert [_percent(x) for x in (0.0, 0.99, 0.995, 1.0, 0.001)] == ["0%", "99%", "99.5%", "100%", "0.1%"]
     assert _percent(5e-324) != "0%"
+
+
+def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(project):
+    write_suite(project.path / "facts", "capitals")
+    (project.path / "facts" / "settings.json").write_text('{"not": "a suite"}')
+    result = run(project, "facts", "--collect-only", "-q")
+    output = result.stdout.str()
+    assert "1 JSON file(s) look like fact suites but match no factcheck_suites pattern" in output, output[-2000:]
+    assert "facts/capitals.json" in output and "settings.json" not in output and "name the file on the command line" in output
+    named = run(project, "facts/capitals.json", "--collect-only", "-q")
+    assert sum("::" in line for line in named.outlines) == len(CAPITALS), named.stdout.str()[-2000:]
+    assert "look like fact suites" not in named.stdout.str()
+    # A JSON file named on the command line that is not a suite says why, as any invalid suite does.
+    broken = run(project, "facts/settings.json")
+    assert "invalid fact suite" in broken.stdout.str() and broken.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_relations_shared_work_is_charged_once_to_a_setup_and_each_fact_to_its_own_call(project):
+    junit = project.path / "junit.xml"
+    result = run(project, "suites", "--factcheck-lre=off", f"--junitxml={junit}", "-o", "junit_duration_report=call",
+                 "--durations=0", "--durations-min=0")
+    cases = list(ElementTree.parse(junit).iter("testcase"))
+    relation_seconds = [float(p.get("value")) for case in cases for p in case.iter("property")
+                        if p.get("name") == "factcheck_relation_seconds"]
+    assert len(cases) == len(CAPITALS) and len(relation_seconds) == 1 and relation_seconds[0] > 0
+    calls = [float(case.get("time")) for case in cases]
+    assert max(calls) < relation_seconds[0], (calls, relation_seconds)  # no fact's own check carries the relation
+    setups = [line for line in result.outlines if " setup " in line and "country_capital" in line]
+    assert setups, result.stdout.str()[-3000:]

@@ -358,7 +358,6 @@ def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracte
     assert all("distracted" in fact for fact in facts)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")  # pytest's own note on a list for a string option
 @pytest.mark.parametrize("ini", ["[pytest]\nfactcheck_shots = abc\n", "[pytest]\nfactcheck_shots = 2.5\n",
                                  "[tool.pytest.ini_options]\nfactcheck_shots = [1, 2]\n",
                                  "[tool.pytest.ini_options]\nfactcheck_shots = true\n"])

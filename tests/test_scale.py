@@ -102,7 +102,9 @@ class Run:
         facts = {}
         for case in ElementTree.parse(self.junit).iter("testcase"):
             name = case.get("name").split("@", 1)[0]
-            properties = {p.get("name"): p.get("value") for p in case.iter("property") if p.get("name").startswith("factcheck_")}
+            # A relation's seconds differ from run to run; everything else a fact carries must not.
+            properties = {p.get("name"): p.get("value") for p in case.iter("property")
+                          if p.get("name").startswith("factcheck_") and p.get("name") != "factcheck_relation_seconds"}
             failure = case.find("failure")
             if failure is not None:
                 # A fact the model does not say or know, or a crash (anything else)?

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from factcheck.errors import FactcheckError
 
@@ -49,8 +50,8 @@ def _tune(args: argparse.Namespace) -> int:
     return run_tune(args)
 
 
-def _whole_number(least: int, what: str = "a whole number"):
-    """An argparse type: a whole number of at least `least`."""
+def _whole_number(least: int, what: str = "a whole number", most: int | None = None):
+    """An argparse type: a whole number of at least `least` (and at most `most`)."""
 
     def parse(text: str) -> int:
         try:
@@ -59,6 +60,8 @@ def _whole_number(least: int, what: str = "a whole number"):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if value < least:
             raise argparse.ArgumentTypeError(f"expected {least} or more, got {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most}, got {value}")
         return value
 
     return parse
@@ -66,6 +69,8 @@ def _whole_number(least: int, what: str = "a whole number"):
 
 _budget = _whole_number(0, "a whole number of regressions")
 _positive = _whole_number(1)
+# float32 keeps 24 bits of mantissa: rounding to more bits changes nothing, and 2**(bits - 1) must stay a number.
+_round_bits = _whole_number(2, "a whole number of bits", most=24)
 
 
 def _lens(args: argparse.Namespace) -> int:
@@ -104,12 +109,13 @@ def version_text() -> str:
 
 
 def _degrade(args: argparse.Namespace) -> int:
-    from factcheck.model.degrade import ablate_mlp, round_weights, save_model
+    from factcheck.model.degrade import ablate_mlp, check_output_folder, round_weights, save_model
     from factcheck.model.language_model import load_model
 
     if args.round_bits is None and not args.ablate_mlp:
         print("factcheck degrade: error: say how to degrade: --round-bits N and/or --ablate-mlp BLOCK", file=sys.stderr)
         return 2
+    check_output_folder(Path(args.out), args.model, replace=args.force)  # before a load that may take minutes
     model = load_model(args.model, dtype=args.dtype, device="cpu", trust_remote_code=args.trust_remote_code)
     print(f"{model.name}: fingerprint {model.fingerprint}", file=sys.stderr)
     degraded = model
@@ -179,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     degrade.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
     degrade.add_argument("--out", required=True, metavar="DIR", help="folder to write the degraded model to (new or empty)")
-    degrade.add_argument("--round-bits", type=_positive, metavar="N",
-                         help="round every Linear and Embedding weight to N bits per output row (N >= 2; 5 costs SmolLM2 a few facts)")
+    degrade.add_argument("--round-bits", type=_round_bits, metavar="N",
+                         help="round every Linear and Embedding weight to N bits per output row (2 to 24; 5 costs SmolLM2 a few facts)")
     degrade.add_argument("--ablate-mlp", type=int, action="append", metavar="BLOCK",
                          help="zero the MLP output of block BLOCK (negative counts from the end; repeat for several)")
     degrade.add_argument("--force", action="store_true", help="replace DIR when it already holds files")

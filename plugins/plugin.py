@@ -171,6 +171,10 @@ def _check_numbers_and_names(settings: Settings) -> None:
                                ("batch_size", settings.batch_size, 1), ("threads", settings.threads, 1)):
         if value is not None and value < least:
             raise pytest.UsageError(f"factcheck_{name} must be at least {least}, not {value}")
+    most_threads = 4 * usable_cores()  # torch starts each thread: a huge count only fails every fact later
+    if settings.threads is not None and settings.threads > most_threads:
+        raise pytest.UsageError(f"factcheck_threads must be at most {most_threads} (4 x this machine's "
+                                f"{usable_cores()} cores), not {settings.threads}")
 
 
 def _check_outputs(run: FactcheckRun) -> None:

@@ -61,10 +61,11 @@ def test_version_names_factcheck_and_the_libraries_its_results_depend_on(capsys)
 
 @pytest.mark.parametrize("arguments", [["tune", "suites", "--folds", "0"], ["tune", "suites", "--max-held-out", "-1"],
                                        ["lens", "x", "--relation", "r.json", "--positions", "0"],
-                                       ["degrade", "--out", "d", "--round-bits", "zero"]])
+                                       ["degrade", "--out", "d", "--round-bits", "zero"],
+                                       ["degrade", "--out", "d", "--round-bits", "65"]])
 def test_a_count_below_one_is_refused_by_the_command_line_naming_the_option(arguments, capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(arguments)
     assert done.value.code == 2
     error = capsys.readouterr().err
-    assert arguments[-2] in error and ("expected 1 or more" in error or "expected a whole number" in error)
+    assert arguments[-2] in error and any(words in error for words in ("or more", "expected a whole number", "at most"))

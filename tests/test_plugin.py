@@ -276,7 +276,8 @@ def test_tags_the_project_registers_in_its_ini_are_its_own(project, tiny_llama_f
 
 
 @pytest.mark.parametrize("option", ["--factcheck-dtype=int8", "--factcheck-device=garbage", "--factcheck-shots=-1",
-                                    "--factcheck-max-new-tokens=0", "--factcheck-batch-size=0", "--factcheck-threads=0"])
+                                    "--factcheck-max-new-tokens=0", "--factcheck-batch-size=0", "--factcheck-threads=0",
+                                    "--factcheck-threads=99999999999999999999"])
 def test_an_option_that_cannot_work_is_a_usage_error_naming_it(project, option):
     result = run(project, "suites", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]

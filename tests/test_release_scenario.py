@@ -10,6 +10,7 @@ and names and classes every regressed fact as the JSON report says.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -292,3 +293,29 @@ def test_the_degrade_command_writes_a_model_folder_the_plugin_loads(tiny_llama_f
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x")]) == 2
     assert "--round-bits N and/or --ablate-mlp BLOCK" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]
+
+
+def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_that_is_no_model(
+        tiny_llama_folder, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(tiny_llama_folder, source)
+    notes = tmp_path / "work"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("keep me", encoding="utf-8")
+    monkeypatch.chdir(notes)
+    loads = []
+    monkeypatch.setattr("factcheck.model.language_model.load_model", lambda *a, **k: loads.append(a) or None)
+    for out, said in ((source, "holds the model being degraded"), (notes, "is the working folder"),
+                      (tmp_path, "is the working folder or holds it"), (Path("."), "is the working folder")):
+        assert cli.main(["degrade", "--model", str(source), "--out", str(out), "--round-bits", "4", "--force"]) == 2
+        assert said in capsys.readouterr().err, out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("a,b", encoding="utf-8")
+    assert cli.main(["degrade", "--model", str(source), "--out", str(other), "--round-bits", "4", "--force"]) == 2
+    assert "--force replaces only a model folder" in capsys.readouterr().err
+    assert loads == []  # refused before the model is loaded
+    assert (notes / "notes.txt").read_text(encoding="utf-8") == "keep me" and (other / "data.csv").is_file()
+    assert (source / "config.json").is_file()

@@ -52,6 +52,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from factcheck.cache import unwritable_reason
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
@@ -166,17 +167,39 @@ def ablate_mlp(model: LanguageModel, block: int) -> LanguageModel:
     return _check_changed(model, degraded, f"ablating the MLP of block {index}")
 
 
+def check_output_folder(folder: Path, source: str | Path | None = None, replace: bool = False) -> Path:
+    """`folder` resolved, where a degraded model may be written; DegradeError naming the problem otherwise. Replacing
+    deletes what the folder holds, so only a model folder is ever replaced, and never the model being degraded, the
+    working folder or a folder above it."""
+    try:
+        folder = Path(folder).expanduser().resolve()
+        source_path = Path(source).expanduser().resolve() if source and Path(source).expanduser().exists() else None
+    except (OSError, RuntimeError) as error:
+        raise DegradeError(f"{folder} cannot be used: {error}") from None
+    if folder.exists() and not folder.is_dir():
+        raise DegradeError(f"{folder} is a file: give a folder for the degraded model")
+    if Path.cwd().resolve().is_relative_to(folder):
+        raise DegradeError(f"{folder} is the working folder or holds it: give a new folder for the degraded model")
+    if source_path is not None and (source_path == folder or source_path.is_relative_to(folder)):
+        raise DegradeError(f"{folder} holds the model being degraded ({source_path}): give another folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not replace:
+            raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
+        if not (folder / "config.json").is_file():
+            raise DegradeError(f"{folder} holds files and no model (config.json): --force replaces only a model folder")
+    reason = unwritable_reason(folder / "config.json")
+    if reason:
+        raise DegradeError(f"the degraded model cannot be written to {folder}: {reason}")
+    return folder
+
+
 def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Path:
     """Write `model` (weights as safetensors, config, tokenizer) to `folder`, which --factcheck-model then loads.
 
     The files are written to a new folder beside it and moved into place whole, so a crash or a full disk never
     leaves a half-written model where a run would load it. An existing non-empty `folder` is replaced only with
     `replace`."""
-    folder = Path(folder).expanduser().resolve()
-    if folder.exists() and not folder.is_dir():
-        raise DegradeError(f"{folder} is a file: give a folder for the degraded model")
-    if folder.is_dir() and any(folder.iterdir()) and not replace:
-        raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
+    folder = check_output_folder(folder, replace=replace)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:

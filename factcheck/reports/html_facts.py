@@ -100,13 +100,12 @@ def _know_cell(result: FactResult) -> str:
     return _verdict_cell(result.know_pass)
 
 
-def _lens_cell(result: FactResult, relation: RelationSummary | None, drawn: set[tuple[str, str]]) -> str:
-    """A link to the fact's heatmap where the page has one; otherwise the command that draws it."""
+def _lens_cell(result: FactResult, relation: RelationSummary | None, question: str, drawn: set[tuple[str, str]]) -> str:
+    """A link to the fact's heatmap where the page has one; otherwise the command that draws it (on `question`)."""
     if result.key in drawn:
         return f"<a href='#{_e(lens_anchor(result.relation, result.subject))}'>heatmap</a>"
-    if relation is None or relation.lre is None or not relation.templates:
+    if relation is None or relation.lre is None or not question:
         return ""
-    question = render(relation.templates[0], result.subject)
     command = (f"factcheck lens --relation {shlex.quote(relation.path)} --target {shlex.quote(result.object)} "
                f"{shlex.quote(question)}")
     return f"<details><summary>lens</summary><pre>{_e(command)}</pre></details>"
@@ -132,7 +131,7 @@ def _row(result: FactResult, relation: RelationSummary | None, outcome: Mapping[
         f"<tr {data}><td>{_e(result.relation)}</td><td>{_e(result.subject)}</td><td>{_e(result.object)}{aliases}</td>"
         f"<td>{_e((say.generated or '').strip() or '(nothing)')}</td>{_verdict_cell(say.passed, say.check + ' check')}{_know_cell(result)}"
         f"<td>{_e(klass)}</td><td class=num>{margin_text or '-'}</td><td>{_e(pytest_outcome or '-')}</td><td>{_e(gate or '-')}</td>"
-        f"<td>{prompt}{_lens_cell(result, relation, drawn)}</td></tr>"
+        f"<td>{prompt}{_lens_cell(result, relation, question, drawn)}</td></tr>"
     )
 
 

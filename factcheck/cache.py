@@ -45,15 +45,19 @@ _UNWRITABLE_SAID: set[str] = set()
 
 def store_or_warn(write, what: str, folder: Path) -> bool:
     """Run `write` (which stores derived data under `folder`); where the folder cannot be written (read-only, full,
-    not ours), say so once per folder and go on: the data is used from memory this run. Returns whether it stored."""
+    not ours), say so once per cache (or folder outside it) and go on: the data is used from memory this run. Returns
+    whether it stored."""
     try:
         write()
         return True
     except OSError as error:
-        if str(folder) not in _UNWRITABLE_SAID:
-            _UNWRITABLE_SAID.add(str(folder))
-            warn(f"factcheck: cannot write {what} to the cache folder {folder} ({error.strerror or error}); they are "
-                 "computed and used from memory for this run only (set FACTCHECK_CACHE to a writable folder to keep them)")
+        root = cache_root()
+        said_for = str(root if Path(folder).is_relative_to(root) else folder)
+        if said_for not in _UNWRITABLE_SAID:
+            _UNWRITABLE_SAID.add(said_for)
+            warn(f"factcheck: cannot write {what} to the cache folder {folder} ({error.strerror or error}); what "
+                 "factcheck keeps there is computed and used from memory for this run only (set FACTCHECK_CACHE to a "
+                 "writable folder to keep it)")
         return False
 
 

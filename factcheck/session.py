@@ -6,9 +6,11 @@ import contextlib
 import dataclasses
 import sys
 import time
-from typing import Callable
+from typing import Callable, Collection
 
+from factcheck.knows.faithfulness_cache import faithfulness_key, load_faithfulness, save_faithfulness
 from factcheck.knows.implicit_lre import ImplicitLre
+from factcheck.knows.know_rules import Faithfulness
 from factcheck.knows.knowcheck import faithfulness, know_check
 from factcheck.knows.lre import NonFiniteLre
 from factcheck.model.allocator import release_freed_memory
@@ -87,21 +89,31 @@ class FactcheckSession:
     def lre_enabled(self) -> bool:
         return self.settings.lre != "off"
 
-    def run(self, suite: Suite) -> RelationRun:
-        """All facts of a relation, computed together the first time any of them is asked for."""
+    def run(self, suite: Suite, wanted: Collection[int] | None = None) -> RelationRun:
+        """The relation's facts, computed together the first time any of them is asked for: all of them, or only the
+        facts at the indices `wanted` where that gives the verdicts a whole run would (see `_selection`). A later call
+        wanting a fact that did not run computes the whole relation."""
         key = str(suite.path)
         if key in self._failed:
             # Each of its facts fails with the same error (its traceback shown once); the relation is not run again.
             raise self._failed[key].with_traceback(None)
-        if key not in self._runs:
+        earlier = self._runs.get(key)
+        if earlier is None or not self._covers(earlier, wanted):
             try:
-                self._runs[key] = self._run_relation(suite)
+                run = self._run_relation(suite, wanted if earlier is None else None)
             except Exception as error:  # any failure: a relation that cannot run is not run again for each fact
                 self._failed[key] = error
                 raise
+            if earlier is not None:
+                run.asked |= earlier.asked
+            self._runs[key] = run
         return self._runs[key]
 
-    def _run_relation(self, suite: Suite) -> RelationRun:
+    @staticmethod
+    def _covers(run: RelationRun, wanted: Collection[int] | None) -> bool:
+        return run.computed is None or (wanted is not None and all(run.has_fact(index) for index in wanted))
+
+    def _run_relation(self, suite: Suite, wanted: Collection[int] | None) -> RelationRun:
         options, say_check = self.options_for(suite)
         settings = self.settings_for(suite)
         mode = settings.templates
@@ -111,14 +123,17 @@ class FactcheckSession:
             raise SuiteError(suite.path, problems, fix="write the text without the model's control tokens")
         started = time.perf_counter()
         count = 1 if mode == "first" else len(suite.templates)
+        phrased = [suite.phrased(index, prompt=settings.prompt) for index in range(count)]
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
                       + (f" x {count} templates" if count > 1 else "") + (" (chat prompts)" if settings.prompt == "chat" else ""))
+        computed, stored = self._selection(suite, wanted, phrased, options, say_check)
         phrasings = []
         for index in range(count):
             if count > 1:
                 self.progress(f"\n  template {index + 1}: {suite.templates[index]!r}")
             # Distracted prompts are asked under the first template only: one false statement per fact is the probe.
-            phrasing = self._run_phrasing(suite.phrased(index, prompt=settings.prompt), options, say_check, distractor=index == 0)
+            phrasing = self._run_phrasing(phrased[index], index, options, say_check, distractor=index == 0, only=computed,
+                                          stored_faithfulness=stored[index])
             if index and phrasing.lre is not None:  # only the first template's LRE is drawn (the lens): free the others
                 phrasing = dataclasses.replace(phrasing, lre=dataclasses.replace(phrasing.lre, lre=None))
             phrasings.append(phrasing)
@@ -126,13 +141,44 @@ class FactcheckSession:
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
         return RelationRun(suite=suite, options=options, say_check=say_check, phrasings=phrasings, seconds=seconds,
-                           require=self.require, template_mode=mode)
+                           require=self.require, template_mode=mode, computed=computed)
 
-    def _run_phrasing(self, suite: Suite, options: SayOptions, say_check: str, distractor: bool) -> PhrasingRun:
-        """The relation's facts asked under the suite's first template (`suite` is phrased by the caller), with that
-        template's LRE."""
+    def _selection(self, suite: Suite, wanted: Collection[int] | None, phrased: list[Suite], options: SayOptions,
+                   say_check: str) -> tuple[tuple[int, ...] | None, list[Faithfulness | None]]:
+        """Which facts to compute (None: all) and each template's faithfulness where it comes from the cache.
+
+        A fact's know-verdict rests on its relation's faithfulness over every test fact, so part of a relation runs
+        alone only where that faithfulness is stored from an earlier whole run with the same model, suite, code and
+        options (or where there is no LRE to trust)."""
+        none = [None] * len(phrased)
+        indices = None if wanted is None else tuple(sorted(set(wanted)))
+        if indices is None or len(indices) == len(suite.facts):
+            return None, none
+        selected = f"{len(indices)} of {len(suite.facts)} facts selected"
+        if not self._wants_lre(suite, options):
+            self.progress(f" ({selected})")
+            return indices, none
+        stored = [load_faithfulness(faithfulness_key(self.model, suite_i, index, options, say_check))
+                  for index, suite_i in enumerate(phrased)]
+        if any(faith is None for faith in stored):
+            self.progress(f" ({selected}; all run this once: the LRE's trust needs every fact, and is kept for later runs)")
+            return None, none
+        self.progress(f" ({selected}; the LRE's trust from an earlier whole run)")
+        return indices, stored
+
+    def _wants_lre(self, suite: Suite, options: SayOptions) -> bool:
+        """Whether the relation gets an LRE (unless estimating it fails): the know-check is on, and the suite has the
+        training facts, at least two, and a block output to read ("emb" is not captured here)."""
+        return self.lre_enabled and 2 <= options.shots <= len(suite.facts) and suite.settings.lre.layer != "emb"
+
+    def _run_phrasing(self, suite: Suite, template_index: int, options: SayOptions, say_check: str, distractor: bool,
+                      only: tuple[int, ...] | None = None, stored_faithfulness: Faithfulness | None = None) -> PhrasingRun:
+        """The relation's facts (those at the indices `only`, when given) asked under the suite's first template
+        (`suite` is phrased by the caller), with that template's LRE; `stored_faithfulness` stands for the whole
+        relation's where only part of it runs."""
         model = self.model
         distractor_settings = suite.settings.distractor if distractor else None
+        count = len(suite.facts) if only is None else len(only)
         lre = None
         lre_skipped = None
         cache_hit = False
@@ -140,10 +186,9 @@ class FactcheckSession:
             lre_skipped = (f"no LRE: it would train on {options.shots} facts (the number of demonstrations) and the suite "
                            f"has {len(suite.facts)}; lower --factcheck-shots or add facts")
             self.progress(f" ({lre_skipped})")
-        # The LRE needs at least two training facts, and a block output to read ("emb" is not captured here).
-        elif self.lre_enabled and options.shots >= 2 and suite.settings.lre.layer != "emb":
+        elif self._wants_lre(suite, options):
             with self._step("LRE"):
-                decoded_states = len(suite.facts) * (2 if distractor_settings is not None else 1)
+                decoded_states = count * (2 if distractor_settings is not None else 1)
                 try:
                     lre, cache_hit = lre_for_suite(model, suite, options.shots, decoded_states=decoded_states)
                 except NonFiniteLre as error:
@@ -153,13 +198,13 @@ class FactcheckSession:
                 elif isinstance(lre, ImplicitLre):
                     self.progress(" (no W cached: decoded without it)")
         layers = [lre.layer] if lre is not None else []
-        with self._step(f"say ({len(suite.facts)} prompts)"):
-            outcomes = run_relation(model, suite, options, capture_layers=layers)
+        with self._step(f"say ({count} prompt{'s' if count != 1 else ''})"):
+            outcomes = run_relation(model, suite, options, capture_layers=layers, only=only)
         distracted_outcomes = None
         if distractor_settings is not None:
             with self._step("distracted prompts"):
                 distracted_options = dataclasses.replace(options, distractor=distractor_settings)
-                distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers)
+                distracted_outcomes = run_relation(model, suite, distracted_options, capture_layers=layers, only=only)
         knows, distracted_knows = None, [None] * len(outcomes)
         if lre is not None:
             try:
@@ -178,9 +223,14 @@ class FactcheckSession:
             if implicit:
                 self.progress(f" (exact, without W: {lre.products} Jacobian-vector products)" if lre.products else " (decodes cached)")
                 lre.release()  # the run keeps the LRE for the lens; its passes would pile up relation after relation
+            if only is None:
+                faith = faithfulness(outcomes, knows)
+                save_faithfulness(faithfulness_key(model, suite, template_index, options, say_check), faith)
+            else:
+                faith = stored_faithfulness
             info = LreInfo(
                 layer=lre.layer, beta=lre.beta, rank=lre.rank, n_train=options.shots,
-                faithfulness=faithfulness(outcomes, knows), cache_hit=cache_hit or (implicit and lre.products == 0), lre=lre,
+                faithfulness=faith, cache_hit=cache_hit or (implicit and lre.products == 0), lre=lre,
                 decode="implicit" if implicit else "weight", products=lre.products if implicit else 0,
             )
         return PhrasingRun(template=suite.templates[0], outcomes=outcomes, knows=knows, lre=info, lre_skipped=lre_skipped,
@@ -197,12 +247,17 @@ class FactcheckSession:
         finally:
             self.progress(f" {time.perf_counter() - started:.1f} s")
 
-    def has_run(self, suite: Suite) -> bool:
-        """Whether the relation was computed (or failed) already."""
-        return str(suite.path) in self._runs or str(suite.path) in self._failed
+    def has_run(self, suite: Suite, fact_index: int | None = None) -> bool:
+        """Whether the relation (its fact `fact_index`, when given) was computed, or failed, already."""
+        key = str(suite.path)
+        if key in self._failed:
+            return True
+        run = self._runs.get(key)
+        return run is not None and (fact_index is None or run.has_fact(fact_index))
 
     def record_for(self, suite: Suite, fact_index: int) -> FactRecord:
-        run = self.run(suite)
+        """The fact's record; a relation not run yet runs whole."""
+        run = self.run(suite, wanted=(fact_index,) if str(suite.path) in self._runs else None)
         record = run.record(fact_index)
         run.asked.add(fact_index)
         return record

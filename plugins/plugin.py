@@ -310,6 +310,7 @@ class FactcheckRun:
         self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
+        self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -436,6 +437,18 @@ class FactcheckRun:
                     strict=True, raises=FactFailure,
                     reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
+        those are computed where the verdicts allow it (FactcheckSession.run)."""
+        self._selected = {}
+        for item in session.items:
+            if isinstance(item, FactItem):
+                self._selected.setdefault(str(item.suite.path), set()).add(item.fact_index)
+
+    def selected_facts(self, suite: Suite) -> set[int] | None:
+        """The indices of `suite`'s facts this run asks (None: not known, so all of them)."""
+        return self._selected.get(str(suite.path))
 
     def _load_gate(self) -> ReleaseGate | None:
         """The gate on the baseline, read when fact items are collected (a run of Python tests never needs it)."""
@@ -691,14 +704,15 @@ class FactItem(pytest.Item):
         return self.suite.facts[self.fact_index]
 
     def setup(self) -> None:
-        """The relation's shared work (one batched pass for all its facts, its LRE) runs in the setup of its first
-        fact, so that --durations and JUnit (with junit_duration_report = call) charge it once, apart from the facts'
+        """The relation's shared work (one batched pass for the facts this run asks, its LRE) runs in the setup of its
+        first fact, so that --durations and JUnit (with junit_duration_report = call) charge it once, apart from the facts'
         own checks; its seconds are a property of that fact. A relation that cannot run fails each fact in runtest."""
-        session = _run(self.config).session
-        if session.has_run(self.suite):
+        run = _run(self.config)
+        session = run.session
+        if session.has_run(self.suite, self.fact_index):
             return
         try:
-            relation = session.run(self.suite)
+            relation = session.run(self.suite, wanted=run.selected_facts(self.suite))
         except Exception:  # noqa: BLE001 - remembered by the session and raised again, per fact, by runtest
             return
         self.user_properties.append(("factcheck_relation_seconds", round(relation.seconds, 3)))

@@ -211,3 +211,17 @@ def smollm2():
     if importlib.util.find_spec(default_model.PACKAGE) is None:
         pytest.skip(f"the default model is not installed ({default_model.INSTALL_COMMAND})")
     return load_model()
+
+
+@pytest.fixture(scope="session")
+def _test_cache_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("factcheck-cache")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_keep_their_own_cache(request, monkeypatch, _test_cache_folder):
+    """Fast tests cache LREs and faithfulness in a folder of this test session, never the user's: a test's output
+    must not depend on what an earlier run left there. Slow tests keep FACTCHECK_CACHE (the converted default
+    model and its LREs take minutes to rebuild)."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setenv("FACTCHECK_CACHE", str(_test_cache_folder))

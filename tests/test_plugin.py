@@ -430,3 +430,21 @@ def test_a_relations_shared_work_is_charged_once_to_a_setup_and_each_fact_to_its
     assert max(calls) < relation_seconds[0], (calls, relation_seconds)  # no fact's own check carries the relation
     setups = [line for line in result.outlines if " setup " in line and "country_capital" in line]
     assert setups, result.stdout.str()[-3000:]
+
+
+def test_a_keyword_selection_computes_only_its_facts_once_the_relation_ran_whole(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "cache"))  # no faithfulness stored by another test
+    whole_report = project.path / "whole.json"
+    first = run(project, "suites", "-k", "Kenya", "--factcheck-shots=4", f"--factcheck-report={project.path / 'first.json'}")
+    assert "1 of 8 facts selected; all run this once" in first.stdout.str() and "say (8 prompts)" in first.stdout.str()
+    run(project, "suites", "--factcheck-shots=4", f"--factcheck-report={whole_report}")
+    second = run(project, "suites", "-k", "Kenya", "--factcheck-shots=4", f"--factcheck-report={project.path / 'second.json'}")
+    text = second.stdout.str()
+    assert "1 of 8 facts selected; the LRE's trust from an earlier whole run" in text and "say (1 prompt)" in text
+    assert second.parseoutcomes().get("deselected") == 7
+    whole = {f["subject"]: f for f in json.loads(whole_report.read_text())["facts"]}
+    for name in ("first.json", "second.json"):
+        (fact,) = json.loads((project.path / name).read_text())["facts"]
+        assert fact["subject"] == "Kenya" and fact["lre_top_tokens"]
+        for key in ("verdict", "say_pass", "know_pass", "generated", "lre_trusted", "lre_decodes_object"):
+            assert fact.get(key) == whole["Kenya"].get(key), (name, key)

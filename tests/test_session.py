@@ -67,7 +67,7 @@ def test_a_relation_runs_once_and_each_fact_has_one_record_and_one_result(tiny_l
     suite = suite_of(tmp_path)
     calls = []
     original = session._run_relation
-    monkeypatch.setattr(session, "_run_relation", lambda s: calls.append(s) or original(s))
+    monkeypatch.setattr(session, "_run_relation", lambda s, wanted: calls.append(s) or original(s, wanted))
     first = session.record_for(suite, 3)
     again = session.record_for(suite, 3)
     session.record_for(suite, 0)
@@ -83,7 +83,7 @@ def test_a_relation_that_cannot_run_fails_every_fact_with_one_error_and_is_not_r
     suite = suite_of(tmp_path, lre={"layer": 7})  # the tiny model has 2 blocks
     calls = []
     original = session._run_relation
-    monkeypatch.setattr(session, "_run_relation", lambda s: calls.append(s) or original(s))
+    monkeypatch.setattr(session, "_run_relation", lambda s, wanted: calls.append(s) or original(s, wanted))
     errors = []
     for index in range(3):
         with pytest.raises(SettingError, match="layer 7 is out of range") as caught:
@@ -97,7 +97,7 @@ def test_any_failure_of_a_relation_is_remembered_not_retried_per_fact(tiny_llama
     session = quiet_session(tiny_llama, Settings(shots=2))
     calls = []
 
-    def broken(suite):
+    def broken(suite, wanted):
         calls.append(suite)
         raise PermissionError(13, "Permission denied", "/somewhere")
 

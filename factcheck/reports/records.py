@@ -318,7 +318,7 @@ class FactRecord:
 @dataclass
 class PhrasingRun:
     """A relation's facts asked under one of its templates: the say-outcomes and, where that template has an LRE,
-    the know-outcomes."""
+    the know-outcomes (in the order of the relation run's `computed` facts)."""
 
     template: str
     outcomes: list[FactOutcome]
@@ -338,6 +338,11 @@ class RelationRun:
     require: str = "says"
     template_mode: str = "all"
     asked: set[int] = field(default_factory=set)
+    computed: tuple[int, ...] | None = None  # the suite's fact indices that ran, in order (None: every fact)
+
+    @property
+    def fact_indices(self) -> tuple[int, ...]:
+        return tuple(range(len(self.suite.facts))) if self.computed is None else self.computed
 
     # The first template's pass: the lens, the distracted prompts and the fact's detailed results come from it.
     @property
@@ -378,18 +383,27 @@ class RelationRun:
 
     @cached_property
     def records(self) -> list[FactRecord]:
-        """One record per fact (its first template's, holding the others'), made once (so is each record's result)."""
+        """One record per computed fact (its first template's, holding the others'), in the suite's order, made once
+        (so is each record's result)."""
         first, *others = [self._phrasing_records(phrasing) for phrasing in self.phrasings]
         return [
-            dataclasses.replace(record, other_phrasings=tuple(other[index] for other in others))
-            for index, record in enumerate(first)
+            dataclasses.replace(record, other_phrasings=tuple(other[position] for other in others))
+            for position, record in enumerate(first)
         ]
 
+    @cached_property
+    def _positions(self) -> dict[int, int]:
+        """Fact index -> its place in `records`."""
+        return {fact_index: position for position, fact_index in enumerate(self.fact_indices)}
+
+    def has_fact(self, index: int) -> bool:
+        return index in self._positions
+
     def record(self, index: int) -> FactRecord:
-        return self.records[index]
+        return self.records[self._positions[index]]
 
     def asked_records(self) -> list[FactRecord]:
-        return [self.records[i] for i in sorted(self.asked)]
+        return [self.record(i) for i in sorted(self.asked)]
 
     def summary(self, lens: tuple = ()) -> RelationSummary:
         """The run as the reports need it (`lens`: heatmaps of its hidden facts, drawn by the caller)."""

@@ -116,40 +116,45 @@ def run_relation(
     suite: Suite,
     options: SayOptions = SayOptions(),
     capture_layers: Sequence[int] = (),
+    only: Sequence[int] | None = None,
 ) -> list[FactOutcome]:
-    """Say-check every fact of `suite`; returns outcomes in the suite's fact order."""
+    """Say-check the facts of `suite` (those at the indices `only`, when given); returns outcomes in the suite's fact
+    order. A fact's prompt and candidates are the same whichever other facts run with it."""
     phrasing = suite.phrased(options.template_index).phrasing if options.template_index else suite.phrasing
     training = {fact.subject for fact in suite.facts[: options.shots]}
     leads = [""] * len(suite.facts)
     if options.distractor is not None:
         d = options.distractor
         leads = [distractor_lead(d.statement, d.repeat, f.subject, wrong_object(suite.facts, f)) for f in suite.facts]
+    chosen = list(range(len(suite.facts))) if only is None else sorted(set(only))
+    if not chosen:
+        return []
     prompts = [
-        phrase_prompt(model, phrasing, fact.subject, demonstrations_for(suite.facts, fact.subject, options.shots), leads[i])
-        for i, fact in enumerate(suite.facts)
+        phrase_prompt(model, phrasing, suite.facts[i].subject, demonstrations_for(suite.facts, suite.facts[i].subject, options.shots), leads[i])
+        for i in chosen
     ]
     ids, offsets = model.tokenize([p.text for p in prompts])
     rows = [
         _Row(
             index=i,
-            fact=fact,
-            prompt=prompts[i].text,
-            ids=ids[i],
-            subject_token=subject_token_index(prompts[i].text, fact.subject, offsets[i], prompts[i].subject_end),
-            is_training=fact.subject in training,
-            candidates=candidate_answers(suite, fact),
-            separator=prompts[i].answer_separator,
-            question=prompts[i].question,
-            demonstration_count=prompts[i].demonstration_count,
+            fact=suite.facts[i],
+            prompt=prompts[k].text,
+            ids=ids[k],
+            subject_token=subject_token_index(prompts[k].text, suite.facts[i].subject, offsets[k], prompts[k].subject_end),
+            is_training=suite.facts[i].subject in training,
+            candidates=candidate_answers(suite, suite.facts[i]),
+            separator=prompts[k].answer_separator,
+            question=prompts[k].question,
+            demonstration_count=prompts[k].demonstration_count,
         )
-        for i, fact in enumerate(suite.facts)
+        for k, i in enumerate(chosen)
     ]
     # Facts outside the training set share all their demonstrations, hence one long prefix; a
     # training fact's prompt shares the part of it before that fact's own demonstration line.
     test_rows = [r for r in rows if not r.is_training]
     prefix = _SharedPrefix.of(test_rows or rows)
     outcomes = _run_rows(model, rows, prefix, options, capture_layers)
-    return [outcomes[i] for i in range(len(rows))]
+    return [outcomes[row.index] for row in rows]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from factcheck.gate.baseline import BaselineError, load_baseline
 from factcheck.gate.comparison import threshold_failures
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
+from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
 from factcheck.settings import DEFAULTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
@@ -310,7 +311,9 @@ class FactcheckRun:
         self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
+        self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
+        self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -328,7 +331,7 @@ class FactcheckRun:
         the workers. None where no fact ran."""
         if not self._summarised:
             self._summarised = True
-            if self._from_workers:
+            if self._from_workers or self._streamed.relation_ids:
                 self._summary = self._merged_from_workers()
             elif self._session is not None and self._session.runs():
                 self._summary = self._session.summary(lens_figures=self._lens_figures())
@@ -343,8 +346,15 @@ class FactcheckRun:
         return None
 
     def _merged_from_workers(self) -> RunSummary | None:
+        """The workers' summaries, and, for relations no summary brought (a worker crashed or was interrupted), what
+        their test reports carried."""
+        parts = list(self._from_workers.values())
+        streamed = self._streamed.summary(leave_out={r.relation_id for part in parts for r in part.relations})
+        if streamed is not None:
+            parts.append(streamed)
+        self._worker_problems += [problem for problem in self._streamed.problems if problem not in self._worker_problems]
         try:
-            return RunSummary.merged(list(self._from_workers.values()))
+            return RunSummary.merged(parts)
         except ValueError as error:
             self._worker_problems.append(str(error))
             return None
@@ -395,20 +405,49 @@ class FactcheckRun:
                     self._named.add((base / argument.split("::", 1)[0]).resolve())
         return self._named
 
+    def note_unselectable(self, path: Path) -> None:
+        self._unselectable.append(path)
+
     def pytest_report_collectionfinish(self, config: pytest.Config, start_path: Path, items) -> list[str]:
-        """One line for JSON files that look like fact suites but were not collected, and how to include them."""
-        if not self._passed_over:
-            return []
-        patterns = " ".join(config.getini("factcheck_suites"))
-        shown = ", ".join(_relative(path, config.rootpath) for path in self._passed_over[:SHOWN_PASSED_OVER])
-        more = f" and {len(self._passed_over) - SHOWN_PASSED_OVER} more" if len(self._passed_over) > SHOWN_PASSED_OVER else ""
-        return [f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
-                f"pattern ({patterns}), so they were not collected: {shown}{more}. Put them under a folder named "
-                "'suites', add a pattern to the factcheck_suites ini option, or name the file on the command line"]
+        """A line for JSON files that look like fact suites but were not collected, and how to include them; and one
+        for suite files that pytest cannot select by their path."""
+        lines = []
+        if self._passed_over:
+            patterns = " ".join(config.getini("factcheck_suites"))
+            lines.append(f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
+                         f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
+                         "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
+                         "command line")
+        if self._unselectable:
+            lines.append(f"factcheck: {len(self._unselectable)} suite path(s) hold '[', ']' or '::', which pytest reads as "
+                         f"its own syntax in a path or node id: {self._shown(self._unselectable)}. They run with their folder "
+                         "and -k selects their facts; rename them (letters, digits, '_' and '-') to select them by path")
+        return lines
+
+    def _shown(self, paths: list[Path]) -> str:
+        shown = ", ".join(_relative(path, self.config.rootpath) for path in paths[:SHOWN_PATHS])
+        return shown + (f" and {len(paths) - SHOWN_PATHS} more" if len(paths) > SHOWN_PATHS else "")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        """On an xdist worker, a fact's reports carry its relation and its result to the controller as they happen:
+        what a crashed or interrupted worker had checked still reaches the reports."""
+        report = yield
+        if isinstance(item, FactItem) and is_xdist_worker(self.config):
+            if call.when == "setup" and item.relation_run is not None:
+                relation = item.relation_run
+                setattr(report, RELATION_ATTRIBUTE, relation_message(self.session.model_info(), relation.summary()))
+            elif call.when == "call" and item.record is not None:
+                record = item.record
+                evidence = tuple(record.hidden_phrasing().evidence()) if record.verdict == "hidden" else ()
+                setattr(report, FACT_ATTRIBUTE, fact_message(item.suite.relation_id, item.fact_index, record.result, evidence))
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Each fact's final outcome for the reports (on an xdist controller too: the properties travel with the
-        report)."""
+        report), and what a worker's report carries of its results."""
+        if not is_xdist_worker(self.config):
+            self._streamed.take(report)
         properties = dict(report.user_properties)
         if "factcheck_relation" not in properties or report.when != "call":
             return
@@ -613,7 +652,7 @@ def _percent(share: float) -> str:
     return f"{share * 100:.3g}%"  # 0.995 reads 99.5%, not 100%; 0.001 reads 0.1%, not 0%
 
 
-SHOWN_PASSED_OVER = 3  # passed-over suite-like files named in the collection note
+SHOWN_PATHS = 3  # files named in a collection note
 
 
 def _looks_like_a_suite(path: Path) -> bool:
@@ -651,6 +690,8 @@ class SuiteFile(pytest.File):
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
         run = _run(self.config)
+        if any(part in _relative(self.path, self.config.rootpath) for part in ("[", "]", "::")):
+            run.note_unselectable(self.path)
         problems = mark_problems(suite, RESERVED_MARKS)
         if problems:
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=SuiteError(self.path, problems))
@@ -698,6 +739,7 @@ class FactItem(pytest.Item):
         self.fact_index = fact_index
         self.record: FactRecord | None = None
         self.regression: str | None = None  # the gate's note when this fact regressed
+        self.relation_run = None  # the relation's run (a RelationRun), on the fact whose setup computed it
 
     @property
     def fact(self):
@@ -715,6 +757,7 @@ class FactItem(pytest.Item):
             relation = session.run(self.suite, wanted=run.selected_facts(self.suite))
         except Exception:  # noqa: BLE001 - remembered by the session and raised again, per fact, by runtest
             return
+        self.relation_run = relation
         self.user_properties.append(("factcheck_relation_seconds", round(relation.seconds, 3)))
 
     def runtest(self) -> None:

@@ -21,6 +21,7 @@ TORCH_FREE = [
     "factcheck.suites.suite", "factcheck.suites.importer",
     "factcheck.gate.baseline", "factcheck.gate.comparison", "factcheck.gate.diff", "factcheck.gate.release_gate",
     "factcheck.reports.run_summary", "factcheck.reports.report", "factcheck.reports.html_report",  # an xdist controller
+    "factcheck.reports.streamed",
 ]
 # What reaches inside a model's forward pass; only factcheck/model/ may do it.
 MODEL_INTERNALS = ("register_forward_hook", "register_forward_pre_hook", "_attn_implementation", "AttentionInterface")

@@ -448,3 +448,15 @@ def test_a_keyword_selection_computes_only_its_facts_once_the_relation_ran_whole
         assert fact["subject"] == "Kenya" and fact["lre_top_tokens"]
         for key in ("verdict", "say_pass", "know_pass", "generated", "lre_trusted", "lre_decodes_object"):
             assert fact.get(key) == whole["Kenya"].get(key), (name, key)
+
+
+def test_a_suite_path_pytest_cannot_take_as_a_node_id_still_runs_and_says_how_to_select_it(project):
+    for name in ("a[b]", "c::d"):
+        write_suite(project.path / "suites", name, facts=CAPITALS[:3])
+    result = run(project, "suites", "-k", "France", "--factcheck-lre=off")
+    text = result.stdout.str()
+    assert "2 suite path(s) hold '[', ']' or '::'" in text and "suites/a[b].json, suites/c::d.json" in text
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 and outcomes.get("deselected") == len(CAPITALS) - 1 + 4
+    assert "2 suite path(s)" not in run(project, "suites/geo", "--collect-only").stdout.str()
+

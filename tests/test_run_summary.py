@@ -129,3 +129,54 @@ print(len(lines), "torch" in sys.modules, "transformers" in sys.modules)
     count, torch_imported, transformers_imported = done.stdout.split()
     assert int(count) > 5 and (torch_imported, transformers_imported) == ("False", "False")
     assert (tmp_path / "report.json").is_file() and (tmp_path / "report.html").is_file() and (tmp_path / "baseline.json").is_file()
+
+
+class _Report:
+    """The attributes of a pytest report that a worker's stream uses."""
+
+    def __init__(self, nodeid: str, **attributes):
+        self.nodeid = nodeid
+        self.__dict__.update(attributes)
+
+
+def streamed_reports(relation_summary: RelationSummary, version=None) -> list[_Report]:
+    from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, fact_message, relation_message
+
+    reports = [_Report("setup", **{RELATION_ATTRIBUTE: relation_message(MODEL, relation_summary)})]
+    for index, fact in zip(relation_summary.indices, relation_summary.results):
+        reports.append(_Report(f"call {index}", **{FACT_ATTRIBUTE: fact_message(
+            relation_summary.relation_id, index, fact, relation_summary.evidence.get(fact.subject, ()))}))
+    if version is not None:
+        for report in reports:
+            for name, text in list(vars(report).items()):
+                if name != "nodeid":
+                    setattr(report, name, json.dumps(json.loads(text) | {"version": version}))
+    return reports
+
+
+def test_what_a_workers_reports_carried_makes_the_relation_its_summary_would_without_its_lens():
+    from factcheck.reports.streamed import StreamedRun
+
+    sent = relation("a_rel", (0, 1, 2, 4), (LensFigure("s1", "iVBORw0KGgo=", "x"),))
+    stream = StreamedRun()
+    for report in [*streamed_reports(sent), _Report("a plain test's report")]:
+        stream.take(report)
+    rebuilt = stream.summary()
+    assert stream.problems == [] and rebuilt.model == MODEL
+    assert rebuilt.relations == (dataclasses.replace(sent, lens=()),)
+    assert report_document(rebuilt) == report_document(RunSummary(MODEL, (sent,)))
+    # A relation whose worker sent its own summary is left to that summary.
+    assert stream.summary(leave_out={"a_rel"}) is None
+
+
+def test_a_relation_whose_facts_had_not_run_yet_is_kept_without_facts_and_bad_messages_are_said():
+    from factcheck.reports.streamed import FACT_ATTRIBUTE, StreamedRun
+
+    stream = StreamedRun()
+    stream.take(streamed_reports(relation("a_rel", ()))[0])
+    for report in [*streamed_reports(relation("b_rel", (0,)), version=99), _Report("garbage", **{FACT_ATTRIBUTE: "{not json"})]:
+        stream.take(report)
+    (kept,) = stream.summary().relations
+    assert kept.relation_id == "a_rel" and kept.results == () and len(stream.problems) == 3
+    assert "format 99" in stream.problems[0] and "garbage" in stream.problems[2]
+

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -313,6 +314,65 @@ def test_a_crashed_worker_makes_the_run_incomplete_and_leaves_the_baseline_alone
     assert run.process.returncode != 0, run.output[-3000:]
     assert "factcheck: results incomplete" in run.output and "crashed" in run.output, run.output[-3000:]
     assert "baseline NOT updated" in run.output and not (project / "crash-baseline.json").exists()
+
+
+# Steered by environment variables, so that the other runs of the project are left as they are.
+STEERING_CONFTEST = """import os
+import time
+
+
+def pytest_runtest_call(item):
+    time.sleep(float(os.environ.get("SLOW_FACTS", "0")))
+
+
+def pytest_runtest_teardown(item):
+    if item.name == os.environ.get("CRASH_AFTER"):
+        time.sleep(1.0)  # the fact's reports reach the controller first
+        os._exit(3)
+"""
+
+
+@pytest.fixture
+def steered(runs):
+    project = runs["serial"].report.parent
+    (project / "conftest.py").write_text(STEERING_CONFTEST, encoding="utf-8")
+    yield project
+    (project / "conftest.py").unlink()
+
+
+def reported_facts(path: Path) -> tuple[str | None, set[tuple[str, str]]]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return document.get("incomplete"), {(fact["relation"], fact["subject"]) for fact in document["facts"]}
+
+
+def test_a_crashed_workers_facts_still_reach_the_report_marked_incomplete(runs, steered):
+    env = {**runs_env(steered), "CRASH_AFTER": "musician_instrument[Lang Lang]"}
+    run = Run(steered, "crash-streamed", ["-n", "2", "--dist", "loadfile", "--max-worker-restart=0"], env)
+    incomplete, facts = reported_facts(run.report)
+    assert incomplete and "worker" in incomplete, run.output[-3000:]
+    assert {("musician_instrument", subject) for subject, _ in RELATIONS["musician_instrument"][1]} <= facts
+    assert "marked incomplete" in run.output and "Incomplete run" in run.html.read_text(encoding="utf-8")
+
+
+def test_ctrl_c_under_xdist_writes_the_facts_that_ran_marked_incomplete_and_keeps_the_baseline(runs, steered):
+    report, baseline = steered / "interrupted.json", steered / "interrupted-baseline.json"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "suites", "-n", "2", f"--factcheck-report={report}",
+               "--factcheck-update-baseline", f"--factcheck-baseline={baseline}"]
+    # Its own process group, as a terminal's foreground job: Ctrl-C reaches the controller and its workers alike.
+    process = subprocess.Popen(command, cwd=steered, env={**runs_env(steered), "SLOW_FACTS": "0.5"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if WORKER_LINE.match(line.rstrip("\n")):  # a fact has run: its reports reached the controller
+            os.killpg(process.pid, signal.SIGINT)
+            break
+    output = "".join(seen) + process.communicate(timeout=300)[0]
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    incomplete, facts = reported_facts(report)
+    assert incomplete == "the run was interrupted" and 1 <= len(facts) < FACT_COUNT, output[-3000:]
+    assert "baseline NOT updated" in output and not baseline.exists()
 
 
 def test_workers_started_by_n_share_the_cores(runs):

@@ -47,6 +47,9 @@ def load(path: str | Path) -> pd.DataFrame:
         document = read_json_document(path, max_bytes=MAX_REPORT_BYTES)  # regular files only, size-capped, strict JSON
     except SuiteError as error:
         raise ReportError(f"cannot read the report: {error}") from None
+    if isinstance(document, dict) and "factcheck_baseline_version" in document:
+        raise ReportError(f"{path} is a factcheck baseline, not a report: load a report written with --factcheck-report "
+                          "(a baseline keeps only what the gate compares)")
     validate_report(document, path)
     frame = pd.DataFrame(document["facts"])
     if frame.empty:

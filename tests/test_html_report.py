@@ -126,3 +126,10 @@ def test_the_table_filters_in_a_real_browser_from_the_address(tmp_path):
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom",
          f"{path.resolve().as_uri()}#class=hidden"], capture_output=True, text=True, timeout=120).stdout)
     assert counted and counted.groups() == (str(sum(r.verdict == "hidden" for r in summary.results)), str(len(summary.results)))
+
+
+def test_two_subjects_that_read_alike_get_their_own_heatmap_anchor():
+    from factcheck.reports.html_facts import lens_anchor
+
+    anchors = {lens_anchor("rel", subject) for subject in ("a b", "a-b", "a_b", "a.b")}
+    assert len(anchors) == 4 and all(anchor.startswith("lens-rel-a-b-") for anchor in anchors)

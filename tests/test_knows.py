@@ -250,6 +250,14 @@ def test_report_schema_rejects_a_record_without_its_verdict():
         validate_report(document)
 
 
+def test_loading_a_baseline_as_a_report_says_what_it_is(tmp_path):
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"factcheck_baseline_version": 2, "model": {"name": "m", "fingerprint": "f"}, "suites": {},
+                                "facts": {}}), encoding="utf-8")
+    with pytest.raises(ReportError, match="is a factcheck baseline, not a report"):
+        load(path)
+
+
 def test_plugin_report_validates_loads_as_a_dataframe_and_require_changes_outcomes(pytester, tiny_llama_folder):
     pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 2\nfactcheck_shots = 3\n")
     facts = CAPITALS + [("Peru", "Lima"), ("Kenya", "Nairobi"), ("Egypt", "Cairo"), ("Chile", "Santiago")]

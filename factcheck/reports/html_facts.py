@@ -7,6 +7,7 @@ be set from the page's address (report.html#class=hidden&outcome=failed), so a f
 
 from __future__ import annotations
 
+import hashlib
 import html
 import shlex
 from typing import Mapping, Sequence
@@ -64,8 +65,12 @@ if(given.toString())document.getElementById('fact-search').scrollIntoView();  //
 """
 
 
-def _e(value: object) -> str:
+def escaped(value: object) -> str:
+    """`value` as HTML text (quotes too: it may stand in an attribute)."""
     return html.escape(str(value))
+
+
+_e = escaped
 
 
 def fact_class(result: FactResult) -> str:
@@ -112,7 +117,9 @@ def _lens_cell(result: FactResult, relation: RelationSummary | None, question: s
 
 
 def lens_anchor(relation: str, subject: str) -> str:
-    return "lens-" + "".join(c if c.isalnum() else "-" for c in f"{relation}-{subject}")
+    """A heatmap's id: readable, and unique through a hash ("a b" and "a-b" read alike)."""
+    digest = hashlib.sha256(f"{relation}\0{subject}".encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return "lens-" + "".join(c if c.isalnum() else "-" for c in f"{relation}-{subject}") + "-" + digest
 
 
 def _row(result: FactResult, relation: RelationSummary | None, outcome: Mapping[str, str], drawn: set[tuple[str, str]]) -> str:

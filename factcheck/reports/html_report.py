@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -11,7 +10,7 @@ from typing import Mapping, Sequence
 from factcheck.cache import write_text_atomic
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
-from factcheck.reports.html_facts import FACTS_STYLE, facts_table, lens_anchor
+from factcheck.reports.html_facts import FACTS_STYLE, escaped as _e, facts_table, lens_anchor
 from factcheck.reports.report import is_undecided, undecided_count
 from factcheck.reports.run_summary import LensFigure, RelationSummary, RunSummary
 from factcheck.types import VERDICTS
@@ -24,10 +23,6 @@ table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:
 th{background:#f3f3f3}td.name{text-align:left}.warn{color:#a60}.hidden{background:#fff4d6}
 figure{margin:1.5em 0}figcaption{font-size:.9em;color:#555}img{max-width:100%}
 """
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value))
 
 
 def _relation_table(relations: Sequence[RelationSummary]) -> str:

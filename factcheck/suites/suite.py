@@ -389,10 +389,29 @@ def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+# Keys that mark the JSON files factcheck writes: one of them given as a suite is named for what it is.
+OTHER_FACTCHECK_FILES = {
+    "factcheck_baseline_version": ("a factcheck baseline", "pass it with --factcheck-baseline"),
+    "factcheck_report_version": ("a factcheck report", "give it to `factcheck diff` or open it with factcheck.results.load"),
+}
+
+
+def _other_factcheck_file(document: Any) -> tuple[str, str] | None:
+    if not isinstance(document, dict):
+        return None
+    for key, (what, use) in OTHER_FACTCHECK_FILES.items():
+        if key in document and "facts" in document and "templates" not in document:
+            return ("", f"this is {what}, not a fact suite: {use}; keep it out of the suites folder (or out of the "
+                        "factcheck_suites patterns)")
+    return None
+
+
 def parse_suite(document: Any, path: str | Path) -> Suite:
     """Validate a parsed JSON document and build a Suite, or raise SuiteError."""
     path = Path(path)
     if problem := _depth_problem(document):
+        raise SuiteError(path, [problem])
+    if problem := _other_factcheck_file(document):
         raise SuiteError(path, [problem])
     validator = jsonschema.Draft202012Validator(suite_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))

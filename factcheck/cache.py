@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -61,6 +62,13 @@ def store_or_warn(write, what: str, folder: Path) -> bool:
         return False
 
 
+def file_kind(mode: int) -> str:
+    """What a path that is no regular file is, from its st_mode ("a FIFO (named pipe)")."""
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -73,6 +81,9 @@ def unwritable_reason(path: Path) -> str | None:
     try:
         if path.is_dir():
             return "it is a directory"
+        if path.exists() and not path.is_file():
+            # A FIFO or a device would be replaced by the file (as root, even /dev/null): never written over.
+            return f"it is {file_kind(path.stat().st_mode)}, not a regular file"
         folder = path.parent
         while not folder.exists():  # write_bytes_atomic makes missing folders: the first existing one must take them
             folder = folder.parent

@@ -115,6 +115,11 @@ def _degrade(args: argparse.Namespace) -> int:
     if args.round_bits is None and not args.ablate_mlp:
         print("factcheck degrade: error: say how to degrade: --round-bits N and/or --ablate-mlp BLOCK", file=sys.stderr)
         return 2
+    repeated = sorted({block for block in args.ablate_mlp or () if args.ablate_mlp.count(block) > 1})
+    if repeated:
+        print(f"factcheck degrade: error: --ablate-mlp names block(s) {repeated} more than once; name each block once",
+              file=sys.stderr)
+        return 2
     check_output_folder(Path(args.out), args.model, replace=args.force)  # before a load that may take minutes
     model = load_model(args.model, dtype=args.dtype, device="cpu", trust_remote_code=args.trust_remote_code)
     print(f"{model.name}: fingerprint {model.fingerprint}", file=sys.stderr)
@@ -189,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="round every Linear and Embedding weight to N bits per output row (2 to 24; 5 costs SmolLM2 a few facts)")
     degrade.add_argument("--ablate-mlp", type=int, action="append", metavar="BLOCK",
                          help="zero the MLP output of block BLOCK (negative counts from the end; repeat for several)")
-    degrade.add_argument("--force", action="store_true", help="replace DIR when it already holds files")
+    degrade.add_argument("--force", action="store_true",
+                         help="replace DIR when it holds an earlier model (a folder of nothing but a model's files)")
     degrade.add_argument("--dtype", default="float32")
     degrade.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
     degrade.set_defaults(handler=_degrade)

@@ -17,7 +17,7 @@ from factcheck.model.allocator import release_freed_memory
 from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.records import DistractedResult, FactRecord, PhrasingRun, RelationRun
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
-from factcheck.says.saycheck import SayOptions, run_relation
+from factcheck.says.saycheck import SayOptions, prompts_too_long, run_relation
 from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
 from factcheck.suites.suite import Suite, SuiteError
 
@@ -124,6 +124,12 @@ class FactcheckSession:
         started = time.perf_counter()
         count = 1 if mode == "first" else len(suite.templates)
         phrased = [suite.phrased(index, prompt=settings.prompt) for index in range(count)]
+        distracted = dataclasses.replace(options, distractor=suite.settings.distractor) if suite.settings.distractor else options
+        for question in phrased:
+            problems = prompts_too_long(self.model, question, distracted)
+            if problems:
+                raise SuiteError(suite.path, problems, fix="shorten the subject or the template, or lower --factcheck-shots "
+                                                           "(each demonstration is a fact of the suite)")
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
                       + (f" x {count} templates" if count > 1 else "") + (" (chat prompts)" if settings.prompt == "chat" else ""))
         computed, stored = self._selection(suite, wanted, phrased, options, say_check)

@@ -17,6 +17,7 @@ modules; torch, transformers and the model load when the first fact runs
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import fnmatch
@@ -314,6 +315,8 @@ class FactcheckRun:
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
+        self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
+        self._facts_collected = False  # fact items were collected (selected or deselected): suites were asked for
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -448,6 +451,10 @@ class FactcheckRun:
         report), and what a worker's report carries of its results."""
         if not is_xdist_worker(self.config):
             self._streamed.take(report)
+        if report.skipped and not hasattr(report, "wasxfail") and "factcheck" in report.keywords:
+            # A mark of the project's own (a conftest that skips "slow" items) can skip facts: never silently.
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            self._skipped[reason.removeprefix("Skipped: ")] += 1
         properties = dict(report.user_properties)
         if "factcheck_relation" not in properties or report.when != "call":
             return
@@ -477,9 +484,13 @@ class FactcheckRun:
                     reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
 
+    def pytest_deselected(self, items) -> None:
+        self._facts_collected = self._facts_collected or any(isinstance(item, FactItem) for item in items)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
+        self._facts_collected = self._facts_collected or any(isinstance(item, FactItem) for item in session.items)
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):
@@ -494,7 +505,7 @@ class FactcheckRun:
         path = self.baseline_path
         if path is None or self.recording:
             return None
-        if not path.is_file():
+        if not path.exists():
             pytest.exit(
                 f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`",
                 returncode=pytest.ExitCode.USAGE_ERROR,
@@ -548,6 +559,8 @@ class FactcheckRun:
         summary = self.run_summary()
         if self._worker_problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if (summary is None or not summary.results) and self._facts_collected:
+            self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was deselected, skipped or could not run")
         if summary is None:
             return
         thresholds = {relation.relation_id: relation.min_accuracy for relation in summary.relations
@@ -562,6 +575,25 @@ class FactcheckRun:
                 self._record_baseline(summary, incomplete)
             if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _remove_earlier_reports(self, why: str) -> None:
+        """No fact ran although suites were collected: a report an earlier run left at an output path would be taken
+        for this run's, so it is removed (only a file factcheck wrote as a report) and the terminal says so."""
+        for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
+            if not given:
+                continue
+            path = Path(given)
+            if not (path.is_file() and path.stat().st_size and _holds_own_output(path, _OWN_OUTPUT_MARKS[flag])):
+                self._output_lines.append((f"factcheck: no fact ran ({why}): nothing written to {path}", False))
+                continue
+            try:
+                path.unlink()
+            except OSError as error:
+                self._output_lines.append((f"factcheck: no fact ran ({why}), and {path}, an earlier run's report, could "
+                                           f"not be removed: {error.strerror or error}", True))
+                continue
+            self._output_lines.append((f"factcheck: no fact ran ({why}): removed {path}, an earlier run's report, so "
+                                       "that it is not taken for this run's", False))
 
     def _record_baseline(self, summary: RunSummary, incomplete: str | None) -> None:
         """--factcheck-update-baseline: write the run's verdicts (at session finish, so that a failure fails the run,
@@ -611,8 +643,16 @@ class FactcheckRun:
             terminalreporter.section("factcheck: results incomplete", red=True)
             for problem in self._worker_problems:
                 terminalreporter.write_line(problem, red=True)
+        if self._skipped:
+            terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
+            terminalreporter.write_line(f"{sum(self._skipped.values())} fact(s) were skipped by pytest marks or plugins and "
+                                        "not checked: neither the reports nor the gate saw them", yellow=True)
+            for reason, count in self._skipped.most_common(SHOWN_PATHS):
+                terminalreporter.write_line(f"  {count} x {reason}", yellow=True)
         summary = self.run_summary()
         if summary is None or not summary.results:
+            for line, failed in self._output_lines:
+                terminalreporter.write_line(line, red=failed, yellow=not failed)
             return
         from factcheck.reports.report import distracted_lines, summary_lines
 

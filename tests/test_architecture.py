@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "factcheck"
 # Modules the plugin, the gate and `factcheck diff` import: they must load without torch (seconds of start-up).
 TORCH_FREE = [
     "factcheck.types", "factcheck.errors", "factcheck.settings", "factcheck.cache", "factcheck.results", "factcheck.fact_result",
+    "factcheck.display",
     "factcheck.suites.suite", "factcheck.suites.importer",
     "factcheck.gate.baseline", "factcheck.gate.comparison", "factcheck.gate.diff", "factcheck.gate.release_gate",
     "factcheck.reports.run_summary", "factcheck.reports.report", "factcheck.reports.html_report",  # an xdist controller

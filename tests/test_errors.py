@@ -69,3 +69,14 @@ def test_a_count_below_one_is_refused_by_the_command_line_naming_the_option(argu
     assert done.value.code == 2
     error = capsys.readouterr().err
     assert arguments[-2] in error and any(words in error for words in ("or more", "expected a whole number", "at most"))
+
+
+def test_a_device_this_torch_cannot_use_is_one_clear_setting_error(tiny_llama_folder):
+    import torch
+
+    from factcheck.model.language_model import load_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(SettingError, match=r"device 'cuda:0' is not available .* use --factcheck-device cpu"):
+        load_model(str(tiny_llama_folder), device="cuda:0")

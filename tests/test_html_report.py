@@ -133,3 +133,9 @@ def test_two_subjects_that_read_alike_get_their_own_heatmap_anchor():
 
     anchors = {lens_anchor("rel", subject) for subject in ("a b", "a-b", "a_b", "a.b")}
     assert len(anchors) == 4 and all(anchor.startswith("lens-rel-a-b-") for anchor in anchors)
+
+
+def test_bidirectional_controls_in_suite_text_are_written_out_not_obeyed(tmp_path):
+    spoof = "\u202etxt.exe"
+    text = write_html_report(tmp_path / "r.html", summary_with(spoof), outcomes=OUTCOMES).read_text(encoding="utf-8")
+    assert "\u202e" not in text and "\\u202etxt.exe" in text

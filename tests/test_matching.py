@@ -129,3 +129,22 @@ def test_the_minus_sign_is_a_minus_and_joins_a_name_as_a_hyphen_does():
     # An em dash carries a name on before a capital only: it is also a sentence's dash.
     assert matching_answer(" Guinea\u2014Bissau", ["Guinea"]) is None
     assert matching_answer(" Paris\u2014the capital", ["Paris"]) == "Paris"
+
+
+def test_superscripts_fractions_and_products_carry_a_number_on():
+    for said, answer in ((" 1½ cups", "1"), (" 1½ cups", "11"), (" 2² = 4", "2"), (" 2² = 4", "22"), (" 10³ metres", "10"),
+                         (" 10³ metres", "103"), (" ½", "1"), (" 3 × 10⁸ m/s", "3"), (" 3 x 4", "3"), (" 1\u202f000 km", "1"),
+                         (" 1\u2009000 km", "1")):
+        assert matching_answer(said, [answer]) is None, (said, answer)
+    for said, answer in ((" 1½ cups", "1½"), (" 1\u202f000 km", "1,000"), (" 5 times", "5"), (" 10 m²", "10")):
+        assert matching_answer(said, [answer]) == answer, (said, answer)
+
+
+def test_markdown_underscores_and_a_trademark_sign_are_not_part_of_the_word():
+    for said in (" _Paris_", " __Paris__", " Paris™", " Paris®", " Paris_"):
+        assert matching_answer(said, ["Paris"]) == "Paris", said
+
+
+def test_an_apostrophe_before_a_capital_carries_a_name_on():
+    assert matching_answer(" O'Brien", ["O"]) is None and matching_answer(" D\u2019Angelo", ["D"]) is None
+    assert matching_answer(" Paris's tower", ["Paris"]) == "Paris"

@@ -353,3 +353,16 @@ def test_loading_prints_no_progress_bar_and_leaves_the_users_setting_as_it_was(t
     captured = capfd.readouterr()
     assert "Loading weights" not in captured.err + captured.out and "it/s" not in captured.err
     assert transformers_logging.is_progress_bar_enabled()
+
+
+def test_the_fingerprint_covers_the_config_that_changes_outputs_not_where_it_was_loaded_from(tiny_llama_folder, tmp_path):
+    import shutil
+
+    original = load_model(str(tiny_llama_folder)).fingerprint
+    for change, same in (({"rms_norm_eps": 0.3}, False), ({"hidden_act": "relu"}, False),
+                         ({"transformers_version": "0.0.1", "use_cache": False}, True)):
+        copy = tmp_path / "-".join(change)
+        shutil.copytree(tiny_llama_folder, copy)
+        config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+        (copy / "config.json").write_text(json.dumps(config | change), encoding="utf-8")
+        assert (load_model(str(copy)).fingerprint == original) == same, change

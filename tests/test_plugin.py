@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
@@ -234,15 +236,22 @@ def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project)
 def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(project):
     (project.path / "a_file").write_text("", encoding="utf-8")
     (project.path / "a_folder").mkdir()
+    os.mkfifo(project.path / "a_fifo")
+    (project.path / "null").symlink_to("/dev/null")  # as root, renaming a report over /dev/null would replace it
     for args, reason in (
         (["--factcheck-report=a_file/report.json"], "is not a directory"),
         (["--factcheck-html=a_folder"], "it is a directory"),
         (["--factcheck-baseline=a_folder", "--factcheck-update-baseline"], "it is a directory"),
+        (["--factcheck-report=a_fifo"], "it is a FIFO (named pipe), not a regular file"),
+        (["--factcheck-html=null"], "it is a character device, not a regular file"),
     ):
         result = run(project, "suites", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
         assert "cannot be written to" in result.stderr.str() and reason in result.stderr.str()
         assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
+    assert (project.path / "a_fifo").is_fifo() and Path("/dev/null").is_char_device()
+    gated = run(project, "suites", "--factcheck-baseline=null")
+    assert gated.ret == pytest.ExitCode.USAGE_ERROR and "not a regular file" in gated.stdout.str() + gated.stderr.str()
 
 
 @pytest.mark.parametrize("where", ["tag", "file", "marker"])
@@ -461,3 +470,34 @@ def test_a_suite_path_pytest_cannot_take_as_a_node_id_still_runs_and_says_how_to
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 and outcomes.get("deselected") == len(CAPITALS) - 1 + 4
     assert "2 suite path(s)" not in run(project, "suites/geo", "--collect-only").stdout.str()
 
+
+
+def test_facts_a_projects_own_mark_skips_are_said_not_silently_dropped(project, tiny_llama_folder):
+    # The --runslow recipe of pytest's documentation: items marked "slow" are skipped unless asked for.
+    project.makeconftest("import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
+                         "    for item in items:\n        if 'slow' in item.keywords:\n"
+                         "            item.add_marker(pytest.mark.skip(reason='need --runslow option to run'))\n")
+    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nmarkers =\n    slow: slow tests\n")
+    write_suite(project.path / "suites", "slow", facts=CAPITALS[:3])
+    result = run(project, "suites", "--factcheck-lre=off")
+    assert result.parseoutcomes().get("skipped") == 3
+    result.stdout.fnmatch_lines(["*factcheck: facts skipped, not checked*",
+                                 "3 fact(s) were skipped by pytest marks or plugins and not checked*",
+                                 "  3 x need --runslow option to run"])
+    assert "facts skipped" not in run(project, "suites/geo", "--factcheck-lre=off").stdout.str()
+
+
+def test_a_run_where_no_fact_ran_removes_an_earlier_report_and_a_run_of_other_tests_leaves_it(project):
+    report, html = project.path / "r.json", project.path / "r.html"
+    outputs = [f"--factcheck-report={report}", f"--factcheck-html={html}", "--factcheck-lre=off"]
+    run(project, "suites", *outputs)
+    assert report.is_file() and html.is_file()
+    project.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    run(project, "test_plain.py", *outputs)
+    assert report.is_file() and html.is_file()  # no suite was asked for: the reports are not this run's business
+    nothing = run(project, "suites", "-k", "no_such_fact", *outputs)
+    assert not report.exists() and not html.exists()
+    assert f"factcheck: no fact ran (every fact was deselected, skipped or could not run): removed {report}" in nothing.stdout.str()
+    (project.path / "mine.json").write_text('{"mine": 1}', encoding="utf-8")
+    kept = run(project, "suites", "-k", "no_such_fact", f"--factcheck-report={project.path / 'mine.json'}")
+    assert kept.ret == pytest.ExitCode.USAGE_ERROR and (project.path / "mine.json").read_text() == '{"mine": 1}'

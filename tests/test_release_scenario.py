@@ -10,6 +10,7 @@ and names and classes every regressed fact as the JSON report says.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -287,11 +288,18 @@ def test_the_degrade_command_writes_a_model_folder_the_plugin_loads(tiny_llama_f
     assert "already holds files" in capsys.readouterr().err and load_model(str(out)).fingerprint == expected.fingerprint
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4", "--force"]) == 0
     assert load_model(str(out)).fingerprint == round_weights(original, 4).fingerprint
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o777 & ~umask  # as mkdir makes it, not a private temporary folder
+    assert all((f.stat().st_mode & 0o777) == 0o666 & ~umask for f in out.iterdir())
     capsys.readouterr()
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x"), "--ablate-mlp", "9"]) == 2
     assert "block 9 is out of range" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x")]) == 2
     assert "--round-bits N and/or --ablate-mlp BLOCK" in capsys.readouterr().err
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x"), "--ablate-mlp", "0",
+                     "--ablate-mlp", "0"]) == 2
+    assert "names block(s) [0] more than once" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]
 
 
@@ -307,7 +315,8 @@ def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_
     monkeypatch.chdir(notes)
     loads = []
     monkeypatch.setattr("factcheck.model.language_model.load_model", lambda *a, **k: loads.append(a) or None)
-    for out, said in ((source, "holds the model being degraded"), (notes, "is the working folder"),
+    for out, said in ((source, "holds the model being degraded"), (source / "sub", "is inside the model being degraded"),
+                      (notes, "is the working folder"),
                       (tmp_path, "is the working folder or holds it"), (Path("."), "is the working folder")):
         assert cli.main(["degrade", "--model", str(source), "--out", str(out), "--round-bits", "4", "--force"]) == 2
         assert said in capsys.readouterr().err, out
@@ -315,7 +324,15 @@ def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_
     other.mkdir()
     (other / "data.csv").write_text("a,b", encoding="utf-8")
     assert cli.main(["degrade", "--model", str(source), "--out", str(other), "--round-bits", "4", "--force"]) == 2
-    assert "--force replaces only a model folder" in capsys.readouterr().err
+    assert "--force replaces only a folder holding nothing but a model's files" in capsys.readouterr().err
+    # A project with a config.json of its own is no model folder either.
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "config.json").write_text('{"app": 1}', encoding="utf-8")
+    (project / "src" / "main.py").write_text("print(1)", encoding="utf-8")
+    assert cli.main(["degrade", "--model", str(source), "--out", str(project), "--round-bits", "4", "--force"]) == 2
+    assert "files that are not a model's (src/)" in capsys.readouterr().err
     assert loads == []  # refused before the model is loaded
     assert (notes / "notes.txt").read_text(encoding="utf-8") == "keep me" and (other / "data.csv").is_file()
+    assert (project / "src" / "main.py").is_file()
     assert (source / "config.json").is_file()

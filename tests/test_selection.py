@@ -73,7 +73,7 @@ def test_without_an_lre_part_of_a_relation_always_runs_alone(tiny_llama, tmp_pat
     assert part.computed == (4,) and part.lre is None and [o.fact.subject for o in part.outcomes] == ["Spain"]
 
 
-@pytest.mark.parametrize("damage", ['{"format": "factcheck-faithfulness/1"', "[1, 2]", "counts", "fifo"])
+@pytest.mark.parametrize("damage", ['{"format": "factcheck-faithfulness/1"', "[1, 2]", "counts", "huge", "fifo"])
 def test_a_damaged_faithfulness_entry_is_said_removed_and_the_relation_runs_whole(tiny_llama, tmp_path, own_cache, damage):
     suite = suite_of(tmp_path)
     quiet_session(tiny_llama, Settings(shots=2)).run(suite)
@@ -81,6 +81,9 @@ def test_a_damaged_faithfulness_entry_is_said_removed_and_the_relation_runs_whol
     if damage == "counts":  # well-formed JSON whose counts cannot be: more faithful facts than tested ones
         document = json.loads(entry.read_text())
         entry.write_text(json.dumps(document | {"faithful": document["tested"] + 1}))
+    elif damage == "huge":  # whole numbers too large for a float (the faithfulness interval)
+        document = json.loads(entry.read_text())
+        entry.write_text(json.dumps(document | {"faithful": 10**300, "tested": 10**300}))
     elif damage == "fifo":  # opening it would wait forever
         entry.unlink()
         os.mkfifo(entry)

@@ -11,7 +11,7 @@ from factcheck.gate.release_gate import ReleaseGate
 from factcheck.fact_result import FactResult
 from factcheck.session import FactcheckSession
 from factcheck.settings import DEFAULTS, Settings, resolve
-from factcheck.suites.suite import parse_suite
+from factcheck.suites.suite import SuiteError, parse_suite
 
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"), ("Peru", "Lima")]
 
@@ -174,3 +174,15 @@ def test_suite_text_holding_a_control_token_of_the_model_fails_the_relation_nami
     assert "control token" in message and "capitals.json" in message
     # The same suite without them runs.
     assert quiet_session(tiny_llama, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None
+
+
+def test_a_prompt_longer_than_the_models_positions_fails_its_relation_naming_the_fact(tiny_gpt2, tmp_path):
+    limit = tiny_gpt2.context_length
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject} is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS] + [{"subject": "Germany " * limit + "East", "object": "Berlin"}]}
+    suite = parse_suite(document, tmp_path / "suites" / "long.json")
+    with pytest.raises(SuiteError) as caught:
+        quiet_session(tiny_gpt2, Settings(shots=2)).run(suite)
+    assert [pointer for pointer, _ in caught.value.problems] == [f"/facts/{len(CAPITALS)}"]
+    assert f"more than the model's {limit} positions" in str(caught.value) and "shorten the subject" in str(caught.value)
+    assert quiet_session(tiny_gpt2, Settings(shots=2)).run(suite_of(tmp_path)).outcomes  # the others fit

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 
+from factcheck.display import bidi_visible
 from factcheck.fact_result import FactResult
 from factcheck.gate.baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
 from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
@@ -190,13 +191,10 @@ def render_text(comparison: Comparison, base: str, candidate: str, budget: int) 
 # Also $ (GitHub's math) and @ (a mention).
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=$@])")
 # Characters that reorder how the text around them is shown (a right-to-left override): written as their escapes.
-_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def _cell(text: str) -> str:
     """Suite text as literal markdown on one line: it comes from suite files, so it must never add a link, an image,
     HTML, math, a mention or a table column to a CI job summary, nor reorder what is shown around it."""
-    visible = _BIDI_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), " ".join(str(text).split()))
+    visible = bidi_visible(" ".join(str(text).split()))
     return _MARKDOWN_SYNTAX.sub(r"\\\1", visible)
 
 

@@ -27,6 +27,7 @@ from factcheck.suites.suite import Suite, SuiteError, read_json_document
 
 FORMAT = "factcheck-faithfulness/1"
 MAX_ENTRY_BYTES = 4096
+MAX_FACTS = 10**9  # more facts than any suite holds: a larger count is a forged or damaged entry
 
 
 def faithfulness_directory() -> Path:
@@ -93,8 +94,8 @@ def _parse(document, key: str) -> Faithfulness:
     if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("key") != key:
         raise ValueError(f"not a {FORMAT} entry for this key")
     counts = [document.get(name) for name in ("faithful", "tested", "undecided")]
-    if not all(type(count) is int and count >= 0 for count in counts) or counts[0] > counts[1]:
-        raise ValueError(f"counts {counts} are not faithful <= tested and undecided, all whole numbers >= 0")
+    if not all(type(count) is int and 0 <= count <= MAX_FACTS for count in counts) or counts[0] > counts[1]:
+        raise ValueError(f"counts {counts} are not faithful <= tested and undecided, all whole numbers from 0 to {MAX_FACTS:,}")
     return Faithfulness(*counts)
 
 

@@ -45,6 +45,8 @@ other blocks are untouched, so the block still passes its input on.
 from __future__ import annotations
 
 import copy
+import fnmatch
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -182,15 +184,45 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
         raise DegradeError(f"{folder} is the working folder or holds it: give a new folder for the degraded model")
     if source_path is not None and (source_path == folder or source_path.is_relative_to(folder)):
         raise DegradeError(f"{folder} holds the model being degraded ({source_path}): give another folder")
+    if source_path is not None and source_path.is_dir() and folder.is_relative_to(source_path):
+        raise DegradeError(f"{folder} is inside the model being degraded ({source_path}): give a folder outside it")
     if folder.is_dir() and any(folder.iterdir()):
         if not replace:
             raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
-        if not (folder / "config.json").is_file():
-            raise DegradeError(f"{folder} holds files and no model (config.json): --force replaces only a model folder")
+        others = _not_model_files(folder)
+        if others or not (folder / "config.json").is_file():
+            held = f"files that are not a model's ({', '.join(others[:5])})" if others else "no model (config.json)"
+            raise DegradeError(f"{folder} holds {held}: --force replaces only a folder holding nothing but a model's files "
+                               "(config, weights, tokenizer); give a new folder")
     reason = unwritable_reason(folder / "config.json")
     if reason:
         raise DegradeError(f"the degraded model cannot be written to {folder}: {reason}")
     return folder
+
+
+# What save_pretrained writes for a model and its tokenizer: a folder of these alone may be replaced.
+MODEL_FILE_PATTERNS = ("config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
+                       "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                       "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja", "chat_template.json",
+                       "factcheck-model.json")
+
+
+def _not_model_files(folder: Path) -> list[str]:
+    """The entries of `folder` that are not a saved model's files (subfolders, links and other files)."""
+    return sorted(entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir()
+                  if entry.is_symlink() or not entry.is_file()
+                  or not any(fnmatch.fnmatch(entry.name, pattern) for pattern in MODEL_FILE_PATTERNS))
+
+
+def _usual_permissions(folder: Path) -> None:
+    """mkdtemp makes a private folder: give it, and what was written in it, the permissions a plain mkdir and open
+    would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o666 & ~umask)
 
 
 def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Path:
@@ -206,6 +238,7 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
         with no_progress_bars():
             model.model.save_pretrained(staging)
             model.tokenizer.save_pretrained(staging)
+        _usual_permissions(staging)
         if folder.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
             folder.rename(old / "model")

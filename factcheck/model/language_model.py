@@ -192,6 +192,16 @@ class LanguageModel:
                                "drop the suite's `system` message, or ask with `prompt: text`") from None
 
     @property
+    def context_length(self) -> int | None:
+        """The positions the model was built for (None where its config does not say)."""
+        config = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") else self.model.config
+        for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    @property
     def control_token_texts(self) -> tuple[str, ...]:
         """The text of each special token ("<|im_end|>", "<|endoftext|>"): written in a prompt, the tokenizer reads it
         as that one control token, not as text."""
@@ -306,8 +316,27 @@ def _final_logit_softcap(config) -> float | None:
     return float(cap) if cap else None
 
 
+# Config entries that do not change what the model computes: where it was loaded from, the library version, the
+# dtype (a setting of its own), switches for what a forward pass returns, and the class names that saving adds.
+_CONFIG_KEYS_IGNORED = {"transformers_version", "torch_dtype", "dtype", "use_cache", "output_attentions",
+                        "output_hidden_states", "return_dict", "name_or_path", "architectures"}
+
+
+def config_for_fingerprint(config) -> str:
+    """The model's config as canonical JSON, without the entries that do not change its outputs (nor private ones,
+    such as `_name_or_path` and `_attn_implementation`): an activation or a norm's epsilon is part of the model."""
+    def kept(value):
+        if isinstance(value, dict):
+            return {k: kept(v) for k, v in value.items() if not str(k).startswith("_") and k not in _CONFIG_KEYS_IGNORED}
+        return value
+
+    return json.dumps(kept(config.to_dict()), sort_keys=True, ensure_ascii=False, default=str)
+
+
 def compute_fingerprint(model: nn.Module, tokenizer) -> str:
+    """A hash of what decides the model's answers: its weights, its config and its tokenizer's vocabulary."""
     digest = hashlib.sha256()
+    digest.update(config_for_fingerprint(model.config).encode("utf-8", "surrogatepass"))
     seen: set[int] = set()
     for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
         if tensor.data_ptr() in seen:  # tied weights count once
@@ -323,6 +352,17 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
     digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())
     digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
     return digest.hexdigest()[:16]
+
+
+def require_device(device: str) -> None:
+    """SettingError unless this torch can run on `device` ("cuda:1" on a CPU-only build would fail every fact)."""
+    kind = device.split(":", 1)[0]
+    available = {"cuda": torch.cuda.is_available, "mps": lambda: torch.backends.mps.is_available()}
+    if kind in available and not available[kind]():
+        raise SettingError(f"device {device!r} is not available to this torch ({torch.__version__}: no {kind.upper()} "
+                           "device or no build for it): use --factcheck-device cpu, or auto to take what there is")
+    if kind == "cuda" and ":" in device and device.split(":", 1)[1].isdigit() and int(device.split(":", 1)[1]) >= torch.cuda.device_count():
+        raise SettingError(f"device {device!r} is not available: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def load_model(
@@ -345,6 +385,7 @@ def load_model(
 
     keep_freed_memory()
     started = time.perf_counter()
+    require_device(device)
     if device == "auto" and not device_map:
         device_map = "auto"
     torch_dtype = _resolve_dtype(dtype)

@@ -12,6 +12,7 @@ import html
 import shlex
 from typing import Mapping, Sequence
 
+from factcheck.display import bidi_visible
 from factcheck.fact_result import FactResult
 from factcheck.reports.run_summary import RelationSummary
 from factcheck.suites.suite import render
@@ -66,8 +67,8 @@ if(given.toString())document.getElementById('fact-search').scrollIntoView();  //
 
 
 def escaped(value: object) -> str:
-    """`value` as HTML text (quotes too: it may stand in an attribute)."""
-    return html.escape(str(value))
+    """`value` as HTML text (quotes too: it may stand in an attribute), its bidirectional controls written out."""
+    return html.escape(bidi_visible(str(value)))
 
 
 _e = escaped

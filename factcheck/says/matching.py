@@ -14,7 +14,30 @@ _LEADING_NOISE = " \t\"'`*_([{“‘«"
 def normalise(text: str) -> str:
     """Unicode-compatibility fold, case fold (a dotted capital I folds to a plain i: 'İstanbul' is 'istanbul'),
     collapse whitespace, trim."""
-    return _WHITESPACE.sub(" ", "".join(map(_fold, unicodedata.normalize("NFKC", text)))).strip()
+    return _WHITESPACE.sub(" ", "".join(map(_fold, _compatible(text)))).strip()
+
+
+# Characters whose compatibility form would merge them into the text around them: a superscript digit ("10³" would
+# read 103), a vulgar fraction ("1½" would read 11⁄2) and a trademark sign ("Paris™" would read ParisTM).
+_SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5", "⁶": "^6", "⁷": "^7",
+                               "⁸": "^8", "⁹": "^9", "™": " ", "℠": " "})
+_FRACTION_SLASH = "\u2044"
+# A thin or narrow space between digit groups is a thousands separator ("1 000" in SI style is 1,000).
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[\u2009\u202f](?=\d{3})")
+
+
+def _compatible(text: str) -> str:
+    """NFKC, with the characters above kept apart from their neighbours."""
+    text = _DIGIT_GROUP_SPACE.sub(",", text.translate(_SUPERSCRIPTS))
+    return unicodedata.normalize("NFKC", "".join(map(_fraction_apart, text)))
+
+
+def _fraction_apart(char: str) -> str:
+    """A vulgar fraction joined to the number before it ("1½" is neither 1 nor 11): "½" reads "⁄1⁄2"."""
+    if unicodedata.category(char) != "No":
+        return char
+    folded = unicodedata.normalize("NFKC", char)
+    return _FRACTION_SLASH + folded if _FRACTION_SLASH in folded else char
 
 
 def _fold(char: str) -> str:
@@ -24,8 +47,8 @@ def _fold(char: str) -> str:
 
 
 def _is_word_char(char: str) -> bool:
-    # Combining marks count (a letter's accent written apart).
-    return char == "_" or unicodedata.category(char)[0] in "LNM"
+    # Combining marks count (a letter's accent written apart); an underscore does not ("_Paris_" is markdown).
+    return unicodedata.category(char)[0] in "LNM"
 
 
 def _is_capital(char: str) -> bool:
@@ -44,13 +67,17 @@ def _continues_the_name(rest: str) -> bool:
     'Guinea—Bissau' (an em dash before a capital; 'Paris—the capital' still says Paris)."""
     if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
         return True
-    return len(rest) >= 2 and rest[0] in " \u2014" and _is_capital(rest[1])
+    # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
+    return len(rest) >= 2 and rest[0] in " \u2014'\u2019" and _is_capital(rest[1])
 
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
-# After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
-_NUMBER_JOINERS = ".,:/^-\u2013"
+# After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
+# and the fraction slash of a vulgar fraction.
+_NUMBER_JOINERS = ".,:/^-\u2013\u2044"
+# After a number, a product that makes it a mantissa: "3 × 10⁸" is not 3.
+_TIMES = re.compile(r"\s?[×x·*]\s?\d")
 # After a word, a character that makes another word of it: C++ and C# are not C.
 _WORD_JOINERS = "+#"
 
@@ -64,7 +91,7 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
     """
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
-    written = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", generated)).strip()
+    written = _WHITESPACE.sub(" ", _compatible(generated)).strip()
     written = written.lstrip(_LEADING_NOISE)
     folded_parts = [_fold(char) for char in written]
     said = "".join(folded_parts)
@@ -84,6 +111,8 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
         # A number goes on past a decimal point, a thousands separator, a ratio, a fraction or a range.
         after = said[len(expected) : len(expected) + 2]
         if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
+            continue
+        if expected[-1].isdigit() and _TIMES.match(said, len(expected)):
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

@@ -120,19 +120,11 @@ def run_relation(
 ) -> list[FactOutcome]:
     """Say-check the facts of `suite` (those at the indices `only`, when given); returns outcomes in the suite's fact
     order. A fact's prompt and candidates are the same whichever other facts run with it."""
-    phrasing = suite.phrased(options.template_index).phrasing if options.template_index else suite.phrasing
     training = {fact.subject for fact in suite.facts[: options.shots]}
-    leads = [""] * len(suite.facts)
-    if options.distractor is not None:
-        d = options.distractor
-        leads = [distractor_lead(d.statement, d.repeat, f.subject, wrong_object(suite.facts, f)) for f in suite.facts]
     chosen = list(range(len(suite.facts))) if only is None else sorted(set(only))
     if not chosen:
         return []
-    prompts = [
-        phrase_prompt(model, phrasing, suite.facts[i].subject, demonstrations_for(suite.facts, suite.facts[i].subject, options.shots), leads[i])
-        for i in chosen
-    ]
+    prompts = _prompts(model, suite, options, chosen)
     ids, offsets = model.tokenize([p.text for p in prompts])
     rows = [
         _Row(
@@ -155,6 +147,33 @@ def run_relation(
     prefix = _SharedPrefix.of(test_rows or rows)
     outcomes = _run_rows(model, rows, prefix, options, capture_layers)
     return [outcomes[row.index] for row in rows]
+
+
+def _prompts(model: LanguageModel, suite: Suite, options: SayOptions, chosen: Sequence[int]):
+    """The prompts of the facts at the indices `chosen`, in that order."""
+    phrasing = suite.phrased(options.template_index).phrasing if options.template_index else suite.phrasing
+    lead = lambda fact: ""  # noqa: E731
+    if options.distractor is not None:
+        d = options.distractor
+        lead = lambda fact: distractor_lead(d.statement, d.repeat, fact.subject, wrong_object(suite.facts, fact))  # noqa: E731
+    return [phrase_prompt(model, phrasing, suite.facts[i].subject, demonstrations_for(suite.facts, suite.facts[i].subject,
+                                                                                      options.shots), lead(suite.facts[i]))
+            for i in chosen]
+
+
+def prompts_too_long(model: LanguageModel, suite: Suite, options: SayOptions, shown: int = 5) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for the facts (at most `shown`) whose prompt and the tokens generated after it do not fit
+    the positions the model was built for: past them a model with learned positions fails, and any other answers
+    from positions it never saw."""
+    limit = model.context_length
+    if limit is None or not suite.facts:
+        return []
+    prompts = _prompts(model, suite, options, range(len(suite.facts)))
+    lengths = [len(ids) for ids in model.tokenize([p.text for p in prompts])[0]]
+    over = [(i, n) for i, n in enumerate(lengths) if n + options.max_new_tokens > limit]
+    return [(f"/facts/{i}", f"its prompt is {n} tokens: with the {options.max_new_tokens} tokens generated after it, more than "
+                            f"the model's {limit} positions")
+            for i, n in over[:shown]]
 
 
 @dataclass(frozen=True)

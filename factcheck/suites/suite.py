@@ -21,6 +21,7 @@ from typing import Any
 
 import jsonschema
 
+from factcheck.cache import file_kind
 from factcheck.errors import JsonFileError
 
 PLACEHOLDER = "{subject}"
@@ -192,7 +193,7 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
         raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
     if not stat.S_ISREG(status.st_mode):
         # A FIFO would block forever and a device (/dev/zero) never ends: only regular files are read.
-        raise SuiteError(path, [("", f"not a regular file (it is {_file_kind(status.st_mode)}); give the path of a JSON file")])
+        raise SuiteError(path, [("", f"not a regular file (it is {file_kind(status.st_mode)}); give the path of a JSON file")])
     if status.st_size > max_bytes:
         raise SuiteError(path, [("", f"file is {status.st_size:,} bytes; {too_big}")])
     try:
@@ -230,12 +231,6 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     if problem := _depth_problem(document):
         raise SuiteError(path, [problem])
     return document
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:

@@ -91,8 +91,9 @@ class FactcheckSession:
 
     def run(self, suite: Suite, wanted: Collection[int] | None = None) -> RelationRun:
         """The relation's facts, computed together the first time any of them is asked for: all of them, or only the
-        facts at the indices `wanted` where that gives the verdicts a whole run would (see `_selection`). A later call
-        wanting a fact that did not run computes the whole relation."""
+        facts at the indices `wanted` where their verdicts rest on what a whole run would give (see `_selection`; the
+        facts' own numbers may differ from a whole run's in float rounding, as packing differs). A later call wanting
+        a fact that did not run computes the whole relation."""
         key = str(suite.path)
         if key in self._failed:
             # Each of its facts fails with the same error (its traceback shown once); the relation is not run again.
@@ -124,9 +125,9 @@ class FactcheckSession:
         started = time.perf_counter()
         count = 1 if mode == "first" else len(suite.templates)
         phrased = [suite.phrased(index, prompt=settings.prompt) for index in range(count)]
-        distracted = dataclasses.replace(options, distractor=suite.settings.distractor) if suite.settings.distractor else options
-        for question in phrased:
-            problems = prompts_too_long(self.model, question, distracted)
+        distracted = dataclasses.replace(options, distractor=suite.settings.distractor)
+        for index, question in enumerate(phrased):  # distracted prompts are asked under the first template only
+            problems = prompts_too_long(self.model, question, distracted if index == 0 else options)
             if problems:
                 raise SuiteError(suite.path, problems, fix="shorten the subject or the template, or lower --factcheck-shots "
                                                            "(each demonstration is a fact of the suite)")
@@ -156,19 +157,19 @@ class FactcheckSession:
         A fact's know-verdict rests on its relation's faithfulness over every test fact, so part of a relation runs
         alone only where that faithfulness is stored from an earlier whole run with the same model, suite, code and
         options (or where there is no LRE to trust)."""
-        none = [None] * len(phrased)
+        nothing_stored = [None] * len(phrased)
         indices = None if wanted is None else tuple(sorted(set(wanted)))
         if indices is None or len(indices) == len(suite.facts):
-            return None, none
+            return None, nothing_stored
         selected = f"{len(indices)} of {len(suite.facts)} facts selected"
         if not self._wants_lre(suite, options):
             self.progress(f" ({selected})")
-            return indices, none
+            return indices, nothing_stored
         stored = [load_faithfulness(faithfulness_key(self.model, suite_i, index, options, say_check))
                   for index, suite_i in enumerate(phrased)]
         if any(faith is None for faith in stored):
             self.progress(f" ({selected}; all run this once: the LRE's trust needs every fact, and is kept for later runs)")
-            return None, none
+            return None, nothing_stored
         self.progress(f" ({selected}; the LRE's trust from an earlier whole run)")
         return indices, stored
 

@@ -219,6 +219,17 @@ def _holds_own_output(path: Path, mark: bytes) -> bool:
     return not head or mark in head
 
 
+def _reads_as_own_report(path: Path, mark: bytes) -> bool:
+    """True only where `path` is a regular file that starts like a report factcheck wrote."""
+    try:
+        if not path.is_file():  # never opened: a FIFO would block
+            return False
+        with path.open("rb") as handle:
+            return mark in handle.read(512)
+    except OSError:
+        return False
+
+
 def is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -316,7 +327,7 @@ class FactcheckRun:
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
-        self._facts_collected = False  # fact items were collected (selected or deselected): suites were asked for
+        self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -352,7 +363,7 @@ class FactcheckRun:
         """The workers' summaries, and, for relations no summary brought (a worker crashed or was interrupted), what
         their test reports carried."""
         parts = list(self._from_workers.values())
-        streamed = self._streamed.summary(leave_out={r.relation_id for part in parts for r in part.relations})
+        streamed = self._streamed.summary(received=[relation for part in parts for relation in part.relations])
         if streamed is not None:
             parts.append(streamed)
         self._worker_problems += [problem for problem in self._streamed.problems if problem not in self._worker_problems]
@@ -438,7 +449,7 @@ class FactcheckRun:
         report = yield
         if isinstance(item, FactItem) and is_xdist_worker(self.config):
             if call.when == "setup" and item.relation_run is not None:
-                relation = item.relation_run
+                relation, item.relation_run = item.relation_run, None  # sent once; the session keeps the run
                 setattr(report, RELATION_ATTRIBUTE, relation_message(self.session.model_info(), relation.summary()))
             elif call.when == "call" and item.record is not None:
                 record = item.record
@@ -484,13 +495,10 @@ class FactcheckRun:
                     reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
 
-    def pytest_deselected(self, items) -> None:
-        self._facts_collected = self._facts_collected or any(isinstance(item, FactItem) for item in items)
-
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
-        self._facts_collected = self._facts_collected or any(isinstance(item, FactItem) for item in session.items)
+        self._facts_selected = any(isinstance(item, FactItem) for item in session.items)
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):
@@ -534,6 +542,11 @@ class FactcheckRun:
             node.workerinput["factcheck_threads"] = max(1, usable_cores() // count)
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts."""
+        self._facts_selected = self._facts_selected or any(".json::" in node_id for node_id in ids)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         """On the xdist controller: keep what a finished worker checked (once per worker: xdist may call this
         twice for a worker interrupted with Ctrl-C)."""
@@ -559,8 +572,8 @@ class FactcheckRun:
         summary = self.run_summary()
         if self._worker_problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if (summary is None or not summary.results) and self._facts_collected:
-            self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was deselected, skipped or could not run")
+        if (summary is None or not summary.results) and self._facts_selected and not self.config.option.collectonly:
+            self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
             return
         thresholds = {relation.relation_id: relation.min_accuracy for relation in summary.relations
@@ -577,13 +590,13 @@ class FactcheckRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _remove_earlier_reports(self, why: str) -> None:
-        """No fact ran although suites were collected: a report an earlier run left at an output path would be taken
-        for this run's, so it is removed (only a file factcheck wrote as a report) and the terminal says so."""
+        """Facts were selected and none gave a result: a report an earlier run left at an output path would be taken
+        for this run's, so it is removed (only a file that reads as a report factcheck wrote) and the terminal says so."""
         for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
             if not given:
                 continue
             path = Path(given)
-            if not (path.is_file() and path.stat().st_size and _holds_own_output(path, _OWN_OUTPUT_MARKS[flag])):
+            if not _reads_as_own_report(path, _OWN_OUTPUT_MARKS[flag]):
                 self._output_lines.append((f"factcheck: no fact ran ({why}): nothing written to {path}", False))
                 continue
             try:
@@ -779,7 +792,7 @@ class FactItem(pytest.Item):
         self.fact_index = fact_index
         self.record: FactRecord | None = None
         self.regression: str | None = None  # the gate's note when this fact regressed
-        self.relation_run = None  # the relation's run (a RelationRun), on the fact whose setup computed it
+        self.relation_run = None  # on an xdist worker, the relation's run (a RelationRun) its setup computed, until sent
 
     @property
     def fact(self):
@@ -797,7 +810,8 @@ class FactItem(pytest.Item):
             relation = session.run(self.suite, wanted=run.selected_facts(self.suite))
         except Exception:  # noqa: BLE001 - remembered by the session and raised again, per fact, by runtest
             return
-        self.relation_run = relation
+        if is_xdist_worker(self.config):
+            self.relation_run = relation  # streamed to the controller with this setup's report
         self.user_properties.append(("factcheck_relation_seconds", round(relation.seconds, 3)))
 
     def runtest(self) -> None:

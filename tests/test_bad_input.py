@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -462,7 +463,19 @@ def test_import_and_tune_folders_with_a_fifo_name_it_and_go_on(tmp_path):
         [load_suite(path) for path in suite_paths([str(source)])]
 
 
+def _folder_with(root, name: str, make_entry):
+    folder = root / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / name).unlink(missing_ok=True)
+    make_entry(folder / name)
+    return folder
+
+
 @pytest.mark.parametrize("make, expected", [
+    (lambda root: _folder_with(root, "config.json", os.mkfifo), "config.json is a FIFO (named pipe), not a regular file"),
+    (lambda root: _folder_with(root, "model.safetensors", lambda path: path.symlink_to("/dev/zero")),
+     "model.safetensors is a character device, not a regular file"),
     (lambda root: root / "nonexistent" / "model", "no such file or folder"),
     (lambda root: (root / "notes.txt", (root / "notes.txt").write_text("hi"))[0], "is a file, not a model folder or a .gguf file"),
     (lambda root: (root / "empty", (root / "empty").mkdir())[0], "has no config.json (it holds nothing)"),

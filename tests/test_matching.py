@@ -148,3 +148,11 @@ def test_markdown_underscores_and_a_trademark_sign_are_not_part_of_the_word():
 def test_an_apostrophe_before_a_capital_carries_a_name_on():
     assert matching_answer(" O'Brien", ["O"]) is None and matching_answer(" D\u2019Angelo", ["D"]) is None
     assert matching_answer(" Paris's tower", ["Paris"]) == "Paris"
+
+
+def test_compatibility_forms_fold_as_before_where_no_number_comes_first():
+    for said, answer in ((" E=mc²", "E=mc2"), (" km²", "km2"), (" ½", "1⁄2"), (" Windows 7 x64", "Windows 7"),
+                         (" 1\u00a0000", "1,000")):
+        assert matching_answer(said, [answer]) == answer, (said, answer)
+    for said, answer in ((" 10⁻³", "10"), (" 3⋅4", "3"), (" str_replace", "str"), (" foo__bar", "foo"), (" 1\u00a0000", "1")):
+        assert matching_answer(said, [answer]) is None, (said, answer)

@@ -165,8 +165,11 @@ def test_what_a_workers_reports_carried_makes_the_relation_its_summary_would_wit
     assert stream.problems == [] and rebuilt.model == MODEL
     assert rebuilt.relations == (dataclasses.replace(sent, lens=()),)
     assert report_document(rebuilt) == report_document(RunSummary(MODEL, (sent,)))
-    # A relation whose worker sent its own summary is left to that summary.
-    assert stream.summary(leave_out={"a_rel"}) is None
+    # A relation whose worker sent its own summary is left to that summary; of a relation split over two workers, the
+    # facts of the one that sent none are kept.
+    assert stream.summary(received=[sent]) is None
+    (rest,) = stream.summary(received=[relation("a_rel", (0, 1))]).relations
+    assert rest.indices == (2, 4) and [r.subject for r in rest.results] == ["s2", "s4"]
 
 
 def test_a_relation_whose_facts_had_not_run_yet_is_kept_without_facts_and_bad_messages_are_said():

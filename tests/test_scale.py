@@ -375,6 +375,24 @@ def test_ctrl_c_under_xdist_writes_the_facts_that_ran_marked_incomplete_and_keep
     assert "baseline NOT updated" in output and not baseline.exists()
 
 
+def test_ctrl_c_under_xdist_before_any_fact_ran_removes_an_earlier_report(runs, steered):
+    report = steered / "earlier.json"
+    report.write_text('{"factcheck_report_version": 2, "facts": []}', encoding="utf-8")  # as a finished run left it
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "suites", "-n", "2", f"--factcheck-report={report}"]
+    process = subprocess.Popen(command, cwd=steered, env={**runs_env(steered), "SLOW_FACTS": "5"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if re.match(r"^2 workers \[\d+ items\]", line):  # collected, and the first facts take 5 s each
+            os.killpg(process.pid, signal.SIGINT)
+            break
+    output = "".join(seen) + process.communicate(timeout=300)[0]
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert not report.exists() and f"removed {report}, an earlier run's report" in output, output[-3000:]
+
+
 def test_workers_started_by_n_share_the_cores(runs):
     project = runs["serial"].report.parent
     cores = len(os.sched_getaffinity(0))

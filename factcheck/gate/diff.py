@@ -190,7 +190,8 @@ def render_text(comparison: Comparison, base: str, candidate: str, budget: int) 
 # headings, lists, tables. A backslash before ASCII punctuation makes it a literal character in CommonMark and GFM.
 # Also $ (GitHub's math) and @ (a mention).
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=$@])")
-# Characters that reorder how the text around them is shown (a right-to-left override): written as their escapes.
+
+
 def _cell(text: str) -> str:
     """Suite text as literal markdown on one line: it comes from suite files, so it must never add a link, an image,
     HTML, math, a mention or a table column to a CI job summary, nor reorder what is shown around it."""

@@ -48,9 +48,12 @@ def code_digest() -> str:
 def faithfulness_key(model, suite: Suite, template_index: int, options, say_check: str) -> str:
     """The key of `suite`'s faithfulness asked under its template `template_index` (`suite` is phrased by the
     caller: that template first) with the say options `options` (a factcheck.says.saycheck.SayOptions)."""
+    from factcheck.model.language_model import library_versions  # the caller has a model: torch is loaded already
+
     document = {
         "format": FORMAT,
         "code": code_digest(),
+        "libraries": library_versions(),
         "model": model.fingerprint,
         "dtype": str(model.dtype),
         "device": str(getattr(model.device, "type", model.device)),

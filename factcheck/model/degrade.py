@@ -203,7 +203,8 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
 # What save_pretrained writes for a model and its tokenizer: a folder of these alone may be replaced.
 MODEL_FILE_PATTERNS = ("config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
                        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                       "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja", "chat_template.json",
+                       "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
+                       "chat_template.jinja", "chat_template.json",
                        "factcheck-model.json")
 
 
@@ -242,7 +243,11 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
         if folder.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
             folder.rename(old / "model")
-            staging.rename(folder)
+            try:
+                staging.rename(folder)
+            except BaseException:
+                (old / "model").rename(folder)  # the earlier model goes back where it was
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             staging.rename(folder)

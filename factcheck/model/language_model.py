@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from factcheck.cache import file_kind
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
 from factcheck.types import DTYPE_NAMES
@@ -317,20 +318,36 @@ def _final_logit_softcap(config) -> float | None:
 
 
 # Config entries that do not change what the model computes: where it was loaded from, the library version, the
-# dtype (a setting of its own), switches for what a forward pass returns, and the class names that saving adds.
+# dtype (a setting of its own), switches for what a forward pass returns, class names that saving adds, and labels
+# and initialisation for training.
 _CONFIG_KEYS_IGNORED = {"transformers_version", "torch_dtype", "dtype", "use_cache", "output_attentions",
-                        "output_hidden_states", "return_dict", "name_or_path", "architectures"}
+                        "output_hidden_states", "return_dict", "name_or_path", "architectures", "id2label", "label2id",
+                        "initializer_range", "problem_type", "chunk_size_feed_forward", "tokenizer_class"}
+# Where transformers versions keep the rotary embedding's settings (4.x: rope_theta and rope_scaling; 5.x:
+# rope_parameters): read as one entry, so that the fingerprint does not change with the library.
+_ROPE_KEYS = ("rope_theta", "rope_scaling", "rope_parameters")
 
 
 def config_for_fingerprint(config) -> str:
-    """The model's config as canonical JSON, without the entries that do not change its outputs (nor private ones,
-    such as `_name_or_path` and `_attn_implementation`): an activation or a norm's epsilon is part of the model."""
+    """The model's config as canonical JSON: the entries that differ from its class's defaults (so that a version
+    of transformers that adds a setting with a default keeps the fingerprint), without those that do not change the
+    outputs nor private ones (`_name_or_path`); an activation or a norm's epsilon is part of the model."""
     def kept(value):
         if isinstance(value, dict):
             return {k: kept(v) for k, v in value.items() if not str(k).startswith("_") and k not in _CONFIG_KEYS_IGNORED}
         return value
 
-    return json.dumps(kept(config.to_dict()), sort_keys=True, ensure_ascii=False, default=str)
+    entries = kept(config.to_diff_dict())
+    rope: dict[str, object] = {}
+    for key in _ROPE_KEYS:
+        value = entries.pop(key, None)
+        rope.update(value if isinstance(value, dict) else {} if value is None else {key: value})
+    for name in ("rope_type", "type"):  # 5.x writes the default type out, 4.x leaves it implied
+        if rope.get(name) == "default":
+            del rope[name]
+    if rope:
+        entries["rope"] = rope
+    return json.dumps(entries, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def compute_fingerprint(model: nn.Module, tokenizer) -> str:
@@ -352,6 +369,13 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
     digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())
     digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
     return digest.hexdigest()[:16]
+
+
+def library_versions() -> str:
+    """The versions of the libraries that compute a model's outputs (a cache of derived numbers keys on them)."""
+    import transformers
+
+    return f"torch {torch.__version__}, transformers {transformers.__version__}"
 
 
 def require_device(device: str) -> None:
@@ -456,9 +480,15 @@ def check_model_location(spec: str) -> None:
         raise ModelLoadError(f"model {spec!r}: no such file or folder. {EXPECTED_MODEL}")
     if not path.is_dir():
         raise ModelLoadError(f"model {spec!r} is a file, not a model folder or a .gguf file. {EXPECTED_MODEL}")
-    if not (path / "config.json").is_file():
+    if not (path / "config.json").exists():
         held = sorted(p.name for p in path.iterdir())[:5]
         raise ModelLoadError(f"model folder {spec!r} has no config.json (it holds {', '.join(held) or 'nothing'}). {EXPECTED_MODEL}")
+    # A FIFO would block the load forever, a link to /dev/zero would read until memory runs out.
+    odd = [f"{entry.name} is {file_kind(entry.stat().st_mode)}" for entry in sorted(path.iterdir())
+           if entry.exists() and not entry.is_file() and not entry.is_dir()]
+    odd += ["config.json is a folder"] if (path / "config.json").is_dir() else []
+    if odd:
+        raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd[:3])}, not a regular file. {EXPECTED_MODEL}")
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
     if pickled and not any(path.glob("*.safetensors")):
         raise ModelLoadError(

@@ -344,7 +344,8 @@ class RelationRun:
     def fact_indices(self) -> tuple[int, ...]:
         return tuple(range(len(self.suite.facts))) if self.computed is None else self.computed
 
-    # The first template's pass: the lens, the distracted prompts and the fact's detailed results come from it.
+    # The first template's pass: the lens, the distracted prompts and the fact's detailed results come from it. Its
+    # lists hold the computed facts in order (`fact_indices`): all of the suite's unless part of it ran.
     @property
     def outcomes(self) -> list[FactOutcome]:
         return self.phrasings[0].outcomes

@@ -220,7 +220,8 @@ class RunSummary:
 
 
 def _joined(first: RelationSummary, second: RelationSummary) -> RelationSummary:
-    """One relation's facts from two workers; each worker ran the whole relation, so its LRE is the same."""
+    """One relation's facts from two workers; each ran the relation with the same model and suite, so its LRE and
+    faithfulness are the same."""
     by_index = dict(zip(first.indices, first.results)) | dict(zip(second.indices, second.results))
     order = sorted(by_index)
     lens = {figure.subject: figure for figure in (*second.lens, *first.lens)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, Iterable
 
 from factcheck.fact_result import FactResult
 from factcheck.reports.run_summary import PAYLOAD_VERSION, ModelInfo, RelationSummary, RunSummary
@@ -70,14 +70,21 @@ class StreamedRun:
     def relation_ids(self) -> set[str]:
         return set(self._relations)
 
-    def summary(self, leave_out: set[str] = frozenset()) -> RunSummary | None:
-        """The streamed relations, except those in `leave_out` (a worker's own summary brought them), each with the
-        facts whose results arrived; None where none is left."""
+    def summary(self, received: Iterable[RelationSummary] = ()) -> RunSummary | None:
+        """What the stream brought that the workers' own summaries (their relations: `received`) did not: the facts
+        whose results arrived, by relation, and the relations that started without any; None where there is nothing
+        more. A relation split over workers keeps the facts of a worker that sent no summary."""
+        received = list(received)
+        have = {(r.relation_id, i) for r in received for i in r.indices}
+        have_relations = {r.relation_id for r in received}
         relations = []
-        for relation_id in sorted(set(self._relations) - set(leave_out)):
-            facts = self._facts.get(relation_id, {})
-            payload = dict(self._relations[relation_id], results=[facts[i][0] for i in sorted(facts)], indices=sorted(facts),
-                           evidence={facts[i][0]["subject"]: facts[i][1] for i in sorted(facts) if facts[i][1]})
+        for relation_id in sorted(self._relations):
+            facts = {i: fact for i, fact in self._facts.get(relation_id, {}).items() if (relation_id, i) not in have}
+            if relation_id in have_relations and not facts:
+                continue
+            order = sorted(facts)
+            payload = dict(self._relations[relation_id], results=[facts[i][0] for i in order], indices=order,
+                           evidence={facts[i][0]["subject"]: facts[i][1] for i in order if facts[i][1]})
             relations.append(RelationSummary.from_payload(payload))
         if self.model is None or not relations:
             return None

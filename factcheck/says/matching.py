@@ -17,27 +17,23 @@ def normalise(text: str) -> str:
     return _WHITESPACE.sub(" ", "".join(map(_fold, _compatible(text)))).strip()
 
 
-# Characters whose compatibility form would merge them into the text around them: a superscript digit ("10³" would
-# read 103), a vulgar fraction ("1½" would read 11⁄2) and a trademark sign ("Paris™" would read ParisTM).
-_SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5", "⁶": "^6", "⁷": "^7",
-                               "⁸": "^8", "⁹": "^9", "™": " ", "℠": " "})
+# Characters whose compatibility form would merge them into the number before them: a power ("10³" would read 103,
+# "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2); after anything else they fold as usual ("E=mc²" is
+# E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
+_POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+_FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d)[¼½¾⅐-⅞]")
 _FRACTION_SLASH = "\u2044"
-# A thin or narrow space between digit groups is a thousands separator ("1 000" in SI style is 1,000).
-_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[\u2009\u202f](?=\d{3})")
+_TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
+# A thin, narrow or no-break space between digit groups is a thousands separator ("1 000" is 1,000).
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3})")
 
 
 def _compatible(text: str) -> str:
-    """NFKC, with the characters above kept apart from their neighbours."""
-    text = _DIGIT_GROUP_SPACE.sub(",", text.translate(_SUPERSCRIPTS))
-    return unicodedata.normalize("NFKC", "".join(map(_fraction_apart, text)))
-
-
-def _fraction_apart(char: str) -> str:
-    """A vulgar fraction joined to the number before it ("1½" is neither 1 nor 11): "½" reads "⁄1⁄2"."""
-    if unicodedata.category(char) != "No":
-        return char
-    folded = unicodedata.normalize("NFKC", char)
-    return _FRACTION_SLASH + folded if _FRACTION_SLASH in folded else char
+    """NFKC, with the characters above kept apart from the number before them."""
+    text = _DIGIT_GROUP_SPACE.sub(",", text.translate(_TRADEMARKS))
+    text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
+    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group()), text)
+    return unicodedata.normalize("NFKC", text)
 
 
 def _fold(char: str) -> str:
@@ -47,8 +43,15 @@ def _fold(char: str) -> str:
 
 
 def _is_word_char(char: str) -> bool:
-    # Combining marks count (a letter's accent written apart); an underscore does not ("_Paris_" is markdown).
+    # Combining marks count (a letter's accent written apart).
     return unicodedata.category(char)[0] in "LNM"
+
+
+def _word_goes_on(said: str, at: int) -> bool:
+    """Whether the word before `at` goes on: a word character, also after underscores ("str_replace"); underscores
+    that end it are markdown emphasis ("_Paris_")."""
+    rest = said[at:].lstrip("_")
+    return bool(rest) and _is_word_char(rest[0])
 
 
 def _is_capital(char: str) -> bool:
@@ -75,9 +78,10 @@ def _continues_the_name(rest: str) -> bool:
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
-_NUMBER_JOINERS = ".,:/^-\u2013\u2044"
-# After a number, a product that makes it a mantissa: "3 × 10⁸" is not 3.
-_TIMES = re.compile(r"\s?[×x·*]\s?\d")
+_NUMBER_JOINERS = ".,:/-\u2013\u2044"
+# After a number, a product that makes it a mantissa: "3 × 10⁸" and "3 x 10^8" are not 3 ("Windows 7 x64" is 7).
+_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d")
+_NUMBER = re.compile(r"[-+]?\d[\d.,]*")
 # After a word, a character that makes another word of it: C++ and C# are not C.
 _WORD_JOINERS = "+#"
 
@@ -106,13 +110,13 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
             continue
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed only where the answer ends in a word character ("U.S." may end anywhere).
-        if following and _is_word_char(expected[-1]) and (_is_word_char(following) or following in _WORD_JOINERS):
+        if following and _is_word_char(expected[-1]) and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
             continue
-        # A number goes on past a decimal point, a thousands separator, a ratio, a fraction or a range.
+        # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power.
         after = said[len(expected) : len(expected) + 2]
-        if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
+        if expected[-1].isdigit() and (following == "^" or len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit()):
             continue
-        if expected[-1].isdigit() and _TIMES.match(said, len(expected)):
+        if _NUMBER.fullmatch(expected) and _TIMES.match(said, len(expected)):
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

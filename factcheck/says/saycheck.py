@@ -118,8 +118,8 @@ def run_relation(
     capture_layers: Sequence[int] = (),
     only: Sequence[int] | None = None,
 ) -> list[FactOutcome]:
-    """Say-check the facts of `suite` (those at the indices `only`, when given); returns outcomes in the suite's fact
-    order. A fact's prompt and candidates are the same whichever other facts run with it."""
+    """Say-check the facts of `suite` (those at the indices `only`, when given); returns their outcomes in the order of
+    the suite's facts. A fact's prompt and candidates are the same whichever other facts run with it."""
     training = {fact.subject for fact in suite.facts[: options.shots]}
     chosen = list(range(len(suite.facts))) if only is None else sorted(set(only))
     if not chosen:

@@ -97,13 +97,16 @@ def unwritable_reason(path: Path) -> str | None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    """Write `data` to `path` so that readers see either the old file or the whole new one. A file replaced keeps its
+    permissions; a link at `path` is replaced, never followed (one planted in an output folder must not redirect the
+    write: a caller that means the file a link names resolves the path first)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() and not path.is_symlink() else 0o666 & ~_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        # mkstemp makes the file private (0600); give it the permissions the file had, or a plain open() would give.
+        os.chmod(tmp_name, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

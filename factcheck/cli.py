@@ -73,6 +73,20 @@ _positive = _whole_number(1)
 _round_bits = _whole_number(2, "a whole number of bits", most=24)
 
 
+def _png_output_problem(path: Path) -> str | None:
+    """Why the heatmap may not be written to `path`: a file there that is not a PNG image is never replaced."""
+    from factcheck.cache import unwritable_reason
+
+    reason = unwritable_reason(path)
+    if reason:
+        return f"cannot be written: {reason}"
+    if path.is_file():
+        with path.open("rb") as handle:
+            if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+                return "is a file that is not a PNG image (a suite, a model or another file would be lost); give a new path"
+    return None
+
+
 def _lens(args: argparse.Namespace) -> int:
     from factcheck.knows.lens import attribute_lens, render_png, render_text
     from factcheck.model.language_model import load_model
@@ -80,7 +94,16 @@ def _lens(args: argparse.Namespace) -> int:
     from factcheck.suites.suite import load_suite
 
     suite = load_suite(args.relation)
+    problem = _png_output_problem(Path(args.png)) if args.png else None
+    if problem:
+        print(f"factcheck lens: error: --png {args.png}: {problem}", file=sys.stderr)
+        return 2
     model = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    length, limit = len(model.tokenize([model.bos_text + args.prompt])[0][0]), model.context_length
+    if limit is not None and length > limit:
+        print(f"factcheck lens: error: the prompt is {length} tokens, more than the model's {limit} positions; shorten it",
+              file=sys.stderr)
+        return 2
     print(f"LRE for {suite.relation_id} ...", file=sys.stderr, flush=True)
     lre, hit = lre_for_suite(model, suite)
     print(f"LRE: layer {lre.layer}, beta {lre.beta} ({'cached' if hit else 'estimated'})", file=sys.stderr)

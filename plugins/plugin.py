@@ -185,7 +185,8 @@ def _check_outputs(run: FactcheckRun) -> None:
     from factcheck.cache import unwritable_reason
 
     files = [("--factcheck-report", run.settings.report, True), ("--factcheck-html", run.settings.html, True),
-             ("the baseline (--factcheck-baseline)", run.baseline_path, run.recording)]
+             ("the baseline (--factcheck-baseline)", run.baseline_path, run.recording),
+             ("--junitxml", getattr(run.config.option, "xmlpath", None), False)]  # pytest writes it; it must not be one of ours
     seen: dict[Path, str] = {}
     for name, given, written in files:
         if not given:
@@ -271,6 +272,9 @@ def mark_problems(suite: Suite, foreign: frozenset[str]) -> list[tuple[str, str]
             if tag in _EXPRESSION_WORDS:
                 problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} is a word of pytest's -m expressions, so "
                                                                     f"-m could not select it; rename it (e.g. {tag}_fact)"))
+            elif tag.startswith("_"):
+                problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} starts with '_', which pytest refuses in a "
+                                                                    f"mark name; rename it (e.g. {tag.lstrip('_') or 'tag'})"))
             elif tag in foreign:
                 problems.append((f"/facts/{index}/tags/{position}", f"tag {tag!r} is also a pytest mark, which would change "
                                                                     f"how pytest runs this fact; rename it (e.g. {tag}_fact)"))
@@ -278,6 +282,9 @@ def mark_problems(suite: Suite, foreign: frozenset[str]) -> list[tuple[str, str]
         if marker in _EXPRESSION_WORDS:
             problems.append((f"/settings/markers/{position}", f"marker {marker!r} is a word of pytest's -m expressions, so "
                                                               f"-m could not select it; rename it (e.g. {marker}_facts)"))
+        elif marker.startswith("_"):
+            problems.append((f"/settings/markers/{position}", f"marker {marker!r} starts with '_', which pytest refuses in "
+                                                              f"a mark name; rename it (e.g. {marker.lstrip('_') or 'facts'})"))
         elif marker in foreign:
             problems.append((f"/settings/markers/{position}", f"marker {marker!r} is also a pytest mark, which would change "
                                                               f"how pytest runs these facts; rename it (e.g. {marker}_facts)"))
@@ -328,6 +335,7 @@ class FactcheckRun:
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
+        self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -355,6 +363,8 @@ class FactcheckRun:
         """Why this run's results are partial, if they are: such a run never updates a baseline."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return "the run was interrupted"
+        if self._stopped_early:
+            return f"the run stopped early ({self._stopped_early})"
         if self._worker_problems:
             return "an xdist worker's results are missing"
         return None
@@ -442,11 +452,17 @@ class FactcheckRun:
         shown = ", ".join(_relative(path, self.config.rootpath) for path in paths[:SHOWN_PATHS])
         return shown + (f" and {len(paths) - SHOWN_PATHS} more" if len(paths) > SHOWN_PATHS else "")
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: it sees the report after pytest's xfail handling
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
-        """On an xdist worker, a fact's reports carry its relation and its result to the controller as they happen:
-        what a crashed or interrupted worker had checked still reaches the reports."""
+        """A regression always fails, whatever xfail mark a project put on the fact. On an xdist worker, a fact's
+        reports carry its relation and its result to the controller as they happen: what a crashed or interrupted
+        worker had checked still reaches the reports."""
         report = yield
+        if isinstance(item, FactItem) and call.excinfo is not None and call.excinfo.errisinstance(FactRegression):
+            if hasattr(report, "wasxfail"):
+                del report.wasxfail
+                report.outcome = "failed"
+                report.longrepr = item.repr_failure(call.excinfo)
         if isinstance(item, FactItem) and is_xdist_worker(self.config):
             if call.when == "setup" and item.relation_run is not None:
                 relation, item.relation_run = item.relation_run, None  # sent once; the session keeps the run
@@ -570,6 +586,7 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
             return
         summary = self.run_summary()
+        self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if (summary is None or not summary.results) and self._facts_selected and not self.config.option.collectonly:
@@ -759,7 +776,8 @@ class SuiteFile(pytest.File):
             return
         # The file name is the relation's mark (-m country_capital) where it can be one: "a:b" or "1st" cannot be
         # written in -m, and an unknown-looking mark would stop --strict-markers runs; -k and the path still select.
-        relation_marker = suite.name if suite.name.isidentifier() and suite.name not in _EXPRESSION_WORDS else None
+        relation_marker = (suite.name if suite.name.isidentifier() and not suite.name.startswith("_")
+                           and suite.name not in _EXPRESSION_WORDS else None)
         if relation_marker:
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
         for index, fact in enumerate(suite.facts):

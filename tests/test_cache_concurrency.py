@@ -90,3 +90,13 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_is_trusted(tiny_llama_fo
     assert not hit and calls == [1]  # the scratch file was not taken for an entry: estimated anew
     _, hit = in_process(tiny_llama_folder, tmp_path, monkeypatch)
     assert hit and calls == [1]
+
+
+def test_an_atomic_write_keeps_the_files_permissions(tmp_path):
+    from factcheck.cache import write_text_atomic
+
+    path = tmp_path / "report.json"
+    path.write_text("old", encoding="utf-8")
+    path.chmod(0o640)
+    write_text_atomic(path, "new")
+    assert path.read_text(encoding="utf-8") == "new" and (path.stat().st_mode & 0o777) == 0o640

@@ -240,6 +240,14 @@ def test_lens_command_prints_the_grid_and_writes_a_png(tmp_path, tiny_llama_fold
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("layer |") and len(out) == 2 + 2
     assert image.read_bytes().startswith(b"\x89PNG")
+    # An earlier heatmap is replaced; the suite itself, or any file that is no PNG, never is.
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(image), "Peru is"]) == 0
+    before = suite.read_bytes()
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(suite), "Peru is"]) == 2
+    assert "is a file that is not a PNG image" in capsys.readouterr().err and suite.read_bytes() == before
+    # A prompt past the model's positions is one message, not a traceback.
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru " * 300]) == 2
+    assert "more than the model's 256 positions" in capsys.readouterr().err
 
 
 def test_report_schema_rejects_a_record_without_its_verdict():

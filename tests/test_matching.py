@@ -156,3 +156,13 @@ def test_compatibility_forms_fold_as_before_where_no_number_comes_first():
         assert matching_answer(said, [answer]) == answer, (said, answer)
     for said, answer in ((" 10⁻³", "10"), (" 3⋅4", "3"), (" str_replace", "str"), (" foo__bar", "foo"), (" 1\u00a0000", "1")):
         assert matching_answer(said, [answer]) is None, (said, answer)
+
+
+def test_more_number_separators_scale_words_apostrophes_and_invisible_characters():
+    for said, answer in ((" 1'000", "1"), (" 1’000", "1"), (" 1 000", "1"), (" 3 million", "3"), (" 3 billion people", "3"),
+                         (" 1 ½", "1"), (" 3٫5", "3"), (" 3٬000", "3")):
+        assert matching_answer(said, [answer]) is None, (said, answer)
+    for said, answer in ((" O'Neil", "O’Neil"), (" don't", "don’t"), (" „Paris“", "Paris"), (" 「Paris」", "Paris"),
+                         (" ’Paris’", "Paris"), (": Paris", "Paris"), ("\u200bParis", "Paris"), ("\ufeffParis", "Paris"),
+                         (" 1 000", "1,000"), (" 1 and 2", "1")):
+        assert matching_answer(said, [answer]) == answer, (said, answer)

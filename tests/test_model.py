@@ -366,3 +366,13 @@ def test_the_fingerprint_covers_the_config_that_changes_outputs_not_where_it_was
         config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
         (copy / "config.json").write_text(json.dumps(config | change), encoding="utf-8")
         assert (load_model(str(copy)).fingerprint == original) == same, change
+    # Half the merges (the same vocabulary), or another end-of-turn token, is another model too.
+    merges = tmp_path / "merges"
+    shutil.copytree(tiny_llama_folder, merges)
+    tokenizer = json.loads((merges / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["model"]["merges"] = tokenizer["model"]["merges"][: len(tokenizer["model"]["merges"]) // 2]
+    (merges / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    stops = tmp_path / "stops"
+    shutil.copytree(tiny_llama_folder, stops)
+    (stops / "generation_config.json").write_text(json.dumps({"eos_token_id": [1, 310]}), encoding="utf-8")
+    assert len({original, load_model(str(merges)).fingerprint, load_model(str(stops)).fingerprint}) == 3

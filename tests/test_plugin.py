@@ -226,6 +226,8 @@ def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project)
         (["--factcheck-report=x.json", "--factcheck-html=./x.json"], "--factcheck-report and --factcheck-html"),
         ([f"--factcheck-baseline={baseline}", "--factcheck-report=bl.json"], "--factcheck-report and the baseline"),
         ([f"--factcheck-baseline={baseline}", "--factcheck-html=bl.json", "--factcheck-update-baseline"], "--factcheck-html and the baseline"),
+        (["--factcheck-report=x.json", "--junitxml=x.json"], "--factcheck-report and --junitxml"),
+        ([f"--factcheck-baseline={baseline}", "--junitxml=bl.json"], "the baseline (--factcheck-baseline) and --junitxml"),
     ):
         result = run(project, "suites", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
@@ -314,19 +316,23 @@ def test_the_options_a_user_means_are_accepted(project):
 
 
 @pytest.mark.parametrize("where", ["tag", "marker"])
-def test_a_tag_that_is_a_word_of_m_expressions_is_refused(project, where):
+@pytest.mark.parametrize("name, said", [("not", "a word of pytest's -m expressions"), ("_slow", "starts with '_'")])
+def test_a_tag_that_is_a_word_of_m_expressions_or_no_mark_name_is_refused(project, where, name, said):
     suites = project.path / "suites" / "geo"
     document = json.loads((suites / "country_capital.json").read_text())
     if where == "tag":
-        document["facts"][1]["tags"] = ["not"]
+        document["facts"][1]["tags"] = [name]
     else:
-        document["settings"] = {"markers": ["and"]}
+        document["settings"] = {"markers": [name]}
     (suites / "country_capital.json").write_text(json.dumps(document))
+    write_suite(project.path / "suites", "other", facts=CAPITALS[:2])  # one bad file never stops the others
     result = run(project, "suites", "--factcheck-lre=off")
-    assert "INTERNALERROR" not in result.stdout.str() and "a word of pytest's -m expressions" in result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str() and said in result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3, result.stdout.str()[-2000:]  # 2 facts + the bad file
 
 
-@pytest.mark.parametrize("stem", ["a:b", "1st-relation", "two words", "and", "not"])
+@pytest.mark.parametrize("stem", ["a:b", "1st-relation", "two words", "and", "not", "_private"])
 def test_a_file_name_that_cannot_be_a_mark_still_runs_under_strict_markers(project, stem):
     write_suite(project.path / "suites" / "odd", stem)
     result = run(project, "suites/odd", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning",
@@ -505,3 +511,11 @@ def test_a_run_where_no_selected_fact_ran_removes_an_earlier_report_and_other_ru
     (project.path / "mine.json").write_text('{"mine": 1}', encoding="utf-8")
     kept = run(project, "suites", f"--factcheck-report={project.path / 'mine.json'}")
     assert kept.ret == pytest.ExitCode.USAGE_ERROR and (project.path / "mine.json").read_text() == '{"mine": 1}'
+
+
+def test_a_run_stopped_early_by_x_marks_its_report_incomplete(project):
+    report = project.path / "r.json"
+    result = run(project, "suites", "-x", "--factcheck-lre=off", f"--factcheck-report={report}")
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert result.parseoutcomes().get("failed") == 1 and len(document["facts"]) == 1  # the tiny model says no capital
+    assert document["incomplete"].startswith("the run stopped early (")

@@ -240,3 +240,23 @@ def test_a_baseline_that_cannot_be_written_fails_the_run_with_a_message(project,
     assert "factcheck: baseline NOT updated: [Errno 28] No space left on device" in result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # recording fails no fact: only the baseline can fail it
     assert not (project.path / "baselines" / "tiny.json").exists()
+
+
+def test_a_projects_own_xfail_mark_never_hides_a_regression(pytester, tiny_llama_folder):
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nfactcheck_lre = off\n")
+    suite = pytester.path / "suites" / "country_capital.json"
+    suite.parent.mkdir()
+    suite.write_text(json.dumps({"relation": "country capital", "templates": ["The capital city of {subject} is"],
+                                  "facts": [{"subject": "France", "object": "Paris"}, {"subject": "Italy", "object": "Rome"}]}))
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-update-baseline", "--factcheck-baseline=b.json")
+    baseline = json.loads((pytester.path / "b.json").read_text())
+    for facts in baseline["facts"].values():  # as if the baseline model had said every fact right
+        for fact in facts.values():
+            fact["say_pass"] = fact["generation_pass"] = fact["ranking_pass"] = True
+    (pytester.path / "b.json").write_text(json.dumps(baseline))
+    pytester.makeconftest("import pytest\n\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n"
+                          "        item.add_marker(pytest.mark.xfail(reason='known flaky'))\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-baseline=b.json")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 2 and not outcomes.get("xfailed"), result.stdout.str()[-3000:]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "REGRESSION" in result.stdout.str()

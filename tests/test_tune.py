@@ -252,6 +252,16 @@ def test_write_choice_sets_layer_and_beta_and_keeps_everything_else(tmp_path):
     assert tune.write_choice(path, 7, 3.0) is False and path.read_text(encoding="utf-8") == text
 
 
+def test_write_choice_through_a_link_writes_the_suite_it_names_and_keeps_its_permissions(tmp_path):
+    (tmp_path / "real").mkdir()
+    real = write_suite(tmp_path / "real" / "s.json", suite_document([Fact("a", "b"), Fact("c", "d")]))
+    real.chmod(0o640)
+    link = tmp_path / "s.json"
+    link.symlink_to(real)
+    assert tune.write_choice(link, 3, 2.0) is True
+    assert link.is_symlink() and load_suite(real).settings.lre.layer == 3 and (real.stat().st_mode & 0o777) == 0o640
+
+
 def test_settings_are_added_to_a_suite_without_them(tmp_path):
     path = write_suite(tmp_path / "s.json", suite_document([Fact("a", "b"), Fact("c", "d")]))
     tune.write_choice(path, 3, 2.5)

@@ -59,6 +59,7 @@ import dataclasses
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -519,9 +520,10 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
 
     The new text is loaded with `load_suite` under a temporary name in the same
     folder before it replaces the file, so a file that would not load is never
-    written (SuiteError is raised and the original stays).
+    written (SuiteError is raised and the original stays). A suite named through a link is written where the link
+    points (the link stays), and keeps its permissions.
     """
-    path = Path(path)
+    path = Path(path).resolve()
     document = read_json_document(path)
     current = document.get("settings", {}).get("lre", {}) if isinstance(document, dict) else {}
     if current.get("layer") == layer and current.get("beta") == beta:
@@ -529,6 +531,7 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
     text = format_suite_json(with_choice(document, layer, beta))
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tune.tmp", dir=path.parent)
     try:
+        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, "wb") as handle:
             handle.write(text.encode("utf-8"))
             handle.flush()

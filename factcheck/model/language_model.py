@@ -221,7 +221,8 @@ class LanguageModel:
 
     @property
     def fingerprint(self) -> str:
-        """A stable hash of the weights and the tokenizer, for cache keys. Computed once, on first use."""
+        """A stable hash of the weights, the config, the tokenizer and the stop tokens, for cache keys and baselines.
+        Computed once, on first use."""
         if self._fingerprint is None:
             self._fingerprint = compute_fingerprint(self.model, self.tokenizer)
         return self._fingerprint
@@ -351,7 +352,7 @@ def config_for_fingerprint(config) -> str:
 
 
 def compute_fingerprint(model: nn.Module, tokenizer) -> str:
-    """A hash of what decides the model's answers: its weights, its config and its tokenizer's vocabulary."""
+    """A hash of what decides the model's answers: its weights, its config, its tokenizer and its stop tokens."""
     digest = hashlib.sha256()
     digest.update(config_for_fingerprint(model.config).encode("utf-8", "surrogatepass"))
     seen: set[int] = set()
@@ -365,10 +366,27 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
         # reshape(-1): a 0-dim tensor cannot be viewed as bytes of another element size.
         data = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    vocab = tokenizer.get_vocab()
-    digest.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())
+    digest.update(tokenizer_for_fingerprint(tokenizer).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
+    # The generation config's end-of-turn tokens end an answer (LanguageModel.stop_token_ids).
+    stops = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    digest.update(json.dumps(sorted(stops) if isinstance(stops, (list, tuple)) else stops).encode())
     return digest.hexdigest()[:16]
+
+
+# The parts of a fast tokenizer's state that decide how text becomes tokens and back; its padding and truncation
+# settings change as it is used, and are left out.
+_TOKENIZER_PARTS = ("added_tokens", "normalizer", "pre_tokenizer", "model", "post_processor", "decoder")
+
+
+def tokenizer_for_fingerprint(tokenizer) -> str:
+    """The tokenizer as canonical JSON: its vocabulary, merges, added tokens and pre- and post-processing (a slow
+    tokenizer: its vocabulary)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
+    state = json.loads(backend.to_str())
+    return json.dumps({part: state.get(part) for part in _TOKENIZER_PARTS}, sort_keys=True, ensure_ascii=False)
 
 
 def library_versions() -> str:

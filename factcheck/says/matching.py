@@ -8,7 +8,7 @@ from typing import Sequence
 
 _WHITESPACE = re.compile(r"\s+")
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*").
-_LEADING_NOISE = " \t\"'`*_([{“‘«"
+_LEADING_NOISE = " \t\"'`*_([{“‘’«„‚「『:"
 
 
 def normalise(text: str) -> str:
@@ -21,25 +21,28 @@ def normalise(text: str) -> str:
 # "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2); after anything else they fold as usual ("E=mc²" is
 # E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
 _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
-_FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d)[¼½¾⅐-⅞]")
+_FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
 _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
-# A thin, narrow or no-break space between digit groups is a thousands separator ("1 000" is 1,000).
-_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3})")
+# A space of any width between digit groups is a thousands separator ("1 000" is 1,000).
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
+# Characters that are not there for a reader: zero-width spaces and joiners, a byte-order mark.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")
 
 
 def _compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
-    text = _DIGIT_GROUP_SPACE.sub(",", text.translate(_TRADEMARKS))
+    text = _DIGIT_GROUP_SPACE.sub(",", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
-    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group()), text)
+    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
     return unicodedata.normalize("NFKC", text)
 
 
 def _fold(char: str) -> str:
     # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
     # The minus sign is the hyphen-minus everyone types ("−5" says -5).
-    return {"\u0130": "i", "\u2212": "-"}.get(char) or char.casefold()
+    # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
+    return {"\u0130": "i", "\u2212": "-", "\u2019": "'"}.get(char) or char.casefold()
 
 
 def _is_word_char(char: str) -> bool:
@@ -78,9 +81,10 @@ def _continues_the_name(rest: str) -> bool:
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
-_NUMBER_JOINERS = ".,:/-\u2013\u2044"
-# After a number, a product that makes it a mantissa: "3 × 10⁸" and "3 x 10^8" are not 3 ("Windows 7 x64" is 7).
-_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d")
+_NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the Arabic decimal and thousands signs
+# After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8" and "3 million" are not 3
+# ("Windows 7 x64" is 7).
+_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|\s(hundred|thousand|million|billion|trillion)\b")
 _NUMBER = re.compile(r"[-+]?\d[\d.,]*")
 # After a word, a character that makes another word of it: C++ and C# are not C.
 _WORD_JOINERS = "+#"

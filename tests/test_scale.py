@@ -354,22 +354,30 @@ def test_a_crashed_workers_facts_still_reach_the_report_marked_incomplete(runs, 
     assert "marked incomplete" in run.output and "Incomplete run" in run.html.read_text(encoding="utf-8")
 
 
-def test_ctrl_c_under_xdist_writes_the_facts_that_ran_marked_incomplete_and_keeps_the_baseline(runs, steered):
-    report, baseline = steered / "interrupted.json", steered / "interrupted-baseline.json"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "suites", "-n", "2", f"--factcheck-report={report}",
-               "--factcheck-update-baseline", f"--factcheck-baseline={baseline}"]
+def interrupted_run(project: Path, args: list[str], slow_facts: float, interrupt_after) -> tuple[int, str]:
+    """`pytest -n 2 suites ARGS` in `project`, each fact taking `slow_facts` seconds more, with Ctrl-C sent to it and
+    its workers once a line of its output matches `interrupt_after`. Returns (exit status, output)."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "suites", "-n", "2", *args]
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches the controller and its workers alike.
-    process = subprocess.Popen(command, cwd=steered, env={**runs_env(steered), "SLOW_FACTS": "0.5"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    process = subprocess.Popen(command, cwd=project, env={**runs_env(project), "SLOW_FACTS": str(slow_facts)},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stdout:
         seen.append(line)
-        if WORKER_LINE.match(line.rstrip("\n")):  # a fact has run: its reports reached the controller
+        if interrupt_after.match(line.rstrip("\n")):
             os.killpg(process.pid, signal.SIGINT)
             break
     output = "".join(seen) + process.communicate(timeout=300)[0]
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    return process.returncode, output
+
+
+def test_ctrl_c_under_xdist_writes_the_facts_that_ran_marked_incomplete_and_keeps_the_baseline(runs, steered):
+    report, baseline = steered / "interrupted.json", steered / "interrupted-baseline.json"
+    # Once a fact's line is printed, its reports have reached the controller.
+    status, output = interrupted_run(steered, [f"--factcheck-report={report}", "--factcheck-update-baseline",
+                                               f"--factcheck-baseline={baseline}"], 0.5, WORKER_LINE)
+    assert status == pytest.ExitCode.INTERRUPTED, output[-3000:]
     incomplete, facts = reported_facts(report)
     assert incomplete == "the run was interrupted" and 1 <= len(facts) < FACT_COUNT, output[-3000:]
     assert "baseline NOT updated" in output and not baseline.exists()
@@ -378,18 +386,9 @@ def test_ctrl_c_under_xdist_writes_the_facts_that_ran_marked_incomplete_and_keep
 def test_ctrl_c_under_xdist_before_any_fact_ran_removes_an_earlier_report(runs, steered):
     report = steered / "earlier.json"
     report.write_text('{"factcheck_report_version": 2, "facts": []}', encoding="utf-8")  # as a finished run left it
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "suites", "-n", "2", f"--factcheck-report={report}"]
-    process = subprocess.Popen(command, cwd=steered, env={**runs_env(steered), "SLOW_FACTS": "5"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if re.match(r"^2 workers \[\d+ items\]", line):  # collected, and the first facts take 5 s each
-            os.killpg(process.pid, signal.SIGINT)
-            break
-    output = "".join(seen) + process.communicate(timeout=300)[0]
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    # Interrupted once the workers have collected, while the first facts take 5 s each.
+    status, output = interrupted_run(steered, [f"--factcheck-report={report}"], 5, re.compile(r"^2 workers \[\d+ items\]"))
+    assert status == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert not report.exists() and f"removed {report}, an earlier run's report" in output, output[-3000:]
 
 

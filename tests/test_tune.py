@@ -14,7 +14,7 @@ from factcheck.knows import tune
 from factcheck.cli import main
 from factcheck.knows.lre import DEFAULT_BETA, estimate_lre, prompt_states, query_sites
 from factcheck.knows.lre_metrics import FaithfulnessReport, first_token_ids
-from factcheck.suites.suite import Fact, SuiteError, load_suite
+from factcheck.suites.suite import Fact, SuiteError, load_suite, parse_suite
 
 TEMPLATE = "The capital city of {subject} is"
 TRAINING = (Fact("France", "Paris"), Fact("Germany", "Berlin"), Fact("Italy", "Rome"), Fact("Japan", "Tokyo"))
@@ -332,3 +332,10 @@ def test_cli_rejects_bad_grids(tmp_path, capsys):
     assert main(["tune", str(path), "--layers", "4,x"]) == 2
     assert main(["tune", str(path), "--betas", "0,2"]) == 2
     assert "--betas needs positive numbers" in capsys.readouterr().err
+
+
+def test_a_prompt_past_the_models_positions_is_a_tune_error_naming_the_fact(tiny_gpt2, tmp_path):
+    facts = [Fact(f"s{i}", f"o{i}") for i in range(8)] + [Fact("Germany " * tiny_gpt2.context_length, "Berlin")]
+    suite = parse_suite(suite_document(facts, shots=4), tmp_path / "long.json")
+    with pytest.raises(tune.TuneError, match=r"/facts/8: its prompt is \d+ tokens.*lower the suite's settings.lre.n_train"):
+        tune.tune_suite(tiny_gpt2, suite, layers=[0], betas=[1.0], folds=2)

@@ -347,10 +347,16 @@ def tune_suite(
     progress: Progress = _quiet,
 ) -> TuneResult:
     """Sweep layers, then beta, with the protocol of the module docstring."""
+    from factcheck.says.saycheck import SayOptions, prompts_too_long
     from factcheck.session import training_size
 
     started = time.perf_counter()
     n = training_size(suite) if n_train is None else n_train
+    # Each prompt holds n demonstrations; past the model's positions the passes would fail with an IndexError.
+    too_long = prompts_too_long(model, suite, SayOptions(shots=n, max_new_tokens=1))
+    if too_long:
+        raise TuneError("; ".join(f"{pointer}: {message}" for pointer, message in too_long)
+                        + ": shorten the subject or the template, or lower the suite's settings.lre.n_train (the demonstrations per prompt)")
     candidates = sorted({int(resolve_layer(model, layer)) for layer in (layers or default_layers(model.num_layers))})
     settings = suite.settings.lre
     try:

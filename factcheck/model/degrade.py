@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,7 +53,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import unwritable_reason
+from factcheck.cache import current_umask, unwritable_reason
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
@@ -218,8 +217,7 @@ def _not_model_files(folder: Path) -> list[str]:
 def _usual_permissions(folder: Path) -> None:
     """mkdtemp makes a private folder: give it, and what was written in it, the permissions a plain mkdir and open
     would have."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = current_umask()
     folder.chmod(0o777 & ~umask)
     for entry in folder.iterdir():
         if entry.is_file() and not entry.is_symlink():

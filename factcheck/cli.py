@@ -93,6 +93,10 @@ def _lens(args: argparse.Namespace) -> int:
     from factcheck.session import lre_for_suite
     from factcheck.suites.suite import load_suite
 
+    if args.target is not None and not args.target.strip():
+        print("factcheck lens: error: --target is empty: give the answer whose first token colours the heatmap, or "
+              "leave it out", file=sys.stderr)
+        return 2
     suite = load_suite(args.relation)
     problem = _png_output_problem(Path(args.png)) if args.png else None
     if problem:

@@ -130,8 +130,19 @@ def baseline_path(config: pytest.Config) -> Path | None:
     return resolved(base / from_ini, "the baseline (factcheck_baseline)")
 
 
+def _refuse_empty_options(config: pytest.Config) -> None:
+    """`--factcheck-model=` or `--factcheck-report=` with nothing after it (an unset shell variable) would load the
+    working directory as a model or write no report without a word; it is a usage error instead."""
+    for flag, ini, kind, _ in _OPTIONS:
+        value = config.getoption(ini)
+        if kind is str and value is not None and not value.strip():
+            raise pytest.UsageError(f"{flag} was given an empty value: give it one (is a shell variable unset?), or "
+                                    "leave the option out")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "factcheck: a fact from a factcheck suite")
+    _refuse_empty_options(config)
     command_line = _settings(config, lambda ini, kind: config.getoption(ini))
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
     ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")))
@@ -735,6 +746,8 @@ def _looks_like_a_suite(path: Path) -> bool:
             head = handle.read(4096)
     except OSError:
         return False
+    if b'"factcheck_report_version"' in head or b'"factcheck_baseline_version"' in head:
+        return False  # a report or baseline names its suites' relations and templates, but is not one
     return all(key in head for key in (b'"relation"', b'"templates"', b'"facts"'))
 
 

@@ -15,7 +15,7 @@ from factcheck.reports.records import FactRecord
 from factcheck.says.saycheck import SayOptions, answer_tokens, run_relation
 from factcheck.session import FactcheckSession
 from factcheck.settings import Settings
-from factcheck.suites.prompts import Phrasing, build_chat_prompt, phrase_prompt, subject_token_index
+from factcheck.suites.prompts import REPLY_PROBE, Phrasing, build_chat_prompt, phrase_prompt, reply_separator, subject_token_index
 from factcheck.suites.suite import Fact, SuiteError, parse_suite
 from test_saycheck import reference_generation, reference_logprob
 
@@ -94,6 +94,41 @@ def test_answers_after_a_chat_prompt_are_tokenized_as_the_reply(chat_model):
     for answer, tokens in zip(answers, answer_tokens(chat_model, prompt.text, prompt_ids, answers, separator="")):
         assert prompt_ids + tokens == chat_model.tokenize([prompt.text + answer])[0][0]
         assert chat_model.tokenizer.decode(tokens) == answer  # no leading space: the reply starts the turn
+
+
+# Llama-2-chat's shape: the reply follows "[/INST]" after a space, and there is no separate generation prompt.
+SPACED_REPLY_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}<|bos|>[INST] {{ m['content'] }} [/INST]"
+    "{% else %} {{ m['content'] }} <|eos|>{% endif %}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("opening, reply, expected", [
+    ("<|im_start|>assistant\n", "<|im_start|>assistant\n{reply}<|im_end|>\n", ""),  # ChatML: the reply starts at once
+    ("[INST] Which? [/INST]", "[INST] Which? [/INST] {reply} </s>", " "),  # Llama-2
+    ("Assistant:", "Assistant:\n\n{reply}", "\n\n"),
+    ("<|assistant|>\n", "<|assistant|>\n<think>\n</think>\n{reply}", ""),  # a reasoning block is the model's to write
+    ("<start>model\n", "<start>assistant {reply}", ""),  # the answered turn opens otherwise: no separator to read
+])
+def test_the_reply_separator_is_the_whitespace_a_template_writes_before_a_reply(opening, reply, expected):
+    assert reply_separator(opening, reply.format(reply=REPLY_PROBE)) == expected
+
+
+def test_a_template_that_spaces_the_reply_scores_answers_after_that_space(tmp_path, chat_model):
+    tokenizer = copy.deepcopy(chat_model.tokenizer)
+    tokenizer.chat_template = SPACED_REPLY_TEMPLATE
+    spaced = LanguageModel(chat_model.model, tokenizer, name="tiny-spaced-chat")
+    assert spaced.chat_reply_separator == " " and chat_model.chat_reply_separator == ""
+    suite = suite_of(tmp_path, prompt="chat")
+    outcomes = run_relation(spaced, suite, SayOptions(shots=3, max_new_tokens=3, batch_size=3))
+    for outcome in outcomes:
+        assert outcome.prompt.endswith(" [/INST]") and outcome.answer_separator == " "
+        assert outcome.generated == reference_generation(spaced, outcome.prompt, 3, spaced.stop_token_ids), outcome.fact
+        for candidate in outcome.candidates:
+            if candidate.exact:
+                assert candidate.logprob == pytest.approx(reference_logprob(spaced, outcome.prompt, candidate.text, separator=" "), abs=1e-4)
+    text = FactRecord(suite=suite, outcome=outcomes[-1], say_check="generation").explain()
+    assert "(the last chat turn, after 3 demonstrations)" in text
 
 
 def test_generation_stops_at_the_end_of_turn_tokens_the_generation_config_names(chat_model):

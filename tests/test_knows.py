@@ -248,6 +248,9 @@ def test_lens_command_prints_the_grid_and_writes_a_png(tmp_path, tiny_llama_fold
     # A prompt past the model's positions is one message, not a traceback.
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru " * 300]) == 2
     assert "more than the model's 256 positions" in capsys.readouterr().err
+    # An empty target (an unset shell variable) would colour nothing; it is refused.
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--target", " ", "Peru is"]) == 2
+    assert "--target is empty" in capsys.readouterr().err
 
 
 def test_report_schema_rejects_a_record_without_its_verdict():

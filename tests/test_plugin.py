@@ -297,6 +297,13 @@ def test_an_option_that_cannot_work_is_a_usage_error_naming_it(project, option):
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("option", ["--factcheck-model=", "--factcheck-report= ", "--factcheck-html=", "--factcheck-baseline="])
+def test_an_option_given_an_empty_value_is_a_usage_error_naming_it(project, option):
+    result = run(project, "suites", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    assert f"{option.split('=')[0]} was given an empty value" in result.stderr.str()
+
+
 def test_the_threads_option_sets_torchs_threads_when_the_model_loads(project):
     import torch
 
@@ -422,10 +429,14 @@ def test_an_accuracy_and_its_minimum_are_shown_with_the_digits_that_tell_them_ap
 def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(project):
     write_suite(project.path / "facts", "capitals")
     (project.path / "facts" / "settings.json").write_text('{"not": "a suite"}')
+    # A report names its suites' relations and templates and holds facts, but is no suite.
+    (project.path / "facts" / "report.json").write_text(json.dumps(
+        {"factcheck_report_version": 2, "suites": {"capitals": {"relation": "capital", "templates": ["{subject}"]}}, "facts": []}))
     result = run(project, "facts", "--collect-only", "-q")
     output = result.stdout.str()
     assert "1 JSON file(s) look like fact suites but match no factcheck_suites pattern" in output, output[-2000:]
     assert "facts/capitals.json" in output and "settings.json" not in output and "name the file on the command line" in output
+    assert "report.json" not in output
     named = run(project, "facts/capitals.json", "--collect-only", "-q")
     assert sum("::" in line for line in named.outlines) == len(CAPITALS), named.stdout.str()[-2000:]
     assert "look like fact suites" not in named.stdout.str()

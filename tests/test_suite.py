@@ -346,6 +346,14 @@ def test_duplicate_subject_with_same_object(tmp_path):
     assert message_at(error, "/facts/5/subject") == "subject 'India' already appears at /facts/1 again; remove the duplicate"
 
 
+def test_a_subject_written_with_decomposed_accents_is_the_same_subject(tmp_path):
+    document = valid()
+    document["facts"] += [{"subject": "Z\u00fcrich", "object": "Switzerland"}, {"subject": "Zu\u0308rich", "object": "Switzerland"}]
+    error = rejection(tmp_path, document)
+    assert message_at(error, "/facts/6/subject") == ("subject 'Z\u00fcrich' already appears at /facts/5 (written with "
+                                                     "other Unicode code points for its accents) again; remove the duplicate")
+
+
 @pytest.mark.parametrize(
     "pointer",
     ["/facts/0/subject", "/facts/3/object", "/facts/1/aliases/0", "/templates/0", "/relation", "/description"],

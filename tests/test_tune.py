@@ -203,6 +203,10 @@ def test_the_implicit_path_scores_every_layer_and_beta_as_forming_w_does(four_bl
     assert full.layer_scores[0].strict_tested >= len(said)
     assert "W h decoded by products, W never formed" in tune.format_result(implicit)
     assert "W formed per fold" in tune.format_result(full)
+    # A suite too short for the folds asked says how many it made, and why.
+    assert f"{len(full.folds)} fold(s)," in tune.format_result(full)
+    short = tune.format_result(dataclasses.replace(full, folds_asked=1000))
+    assert f"{len(full.folds)} fold(s), not the 1000 asked: the suite's {len(facts)} facts make only" in short
 
 
 def test_decoded_held_out_states_equal_the_formed_lre_and_refuse_other_states(four_blocks):

@@ -324,6 +324,7 @@ class TuneResult:
     beta: float
     seconds: float
     lre_path: str = "full"  # how the folds' LREs were applied: "full" (W formed) or "implicit" (products)
+    folds_asked: int = DEFAULT_FOLDS  # the folds asked for; a suite too short for them gets fewer
 
     @property
     def score(self) -> Score:
@@ -436,6 +437,7 @@ def tune_suite(
         beta=beta,
         seconds=time.perf_counter() - started,
         lre_path="implicit" if implicit else "full",
+        folds_asked=folds,
     )
 
 
@@ -460,10 +462,18 @@ def _describe(score: Score) -> str:
     )
 
 
+def _fold_count(result: TuneResult) -> str:
+    used = len(result.folds)
+    if used >= result.folds_asked:
+        return f"{used} fold(s)"
+    return (f"{used} fold(s), not the {result.folds_asked} asked: the suite's {len(result.suite.facts)} facts make only "
+            f"{used} complete fold(s) of {result.n_train}")
+
+
 def format_result(result: TuneResult) -> str:
     """The table layer -> held-out faithfulness, the beta grid and the choice."""
     lines = [
-        f"{result.suite.path}: {result.suite.relation} (n={result.n_train}, {len(result.folds)} fold(s), "
+        f"{result.suite.path}: {result.suite.relation} (n={result.n_train}, {_fold_count(result)}, "
         f"beta {result.base_beta:g} for the layer sweep; "
         f"{'W h decoded by products, W never formed' if result.lre_path == 'implicit' else 'W formed per fold'})",
         "  layer   strict  (right/tested)   lenient (right/tested)",

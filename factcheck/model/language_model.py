@@ -23,6 +23,7 @@ from torch import nn
 from factcheck.cache import file_kind
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
+from factcheck.suites.prompts import CHAT_SEPARATOR, REPLY_PROBE, reply_separator
 from factcheck.types import DTYPE_NAMES
 
 DTYPES = {
@@ -191,6 +192,26 @@ class LanguageModel:
             roles = ", ".join(dict.fromkeys(m["role"] for m in messages))
             raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
                                "drop the suite's `system` message, or ask with `prompt: text`") from None
+
+    @property
+    def chat_reply_separator(self) -> str:
+        """What the chat template writes between the opening of the assistant's turn and its reply (" " for
+        Llama-2's "[/INST] reply", nothing for most), found by rendering one probe conversation."""
+        template = self.chat_template
+        if template is None:
+            return CHAT_SEPARATOR
+        known = getattr(self, "_reply_separator", None)
+        if known is None or known[0] != template:  # the tokenizer's template may be swapped after loading
+            question = [{"role": "user", "content": "Which?"}]
+            try:
+                prompt_text = self.tokenizer.apply_chat_template(question, tokenize=False, add_generation_prompt=True)
+                answered = self.tokenizer.apply_chat_template(question + [{"role": "assistant", "content": REPLY_PROBE}],
+                                                              tokenize=False, add_generation_prompt=False)
+                separator = reply_separator(prompt_text, answered)
+            except Exception:  # noqa: BLE001 - a template that refuses the probe: chat_text says so on the real prompt
+                separator = CHAT_SEPARATOR
+            known = self._reply_separator = (template, separator)
+        return known[1]
 
     @property
     def context_length(self) -> int | None:

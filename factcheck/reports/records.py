@@ -290,7 +290,7 @@ class FactRecord:
             lines = o.prompt.split("\n")
             demos = max(0, len(lines) // question_lines - 1)
             question = "\n".join(lines[-question_lines:])
-        where = "the last chat turn, " if o.answer_separator == "" else ""
+        where = "the last chat turn, " if shown.suite.phrasing.chat else ""
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         lines = [

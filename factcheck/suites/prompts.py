@@ -26,7 +26,8 @@ class SubjectNotFound(FactcheckError, ValueError):
 
 
 TEXT_SEPARATOR = " "  # what comes between a text prompt and its answer
-CHAT_SEPARATOR = ""  # the assistant's reply starts right after the chat template's opening of its turn
+CHAT_SEPARATOR = ""  # most chat templates start the assistant's reply right after the opening of its turn
+REPLY_PROBE = "factcheck-reply-probe"  # an assistant reply that no template changes, to find where replies start
 
 
 @dataclass(frozen=True)
@@ -68,22 +69,34 @@ def as_phrasing(template: str | Phrasing) -> Phrasing:
 
 class ChatRenderer(Protocol):
     bos_text: str
+    chat_reply_separator: str
 
     def chat_text(self, messages: list[dict[str, str]]) -> str: ...
+
+
+def reply_separator(prompt_text: str, conversation_text: str) -> str:
+    """What a chat template writes between the opening of the assistant's turn and the reply itself (Llama-2's
+    "[/INST] reply" puts a space there), from `prompt_text` (a conversation ending with that opening) and
+    `conversation_text` (the same conversation answered with REPLY_PROBE). Only whitespace counts: anything else
+    there (a reasoning block, another opening) is the model's to generate, so the reply is taken to start at once."""
+    if not conversation_text.startswith(prompt_text):
+        return CHAT_SEPARATOR
+    between = conversation_text[len(prompt_text):conversation_text.find(REPLY_PROBE, len(prompt_text))]
+    return between if between.isspace() and REPLY_PROBE in conversation_text else CHAT_SEPARATOR
 
 
 def phrase_prompt(model: ChatRenderer, template: str | Phrasing, subject: str, demonstrations: Sequence[Fact], lead: str = "") -> Prompt:
     """The prompt for `subject` under `template` (a plain template is asked as text)."""
     phrasing = as_phrasing(template)
     if phrasing.chat:
-        return build_chat_prompt(model.chat_text, phrasing, subject, demonstrations, lead)
+        return build_chat_prompt(model.chat_text, phrasing, subject, demonstrations, lead, model.chat_reply_separator)
     return build_prompt(model.bos_text, phrasing.template, subject, demonstrations, lead)
 
 
 def build_chat_prompt(render_chat: Callable[[list[dict[str, str]]], str], phrasing: Phrasing, subject: str,
-                      demonstrations: Sequence[Fact], lead: str = "") -> Prompt:
+                      demonstrations: Sequence[Fact], lead: str = "", separator: str = CHAT_SEPARATOR) -> Prompt:
     """Demonstrations as earlier user/assistant turns, the question as the last user turn; `render_chat` is the model's
-    chat template (ending with the opening of the assistant's turn)."""
+    chat template (ending with the opening of the assistant's turn), `separator` what it writes before a reply."""
     template = phrasing.template
     messages = [{"role": "system", "content": phrasing.system}] if phrasing.system else []
     for demonstration in demonstrations:
@@ -99,7 +112,7 @@ def build_chat_prompt(render_chat: Callable[[list[dict[str, str]]], str], phrasi
                               f"prompt {text[-300:]!r}); ask this model with text prompts (prompt: text)")
     after_subject = len(template) - template.index(PLACEHOLDER) - len(PLACEHOLDER)
     return Prompt(text=text, subject=subject, demonstrations=tuple(demonstrations),
-                  subject_end=start + len(question) - after_subject, answer_separator=CHAT_SEPARATOR, question=question)
+                  subject_end=start + len(question) - after_subject, answer_separator=separator, question=question)
 
 
 def demonstrations_for(facts: Sequence[Fact], subject: str, shots: int) -> tuple[Fact, ...]:

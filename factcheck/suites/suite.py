@@ -348,16 +348,19 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         for position, alias in enumerate(fact.get("aliases", ())):
             if problem := _answer_text_problem(alias):
                 problems.append((f"/facts/{index}/aliases/{position}", problem))
-        key = fact["subject"].strip()
+        # Composed and decomposed accents ("Zürich" as one code point or two) read as one subject, and would be two
+        # baseline entries that look alike.
+        key = unicodedata.normalize("NFC", fact["subject"].strip())
         if key in first_seen:
-            earlier, earlier_object = first_seen[key]
-            if earlier_object != fact["object"].strip():
+            earlier, earlier_object, earlier_subject = first_seen[key]
+            if earlier_object != unicodedata.normalize("NFC", fact["object"].strip()):
                 detail = f"with a different object ({earlier_object!r} vs {fact['object']!r}); put extra answers in 'aliases'"
             else:
                 detail = "again; remove the duplicate"
-            problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier} {detail}"))
+            spelled = "" if earlier_subject == fact["subject"].strip() else " (written with other Unicode code points for its accents)"
+            problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier}{spelled} {detail}"))
         else:
-            first_seen[key] = (index, fact["object"].strip())
+            first_seen[key] = (index, unicodedata.normalize("NFC", fact["object"].strip()), fact["subject"].strip())
     raw_settings = document.get("settings") or {}
     if isinstance(raw_settings.get("system"), str):
         if problem := _text_problem(raw_settings["system"]):

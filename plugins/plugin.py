@@ -219,27 +219,28 @@ def _check_outputs(run: FactcheckRun) -> None:
 _OWN_OUTPUT_MARKS = {"--factcheck-report": b'"factcheck_report_version"', "--factcheck-html": b"<title>factcheck report</title>"}
 
 
-def _holds_own_output(path: Path, mark: bytes) -> bool:
-    """True where `path` is no regular file, is empty, or starts like a report factcheck wrote."""
-    if not path.is_file():
-        return True
+def _file_head(path: Path) -> bytes | None:
+    """The first bytes of `path`; None where it is no regular file (never opened: a FIFO would block) or unreadable."""
     try:
+        if not path.is_file():
+            return None
         with path.open("rb") as handle:
-            head = handle.read(512)
+            return handle.read(512)
     except OSError:
-        return True  # unreadable: writing it will say why
+        return None
+
+
+def _holds_own_output(path: Path, mark: bytes) -> bool:
+    """True where `path` is no regular file, is empty, or starts like a report factcheck wrote (an unreadable file
+    too: writing it will say why)."""
+    head = _file_head(path)
     return not head or mark in head
 
 
 def _reads_as_own_report(path: Path, mark: bytes) -> bool:
     """True only where `path` is a regular file that starts like a report factcheck wrote."""
-    try:
-        if not path.is_file():  # never opened: a FIFO would block
-            return False
-        with path.open("rb") as handle:
-            return mark in handle.read(512)
-    except OSError:
-        return False
+    head = _file_head(path)
+    return head is not None and mark in head
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:

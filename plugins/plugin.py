@@ -490,9 +490,15 @@ class FactcheckRun:
         report), and what a worker's report carries of its results."""
         if not is_xdist_worker(self.config):
             self._streamed.take(report)
-        if report.skipped and not hasattr(report, "wasxfail") and "factcheck" in report.keywords:
-            # A mark of the project's own (a conftest that skips "slow" items) can skip facts: never silently.
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        # A mark of the project's own (a conftest that skips "slow" items, or an xfail with run=False) can keep facts
+        # from running: never silently. An xfail in setup means the fact never ran; the baseline's own xfails come
+        # from the call.
+        never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
+        if report.skipped and never_ran and "factcheck" in report.keywords:
+            if hasattr(report, "wasxfail"):
+                reason = f"xfail, not run: {report.wasxfail.removeprefix('[NOTRUN] ')}"
+            else:
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self._skipped[reason.removeprefix("Skipped: ")] += 1
         properties = dict(report.user_properties)
         if "factcheck_relation" not in properties or report.when != "call":

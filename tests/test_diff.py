@@ -106,6 +106,23 @@ def test_reports_and_baselines_mix(tmp_path, capsys):
     assert outputs[0] == outputs[1]
 
 
+def test_an_incomplete_candidate_report_never_passes(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    partial = report_file(tmp_path / "partial.json", BASE[:2])  # the facts it ran are all still right
+    document = json.loads(partial.read_text())
+    document["incomplete"] = "interrupted (Ctrl-C)"
+    partial.write_text(json.dumps(document))
+    for flags in ((), ("--markdown",)):
+        code, out, _ = run(capsys, base, partial, "--budget", "5", *flags)
+        assert code == 1 and ("Regressions: 0" in out or "Regressions (0" in out)
+        assert "FAIL: 0 regression(s), budget 5 (the candidate run is incomplete)" in out
+        assert "Warning" in out or "warning" in out
+        assert "the candidate run is incomplete" in out.split("\n", 1)[1] and "Ctrl" in out
+    # As the base, a partial report is named but gates nothing by itself.
+    code, out, _ = run(capsys, partial, baseline_file(tmp_path / "whole.json", BASE))
+    assert code == 0 and "the base run is incomplete" in out
+
+
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
     old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)

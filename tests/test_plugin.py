@@ -504,6 +504,19 @@ def test_facts_a_projects_own_mark_skips_are_said_not_silently_dropped(project, 
     assert "facts skipped" not in run(project, "suites/geo", "--factcheck-lre=off").stdout.str()
 
 
+def test_facts_a_projects_xfail_keeps_from_running_are_said_not_silently_dropped(project, tiny_llama_folder):
+    project.makeconftest("import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
+                         "    for item in items:\n        if 'slow' in item.keywords:\n"
+                         "            item.add_marker(pytest.mark.xfail(run=False, reason='flaky'))\n")
+    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nmarkers =\n    slow: slow tests\n")
+    write_suite(project.path / "suites", "slow", facts=CAPITALS[:3])
+    result = run(project, "suites", "--factcheck-lre=off")
+    assert result.parseoutcomes().get("xfailed") == 3
+    result.stdout.fnmatch_lines(["*factcheck: facts skipped, not checked*",
+                                 "3 fact(s) were skipped by pytest marks or plugins and not checked*",
+                                 "  3 x xfail, not run: flaky"])
+
+
 def test_a_run_where_no_selected_fact_ran_removes_an_earlier_report_and_other_runs_leave_it(project):
     report, html = project.path / "r.json", project.path / "r.html"
     outputs = [f"--factcheck-report={report}", f"--factcheck-html={html}", "--factcheck-lre=off"]

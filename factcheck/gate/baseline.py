@@ -73,6 +73,7 @@ class Baseline:
     model: dict[str, str]
     suites: dict[str, dict[str, str]]
     facts: dict[str, dict[str, BaselineFact]]
+    incomplete: str | None = None  # a report of a partial run says why (a baseline is never written from one)
 
     def records(self) -> list[FactResult]:
         """The facts as results (with what a baseline keeps of one), sorted: a baseline can stand in for a run."""

@@ -86,6 +86,8 @@ class Comparison:
     relations: list[RelationAccuracy]  # sorted by relation
     suite_changes: list[SuiteChange] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # baseline relations with no fact in this run
+    base_incomplete: str | None = None  # why the base report's run was partial (None: it completed, or a baseline)
+    candidate_incomplete: str | None = None  # why the candidate's run was partial: it cannot pass a gate
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -118,11 +120,17 @@ class Comparison:
         return self.baseline_model.get("fingerprint") != self.candidate_model.get("fingerprint")
 
     def within_budget(self, budget: int = 0) -> bool:
-        return len(self.regressions) <= budget
+        """A partial candidate run never passes: the facts it did not run may have regressed."""
+        return len(self.regressions) <= budget and not self.candidate_incomplete
 
     def warnings(self) -> list[str]:
         """Everything that makes this comparison less than like-for-like, in plain words."""
         lines: list[str] = []
+        if self.candidate_incomplete:
+            lines.append(f"the candidate run is incomplete ({self.candidate_incomplete}): the facts it did not run are "
+                         "not compared, so it cannot pass; run its suites to the end")
+        if self.base_incomplete:
+            lines.append(f"the base run is incomplete ({self.base_incomplete}): facts it did not run count as new")
         if self.model_mismatch:
             before, after = self.baseline_model, self.candidate_model
             lines.append(

@@ -10,6 +10,8 @@ Exit codes: 0 when regressions <= budget, 1 when over budget, 2 on bad input.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 from pathlib import Path
@@ -85,7 +87,8 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     if problems:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
     results = [FactResult.from_dict(fact) for fact in document["facts"]]
-    return parse_baseline(build_baseline(document["model"], document["suites"], results), path)
+    return dataclasses.replace(parse_baseline(build_baseline(document["model"], document["suites"], results), path),
+                               incomplete=document.get("incomplete"))
 
 
 def load_results(path: str | Path) -> Baseline:
@@ -135,7 +138,8 @@ def _totals(comparison: Comparison) -> str:
 def _verdict(comparison: Comparison, budget: int) -> str:
     count = len(comparison.regressions)
     status = "PASS" if comparison.within_budget(budget) else "FAIL"
-    return f"{status}: {count} regression(s), budget {budget}"
+    partial = " (the candidate run is incomplete)" if comparison.candidate_incomplete else ""
+    return f"{status}: {count} regression(s), budget {budget}{partial}"
 
 
 def _model(model: dict[str, Any]) -> str:
@@ -237,7 +241,8 @@ def render_markdown(comparison: Comparison, base: str, candidate: str, budget: i
 def diff_files(base: str | Path, candidate: str | Path) -> Comparison:
     """Compare the candidate file with the base file (each a baseline or a report)."""
     before, after = load_results(base), load_results(candidate)
-    return compare(before, after.model, after.suites, after.records())
+    return dataclasses.replace(compare(before, after.model, after.suites, after.records()),
+                               base_incomplete=before.incomplete, candidate_incomplete=after.incomplete)
 
 
 def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False) -> int:

@@ -489,6 +489,29 @@ def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, make, ex
     assert "hub" in str(caught.value)
 
 
+def test_a_model_folder_with_a_huge_config_or_tokenizer_file_is_refused_before_reading_it(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    os.truncate(folder / "tokenizer.json", 300 * 2**20)  # sparse: no disk used, but read whole it would fill memory
+    with pytest.raises(ModelLoadError, match=r"tokenizer.json is 300 MiB, more than the 256 MiB"):
+        load_model(str(folder))
+
+
+def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_started_at_random(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["num_hidden_layers"] += 1
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"its weights lack 9 parameter\(s\) that its config.json asks for "
+                                             r"\(model\.layers\.2\..*and 6 more\).*num_hidden_layers"):
+        load_model(str(folder))
+
+
 def test_pickled_weights_are_refused_with_the_conversion_not_unpickled(tmp_path, monkeypatch):
     import pickle
 

@@ -362,3 +362,31 @@ def test_a_version_1_baseline_is_read_with_its_relations_keyed_by_path(tmp_path)
     assert baseline.facts["geography/country_capital"]["France"].object == "Paris"
     # Re-recorded, it is version 2.
     assert build_baseline(baseline.model, baseline.suites, baseline.records())["factcheck_baseline_version"] == 2
+
+
+def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import factcheck.gate.release_gate as release_gate
+
+    path = tmp_path / "baseline.json"
+    write_baseline(path, build_baseline(MODEL, {"mother_tongue": SUITES["mother_tongue"]}, [base_records()[-1]]))
+    read = release_gate.readable_for_update
+
+    def slow_read(file):  # widen the window between reading the file and replacing it
+        baseline = read(file)
+        time.sleep(0.3)
+        return baseline
+
+    monkeypatch.setattr(release_gate, "readable_for_update", slow_read)
+    runs = [
+        ({"country_capital": SUITES["country_capital"]}, base_records()[:4]),
+        ({"other": {"content_hash": "cccc", "path": "/repo/suites/other.json"}}, [record("other", "x", "y", True)]),
+    ]
+    threads = [threading.Thread(target=release_gate.record, args=(path, MODEL, suites, results)) for suites, results in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(load_baseline(path).facts) == {"country_capital", "mother_tongue", "other"}

@@ -7,8 +7,10 @@ fact that just ran regressed, and for the end-of-run comparison and its text;
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from factcheck.fact_result import FactResult
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
@@ -73,18 +75,46 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
     same object (`suite_facts`: relation -> subject -> object of every fact of the suites that ran). A file that
     is not a valid baseline is never replaced (it may hold other facts): BaselineError says what is wrong."""
     document = build_baseline(model_info, suites_info, results, root=root)
+    with _updating_alone(path):
+        return _merge_and_write(path, document, suite_facts or {})
+
+
+@contextlib.contextmanager
+def _updating_alone(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the baseline's folder while its file is read, merged and replaced: two runs
+    recording other suites into one baseline at once (parallel CI jobs) would otherwise each write the file as they
+    read it, and the later write would drop the other run's relations. The folder is locked, not a file beside the
+    baseline, so that no lock file is left in the project."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: runs must not record into one baseline at once
+        yield
+        return
+    try:
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened: writing the file there will say why
+        yield
+        return
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing the last descriptor releases the lock
+
+
+def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[str, Mapping[str, str]]) -> tuple[Path, int]:
     kept = 0
     if path.is_file():
         previous = readable_for_update(path)
         if previous.model.get("fingerprint") != document["model"]["fingerprint"]:
-            _refuse_dropping_another_models_facts(path, previous, document, suite_facts or {})
+            _refuse_dropping_another_models_facts(path, previous, document, suite_facts)
         else:
             for relation, facts in previous.facts.items():
                 if relation not in document["facts"]:
                     document["facts"][relation] = {subject: fact.to_entry() for subject, fact in facts.items()}
                     document["suites"][relation] = previous.suites[relation]
                     continue
-                in_suite = (suite_facts or {}).get(relation, {})
+                in_suite = suite_facts.get(relation, {})
                 for subject, fact in facts.items():
                     if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object:
                         document["facts"][relation][subject] = fact.to_entry()

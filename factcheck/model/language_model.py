@@ -473,7 +473,10 @@ def load_model(
         model_kwargs["device_map"] = device_map
     def read(folder):
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
-            return AutoTokenizer.from_pretrained(folder, **common), AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(folder, **common)
+            model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
+        refuse_missing_weights(name, loading.get("missing_keys") or ())
+        return tokenizer, model
 
     try:
         if name == default_model.DEFAULT_MODEL_NAME:
@@ -487,6 +490,17 @@ def load_model(
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+def refuse_missing_weights(name: str, missing) -> None:
+    """transformers starts parameters the weights lack at random and only logs it: such a model's answers are noise,
+    and its fingerprint changes on every load, so it is refused."""
+    missing = sorted(missing)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ModelLoadError(f"model {name!r}: its weights lack {len(missing)} parameter(s) that its config.json asks "
+                             f"for ({shown}), which transformers would start at random; check that config.json belongs "
+                             "to these weights (num_hidden_layers, hidden_size, vocab_size)")
 
 
 @contextlib.contextmanager
@@ -506,6 +520,12 @@ def no_progress_bars():
 EXPECTED_MODEL = ("factcheck loads a folder holding config.json, the tokenizer and weights as *.safetensors, a .gguf "
                   "file, 'smollm2' (the embedded default), or a hub id such as owner/name (which needs network access "
                   "to the hub, or the model in the local hub cache)")
+
+
+# The config, tokenizer and template files transformers reads whole; the largest real ones (a 256k-entry
+# tokenizer.json) are tens of MiB.
+MODEL_TEXT_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken", ".vocab")
+MODEL_TEXT_FILE_LIMIT = 256 * 2**20
 
 
 def check_model_location(spec: str) -> None:
@@ -528,6 +548,11 @@ def check_model_location(spec: str) -> None:
     odd += ["config.json is a folder"] if (path / "config.json").is_dir() else []
     if odd:
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd[:3])}, not a regular file. {EXPECTED_MODEL}")
+    huge = [f"{entry.name} is {entry.stat().st_size / 2**20:,.0f} MiB" for entry in sorted(path.iterdir())
+            if entry.suffix in MODEL_TEXT_SUFFIXES and entry.is_file() and entry.stat().st_size > MODEL_TEXT_FILE_LIMIT]
+    if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
+        raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
+                             "a model's config and tokenizer files hold; replace it with the model's own file")
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
     if pickled and not any(path.glob("*.safetensors")):
         raise ModelLoadError(

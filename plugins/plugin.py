@@ -210,13 +210,17 @@ def _check_outputs(run: FactcheckRun) -> None:
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     for path, name in seen.items():
-        if name in _OWN_OUTPUT_MARKS and not _holds_own_output(path, _OWN_OUTPUT_MARKS[name]):
-            raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not a factcheck report (a suite, a "
+        if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
+            raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
 
 
-# What the start of a report written before holds: only such a file (or none) is replaced by a new report.
-_OWN_OUTPUT_MARKS = {"--factcheck-report": b'"factcheck_report_version"', "--factcheck-html": b"<title>factcheck report</title>"}
+# What the start of a report written before holds: only such a file (or none) is replaced by a new report. pytest's
+# own JUnit XML is checked too: `--junitxml=suites/geo/capital.json` would replace a suite.
+_OUTPUT_MARKS = {"--factcheck-report": (b'"factcheck_report_version"', "a factcheck report"),
+                 "--factcheck-html": (b"<title>factcheck report</title>", "a factcheck report"),
+                 "--junitxml": (b"<testsuite", "a JUnit XML report")}
+_OWN_OUTPUT_MARKS = {name: mark for name, (mark, _) in _OUTPUT_MARKS.items() if name != "--junitxml"}
 
 
 def _file_head(path: Path) -> bytes | None:
@@ -521,6 +525,9 @@ class FactcheckRun:
         self.gate = self._load_gate()
         if self.gate is None:
             return
+        if not config.pluginmanager.has_plugin("skipping"):
+            raise pytest.UsageError("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping "
+                                    "plugin handles, and this run turned it off (-p no:skipping): drop that option")
         for item in facts:
             if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object):
                 # raises=FactFailure: a regression (under one of its templates) or a relation that cannot run still fails.

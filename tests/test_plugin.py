@@ -219,6 +219,16 @@ def test_a_layer_beyond_the_models_depth_is_one_clear_message_per_fact_and_runs_
     assert out.count("[factcheck] country_capital:") + out.count("[factcheck] geo/country_capital:") == 1
 
 
+def test_a_gate_with_pytests_skipping_plugin_turned_off_is_a_usage_error(project, tiny_llama_folder):
+    baseline = project.path / "bl.json"
+    assert run(project, "suites", "--factcheck-lre=off", f"--factcheck-baseline={baseline}", "--factcheck-update-baseline").ret in (0, 1)
+    for extra in (["--strict-markers"], ["-W", "error::pytest.PytestUnknownMarkWarning"]):
+        result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-baseline={baseline}", "-p", "no:skipping", *extra)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
+        assert "turned it off (-p no:skipping)" in output
+
+
 def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project):
     baseline = project.path / "bl.json"
     baseline.write_text("keep me", encoding="utf-8")
@@ -412,6 +422,12 @@ def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(p
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
         assert "is a file that is not a factcheck report" in result.stderr.str()
         assert suite.read_bytes() == before
+    # pytest's own JUnit XML would replace it too; a JUnit report written before is replaced as usual.
+    result = run(project, "suites", "--factcheck-lre=off", f"--junitxml={suite}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a file that is not a JUnit XML report" in result.stderr.str()
+    assert suite.read_bytes() == before
+    for _ in range(2):
+        assert run(project, "suites", "--collect-only", "--junitxml=junit.xml").ret == pytest.ExitCode.OK
     # A report written before is replaced, as every run replaces its report.
     first = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-html=r.html")
     again = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-html=r.html")

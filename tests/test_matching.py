@@ -36,8 +36,11 @@ def test_unicode_case_and_whitespace_are_normalised():
     assert matching_answer(" New   Delhi", ["New Delhi"]) == "New Delhi"
 
 
-def test_answer_ending_in_punctuation_needs_no_boundary():
-    assert matching_answer(" U.S.A", ["U.S."]) == "U.S."
+def test_an_answer_ending_in_punctuation_needs_a_boundary_only_after_an_abbreviations_full_stop():
+    assert matching_answer(" U.S. is", ["U.S."]) == "U.S." and matching_answer(" U.S., then", ["U.S."]) == "U.S."
+    # "U.S.S.R." is another country, and "U.S.A" only another spelling: give it as an alias.
+    assert matching_answer(" U.S.S.R.", ["U.S."]) is None and matching_answer(" U.S.A", ["U.S."]) is None
+    assert matching_answer(" C++11", ["C++"]) == "C++"  # no full stop: a version after it is the same language
 
 
 def test_quotes_before_the_answer_are_ignored():
@@ -166,3 +169,29 @@ def test_more_number_separators_scale_words_apostrophes_and_invisible_characters
                          (" ’Paris’", "Paris"), (": Paris", "Paris"), ("\u200bParis", "Paris"), ("\ufeffParis", "Paris"),
                          (" 1 000", "1,000"), (" 1 and 2", "1")):
         assert matching_answer(said, [answer]) == answer, (said, answer)
+
+
+def test_numbers_go_on_in_words_scales_currencies_eras_and_mixed_fractions():
+    for said, answer in ((" twenty-five", "twenty"), (" thirty one", "thirty"), (" five hundred", "five"),
+                         (" five thousand", "five"), (" $5 million", "$5"), (" €3 billion", "€3"), (" 1867 BC", "1867"),
+                         (" 1867 B.C.", "1867"), (" 300 BCE", "300"), (" 5 1/2", "5"), (" 5 millions", "5"), (" 5 bn", "5"),
+                         (" 5-million", "5")):
+        assert matching_answer(said, [answer]) is None, (said, answer)
+    for said, answer in ((" twenty years", "twenty"), (" five, I think", "five"), (" $5 each", "$5"), (" 1867 AD", "1867"),
+                         (" 1867 by law", "1867"), (" 5 of them", "5"), (" one of the", "one")):
+        assert matching_answer(said, [answer]) == answer, (said, answer)
+
+
+def test_sharps_flats_and_dashes_invisible_hyphens_and_joiners_continue_a_word():
+    for said in (" C\u266f", " C\u266d"):
+        assert matching_answer(said, ["C"]) is None, said
+    for said in (" Guinea\u2015Bissau", " Guinea\u00adBissau", " Guinea\u200dBissau", " Guinea\u200cBissau"):
+        assert matching_answer(said, ["Guinea"]) is None, said
+    assert matching_answer(" Paris\u2015the capital", ["Paris"]) == "Paris"
+
+
+def test_a_generation_cut_by_the_token_limit_says_an_answer_only_where_text_follows_it():
+    assert matching_answer(" 10,000,", ["10,000"], cut=True) is None  # it may be 10,000,000
+    assert matching_answer(" Paris", ["Paris"], cut=True) is None  # it may be Parisian
+    assert matching_answer(" Paris, France", ["Paris"], cut=True) == "Paris"
+    assert matching_answer(" 10,000,", ["10,000"]) == "10,000"  # it ended there (a newline or end of text)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from factcheck.model.language_model import left_pad
 from factcheck.model.packing import has_sliding_window
+from factcheck.reports.records import FactRecord
 from factcheck.says.ranking import CandidateTrie
 from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suites.suite import parse_suite
@@ -85,6 +88,45 @@ def test_training_facts_never_see_themselves(tmp_path, tiny_llama):
         assert lines[-1].endswith(f"{outcome.fact.subject} is")
     assert [o.is_training for o in outcomes] == [True] * 4 + [False] * (len(CAPITALS) - 4)
     assert all(len(o.prompt.split("\n")) == (4 if o.is_training else 5) for o in outcomes)
+
+
+def test_a_generation_the_token_limit_cut_is_marked_and_an_answer_at_its_end_not_said(tmp_path, tiny_llama):
+    suite = capital_suite(tmp_path)
+    for limit in (1, 3):
+        for outcome in run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=limit)):
+            ids = tiny_llama.tokenize([outcome.prompt])[0][0]
+            tokens = []
+            with torch.no_grad():
+                for _ in range(limit):
+                    token = int(tiny_llama.model(input_ids=torch.tensor([ids + tokens])).logits[0, -1].argmax())
+                    if token in tiny_llama.stop_token_ids or "\n" in tiny_llama.tokenizer.decode([token]):
+                        break
+                    tokens.append(token)
+            assert outcome.cut_at_limit == (len(tokens) == limit), outcome.fact
+    cut = dataclasses.replace(run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=1))[-1],
+                              generated=" Santiago", matched_answer=None, cut_at_limit=True)
+    text = FactRecord(suite=suite, outcome=cut, say_check="generation").explain()
+    assert "(cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)" in text
+
+
+def _suite_of(tmp_path, facts):
+    return parse_suite({"relation": "r", "templates": ["The capital city of {subject} is"],
+                        "facts": [{"subject": s, "object": o} for s, o in facts]}, tmp_path / "suites" / "r.json")
+
+
+def test_ranking_decides_nothing_without_a_wrong_candidate(tmp_path, tiny_llama):
+    suite = _suite_of(tmp_path, [("France", "Europe"), ("Italy", "Europe"), ("Japan", "Europe")])
+    for outcome in run_relation(tiny_llama, suite, SayOptions(shots=1, max_new_tokens=2)):
+        assert [c.correct for c in outcome.candidates] == [True] and not outcome.ranking_pass and outcome.margin is None
+        text = FactRecord(suite=suite, outcome=outcome, say_check="ranking").explain()
+        assert "ranking    : FAIL (no wrong candidate to rank against" in text
+
+
+def test_a_candidate_in_another_case_is_the_same_answer_not_a_wrong_one(tmp_path, tiny_llama):
+    suite = _suite_of(tmp_path, [("Italy", "Rome"), ("Vatican", "rome"), ("Holy See", "ROME"), ("Peru", "Lima")])
+    for outcome in run_relation(tiny_llama, suite, SayOptions(shots=1, max_new_tokens=2)):
+        right = {c.text for c in outcome.candidates if c.correct}
+        assert right == ({"Lima"} if outcome.fact.subject == "Peru" else {"Rome", "rome", "ROME"}), outcome.fact
 
 
 def test_zero_shot_prompts_hold_only_the_question(tmp_path, tiny_llama):

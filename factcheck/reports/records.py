@@ -299,8 +299,12 @@ class FactRecord:
             *self._template_lines(),
             f"  prompt     : {question!r}  ({where}after {demos} demonstration{'s' if demos != 1 else ''})",
             f"  expected   : {expected}",
-            f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}",
+            f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}"
+            + ("  (cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
+               if o.cut_at_limit and not o.generation_pass else ""),
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
+            + ("" if o.has_wrong_candidate else " (no wrong candidate to rank against: the relation's other objects are "
+                                                 "all this one; ranking needs facts with other objects)")
             + (f", margin {_margin_text(o)} (best right minus best wrong log-probability)" if o.margin is not None else ""),
             "  top candidates (log-probability; * right answer, <= scored in part, an upper bound):",
         ]

@@ -26,8 +26,9 @@ _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
 # A space of any width between digit groups is a thousands separator ("1 000" is 1,000).
 _DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
-# Characters that are not there for a reader: zero-width spaces and joiners, a byte-order mark.
-_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")
+# Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
+# Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 
 
 def _compatible(text: str) -> str:
@@ -74,7 +75,7 @@ def _continues_the_name(rest: str) -> bool:
     if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
         return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
-    return len(rest) >= 2 and rest[0] in " \u2014'\u2019" and _is_capital(rest[1])
+    return len(rest) >= 2 and rest[0] in " \u2014\u2015'\u2019" and _is_capital(rest[1])
 
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
@@ -82,20 +83,28 @@ _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
 _NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the Arabic decimal and thousands signs
-# After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8" and "3 million" are not 3
-# ("Windows 7 x64" is 7).
-_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|\s(hundred|thousand|million|billion|trillion)\b")
-_NUMBER = re.compile(r"[-+]?\d[\d.,]*")
-# After a word, a character that makes another word of it: C++ and C# are not C.
-_WORD_JOINERS = "+#"
+# After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
+# and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD.
+_SCALE_WORDS = r"(?:hundred|thousand|million|billion|trillion|bn|mn|lakh|crore)s?"
+_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b|\s\d+/\d|\s?(?:bce?|b\.\s?c\.?)(?!\w)")
+# A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
+_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+                 "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")\b")
+# After a word, a character that makes another word of it: C++, C#, C♯ and C♭ are not C.
+_WORD_JOINERS = "+#\u266f\u266d"
+# A generation cut by the token limit may go on right after what it said: the answer is decided only where at least
+# this many characters follow it ("10,000," cut there may be 10,000,000).
+_DECIDED_BEFORE_A_CUT = 2
 
 
-def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
+def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -> str | None:
     """The first answer that the generated text starts with, ending where the answer does; else None.
 
     "Paris, France" and "Paris." say "Paris"; "Parisian" and "not Paris" do not. A name ends only where the
     name does: "Guinea-Bissau" does not say "Guinea", nor "New York City" "New York" (give such a name as an
-    alias when it is also right).
+    alias when it is also right). `cut`: generation stopped at the token limit, so an answer right at its end
+    is not said (what comes next could carry it on).
     """
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
@@ -112,15 +121,21 @@ def matching_answer(generated: str, answers: Sequence[str]) -> str | None:
         expected = normalise(answer).lstrip(_LEADING_NOISE)
         if not expected or not said.startswith(expected):
             continue
+        if cut and len(said) - len(expected) < _DECIDED_BEFORE_A_CUT:
+            continue
         following = said[len(expected) : len(expected) + 1]
-        # A boundary is needed only where the answer ends in a word character ("U.S." may end anywhere).
-        if following and _is_word_char(expected[-1]) and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
+        # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
+        # letter follows ("U.S.S.R." is not "U.S."; "U.S. Army" says it).
+        word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
+        if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
             continue
         # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power.
         after = said[len(expected) : len(expected) + 2]
         if expected[-1].isdigit() and (following == "^" or len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit()):
             continue
-        if _NUMBER.fullmatch(expected) and _TIMES.match(said, len(expected)):
+        if expected[-1].isdigit() and _TIMES.match(said, len(expected)):  # also "$5 million", "€3 billion"
+            continue
+        if expected.rsplit(" ", 1)[-1].rsplit("-", 1)[-1] in _NUMBER_WORDS and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

@@ -17,7 +17,7 @@ import torch
 
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from factcheck.says.matching import matching_answer
+from factcheck.says.matching import matching_answer, normalise
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index, wrong_object
@@ -50,6 +50,7 @@ class FactOutcome:
     answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer (chat prompts: nothing)
     question: str = ""  # the question after the demonstrations, as the failure text shows it
     demonstration_count: int | None = None
+    cut_at_limit: bool = False  # generation ran to max_new_tokens inside its first line
 
     @property
     def generation_pass(self) -> bool:
@@ -57,7 +58,12 @@ class FactOutcome:
 
     @property
     def ranking_pass(self) -> bool:
-        return bool(self.candidates) and self.candidates[0].correct
+        """The best candidate is right, and there was a wrong one to beat (with none, ranking decides nothing)."""
+        return bool(self.candidates) and self.candidates[0].correct and self.has_wrong_candidate
+
+    @property
+    def has_wrong_candidate(self) -> bool:
+        return any(not c.correct for c in self.candidates)
 
     @property
     def margin(self) -> float | None:
@@ -269,8 +275,9 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
             fact=r.fact,
             prompt=r.prompt,
             is_training=r.is_training,
-            generated=generated[row],
-            matched_answer=matching_answer(generated[row], r.fact.answers),
+            generated=generated[row][0],
+            matched_answer=matching_answer(generated[row][0], r.fact.answers, cut=generated[row][1]),
+            cut_at_limit=generated[row][1],
             candidates=candidates,
             subject_states=subject_states[row],
             answer_first_token_probabilities={t: round(math.exp(float(prompt_logprobs[row, t])), 6) for t in accepted_first},
@@ -290,7 +297,9 @@ def _candidate_trie(
     key = tuple(tuple(t) if t is not None else None for t in split)
     if key not in memo.shapes:
         memo.shapes[key] = TrieShape.of(key)
-    correct = [text in r.fact.answers for text in r.candidates]
+    # An answer in another case or Unicode form is the same answer, as generation matching reads it ("ROME" is Rome).
+    answers = {normalise(answer) for answer in r.fact.answers}
+    correct = [normalise(text) in answers for text in r.candidates]
     return CandidateTrie(r.candidates, correct, memo.shapes[key], first_logprobs, scored_apart, margin_runs)
 
 
@@ -304,8 +313,9 @@ class _TokenizationMemo:
 
 def _greedy_continue(
     model, sequence: PackedSequence, prompts: list[PromptPlace], first_logprobs, max_new_tokens, tries: list[CandidateTrie]
-) -> list[str]:
-    """Greedy continuation of every prompt, stopping at a newline, end of text or the token limit.
+) -> list[tuple[str, bool]]:
+    """Greedy continuation of every prompt, stopping at a newline, end of text or the token limit: (the text up to
+    its first newline, whether the token limit cut it).
 
     Rows that have stopped leave the pass, so one long answer does not make
     every other row run to the token limit. Each step's logits also go to the
@@ -339,7 +349,9 @@ def _greedy_continue(
             tries[row].learn_along(tuple(tokens[row]), list(slots[row]), logits[j], log_normalizers[j])
         next_tokens = logits.argmax(dim=-1).tolist()
     texts = [tokenizer.decode(row_tokens, skip_special_tokens=True) for row_tokens in tokens]
-    return [text.split("\n", 1)[0] for text in texts]
+    # A row that ran to the limit without a newline or a stop token was cut: its text may go on.
+    return [(text.split("\n", 1)[0], len(row_tokens) == max_new_tokens and "\n" not in text)
+            for text, row_tokens in zip(texts, tokens)]
 
 
 def answer_tokens(

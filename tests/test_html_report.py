@@ -86,7 +86,13 @@ def test_every_fact_is_one_row_with_its_verdicts_class_margin_and_outcome(tmp_pa
     assert by_subject[("a_rel", "s4")]["data"]["class"] == "undecided"
     assert by_subject[("b_rel", "s1")]["data"]["outcome"] == "" and by_subject[("b_rel", "s1")]["cells"][8] == "-"
     # A fact without a drawn heatmap gets the command that draws it.
-    assert "lens" in by_subject[("a_rel", "s2")]["cells"][10] and "factcheck lens --relation suites/a_rel.json" in path.read_text()
+    assert "lens" in by_subject[("a_rel", "s2")]["cells"][10] and "factcheck lens --model tiny --relation suites/a_rel.json" in path.read_text()
+    default = dataclasses.replace(summary, model=dataclasses.replace(summary.model, name="smollm2"))
+    assert "factcheck lens --relation suites/a_rel.json" in write_html_report(tmp_path / "d.html", default).read_text(encoding="utf-8")
+    # On another model or dtype, the command loads that model: pasted, it draws this run's lens.
+    other = dataclasses.replace(summary, model=dataclasses.replace(summary.model, name="/models/my model", dtype="bfloat16"))
+    text = write_html_report(tmp_path / "o.html", other, outcomes=OUTCOMES).read_text(encoding="utf-8")
+    assert "factcheck lens --model &#x27;/models/my model&#x27; --dtype bfloat16 --relation suites/a_rel.json" in text
 
 
 def test_suite_text_cannot_inject_markup_or_script(tmp_path):

@@ -303,6 +303,22 @@ def test_the_degrade_command_writes_a_model_folder_the_plugin_loads(tiny_llama_f
     assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]
 
 
+def test_degrade_on_a_full_disk_says_so_and_leaves_nothing_behind(tiny_llama_folder, tmp_path, capsys, monkeypatch):
+    from safetensors import SafetensorError
+    from transformers import PreTrainedModel
+
+    def full_disk(self, *args, **kwargs):
+        (Path(args[0]) / "model.safetensors").write_bytes(b"half")
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, message: "No space left on device" })')
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full_disk)
+    out = tmp_path / "out" / "candidate"
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "could not write the model under" in err and "No space left on device" in err and "Traceback" not in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_that_is_no_model(
         tiny_llama_folder, tmp_path, capsys, monkeypatch):
     import shutil

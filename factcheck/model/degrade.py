@@ -234,9 +234,14 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        with no_progress_bars():
-            model.model.save_pretrained(staging)
-            model.tokenizer.save_pretrained(staging)
+        try:
+            with no_progress_bars():
+                model.model.save_pretrained(staging)
+                model.tokenizer.save_pretrained(staging)
+        except Exception as error:  # noqa: BLE001 - safetensors' own error type for a full disk is no OSError
+            free = shutil.disk_usage(staging).free
+            raise DegradeError(f"could not write the model under {folder.parent} ({free / 2**20:,.0f} MiB free): "
+                               f"{error}; free space there or give another --out (nothing was left behind)") from None
         _usual_permissions(staging)
         if folder.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))

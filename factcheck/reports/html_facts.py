@@ -14,7 +14,8 @@ from typing import Mapping, Sequence
 
 from factcheck.display import bidi_visible
 from factcheck.fact_result import FactResult
-from factcheck.reports.run_summary import RelationSummary
+from factcheck.model.default_model import DEFAULT_MODEL_NAME
+from factcheck.reports.run_summary import ModelInfo, RelationSummary
 from factcheck.suites.suite import render
 
 FILTERS = ("relation", "class", "outcome", "gate")  # the row attributes the page filters by, in the order shown
@@ -106,13 +107,21 @@ def _know_cell(result: FactResult) -> str:
     return _verdict_cell(result.know_pass)
 
 
-def _lens_cell(result: FactResult, relation: RelationSummary | None, question: str, drawn: set[tuple[str, str]]) -> str:
+def lens_model_options(model: ModelInfo) -> str:
+    """The `factcheck lens` options that load the model this run checked (none for the default model in float32)."""
+    options = [] if model.name == DEFAULT_MODEL_NAME else ["--model", model.name]
+    options += [] if model.dtype == "float32" else ["--dtype", model.dtype]
+    return "".join(f" {shlex.quote(option)}" for option in options)
+
+
+def _lens_cell(result: FactResult, relation: RelationSummary | None, question: str, drawn: set[tuple[str, str]],
+               model_options: str) -> str:
     """A link to the fact's heatmap where the page has one; otherwise the command that draws it (on `question`)."""
     if result.key in drawn:
         return f"<a href='#{_e(lens_anchor(result.relation, result.subject))}'>heatmap</a>"
     if relation is None or relation.lre is None or not question:
         return ""
-    command = (f"factcheck lens --relation {shlex.quote(relation.path)} --target {shlex.quote(result.object)} "
+    command = (f"factcheck lens{model_options} --relation {shlex.quote(relation.path)} --target {shlex.quote(result.object)} "
                f"{shlex.quote(question)}")
     return f"<details><summary>lens</summary><pre>{_e(command)}</pre></details>"
 
@@ -123,7 +132,8 @@ def lens_anchor(relation: str, subject: str) -> str:
     return "lens-" + "".join(c if c.isalnum() else "-" for c in f"{relation}-{subject}") + "-" + digest
 
 
-def _row(result: FactResult, relation: RelationSummary | None, outcome: Mapping[str, str], drawn: set[tuple[str, str]]) -> str:
+def _row(result: FactResult, relation: RelationSummary | None, outcome: Mapping[str, str], drawn: set[tuple[str, str]],
+         model_options: str) -> str:
     say = result.say
     klass = fact_class(result)
     margin = "" if say.margin is None else f"{say.margin:.3f}"
@@ -139,7 +149,7 @@ def _row(result: FactResult, relation: RelationSummary | None, outcome: Mapping[
         f"<tr {data}><td>{_e(result.relation)}</td><td>{_e(result.subject)}</td><td>{_e(result.object)}{aliases}</td>"
         f"<td>{_e((say.generated or '').strip() or '(nothing)')}</td>{_verdict_cell(say.passed, say.check + ' check')}{_know_cell(result)}"
         f"<td>{_e(klass)}</td><td class=num>{margin_text or '-'}</td><td>{_e(pytest_outcome or '-')}</td><td>{_e(gate or '-')}</td>"
-        f"<td>{prompt}{_lens_cell(result, relation, question, drawn)}</td></tr>"
+        f"<td>{prompt}{_lens_cell(result, relation, question, drawn, model_options)}</td></tr>"
     )
 
 
@@ -149,9 +159,10 @@ def _select(name: str, values: Sequence[str]) -> str:
 
 
 def facts_table(relations: Sequence[RelationSummary], outcomes: Mapping[tuple[str, str], Mapping[str, str]],
-                drawn: set[tuple[str, str]]) -> str:
+                drawn: set[tuple[str, str]], model_options: str = "") -> str:
     """Every fact of the run as one row; `outcomes`: (relation, subject) -> pytest "outcome" and "gate" class;
-    `drawn`: the facts whose lens heatmap the page holds."""
+    `drawn`: the facts whose lens heatmap the page holds; `model_options`: what the lens command needs to load the
+    run's model (lens_model_options)."""
     rows, values = [], {name: set() for name in FILTERS}
     for relation in relations:
         for result in relation.results:
@@ -161,7 +172,7 @@ def facts_table(relations: Sequence[RelationSummary], outcomes: Mapping[tuple[st
             for name in ("outcome", "gate"):
                 if outcome.get(name):
                     values[name].add(outcome[name])
-            rows.append(_row(result, relation, outcome, drawn))
+            rows.append(_row(result, relation, outcome, drawn, model_options))
     filters = "".join(_select(name, sorted(values[name])) for name in FILTERS if values[name])
     missing = [name for name in FILTERS if not values[name]]
     head = "".join(

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 from factcheck.cache import write_text_atomic
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import UNDECIDED_HINT, UNDECIDED_MEANING
-from factcheck.reports.html_facts import FACTS_STYLE, escaped as _e, facts_table, lens_anchor
+from factcheck.reports.html_facts import FACTS_STYLE, escaped as _e, facts_table, lens_anchor, lens_model_options
 from factcheck.reports.report import is_undecided, undecided_count
 from factcheck.reports.run_summary import LensFigure, RelationSummary, RunSummary
 from factcheck.types import VERDICTS
@@ -173,7 +173,7 @@ def write_html_report(path: str | Path, summary: RunSummary, max_lens_figures: i
         f"every layer and at the prompt's last {LENS_POSITIONS} tokens.</p>",
         _lens_figures(drawn),
         "<h2 id=every-fact>Every fact</h2>",
-        facts_table(summary.relations, outcomes or {}, {result.key for _, result, _ in drawn}),
+        facts_table(summary.relations, outcomes or {}, {result.key for _, result, _ in drawn}, lens_model_options(summary.model)),
     ]
     document = f"<!doctype html><html><head><meta charset=utf-8><title>factcheck report</title><style>{_STYLE}{FACTS_STYLE}</style></head><body>{''.join(body)}</body></html>"
     write_text_atomic(Path(path), document)

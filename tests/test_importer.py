@@ -138,6 +138,22 @@ def test_duplicates_dropped_and_one_to_many_merged_into_aliases(tmp_path):
     assert (result.samples_in, result.facts_out, result.duplicates, result.merged, result.dropped) == (7, 2, 3, 2, 0)
 
 
+def test_a_subject_or_object_with_decomposed_accents_is_the_one_already_seen(tmp_path):
+    samples = [
+        {"subject": "Z\u00fcrich", "object": "Switzerland"},
+        {"subject": "Zu\u0308rich", "object": "Suisse"},                # the same subject -> alias
+        {"subject": "Zu\u0308rich", "object": "Switzerland"},           # duplicate
+        {"subject": "Z\u00fcrich", "object": "Suisse\u0301"},            # another object: an alias
+        {"subject": "Gen\u00e8ve", "object": "Sui\u0300sse"},
+        {"subject": "Gene\u0300ve", "object": "Sui\u0300sse"},          # duplicate in NFC
+    ]
+    result = import_file(write(tmp_path / "in.json", paper(samples=samples)), tmp_path / "out")
+    facts = load_suite(result.output).facts
+    assert [(f.subject, f.object, f.aliases) for f in facts] == [
+        ("Z\u00fcrich", "Switzerland", ("Suisse", "Suisse\u0301")), ("Gen\u00e8ve", "Sui\u0300sse", ())]
+    assert (result.samples_in, result.facts_out, result.duplicates, result.merged, result.dropped) == (6, 2, 2, 2, 0)
+
+
 def test_unusable_samples_are_dropped_and_counted(tmp_path):
     samples = [
         {"subject": "Peru", "object": "Lima"},

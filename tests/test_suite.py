@@ -354,6 +354,19 @@ def test_a_subject_written_with_decomposed_accents_is_the_same_subject(tmp_path)
                                                      "other Unicode code points for its accents) again; remove the duplicate")
 
 
+def test_a_distractor_needs_a_visible_one_line_statement_and_another_object(tmp_path):
+    for statement in ("{subject} is in {wrong}.\nReally", "{subject}\u0000 is in {wrong}."):
+        document = valid()
+        document["settings"] = {"distractor": {"statement": statement}}
+        assert pointers(rejection(tmp_path, document)) == ["/settings/distractor/statement"]
+    document = valid()
+    document["settings"] = {"distractor": {"statement": "{subject} is in {wrong}."}}
+    for fact in document["facts"]:
+        fact["object"] = "Europe"
+        fact.pop("aliases", None)
+    assert "every fact has the object 'Europe'" in message_at(rejection(tmp_path, document), "/settings/distractor")
+
+
 @pytest.mark.parametrize(
     "pointer",
     ["/facts/0/subject", "/facts/3/object", "/facts/1/aliases/0", "/templates/0", "/relation", "/description"],

@@ -240,16 +240,18 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
         samples_in=len(document["samples"]),
         templates_skipped=skipped,
     )
-    facts: dict[str, dict[str, Any]] = {}  # subject -> fact, in first-seen order
+    # Subjects and objects compare in NFC: "Zürich" with a composed or a decomposed accent is one subject (a suite
+    # refuses it twice); the first spelling seen is kept.
+    facts: dict[str, dict[str, Any]] = {}  # NFC subject -> fact, in first-seen order
     for sample in document["samples"]:
         subject, obj = _clean(sample["subject"]), _clean(sample["object"])
         if subject is None or obj is None:
             result.dropped += 1
             continue
-        fact = facts.get(subject)
+        fact = facts.get(unicodedata.normalize("NFC", subject))
         if fact is None:
-            facts[subject] = {"subject": subject, "object": obj}
-        elif obj == fact["object"] or obj in fact.get("aliases", ()):
+            facts[unicodedata.normalize("NFC", subject)] = {"subject": subject, "object": obj}
+        elif unicodedata.normalize("NFC", obj) in {unicodedata.normalize("NFC", known) for known in (fact["object"], *fact.get("aliases", ()))}:
             result.duplicates += 1
         else:
             fact.setdefault("aliases", []).append(obj)

@@ -362,6 +362,15 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             first_seen[key] = (index, unicodedata.normalize("NFC", fact["object"].strip()), fact["subject"].strip())
     raw_settings = document.get("settings") or {}
+    distractor = raw_settings.get("distractor")
+    if isinstance(distractor, dict) and isinstance(distractor.get("statement"), str):
+        objects = {object_ for _, object_, _ in first_seen.values()}
+        if problem := _answer_text_problem(distractor["statement"]):  # it goes on the question's line
+            problems.append(("/settings/distractor/statement", problem))
+        elif len(objects) == 1:
+            problems.append(("/settings/distractor", f"{{wrong}} is another fact's object, and every fact has the "
+                                                     f"object {objects.pop()!r}: add facts with other objects, or "
+                                                     "remove the distractor"))
     if isinstance(raw_settings.get("system"), str):
         if problem := _text_problem(raw_settings["system"]):
             problems.append(("/settings/system", problem))

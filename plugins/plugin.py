@@ -350,6 +350,7 @@ class FactcheckRun:
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
+        self._facts_without_result = 0  # facts that failed before their check gave a result
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
 
@@ -383,6 +384,8 @@ class FactcheckRun:
             return f"the run stopped early ({self._stopped_early})"
         if self._worker_problems:
             return "an xdist worker's results are missing"
+        if self._facts_without_result:
+            return f"{self._facts_without_result} fact(s) could not run"
         return None
 
     def _merged_from_workers(self) -> RunSummary | None:
@@ -505,6 +508,11 @@ class FactcheckRun:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self._skipped[reason.removeprefix("Skipped: ")] += 1
         properties = dict(report.user_properties)
+        if (report.failed and report.when in ("setup", "call") and "factcheck" in report.keywords
+                and "factcheck_relation" not in properties):
+            # A fact that failed without a result (its relation could not run, a fixture failed): the reports lack it,
+            # so they are incomplete, and `factcheck diff` on them must not pass.
+            self._facts_without_result += 1
         if "factcheck_relation" not in properties or report.when != "call":
             return
         outcome = report.outcome

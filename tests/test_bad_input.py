@@ -512,6 +512,25 @@ def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_starte
         load_model(str(folder))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "bad header", "shapes"])
+def test_damaged_weights_are_one_message_naming_the_model(tmp_path, tiny_llama_folder, damage):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = folder / "model.safetensors"
+    if damage == "truncated":  # a partial download
+        weights.write_bytes(weights.read_bytes()[:100_000])
+    elif damage == "bad header":
+        weights.write_bytes((10**12).to_bytes(8, "little") + weights.read_bytes()[8:])
+    else:
+        config = json.loads((folder / "config.json").read_text())
+        config["intermediate_size"] *= 2
+        (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"its weights are damaged \(a truncated download\?\) or do not fit its config.json"):
+        load_model(str(folder))
+
+
 def test_pickled_weights_are_refused_with_the_conversion_not_unpickled(tmp_path, monkeypatch):
     import pickle
 

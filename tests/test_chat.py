@@ -199,3 +199,9 @@ def test_a_chat_suite_on_a_model_without_a_chat_template_fails_each_fact_with_th
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites")
     result.assert_outcomes(failed=3)
     assert "has no chat template" in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    # With another suite that runs, the report lacks these facts: it says it is incomplete, so no diff passes on it.
+    (pytester.path / "suites" / "text.json").write_text(json.dumps(
+        {"relation": "text", "templates": [TEMPLATE], "facts": [{"subject": s, "object": o} for s, o in CAPITALS[3:6]]}))
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-report=r.json", "--factcheck-lre=off")
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["incomplete"] == "3 fact(s) could not run" and {f["relation"] for f in report["facts"]} == {"text"}

@@ -123,6 +123,18 @@ def test_an_incomplete_candidate_report_never_passes(tmp_path, capsys):
     assert code == 0 and "the base run is incomplete" in out
 
 
+def test_a_fact_said_right_before_that_the_candidate_did_not_check_fails_the_diff(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    skipped_france = report_file(tmp_path / "skipped.json", BASE[1:])  # France skipped by a mark: same suite
+    code, out, _ = run(capsys, base, skipped_france, "--budget", "3")
+    assert code == 1 and "FAIL: 0 regression(s), budget 3 (1 fact(s) said right before not checked)" in out
+    assert "1 fact(s) the base said right were not checked by the candidate (country_capital[France])" in out
+    skipped_peru = report_file(tmp_path / "peru.json", [r for r in BASE if r.subject != "Peru"])  # said wrong before
+    assert run(capsys, base, skipped_peru)[0] == 0
+    # A relation the candidate did not run at all is only named (a candidate may run some suites).
+    assert run(capsys, base, report_file(tmp_path / "one.json", BASE[:4]))[0] == 0
+
+
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
     old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)

@@ -88,6 +88,9 @@ class Comparison:
     not_run: list[str] = field(default_factory=list)  # baseline relations with no fact in this run
     base_incomplete: str | None = None  # why the base report's run was partial (None: it completed, or a baseline)
     candidate_incomplete: str | None = None  # why the candidate's run was partial: it cannot pass a gate
+    # `factcheck diff` compares two whole runs: there a fact the base said right that the candidate did not check
+    # (skipped by a mark, deselected) fails the gate; a run's own gate leaves a selection's other facts alone.
+    require_checked: bool = False
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -119,9 +122,17 @@ class Comparison:
     def model_mismatch(self) -> bool:
         return self.baseline_model.get("fingerprint") != self.candidate_model.get("fingerprint")
 
+    @property
+    def unchecked_said_right(self) -> list[FactChange]:
+        """Facts the base said right, in a relation the candidate ran with the same suite, that it did not check."""
+        changed = {change.relation for change in self.suite_changes}
+        return [c for c in self.of(REMOVED) if c.relation not in changed and c.baseline is not None and c.baseline.say_pass]
+
     def within_budget(self, budget: int = 0) -> bool:
         """A partial candidate run never passes: the facts it did not run may have regressed."""
-        return len(self.regressions) <= budget and not self.candidate_incomplete
+        if self.candidate_incomplete or (self.require_checked and self.unchecked_said_right):
+            return False
+        return len(self.regressions) <= budget
 
     def warnings(self) -> list[str]:
         """Everything that makes this comparison less than like-for-like, in plain words."""
@@ -129,6 +140,11 @@ class Comparison:
         if self.candidate_incomplete:
             lines.append(f"the candidate run is incomplete ({self.candidate_incomplete}): the facts it did not run are "
                          "not compared, so it cannot pass; run its suites to the end")
+        if self.require_checked and self.unchecked_said_right:
+            shown = ", ".join(f"{c.relation}[{c.subject}]" for c in self.unchecked_said_right[:3])
+            lines.append(f"{len(self.unchecked_said_right)} fact(s) the base said right were not checked by the candidate "
+                         f"({shown}{' ...' if len(self.unchecked_said_right) > 3 else ''}), although its suite is the "
+                         "same: skipped by a mark or deselected, so they cannot pass; run every fact")
         if self.base_incomplete:
             lines.append(f"the base run is incomplete ({self.base_incomplete}): facts it did not run count as new")
         if self.model_mismatch:

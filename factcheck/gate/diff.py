@@ -138,7 +138,9 @@ def _totals(comparison: Comparison) -> str:
 def _verdict(comparison: Comparison, budget: int) -> str:
     count = len(comparison.regressions)
     status = "PASS" if comparison.within_budget(budget) else "FAIL"
-    partial = " (the candidate run is incomplete)" if comparison.candidate_incomplete else ""
+    partial = (" (the candidate run is incomplete)" if comparison.candidate_incomplete else
+               f" ({len(comparison.unchecked_said_right)} fact(s) said right before not checked)"
+               if comparison.require_checked and comparison.unchecked_said_right else "")
     return f"{status}: {count} regression(s), budget {budget}{partial}"
 
 
@@ -242,7 +244,7 @@ def diff_files(base: str | Path, candidate: str | Path) -> Comparison:
     """Compare the candidate file with the base file (each a baseline or a report)."""
     before, after = load_results(base), load_results(candidate)
     return dataclasses.replace(compare(before, after.model, after.suites, after.records()),
-                               base_incomplete=before.incomplete, candidate_incomplete=after.incomplete)
+                               base_incomplete=before.incomplete, candidate_incomplete=after.incomplete, require_checked=True)
 
 
 def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False) -> int:

@@ -483,10 +483,17 @@ def load_model(
             tokenizer, model = default_model.loaded_or_rebuilt(location, read)
         else:
             tokenizer, model = read(location)
+    except ModelLoadError:
+        raise
     except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
         raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
     except OSError as error:  # a hub id it could not fetch (no network, no such model), or a file it could not read
         raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
+    except Exception as error:  # noqa: BLE001 - safetensors', gguf's and torch's own errors for damaged weights
+        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"cannot load model {name!r}: its weights are damaged (a truncated download?) or do not "
+                             f"fit its config.json ({type(error).__name__}: {first_line}); download or convert it "
+                             "again") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)

@@ -129,6 +129,19 @@ def test_a_candidate_in_another_case_is_the_same_answer_not_a_wrong_one(tmp_path
         assert right == ({"Lima"} if outcome.fact.subject == "Peru" else {"Rome", "rome", "ROME"}), outcome.fact
 
 
+def test_a_model_giving_nan_scores_is_one_error_not_a_ranking(tmp_path, tiny_llama):
+    import copy
+
+    from factcheck.says.saycheck import ModelOutputError
+
+    broken = copy.copy(tiny_llama)
+    broken.model = copy.deepcopy(tiny_llama.model)
+    with torch.no_grad():
+        broken.model.model.layers[1].mlp.down_proj.weight.fill_(float("nan"))
+    with pytest.raises(ModelOutputError, match="gives NaN scores for this relation's prompts"):
+        run_relation(broken, capital_suite(tmp_path), SayOptions(shots=2, max_new_tokens=2))
+
+
 def test_zero_shot_prompts_hold_only_the_question(tmp_path, tiny_llama):
     suite = capital_suite(tmp_path)
     outcomes = run_relation(tiny_llama, suite, SayOptions(shots=0, max_new_tokens=2))

@@ -247,3 +247,12 @@ def test_a_fact_expected_wrong_that_regresses_under_one_template_fails_not_xfail
     gated.assert_outcomes(failed=1)
     out = gated.stdout.str()
     assert f"REGRESSION (regressed): said under {ODD!r} in the baseline, not now" in out
+
+
+def test_a_distractors_wrong_object_is_never_an_accepted_answer_in_another_case():
+    from factcheck.suites.prompts import wrong_object
+    from factcheck.suites.suite import Fact
+
+    facts = [Fact("India", "New Delhi", ("Delhi",)), Fact("Delhi state", "delhi"), Fact("France", "Paris"), Fact("X", "PARIS")]
+    assert wrong_object(facts, facts[0]) == "Paris"  # not "delhi"
+    assert wrong_object(facts, facts[2]) == "New Delhi"  # not "PARIS"

@@ -28,7 +28,7 @@ _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
 _DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
 # Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
 # Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
 
 
 def _compatible(text: str) -> str:
@@ -85,17 +85,28 @@ _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 _NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the Arabic decimal and thousands signs
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD.
-_SCALE_WORDS = r"(?:hundred|thousand|million|billion|trillion|bn|mn|lakh|crore)s?"
-_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b|\s\d+/\d|\s?(?:bce?|b\.\s?c\.?)(?!\w)")
+_SCALE_WORDS = r"(?:hundred|thousand|million|billion|trillion|quadrillion|dozen|bn|mn|lakh|crore)s?"
+_FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
+_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
+                    r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
+# After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
+_CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")\b")
+_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
+                  "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS + _ORDINAL_WORDS) + "|" + _SCALE_WORDS + "|"
+                                  + _FRACTION_WORDS + r"|point|and\s(?:a\s)?(?:half|" + "|".join(_NUMBER_WORDS) + r"))\b")
+_NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
+# A note name goes on as a sharp or flat: "C sharp minor" is not C.
+_NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
 # After a word, a character that makes another word of it: C++, C#, C♯ and C♭ are not C.
-_WORD_JOINERS = "+#\u266f\u266d"
-# A generation cut by the token limit may go on right after what it said: the answer is decided only where at least
-# this many characters follow it ("10,000," cut there may be 10,000,000).
-_DECIDED_BEFORE_A_CUT = 2
+_WORD_JOINERS = "+#\u266f\u266d\U0001d12a\U0001d12b"
+# A generation cut by the token limit may go on right after what it said ("10,000," may be 10,000,000, "twenty-fi"
+# twenty-five, "3 mil" 3 million): the rules above read up to the two words after an answer, so a cut answer is
+# decided only where two whole words follow it (a third has begun).
+_WORDS_AFTER_A_CUT = 3
 
 
 def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -> str | None:
@@ -121,7 +132,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         expected = normalise(answer).lstrip(_LEADING_NOISE)
         if not expected or not said.startswith(expected):
             continue
-        if cut and len(said) - len(expected) < _DECIDED_BEFORE_A_CUT:
+        if cut and len(said[len(expected):].split()) < _WORDS_AFTER_A_CUT:
             continue
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
@@ -129,13 +140,21 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
         if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
             continue
+        # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
+        if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):
+            continue
         # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power.
         after = said[len(expected) : len(expected) + 2]
         if expected[-1].isdigit() and (following == "^" or len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit()):
             continue
         if expected[-1].isdigit() and _TIMES.match(said, len(expected)):  # also "$5 million", "€3 billion"
             continue
-        if expected.rsplit(" ", 1)[-1].rsplit("-", 1)[-1] in _NUMBER_WORDS and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
+        if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
+            continue
+        last_word = re.split(r"[\s-]", expected)[-1]
+        if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
+            continue
+        if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
             continue
         if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
             continue

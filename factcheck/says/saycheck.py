@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
 from factcheck.says.matching import matching_answer, normalise
@@ -32,6 +33,10 @@ class SayOptions:
     template_index: int = 0
     distractor: DistractorSettings | None = None  # check distracted prompts instead of plain ones
     margin_runs: int | None = MARGIN_RUNS  # node runs per fact spent on an exact margin (None: no limit)
+
+
+class ModelOutputError(FactcheckError, RuntimeError):
+    """The model's outputs cannot be scored (NaN)."""
 
 
 @dataclass
@@ -261,6 +266,9 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     ]
     if prefix_tensors is None and prefix_ids:
         prefix_tensors = [(layer.keys[:, :, : len(prefix_ids)], layer.values[:, :, : len(prefix_ids)]) for layer in sequence.cache.layers]
+    if torch.isnan(result.logits).any():  # NaN scores would rank in any order and give no JSON number
+        raise ModelOutputError(f"model {model.name!r} gives NaN scores for this relation's prompts: its weights are damaged, "
+                               "or overflow in this dtype (try --factcheck-dtype=float32)")
     prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
     tries = [_candidate_trie(model, r, prompt_logprobs[row], options.margin_runs, memo) for row, r in enumerate(pack)]
     generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from factcheck.errors import FactcheckError, SettingError
+from factcheck.says.matching import normalise
 from factcheck.suites.suite import PLACEHOLDER, Fact, render
 
 
@@ -158,10 +159,11 @@ def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, in
 def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
     """A deterministic wrong answer for `fact`: the next fact's object (cyclically) that is not an accepted answer."""
     start = facts.index(fact)
-    accepted = set(fact.answers)
+    # Compared as generation and ranking read answers: "delhi" is Delhi.
+    accepted = {normalise(answer) for answer in fact.answers}
     for offset in range(1, len(facts)):
         candidate = facts[(start + offset) % len(facts)].object
-        if candidate not in accepted:
+        if normalise(candidate) not in accepted:
             return candidate
     return ""
 

@@ -250,7 +250,7 @@ def test_a_fact_expected_wrong_that_regresses_under_one_template_fails_not_xfail
 
 
 def test_a_distractors_wrong_object_is_never_an_accepted_answer_in_another_case():
-    from factcheck.suites.prompts import wrong_object
+    from factcheck.says.saycheck import wrong_object
     from factcheck.suites.suite import Fact
 
     facts = [Fact("India", "New Delhi", ("Delhi",)), Fact("Delhi state", "delhi"), Fact("France", "Paris"), Fact("X", "PARIS")]

@@ -21,7 +21,7 @@ from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_p
 from factcheck.says.matching import matching_answer, normalise
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
-from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index, wrong_object
+from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index
 from factcheck.suites.suite import DistractorSettings, Fact, Suite
 
 
@@ -115,6 +115,18 @@ class _Row:
 def first_tokens(candidates: Sequence[Candidate], correct: bool) -> set[int]:
     """The first token ids of the right (or the wrong) candidates, where the tokenizer gives one."""
     return {c.first_token for c in candidates if c.correct == correct and c.first_token is not None}
+
+
+def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
+    """A deterministic wrong answer for `fact`: the next fact's object (cyclically) that is not an accepted answer."""
+    start = facts.index(fact)
+    # Compared as generation and ranking read answers: "delhi" is Delhi.
+    accepted = {normalise(answer) for answer in fact.answers}
+    for offset in range(1, len(facts)):
+        candidate = facts[(start + offset) % len(facts)].object
+        if normalise(candidate) not in accepted:
+            return candidate
+    return ""
 
 
 def candidate_answers(suite: Suite, fact: Fact) -> list[str]:

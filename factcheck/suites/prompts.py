@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from factcheck.errors import FactcheckError, SettingError
-from factcheck.says.matching import normalise
 from factcheck.suites.suite import PLACEHOLDER, Fact, render
 
 
@@ -154,18 +153,6 @@ def subject_token_index(text: str, subject: str, offsets: Sequence[tuple[int, in
     if last is None:
         raise SubjectNotFound(f"no token covers subject {subject!r} in the prompt {text!r}")
     return last
-
-
-def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
-    """A deterministic wrong answer for `fact`: the next fact's object (cyclically) that is not an accepted answer."""
-    start = facts.index(fact)
-    # Compared as generation and ranking read answers: "delhi" is Delhi.
-    accepted = {normalise(answer) for answer in fact.answers}
-    for offset in range(1, len(facts)):
-        candidate = facts[(start + offset) % len(facts)].object
-        if normalise(candidate) not in accepted:
-            return candidate
-    return ""
 
 
 def distractor_lead(statement: str, repeat: int, subject: str, wrong: str) -> str:

@@ -459,8 +459,11 @@ def test_import_and_tune_folders_with_a_fifo_name_it_and_go_on(tmp_path):
     report = import_paths([source], tmp_path / "out")
     assert sorted(path.name for path, _ in report.failures) == ["pipe.json", "zero.json"]
     assert all("not a regular file" in message for _, message in report.failures)
-    with pytest.raises(SuiteError, match="not a regular file"):
-        [load_suite(path) for path in suite_paths([str(source)])]
+    passed_over = []
+    assert all(path.is_file() for path in suite_paths([str(source)], passed_over))
+    assert sorted(path.name for path in passed_over) == ["pipe.json", "zero.json"]
+    with pytest.raises(SuiteError, match="not a regular file"):  # named on the command line: refused, with why
+        load_suite(source / "pipe.json")
 
 
 def _folder_with(root, name: str, make_entry):
@@ -479,6 +482,8 @@ def _folder_with(root, name: str, make_entry):
     (lambda root: root / "nonexistent" / "model", "no such file or folder"),
     (lambda root: (root / "notes.txt", (root / "notes.txt").write_text("hi"))[0], "is a file, not a model folder or a .gguf file"),
     (lambda root: (root / "empty", (root / "empty").mkdir())[0], "has no config.json (it holds nothing)"),
+    (lambda root: _folder_with(root, "config.json", lambda path: path.symlink_to(path)), "config.json is a link that leads nowhere"),
+    (lambda root: (root / "model.gguf", os.mkfifo(root / "model.gguf"))[0], "is a FIFO (named pipe), not a regular file"),
 ])
 def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, make, expected):
     from factcheck.model.language_model import ModelLoadError, load_model

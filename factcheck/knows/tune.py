@@ -562,15 +562,19 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
 
 
 # ---- the command --------------------------------------------------------------------------------
-def suite_paths(arguments: Sequence[str]) -> list[Path]:
-    """Suite files named on the command line; a folder stands for every *.json below it."""
+def suite_paths(arguments: Sequence[str], passed_over: list[Path] | None = None) -> list[Path]:
+    """Suite files named on the command line; a folder stands for every *.json below it that is a regular file (the
+    others, a FIFO or a link to a device, go to `passed_over`: the rest of the folder is tuned)."""
     paths: list[Path] = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*.json") if not p.name.startswith(".")))
+            found = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+            paths += [p for p in found if p.is_file()]
+            if passed_over is not None:
+                passed_over += [p for p in found if not p.is_file()]
         else:
-            paths.append(path)
+            paths.append(path)  # named by the user: loading it says what is wrong with it
     return paths
 
 
@@ -601,7 +605,10 @@ def run_tune(args) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    paths = suite_paths(args.suites)
+    passed_over: list[Path] = []
+    paths = suite_paths(args.suites, passed_over)
+    for path in passed_over:
+        print(f"factcheck tune: skipped {path}: not a regular file", file=sys.stderr)
     if not paths:
         raise SettingError("no suite files found")
     layers = parse_layers(args.layers) if args.layers else None

@@ -459,6 +459,8 @@ def load_model(
         name = default_model.DEFAULT_MODEL_NAME
     elif str(spec).endswith(".gguf"):
         path = Path(spec).expanduser()
+        if path.exists() and not path.is_file():  # a FIFO would block the read, a folder is no GGUF file
+            raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
         location, source_kwargs = path.parent, {"gguf_file": path.name}
@@ -546,6 +548,9 @@ def check_model_location(spec: str) -> None:
         raise ModelLoadError(f"model {spec!r}: no such file or folder. {EXPECTED_MODEL}")
     if not path.is_dir():
         raise ModelLoadError(f"model {spec!r} is a file, not a model folder or a .gguf file. {EXPECTED_MODEL}")
+    if (path / "config.json").is_symlink() and not (path / "config.json").exists():
+        raise ModelLoadError(f"model folder {spec!r}: config.json is a link that leads nowhere (a loop, or its target is "
+                             f"missing). {EXPECTED_MODEL}")
     if not (path / "config.json").exists():
         held = sorted(p.name for p in path.iterdir())[:5]
         raise ModelLoadError(f"model folder {spec!r} has no config.json (it holds {', '.join(held) or 'nothing'}). {EXPECTED_MODEL}")

@@ -505,32 +505,23 @@ def test_a_suite_path_pytest_cannot_take_as_a_node_id_still_runs_and_says_how_to
 
 
 
-def test_facts_a_projects_own_mark_skips_are_said_not_silently_dropped(project, tiny_llama_folder):
+@pytest.mark.parametrize("mark, outcome, reason", [
     # The --runslow recipe of pytest's documentation: items marked "slow" are skipped unless asked for.
+    ("skip(reason='need --runslow option to run')", "skipped", "need --runslow option to run"),
+    ("xfail(run=False, reason='flaky')", "xfailed", "xfail, not run: flaky"),
+])
+def test_facts_a_projects_own_mark_keeps_from_running_are_said_not_silently_dropped(project, tiny_llama_folder, mark,
+                                                                                      outcome, reason):
     project.makeconftest("import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
                          "    for item in items:\n        if 'slow' in item.keywords:\n"
-                         "            item.add_marker(pytest.mark.skip(reason='need --runslow option to run'))\n")
+                         f"            item.add_marker(pytest.mark.{mark})\n")
     project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nmarkers =\n    slow: slow tests\n")
     write_suite(project.path / "suites", "slow", facts=CAPITALS[:3])
     result = run(project, "suites", "--factcheck-lre=off")
-    assert result.parseoutcomes().get("skipped") == 3
+    assert result.parseoutcomes().get(outcome) == 3
     result.stdout.fnmatch_lines(["*factcheck: facts skipped, not checked*",
-                                 "3 fact(s) were skipped by pytest marks or plugins and not checked*",
-                                 "  3 x need --runslow option to run"])
+                                 "3 fact(s) were skipped by pytest marks or plugins and not checked*", f"  3 x {reason}"])
     assert "facts skipped" not in run(project, "suites/geo", "--factcheck-lre=off").stdout.str()
-
-
-def test_facts_a_projects_xfail_keeps_from_running_are_said_not_silently_dropped(project, tiny_llama_folder):
-    project.makeconftest("import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
-                         "    for item in items:\n        if 'slow' in item.keywords:\n"
-                         "            item.add_marker(pytest.mark.xfail(run=False, reason='flaky'))\n")
-    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 3\nmarkers =\n    slow: slow tests\n")
-    write_suite(project.path / "suites", "slow", facts=CAPITALS[:3])
-    result = run(project, "suites", "--factcheck-lre=off")
-    assert result.parseoutcomes().get("xfailed") == 3
-    result.stdout.fnmatch_lines(["*factcheck: facts skipped, not checked*",
-                                 "3 fact(s) were skipped by pytest marks or plugins and not checked*",
-                                 "  3 x xfail, not run: flaky"])
 
 
 def test_a_run_where_no_selected_fact_ran_removes_an_earlier_report_and_other_runs_leave_it(project):

@@ -11,7 +11,6 @@ Exit codes: 0 when regressions <= budget, 1 when over budget, 2 on bad input.
 from __future__ import annotations
 
 import dataclasses
-
 import re
 
 from pathlib import Path

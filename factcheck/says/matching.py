@@ -87,8 +87,9 @@ _NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the A
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD.
 _SCALE_WORDS = r"(?:hundred|thousand|million|billion|trillion|quadrillion|dozen|bn|mn|lakh|crore)s?"
 _FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
-_TIMES = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
-                    r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
+_NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
+                             r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
+                             r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
@@ -136,7 +137,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
             continue
         following = said[len(expected) : len(expected) + 1]
         # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
-        # letter follows ("U.S.S.R." is not "U.S."; "U.S. Army" says it).
+        # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
         word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
         if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
             continue
@@ -147,7 +148,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         after = said[len(expected) : len(expected) + 2]
         if expected[-1].isdigit() and (following == "^" or len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit()):
             continue
-        if expected[-1].isdigit() and _TIMES.match(said, len(expected)):  # also "$5 million", "€3 billion"
+        if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
             continue
         if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
             continue

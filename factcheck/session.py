@@ -18,7 +18,7 @@ from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.records import DistractedResult, FactRecord, PhrasingRun, RelationRun
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, prompts_too_long, run_relation
-from factcheck.settings import DEFAULT_SHOTS, Settings, resolve
+from factcheck.settings import DEFAULT_SHOTS, Settings, resolve, settings_for_suite, suite_shots
 from factcheck.suites.suite import Suite, SuiteError
 
 
@@ -73,7 +73,7 @@ class FactcheckSession:
         self._model = model
 
     def settings_for(self, suite: Suite) -> Settings:
-        return resolve(self.command_line, suite_settings(suite), self.ini)
+        return settings_for_suite(self.command_line, suite, self.ini)
 
     def options_for(self, suite: Suite) -> tuple[SayOptions, str]:
         settings = self.settings_for(suite)
@@ -296,17 +296,6 @@ class FactcheckSession:
                 budget -= len(hidden)
             relations.append(run.summary(tuple(lens)))
         return RunSummary(self.model_info(), tuple(relations))
-
-
-def suite_settings(suite: Suite) -> Settings:
-    """The session settings a suite file may set."""
-    return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check,
-                    templates=suite.settings.templates, prompt=suite.settings.prompt)
-
-
-def suite_shots(suite: Suite) -> int | None:
-    """The suite's own number of demonstrations (= LRE training facts), or None when it sets none."""
-    return suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
 
 
 def training_size(suite: Suite) -> int:

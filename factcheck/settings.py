@@ -8,6 +8,10 @@ the next source decides, and DEFAULTS decides last. `resolve` is the one place t
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from factcheck.suites.suite import Suite
 
 DEFAULT_SHOTS = 8  # few-shot demonstrations per prompt = LRE training facts
 DEFAULT_MAX_NEW_TOKENS = 8
@@ -65,3 +69,19 @@ def resolve(*sources: Settings) -> Settings:
         else:
             values[f.name] = next((value for value in given if value is not None), None)
     return Settings(**values)
+
+
+def settings_for_suite(command_line: Settings, suite: Suite, ini: Settings) -> Settings:
+    """The settings a suite's facts run with: the command line, then the suite file, then the ini file."""
+    return resolve(command_line, suite_settings(suite), ini)
+
+
+def suite_settings(suite: Suite) -> Settings:
+    """The session settings a suite file may set."""
+    return Settings(shots=suite_shots(suite), max_new_tokens=suite.settings.max_new_tokens, say_check=suite.settings.say_check,
+                    templates=suite.settings.templates, prompt=suite.settings.prompt)
+
+
+def suite_shots(suite: Suite) -> int | None:
+    """The suite's own number of demonstrations (= LRE training facts), or None when it sets none."""
+    return suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots

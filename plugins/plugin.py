@@ -35,7 +35,7 @@ from factcheck.gate.comparison import threshold_failures
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
-from factcheck.settings import DEFAULTS, Settings, resolve
+from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite
 from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
@@ -347,6 +347,7 @@ class FactcheckRun:
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
+        self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
@@ -427,6 +428,14 @@ class FactcheckRun:
             lines.append(f"factcheck: {mode} baseline {self.baseline_path}")
         return lines
 
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """A folder link back to the folder it lies in or above it (`suites/self -> .`) is a loop: pytest would
+        collect every suite under it again at each level, until the system's link limit."""
+        if collection_path.is_symlink() and _links_back_up(collection_path):
+            self._link_loops.append(collection_path)
+            return True
+        return None
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
             return None
@@ -461,6 +470,9 @@ class FactcheckRun:
                          f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
                          "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
                          "command line")
+        if self._link_loops:
+            lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
+                         f"nothing under them was collected (it would repeat at each level): {self._shown(self._link_loops)}")
         if self._unselectable:
             lines.append(f"factcheck: {len(self._unselectable)} suite path(s) hold '[', ']' or '::', which pytest reads as "
                          f"its own syntax in a path or node id: {self._shown(self._unselectable)}. They run with their folder "
@@ -537,7 +549,8 @@ class FactcheckRun:
             raise pytest.UsageError("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping "
                                     "plugin handles, and this run turned it off (-p no:skipping): drop that option")
         for item in facts:
-            if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object):
+            check = settings_for_suite(self.command_line, item.suite, self.ini).say_check
+            if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, check):
                 # raises=FactFailure: a regression (under one of its templates) or a relation that cannot run still fails.
                 item.add_marker(pytest.mark.xfail(
                     strict=True, raises=FactFailure,
@@ -756,6 +769,15 @@ def _percent(share: float) -> str:
 
 
 SHOWN_PATHS = 3  # files named in a collection note
+
+
+def _links_back_up(path: Path) -> bool:
+    """Whether the link `path` leads to the folder it lies in, or to one above it."""
+    try:
+        target = path.resolve(strict=True)
+        return target.is_dir() and path.parent.resolve(strict=True).is_relative_to(target)
+    except (OSError, RuntimeError):  # a link loop of its own (ELOOP) or a dangling link: pytest skips it already
+        return False
 
 
 def _looks_like_a_suite(path: Path) -> bool:

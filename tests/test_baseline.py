@@ -19,6 +19,7 @@ from factcheck.gate.baseline import (
     write_baseline,
 )
 from factcheck.gate.comparison import KINDS, accuracy_by_relation, compare, threshold_failures
+from factcheck.gate.release_gate import ReleaseGate
 from factcheck.fact_result import FactResult
 
 MODEL = {"name": "tiny", "fingerprint": "f00d", "architecture": "llama", "dtype": "float32"}
@@ -180,6 +181,12 @@ def edit(change) -> dict:
         (lambda d: d["suites"].pop("mother_tongue"),
          "/facts/mother_tongue", ["has facts but no entry in /suites"]),
         (lambda d: d["model"].pop("fingerprint"), "/model", ["missing required field", "fingerprint"]),
+        # A verdict no check gives, or that contradicts every template's: edited by hand.
+        (lambda d: d["facts"]["country_capital"]["Peru"].update(say_pass=True),
+         "/facts/country_capital/Peru/say_pass", ["generation_pass and ranking_pass are both false"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(templates={"A {subject}": {"say_pass": False, "know_pass": None},
+                                                                              "B {subject}": {"say_pass": False, "know_pass": True}}),
+         "/facts/country_capital/France/say_pass", ["every template's say_pass is false"]),
         (lambda d: d.pop("facts"), "/", ["missing required field", "facts"]),
     ],
 )
@@ -248,6 +255,26 @@ def test_regressions_are_split_by_the_know_check(tmp_path):
     assert comparison.within_budget(3) and not comparison.within_budget(2)
     assert comparison.lookup("country_capital", "France").note == "the LRE still decodes the object"
     assert comparison.lookup("country_capital", "Nowhere") is None
+
+
+def test_a_run_is_compared_with_the_baseline_by_the_say_check_it_decides_by(tmp_path):
+    # Recorded by ranking: France ranked right but generated wrong, Peru generated right but ranked wrong.
+    baseline = recorded(tmp_path, [
+        record("country_capital", "France", "Paris", True, say_check="ranking", generation_pass=False),
+        record("country_capital", "Peru", "Lima", False, say_check="ranking", generation_pass=True),
+    ])
+    gate = ReleaseGate(baseline)
+    for check, france, peru in (("generation", "still_wrong", "still_right"), ("ranking", "still_right", "still_wrong")):
+        current = [record("country_capital", subject, obj, said, say_check=check, generation_pass=said, ranking_pass=said)
+                   for subject, obj, said in (("France", "Paris", check == "ranking"), ("Peru", "Lima", check == "generation"))]
+        kinds = {c.subject: c.kind for c in compare(baseline, MODEL, SUITES, current).changes}
+        assert kinds == {"France": france, "Peru": peru}, check
+        # The facts expected wrong (run as xfail) are those the baseline said wrong by the run's check.
+        assert gate.expected_wrong("country_capital", "France", "Paris", check) == (check == "generation")
+        assert gate.expected_wrong("country_capital", "Peru", "Lima", check) == (check == "ranking")
+    # Generated wrong now, where the baseline generated it right: a regression whatever check decided say_pass then.
+    current = [record("country_capital", "Peru", "Lima", False, say_check="generation")]
+    assert compare(baseline, MODEL, SUITES, current).lookup("country_capital", "Peru").is_regression
 
 
 def test_fixed_new_removed_and_counts(tmp_path):

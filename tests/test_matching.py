@@ -5,7 +5,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factcheck.says.matching import matching_answer, normalise
+from factcheck.answer_text import normalise
+from factcheck.says.matching import matching_answer
 
 
 def test_object_at_the_start_passes():
@@ -109,6 +110,15 @@ def test_a_number_glued_to_letters_is_another_word_and_a_unit_after_a_space_is_n
 def test_an_en_dash_or_figure_dash_continues_a_name_as_a_hyphen_does():
     for dash in ("-", "\u2010", "\u2011", "\u2012", "\u2013"):
         assert matching_answer(f" Guinea{dash}Bissau", ["Guinea"]) is None, dash
+
+
+def test_a_spaced_dash_before_a_capital_continues_a_name_and_before_a_lower_case_word_ends_it():
+    for dash in ("-", "\u2013", "\u2014", "\u2015", "\u2212"):
+        for said in (f" Guinea {dash} Bissau", f" Guinea {dash}Bissau", f" Guinea{dash} Bissau"):
+            assert matching_answer(said, ["Guinea"]) is None, said
+        assert matching_answer(f" Paris {dash} the capital of France", ["Paris"]) == "Paris", dash
+    # Only a name goes on into another name: a number is not continued by a dash and a capital.
+    assert matching_answer(" 1990 \u2013 Bissau", ["1990"]) == "1990"
 
 
 def test_an_answer_that_starts_with_a_quote_or_bracket_is_said_as_written():

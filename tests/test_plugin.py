@@ -461,6 +461,24 @@ def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(p
     assert "invalid fact suite" in broken.stdout.str() and broken.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_a_folder_link_back_up_the_tree_is_not_collected_again_and_is_named(project):
+    write_suite(project.path / "suites", "capitals")
+    (project.path / "suites" / "self").symlink_to(".")
+    (project.path / "suites" / "deeper" / "down").mkdir(parents=True)
+    (project.path / "suites" / "deeper" / "down" / "up").symlink_to("../..")
+    # A link to another folder, or to a file, is collected as usual.
+    (project.path / "elsewhere").mkdir()
+    write_suite(project.path / "elsewhere", "more_capitals")
+    (project.path / "suites" / "other").symlink_to("../elsewhere")
+    result = run(project, "suites", "--collect-only", "-q")
+    collected = [line for line in result.outlines if "::" in line]
+    files = {"suites/geo/country_capital.json", "suites/capitals.json", "suites/other/more_capitals.json"}
+    assert len(collected) == len(files) * len(CAPITALS), result.stdout.str()[-2000:]
+    assert {line.split("::")[0] for line in collected} == files
+    assert "2 folder link(s) lead back to a folder above them" in result.stdout.str()
+    assert "suites/self, suites/deeper/down/up" in result.stdout.str()
+
+
 def test_a_relations_shared_work_is_charged_once_to_a_setup_and_each_fact_to_its_own_call(project):
     junit = project.path / "junit.xml"
     result = run(project, "suites", "--factcheck-lre=off", f"--junitxml={junit}", "-o", "junit_duration_report=call",

@@ -364,7 +364,15 @@ def test_a_distractor_needs_a_visible_one_line_statement_and_another_object(tmp_
     for fact in document["facts"]:
         fact["object"] = "Europe"
         fact.pop("aliases", None)
-    assert "every fact has the object 'Europe'" in message_at(rejection(tmp_path, document), "/settings/distractor")
+    assert "every object here is one of each fact's own answers" in message_at(rejection(tmp_path, document), "/settings/distractor")
+    # Objects that differ only in case or compatibility form are one answer; an alias counts as an answer.
+    for fact, object_ in zip(document["facts"], ["Europe", "EUROPE", "europe", "Ｅｕｒｏｐｅ"]):
+        fact["object"] = object_
+    assert pointers(rejection(tmp_path, document)) == ["/settings/distractor"]
+    document["facts"][1]["object"] = "Asia"
+    document["facts"][0]["aliases"] = ["Asia"]
+    assert pointers(rejection(tmp_path, document)) == ["/facts/0"]
+    assert "one of this fact's answers ('Europe', or an alias)" in message_at(rejection(tmp_path, document), "/facts/0")
 
 
 @pytest.mark.parametrize(

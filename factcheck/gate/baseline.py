@@ -57,6 +57,11 @@ class BaselineFact:
     # template -> {"say_pass", "know_pass"} where the suite's facts were asked under several templates, else None
     templates: dict[str, dict[str, bool | None]] | None = None
 
+    def said_by(self, check: str) -> bool:
+        """Whether the baseline's model said the fact by `check` ("generation" or "ranking"): a run is compared with
+        the check it decides by, whichever check decided `say_pass` when the baseline was recorded."""
+        return self.ranking_pass if check == "ranking" else self.generation_pass
+
     def to_entry(self) -> dict[str, Any]:
         """The fact's entry of a baseline file (as `baseline_entry` writes it)."""
         entry = asdict(self)
@@ -199,7 +204,23 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             # json.dumps would write NaN/Infinity, which is not JSON.
             if isinstance(margin, float) and not math.isfinite(margin):
                 problems.append((json_pointer(["facts", relation, subject, "margin"]), f"expected a finite number or null, got {margin}"))
+            if problem := _say_pass_contradiction(fact):
+                problems.append((json_pointer(["facts", relation, subject, "say_pass"]), problem))
     return problems
+
+
+def _say_pass_contradiction(fact: Mapping[str, Any]) -> str | None:
+    """A fact's say_pass is one check's verdict, combined over its templates by all or any: one that no check and no
+    combination gives was edited by hand, and the gate would read the fact two ways."""
+    say_pass = fact["say_pass"]
+    if say_pass not in (fact["generation_pass"], fact["ranking_pass"]):
+        return (f"say_pass is {json.dumps(say_pass)} while generation_pass and ranking_pass are both "
+                f"{json.dumps(not say_pass)}: say_pass is the verdict of one of those checks")
+    template_verdicts = [entry["say_pass"] for entry in (fact.get("templates") or {}).values()]
+    if template_verdicts and len(set(template_verdicts)) == 1 and say_pass != template_verdicts[0]:
+        return (f"say_pass is {json.dumps(say_pass)} while every template's say_pass is {json.dumps(template_verdicts[0])}: "
+                "the fact's verdict combines its templates' verdicts")
+    return None
 
 
 def validation_problems(document: Any) -> list[tuple[str, str]]:

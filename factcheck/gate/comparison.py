@@ -188,12 +188,13 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
         if not before and now:
             return FIXED, ""
         return (STILL_RIGHT, "") if now else (STILL_WRONG, "")
-    if base.say_pass and not said:
+    said_before = base.said_by(result.say.check)  # like for like, had the run's say-check changed since
+    if said_before and not said:
         know = result.know_pass
         if know is None:
             return REGRESSED, _why_not_split(result)
         return (SUPPRESSED, "the LRE still decodes the object") if know else (FORGOTTEN, "the LRE does not decode the object either")
-    if not base.say_pass and said:
+    if not said_before and said:
         return FIXED, ""
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
 

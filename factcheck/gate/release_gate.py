@@ -27,10 +27,11 @@ class ReleaseGate:
         entry = self.baseline.facts.get(relation, {}).get(subject)
         return None if entry is None or entry.object != obj else entry
 
-    def expected_wrong(self, relation: str, subject: str, obj: str) -> bool:
-        """Said wrong in the baseline: the fact runs as a strict xfail, so that a fix shows until re-recorded."""
+    def expected_wrong(self, relation: str, subject: str, obj: str, check: str) -> bool:
+        """Said wrong in the baseline by `check` (the say-check this run decides the fact by): the fact runs as a
+        strict xfail, so that a fix shows until re-recorded."""
         entry = self.entry(relation, subject, obj)
-        return entry is not None and not entry.say_pass
+        return entry is not None and not entry.said_by(check)
 
     def judge(self, result: FactResult) -> FactChange:
         """The fact's class against the baseline, decided here once and reused by the comparison."""

@@ -6,44 +6,10 @@ import re
 import unicodedata
 from typing import Sequence
 
-_WHITESPACE = re.compile(r"\s+")
+from factcheck.answer_text import WHITESPACE, compatible, fold, normalise
+
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*").
 _LEADING_NOISE = " \t\"'`*_([{“‘’«„‚「『:"
-
-
-def normalise(text: str) -> str:
-    """Unicode-compatibility fold, case fold (a dotted capital I folds to a plain i: 'İstanbul' is 'istanbul'),
-    collapse whitespace, trim."""
-    return _WHITESPACE.sub(" ", "".join(map(_fold, _compatible(text)))).strip()
-
-
-# Characters whose compatibility form would merge them into the number before them: a power ("10³" would read 103,
-# "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2); after anything else they fold as usual ("E=mc²" is
-# E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
-_POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
-_FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
-_FRACTION_SLASH = "\u2044"
-_TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
-# A space of any width between digit groups is a thousands separator ("1 000" is 1,000).
-_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
-# Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
-# Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
-
-
-def _compatible(text: str) -> str:
-    """NFKC, with the characters above kept apart from the number before them."""
-    text = _DIGIT_GROUP_SPACE.sub(",", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
-    text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
-    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
-    return unicodedata.normalize("NFKC", text)
-
-
-def _fold(char: str) -> str:
-    # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
-    # The minus sign is the hyphen-minus everyone types ("−5" says -5).
-    # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
-    return {"\u0130": "i", "\u2212": "-", "\u2019": "'"}.get(char) or char.casefold()
 
 
 def _is_word_char(char: str) -> bool:
@@ -71,15 +37,20 @@ def _looks_like_a_name(answer: str) -> bool:
 
 def _continues_the_name(rest: str) -> bool:
     """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City',
-    'Guinea—Bissau' (an em dash before a capital; 'Paris—the capital' still says Paris)."""
+    'Guinea—Bissau' and 'Guinea – Bissau' (a dash, spaced or not, before a capital; 'Paris—the capital' and
+    'Paris – the capital' still say Paris)."""
     if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
         return True
+    if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
+        return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
-    return len(rest) >= 2 and rest[0] in " \u2014\u2015'\u2019" and _is_capital(rest[1])
+    return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
 
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
+# A dash of any kind, spaced or not, before a word.
+_DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
 _NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the Arabic decimal and thousands signs
@@ -120,9 +91,9 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     """
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
-    written = _WHITESPACE.sub(" ", _compatible(generated)).strip()
+    written = WHITESPACE.sub(" ", compatible(generated)).strip()
     written = written.lstrip(_LEADING_NOISE)
-    folded_parts = [_fold(char) for char in written]
+    folded_parts = [fold(char) for char in written]
     said = "".join(folded_parts)
     ends = []  # ends[i]: the written length that covers the first i + 1 folded characters
     for index, part in enumerate(folded_parts):

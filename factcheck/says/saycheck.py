@@ -15,10 +15,11 @@ from typing import Sequence
 
 import torch
 
+from factcheck.answer_text import normalise
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from factcheck.says.matching import matching_answer, normalise
+from factcheck.says.matching import matching_answer
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index

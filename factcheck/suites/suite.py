@@ -23,6 +23,7 @@ import jsonschema
 
 from factcheck.cache import file_kind
 from factcheck.errors import JsonFileError
+from factcheck.answer_text import normalise
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
@@ -328,6 +329,24 @@ def _answer_text_problem(value: str) -> str | None:
     return None
 
 
+def _facts_without_a_wrong_object(facts: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """A distractor's {wrong} is another fact's object that is not one of this fact's answers, compared as answers
+    are read ("paris" is Paris); a fact with no such object would be prompted with an empty distractor."""
+    objects = {normalise(fact["object"]) for fact in facts}
+    problems = []
+    for index, fact in enumerate(facts):
+        answers = {normalise(answer) for answer in [fact["object"], *fact.get("aliases", ())]}
+        if not objects - answers:
+            problems.append((f"/facts/{index}", f"the distractor's {{wrong}} is another fact's object, and every "
+                                                f"object here is one of this fact's answers ({fact['object']!r}, or "
+                                                "an alias): add facts with other objects, or remove the distractor"))
+    if len(problems) == len(facts):
+        return [("/settings/distractor", "{wrong} is another fact's object, and every object here is one of each "
+                                         "fact's own answers (compared as answers are read: 'paris' is Paris): add "
+                                         "facts with other objects, or remove the distractor")]
+    return problems
+
+
 def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks the schema cannot express."""
     problems: list[tuple[str, str]] = []
@@ -364,13 +383,10 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     raw_settings = document.get("settings") or {}
     distractor = raw_settings.get("distractor")
     if isinstance(distractor, dict) and isinstance(distractor.get("statement"), str):
-        objects = {object_ for _, object_, _ in first_seen.values()}
         if problem := _answer_text_problem(distractor["statement"]):  # it goes on the question's line
             problems.append(("/settings/distractor/statement", problem))
-        elif len(objects) == 1:
-            problems.append(("/settings/distractor", f"{{wrong}} is another fact's object, and every fact has the "
-                                                     f"object {objects.pop()!r}: add facts with other objects, or "
-                                                     "remove the distractor"))
+        else:
+            problems += _facts_without_a_wrong_object(document["facts"])
     if isinstance(raw_settings.get("system"), str):
         if problem := _text_problem(raw_settings["system"]):
             problems.append(("/settings/system", problem))

@@ -1,0 +1,45 @@
+"""Answer text as answers are compared: a Unicode-compatibility fold and a case fold. Shared by the say-check, which
+reads answers with it, and the suites, whose validation must see answers as the say-check will."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WHITESPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Unicode-compatibility fold, case fold (a dotted capital I folds to a plain i: 'İstanbul' is 'istanbul'),
+    collapse whitespace, trim."""
+    return WHITESPACE.sub(" ", "".join(map(fold, compatible(text)))).strip()
+
+
+# Characters whose compatibility form would merge them into the number before them: a power ("10³" would read 103,
+# "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2); after anything else they fold as usual ("E=mc²" is
+# E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
+_POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+_FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
+_FRACTION_SLASH = "\u2044"
+_TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
+# A space of any width between digit groups is a thousands separator ("1 000" is 1,000).
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
+# Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
+# Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
+
+
+def compatible(text: str) -> str:
+    """NFKC, with the characters above kept apart from the number before them."""
+    text = _DIGIT_GROUP_SPACE.sub(",", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
+    text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
+    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
+    return unicodedata.normalize("NFKC", text)
+
+
+def fold(char: str) -> str:
+    """One character as answers are compared: case-folded, with the variants below read as the plain one."""
+    # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
+    # The minus sign is the hyphen-minus everyone types ("−5" says -5).
+    # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
+    return {"\u0130": "i", "\u2212": "-", "\u2019": "'"}.get(char) or char.casefold()

@@ -7,6 +7,9 @@ import re
 import unicodedata
 
 WHITESPACE = re.compile(r"\s+")
+# Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*"): stripped from the start
+# of a generated answer and of an expected one alike.
+LEADING_NOISE = " \t\"'`*_([{“‘’«„‚「『:"
 
 
 def normalise(text: str) -> str:
@@ -42,4 +45,5 @@ def fold(char: str) -> str:
     # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
     # The minus sign is the hyphen-minus everyone types ("−5" says -5).
     # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
-    return {"\u0130": "i", "\u2212": "-", "\u2019": "'"}.get(char) or char.casefold()
+    # The fraction slash is the slash everyone types ("½" is 1/2).
+    return {"\u0130": "i", "\u2212": "-", "\u2019": "'", "\u2044": "/"}.get(char) or char.casefold()

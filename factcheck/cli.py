@@ -74,17 +74,25 @@ _round_bits = _whole_number(2, "a whole number of bits", most=24)
 
 
 def _png_output_problem(path: Path) -> str | None:
-    """Why the heatmap may not be written to `path`: a file there that is not a PNG image is never replaced."""
+    """Why the heatmap may not be written to `path`: a file there is replaced only when it is a heatmap factcheck wrote
+    (a suite, a model, or another image would be lost)."""
     from factcheck.cache import unwritable_reason
+    from factcheck.knows.lens import is_lens_png
 
     reason = unwritable_reason(path)
     if reason:
         return f"cannot be written: {reason}"
     if path.is_file():
         with path.open("rb") as handle:
-            if handle.read(8) != b"\x89PNG\r\n\x1a\n":
-                return "is a file that is not a PNG image (a suite, a model or another file would be lost); give a new path"
+            head = handle.read(_PNG_HEAD_BYTES)
+        if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "is a file that is not a PNG image (a suite, a model or another file would be lost); give a new path"
+        if not is_lens_png(head):
+            return "is a PNG image that factcheck lens did not write (it would be lost); give a new path"
     return None
+
+
+_PNG_HEAD_BYTES = 64 * 1024  # a heatmap's text chunks lie in its first few hundred bytes
 
 
 def _lens(args: argparse.Namespace) -> int:

@@ -118,6 +118,9 @@ class FactResult:
     # generated, margin, candidates and the LRE's decoding above are the first template's). Empty for one template.
     templates: tuple[TemplateResult, ...] = ()
     template_mode: str | None = None
+    # The template the fact was asked under, where it was asked under one (None: several, or not recorded): a baseline
+    # that holds the fact's verdict under each of several templates is compared on this one.
+    template: str | None = None
 
     @property
     def consistent(self) -> bool | None:
@@ -165,6 +168,7 @@ class FactResult:
             "lre_object_rank": None if know is None else know.object_rank,
             "lre_object_vocab_rank": None if know is None else know.object_vocab_rank,
             "lre_object_probability": None if know is None else know.object_probability,
+            **({} if self.template is None else {"template": self.template}),
             **({} if not self.templates else {"template_mode": self.template_mode,
                                               "templates": [t.to_dict() for t in self.templates]}),
             **({} if self.distracted is None else {"distracted": {
@@ -226,6 +230,7 @@ class FactResult:
             ),
             templates=_templates_from(entry.get("templates")),
             template_mode=entry.get("template_mode"),
+            template=entry.get("template"),
         )
 
 

@@ -18,7 +18,7 @@ from factcheck.model.language_model import LanguageModel, load_model
 from factcheck.reports.records import DistractedResult, FactRecord, PhrasingRun, RelationRun
 from factcheck.reports.run_summary import LreInfo, ModelInfo, RunSummary
 from factcheck.says.saycheck import SayOptions, prompts_too_long, run_relation
-from factcheck.settings import DEFAULT_SHOTS, Settings, resolve, settings_for_suite, suite_shots
+from factcheck.settings import DEFAULT_SHOTS, Settings, resolve, settings_for_suite, suite_shots, templates_asked
 from factcheck.suites.suite import Suite, SuiteError
 
 
@@ -123,7 +123,7 @@ class FactcheckSession:
         if problems:
             raise SuiteError(suite.path, problems, fix="write the text without the model's control tokens")
         started = time.perf_counter()
-        count = 1 if mode == "first" else len(suite.templates)
+        count = len(templates_asked(suite, mode))
         phrased = [suite.phrased(index, prompt=settings.prompt) for index in range(count)]
         distracted = dataclasses.replace(options, distractor=suite.settings.distractor)
         for index, question in enumerate(phrased):  # distracted prompts are asked under the first template only

@@ -85,3 +85,8 @@ def suite_settings(suite: Suite) -> Settings:
 def suite_shots(suite: Suite) -> int | None:
     """The suite's own number of demonstrations (= LRE training facts), or None when it sets none."""
     return suite.settings.lre.n_train if suite.settings.lre.n_train is not None else suite.settings.shots
+
+
+def templates_asked(suite: Suite, mode: str) -> list[str]:
+    """The templates a suite's facts are asked under in a templates mode: the first only under `first`."""
+    return list(suite.templates[:1] if mode == "first" else suite.templates)

@@ -35,7 +35,7 @@ from factcheck.gate.comparison import threshold_failures
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
-from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite
+from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite, templates_asked
 from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
@@ -123,11 +123,23 @@ def baseline_path(config: pytest.Config) -> Path | None:
     given = config.getoption("factcheck_baseline")
     if given:
         return resolved(given, "the baseline (--factcheck-baseline)")
-    from_ini = config.getini("factcheck_baseline")
+    from_ini = _ini_value(config, "factcheck_baseline", str)
     if not from_ini:
         return None
     base = config.inipath.parent if config.inipath else config.rootpath
     return resolved(base / from_ini, "the baseline (factcheck_baseline)")
+
+
+def _suite_patterns(config: pytest.Config) -> list[str]:
+    """The factcheck_suites patterns, read once at start-up: a value of the wrong kind is a usage error there, not a
+    collection error with a traceback."""
+    try:
+        patterns = config.getini("factcheck_suites")
+    except (pytest.UsageError, TypeError, ValueError) as error:
+        raise pytest.UsageError(f"factcheck_suites in the ini file must be a list of glob patterns: {error}") from None
+    if not all(isinstance(pattern, str) for pattern in patterns):
+        raise pytest.UsageError(f"factcheck_suites in the ini file must be a list of glob patterns, not {patterns!r}")
+    return list(patterns)
 
 
 def _refuse_empty_options(config: pytest.Config) -> None:
@@ -333,6 +345,7 @@ class FactcheckRun:
         self.settings = resolve(command_line, ini)
         self.recording = bool(config.getoption("factcheck_update_baseline"))
         self.baseline_path = baseline_path(config)
+        self.suite_patterns: list[str] = _suite_patterns(config)
         self.gate: ReleaseGate | None = None
         self.threshold_failures: list[tuple[str, float, float]] = []
         self._session: FactcheckSession | None = None
@@ -439,7 +452,7 @@ class FactcheckRun:
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
             return None
-        patterns = self.config.getini("factcheck_suites")
+        patterns = self.suite_patterns
         if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns) or file_path in self._named_files():
             # A JSON file named on the command line is meant as a suite wherever it lies (an invalid one says why).
             return SuiteFile.from_parent(parent, path=file_path)
@@ -465,7 +478,7 @@ class FactcheckRun:
         for suite files that pytest cannot select by their path."""
         lines = []
         if self._passed_over:
-            patterns = " ".join(config.getini("factcheck_suites"))
+            patterns = " ".join(self.suite_patterns)
             lines.append(f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
                          f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
                          "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
@@ -549,8 +562,10 @@ class FactcheckRun:
             raise pytest.UsageError("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping "
                                     "plugin handles, and this run turned it off (-p no:skipping): drop that option")
         for item in facts:
-            check = settings_for_suite(self.command_line, item.suite, self.ini).say_check
-            if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, check):
+            settings = settings_for_suite(self.command_line, item.suite, self.ini)
+            asked = templates_asked(item.suite, settings.templates)
+            if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, settings.say_check,
+                                        asked, settings.templates):
                 # raises=FactFailure: a regression (under one of its templates) or a relation that cannot run still fails.
                 item.add_marker(pytest.mark.xfail(
                     strict=True, raises=FactFailure,

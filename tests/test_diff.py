@@ -135,6 +135,22 @@ def test_a_fact_said_right_before_that_the_candidate_did_not_check_fails_the_dif
     assert run(capsys, base, report_file(tmp_path / "one.json", BASE[:4]))[0] == 0
 
 
+def test_a_candidate_asked_under_one_template_is_compared_on_it(tmp_path, capsys):
+    # The base said Peru under its first template only (wrong as a whole); the candidate, asked under that template
+    # alone (`--factcheck-templates first`), no longer says it.
+    good, odd = "The capital city of {subject} is", "Zebra {subject}"
+    base_document = build_baseline(MODEL, SUITES, BASE)
+    base_document["facts"]["country_capital"]["Peru"]["templates"] = {good: {"say_pass": True, "know_pass": None},
+                                                                     odd: {"say_pass": False, "know_pass": None}}
+    base = write_baseline(tmp_path / "base.json", base_document)
+    peru = {**record("country_capital", "Peru", "Lima", False).to_dict(), "generated": "x", "template": good}
+    code, out, _ = run(capsys, base, report_file(tmp_path / "first.json", [*BASE[:3], peru, BASE[4]]))
+    assert code == 1 and "FAIL: 1 regression(s)" in out and "Peru" in out.split("Regressions:")[1].split("Fixes:")[0]
+    # Asked under a template the base has no verdict for: compared as a whole (wrong before, wrong now).
+    elsewhere = {**peru, "template": "Capital of {subject}:"}
+    assert run(capsys, base, report_file(tmp_path / "other.json", [*BASE[:3], elsewhere, BASE[4]]))[0] == 0
+
+
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
     old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)

@@ -78,5 +78,19 @@ def test_a_device_this_torch_cannot_use_is_one_clear_setting_error(tiny_llama_fo
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
-    with pytest.raises(SettingError, match=r"device 'cuda:0' is not available .* use --factcheck-device cpu"):
+    with pytest.raises(SettingError, match=r"device 'cuda:0' is not available .* run on cpu \(--factcheck-device cpu"):
         load_model(str(tiny_llama_folder), device="cuda:0")
+    # Every accelerator kind torch names, where this build has none; and a device factcheck does not run on.
+    for device in ("xpu", "hpu", "npu:1", "mlu"):
+        with pytest.raises(SettingError, match=rf"device '{device}' is not available to this torch"):
+            load_model(str(tiny_llama_folder), device=device)
+    for device in ("meta", "CPU", "vulkan"):
+        with pytest.raises(SettingError, match=rf"device '{device}' is not one factcheck runs on"):
+            load_model(str(tiny_llama_folder), device=device)
+
+
+def test_the_cli_refuses_a_device_it_cannot_use_in_one_line(tiny_llama_folder, capsys):
+    from factcheck.cli import main
+
+    assert main(["model", "info", str(tiny_llama_folder), "--device", "meta"]) == 2
+    assert "device 'meta' is not one factcheck runs on" in capsys.readouterr().err

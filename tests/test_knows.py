@@ -245,6 +245,14 @@ def test_lens_command_prints_the_grid_and_writes_a_png(tmp_path, tiny_llama_fold
     before = suite.read_bytes()
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(suite), "Peru is"]) == 2
     assert "is a file that is not a PNG image" in capsys.readouterr().err and suite.read_bytes() == before
+    # Nor is a PNG image of the user's own (a logo): only a heatmap factcheck wrote is replaced.
+    logo = tmp_path / "logo.png"
+    import matplotlib.pyplot as plt
+
+    plt.imsave(logo, [[0.0, 1.0], [1.0, 0.0]])
+    before = logo.read_bytes()
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(logo), "Peru is"]) == 2
+    assert "is a PNG image that factcheck lens did not write" in capsys.readouterr().err and logo.read_bytes() == before
     # A prompt past the model's positions is one message, not a traceback.
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru " * 300]) == 2
     assert "more than the model's 256 positions" in capsys.readouterr().err

@@ -79,9 +79,32 @@ def test_a_name_does_not_end_inside_a_longer_name():
     # Punctuation, a lower-case word or the end still end a name.
     for said in (" Paris, France", " Paris.", " Paris", " Paris is the capital", " Paris (France)", " Guinea - a country"):
         assert matching_answer(said, ["Paris", "Guinea"]) is not None, said
-    # Words that are not names go on as before: a capitalised word after a common noun does not make a new word.
+    # A capitalised word after a common noun does not make a new word; a hyphen between letters does, name or not.
     assert matching_answer(" red Square", ["red"]) == "red"
-    assert matching_answer(" well-known", ["well"]) == "well"
+    for said, answer in ((" well-known", "well"), (" narrow-minded", "narrow"), (" black-and-white", "black"), (" e-mail", "e")):
+        assert matching_answer(said, [answer]) is None, said
+
+
+def test_lower_case_particles_inside_a_name_carry_it_on():
+    for said, answer in ((" Santiago de Cuba", "Santiago"), (" Kingston upon Hull", "Kingston"), (" Frankfurt an der Oder", "Frankfurt"),
+                         (" Trinidad and Tobago", "Trinidad"), (" Bosnia and Herzegovina", "Bosnia"), (" Côte d'Ivoire", "Côte"),
+                         (" Isle of Man", "Isle")):
+        assert matching_answer(said, [answer]) is None, said
+    assert matching_answer(" Santiago de Chile", ["Santiago", "Santiago de Chile"]) == "Santiago de Chile"
+    for said in (" Paris and the rest of France", " Paris of course", " Paris, de facto"):
+        assert matching_answer(said, ["Paris"]) == "Paris", said
+
+
+def test_contractions_and_glued_ampersands_make_other_words():
+    for said, answer in ((" won't", "won"), (" can't", "can"), (" can’t", "can"), (" AT&T", "AT")):
+        assert matching_answer(said, [answer]) is None, said
+    assert matching_answer(" won the race", ["won"]) == "won" and matching_answer(" AT, then", ["AT"]) == "AT"
+
+
+def test_a_line_separator_ends_the_answer_as_a_newline_does():
+    for separator in ("\n", "\r", "\u2028", "\u2029", "\x85", "\v"):
+        assert matching_answer(f" Paris{separator}The capital", ["Paris"]) == "Paris", repr(separator)
+        assert matching_answer(f"{separator}Paris", ["Paris"]) is None, repr(separator)
 
 
 def test_a_dotted_capital_i_matches_a_plain_i_and_dotless_i_stays_a_letter_of_its_own():
@@ -142,6 +165,12 @@ def test_the_minus_sign_is_a_minus_and_joins_a_name_as_a_hyphen_does():
     # An em dash carries a name on before a capital only: it is also a sentence's dash.
     assert matching_answer(" Guinea\u2014Bissau", ["Guinea"]) is None
     assert matching_answer(" Paris\u2014the capital", ["Paris"]) == "Paris"
+
+
+def test_more_ranges_powers_and_scales_carry_a_number_on_and_a_fraction_reads_alike_both_ways():
+    for said, answer in ((" 4\u20145", "4"), (" 4~5", "4"), (" 10**8", "10"), (" 3 milliard", "3"), (" 3 Mrd", "3")):
+        assert matching_answer(said, [answer]) is None, said
+    assert matching_answer(" ½ cup", ["1/2"]) == "1/2" and matching_answer(" 1/2 cup", ["½"]) == "½"
 
 
 def test_superscripts_fractions_and_products_carry_a_number_on():

@@ -354,6 +354,20 @@ def test_a_subject_written_with_decomposed_accents_is_the_same_subject(tmp_path)
                                                      "other Unicode code points for its accents) again; remove the duplicate")
 
 
+def test_an_answer_of_only_quotes_or_brackets_is_refused_naming_it(tmp_path):
+    for answer in ("*", '"', "(", "«„", "_:_"):
+        document = valid()
+        document["facts"][0]["object"] = answer
+        document["facts"][1]["aliases"] = [answer]
+        rejected = rejection(tmp_path, document)
+        assert pointers(rejected) == ["/facts/0/object", "/facts/1/aliases/0"], answer
+        assert "stripped from the start of every answer" in message_at(rejected, "/facts/0/object")
+    document = valid()
+    document["facts"][0]["subject"] = "*"  # a subject is not an answer
+    document["facts"][0]["object"] = "(500) Days of Summer"
+    load_suite(write(tmp_path, document))
+
+
 def test_a_distractor_needs_a_visible_one_line_statement_and_another_object(tmp_path):
     for statement in ("{subject} is in {wrong}.\nReally", "{subject}\u0000 is in {wrong}."):
         document = valid()

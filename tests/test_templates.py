@@ -10,6 +10,7 @@ import torch
 from factcheck.fact_result import FactResult, combine_verdicts
 from factcheck.gate.baseline import build_baseline, parse_baseline
 from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_RIGHT, STILL_WRONG, SUPPRESSED, classify
+from factcheck.gate.release_gate import ReleaseGate
 from factcheck.knows.knowcheck import KnowOutcome
 from factcheck.reports.records import FactRecord
 from factcheck.reports.report import consistency, report_document
@@ -137,6 +138,26 @@ def test_a_changed_mode_or_template_set_is_not_taken_for_a_change_of_the_model(t
     three = suite_of(tmp_path, [GOOD, ODD, "Capital of {subject}:"])
     was_right = baseline_of(record_of(two, [True, True], [None, None], "all").result).facts["capital"]["France"]
     assert classify(was_right, record_of(three, [True, True, False], [None, None, None], "all").result)[0] == STILL_RIGHT
+
+
+def test_a_run_that_asks_one_template_is_compared_on_it_with_a_baseline_of_several(tmp_path):
+    two = suite_of(tmp_path, [GOOD, ODD])
+    # Said under the first template only: wrong as a whole under `all`, but right under the template `first` asks.
+    was_half = baseline_of(record_of(two, [True, False], [None, None], "all").result).facts["capital"]["France"]
+    assert was_half.say_pass is False
+    for asked in (two, suite_of(tmp_path, [GOOD])):  # --factcheck-templates first, or the odd template removed
+        first = record_of(asked, [False], [None], "first").result
+        assert first.template == GOOD and first.templates == ()
+        assert classify(was_half, first)[0] == REGRESSED
+        assert classify(was_half, record_of(asked, [True], [None], "first").result)[0] == STILL_RIGHT
+    # The strict xfail follows the templates the run asks.
+    gate = ReleaseGate(baseline_of(record_of(two, [True, False], [None, None], "all").result))
+    assert gate.expected_wrong("capital", "France", "Paris", "generation", [GOOD, ODD], "all")
+    assert not gate.expected_wrong("capital", "France", "Paris", "generation", [GOOD], "first")
+    assert gate.expected_wrong("capital", "France", "Paris", "generation", [ODD], "all")
+    # Asked under a template the baseline never asked: compared as a whole.
+    other = suite_of(tmp_path, ["Capital of {subject}:"])
+    assert classify(was_half, record_of(other, [True], [None], "first").result)[0] == FIXED
 
 
 def test_a_template_only_one_side_asked_is_not_compared(tmp_path):

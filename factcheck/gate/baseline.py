@@ -79,9 +79,13 @@ class Baseline:
     suites: dict[str, dict[str, str]]
     facts: dict[str, dict[str, BaselineFact]]
     incomplete: str | None = None  # a report of a partial run says why (a baseline is never written from one)
+    results: tuple[FactResult, ...] = ()  # read from a report: its facts whole (a baseline keeps less of each)
 
     def records(self) -> list[FactResult]:
-        """The facts as results (with what a baseline keeps of one), sorted: a baseline can stand in for a run."""
+        """The facts as results, sorted: a baseline can stand in for a run. A report's results are kept whole (the
+        template a fact was asked under, why a know-verdict is missing); a baseline's hold what it keeps of one."""
+        if self.results:
+            return sorted(self.results, key=lambda result: result.key)
         return [
             FactResult.from_dict({"relation": relation, "subject": subject, **fact.to_entry()})
             for relation in sorted(self.facts)

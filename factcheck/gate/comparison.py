@@ -180,8 +180,8 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
         return _template_regression(regressed, result)
     shared = shared_templates(base, result)
     if shared:
-        # Both sides asked several templates: judge the ones both asked, by this run's mode, so that a changed mode or
-        # a template added or removed since the baseline is not taken for a change of the model.
+        # The baseline kept a verdict per template: judge the templates both asked, by this run's mode, so that a
+        # changed mode or a template added or removed since the baseline is not taken for a change of the model.
         mode = result.template_mode or "all"
         before = combine_verdicts(mode, [base.templates[t.template]["say_pass"] for t in shared])
         now = combine_verdicts(mode, [t.say_pass for t in shared])
@@ -200,10 +200,17 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
 
 
 def shared_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
-    """This run's templates that the baseline also recorded (none where either side asked one template only)."""
-    if not base.templates or not result.templates:
+    """This run's templates that the baseline also recorded its verdicts under (none where the baseline asked one
+    template only). A run that asked one template (`--factcheck-templates first`, or a suite left with one) is
+    compared on it: the baseline may have said the fact under that template alone."""
+    if not base.templates:
         return []
-    return [t for t in result.templates if t.template in base.templates]
+    asked = result.templates
+    if not asked and result.template is not None:
+        say = result.say
+        asked = (TemplateResult(template=result.template, say_pass=say.passed, generation_pass=say.generation_pass,
+                                ranking_pass=say.ranking_pass, know_pass=result.know_pass),)
+    return [t for t in asked if t.template in base.templates]
 
 
 def regressed_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:

@@ -87,7 +87,7 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
     results = [FactResult.from_dict(fact) for fact in document["facts"]]
     return dataclasses.replace(parse_baseline(build_baseline(document["model"], document["suites"], results), path),
-                               incomplete=document.get("incomplete"))
+                               incomplete=document.get("incomplete"), results=tuple(results))
 
 
 def load_results(path: str | Path) -> Baseline:

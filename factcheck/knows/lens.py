@@ -94,6 +94,15 @@ def render_text(grid: LensGrid, last_positions: int | None = 12) -> str:
     return "\n".join(lines)
 
 
+# Written into each heatmap's PNG text chunk: `factcheck lens --png` replaces only an image of its own.
+LENS_PNG_SOFTWARE = "factcheck attribute lens"
+
+
+def is_lens_png(head: bytes) -> bool:
+    """Whether a PNG file's first bytes (its text chunks come before the image data) are a heatmap of `png_bytes`."""
+    return head.startswith(b"\x89PNG\r\n\x1a\n") and b"tEXtSoftware\x00" + LENS_PNG_SOFTWARE.encode() in head
+
+
 def render_png(grid: LensGrid, path: str | Path, title: str = "", last_positions: int | None = 16) -> Path:
     """Write the heatmap of `png_bytes` to `path` (atomically)."""
     write_bytes_atomic(Path(path), png_bytes(grid, title, last_positions))
@@ -145,6 +154,6 @@ def png_bytes(grid: LensGrid, title: str = "", last_positions: int | None = 16) 
     axes.set_title(drawable(title or f"attribute lens: {grid.prompt[-60:]!r}"), fontsize=9)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": LENS_PNG_SOFTWARE})
     plt.close(figure)
     return buffer.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from factcheck.cache import file_kind
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
 from factcheck.suites.prompts import CHAT_SEPARATOR, REPLY_PROBE, reply_separator
-from factcheck.types import DTYPE_NAMES
+from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES
 
 DTYPES = {
     "float32": torch.float32,
@@ -417,13 +418,27 @@ def library_versions() -> str:
     return f"torch {torch.__version__}, transformers {transformers.__version__}"
 
 
+def _backend_available(kind: str) -> bool:
+    """Whether this torch has a usable `kind` device: its backend module exists (torch.xpu, torch.hpu, ...; mps lives
+    under torch.backends) and says so."""
+    backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
+    is_available = getattr(backend, "is_available", None)
+    try:
+        return bool(is_available()) if callable(is_available) else False
+    except Exception:  # a backend whose runtime is missing raises instead of answering
+        return False
+
+
 def require_device(device: str) -> None:
     """SettingError unless this torch can run on `device` ("cuda:1" on a CPU-only build would fail every fact)."""
+    if not re.fullmatch(DEVICE_PATTERN, device):
+        raise SettingError(f"device {device!r} is not one factcheck runs on: give cpu, cuda, cuda:1, mps, xpu, hpu, npu "
+                           "or mlu, or auto (accelerate spreads the model over the devices)")
     kind = device.split(":", 1)[0]
-    available = {"cuda": torch.cuda.is_available, "mps": lambda: torch.backends.mps.is_available()}
-    if kind in available and not available[kind]():
+    if kind not in ("cpu", "auto") and not _backend_available(kind):
         raise SettingError(f"device {device!r} is not available to this torch ({torch.__version__}: no {kind.upper()} "
-                           "device or no build for it): use --factcheck-device cpu, or auto to take what there is")
+                           "device or no build for it): run on cpu (--factcheck-device cpu, or --device cpu), or auto to take what "
+                           "there is")
     if kind == "cuda" and ":" in device and device.split(":", 1)[1].isdigit() and int(device.split(":", 1)[1]) >= torch.cuda.device_count():
         raise SettingError(f"device {device!r} is not available: this machine has {torch.cuda.device_count()} CUDA device(s)")
 

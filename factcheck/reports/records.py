@@ -211,6 +211,7 @@ class FactRecord:
             distracted=distracted,
             templates=tuple(r.template_result() for r in phrasings) if len(phrasings) > 1 else (),
             template_mode=mode if len(phrasings) > 1 else None,
+            template=(phrasings[0].template or self.suite.templates[0]) if len(phrasings) == 1 else None,
         )
 
     def template_result(self) -> TemplateResult:

@@ -6,10 +6,10 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import WHITESPACE, compatible, fold, normalise
+from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise
 
-# Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*").
-_LEADING_NOISE = " \t\"'`*_([{“‘’«„‚「『:"
+# Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
+_LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def _is_word_char(char: str) -> bool:
@@ -43,22 +43,27 @@ def _continues_the_name(rest: str) -> bool:
         return True
     if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
         return True
+    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Trinidad and Tobago", "Côte d'Ivoire".
+    if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
+        return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
 
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
+_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|van|von|der|den|ten|ter|upon|on|an|am|"
+                             r"im|y|e|and|&|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
-_NUMBER_JOINERS = ".,:/-\u2013\u2044'\u066b\u066c"  # also Swiss 1'000 and the Arabic decimal and thousands signs
+_NUMBER_JOINERS = ".,:/-~\u2013\u2014\u2044'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD.
-_SCALE_WORDS = r"(?:hundred|thousand|million|billion|trillion|quadrillion|dozen|bn|mn|lakh|crore)s?"
+_SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|lakh|crore)s?"
 _FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
-_NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
+_NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
@@ -73,8 +78,9 @@ _NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS + _ORDINA
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
+_NOT_CONTRACTED = re.compile(r"'t(?!\w)")
 # After a word, a character that makes another word of it: C++, C#, C♯ and C♭ are not C.
-_WORD_JOINERS = "+#\u266f\u266d\U0001d12a\U0001d12b"
+_WORD_JOINERS = "+#&\u266f\u266d\U0001d12a\U0001d12b"  # also AT&T
 # A generation cut by the token limit may go on right after what it said ("10,000," may be 10,000,000, "twenty-fi"
 # twenty-five, "3 mil" 3 million): the rules above read up to the two words after an answer, so a cut answer is
 # decided only where two whole words follow it (a third has begun).
@@ -91,8 +97,8 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     """
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
-    written = WHITESPACE.sub(" ", compatible(generated)).strip()
-    written = written.lstrip(_LEADING_NOISE)
+    written = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0])).strip()
+    written = written.lstrip(LEADING_NOISE)
     folded_parts = [fold(char) for char in written]
     said = "".join(folded_parts)
     ends = []  # ends[i]: the written length that covers the first i + 1 folded characters
@@ -101,7 +107,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     for answer in answers:
         # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-        expected = normalise(answer).lstrip(_LEADING_NOISE)
+        expected = normalise(answer).lstrip(LEADING_NOISE)
         if not expected or not said.startswith(expected):
             continue
         if cut and len(said[len(expected):].split()) < _WORDS_AFTER_A_CUT:
@@ -111,6 +117,12 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
         word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
         if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
+            continue
+        # A hyphen between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
+        if expected[-1].isalpha() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
+            continue
+        # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
+        if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
             continue
         # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
         if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):

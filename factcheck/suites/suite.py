@@ -23,7 +23,7 @@ import jsonschema
 
 from factcheck.cache import file_kind
 from factcheck.errors import JsonFileError
-from factcheck.answer_text import normalise
+from factcheck.answer_text import LEADING_NOISE, normalise
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
@@ -329,6 +329,14 @@ def _answer_text_problem(value: str) -> str | None:
     return None
 
 
+def _answer_only_noise(answer: str) -> str | None:
+    """An answer of nothing but the quotes and brackets stripped from the start of every answer could never be said."""
+    if answer.strip() and not normalise(answer).lstrip(LEADING_NOISE):
+        return (f"{answer!r} is only quotes, brackets or emphasis marks, which are stripped from the start of every "
+                "answer before answers are compared: write the answer in words")
+    return None
+
+
 def _facts_without_a_wrong_object(facts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """A distractor's {wrong} is another fact's object that is not one of this fact's answers, compared as answers
     are read ("paris" is Paris); a fact with no such object would be prompted with an empty distractor."""
@@ -361,12 +369,12 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             problems.append((f"/templates/{index}", problem))
     first_seen: dict[str, tuple[int, str]] = {}
     for index, fact in enumerate(document["facts"]):
-        for key in ("subject", "object"):
-            if problem := _answer_text_problem(fact[key]):
-                problems.append((f"/facts/{index}/{key}", problem))
-        for position, alias in enumerate(fact.get("aliases", ())):
-            if problem := _answer_text_problem(alias):
-                problems.append((f"/facts/{index}/aliases/{position}", problem))
+        if problem := _answer_text_problem(fact["subject"]):
+            problems.append((f"/facts/{index}/subject", problem))
+        answers = [("object", fact["object"]), *((f"aliases/{position}", alias) for position, alias in enumerate(fact.get("aliases", ())))]
+        for where, answer in answers:
+            if problem := _answer_text_problem(answer) or _answer_only_noise(answer):
+                problems.append((f"/facts/{index}/{where}", problem))
         # Composed and decomposed accents ("Zürich" as one code point or two) read as one subject, and would be two
         # baseline entries that look alike.
         key = unicodedata.normalize("NFC", fact["subject"].strip())

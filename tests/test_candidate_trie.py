@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
@@ -18,9 +20,15 @@ def next_logits(prefix: tuple[int, ...]) -> torch.Tensor:
     return torch.randn(VOCAB, generator=torch.Generator().manual_seed(seed)) * 3
 
 
-def full_score(tokens: tuple[int, ...]) -> float:
-    """A candidate's exact log-probability: every token scored after its own prefix."""
-    return sum(float(torch.log_softmax(next_logits(tokens[:i]), -1)[t]) for i, t in enumerate(tokens))
+def full_score(tokens: tuple[int, ...], others: list[tuple[int, ...]] = ()) -> float:
+    """A candidate's exact score: every token scored after its own prefix, then, where `others` extend it, the
+    log-probability of not going on with any of their next tokens."""
+    score = sum(float(torch.log_softmax(next_logits(tokens[:i]), -1)[t]) for i, t in enumerate(tokens))
+    going_on = {other[len(tokens)] for other in others if len(other) > len(tokens) and other[: len(tokens)] == tokens}
+    if going_on:
+        next_probabilities = torch.softmax(next_logits(tokens).double(), -1)
+        score += max(math.log(max(1.0 - float(next_probabilities[sorted(going_on)].sum()), 0.0) or 1e-300), -100.0)
+    return score
 
 
 def settle_alone(trie: CandidateTrie, limit: int = 2) -> int:
@@ -47,7 +55,7 @@ def test_branch_and_bound_gives_the_ranking_of_scoring_every_candidate(token_lis
     trie = CandidateTrie([f"c{i}" for i in range(len(token_lists))], correct, shape, torch.log_softmax(next_logits(()), -1),
                          margin_runs=None)
     settle_alone(trie)
-    exact_scores = {f"c{i}": full_score(tokens) for i, tokens in enumerate(token_lists)}
+    exact_scores = {f"c{i}": full_score(tokens, token_lists) for i, tokens in enumerate(token_lists)}
     ranked = trie.candidates()
     for candidate in ranked:
         if candidate.exact:
@@ -62,6 +70,21 @@ def test_branch_and_bound_gives_the_ranking_of_scoring_every_candidate(token_lis
         first_of_class = next(c for c in ranked if c.correct == flag)
         assert first_of_class.exact
         assert abs(first_of_class.logprob - max(exact_scores[c.text] for c in ranked if c.correct == flag)) < 1e-4
+
+
+def test_a_candidate_that_begins_a_longer_one_scores_only_where_the_model_stops_there():
+    # Token 0 is "1", token 0 then 0 is "11": a model sure of "11" must not rank "1" first, as the bare
+    # log-probability of token 0 would (it is at least that of 0 then 0).
+    first = torch.full((VOCAB,), -20.0)
+    first[0] = 0.0
+    trie = CandidateTrie(["1", "11"], [False, True], TrieShape.of(((0,), (0, 0))), torch.log_softmax(first, -1), margin_runs=None)
+    settle_alone(trie)
+    ranked = trie.candidates()
+    assert all(c.exact for c in ranked)
+    after_one = torch.softmax(next_logits((0,)).double(), -1)
+    assert ranked[[c.text for c in ranked].index("1")].logprob == pytest.approx(math.log(1 - float(after_one[0])), abs=1e-6)
+    assert ranked[[c.text for c in ranked].index("11")].logprob == pytest.approx(math.log(float(after_one[0])), abs=1e-5)
+    assert (ranked[0].text == "11") == (float(after_one[0]) > 0.5)
 
 
 def test_a_clear_winner_leaves_the_other_branches_unrun():

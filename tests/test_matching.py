@@ -87,12 +87,14 @@ def test_a_name_does_not_end_inside_a_longer_name():
 
 def test_lower_case_particles_inside_a_name_carry_it_on():
     for said, answer in ((" Santiago de Cuba", "Santiago"), (" Kingston upon Hull", "Kingston"), (" Frankfurt an der Oder", "Frankfurt"),
-                         (" Trinidad and Tobago", "Trinidad"), (" Bosnia and Herzegovina", "Bosnia"), (" Côte d'Ivoire", "Côte"),
+                         (" Trinidad y Tobago", "Trinidad"), (" Côte d'Ivoire", "Côte"),
                          (" Isle of Man", "Isle")):
         assert matching_answer(said, [answer]) is None, said
     assert matching_answer(" Santiago de Chile", ["Santiago", "Santiago de Chile"]) == "Santiago de Chile"
     for said in (" Paris and the rest of France", " Paris of course", " Paris, de facto"):
         assert matching_answer(said, ["Paris"]) == "Paris", said
+    # "and" joins a list of names more often than it makes one: give "Trinidad and Tobago" as the object where it is.
+    assert matching_answer(" English and French", ["English"]) == "English"
 
 
 def test_contractions_and_glued_ampersands_make_other_words():

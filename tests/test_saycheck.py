@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -51,14 +52,31 @@ def reference_generation(model, prompt: str, max_new_tokens: int, stop_ids=None)
     return model.tokenizer.decode(generated, skip_special_tokens=True).split("\n", 1)[0]
 
 
-def reference_logprob(model, prompt: str, answer: str, separator: str = " ") -> float:
-    """Log-probability of `separator` + answer after the prompt, from one pass over the whole text."""
+def _answer_ids(model, prompt: str, answer: str, separator: str) -> tuple[list[int], int]:
+    """The ids of prompt + separator + answer, and the index of the answer's first token."""
     ids, offsets = model.tokenize([prompt + separator + answer])
-    ids, offsets = ids[0], offsets[0]
-    first = next(i for i, (_, end) in enumerate(offsets) if end > len(prompt))
+    return ids[0], next(i for i, (_, end) in enumerate(offsets[0]) if end > len(prompt))
+
+
+def reference_logprob(model, prompt: str, answer: str, candidates=(), separator: str = " ") -> float:
+    """The ranking's score of `answer` from one pass over the whole text: the log-probability of separator + answer
+    after the prompt, then, where other `candidates` go on from its tokens, that of not going on with their next
+    tokens (otherwise "1" would always outscore "11")."""
+    ids, first = _answer_ids(model, prompt, answer, separator)
     with torch.no_grad():
-        logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].float(), dim=-1)
-    return sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
+        logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].double(), dim=-1)
+    score = sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
+    own = ids[first:]
+    going_on = set()
+    for other in candidates:
+        other_ids, other_first = _answer_ids(model, prompt, other, separator)
+        other_tokens = other_ids[other_first:]
+        if len(other_tokens) > len(own) and other_tokens[: len(own)] == own:
+            going_on.add(other_tokens[len(own)])
+    if going_on:
+        stop = 1.0 - float(logprobs[-1, sorted(going_on)].exp().sum())
+        score += max(math.log(stop) if stop > 0 else -100.0, -100.0)
+    return score
 
 
 @pytest.mark.parametrize("architecture", ["llama", "gpt2", "gemma3", "gpt_neox"])
@@ -69,13 +87,14 @@ def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_fac
     outcomes = run_relation(model, suite, options)
     for outcome in outcomes:
         assert outcome.generated == reference_generation(model, outcome.prompt, options.max_new_tokens), outcome.fact
+        texts = [c.text for c in outcome.candidates]
         for candidate in outcome.candidates:
-            expected = reference_logprob(model, outcome.prompt, candidate.text)
+            expected = reference_logprob(model, outcome.prompt, candidate.text, texts)
             if candidate.exact:
                 assert candidate.logprob == pytest.approx(expected, abs=1e-4), (outcome.fact, candidate)
             else:  # an upper bound, and not one that could change the verdict
                 assert candidate.logprob >= expected - 1e-4
-        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text))
+        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text, texts))
         assert outcome.ranking_pass == best.correct
 
 
@@ -269,7 +288,8 @@ def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny
     for outcome in outcomes:
         assert all(candidate.exact for candidate in outcome.candidates)
         for candidate in outcome.candidates:
-            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text), abs=1e-4)
+            texts = [c.text for c in outcome.candidates]
+            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text, texts), abs=1e-4)
 
 
 MOTHERS = [
@@ -291,7 +311,8 @@ def test_verdicts_are_exact_and_margins_exact_or_bounded_towards_zero(tmp_path, 
     outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2, margin_runs=margin_runs))
     bounded = 0
     for outcome in outcomes:
-        reference = {c.text: reference_logprob(tiny_llama, outcome.prompt, c.text) for c in outcome.candidates}
+        texts = [c.text for c in outcome.candidates]
+        reference = {text: reference_logprob(tiny_llama, outcome.prompt, text, texts) for text in texts}
         right = max(score for text, score in reference.items() if text in outcome.fact.answers)
         wrong = max(score for text, score in reference.items() if text not in outcome.fact.answers)
         assert outcome.ranking_pass == (right > wrong), outcome.fact

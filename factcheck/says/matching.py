@@ -43,7 +43,7 @@ def _continues_the_name(rest: str) -> bool:
         return True
     if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
         return True
-    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Trinidad and Tobago", "Côte d'Ivoire".
+    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Trinidad y Tobago", "Côte d'Ivoire".
     if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
         return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
@@ -52,8 +52,9 @@ def _continues_the_name(rest: str) -> bool:
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
+# Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
 _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|van|von|der|den|ten|ter|upon|on|an|am|"
-                             r"im|y|e|and|&|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
+                             r"im|y|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,

@@ -13,6 +13,11 @@ bound). Bars only rise and bounds only fall, so a candidate left behind stays
 behind: when no node is left to run, the best candidate is exact and so is the
 verdict.
 
+A candidate whose tokens begin another candidate's ("1" and "11", "New York" and "New York City") would
+always score at least as high as the longer one, whatever the model says: its score is that of saying it
+and then not going on into a longer candidate, log P(c) + log(1 - sum of P(t | c) over the next tokens t
+of the candidates that extend it). Its own node runs once to know that; until then it is a bound.
+
 Nodes on a right answer's path run first (the right answers are few, and their
 exact score is the bar for the many wrong ones), then best bound first; a few
 per fact and round, all facts' nodes of a round in one packed pass. Which nodes a fact runs depends on that fact alone,
@@ -23,6 +28,7 @@ the likeliest path already; its steps count as runs of the nodes on that path.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -82,6 +88,7 @@ class TrieShape:
     children: dict[Prefix, list[int]]  # prefix -> the next tokens of candidates that extend it
     below: dict[Prefix, list[int]]  # prefix -> the candidates that extend it
     first_tokens: list[int]
+    ending_at: dict[Prefix, list[int]]  # a candidate's whole token path that others extend -> the candidates it is
 
     @classmethod
     def of(cls, tokens: tuple[Prefix | None, ...]) -> TrieShape:
@@ -94,7 +101,11 @@ class TrieShape:
                 if candidate_tokens[length] not in next_tokens:
                     next_tokens.append(candidate_tokens[length])
                 below.setdefault(prefix, []).append(index)
-        return cls(tokens, children, below, sorted({t[0] for t in tokens if t}))
+        ending_at: dict[Prefix, list[int]] = {}
+        for index, candidate_tokens in enumerate(tokens):
+            if candidate_tokens and candidate_tokens in children:
+                ending_at.setdefault(candidate_tokens, []).append(index)
+        return cls(tokens, children, below, sorted({t[0] for t in tokens if t}), ending_at)
 
 
 class CandidateTrie:
@@ -118,6 +129,8 @@ class CandidateTrie:
         self.tokens = shape.tokens
         self.children = shape.children
         self.below = shape.below
+        self.ending_at = shape.ending_at
+        self.stops: dict[Prefix, float] = {}  # a run node that ends candidates -> log P(not going on into a longer one)
         self.scored_apart = dict(scored_apart or {})
         first_tokens = shape.first_tokens
         self.known: dict[Prefix, float] = dict(zip([(t,) for t in first_tokens], first_logprobs[first_tokens].tolist()))
@@ -135,14 +148,17 @@ class CandidateTrie:
 
     def is_exact(self, index: int) -> bool:
         tokens = self.tokens[index]
-        return tokens is None or self.depth[index] == len(tokens)
+        if tokens is None:
+            return True
+        # A candidate that others extend is exact once its own node ran (what follows it is then known).
+        return self.depth[index] == len(tokens) and (tokens not in self.ending_at or tokens in self.stops)
 
     def logprob(self, index: int) -> float:
-        """The candidate's exact log-probability, or its longest known prefix's (an upper bound)."""
+        """The candidate's exact score, or its longest known prefix's log-probability (an upper bound)."""
         tokens = self.tokens[index]
         if tokens is None:
             return self.scored_apart[index][0]
-        return self.known[tokens[: self.depth[index]]]
+        return self.known[tokens[: self.depth[index]]] + (self.stops.get(tokens, 0.0) if self.depth[index] == len(tokens) else 0.0)
 
     def bar(self, correct: bool) -> float:
         """What a candidate of this class must beat to matter.
@@ -183,6 +199,12 @@ class CandidateTrie:
         self.slots[prefix] = slots
         next_tokens = self.children.get(prefix, [])
         next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
+        if prefix in self.ending_at:
+            going_on = torch.logsumexp(logits[next_tokens].double() - log_normalizer.double(), dim=0).item()
+            self.stops[prefix] = _log_one_minus_exp(going_on)
+            for index in self.ending_at[prefix]:
+                if self.is_exact(index):
+                    self._raise_bar(index)
         base = self.known[prefix]
         for token, logprob in zip(next_tokens, next_logprobs):
             self.known[prefix + (token,)] = base + logprob
@@ -221,6 +243,17 @@ class CandidateTrie:
     def _raise_bar(self, index: int) -> None:
         correct = self.correct[index]
         self.bars[correct] = max(self.bars[correct], self.logprob(index))
+
+
+# The least probability of not going on that a score holds: a model sure of a longer candidate leaves a finite score.
+_LEAST_STOP_LOGPROB = -100.0
+
+
+def _log_one_minus_exp(logprob: float) -> float:
+    """log(1 - exp(logprob)), floored at _LEAST_STOP_LOGPROB."""
+    if logprob >= 0.0:
+        return _LEAST_STOP_LOGPROB
+    return max(math.log(-math.expm1(logprob)), _LEAST_STOP_LOGPROB)
 
 
 def settle(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace]) -> int:

@@ -16,15 +16,21 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from factcheck.errors import SettingError
+
 
 def cache_root() -> Path:
     """The cache directory: $FACTCHECK_CACHE, else $XDG_CACHE_HOME/factcheck, else ~/.cache/factcheck."""
     explicit = os.environ.get("FACTCHECK_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "factcheck"
+    try:
+        if explicit:
+            return Path(explicit).expanduser()
+        return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "factcheck"
+    except RuntimeError as error:  # "~user" of no such user, or no HOME and no passwd entry (a container's --user)
+        given = f"FACTCHECK_CACHE={explicit!r}" if explicit else f"XDG_CACHE_HOME={xdg!r}" if xdg else "~/.cache"
+        raise SettingError(f"the cache folder {given} cannot be found ({error}): set FACTCHECK_CACHE to an absolute "
+                           "path of a writable folder") from None
 
 
 class FactcheckWarning(UserWarning):

@@ -102,6 +102,17 @@ def combine_verdicts(mode: str, verdicts: Sequence[bool | None]) -> bool | None:
     return any(given) if mode == "any" else all(given)
 
 
+def passes(require: str, say_pass: bool, know_pass: bool | None) -> bool:
+    """Whether a fact's test passes under the `require` mode (a fact without a know-verdict is judged by what it says)."""
+    if require == "says" or know_pass is None:
+        return say_pass
+    if require == "knows":
+        return know_pass
+    if require == "both":
+        return say_pass and know_pass
+    return say_pass == know_pass  # agree
+
+
 @dataclass(frozen=True)
 class FactResult:
     relation: str  # the suite's path below its `suites` folder

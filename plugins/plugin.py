@@ -565,11 +565,12 @@ class FactcheckRun:
             settings = settings_for_suite(self.command_line, item.suite, self.ini)
             asked = templates_asked(item.suite, settings.templates)
             if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, settings.say_check,
-                                        asked, settings.templates):
+                                        asked, settings.templates, settings.require):
                 # raises=FactFailure: a regression (under one of its templates) or a relation that cannot run still fails.
                 item.add_marker(pytest.mark.xfail(
                     strict=True, raises=FactFailure,
-                    reason="said wrong in the baseline; if it passes, it is fixed: re-record the baseline",
+                    reason=("said wrong" if settings.require == "says" else f"failing under --factcheck-require "
+                            f"{settings.require}") + " in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -272,6 +272,15 @@ def test_a_run_is_compared_with_the_baseline_by_the_say_check_it_decides_by(tmp_
         # The facts expected wrong (run as xfail) are those the baseline said wrong by the run's check.
         assert gate.expected_wrong("country_capital", "France", "Paris", check, ["{subject}"], "all") == (check == "generation")
         assert gate.expected_wrong("country_capital", "Peru", "Lima", check, ["{subject}"], "all") == (check == "ranking")
+    # Under --factcheck-require, the facts expected to fail are those the baseline's verdicts fail by that mode.
+    known = ReleaseGate(recorded(tmp_path, [record("country_capital", "France", "Paris", True, True, verdict="known"),
+                                            record("country_capital", "Peru", "Lima", False, True, verdict="hidden"),
+                                            record("country_capital", "Chile", "Santiago", True, False, verdict="unfaithful"),
+                                            record("country_capital", "Japan", "Tokyo", False, None)]))
+    expected = {"says": {"Peru", "Japan"}, "knows": {"Chile", "Japan"}, "both": {"Peru", "Chile", "Japan"}, "agree": {"Peru", "Chile", "Japan"}}
+    for require, failing in expected.items():
+        assert {s for s, o in (("France", "Paris"), ("Peru", "Lima"), ("Chile", "Santiago"), ("Japan", "Tokyo"))
+                if known.expected_wrong("country_capital", s, o, "generation", ["{subject}"], "all", require)} == failing, require
     # Generated wrong now, where the baseline generated it right: a regression whatever check decided say_pass then.
     current = [record("country_capital", "Peru", "Lima", False, say_check="generation")]
     assert compare(baseline, MODEL, SUITES, current).lookup("country_capital", "Peru").is_regression

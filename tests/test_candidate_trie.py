@@ -21,8 +21,8 @@ def next_logits(prefix: tuple[int, ...]) -> torch.Tensor:
 
 
 def full_score(tokens: tuple[int, ...], others: list[tuple[int, ...]] = ()) -> float:
-    """A candidate's exact score: every token scored after its own prefix, then, where `others` extend it, the
-    log-probability of not going on with any of their next tokens."""
+    """A candidate's exact score: every token scored after its own prefix, then, where `others` (the candidates of
+    the other class) extend it, the log-probability of not going on with any of their next tokens."""
     score = sum(float(torch.log_softmax(next_logits(tokens[:i]), -1)[t]) for i, t in enumerate(tokens))
     going_on = {other[len(tokens)] for other in others if len(other) > len(tokens) and other[: len(tokens)] == tokens}
     if going_on:
@@ -55,7 +55,8 @@ def test_branch_and_bound_gives_the_ranking_of_scoring_every_candidate(token_lis
     trie = CandidateTrie([f"c{i}" for i in range(len(token_lists))], correct, shape, torch.log_softmax(next_logits(()), -1),
                          margin_runs=None)
     settle_alone(trie)
-    exact_scores = {f"c{i}": full_score(tokens, token_lists) for i, tokens in enumerate(token_lists)}
+    exact_scores = {f"c{i}": full_score(tokens, [t for j, t in enumerate(token_lists) if correct[j] != correct[i]])
+                    for i, tokens in enumerate(token_lists)}
     ranked = trie.candidates()
     for candidate in ranked:
         if candidate.exact:
@@ -85,6 +86,11 @@ def test_a_candidate_that_begins_a_longer_one_scores_only_where_the_model_stops_
     assert ranked[[c.text for c in ranked].index("1")].logprob == pytest.approx(math.log(1 - float(after_one[0])), abs=1e-6)
     assert ranked[[c.text for c in ranked].index("11")].logprob == pytest.approx(math.log(float(after_one[0])), abs=1e-5)
     assert (ranked[0].text == "11") == (float(after_one[0]) > 0.5)
+    # A right answer and a longer right alias are not set against each other: "1" keeps its whole probability.
+    trie = CandidateTrie(["1", "11", "5"], [True, True, False], TrieShape.of(((0,), (0, 0), (5,))), torch.log_softmax(first, -1),
+                         margin_runs=None)
+    settle_alone(trie)
+    assert trie.candidates()[0].text == "1" and trie.candidates()[0].logprob == pytest.approx(0.0, abs=1e-6)
 
 
 def test_a_clear_winner_leaves_the_other_branches_unrun():

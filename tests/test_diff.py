@@ -151,6 +151,23 @@ def test_a_candidate_asked_under_one_template_is_compared_on_it(tmp_path, capsys
     assert run(capsys, base, report_file(tmp_path / "other.json", [*BASE[:3], elsewhere, BASE[4]]))[0] == 0
 
 
+def test_a_fact_left_out_of_a_changed_suite_it_still_holds_fails_the_diff(tmp_path, capsys):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    # The candidate's suite gained a fact (another content hash); France, said right before, was deselected.
+    subjects = ["France", "Italy", "Japan", "Peru", "Chile"]
+    chile = record("country_capital", "Chile", "Santiago", True)
+    candidate = report_file(tmp_path / "edited.json", [*BASE[1:], chile])
+    document = json.loads(candidate.read_text())
+    document["suites"]["country_capital"].update(content_hash="cccc", subjects=subjects)
+    candidate.write_text(json.dumps(document))
+    code, out, _ = run(capsys, base, candidate)
+    assert code == 1 and "1 fact(s) said right before not checked" in out
+    # France gone from the suite itself: removed, not unchecked.
+    document["suites"]["country_capital"]["subjects"] = [s for s in subjects if s != "France"]
+    candidate.write_text(json.dumps(document))
+    assert run(capsys, base, candidate)[0] == 0
+
+
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
     old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)

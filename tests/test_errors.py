@@ -94,3 +94,17 @@ def test_the_cli_refuses_a_device_it_cannot_use_in_one_line(tiny_llama_folder, c
 
     assert main(["model", "info", str(tiny_llama_folder), "--device", "meta"]) == 2
     assert "device 'meta' is not one factcheck runs on" in capsys.readouterr().err
+
+
+def test_a_cache_folder_that_cannot_be_found_is_one_setting_error(monkeypatch, tiny_llama_folder, tmp_path, capsys):
+    from factcheck.cache import cache_root
+    from factcheck.cli import main
+
+    monkeypatch.setenv("FACTCHECK_CACHE", "~no_such_user_of_factcheck/cache")
+    with pytest.raises(SettingError, match=r"FACTCHECK_CACHE='~no_such_user_of_factcheck/cache' cannot be found .* absolute path"):
+        cache_root()
+    suite = tmp_path / "capital.json"
+    suite.write_text('{"relation": "capital", "templates": ["The capital city of {subject} is"], "facts": ['
+                     '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru is"]) == 2
+    assert "set FACTCHECK_CACHE to an absolute path" in capsys.readouterr().err

@@ -294,6 +294,21 @@ def test_an_input_that_is_its_own_output_is_never_replaced_even_with_force(tmp_p
     assert source.read_bytes() == before
 
 
+def test_an_output_that_is_another_input_of_the_same_import_is_never_replaced(tmp_path):
+    # cc.json becomes factual/country_capital_city.json under --out, which is the next input (another relation).
+    first = write(tmp_path / "paper" / "cc.json", paper())
+    second = write(tmp_path / "paper" / "factual" / "country_capital_city.json", paper(name="country language"))
+    before = second.read_bytes()
+    report = import_paths([first, second], tmp_path / "paper", force=True)
+    assert second.read_bytes() == before
+    assert any("is another file this import reads" in message for _, message in report.failures), report.failures
+    # The folder itself as the input: its files lie inside --out, and the message says so.
+    report = import_paths([tmp_path / "paper"], tmp_path, force=True)
+    assert second.read_bytes() == before
+    nothing = import_paths([tmp_path / "paper"], tmp_path / "paper")
+    assert not nothing.results and "passed over: they lie inside --out" in nothing.failures[0][1]
+
+
 def test_a_link_loop_in_an_imported_folder_is_a_failure_naming_it_and_the_rest_imports(tmp_path):
     src = tmp_path / "src"
     write(src / "capitals.json", paper())

@@ -58,17 +58,17 @@ def _answer_ids(model, prompt: str, answer: str, separator: str) -> tuple[list[i
     return ids[0], next(i for i, (_, end) in enumerate(offsets[0]) if end > len(prompt))
 
 
-def reference_logprob(model, prompt: str, answer: str, candidates=(), separator: str = " ") -> float:
+def reference_logprob(model, prompt: str, answer: str, others=(), separator: str = " ") -> float:
     """The ranking's score of `answer` from one pass over the whole text: the log-probability of separator + answer
-    after the prompt, then, where other `candidates` go on from its tokens, that of not going on with their next
-    tokens (otherwise "1" would always outscore "11")."""
+    after the prompt, then, where `others` (the candidates of the other class) go on from its tokens, that of not
+    going on with their next tokens (otherwise a wrong "1" would always outscore a right "11")."""
     ids, first = _answer_ids(model, prompt, answer, separator)
     with torch.no_grad():
         logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].double(), dim=-1)
     score = sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
     own = ids[first:]
     going_on = set()
-    for other in candidates:
+    for other in others:
         other_ids, other_first = _answer_ids(model, prompt, other, separator)
         other_tokens = other_ids[other_first:]
         if len(other_tokens) > len(own) and other_tokens[: len(own)] == own:
@@ -79,6 +79,11 @@ def reference_logprob(model, prompt: str, answer: str, candidates=(), separator:
     return score
 
 
+def other_class(outcome, candidate) -> list[str]:
+    """The candidates of the fact that are right where `candidate` is wrong, or wrong where it is right."""
+    return [c.text for c in outcome.candidates if c.correct != candidate.correct]
+
+
 @pytest.mark.parametrize("architecture", ["llama", "gpt2", "gemma3", "gpt_neox"])
 def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_factory, architecture):
     model = tiny_model_factory(architecture)
@@ -87,14 +92,13 @@ def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_fac
     outcomes = run_relation(model, suite, options)
     for outcome in outcomes:
         assert outcome.generated == reference_generation(model, outcome.prompt, options.max_new_tokens), outcome.fact
-        texts = [c.text for c in outcome.candidates]
         for candidate in outcome.candidates:
-            expected = reference_logprob(model, outcome.prompt, candidate.text, texts)
+            expected = reference_logprob(model, outcome.prompt, candidate.text, other_class(outcome, candidate))
             if candidate.exact:
                 assert candidate.logprob == pytest.approx(expected, abs=1e-4), (outcome.fact, candidate)
             else:  # an upper bound, and not one that could change the verdict
                 assert candidate.logprob >= expected - 1e-4
-        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text, texts))
+        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text, other_class(outcome, c)))
         assert outcome.ranking_pass == best.correct
 
 
@@ -288,8 +292,7 @@ def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny
     for outcome in outcomes:
         assert all(candidate.exact for candidate in outcome.candidates)
         for candidate in outcome.candidates:
-            texts = [c.text for c in outcome.candidates]
-            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text, texts), abs=1e-4)
+            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text, other_class(outcome, candidate)), abs=1e-4)
 
 
 MOTHERS = [
@@ -311,8 +314,7 @@ def test_verdicts_are_exact_and_margins_exact_or_bounded_towards_zero(tmp_path, 
     outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2, margin_runs=margin_runs))
     bounded = 0
     for outcome in outcomes:
-        texts = [c.text for c in outcome.candidates]
-        reference = {text: reference_logprob(tiny_llama, outcome.prompt, text, texts) for text in texts}
+        reference = {c.text: reference_logprob(tiny_llama, outcome.prompt, c.text, other_class(outcome, c)) for c in outcome.candidates}
         right = max(score for text, score in reference.items() if text in outcome.fact.answers)
         wrong = max(score for text, score in reference.items() if text not in outcome.fact.answers)
         assert outcome.ranking_pass == (right > wrong), outcome.fact

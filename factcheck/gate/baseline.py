@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePath
@@ -80,6 +80,7 @@ class Baseline:
     facts: dict[str, dict[str, BaselineFact]]
     incomplete: str | None = None  # a report of a partial run says why (a baseline is never written from one)
     results: tuple[FactResult, ...] = ()  # read from a report: its facts whole (a baseline keeps less of each)
+    suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)  # from a report: relation -> its suite's subjects
 
     def records(self) -> list[FactResult]:
         """The facts as results, sorted: a baseline can stand in for a run. A report's results are kept whole (the

@@ -91,6 +91,9 @@ class Comparison:
     # `factcheck diff` compares two whole runs: there a fact the base said right that the candidate did not check
     # (skipped by a mark, deselected) fails the gate; a run's own gate leaves a selection's other facts alone.
     require_checked: bool = False
+    # The candidate report's suites: relation -> every subject its suite holds, asked or not (from a report's
+    # `subjects`). In a suite changed since the base, a fact it still holds and did not check was left out, not removed.
+    candidate_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -124,9 +127,11 @@ class Comparison:
 
     @property
     def unchecked_said_right(self) -> list[FactChange]:
-        """Facts the base said right, in a relation the candidate ran with the same suite, that it did not check."""
+        """Facts the base said right, in a relation the candidate ran, that it did not check: with the same suite, or
+        with a changed suite that still holds them."""
         changed = {change.relation for change in self.suite_changes}
-        return [c for c in self.of(REMOVED) if c.relation not in changed and c.baseline is not None and c.baseline.say_pass]
+        return [c for c in self.of(REMOVED) if c.baseline is not None and c.baseline.say_pass
+                and (c.relation not in changed or c.subject in self.candidate_suite_subjects.get(c.relation, ()))]
 
     def within_budget(self, budget: int = 0) -> bool:
         """A partial candidate run never passes: the facts it did not run may have regressed."""

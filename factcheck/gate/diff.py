@@ -87,7 +87,9 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
     results = [FactResult.from_dict(fact) for fact in document["facts"]]
     return dataclasses.replace(parse_baseline(build_baseline(document["model"], document["suites"], results), path),
-                               incomplete=document.get("incomplete"), results=tuple(results))
+                               incomplete=document.get("incomplete"), results=tuple(results),
+                               suite_subjects={relation: frozenset(info["subjects"]) for relation, info in document["suites"].items()
+                                               if "subjects" in info})
 
 
 def load_results(path: str | Path) -> Baseline:
@@ -243,7 +245,8 @@ def diff_files(base: str | Path, candidate: str | Path) -> Comparison:
     """Compare the candidate file with the base file (each a baseline or a report)."""
     before, after = load_results(base), load_results(candidate)
     return dataclasses.replace(compare(before, after.model, after.suites, after.records()),
-                               base_incomplete=before.incomplete, candidate_incomplete=after.incomplete, require_checked=True)
+                               base_incomplete=before.incomplete, candidate_incomplete=after.incomplete, require_checked=True,
+                               candidate_suite_subjects=after.suite_subjects)
 
 
 def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False) -> int:

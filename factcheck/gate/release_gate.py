@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from factcheck.fact_result import FactResult, combine_verdicts
+from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, compare, fact_change
 
@@ -27,15 +27,18 @@ class ReleaseGate:
         entry = self.baseline.facts.get(relation, {}).get(subject)
         return None if entry is None or entry.object != obj else entry
 
-    def expected_wrong(self, relation: str, subject: str, obj: str, check: str, templates: Sequence[str], mode: str) -> bool:
-        """Said wrong in the baseline as this run will ask it: by `check`, the say-check the run decides the fact by,
-        and under the `templates` it asks (combined by `mode`) where the baseline kept a verdict per template. Such a
-        fact runs as a strict xfail, so that a fix shows until re-recorded."""
+    def expected_wrong(self, relation: str, subject: str, obj: str, check: str, templates: Sequence[str], mode: str,
+                       require: str = "says") -> bool:
+        """Failing in the baseline as this run will judge it: said by `check`, the say-check the run decides the fact
+        by, under the `templates` it asks (combined by `mode`) where the baseline kept a verdict per template, and
+        with its know-verdict as the `require` mode asks. Such a fact runs as a strict xfail, so that a fix shows until
+        re-recorded."""
         entry = self.entry(relation, subject, obj)
         if entry is None:
             return False
         shared = [entry.templates[t]["say_pass"] for t in templates if entry.templates and t in entry.templates]
-        return not (combine_verdicts(mode, shared) if shared else entry.said_by(check))
+        said = combine_verdicts(mode, shared) if shared else entry.said_by(check)
+        return not passes(require, bool(said), entry.know_pass)
 
     def judge(self, result: FactResult) -> FactChange:
         """The fact's class against the baseline, decided here once and reused by the comparison."""

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult, TemplateResult, combine_verdicts
+from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, RankedCandidate, SayResult, TemplateResult, combine_verdicts, passes
 from factcheck.knows.know_rules import Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.reports.run_summary import LreInfo, RelationSummary
@@ -152,14 +152,7 @@ class FactRecord:
     @property
     def passed(self) -> bool:
         """Whether the test passes under the `require` mode (facts without a know-verdict are judged by what they say)."""
-        know = self.know_pass
-        if self.require == "says" or know is None:
-            return self.say_pass
-        if self.require == "knows":
-            return know
-        if self.require == "both":
-            return self.say_pass and know
-        return self.say_pass == know  # agree
+        return passes(self.require, self.say_pass, self.know_pass)
 
     @cached_property
     def result(self) -> FactResult:

@@ -186,6 +186,8 @@ def report_document(summary: RunSummary, incomplete: str | None = None,
                                           "relation": relation.relation, "shots": relation.shots,
                                           "lre": None if relation.lre is None else relation.lre.to_dict(),
                                           "undecided": undecided_count(relation.results),
+                                          # So that `factcheck diff` tells a fact left out of this run from one gone from the suite.
+                                          **({"subjects": [s for s, _ in relation.suite_facts]} if relation.suite_facts else {}),
                                           **_templates_entry(relation)}
                    for relation in summary.relations},
         "facts": [{**result.to_dict(), **outcomes.get(result.key, {})} for result in summary.results],

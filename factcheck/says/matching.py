@@ -53,19 +53,22 @@ def _continues_the_name(rest: str) -> bool:
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
-_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|van|von|der|den|ten|ter|upon|on|an|am|"
-                             r"im|y|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
+# Nor "on" or "y", which begin a date or join a list as often ("Ulm on March 14", "Madrid y Barcelona").
+_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|van|von|der|den|ten|ter|upon|an|am|"
+                             r"im|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
 # and the fraction slash of a vulgar fraction.
 _NUMBER_JOINERS = ".,:/-~\u2013\u2014\u2044'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
-# and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD.
+# and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD, a range
+# in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year.
 _SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|lakh|crore)s?"
 _FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
 _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
+                             r"|\s(?:to|or)\s\d|(?<=0)'s(?!\w)"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")

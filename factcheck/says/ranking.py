@@ -13,10 +13,12 @@ bound). Bars only rise and bounds only fall, so a candidate left behind stays
 behind: when no node is left to run, the best candidate is exact and so is the
 verdict.
 
-A candidate whose tokens begin another candidate's ("1" and "11", "New York" and "New York City") would
-always score at least as high as the longer one, whatever the model says: its score is that of saying it
-and then not going on into a longer candidate, log P(c) + log(1 - sum of P(t | c) over the next tokens t
-of the candidates that extend it). Its own node runs once to know that; until then it is a bound.
+A candidate whose tokens begin a candidate's of the other class ("1" wrong and "11" right, "New York"
+and "New York City") would always score at least as high as the longer one, whatever the model says: its
+score is that of saying it and then not going on into such a longer candidate, log P(c) + log(1 - sum of
+P(t | c) over the next tokens t of those longer candidates). Its own node runs once to know that; until
+then it is a bound. (Going on into a longer answer of its own class keeps it in its class: a right answer
+and its longer alias are not set against each other.)
 
 Nodes on a right answer's path run first (the right answers are few, and their
 exact score is the bar for the many wrong ones), then best bound first; a few
@@ -129,8 +131,15 @@ class CandidateTrie:
         self.tokens = shape.tokens
         self.children = shape.children
         self.below = shape.below
-        self.ending_at = shape.ending_at
-        self.stops: dict[Prefix, float] = {}  # a run node that ends candidates -> log P(not going on into a longer one)
+        # A candidate -> the next tokens after it that lead into a longer candidate of the other class, where any do.
+        self.going_on: dict[int, list[int]] = {}
+        for prefix, indices in shape.ending_at.items():
+            for index in indices:
+                tokens = {self.tokens[j][len(prefix)] for j in shape.below[prefix] if self.correct[j] != self.correct[index]}
+                if tokens:
+                    self.going_on[index] = sorted(tokens)
+        self.ending_at = {prefix: [i for i in indices if i in self.going_on] for prefix, indices in shape.ending_at.items()}
+        self.stops: dict[int, float] = {}  # such a candidate, once its node ran -> log P(not going on into those)
         self.scored_apart = dict(scored_apart or {})
         first_tokens = shape.first_tokens
         self.known: dict[Prefix, float] = dict(zip([(t,) for t in first_tokens], first_logprobs[first_tokens].tolist()))
@@ -151,14 +160,14 @@ class CandidateTrie:
         if tokens is None:
             return True
         # A candidate that others extend is exact once its own node ran (what follows it is then known).
-        return self.depth[index] == len(tokens) and (tokens not in self.ending_at or tokens in self.stops)
+        return self.depth[index] == len(tokens) and (index not in self.going_on or index in self.stops)
 
     def logprob(self, index: int) -> float:
         """The candidate's exact score, or its longest known prefix's log-probability (an upper bound)."""
         tokens = self.tokens[index]
         if tokens is None:
             return self.scored_apart[index][0]
-        return self.known[tokens[: self.depth[index]]] + (self.stops.get(tokens, 0.0) if self.depth[index] == len(tokens) else 0.0)
+        return self.known[tokens[: self.depth[index]]] + (self.stops.get(index, 0.0) if self.depth[index] == len(tokens) else 0.0)
 
     def bar(self, correct: bool) -> float:
         """What a candidate of this class must beat to matter.
@@ -199,12 +208,11 @@ class CandidateTrie:
         self.slots[prefix] = slots
         next_tokens = self.children.get(prefix, [])
         next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
-        if prefix in self.ending_at:
-            going_on = torch.logsumexp(logits[next_tokens].double() - log_normalizer.double(), dim=0).item()
-            self.stops[prefix] = _log_one_minus_exp(going_on)
-            for index in self.ending_at[prefix]:
-                if self.is_exact(index):
-                    self._raise_bar(index)
+        for index in self.ending_at.get(prefix, []):
+            going_on = torch.logsumexp(logits[self.going_on[index]].double() - log_normalizer.double(), dim=0).item()
+            self.stops[index] = _log_one_minus_exp(going_on)
+            if self.is_exact(index):
+                self._raise_bar(index)
         base = self.known[prefix]
         for token, logprob in zip(next_tokens, next_logprobs):
             self.known[prefix + (token,)] = base + logprob

@@ -276,7 +276,8 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
     return suite, result
 
 
-def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: dict[Path, Path]) -> ImportResult:
+def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: dict[Path, Path],
+                inputs: frozenset[Path] = frozenset()) -> ImportResult:
     document = read_json_document(source)  # strict: UTF-8, no duplicate keys, size-capped; SuiteError otherwise
     suite, result = convert_document(document, source, label)
     output = out_dir / result.output
@@ -287,6 +288,9 @@ def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: d
     if output.exists() and _resolved(output) == _resolved(source):
         raise FileExistsError(f"{output} is the file being imported, even with --force it is not replaced by its "
                               "suite: give --out another folder")
+    if output.exists() and _resolved(output) in inputs:
+        raise FileExistsError(f"{output} is another file this import reads, even with --force it is not replaced by "
+                              f"the suite of {source}: give --out another folder")
     if output.exists() and not force:
         raise FileExistsError(f"{output} already exists (from {source}); use --force to replace it")
     write_json_atomic(output, suite)
@@ -301,20 +305,22 @@ def import_file(source: str | Path, out_dir: str | Path, *, force: bool = False,
     return _import_one(source, source_label or source.name, Path(out_dir), force, {})
 
 
-def _inputs(src: Path, out_dir: Path) -> list[tuple[Path, str]]:
-    """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json."""
+def _inputs(src: Path, out_dir: Path) -> tuple[list[tuple[Path, str]], int]:
+    """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json; and how
+    many files were passed over as they lie inside OUT."""
     if not src.is_dir():
-        return [(src, src.name)]
+        return [(src, src.name)], 0
     out_resolved = _resolved(out_dir)
-    found = []
+    found, inside_out = [], 0
     for path in sorted(src.rglob("*.json")):
         # Skip our own earlier output when OUT lies inside SRC: those are suites, not paper files. A link that loops
         # (or leads nowhere) is kept: reading it fails with a message naming it.
         target = _resolved(path)
         if target is not None and out_resolved is not None and target.is_relative_to(out_resolved):
+            inside_out += 1
             continue
         found.append((path, path.relative_to(src).as_posix()))
-    return found
+    return found, inside_out
 
 
 def _resolved(path: Path) -> Path | None:
@@ -330,18 +336,23 @@ def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: b
     out_dir = Path(out_dir)
     report = ImportReport()
     claimed: dict[Path, Path] = {}  # output -> source, so two inputs never silently share one output
+    found: list[tuple[Path, str]] = []
     for src in map(Path, sources):
         if not src.exists():
             report.failures.append((src, f"{src}: no such file or folder"))
             continue
-        inputs = _inputs(src, out_dir)
+        inputs, inside_out = _inputs(src, out_dir)
         if not inputs:
-            report.failures.append((src, f"{src}: no .json files found"))
-        for path, label in inputs:
-            try:
-                report.results.append(_import_one(path, label, out_dir, force, claimed))
-            except (SuiteError, FileExistsError) as error:  # messages already name the file (and pointer)
-                report.failures.append((path, str(error)))
-            except OSError as error:
-                report.failures.append((path, f"{path}: {error}"))
+            passed_over = f" ({inside_out} passed over: they lie inside --out {out_dir}, where suites are written)" if inside_out else ""
+            report.failures.append((src, f"{src}: no .json files found{passed_over}"))
+        found += inputs
+    # Every input is known before anything is written: no output may replace a file this import has yet to read.
+    every_input = frozenset(filter(None, (_resolved(path) for path, _ in found)))
+    for path, label in found:
+        try:
+            report.results.append(_import_one(path, label, out_dir, force, claimed, every_input))
+        except (SuiteError, FileExistsError) as error:  # messages already name the file (and pointer)
+            report.failures.append((path, str(error)))
+        except OSError as error:
+            report.failures.append((path, f"{path}: {error}"))
     return report

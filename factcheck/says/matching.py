@@ -43,7 +43,7 @@ def _continues_the_name(rest: str) -> bool:
         return True
     if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
         return True
-    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Trinidad y Tobago", "Côte d'Ivoire".
+    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Frankfurt am Main", "Côte d'Ivoire".
     if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
         return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).

@@ -183,6 +183,8 @@ def edit(change) -> dict:
         (lambda d: d["model"].pop("fingerprint"), "/model", ["missing required field", "fingerprint"]),
         # A verdict no check gives, or that contradicts every template's: edited by hand.
         (lambda d: d["facts"]["country_capital"]["Peru"].update(say_pass=True),
+         "/facts/country_capital/Peru/say_pass", ["generation_pass, the say_check it is the verdict of, is false"]),
+        (lambda d: (d["facts"]["country_capital"]["Peru"].update(say_pass=True), d["facts"]["country_capital"]["Peru"].pop("say_check")),
          "/facts/country_capital/Peru/say_pass", ["generation_pass and ranking_pass are both false"]),
         (lambda d: d["facts"]["country_capital"]["France"].update(templates={"A {subject}": {"say_pass": False, "know_pass": None},
                                                                               "B {subject}": {"say_pass": False, "know_pass": True}}),
@@ -281,6 +283,10 @@ def test_a_run_is_compared_with_the_baseline_by_the_say_check_it_decides_by(tmp_
     for require, failing in expected.items():
         assert {s for s, o in (("France", "Paris"), ("Peru", "Lima"), ("Chile", "Santiago"), ("Japan", "Tokyo"))
                 if known.expected_wrong("country_capital", s, o, "generation", ["{subject}"], "all", require)} == failing, require
+    # Two baselines compared: the candidate's facts are read by the check that decided them, kept in each entry
+    # (a fact whose checks agree could otherwise be either).
+    ranked = build_baseline(MODEL, SUITES, [record("country_capital", "France", "Paris", True, say_check="ranking")])
+    assert parse_baseline(ranked).records()[0].say.check == "ranking"
     # Generated wrong now, where the baseline generated it right: a regression whatever check decided say_pass then.
     current = [record("country_capital", "Peru", "Lima", False, say_check="generation")]
     assert compare(baseline, MODEL, SUITES, current).lookup("country_capital", "Peru").is_regression

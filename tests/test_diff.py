@@ -168,6 +168,22 @@ def test_a_fact_left_out_of_a_changed_suite_it_still_holds_fails_the_diff(tmp_pa
     assert run(capsys, base, candidate)[0] == 0
 
 
+@pytest.mark.parametrize("change", [
+    lambda d: d["suites"]["country_capital"].update(subjects=None),
+    lambda d: d["suites"]["country_capital"].update(subjects="France"),
+    lambda d: d["facts"][0].update(templates=[{"template": 5, "say_pass": True}]),
+    lambda d: d["facts"][0].update(templates=[{}]),
+    lambda d: d["facts"][0].update(template=5),
+])
+def test_a_report_with_malformed_template_or_subject_keys_is_bad_input(tmp_path, capsys, change):
+    report = report_file(tmp_path / "r.json", CANDIDATE)
+    document = json.loads(report.read_text())
+    change(document)
+    report.write_text(json.dumps(document))
+    code, _, err = run(capsys, baseline_file(tmp_path / "base.json", BASE), report)
+    assert code == 2 and "Traceback" not in err and "r.json" in err and "regenerate the report" in err
+
+
 def test_reports_without_know_check_keys_give_unsplit_regressions(tmp_path, capsys):
     old = [{k: v for k, v in r.to_dict().items() if k not in ("know_pass", "verdict")} | {"generated": "x"} for r in CANDIDATE]
     candidate = report_file(tmp_path / "old-report.json", old)

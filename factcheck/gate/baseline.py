@@ -56,6 +56,7 @@ class BaselineFact:
     training: bool
     # template -> {"say_pass", "know_pass"} where the suite's facts were asked under several templates, else None
     templates: dict[str, dict[str, bool | None]] | None = None
+    say_check: str | None = None  # the check whose verdict say_pass is (None: a baseline written before it was kept)
 
     def said_by(self, check: str) -> bool:
         """Whether the baseline's model said the fact by `check` ("generation" or "ranking"): a run is compared with
@@ -65,8 +66,9 @@ class BaselineFact:
     def to_entry(self) -> dict[str, Any]:
         """The fact's entry of a baseline file (as `baseline_entry` writes it)."""
         entry = asdict(self)
-        if entry["templates"] is None:
-            del entry["templates"]
+        for key in ("templates", "say_check"):
+            if entry[key] is None:
+                del entry[key]
         return entry
 
 
@@ -128,6 +130,8 @@ def baseline_entry(result: FactResult) -> dict[str, Any]:
         "say_pass": say.passed,
         "generation_pass": say.generation_pass,
         "ranking_pass": say.ranking_pass,
+        # Which check say_pass is: read back from a baseline, a fact whose checks agree could be either.
+        "say_check": say.check,
         "know_pass": result.know_pass,
         "verdict": result.verdict,
         # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
@@ -218,6 +222,10 @@ def _say_pass_contradiction(fact: Mapping[str, Any]) -> str | None:
     """A fact's say_pass is one check's verdict, combined over its templates by all or any: one that no check and no
     combination gives was edited by hand, and the gate would read the fact two ways."""
     say_pass = fact["say_pass"]
+    check = fact.get("say_check")
+    if check is not None and say_pass != fact[f"{check}_pass"]:
+        return (f"say_pass is {json.dumps(say_pass)} while {check}_pass, the say_check it is the verdict of, is "
+                f"{json.dumps(fact[f'{check}_pass'])}")
     if say_pass not in (fact["generation_pass"], fact["ranking_pass"]):
         return (f"say_pass is {json.dumps(say_pass)} while generation_pass and ranking_pass are both "
                 f"{json.dumps(not say_pass)}: say_pass is the verdict of one of those checks")

@@ -39,7 +39,8 @@ _REPORT_SCHEMA = {
         "suites": {
             "type": "object",
             "additionalProperties": {
-                "type": "object", "required": ["content_hash", "path"], "properties": {"content_hash": _TEXT, "path": {"type": "string"}},
+                "type": "object", "required": ["content_hash", "path"],
+                "properties": {"content_hash": _TEXT, "path": {"type": "string"}, "subjects": {"type": "array", "items": {"type": "string"}}},
             },
         },
         "facts": {
@@ -56,6 +57,13 @@ _REPORT_SCHEMA = {
                     "margin": {"type": ["number", "null"]},
                     "margin_exact": {"type": "boolean"},
                     "training": {"type": "boolean"},
+                    "say_check": {"enum": ["generation", "ranking"]},
+                    "template": {"type": "string"},
+                    "templates": {"type": "array", "items": {
+                        "type": "object", "required": ["template", "say_pass"],
+                        "properties": {"template": {"type": "string"}, "say_pass": {"type": "boolean"}, "generation_pass": {"type": "boolean"},
+                                       "ranking_pass": {"type": "boolean"}, "know_pass": {"type": ["boolean", "null"]}},
+                    }},
                 },
             },
         },

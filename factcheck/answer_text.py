@@ -25,8 +25,9 @@ _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
 _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
-# A space of any width between digit groups is a thousands separator ("1 000" is 1,000).
-_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u2009\u202f](?=\d{3}(?!\d))")
+# A comma or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and "1000" are one
+# number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma).
+_DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d))")
 # Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
 # Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
@@ -34,7 +35,7 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
 
 def compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
-    text = _DIGIT_GROUP_SPACE.sub(",", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
+    text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
     text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
     return unicodedata.normalize("NFKC", text)

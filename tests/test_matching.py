@@ -171,6 +171,14 @@ def test_the_minus_sign_is_a_minus_and_joins_a_name_as_a_hyphen_does():
     assert matching_answer(" Paris\u2014the capital", ["Paris"]) == "Paris"
 
 
+def test_a_number_with_or_without_thousands_separators_is_one_answer():
+    for said, answer in ((" 1,000 years", "1000"), (" 1000 years", "1,000"), (" 8\u202f848 m", "8,848"), (" 8848 m", "8 848")):
+        assert matching_answer(said, [answer]) == answer, said
+    # Still another number: more digits, or a decimal comma.
+    for said, answer in ((" 1,000", "1"), (" 1,000,000", "1000"), (" 1,5 million", "1"), (" 10,000,000", "10,000")):
+        assert matching_answer(said, [answer]) is None, said
+
+
 def test_more_ranges_powers_and_scales_carry_a_number_on_and_a_fraction_reads_alike_both_ways():
     for said, answer in ((" 4\u20145", "4"), (" 4~5", "4"), (" 10**8", "10"), (" 3 milliard", "3"), (" 3 Mrd", "3"),
                          (" 5 to 10 million people", "5"), (" 5 or 6 years.", "5"), (" 1960's.", "1960")):

@@ -189,6 +189,15 @@ def edit(change) -> dict:
         (lambda d: d["facts"]["country_capital"]["France"].update(templates={"A {subject}": {"say_pass": False, "know_pass": None},
                                                                               "B {subject}": {"say_pass": False, "know_pass": True}}),
          "/facts/country_capital/France/say_pass", ["every template's say_pass is false"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(templates={
+            "A {subject}": {"say_pass": True, "generation_pass": False, "ranking_pass": True, "know_pass": None},
+            "B {subject}": {"say_pass": True, "generation_pass": True, "ranking_pass": True, "know_pass": True}}),
+         "/facts/country_capital/France/templates/A {subject}/say_pass", ["generation_pass, the say_check it is the verdict of"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(template="A {subject}", templates={
+            "A {subject}": {"say_pass": True, "know_pass": None}, "B {subject}": {"say_pass": True, "know_pass": None}}),
+         "/facts/country_capital/France/template", ["several templates keeps them under 'templates'"]),
+        (lambda d: d["facts"]["country_capital"]["France"].update(template=""),
+         "/facts/country_capital/France/template", ["should be non-empty"]),
         (lambda d: d.pop("facts"), "/", ["missing required field", "facts"]),
     ],
 )

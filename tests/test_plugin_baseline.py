@@ -212,6 +212,27 @@ def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     assert {s: after[s] for s in subjects if s != chosen} == {s: full[relation][s] for s in subjects if s != chosen}
 
 
+def test_a_selection_after_a_suite_edit_does_not_mix_the_suites_versions(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    # The template changes: every recorded verdict was taken under the old one.
+    suite = project.path / "suites" / "country_capital.json"
+    document = json.loads(suite.read_text(encoding="utf-8"))
+    document["templates"] = ["{subject}'s capital is the city of"]
+    suite.write_text(json.dumps(document), encoding="utf-8")
+    result = run(project, "suites", "-k", "France", "--factcheck-update-baseline")
+    output = result.stdout.str()
+    assert "baseline NOT updated" in output and "changed since its facts were recorded" in output, output[-2000:]
+    assert f"this run did not check {len(CAPITALS) - 1} of its facts" in output
+    assert "run every fact of country_capital" in output and result.ret == pytest.ExitCode.TESTS_FAILED
+    assert path.read_bytes() == before
+    # The whole suite re-records it, under the new hash.
+    again = run(project, "suites", "--factcheck-update-baseline")
+    assert again.ret == pytest.ExitCode.OK, again.stdout.str()[-2000:]
+    assert json.loads(path.read_bytes())["suites"] != json.loads(before)["suites"]
+
+
 def test_a_selection_on_another_model_never_drops_the_baselines_other_facts(project):
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")

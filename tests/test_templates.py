@@ -114,7 +114,8 @@ def baseline_of(result: FactResult):
 def test_a_regression_under_one_template_is_a_regression_named_with_it(tmp_path):
     suite = suite_of(tmp_path, [GOOD, ODD])
     before = baseline_of(record_of(suite, [True, True], [True, True], "any").result).facts["capital"]["France"]
-    assert before.templates == {GOOD: {"say_pass": True, "know_pass": True}, ODD: {"say_pass": True, "know_pass": True}}
+    assert before.templates == {template: {"say_pass": True, "generation_pass": True, "ranking_pass": True, "know_pass": True}
+                                for template in (GOOD, ODD)}
     # Still said under `any`, but no longer under the odd template: a regression, split by that template's know-verdict.
     kind, note = classify(before, record_of(suite, [True, False], [True, True], "any").result)
     assert (kind, note) == (SUPPRESSED, f"said under {ODD!r} in the baseline, not now; the LRE still decodes the object")
@@ -158,6 +159,62 @@ def test_a_run_that_asks_one_template_is_compared_on_it_with_a_baseline_of_sever
     # Asked under a template the baseline never asked: compared as a whole.
     other = suite_of(tmp_path, ["Capital of {subject}:"])
     assert classify(was_half, record_of(other, [True], [None], "first").result)[0] == FIXED
+
+
+def test_a_baseline_of_one_template_is_compared_on_it_with_a_run_of_several(tmp_path):
+    one, two = suite_of(tmp_path, [GOOD]), suite_of(tmp_path, [GOOD, ODD])
+    recorded = baseline_of(record_of(one, [True], [None], "first").result).facts["capital"]["France"]
+    assert recorded.template == GOOD and recorded.templates is None
+    # Said under the template the baseline asked, not under the new one: wrong as a whole under `all`, but no regression.
+    assert classify(recorded, record_of(two, [True, False], [None, None], "all").result)[0] == STILL_RIGHT
+    # Said under the new template only: right as a whole under `any`, but a regression under the template both asked.
+    kind, note = classify(recorded, record_of(two, [False, True], [True, None], "any").result)
+    assert (kind, note) == (SUPPRESSED, f"said under {GOOD!r} in the baseline, not now; the LRE still decodes the object")
+    gate = ReleaseGate(baseline_of(record_of(one, [True], [None], "first").result))
+    assert not gate.expected_wrong("capital", "France", "Paris", "generation", [GOOD, ODD], "all")
+    was_wrong = ReleaseGate(baseline_of(record_of(one, [False], [None], "first").result))
+    assert was_wrong.expected_wrong("capital", "France", "Paris", "generation", [GOOD, ODD], "any")
+    # One template on both sides: compared as a whole, with the plain note.
+    assert classify(recorded, record_of(one, [False], [True], "first").result) == (SUPPRESSED, "the LRE still decodes the object")
+
+
+def report_entry(templates: dict[str, tuple[bool, bool]], check: str, mode: str = "all") -> FactResult:
+    """A fact asked under `templates` (template -> (generation_pass, ranking_pass)), decided by `check`."""
+    rows = [{"template": t, "generation_pass": g, "ranking_pass": r, "say_pass": g if check == "generation" else r,
+             "know_pass": None} for t, (g, r) in templates.items()]
+    said = combine_verdicts(mode, [row["say_pass"] for row in rows])
+    return FactResult.from_dict({
+        "relation": "capital", "subject": "France", "object": "Paris", "say_check": check, "say_pass": said,
+        "generation_pass": combine_verdicts(mode, [row["generation_pass"] for row in rows]),
+        "ranking_pass": combine_verdicts(mode, [row["ranking_pass"] for row in rows]),
+        **({"templates": rows, "template_mode": mode} if len(rows) > 1 else {"template": rows[0]["template"]}),
+    })
+
+
+def test_each_templates_verdict_is_compared_by_the_say_check_of_the_run(tmp_path):
+    # Recorded by generation: said under neither template by generation, under both by ranking.
+    recorded = baseline_of(report_entry({GOOD: (False, True), ODD: (False, True)}, "generation"))
+    entry = recorded.facts["capital"]["France"]
+    assert entry.templates[GOOD] == {"say_pass": False, "generation_pass": False, "ranking_pass": True, "know_pass": None}
+    # A run by ranking that no longer ranks the object first under ODD regressed there (by ranking, said before).
+    kind, note = classify(entry, report_entry({GOOD: (False, True), ODD: (False, False)}, "ranking"))
+    assert kind == REGRESSED and note.startswith(f"said under {ODD!r} in the baseline, not now")
+    # The same verdicts by generation, the recording's check, are still wrong: nothing changed there.
+    assert classify(entry, report_entry({GOOD: (False, True), ODD: (False, False)}, "generation"))[0] == STILL_WRONG
+    # And a run by ranking that says it under both is still right, not fixed.
+    assert classify(entry, report_entry({GOOD: (False, True), ODD: (False, True)}, "ranking"))[0] == STILL_RIGHT
+    gate = ReleaseGate(recorded)
+    assert not gate.expected_wrong("capital", "France", "Paris", "ranking", [GOOD, ODD], "all")
+    assert gate.expected_wrong("capital", "France", "Paris", "generation", [GOOD, ODD], "all")
+
+
+def test_a_baseline_from_before_the_checks_were_kept_per_template_reads_its_say_pass(tmp_path):
+    document = build_baseline({"name": "m", "fingerprint": "f"}, {"capital": {"content_hash": "h", "path": "capital.json"}},
+                              [report_entry({GOOD: (True, True), ODD: (False, True)}, "generation")])
+    for verdicts in document["facts"]["capital"]["France"]["templates"].values():
+        del verdicts["generation_pass"], verdicts["ranking_pass"]
+    entry = parse_baseline(document).facts["capital"]["France"]
+    assert entry.said_under("ranking") == entry.said_under("generation") == {GOOD: True, ODD: False}
 
 
 def test_a_template_only_one_side_asked_is_not_compared(tmp_path):
@@ -261,8 +318,8 @@ def test_a_fact_expected_wrong_that_regresses_under_one_template_fails_not_xfail
     if subject is None:
         pytest.skip("this tiny model ranks every fact right under the odd template")
     facts[subject].update(say_pass=False, generation_pass=False, ranking_pass=False, verdict=None)
-    facts[subject]["templates"][ODD]["say_pass"] = True
-    facts[subject]["templates"][GOOD]["say_pass"] = False
+    facts[subject]["templates"][ODD].update(say_pass=True, generation_pass=True, ranking_pass=True)
+    facts[subject]["templates"][GOOD].update(say_pass=False, generation_pass=False, ranking_pass=False)
     (project.path / "baseline.json").write_text(json.dumps(baseline))
     gated = project.runpytest_inprocess("-p", "no:cacheprovider", "-rfx", "suites", f"-k {subject}")
     gated.assert_outcomes(failed=1)

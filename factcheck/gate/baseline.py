@@ -54,19 +54,31 @@ class BaselineFact:
     verdict: str | None
     margin: float | None
     training: bool
-    # template -> {"say_pass", "know_pass"} where the suite's facts were asked under several templates, else None
+    # template -> {"say_pass", "generation_pass", "ranking_pass", "know_pass"} where the fact was asked under several
+    # templates, else None (baselines written before the checks were kept per template hold say_pass and know_pass)
     templates: dict[str, dict[str, bool | None]] | None = None
     say_check: str | None = None  # the check whose verdict say_pass is (None: a baseline written before it was kept)
+    template: str | None = None  # the one template the fact was asked under (None: several, or not kept)
 
     def said_by(self, check: str) -> bool:
         """Whether the baseline's model said the fact by `check` ("generation" or "ranking"): a run is compared with
         the check it decides by, whichever check decided `say_pass` when the baseline was recorded."""
         return self.ranking_pass if check == "ranking" else self.generation_pass
 
+    def said_under(self, check: str) -> dict[str, bool]:
+        """Template -> whether the baseline's model said the fact under it by `check`, for every template it was
+        asked under that the baseline names (empty for a baseline that names none)."""
+        if self.templates:
+            return {template: bool(verdicts.get(f"{check}_pass", verdicts["say_pass"]))
+                    for template, verdicts in self.templates.items()}
+        if self.template is not None:
+            return {self.template: self.said_by(check)}
+        return {}
+
     def to_entry(self) -> dict[str, Any]:
         """The fact's entry of a baseline file (as `baseline_entry` writes it)."""
         entry = asdict(self)
-        for key in ("templates", "say_check"):
+        for key in ("templates", "say_check", "template"):
             if entry[key] is None:
                 del entry[key]
         return entry
@@ -137,10 +149,13 @@ def baseline_entry(result: FactResult) -> dict[str, Any]:
         # A bound is no margin to compare models by (see FactOutcome.margin_is_exact).
         "margin": round_margin(say.margin) if say.margin_exact else None,
         "training": result.training,
-        # Each template's verdicts, so that a regression under one phrasing is found even when the fact's combined
-        # verdict does not change.
-        **({"templates": {t.template: {"say_pass": t.say_pass, "know_pass": t.know_pass} for t in result.templates}}
+        # Each template's verdicts by both checks, so that a regression under one phrasing is found even when the
+        # fact's combined verdict does not change, and a run by the other say-check is compared like for like.
+        **({"templates": {t.template: {"say_pass": t.say_pass, "generation_pass": t.generation_pass,
+                                       "ranking_pass": t.ranking_pass, "know_pass": t.know_pass} for t in result.templates}}
            if result.templates else {}),
+        # The one template asked, so that a later run under several templates is compared on that one.
+        **({"template": result.template} if not result.templates and result.template is not None else {}),
     }
 
 
@@ -215,6 +230,15 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
                 problems.append((json_pointer(["facts", relation, subject, "margin"]), f"expected a finite number or null, got {margin}"))
             if problem := _say_pass_contradiction(fact):
                 problems.append((json_pointer(["facts", relation, subject, "say_pass"]), problem))
+            if "template" in fact and "templates" in fact:
+                problems.append((json_pointer(["facts", relation, subject, "template"]),
+                                 "a fact asked under several templates keeps them under 'templates', not 'template'"))
+            for template, verdicts in (fact.get("templates") or {}).items():
+                check = fact.get("say_check")
+                if check is not None and f"{check}_pass" in verdicts and verdicts["say_pass"] != verdicts[f"{check}_pass"]:
+                    problems.append((json_pointer(["facts", relation, subject, "templates", template, "say_pass"]),
+                                     f"say_pass is {json.dumps(verdicts['say_pass'])} while {check}_pass, the say_check "
+                                     f"it is the verdict of, is {json.dumps(verdicts[f'{check}_pass'])}"))
     return problems
 
 

@@ -185,10 +185,11 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
         return _template_regression(regressed, result)
     shared = shared_templates(base, result)
     if shared:
-        # The baseline kept a verdict per template: judge the templates both asked, by this run's mode, so that a
-        # changed mode or a template added or removed since the baseline is not taken for a change of the model.
+        # The baseline kept a verdict per template: judge the templates both asked, by this run's mode and say-check,
+        # so that a changed mode, check or template set since the baseline is not taken for a change of the model.
         mode = result.template_mode or "all"
-        before = combine_verdicts(mode, [base.templates[t.template]["say_pass"] for t in shared])
+        said_before = base.said_under(result.say.check)
+        before = combine_verdicts(mode, [said_before[t.template] for t in shared])
         now = combine_verdicts(mode, [t.say_pass for t in shared])
         if not before and now:
             return FIXED, ""
@@ -205,23 +206,27 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
 
 
 def shared_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
-    """This run's templates that the baseline also recorded its verdicts under (none where the baseline asked one
-    template only). A run that asked one template (`--factcheck-templates first`, or a suite left with one) is
-    compared on it: the baseline may have said the fact under that template alone."""
-    if not base.templates:
+    """This run's templates that the baseline also recorded its verdicts under (none where the baseline names no
+    template). Where either side asked one template (`--factcheck-templates first`, or a suite with one) the other
+    is compared on it: a fact may have been said under that template alone."""
+    recorded = base.said_under(result.say.check)
+    if not recorded:
         return []
     asked = result.templates
     if not asked and result.template is not None:
         say = result.say
         asked = (TemplateResult(template=result.template, say_pass=say.passed, generation_pass=say.generation_pass,
                                 ranking_pass=say.ranking_pass, know_pass=result.know_pass),)
-    return [t for t in asked if t.template in base.templates]
+    if len(recorded) == 1 and len(asked) == 1:
+        return []  # one template on both sides: the fact is compared as a whole
+    return [t for t in asked if t.template in recorded]
 
 
 def regressed_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
-    """The templates the baseline said the fact under and this run does not (templates only one side asked are not
-    compared)."""
-    return [t for t in shared_templates(base, result) if base.templates[t.template]["say_pass"] and not t.say_pass]
+    """The templates the baseline said the fact under, by this run's say-check, and this run does not (templates
+    only one side asked are not compared)."""
+    said_before = base.said_under(result.say.check)
+    return [t for t in shared_templates(base, result) if said_before[t.template] and not t.say_pass]
 
 
 def _template_regression(regressed: list[TemplateResult], result: FactResult) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, compare, fact_change
+from factcheck.suites.suite import json_pointer
 
 
 class ReleaseGate:
@@ -36,7 +37,8 @@ class ReleaseGate:
         entry = self.entry(relation, subject, obj)
         if entry is None:
             return False
-        shared = [entry.templates[t]["say_pass"] for t in templates if entry.templates and t in entry.templates]
+        said_before = entry.said_under(check)
+        shared = [said_before[t] for t in templates if t in said_before]
         said = combine_verdicts(mode, shared) if shared else entry.said_by(check)
         return not passes(require, bool(said), entry.know_pass)
 
@@ -123,11 +125,29 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
                     document["suites"][relation] = previous.suites[relation]
                     continue
                 in_suite = suite_facts.get(relation, {})
-                for subject, fact in facts.items():
-                    if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object:
-                        document["facts"][relation][subject] = fact.to_entry()
-                        kept += 1
+                unchecked = {subject: fact for subject, fact in facts.items()
+                             if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object}
+                if unchecked:
+                    _refuse_mixing_suite_versions(path, relation, previous.suites[relation], document["suites"][relation],
+                                                  len(unchecked))
+                for subject, fact in unchecked.items():
+                    document["facts"][relation][subject] = fact.to_entry()
+                    kept += 1
     return write_baseline(path, document), kept
+
+
+def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],
+                                  unchecked: int) -> None:
+    """A relation's entries carry one suite hash: keeping facts recorded under an older version of its suite beside
+    facts recorded under the new one would stamp the new hash on them, and a verdict the suite edit changed (a new
+    template, other settings) would later read as a change of the model. Refuse, saying how to record it whole."""
+    if recorded["content_hash"] == now["content_hash"]:
+        return
+    raise BaselineError(path, [(json_pointer(["suites", relation]),
+                                f"suite {relation} changed since its facts were recorded (content hash "
+                                f"{recorded['content_hash']} -> {now['content_hash']}), and this run did not check "
+                                f"{unchecked} of its facts, whose entries were recorded under the old suite")],
+                        fix=f"run every fact of {relation} (no -k, -m or node ids that leave some out) to re-record it")
 
 
 def _refuse_dropping_another_models_facts(path: Path, previous, document: Mapping[str, Any],

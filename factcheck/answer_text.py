@@ -31,11 +31,14 @@ _DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d
 # Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
 # Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
+# The space between initials: "J. K. Rowling" and "J.K. Rowling" are one name.
+_SPACE_BETWEEN_INITIALS = re.compile(r"(?<![^\W\d_])([^\W\d_]\.) (?=[^\W\d_]\.)")
 
 
 def compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
     text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
+    text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
     text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
     return unicodedata.normalize("NFKC", text)
@@ -44,7 +47,12 @@ def compatible(text: str) -> str:
 def fold(char: str) -> str:
     """One character as answers are compared: case-folded, with the variants below read as the plain one."""
     # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
-    # The minus sign is the hyphen-minus everyone types ("−5" says -5).
+    # The minus sign, the Unicode hyphens, the figure dash and the en dash are the hyphen-minus everyone types ("−5"
+    # says -5, "Guinea–Bissau" Guinea-Bissau, "1879–1955" 1879-1955); the em dash is a pause, kept apart.
     # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
     # The fraction slash is the slash everyone types ("½" is 1/2).
-    return {"\u0130": "i", "\u2212": "-", "\u2019": "'", "\u2044": "/"}.get(char) or char.casefold()
+    return _FOLDED.get(char) or char.casefold()
+
+
+_FOLDED = {"\u0130": "i", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
+           "\u2044": "/"}

@@ -70,6 +70,10 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              r"|\s(?:to|or)\s\d|(?<=0)'s(?!\w)"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
+# A quantity: a number and its unit ("5 km", "3.5kg", "20 °C").
+_QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
+# An answer that is a number and one unit ("5 km", "100%", "-40 °c"), whose space before the unit is optional.
+_NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S*)")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
@@ -111,40 +115,61 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     for answer in answers:
         # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-        expected = normalise(answer).lstrip(LEADING_NOISE)
-        if not expected or not said.startswith(expected):
-            continue
-        if cut and len(said[len(expected):].split()) < _WORDS_AFTER_A_CUT:
-            continue
-        following = said[len(expected) : len(expected) + 1]
-        # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
-        # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
-        word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
-        if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
-            continue
-        # A hyphen between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
-        if expected[-1].isalpha() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
-            continue
-        # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
-        if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
-            continue
-        # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
-        if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):
-            continue
-        # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power.
-        after = said[len(expected) : len(expected) + 2]
-        if expected[-1].isdigit() and (following == "^" or len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit()):
-            continue
-        if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
-            continue
-        if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
-            continue
-        last_word = re.split(r"[\s-]", expected)[-1]
-        if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
-            continue
-        if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
-            continue
-        if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
-            continue
-        return answer
+        for expected in _spellings(normalise(answer).lstrip(LEADING_NOISE)):
+            if expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut):
+                return answer
     return None
+
+
+def _spellings(expected: str) -> list[str]:
+    """The answer as it may be written: a quantity with or without a space before its unit ("5 km", "5km";
+    "20 °C", "20°C")."""
+    quantity = _NUMBER_AND_UNIT.fullmatch(expected)
+    if quantity is None:
+        return [expected]
+    number, space, unit = quantity.groups()
+    return [expected, f"{number}{'' if space else ' '}{unit}"]
+
+
+def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool) -> bool:
+    """Whether the folded text `said`, which starts with the folded answer `expected`, ends the answer there rather
+    than carrying it on into another word, number or name (`written`: the text before folding; `ends` maps folded
+    positions to written ones)."""
+    if cut and len(said[len(expected):].split()) < _WORDS_AFTER_A_CUT:
+        return False
+    following = said[len(expected) : len(expected) + 1]
+    # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
+    # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
+    word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
+    if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
+        return False
+    # A hyphen between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
+    if expected[-1].isalpha() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
+        return False
+    # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
+    if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
+        return False
+    # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
+    if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):
+        return False
+    # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power; a
+    # quantity's unit past a power or a "per" ("5 km^2" is not 5 km, nor "5 m/s" 5 m).
+    after = said[len(expected) : len(expected) + 2]
+    if _is_word_char(expected[-1]) and following == "^":
+        return False
+    if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
+        return False
+    if _QUANTITY.match(expected) and following == "/" and _word_goes_on(said, len(expected) + 1):
+        return False
+    if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
+        return False
+    if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
+        return False
+    last_word = re.split(r"[\s-]", expected)[-1]
+    if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
+        return False
+    if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
+        return False
+    if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
+        return False
+    return True

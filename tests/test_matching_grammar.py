@@ -1,0 +1,213 @@
+"""Answer matching against small grammars of answers: an answer followed by what ends it is said; followed by what
+carries it on into another answer (a longer number, a longer name, another word) it is not.
+
+The examples in test_matching.py pin single cases; these draw answers and what follows them from grammars of
+numbers, number words, names and common nouns, so that a rule that holds for the example but not for its class
+shows up here.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from factcheck.says.matching import matching_answer
+
+# ---- numbers ---------------------------------------------------------------------------------
+
+integers = st.integers(min_value=0, max_value=10**7).map(str)
+decimals = st.tuples(st.integers(0, 999), st.integers(0, 99)).map(lambda p: f"{p[0]}.{p[1]}")
+numbers = st.one_of(integers, decimals)
+years = st.integers(min_value=1000, max_value=2099).map(str)
+# What ends a number: punctuation, a unit, a lower-case word, a clause.
+number_endings = st.sampled_from(["", ".", ",", ", which", ". The", " years", " km", " people", " in total", " and then",
+                                  ")", " (about)", "!", ";", " metres", " degrees", " times", "\nQ:"])
+# What carries a number on into another number: a decimal part, a thousands group, a ratio, a fraction, a range, a
+# power, a product, a scale word.
+number_continuations = st.sampled_from([".5", ",000", ":30", "/2", "^3", "-4", "\u20134", "\u20144", "~7", " \u00d7 10^3",
+                                        " x 10", "**2", " million", " billion", "-million", " thousand", " hundred",
+                                        " to 10", " or 6", " 1/2", " and a half", " bn", " BC", " B.C."])
+
+
+@given(number=numbers, ending=number_endings)
+def test_a_number_followed_by_what_ends_it_is_said(number, ending):
+    assert matching_answer(f" {number}{ending}", [number]) == number
+
+
+@given(number=numbers, going_on=number_continuations, ending=number_endings)
+def test_a_number_carried_on_into_another_number_is_not_said(number, going_on, ending):
+    assert matching_answer(f" {number}{going_on}{ending}", [number]) is None
+
+
+@given(number=integers, digits=st.integers(0, 9).map(str))
+def test_a_number_is_not_the_start_of_a_longer_one(number, digits):
+    assert matching_answer(f" {number}{digits}", [number]) is None
+
+
+@given(year=years, ending=st.sampled_from(["", ".", ",", " AD", " CE", " in Paris", ", when", " and 1900"]))
+def test_a_year_followed_by_what_ends_it_is_said(year, ending):
+    assert matching_answer(f" {year}{ending}", [year]) == year
+
+
+@given(year=years, going_on=st.sampled_from(["s", "'s", " BC", " BCE", " B.C.", "-1955", "\u20131955", "/1880", ".5"]))
+def test_a_year_carried_on_into_another_date_is_not_said(year, going_on):
+    # A decade, a year before Christ, a range or a season ("1879/1880") is another answer.
+    if going_on == "'s" and not year.endswith("0"):
+        going_on = "s"  # "1879's" reads as the year's ("1879's census"); only a decade's "'s" carries it on
+    assert matching_answer(f" {year}{going_on}", [year]) is None
+
+
+# ---- number words ----------------------------------------------------------------------------
+
+tens = st.sampled_from(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+units = st.sampled_from(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+
+
+@given(word=st.one_of(tens, units), ending=st.sampled_from(["", ".", ",", " years", " people", " of them", " in all"]))
+def test_a_number_word_followed_by_what_ends_it_is_said(word, ending):
+    assert matching_answer(f" {word}{ending}", [word]) == word
+
+
+@given(word=tens, unit=units, joint=st.sampled_from(["-", " "]))
+def test_a_tens_word_carried_on_by_a_unit_is_not_said(word, unit, joint):
+    assert matching_answer(f" {word}{joint}{unit}", [word]) is None
+
+
+@given(word=units, scale=st.sampled_from([" hundred", " thousand", " million", "-million", " and a half", " point five"]))
+def test_a_number_word_carried_on_by_a_scale_is_not_said(word, scale):
+    assert matching_answer(f" {word}{scale}", [word]) is None
+
+
+# ---- names -----------------------------------------------------------------------------------
+
+lower = "abcdefghijklmnopqrstuvwxyz"
+capitalised = st.tuples(st.sampled_from(lower.upper()), st.text(alphabet=lower, min_size=2, max_size=9)).map("".join)
+names = st.lists(capitalised, min_size=1, max_size=3).map(" ".join)
+# What ends a name: punctuation, a lower-case word, a possessive, a list joined by "and", a clause.
+name_endings = st.sampled_from(["", ".", ",", ", France", " is the capital", " and Lyon", "'s", " (the city)", " in 1990",
+                                "!", ";", ":", " of course", " \u2013 the city", " - a country", "\n"])
+# What carries a name on into another name: a hyphen, a further capitalised word, a particle before a capital.
+name_continuations = st.one_of(
+    capitalised.map(lambda word: f"-{word}"),
+    capitalised.map(lambda word: f"\u2013{word}"),
+    capitalised.map(lambda word: f" {word}"),
+    st.tuples(st.sampled_from(["de", "del", "upon", "am", "of", "van", "von der"]), capitalised).map(lambda p: f" {p[0]} {p[1]}"),
+    capitalised.map(lambda word: f" d'{word}"),
+)
+
+
+@given(name=names, ending=name_endings)
+def test_a_name_followed_by_what_ends_it_is_said(name, ending):
+    assert matching_answer(f" {name}{ending}", [name]) == name
+
+
+@given(name=names, going_on=name_continuations, ending=name_endings)
+def test_a_name_carried_on_into_a_longer_name_is_not_said(name, going_on, ending):
+    assert matching_answer(f" {name}{going_on}{ending}", [name]) is None
+
+
+@given(name=names, going_on=name_continuations, ending=name_endings)
+def test_the_longer_name_given_as_an_alias_is_said(name, going_on, ending):
+    longer = f"{name}{going_on}"
+    assert matching_answer(f" {longer}{ending}", [name, longer]) == longer
+
+
+@given(name=names, glued=st.text(alphabet=lower, min_size=1, max_size=4))
+def test_a_name_glued_to_more_letters_is_not_said(name, glued):
+    assert matching_answer(f" {name}{glued}", [name]) is None
+
+
+@given(name=names, before=st.sampled_from(["not ", "the city of ", "maybe ", "either ", "no, "]))
+def test_a_name_said_after_other_words_is_not_said(name, before):
+    assert matching_answer(f" {before}{name}", [name]) is None
+
+
+@given(name=names, quotes=st.sampled_from([('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("(", ")"), ("**", "**"), ("_", "_")]))
+def test_a_name_in_quotes_brackets_or_emphasis_is_said(name, quotes):
+    opening, closing = quotes
+    assert matching_answer(f" {opening}{name}{closing}", [name]) == name
+
+
+# ---- common nouns and adjectives ---------------------------------------------------------------
+
+common = st.text(alphabet=lower, min_size=2, max_size=10)
+
+
+@given(word=common, ending=st.sampled_from(["", ".", ",", " and", " or", " in colour", "!", " Square"]))
+def test_a_common_word_followed_by_what_ends_it_is_said(word, ending):
+    # A capitalised word after a common noun starts a new word ("red Square" says red): only names go on so.
+    assert matching_answer(f" {word}{ending}", [word]) == word
+
+
+@given(word=common, going_on=st.one_of(common.map(lambda w: f"-{w}"), st.sampled_from(["++", "#", "&T", ".js"])))
+def test_a_common_word_carried_on_into_another_word_is_not_said(word, going_on):
+    assert matching_answer(f" {word}{going_on}", [word]) is None
+
+
+@given(word=common.map(lambda w: w + "n"))
+def test_a_word_in_a_negative_contraction_is_not_said(word):
+    assert matching_answer(f" {word}'t", [word]) is None
+
+
+# ---- one answer written several ways ---------------------------------------------------------
+
+hyphens = st.sampled_from(["-", "\u2010", "\u2011", "\u2012", "\u2013"])
+
+
+@given(first=capitalised, second=capitalised, written=hyphens, expected=hyphens, ending=name_endings)
+def test_a_hyphenated_name_is_said_whichever_hyphen_or_dash_joins_it(first, second, written, expected, ending):
+    # "Guinea–Bissau" (an en dash) says Guinea-Bissau; only the hyphens and the en dash join words so.
+    assert matching_answer(f" {first}{written}{second}{ending}", [f"{first}{expected}{second}"]) is not None
+
+
+@given(start=years, end=years, written=hyphens, expected=hyphens)
+def test_a_range_is_said_whichever_dash_joins_it(start, end, written, expected):
+    assert matching_answer(f" {start}{written}{end}.", [f"{start}{expected}{end}"]) is not None
+
+
+initials = st.lists(st.sampled_from(lower.upper()), min_size=1, max_size=3)
+
+
+@given(letters=initials, surname=capitalised, written=st.sampled_from([". ", "."]), expected=st.sampled_from([". ", "."]),
+       ending=name_endings)
+def test_initials_are_said_spaced_or_not(letters, surname, written, expected, ending):
+    # "J. K. Rowling" and "J.K. Rowling" are one name.
+    def name(joint: str) -> str:
+        return joint.join(letters) + ". " + surname
+    assert matching_answer(f" {name(written)}{ending}", [name(expected)]) == name(expected)
+
+
+@given(letters=initials, surname=capitalised, other=capitalised)
+def test_initials_of_another_name_are_not_said(letters, surname, other):
+    answer = ". ".join(letters) + ". " + surname
+    if other != surname:
+        assert matching_answer(" " + ". ".join(letters) + ". " + other, [answer]) is None
+    assert matching_answer(" " + ".".join(letters) + "." + surname + "son", [answer]) is None
+
+
+# ---- quantities -------------------------------------------------------------------------------
+
+quantity_units = st.sampled_from(["km", "m", "kg", "\u00b0C", "metres", "feet", "mph", "km/h"])
+
+
+@given(number=st.one_of(integers, decimals), unit=st.one_of(quantity_units, st.sampled_from(["%", "°"])),
+       written=st.sampled_from([" ", ""]), expected=st.sampled_from([" ", ""]),
+       ending=st.sampled_from(["", ".", ",", " high", " long", " (about)", " away"]))
+def test_a_quantity_followed_by_what_ends_it_is_said_with_or_without_a_space(number, unit, written, expected, ending):
+    # "5 km" and "5km", "20 °C" and "20°C", "50 %" and "50%" are one quantity.
+    answer = f"{number}{expected}{unit}"
+    assert matching_answer(f" {number}{written}{unit}{ending}", [answer]) == answer
+
+
+@given(number=integers, unit=quantity_units, other=st.sampled_from(["kilometres", "kgs", "mm", "ms"]))
+def test_a_quantity_in_another_unit_is_not_said(number, unit, other):
+    if not other.startswith(unit):
+        assert matching_answer(f" {number}{other}", [f"{number} {unit}"]) is None
+    assert matching_answer(f" {number}{unit}{other}", [f"{number} {unit}"]) is None
+
+
+@given(number=integers, unit=quantity_units.filter(lambda unit: unit[-1].isalpha()),
+       going_on=st.sampled_from(["2", "\u00b2", "^2", "/s", "/h", "-long"]))
+def test_a_quantitys_unit_carried_on_into_another_unit_is_not_said(number, unit, going_on):
+    # "5 km²" is an area, "5 m/s" a speed: neither is 5 km or 5 m.
+    assert matching_answer(f" {number} {unit}{going_on}", [f"{number} {unit}"]) is None

@@ -266,3 +266,12 @@ def test_variants_of_numbers_in_words_fractions_scales_notes_and_abbreviations_g
     for said, answer in ((" one of the", "one"), (" C major", "C"), (" $5 each", "$5"), (" 5 m tall", "5"),
                          (" Paris. The", "Paris"), (" 2 and 3", "2"), (" one hundred", "one hundred")):
         assert matching_answer(said, [answer]) == answer, (said, answer)
+
+
+def test_chinese_japanese_and_korean_answers_end_at_a_particle_and_go_on_into_another_word():
+    # These scripts write no space after a word: a particle or a copula ends it, any other character goes on.
+    for said, answer in ((" 北京是中国的首都", "北京"), (" 東京は日本の首都です", "東京"), (" 서울은 한국의 수도", "서울"),
+                         (" 中国的首都", "中国"), (" 北京。", "北京"), (" 東京", "東京")):
+        assert matching_answer(said, [answer]) == answer, said
+    for said, answer in ((" 北京大学", "北京"), (" 東京都", "東京"), (" 서울시", "서울"), (" 中国人", "中国")):
+        assert matching_answer(said, [answer]) is None, said

@@ -19,9 +19,23 @@ def _is_word_char(char: str) -> bool:
 
 def _word_goes_on(said: str, at: int) -> bool:
     """Whether the word before `at` goes on: a word character, also after underscores ("str_replace"); underscores
-    that end it are markdown emphasis ("_Paris_")."""
+    that end it are markdown emphasis ("_Paris_"). Chinese, Japanese and Korean write no space after a word: there a
+    particle or a copula right after it ends it ("東京は", "北京是", "서울은"), any other character carries it on
+    ("北京大学" is not 北京, "서울시" not 서울)."""
     rest = said[at:].lstrip("_")
-    return bool(rest) and _is_word_char(rest[0])
+    if not rest or not _is_word_char(rest[0]):
+        return False
+    if at > 0 and _CJK.match(said[at - 1]) and _CJK_WORD_ENDS.match(rest):
+        return False
+    return True
+
+
+# Han ideographs, kana and Hangul syllables.
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and
+# particles, Korean particles and copulas.
+_CJK_WORD_ENDS = re.compile("(?:[はがのをにでともへやか]|是|的|在|和|与|與|位于|位於|为|為|也|"
+                            "으로|에서|에게|입니다|이다|[은는이가을를의에와과도로])")
 
 
 def _is_capital(char: str) -> bool:

@@ -99,6 +99,15 @@ def unwritable_reason(path: Path) -> str | None:
         return error.strerror or str(error)
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"the folder {folder} is not writable"
+    # Root passes every access check, also on a read-only mount or in /proc: make (and remove) a file there, as the
+    # atomic write will.
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".factcheck-probe.", dir=folder)
+    except OSError as error:
+        return f"the folder {folder} takes no new file ({error.strerror or error})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
     return None
 
 

@@ -256,6 +256,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(projec
         (["--factcheck-baseline=a_folder", "--factcheck-update-baseline"], "it is a directory"),
         (["--factcheck-report=a_fifo"], "it is a FIFO (named pipe), not a regular file"),
         (["--factcheck-html=null"], "it is a character device, not a regular file"),
+        # /proc passes root's access checks but takes no file: found by making one, not at the end of the run.
+        (["--factcheck-report=/proc/version"], "the folder /proc takes no new file"),
     ):
         result = run(project, "suites", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]

@@ -33,6 +33,12 @@ _DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
 # The space between initials: "J. K. Rowling" and "J.K. Rowling" are one name.
 _SPACE_BETWEEN_INITIALS = re.compile(r"(?<![^\W\d_])([^\W\d_]\.) (?=[^\W\d_]\.)")
+_INITIAL_BEFORE_AN_INITIAL = re.compile(r"(?<![^\W\d_])([^\W\d_]\.)(?=[^\W\d_]\.)")
+# An answer that is a number and one unit symbol ("5 km", "100%", "-40 °C", "3 m/s"), whose space before the unit is
+# optional; a unit written as a word ("26 miles", "3 days") keeps its space, and an ordinal's or a decade's ending
+# is no unit ("5th", "1960s").
+_NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S{0,2}|[^\d\s.,]\S*[^\w\s]\S*)")
+_NUMBER_SUFFIXES = {"s", "'s", "st", "nd", "rd", "th", "ST", "ND", "RD", "TH", "S"}
 
 
 def compatible(text: str) -> str:
@@ -56,3 +62,15 @@ def fold(char: str) -> str:
 
 _FOLDED = {"\u0130": "i", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
            "\u2044": "/"}
+
+
+def spellings(answer: str) -> list[str]:
+    """The answer, then the other ways it is written that are read as the same answer: initials spaced or not
+    ("J. K. Rowling", "J.K. Rowling"), a quantity with or without a space before its unit ("5 km", "5km"). The
+    ranking scores each, as generation accepts each."""
+    forms = [answer, _INITIAL_BEFORE_AN_INITIAL.sub(r"\1 ", answer), _SPACE_BETWEEN_INITIALS.sub(r"\1", answer)]
+    quantity = _NUMBER_AND_UNIT.fullmatch(answer)
+    if quantity is not None and quantity.group(3) not in _NUMBER_SUFFIXES:
+        number, space, unit = quantity.groups()
+        forms.append(f"{number}{'' if space else ' '}{unit}")
+    return list(dict.fromkeys(forms))

@@ -190,6 +190,22 @@ def test_candidates_are_the_relations_objects_plus_the_facts_aliases(tmp_path):
     assert candidate_answers(suite, suite.facts[0]) == [o for _, o in CAPITALS]
 
 
+def test_candidates_hold_every_spelling_generation_accepts_of_each_answer(tmp_path, tiny_llama):
+    document = {"relation": "book author", "templates": ["{subject} was written by"],
+                "facts": [{"subject": "The Hobbit", "object": "J. R. R. Tolkien"}, {"subject": "Narnia", "object": "C.S. Lewis"},
+                          {"subject": "A marathon", "object": "42 km", "aliases": ["26 miles"]}]}
+    suite = parse_suite(document, tmp_path / "book_author.json")
+    # A wrong answer is ranked in the spelling the model may prefer as well: "J.R.R. Tolkien" beats "C.S. Lewis" only
+    # if both are scored.
+    assert candidate_answers(suite, suite.facts[1]) == ["J. R. R. Tolkien", "J.R.R. Tolkien", "C.S. Lewis", "C. S. Lewis",
+                                                        "42 km", "42km"]
+    assert candidate_answers(suite, suite.facts[2])[-3:] == ["42 km", "42km", "26 miles"]
+    [outcome] = run_relation(tiny_llama, suite, SayOptions(shots=0, max_new_tokens=2), only=[1])
+    spelled = {c.text: c.correct for c in outcome.candidates}
+    assert spelled == {"J. R. R. Tolkien": False, "J.R.R. Tolkien": False, "C.S. Lewis": True, "C. S. Lewis": True,
+                       "42 km": False, "42km": False}
+
+
 def metaspace_tokenizer():
     """A Llama-style (SentencePiece-like, metaspace) tokenizer, to check the leading-space split."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise
+from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise, spellings
 
 # Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
 _LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -86,8 +86,6 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C").
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
-# An answer that is a number and one unit ("5 km", "100%", "-40 °c"), whose space before the unit is optional.
-_NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S*)")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
@@ -129,20 +127,10 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     for answer in answers:
         # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-        for expected in _spellings(normalise(answer).lstrip(LEADING_NOISE)):
+        for expected in spellings(normalise(answer).lstrip(LEADING_NOISE)):
             if expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut):
                 return answer
     return None
-
-
-def _spellings(expected: str) -> list[str]:
-    """The answer as it may be written: a quantity with or without a space before its unit ("5 km", "5km";
-    "20 °C", "20°C")."""
-    quantity = _NUMBER_AND_UNIT.fullmatch(expected)
-    if quantity is None:
-        return [expected]
-    number, space, unit = quantity.groups()
-    return [expected, f"{number}{'' if space else ' '}{unit}"]
 
 
 def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool) -> bool:

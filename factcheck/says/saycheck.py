@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from factcheck.answer_text import normalise
+from factcheck.answer_text import normalise, spellings
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
@@ -131,8 +131,9 @@ def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
 
 
 def candidate_answers(suite: Suite, fact: Fact) -> list[str]:
-    """The relation's objects plus this fact's aliases, without repeats."""
-    return list(dict.fromkeys([*suite.objects, *fact.aliases]))
+    """The relation's objects plus this fact's aliases, each in every spelling generation accepts as it ("J.K.
+    Rowling" for "J. K. Rowling"), without repeats."""
+    return list(dict.fromkeys(form for answer in [*suite.objects, *fact.aliases] for form in spellings(answer)))
 
 
 def run_relation(

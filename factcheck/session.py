@@ -130,7 +130,8 @@ class FactcheckSession:
             problems = prompts_too_long(self.model, question, distracted if index == 0 else options)
             if problems:
                 raise SuiteError(suite.path, problems, fix="shorten the subject or the template, or lower --factcheck-shots "
-                                                           "(each demonstration is a fact of the suite)")
+                                                           "(each demonstration is a fact of the suite) or "
+                                                           "--factcheck-max-new-tokens (the tokens generated after it)")
         self.progress(f"\n[factcheck] {suite.relation_id}: {len(suite.facts)} facts"
                       + (f" x {count} templates" if count > 1 else "") + (" (chat prompts)" if settings.prompt == "chat" else ""))
         computed, stored = self._selection(suite, wanted, phrased, options, say_check)
@@ -148,7 +149,7 @@ class FactcheckSession:
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
         return RelationRun(suite=suite, options=options, say_check=say_check, phrasings=phrasings, seconds=seconds,
-                           require=self.require, template_mode=mode, computed=computed)
+                           require=self.require, template_mode=mode, prompt=settings.prompt, computed=computed)
 
     def _selection(self, suite: Suite, wanted: Collection[int] | None, phrased: list[Suite], options: SayOptions,
                    say_check: str) -> tuple[tuple[int, ...] | None, list[Faithfulness | None]]:

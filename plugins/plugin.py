@@ -171,6 +171,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck_lre must be 'on' or 'off', not {source.lre!r}")
         _check_numbers_and_names(source)
     run = FactcheckRun(config, command_line, ini)
+    if run.settings.require != "says" and run.settings.lre == "off":
+        raise pytest.UsageError(f"factcheck_require {run.settings.require!r} judges facts by their know-check (the LRE), "
+                                "which factcheck_lre 'off' turns off: drop one of the two")
     if run.recording and run.baseline_path is None:
         raise pytest.UsageError("--factcheck-update-baseline needs a baseline path: --factcheck-baseline PATH or the factcheck_baseline ini option")
     _check_outputs(run)
@@ -365,6 +368,8 @@ class FactcheckRun:
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
+        self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
+        self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
 
@@ -400,6 +405,9 @@ class FactcheckRun:
             return "an xdist worker's results are missing"
         if self._facts_without_result:
             return f"{self._facts_without_result} fact(s) could not run"
+        if self._invalid_suites:
+            shown = ", ".join(sorted(self._invalid_suites)[:3])
+            return f"{len(self._invalid_suites)} suite(s) could not be read: {shown}{' ...' if len(self._invalid_suites) > 3 else ''}"
         return None
 
     def _merged_from_workers(self) -> RunSummary | None:
@@ -538,6 +546,10 @@ class FactcheckRun:
             # A fact that failed without a result (its relation could not run, a fixture failed): the reports lack it,
             # so they are incomplete, and `factcheck diff` on them must not pass.
             self._facts_without_result += 1
+        if "factcheck_know_lost" in properties and report.when == "call":
+            self._know_verdicts_lost += 1
+        if report.failed and "factcheck_invalid_suite" in properties:
+            self._invalid_suites.add(properties["factcheck_invalid_suite"])
         if "factcheck_relation" not in properties or report.when != "call":
             return
         outcome = report.outcome
@@ -566,6 +578,7 @@ class FactcheckRun:
             asked = templates_asked(item.suite, settings.templates)
             if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, settings.say_check,
                                         asked, settings.templates, settings.require):
+                item.expected_wrong = True
                 # raises=FactFailure: a regression (under one of its templates) or a relation that cannot run still fails.
                 item.add_marker(pytest.mark.xfail(
                     strict=True, raises=FactFailure,
@@ -775,6 +788,11 @@ class FactcheckRun:
         if self.gate is not None:
             comparison = self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results)
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
+            if self._know_verdicts_lost:
+                terminalreporter.write_line(
+                    f"WARNING: {self._know_verdicts_lost} fact(s) failing under --factcheck-require "
+                    f"{self.settings.require} in the baseline have no know-verdict now (no LRE, undecided or untrusted): "
+                    "they stay expected failures, not fixes, as nothing tells whether they are fixed", yellow=True)
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
 
@@ -883,6 +901,7 @@ class FactItem(pytest.Item):
         self.fact_index = fact_index
         self.record: FactRecord | None = None
         self.regression: str | None = None  # the gate's note when this fact regressed
+        self.expected_wrong = False  # failing in the baseline as this run judges it: a strict xfail
         self.relation_run = None  # on an xdist worker, the relation's run (a RelationRun) its setup computed, until sent
 
     @property
@@ -922,6 +941,18 @@ class FactItem(pytest.Item):
                 raise FactRegression(result.subject)
         if not self.record.passed:
             raise FactFailure(result.subject)
+        if self.expected_wrong and self._know_verdict_lost(run):
+            # Passing only because there is no know-verdict to judge it by now: not a fix.
+            self.user_properties.append(("factcheck_know_lost", self.record.require))
+            raise FactFailure(result.subject)
+
+    def _know_verdict_lost(self, run: FactcheckRun) -> bool:
+        """Whether a fact the baseline failed under a know-requiring mode (knows, both, agree), by a know-verdict it
+        had, has none now (no LRE, undecided, untrusted): under such a mode it would pass by what it says alone."""
+        if self.record.require == "says" or self.record.result.know_pass is not None or run.gate is None:
+            return False
+        entry = run.gate.entry(self.suite.relation_id, self.fact.subject, self.fact.object)
+        return entry is not None and entry.know_pass is not None
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (FactFailure, FactRegression)) and self.record is not None:
@@ -941,6 +972,8 @@ class BadSuiteItem(pytest.Item):
         self.error = error
 
     def runtest(self) -> None:
+        # Named in the report: the run's reports lack this suite's facts, so they are marked incomplete.
+        self.user_properties.append(("factcheck_invalid_suite", str(self.path)))
         raise self.error
 
     def repr_failure(self, excinfo, style=None):

@@ -131,8 +131,17 @@ def test_a_fact_said_right_before_that_the_candidate_did_not_check_fails_the_dif
     assert "1 fact(s) the base said right were not checked by the candidate (country_capital[France])" in out
     skipped_peru = report_file(tmp_path / "peru.json", [r for r in BASE if r.subject != "Peru"])  # said wrong before
     assert run(capsys, base, skipped_peru)[0] == 0
-    # A relation the candidate did not run at all is only named (a candidate may run some suites).
-    assert run(capsys, base, report_file(tmp_path / "one.json", BASE[:4]))[0] == 0
+    # A relation said right before that the candidate did not run at all fails as well (deselected, removed, moved or
+    # unreadable), unless the candidate ran some suites on purpose.
+    one = report_file(tmp_path / "one.json", BASE[:4])
+    code, out, _ = run(capsys, base, one)
+    assert code == 1 and "FAIL: 0 regression(s), budget 0 (1 relation(s) said right before not run)" in out
+    assert "1 relation(s) with facts the base said right were not run by the candidate (mother_tongue)" in out
+    code, out, _ = run(capsys, base, one, "--only-relations-run")
+    assert code == 0 and "relations in the baseline but not run: mother_tongue" in out
+    # A relation whose facts were all said wrong before gates nothing.
+    wrong_before = baseline_file(tmp_path / "wrong.json", BASE[:4] + [record("mother_tongue", "Victor Hugo", "French", False)])
+    assert run(capsys, wrong_before, one)[0] == 0
 
 
 def test_a_candidate_asked_under_one_template_is_compared_on_it(tmp_path, capsys):

@@ -281,3 +281,63 @@ def test_a_projects_own_xfail_mark_never_hides_a_regression(pytester, tiny_llama
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 2 and not outcomes.get("xfailed"), result.stdout.str()[-3000:]
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "REGRESSION" in result.stdout.str()
+
+
+def test_the_baseline_keeps_the_prompt_settings_and_the_gate_names_a_run_with_others(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    [(relation, info)] = json.loads(path.read_text(encoding="utf-8"))["suites"].items()
+    assert info["settings"] == {"shots": 2, "prompt": "text", "max_new_tokens": 2}  # from the ini file
+    result = run(project, "suites", "--factcheck-shots=3")
+    assert f"suite {relation} ran with other settings than the baseline's (shots 2 -> 3)" in result.stdout.str()
+    assert "ran with other settings" not in run(project, "suites").stdout.str()
+    # Recording a selection under other settings would mix them in one relation: refused, the file kept.
+    before = path.read_bytes()
+    refused = run(project, "suites", "-k", "France", "--factcheck-shots=3", "--factcheck-update-baseline")
+    out = refused.stdout.str()
+    assert "baseline NOT updated" in out and "runs with other settings than its facts were recorded with (shots 2 -> 3)" in out
+    assert path.read_bytes() == before
+
+
+def test_a_suite_that_cannot_be_read_marks_the_run_incomplete_and_records_nothing(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    (project.path / "suites" / "broken.json").write_text('{"relation": "x", "templates": ["{subject} is"], "facts": 5}',
+                                                         encoding="utf-8")
+    report = project.path / "r.json"
+    result = run(project, "suites", "--factcheck-update-baseline", f"--factcheck-report={report}")
+    out = result.stdout.str()
+    assert "baseline NOT updated: the run is incomplete (1 suite(s) could not be read:" in out and "broken.json" in out
+    assert path.read_bytes() == before
+    assert "1 suite(s) could not be read" in json.loads(report.read_text(encoding="utf-8"))["incomplete"]
+
+
+def test_a_know_requirement_needs_the_know_check(project):
+    result = run(project, "suites", "--factcheck-require=knows", "--factcheck-lre=off")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "factcheck_require 'knows' judges facts by their know-check" in result.stderr.str()
+
+
+def test_a_fact_failing_by_its_know_verdict_in_the_baseline_is_not_fixed_by_having_none_now(project):
+    path, report = project.path / "baselines" / "tiny.json", project.path / "r.json"
+    run(project, "suites", f"--factcheck-report={report}", "--factcheck-baseline=none.json", "--factcheck-update-baseline")
+    facts = {entry["subject"]: entry for entry in json.loads(report.read_text(encoding="utf-8"))["facts"]}
+    # A fact said right by ranking: its top-ranked candidate (another fact's object) given as its alias.
+    subject = next(s for s, e in facts.items() if not e["training"])
+    suite_path = project.path / "suites" / "country_capital.json"
+    suite = json.loads(suite_path.read_text(encoding="utf-8"))
+    fact = next(f for f in suite["facts"] if f["subject"] == subject)
+    fact["aliases"] = [facts[subject]["top_candidates"][0]["text"]]
+    suite_path.write_text(json.dumps(suite), encoding="utf-8")
+    run(project, "suites", "--factcheck-update-baseline", f"--factcheck-report={report}")
+    entry = next(e for e in json.loads(report.read_text(encoding="utf-8"))["facts"] if e["subject"] == subject)
+    assert entry["say_pass"] and entry["know_pass"] is None  # the tiny model's LRE is untrusted: no know-verdict
+    # The baseline had a know-verdict that failed the fact under `knows`; this run has none to judge it by.
+    baseline = json.loads(path.read_text(encoding="utf-8"))
+    [relation] = baseline["facts"]
+    baseline["facts"][relation][subject].update(know_pass=False, verdict="unfaithful")
+    path.write_text(json.dumps(baseline), encoding="utf-8")
+    result = run(project, "suites", "-k", subject, "--factcheck-require=knows")
+    result.assert_outcomes(xfailed=1)
+    assert "1 fact(s) failing under --factcheck-require knows in the baseline have no know-verdict now" in result.stdout.str()

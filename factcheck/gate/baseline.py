@@ -185,7 +185,8 @@ def build_baseline(
         if relation not in suites_info:
             raise ValueError(f"relation {relation!r} has facts but no suite information (content_hash, path)")
         info = suites_info[relation]
-        suites[relation] = {"content_hash": str(info["content_hash"]), "path": _portable_path(info["path"], root_path)}
+        suites[relation] = {"content_hash": str(info["content_hash"]), "path": _portable_path(info["path"], root_path),
+                            **({"settings": dict(info["settings"])} if info.get("settings") is not None else {})}
     return {
         VERSION_KEY: BASELINE_VERSION,
         "model": {"name": str(model_info["name"]), "fingerprint": str(model_info["fingerprint"])},

@@ -78,6 +78,25 @@ class SuiteChange:
     candidate_hash: str
 
 
+@dataclass(frozen=True)
+class SettingsChange:
+    """A relation asked with other prompt settings than the baseline's (from the command line or the ini file)."""
+
+    relation: str
+    differences: tuple[tuple[str, Any, Any], ...]  # (setting, in the baseline, in this run)
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {before} -> {after}" for name, before, after in self.differences)
+
+
+def settings_differences(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[tuple[str, Any, Any], ...]:
+    """The prompt settings two runs of a suite differ in (none where either side did not keep them)."""
+    if not before or not after:
+        return ()
+    return tuple((name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after))
+                 if name in before and name in after and before[name] != after[name])
+
+
 @dataclass
 class Comparison:
     baseline_model: dict[str, Any]
@@ -85,15 +104,18 @@ class Comparison:
     changes: list[FactChange]  # sorted by relation, then subject
     relations: list[RelationAccuracy]  # sorted by relation
     suite_changes: list[SuiteChange] = field(default_factory=list)
+    settings_changes: list[SettingsChange] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # baseline relations with no fact in this run
     base_incomplete: str | None = None  # why the base report's run was partial (None: it completed, or a baseline)
     candidate_incomplete: str | None = None  # why the candidate's run was partial: it cannot pass a gate
     # `factcheck diff` compares two whole runs: there a fact the base said right that the candidate did not check
     # (skipped by a mark, deselected) fails the gate; a run's own gate leaves a selection's other facts alone.
     require_checked: bool = False
+    require_every_relation: bool = True  # with require_checked: a base relation the candidate did not run fails too
     # The candidate report's suites: relation -> every subject its suite holds, asked or not (from a report's
     # `subjects`). In a suite changed since the base, a fact it still holds and did not check was left out, not removed.
     candidate_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    base_facts: Mapping[str, Mapping[str, BaselineFact]] = field(default_factory=dict, repr=False)  # the base's facts
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -133,9 +155,18 @@ class Comparison:
         return [c for c in self.of(REMOVED) if c.baseline is not None and c.baseline.say_pass
                 and (c.relation not in changed or c.subject in self.candidate_suite_subjects.get(c.relation, ()))]
 
+    @property
+    def relations_not_run_said_right(self) -> list[str]:
+        """Where every relation must run (`require_every_relation`): the base's relations with a fact it said right of
+        which the candidate ran no fact (a suite deselected, removed, unreadable, or moved: its id is its path)."""
+        if not (self.require_checked and self.require_every_relation):
+            return []
+        return sorted(relation for relation in self.not_run
+                      if any(fact.say_pass for fact in self.base_facts.get(relation, {}).values()))
+
     def within_budget(self, budget: int = 0) -> bool:
         """A partial candidate run never passes: the facts it did not run may have regressed."""
-        if self.candidate_incomplete or (self.require_checked and self.unchecked_said_right):
+        if self.candidate_incomplete or (self.require_checked and self.unchecked_said_right) or self.relations_not_run_said_right:
             return False
         return len(self.regressions) <= budget
 
@@ -150,6 +181,12 @@ class Comparison:
             lines.append(f"{len(self.unchecked_said_right)} fact(s) the base said right were not checked by the candidate "
                          f"({shown}{' ...' if len(self.unchecked_said_right) > 3 else ''}), although its suite is the "
                          "same: skipped by a mark or deselected, so they cannot pass; run every fact")
+        if self.relations_not_run_said_right:
+            missing = self.relations_not_run_said_right
+            lines.append(f"{len(missing)} relation(s) with facts the base said right were not run by the candidate "
+                         f"({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): deselected, removed, moved to "
+                         "another path or unreadable, so they cannot pass; run every suite, or pass --only-relations-run "
+                         "to compare only the relations the candidate ran")
         if self.base_incomplete:
             lines.append(f"the base run is incomplete ({self.base_incomplete}): facts it did not run count as new")
         if self.model_mismatch:
@@ -165,14 +202,19 @@ class Comparison:
                 f"suite {change.relation} changed since the baseline (content hash {change.baseline_hash} -> {change.candidate_hash}): "
                 f"{changed} fact(s) with a changed object are not compared; the others are"
             )
+        for change in self.settings_changes:
+            lines.append(f"suite {change.relation} ran with other settings than the baseline's ({change.describe()}): "
+                         "its differences may come from the settings, not the model; run with the baseline's settings, "
+                         "or re-record it")
         unsplit = len(self.of(REGRESSED))
         if unsplit:
             lines.append(
                 f"{unsplit} regression(s) could not be split into suppressed/forgotten: the know-check (LRE) result is "
                 "unavailable, undecided or untrusted"
             )
-        if self.not_run:
-            lines.append(f"relations in the baseline but not run: {', '.join(self.not_run)}")
+        named = set(self.relations_not_run_said_right)
+        if set(self.not_run) - named:
+            lines.append(f"relations in the baseline but not run: {', '.join(r for r in self.not_run if r not in named)}")
         return lines
 
 
@@ -295,11 +337,16 @@ def compare(
         changes.append(change if change is not None and change.current is result else fact_change(baseline, result))
 
     suite_changes: list[SuiteChange] = []
+    settings_changes: list[SettingsChange] = []
     for relation in sorted(seen):
         base_hash = baseline.suites.get(relation, {}).get("content_hash")
         run_hash = (suites_info.get(relation) or {}).get("content_hash")
         if base_hash and run_hash and base_hash != run_hash:
             suite_changes.append(SuiteChange(relation, base_hash, run_hash))
+        differences = settings_differences(baseline.suites.get(relation, {}).get("settings"),
+                                           (suites_info.get(relation) or {}).get("settings"))
+        if differences:
+            settings_changes.append(SettingsChange(relation, differences))
         changed_suite = any(c.relation == relation for c in suite_changes)
         # Removed only within relations that ran: a relation not run says nothing about its facts.
         for subject, base in baseline.facts.get(relation, {}).items():
@@ -321,7 +368,9 @@ def compare(
         changes=changes,
         relations=relations,
         suite_changes=suite_changes,
+        settings_changes=settings_changes,
         not_run=sorted(set(baseline.facts) - set(seen)),
+        base_facts=baseline.facts,
     )
 
 

@@ -40,7 +40,8 @@ _REPORT_SCHEMA = {
             "type": "object",
             "additionalProperties": {
                 "type": "object", "required": ["content_hash", "path"],
-                "properties": {"content_hash": _TEXT, "path": {"type": "string"}, "subjects": {"type": "array", "items": {"type": "string"}}},
+                "properties": {"content_hash": _TEXT, "path": {"type": "string"}, "subjects": {"type": "array", "items": {"type": "string"}},
+                               "settings": {"type": "object"}},
             },
         },
         "facts": {
@@ -149,7 +150,9 @@ def _verdict(comparison: Comparison, budget: int) -> str:
     status = "PASS" if comparison.within_budget(budget) else "FAIL"
     partial = (" (the candidate run is incomplete)" if comparison.candidate_incomplete else
                f" ({len(comparison.unchecked_said_right)} fact(s) said right before not checked)"
-               if comparison.require_checked and comparison.unchecked_said_right else "")
+               if comparison.require_checked and comparison.unchecked_said_right else
+               f" ({len(comparison.relations_not_run_said_right)} relation(s) said right before not run)"
+               if comparison.relations_not_run_said_right else "")
     return f"{status}: {count} regression(s), budget {budget}{partial}"
 
 
@@ -249,17 +252,20 @@ def render_markdown(comparison: Comparison, base: str, candidate: str, budget: i
 
 # --- the command -----------------------------------------------------------------------------
 
-def diff_files(base: str | Path, candidate: str | Path) -> Comparison:
-    """Compare the candidate file with the base file (each a baseline or a report)."""
+def diff_files(base: str | Path, candidate: str | Path, only_relations_run: bool = False) -> Comparison:
+    """Compare the candidate file with the base file (each a baseline or a report). Both are whole runs: a fact or a
+    relation the base said right that the candidate did not run fails, unless `only_relations_run` (the candidate ran
+    some suites on purpose: the relations it did not run are named, not failed)."""
     before, after = load_results(base), load_results(candidate)
     return dataclasses.replace(compare(before, after.model, after.suites, after.records()),
                                base_incomplete=before.incomplete, candidate_incomplete=after.incomplete, require_checked=True,
-                               candidate_suite_subjects=after.suite_subjects)
+                               require_every_relation=not only_relations_run, candidate_suite_subjects=after.suite_subjects)
 
 
-def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False) -> int:
+def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False,
+             only_relations_run: bool = False) -> int:
     """Print the comparison; 0 when regressions <= budget, 1 when over. Bad input raises BaselineError (exit 2 in the CLI)."""
-    comparison = diff_files(base, candidate)
+    comparison = diff_files(base, candidate, only_relations_run)
     render = render_markdown if markdown else render_text
     print(render(comparison, str(base), str(candidate), budget), end="")
     return 0 if comparison.within_budget(budget) else 1

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
-from factcheck.gate.comparison import Comparison, FactChange, compare, fact_change
+from factcheck.gate.comparison import Comparison, FactChange, SettingsChange, compare, fact_change, settings_differences
 from factcheck.suites.suite import json_pointer
 
 
@@ -138,15 +138,21 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
 
 def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],
                                   unchecked: int) -> None:
-    """A relation's entries carry one suite hash: keeping facts recorded under an older version of its suite beside
-    facts recorded under the new one would stamp the new hash on them, and a verdict the suite edit changed (a new
-    template, other settings) would later read as a change of the model. Refuse, saying how to record it whole."""
-    if recorded["content_hash"] == now["content_hash"]:
+    """A relation's entries carry one suite hash and one set of prompt settings: keeping facts recorded under an older
+    version of its suite, or with other shots, prompt style or token limit, beside facts recorded now would stamp
+    today's on them, and a verdict that edit changed would later read as a change of the model. Refuse, saying how to
+    record it whole."""
+    differences = settings_differences(recorded.get("settings"), now.get("settings"))
+    if recorded["content_hash"] != now["content_hash"]:
+        what = f"suite {relation} changed since its facts were recorded (content hash {recorded['content_hash']} -> {now['content_hash']})"
+    elif differences:
+        what = (f"suite {relation} runs with other settings than its facts were recorded with "
+                f"({SettingsChange(relation, differences).describe()})")
+    else:
         return
     raise BaselineError(path, [(json_pointer(["suites", relation]),
-                                f"suite {relation} changed since its facts were recorded (content hash "
-                                f"{recorded['content_hash']} -> {now['content_hash']}), and this run did not check "
-                                f"{unchecked} of its facts, whose entries were recorded under the old suite")],
+                                f"{what}, and this run did not check {unchecked} of its facts, whose entries were "
+                                "recorded before")],
                         fix=f"run every fact of {relation} (no -k, -m or node ids that leave some out) to re-record it")
 
 

@@ -335,6 +335,7 @@ class RelationRun:
     seconds: float
     require: str = "says"
     template_mode: str = "all"
+    prompt: str = "text"  # text or chat prompts
     asked: set[int] = field(default_factory=set)
     computed: tuple[int, ...] | None = None  # the suite's fact indices that ran, in order (None: every fact)
 
@@ -410,7 +411,8 @@ class RelationRun:
         suite = self.suite
         return RelationSummary(
             relation_id=suite.relation_id, relation=suite.relation, path=str(suite.path), content_hash=suite.content_hash,
-            shots=self.options.shots, results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
+            shots=self.options.shots, max_new_tokens=self.options.max_new_tokens, prompt=self.prompt,
+            results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
             lre=self.lre, lre_skipped=self.lre_skipped,
             templates=tuple(p.template for p in self.phrasings),
             other_lres=tuple(p.lre for p in self.phrasings[1:]),

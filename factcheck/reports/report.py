@@ -184,6 +184,7 @@ def report_document(summary: RunSummary, incomplete: str | None = None,
                   "dtype": model.dtype, "device": model.device},
         "suites": {relation.relation_id: {"path": relation.path, "content_hash": relation.content_hash,
                                           "relation": relation.relation, "shots": relation.shots,
+                                          "settings": relation.prompt_settings(),
                                           "lre": None if relation.lre is None else relation.lre.to_dict(),
                                           "undecided": undecided_count(relation.results),
                                           # So that `factcheck diff` tells a fact left out of this run from one gone from the suite.

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import Faithfulness
 
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,8 @@ class RelationSummary:
     templates: tuple[str, ...] = ()  # the templates its facts were asked under, the suite's first first
     other_lres: tuple[LreInfo | None, ...] = ()  # the LRE of each further template (`lre` is the first's)
     other_lres_skipped: tuple[str | None, ...] = ()  # why a further template has none
+    max_new_tokens: int | None = None  # the generation's token limit (None: not known)
+    prompt: str = "text"  # text or chat prompts
 
     @property
     def template_lres(self) -> list[tuple[str, LreInfo | None, str | None]]:
@@ -134,8 +136,14 @@ class RelationSummary:
         return first + list(zip(self.templates[1:], self.other_lres, self.other_lres_skipped))
 
     def suite_entry(self) -> dict[str, object]:
-        """What the baseline and the comparison keep of the suite."""
-        return {"content_hash": self.content_hash, "path": self.path}
+        """What the baseline and the comparison keep of the suite: its content, and the settings its prompts were
+        asked with wherever they came from (the command line and the ini file too), since they shape its verdicts."""
+        return {"content_hash": self.content_hash, "path": self.path, "settings": self.prompt_settings()}
+
+    def prompt_settings(self) -> dict[str, object]:
+        """The settings that shape what the model is asked and how much it may answer."""
+        return {"shots": self.shots, "prompt": self.prompt,
+                **({} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens})}
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -150,6 +158,7 @@ class RelationSummary:
             "templates": list(self.templates),
             "other_lres": [None if lre is None else lre.to_payload() for lre in self.other_lres],
             "other_lres_skipped": list(self.other_lres_skipped),
+            "max_new_tokens": self.max_new_tokens, "prompt": self.prompt,
         }
 
     @classmethod
@@ -166,6 +175,7 @@ class RelationSummary:
             templates=tuple(data["templates"]),
             other_lres=tuple(None if lre is None else LreInfo.from_payload(lre) for lre in data["other_lres"]),
             other_lres_skipped=tuple(data["other_lres_skipped"]),
+            max_new_tokens=data["max_new_tokens"], prompt=data["prompt"],
         )
 
 

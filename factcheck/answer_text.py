@@ -9,7 +9,7 @@ import unicodedata
 WHITESPACE = re.compile(r"\s+")
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*"): stripped from the start
 # of a generated answer and of an expected one alike.
-LEADING_NOISE = " \t\"'`*_([{“‘’«„‚「『:"
+LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『:"
 
 
 def normalise(text: str) -> str:
@@ -28,9 +28,10 @@ _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
 # A comma or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and "1000" are one
 # number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma).
 _DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d))")
-# Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark.
-# Taken out, the words they sat between are one word ("Guinea\u00adBissau" does not say Guinea).
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
+# Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark, and the
+# marks, embeddings and isolates that set the direction of right-to-left text. Taken out, the words they sat between
+# are one word ("Guinea\u00adBissau" does not say Guinea).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 # The space between initials: "J. K. Rowling" and "J.K. Rowling" are one name.
 _SPACE_BETWEEN_INITIALS = re.compile(r"(?<![^\W\d_])([^\W\d_]\.) (?=[^\W\d_]\.)")
 _INITIAL_BEFORE_AN_INITIAL = re.compile(r"(?<![^\W\d_])([^\W\d_]\.)(?=[^\W\d_]\.)")

@@ -26,7 +26,8 @@ number_endings = st.sampled_from(["", ".", ",", ", which", ". The", " years", " 
 # power, a product, a scale word.
 number_continuations = st.sampled_from([".5", ",000", ":30", "/2", "^3", "-4", "\u20134", "\u20144", "~7", " \u00d7 10^3",
                                         " x 10", "**2", " million", " billion", "-million", " thousand", " hundred",
-                                        " to 10", " or 6", " 1/2", " and a half", " bn", " BC", " B.C."])
+                                        " to 10", " or 6", " 1/2", " and a half", " bn", " BC", " B.C.",
+                                        " - 6", " \u2013 6", " \u2014 6", " / 2", " ~ 7"])
 
 
 @given(number=numbers, ending=number_endings)
@@ -73,7 +74,8 @@ def test_a_tens_word_carried_on_by_a_unit_is_not_said(word, unit, joint):
     assert matching_answer(f" {word}{joint}{unit}", [word]) is None
 
 
-@given(word=units, scale=st.sampled_from([" hundred", " thousand", " million", "-million", " and a half", " point five"]))
+@given(word=units, scale=st.sampled_from([" hundred", " thousand", " million", "-million", " and a half", " point five",
+                                         " or six", " to ten", " - nine", " \u2013 nine"]))
 def test_a_number_word_carried_on_by_a_scale_is_not_said(word, scale):
     assert matching_answer(f" {word}{scale}", [word]) is None
 
@@ -91,8 +93,10 @@ name_continuations = st.one_of(
     capitalised.map(lambda word: f"-{word}"),
     capitalised.map(lambda word: f"\u2013{word}"),
     capitalised.map(lambda word: f" {word}"),
-    st.tuples(st.sampled_from(["de", "del", "upon", "am", "of", "van", "von der"]), capitalised).map(lambda p: f" {p[0]} {p[1]}"),
+    st.tuples(st.sampled_from(["de", "del", "upon", "am", "of", "van", "von der", "de los", "bin", "ibn", "ben", "op",
+                               "aan den", "ob der", "zu"]), capitalised).map(lambda p: f" {p[0]} {p[1]}"),
     capitalised.map(lambda word: f" d'{word}"),
+    capitalised.map(lambda word: f" al-{word}"),
 )
 
 
@@ -122,7 +126,9 @@ def test_a_name_said_after_other_words_is_not_said(name, before):
     assert matching_answer(f" {before}{name}", [name]) is None
 
 
-@given(name=names, quotes=st.sampled_from([('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("(", ")"), ("**", "**"), ("_", "_")]))
+@given(name=names, quotes=st.sampled_from([('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("(", ")"), ("**", "**"), ("_", "_"),
+                                           ("\u00ab", "\u00bb"), ("\u00bb", "\u00ab"), ("\u2039", "\u203a"), ("\u203a", "\u2039"),
+                                           ("\u200e", ""), ("\u2067", "\u2069"), ("\u200f", "")]))
 def test_a_name_in_quotes_brackets_or_emphasis_is_said(name, quotes):
     opening, closing = quotes
     assert matching_answer(f" {opening}{name}{closing}", [name]) == name

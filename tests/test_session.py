@@ -186,3 +186,7 @@ def test_a_prompt_longer_than_the_models_positions_fails_its_relation_naming_the
     assert [pointer for pointer, _ in caught.value.problems] == [f"/facts/{len(CAPITALS)}"]
     assert f"more than the model's {limit} positions" in str(caught.value) and "shorten the subject" in str(caught.value)
     assert quiet_session(tiny_gpt2, Settings(shots=2)).run(suite_of(tmp_path)).outcomes  # the others fit
+    # A token limit past the model's positions: the fix names it too.
+    with pytest.raises(SuiteError) as caught:
+        quiet_session(tiny_gpt2, Settings(shots=2, max_new_tokens=10**8)).run(suite_of(tmp_path))
+    assert "lower --factcheck-shots" in str(caught.value) and "--factcheck-max-new-tokens" in str(caught.value)

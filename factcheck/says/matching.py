@@ -57,7 +57,8 @@ def _continues_the_name(rest: str) -> bool:
         return True
     if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
         return True
-    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Frankfurt am Main", "Côte d'Ivoire".
+    # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Frankfurt am Main", "Côte d'Ivoire",
+    # "Mohammed bin Salman", "Abdullah al-Saud".
     if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
         return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
@@ -68,8 +69,9 @@ def _continues_the_name(rest: str) -> bool:
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
 # Nor "on" or "y", which begin a date or join a list as often ("Ulm on March 14", "Madrid y Barcelona").
-_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|van|von|der|den|ten|ter|upon|an|am|"
-                             r"im|of))+ (?=\w)| (?:d|l)['\u2019](?=\w)")
+_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|los|las|el|van|von|der|den|ten|ter|"
+                             r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben))+ (?=\w)| (?:d|l)['\u2019](?=\w)"
+                             r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
@@ -77,10 +79,11 @@ _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 _NUMBER_JOINERS = ".,:/-~\u2013\u2014\u2044'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD, a range
-# in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year.
+# in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
 _SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|lakh|crore)s?"
 _FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
 _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
+                             r"|\s[-\u2014/~]\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1 / 2"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              r"|\s(?:to|or)\s\d|(?<=0)'s(?!\w)"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
@@ -88,13 +91,15 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
-# A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five.
+# A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five,
+# "five or six" and "five to ten" not five.
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
 _NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS + _ORDINAL_WORDS) + "|" + _SCALE_WORDS + "|"
-                                  + _FRACTION_WORDS + r"|point|and\s(?:a\s)?(?:half|" + "|".join(_NUMBER_WORDS) + r"))\b")
+                                  + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|[-\u2014]\s)(?:half|"
+                                  + "|".join(_NUMBER_WORDS) + r"))\b")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")

@@ -573,9 +573,12 @@ class FactcheckRun:
         if not config.pluginmanager.has_plugin("skipping"):
             raise pytest.UsageError("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping "
                                     "plugin handles, and this run turned it off (-p no:skipping): drop that option")
+        per_suite: dict[int, tuple[Settings, list[str]]] = {}  # id(suite) -> its settings and the templates asked
         for item in facts:
-            settings = settings_for_suite(self.command_line, item.suite, self.ini)
-            asked = templates_asked(item.suite, settings.templates)
+            if id(item.suite) not in per_suite:
+                suite_run = settings_for_suite(self.command_line, item.suite, self.ini)
+                per_suite[id(item.suite)] = suite_run, templates_asked(item.suite, suite_run.templates)
+            settings, asked = per_suite[id(item.suite)]
             if self.gate.expected_wrong(item.suite.relation_id, item.fact.subject, item.fact.object, settings.say_check,
                                         asked, settings.templates, settings.require):
                 item.expected_wrong = True
@@ -973,7 +976,7 @@ class BadSuiteItem(pytest.Item):
 
     def runtest(self) -> None:
         # Named in the report: the run's reports lack this suite's facts, so they are marked incomplete.
-        self.user_properties.append(("factcheck_invalid_suite", str(self.path)))
+        self.user_properties.append(("factcheck_invalid_suite", _relative(self.path, self.config.rootpath)))
         raise self.error
 
     def repr_failure(self, excinfo, style=None):

@@ -75,3 +75,13 @@ def spellings(answer: str) -> list[str]:
         number, space, unit = quantity.groups()
         forms.append(f"{number}{'' if space else ' '}{unit}")
     return list(dict.fromkeys(forms))
+
+
+def answer_key(text: str) -> str:
+    """What tells two answers apart: the normalised text, with a quantity's unit glued to its number, so that every
+    spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""
+    key = normalise(text)
+    quantity = _NUMBER_AND_UNIT.fullmatch(key)
+    if quantity is not None and quantity.group(3) not in _NUMBER_SUFFIXES:
+        return quantity.group(1) + quantity.group(3)
+    return key

@@ -35,6 +35,9 @@ class SayResult:
     top_candidates: tuple[RankedCandidate, ...] = ()
     first_token_probability: float | None = None  # the model's own probability of the answer token the know-evidence is about
     prompt: str | None = None  # the whole prompt the model was asked (demonstrations and question); None: not kept
+    # False: read from a baseline written before the deciding check was kept, where both checks agree, so `check` is a
+    # guess (the verdict is the same by either check, but which check to compare a baseline by is not known).
+    check_known: bool = True
 
     @property
     def passed(self) -> bool:
@@ -198,6 +201,7 @@ class FactResult:
         check = entry.get("say_check") or ("generation" if say_pass == generation_pass else "ranking")
         say = SayResult(
             check=check,
+            check_known="say_check" in entry or generation_pass != ranking_pass,
             generation_pass=generation_pass,
             ranking_pass=ranking_pass,
             generated=entry.get("generated"),

@@ -711,13 +711,16 @@ class FactcheckRun:
                                        f"{self.baseline_path} is unchanged", True))
             return
         try:
-            path, kept = record(self.baseline_path, summary.model.identity(), summary.suites_info(), summary.results,
-                                root=self.config.rootpath, suite_facts=summary.suite_facts())
+            path, kept, dropped = record(self.baseline_path, summary.model.identity(), summary.suites_info(),
+                                         summary.results, root=self.config.rootpath, suite_facts=summary.suite_facts())
         except (BaselineError, OSError) as error:
             self._output_lines.append((f"factcheck: baseline NOT updated: {error}", True))
             return
         also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
         self._output_lines.append((f"factcheck: baseline of {len(summary.results)} facts written to {path}{also}", False))
+        if dropped:
+            self._output_lines.append((f"factcheck: dropped from the baseline, their suite file gone (removed, or moved: "
+                                       f"a moved suite is recorded under its new path): {', '.join(dropped)}", False))
 
     def _write_outputs(self, summary: RunSummary, incomplete: str | None) -> None:
         """The JSON and HTML reports, written here (where a failure can still fail the run) and announced in the

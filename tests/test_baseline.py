@@ -422,7 +422,11 @@ def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp
     import factcheck.gate.release_gate as release_gate
 
     path = tmp_path / "baseline.json"
-    write_baseline(path, build_baseline(MODEL, {"mother_tongue": SUITES["mother_tongue"]}, [base_records()[-1]]))
+    suites = {}  # each relation's suite file exists: a relation whose suite is gone would be dropped
+    for relation in ("mother_tongue", "country_capital", "other"):
+        (tmp_path / f"{relation}.json").write_text("{}")
+        suites[relation] = {"content_hash": SUITES.get(relation, {}).get("content_hash", "cccc"), "path": str(tmp_path / f"{relation}.json")}
+    write_baseline(path, build_baseline(MODEL, {"mother_tongue": suites["mother_tongue"]}, [base_records()[-1]]))
     read = release_gate.readable_for_update
 
     def slow_read(file):  # widen the window between reading the file and replacing it
@@ -432,8 +436,8 @@ def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp
 
     monkeypatch.setattr(release_gate, "readable_for_update", slow_read)
     runs = [
-        ({"country_capital": SUITES["country_capital"]}, base_records()[:4]),
-        ({"other": {"content_hash": "cccc", "path": "/repo/suites/other.json"}}, [record("other", "x", "y", True)]),
+        ({"country_capital": suites["country_capital"]}, base_records()[:4]),
+        ({"other": suites["other"]}, [record("other", "x", "y", True)]),
     ]
     threads = [threading.Thread(target=release_gate.record, args=(path, MODEL, suites, results)) for suites, results in runs]
     for thread in threads:

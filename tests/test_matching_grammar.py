@@ -217,3 +217,10 @@ def test_a_quantity_in_another_unit_is_not_said(number, unit, other):
 def test_a_quantitys_unit_carried_on_into_another_unit_is_not_said(number, unit, going_on):
     # "5 km²" is an area, "5 m/s" a speed: neither is 5 km or 5 m.
     assert matching_answer(f" {number} {unit}{going_on}", [f"{number} {unit}"]) is None
+
+
+@given(number=integers, unit=quantity_units, going_on=st.sampled_from([" 2 in", " 2", " 500 g", " and 6 months", " and a half",
+                                                                       " x 3 m", " per hour", "\u00b7h\u207b\u00b9"]))
+def test_a_quantity_in_a_compound_product_or_rate_is_not_said(number, unit, going_on):
+    # "6 ft 2 in" is not 6 ft, "5 m x 3 m" not 5 m, "5 km per hour" not 5 km.
+    assert matching_answer(f" {number} {unit}{going_on}", [f"{number} {unit}"]) is None

@@ -341,3 +341,28 @@ def test_a_fact_failing_by_its_know_verdict_in_the_baseline_is_not_fixed_by_havi
     result = run(project, "suites", "-k", subject, "--factcheck-require=knows")
     result.assert_outcomes(xfailed=1)
     assert "1 fact(s) failing under --factcheck-require knows in the baseline have no know-verdict now" in result.stdout.str()
+
+
+def test_a_suite_moved_or_removed_is_dropped_from_the_baseline_when_every_suite_is_recorded(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    (project.path / "suites" / "world").mkdir()
+    (project.path / "suites" / "country_capital.json").rename(project.path / "suites" / "world" / "country_capital.json")
+    result = run(project, "suites", "--factcheck-update-baseline", "--factcheck-report=r.json")
+    assert "dropped from the baseline, their suite file gone" in result.stdout.str() and "country_capital" in result.stdout.str()
+    assert list(json.loads(path.read_text(encoding="utf-8"))["facts"]) == ["world/country_capital"]
+    # The baseline and the run that recorded it agree: nothing is missing.
+    from factcheck.cli import main
+    assert main(["diff", str(path), str(project.path / "r.json")]) == 0
+
+
+def test_a_selection_recorded_into_entries_of_unknown_settings_names_no_settings(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    baseline = json.loads(path.read_text(encoding="utf-8"))
+    [relation] = baseline["suites"]
+    del baseline["suites"][relation]["settings"]  # written before settings were kept
+    path.write_text(json.dumps(baseline), encoding="utf-8")
+    result = run(project, "suites", "-k", "France", "--factcheck-shots=3", "--factcheck-update-baseline")
+    assert "kept as recorded before" in result.stdout.str()
+    assert "settings" not in json.loads(path.read_text(encoding="utf-8"))["suites"][relation]

@@ -204,6 +204,9 @@ def test_candidates_hold_every_spelling_generation_accepts_of_each_answer(tmp_pa
     spelled = {c.text: c.correct for c in outcome.candidates}
     assert spelled == {"J. R. R. Tolkien": False, "J.R.R. Tolkien": False, "C.S. Lewis": True, "C. S. Lewis": True,
                        "42 km": False, "42km": False}
+    # The fact's own answer in another spelling is right, not a wrong candidate to beat.
+    [marathon] = run_relation(tiny_llama, suite, SayOptions(shots=0, max_new_tokens=2), only=[2])
+    assert {c.text: c.correct for c in marathon.candidates if "km" in c.text} == {"42 km": True, "42km": True}
 
 
 def metaspace_tokenizer():

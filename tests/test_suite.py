@@ -387,6 +387,12 @@ def test_a_distractor_needs_a_visible_one_line_statement_and_another_object(tmp_
     document["facts"][0]["aliases"] = ["Asia"]
     assert pointers(rejection(tmp_path, document)) == ["/facts/0"]
     assert "one of this fact's answers ('Europe', or an alias)" in message_at(rejection(tmp_path, document), "/facts/0")
+    # Spellings generation reads as one answer are one: "5 km" and "5km", "J. K. Rowling" and "J.K. Rowling".
+    for spelled in (["5 km", "5km", "5 km", "5km", "5 km"], ["J. K. Rowling", "J.K. Rowling"] * 2 + ["J.K. Rowling"]):
+        for fact, object_ in zip(document["facts"], spelled):
+            fact["object"] = object_
+            fact.pop("aliases", None)
+        assert pointers(rejection(tmp_path, document)) == ["/settings/distractor"]
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,37 @@ def test_a_baseline_from_before_the_checks_were_kept_per_template_reads_its_say_
     for verdicts in document["facts"]["capital"]["France"]["templates"].values():
         del verdicts["generation_pass"], verdicts["ranking_pass"]
     entry = parse_baseline(document).facts["capital"]["France"]
-    assert entry.said_under("ranking") == entry.said_under("generation") == {GOOD: True, ODD: False}
+    # Each template's say_pass is the recording check's (generation) verdict: read by it, and by ranking not at all.
+    assert entry.said_under("generation") == {GOOD: True, ODD: False} and entry.said_under("ranking") == {}
+    # A run by ranking is then compared on the whole fact, by its ranking verdict: said before (ranked right under
+    # both templates), not now, is a regression; the template verdicts by generation would have hidden it.
+    assert classify(entry, report_entry({GOOD: (True, False), ODD: (False, False)}, "ranking"))[0] == REGRESSED
+    ranked_only = build_baseline({"name": "m", "fingerprint": "f"}, {"capital": {"content_hash": "h", "path": "capital.json"}},
+                                 [report_entry({GOOD: (False, True), ODD: (False, True)}, "generation")])
+    for verdicts in ranked_only["facts"]["capital"]["France"]["templates"].values():
+        del verdicts["generation_pass"], verdicts["ranking_pass"]
+    old_entry = parse_baseline(ranked_only).facts["capital"]["France"]
+    assert classify(old_entry, report_entry({GOOD: (False, False), ODD: (False, False)}, "ranking"))[0] == REGRESSED
+    del document["facts"]["capital"]["France"]["say_check"]  # older still: the check is told by the verdicts
+    assert parse_baseline(document).facts["capital"]["France"].said_under("generation") == {GOOD: True, ODD: False}
+
+
+def test_a_fact_read_from_a_baseline_that_does_not_name_its_check_is_compared_with_the_bases_own_verdict():
+    # Both baselines recorded by ranking before say_check was kept: the candidate fails by both checks, so its check
+    # cannot be told; the base said it by ranking (generation failed), which is a regression.
+    def entry(generation: bool, ranking: bool, said: bool) -> dict:
+        return {"relation": "capital", "subject": "Kenya", "object": "Nairobi", "say_pass": said,
+                "generation_pass": generation, "ranking_pass": ranking}
+    base = parse_baseline(build_baseline({"name": "m", "fingerprint": "f"}, {"capital": {"content_hash": "h", "path": "c.json"}},
+                                         [FactResult.from_dict(entry(False, True, True))]))
+    fact = base.facts["capital"]["Kenya"]
+    document_fact = dict(fact.to_entry())
+    document_fact.pop("say_check")
+    old_base = parse_baseline({**build_baseline({"name": "m", "fingerprint": "f"}, {"capital": {"content_hash": "h", "path": "c.json"}}, []),
+                               "facts": {"capital": {"Kenya": document_fact}}, "suites": {"capital": {"content_hash": "h", "path": "c.json"}}})
+    candidate = FactResult.from_dict(entry(False, False, False))
+    assert not candidate.say.check_known
+    assert classify(old_base.facts["capital"]["Kenya"], candidate)[0] == REGRESSED
 
 
 def test_a_template_only_one_side_asked_is_not_compared(tmp_path):

@@ -69,11 +69,26 @@ class BaselineFact:
         """Template -> whether the baseline's model said the fact under it by `check`, for every template it was
         asked under that the baseline names (empty for a baseline that names none)."""
         if self.templates:
-            return {template: bool(verdicts.get(f"{check}_pass", verdicts["say_pass"]))
-                    for template, verdicts in self.templates.items()}
+            if all(f"{check}_pass" in verdicts for verdicts in self.templates.values()):
+                return {template: bool(verdicts[f"{check}_pass"]) for template, verdicts in self.templates.items()}
+            # Written before both checks were kept per template: each template's say_pass is the recording check's
+            # verdict, usable only where that check is this one; otherwise the fact is compared whole, by its own
+            # verdicts of both checks.
+            if self.recorded_by() == check:
+                return {template: bool(verdicts["say_pass"]) for template, verdicts in self.templates.items()}
+            return {}
         if self.template is not None:
             return {self.template: self.said_by(check)}
         return {}
+
+    def recorded_by(self) -> str | None:
+        """The check whose verdict say_pass is: kept (say_check), or told by the checks' verdicts where they differ;
+        None where a baseline written before it was kept cannot tell."""
+        if self.say_check is not None:
+            return self.say_check
+        if self.generation_pass != self.ranking_pass:
+            return "generation" if self.say_pass == self.generation_pass else "ranking"
+        return None
 
     def to_entry(self) -> dict[str, Any]:
         """The fact's entry of a baseline file (as `baseline_entry` writes it)."""

@@ -236,7 +236,9 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
         if not before and now:
             return FIXED, ""
         return (STILL_RIGHT, "") if now else (STILL_WRONG, "")
-    said_before = base.said_by(result.say.check)  # like for like, had the run's say-check changed since
+    # Like for like, had the run's say-check changed since; a candidate whose check is not known says the same by
+    # either check, and is compared with the base's own verdict.
+    said_before = base.said_by(result.say.check) if result.say.check_known else base.say_pass
     if said_before and not said:
         know = result.know_pass
         if know is None:

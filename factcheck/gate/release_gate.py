@@ -77,16 +77,19 @@ def readable_for_update(path: Path):
 
 def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
            results: Iterable[FactResult], root: Path | None = None,
-           suite_facts: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Path, int]:
-    """Write this run's verdicts as the baseline at `path`; returns the path and how many facts were kept from it.
+           suite_facts: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Path, int, list[str]]:
+    """Write this run's verdicts as the baseline at `path`; returns the path, how many facts were kept from it, and
+    the relations dropped from it because their suite file is gone (removed or moved: a moved suite is another
+    relation, recorded under its new path).
 
-    When the file holds the same model, what this run did not check keeps its recorded entry: relations not run,
-    and within a relation that ran, facts left out by a selection (`-k`, `-m`) that the suite still has with the
-    same object (`suite_facts`: relation -> subject -> object of every fact of the suites that ran). A file that
-    is not a valid baseline is never replaced (it may hold other facts): BaselineError says what is wrong."""
+    When the file holds the same model, what this run did not check keeps its recorded entry: relations not run
+    whose suite file still exists (below `root`), and within a relation that ran, facts left out by a selection
+    (`-k`, `-m`) that the suite still has with the same object (`suite_facts`: relation -> subject -> object of every
+    fact of the suites that ran). A file that is not a valid baseline is never replaced (it may hold other facts):
+    BaselineError says what is wrong."""
     document = build_baseline(model_info, suites_info, results, root=root)
     with _updating_alone(path):
-        return _merge_and_write(path, document, suite_facts or {})
+        return _merge_and_write(path, document, suite_facts or {}, Path(root) if root is not None else Path.cwd())
 
 
 @contextlib.contextmanager
@@ -112,14 +115,19 @@ def _updating_alone(path: Path) -> Iterator[None]:
         os.close(folder)  # closing the last descriptor releases the lock
 
 
-def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[str, Mapping[str, str]]) -> tuple[Path, int]:
-    kept = 0
+def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[str, Mapping[str, str]],
+                     root: Path) -> tuple[Path, int, list[str]]:
+    kept, dropped = 0, []
     if path.is_file():
         previous = readable_for_update(path)
+        dropped = sorted(relation for relation in previous.facts if relation not in document["facts"]
+                         and not _suite_exists(previous.suites[relation]["path"], root))
         if previous.model.get("fingerprint") != document["model"]["fingerprint"]:
-            _refuse_dropping_another_models_facts(path, previous, document, suite_facts)
+            _refuse_dropping_another_models_facts(path, previous, document, suite_facts, dropped)
         else:
             for relation, facts in previous.facts.items():
+                if relation in dropped:
+                    continue
                 if relation not in document["facts"]:
                     document["facts"][relation] = {subject: fact.to_entry() for subject, fact in facts.items()}
                     document["suites"][relation] = previous.suites[relation]
@@ -130,10 +138,19 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
                 if unchecked:
                     _refuse_mixing_suite_versions(path, relation, previous.suites[relation], document["suites"][relation],
                                                   len(unchecked))
+                    if "settings" not in previous.suites[relation]:
+                        # The kept entries' settings are not known: name none rather than this run's.
+                        document["suites"][relation].pop("settings", None)
                 for subject, fact in unchecked.items():
                     document["facts"][relation][subject] = fact.to_entry()
                     kept += 1
-    return write_baseline(path, document), kept
+    return write_baseline(path, document), kept, dropped
+
+
+def _suite_exists(recorded_path: str, root: Path) -> bool:
+    """Whether a relation's recorded suite file (relative to the root it was recorded under, or absolute) is there."""
+    path = Path(recorded_path)
+    return (path if path.is_absolute() else root / path).is_file()
 
 
 def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],
@@ -157,11 +174,11 @@ def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[s
 
 
 def _refuse_dropping_another_models_facts(path: Path, previous, document: Mapping[str, Any],
-                                          suite_facts: Mapping[str, Mapping[str, str]]) -> None:
+                                          suite_facts: Mapping[str, Mapping[str, str]], gone: Sequence[str] = ()) -> None:
     """A baseline of another model is replaced whole, so a run that did not check all of its facts (a selection, or
     some suites only) would silently drop the others: refuse, saying how to re-record it."""
     unchecked = sum(
-        1 for relation, facts in previous.facts.items() for subject, fact in facts.items()
+        1 for relation, facts in previous.facts.items() if relation not in gone for subject, fact in facts.items()
         if relation not in document["facts"]
         or (subject not in document["facts"][relation] and suite_facts.get(relation, {}).get(subject) == fact.object)
     )

@@ -89,6 +89,9 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C").
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
+# After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
+# 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
+_QUANTITY_GOES_ON = re.compile(r"\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five,
@@ -167,6 +170,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
         return False
     if _QUANTITY.match(expected) and following == "/" and _word_goes_on(said, len(expected) + 1):
+        return False
+    if _QUANTITY.match(expected) and _QUANTITY_GOES_ON.match(said, len(expected)):
         return False
     if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
         return False

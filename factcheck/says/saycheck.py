@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from factcheck.answer_text import normalise, spellings
+from factcheck.answer_text import answer_key, spellings
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
@@ -122,10 +122,10 @@ def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
     """A deterministic wrong answer for `fact`: the next fact's object (cyclically) that is not an accepted answer."""
     start = facts.index(fact)
     # Compared as generation and ranking read answers: "delhi" is Delhi.
-    accepted = {normalise(answer) for answer in fact.answers}
+    accepted = {answer_key(answer) for answer in fact.answers}
     for offset in range(1, len(facts)):
         candidate = facts[(start + offset) % len(facts)].object
-        if normalise(candidate) not in accepted:
+        if answer_key(candidate) not in accepted:
             return candidate
     return ""
 
@@ -320,8 +320,8 @@ def _candidate_trie(
     if key not in memo.shapes:
         memo.shapes[key] = TrieShape.of(key)
     # An answer in another case or Unicode form is the same answer, as generation matching reads it ("ROME" is Rome).
-    answers = {normalise(answer) for answer in r.fact.answers}
-    correct = [normalise(text) in answers for text in r.candidates]
+    answers = {answer_key(answer) for answer in r.fact.answers}
+    correct = [answer_key(text) in answers for text in r.candidates]
     return CandidateTrie(r.candidates, correct, memo.shapes[key], first_logprobs, scored_apart, margin_runs)
 
 

@@ -23,7 +23,7 @@ import jsonschema
 
 from factcheck.cache import file_kind
 from factcheck.errors import JsonFileError
-from factcheck.answer_text import LEADING_NOISE, normalise
+from factcheck.answer_text import LEADING_NOISE, answer_key, normalise
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
@@ -340,10 +340,10 @@ def _answer_only_noise(answer: str) -> str | None:
 def _facts_without_a_wrong_object(facts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """A distractor's {wrong} is another fact's object that is not one of this fact's answers, compared as answers
     are read ("paris" is Paris); a fact with no such object would be prompted with an empty distractor."""
-    objects = {normalise(fact["object"]) for fact in facts}
+    objects = {answer_key(fact["object"]) for fact in facts}
     problems = []
     for index, fact in enumerate(facts):
-        answers = {normalise(answer) for answer in [fact["object"], *fact.get("aliases", ())]}
+        answers = {answer_key(answer) for answer in [fact["object"], *fact.get("aliases", ())]}
         if not objects - answers:
             problems.append((f"/facts/{index}", f"the distractor's {{wrong}} is another fact's object, and every "
                                                 f"object here is one of this fact's answers ({fact['object']!r}, or "

@@ -445,3 +445,18 @@ def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp
     for thread in threads:
         thread.join()
     assert set(load_baseline(path).facts) == {"country_capital", "mother_tongue", "other"}
+
+
+def test_recording_drops_a_relation_whose_suite_file_is_gone_and_keeps_one_that_named_none(tmp_path):
+    from factcheck.gate.release_gate import record as record_baseline
+
+    (tmp_path / "capital.json").write_text("{}")
+    suites = {"here": {"content_hash": "a", "path": "capital.json"}, "gone": {"content_hash": "b", "path": "moved.json"},
+              "unnamed": {"content_hash": "c", "path": ""}}
+    path = tmp_path / "baseline.json"
+    write_baseline(path, build_baseline(MODEL, suites, [record("here", "France", "Paris", True), record("gone", "Italy", "Rome", True),
+                                                        record("unnamed", "Peru", "Lima", True)]))
+    other = {"other": {"content_hash": "d", "path": "capital.json"}}
+    _, kept, dropped = record_baseline(path, MODEL, other, [record("other", "Japan", "Tokyo", True)], root=tmp_path)
+    assert dropped == ["gone"] and kept == 0
+    assert set(load_baseline(path).facts) == {"here", "unnamed", "other"}

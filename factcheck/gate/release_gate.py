@@ -148,7 +148,10 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
 
 
 def _suite_exists(recorded_path: str, root: Path) -> bool:
-    """Whether a relation's recorded suite file (relative to the root it was recorded under, or absolute) is there."""
+    """Whether a relation's recorded suite file (relative to the root it was recorded under, or absolute) is there; a
+    relation that recorded no path is kept, as nothing tells it is gone."""
+    if recorded_path.strip() in ("", "."):  # an empty path is written as "."
+        return True
     path = Path(recorded_path)
     return (path if path.is_absolute() else root / path).is_file()
 

@@ -69,19 +69,31 @@ def spellings(answer: str) -> list[str]:
     """The answer, then the other ways it is written that are read as the same answer: initials spaced or not
     ("J. K. Rowling", "J.K. Rowling"), a quantity with or without a space before its unit ("5 km", "5km"). The
     ranking scores each, as generation accepts each."""
-    forms = [answer, _INITIAL_BEFORE_AN_INITIAL.sub(r"\1 ", answer), _SPACE_BETWEEN_INITIALS.sub(r"\1", answer)]
-    quantity = _NUMBER_AND_UNIT.fullmatch(answer)
-    if quantity is not None and quantity.group(3) not in _NUMBER_SUFFIXES:
-        number, space, unit = quantity.groups()
-        forms.append(f"{number}{'' if space else ' '}{unit}")
-    return list(dict.fromkeys(forms))
+    initials = [_INITIAL_BEFORE_AN_INITIAL.sub(r"\1 ", answer), _SPACE_BETWEEN_INITIALS.sub(r"\1", answer)]
+    return list(dict.fromkeys([*unit_spellings(answer), *initials]))
+
+
+def unit_spellings(answer: str) -> list[str]:
+    """The answer, and for a quantity the same with or without a space before its unit ("5 km", "5km"): the one
+    spelling difference that normalising leaves (initials are already one spelling once normalised)."""
+    quantity = _number_and_unit(answer)
+    if quantity is None:
+        return [answer]
+    number, space, unit = quantity
+    return [answer, f"{number}{'' if space else ' '}{unit}"]
 
 
 def answer_key(text: str) -> str:
     """What tells two answers apart: the normalised text, with a quantity's unit glued to its number, so that every
     spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""
     key = normalise(text)
-    quantity = _NUMBER_AND_UNIT.fullmatch(key)
-    if quantity is not None and quantity.group(3) not in _NUMBER_SUFFIXES:
-        return quantity.group(1) + quantity.group(3)
-    return key
+    quantity = _number_and_unit(key)
+    return key if quantity is None else quantity[0] + quantity[2]
+
+
+def _number_and_unit(text: str) -> tuple[str, str, str] | None:
+    """(number, the space before its unit or "", unit) where `text` is a number and one unit symbol, else None."""
+    quantity = _NUMBER_AND_UNIT.fullmatch(text)
+    if quantity is None or quantity.group(3) in _NUMBER_SUFFIXES:
+        return None
+    return quantity.group(1), quantity.group(2), quantity.group(3)

@@ -115,7 +115,6 @@ class Comparison:
     # The candidate report's suites: relation -> every subject its suite holds, asked or not (from a report's
     # `subjects`). In a suite changed since the base, a fact it still holds and did not check was left out, not removed.
     candidate_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    base_facts: Mapping[str, Mapping[str, BaselineFact]] = field(default_factory=dict, repr=False)  # the base's facts
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -161,8 +160,8 @@ class Comparison:
         which the candidate ran no fact (a suite deselected, removed, unreadable, or moved: its id is its path)."""
         if not (self.require_checked and self.require_every_relation):
             return []
-        return sorted(relation for relation in self.not_run
-                      if any(fact.say_pass for fact in self.base_facts.get(relation, {}).values()))
+        said_right = {row.relation for row in self.relations if row.baseline_right}
+        return [relation for relation in self.not_run if relation in said_right]
 
     def within_budget(self, budget: int = 0) -> bool:
         """A partial candidate run never passes: the facts it did not run may have regressed."""
@@ -222,16 +221,16 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     """The class of a fact present in both, and a note. Where both sides asked it under several templates, a template
     the baseline said it under and this run does not is a regression even when the fact's combined verdict holds."""
     said = result.say_pass
-    regressed = regressed_templates(base, result)
+    said_under = base.said_under(result.say.check)  # template -> said in the baseline, by this run's say-check
+    shared = shared_templates(said_under, result)
+    regressed = [t for t in shared if said_under[t.template] and not t.say_pass]
     if regressed:
         return _template_regression(regressed, result)
-    shared = shared_templates(base, result)
     if shared:
         # The baseline kept a verdict per template: judge the templates both asked, by this run's mode and say-check,
         # so that a changed mode, check or template set since the baseline is not taken for a change of the model.
         mode = result.template_mode or "all"
-        said_before = base.said_under(result.say.check)
-        before = combine_verdicts(mode, [said_before[t.template] for t in shared])
+        before = combine_verdicts(mode, [said_under[t.template] for t in shared])
         now = combine_verdicts(mode, [t.say_pass for t in shared])
         if not before and now:
             return FIXED, ""
@@ -249,11 +248,11 @@ def classify(base: BaselineFact, result: FactResult) -> tuple[str, str]:
     return (STILL_RIGHT, "") if said else (STILL_WRONG, "")
 
 
-def shared_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
-    """This run's templates that the baseline also recorded its verdicts under (none where the baseline names no
-    template). Where either side asked one template (`--factcheck-templates first`, or a suite with one) the other
-    is compared on it: a fact may have been said under that template alone."""
-    recorded = base.said_under(result.say.check)
+def shared_templates(recorded: Mapping[str, bool], result: FactResult) -> list[TemplateResult]:
+    """This run's templates that the baseline also recorded a verdict under (`recorded`: template -> its verdict,
+    from BaselineFact.said_under; none where the baseline names no template). Where either side asked one template
+    (`--factcheck-templates first`, or a suite with one) the other is compared on it: a fact may have been said under
+    that template alone."""
     if not recorded:
         return []
     asked = result.templates
@@ -264,13 +263,6 @@ def shared_templates(base: BaselineFact, result: FactResult) -> list[TemplateRes
     if len(recorded) == 1 and len(asked) == 1:
         return []  # one template on both sides: the fact is compared as a whole
     return [t for t in asked if t.template in recorded]
-
-
-def regressed_templates(base: BaselineFact, result: FactResult) -> list[TemplateResult]:
-    """The templates the baseline said the fact under, by this run's say-check, and this run does not (templates
-    only one side asked are not compared)."""
-    said_before = base.said_under(result.say.check)
-    return [t for t in shared_templates(base, result) if said_before[t.template] and not t.say_pass]
 
 
 def _template_regression(regressed: list[TemplateResult], result: FactResult) -> tuple[str, str]:
@@ -372,7 +364,6 @@ def compare(
         suite_changes=suite_changes,
         settings_changes=settings_changes,
         not_run=sorted(set(baseline.facts) - set(seen)),
-        base_facts=baseline.facts,
     )
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise, spellings
+from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise, unit_spellings
 
 # Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
 _LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -74,9 +74,9 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
                              r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
-# After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4,
-# and the fraction slash of a vulgar fraction.
-_NUMBER_JOINERS = ".,:/-~\u2013\u2014\u2044'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
+# After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
+# Read in the folded text, where the en dash is a hyphen and the fraction slash a slash ("3–4", "1⁄2").
+_NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD, a range
 # in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
@@ -135,7 +135,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     for answer in answers:
         # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-        for expected in spellings(normalise(answer).lstrip(LEADING_NOISE)):
+        for expected in unit_spellings(normalise(answer).lstrip(LEADING_NOISE)):
             if expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut):
                 return answer
     return None
@@ -169,9 +169,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
         return False
-    if _QUANTITY.match(expected) and following == "/" and _word_goes_on(said, len(expected) + 1):
-        return False
-    if _QUANTITY.match(expected) and _QUANTITY_GOES_ON.match(said, len(expected)):
+    if _QUANTITY.match(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
+                                      or _QUANTITY_GOES_ON.match(said, len(expected))):
         return False
     if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
         return False

@@ -213,6 +213,15 @@ def smollm2():
     return load_model()
 
 
+@pytest.fixture
+def judge_every_token(monkeypatch):
+    """Ranking judges every next token of a tiny model's vocabulary by full matching (factcheck.says.word_ends):
+    scores are then exact, as a reference that scores each candidate alone computes them."""
+    from factcheck.says import word_ends
+
+    monkeypatch.setattr(word_ends, "HEAD_TOKENS", 4096)
+
+
 @pytest.fixture(scope="session")
 def _test_cache_folder(tmp_path_factory):
     return tmp_path_factory.mktemp("factcheck-cache")

@@ -20,15 +20,30 @@ def next_logits(prefix: tuple[int, ...]) -> torch.Tensor:
     return torch.randn(VOCAB, generator=torch.Generator().manual_seed(seed)) * 3
 
 
-def full_score(tokens: tuple[int, ...], others: list[tuple[int, ...]] = ()) -> float:
-    """A candidate's exact score: every token scored after its own prefix, then, where `others` (the candidates of
-    the other class) extend it, the log-probability of not going on with any of their next tokens."""
+def full_score(tokens: tuple[int, ...], others: list[tuple[int, ...]] = (), own: list[tuple[int, ...]] = (),
+               carrying_on: frozenset[int] = frozenset()) -> float:
+    """A candidate's exact score: every token scored after its own prefix, then the log-probability of not going on:
+    with a next token of a longer candidate of the other class (`others`), or with a token of `carrying_on` (that
+    carries every answer on) unless it leads into a longer candidate of its own class (`own`)."""
     score = sum(float(torch.log_softmax(next_logits(tokens[:i]), -1)[t]) for i, t in enumerate(tokens))
-    going_on = {other[len(tokens)] for other in others if len(other) > len(tokens) and other[: len(tokens)] == tokens}
+
+    def next_tokens(candidates):
+        return {c[len(tokens)] for c in candidates if len(c) > len(tokens) and c[: len(tokens)] == tokens}
+
+    going_on = next_tokens(others) | (carrying_on - next_tokens(own))
     if going_on:
         next_probabilities = torch.softmax(next_logits(tokens).double(), -1)
         score += max(math.log(max(1.0 - float(next_probabilities[sorted(going_on)].sum()), 0.0) or 1e-300), -100.0)
     return score
+
+
+class LastTokenCarriesOn:
+    """Word ends of a made-up vocabulary: the last token carries every answer on (as "5" does "8" into "85")."""
+
+    tokens = frozenset({VOCAB - 1})
+
+    def mass_going_on(self, answer, logprobs, skip):
+        return sum(float(logprobs[t].exp()) for t in self.tokens - skip)
 
 
 def settle_alone(trie: CandidateTrie, limit: int = 2) -> int:
@@ -47,15 +62,18 @@ candidate_lists = st.lists(st.lists(st.integers(0, VOCAB - 1), min_size=1, max_s
 
 
 @settings(max_examples=150, deadline=None)
-@given(candidate_lists, st.data())
-def test_branch_and_bound_gives_the_ranking_of_scoring_every_candidate(token_lists, data):
+@given(candidate_lists, st.data(), st.booleans())
+def test_branch_and_bound_gives_the_ranking_of_scoring_every_candidate(token_lists, data, with_word_ends):
     right = data.draw(st.integers(0, len(token_lists) - 1))
     correct = [i == right for i in range(len(token_lists))]
     shape = TrieShape.of(tuple(token_lists))
+    word_ends = LastTokenCarriesOn() if with_word_ends else None
     trie = CandidateTrie([f"c{i}" for i in range(len(token_lists))], correct, shape, torch.log_softmax(next_logits(()), -1),
-                         margin_runs=None)
+                         margin_runs=None, word_ends=word_ends)
     settle_alone(trie)
-    exact_scores = {f"c{i}": full_score(tokens, [t for j, t in enumerate(token_lists) if correct[j] != correct[i]])
+    carrying_on = LastTokenCarriesOn.tokens if with_word_ends else frozenset()
+    exact_scores = {f"c{i}": full_score(tokens, [t for j, t in enumerate(token_lists) if correct[j] != correct[i]],
+                                        [t for j, t in enumerate(token_lists) if correct[j] == correct[i] and j != i], carrying_on)
                     for i, tokens in enumerate(token_lists)}
     ranked = trie.candidates()
     for candidate in ranked:

@@ -17,7 +17,10 @@ from factcheck.session import FactcheckSession
 from factcheck.settings import Settings
 from factcheck.suites.prompts import REPLY_PROBE, Phrasing, build_chat_prompt, phrase_prompt, reply_separator, subject_token_index
 from factcheck.suites.suite import Fact, SuiteError, parse_suite
-from test_saycheck import other_class, reference_generation, reference_logprob
+from test_saycheck import other_class, reference_generation, reference_logprob, same_class
+
+# Scores are compared with a reference that judges every next token: so must ranking here.
+pytestmark = pytest.mark.usefixtures("judge_every_token")
 
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"), ("Spain", "Madrid"),
             ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago")]
@@ -77,7 +80,7 @@ def test_the_chat_say_check_matches_a_straightforward_reply_loop(tmp_path, chat_
         assert outcome.generated == reference_generation(chat_model, outcome.prompt, 4, chat_model.stop_token_ids), outcome.fact
         for candidate in outcome.candidates:
             if candidate.exact:
-                assert candidate.logprob == pytest.approx(reference_logprob(chat_model, outcome.prompt, candidate.text, other_class(outcome, candidate), separator=""), abs=1e-4)
+                assert candidate.logprob == pytest.approx(reference_logprob(chat_model, outcome.prompt, candidate.text, other_class(outcome, candidate), same_class(outcome, candidate), separator=""), abs=1e-4)
 
 
 def test_a_chat_failure_shows_the_question_turn_not_the_assistant_opening(tmp_path, chat_model):
@@ -126,7 +129,7 @@ def test_a_template_that_spaces_the_reply_scores_answers_after_that_space(tmp_pa
         assert outcome.generated == reference_generation(spaced, outcome.prompt, 3, spaced.stop_token_ids), outcome.fact
         for candidate in outcome.candidates:
             if candidate.exact:
-                assert candidate.logprob == pytest.approx(reference_logprob(spaced, outcome.prompt, candidate.text, other_class(outcome, candidate), separator=" "), abs=1e-4)
+                assert candidate.logprob == pytest.approx(reference_logprob(spaced, outcome.prompt, candidate.text, other_class(outcome, candidate), same_class(outcome, candidate), separator=" "), abs=1e-4)
     text = FactRecord(suite=suite, outcome=outcomes[-1], say_check="generation").explain()
     assert "(the last chat turn, after 3 demonstrations)" in text
 

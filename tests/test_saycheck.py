@@ -11,9 +11,13 @@ import torch
 from factcheck.model.language_model import left_pad
 from factcheck.model.packing import has_sliding_window
 from factcheck.reports.records import FactRecord
+from factcheck.says.matching import matching_answer
 from factcheck.says.ranking import CandidateTrie
 from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suites.suite import parse_suite
+
+# Scores are compared with a reference that judges every next token: so must ranking here.
+pytestmark = pytest.mark.usefixtures("judge_every_token")
 
 CAPITALS = [
     ("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Germany", "Berlin"),
@@ -58,21 +62,36 @@ def _answer_ids(model, prompt: str, answer: str, separator: str) -> tuple[list[i
     return ids[0], next(i for i, (_, end) in enumerate(offsets[0]) if end > len(prompt))
 
 
-def reference_logprob(model, prompt: str, answer: str, others=(), separator: str = " ") -> float:
+def reference_logprob(model, prompt: str, answer: str, others=(), own=(), separator: str = " ") -> float:
     """The ranking's score of `answer` from one pass over the whole text: the log-probability of separator + answer
-    after the prompt, then, where `others` (the candidates of the other class) go on from its tokens, that of not
-    going on with their next tokens (otherwise a wrong "1" would always outscore a right "11")."""
+    after the prompt, then that of not going on: with a next token of a longer candidate of the other class (`others`;
+    otherwise a wrong "1" would always outscore a right "11"), or with any token that generation matching reads as
+    carrying the answer on ("8" then "5"), unless it leads into a longer candidate of its own class (`own`). Every token
+    of the vocabulary is judged, its text read in the whole decoded text."""
     ids, first = _answer_ids(model, prompt, answer, separator)
     with torch.no_grad():
         logprobs = torch.log_softmax(model.model(input_ids=torch.tensor([ids])).logits[0].double(), dim=-1)
     score = sum(float(logprobs[i - 1, ids[i]]) for i in range(first, len(ids)))
-    own = ids[first:]
-    going_on = set()
-    for other in others:
-        other_ids, other_first = _answer_ids(model, prompt, other, separator)
-        other_tokens = other_ids[other_first:]
-        if len(other_tokens) > len(own) and other_tokens[: len(own)] == own:
-            going_on.add(other_tokens[len(own)])
+    own_tokens = ids[first:]
+
+    def next_tokens(candidates):
+        found = set()
+        for other in candidates:
+            other_ids, other_first = _answer_ids(model, prompt, other, separator)
+            other_tokens = other_ids[other_first:]
+            if len(other_tokens) > len(own_tokens) and other_tokens[: len(own_tokens)] == own_tokens:
+                found.add(other_tokens[len(own_tokens)])
+        return found
+
+    into_other, into_own = next_tokens(others), next_tokens(own)
+    decoded = model.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    carries_on = set()
+    if matching_answer(answer, [answer]) is not None:
+        for token in range(len(model.tokenizer)):
+            after = model.tokenizer.decode(ids + [token], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            if matching_answer(answer + after[len(decoded):], [answer]) is None:
+                carries_on.add(token)
+    going_on = into_other | (carries_on - into_own)
     if going_on:
         stop = 1.0 - float(logprobs[-1, sorted(going_on)].exp().sum())
         score += max(math.log(stop) if stop > 0 else -100.0, -100.0)
@@ -84,6 +103,11 @@ def other_class(outcome, candidate) -> list[str]:
     return [c.text for c in outcome.candidates if c.correct != candidate.correct]
 
 
+def same_class(outcome, candidate) -> list[str]:
+    """The fact's other candidates of `candidate`'s class."""
+    return [c.text for c in outcome.candidates if c.correct == candidate.correct and c.text != candidate.text]
+
+
 @pytest.mark.parametrize("architecture", ["llama", "gpt2", "gemma3", "gpt_neox"])
 def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_factory, architecture):
     model = tiny_model_factory(architecture)
@@ -93,12 +117,12 @@ def test_batched_path_matches_straightforward_reference(tmp_path, tiny_model_fac
     for outcome in outcomes:
         assert outcome.generated == reference_generation(model, outcome.prompt, options.max_new_tokens), outcome.fact
         for candidate in outcome.candidates:
-            expected = reference_logprob(model, outcome.prompt, candidate.text, other_class(outcome, candidate))
+            expected = reference_logprob(model, outcome.prompt, candidate.text, other_class(outcome, candidate), same_class(outcome, candidate))
             if candidate.exact:
                 assert candidate.logprob == pytest.approx(expected, abs=1e-4), (outcome.fact, candidate)
             else:  # an upper bound, and not one that could change the verdict
                 assert candidate.logprob >= expected - 1e-4
-        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text, other_class(outcome, c)))
+        best = max(outcome.candidates, key=lambda c: reference_logprob(model, outcome.prompt, c.text, other_class(outcome, c), same_class(outcome, c)))
         assert outcome.ranking_pass == best.correct
 
 
@@ -311,7 +335,7 @@ def test_candidates_sharing_their_first_tokens_are_scored_exactly(tmp_path, tiny
     for outcome in outcomes:
         assert all(candidate.exact for candidate in outcome.candidates)
         for candidate in outcome.candidates:
-            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text, other_class(outcome, candidate)), abs=1e-4)
+            assert candidate.logprob == pytest.approx(reference_logprob(tiny_llama, outcome.prompt, candidate.text, other_class(outcome, candidate), same_class(outcome, candidate)), abs=1e-4)
 
 
 MOTHERS = [
@@ -333,7 +357,7 @@ def test_verdicts_are_exact_and_margins_exact_or_bounded_towards_zero(tmp_path, 
     outcomes = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=2, margin_runs=margin_runs))
     bounded = 0
     for outcome in outcomes:
-        reference = {c.text: reference_logprob(tiny_llama, outcome.prompt, c.text, other_class(outcome, c)) for c in outcome.candidates}
+        reference = {c.text: reference_logprob(tiny_llama, outcome.prompt, c.text, other_class(outcome, c), same_class(outcome, c)) for c in outcome.candidates}
         right = max(score for text, score in reference.items() if text in outcome.fact.answers)
         wrong = max(score for text, score in reference.items() if text not in outcome.fact.answers)
         assert outcome.ranking_pass == (right > wrong), outcome.fact

@@ -30,6 +30,27 @@ def _word_goes_on(said: str, at: int) -> bool:
     return True
 
 
+def goes_on_by_the_commonest_rules(answer: str, text: str) -> bool:
+    """Whether `text`, right after `answer`, carries it on by the commonest rules alone: a word character after a
+    word character ("8" then "5", "Paris" then "ian"; a particle after a CJK word ends it), a decimal point or a
+    thousands separator and a digit after a number, a name going on ("New York" then " City", "Guinea" then
+    "-Bissau"). Cheap enough for a whole vocabulary; `matching_answer` applies every rule. It reads of `answer`
+    only `commonest_rules_key`."""
+    ends_in_a_word = bool(answer) and _is_word_char(answer[-1])
+    if ends_in_a_word and _word_goes_on(answer + text, len(answer)):
+        return True
+    # A number goes on past a decimal point or a thousands separator: "8" then ",000" or ".5".
+    if answer[-1:].isdigit() and len(text) >= 2 and text[0] in _NUMBER_JOINERS and text[1].isdigit():
+        return True
+    return _looks_like_a_name(answer) and _continues_the_name(text)
+
+
+def commonest_rules_key(answer: str) -> tuple[bool, bool, bool, bool]:
+    """What `goes_on_by_the_commonest_rules` reads of an answer: answers alike in it are carried on by the same texts."""
+    last = answer[-1:]
+    return bool(last) and _is_word_char(last), bool(_CJK.match(last)), last.isdigit(), _looks_like_a_name(answer)
+
+
 # Han ideographs, kana and Hangul syllables.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and

@@ -13,16 +13,21 @@ bound). Bars only rise and bounds only fall, so a candidate left behind stays
 behind: when no node is left to run, the best candidate is exact and so is the
 verdict.
 
-A candidate whose tokens begin a candidate's of the other class ("1" wrong and "11" right, "New York"
-and "New York City") would always score at least as high as the longer one, whatever the model says: its
-score is that of saying it and then not going on into such a longer candidate, log P(c) + log(1 - sum of
-P(t | c) over the next tokens t of those longer candidates). Its own node runs once to know that; until
-then it is a bound. (Going on into a longer answer of its own class keeps it in its class: a right answer
-and its longer alias are not set against each other.)
+A candidate is said only where the model ends it there: "8" going on into "85", "Paris" into "Parisian"
+or "New York" into "New York City" says another answer, as generation matching reads it. A bare
+log-probability would also rank a wrong "1" at least as high as a right "11", whatever the model says. So a
+candidate's score is that of saying it and then not going on: log P(c) + log(1 - sum of P(t | c) over the
+next tokens t that carry it on). Those are the next tokens of longer candidates of the other class, and
+the tokens that generation matching reads as carrying the answer on (`WordEnds`, factcheck.says.word_ends).
+Going on into a longer answer of its own class keeps it in its class: a right answer and its longer alias
+are not set against each other. A candidate's own node runs once to know that; until then its score is a
+bound.
 
 Nodes on a right answer's path run first (the right answers are few, and their
-exact score is the bar for the many wrong ones), then best bound first; a few
-per fact and round, all facts' nodes of a round in one packed pass. Which nodes a fact runs depends on that fact alone,
+exact score is the bar for the many wrong ones), then nodes that end a candidate
+(which make it exact and raise a bar), then best bound first; a few per fact and
+round, all facts' nodes of a round in one packed pass. The first rounds share
+greedy generation's passes. Which nodes a fact runs depends on that fact alone,
 so results do not depend on which facts share a pack. Greedy generation walks
 the likeliest path already; its steps count as runs of the nodes on that path.
 """
@@ -32,7 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import torch
 
@@ -42,13 +47,13 @@ Prefix = tuple[int, ...]
 
 # Node runs per fact spent on the margin: past them, only nodes that could change the ranking verdict
 # run, and the margin may be a bound (FactOutcome.margin_is_exact). A relation of a thousand names
-# needs about 100 runs per fact for exact margins, about 30 for exact verdicts.
-MARGIN_RUNS = 8
-# Trie nodes one fact runs per round, best bound first: NODES_PER_ROUND in the first rounds, then
-# twice as many each round, up to MAX_NODES_PER_ROUND. More per round means fewer passes (each reads
-# every weight once, and a pack's last facts would otherwise run alone) but more nodes that a higher
-# bar would have spared.
-NODES_PER_ROUND = 8
+# needs about 100 runs per fact for exact margins.
+MARGIN_RUNS = 16
+# Trie nodes one fact runs per round: NODES_PER_ROUND in the first rounds, then twice as many each
+# round, up to MAX_NODES_PER_ROUND. More per round means fewer passes (each reads every weight once,
+# and a pack's last facts would otherwise run alone) but more nodes that a higher bar would have spared.
+# The first rounds ride along generation's steps (factcheck.says.saycheck), in passes that run anyway.
+NODES_PER_ROUND = 2
 STEADY_ROUNDS = 3
 MAX_NODES_PER_ROUND = 256
 # Dropping unused cache slots copies the rest; it pays once this many (and a quarter of the cache) are unused.
@@ -73,6 +78,14 @@ class Candidate:
     first_token: int | None = None  # the candidate's first token id as a continuation of the prompt
 
 
+class WordEnds(Protocol):
+    """Which next tokens carry an answer on into a longer word, number or name."""
+
+    def mass_going_on(self, answer: str, logprobs: torch.Tensor, skip: set[int]) -> float:
+        """The probability, under next-token `logprobs` right after `answer`, of a token (not in `skip`) that carries it on."""
+        ...
+
+
 @dataclass(frozen=True)
 class PromptPlace:
     """Where one fact's prompt lies in a packed sequence."""
@@ -90,7 +103,7 @@ class TrieShape:
     children: dict[Prefix, list[int]]  # prefix -> the next tokens of candidates that extend it
     below: dict[Prefix, list[int]]  # prefix -> the candidates that extend it
     first_tokens: list[int]
-    ending_at: dict[Prefix, list[int]]  # a candidate's whole token path that others extend -> the candidates it is
+    ending_at: dict[Prefix, list[int]]  # a candidate's whole token path -> the candidates it is
 
     @classmethod
     def of(cls, tokens: tuple[Prefix | None, ...]) -> TrieShape:
@@ -105,7 +118,7 @@ class TrieShape:
                 below.setdefault(prefix, []).append(index)
         ending_at: dict[Prefix, list[int]] = {}
         for index, candidate_tokens in enumerate(tokens):
-            if candidate_tokens and candidate_tokens in children:
+            if candidate_tokens:
                 ending_at.setdefault(candidate_tokens, []).append(index)
         return cls(tokens, children, below, sorted({t[0] for t in tokens if t}), ending_at)
 
@@ -121,25 +134,36 @@ class CandidateTrie:
         first_logprobs: torch.Tensor,
         scored_apart: dict[int, tuple[float, int]] | None = None,
         margin_runs: int | None = MARGIN_RUNS,
+        word_ends: WordEnds | None = None,
     ):
         """`shape`: the candidates' token trie (`scored_apart`: index -> (exact log-probability,
         first token) for those without tokens); `first_logprobs`: the log-probabilities over the
         vocabulary of the token after the prompt; `margin_runs`: node runs spent on an exact margin
-        (None: no limit)."""
+        (None: no limit); `word_ends`: which tokens carry an answer on (None: only those leading into
+        a longer candidate of the other class)."""
         self.texts = list(texts)
         self.correct = list(correct)
         self.tokens = shape.tokens
         self.children = shape.children
         self.below = shape.below
-        # A candidate -> the next tokens after it that lead into a longer candidate of the other class, where any do.
-        self.going_on: dict[int, list[int]] = {}
+        self.word_ends = word_ends
+        # A candidate -> the next tokens after it that lead into a longer candidate of the other class (always
+        # counted as going on), and into one of its own class (never counted).
+        self.other_class_next: dict[int, list[int]] = {}
+        self.own_class_next: dict[int, set[int]] = {}
         for prefix, indices in shape.ending_at.items():
             for index in indices:
-                tokens = {self.tokens[j][len(prefix)] for j in shape.below[prefix] if self.correct[j] != self.correct[index]}
-                if tokens:
-                    self.going_on[index] = sorted(tokens)
-        self.ending_at = {prefix: [i for i in indices if i in self.going_on] for prefix, indices in shape.ending_at.items()}
-        self.stops: dict[int, float] = {}  # such a candidate, once its node ran -> log P(not going on into those)
+                longer = shape.below.get(prefix, [])
+                other = {self.tokens[j][len(prefix)] for j in longer if self.correct[j] != self.correct[index]}
+                if other:
+                    self.other_class_next[index] = sorted(other)
+                self.own_class_next[index] = {self.tokens[j][len(prefix)] for j in longer if self.correct[j] == self.correct[index]}
+        # The candidates whose score needs their own node's run: what follows them may carry them on.
+        needs_stop = set(self.other_class_next) if word_ends is None else set(range(len(self.texts)))
+        self.ending_at = {prefix: [i for i in indices if i in needs_stop] for prefix, indices in shape.ending_at.items()}
+        self.ending_at = {prefix: indices for prefix, indices in self.ending_at.items() if indices}
+        self.needs_stop = needs_stop
+        self.stops: dict[int, float] = {}  # such a candidate, once its node ran -> log P(not going on)
         self.scored_apart = dict(scored_apart or {})
         first_tokens = shape.first_tokens
         self.known: dict[Prefix, float] = dict(zip([(t,) for t in first_tokens], first_logprobs[first_tokens].tolist()))
@@ -159,8 +183,8 @@ class CandidateTrie:
         tokens = self.tokens[index]
         if tokens is None:
             return True
-        # A candidate that others extend is exact once its own node ran (what follows it is then known).
-        return self.depth[index] == len(tokens) and (index not in self.going_on or index in self.stops)
+        # A candidate that may go on is exact once its own node ran (what follows it is then known).
+        return self.depth[index] == len(tokens) and (index not in self.needs_stop or index in self.stops)
 
     def logprob(self, index: int) -> float:
         """The candidate's exact score, or its longest known prefix's log-probability (an upper bound)."""
@@ -191,17 +215,18 @@ class CandidateTrie:
 
     def nodes_to_run(self, limit: int) -> list[Prefix]:
         """Up to `limit` prefixes worth running (each holds a candidate whose bound clears its class's
-        bar), right answers' paths first, then by bound."""
+        bar): right answers' paths first, then the nodes that end a candidate (its run makes the candidate
+        exact, which raises a bar), then by bound."""
         bounds = {i: self.logprob(i) for i in self.open if not self.is_exact(i)}
         self.open = [i for i, bound in bounds.items() if bound > self.bar(self.correct[i])]
         if self._past_margin_runs() and self._verdict_settled():
             self.open = []
-        priority: dict[Prefix, tuple[bool, float]] = {}
+        priority: dict[Prefix, tuple[bool, bool, float]] = {}
         for i in self.open:
             node = self.tokens[i][: self.depth[i]]
-            holds_right = priority.get(node, (False,))[0] or self.correct[i]
-            priority[node] = (holds_right, bounds[i])
-        return sorted(priority, key=lambda node: (not priority[node][0], -priority[node][1], node))[:limit]
+            holds_right, ends_one = priority.get(node, (False, False, 0.0))[:2]
+            priority[node] = (holds_right or self.correct[i], ends_one or self.depth[i] == len(self.tokens[i]), bounds[i])
+        return sorted(priority, key=lambda node: (not priority[node][0], not priority[node][1], -priority[node][2], node))[:limit]
 
     def learn(self, prefix: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
         """Record that `prefix` ran in `slots`, its next-token `logits` normalized by `log_normalizer`."""
@@ -209,8 +234,7 @@ class CandidateTrie:
         next_tokens = self.children.get(prefix, [])
         next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
         for index in self.ending_at.get(prefix, []):
-            going_on = torch.logsumexp(logits[self.going_on[index]].double() - log_normalizer.double(), dim=0).item()
-            self.stops[index] = _log_one_minus_exp(going_on)
+            self.stops[index] = self._stop_logprob(index, logits.double() - log_normalizer.double())
             if self.is_exact(index):
                 self._raise_bar(index)
         base = self.known[prefix]
@@ -222,9 +246,18 @@ class CandidateTrie:
                 if self.is_exact(index):
                     self._raise_bar(index)
 
+    def _stop_logprob(self, index: int, logprobs: torch.Tensor) -> float:
+        """log P(not going on) after candidate `index`, given the next-token `logprobs` after its last token."""
+        other = self.other_class_next.get(index, [])
+        going_on = float(logprobs[other].exp().sum()) if other else 0.0
+        if self.word_ends is not None:
+            counted = set(other) | self.own_class_next.get(index, set())
+            going_on += self.word_ends.mass_going_on(self.texts[index], logprobs, counted)
+        return _log_one_minus(going_on)
+
     def learn_along(self, path: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
         """Take a generation step that ran `path` (the tokens generated so far) as a run of that node, if it is one."""
-        if path in self.children and path in self.known and path not in self.slots:
+        if (path in self.children or path in self.ending_at) and path in self.known and path not in self.slots:
             self.learn(path, slots, logits, log_normalizer)
 
     def slots_in_use(self) -> set[int]:
@@ -257,44 +290,70 @@ class CandidateTrie:
 _LEAST_STOP_LOGPROB = -100.0
 
 
-def _log_one_minus_exp(logprob: float) -> float:
-    """log(1 - exp(logprob)), floored at _LEAST_STOP_LOGPROB."""
-    if logprob >= 0.0:
+def _log_one_minus(probability: float) -> float:
+    """log(1 - probability), floored at _LEAST_STOP_LOGPROB."""
+    if probability >= 1.0:
         return _LEAST_STOP_LOGPROB
-    return max(math.log(-math.expm1(logprob)), _LEAST_STOP_LOGPROB)
+    return max(math.log1p(-probability), _LEAST_STOP_LOGPROB)
 
 
-def settle(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace]) -> int:
-    """Run trie nodes, round by round, until every fact's ranking verdict is exact (and its margin,
-    within the fact's margin runs).
+def round_limit(round_number: int) -> int:
+    """How many nodes one fact runs in round `round_number` (from 0)."""
+    return min(NODES_PER_ROUND << max(0, round_number - STEADY_ROUNDS + 1), MAX_NODES_PER_ROUND)
 
-    Each node is a context of its own that sees its fact's prompt and the
-    slots of its own earlier tokens. Returns the number of nodes run.
-    """
+
+def round_requests(tries: Sequence[CandidateTrie], round_number: int, running: dict[int, Prefix] | None = None) -> list[tuple[int, Prefix]]:
+    """Every fact's nodes for this round, as (row, node); `running`: row -> the node its generation step runs in this
+    same pass (learned from that step, not run twice)."""
+    running = running or {}
+    return [(row, node) for row, trie in enumerate(tries) for node in trie.nodes_to_run(round_limit(round_number))
+            if node != running.get(row)]
+
+
+def run_nodes(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace],
+              requests: Sequence[tuple[int, Prefix]], alongside: Sequence[Token] = ()) -> tuple[list[int], torch.Tensor | None]:
+    """Run the trie nodes `requests` ((row, node): each a context of its own that sees its fact's prompt and the slots
+    of its own earlier tokens) and learn from them, in passes of at most PASS_TOKENS tokens. `alongside`: other tokens
+    (a generation step's) that share the first pass, which reads every weight once for both; returns their slots and
+    logits."""
+    alongside = list(alongside)
+    done = 0
+    along_slots: list[int] = []
+    along_logits = None
+    while done < len(requests) or (alongside and along_logits is None):
+        part = requests[done : done + max(PASS_TOKENS - len(alongside), 1)]
+        tokens = list(alongside)
+        for row, node in part:
+            parent_slots = tries[row].slots[node[:-1]]
+            context = sequence.new_context([*prompts[row].visible, *slot_ranges(parent_slots)])
+            tokens.append(Token(context, node[-1], prompts[row].next_position + len(node) - 1))
+        result = sequence.run(tokens, keep=range(len(tokens)))
+        logits = result.logits.float()
+        log_normalizers = torch.logsumexp(logits, dim=-1)
+        if alongside:
+            along_slots, along_logits = result.slots[: len(alongside)], logits[: len(alongside)]
+        for j, (row, node) in enumerate(part, start=len(alongside)):
+            trie = tries[row]
+            trie.runs += 1
+            trie.learn(node, trie.slots[node[:-1]] + [result.slots[j]], logits[j], log_normalizers[j])
+        done += len(part)
+        alongside = []
+    return along_slots, along_logits
+
+
+def settle(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: Sequence[PromptPlace], first_round: int = 0) -> int:
+    """Run trie nodes, round by round from `first_round` (the rounds before it ran alongside generation), until every
+    fact's ranking verdict is exact (and its margin, within the fact's margin runs). Returns the number of nodes run."""
     prompts = list(prompts)
     runs = 0
-    for round_number in itertools.count():
-        limit = min(NODES_PER_ROUND << max(0, round_number - STEADY_ROUNDS + 1), MAX_NODES_PER_ROUND)
-        requests = [(row, node) for row, trie in enumerate(tries) for node in trie.nodes_to_run(limit)]
+    for round_number in itertools.count(first_round):
+        requests = round_requests(tries, round_number)
         if not requests:
             return runs
         runs += len(requests)
         prompts = _drop_unused_slots(sequence, tries, prompts)
         # All of a round's passes finish before any fact picks its next nodes: results must not depend on packing.
-        for start in range(0, len(requests), PASS_TOKENS):
-            part = requests[start : start + PASS_TOKENS]
-            tokens = []
-            for row, node in part:
-                parent_slots = tries[row].slots[node[:-1]]
-                context = sequence.new_context([*prompts[row].visible, *slot_ranges(parent_slots)])
-                tokens.append(Token(context, node[-1], prompts[row].next_position + len(node) - 1))
-            result = sequence.run(tokens, keep=range(len(tokens)))
-            logits = result.logits.float()
-            log_normalizers = torch.logsumexp(logits, dim=-1)
-            for j, (row, node) in enumerate(part):
-                trie = tries[row]
-                trie.runs += 1
-                trie.learn(node, trie.slots[node[:-1]] + [result.slots[j]], logits[j], log_normalizers[j])
+        run_nodes(sequence, tries, prompts, requests)
 
 
 def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie], prompts: list[PromptPlace]) -> list[PromptPlace]:

@@ -20,7 +20,8 @@ from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
 from factcheck.says.matching import matching_answer
-from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, settle  # Candidate: part of this module's results
+from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, round_requests, run_nodes, settle  # Candidate: part of this module's results
+from factcheck.says.word_ends import TokenWordEnds, word_ends_for
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index
 from factcheck.suites.suite import DistractorSettings, Fact, Suite
@@ -239,7 +240,7 @@ def _run_rows(
     reused = {row.index: prefix.usable_length(row) for row in rows}
     outcomes: dict[int, FactOutcome] = {}
     prefix_tensors = None  # the prefix's keys/values, from the first pack on
-    memo = _TokenizationMemo()
+    memo = _TokenizationMemo(word_ends_for(model.tokenizer))
     for pack in _packs(rows, reused, options.batch_size):
         results, prefix_tensors = _run_pack(
             model, pack, [reused[r.index] for r in pack], prefix.ids, prefix_tensors, options, capture_layers, memo
@@ -285,8 +286,8 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
                                "or overflow in this dtype (try --factcheck-dtype=float32)")
     prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
     tries = [_candidate_trie(model, r, prompt_logprobs[row], options.margin_runs, memo) for row, r in enumerate(pack)]
-    generated = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)
-    settle(sequence, tries, prompts)
+    generated, rounds = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)
+    settle(sequence, tries, prompts, first_round=rounds)
 
     greedy_first = prompt_logprobs.argmax(dim=-1).tolist()
     outcomes = {}
@@ -322,26 +323,29 @@ def _candidate_trie(
     # An answer in another case or Unicode form is the same answer, as generation matching reads it ("ROME" is Rome).
     answers = {answer_key(answer) for answer in r.fact.answers}
     correct = [answer_key(text) in answers for text in r.candidates]
-    return CandidateTrie(r.candidates, correct, memo.shapes[key], first_logprobs, scored_apart, margin_runs)
+    return CandidateTrie(r.candidates, correct, memo.shapes[key], first_logprobs, scored_apart, margin_runs, memo.word_ends)
 
 
 @dataclass
 class _TokenizationMemo:
     """A relation's candidates tokenized once: its prompts mostly end alike and share the candidates."""
 
+    word_ends: TokenWordEnds  # which next tokens carry a candidate on, judged once per (candidate, token)
     answers: dict[tuple[str, str], list[int] | None] = field(default_factory=dict)  # (prompt's end, answer) -> tokens
     shapes: dict[tuple, TrieShape] = field(default_factory=dict)  # candidates' tokens -> their trie
 
 
 def _greedy_continue(
     model, sequence: PackedSequence, prompts: list[PromptPlace], first_logprobs, max_new_tokens, tries: list[CandidateTrie]
-) -> list[tuple[str, bool]]:
+) -> tuple[list[tuple[str, bool]], int]:
     """Greedy continuation of every prompt, stopping at a newline, end of text or the token limit: (the text up to
-    its first newline, whether the token limit cut it).
+    its first newline, whether the token limit cut it) per row, and how many rounds of candidate ranking ran along.
 
     Rows that have stopped leave the pass, so one long answer does not make
     every other row run to the token limit. Each step's logits also go to the
     row's candidate trie: the greedy path is where its likeliest candidates lie.
+    Each step's pass also carries a round of every fact's trie nodes
+    (factcheck.says.ranking): a pass costs about the same for a few more tokens.
     """
     tokenizer = model.tokenizer
     tokens: list[list[int]] = [[] for _ in prompts]
@@ -349,6 +353,7 @@ def _greedy_continue(
     stop_ids = model.stop_token_ids
     active = list(range(len(prompts)))  # rows still generating
     next_tokens = first_logprobs.argmax(dim=-1).tolist()
+    rounds = 0
     for step in range(max_new_tokens):
         going_on = []
         for row, token in zip(active, next_tokens):
@@ -363,17 +368,18 @@ def _greedy_continue(
         step_tokens = [
             Token(prompts[row].context, tokens[row][-1], prompts[row].next_position + len(tokens[row]) - 1) for row in active
         ]
-        result = sequence.run(step_tokens, keep=range(len(active)))
-        logits = result.logits.float()
+        requests = round_requests(tries, rounds, running={row: tuple(tokens[row]) for row in active})
+        rounds += 1
+        step_slots, logits = run_nodes(sequence, tries, prompts, requests, alongside=step_tokens)
         log_normalizers = torch.logsumexp(logits, dim=-1)
         for j, row in enumerate(active):
-            slots[row].append(result.slots[j])
+            slots[row].append(step_slots[j])
             tries[row].learn_along(tuple(tokens[row]), list(slots[row]), logits[j], log_normalizers[j])
         next_tokens = logits.argmax(dim=-1).tolist()
     texts = [tokenizer.decode(row_tokens, skip_special_tokens=True) for row_tokens in tokens]
     # A row that ran to the limit without a newline or a stop token was cut: its text may go on.
     return [(text.split("\n", 1)[0], len(row_tokens) == max_new_tokens and "\n" not in text)
-            for text, row_tokens in zip(texts, tokens)]
+            for text, row_tokens in zip(texts, tokens)], rounds
 
 
 def answer_tokens(

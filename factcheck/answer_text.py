@@ -9,7 +9,7 @@ import unicodedata
 WHITESPACE = re.compile(r"\s+")
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*"): stripped from the start
 # of a generated answer and of an expected one alike.
-LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『:"
+LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『《〈【〔〖:"
 
 
 def normalise(text: str) -> str:
@@ -57,12 +57,13 @@ def fold(char: str) -> str:
     # The minus sign, the Unicode hyphens, the figure dash and the en dash are the hyphen-minus everyone types ("−5"
     # says -5, "Guinea–Bissau" Guinea-Bissau, "1879–1955" 1879-1955); the em dash is a pause, kept apart.
     # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
-    # The fraction slash is the slash everyone types ("½" is 1/2).
+    # The fraction slash and the division slash are the slash everyone types ("½" is 1/2), the ratio sign a colon,
+    # the wave dash (a Japanese range, "5〜6") a tilde.
     return _FOLDED.get(char) or char.casefold()
 
 
 _FOLDED = {"\u0130": "i", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
-           "\u2044": "/"}
+           "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
 
 
 def spellings(answer: str) -> list[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +9,7 @@ import jsonschema
 import pandas as pd
 
 from factcheck.errors import FactcheckError
+from factcheck.schemas import report_schema
 from factcheck.suites.suite import SuiteError, json_pointer, read_json_document
 
 # A report holds a few kilobytes per fact: this is far more than 100,000 facts need.
@@ -20,11 +18,6 @@ MAX_REPORT_BYTES = 1024 * 1024 * 1024
 
 class ReportError(FactcheckError, ValueError):
     pass
-
-
-@lru_cache(maxsize=None)
-def report_schema() -> dict[str, Any]:
-    return json.loads(resources.files("factcheck.schemas").joinpath("report.schema.json").read_text(encoding="utf-8"))
 
 
 def validate_report(document: Any, path: str | Path = "<report>") -> None:

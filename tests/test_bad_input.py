@@ -32,6 +32,7 @@ from factcheck.suites.suite import MAX_JSON_DEPTH, Fact, Suite, SuiteError, load
 DATA = Path(__file__).resolve().parent / "data"
 BAD_SUITES = DATA / "bad_suites"
 BAD_BASELINES = DATA / "bad_baselines"
+BAD_REPORTS = DATA / "bad_reports"  # read by `factcheck diff`; `_valid.json` is the report they each break once
 
 
 def corpus(folder: Path) -> list[Path]:
@@ -44,6 +45,7 @@ def expectations(folder: Path) -> dict[str, dict[str, str]]:
 
 SUITE_FILES = corpus(BAD_SUITES)
 BASELINE_FILES = corpus(BAD_BASELINES)
+REPORT_FILES = corpus(BAD_REPORTS)
 
 VALID = {
     "relation": "country capital city",
@@ -69,7 +71,7 @@ def sha256(path: Path) -> str:
 
 
 def test_every_corpus_file_has_an_expectation_and_vice_versa():
-    for folder, files in ((BAD_SUITES, SUITE_FILES), (BAD_BASELINES, BASELINE_FILES)):
+    for folder, files in ((BAD_SUITES, SUITE_FILES), (BAD_BASELINES, BASELINE_FILES), (BAD_REPORTS, REPORT_FILES)):
         assert sorted(p.name for p in files) == sorted(expectations(folder)), folder
     assert len(SUITE_FILES) >= 40
     assert all(path.suffix == ".json" for path in SUITE_FILES + BASELINE_FILES)
@@ -359,6 +361,23 @@ def test_bad_baseline_file_is_rejected_with_file_pointer_and_fix(path):
     assert expected["message"] in error.problems[0][1]
     assert str(error).startswith(f"{path}: {expected['pointer'] or '/'}: ")
     assert "to fix:" in str(error)
+    assert sha256(path) == before
+
+
+@pytest.mark.parametrize("path", REPORT_FILES, ids=[p.name for p in REPORT_FILES])
+def test_bad_report_file_is_rejected_by_diff_with_file_pointer_and_fix(path):
+    from factcheck.gate.diff import load_results
+
+    load_results(BAD_REPORTS / "_valid.json")  # the report each file breaks once reads
+    expected = expectations(BAD_REPORTS)[path.name]
+    before = sha256(path)
+    with pytest.raises(BaselineError) as caught:
+        load_results(path)
+    error = caught.value
+    assert error.path == str(path)
+    assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
+    assert expected["message"] in error.problems[0][1]
+    assert "to fix: regenerate the report" in str(error)
     assert sha256(path) == before
 
 

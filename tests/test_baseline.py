@@ -104,10 +104,10 @@ def test_build_rejects_duplicate_facts_and_relations_without_suite_info():
         build_baseline(MODEL, SUITES, [record("other", "x", "y", True)])
 
 
-def test_paths_outside_the_root_are_kept_with_forward_slashes():
+def test_paths_outside_the_root_go_up_to_it_with_forward_slashes():
     document = build_baseline(MODEL, {"country_capital": {"content_hash": "a", "path": "/elsewhere/x.json"}},
-                              [record("country_capital", "France", "Paris", True)], root="/repo")
-    assert document["suites"]["country_capital"]["path"] == "/elsewhere/x.json"
+                              [record("country_capital", "France", "Paris", True)], root="/repo/baselines")
+    assert document["suites"]["country_capital"]["path"] == "../../elsewhere/x.json"
 
 
 def write_text(tmp_path: Path, text: str) -> Path:
@@ -445,6 +445,46 @@ def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp
     for thread in threads:
         thread.join()
     assert set(load_baseline(path).facts) == {"country_capital", "mother_tongue", "other"}
+
+
+def test_recording_from_another_root_keeps_relations_whose_suite_is_still_there(tmp_path, monkeypatch):
+    # Recorded from the project folder (paths relative to it, as baselines written before kept them), then
+    # re-recorded by a run whose root is a suite's own folder: the other relation's suite is still there.
+    from factcheck.gate.release_gate import record as record_baseline
+
+    for name in ("geo/capital.json", "hist/color.json"):
+        (tmp_path / "suites" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "suites" / name).write_text("{}")
+    suites = {"geo/capital": {"content_hash": "a", "path": "suites/geo/capital.json"},
+              "hist/color": {"content_hash": "b", "path": "suites/hist/color.json"},
+              "gone": {"content_hash": "c", "path": "suites/gone.json"}}
+    path = tmp_path / "baselines" / "baseline.json"
+    path.parent.mkdir()
+    write_baseline(path, build_baseline(MODEL, suites, [record("geo/capital", "France", "Paris", True),
+                                                        record("hist/color", "grass", "green", True), record("gone", "x", "y", True)]))
+    monkeypatch.chdir(tmp_path / "suites" / "geo")
+    now = {"geo/capital": {"content_hash": "a", "path": str(tmp_path / "suites" / "geo" / "capital.json")}}
+    _, _, dropped = record_baseline(path, MODEL, now, [record("geo/capital", "France", "Paris", False)],
+                                    root=tmp_path / "suites" / "geo")
+    assert dropped == ["gone"]
+    written = load_baseline(path)
+    assert set(written.facts) == {"geo/capital", "hist/color"}
+    # The relation that ran is written from the baseline's folder: the next run finds it from wherever it runs.
+    assert written.suites["geo/capital"]["path"] == "../suites/geo/capital.json"
+    monkeypatch.chdir(tmp_path)
+    _, _, dropped = record_baseline(path, MODEL, {}, [], root=tmp_path)
+    assert dropped == [] and set(load_baseline(path).facts) == {"geo/capital", "hist/color"}
+
+
+def test_an_absolute_suite_path_of_another_checkout_is_kept_and_one_gone_here_dropped(tmp_path):
+    from factcheck.gate.release_gate import record as record_baseline
+
+    suites = {"elsewhere": {"content_hash": "a", "path": "/no/such/checkout/suites/capital.json"},
+              "gone": {"content_hash": "b", "path": str(tmp_path / "removed.json")}}
+    path = tmp_path / "baseline.json"
+    write_baseline(path, build_baseline(MODEL, suites, [record("elsewhere", "France", "Paris", True), record("gone", "x", "y", True)]))
+    _, _, dropped = record_baseline(path, MODEL, {}, [], root=tmp_path)
+    assert dropped == ["gone"] and set(load_baseline(path).facts) == {"elsewhere"}
 
 
 def test_recording_drops_a_relation_whose_suite_file_is_gone_and_keeps_one_that_named_none(tmp_path):

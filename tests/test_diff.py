@@ -293,6 +293,39 @@ def test_bad_input_exits_2_naming_file_and_pointer(tmp_path, capsys, content, wo
     assert bad.read_text(encoding="utf-8") == content
 
 
+@pytest.mark.parametrize("field, damaged, words", [
+    ("tags", 5, ["/facts/0/tags: expected array"]),
+    ("aliases", 7, ["/facts/0/aliases: expected array"]),
+    ("know_undecided", {"reason": "shared"}, ["/facts/0/know_undecided"]),
+    ("top_candidates", [{"text": "Paris"}], ["/facts/0/top_candidates/0"]),
+    ("top_candidates", 3, ["/facts/0/top_candidates: expected array"]),
+    ("lre_top_tokens", [["Paris", 0.5]], ["/facts/0/lre_top_tokens/0"]),
+    ("distracted", {"generated": 1}, ["/facts/0/distracted"]),
+])
+def test_a_report_with_a_damaged_detail_field_is_bad_input_not_a_traceback(tmp_path, capsys, field, damaged, words):
+    # Hand-edited or badly merged: exit 2 (bad input), never 1 (a gate failure) nor a traceback.
+    good = report_file(tmp_path / "good.json", BASE)
+    document = json.loads(good.read_text(encoding="utf-8"))
+    document["facts"][0][field] = damaged
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    code, out, err = run(capsys, good, bad)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"factcheck: error: {bad}: ") and "--factcheck-report" in err
+    for word in words:
+        assert word in err, err
+
+
+def test_a_report_whose_suite_settings_are_damaged_names_the_report_fix(tmp_path, capsys):
+    good = report_file(tmp_path / "good.json", BASE)
+    document = json.loads(good.read_text(encoding="utf-8"))
+    document["suites"]["country_capital"]["settings"] = {"shots": "eight"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    code, _, err = run(capsys, good, bad)
+    assert code == 2 and "regenerate the report with `pytest --factcheck-report PATH`" in err and "update-baseline" not in err
+
+
 def test_duplicate_fact_in_a_report_is_bad_input(tmp_path, capsys):
     report = report_file(tmp_path / "report.json", BASE + BASE[:1])
     code, _, err = run(capsys, report, report)

@@ -2,6 +2,8 @@
 
 import unicodedata
 
+import pytest
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -275,3 +277,20 @@ def test_chinese_japanese_and_korean_answers_end_at_a_particle_and_go_on_into_an
         assert matching_answer(said, [answer]) == answer, said
     for said, answer in ((" 北京大学", "北京"), (" 東京都", "東京"), (" 서울시", "서울"), (" 中国人", "中国")):
         assert matching_answer(said, [answer]) is None, said
+
+
+@pytest.mark.parametrize("generated, answer", [
+    (" 5〜6", "5"), (" 5..10", "5"), (" 5...10", "5"), (" 5…10", "5"), (" 5 through 10", "5"), (" five through ten", "five"),
+    (" 3∶1", "3"), (" 3 : 1", "3"), (" 3∕4", "3"), (" 3÷4", "3"), (" 3 ÷ 4", "3"),
+    (" 5 Mio", "5"), (" 5 Mio.", "5"), (" 3 x10^8", "3"), (" 3x 10^8", "3"), (" 3x10⁸", "3"),
+])
+def test_more_ranges_ratios_scales_and_products_carry_a_number_on(generated, answer):
+    assert matching_answer(generated, [answer]) is None
+
+
+@pytest.mark.parametrize("generated, answer", [
+    (" 《东京》", "东京"), (" 〈东京〉", "东京"), (" 【东京】", "东京"), (" 〔東京〕", "東京"), (" 〖東京〗", "東京"),
+    (" 5. Then 6", "5"), (" Windows 7 x64", "Windows 7"), (" 3 times 10", "3"), (" 5, 6", "5"),
+])
+def test_title_brackets_are_not_part_of_an_answer_and_a_lone_full_stop_or_x_ends_a_number(generated, answer):
+    assert matching_answer(generated, [answer]) == answer

@@ -356,6 +356,22 @@ def test_a_suite_moved_or_removed_is_dropped_from_the_baseline_when_every_suite_
     assert main(["diff", str(path), str(project.path / "r.json")]) == 0
 
 
+def test_recording_one_suite_under_another_root_folder_keeps_the_other_suites(project, other_model_folder):
+    # pytest's root folder depends on where it runs and on --rootdir: a suite recorded from the project folder is
+    # still there when one suite is re-recorded with the root at the suites' folder.
+    path = project.path / "baselines" / "tiny.json"
+    write_suite(project.path / "suites" / "other")
+    run(project, "suites", "--factcheck-update-baseline")
+    result = run(project, "suites/country_capital.json", "--rootdir=suites", "--factcheck-update-baseline")
+    assert "dropped from the baseline" not in result.stdout.str()
+    assert set(json.loads(path.read_text(encoding="utf-8"))["facts"]) == {"country_capital", "other/country_capital"}
+    # Recording another model from there is refused as from the project folder: the other suite's facts would be lost.
+    result = run(project, "suites/country_capital.json", "--rootdir=suites", "--factcheck-update-baseline",
+                 f"--factcheck-model={other_model_folder}")
+    assert "baseline NOT updated" in result.stdout.str() and "of another model" in result.stdout.str()
+    assert set(json.loads(path.read_text(encoding="utf-8"))["facts"]) == {"country_capital", "other/country_capital"}
+
+
 def test_a_selection_recorded_into_entries_of_unknown_settings_names_no_settings(project):
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -139,11 +140,12 @@ def round_margin(margin: float | None) -> float | None:
 
 
 def _portable_path(path: str | Path, root: Path | None) -> str:
-    """Relative to `root` when inside it, always with forward slashes, so the file does not depend on the checkout."""
+    """Relative to `root` (going up with '..' where it must), always with forward slashes, so that the file does not
+    depend on the checkout; absolute where no relative path leads there (another drive)."""
     pure = PurePath(path)
     if root is not None and pure.is_absolute():
         try:
-            pure = pure.relative_to(Path(root))
+            pure = PurePath(os.path.relpath(pure, Path(root)))
         except ValueError:
             pass
     return pure.as_posix()

@@ -22,6 +22,7 @@ from factcheck.display import bidi_visible
 from factcheck.fact_result import FactResult
 from factcheck.gate.baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
 from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
+from factcheck.schemas import report_schema
 from factcheck.suites.suite import _describe_schema_error, json_pointer
 from factcheck.types import REPORT_VERSION, VERDICTS
 
@@ -60,6 +61,20 @@ _REPORT_SCHEMA = {
                     "training": {"type": "boolean"},
                     "say_check": {"enum": ["generation", "ranking"]},
                     "template": {"type": "string"},
+                    # The detail a comparison's notes and markdown show, typed as the report schema types it.
+                    "generated": {"type": ["string", "null"]}, "prompt": {"type": ["string", "null"]},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "aliases": {"type": "array", "items": {"type": "string"}},
+                    "top_candidates": {"type": "array", "items": {"$ref": "#/$defs/candidate"}},
+                    "model_first_token_probability": {"type": ["number", "null"]},
+                    "know_undecided": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/undecided"}]},
+                    "lre_top_tokens": {"type": "array", "items": {"$ref": "#/$defs/decoded"}},
+                    "lre_trusted": {"type": ["boolean", "null"]}, "lre_decodes_object": {"type": ["boolean", "null"]},
+                    "lre_object_rank": {"type": ["integer", "null"]}, "lre_object_vocab_rank": {"type": ["integer", "null"]},
+                    "lre_object_probability": {"type": ["number", "null"]},
+                    "distracted": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["generated", "say_pass"], "properties": {
+                        "generated": {"type": "string"}, "say_pass": {"type": "boolean"}, "know_pass": {"type": ["boolean", "null"]}}}]},
+                    "template_mode": {"type": ["string", "null"]},
                     "templates": {"type": "array", "items": {
                         "type": "object", "required": ["template", "say_pass"],
                         "properties": {"template": {"type": "string"}, "say_pass": {"type": "boolean"}, "generation_pass": {"type": "boolean"},
@@ -72,6 +87,13 @@ _REPORT_SCHEMA = {
 }
 
 
+
+def _report_schema() -> dict[str, Any]:
+    """_REPORT_SCHEMA with the report schema's definitions of candidates, decoded tokens and undecided reasons."""
+    definitions = report_schema()["$defs"]
+    return {**_REPORT_SCHEMA, "$defs": {name: definitions[name] for name in ("candidate", "decoded", "undecided")}}
+
+
 # --- reading inputs --------------------------------------------------------------------------
 
 def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
@@ -79,7 +101,7 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     version = document.get(REPORT_KEY)
     if type(version) is not int or version != REPORT_VERSION:
         raise BaselineError(path, [(f"/{REPORT_KEY}", f"expected report format version {REPORT_VERSION}, got {version!r}")], fix=REPORT_HINT)
-    validator = jsonschema.Draft202012Validator(_REPORT_SCHEMA)
+    validator = jsonschema.Draft202012Validator(_report_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
         raise BaselineError(path, [_describe_schema_error(e) for e in errors[:20]], fix=REPORT_HINT)
@@ -94,8 +116,19 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
             problems.append((json_pointer(["facts", index, "relation"]), f"relation {fact['relation']!r} has no entry in /suites"))
     if problems:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
-    results = [FactResult.from_dict(fact) for fact in document["facts"]]
-    return dataclasses.replace(parse_baseline(build_baseline(document["model"], document["suites"], results), path),
+    results = []
+    for index, fact in enumerate(document["facts"]):
+        try:
+            results.append(FactResult.from_dict(fact))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:  # a shape the schema above lets through
+            problems.append((json_pointer(["facts", index]), f"cannot be read ({type(error).__name__}: {error})"))
+    if problems:
+        raise BaselineError(path, problems[:20], fix=REPORT_HINT)
+    try:
+        parsed = parse_baseline(build_baseline(document["model"], document["suites"], results), path)
+    except BaselineError as error:  # read as a baseline, but it is a report: say how to make a good one
+        raise BaselineError(error.path, error.problems, fix=REPORT_HINT) from None
+    return dataclasses.replace(parsed,
                                incomplete=document.get("incomplete"), results=tuple(results),
                                suite_subjects={relation: frozenset(info["subjects"]) for relation, info in document["suites"].items()
                                                if "subjects" in info})

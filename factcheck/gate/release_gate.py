@@ -82,14 +82,17 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
     the relations dropped from it because their suite file is gone (removed or moved: a moved suite is another
     relation, recorded under its new path).
 
+    Suite paths are written relative to the baseline's folder, which does not move with the folder pytest runs from.
     When the file holds the same model, what this run did not check keeps its recorded entry: relations not run
-    whose suite file still exists (below `root`), and within a relation that ran, facts left out by a selection
-    (`-k`, `-m`) that the suite still has with the same object (`suite_facts`: relation -> subject -> object of every
-    fact of the suites that ran). A file that is not a valid baseline is never replaced (it may hold other facts):
-    BaselineError says what is wrong."""
-    document = build_baseline(model_info, suites_info, results, root=root)
+    whose suite file still exists (see `_suite_exists`; `root`: the run's root folder), and within a relation that
+    ran, facts left out by a selection (`-k`, `-m`) that the suite still has with the same object (`suite_facts`:
+    relation -> subject -> object of every fact of the suites that ran). A file that is not a valid baseline is never
+    replaced (it may hold other facts): BaselineError says what is wrong."""
+    folder = Path(os.path.abspath(path)).parent
+    document = build_baseline(model_info, suites_info, results, root=folder)
+    places = [folder, *([Path(root)] if root is not None else []), Path.cwd()]
     with _updating_alone(path):
-        return _merge_and_write(path, document, suite_facts or {}, Path(root) if root is not None else Path.cwd())
+        return _merge_and_write(path, document, suite_facts or {}, places)
 
 
 @contextlib.contextmanager
@@ -116,12 +119,12 @@ def _updating_alone(path: Path) -> Iterator[None]:
 
 
 def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[str, Mapping[str, str]],
-                     root: Path) -> tuple[Path, int, list[str]]:
+                     places: Sequence[Path]) -> tuple[Path, int, list[str]]:
     kept, dropped = 0, []
     if path.is_file():
         previous = readable_for_update(path)
         dropped = sorted(relation for relation in previous.facts if relation not in document["facts"]
-                         and not _suite_exists(previous.suites[relation]["path"], root))
+                         and not _suite_exists(previous.suites[relation]["path"], places))
         if previous.model.get("fingerprint") != document["model"]["fingerprint"]:
             _refuse_dropping_another_models_facts(path, previous, document, suite_facts, dropped)
         else:
@@ -147,13 +150,20 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
     return write_baseline(path, document), kept, dropped
 
 
-def _suite_exists(recorded_path: str, root: Path) -> bool:
-    """Whether a relation's recorded suite file (relative to the root it was recorded under, or absolute) is there; a
-    relation that recorded no path is kept, as nothing tells it is gone."""
+def _suite_exists(recorded_path: str, places: Sequence[Path]) -> bool:
+    """Whether a relation's recorded suite file may still be there, so that its entries are kept: only a suite surely
+    gone is dropped. A relative path was written from the baseline's folder (`places[0]`), or, before that, from
+    the root folder of the run that recorded it, which depends on where pytest ran: it is looked for below each of
+    `places` (the baseline's folder, this run's root, the working folder) and every folder above them. An absolute
+    path whose folder is not on this machine (another checkout's), or a relation that recorded no path, is kept:
+    nothing tells it is gone."""
     if recorded_path.strip() in ("", "."):  # an empty path is written as "."
         return True
     path = Path(recorded_path)
-    return (path if path.is_absolute() else root / path).is_file()
+    if path.is_absolute():
+        return path.is_file() or not path.parent.is_dir()
+    folders = dict.fromkeys(folder for place in places for folder in (Path(os.path.abspath(place)), *Path(os.path.abspath(place)).parents))
+    return any((folder / path).is_file() for folder in folders)
 
 
 def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],

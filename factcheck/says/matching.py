@@ -97,16 +97,17 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
 # Read in the folded text, where the en dash is a hyphen and the fraction slash a slash ("3–4", "1⁄2").
-_NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5
+_NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5, 3÷4
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD, a range
 # in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
-_SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|lakh|crore)s?"
+_SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore)s?"
 _FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
-_NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|[\s-]" + _SCALE_WORDS + r"\b"
-                             r"|\s[-\u2014/~]\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1 / 2"
+_NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s-]" + _SCALE_WORDS + r"\b"
+                             r"|\s[-\u2014/~÷:]\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1 / 2"
+                             r"|\.{2,3}\s?\d"  # a range written with dots: "5..10", "5...10"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
-                             r"|\s(?:to|or)\s\d|(?<=0)'s(?!\w)"
+                             r"|\s(?:to|or|through|thru)\s\d|(?<=0)'s(?!\w)"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C").
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
@@ -122,7 +123,7 @@ _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven t
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
 _NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS + _ORDINAL_WORDS) + "|" + _SCALE_WORDS + "|"
-                                  + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|[-\u2014]\s)(?:half|"
+                                  + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|[-\u2014]\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.

@@ -3,10 +3,11 @@
 Ranking scores a candidate as saying it and then ending there (factcheck.says.ranking): after "8" the
 token "5" carries it on ("85" does not say 8), after "Paris" the token "ian" does, after "New York" the
 token " City". The HEAD_TOKENS likeliest next tokens are judged by the matching that judges generated
-text: the answer followed by that token's text, is the answer said? The rest of the vocabulary, by the
-two commonest rules alone (a word character after a word, a name going on), over the whole vocabulary at
-once. On SmolLM2's main-job suites that moved a score by at most 1e-4 (log-probability) from judging
-every token by full matching, except after an answer the model almost surely goes on from.
+text: the answer followed by that token's text, is the answer said? The rest of the vocabulary, by
+matching's commonest rules alone (a word character after a word, a digit after a decimal point or a
+thousands separator, a name going on), over the whole vocabulary at once. On 25 sampled candidate ends
+of four of SmolLM2's main-job suites that moved a score by at most 4.2e-4 (log-probability) from judging
+every token by full matching (1.9e-4 with 64 head tokens).
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ class CandidateTrie:
                 self.own_class_next[index] = {self.tokens[j][len(prefix)] for j in longer if self.correct[j] == self.correct[index]}
         # The candidates whose score needs their own node's run: what follows them may carry them on.
         needs_stop = set(self.other_class_next) if word_ends is None else set(range(len(self.texts)))
-        self.ending_at = {prefix: [i for i in indices if i in needs_stop] for prefix, indices in shape.ending_at.items()}
-        self.ending_at = {prefix: indices for prefix, indices in self.ending_at.items() if indices}
+        self.ending_at = {prefix: ending for prefix, indices in shape.ending_at.items()
+                          if (ending := [i for i in indices if i in needs_stop])}
         self.needs_stop = needs_stop
         self.stops: dict[int, float] = {}  # such a candidate, once its node ran -> log P(not going on)
         self.scored_apart = dict(scored_apart or {})
@@ -233,8 +233,10 @@ class CandidateTrie:
         self.slots[prefix] = slots
         next_tokens = self.children.get(prefix, [])
         next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
-        for index in self.ending_at.get(prefix, []):
-            self.stops[index] = self._stop_logprob(index, logits.double() - log_normalizer.double())
+        ending_here = self.ending_at.get(prefix, [])
+        logprobs = logits.double() - log_normalizer.double() if ending_here else None  # once per node, not per candidate
+        for index in ending_here:
+            self.stops[index] = self._stop_logprob(index, logprobs)
             if self.is_exact(index):
                 self._raise_bar(index)
         base = self.known[prefix]

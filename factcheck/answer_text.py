@@ -3,6 +3,7 @@ reads answers with it, and the suites, whose validation must see answers as the 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -84,6 +85,9 @@ def unit_spellings(answer: str) -> list[str]:
     return [answer, f"{number}{'' if space else ' '}{unit}"]
 
 
+# Ranking reads every candidate's key once per fact: a relation of a thousand objects asks for the same keys again
+# and again.
+@functools.lru_cache(maxsize=1 << 16)
 def answer_key(text: str) -> str:
     """What tells two answers apart: the normalised text, with a quantity's unit glued to its number, so that every
     spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""

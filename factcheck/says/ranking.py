@@ -147,21 +147,16 @@ class CandidateTrie:
         self.children = shape.children
         self.below = shape.below
         self.word_ends = word_ends
-        # A candidate -> the next tokens after it that lead into a longer candidate of the other class (always
-        # counted as going on), and into one of its own class (never counted).
-        self.other_class_next: dict[int, list[int]] = {}
-        self.own_class_next: dict[int, set[int]] = {}
-        for prefix, indices in shape.ending_at.items():
-            for index in indices:
-                longer = shape.below.get(prefix, [])
-                other = {self.tokens[j][len(prefix)] for j in longer if self.correct[j] != self.correct[index]}
-                if other:
-                    self.other_class_next[index] = sorted(other)
-                self.own_class_next[index] = {self.tokens[j][len(prefix)] for j in longer if self.correct[j] == self.correct[index]}
-        # The candidates whose score needs their own node's run: what follows them may carry them on.
-        needs_stop = set(self.other_class_next) if word_ends is None else set(range(len(self.texts)))
-        self.ending_at = {prefix: ending for prefix, indices in shape.ending_at.items()
-                          if (ending := [i for i in indices if i in needs_stop])}
+        self._next_by_class: dict[int, tuple[list[int], set[int]]] = {}  # see next_tokens_by_class
+        # The candidates whose score needs their own node's run: what follows them may carry them on. Without
+        # `word_ends`, only those that a longer candidate of the other class extends.
+        if word_ends is None:
+            needs_stop = {i for indices in shape.ending_at.values() for i in indices if self.next_tokens_by_class(i)[0]}
+            self.ending_at = {prefix: ending for prefix, indices in shape.ending_at.items()
+                              if (ending := [i for i in indices if i in needs_stop])}
+        else:
+            needs_stop = {i for i, tokens in enumerate(self.tokens) if tokens}
+            self.ending_at = shape.ending_at
         self.needs_stop = needs_stop
         self.stops: dict[int, float] = {}  # such a candidate, once its node ran -> log P(not going on)
         self.scored_apart = dict(scored_apart or {})
@@ -172,12 +167,14 @@ class CandidateTrie:
         self.bars = {True: float("-inf"), False: float("-inf")}
         self.margin_runs = margin_runs
         self.runs = 0  # nodes run for this fact (generation steps not counted)
-        self.open: list[int] = []  # multi-token candidates not yet exact nor left behind
+        # The candidates not yet exact nor left behind, by the node they wait on (the longest prefix of theirs
+        # that is known): they share its bound, so a round weighs nodes, not candidates.
+        self.open_at: dict[Prefix, list[int]] = {}
         for index in range(len(self.texts)):
             if self.is_exact(index):
                 self._raise_bar(index)
             else:
-                self.open.append(index)
+                self.open_at.setdefault(self.tokens[index][:1], []).append(index)
 
     def is_exact(self, index: int) -> bool:
         tokens = self.tokens[index]
@@ -211,22 +208,40 @@ class CandidateTrie:
         """Whether every open candidate is of the class of the best exact score: none of the other class
         can overtake it, so the ranking's first candidate's class is known (its exact score may not be)."""
         leading = self.bars[True] > self.bars[False]
-        return all(self.correct[i] == leading for i in self.open)
+        return all(self.correct[i] == leading for members in self.open_at.values() for i in members)
+
+    def has_open(self) -> bool:
+        """Whether some candidate may still need a node run."""
+        return bool(self.open_at)
 
     def nodes_to_run(self, limit: int) -> list[Prefix]:
         """Up to `limit` prefixes worth running (each holds a candidate whose bound clears its class's
         bar): right answers' paths first, then the nodes that end a candidate (its run makes the candidate
         exact, which raises a bar), then by bound."""
-        bounds = {i: self.logprob(i) for i in self.open if not self.is_exact(i)}
-        self.open = [i for i, bound in bounds.items() if bound > self.bar(self.correct[i])]
+        self._leave_behind()
         if self._past_margin_runs() and self._verdict_settled():
-            self.open = []
-        priority: dict[Prefix, tuple[bool, bool, float]] = {}
-        for i in self.open:
-            node = self.tokens[i][: self.depth[i]]
-            holds_right, ends_one = priority.get(node, (False, False, 0.0))[:2]
-            priority[node] = (holds_right or self.correct[i], ends_one or self.depth[i] == len(self.tokens[i]), bounds[i])
-        return sorted(priority, key=lambda node: (not priority[node][0], not priority[node][1], -priority[node][2], node))[:limit]
+            self.open_at = {}
+        priority: dict[Prefix, tuple[bool, bool, float, Prefix]] = {}
+        for node, members in self.open_at.items():
+            holds_right = any(self.correct[i] for i in members)
+            ends_one = any(len(self.tokens[i]) == len(node) for i in members)
+            priority[node] = (not holds_right, not ends_one, -self.known[node], node)
+        return sorted(priority, key=priority.__getitem__)[:limit]
+
+    def _leave_behind(self) -> None:
+        """Drop the open candidates whose bound (their node's log-probability) no longer clears their class's bar."""
+        bars = {True: self.bar(True), False: self.bar(False)}
+        lowest, highest = min(bars.values()), max(bars.values())
+        for node in list(self.open_at):
+            bound = self.known[node]
+            if bound <= lowest:
+                del self.open_at[node]
+            elif bound <= highest:
+                kept = [i for i in self.open_at[node] if bound > bars[self.correct[i]]]
+                if kept:
+                    self.open_at[node] = kept
+                else:
+                    del self.open_at[node]
 
     def learn(self, prefix: Prefix, slots: list[int], logits: torch.Tensor, log_normalizer: torch.Tensor) -> None:
         """Record that `prefix` ran in `slots`, its next-token `logits` normalized by `log_normalizer`."""
@@ -247,13 +262,29 @@ class CandidateTrie:
                 self.depth[index] += 1
                 if self.is_exact(index):
                     self._raise_bar(index)
+        # This node's open candidates now wait on their next node, or are exact.
+        for index in self.open_at.pop(prefix, []):
+            if not self.is_exact(index):
+                self.open_at.setdefault(self.tokens[index][: self.depth[index]], []).append(index)
+
+    def next_tokens_by_class(self, index: int) -> tuple[list[int], set[int]]:
+        """The next tokens after candidate `index` that lead into a longer candidate of the other class (always
+        counted as going on), and those that lead into one of its own class (never counted). Made when first asked
+        for: most candidates of a large relation never need them."""
+        if index not in self._next_by_class:
+            path = self.tokens[index]
+            longer = self.below.get(path, []) if path else []
+            other = {self.tokens[j][len(path)] for j in longer if self.correct[j] != self.correct[index]}
+            own = {self.tokens[j][len(path)] for j in longer if self.correct[j] == self.correct[index]}
+            self._next_by_class[index] = (sorted(other), own)
+        return self._next_by_class[index]
 
     def _stop_logprob(self, index: int, logprobs: torch.Tensor) -> float:
         """log P(not going on) after candidate `index`, given the next-token `logprobs` after its last token."""
-        other = self.other_class_next.get(index, [])
+        other, own = self.next_tokens_by_class(index)
         going_on = float(logprobs[other].exp().sum()) if other else 0.0
         if self.word_ends is not None:
-            counted = set(other) | self.own_class_next.get(index, set())
+            counted = set(other) | own
             going_on += self.word_ends.mass_going_on(self.texts[index], logprobs, counted)
         return _log_one_minus(going_on)
 
@@ -264,7 +295,7 @@ class CandidateTrie:
 
     def slots_in_use(self) -> set[int]:
         """The slots that the next nodes to run see: those of their parents."""
-        return {slot for i in self.open for slot in self.slots[self.tokens[i][: self.depth[i] - 1]]}
+        return {slot for node in self.open_at for slot in self.slots[node[:-1]]}
 
     def renumber_slots(self, new_index: list[int]) -> None:
         """Follow a `PackedSequence.keep_only`; prefixes that lost a slot can no longer be extended."""
@@ -367,7 +398,7 @@ def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie],
     """
     in_use: set[int] = set()
     for trie, prompt in zip(tries, prompts):
-        if trie.open:
+        if trie.has_open():
             in_use.update(slot for start, end in prompt.visible for slot in range(start, end))
             in_use.update(trie.slots_in_use())
     unused = sequence.length - len(in_use)
@@ -379,6 +410,6 @@ def _drop_unused_slots(sequence: PackedSequence, tries: Sequence[CandidateTrie],
     renumbered = []
     for trie, prompt in zip(tries, prompts):
         # A finished fact's prompt is gone and never seen again.
-        visible = [(new_index[start], new_index[end - 1] + 1) for start, end in prompt.visible if end > start] if trie.open else []
+        visible = [(new_index[start], new_index[end - 1] + 1) for start, end in prompt.visible if end > start] if trie.has_open() else []
         renumbered.append(PromptPlace(prompt.context, visible, prompt.next_position))
     return renumbered

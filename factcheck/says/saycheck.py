@@ -131,10 +131,17 @@ def wrong_object(facts: Sequence[Fact], fact: Fact) -> str:
     return ""
 
 
-def candidate_answers(suite: Suite, fact: Fact) -> list[str]:
+def candidate_answers(suite: Suite, fact: Fact, object_forms: Sequence[str] | None = None) -> list[str]:
     """The relation's objects plus this fact's aliases, each in every spelling generation accepts as it ("J.K.
-    Rowling" for "J. K. Rowling"), without repeats."""
-    return list(dict.fromkeys(form for answer in [*suite.objects, *fact.aliases] for form in spellings(answer)))
+    Rowling" for "J. K. Rowling"), without repeats. `object_forms`: `spelled(suite.objects)`, when already made."""
+    if object_forms is None:
+        object_forms = spelled(suite.objects)
+    return list(dict.fromkeys([*object_forms, *spelled(fact.aliases)]))
+
+
+def spelled(answers: Sequence[str]) -> list[str]:
+    """Every spelling of each answer, without repeats."""
+    return list(dict.fromkeys(form for answer in answers for form in spellings(answer)))
 
 
 def run_relation(
@@ -152,6 +159,7 @@ def run_relation(
         return []
     prompts = _prompts(model, suite, options, chosen)
     ids, offsets = model.tokenize([p.text for p in prompts])
+    object_forms = spelled(suite.objects)  # once per relation: a thousand objects, each fact's candidates
     rows = [
         _Row(
             index=i,
@@ -160,7 +168,7 @@ def run_relation(
             ids=ids[k],
             subject_token=subject_token_index(prompts[k].text, suite.facts[i].subject, offsets[k], prompts[k].subject_end),
             is_training=suite.facts[i].subject in training,
-            candidates=candidate_answers(suite, suite.facts[i]),
+            candidates=candidate_answers(suite, suite.facts[i], object_forms),
             separator=prompts[k].answer_separator,
             question=prompts[k].question,
             demonstration_count=prompts[k].demonstration_count,

@@ -26,6 +26,12 @@ _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
 _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
+# A superscript number after a word of four or more letters, or after the punctuation that ends a word, is a footnote
+# mark ("Rome¹", "Rome.²"), not part of the text: NFKC would glue it to the word as a digit. After a short word or a
+# unit written as a word it stays a power ("km²", "mc²", "5 metres²").
+_SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"  # letters to \w, so kept out of the letters before them below
+_FOOTNOTE_AFTER_A_WORD = re.compile(rf"(\d[ \u00a0]?)?\b([^\W\d_{_SUPERSCRIPT_DIGITS}]{{4,}})[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
+_FOOTNOTE_AFTER_PUNCTUATION = re.compile(rf"(?<=[^\W\d_{_SUPERSCRIPT_DIGITS}][.,;:!?)\]])[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
 # A comma or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and "1000" are one
 # number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma).
 _DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d))")
@@ -41,12 +47,24 @@ _INITIAL_BEFORE_AN_INITIAL = re.compile(r"(?<![^\W\d_])([^\W\d_]\.)(?=[^\W\d_]\.
 # is no unit ("5th", "1960s").
 _NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S{0,2}|[^\d\s.,]\S*[^\w\s]\S*)")
 _NUMBER_SUFFIXES = {"s", "'s", "st", "nd", "rd", "th", "ST", "ND", "RD", "TH", "S"}
+# Month names and their short forms: "4 Jul" is a date, not a quantity (a year may follow it, a unit's number may not).
+MONTHS = frozenset(("january february march april may june july august september october november december "
+                    "jan feb mar apr jun jul aug sep sept oct nov dec "
+                    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
+                    "januar februar märz juni juli oktober dezember "
+                    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre").split())
+# Unit symbols keep their case (1 mW is not 1 MW, 5 Mb not 5 MB, 100 k not 100 K), except these abbreviations, which
+# are written in either case for one unit ("100 mph" and "100 MPH", "5 pm" and "5 PM").
+_UNITS_OF_ANY_CASE = frozenset("mph kph kmh hp bhp rpm mpg bpm psi ft lb lbs oz yd yds mi sq am pm a.m. p.m. bc ad bce ce "
+                               "km/h".split())
 
 
 def compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
     text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
     text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
+    text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
+    text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
     text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
     return unicodedata.normalize("NFKC", text)
@@ -78,7 +96,7 @@ def spellings(answer: str) -> list[str]:
 def unit_spellings(answer: str) -> list[str]:
     """The answer, and for a quantity the same with or without a space before its unit ("5 km", "5km"): the one
     spelling difference that normalising leaves (initials are already one spelling once normalised)."""
-    quantity = _number_and_unit(answer)
+    quantity = number_and_unit(answer)
     if quantity is None:
         return [answer]
     number, space, unit = quantity
@@ -92,13 +110,27 @@ def answer_key(text: str) -> str:
     """What tells two answers apart: the normalised text, with a quantity's unit glued to its number, so that every
     spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""
     key = normalise(text)
-    quantity = _number_and_unit(key)
-    return key if quantity is None else quantity[0] + quantity[2]
+    quantity = number_and_unit(key)
+    if quantity is None:
+        return key
+    as_written = number_and_unit(WHITESPACE.sub(" ", compatible(text)).strip())
+    return quantity[0] + (unit_as_compared(as_written[2]) if as_written else quantity[2])
 
 
-def _number_and_unit(text: str) -> tuple[str, str, str] | None:
+def unit_as_compared(unit: str) -> str:
+    """A unit symbol as two quantities' units are compared: its case kept (SI symbols are case-sensitive: m is milli,
+    M mega), the few abbreviations written in either case folded; other characters folded as everywhere."""
+    if unit.casefold() in _UNITS_OF_ANY_CASE:
+        return unit.casefold()
+    return "".join(_FOLDED.get(char, char) for char in unit)
+
+
+def number_and_unit(text: str) -> tuple[str, str, str] | None:
     """(number, the space before its unit or "", unit) where `text` is a number and one unit symbol, else None."""
     quantity = _NUMBER_AND_UNIT.fullmatch(text)
-    if quantity is None or quantity.group(3) in _NUMBER_SUFFIXES:
+    if quantity is None or quantity.group(3).casefold().rstrip(".") in MONTHS:
+        return None
+    # An ordinal's or a decade's ending is written against its number; spaced, "s" is a second.
+    if not quantity.group(2) and quantity.group(3) in _NUMBER_SUFFIXES:
         return None
     return quantity.group(1), quantity.group(2), quantity.group(3)

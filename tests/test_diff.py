@@ -123,6 +123,17 @@ def test_an_incomplete_candidate_report_never_passes(tmp_path, capsys):
     assert code == 0 and "the base run is incomplete" in out
 
 
+@pytest.mark.parametrize("reason", ["", 0, False, None, [], {}])
+def test_a_report_whose_incomplete_field_is_not_a_reason_is_refused_not_read_as_complete(tmp_path, capsys, reason):
+    base = baseline_file(tmp_path / "base.json", BASE)
+    partial = report_file(tmp_path / "partial.json", BASE[:2])
+    document = json.loads(partial.read_text())
+    document["incomplete"] = reason
+    partial.write_text(json.dumps(document))
+    code, out, err = run(capsys, base, partial)
+    assert code == 2 and "partial.json" in err and "/incomplete" in err, (out, err)
+
+
 def test_a_fact_said_right_before_that_the_candidate_did_not_check_fails_the_diff(tmp_path, capsys):
     base = baseline_file(tmp_path / "base.json", BASE)
     skipped_france = report_file(tmp_path / "skipped.json", BASE[1:])  # France skipped by a mark: same suite

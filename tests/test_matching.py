@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factcheck.answer_text import normalise
+from factcheck.answer_text import answer_key, normalise
 from factcheck.says.matching import matching_answer
 
 
@@ -294,3 +294,64 @@ def test_more_ranges_ratios_scales_and_products_carry_a_number_on(generated, ans
 ])
 def test_title_brackets_are_not_part_of_an_answer_and_a_lone_full_stop_or_x_ends_a_number(generated, answer):
     assert matching_answer(generated, [answer]) == answer
+
+
+@pytest.mark.parametrize("generated, answer", [
+    (" 1 mW", "1 MW"), (" 1 MW", "1 mW"), (" 5 mm", "5 Mm"), (" 5 Mb", "5 MB"), (" 1 mA", "1 MA"), (" 5 M", "5 m"),
+    (" 100 k", "100 K"), (" 5 S", "5 s"), (" 5mW", "5 MW"),
+])
+def test_a_unit_symbol_keeps_its_case(generated, answer):
+    # SI symbols are case-sensitive: milli is not mega, a bit not a byte, kilo not kelvin, a siemens not a second.
+    assert matching_answer(generated, [answer]) is None
+    assert answer_key(generated.strip()) != answer_key(answer)
+
+
+def test_a_unit_written_in_either_case_for_one_unit_matches_and_so_do_identical_units():
+    for generated, answer in ((" 100 MPH", "100 mph"), (" 5 PM", "5 pm"), (" 300 HP", "300 hp"), (" 1 MW.", "1 MW"),
+                              (" 5km", "5 km"), (" 5 s", "5 s"), (" 20 °C", "20°C")):
+        assert matching_answer(generated, [answer]) == answer, generated
+        assert answer_key(generated.strip().rstrip(".")) == answer_key(answer)
+
+
+def test_a_day_and_month_is_said_when_its_year_follows():
+    for generated, answer in ((" 20 July 1969", "20 July"), (" 4 July 1776.", "4 July"), (" 1 January 2002", "1 January"),
+                              (" 14 Jul 1789", "14 Jul"), (" 14 juillet 1789", "14 juillet")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    assert matching_answer(" 5 km 200 m", ["5 km"]) is None  # a quantity still goes on into a compound
+
+
+def test_an_answer_in_a_script_without_spaces_is_decided_by_characters_when_the_token_limit_cut_it():
+    for generated, answer in ((" 北京。北京是中国的首都", "北京"), (" 北京是中国的首都，也是", "北京"),
+                              (" 東京は日本の首都です。", "東京")):
+        assert matching_answer(generated, [answer], cut=True) == answer, generated
+    for generated, answer in ((" 北京大", "北京"), (" 北京", "北京"), (" Paris, France.", "Paris")):
+        assert matching_answer(generated, [answer], cut=True) is None, generated  # what comes next could carry it on
+
+
+def test_thai_lao_khmer_and_burmese_answers_end_at_a_copula_and_go_on_into_another_word():
+    for generated, answer in ((" กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย", "กรุงเทพมหานคร"), (" ວຽງຈັນແມ່ນນະຄອນຫຼວງ", "ວຽງຈັນ"),
+                              (" ភ្នំពេញគឺជារាជធានី", "ភ្នំពេញ"), (" ရန်ကုန်သည်", "ရန်ကုန်")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    for generated, answer in ((" กรุงเทพมหานคร", "กรุงเทพ"), (" ภูเก็ตทาวน์", "ภูเก็ต")):
+        assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_an_ampersand_between_capitalised_words_makes_one_name_and_a_footnote_mark_is_not_part_of_a_word():
+    for generated, answer in ((" Johnson & Johnson", "Johnson"), (" Procter & Gamble", "Procter"),
+                              (" Marks & Spencer", "Marks"), (" AT&T", "AT")):
+        assert matching_answer(generated, [answer]) is None, generated
+    for generated, answer in ((" Johnson & Johnson", "Johnson & Johnson"), (" Paris & then", "Paris"),
+                              (" Rome\u00b9", "Rome"), (" Rome.\u00b2 It", "Rome"), (" Rome\u00b9\u00b2, Italy", "Rome")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    assert matching_answer(" 5 km\u00b2", ["5 km"]) is None  # after a unit a superscript is still a power
+
+
+@pytest.mark.parametrize("generated", [" 44 v. Chr.", " 44 v.Chr.", " 44 av. J.-C.", " 44 a. C.", " 44 a.C.", " 44 a. de C.",
+                                       " 44 до н. э.", " 44 f.Kr.", " 44 eKr.", " 44 p.n.e.", " 44 př. n. l.", " 44 π.Χ."])
+def test_a_year_before_christ_in_other_languages_is_not_the_year_after(generated):
+    assert matching_answer(generated, ["44"]) is None
+
+
+def test_a_year_after_christ_in_other_languages_is_the_year():
+    for generated in (" 44 n. Chr.", " 44 ap. J.-C.", " 44 d. C.", " 44 e.Kr."):
+        assert matching_answer(generated, ["44"]) == "44", generated

@@ -36,6 +36,8 @@ _REPORT_SCHEMA = {
     "type": "object",
     "required": [REPORT_KEY, "model", "suites", "facts"],
     "properties": {
+        # Why the run was partial; any other value ("", false, 0) would read as a complete run and pass a gate.
+        "incomplete": _TEXT,
         "model": {"type": "object", "required": ["name", "fingerprint"], "properties": {"name": {"type": "string"}, "fingerprint": _TEXT}},
         "suites": {
             "type": "object",

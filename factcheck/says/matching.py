@@ -6,7 +6,8 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import LEADING_NOISE, WHITESPACE, compatible, fold, normalise, unit_spellings
+from factcheck.answer_text import (LEADING_NOISE, MONTHS, WHITESPACE, compatible, fold, normalise, number_and_unit,
+                                   unit_as_compared, unit_spellings)
 
 # Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
 _LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -19,13 +20,13 @@ def _is_word_char(char: str) -> bool:
 
 def _word_goes_on(said: str, at: int) -> bool:
     """Whether the word before `at` goes on: a word character, also after underscores ("str_replace"); underscores
-    that end it are markdown emphasis ("_Paris_"). Chinese, Japanese and Korean write no space after a word: there a
-    particle or a copula right after it ends it ("東京は", "北京是", "서울은"), any other character carries it on
-    ("北京大学" is not 北京, "서울시" not 서울)."""
+    that end it are markdown emphasis ("_Paris_"). Chinese, Japanese, Korean, Thai, Lao, Khmer and Burmese write no
+    space after a word: there a particle or a copula right after it ends it ("東京は", "北京是", "서울은",
+    "กรุงเทพฯ เป็น"), any other character carries it on ("北京大学" is not 北京, "서울시" not 서울)."""
     rest = said[at:].lstrip("_")
     if not rest or not _is_word_char(rest[0]):
         return False
-    if at > 0 and _CJK.match(said[at - 1]) and _CJK_WORD_ENDS.match(rest):
+    if at > 0 and _UNSPACED.match(said[at - 1]) and _UNSPACED_WORD_ENDS.match(rest):
         return False
     return True
 
@@ -48,15 +49,22 @@ def goes_on_by_the_commonest_rules(answer: str, text: str) -> bool:
 def commonest_rules_key(answer: str) -> tuple[bool, bool, bool, bool]:
     """What `goes_on_by_the_commonest_rules` reads of an answer: answers alike in it are carried on by the same texts."""
     last = answer[-1:]
-    return bool(last) and _is_word_char(last), bool(_CJK.match(last)), last.isdigit(), _looks_like_a_name(answer)
+    return bool(last) and _is_word_char(last), bool(_UNSPACED.match(last)), last.isdigit(), _looks_like_a_name(answer)
 
 
-# Han ideographs, kana and Hangul syllables.
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Scripts written without spaces between words: Han ideographs, kana, Hangul syllables (Korean spaces phrases, not
+# words), Thai, Lao, Burmese and Khmer.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                       "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 # What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and
-# particles, Korean particles and copulas.
-_CJK_WORD_ENDS = re.compile("(?:[はがのをにでともへやか]|是|的|在|和|与|與|位于|位於|为|為|也|"
-                            "으로|에서|에게|입니다|이다|[은는이가을를의에와과도로])")
+# particles, Korean particles and copulas, and the copulas, linking and possessive words of Thai, Lao, Khmer and
+# Burmese (ending a name written in those scripts is otherwise out of reach without a dictionary).
+_UNSPACED_WORD_ENDS = re.compile("(?:[はがのをにでともへやか]|是|的|在|和|与|與|位于|位於|为|為|也|"
+                                 "으로|에서|에게|입니다|이다|[은는이가을를의에와과도로]"
+                                 "|เป็น|คือ|ซึ่ง|และ|ของ|ที่|ใน|ครับ|ค่ะ|นะ|ไม่"
+                                 "|ແມ່ນ|ເປັນ|ຊຶ່ງ|ແລະ|ຂອງ|ທີ່|ໃນ"
+                                 "|គឺ|ជា|ដែល|និង|របស់|នៃ|នៅ"
+                                 "|သည်|ဖြစ်|၏|နှင့်|မှာ|ကို)")
 
 
 def _is_capital(char: str) -> bool:
@@ -81,6 +89,9 @@ def _continues_the_name(rest: str) -> bool:
     # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Frankfurt am Main", "Côte d'Ivoire",
     # "Mohammed bin Salman", "Abdullah al-Saud".
     if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
+        return True
+    # An ampersand between capitalised words makes one name: "Johnson & Johnson", "Marks & Spencer".
+    if rest.startswith(" & ") and len(rest) > 3 and _is_capital(rest[3]):
         return True
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
@@ -108,9 +119,17 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              r"|\.{2,3}\s?\d"  # a range written with dots: "5..10", "5...10"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              r"|\s(?:to|or|through|thru)\s\d|(?<=0)'s(?!\w)"
-                             r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)")
-# A quantity: a number and its unit ("5 km", "3.5kg", "20 °C").
+                             r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)"
+                             # BC in other languages: German and Dutch, French, Spanish, Italian and Portuguese,
+                             # Scandinavian, Finnish, Polish, Czech, Russian, Greek.
+                             r"|\s(?:v\.\s?chr\.?|v\.\s?u\.\s?z\.?|av\.\s?j\.?-?\s?c\.?|a\.\s?(?:de\s)?c\."
+                             r"|f\.\s?kr\.?|ekr\.?|p\.\s?n\.\s?e\.?|př\.\s?n\.\s?l\.?|до\s?н\.\s?э\.?|π\.\s?χ\.?)(?!\w)")
+# A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
+
+
+def _is_a_quantity(expected: str) -> bool:
+    return bool(_QUANTITY.match(expected)) and expected.split()[-1].rstrip(".") not in MONTHS
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
 # 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
 _QUANTITY_GOES_ON = re.compile(r"\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
@@ -133,8 +152,10 @@ _NOT_CONTRACTED = re.compile(r"'t(?!\w)")
 _WORD_JOINERS = "+#&\u266f\u266d\U0001d12a\U0001d12b"  # also AT&T
 # A generation cut by the token limit may go on right after what it said ("10,000," may be 10,000,000, "twenty-fi"
 # twenty-five, "3 mil" 3 million): the rules above read up to the two words after an answer, so a cut answer is
-# decided only where two whole words follow it (a third has begun).
+# decided only where two whole words follow it (a third has begun). In a script without spaces each character counts
+# as a word ("北京。北京是" is decided, "北京大" is not).
 _WORDS_AFTER_A_CUT = 3
+_WORD_OR_UNSPACED_CHARACTER = re.compile(_UNSPACED.pattern + "|[^\\s" + _UNSPACED.pattern[1:-1] + "]+")
 
 
 def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -> str | None:
@@ -158,16 +179,29 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
         for expected in unit_spellings(normalise(answer).lstrip(LEADING_NOISE)):
-            if expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut):
+            if (expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut)
+                    and _same_unit(written, ends, expected, answer)):
                 return answer
     return None
+
+
+def _same_unit(written: str, ends: list[int], expected: str, answer: str) -> bool:
+    """Whether a quantity's unit is written as the answer writes it: folding merged the cases, and "1 mW" is not
+    "1 MW" (the abbreviations written in either case aside); True where the answer is no quantity."""
+    quantity = number_and_unit(expected)
+    answer_quantity = number_and_unit(WHITESPACE.sub(" ", compatible(answer)).strip().lstrip(LEADING_NOISE))
+    if quantity is None or answer_quantity is None:
+        return True
+    unit_start = len(expected) - len(quantity[2])
+    said_unit = written[ends[unit_start - 1] : ends[len(expected) - 1]]
+    return unit_as_compared(said_unit) == unit_as_compared(answer_quantity[2])
 
 
 def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool) -> bool:
     """Whether the folded text `said`, which starts with the folded answer `expected`, ends the answer there rather
     than carrying it on into another word, number or name (`written`: the text before folding; `ends` maps folded
     positions to written ones)."""
-    if cut and len(said[len(expected):].split()) < _WORDS_AFTER_A_CUT:
+    if cut and len(_WORD_OR_UNSPACED_CHARACTER.findall(said, len(expected))) < _WORDS_AFTER_A_CUT:
         return False
     following = said[len(expected) : len(expected) + 1]
     # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
@@ -191,8 +225,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
         return False
-    if _QUANTITY.match(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
-                                      or _QUANTITY_GOES_ON.match(said, len(expected))):
+    if _is_a_quantity(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
+                                     or _QUANTITY_GOES_ON.match(said, len(expected))):
         return False
     if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
         return False

@@ -15,6 +15,10 @@ demonstrations per prompt (the LRE's training size follows), timed the same way.
     python bench/bench_scale.py --sizes 100 1000 --no-length
     python bench/bench_scale.py --sizes 10000 --no-length --cold   # no LRE cached (a model seen for the first time)
     python bench/bench_scale.py --sizes 10000 --no-length --cold --then-cached   # and its second run
+    python bench/bench_scale.py --sizes 10000 --no-length --relations person_father person_mother   # the heaviest two
+
+To compare commits on one day (this machine's speed varies from day to day), run the same command with another
+checkout's library first on the path: `PYTHONPATH=/path/to/other/checkout python bench/bench_scale.py ...`.
 
 Each size is timed once (a 10,000-fact run takes minutes); prompt lengths are
 medians of --repeats runs. Progress goes to stderr, the tables to stdout.
@@ -126,6 +130,8 @@ def main() -> int:
     parser.add_argument("--no-length", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--relations", nargs="*", default=None,
+                        help="time only these relations of each sample (relation ids such as person_father)")
     parser.add_argument("--cold", action="store_true",
                         help="no LRE cached: each size runs on an empty LRE cache, as a model seen for the first time does")
     parser.add_argument("--then-cached", action="store_true",
@@ -143,6 +149,10 @@ def main() -> int:
         print(f"{'facts':>7} {'relations':>9} {'seconds':>9} {'facts/s':>8} {'LRE cache fill s':>17}", flush=True)
         for size in args.sizes:
             suites = sample(relations, size, args.min_per_relation)
+            if args.relations:
+                suites = [suite for suite in suites if suite.relation_id in args.relations]
+                if missing := sorted(set(args.relations) - {suite.relation_id for suite in suites}):
+                    parser.error(f"--relations: no relation {', '.join(missing)} in the sample of {size} facts")
             facts = sum(len(s.facts) for s in suites)
             if args.cold:
                 # The session decodes without W where that is cheaper and estimates W elsewhere, inside the timing.

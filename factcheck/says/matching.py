@@ -22,7 +22,7 @@ def _word_goes_on(said: str, at: int) -> bool:
     """Whether the word before `at` goes on: a word character, also after underscores ("str_replace"); underscores
     that end it are markdown emphasis ("_Paris_"). Chinese, Japanese, Korean, Thai, Lao, Khmer and Burmese write no
     space after a word: there a particle or a copula right after it ends it ("東京は", "北京是", "서울은",
-    "กรุงเทพฯ เป็น"), any other character carries it on ("北京大学" is not 北京, "서울시" not 서울)."""
+    "กรุงเทพฯเป็น"), any other character carries it on ("北京大学" is not 北京, "서울시" not 서울)."""
     rest = said[at:].lstrip("_")
     if not rest or not _is_word_char(rest[0]):
         return False
@@ -126,13 +126,15 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              r"|f\.\s?kr\.?|ekr\.?|p\.\s?n\.\s?e\.?|př\.\s?n\.\s?l\.?|до\s?н\.\s?э\.?|π\.\s?χ\.?)(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
+# After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
+# 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
+_QUANTITY_GOES_ON = re.compile(r"\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
 
 
 def _is_a_quantity(expected: str) -> bool:
     return bool(_QUANTITY.match(expected)) and expected.split()[-1].rstrip(".") not in MONTHS
-# After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
-# 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
-_QUANTITY_GOES_ON = re.compile(r"\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+
+
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five,

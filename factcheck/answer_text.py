@@ -97,7 +97,7 @@ def unit_spellings(answer: str) -> list[str]:
     """The answer, and for a quantity the same with or without a space before its unit ("5 km", "5km"): the one
     spelling difference that normalising leaves (initials are already one spelling once normalised)."""
     quantity = number_and_unit(answer)
-    if quantity is None:
+    if quantity is None or quantity[2] in _NUMBER_SUFFIXES:  # "1 st" (a stone) is not "1st", nor "1960 s" "1960s"
         return [answer]
     number, space, unit = quantity
     return [answer, f"{number}{'' if space else ' '}{unit}"]
@@ -114,7 +114,9 @@ def answer_key(text: str) -> str:
     if quantity is None:
         return key
     as_written = number_and_unit(WHITESPACE.sub(" ", compatible(text)).strip())
-    return quantity[0] + (unit_as_compared(as_written[2]) if as_written else quantity[2])
+    unit = unit_as_compared(as_written[2]) if as_written else quantity[2]
+    # Glued, a unit that reads as an ordinal's or a decade's ending would make another answer's key ("1 st", "1st").
+    return quantity[0] + (" " if unit in _NUMBER_SUFFIXES else "") + unit
 
 
 def unit_as_compared(unit: str) -> str:

@@ -11,3 +11,14 @@ BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 def bidi_visible(text: str) -> str:
     """`text` with each bidirectional control written as its escape (U+202E as the six characters \\u202e)."""
     return BIDI_CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# Control characters (C0, DEL, C1) and line and paragraph separators act on a terminal or a log rather than show (an
+# escape sequence erases a line, a newline forges one); bidirectional controls reorder what is shown around them.
+TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNPRINTABLE = re.compile(f"{TERMINAL_CONTROLS.pattern}|{BIDI_CONTROLS.pattern}")
+
+
+def visible_controls(text: str) -> str:
+    """`text` with each character above written as its escape (ESC as the four characters \\x1b, a newline as \\n)."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factcheck.display import visible_controls
+
 
 class FactcheckError(Exception):
     """Bad input, a setting that cannot work, or a model or file factcheck cannot use: the message says which."""
@@ -21,7 +23,8 @@ class JsonFileError(FactcheckError, ValueError):
         self.path = str(path)
         self.problems = problems
         self.fix = fix
-        lines = [f"{self.path}: {pointer or '/'}: {message}" for pointer, message in problems]
+        # A file name, a pointer or quoted text is shown, never acted on by the terminal.
+        lines = [visible_controls(f"{self.path}: {pointer or '/'}: {message}") for pointer, message in problems]
         if fix:
             lines.append(f"  to fix: {fix}")
         super().__init__("\n".join(lines))

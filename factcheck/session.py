@@ -339,4 +339,17 @@ def control_token_problems(suite: Suite, control_texts: tuple[str, ...]) -> list
         if found:
             problems.append((pointer, f"{text!r} holds {found[0]!r}, a control token of this model's tokenizer (read as "
                                       "that token, not as text)"))
+    # A control token may also be made where a subject meets its template ("Egypt<|im_" in "{subject}end|> is").
+    flagged = {pointer for pointer, _ in problems}
+    for index, fact in enumerate(suite.facts):
+        for template_index in range(len(suite.templates)):
+            pointers = (f"/facts/{index}/subject", f"/templates/{template_index}")
+            if flagged.intersection(pointers):
+                continue
+            prompt = suite.render(fact.subject, template_index)
+            found = [control for control in control_texts if control in prompt]
+            if found:
+                problems.append((pointers[0], f"{fact.subject!r} in the template {pointers[1]} makes the prompt {prompt!r}, "
+                                              f"which holds {found[0]!r}, a control token of this model's tokenizer"))
+                flagged.add(pointers[0])
     return problems

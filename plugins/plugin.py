@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.gate.baseline import BaselineError, load_baseline
 from factcheck.gate.comparison import threshold_failures
@@ -205,6 +206,12 @@ def _check_numbers_and_names(settings: Settings) -> None:
                                 f"{usable_cores()} cores), not {settings.threads}")
 
 
+def _junit_path(config: pytest.Config) -> str | None:
+    """The JUnit XML path as pytest will write it: pytest expands `$VAR` and `~` in it (`--junitxml='$OUT'`)."""
+    given = getattr(config.option, "xmlpath", None)
+    return os.path.expanduser(os.path.expandvars(given)) if given else given
+
+
 def _check_outputs(run: FactcheckRun) -> None:
     """Before any fact runs: no two outputs (nor an output and the baseline gated on) may be one file, and every
     output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
@@ -212,7 +219,7 @@ def _check_outputs(run: FactcheckRun) -> None:
 
     files = [("--factcheck-report", run.settings.report, True), ("--factcheck-html", run.settings.html, True),
              ("the baseline (--factcheck-baseline)", run.baseline_path, run.recording),
-             ("--junitxml", getattr(run.config.option, "xmlpath", None), False)]  # pytest writes it; it must not be one of ours
+             ("--junitxml", _junit_path(run.config), False)]  # pytest writes it; it must not be one of ours
     seen: dict[Path, str] = {}
     for name, given, written in files:
         if not given:
@@ -364,6 +371,7 @@ class FactcheckRun:
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
+        self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
@@ -462,6 +470,11 @@ class FactcheckRun:
             return None
         patterns = self.suite_patterns
         if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns) or file_path in self._named_files():
+            if visible_controls(str(file_path)) != str(file_path):
+                # pytest would print such a path raw (an escape sequence rewrites the terminal, a newline forges a
+                # line) and write it into JUnit XML, which it breaks: the run stops at collection instead.
+                self._unprintable_names.append(file_path)
+                return None
             # A JSON file named on the command line is meant as a suite wherever it lies (an invalid one says why).
             return SuiteFile.from_parent(parent, path=file_path)
         if _looks_like_a_suite(file_path):
@@ -592,6 +605,10 @@ class FactcheckRun:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
+        if self._unprintable_names:
+            names = ", ".join(visible_controls(str(_relative(path, self.config.rootpath))) for path in self._unprintable_names)
+            raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
+                                    f"raw into the terminal and JUnit XML: {names}; rename them")
         self._facts_selected = any(isinstance(item, FactItem) for item in session.items)
         self._selected = {}
         for item in session.items:

@@ -352,3 +352,21 @@ def test_missing_file_and_bad_budget(tmp_path, capsys):
             main(["diff", str(good), str(good), "--budget", budget])
         assert exited.value.code == 2
         assert "--budget" in capsys.readouterr().err
+
+
+def test_relation_or_subject_keys_holding_control_characters_are_refused_and_shown_escaped(tmp_path, capsys):
+    candidate = report_file(tmp_path / "candidate.json", CANDIDATE)
+    for forged in ("country\x1b[2K_capital", "country\nPASS: 0 regression(s)\n"):
+        for make in (baseline_file, report_file):
+            document = json.loads(make(tmp_path / "base.json", BASE).read_text())
+            if make is baseline_file:
+                document["suites"][forged] = document["suites"].pop("country_capital")
+                document["facts"][forged] = document["facts"].pop("country_capital")
+            else:
+                document["suites"][forged] = document["suites"].pop("country_capital")
+                for fact in document["facts"]:
+                    fact["relation"] = forged if fact["relation"] == "country_capital" else fact["relation"]
+            (tmp_path / "base.json").write_text(json.dumps(document))
+            code, out, err = run(capsys, tmp_path / "base.json", candidate)
+            assert code == 2 and "holds control characters" in err, (make, out, err)
+            assert "\x1b" not in out + err and "\nPASS" not in out + err and "PASS" not in out

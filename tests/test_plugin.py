@@ -229,7 +229,8 @@ def test_a_gate_with_pytests_skipping_plugin_turned_off_is_a_usage_error(project
         assert "turned it off (-p no:skipping)" in output
 
 
-def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project):
+def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project, monkeypatch):
+    monkeypatch.setenv("FACTCHECK_TEST_OUT", "x.json")
     baseline = project.path / "bl.json"
     baseline.write_text("keep me", encoding="utf-8")
     for args, names in (
@@ -237,6 +238,8 @@ def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project)
         ([f"--factcheck-baseline={baseline}", "--factcheck-report=bl.json"], "--factcheck-report and the baseline"),
         ([f"--factcheck-baseline={baseline}", "--factcheck-html=bl.json", "--factcheck-update-baseline"], "--factcheck-html and the baseline"),
         (["--factcheck-report=x.json", "--junitxml=x.json"], "--factcheck-report and --junitxml"),
+        # pytest expands a variable in the JUnit path: the check reads the path pytest will write.
+        (["--factcheck-report=x.json", "--junitxml=$FACTCHECK_TEST_OUT"], "--factcheck-report and --junitxml"),
         ([f"--factcheck-baseline={baseline}", "--junitxml=bl.json"], "the baseline (--factcheck-baseline) and --junitxml"),
     ):
         result = run(project, "suites", *args)
@@ -419,7 +422,7 @@ def test_a_link_loop_as_an_output_path_is_a_usage_error(project):
         assert "cannot be used" in result.stderr.str() and "loop" in result.stderr.str()
 
 
-def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(project):
+def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(project, monkeypatch):
     suite = project.path / "suites" / "geo" / "country_capital.json"
     before = suite.read_bytes()
     for option in (f"--factcheck-report={suite}", f"--factcheck-html={suite}"):
@@ -428,9 +431,11 @@ def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(p
         assert "is a file that is not a factcheck report" in result.stderr.str()
         assert suite.read_bytes() == before
     # pytest's own JUnit XML would replace it too; a JUnit report written before is replaced as usual.
-    result = run(project, "suites", "--factcheck-lre=off", f"--junitxml={suite}")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a file that is not a JUnit XML report" in result.stderr.str()
-    assert suite.read_bytes() == before
+    for junit in (f"--junitxml={suite}", "--junitxml=$FACTCHECK_TEST_SUITE"):
+        monkeypatch.setenv("FACTCHECK_TEST_SUITE", str(suite))
+        result = run(project, "suites", "--factcheck-lre=off", junit)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a file that is not a JUnit XML report" in result.stderr.str()
+        assert suite.read_bytes() == before
     for _ in range(2):
         assert run(project, "suites", "--collect-only", "--junitxml=junit.xml").ret == pytest.ExitCode.OK
     # A report written before is replaced, as every run replaces its report.
@@ -573,3 +578,16 @@ def test_a_run_stopped_early_by_x_marks_its_report_incomplete(project):
     document = json.loads(report.read_text(encoding="utf-8"))
     assert result.parseoutcomes().get("failed") == 1 and len(document["facts"]) == 1  # the tiny model says no capital
     assert document["incomplete"].startswith("the run stopped early (")
+
+
+def test_a_suite_file_name_holding_control_characters_stops_the_run_shown_escaped(project):
+    suite = project.path / "suites" / "geo" / "country_capital.json"
+    for name in ("cap\x1b[2K\x1b[1A.json", "geo\nPASS: 0 regression(s)\n.json", "cap\u202enosj.json"):
+        forged = suite.parent / name
+        forged.write_bytes(suite.read_bytes())
+        result = run(project, "suites", "--factcheck-lre=off", "--junitxml=junit.xml")
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
+        assert "control characters" in result.stderr.str() and "rename" in result.stderr.str()
+        assert "\x1b" not in output and "\nPASS" not in output and "\u202e" not in output
+        forged.unlink()

@@ -176,6 +176,23 @@ def test_suite_text_holding_a_control_token_of_the_model_fails_the_relation_nami
     assert quiet_session(tiny_llama, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None
 
 
+
+def test_a_control_token_made_where_a_subject_meets_its_template_fails_the_relation(tiny_llama, tmp_path):
+    from factcheck.suites.suite import SuiteError
+
+    control = tiny_llama.tokenizer.eos_token
+    head, tail = control[: len(control) // 2], control[len(control) // 2 :]
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject}" + tail + " is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    document["facts"][3]["subject"] += head
+    suite = parse_suite(document, tmp_path / "suites" / "capitals.json")
+    with pytest.raises(SuiteError) as caught:
+        quiet_session(tiny_llama, Settings(shots=2)).record_for(suite, 0)
+    message = str(caught.value)
+    assert "/facts/3/subject" in message and "/templates/0" in message and repr(control) in message
+    assert "/facts/2/subject" not in message  # the other subjects make no control token with it
+
+
 def test_a_prompt_longer_than_the_models_positions_fails_its_relation_naming_the_fact(tiny_gpt2, tmp_path):
     limit = tiny_gpt2.context_length
     document = {"relation": "country capital city", "templates": ["The capital city of {subject} is"],

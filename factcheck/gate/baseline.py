@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 
 from factcheck.cache import write_json_atomic
+from factcheck.display import TERMINAL_CONTROLS
 from factcheck.errors import JsonFileError
 from factcheck.fact_result import FactResult
 from factcheck.suites.suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
@@ -239,6 +240,9 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks the schema cannot express."""
     problems: list[tuple[str, str]] = []
     for relation, by_subject in document["facts"].items():
+        for key, where in [(relation, ["facts", relation]), *((subject, ["facts", relation, subject]) for subject in by_subject)]:
+            if TERMINAL_CONTROLS.search(key):  # a run never writes them; shown raw they would act on the terminal
+                problems.append((json_pointer(where), f"{key!r} holds control characters, which no factcheck run writes"))
         if relation not in document["suites"]:
             problems.append((json_pointer(["facts", relation]), f"relation {relation!r} has facts but no entry in /suites"))
         for subject, fact in by_subject.items():

@@ -170,6 +170,8 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     """
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
+    # Text that reached a line end ended there, whatever the token limit cut after it.
+    cut = cut and not _LINE_END.search(generated)
     written = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0])).strip()
     written = written.lstrip(LEADING_NOISE)
     folded_parts = [fold(char) for char in written]

@@ -27,7 +27,7 @@ from factcheck.answer_text import LEADING_NOISE, answer_key, normalise
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")  # C0, DEL and C1 (U+0085 ends a line)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # Characters str.splitlines() breaks at that _CONTROL_CHARS lets through (tab is not one of them).
 _LINE_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")

@@ -10,7 +10,7 @@ import unicodedata
 WHITESPACE = re.compile(r"\s+")
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*"): stripped from the start
 # of a generated answer and of an expected one alike.
-LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『《〈【〔〖:"
+LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『《〈【〔〖:¡¿"
 
 
 def normalise(text: str) -> str:
@@ -26,6 +26,14 @@ _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
 _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
+# Marks that are written or left out at will: Greek accents and breathings (capitals drop them: "ΑΘΗΝΑ" is Αθήνα),
+# Russian stress marks ("Москва́"), Arabic short vowels and the tatweel that stretches a word, Hebrew vowel points and
+# cantillation. Left out on both sides; the marks that make another letter (Russian й, Greek ϊ) stay.
+_OPTIONAL_MARK_SCRIPTS = re.compile("[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u0590-\u06ff]")
+_GREEK_OR_CYRILLIC_MARKS = re.compile("([\u0370-\u03ff\u1f00-\u1fff])([\u0300-\u036f]+)|([\u0400-\u04ff])([\u0300\u0301]+)")
+_GREEK_OPTIONAL_MARKS = "\u0300\u0301\u0342\u0313\u0314\u0345"
+_ARABIC_AND_HEBREW_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0610-\u061a\u0640"
+                                      "\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
 # A superscript number after a word of four or more letters, or after the punctuation that ends a word, is a footnote
 # mark ("Rome¹", "Rome.²"), not part of the text: NFKC would glue it to the word as a digit. After a short word or a
 # unit written as a word it stays a power ("km²", "mc²", "5 metres²").
@@ -67,7 +75,19 @@ def compatible(text: str) -> str:
     text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
     text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
-    return unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text)
+    return _without_optional_marks(text) if _OPTIONAL_MARK_SCRIPTS.search(text) else text
+
+
+def _without_optional_marks(text: str) -> str:
+    decomposed = _ARABIC_AND_HEBREW_MARKS.sub("", unicodedata.normalize("NFD", text))
+
+    def kept(match: re.Match) -> str:
+        if match.group(1):  # Greek: its accents and breathings go, a diaeresis stays
+            return match.group(1) + "".join(mark for mark in match.group(2) if mark not in _GREEK_OPTIONAL_MARKS)
+        return match.group(3)  # Cyrillic: its stress marks go
+
+    return unicodedata.normalize("NFC", _GREEK_OR_CYRILLIC_MARKS.sub(kept, decomposed))
 
 
 def fold(char: str) -> str:
@@ -109,14 +129,32 @@ def unit_spellings(answer: str) -> list[str]:
 def answer_key(text: str) -> str:
     """What tells two answers apart: the normalised text, with a quantity's unit glued to its number, so that every
     spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""
+    if keeps_its_case(text):
+        return as_written(text)
     key = normalise(text)
     quantity = number_and_unit(key)
     if quantity is None:
         return key
-    as_written = number_and_unit(WHITESPACE.sub(" ", compatible(text)).strip())
-    unit = unit_as_compared(as_written[2]) if as_written else quantity[2]
+    written = number_and_unit(as_written(text))
+    unit = unit_as_compared(written[2]) if written else quantity[2]
     # Glued, a unit that reads as an ordinal's or a decade's ending would make another answer's key ("1 st", "1st").
     return quantity[0] + (" " if unit in _NUMBER_SUFFIXES else "") + unit
+
+
+def as_written(text: str) -> str:
+    """The text as normalised but with its case kept: what a quantity's unit and a short symbol are compared in."""
+    return WHITESPACE.sub(" ", compatible(text)).strip().lstrip(LEADING_NOISE)
+
+
+# A symbol of one to three letters written with a capital ("Co", "HF", "Sn", "I"): its case tells it apart ("CO" is
+# carbon monoxide, "Co" cobalt, "NO" nitric oxide, "No" nobelium).
+_SHORT_SYMBOL = re.compile(r"[^\W\d_]{1,3}")
+
+
+def keeps_its_case(answer: str) -> bool:
+    """Whether `answer` is compared with its case kept: a short symbol with a capital in it (see _SHORT_SYMBOL)."""
+    written = as_written(answer)
+    return bool(_SHORT_SYMBOL.fullmatch(written)) and not written.islower()
 
 
 def unit_as_compared(unit: str) -> str:

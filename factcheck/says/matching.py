@@ -6,8 +6,8 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import (LEADING_NOISE, MONTHS, WHITESPACE, compatible, fold, normalise, number_and_unit,
-                                   unit_as_compared, unit_spellings)
+from factcheck.answer_text import (LEADING_NOISE, MONTHS, WHITESPACE, as_written, compatible, fold, keeps_its_case,
+                                   normalise, number_and_unit, unit_as_compared, unit_spellings)
 
 # Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
 _LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -59,8 +59,11 @@ _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf
 # What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and
 # particles, Korean particles and copulas, and the copulas, linking and possessive words of Thai, Lao, Khmer and
 # Burmese (ending a name written in those scripts is otherwise out of reach without a dictionary).
-_UNSPACED_WORD_ENDS = re.compile("(?:[はがのをにでともへやか]|是|的|在|和|与|與|位于|位於|为|為|也|"
-                                 "으로|에서|에게|입니다|이다|[은는이가을를의에와과도로]"
+_UNSPACED_WORD_ENDS = re.compile("(?:[はがのをにでともへやかだよね]|是|的|在|和|与|與|位于|位於|为|為|也|吧|呢|啊|吗|嗎|呀|"
+                                 # Korean writes a space after a word's particles: one not followed by a space or
+                                 # punctuation begins the next part of a compound ("한국은행" is not 한국).
+                                 "(?:으로|에서|에게|입니다|이다|이에요|예요|이야|까지|부터|처럼|보다|[은는이가을를의에와과도로만요야])+"
+                                 "(?![\uac00-\ud7af])"
                                  "|เป็น|คือ|ซึ่ง|และ|ของ|ที่|ใน|ครับ|ค่ะ|นะ|ไม่"
                                  "|ແມ່ນ|ເປັນ|ຊຶ່ງ|ແລະ|ຂອງ|ທີ່|ໃນ"
                                  "|គឺ|ជា|ដែល|និង|របស់|នៃ|នៅ"
@@ -90,6 +93,9 @@ def _continues_the_name(rest: str) -> bool:
     # "Mohammed bin Salman", "Abdullah al-Saud".
     if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
         return True
+    # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
+    if re.match(r" fils(?!\w)", rest):
+        return True
     # An ampersand between capitalised words makes one name: "Johnson & Johnson", "Marks & Spencer".
     if rest.startswith(" & ") and len(rest) > 3 and _is_capital(rest[3]):
         return True
@@ -102,7 +108,7 @@ _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
 # Nor "on" or "y", which begin a date or join a list as often ("Ulm on March 14", "Madrid y Barcelona").
 _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|los|las|el|van|von|der|den|ten|ter|"
-                             r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben))+ (?=\w)| (?:d|l)['\u2019](?=\w)"
+                             r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben|the))+ (?=\w)| (?:d|l)['\u2019](?=\w)"
                              r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
@@ -112,13 +118,21 @@ _NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic 
 # After a number, a product or a scale word that makes it a mantissa: "3 × 10⁸", "3 x 10^8", "3 million", "3-million"
 # and "3 bn" are not 3 ("Windows 7 x64" is 7); a mixed fraction ("5 1/2") is not 5, nor a year BC the year AD, a range
 # in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
-_SCALE_WORDS = r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore)s?"
-_FRACTION_WORDS = r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth)s?"
+_SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore|tn|cr"
+                # German, Spanish, Portuguese, Italian, French, Dutch, Scandinavian, Russian
+                r"|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
+                r"|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?)s?")
+_FRACTION_WORDS = (r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|twentieth"
+                   r"|hundredth|thousandth|millionth)s?")
+# A range in words, in English and other languages: "5 to 10", "10 bis 12", "5 à 10", "5 a 10", "5 hasta 10".
+_RANGE_WORDS = r"(?:to|or|through|thru|until|till|bis|oder|à|ou|a|al|o|hasta|tot|до|или)"
 _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s-]" + _SCALE_WORDS + r"\b"
                              r"|\s[-\u2014/~÷:]\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1 / 2"
                              r"|\.{2,3}\s?\d"  # a range written with dots: "5..10", "5...10"
-                             r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:a\s(?:half|quarter|third)|\d+[/\u2044]\d)"
-                             r"|\s(?:to|or|through|thru)\s\d|(?<=0)'s(?!\w)"
+                             r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:(?:a|an|one)\s(?:half|quarter|third)|\d+[/\u2044]\d)"
+                             rf"|\s{_RANGE_WORDS}\s\d|(?<=0)'s(?!\w)"
+                             # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared".
+                             r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s|\s(?:squared|cubed)\b"
                              r"|\s?(?:bce?|b\.\s?c\.?|before\s(?:christ|the\scommon\sera))(?!\w)"
                              # BC in other languages: German and Dutch, French, Spanish, Italian and Portuguese,
                              # Scandinavian, Finnish, Polish, Czech, Russian, Greek.
@@ -128,11 +142,28 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
 # 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
-_QUANTITY_GOES_ON = re.compile(r"\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+_QUANTITY_GOES_ON = re.compile(r"\.?\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+# After an amount (a quantity, a percentage or a sum of money: "5 km", "50%", "$5", "45°"), what makes it one end of a
+# range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
+# cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
+_AMOUNT = re.compile(r"[-+]?[^\w\s]?\d")
+_AMOUNT_GOES_ON = re.compile(r"\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d" + rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
+                             r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person)\b"
+                             r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
 
 
 def _is_a_quantity(expected: str) -> bool:
     return bool(_QUANTITY.match(expected)) and expected.split()[-1].rstrip(".") not in MONTHS
+
+
+def _amount_goes_on(said: str, expected: str) -> bool:
+    """Whether the amount `expected` (a number with a unit, a percent sign or a currency) goes on in `said`."""
+    if not _AMOUNT.match(expected) or expected.split()[-1].rstrip(".") in MONTHS:
+        return False
+    if _AMOUNT_GOES_ON.match(said, len(expected)):
+        return True
+    following = said[len(expected) : len(expected) + 1]
+    return not expected[-1].isalnum() and expected[-1] not in ".,;:!?)]}" and bool(following) and following.isalnum()
 
 
 # After an amount of money, a one-letter scale: "£3 m", "$5 bn", "€2k".
@@ -143,7 +174,7 @@ _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven t
                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS + _ORDINAL_WORDS) + "|" + _SCALE_WORDS + "|"
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|[-\u2014]\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
@@ -153,10 +184,10 @@ _NOT_CONTRACTED = re.compile(r"'t(?!\w)")
 # After a word, a character that makes another word of it: C++, C#, C♯ and C♭ are not C.
 _WORD_JOINERS = "+#&\u266f\u266d\U0001d12a\U0001d12b"  # also AT&T
 # A generation cut by the token limit may go on right after what it said ("10,000," may be 10,000,000, "twenty-fi"
-# twenty-five, "3 mil" 3 million): the rules above read up to the two words after an answer, so a cut answer is
-# decided only where two whole words follow it (a third has begun). In a script without spaces each character counts
-# as a word ("北京。北京是" is decided, "北京大" is not).
-_WORDS_AFTER_A_CUT = 3
+# twenty-five, "3 mil" 3 million, "5 and a quar" 5 and a quarter): the rules above read up to the three words after an
+# answer, so a cut answer is decided only where three whole words follow it (a fourth has begun). In a script without
+# spaces each character counts as a word ("北京。北京是中" is decided, "北京大" is not).
+_WORDS_AFTER_A_CUT = 4
 _WORD_OR_UNSPACED_CHARACTER = re.compile(_UNSPACED.pattern + "|[^\\s" + _UNSPACED.pattern[1:-1] + "]+")
 
 
@@ -168,12 +199,25 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     alias when it is also right). `cut`: generation stopped at the token limit, so an answer right at its end
     is not said (what comes next could carry it on).
     """
-    # The generated text as written (for capitals) and folded (for comparing), with each folded character's
-    # position in the written text: folding may change lengths ("ß" is "ss").
     # Text that reached a line end ended there, whatever the token limit cut after it.
     cut = cut and not _LINE_END.search(generated)
     written = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0])).strip()
     written = written.lstrip(LEADING_NOISE)
+    answer = _matching_answer_in(written, answers, cut)
+    if answer is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
+        # A list item or a quoted line: "- Paris", "1. Paris", "> Paris" (an answer that starts like one is tried first).
+        answer = _matching_answer_in(written[marker.end() :].lstrip(LEADING_NOISE), answers, cut)
+    return answer
+
+
+# A list item's bullet or number, or a quoted line's mark, before a word (not before a number: "- 5" may be -5).
+_LIST_OR_QUOTE_MARKER = re.compile(r"(?:[-+•‣◦▪>]|\d{1,2}[.)])\s+(?=[^\d\s])")
+
+
+def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str | None:
+    """matching_answer on the generated text as normalised for it (`written`: compatible, one line, trimmed)."""
+    # The generated text as written (for capitals) and folded (for comparing), with each folded character's
+    # position in the written text: folding may change lengths ("ß" is "ss").
     folded_parts = [fold(char) for char in written]
     said = "".join(folded_parts)
     ends = []  # ends[i]: the written length that covers the first i + 1 folded characters
@@ -184,16 +228,18 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
         # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
         for expected in unit_spellings(normalise(answer).lstrip(LEADING_NOISE)):
             if (expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut)
-                    and _same_unit(written, ends, expected, answer)):
+                    and _case_alike_where_it_counts(written, ends, expected, answer)):
                 return answer
     return None
 
 
-def _same_unit(written: str, ends: list[int], expected: str, answer: str) -> bool:
-    """Whether a quantity's unit is written as the answer writes it: folding merged the cases, and "1 mW" is not
-    "1 MW" (the abbreviations written in either case aside); True where the answer is no quantity."""
+def _case_alike_where_it_counts(written: str, ends: list[int], expected: str, answer: str) -> bool:
+    """Whether the generated text writes in the answer's case what folding compared without it: a short symbol
+    ("CO" is not "Co") and a quantity's unit ("1 mW" is not "1 MW", the abbreviations written in either case aside)."""
+    if keeps_its_case(answer):
+        return written[: ends[len(expected) - 1]] == as_written(answer)
     quantity = number_and_unit(expected)
-    answer_quantity = number_and_unit(WHITESPACE.sub(" ", compatible(answer)).strip().lstrip(LEADING_NOISE))
+    answer_quantity = number_and_unit(as_written(answer))
     if quantity is None or answer_quantity is None:
         return True
     unit_start = len(expected) - len(quantity[2])
@@ -233,6 +279,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
                                      or _QUANTITY_GOES_ON.match(said, len(expected))):
         return False
     if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
+        return False
+    if _amount_goes_on(said, expected):
         return False
     if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
         return False

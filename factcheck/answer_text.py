@@ -154,7 +154,7 @@ _SHORT_SYMBOL = re.compile(r"[^\W\d_]{1,3}")
 def keeps_its_case(answer: str) -> bool:
     """Whether `answer` is compared with its case kept: a short symbol with a capital in it (see _SHORT_SYMBOL)."""
     written = as_written(answer)
-    return bool(_SHORT_SYMBOL.fullmatch(written)) and not written.islower()
+    return bool(_SHORT_SYMBOL.fullmatch(written)) and any(char.isupper() for char in written)
 
 
 def unit_as_compared(unit: str) -> str:

@@ -413,6 +413,8 @@ def test_a_short_symbol_keeps_its_case():
         assert answer_key(generated.strip()) != answer_key(answer)
     for generated, answer in ((" Co.", "Co"), (" 'Fe'", "Fe"), (" PARIS", "Paris"), (" paris", "Paris"), (" co", "co")):
         assert matching_answer(generated, [answer]) == answer, generated
+    # Only a cased capital makes a symbol: text without case keeps its one key.
+    assert answer_key("北京") == normalise("北京") and answer_key("ΗΠΑ") == "ΗΠΑ" and answer_key("Paris") == "paris"
 
 
 def test_a_line_end_ends_a_generation_the_token_limit_cut_later():

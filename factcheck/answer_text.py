@@ -26,6 +26,8 @@ _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
 _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
+# A decade written with an apostrophe is the decade: "1960's" is 1960s.
+_DECADE_APOSTROPHE = re.compile(r"(?<=\d0)['’]s(?!\w)")
 # Marks that are written or left out at will: Greek accents and breathings (capitals drop them: "ΑΘΗΝΑ" is Αθήνα),
 # Russian stress marks ("Москва́"), Arabic short vowels and the tatweel that stretches a word, Hebrew vowel points and
 # cantillation. Left out on both sides; the marks that make another letter (Russian й, Greek ϊ) stay.
@@ -60,17 +62,30 @@ MONTHS = frozenset(("january february march april may june july august september
                     "jan feb mar apr jun jul aug sep sept oct nov dec "
                     "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
                     "januar februar märz juni juli oktober dezember "
-                    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre").split())
+                    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre "
+                    "janeiro fevereiro março maio junho julho setembro outubro novembro dezembro "
+                    "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre "
+                    "januari februari maart mei augustus "
+                    "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia "
+                    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря").split())
 # Unit symbols keep their case (1 mW is not 1 MW, 5 Mb not 5 MB, 100 k not 100 K), except these abbreviations, which
 # are written in either case for one unit ("100 mph" and "100 MPH", "5 pm" and "5 PM").
 _UNITS_OF_ANY_CASE = frozenset("mph kph kmh hp bhp rpm mpg bpm psi ft lb lbs oz yd yds mi sq am pm a.m. p.m. bc ad bce ce "
-                               "km/h".split())
+                               "km/h l ml cl dl hl".split())  # the litre is l or L
+# One unit written two ways: a kilobyte is kB or KB.
+_UNIT_SPELLINGS = {"KB": "kB"}
+
+
+def without_invisible(text: str) -> str:
+    """`text` without the characters that are not there for a reader (see _INVISIBLE)."""
+    return _INVISIBLE.sub("", text)
 
 
 def compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
     text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
     text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
+    text = _DECADE_APOSTROPHE.sub("s", text)
     text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
     text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
@@ -131,7 +146,7 @@ def answer_key(text: str) -> str:
     spelling generation accepts as one answer is one key ("5 km" and "5km"; "J. K." and "J.K." already normalise alike)."""
     if keeps_its_case(text):
         return as_written(text)
-    key = normalise(text)
+    key = normalise(text).lstrip(LEADING_NOISE)  # as matching reads an answer: "'s-Hertogenbosch" is s-Hertogenbosch
     quantity = number_and_unit(key)
     if quantity is None:
         return key
@@ -162,7 +177,7 @@ def unit_as_compared(unit: str) -> str:
     M mega), the few abbreviations written in either case folded; other characters folded as everywhere."""
     if unit.casefold() in _UNITS_OF_ANY_CASE:
         return unit.casefold()
-    return "".join(_FOLDED.get(char, char) for char in unit)
+    return "".join(_FOLDED.get(char, char) for char in _UNIT_SPELLINGS.get(unit, unit))
 
 
 def number_and_unit(text: str) -> tuple[str, str, str] | None:

@@ -470,7 +470,8 @@ class FactcheckRun:
             return None
         patterns = self.suite_patterns
         if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns) or file_path in self._named_files():
-            if visible_controls(str(file_path)) != str(file_path):
+            shown = _relative(file_path, self.config.rootpath)  # pytest names files by their path below the root
+            if visible_controls(shown) != shown:
                 # pytest would print such a path raw (an escape sequence rewrites the terminal, a newline forges a
                 # line) and write it into JUnit XML, which it breaks: the run stops at collection instead.
                 self._unprintable_names.append(file_path)
@@ -606,7 +607,7 @@ class FactcheckRun:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
         if self._unprintable_names:
-            names = ", ".join(visible_controls(str(_relative(path, self.config.rootpath))) for path in self._unprintable_names)
+            names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
             raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
         self._facts_selected = any(isinstance(item, FactItem) for item in session.items)

@@ -401,9 +401,12 @@ def test_optional_diacritics_are_left_out_on_both_sides_and_letters_made_by_mark
 
 
 def test_a_list_bullet_a_number_or_a_quote_mark_before_the_answer_is_not_part_of_it():
-    for generated in (" ¡Madrid!", " ¿Madrid?", " - Madrid", " • Madrid", " 1. Madrid", " > Madrid", " 2) Madrid"):
+    for generated in (" ¡Madrid!", " ¿Madrid?", " - Madrid", " • Madrid", " 1. Madrid", " > Madrid", " 1) Madrid",
+                      " ... Madrid", " … Madrid", " — Madrid", " – Madrid"):
         assert matching_answer(generated, ["Madrid"]) == "Madrid", generated
     assert matching_answer(" - 5", ["5"]) is None  # a minus, maybe
+    assert matching_answer(" • 1969", ["1969"]) == "1969" and matching_answer(" 1) 5 km", ["5 km"]) == "5 km"
+    assert matching_answer(" 2. Bundesliga", ["Bundesliga"]) is None  # a German ordinal: a list starts at 1
     assert matching_answer(" 1. Madrid", ["1"]) == "1"  # the answer as written is tried first
 
 
@@ -426,3 +429,30 @@ def test_a_spaced_unit_that_reads_as_an_ordinal_or_decade_ending_is_not_the_ordi
     for generated, answer in ((" 1st", "1 st"), (" 1960s", "1960 s")):
         assert matching_answer(generated, [answer]) is None, generated
         assert answer_key(generated.strip()) != answer_key(answer)
+
+
+def test_matching_of_the_fifteenth_pass():
+    said = [(" 12 апреля 1961 года", "12 апреля"), (" 4 luglio 1776", "4 luglio"), (" 25 mei 1990", "25 mei"),
+            (" Googleは1998年に設立", "Google"), (" 8です", "8"), (" iPhone是苹果的产品", "iPhone"), (" Samsung은 한국 회사", "Samsung"),
+            (" 서울이고, 인구는", "서울"), (" 서울이라고 합니다", "서울"), (" 서울인데", "서울"), (" 500 mL of water", "500 ml"),
+            (" 2 l", "2 L"), (" 64 KB", "64 kB"), (" 1960's", "1960s"), (" 1960s", "1960's"), (" I.", "I"), (" No.", "No"),
+            (" Fe, iron", "Fe"), (" He is a noble gas", "He")]
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = [(" 3 billones", "3"), (" 3 mld", "3"), (" 150 mln", "150"), (" 2 hours, 30 minutes", "2 hours"),
+                (" 6 feet, 2 inches tall", "6 feet"), (" 90° F", "90°"), (" 45° N", "45°"), (" Paris or Lyon", "Paris"),
+                (" Paris/Lyon", "Paris"), (" red or green", "red"), (" I don't know", "I"), (" I think it is", "I"),
+                (" No, it is not", "No"), (" As a rule", "As"), (" He was", "He"), (" たこやき", "たこ"), (" かに", "か")]
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    assert matching_answer(" 44 before the common er", ["44"], cut=True) is None
+    assert answer_key("'s-Hertogenbosch") == answer_key("s-Hertogenbosch") and answer_key("1960's") == answer_key("1960s")
+    assert answer_key("500 mL") == answer_key("500 ml") and answer_key("64 KB") == answer_key("64 kB")
+
+
+def test_overlapping_korean_particles_are_read_in_linear_time():
+    import time
+
+    start = time.perf_counter()
+    assert matching_answer(" 서울" + "이야" * 400 + "행", ["서울"]) is None
+    assert time.perf_counter() - start < 1.0  # backtracking over "이야" and "이" + "야" took days at 40 repetitions

@@ -351,7 +351,16 @@ def test_a_subject_written_with_decomposed_accents_is_the_same_subject(tmp_path)
     document["facts"] += [{"subject": "Z\u00fcrich", "object": "Switzerland"}, {"subject": "Zu\u0308rich", "object": "Switzerland"}]
     error = rejection(tmp_path, document)
     assert message_at(error, "/facts/6/subject") == ("subject 'Z\u00fcrich' already appears at /facts/5 (written with "
-                                                     "other Unicode code points for its accents) again; remove the duplicate")
+                                                     "other Unicode code points: its accents composed otherwise, or invisible "
+                                                     "characters) again; remove the duplicate")
+
+
+def test_a_subject_with_an_invisible_character_is_the_same_subject(tmp_path):
+    for invisible in ("\u200b", "\u200d", "\u00ad", "\ufeff", "\u2060"):
+        document = valid()
+        document["facts"].append({"subject": "Ind" + invisible + "ia", "object": "New Delhi"})
+        error = rejection(tmp_path, document)
+        assert message_at(error, "/facts/5/subject").startswith("subject 'India' already appears at /facts/1 (written with other")
 
 
 def test_an_answer_of_only_quotes_or_brackets_is_refused_naming_it(tmp_path):

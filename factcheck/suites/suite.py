@@ -23,7 +23,7 @@ import jsonschema
 
 from factcheck.cache import file_kind
 from factcheck.errors import JsonFileError
-from factcheck.answer_text import LEADING_NOISE, answer_key, normalise
+from factcheck.answer_text import LEADING_NOISE, answer_key, normalise, without_invisible
 
 PLACEHOLDER = "{subject}"
 MAX_SUITE_BYTES = 20 * 1024 * 1024
@@ -375,16 +375,17 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         for where, answer in answers:
             if problem := _answer_text_problem(answer) or _answer_only_noise(answer):
                 problems.append((f"/facts/{index}/{where}", problem))
-        # Composed and decomposed accents ("Zürich" as one code point or two) read as one subject, and would be two
-        # baseline entries that look alike.
-        key = unicodedata.normalize("NFC", fact["subject"].strip())
+        # Composed and decomposed accents ("Zürich" as one code point or two), and invisible characters (a zero-width
+        # space), read as one subject, and would be two baseline entries that look alike.
+        key = unicodedata.normalize("NFC", without_invisible(fact["subject"]).strip())
         if key in first_seen:
             earlier, earlier_object, earlier_subject = first_seen[key]
             if earlier_object != unicodedata.normalize("NFC", fact["object"].strip()):
                 detail = f"with a different object ({earlier_object!r} vs {fact['object']!r}); put extra answers in 'aliases'"
             else:
                 detail = "again; remove the duplicate"
-            spelled = "" if earlier_subject == fact["subject"].strip() else " (written with other Unicode code points for its accents)"
+            spelled = ("" if earlier_subject == fact["subject"].strip() else
+                       " (written with other Unicode code points: its accents composed otherwise, or invisible characters)")
             problems.append((f"/facts/{index}/subject", f"subject {key!r} already appears at /facts/{earlier}{spelled} {detail}"))
         else:
             first_seen[key] = (index, unicodedata.normalize("NFC", fact["object"].strip()), fact["subject"].strip())

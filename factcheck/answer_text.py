@@ -28,6 +28,8 @@ _FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
 # A decade written with an apostrophe is the decade: "1960's" is 1960s.
 _DECADE_APOSTROPHE = re.compile(r"(?<=\d0)['’]s(?!\w)")
+# A degree sign spaced from its scale's letter is one unit: "25° C" is 25°C.
+_DEGREE_SPACE = re.compile(r"°\s(?=[CFK](?!\w))")
 # Marks that are written or left out at will: Greek accents and breathings (capitals drop them: "ΑΘΗΝΑ" is Αθήνα),
 # Russian stress marks ("Москва́"), Arabic short vowels and the tatweel that stretches a word, Hebrew vowel points and
 # cantillation. Left out on both sides; the marks that make another letter (Russian й, Greek ϊ) stay.
@@ -71,7 +73,7 @@ MONTHS = frozenset(("january february march april may june july august september
 # Unit symbols keep their case (1 mW is not 1 MW, 5 Mb not 5 MB, 100 k not 100 K), except these abbreviations, which
 # are written in either case for one unit ("100 mph" and "100 MPH", "5 pm" and "5 PM").
 _UNITS_OF_ANY_CASE = frozenset("mph kph kmh hp bhp rpm mpg bpm psi ft lb lbs oz yd yds mi sq am pm a.m. p.m. bc ad bce ce "
-                               "km/h l ml cl dl hl".split())  # the litre is l or L
+                               "km/h l ml cl dl hl kg km cm hz khz ghz °c °f kcal kj kw kwh".split())  # the litre is l or L
 # One unit written two ways: a kilobyte is kB or KB.
 _UNIT_SPELLINGS = {"KB": "kB"}
 
@@ -86,6 +88,7 @@ def compatible(text: str) -> str:
     text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
     text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
     text = _DECADE_APOSTROPHE.sub("s", text)
+    text = _DEGREE_SPACE.sub("°", text)
     text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
     text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
@@ -161,15 +164,18 @@ def as_written(text: str) -> str:
     return WHITESPACE.sub(" ", compatible(text)).strip().lstrip(LEADING_NOISE)
 
 
-# A symbol of one to three letters written with a capital ("Co", "HF", "Sn", "I"): its case tells it apart ("CO" is
-# carbon monoxide, "Co" cobalt, "NO" nitric oxide, "No" nobelium).
-_SHORT_SYMBOL = re.compile(r"[^\W\d_]{1,3}")
+# A symbol of one or two letters written with a capital, or of three capitals ("Co", "HF", "Sn", "I", "DNA"): its case
+# tells it apart ("CO" is carbon monoxide, "Co" cobalt, "NO" nitric oxide, "No" nobelium). A capitalised word of three
+# letters ("Red", "Tin") is a word.
+_SHORT_SYMBOL = re.compile(r"[^\W\d_]{1,2}|[^\W\d_]{3}")
 
 
 def keeps_its_case(answer: str) -> bool:
     """Whether `answer` is compared with its case kept: a short symbol with a capital in it (see _SHORT_SYMBOL)."""
     written = as_written(answer)
-    return bool(_SHORT_SYMBOL.fullmatch(written)) and any(char.isupper() for char in written)
+    if not _SHORT_SYMBOL.fullmatch(written):
+        return False
+    return written.isupper() if len(written) == 3 else any(char.isupper() for char in written)
 
 
 def unit_as_compared(unit: str) -> str:

@@ -27,8 +27,9 @@ def _word_goes_on(said: str, at: int) -> bool:
     if not rest or not _is_word_char(rest[0]):
         return False
     if at > 0 and (_UNSPACED.match(said[at - 1]) or _UNSPACED.match(rest[0])) and (ending := _UNSPACED_WORD_ENDS.match(rest)):
-        # A one-kana particle after a word written in hiragana may be the word going on ("たこやき" is not たこ).
-        return bool(_HIRAGANA.match(said[at - 1]) and _HIRAGANA.fullmatch(ending.group()))
+        # A one-kana particle after a word written in hiragana, with more hiragana after it, may be the word going on
+        # ("たこやき" is not たこ; "ねこだ" and "すしです" say ねこ and すし).
+        return bool(_HIRAGANA.match(said[at - 1]) and _HIRAGANA.fullmatch(ending.group()) and _HIRAGANA.match(rest[1:2]))
     return True
 
 
@@ -61,12 +62,12 @@ _HIRAGANA = re.compile("[\u3040-\u309f]")
 # What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and
 # particles, Korean particles and copulas, and the copulas, linking and possessive words of Thai, Lao, Khmer and
 # Burmese (ending a name written in those scripts is otherwise out of reach without a dictionary).
-_UNSPACED_WORD_ENDS = re.compile("(?:[はがのをにでともへやかだよね]|是|的|在|和|与|與|位于|位於|为|為|也|吧|呢|啊|吗|嗎|呀|"
+_UNSPACED_WORD_ENDS = re.compile("(?:です|でした|でしょう|だった|[はがのをにでともへやだよね]|是|的|在|和|与|與|位于|位於|为|為|也|吧|呢|啊|吗|嗎|呀|"
                                  # Korean writes a space after a word's particles: one not followed by a space or
                                  # punctuation begins the next part of a compound ("한국은행" is not 한국).
                                  # Possessive (++): particles that overlap ("이야", "이" + "야") must not backtrack.
                                  "(?:으로|에서|에게|입니다|이다|이에요|예요|이야|이고|이며|이라고|이라는|이라|인데|이지만|"
-                                 "까지|부터|처럼|보다|[은는이가을를의에와과도로만요야고며])++(?![\uac00-\ud7af])"
+                                 "이었|였|었|습니다|어요|니다|이죠|까지|부터|처럼|보다|[은는이가을를의에와과도로만요야고며다죠])++(?![\uac00-\ud7af])"
                                  "|เป็น|คือ|ซึ่ง|และ|ของ|ที่|ใน|ครับ|ค่ะ|นะ|ไม่"
                                  "|ແມ່ນ|ເປັນ|ຊຶ່ງ|ແລະ|ຂອງ|ທີ່|ໃນ"
                                  "|គឺ|ជា|ដែល|និង|របស់|នៃ|នៅ"
@@ -136,6 +137,7 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              rf"|\s{_RANGE_WORDS}\s\d|(?<=0)'s(?!\w)"
                              # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared".
                              r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s|\s(?:squared|cubed)\b"
+                             r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s"
                              r"|\s?(?:bce?|b\.\s?c\.?)(?!\w)|\sbefore\s(?:christ|the\scommon)"
                              # BC in other languages: German and Dutch, French, Spanish, Italian and Portuguese,
                              # Scandinavian, Finnish, Polish, Czech, Russian, Greek.
@@ -145,7 +147,8 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
 # 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
-_QUANTITY_GOES_ON = re.compile(r"[.,]?\s\d|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+_QUANTITY_GOES_ON = re.compile(r"\.?\s\d|,\s\d+\s?(?:months?|weeks?|days?|hours?|hrs?|minutes?|mins?|seconds?|secs?|"
+                               r"inch(?:es)?|in|ounces?|oz|pounds?|lbs?|feet|foot|ft)\b|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
 # After an amount (a quantity, a percentage or a sum of money: "5 km", "50%", "$5", "45°"), what makes it one end of a
 # range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
 # cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
@@ -299,17 +302,14 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon" (as "5 or 6" is not 5).
     if word_ending and _HEDGE.match(said, len(expected)):
         return False
-    # A short symbol that is also a sentence's first word: "I don't know" is no iodine, "No, it is not" no nobelium,
-    # "As a rule" no arsenic, "He was" no helium.
-    if keeps_its_case(answer) and len(expected) <= 2 and (_SENTENCE_GOES_ON.match(said, len(expected))
-                                                          or expected == "no" and _REFUSAL.match(said, len(expected))):
+    # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
+    # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium.
+    if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(said, len(expected)):
         return False
     return True
 
 
-_HEDGE = re.compile(r"\s(?:or|oder|ou|o)\s\w|/\s?[^\W\d_]")
-_REFUSAL = re.compile(r"\s?[,!]")
-_SENTENCE_GOES_ON = re.compile(r"['’](?:m|d|ve|ll)\b|\s(?:am|was|were|do|don't|did|didn't|have|had|think|believe|guess|"
-                               r"know|can|cannot|can't|will|won't|would|could|should|must|may|might|need|want|mean|am|a|an|the|"
-                               r"fact|it|this|that|these|those|i|you|we|they|he|she|doubt|sorry|such|idea|one|longer|matter|"
-                               r"way|general|order|case|addition|other|not)\b")
+_HEDGE = re.compile(r"\s\(?(?:or|oder|ou|o|или|또는|أو|או|ή|या|หรือ|lub|eller)\s\w|,\sor\s\w|\s?/\s?[^\W\d_]"
+                    r"|\sand/or\s")
+_SENTENCE_WORDS = {"I", "No", "As", "At", "In", "He", "Be"}
+_SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!]\s?[a-z]")

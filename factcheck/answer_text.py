@@ -67,7 +67,7 @@ MONTHS = frozenset(("january february march april may june july august september
                     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre "
                     "janeiro fevereiro março maio junho julho setembro outubro novembro dezembro "
                     "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre "
-                    "januari februari maart mei augustus "
+                    "januari februari maart mei augustus mars maj augusti "
                     "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia "
                     "января февраля марта апреля мая июня июля августа сентября октября ноября декабря").split())
 # Unit symbols keep their case (1 mW is not 1 MW, 5 Mb not 5 MB, 100 k not 100 K), except these abbreviations, which

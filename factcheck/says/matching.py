@@ -124,7 +124,7 @@ _NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic 
 # in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
 _SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore|tn|cr"
                 # German, Spanish, Portuguese, Italian, French, Dutch, Scandinavian, Russian
-                r"|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
+                r"|grand|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
                 r"|mld|mln|billones|billón|miliony|miliardy|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?)s?")
 _FRACTION_WORDS = (r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|twentieth"
                    r"|hundredth|thousandth|millionth)s?")
@@ -153,7 +153,7 @@ _QUANTITY_GOES_ON = re.compile(r"\.?\s\d|,\s\d+\s?(?:months?|weeks?|days?|hours?
 # range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
 # cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
 _AMOUNT = re.compile(r"[-+]?[^\w\s]?\d")
-_AMOUNT_GOES_ON = re.compile(r"\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[a-z](?!\w)" + rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
+_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[a-z](?!\w)" + rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
                              r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person)\b"
                              r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
 
@@ -309,7 +309,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     return True
 
 
-_HEDGE = re.compile(r"\s\(?(?:or|oder|ou|o|или|또는|أو|או|ή|या|หรือ|lub|eller)\s\w|,\sor\s\w|\s?/\s?[^\W\d_]"
+# Read in the normalised text: the Greek "ή" has lost its accent there, the Arabic "أو" its hamza.
+_HEDGE = re.compile(r"\s\(?(?:or|oder|ou|o|или|또는|او|או|η|या|หรือ|lub|eller)\s\w|,\sor\s\w|\s?/\s?[^\W\d_]"
                     r"|\sand/or\s")
 _SENTENCE_WORDS = {"I", "No", "As", "At", "In", "He", "Be"}
 _SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!]\s?[a-z]")

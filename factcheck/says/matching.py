@@ -146,14 +146,17 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
-# 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year.
+# 2 h, "5 m x 3 m" not 5 m, "5 km per hour" and "40 km·h⁻¹" not 5 km or 40 km, "1 year and 6 months" not 1 year; after
+# a comma, only time and imperial units ("2 hours, 30 minutes" is not 2 hours; "500 mg, 3 times a day" says 500 mg).
 _QUANTITY_GOES_ON = re.compile(r"\.?\s\d|,\s\d+\s?(?:months?|weeks?|days?|hours?|hrs?|minutes?|mins?|seconds?|secs?|"
-                               r"inch(?:es)?|in|ounces?|oz|pounds?|lbs?|feet|foot|ft)\b|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+                               r"inch(?:es)?|in|ounces?|oz|pounds?|lbs?|feet|foot|ft)\b"
+                               r"|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
 # After an amount (a quantity, a percentage or a sum of money: "5 km", "50%", "$5", "45°"), what makes it one end of a
 # range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
 # cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
 _AMOUNT = re.compile(r"[-+]?[^\w\s]?\d")
-_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[a-z](?!\w)" + rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
+_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[a-z](?!\w)"
+                             rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
                              r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person)\b"
                              r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
 

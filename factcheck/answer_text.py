@@ -159,6 +159,7 @@ def answer_key(text: str) -> str:
     return quantity[0] + (" " if unit in _NUMBER_SUFFIXES else "") + unit
 
 
+@functools.lru_cache(maxsize=1 << 16)  # matching reads each answer's case for every generated text it is tried on
 def as_written(text: str) -> str:
     """The text as normalised but with its case kept: what a quantity's unit and a short symbol are compared in."""
     return WHITESPACE.sub(" ", compatible(text)).strip().lstrip(LEADING_NOISE)

@@ -161,13 +161,17 @@ _AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\
                              r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
 
 
+def _ends_in_a_month(expected: str) -> bool:
+    return expected.split()[-1].rstrip(".") in MONTHS
+
+
 def _is_a_quantity(expected: str) -> bool:
-    return bool(_QUANTITY.match(expected)) and expected.split()[-1].rstrip(".") not in MONTHS
+    return bool(_QUANTITY.match(expected)) and not _ends_in_a_month(expected)
 
 
 def _amount_goes_on(said: str, expected: str) -> bool:
     """Whether the amount `expected` (a number with a unit, a percent sign or a currency) goes on in `said`."""
-    if not _AMOUNT.match(expected) or expected.split()[-1].rstrip(".") in MONTHS:
+    if not _AMOUNT.match(expected) or _ends_in_a_month(expected):
         return False
     if _AMOUNT_GOES_ON.match(said, len(expected)):
         return True

@@ -20,11 +20,10 @@ def normalise(text: str) -> str:
 
 
 # Characters whose compatibility form would merge them into the number before them: a power ("10³" would read 103,
-# "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2); after anything else they fold as usual ("E=mc²" is
-# E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
+# "10⁻³" 10-3) and a vulgar fraction ("1½" would read 11⁄2: it is the mixed fraction 1 1⁄2); after anything else they
+# fold as usual ("E=mc²" is E=mc2, "½" is 1⁄2). A trademark sign would read "TM" glued to the word ("Paris™").
 _POWER = re.compile(r"(?<=\d)[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _FRACTION_AFTER_A_DIGIT = re.compile(r"(?<=\d) ?([¼½¾⅐-⅞])")
-_FRACTION_SLASH = "\u2044"
 _TRADEMARKS = str.maketrans({"™": " ", "℠": " "})
 # A decade written with an apostrophe is the decade: "1960's" is 1960s.
 _DECADE_APOSTROPHE = re.compile(r"(?<=\d0)['’]s(?!\w)")
@@ -45,8 +44,33 @@ _SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"  # letters to \w, so kept ou
 _FOOTNOTE_AFTER_A_WORD = re.compile(rf"(\d[ \u00a0]?)?\b([^\W\d_{_SUPERSCRIPT_DIGITS}]{{4,}})[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
 _FOOTNOTE_AFTER_PUNCTUATION = re.compile(rf"(?<=[^\W\d_{_SUPERSCRIPT_DIGITS}][.,;:!?)\]])[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
 # A comma or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and "1000" are one
-# number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma).
-_DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)[, \u00a0\u2009\u202f](?=\d{3}(?!\d))")
+# number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma; nor a space before a
+# compound: "3 100-metre races").
+_DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)(?:,|[ \u00a0\u2009\u202f](?!\d{3}-[^\W\d_]))(?=\d{3}(?!\d))")
+# Decimal digits of every script read as the digits everyone types ("١٩٦٩" and "१९६९" are 1969); NFKC folds only the
+# full-width ones.
+class _DigitsOfOtherScripts(dict):
+    """A str.translate table filled as characters are met (made for all of Unicode up front, it cost 35 ms at import)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        self[code] = str(unicodedata.digit(char)) if code >= 0x80 and unicodedata.category(char) == "Nd" else char
+        return self[code]
+
+
+_DIGITS_OF_OTHER_SCRIPTS = _DigitsOfOtherScripts()
+# A decimal part of one or two zeros is no part of the number's value: "5.0", "5.00" and "$5.00" are 5 and $5. Three
+# zeros are a thousands group ("5.000" is five thousand in German), and a version's further parts stay ("1.0.1");
+# a decimal part that only ends in a zero stays too ("3.10" is a version apart from 3.1).
+_ZERO_DECIMALS = re.compile(r"(?<![\d.,])(\d+)[.,]0{1,2}(?!\d|[.,]\d)")
+# A currency symbol spaced from its amount is the amount: "$ 5" is $5.
+_SPACED_SIGN = re.compile(r"([^\w\s]) (?=\d)")
+# A dash between two numbers is a range, spaced or not, of any length: "1914 – 1918" and "1879—1955" are 1914-1918
+# and 1879-1955.
+_DASH_BETWEEN_NUMBERS = re.compile("(?<=\\d)(?: [-\u2010-\u2015\u2212] |[\u2014\u2015])(?=\\d)")
+# A percentage written in words is the percent sign: "92 per cent" and "92 percent" are 92%.
+_PERCENT_WORDS = re.compile(r"(?<=\d) ?(?:per ?cent|percent|prozent|por ciento|pour cent|per cento|procent)(?!\w)",
+                            re.IGNORECASE)
 # Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark, and the
 # marks, embeddings and isolates that set the direction of right-to-left text. Taken out, the words they sat between
 # are one word ("Guinea\u00adBissau" does not say Guinea).
@@ -56,8 +80,11 @@ _SPACE_BETWEEN_INITIALS = re.compile(r"(?<![^\W\d_])([^\W\d_]\.) (?=[^\W\d_]\.)"
 _INITIAL_BEFORE_AN_INITIAL = re.compile(r"(?<![^\W\d_])([^\W\d_]\.)(?=[^\W\d_]\.)")
 # An answer that is a number and one unit symbol ("5 km", "100%", "-40 °C", "3 m/s"), whose space before the unit is
 # optional; a unit written as a word ("26 miles", "3 days") keeps its space, and an ordinal's or a decade's ending
-# is no unit ("5th", "1960s").
-_NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S{0,2}|[^\d\s.,]\S*[^\w\s]\S*)")
+# is no unit ("5th", "1960s"). Symbols of four or more letters are listed: "100 Mbps", "5 kcal", "120 mmHg".
+_LONG_UNIT_SYMBOLS = ("kbps Mbps Gbps Tbps KBps kBps MBps GBps TBps kbit Mbit Gbit Tbit kcal Kcal mmHg cmHg inHg mmol "
+                      "µmol μmol nmol pmol mbar ppmv").split()
+_NUMBER_AND_UNIT = re.compile(r"([-+]?\d[\d.,]*)( ?)([^\d\s.,]\S{0,2}|[^\d\s.,]\S*[^\w\s]\S*|(?i:"
+                              + "|".join(_LONG_UNIT_SYMBOLS) + "))")
 _NUMBER_SUFFIXES = {"s", "'s", "st", "nd", "rd", "th", "ST", "ND", "RD", "TH", "S"}
 # Month names and their short forms: "4 Jul" is a date, not a quantity (a year may follow it, a unit's number may not).
 MONTHS = frozenset(("january february march april may june july august september october november december "
@@ -70,6 +97,10 @@ MONTHS = frozenset(("january february march april may june july august september
                     "januari februari maart mei augustus mars maj augusti "
                     "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia "
                     "января февраля марта апреля мая июня июля августа сентября октября ноября декабря").split())
+# An ordinal on a date's day is the day: "July 20th" is July 20, "20th July" 20 July.
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_ORDINAL_DAY_AFTER_A_MONTH = re.compile(rf"(?<!\w)((?:{_MONTH_NAMES})\.? \d{{1,2}})(?:st|nd|rd|th)(?!\w)", re.IGNORECASE)
+_ORDINAL_DAY_BEFORE_A_MONTH = re.compile(rf"(?<![\w.,])(\d{{1,2}})(?:st|nd|rd|th)(?= (?:{_MONTH_NAMES})(?!\w))", re.IGNORECASE)
 # Unit symbols keep their case (1 mW is not 1 MW, 5 Mb not 5 MB, 100 k not 100 K), except these abbreviations, which
 # are written in either case for one unit ("100 mph" and "100 MPH", "5 pm" and "5 PM").
 _UNITS_OF_ANY_CASE = frozenset("mph kph kmh hp bhp rpm mpg bpm psi ft lb lbs oz yd yds mi sq am pm a.m. p.m. bc ad bce ce "
@@ -85,16 +116,25 @@ def without_invisible(text: str) -> str:
 
 def compatible(text: str) -> str:
     """NFKC, with the characters above kept apart from the number before them."""
-    text = _DIGIT_GROUP_SEPARATOR.sub("", _INVISIBLE.sub("", text).translate(_TRADEMARKS))
+    text = _INVISIBLE.sub("", text).translate(_TRADEMARKS).translate(_DIGITS_OF_OTHER_SCRIPTS)
+    text = _DIGIT_GROUP_SEPARATOR.sub("", text)
+    text = _ZERO_DECIMALS.sub(r"\1", _SPACED_SIGN.sub(_currency_glued, _DASH_BETWEEN_NUMBERS.sub("-", text)))
+    text = _PERCENT_WORDS.sub("%", text)
+    text = _ORDINAL_DAY_BEFORE_A_MONTH.sub(r"\1", _ORDINAL_DAY_AFTER_A_MONTH.sub(r"\1", text))
     text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
     text = _DECADE_APOSTROPHE.sub("s", text)
     text = _DEGREE_SPACE.sub("°", text)
     text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
     text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
-    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: _FRACTION_SLASH + unicodedata.normalize("NFKC", match.group(1)), text)
+    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: " " + unicodedata.normalize("NFKC", match.group(1)), text)
     text = unicodedata.normalize("NFKC", text)
     return _without_optional_marks(text) if _OPTIONAL_MARK_SCRIPTS.search(text) else text
+
+
+def _currency_glued(sign_and_space: re.Match) -> str:
+    sign = sign_and_space.group(1)
+    return sign if unicodedata.category(sign) == "Sc" else sign_and_space.group()
 
 
 def _without_optional_marks(text: str) -> str:

@@ -471,3 +471,40 @@ def test_hedges_in_scripts_whose_normalising_changes_the_word_and_more_amounts_g
                               (" 50%+", "50%"), (" $5+", "$5")):
         assert matching_answer(generated, [answer]) is None, generated
     assert matching_answer(" 20 augusti 1969", ["20 augusti"]) == "20 augusti"
+
+
+def test_numbers_written_another_way_are_the_same_number():
+    # Zero decimals, a spaced currency sign, a spaced or long range dash, a mixed fraction, a percentage in words,
+    # digits of other scripts, an ordinal on a date's day, a unit symbol of four letters glued to its number.
+    said = [(" $5.00, the price", "$5"), (" 5.0 on the scale", "5"), (" 5.00 pm", "5 pm"), (" $ 5", "$5"), (" € 5", "€5"),
+            (" 1914 – 1918", "1914-1918"), (" 1879—1955", "1879-1955"), (" 5½ hours", "5 1/2"), (" 5 1/2 hours", "5½"),
+            (" 5 ½ hours", "5½"), (" 92 per cent of voters", "92%"), (" 92 percent", "92%"), (" 92%", "92 per cent"),
+            (" ١٩٦٩", "1969"), (" १९६९ में", "1969"), (" July 20th, 1969", "July 20"), (" 20th July 1969", "20 July"),
+            (" July 20, 1969", "July 20th"), (" 100Mbps download", "100 Mbps"), (" 5mmHg", "5 mmHg"), (" 5 Kcal", "5 kcal"),
+            (" 3 100-metre races", "3"), (" 90° i.e. a right angle", "90°")]
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    # Three zeros are a thousands group, a decimal part that only ends in zero is another number (a version), a
+    # version's further part stays; a unit symbol keeps its case.
+    not_said = [(" 5.000 Einwohner", "5"), (" Python 3.10", "Python 3.1"), (" 1.0.1", "1.0"), (" 100 MBps", "100 Mbps"),
+                (" 5 Mbps", "5 MBps"), (" 1914 – 1918", "1914"), (" 5 ½", "5"), (" 3 100 people", "3"), (" 90° F", "90°")]
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    for one, other in (("$5.00", "$5"), ("5.0", "5"), ("5½", "5 1/2"), ("July 20th", "July 20"), ("92 per cent", "92%"),
+                       ("1914 – 1918", "1914-1918"), ("100 Mbps", "100Mbps"), ("١٩٦٩", "1969")):
+        assert answer_key(one) == answer_key(other), one
+    assert answer_key("100 Mbps") != answer_key("100 MBps") and answer_key("3.10") != answer_key("3.1")
+
+
+def test_a_name_in_prose_ends_where_the_prose_begins_and_number_words_of_other_languages_go_on():
+    said = [(" Paris — It is the capital", "Paris"), (" Tokyo — Japan's capital", "Tokyo"), (" Paris - The City of Light", "Paris"),
+            (" Paris I think", "Paris"), (" Isaac Newton FRS", "Isaac Newton"), (" Jonas Salk, MD", "Jonas Salk"),
+            (" Salzburg im Jahr 1756.", "Salzburg"), (" Berlin am Montag", "Berlin"), (" München im Süden", "München"),
+            (" Bonn zu Beginn", "Bonn"), (" deux, je pense", "deux"), (" sept ans", "sept")]
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = [(" Charles I was king", "Charles"), (" Guinea – Bissau is a country", "Guinea"), (" Frankfurt am Main", "Frankfurt"),
+                (" Paris — Texas", "Paris"), (" Martin Luther King Jr.", "Martin Luther King"), (" deux mille", "deux"),
+                (" vingt et un", "vingt"), (" treinta y dos", "treinta"), (" zwei Millionen", "zwei"), (" dos mil", "dos")]
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated

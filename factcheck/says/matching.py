@@ -91,12 +91,19 @@ def _continues_the_name(rest: str) -> bool:
     'Paris – the capital' still say Paris)."""
     if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
         return True
+    # After a dash, a sentence's first word or a possessive begins prose: "Paris — It is the capital", "Tokyo — Japan's
+    # capital".
     if (dash := _DASH_BEFORE_A_WORD.match(rest)) and _is_capital(rest[dash.end()]):
-        return True
+        return not _PROSE_AFTER_A_DASH.match(rest, dash.end())
     # Lower-case particles inside a name: "Santiago de Cuba", "Kingston upon Hull", "Frankfurt am Main", "Côte d'Ivoire",
-    # "Mohammed bin Salman", "Abdullah al-Saud".
-    if (particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()]):
+    # "Mohammed bin Salman", "Abdullah al-Saud"; not a German preposition before a common noun ("Berlin am Montag").
+    if ((particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()])
+            and not _GERMAN_PREPOSITION_BEFORE_A_NOUN.match(rest)):
         return True
+    # Letters after a name that do not make another person: "Isaac Newton FRS", "Jonas Salk, MD"; nor does "I" with
+    # its verb ("Paris I think"; "Charles I" is another name).
+    if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
+        return False
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
         return True
@@ -116,6 +123,18 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
                              r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
+_PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
+                                 r"|Our|Also|Known|Not|Yes|No)(?!\w)|\w+['\u2019]s(?!\w)")
+# German prepositions that are also name particles ("Frankfurt am Main", "Rothenburg ob der Tauber") before the common
+# nouns that follow them in a sentence: a time, a season, a part of a place.
+_GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
+    r" (?:am|im|an|zu|zum|zur) (?:Jahre?|Jahrhundert|Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag|Morgen"
+    r"|Abend|Tag|Sommer|Winter|Frühjahr|Frühling|Herbst|Beginn|Anfang|Ende|Alter|Süden|Norden|Osten|Westen|Zentrum"
+    r"|Herzen|Rande?|Rahmen|Laufe|Zuge|Auftrag|Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober"
+    r"|November|Dezember)(?!\w)")
+_POST_NOMINAL_OR_I_WITH_A_VERB = re.compile(
+    r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?![\w.])"
+    r"| I (?:think|believe|guess|suppose|assume|reckon|hope|know|mean|am|'m|'d|’m|’d|don't|don’t)(?!\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
 # Read in the folded text, where the en dash is a hyphen and the fraction slash a slash ("3–4", "1⁄2").
 _NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic decimal and thousands signs, 4—5, 4~5, 3÷4
@@ -155,7 +174,7 @@ _QUANTITY_GOES_ON = re.compile(r"\.?\s\d|,\s\d+\s?(?:months?|weeks?|days?|hours?
 # range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
 # cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
 _AMOUNT = re.compile(r"[-+]?[^\w\s]?\d")
-_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[a-z](?!\w)"
+_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[cfkrnsew](?!\w)"
                              rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
                              r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person)\b"
                              r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
@@ -190,7 +209,20 @@ _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth te
 _NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|[-\u2014]\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
+# Number words of French, Spanish, Italian, Portuguese and German, which go on with another ("deux mille" is not deux),
+# also after "and" ("vingt et un", "treinta y dos").
+_OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt "
+                       "trente quarante cinquante soixante cent cents "
+                       "uno una dos tres cuatro cinco seis siete ocho nueve diez doce quince veinte treinta cuarenta "
+                       "cincuenta sesenta setenta ochenta noventa cien ciento cientos doscientos trescientos quinientos "
+                       "due tre quattro cinque sette otto nove dieci venti trenta quaranta sessanta settanta ottanta "
+                       "novanta cento um dois duas três sete oito dez vinte trinta quarenta sessenta oitenta cem "
+                       "eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig vierzig fünfzig "
+                       "sechzig siebzig achtzig neunzig hundert").split()
+_OTHER_NUMBER_WORD_GOES_ON = re.compile(r"\s(?:(?:et|y|e|und)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
+                                        + r")(?!\w)")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
+_OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
 _NOT_CONTRACTED = re.compile(r"'t(?!\w)")
@@ -301,6 +333,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     last_word = re.split(r"[\s-]", expected)[-1]
     if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
+        return False
+    if _OTHER_NUMBER_WORD.fullmatch(last_word) and _OTHER_NUMBER_WORD_GOES_ON.match(said, len(expected)):
         return False
     if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
         return False

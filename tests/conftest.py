@@ -214,6 +214,23 @@ def smollm2():
 
 
 @pytest.fixture
+def from_pretrained_calls(monkeypatch) -> list[tuple[str, dict]]:
+    """(class name, keyword arguments) of every AutoModelForCausalLM and AutoTokenizer.from_pretrained call the test makes."""
+    import transformers
+
+    calls: list[tuple[str, dict]] = []
+    for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
+        original = cls.from_pretrained
+
+        def recording(*args, _original=original, _cls=cls, **kwargs):
+            calls.append((_cls.__name__, kwargs))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", recording)
+    return calls
+
+
+@pytest.fixture
 def judge_every_token(monkeypatch):
     """Ranking judges every next token of a tiny model's vocabulary by full matching (factcheck.says.word_ends):
     scores are then exact, as a reference that scores each candidate alone computes them."""

@@ -89,17 +89,22 @@ def test_the_corpus_base_document_is_valid(tmp_path):
 
 @pytest.mark.parametrize("path", SUITE_FILES, ids=[p.name for p in SUITE_FILES])
 def test_bad_suite_file_is_rejected_with_file_and_pointer(path):
-    expected = expectations(BAD_SUITES)[path.name]
+    assert_refused_naming_file_and_pointer(load_suite, SuiteError, path, expectations(BAD_SUITES)[path.name])
+
+
+def assert_refused_naming_file_and_pointer(load, error_class, path: Path, expected: dict[str, str]) -> str:
+    """`load(path)` raises `error_class` naming the file, the one expected pointer and message, and leaves the file as
+    it was; returns the error's text."""
     before = sha256(path)
-    with pytest.raises(SuiteError) as caught:
-        load_suite(path)
+    with pytest.raises(error_class) as caught:
+        load(path)
     error = caught.value
     assert error.path == str(path)
     assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
-    pointer, message = error.problems[0]
-    assert expected["message"] in message
-    assert str(error).startswith(f"{path}: {pointer or '/'}: ")
+    assert expected["message"] in error.problems[0][1]
+    assert str(error).startswith(f"{path}: {expected['pointer'] or '/'}: ")
     assert sha256(path) == before  # reading never touches the file
+    return str(error)
 
 
 # ---- huge files ------------------------------------------------------------------------------------
@@ -351,17 +356,8 @@ def test_the_lre_finds_a_subject_that_is_a_word_of_the_template_where_the_say_ch
 
 @pytest.mark.parametrize("path", BASELINE_FILES, ids=[p.name for p in BASELINE_FILES])
 def test_bad_baseline_file_is_rejected_with_file_pointer_and_fix(path):
-    expected = expectations(BAD_BASELINES)[path.name]
-    before = sha256(path)
-    with pytest.raises(BaselineError) as caught:
-        load_baseline(path)
-    error = caught.value
-    assert error.path == str(path)
-    assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
-    assert expected["message"] in error.problems[0][1]
-    assert str(error).startswith(f"{path}: {expected['pointer'] or '/'}: ")
-    assert "to fix:" in str(error)
-    assert sha256(path) == before
+    message = assert_refused_naming_file_and_pointer(load_baseline, BaselineError, path, expectations(BAD_BASELINES)[path.name])
+    assert "to fix:" in message
 
 
 @pytest.mark.parametrize("path", REPORT_FILES, ids=[p.name for p in REPORT_FILES])
@@ -369,16 +365,8 @@ def test_bad_report_file_is_rejected_by_diff_with_file_pointer_and_fix(path):
     from factcheck.gate.diff import load_results
 
     load_results(BAD_REPORTS / "_valid.json")  # the report each file breaks once reads
-    expected = expectations(BAD_REPORTS)[path.name]
-    before = sha256(path)
-    with pytest.raises(BaselineError) as caught:
-        load_results(path)
-    error = caught.value
-    assert error.path == str(path)
-    assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
-    assert expected["message"] in error.problems[0][1]
-    assert "to fix: regenerate the report" in str(error)
-    assert sha256(path) == before
+    message = assert_refused_naming_file_and_pointer(load_results, BaselineError, path, expectations(BAD_REPORTS)[path.name])
+    assert "to fix: regenerate the report" in message
 
 
 # ---- the whole corpus through pytest -------------------------------------------------------------------

@@ -277,23 +277,12 @@ def test_load_model_missing_gguf_file(tmp_path):
 
 
 @pytest.mark.parametrize("trust", [None, True])
-def test_trust_remote_code_is_off_unless_asked(tiny_llama_folder, monkeypatch, trust):
-    import transformers
-
-    calls = []
-    for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
-        original = cls.from_pretrained
-
-        def recording(*args, _original=original, _cls=cls, **kwargs):
-            calls.append((_cls.__name__, kwargs))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(cls, "from_pretrained", recording)
+def test_trust_remote_code_is_off_unless_asked(tiny_llama_folder, from_pretrained_calls, trust):
     lm = load_model(tiny_llama_folder) if trust is None else load_model(tiny_llama_folder, trust_remote_code=True)
     assert lm.num_layers == 2
-    assert sorted(name for name, _ in calls) == ["AutoModelForCausalLM", "AutoTokenizer"]
+    assert sorted(name for name, _ in from_pretrained_calls) == ["AutoModelForCausalLM", "AutoTokenizer"]
     expected = trust is True
-    for _name, kwargs in calls:
+    for _name, kwargs in from_pretrained_calls:
         assert kwargs["trust_remote_code"] is expected
 
 

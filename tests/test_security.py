@@ -175,30 +175,14 @@ def test_the_scan_lets_safe_code_through(snippet):
 # ---- remote code through the plugin ------------------------------------------------------------------
 
 
-def _record_from_pretrained(monkeypatch) -> list[tuple[str, dict]]:
-    import transformers
-
-    calls: list[tuple[str, dict]] = []
-    for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
-        original = cls.from_pretrained
-
-        def recording(*args, _original=original, _cls=cls, **kwargs):
-            calls.append((_cls.__name__, kwargs))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(cls, "from_pretrained", recording)
-    return calls
-
-
 @pytest.mark.parametrize("ini_line, expected", [("", False), ("factcheck_trust_remote_code = false\n", False), ("factcheck_trust_remote_code = true\n", True)])
-def test_the_plugin_trusts_remote_code_only_when_the_ini_file_says_so(pytester, tiny_llama_folder, monkeypatch, ini_line, expected):
+def test_the_plugin_trusts_remote_code_only_when_the_ini_file_says_so(pytester, tiny_llama_folder, from_pretrained_calls, ini_line, expected):
     pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\n{ini_line}")
     pytester.makepyfile(test_trust_check="def test_model(factcheck_model):\n    assert factcheck_model.num_layers == 2\n")
-    calls = _record_from_pretrained(monkeypatch)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_trust_check.py")
     result.assert_outcomes(passed=1)
-    assert sorted(name for name, _ in calls) == ["AutoModelForCausalLM", "AutoTokenizer"]
-    assert all(kwargs.get("trust_remote_code") is expected for _, kwargs in calls), calls
+    assert sorted(name for name, _ in from_pretrained_calls) == ["AutoModelForCausalLM", "AutoTokenizer"]
+    assert all(kwargs.get("trust_remote_code") is expected for _, kwargs in from_pretrained_calls), from_pretrained_calls
 
 
 # ---- suites cannot name paths ---------------------------------------------------------------------------

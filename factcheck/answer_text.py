@@ -14,7 +14,7 @@ LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『《〈【〔〖:¡¿
 
 
 def normalise(text: str) -> str:
-    """Unicode-compatibility fold, case fold (a dotted capital I folds to a plain i: 'İstanbul' is 'istanbul'),
+    """Unicode-compatibility fold, case fold (a dotted capital I and a dotless i fold to a plain i: 'İstanbul' is 'istanbul'),
     collapse whitespace, trim."""
     return WHITESPACE.sub(" ", "".join(map(fold, compatible(text)))).strip()
 
@@ -43,10 +43,13 @@ _ARABIC_AND_HEBREW_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u0
 _SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"  # letters to \w, so kept out of the letters before them below
 _FOOTNOTE_AFTER_A_WORD = re.compile(rf"(\d[ \u00a0]?)?\b([^\W\d_{_SUPERSCRIPT_DIGITS}]{{4,}})[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
 _FOOTNOTE_AFTER_PUNCTUATION = re.compile(rf"(?<=[^\W\d_{_SUPERSCRIPT_DIGITS}][.,;:!?)\]])[{_SUPERSCRIPT_DIGITS}]+(?!\w)")
-# A comma or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and "1000" are one
+# A comma, an apostrophe or a space of any width between digit groups is a thousands separator: "1,000", "1 000" and
+# "1000" are one
 # number (a comma before fewer or more than three digits is not: "1,5" stays a decimal comma; nor a space before a
 # compound: "3 100-metre races").
-_DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)(?:,|[ \u00a0\u2009\u202f](?!\d{3}-[^\W\d_]))(?=\d{3}(?!\d))")
+# An apostrophe groups digits in Switzerland ("1'000"), and India groups by two above the thousands ("1,00,000").
+_DIGIT_GROUP_SEPARATOR = re.compile(r"(?<=\d)(?:[,'\u2019]|[ \u00a0\u2009\u202f](?!\d{3}-[^\W\d_]))(?=\d{3}(?!\d))"
+                                    r"|(?<=\d),(?=(?:\d{2},)*\d{2},\d{3}(?!\d))")
 # Decimal digits of every script read as the digits everyone types ("١٩٦٩" and "१९६९" are 1969); NFKC folds only the
 # full-width ones.
 class _DigitsOfOtherScripts(dict):
@@ -63,8 +66,25 @@ _DIGITS_OF_OTHER_SCRIPTS = _DigitsOfOtherScripts()
 # zeros are a thousands group ("5.000" is five thousand in German), and a version's further parts stay ("1.0.1");
 # a decimal part that only ends in a zero stays too ("3.10" is a version apart from 3.1).
 _ZERO_DECIMALS = re.compile(r"(?<![\d.,])(\d+)[.,]0{1,2}(?!\d|[.,]\d)")
-# A currency symbol spaced from its amount is the amount: "$ 5" is $5.
+# A currency symbol spaced from its amount, or after it, is the amount: "$ 5" and "5 €" are $5 and €5 (a cent sign
+# stays after its number).
 _SPACED_SIGN = re.compile(r"([^\w\s]) (?=\d)")
+_SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])([-+]?)(\d[\d.,]*\d|\d) ?([^\w\s¢])(?!\w)")
+# The Arabic decimal, thousands and percent signs are the ones everyone types ("٣٫١٤" is 3.14, "٥٠٪" 50%).
+_ARABIC_NUMBER_SIGNS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
+# Other ways of writing one thing after a number: "5 p.m." is 5 pm, "44 B.C." 44 BC, "90º" (an ordinal sign) and
+# "90˚" 90°, "6.02 × 10^23" 6.02×10^23; and "Martin Luther King, Jr." is Martin Luther King Jr.
+_DOTTED_ERA_OR_TIME = re.compile(r"(?<=\d)( ?)(?:([AaPp])\.\s?([Mm])\.|([Bb])\.\s?([Cc])\.(?:\s?([Ee])\.)?|([Aa])\.\s?([Dd])\."
+                                 r"|([Cc])\.\s?([Ee])\.)")
+_DEGREE_LOOKALIKE = re.compile(r"(?<=\d)\s?[º˚]")
+_SPACED_PRODUCT = re.compile(r"(?<=\d)\s?([×·⋅])\s?(?=\d)")
+_COMMA_BEFORE_A_GENERATION = re.compile(r",\s(?=(?:Jr|Sr)\.?(?!\w))")
+# A power written with a caret after a letter is the power NFKC makes of a superscript there: "km^2" is km², km2.
+_CARET_AFTER_A_LETTER = re.compile(r"(?<=[^\W\d_])\^(?=\d)")
+# A number in words hyphenated or not is one number: "sixty-nine" is sixty nine.
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_HYPHEN_IN_A_NUMBER_WORD = re.compile(rf"(?<![^\W\d_])({_TENS})-(?=(?:one|two|three|four|five|six|seven|eight|nine)(?!\w))",
+                                      re.IGNORECASE)
 # A dash between two numbers is a range, spaced or not, of any length: "1914 – 1918" and "1879—1955" are 1914-1918
 # and 1879-1955.
 _DASH_BETWEEN_NUMBERS = re.compile("(?<=\\d)(?: [-\u2010-\u2015\u2212] |[\u2014\u2015])(?=\\d)")
@@ -115,12 +135,17 @@ def without_invisible(text: str) -> str:
 
 
 def compatible(text: str) -> str:
-    """NFKC, with the characters above kept apart from the number before them."""
-    text = _INVISIBLE.sub("", text).translate(_TRADEMARKS).translate(_DIGITS_OF_OTHER_SCRIPTS)
+    """NFKC, with one answer's spellings made one (see above) and the characters above kept apart from the number
+    before them."""
+    text = _INVISIBLE.sub("", text).translate(_TRADEMARKS).translate(_DIGITS_OF_OTHER_SCRIPTS).translate(_ARABIC_NUMBER_SIGNS)
     text = _DIGIT_GROUP_SEPARATOR.sub("", text)
-    text = _ZERO_DECIMALS.sub(r"\1", _SPACED_SIGN.sub(_currency_glued, _DASH_BETWEEN_NUMBERS.sub("-", text)))
+    text = _SPACED_SIGN.sub(_currency_glued, _DASH_BETWEEN_NUMBERS.sub("-", text))
+    text = _ZERO_DECIMALS.sub(r"\1", _SIGN_AFTER_AN_AMOUNT.sub(_currency_first, text))
     text = _PERCENT_WORDS.sub("%", text)
     text = _ORDINAL_DAY_BEFORE_A_MONTH.sub(r"\1", _ORDINAL_DAY_AFTER_A_MONTH.sub(r"\1", text))
+    text = _DOTTED_ERA_OR_TIME.sub(lambda match: "".join(part or "" for part in match.groups()), text)
+    text = _SPACED_PRODUCT.sub(r"\1", _DEGREE_LOOKALIKE.sub("°", text))
+    text = _HYPHEN_IN_A_NUMBER_WORD.sub(r"\1 ", _COMMA_BEFORE_A_GENERATION.sub(" ", text))
     text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
     text = _DECADE_APOSTROPHE.sub("s", text)
     text = _DEGREE_SPACE.sub("°", text)
@@ -128,13 +153,18 @@ def compatible(text: str) -> str:
     text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
     text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
     text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: " " + unicodedata.normalize("NFKC", match.group(1)), text)
-    text = unicodedata.normalize("NFKC", text)
+    text = _CARET_AFTER_A_LETTER.sub("", unicodedata.normalize("NFKC", text))
     return _without_optional_marks(text) if _OPTIONAL_MARK_SCRIPTS.search(text) else text
 
 
 def _currency_glued(sign_and_space: re.Match) -> str:
     sign = sign_and_space.group(1)
     return sign if unicodedata.category(sign) == "Sc" else sign_and_space.group()
+
+
+def _currency_first(amount: re.Match) -> str:
+    minus, number, sign = amount.groups()
+    return minus + sign + number if unicodedata.category(sign) == "Sc" else amount.group()
 
 
 def _without_optional_marks(text: str) -> str:
@@ -150,7 +180,9 @@ def _without_optional_marks(text: str) -> str:
 
 def fold(char: str) -> str:
     """One character as answers are compared: case-folded, with the variants below read as the plain one."""
-    # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types.
+    # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types, as
+    # does the dotless ı (a capital I stands for both in Turkish: "DİYARBAKIR" is Diyarbakır). Russian writes ё as е at
+    # will ("Петр" is Пётр).
     # The minus sign, the Unicode hyphens, the figure dash and the en dash are the hyphen-minus everyone types ("−5"
     # says -5, "Guinea–Bissau" Guinea-Bissau, "1879–1955" 1879-1955); the em dash is a pause, kept apart.
     # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
@@ -159,7 +191,7 @@ def fold(char: str) -> str:
     return _FOLDED.get(char) or char.casefold()
 
 
-_FOLDED = {"\u0130": "i", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
            "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
 
 

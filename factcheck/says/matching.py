@@ -62,13 +62,15 @@ _HIRAGANA = re.compile("[\u3040-\u309f]")
 # What follows a noun in those scripts without being part of it: Japanese particles (hiragana), Chinese copulas and
 # particles, Korean particles and copulas, and the copulas, linking and possessive words of Thai, Lao, Khmer and
 # Burmese (ending a name written in those scripts is otherwise out of reach without a dictionary).
-_UNSPACED_WORD_ENDS = re.compile("(?:です|でした|でしょう|だった|[はがのをにでともへやだよね]|是|的|在|和|与|與|位于|位於|为|為|也|吧|呢|啊|吗|嗎|呀|"
+_UNSPACED_WORD_ENDS = re.compile("(?:です|でした|でしょう|だった|なんです|なんだ|から|まで|なら|って|[はがのをにでともへやだよね]"
+                                 "|是|的|在|和|与|與|位于|位於|为|為|也|吧|呢|啊|吗|嗎|呀|于|了|哦|嘛|"
                                  # Korean writes a space after a word's particles: one not followed by a space or
                                  # punctuation begins the next part of a compound ("한국은행" is not 한국).
                                  # Possessive (++): particles that overlap ("이야", "이" + "야") must not backtrack.
-                                 "(?:으로|에서|에게|입니다|이다|이에요|예요|이야|이고|이며|이라고|이라는|이라|인데|이지만|"
-                                 "이었|였|었|습니다|어요|니다|이죠|까지|부터|처럼|보다|[은는이가을를의에와과도로만요야고며다죠])++(?![\uac00-\ud7af])"
-                                 "|เป็น|คือ|ซึ่ง|และ|ของ|ที่|ใน|ครับ|ค่ะ|นะ|ไม่"
+                                 "(?:으로|에서|에게|입니다|이다|이에요|예요|이야|이고|이며|이라서|라서|이라고|이라는|이라|인데|이지만|"
+                                 "이었|였|었|습니다|어요|니다|이죠|이지요|지요|이네요|네요|이니까|니까|이므로|므로|까지|부터|처럼|보다"
+                                 "|[은는이가을를의에와과도로만요야고며다죠])++(?![\uac00-\ud7af])"
+                                 "|เป็น|คือ|ซึ่ง|และ|ของ|ที่|ใน|ครับ|ค่ะ|คะ|นะ|ไม่|นั่นเอง"
                                  "|ແມ່ນ|ເປັນ|ຊຶ່ງ|ແລະ|ຂອງ|ທີ່|ໃນ"
                                  "|គឺ|ជា|ដែល|និង|របស់|នៃ|នៅ"
                                  "|သည်|ဖြစ်|၏|နှင့်|မှာ|ကို)")
@@ -80,9 +82,9 @@ def _is_capital(char: str) -> bool:
 
 def _looks_like_a_name(answer: str) -> bool:
     """A name (its last word capitalised: 'Guinea', 'New York'), which a hyphen or a further capitalised word
-    would continue into another name."""
+    would continue into another name; a quantity whose unit is a capital is none ('6 GB', '230 V')."""
     words = answer.split()
-    return bool(words) and _is_capital(words[-1][0])
+    return bool(words) and _is_capital(words[-1][0]) and number_and_unit(answer) is None
 
 
 def _continues_the_name(rest: str) -> bool:
@@ -134,6 +136,8 @@ _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
     r"|November|Dezember)(?!\w)")
 _POST_NOMINAL_OR_I_WITH_A_VERB = re.compile(
     r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?![\w.])"
+    # A company's legal form: "Apple Inc.", "Volkswagen AG", "Nintendo Co., Ltd.".
+    r"|,? (?:Inc|Corp|Ltd|LLC|L\.L\.C|PLC|plc|AG|GmbH|SA|S\.A|SE|NV|N\.V|BV|AB|ASA|KK|SpA|S\.p\.A|Co|Pty)\.?(?!\w)"
     r"| I (?:think|believe|guess|suppose|assume|reckon|hope|know|mean|am|'m|'d|’m|’d|don't|don’t)(?!\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
 # Read in the folded text, where the en dash is a hyphen and the fraction slash a slash ("3–4", "1⁄2").
@@ -144,7 +148,18 @@ _NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic 
 _SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore|tn|cr"
                 # German, Spanish, Portuguese, Italian, French, Dutch, Scandinavian, Russian
                 r"|grand|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
-                r"|mld|mln|billones|billón|miliony|miliardy|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?)s?")
+                r"|mld|mln|billones|billón|miliony|miliardy|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?"
+                r")s?")
+# Scale words of Polish, Czech, Hungarian, Turkish, Finnish, Ukrainian, Indonesian, Vietnamese, Greek, Hindi and Arabic,
+# as normalising writes them (Greek without accents, Arabic without its hamza), then any character but a letter.
+_OTHER_SCALE_WORDS = ("tysięcy tysiące tysiąc milionów miliardów tisíc milionů miliard ezer millió milliárd milyon milyar "
+                      "bin tuhatta miljoonaa miljardia тисяч тисячі тисяча мільйон мільйона мільйонів мільярд мільярдів ribu "
+                      "juta miliar nghìn ngàn triệu tỷ χιλιάδες εκατομμύρια εκατομμύριο δισεκατομμύρια हज़ार हजार लाख करोड़ "
+                      "ألف آلاف مليون ملايين مليار").split()
+_OTHER_SCALE_WORD = re.compile(r"\s(?:" + "|".join(sorted({normalise(word) for word in _OTHER_SCALE_WORDS}, key=len, reverse=True))
+                               + r")(?=[\s\d.,;:!?)\]]|$)")
+# Scale characters written against the number in Chinese, Japanese, Korean and Thai ("12万", "12만 명", "12 ล้าน").
+_SCALE_CHARACTERS = re.compile(r"\s?(?:[十百千万萬亿億兆만억천조백]|ล้าน|พัน|หมื่น|แสน)")
 _FRACTION_WORDS = (r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|twentieth"
                    r"|hundredth|thousandth|millionth)s?")
 # A range in words, in English and other languages: "5 to 10", "10 bis 12", "5 à 10", "5 a 10", "5 hasta 10".
@@ -156,7 +171,9 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              rf"|\s{_RANGE_WORDS}\s\d|(?<=0)'s(?!\w)"
                              # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared".
                              r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s|\s(?:squared|cubed)\b"
-                             r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s"
+                             r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s|[\s-]plus\b"
+                             # An open-ended bound: "50 and up", "50 or more", "18 and over" (as "50+" is not 50).
+                             r"|\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater)\b"
                              r"|\s?(?:bce?|b\.\s?c\.?)(?!\w)|\sbefore\s(?:christ|the\scommon)"
                              # BC in other languages: German and Dutch, French, Spanish, Italian and Portuguese,
                              # Scandinavian, Finnish, Polish, Czech, Russian, Greek.
@@ -169,15 +186,21 @@ _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # a comma, only time and imperial units ("2 hours, 30 minutes" is not 2 hours; "500 mg, 3 times a day" says 500 mg).
 _QUANTITY_GOES_ON = re.compile(r"\.?\s\d|,\s\d+\s?(?:months?|weeks?|days?|hours?|hrs?|minutes?|mins?|seconds?|secs?|"
                                r"inch(?:es)?|in|ounces?|oz|pounds?|lbs?|feet|foot|ft)\b"
-                               r"|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w")
+                               r"|\s(?:and|&)\s(?:a\s)?(?:half|quarter|third|\d)|\s?[x×*·⋅]\s?\d|\sper\s|[·⋅]\w"
+                               r"|(?:(?<=degrees)|(?<=degree))\s(?:[cfkrnsew]|north|south|east|west|fahrenheit|celsius|centigrade|kelvin)(?!\w)")
 # After an amount (a quantity, a percentage or a sum of money: "5 km", "50%", "$5", "45°"), what makes it one end of a
 # range or a part of a rate: "50%-60%", "$5 to $10", "5 km – 10 km", "$5/hour", "5 %/year", "$5 per hour", "$5 and 50
 # cents"; and after one that ends in a symbol, a letter or a digit glued to it: "90°F" is not 90°, "45°30′" not 45°.
-_AMOUNT = re.compile(r"[-+]?[^\w\s]?\d")
-_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d|(?<=°)\s[cfkrnsew](?!\w)"
+_AMOUNT = re.compile(r"[-+]?[^\w\s]?\d[\d.,]*(?:\s?\S+)?")  # a number and at most one word: not "(500) Days of Summer"
+_AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\d"
                              rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
-                             r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person)\b"
-                             r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b")
+                             r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person"
+                             r"|gallon|litre|liter|barrel|pound|kilo|kilogram|ounce|ton|tonne|share|unit|item|piece|mile|kilometre"
+                             r"|kilometer|metre|meter|foot|square)\b|\s(?:hourly|daily|weekly|monthly|yearly|annually|p\.\s?a\.)"
+                             r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b"
+                             r"|\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater)\b"
+                             # A scale or a direction after degrees: "90° F", "45° north" (as "90°F" is not 90°).
+                             r"|(?<=°)\s(?:[cfkrnsew]|north|south|east|west|fahrenheit|celsius|centigrade|kelvin)(?!\w)")
 
 
 def _ends_in_a_month(expected: str) -> bool:
@@ -190,7 +213,7 @@ def _is_a_quantity(expected: str) -> bool:
 
 def _amount_goes_on(said: str, expected: str) -> bool:
     """Whether the amount `expected` (a number with a unit, a percent sign or a currency) goes on in `said`."""
-    if not _AMOUNT.match(expected) or _ends_in_a_month(expected):
+    if not _AMOUNT.fullmatch(expected) or _ends_in_a_month(expected):
         return False
     if _AMOUNT_GOES_ON.match(said, len(expected)):
         return True
@@ -206,7 +229,8 @@ _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven t
                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS + "|"
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
+                                  + r"|an?\s" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|[-\u2014]\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
 # Number words of French, Spanish, Italian, Portuguese and German, which go on with another ("deux mille" is not deux),
@@ -218,10 +242,13 @@ _OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onz
                        "due tre quattro cinque sette otto nove dieci venti trenta quaranta sessanta settanta ottanta "
                        "novanta cento um dois duas três sete oito dez vinte trinta quarenta sessenta oitenta cem "
                        "eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig vierzig fünfzig "
-                       "sechzig siebzig achtzig neunzig hundert").split()
-_OTHER_NUMBER_WORD_GOES_ON = re.compile(r"\s(?:(?:et|y|e|und)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
+                       "sechzig siebzig achtzig neunzig hundert cuatrocientos seiscientos setecientos ochocientos novecientos "
+                       "один одна два две три четыре пять шесть семь восемь девять десять двадцать тридцать сорок "
+                       "пятьдесят шестьдесят семьдесят восемьдесят девяносто сто двести триста "
+                       "twee drie vier vijf zes zeven acht negen tien twintig dertig veertig vijftig honderd duizend").split()
+_OTHER_NUMBER_WORD_GOES_ON = re.compile(r"\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|oder|hasta|tot|и|или|до)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
                                         + r")(?!\w)")
-_NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
+_NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + "|" + _FRACTION_WORDS + r")")
 _OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
@@ -300,6 +327,11 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     positions to written ones)."""
     if cut and len(_WORD_OR_UNSPACED_CHARACTER.findall(said, len(expected))) < _WORDS_AFTER_A_CUT:
         return False
+    # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
+    if expected[-1] in "年년" and _MONTH_AFTER_A_YEAR.match(said, len(expected)):
+        return True
+    if _restated_in_another_unit(said, expected):
+        return True
     following = said[len(expected) : len(expected) + 1]
     # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
     # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
@@ -325,8 +357,9 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if _is_a_quantity(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
                                      or _QUANTITY_GOES_ON.match(said, len(expected))):
         return False
-    if expected[-1].isdigit() and _NUMBER_GOES_ON.match(said, len(expected)):  # also "$5 million", "€3 billion"
-        return False
+    if expected[-1].isdigit() and (_NUMBER_GOES_ON.match(said, len(expected)) or _SCALE_CHARACTERS.match(said, len(expected))
+                                     or _OTHER_SCALE_WORD.match(said, len(expected))):
+        return False  # also "$5 million", "€3 billion", "12万", "12만 명"
     if _amount_goes_on(said, expected):
         return False
     if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
@@ -340,8 +373,11 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
         return False
-    # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon" (as "5 or 6" is not 5).
-    if word_ending and _HEDGE.match(said, len(expected)):
+    # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
+    # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
+    if _HEDGE.match(said, len(expected)) or _DENIED.match(said, len(expected)):
+        return False
+    if _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(written, ends[len(expected) - 1]):
         return False
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium.
@@ -351,7 +387,21 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
 
 
 # Read in the normalised text: the Greek "ή" has lost its accent there, the Arabic "أو" its hamza.
-_HEDGE = re.compile(r"\s\(?(?:or|oder|ou|o|или|또는|او|או|η|या|หรือ|lub|eller)\s\w|,\sor\s\w|\s?/\s?[^\W\d_]"
-                    r"|\sand/or\s")
+_HEDGE = re.compile(r"\s[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|یا|או|η|या|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo"
+                    r"|sau)[\s,]\s?\w|,\sor\s\w|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s[(\[](?:maybe|perhaps|possibly)\s")
+# Read in the written text: a doubt followed by another name or number ("Paris, maybe Lyon"; "Paris, perhaps the most
+# visited city" says Paris).
+_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r",?\s(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe)\s(?=[^\W_]*[A-Z\d])")
+_DENIED = re.compile(r"ではな|ではあ|じゃな|じゃあ|[이가]\s아[니닙닌님]|\s?[-\u2014\u2013]\s?no[,.!]\s|\?\sno[,.!]\s|(?:\.{3}|…)\s?no[,.!]\s")
 _SENTENCE_WORDS = {"I", "No", "As", "At", "In", "He", "Be"}
-_SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!]\s?[a-z]")
+_SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!;:\u2014\u2013-]\s?[a-z]")
+_MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
+# A quantity restated in another unit after a slash, "or", "i.e." or an equals sign: "100°C/212°F", "5 km, or 3.1
+# miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km").
+_RESTATED = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)")
+
+
+def _restated_in_another_unit(said: str, expected: str) -> bool:
+    quantity = number_and_unit(expected)
+    restated = _RESTATED.match(said, len(expected)) if quantity else None
+    return bool(restated) and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2])

@@ -16,9 +16,11 @@ def bidi_visible(text: str) -> str:
 # Control characters (C0, DEL, C1) and line and paragraph separators act on a terminal or a log rather than show (an
 # escape sequence erases a line, a newline forges one); bidirectional controls reorder what is shown around them.
 TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_UNPRINTABLE = re.compile(f"{TERMINAL_CONTROLS.pattern}|{BIDI_CONTROLS.pattern}")
+# An unpaired surrogate (JSON may escape one: "\ud800") is no text: printing it in UTF-8 raises.
+_UNPRINTABLE = re.compile(f"{TERMINAL_CONTROLS.pattern}|{BIDI_CONTROLS.pattern}|[\ud800-\udfff]")
 
 
 def visible_controls(text: str) -> str:
-    """`text` with each character above written as its escape (ESC as the four characters \\x1b, a newline as \\n)."""
+    """`text` with each character above, and each unpaired surrogate, written as its escape (ESC as the four
+    characters \\x1b, a newline as \\n)."""
     return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)

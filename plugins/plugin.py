@@ -24,6 +24,7 @@ import fnmatch
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -228,13 +229,27 @@ def _check_outputs(run: FactcheckRun) -> None:
         if path in seen:
             raise pytest.UsageError(f"factcheck: {seen[path]} and {name} are the same file, {path}: give each its own path")
         seen[path] = name
-        reason = unwritable_reason(path) if written else None
+        reason = unwritable_reason(path) if written else _blocking_reason(path)
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     for path, name in seen.items():
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
+
+
+def _blocking_reason(path: Path) -> str | None:
+    """Why pytest's own writing of `path` (the JUnit XML, written in place) would hang or fail: a FIFO blocks until
+    something reads it, which nothing does; a character device (/dev/null) takes the text."""
+    from factcheck.cache import file_kind
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # not there: pytest makes it
+    if stat.S_ISREG(mode) or stat.S_ISCHR(mode):
+        return None
+    return f"it is {file_kind(mode)}, not a regular file" + (": pytest would wait for a reader forever" if stat.S_ISFIFO(mode) else "")
 
 
 # What the start of a report written before holds: only such a file (or none) is replaced by a new report. pytest's
@@ -357,6 +372,10 @@ class FactcheckRun:
         self.baseline_path = baseline_path(config)
         self.suite_patterns: list[str] = _suite_patterns(config)
         self.gate: ReleaseGate | None = None
+        # On an xdist worker: why the run cannot go on, said once the worker's collection reached the controller,
+        # which says it first (a usage error raised on a worker would only crash it, and the controller show none).
+        self._worker_refusal: str | None = None
+        self._controller_checked_gate = False
         self.threshold_failures: list[tuple[str, float, float]] = []
         self._session: FactcheckSession | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
@@ -371,6 +390,7 @@ class FactcheckRun:
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
+        self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
         self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
@@ -463,6 +483,10 @@ class FactcheckRun:
         if collection_path.is_symlink() and _links_back_up(collection_path):
             self._link_loops.append(collection_path)
             return True
+        if "suites" in collection_path.parts[:-1] and _skipped_by_pytest(collection_path, config):
+            # pytest passes over "build", "dist", ".*" and the like: a suite there would silently never run.
+            named = self._named_files()
+            self._in_skipped_folders += [path for path in _suites_under(collection_path) if path.resolve() not in named]
         return None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
@@ -473,7 +497,11 @@ class FactcheckRun:
             shown = _relative(file_path, self.config.rootpath)  # pytest names files by their path below the root
             if visible_controls(shown) != shown:
                 # pytest would print such a path raw (an escape sequence rewrites the terminal, a newline forges a
-                # line) and write it into JUnit XML, which it breaks: the run stops at collection instead.
+                # line) and write it into JUnit XML, which it breaks: the run stops at collection instead. On an xdist
+                # worker, a collection error under the escaped name: the controller shows it, and the run fails.
+                if is_xdist_worker(self.config):
+                    return UnprintableSuiteName.from_parent(parent, path=file_path, name=visible_controls(file_path.name),
+                                                            nodeid=visible_controls(shown))
                 self._unprintable_names.append(file_path)
                 return None
             # A JSON file named on the command line is meant as a suite wherever it lies (an invalid one says why).
@@ -504,6 +532,11 @@ class FactcheckRun:
             lines.append(f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
                          f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
                          "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
+                         "command line")
+        if self._in_skipped_folders:
+            lines.append(f"factcheck: {len(self._in_skipped_folders)} suite file(s) lie in folders pytest does not enter "
+                         f"(its norecursedirs ini option: {' '.join(config.getini('norecursedirs'))}), so they were not "
+                         f"collected: {self._shown(self._in_skipped_folders)}. Rename the folder, or name the file on the "
                          "command line")
         if self._link_loops:
             lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
@@ -584,9 +617,11 @@ class FactcheckRun:
         self.gate = self._load_gate()
         if self.gate is None:
             return
-        if not config.pluginmanager.has_plugin("skipping"):
-            raise pytest.UsageError("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping "
-                                    "plugin handles, and this run turned it off (-p no:skipping): drop that option")
+        if problem := _skipping_problem(config):
+            if is_xdist_worker(config):
+                self._worker_refusal = problem
+                return
+            raise pytest.UsageError(problem)
         per_suite: dict[int, tuple[Settings, list[str]]] = {}  # id(suite) -> its settings and the templates asked
         for item in facts:
             if id(item.suite) not in per_suite:
@@ -603,9 +638,12 @@ class FactcheckRun:
                             f"{settings.require}") + " in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
 
+    @pytest.hookimpl(trylast=True)  # on an xdist worker, after the worker sent its collection to the controller
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
+        if self._worker_refusal:
+            pytest.exit(self._worker_refusal, returncode=pytest.ExitCode.USAGE_ERROR)
         if self._unprintable_names:
             names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
             raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
@@ -622,18 +660,25 @@ class FactcheckRun:
 
     def _load_gate(self) -> ReleaseGate | None:
         """The gate on the baseline, read when fact items are collected (a run of Python tests never needs it)."""
+        gate, problem = self._read_gate()
+        if problem is None:
+            return gate
+        if is_xdist_worker(self.config):
+            self._worker_refusal = problem
+            return None
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def _read_gate(self) -> tuple[ReleaseGate | None, str | None]:
+        """The gate on the baseline (None where no baseline gates this run), or why the baseline cannot gate it."""
         path = self.baseline_path
         if path is None or self.recording:
-            return None
+            return None, None
         if not path.exists():
-            pytest.exit(
-                f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`",
-                returncode=pytest.ExitCode.USAGE_ERROR,
-            )
+            return None, f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`"
         try:
-            return ReleaseGate(load_baseline(path))
+            return ReleaseGate(load_baseline(path)), None
         except BaselineError as error:
-            pytest.exit(f"factcheck: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+            return None, f"factcheck: {error}"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
@@ -655,8 +700,16 @@ class FactcheckRun:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
-        """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts."""
-        self._facts_selected = self._facts_selected or any(".json::" in node_id for node_id in ids)
+        """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts; and,
+        before any fact is scheduled, whether the baseline can gate them (the workers would only crash on it)."""
+        facts = any(".json::" in node_id for node_id in ids)
+        self._facts_selected = self._facts_selected or facts
+        if facts and not self._controller_checked_gate:
+            self._controller_checked_gate = True
+            gate, problem = self._read_gate()
+            problem = problem or (_skipping_problem(self.config) if gate is not None else None)
+            if problem:
+                pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -838,6 +891,38 @@ def _links_back_up(path: Path) -> bool:
         return False
 
 
+def _skipping_problem(config: pytest.Config) -> str | None:
+    if config.pluginmanager.has_plugin("skipping"):
+        return None
+    return ("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping plugin handles, and this "
+            "run turned it off (-p no:skipping): drop that option")
+
+
+def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:
+    """Whether pytest's norecursedirs keeps it out of the folder `path` (matched on the folder's name, as pytest
+    matches patterns without a slash)."""
+    try:
+        is_folder = path.is_dir()
+    except OSError:
+        return False
+    return is_folder and any(fnmatch.fnmatch(path.name, pattern) for pattern in config.getini("norecursedirs") if "/" not in pattern)
+
+
+_MOST_FILES_LOOKED_AT = 1000  # in one skipped folder: a suites folder is small, and a stray .venv in one must cost little
+
+
+def _suites_under(folder: Path) -> list[Path]:
+    """The JSON files below `folder` that look like fact suites (at most _MOST_FILES_LOOKED_AT files looked at)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for index, path in enumerate(folder.rglob("*.json")):
+            if index >= _MOST_FILES_LOOKED_AT:
+                break
+            if _looks_like_a_suite(path):
+                found.append(path)
+    return sorted(found)
+
+
 def _looks_like_a_suite(path: Path) -> bool:
     """A JSON file whose start names the keys of a fact suite; read only its first bytes (a repository may hold
     many JSON files, and the plugin must cost next to nothing where it is not used)."""
@@ -862,6 +947,14 @@ def _relative(path: Path, root: Path) -> str:
 
 def _run(config: pytest.Config) -> FactcheckRun:
     return config.stash[RUN_KEY]
+
+
+class UnprintableSuiteName(pytest.File):
+    """On an xdist worker, a suite file whose name holds control characters: a collection error, named escaped."""
+
+    def collect(self):
+        raise self.CollectError(f"factcheck: suite file name holding control characters, which pytest would print raw "
+                                f"into the terminal and JUnit XML: {self.nodeid}; rename it")
 
 
 class SuiteFile(pytest.File):

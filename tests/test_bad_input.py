@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from factcheck.suites import suite as suite_module
 from factcheck.gate.baseline import BaselineError, load_baseline
+from factcheck.display import visible_controls
 from factcheck.suites.prompts import build_prompt, subject_token_index
 from factcheck.says.saycheck import SayOptions, run_relation
 from factcheck.suites.suite import MAX_JSON_DEPTH, Fact, Suite, SuiteError, load_suite, parse_suite
@@ -102,7 +103,7 @@ def assert_refused_naming_file_and_pointer(load, error_class, path: Path, expect
     assert error.path == str(path)
     assert [pointer for pointer, _ in error.problems] == [expected["pointer"]], error.problems
     assert expected["message"] in error.problems[0][1]
-    assert str(error).startswith(f"{path}: {expected['pointer'] or '/'}: ")
+    assert str(error).startswith(visible_controls(f"{path}: {expected['pointer'] or '/'}: "))  # escaped where unprintable
     assert sha256(path) == before  # reading never touches the file
     return str(error)
 
@@ -372,11 +373,6 @@ def test_bad_report_file_is_rejected_by_diff_with_file_pointer_and_fix(path):
 # ---- the whole corpus through pytest -------------------------------------------------------------------
 
 
-def _as_junit_shows(text: str) -> str:
-    """JUnit XML cannot hold a lone surrogate; pytest writes it as '#xD800'."""
-    return "".join(f"#x{ord(c):04X}" if "\ud800" <= c <= "\udfff" else c for c in text)
-
-
 def _project_files(root: Path) -> dict[str, str]:
     return {
         path.relative_to(root).as_posix(): sha256(path)
@@ -412,7 +408,7 @@ def test_pytest_reports_every_bad_file_runs_the_good_suite_and_modifies_nothing(
         case = cases[f"{path.stem}[invalid suite]"]
         failure = case.find("failure")
         assert failure is not None, path.name
-        pointer = _as_junit_shows(expected[path.name]["pointer"])
+        pointer = visible_controls(expected[path.name]["pointer"])  # a lone surrogate is shown as its escape
         assert f"suites/{path.name}: {pointer or '/'}: " in failure.text, path.name
     good = [name for name in cases if name.startswith("country_capital[")]
     assert sorted(good) == sorted(f"country_capital[{s}]" for s, _ in good_facts)

@@ -487,6 +487,18 @@ def test_an_absolute_suite_path_of_another_checkout_is_kept_and_one_gone_here_dr
     assert dropped == ["gone"] and set(load_baseline(path).facts) == {"elsewhere"}
 
 
+def test_a_suite_path_the_file_system_cannot_look_up_is_kept(tmp_path):
+    from factcheck.gate.release_gate import record as record_baseline
+
+    too_long = "x" * 5000 + ".json"  # over the file system's name limit: looking it up raises ENAMETOOLONG
+    suites = {"long": {"content_hash": "a", "path": too_long}, "long_absolute": {"content_hash": "b", "path": f"/{too_long}"}}
+    path = tmp_path / "baseline.json"
+    write_baseline(path, build_baseline(MODEL, suites, [record("long", "France", "Paris", True),
+                                                        record("long_absolute", "Peru", "Lima", True)]))
+    _, _, dropped = record_baseline(path, MODEL, {}, [], root=tmp_path)
+    assert dropped == [] and set(load_baseline(path).facts) == {"long", "long_absolute"}
+
+
 def test_recording_drops_a_relation_whose_suite_file_is_gone_and_keeps_one_that_named_none(tmp_path):
     from factcheck.gate.release_gate import record as record_baseline
 

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import shutil
 import sys
 from pathlib import Path
 
@@ -438,3 +439,24 @@ def test_a_cache_path_that_is_a_file_is_said_before_any_conversion(fake_wheel, t
     with pytest.raises(FactcheckError, match=f"{not_a_folder} is not a directory; set FACTCHECK_CACHE to a writable folder"):
         default_model.converted_folder()
     assert fake_wheel["conversions"] == 0
+
+
+@pytest.mark.parametrize("entry", ["a dangling link", "a file", "a link to a folder without the marker"])
+def test_a_converted_model_entry_that_is_no_complete_folder_is_replaced(fake_wheel, tmp_path, entry):
+    # A restored CI cache can leave a dangling link at the entry's path; a file there is as unusable. Both are derived
+    # data: converted again, not an error on every run.
+    folder = default_model.converted_folder()
+    shutil.rmtree(folder)
+    elsewhere = tmp_path / "elsewhere"
+    if entry == "a dangling link":
+        folder.symlink_to(tmp_path / "gone")
+    elif entry == "a file":
+        folder.write_text("not a model", encoding="utf-8")
+    else:
+        elsewhere.mkdir()
+        (elsewhere / "keep.txt").write_text("mine", encoding="utf-8")
+        folder.symlink_to(elsewhere)
+    assert load_model().num_layers == 2 and fake_wheel["conversions"] == 2
+    assert folder.is_dir() and not folder.is_symlink() and (folder / default_model.MARKER_FILE).is_file()
+    if entry == "a link to a folder without the marker":
+        assert (elsewhere / "keep.txt").read_text(encoding="utf-8") == "mine"  # the link went, not what it named

@@ -259,6 +259,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(projec
         (["--factcheck-baseline=a_folder", "--factcheck-update-baseline"], "it is a directory"),
         (["--factcheck-report=a_fifo"], "it is a FIFO (named pipe), not a regular file"),
         (["--factcheck-html=null"], "it is a character device, not a regular file"),
+        # pytest writes its JUnit XML in place: into a FIFO nobody reads, it would wait forever after the last fact.
+        (["--junitxml=a_fifo"], "it is a FIFO (named pipe), not a regular file: pytest would wait for a reader forever"),
         # /proc passes root's access checks but takes no file: found by making one, not at the end of the run.
         (["--factcheck-report=/proc/version"], "the folder /proc takes no new file"),
     ):
@@ -267,6 +269,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fact_runs(projec
         assert "cannot be written to" in result.stderr.str() and reason in result.stderr.str()
         assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
     assert (project.path / "a_fifo").is_fifo() and Path("/dev/null").is_char_device()
+    assert run(project, "suites", "--collect-only", "--junitxml=null").ret == pytest.ExitCode.OK  # /dev/null takes it
     gated = run(project, "suites", "--factcheck-baseline=null")
     assert gated.ret == pytest.ExitCode.USAGE_ERROR and "not a regular file" in gated.stdout.str() + gated.stderr.str()
 
@@ -452,6 +455,19 @@ def test_an_accuracy_and_its_minimum_are_shown_with_the_digits_that_tell_them_ap
     assert _percent(5e-324) != "0%"
 
 
+def test_a_suite_in_a_folder_pytest_does_not_enter_is_explained(project):
+    # pytest's norecursedirs passes over "build", "dist", ".*" and the like: a suite there would never run.
+    write_suite(project.path / "suites" / "build", "capitals")
+    write_suite(project.path / "suites" / ".drafts", "rivers")
+    (project.path / "suites" / "dist").mkdir()
+    (project.path / "suites" / "dist" / "config.json").write_text('{"not": "a suite"}')
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "2 suite file(s) lie in folders pytest does not enter (its norecursedirs ini option:" in output, output[-2000:]
+    assert "suites/.drafts/rivers.json, suites/build/capitals.json" in output and "config.json" not in output
+    named = run(project, "suites", "suites/build/capitals.json", "--collect-only", "-q").stdout.str()
+    assert "1 suite file(s) lie in folders pytest does not enter" in named and "suites/.drafts/rivers.json" in named
+
+
 def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(project):
     write_suite(project.path / "facts", "capitals")
     (project.path / "facts" / "settings.json").write_text('{"not": "a suite"}')
@@ -591,3 +607,30 @@ def test_a_suite_file_name_holding_control_characters_stops_the_run_shown_escape
         assert "control characters" in result.stderr.str() and "rename" in result.stderr.str()
         assert "\x1b" not in output and "\nPASS" not in output and "\u202e" not in output
         forged.unlink()
+
+
+@pytest.mark.slow
+def test_under_xdist_a_baseline_or_file_name_the_run_cannot_use_is_said_not_an_internal_error(project):
+    pytest.importorskip("xdist")
+    baseline = project.path / "bl.json"
+    assert run(project, "suites", "--factcheck-lre=off", f"--factcheck-baseline={baseline}", "--factcheck-update-baseline").ret in (0, 1)
+    broken = json.loads(baseline.read_text(encoding="utf-8"))
+    relation = next(iter(broken["facts"]))
+    broken["facts"][relation][CAPITALS[0][0]]["margin"] = "oops"
+    (project.path / "broken.json").write_text(json.dumps(broken), encoding="utf-8")
+    for args, said in (
+        (["--factcheck-baseline=missing.json"], "baseline file"),
+        (["--factcheck-baseline=broken.json"], "/margin: expected"),
+        ([f"--factcheck-baseline={baseline}", "-p", "no:skipping"], "turned it off (-p no:skipping)"),
+    ):
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2", *args)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-3000:]
+        assert said in output and "passed" not in output and "failed" not in output, output[-3000:]
+    suite = project.path / "suites" / "geo" / "country_capital.json"
+    (suite.parent / "cap\x1b[31m.json").write_bytes(suite.read_bytes())
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
+    output = result.stdout.str() + result.stderr.str()
+    # A collection error under the escaped name: the run fails (xdist runs the other suites on).
+    assert result.ret != pytest.ExitCode.OK and "INTERNALERROR" not in output and "\x1b" not in output, output[-3000:]
+    assert "ERROR suites/geo/cap\\x1b[31m.json" in output and "control characters" in output and "rename it" in output

@@ -377,6 +377,22 @@ def test_an_answer_of_only_quotes_or_brackets_is_refused_naming_it(tmp_path):
     load_suite(write(tmp_path, document))
 
 
+def test_a_distractor_statement_needs_both_placeholders_and_is_checked_in_linear_time(tmp_path):
+    import time
+
+    for statement in ("{subject} is in Europe.", "It is {wrong}.", "{subject}" * 300_000):
+        document = valid()
+        document["settings"] = {"distractor": {"statement": statement}}
+        start = time.perf_counter()
+        rejected = rejection(tmp_path, document)
+        assert time.perf_counter() - start < 5  # the schema's pattern took the square of the length: 22 s at 270 KB
+        assert "needs both {subject} and {wrong}" in message_at(rejected, "/settings/distractor/statement")
+    for statement in ("{wrong}, not {subject}", "{subject} is in {wrong}."):
+        document = valid()
+        document["settings"] = {"distractor": {"statement": statement}}
+        load_suite(write(tmp_path, document))
+
+
 def test_a_distractor_needs_a_visible_one_line_statement_and_another_object(tmp_path):
     for statement in ("{subject} is in {wrong}.\nReally", "{subject}\u0000 is in {wrong}."):
         document = valid()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -318,6 +319,7 @@ def migrate_version_1(document: Any) -> Any:
 
 def parse_baseline(document: Any, path: str | Path | None = None) -> Baseline:
     """Validate a parsed document (a version 1 document is migrated first) and build a Baseline, or raise BaselineError."""
+    refuse_unpaired_surrogates(document, path if path is not None else "<baseline>")
     migrated = migrate_version_1(document)
     problems = validation_problems(migrated)
     if problems and migrated is not document:
@@ -354,12 +356,41 @@ def read_document(path: str | Path, fix: str = RERECORD_HINT) -> Any:
     """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising BaselineError on any problem."""
     path = Path(path)
     try:
-        return read_json_document(path, max_bytes=MAX_BASELINE_BYTES)
+        document = read_json_document(path, max_bytes=MAX_BASELINE_BYTES)
     except SuiteError as error:
         problems = list(error.problems)
         if path.exists() and any("invalid JSON" in message for _, message in problems):
             problems = [(pointer, f"{message} (the file is damaged: truncated or badly hand-edited?)") for pointer, message in problems]
         raise BaselineError(path, problems, fix=fix) from None
+    return document
+
+
+def refuse_unpaired_surrogates(document: Any, path: str | Path, fix: str = RERECORD_HINT) -> None:
+    """Raise BaselineError at the first key or string of a baseline or report that holds an unpaired surrogate: JSON
+    may escape one (\\ud800), but it is no text, and printing or writing it back would fail in UTF-8."""
+    if (where := _unpaired_surrogate(document, [])) is not None:
+        raise BaselineError(path, [(json_pointer(where), "holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
+                                    "which is not text and which no factcheck run writes")], fix=fix)
+
+
+def _unpaired_surrogate(value: Any, where: list) -> list | None:
+    """The path to the first key or string in `value` that holds an unpaired surrogate, else None."""
+    if isinstance(value, str):
+        return where if _SURROGATES.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATES.search(key):
+                return [*where, key]
+            if (found := _unpaired_surrogate(item, [*where, key])) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _unpaired_surrogate(item, [*where, index])) is not None:
+                return found
+    return None
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def load_baseline(path: str | Path) -> Baseline:

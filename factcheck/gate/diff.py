@@ -20,7 +20,8 @@ import jsonschema
 
 from factcheck.display import bidi_visible
 from factcheck.fact_result import FactResult
-from factcheck.gate.baseline import VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document
+from factcheck.gate.baseline import (VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document,
+                                     refuse_unpaired_surrogates)
 from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
 from factcheck.schemas import report_schema
 from factcheck.suites.suite import _describe_schema_error, json_pointer
@@ -100,6 +101,7 @@ def _report_schema() -> dict[str, Any]:
 
 def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     """A JSON report as a Baseline (the facts it ran, with their results), or BaselineError."""
+    refuse_unpaired_surrogates(document, path, fix=REPORT_HINT)
     version = document.get(REPORT_KEY)
     if type(version) is not int or version != REPORT_VERSION:
         raise BaselineError(path, [(f"/{REPORT_KEY}", f"expected report format version {REPORT_VERSION}, got {version!r}")], fix=REPORT_HINT)

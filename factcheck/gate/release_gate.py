@@ -161,9 +161,24 @@ def _suite_exists(recorded_path: str, places: Sequence[Path]) -> bool:
         return True
     path = Path(recorded_path)
     if path.is_absolute():
-        return path.is_file() or not path.parent.is_dir()
+        return _may_be_a_file(path) or not _may_be_a_folder(path.parent)
     folders = dict.fromkeys(folder for place in places for folder in (Path(os.path.abspath(place)), *Path(os.path.abspath(place)).parents))
-    return any((folder / path).is_file() for folder in folders)
+    return any(_may_be_a_file(folder / path) for folder in folders)
+
+
+def _may_be_a_file(path: Path) -> bool:
+    """Path.is_file(), but True where the file system cannot tell (a name too long for it, a folder not searchable)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
+
+
+def _may_be_a_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return True
 
 
 def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],

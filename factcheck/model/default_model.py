@@ -71,12 +71,15 @@ def converted_folder() -> Path:
         "its weights (about 10 s; later loads take ~1 s)",
         file=sys.stderr,
     )
+    with contextlib.suppress(OSError):  # an unwritable cache is said just below
+        # An entry without the marker (a file, a dangling link a restored CI cache left, a half-made folder) is derived
+        # data, never trusted: moved away before the writability check, which it would fail.
+        _discard_incomplete(folder)
     reason = unwritable_reason(folder / MARKER_FILE)
     if reason:  # said before ten seconds of converting, not after
         raise FactcheckError(f"the default model cannot be converted into {folder}: {reason}; set FACTCHECK_CACHE to a "
                              "writable folder with room (about 600 MB)")
     remove_abandoned_scratch(folder)
-    _discard_incomplete(folder)
     try:
         _convert(source, folder)
     except OSError as error:  # a full disk, a cache folder that cannot be written: nothing half-written is left
@@ -105,14 +108,14 @@ def _discard_incomplete(folder: Path) -> None:
     factcheck publishes complete folders only (the marker is written before the
     rename), so such a folder was damaged or made by hand; it is never trusted.
     """
-    if not folder.exists() or (folder / MARKER_FILE).is_file():
+    if (folder / MARKER_FILE).is_file() or not (folder.exists() or folder.is_symlink()):
         return
     stale = folder.with_name(f".{folder.name}.{os.getpid()}.stale")
     try:
-        os.rename(folder, stale)
+        os.rename(folder, stale)  # a link is moved itself, not what it names
     except FileNotFoundError:  # another process moved it first
         return
-    if stale.is_dir():
+    if stale.is_dir() and not stale.is_symlink():
         shutil.rmtree(stale, ignore_errors=True)
     else:
         stale.unlink(missing_ok=True)

@@ -276,6 +276,9 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]
         return pointer + json_pointer([key]), f"unknown key {key!r}; allowed keys here: {', '.join(allowed)}"
     if error.validator == "pattern" and error.schema.get("pattern") == "\\{subject\\}":
         return pointer, f"template {error.instance!r} has no {PLACEHOLDER} placeholder"
+    if error.validator == "pattern" and "wrong" in error.schema.get("pattern", ""):
+        return pointer, (f"the distractor statement {json.dumps(error.instance)[:80]} needs both {PLACEHOLDER} and {{wrong}} "
+                         "(the fact's subject and another fact's object)")
     if error.validator == "pattern" and error.schema.get("pattern") == "\\S":
         return pointer, "expected a non-empty string, got only whitespace"
     if error.validator == "uniqueItems" and isinstance(error.instance, list):

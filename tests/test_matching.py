@@ -525,3 +525,12 @@ def test_the_outside_reviews_matching_corpus():
     assert not wrong, "\n".join(wrong)
     assert [pair for pair in corpus["key_same"] if answer_key(pair[0]) != answer_key(pair[1])] == []
     assert [pair for pair in corpus["key_different"] if answer_key(pair[0]) == answer_key(pair[1])] == []
+
+
+def test_a_doubt_hedges_only_before_another_name_or_number():
+    for generated, answer in ((" Paris, perhaps Europe's most visited city", "Paris"), (" Paris (possibly founded in 250 BC)", "Paris"),
+                              (" Paris, probably.", "Paris"), (" Hà Nội sau đó", "Hà Nội")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    for generated, answer in ((" Paris, maybe Lyon", "Paris"), (" 5 (maybe 6)", "5"), (" Paris (maybe Lyon)", "Paris"),
+                              (" București sau Cluj", "București")):
+        assert matching_answer(generated, [answer]) is None, generated

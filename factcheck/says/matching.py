@@ -388,10 +388,12 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
 
 # Read in the normalised text: the Greek "ή" has lost its accent there, the Arabic "أو" its hamza.
 _HEDGE = re.compile(r"\s[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|یا|או|η|या|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo"
-                    r"|sau)[\s,]\s?\w|,\sor\s\w|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s[(\[](?:maybe|perhaps|possibly)\s")
-# Read in the written text: a doubt followed by another name or number ("Paris, maybe Lyon"; "Paris, perhaps the most
-# visited city" says Paris).
-_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r",?\s(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe)\s(?=[^\W_]*[A-Z\d])")
+                    r")[\s,]\s?\w|,\sor\s\w|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s")
+# Read in the written text: a doubt followed by another name or number ("Paris, maybe Lyon", "5 (maybe 6)"; "Paris,
+# perhaps the most visited city", "Paris, perhaps Europe's most visited city" say Paris).
+# Romanian "sau" too, which is also Vietnamese for "after" ("Hà Nội sau đó").
+_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:,?\s|\s[(\[])(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe|sau)\s"
+                                            r"(?=[A-Z\d][^\s'’]*(?:\s|[,.;:!?)\]]|$))")
 _DENIED = re.compile(r"ではな|ではあ|じゃな|じゃあ|[이가]\s아[니닙닌님]|\s?[-\u2014\u2013]\s?no[,.!]\s|\?\sno[,.!]\s|(?:\.{3}|…)\s?no[,.!]\s")
 _SENTENCE_WORDS = {"I", "No", "As", "At", "In", "He", "Be"}
 _SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!;:\u2014\u2013-]\s?[a-z]")

@@ -31,11 +31,12 @@ _DECADE_APOSTROPHE = re.compile(r"(?<=\d0)['’]s(?!\w)")
 _DEGREE_SPACE = re.compile(r"°\s(?=[CFK](?!\w))")
 # Marks that are written or left out at will: Greek accents and breathings (capitals drop them: "ΑΘΗΝΑ" is Αθήνα),
 # Russian stress marks ("Москва́"), Arabic short vowels and the tatweel that stretches a word, Hebrew vowel points and
-# cantillation. Left out on both sides; the marks that make another letter (Russian й, Greek ϊ) stay.
-_OPTIONAL_MARK_SCRIPTS = re.compile("[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u0590-\u06ff]")
+# cantillation, and the Devanagari nukta ("फ्रांस" is फ़्रांस). Left out on both sides; the marks that make another
+# letter (Russian й, Greek ϊ) stay.
+_OPTIONAL_MARK_SCRIPTS = re.compile("[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u0590-\u06ff\u0900-\u097f]")
 _GREEK_OR_CYRILLIC_MARKS = re.compile("([\u0370-\u03ff\u1f00-\u1fff])([\u0300-\u036f]+)|([\u0400-\u04ff])([\u0300\u0301]+)")
 _GREEK_OPTIONAL_MARKS = "\u0300\u0301\u0342\u0313\u0314\u0345"
-_ARABIC_AND_HEBREW_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0610-\u061a\u0640"
+_ARABIC_HEBREW_AND_DEVANAGARI_MARKS = re.compile("[\u093c\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u0610-\u061a\u0640"
                                       "\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
 # A superscript number after a word of four or more letters, or after the punctuation that ends a word, is a footnote
 # mark ("Rome¹", "Rome.²"), not part of the text: NFKC would glue it to the word as a digit. After a short word or a
@@ -89,7 +90,8 @@ _HYPHEN_IN_A_NUMBER_WORD = re.compile(rf"(?<![^\W\d_])({_TENS})-(?=(?:one|two|th
 # and 1879-1955.
 _DASH_BETWEEN_NUMBERS = re.compile("(?<=\\d)(?: [-\u2010-\u2015\u2212] |[\u2014\u2015])(?=\\d)")
 # A percentage written in words is the percent sign: "92 per cent" and "92 percent" are 92%.
-_PERCENT_WORDS = re.compile(r"(?<=\d) ?(?:per ?cent|percent|prozent|por ciento|pour cent|per cento|procent)(?!\w)",
+_PERCENT_WORDS = re.compile(r"(?<=\d) ?(?:per ?cent|percent|pct|prozent|por ciento|por cento|pour cent|per cento|procent|prosent"
+                            r"|процент(?:ов|а)?|відсотк(?:ів|а)|procentu?)(?!\w)",
                             re.IGNORECASE)
 # Characters that are not there for a reader: zero-width spaces and joiners, a soft hyphen, a byte-order mark, and the
 # marks, embeddings and isolates that set the direction of right-to-left text. Taken out, the words they sat between
@@ -168,7 +170,7 @@ def _currency_first(amount: re.Match) -> str:
 
 
 def _without_optional_marks(text: str) -> str:
-    decomposed = _ARABIC_AND_HEBREW_MARKS.sub("", unicodedata.normalize("NFD", text))
+    decomposed = _ARABIC_HEBREW_AND_DEVANAGARI_MARKS.sub("", unicodedata.normalize("NFD", text))
 
     def kept(match: re.Match) -> str:
         if match.group(1):  # Greek: its accents and breathings go, a diaeresis stays
@@ -182,7 +184,7 @@ def fold(char: str) -> str:
     """One character as answers are compared: case-folded, with the variants below read as the plain one."""
     # Case folding turns "İ" into "i" + a combining dot above; without the dot it matches the i everyone types, as
     # does the dotless ı (a capital I stands for both in Turkish: "DİYARBAKIR" is Diyarbakır). Russian writes ё as е at
-    # will ("Петр" is Пётр).
+    # will ("Петр" is Пётр). Persian writes Arabic's yeh and kaf its own way ("ایران" is ايران).
     # The minus sign, the Unicode hyphens, the figure dash and the en dash are the hyphen-minus everyone types ("−5"
     # says -5, "Guinea–Bissau" Guinea-Bissau, "1879–1955" 1879-1955); the em dash is a pause, kept apart.
     # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
@@ -191,7 +193,7 @@ def fold(char: str) -> str:
     return _FOLDED.get(char) or char.casefold()
 
 
-_FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u06cc": "\u064a", "\u06a9": "\u0643", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
            "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
 
 

@@ -409,7 +409,9 @@ def test_a_list_bullet_a_number_or_a_quote_mark_before_the_answer_is_not_part_of
     for generated in (" ¡Madrid!", " ¿Madrid?", " - Madrid", " • Madrid", " 1. Madrid", " > Madrid", " 1) Madrid",
                       " ... Madrid", " … Madrid", " — Madrid", " – Madrid"):
         assert matching_answer(generated, ["Madrid"]) == "Madrid", generated
-    assert matching_answer(" - 5", ["5"]) is None  # a minus, maybe
+    # A spaced hyphen is a bullet, also before a number (a minus is written against it); a spaced plus is a sign.
+    assert matching_answer(" - 1969", ["1969"]) == "1969" and matching_answer(" - 50%", ["50%"]) == "50%"
+    assert matching_answer(" - 5", ["-5"]) is None and matching_answer(" + 5", ["5"]) is None
     assert matching_answer(" • 1969", ["1969"]) == "1969" and matching_answer(" 1) 5 km", ["5 km"]) == "5 km"
     assert matching_answer(" 2. Bundesliga", ["Bundesliga"]) is None  # a German ordinal: a list starts at 1
     assert matching_answer(" 1. Madrid", ["1"]) == "1"  # the answer as written is tried first

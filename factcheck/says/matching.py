@@ -106,6 +106,9 @@ def _continues_the_name(rest: str) -> bool:
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
+    # A title's sequel number carries it on: "Toy Story 2", "Alien 3" ("Paris 2024" says Paris: a year).
+    if re.match(r" \d{1,2}(?![\d.,:/])", rest):
+        return True
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
         return True
@@ -126,18 +129,23 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
-                                 r"|Our|Also|Known|Not|Yes|No)(?!\w)|\w+['\u2019]s(?!\w)")
+                                 r"|Our|Also|Known|Not|Yes|No|In|On|At|As|For|From|With|By|Since|After|Before|During|Once"
+                                 r"|Today|Now|Home|Located|Situated|Founded|Born|Built|Famous|Called|Named|Capital)(?!\w)|\w+['\u2019]s(?!\w)")
 # German prepositions that are also name particles ("Frankfurt am Main", "Rothenburg ob der Tauber") before the common
 # nouns that follow them in a sentence: a time, a season, a part of a place.
 _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
     r" (?:am|im|an|zu|zum|zur) (?:Jahre?|Jahrhundert|Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag|Morgen"
     r"|Abend|Tag|Sommer|Winter|Frühjahr|Frühling|Herbst|Beginn|Anfang|Ende|Alter|Süden|Norden|Osten|Westen|Zentrum"
     r"|Herzen|Rande?|Rahmen|Laufe|Zuge|Auftrag|Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober"
-    r"|November|Dezember)(?!\w)")
+    r"|November|Dezember|Nordosten|Nordwesten|Südosten|Südwesten|Mittelalter|Ersten|Zweiten|Dritten|Krieg|Weltkrieg"
+    r"|Bundesland|Freistaat|Land|Landkreis|Bezirk|Stadtteil|Stadtzentrum|Schatten|Vergleich|Gegensatz)(?!\w)")
 _POST_NOMINAL_OR_I_WITH_A_VERB = re.compile(
     r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?![\w.])"
     # A company's legal form: "Apple Inc.", "Volkswagen AG", "Nintendo Co., Ltd.".
-    r"|,? (?:Inc|Corp|Ltd|LLC|L\.L\.C|PLC|plc|AG|GmbH|SA|S\.A|SE|NV|N\.V|BV|AB|ASA|KK|SpA|S\.p\.A|Co|Pty)\.?(?!\w)"
+    r"|,? (?:Inc|Corp|Ltd|LLC|L\.L\.C|PLC|plc|AG|GmbH|SA|S\.A|SE|NV|N\.V|BV|AB|ASA|KK|SpA|S\.p\.A|Co|Pty|Corporation"
+    r"|Incorporated|Limited|Company|Oyj|Oy|A/S|KGaA|SAS|SARL|Srl|LLP|LP|Holdings|Group)\.?(?!\w)"
+    # A Russian surname's initials: "Пушкин А. С." is Pushkin.
+    r"| [А-ЯЁ]\.\s?[А-ЯЁ]\.(?!\w)"
     r"| I (?:think|believe|guess|suppose|assume|reckon|hope|know|mean|am|'m|'d|’m|’d|don't|don’t)(?!\w)")
 # After a number, a character that carries the number on when a digit follows: 1.5, 1,000, 1:30, 1/2, 10^3, 3-4.
 # Read in the folded text, where the en dash is a hyphen and the fraction slash a slash ("3–4", "1⁄2").
@@ -147,7 +155,8 @@ _NUMBER_JOINERS = ".,:/-~\u2014'\u066b\u066c÷"  # also Swiss 1'000, the Arabic 
 # in words ("5 to 10 million", "5 or 6") 5, nor a decade ("1960's") its first year; a range spaced or not is one.
 _SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrillion|dozen|bn|mn|mrd|mio|lakh|crore|tn|cr"
                 # German, Spanish, Portuguese, Italian, French, Dutch, Scandinavian, Russian
-                r"|grand|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
+                r"|grand(?!\s(?:slam|prix|prize|tour|canyon|central|theft|piano|jury|duke|master|rapids|final|champion"
+                r"|national|opening|total|old|hotel|marnier))|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
                 r"|mld|mln|billones|billón|miliony|miliardy|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?"
                 r")s?")
 # Scale words of Polish, Czech, Hungarian, Turkish, Finnish, Ukrainian, Indonesian, Vietnamese, Greek, Hindi and Arabic,
@@ -162,6 +171,17 @@ _OTHER_SCALE_WORD = re.compile(r"\s(?:" + "|".join(sorted({normalise(word) for w
 _SCALE_CHARACTERS = re.compile(r"\s?(?:[十百千万萬亿億兆만억천조백]|ล้าน|พัน|หมื่น|แสน)")
 _FRACTION_WORDS = (r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|twentieth"
                    r"|hundredth|thousandth|millionth)s?")
+# An open-ended bound or an approximation: "50 and up", "50 or more", "18 and over", "20 and under", "5 et plus",
+# "5 y más", "5 und mehr", "20-odd", "20-ish", "20, give or take" (as "50+" is not 50); a spaced "plus" only where no
+# word follows ("$5 plus tax" says $5).
+_BOUND_OR_APPROXIMATION = (r"\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater|under|below|less|fewer"
+                           r"|lower|younger)\b(?!\s(?:the|a|an|this|that|its|his|her|their)\b)|\s(?:et|ou)\s(?:plus|moins)\b"
+                           r"|\s[yo]\s(?:más|menos)\b|\s(?:und|oder)\s(?:mehr|weniger)\b|\se\s(?:più|meno)(?!\w)"
+                           r"|\s(?:и|или)\s(?:более|больше|менее|меньше)(?!\w)|[\s-](?:odd|something|ish)\b"
+                           r"|,?\sgive\sor\stake\b|,?\smore\sor\sless\b|\sor\sthereabouts\b|-plus\b|\splus(?!\s[^\W\d_])"
+                           r"|\splus\s(?:years?|months?|weeks?|days?|hours?|people|percent)\b")
+# A mixed fraction in words of other languages: "5 et demi", "5 y medio", "cinco y medio", "5 und ein halb".
+_HALF_IN_OTHER_LANGUAGES = r"\s(?:et\sdemie?|y\smedi[oa]|und\sein\shalb|e\smezz[oa]|e\smei[oa]|с\sполовиной)(?!\w)"
 # A range in words, in English and other languages: "5 to 10", "10 bis 12", "5 à 10", "5 a 10", "5 hasta 10".
 _RANGE_WORDS = r"(?:to|or|through|thru|until|till|bis|oder|à|ou|a|al|o|hasta|tot|до|или)"
 _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s-]" + _SCALE_WORDS + r"\b"
@@ -170,15 +190,16 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:(?:a|an|one)\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              rf"|\s{_RANGE_WORDS}\s\d|(?<=0)'s(?!\w)"
                              # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared".
-                             r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s|\s(?:squared|cubed)\b"
-                             r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s|[\s-]plus\b"
-                             # An open-ended bound: "50 and up", "50 or more", "18 and over" (as "50+" is not 50).
-                             r"|\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater)\b"
+                             r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s(?:power|\d|\w+th\b|second|third)|\s(?:squared|cubed)\b"
+                             r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s(?:\d|a\s|an\s|one|two|three|four"
+                             r"|five|six|seven|eight|nine|ten)" + "|" + _BOUND_OR_APPROXIMATION + "|" + _HALF_IN_OTHER_LANGUAGES +
                              r"|\s?(?:bce?|b\.\s?c\.?)(?!\w)|\sbefore\s(?:christ|the\scommon)"
                              # BC in other languages: German and Dutch, French, Spanish, Italian and Portuguese,
-                             # Scandinavian, Finnish, Polish, Czech, Russian, Greek.
+                             # Scandinavian, Finnish, Polish, Czech, Russian, Ukrainian, Bulgarian, Greek, Slovene and
+                             # Croatian, Romanian, Arabic, Hindi.
                              r"|\s(?:v\.\s?chr\.?|v\.\s?u\.\s?z\.?|av\.\s?j\.?-?\s?c\.?|a\.\s?(?:de\s)?c\."
-                             r"|f\.\s?kr\.?|ekr\.?|p\.\s?n\.\s?e\.?|př\.\s?n\.\s?l\.?|до\s?н\.\s?э\.?|π\.\s?χ\.?)(?!\w)")
+                             r"|f\.\s?kr\.?|ekr\.?|p\.\s?n\.\s?e\.?|př\.\s?n\.\s?l\.?|до\s?н\.\s?[эе]\.?|пр\.\s?н\.\s?е\.?"
+                             r"|π\.\s?χ\.?|п\.\s?н\.\s?е\.?|pr\.\s?kr\.?|î\.\s?hr\.?|ق\.\s?م\.?|قبل\sالميلاد|ईसा\sपूर्व|ई\.\s?पू\.?)(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
@@ -196,9 +217,10 @@ _AMOUNT_GOES_ON = re.compile(r"\+|\s?[-~\u2014]\s?[^\w\s]?\d|(?<=[°′″'])\s\
                              rf"|\s{_RANGE_WORDS}\s[^\w\s]?\d"
                              r"|\s?/\s?[^\W\d_]|\s(?:per|a|an)\s(?:year|month|week|day|night|hour|minute|second|head|person"
                              r"|gallon|litre|liter|barrel|pound|kilo|kilogram|ounce|ton|tonne|share|unit|item|piece|mile|kilometre"
-                             r"|kilometer|metre|meter|foot|square)\b|\s(?:hourly|daily|weekly|monthly|yearly|annually|p\.\s?a\.)"
-                             r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b"
-                             r"|\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater)\b"
+                             r"|kilometer|metre|meter|foot|square)\b|\sp\.\s?a\."
+                             # "$15 hourly" is a rate; "50 daily newspapers" is 50.
+                             r"|\s(?:hourly|daily|weekly|monthly|yearly|annually)(?![ \t][^\W\d_])"
+                             r"|\sper\s|\s(?:and|&)\s\d+\s?(?:cents?|pence|p|c)\b|" + _BOUND_OR_APPROXIMATION +
                              # A scale or a direction after degrees: "90° F", "45° north" (as "90°F" is not 90°).
                              r"|(?<=°)\s(?:[cfkrnsew]|north|south|east|west|fahrenheit|celsius|centigrade|kelvin)(?!\w)")
 
@@ -231,7 +253,7 @@ _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth te
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
 _NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
                                   + r"|an?\s" + _SCALE_WORDS + "|"
-                                  + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|[-\u2014]\s)(?:half|"
+                                  + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|-\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
 # Number words of French, Spanish, Italian, Portuguese and German, which go on with another ("deux mille" is not deux),
 # also after "and" ("vingt et un", "treinta y dos").
@@ -246,7 +268,7 @@ _OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onz
                        "один одна два две три четыре пять шесть семь восемь девять десять двадцать тридцать сорок "
                        "пятьдесят шестьдесят семьдесят восемьдесят девяносто сто двести триста "
                        "twee drie vier vijf zes zeven acht negen tien twintig dertig veertig vijftig honderd duizend").split()
-_OTHER_NUMBER_WORD_GOES_ON = re.compile(r"\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|oder|hasta|tot|и|или|до)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
+_OTHER_NUMBER_WORD_GOES_ON = re.compile(_HALF_IN_OTHER_LANGUAGES + r"|\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|u|oder|hasta|tot|и|или|до)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
                                         + r")(?!\w)")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + "|" + _FRACTION_WORDS + r")")
 _OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
@@ -283,9 +305,9 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
 
 
 # A list's first bullet or number, a quoted line's mark, or a pause before the answer: "• 1969", "1. Paris", "> Paris",
-# "... Paris", "— Paris". A hyphen or a plus only before a word ("- 5" may be -5); a list starts at 1 ("2. Bundesliga"
-# is a German ordinal).
-_LIST_OR_QUOTE_MARKER = re.compile(r"(?:[-+](?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)])\s+|(?:\.{3}|…)\s*")
+# "... Paris", "— Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
+# plus only before a word ("+ 5" may be +5); a list starts at 1 ("2. Bundesliga" is a German ordinal).
+_LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)])\s+|(?:\.{3}|…)\s*")
 
 
 def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str | None:
@@ -332,6 +354,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return True
     if _restated_in_another_unit(said, expected):
         return True
+    if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), written[ends[len(expected) - 1] :]):
+        return True
     following = said[len(expected) : len(expected) + 1]
     # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
     # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
@@ -355,7 +379,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
         return False
     if _is_a_quantity(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
-                                     or _QUANTITY_GOES_ON.match(said, len(expected))):
+                                     or _QUANTITY_GOES_ON.match(said, len(expected)) and not _ends_a_sentence(said, expected)):
         return False
     if expected[-1].isdigit() and (_NUMBER_GOES_ON.match(said, len(expected)) or _SCALE_CHARACTERS.match(said, len(expected))
                                      or _OTHER_SCALE_WORD.match(said, len(expected))):
@@ -371,39 +395,98 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
         return False
-    if _looks_like_a_name(answer) and _continues_the_name(written[ends[len(expected) - 1]:]):
+    rest = written[ends[len(expected) - 1] :]
+    if _looks_like_a_name(answer) and _continues_the_name(rest) and not _a_realm_after_a_regnal_name(answer, rest):
         return False
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
     # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
-    if _HEDGE.match(said, len(expected)) or _DENIED.match(said, len(expected)):
+    if (_HEDGE.match(said, len(expected)) and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
-    if _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(written, ends[len(expected) - 1]):
+    if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return False
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
-    # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium.
-    if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(said, len(expected)):
+    # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
+    # Helium" says He).
+    if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(rest):
         return False
     return True
 
 
-# Read in the normalised text: the Greek "ή" has lost its accent there, the Arabic "أو" its hamza.
-_HEDGE = re.compile(r"\s[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|یا|או|η|या|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo"
-                    r")[\s,]\s?\w|,\sor\s\w|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s")
-# Read in the written text: a doubt followed by another name or number ("Paris, maybe Lyon", "5 (maybe 6)"; "Paris,
-# perhaps the most visited city", "Paris, perhaps Europe's most visited city" say Paris).
-# Romanian "sau" too, which is also Vietnamese for "after" ("Hà Nội sau đó").
-_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:,?\s|\s[(\[])(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe|sau)\s"
-                                            r"(?=[A-Z\d][^\s'’]*(?:\s|[,.;:!?)\]]|$))")
-_DENIED = re.compile(r"ではな|ではあ|じゃな|じゃあ|[이가]\s아[니닙닌님]|\s?[-\u2014\u2013]\s?no[,.!]\s|\?\sno[,.!]\s|(?:\.{3}|…)\s?no[,.!]\s")
-_SENTENCE_WORDS = {"I", "No", "As", "At", "In", "He", "Be"}
+def _names_the_element(symbol: str, rest: str) -> bool:
+    """Whether `rest` goes on with the element's name: "He, helium", "I — iodine" give the symbol."""
+    return bool(re.match(rf"\s?[,:;(\u2014\u2013-]?\s?{_SENTENCE_WORDS[symbol]}(?!\w)", rest, re.IGNORECASE))
+
+
+def _a_realm_after_a_regnal_name(answer: str, rest: str) -> bool:
+    """Whether `rest` names the realm of a monarch's regnal name: "Henry VIII" then " of England"."""
+    return bool(_REGNAL_NUMBER.search(answer.strip()) and _REALM_OF_A_REGNAL_NAME.match(rest))
+
+
+def _ends_a_sentence(said: str, expected: str) -> bool:
+    """Whether a full stop after the quantity `expected` ends a sentence: after a unit written out ("3 days. 2 of
+    them"), not after an abbreviation ("6 ft. 2 in.")."""
+    return said[len(expected) : len(expected) + 1] == "." and len(re.split(r"[\s\d]", expected)[-1]) > 3
+
+
+def _a_translation_after_a_slash(said: str, expected: str) -> bool:
+    """Whether a slash after the answer leads to the answer in another script ("Beijing / 北京", "서울/Seoul"): the
+    same answer written twice, no hedge."""
+    after = _SLASH.match(said, len(expected))
+    if not after or after.end() >= len(said):
+        return False
+    scripts = _script(expected[-1]), _script(said[after.end()])
+    return all(scripts) and scripts[0] != scripts[1]
+
+
+def _script(char: str) -> str:
+    """The script of a letter ("LATIN", "CJK", "HANGUL"); a digit or a sign has none."""
+    return unicodedata.name(char, "UNKNOWN").split()[0] if char.isalpha() else ""
+
+
+def _begins_a_name_or_number(text: str) -> bool:
+    """Whether `text` starts with a capitalised word that is no possessive, or a number ("Lyon", "6"; not
+    "Europe's")."""
+    word = re.match(r"[^\s,.;:!?)\]]+", text)
+    return bool(word) and (_is_capital(word.group()[0]) or word.group()[0].isdigit()) and not re.search(r"['’]s$", word.group())
+
+
+# Read in the normalised text: the Arabic "أو" has lost its hamza there. Also after a pause ("Paris... or Lyon",
+# "Paris? Or Lyon?", "Paris — or Lyon"), a pipe ("Paris | Lyon"), and "or" after a comma of Chinese or Japanese.
+_HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
+                    r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.)[\s,]\s?\w|,\sor\s\w"
+                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)")
+_SLASH = re.compile(r"\s?/\s?")
+# Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
+# "Paris, perhaps Europe's most visited city" says Paris), also in other languages, and the "or" words that are also
+# other words: Romanian "sau" ("after" in Vietnamese: "Hà Nội sau đó"), Vietnamese "hay", Greek "ή" (which normalising
+# writes as the article η: "Αθήνα η πρωτεύουσα" says Αθήνα).
+_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[])(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe|sau|hay"
+                                            r"|η|u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
+                                            r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða"
+                                            r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
+# An answer denied right after it: in English after a pause ("Paris — no, Lyon", "Paris. No, wait"; not "No. 1"), in
+# other languages, and in Japanese, Korean, Chinese, Thai, Hindi and Turkish negations.
+_DENIED = re.compile(r"ではな|ではあ|でな[くい]|じゃな|じゃあ|[？?]\s?いいえ|[이가은는]\s아[니닙닌님]|\?\s아니|[？?，,。]?\s?不(?:对|是)|ไม่ใช่|\sनहीं|\sdeğil"
+                     r"|(?:\s?[-\u2014\u2013]\s?|[?.,;!]\s|\.{3}\s?|…\s?)(?:no|нет|ні|nein|non|não|nie|nej|nei|οχι)"
+                     r"(?:[,!]\s|\.(?!\s?\d)\s|\swait\b)")
+_SENTENCE_WORDS = {"I": "iodine", "No": "nobelium", "As": "arsenic", "At": "astatine", "In": "indium", "He": "helium",
+                   "Be": "beryllium"}
+# A monarch's realm after the regnal number: "Henry VIII of England" is Henry VIII.
+_REGNAL_NUMBER = re.compile(r"\s[IVXL]+$")
+_REALM_OF_A_REGNAL_NAME = re.compile(r",? of (?:the )?[A-Z]")
+# Read in the written text: a lower-case word goes on.
 _SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!;:\u2014\u2013-]\s?[a-z]")
 _MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
 # A quantity restated in another unit after a slash, "or", "i.e." or an equals sign: "100°C/212°F", "5 km, or 3.1
 # miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km").
+_RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?\s)"
+                                     r"\s?([^\w\s])\d")
 _RESTATED = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)")
 
 
 def _restated_in_another_unit(said: str, expected: str) -> bool:
+    if unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
+        return restated.group(1) != expected[0]  # "£100 / $130", "$5 billion, or about €4.6 billion"
     quantity = number_and_unit(expected)
     restated = _RESTATED.match(said, len(expected)) if quantity else None
     return bool(restated) and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2])

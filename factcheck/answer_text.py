@@ -70,7 +70,7 @@ _ZERO_DECIMALS = re.compile(r"(?<![\d.,])(\d+)[.,]0{1,2}(?!\d|[.,]\d)")
 # A currency symbol spaced from its amount, or after it, is the amount: "$ 5" and "5 €" are $5 and €5 (a cent sign
 # stays after its number).
 _SPACED_SIGN = re.compile(r"([^\w\s]) (?=\d)")
-_SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])([-+]?)(\d[\d.,]*\d|\d) ?([^\w\s¢])(?!\w)")
+_SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])(?<![^\w\s+\-\u2010-\u2013\u2212])([-+\u2010-\u2013\u2212]?)(\d[\d.,]*\d|\d) ?([^\w\s¢])(?!\w)")
 # The Arabic decimal, thousands and percent signs are the ones everyone types ("٣٫١٤" is 3.14, "٥٠٪" 50%).
 _ARABIC_NUMBER_SIGNS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
 # Other ways of writing one thing after a number: "5 p.m." is 5 pm, "44 B.C." 44 BC, "90º" (an ordinal sign) and
@@ -140,23 +140,38 @@ def compatible(text: str) -> str:
     """NFKC, with one answer's spellings made one (see above) and the characters above kept apart from the number
     before them."""
     text = _INVISIBLE.sub("", text).translate(_TRADEMARKS).translate(_DIGITS_OF_OTHER_SCRIPTS).translate(_ARABIC_NUMBER_SIGNS)
-    text = _DIGIT_GROUP_SEPARATOR.sub("", text)
+    # Before NFKC, which would turn these into letters or digits glued to what comes before them:
+    text = _DEGREE_SPACE.sub("°", _DEGREE_LOOKALIKE.sub("°", text))
+    text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
+    text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
+    text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
+    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: " " + unicodedata.normalize("NFKC", match.group(1)), text)
+    text = unicodedata.normalize("NFKC", text)
+    # After it, on the digits, signs and single spaces it leaves (a superscript or full-width digit is a digit by then,
+    # a line separator a space), until nothing changes: normalising twice gives what normalising once does.
+    text = WHITESPACE.sub(" ", text)
+    # One rewrite can make the text another one applies to ("0$—0": the sign moved, then a dash between numbers).
+    for _ in range(_MOST_REWRITE_ROUNDS):
+        rewritten = _one_spelling(text)
+        if rewritten == text:
+            break
+        text = rewritten
+    return _without_optional_marks(text) if _OPTIONAL_MARK_SCRIPTS.search(text) else text
+
+
+_MOST_REWRITE_ROUNDS = 4
+
+
+def _one_spelling(text: str) -> str:
+    """One round of the rewrites that make one answer's spellings one (see above)."""
+    text = _DIGIT_GROUP_SEPARATOR.sub("", _CARET_AFTER_A_LETTER.sub("", text))
     text = _SPACED_SIGN.sub(_currency_glued, _DASH_BETWEEN_NUMBERS.sub("-", text))
     text = _ZERO_DECIMALS.sub(r"\1", _SIGN_AFTER_AN_AMOUNT.sub(_currency_first, text))
     text = _PERCENT_WORDS.sub("%", text)
     text = _ORDINAL_DAY_BEFORE_A_MONTH.sub(r"\1", _ORDINAL_DAY_AFTER_A_MONTH.sub(r"\1", text))
     text = _DOTTED_ERA_OR_TIME.sub(lambda match: "".join(part or "" for part in match.groups()), text)
-    text = _SPACED_PRODUCT.sub(r"\1", _DEGREE_LOOKALIKE.sub("°", text))
-    text = _HYPHEN_IN_A_NUMBER_WORD.sub(r"\1 ", _COMMA_BEFORE_A_GENERATION.sub(" ", text))
-    text = _SPACE_BETWEEN_INITIALS.sub(r"\1", text)
-    text = _DECADE_APOSTROPHE.sub("s", text)
-    text = _DEGREE_SPACE.sub("°", text)
-    text = _FOOTNOTE_AFTER_A_WORD.sub(lambda match: match.group() if match.group(1) else match.group(2), text)
-    text = _FOOTNOTE_AFTER_PUNCTUATION.sub("", text)
-    text = _POWER.sub(lambda match: "^" + unicodedata.normalize("NFKC", match.group()), text)
-    text = _FRACTION_AFTER_A_DIGIT.sub(lambda match: " " + unicodedata.normalize("NFKC", match.group(1)), text)
-    text = _CARET_AFTER_A_LETTER.sub("", unicodedata.normalize("NFKC", text))
-    return _without_optional_marks(text) if _OPTIONAL_MARK_SCRIPTS.search(text) else text
+    text = _HYPHEN_IN_A_NUMBER_WORD.sub(r"\1 ", _COMMA_BEFORE_A_GENERATION.sub(" ", _SPACED_PRODUCT.sub(r"\1", text)))
+    return _DECADE_APOSTROPHE.sub("s", _SPACE_BETWEEN_INITIALS.sub(r"\1", text))
 
 
 def _currency_glued(sign_and_space: re.Match) -> str:

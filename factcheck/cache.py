@@ -111,6 +111,15 @@ def unwritable_reason(path: Path) -> str | None:
     return None
 
 
+def temporary_prefix(name: str) -> str:
+    """The prefix of a hidden temporary file or folder written beside `name`: the name itself, cut so that the
+    temporary name stays under the file system's limit (255 bytes) however long the final one is."""
+    return f".{name.encode('utf-8')[:_NAME_BYTES_KEPT_IN_TEMPORARY].decode('utf-8', 'ignore')}."
+
+
+_NAME_BYTES_KEPT_IN_TEMPORARY = 96  # with mkstemp's 8 random characters and a short suffix, well under 255 bytes
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one. A file replaced keeps its
     permissions; a link at `path` is replaced, never followed (one planted in an output folder must not redirect the
@@ -118,7 +127,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() and not path.is_symlink() else 0o666 & ~current_umask()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the permissions the file had, or a plain open() would give.
         os.chmod(tmp_name, mode)

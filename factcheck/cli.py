@@ -269,12 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _escape_what_the_output_cannot_encode()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except (FactcheckError, OSError) as error:
         print(f"factcheck: error: {error}", file=sys.stderr)
         return 2
+
+
+def _escape_what_the_output_cannot_encode() -> None:
+    """Text the terminal's encoding lacks ("Côte d'Ivoire" under LC_ALL=C or PYTHONIOENCODING=ascii) is written as
+    escapes, as pytest writes it, rather than ending the command with a traceback and exit 1 ("over budget")."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a stream replaced by a caller may have none
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,10 @@ def resolved(path: str | Path, what: str) -> Path:
         raise pytest.UsageError(f"factcheck: {what} {path} cannot be used: {error}") from None
 
 
+def _output_path(given: str | None) -> str | None:
+    return os.path.abspath(os.path.expanduser(given)) if given else given
+
+
 def baseline_path(config: pytest.Config) -> Path | None:
     """The baseline file: a command-line path is relative to the working directory, an ini path to the ini file."""
     given = config.getoption("factcheck_baseline")
@@ -233,6 +237,11 @@ def _check_outputs(run: FactcheckRun) -> None:
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     for path, name in seen.items():
+        written_by_us = name != "--junitxml" and (name != "the baseline (--factcheck-baseline)" or run.recording)
+        if written_by_us and path.suffix == ".json" and any(fnmatch.fnmatch(str(path), pattern) for pattern in run.suite_patterns):
+            # The next run would collect it as a suite, find it is none, and mark itself incomplete.
+            raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
+                                    f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
@@ -367,7 +376,10 @@ class FactcheckRun:
     def __init__(self, config: pytest.Config, command_line: Settings, ini: Settings):
         self.config = config
         self.command_line, self.ini = command_line, ini
-        self.settings = resolve(command_line, ini)
+        # Output paths as the run checks, writes and names them: `~` expanded (an ini value and `--opt=~/x` reach us
+        # unexpanded), made absolute once (a test that changes the working folder moves nothing).
+        settings = resolve(command_line, ini)
+        self.settings = dataclasses.replace(settings, report=_output_path(settings.report), html=_output_path(settings.html))
         self.recording = bool(config.getoption("factcheck_update_baseline"))
         self.baseline_path = baseline_path(config)
         self.suite_patterns: list[str] = _suite_patterns(config)

@@ -571,3 +571,12 @@ def test_a_missing_model_fails_each_fact_with_the_message_not_an_internal_error(
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and out.count("no such file or folder") >= 3
     assert len(calls) == 1  # one attempt to load, not one per relation
+
+
+def test_a_file_with_a_name_near_the_file_systems_limit_is_written_atomically(tmp_path):
+    from factcheck.cache import temporary_prefix, write_bytes_atomic
+
+    path = tmp_path / ("r" * 250 + ".json")  # 255 bytes: the hidden temporary beside it used to pass the limit
+    write_bytes_atomic(path, b"{}")
+    assert path.read_bytes() == b"{}" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert len(temporary_prefix("é" * 300).encode("utf-8")) < 255 - 20 and len(temporary_prefix("🙂" * 100).encode("utf-8")) < 255 - 20

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from factcheck.gate import diff
-from factcheck.gate.baseline import build_baseline, write_baseline
+from factcheck.gate.baseline import BaselineError, build_baseline, write_baseline
+from factcheck.gate.diff import load_results
 from factcheck.cli import main
 from factcheck.fact_result import FactResult
 
@@ -370,3 +372,30 @@ def test_relation_or_subject_keys_holding_control_characters_are_refused_and_sho
             code, out, err = run(capsys, tmp_path / "base.json", candidate)
             assert code == 2 and "holds control characters" in err, (make, out, err)
             assert "\x1b" not in out + err and "\nPASS" not in out + err and "PASS" not in out
+
+
+def test_a_terminal_that_cannot_encode_suite_text_gets_it_escaped_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    base = baseline_file(tmp_path / "base.json", [record("country_capital", "Côte d'Ivoire", "Yamoussoukro", False)])
+    fixed = report_file(tmp_path / "fixed.json", [record("country_capital", "Côte d'Ivoire", "Yamoussoukro", True)])
+    for extra in ([], ["--markdown"]):
+        done = subprocess.run([sys.executable, "-m", "factcheck.cli", "diff", str(base), str(fixed), *extra], capture_output=True,
+                              env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]  # a passing comparison, not "over budget" (1)
+        assert b"C\\xf4te" in done.stdout and b"Traceback" not in done.stderr
+
+
+def test_a_report_of_many_bad_entries_is_refused_without_building_every_error(tmp_path):
+    from factcheck.suites.suite import first_schema_errors
+
+    path = tmp_path / "many.json"
+    path.write_text('{"factcheck_report_version": 2, "facts": [' + ",".join(["{}"] * 200_000) + "]}", encoding="utf-8")
+    with pytest.raises(BaselineError) as refused:
+        load_results(path)  # building all of them took 2.3 GB at a quarter of this size
+    assert len(refused.value.problems) <= 20 and "/facts/0" in str(refused.value)
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator({"type": "array", "items": {"type": "string"}})
+    assert len(first_schema_errors(validator, list(range(100_000)))) == 200

@@ -380,7 +380,7 @@ def test_a_report_that_fails_to_write_is_said_and_the_run_fails_but_the_summary_
     result = run(project, "suites", "--factcheck-html=out.html", "--factcheck-report=out.json", "--factcheck-lre=off",
                  "--factcheck-baseline=bl.json")
     output = result.stdout.str()
-    assert "factcheck: HTML report NOT written to out.html: RuntimeError: the disk is full" in output
+    assert f"factcheck: HTML report NOT written to {project.path / 'out.html'}: RuntimeError: the disk is full" in output
     assert "factcheck: report written to" in output and (project.path / "out.json").is_file()
     assert "what the model says and knows" in output and "against the baseline" in output  # the gate still ran
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -428,11 +428,17 @@ def test_a_link_loop_as_an_output_path_is_a_usage_error(project):
 def test_a_report_path_that_holds_another_file_is_refused_before_any_fact_runs(project, monkeypatch):
     suite = project.path / "suites" / "geo" / "country_capital.json"
     before = suite.read_bytes()
-    for option in (f"--factcheck-report={suite}", f"--factcheck-html={suite}"):
+    elsewhere = project.path / "notes.json"
+    elsewhere.write_text('{"mine": true}', encoding="utf-8")
+    for option, said in ((f"--factcheck-report={elsewhere}", "is a file that is not a factcheck report"),
+                         (f"--factcheck-html={elsewhere}", "is a file that is not a factcheck report"),
+                         # Where suites are collected, a JSON output is refused as such first.
+                         (f"--factcheck-html={suite}", "lies where suites are collected"),
+                         (f"--factcheck-report={suite}", "lies where suites are collected")):
         result = run(project, "suites", "--factcheck-lre=off", option)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
-        assert "is a file that is not a factcheck report" in result.stderr.str()
-        assert suite.read_bytes() == before
+        assert said in result.stderr.str()
+        assert suite.read_bytes() == before and elsewhere.read_text(encoding="utf-8") == '{"mine": true}'
     # pytest's own JUnit XML would replace it too; a JUnit report written before is replaced as usual.
     for junit in (f"--junitxml={suite}", "--junitxml=$FACTCHECK_TEST_SUITE"):
         monkeypatch.setenv("FACTCHECK_TEST_SUITE", str(suite))
@@ -634,3 +640,24 @@ def test_under_xdist_a_baseline_or_file_name_the_run_cannot_use_is_said_not_an_i
     # A collection error under the escaped name: the run fails (xdist runs the other suites on).
     assert result.ret != pytest.ExitCode.OK and "INTERNALERROR" not in output and "\x1b" not in output, output[-3000:]
     assert "ERROR suites/geo/cap\\x1b[31m.json" in output and "control characters" in output and "rename it" in output
+
+
+def test_output_paths_with_a_tilde_or_a_long_name_are_written_where_they_were_checked(project, monkeypatch):
+    home = project.path / "home"
+    (home / "out").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    earlier = home / "out" / "r.json"
+    earlier.write_text('{"factcheck_report_version": 2, "note": "an earlier run"}', encoding="utf-8")
+    long_name = "r" * 245 + ".json"  # a hidden temporary beside it would pass the file system's 255-byte limit
+    result = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=~/out/r.json", "--factcheck-html=~/out/r.html")
+    assert f"report written to {earlier}" in result.stdout.str(), result.stdout.str()[-2000:]
+    assert "an earlier run" not in earlier.read_text(encoding="utf-8") and not (project.path / "~").exists()
+    result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={long_name}")
+    assert "NOT written" not in result.stdout.str() and (project.path / long_name).is_file()
+
+
+def test_a_report_or_a_baseline_written_where_suites_are_collected_is_refused(project):
+    for args in (["--factcheck-report=suites/report.json"], ["--factcheck-baseline=suites/bl.json", "--factcheck-update-baseline"]):
+        result = run(project, "suites", "--factcheck-lre=off", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "lies where suites are collected" in result.stderr.str()
+        assert not list((project.path / "suites").glob("*.json"))

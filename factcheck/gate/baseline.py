@@ -28,7 +28,8 @@ from factcheck.cache import write_json_atomic
 from factcheck.display import TERMINAL_CONTROLS
 from factcheck.errors import JsonFileError
 from factcheck.fact_result import FactResult
-from factcheck.suites.suite import SuiteError, _describe_schema_error, json_pointer, read_json_document, suite_key
+from factcheck.suites.suite import (SuiteError, _describe_schema_error, first_schema_errors, json_pointer, read_json_document,
+                                     suite_key)
 from factcheck.types import BASELINE_VERSION
 
 VERSION_KEY = "factcheck_baseline_version"
@@ -289,7 +290,7 @@ def validation_problems(document: Any) -> list[tuple[str, str]]:
     if problem:
         return [problem]
     validator = jsonschema.Draft202012Validator(baseline_schema())
-    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    errors = sorted(first_schema_errors(validator, document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
         return [_describe_schema_error(e) for e in errors[:20]]
     return _semantic_problems(document)

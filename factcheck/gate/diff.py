@@ -24,7 +24,7 @@ from factcheck.gate.baseline import (VERSION_KEY, Baseline, BaselineError, build
                                      refuse_unpaired_surrogates)
 from factcheck.gate.comparison import CHANGED, FORGOTTEN, REGRESSED, SUPPRESSED, Comparison, FactChange, RelationAccuracy, compare
 from factcheck.schemas import report_schema
-from factcheck.suites.suite import _describe_schema_error, json_pointer
+from factcheck.suites.suite import _describe_schema_error, first_schema_errors, json_pointer
 from factcheck.types import REPORT_VERSION, VERDICTS
 
 REPORT_KEY = "factcheck_report_version"
@@ -106,7 +106,7 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     if type(version) is not int or version != REPORT_VERSION:
         raise BaselineError(path, [(f"/{REPORT_KEY}", f"expected report format version {REPORT_VERSION}, got {version!r}")], fix=REPORT_HINT)
     validator = jsonschema.Draft202012Validator(_report_schema())
-    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    errors = sorted(first_schema_errors(validator, document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
         raise BaselineError(path, [_describe_schema_error(e) for e in errors[:20]], fix=REPORT_HINT)
     problems: list[tuple[str, str]] = []

@@ -69,6 +69,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from factcheck.cache import temporary_prefix
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.knows.implicit_lre import IMPLICIT_SHARE, ImplicitLre
 from factcheck.knows.know_rules import UNDECIDED_HINT
@@ -545,7 +546,7 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
     if current.get("layer") == layer and current.get("beta") == beta:
         return False
     text = format_suite_json(with_choice(document, layer, beta))
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tune.tmp", dir=path.parent)
+    fd, temporary = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tune.tmp", dir=path.parent)
     try:
         os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, "wb") as handle:
@@ -634,6 +635,10 @@ def run_tune(args) -> int:
                 changed = write_choice(suite.path, result.layer, result.beta)
             except SuiteError as error:
                 print(f"factcheck tune: not written: {error}", file=sys.stderr)
+                failures += 1
+                continue
+            except OSError as error:  # one suite's folder or name that takes no file: the others are still written
+                print(f"factcheck tune: not written: {suite.path}: {error.strerror or error}", file=sys.stderr)
                 failures += 1
                 continue
             print(f"  {'written to' if changed else 'unchanged:'} {suite.path}\n")

@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import current_umask, unwritable_reason
+from factcheck.cache import current_umask, temporary_prefix, unwritable_reason
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
@@ -232,7 +232,7 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
     `replace`."""
     folder = check_output_folder(folder, replace=replace)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(folder.name), dir=folder.parent))
     try:
         try:
             with no_progress_bars():
@@ -244,7 +244,7 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
                                f"{error}; free space there or give another --out (nothing was left behind)") from None
         _usual_permissions(staging)
         if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            old = Path(tempfile.mkdtemp(prefix=temporary_prefix(folder.name) + "old.", dir=folder.parent))
             folder.rename(old / "model")
             try:
                 staging.rename(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -267,6 +268,16 @@ def _depth_problem(document: Any, limit: int | None = None) -> tuple[str, str] |
     return None
 
 
+# Errors taken from a schema check, of which 20 are shown: a small file of many bad entries (a megabyte of `{}`)
+# would otherwise build millions of errors, gigabytes of them, before any is shown.
+_MOST_SCHEMA_ERRORS = 200
+
+
+def first_schema_errors(validator: jsonschema.protocols.Validator, document: Any) -> list[jsonschema.ValidationError]:
+    """The first _MOST_SCHEMA_ERRORS errors of `document` by `validator`, in the order it finds them."""
+    return list(itertools.islice(validator.iter_errors(document), _MOST_SCHEMA_ERRORS))
+
+
 def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]:
     pointer = json_pointer(error.absolute_path)
     if error.validator == "additionalProperties":
@@ -449,7 +460,7 @@ def parse_suite(document: Any, path: str | Path) -> Suite:
     if problem := _other_factcheck_file(document):
         raise SuiteError(path, [problem])
     validator = jsonschema.Draft202012Validator(suite_schema())
-    errors = sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    errors = sorted(first_schema_errors(validator, document), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     # An empty string fails both minLength and the non-blank pattern; report it once.
     too_short = {tuple(e.absolute_path) for e in errors if e.validator == "minLength"}
     errors = [e for e in errors if not (e.validator == "pattern" and tuple(e.absolute_path) in too_short)]

@@ -70,7 +70,8 @@ _ZERO_DECIMALS = re.compile(r"(?<![\d.,])(\d+)[.,]0{1,2}(?!\d|[.,]\d)")
 # A currency symbol spaced from its amount, or after it, is the amount: "$ 5" and "5 €" are $5 and €5 (a cent sign
 # stays after its number).
 _SPACED_SIGN = re.compile(r"([^\w\s]) (?=\d)")
-_SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])(?<![^\w\s+\-\u2010-\u2013\u2212])([-+\u2010-\u2013\u2212]?)(\d[\d.,]*\d|\d) ?([^\w\s¢])(?!\w)")
+_SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])(?<![^\w\s+\-\u2010-\u2013\u2212])([-+\u2010-\u2013\u2212]?)"
+                                   r"(\d[\d.,]*\d|\d) ?([^\w\s¢])(?!\w)")  # not after another sign: "$0$" stays
 # The Arabic decimal, thousands and percent signs are the ones everyone types ("٣٫١٤" is 3.14, "٥٠٪" 50%).
 _ARABIC_NUMBER_SIGNS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
 # Other ways of writing one thing after a number: "5 p.m." is 5 pm, "44 B.C." 44 BC, "90º" (an ordinal sign) and
@@ -208,7 +209,8 @@ def fold(char: str) -> str:
     return _FOLDED.get(char) or char.casefold()
 
 
-_FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u06cc": "\u064a", "\u06a9": "\u0643", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
+_FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u06cc": "\u064a", "\u06a9": "\u0643",
+           "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
            "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
 
 

@@ -538,3 +538,21 @@ def test_a_doubt_hedges_only_before_another_name_or_number():
     for generated, answer in ((" Paris, maybe Lyon", "Paris"), (" 5 (maybe 6)", "5"), (" Paris (maybe Lyon)", "Paris"),
                               (" București sau Cluj", "București")):
         assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_nineteenth_pass():
+    # What a small English chat model writes after an answer: glosses, renamings, rulers with their realm, post-nominal
+    # letters before a full stop, counts after a name, corrections.
+    said = [(" Au, or aurum in Latin.", ["Au"]), (" Mumbai, or Bombay as it was formerly called.", ["Mumbai", "Bombay"]),
+            (" Peter the Great of Russia.", ["Peter the Great"]), (" Isaac Newton FRS.", ["Isaac Newton"]),
+            (" Russia 17 million square kilometres.", ["Russia"]), (" sixty seconds.", ["sixty"]), (" 5 odd numbers", ["5"]),
+            (" 1969 and over 600 million people watched", ["1969"]), (" William Shakespeare - English playwright", ["William Shakespeare"]),
+            (" 0 degrees Celsius or 32 degrees Fahrenheit.", ["0 degrees Celsius"]),
+            (" William Shakespeare, perhaps English literature's greatest writer.", ["William Shakespeare"])]
+    for generated, answers in said:
+        assert matching_answer(generated, answers) == answers[0], generated
+    not_said = [(" Paris, or rather Lyon", ["Paris"]), (" Mumbai, or Bombay", ["Mumbai"]), (" Bank of England", ["Bank"]),
+                (" Toy Story 2 is a film", ["Toy Story"]), (" 20-odd", ["20"]), (" Paris — wait, no, Lyon.", ["Paris"]),
+                (" 1968. Nope, 1969.", ["1968"]), (" Paris, I mean Lyon.", ["Paris"]), (" 5 degrees or 6 degrees", ["5 degrees"])]
+    for generated, answers in not_said:
+        assert matching_answer(generated, answers) is None, generated

@@ -106,8 +106,9 @@ def _continues_the_name(rest: str) -> bool:
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
-    # A title's sequel number carries it on: "Toy Story 2", "Alien 3" ("Paris 2024" says Paris: a year).
-    if re.match(r" \d{1,2}(?![\d.,:/])", rest):
+    # A title's sequel number carries it on: "Toy Story 2", "Alien 3" ("Paris 2024" says Paris: a year; "Brazil 5 times"
+    # and "Russia 17 million square kilometres" a count).
+    if re.match(r" \d{1,2}(?![\d.,:/])(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
         return True
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
@@ -130,7 +131,10 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
 _DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
 _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
                                  r"|Our|Also|Known|Not|Yes|No|In|On|At|As|For|From|With|By|Since|After|Before|During|Once"
-                                 r"|Today|Now|Home|Located|Situated|Founded|Born|Built|Famous|Called|Named|Capital)(?!\w)|\w+['\u2019]s(?!\w)")
+                                 r"|Today|Now|Home|Located|Situated|Founded|Born|Built|Famous|Called|Named|Capital|Officially"
+                                 r"|Formerly|Correct|Right|Answer|But|And|So|Which|What|Who|Where|When|Why|How|Indeed|Actually)"
+                                 # A nationality: "William Shakespeare - English playwright", "Picasso – Spanish painter".
+                                 r"(?!\w)|[A-Z][a-z]+(?:ish|ese|ian|ean|can|ch)(?!\w)|\w+['\u2019]s(?!\w)")
 # German prepositions that are also name particles ("Frankfurt am Main", "Rothenburg ob der Tauber") before the common
 # nouns that follow them in a sentence: a time, a season, a part of a place.
 _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
@@ -140,7 +144,7 @@ _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
     r"|November|Dezember|Nordosten|Nordwesten|Südosten|Südwesten|Mittelalter|Ersten|Zweiten|Dritten|Krieg|Weltkrieg"
     r"|Bundesland|Freistaat|Land|Landkreis|Bezirk|Stadtteil|Stadtzentrum|Schatten|Vergleich|Gegensatz)(?!\w)")
 _POST_NOMINAL_OR_I_WITH_A_VERB = re.compile(
-    r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?![\w.])"
+    r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?!\w|\.\w)"
     # A company's legal form: "Apple Inc.", "Volkswagen AG", "Nintendo Co., Ltd.".
     r"|,? (?:Inc|Corp|Ltd|LLC|L\.L\.C|PLC|plc|AG|GmbH|SA|S\.A|SE|NV|N\.V|BV|AB|ASA|KK|SpA|S\.p\.A|Co|Pty|Corporation"
     r"|Incorporated|Limited|Company|Oyj|Oy|A/S|KGaA|SAS|SARL|Srl|LLP|LP|Holdings|Group)\.?(?!\w)"
@@ -175,9 +179,10 @@ _FRACTION_WORDS = (r"(?:half|halves|third|quarter|fifth|sixth|seventh|eighth|nin
 # "5 y más", "5 und mehr", "20-odd", "20-ish", "20, give or take" (as "50+" is not 50); a spaced "plus" only where no
 # word follows ("$5 plus tax" says $5).
 _BOUND_OR_APPROXIMATION = (r"\s(?:and|or)\s(?:up|upwards?|over|above|more|higher|older|beyond|greater|under|below|less|fewer"
-                           r"|lower|younger)\b(?!\s(?:the|a|an|this|that|its|his|her|their)\b)|\s(?:et|ou)\s(?:plus|moins)\b"
+                           r"|lower|younger)\b(?!\s(?:the|a|an|this|that|its|his|her|their|than)\b|\s\d)|\s(?:et|ou)\s(?:plus|moins)\b"
                            r"|\s[yo]\s(?:más|menos)\b|\s(?:und|oder)\s(?:mehr|weniger)\b|\se\s(?:più|meno)(?!\w)"
-                           r"|\s(?:и|или)\s(?:более|больше|менее|меньше)(?!\w)|[\s-](?:odd|something|ish)\b"
+                           r"|\s(?:и|или)\s(?:более|больше|менее|меньше)(?!\w)|-(?:odd|something|ish)\b"
+                           r"|\s(?:odd|something|ish)\b(?!\s[^\W\d_])"
                            r"|,?\sgive\sor\stake\b|,?\smore\sor\sless\b|\sor\sthereabouts\b|-plus\b|\splus(?!\s[^\W\d_])"
                            r"|\splus\s(?:years?|months?|weeks?|days?|hours?|people|percent)\b")
 # A mixed fraction in words of other languages: "5 et demi", "5 y medio", "cinco y medio", "5 und ein halb".
@@ -251,7 +256,7 @@ _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven t
                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?!seconds\\b)(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
                                   + r"|an?\s" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|-\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
@@ -268,7 +273,8 @@ _OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onz
                        "один одна два две три четыре пять шесть семь восемь девять десять двадцать тридцать сорок "
                        "пятьдесят шестьдесят семьдесят восемьдесят девяносто сто двести триста "
                        "twee drie vier vijf zes zeven acht negen tien twintig dertig veertig vijftig honderd duizend").split()
-_OTHER_NUMBER_WORD_GOES_ON = re.compile(_HALF_IN_OTHER_LANGUAGES + r"|\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|u|oder|hasta|tot|и|или|до)\s)?(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
+_OTHER_NUMBER_WORD_GOES_ON = re.compile(_HALF_IN_OTHER_LANGUAGES + r"|\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|u|oder|hasta|tot|и|или|до)\s)?(?:"
+                                        + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
                                         + r")(?!\w)")
 _NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + "|" + _FRACTION_WORDS + r")")
 _OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
@@ -319,11 +325,13 @@ def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str 
     ends = []  # ends[i]: the written length that covers the first i + 1 folded characters
     for index, part in enumerate(folded_parts):
         ends += [index + 1] * len(part)
-    for answer in answers:
-        # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
-        # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-        for expected in unit_spellings(normalise(answer).lstrip(LEADING_NOISE)):
-            if (expected and said.startswith(expected) and _ends_where_the_answer_does(said, written, ends, expected, answer, cut)
+    # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
+    # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
+    all_expected = [normalise(answer).lstrip(LEADING_NOISE) for answer in answers]
+    for answer, normalised in zip(answers, all_expected):
+        for expected in unit_spellings(normalised):
+            if (expected and said.startswith(expected)
+                    and _ends_where_the_answer_does(said, written, ends, expected, answer, cut, all_expected)
                     and _case_alike_where_it_counts(written, ends, expected, answer)):
                 return answer
     return None
@@ -343,10 +351,11 @@ def _case_alike_where_it_counts(written: str, ends: list[int], expected: str, an
     return unit_as_compared(said_unit) == unit_as_compared(answer_quantity[2])
 
 
-def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool) -> bool:
+def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool,
+                                all_expected: Sequence[str] = ()) -> bool:
     """Whether the folded text `said`, which starts with the folded answer `expected`, ends the answer there rather
     than carrying it on into another word, number or name (`written`: the text before folding; `ends` maps folded
-    positions to written ones)."""
+    positions to written ones; `all_expected`: every answer of the fact, folded)."""
     if cut and len(_WORD_OR_UNSPACED_CHARACTER.findall(said, len(expected))) < _WORDS_AFTER_A_CUT:
         return False
     # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
@@ -400,7 +409,12 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
     # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
-    if (_HEDGE.match(said, len(expected)) and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
+    hedge = _HEDGE.match(said, len(expected))
+    # Between two of the fact's own answers "or" renames, it does not hedge: "Mumbai, or Bombay" with both given.
+    renamed = hedge and any(other and other != expected and said.startswith(other, hedge.end() - 1) for other in all_expected)
+    # A symbol or a name glossed in lower-case words is no hedge: "Au, or aurum in Latin", "NaCl, or sodium chloride".
+    renamed = renamed or (hedge and any(char.isupper() for char in answer) and _GLOSS.match(rest))
+    if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return False
@@ -418,8 +432,9 @@ def _names_the_element(symbol: str, rest: str) -> bool:
 
 
 def _a_realm_after_a_regnal_name(answer: str, rest: str) -> bool:
-    """Whether `rest` names the realm of a monarch's regnal name: "Henry VIII" then " of England"."""
-    return bool(_REGNAL_NUMBER.search(answer.strip()) and _REALM_OF_A_REGNAL_NAME.match(rest))
+    """Whether `rest` names the realm of a ruler's name of two words or more, or with a regnal number: "Henry VIII",
+    "Peter the Great", "Queen Victoria" then " of England" (a one-word name goes on: "Bank of England" is no bank)."""
+    return bool((_REGNAL_NUMBER.search(answer.strip()) or len(answer.split()) > 1) and _REALM_OF_A_REGNAL_NAME.match(rest))
 
 
 def _ends_a_sentence(said: str, expected: str) -> bool:
@@ -447,7 +462,11 @@ def _begins_a_name_or_number(text: str) -> bool:
     """Whether `text` starts with a capitalised word that is no possessive, or a number ("Lyon", "6"; not
     "Europe's")."""
     word = re.match(r"[^\s,.;:!?)\]]+", text)
-    return bool(word) and (_is_capital(word.group()[0]) or word.group()[0].isdigit()) and not re.search(r"['’]s$", word.group())
+    phrase = re.match(r"[^,.;:!?)\]]*", text).group()
+    # A possessive anywhere in the phrase, or "I", begins prose: "perhaps English literature's greatest writer",
+    # "maybe I'm wrong".
+    prose = re.search(r"['’]s?(?:\s|$)", phrase + " ") or re.match(r"I\b", text)
+    return bool(word) and (_is_capital(word.group()[0]) or word.group()[0].isdigit()) and not prose
 
 
 # Read in the normalised text: the Arabic "أو" has lost its hamza there. Also after a pause ("Paris... or Lyon",
@@ -456,6 +475,8 @@ _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|ode
                     r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.)[\s,]\s?\w|,\sor\s\w"
                     r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)")
 _SLASH = re.compile(r"\s?/\s?")
+# ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
+_GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
 # "Paris, perhaps Europe's most visited city" says Paris), also in other languages, and the "or" words that are also
 # other words: Romanian "sau" ("after" in Vietnamese: "Hà Nội sau đó"), Vietnamese "hay", Greek "ή" (which normalising
@@ -467,7 +488,8 @@ _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[])(?:maybe|perhap
 # An answer denied right after it: in English after a pause ("Paris — no, Lyon", "Paris. No, wait"; not "No. 1"), in
 # other languages, and in Japanese, Korean, Chinese, Thai, Hindi and Turkish negations.
 _DENIED = re.compile(r"ではな|ではあ|でな[くい]|じゃな|じゃあ|[？?]\s?いいえ|[이가은는]\s아[니닙닌님]|\?\s아니|[？?，,。]?\s?不(?:对|是)|ไม่ใช่|\sनहीं|\sdeğil"
-                     r"|(?:\s?[-\u2014\u2013]\s?|[?.,;!]\s|\.{3}\s?|…\s?)(?:no|нет|ні|nein|non|não|nie|nej|nei|οχι)"
+                     r"|[,.]\si\smean\s|(?:\s?[-\u2014\u2013]\s?|[?.,;!]\s|\.{3}\s?|…\s?)(?:wait,?\s)?"
+                     r"(?:no|nope|нет|ні|nein|non|não|nie|nej|nei|οχι)"
                      r"(?:[,!]\s|\.(?!\s?\d)\s|\swait\b)")
 _SENTENCE_WORDS = {"I": "iodine", "No": "nobelium", "As": "arsenic", "At": "astatine", "In": "indium", "He": "helium",
                    "Be": "beryllium"}
@@ -481,6 +503,8 @@ _MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
 # miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km").
 _RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?\s)"
                                      r"\s?([^\w\s])\d")
+_UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
+                            r"([^\W\d_]+(?:\s[^\W\d_]+)?)")
 _RESTATED = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)")
 
 
@@ -488,5 +512,8 @@ def _restated_in_another_unit(said: str, expected: str) -> bool:
     if unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
         return restated.group(1) != expected[0]  # "£100 / $130", "$5 billion, or about €4.6 billion"
     quantity = number_and_unit(expected)
+    if quantity is None and _is_a_quantity(expected) and (words := _UNIT_IN_WORDS.match(said, len(expected))):
+        unit = re.sub(r"^[-+]?\d[\d.,]*\s?", "", expected)  # "100 degrees celsius, or 212 degrees fahrenheit"
+        return not unit.startswith(words.group(1))  # in the same unit, a hedge: "5 degrees or 6 degrees"
     restated = _RESTATED.match(said, len(expected)) if quantity else None
     return bool(restated) and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2])

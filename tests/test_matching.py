@@ -541,10 +541,10 @@ def test_a_doubt_hedges_only_before_another_name_or_number():
 
 
 def test_matching_of_the_nineteenth_pass():
-    # What a small English chat model writes after an answer: glosses, renamings, rulers with their realm, post-nominal
-    # letters before a full stop, counts after a name, corrections.
+    # What a small English chat model writes after an answer: glosses, renamings, post-nominal letters before a full
+    # stop, counts after a name, corrections.
     said = [(" Au, or aurum in Latin.", ["Au"]), (" Mumbai, or Bombay as it was formerly called.", ["Mumbai", "Bombay"]),
-            (" Peter the Great of Russia.", ["Peter the Great"]), (" Isaac Newton FRS.", ["Isaac Newton"]),
+            (" Henry VIII of England.", ["Henry VIII"]), (" Isaac Newton FRS.", ["Isaac Newton"]),
             (" Russia 17 million square kilometres.", ["Russia"]), (" sixty seconds.", ["sixty"]), (" 5 odd numbers", ["5"]),
             (" 1969 and over 600 million people watched", ["1969"]), (" William Shakespeare - English playwright", ["William Shakespeare"]),
             (" 0 degrees Celsius or 32 degrees Fahrenheit.", ["0 degrees Celsius"]),

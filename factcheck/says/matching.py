@@ -432,9 +432,9 @@ def _names_the_element(symbol: str, rest: str) -> bool:
 
 
 def _a_realm_after_a_regnal_name(answer: str, rest: str) -> bool:
-    """Whether `rest` names the realm of a ruler's name of two words or more, or with a regnal number: "Henry VIII",
-    "Peter the Great", "Queen Victoria" then " of England" (a one-word name goes on: "Bank of England" is no bank)."""
-    return bool((_REGNAL_NUMBER.search(answer.strip()) or len(answer.split()) > 1) and _REALM_OF_A_REGNAL_NAME.match(rest))
+    """Whether `rest` names the realm of a monarch's regnal name: "Henry VIII" then " of England" (other names go on:
+    "Royal Bank of Scotland" is no Royal Bank)."""
+    return bool(_REGNAL_NUMBER.search(answer.strip()) and _REALM_OF_A_REGNAL_NAME.match(rest))
 
 
 def _ends_a_sentence(said: str, expected: str) -> bool:

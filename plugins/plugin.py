@@ -222,23 +222,28 @@ def _check_outputs(run: FactcheckRun) -> None:
     output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
     from factcheck.cache import unwritable_reason
 
-    files = [("--factcheck-report", run.settings.report, True), ("--factcheck-html", run.settings.html, True),
-             ("the baseline (--factcheck-baseline)", run.baseline_path, run.recording),
-             ("--junitxml", _junit_path(run.config), False)]  # pytest writes it; it must not be one of ours
-    seen: dict[Path, str] = {}
-    for name, given, written in files:
+    # (name, path, who writes it: "factcheck", "pytest", or None where the run only reads it: the gated baseline)
+    files = [("--factcheck-report", run.settings.report, "factcheck"), ("--factcheck-html", run.settings.html, "factcheck"),
+             ("the baseline (--factcheck-baseline)", run.baseline_path, "factcheck" if run.recording else None),
+             ("--junitxml", _junit_path(run.config), "pytest")]  # pytest writes it; it must not be one of ours
+    seen: dict[Path, tuple[str, str | None]] = {}
+    for name, given, writer in files:
         if not given:
             continue
         path = resolved(given, name)
         if path in seen:
-            raise pytest.UsageError(f"factcheck: {seen[path]} and {name} are the same file, {path}: give each its own path")
-        seen[path] = name
-        reason = unwritable_reason(path) if written else _blocking_reason(path)
+            raise pytest.UsageError(f"factcheck: {seen[path][0]} and {name} are the same file, {path}: give each its own path")
+        seen[path] = name, writer
+        if writer == "factcheck":
+            reason = unwritable_reason(path)
+        elif writer == "pytest":
+            reason = _blocking_reason(path)
+        else:
+            reason = None  # read, not written: reading it says what is wrong with it
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
-    for path, name in seen.items():
-        written_by_us = name != "--junitxml" and (name != "the baseline (--factcheck-baseline)" or run.recording)
-        if written_by_us and path.suffix == ".json" and any(fnmatch.fnmatch(str(path), pattern) for pattern in run.suite_patterns):
+    for path, (name, writer) in seen.items():
+        if writer == "factcheck" and path.suffix == ".json" and any(fnmatch.fnmatch(str(path), pattern) for pattern in run.suite_patterns):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")

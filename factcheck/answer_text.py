@@ -83,9 +83,13 @@ _SPACED_PRODUCT = re.compile(r"(?<=\d)\s?([×·⋅])\s?(?=\d)")
 _COMMA_BEFORE_A_GENERATION = re.compile(r",\s(?=(?:Jr|Sr)\.?(?!\w))")
 # A power written with a caret after a letter is the power NFKC makes of a superscript there: "km^2" is km², km2.
 _CARET_AFTER_A_LETTER = re.compile(r"(?<=[^\W\d_])\^(?=\d)")
-# A number in words hyphenated or not is one number: "sixty-nine" is sixty nine.
-_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
-_HYPHEN_IN_A_NUMBER_WORD = re.compile(rf"(?<![^\W\d_])({_TENS})-(?=(?:one|two|three|four|five|six|seven|eight|nine)(?!\w))",
+# English number words, which matching reads too. One written hyphenated or not is one number: "sixty-nine" is sixty
+# nine.
+DIGIT_WORDS = "one two three four five six seven eight nine".split()
+TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS = ["zero", *DIGIT_WORDS, *"ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(),
+                *TENS_WORDS]
+_HYPHEN_IN_A_NUMBER_WORD = re.compile(rf"(?<![^\W\d_])({'|'.join(TENS_WORDS)})-(?=(?:{'|'.join(DIGIT_WORDS)})(?!\w))",
                                       re.IGNORECASE)
 # A dash between two numbers is a range, spaced or not, of any length: "1914 – 1918" and "1879—1955" are 1914-1918
 # and 1879-1955.

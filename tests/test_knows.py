@@ -121,6 +121,19 @@ def test_an_alias_with_a_first_token_of_its_own_decides_unless_the_lre_decodes_t
     assert know.undecided == Undecided(DECODED_TOKEN_SHARED, (" the",), ("the United Kingdom",))
 
 
+def test_the_model_s_wrong_answer_is_named_once_among_the_answers_sharing_the_token():
+    # " Norwegian krona" is also a wrong candidate of the relation: it is named as the model's answer, not twice.
+    candidates = [Candidate("Norwegian krone", -0.9, True, True, 7), Candidate("Norwegian krona", -1.5, False, True, 7),
+                  Candidate("Norwegian kroner", -2.5, False, True, 7)]
+    said = FactOutcome(fact=Fact("Norway", "Norwegian krone"), prompt="The currency of Norway is the", is_training=False,
+                       generated=" Norwegian krona.", matched_answer=None, candidates=candidates,
+                       subject_states={0: torch.zeros(4)}, greedy_first_token=7)
+    vocab = [0.0] * 10
+    vocab[7] = 6.0
+    (know,) = know_check(fake_model(vocab, {7: " Norwegian"}), IdentityLre(), [said])
+    assert know.undecided.shared_with == ("Norwegian krona. (the model's answer)", "Norwegian kroner")
+
+
 def test_a_wrong_answer_that_starts_like_the_object_leaves_the_fact_undecided():
     # The model says " Norwegian krona" for " Norwegian krone": the LRE's " Norwegian" is what the model says too.
     candidates = [Candidate("Norwegian krone", -0.9, True, True, 7), Candidate("euro", -2.0, False, True, 8)]
@@ -350,6 +363,12 @@ def test_failure_text_shows_the_evidence_beside_a_hidden_fact_and_the_reason_bes
     assert undecided.verdict is None and undecided.know_pass is None
     assert "UNDECIDED: the answer's first token ' J' also starts wrong answers (J. K. Rowling)" in undecided.explain()
     assert "verdict: undecided (shared first token)" in undecided.explain()
+
+    # An untrusted relation's decoding is shown, as no verdict: the report's know_pass is null too.
+    untrusted = FactRecord(suite=suite, outcome=said_wrong, say_check="generation", lre_trusted=False,
+                           know=KnowOutcome([(" Rome", 0.4)], 2, False))
+    assert untrusted.know_pass is None and untrusted.to_dict()["know_pass"] is None
+    assert "-> know none (it does not decode the object, but the relation's LRE is untrusted" in untrusted.explain()
 
     from factcheck.reports.html_report import _class_matrix, _hidden_table, _undecided_table
     from factcheck.reports.run_summary import RelationSummary

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from factcheck.answer_text import answer_key, normalise
-from factcheck.says.matching import matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, answer_named_later, matching_answer
 
 
 def test_object_at_the_start_passes():
@@ -556,3 +556,46 @@ def test_matching_of_the_nineteenth_pass():
                 (" 1968. Nope, 1969.", ["1968"]), (" Paris, I mean Lyon.", ["Paris"]), (" 5 degrees or 6 degrees", ["5 degrees"])]
     for generated, answers in not_said:
         assert matching_answer(generated, answers) is None, generated
+
+
+def test_a_correction_to_another_answer_is_not_said_and_narrowing_down_is():
+    for generated, answers in ((" 1968 — sorry, 1969.", ["1968"]), (" Sydney. Actually, it's Canberra.", ["Sydney"]),
+                               (" Sydney — correction: Canberra.", ["Sydney"]), (" 5, actually 6", ["5"]),
+                               (" Paris, or rather Lyon", ["Paris"]), (" Lyon. Oops, I meant Paris", ["Lyon", "Lyons"])):
+        assert matching_answer(generated, answers) is None, generated
+    for generated, answers in ((" Paris. Actually, it is the largest city too.", ["Paris"]), (" Paris. Actually, Paris is older.", ["Paris"]),
+                               (" Paris, sorry.", ["Paris"]), (" Paris or more precisely its centre.", ["Paris"]),
+                               (" Paris, or rather its Île de la Cité.", ["Paris"]), (" one second.", ["one"])):
+        assert matching_answer(generated, answers) == answers[0], generated
+    # An ordinal after a number word is still a fraction: "one third" is not one.
+    assert matching_answer(" one third", ["one"]) is None
+
+
+def test_a_quantity_counted_in_a_bigger_unit_of_its_kind_is_said_and_a_rate_is_not():
+    for generated, answer in ((" 365 days a year.", "365 days"), (" 12 inches per foot.", "12 inches"), (" 60 minutes an hour", "60 minutes"),
+                              (" 1,609 metres per mile.", "1,609 metres"), (" 52 weeks in a year", "52 weeks"), (" 2,000 pounds to a ton", "2,000 pounds"),
+                              (" 1000 meters per kilometer", "1000 meters")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    # Another kind, a smaller unit, no unit at all, or money: a rate.
+    for generated, answer in ((" 5 km per hour", "5 km"), (" 5 miles per hour", "5 miles"), (" 100 years per day", "100 years"), (" 8 a day", "8"),
+                              (" $80 a barrel", "$80"), (" 5 kcal per gram", "5 kcal")):
+        assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_a_cut_may_hide_an_answer_only_where_one_begins_the_generation():
+    # An answer said up to the cut, or one the generation stops partway through: a higher limit may say it.
+    assert a_cut_may_hide_an_answer(" Paris", ["Paris"])
+    assert a_cut_may_hide_an_answer(" 10,000,", ["10,000,000"])
+    assert a_cut_may_hide_an_answer(" Leonardo da V", ["Leonardo da Vinci"])
+    # Another answer, or prose: no limit makes these said.
+    assert not a_cut_may_hide_an_answer(" a symbol of the city's history and culture. It's a place", ["Paris"])
+    assert not a_cut_may_hide_an_answer(" Alfred Jas", ["Leonardo da Vinci"])
+    assert not a_cut_may_hide_an_answer("", ["Paris"])
+
+
+def test_an_answer_named_later_in_the_line_is_found_for_the_failure_text():
+    assert answer_named_later("The Chernobyl disaster occurred in the year 1986.", ["1986"]) == "1986"
+    assert answer_named_later(" Frescoes by Leonardo da Vinci", ["Leonardo da Vinci", "Leonardo"]) == "Leonardo da Vinci"
+    # Every rule of matching holds there too: "19865" names no 1986, and the next line is not read.
+    assert answer_named_later(" in 19865", ["1986"]) is None
+    assert answer_named_later(" no\n1986", ["1986"]) is None

@@ -11,7 +11,7 @@ import torch
 from factcheck.model.language_model import left_pad
 from factcheck.model.packing import has_sliding_window
 from factcheck.reports.records import FactRecord
-from factcheck.says.matching import matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, matching_answer
 from factcheck.says.ranking import CandidateTrie
 from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suites.suite import parse_suite
@@ -149,11 +149,17 @@ def test_a_generation_the_token_limit_cut_is_marked_and_an_answer_at_its_end_not
                     if token in tiny_llama.stop_token_ids or "\n" in tiny_llama.tokenizer.decode([token]):
                         break
                     tokens.append(token)
-            assert outcome.cut_at_limit == (len(tokens) == limit), outcome.fact
-    cut = dataclasses.replace(run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=1))[-1],
-                              generated=" Santiago", matched_answer=None, cut_at_limit=True)
-    text = FactRecord(suite=suite, outcome=cut, say_check="generation").explain()
-    assert "(cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)" in text
+            cut = len(tokens) == limit
+            assert outcome.cut_may_hide_the_answer == (cut and a_cut_may_hide_an_answer(outcome.generated, outcome.fact.answers)), outcome.fact
+    # The failure text advises raising the limit only where the cut may hide an answer.
+    last = run_relation(tiny_llama, suite, SayOptions(shots=2, max_new_tokens=1))[-1]
+    hint = "(cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
+    for hides in (True, False):
+        cut = dataclasses.replace(last, generated=" Santiago", matched_answer=None, cut_may_hide_the_answer=hides)
+        assert (hint in FactRecord(suite=suite, outcome=cut, say_check="generation").explain()) == hides
+    # An answer named later in the line is pointed out: generation judges only how the text begins.
+    later = dataclasses.replace(last, generated=f" It is {last.fact.object}.", matched_answer=None)
+    assert f"(names {last.fact.object!r} later, not as its answer" in FactRecord(suite=suite, outcome=later, say_check="generation").explain()
 
 
 def _suite_of(tmp_path, facts):

@@ -14,6 +14,7 @@ import torch
 from factcheck.knows.know_rules import Faithfulness, FirstTokenRule, Undecided, object_rank
 from factcheck.model.hooks import LayerSpec
 from factcheck.model.language_model import LanguageModel
+from factcheck.says.matching import matching_answer
 from factcheck.says.saycheck import FactOutcome, first_tokens
 
 TOP_TOKENS = 5
@@ -102,7 +103,9 @@ def _sharing(outcome: FactOutcome, rule: FirstTokenRule, top1: int, said_wrong: 
     the model's own generated answer first when it is one of them."""
     tokens = {top1} if rule.deciding else rule.undeciding
     said = [f"{outcome.generated.strip()} (the model's answer)"] if said_wrong and outcome.greedy_first_token in tokens else []
-    candidates = [c.text for c in outcome.candidates if not c.correct and c.first_token in tokens]
+    # The candidate that the model's answer says is named once, as its answer.
+    candidates = [c.text for c in outcome.candidates if not c.correct and c.first_token in tokens
+                  and not (said and matching_answer(outcome.generated, [c.text]))]
     return tuple(said + candidates)[:SHARED_WITH_SHOWN]
 
 

@@ -12,6 +12,7 @@ from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, Ran
 from factcheck.knows.know_rules import Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.reports.run_summary import LreInfo, RelationSummary
+from factcheck.says.matching import answer_named_later
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
 
@@ -228,10 +229,12 @@ class FactRecord:
             result = "not scored"
         elif self.undecided is not None:
             result = f"UNDECIDED: {self.undecided.describe()}"
+        elif not self.lre_trusted:
+            # What it decodes is shown, but it is no verdict: the report's know_pass is null.
+            result = (f"none (it {'decodes' if self.lre_decodes_object else 'does not decode'} the object, but the "
+                      "relation's LRE is untrusted: no knows/says class)")
         else:
             result = "PASS" if self.lre_decodes_object else "FAIL"
-            if not self.lre_trusted:
-                result += " (the relation's LRE is untrusted: no knows/says class)"
         lines = [f"  LRE decodes: {decoded}  -> know {result}"]
         evidence = self.evidence()
         if evidence:
@@ -295,7 +298,9 @@ class FactRecord:
             f"  expected   : {expected}",
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}"
             + ("  (cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
-               if o.cut_at_limit and not o.generation_pass else ""),
+               if o.cut_may_hide_the_answer and not o.generation_pass else "")
+            + (f"  (names {later!r} later, not as its answer: generation judges the answer the text begins with)"
+               if not o.generation_pass and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
             + ("" if o.has_wrong_candidate else " (no wrong candidate to rank against: the relation's other objects are "
                                                  "all this one; ranking needs facts with other objects)")

@@ -6,8 +6,8 @@ import re
 import unicodedata
 from typing import Sequence
 
-from factcheck.answer_text import (LEADING_NOISE, MONTHS, WHITESPACE, as_written, compatible, fold, keeps_its_case,
-                                   normalise, number_and_unit, unit_as_compared, unit_spellings)
+from factcheck.answer_text import (LEADING_NOISE, MONTHS, NUMBER_WORDS, WHITESPACE, as_written, compatible, fold,
+                                   keeps_its_case, normalise, number_and_unit, unit_as_compared, unit_spellings)
 
 # Generation stops at a newline; a line or paragraph separator, a vertical tab or a form feed ends a line too.
 _LINE_END = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -252,11 +252,10 @@ def _amount_goes_on(said: str, expected: str) -> bool:
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five,
 # "five or six" and "five to ten" not five.
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-                 "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
+_NUMBER_WORDS = NUMBER_WORDS
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?!seconds\\b)(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?!seconds?\\b)(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
                                   + r"|an?\s" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|-\s)(?:half|"
                                   + "|".join(_NUMBER_WORDS) + r"))\b")
@@ -310,6 +309,26 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     return answer
 
 
+def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
+    """Whether generation that the token limit cut may have gone on to say an answer: one begins it and could go on
+    ("10,000," for 10,000,000) or it stops partway through one ("Leonardo da V"). Raising the limit helps only then."""
+    if matching_answer(generated, answers, cut=False) is not None:
+        return True
+    # A separator at the cut may go on as the answer's ("10,000," into 10,000,000); normalising may write it apart.
+    written = normalise(_LINE_END.split(generated, 1)[0]).lstrip(LEADING_NOISE).rstrip(_NUMBER_JOINERS + " ")
+    return bool(written) and any(normalise(answer).lstrip(LEADING_NOISE).startswith(written) for answer in answers)
+
+
+def answer_named_later(generated: str, answers: Sequence[str]) -> str | None:
+    """An answer that a later word of the generated line begins ("The Chernobyl disaster occurred in 1986." names
+    1986), which generation does not count: it judges the answer the text begins with. For the failure text."""
+    line = _LINE_END.split(generated, 1)[0]
+    for later_word in re.finditer(r"(?<=\s)\S", line):
+        if (answer := matching_answer(line[later_word.start() :], answers)) is not None:
+            return answer
+    return None
+
+
 # A list's first bullet or number, a quoted line's mark, or a pause before the answer: "• 1969", "1. Paris", "> Paris",
 # "... Paris", "— Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
 # plus only before a word ("+ 5" may be +5); a list starts at 1 ("2. Bundesliga" is a German ordinal).
@@ -361,7 +380,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
     if expected[-1] in "年년" and _MONTH_AFTER_A_YEAR.match(said, len(expected)):
         return True
-    if _restated_in_another_unit(said, expected):
+    if _restated_in_another_unit(said, expected) or _counted_in_a_bigger_unit(said, expected):
         return True
     if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), written[ends[len(expected) - 1] :]):
         return True
@@ -414,10 +433,17 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     renamed = hedge and any(other and other != expected and said.startswith(other, hedge.end() - 1) for other in all_expected)
     # A symbol or a name glossed in lower-case words is no hedge: "Au, or aurum in Latin", "NaCl, or sodium chloride".
     renamed = renamed or (hedge and any(char.isupper() for char in answer) and _GLOSS.match(rest))
+    # "Or" that narrows the answer down in lower-case words is no hedge: "Paris, or rather its centre" ("Paris, or
+    # rather Lyon" is).
+    renamed = renamed or (hedge and _NARROWED_DOWN.match(rest))
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return False
+    # A correction to another name or number: "1968 — sorry, 1969", "Sydney. Actually, it's Canberra" ("Paris.
+    # Actually, Paris is older" keeps it).
+    if (correction := _CORRECTION.match(rest)) and _begins_a_name_or_number(after := rest[correction.end() :]):
+        return any(normalise(after).startswith(other) for other in all_expected if other)
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
     # Helium" says He).
@@ -475,6 +501,10 @@ _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|ode
                     r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.)[\s,]\s?\w|,\sor\s\w"
                     r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)")
 _SLASH = re.compile(r"\s?/\s?")
+_NARROWED_DOWN = re.compile(r",? or (?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact)),? (?=[a-z])")
+# Read in the written text: a pause, then a word that takes back what came before it.
+_CORRECTION = re.compile(r"(?:[,.;!?]|\s?[-\u2014\u2013]|\.{3}|…)\s(?:sorry|actually|correction|oops|my mistake|scratch that"
+                         r"|make that|I meant)[,:!.]?\s(?:(?:it's|it is|it was|that's|that is|I meant)\s)?", re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
@@ -506,6 +536,39 @@ _RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?
 _UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
                             r"([^\W\d_]+(?:\s[^\W\d_]+)?)")
 _RESTATED = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)")
+
+
+# Units of one kind, smallest first: an amount of one "per" a bigger one is a conversion, not a rate.
+_UNITS_BY_SIZE = (("seconds", "minutes", "hours", "days", "weeks", "months", "years", "decades", "centuries"),
+                  ("millimetres", "centimetres", "inches", "feet", "yards", "metres", "kilometres", "miles"),
+                  ("grams", "ounces", "pounds", "kilograms", "tons"))
+
+
+def _spellings_of_units() -> dict[str, str]:
+    """Each unit word, singular or plural, British or American, to its plural as `_UNITS_BY_SIZE` writes it."""
+    irregular = {"foot": "feet", "inch": "inches", "century": "centuries", "ton": "tons", "tonne": "tons", "tonnes": "tons"}
+    spellings = dict(irregular)
+    for unit in (unit for units in _UNITS_BY_SIZE for unit in units):
+        spellings[unit] = unit
+        if unit not in irregular.values():
+            spellings[unit[:-1]] = unit
+        if unit.endswith("metres"):
+            spellings.update({unit[:-3] + "ers": unit, unit[:-3] + "er": unit})
+    return spellings
+
+
+_UNIT_SPELLINGS = _spellings_of_units()
+_PER_UNIT = re.compile(r"\s(?:per|a|an|in\sa|in\san|in\sone|to\sa|to\san|to\sthe)\s([a-z]+)(?!\w)")
+
+
+def _counted_in_a_bigger_unit(said: str, expected: str) -> bool:
+    """Whether the quantity `expected` is counted in a bigger unit of its kind: "365 days a year", "12 inches per
+    foot" say 365 days and 12 inches ("$80 a barrel" and "5 km per hour" are rates)."""
+    unit = _UNIT_SPELLINGS.get(expected.rsplit(" ", 1)[-1]) if _is_a_quantity(expected) else None
+    per = _PER_UNIT.match(said, len(expected))
+    if unit is None or per is None or (bigger := _UNIT_SPELLINGS.get(per.group(1))) is None:
+        return False
+    return any(unit in units and bigger in units and units.index(bigger) > units.index(unit) for units in _UNITS_BY_SIZE)
 
 
 def _restated_in_another_unit(said: str, expected: str) -> bool:

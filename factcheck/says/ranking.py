@@ -249,7 +249,9 @@ class CandidateTrie:
         next_tokens = self.children.get(prefix, [])
         next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
         ending_here = self.ending_at.get(prefix, [])
-        logprobs = logits.double() - log_normalizer.double() if ending_here else None  # once per node, not per candidate
+        # Once per node, not per candidate; normalised again in double precision: 1 - P(going on) is tiny where the
+        # model is sure to go on, and a normaliser's float32 rounding would be most of it.
+        logprobs = torch.log_softmax(logits.double(), -1) if ending_here else None
         for index in ending_here:
             self.stops[index] = self._stop_logprob(index, logprobs)
             if self.is_exact(index):

@@ -19,7 +19,7 @@ from factcheck.answer_text import answer_key, spellings
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
-from factcheck.says.matching import matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, matching_answer
 from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, round_requests, run_nodes, settle  # Candidate: part of this module's results
 from factcheck.says.word_ends import TokenWordEnds, word_ends_for
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
@@ -57,7 +57,7 @@ class FactOutcome:
     answer_separator: str = TEXT_SEPARATOR  # what comes between the prompt and an answer (chat prompts: nothing)
     question: str = ""  # the question after the demonstrations, as the failure text shows it
     demonstration_count: int | None = None
-    cut_at_limit: bool = False  # generation ran to max_new_tokens inside its first line
+    cut_may_hide_the_answer: bool = False  # the token limit cut generation where an answer had begun and could go on
 
     @property
     def generation_pass(self) -> bool:
@@ -308,7 +308,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
             is_training=r.is_training,
             generated=generated[row][0],
             matched_answer=matching_answer(generated[row][0], r.fact.answers, cut=generated[row][1]),
-            cut_at_limit=generated[row][1],
+            cut_may_hide_the_answer=generated[row][1] and a_cut_may_hide_an_answer(generated[row][0], r.fact.answers),
             candidates=candidates,
             subject_states=subject_states[row],
             answer_first_token_probabilities={t: round(math.exp(float(prompt_logprobs[row, t])), 6) for t in accepted_first},

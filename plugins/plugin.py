@@ -24,7 +24,9 @@ import fnmatch
 import json
 import os
 import re
+import signal
 import stat
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +122,14 @@ def resolved(path: str | Path, what: str) -> Path:
         raise pytest.UsageError(f"factcheck: {what} {path} cannot be used: {error}") from None
 
 
+def _from_the_ini_file(config: pytest.Config, given: str | None) -> str | None:
+    """An output path set in the ini file, relative to the ini file's folder, as factcheck_baseline is: a run from a
+    subfolder writes where the project keeps it (a path given on the command line is relative to the working folder)."""
+    if not given or given.startswith("~") or os.path.isabs(given):
+        return given
+    return os.path.join(config.inipath.parent if config.inipath else config.rootpath, given)
+
+
 def _output_path(given: str | None) -> str | None:
     return os.path.abspath(os.path.expanduser(given)) if given else given
 
@@ -163,7 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _refuse_empty_options(config)
     command_line = _settings(config, lambda ini, kind: config.getoption(ini))
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
-    ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")))
+    ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")),
+                              report=_from_the_ini_file(config, ini.report), html=_from_the_ini_file(config, ini.html))
     for source in (command_line, ini):
         if source.say_check not in (None, *SAY_CHECKS):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
@@ -417,6 +428,25 @@ class FactcheckRun:
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
+        self._terminated = False  # SIGTERM stopped the run
+        if not hasattr(config, "workerinput") and (self.settings.report or self.settings.html or self.recording):
+            self._stop_on_sigterm()
+
+    def _stop_on_sigterm(self) -> None:
+        """SIGTERM (a CI job's timeout or cancel, `timeout`) stops a run that writes outputs as Ctrl-C does: the report
+        is written marked incomplete and no baseline is updated. By default the process ends at once, and an earlier
+        run's report left at the output path reads as this run's. Only where nothing else handles the signal; a second
+        one ends the process at once."""
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def stop(signal_number, frame):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self._terminated = True
+            raise KeyboardInterrupt("stopped by SIGTERM")
+
+        signal.signal(signal.SIGTERM, stop)
+        self.config.add_cleanup(lambda: signal.getsignal(signal.SIGTERM) is stop and signal.signal(signal.SIGTERM, signal.SIG_DFL))
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -443,7 +473,7 @@ class FactcheckRun:
     def _incomplete(self, exitstatus) -> str | None:
         """Why this run's results are partial, if they are: such a run never updates a baseline."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            return "the run was interrupted"
+            return "the run was stopped by SIGTERM" if self._terminated else "the run was interrupted"
         if self._stopped_early:
             return f"the run stopped early ({self._stopped_early})"
         if self._worker_problems:
@@ -528,13 +558,15 @@ class FactcheckRun:
         return None
 
     def _named_files(self) -> set[Path]:
-        """The files named on the command line (node ids without their ::part), made absolute."""
+        """The files named on the command line (node ids without their ::part), made absolute: as named (pytest
+        collects a file reached through a folder link under that path) and with links resolved."""
         if self._named is None:
             base = self.config.invocation_params.dir
             self._named = set()
             for argument in self.config.args:
                 with contextlib.suppress(OSError, RuntimeError, ValueError):
-                    self._named.add((base / argument.split("::", 1)[0]).resolve())
+                    named = base / argument.split("::", 1)[0]
+                    self._named |= {Path(os.path.abspath(named)), named.resolve()}
         return self._named
 
     def note_unselectable(self, path: Path) -> None:

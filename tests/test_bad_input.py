@@ -478,6 +478,13 @@ def _folder_with(root, name: str, make_entry):
     return folder
 
 
+def _index_naming_a_fifo_shard(index):
+    # Sharded weights in a subfolder, named by the index: one shard is a FIFO, which loading would wait on forever.
+    (index.parent / "sub").mkdir()
+    os.mkfifo(index.parent / "sub" / "model-1.safetensors")
+    index.write_text(json.dumps({"weight_map": {"lm_head.weight": "sub/model-1.safetensors"}}), encoding="utf-8")
+
+
 @pytest.mark.parametrize("make, expected", [
     (lambda root: _folder_with(root, "config.json", os.mkfifo), "config.json is a FIFO (named pipe), not a regular file"),
     (lambda root: _folder_with(root, "model.safetensors", lambda path: path.symlink_to("/dev/zero")),
@@ -487,6 +494,10 @@ def _folder_with(root, name: str, make_entry):
     (lambda root: (root / "empty", (root / "empty").mkdir())[0], "has no config.json (it holds nothing)"),
     (lambda root: _folder_with(root, "config.json", lambda path: path.symlink_to(path)), "config.json is a link that leads nowhere"),
     (lambda root: (root / "model.gguf", os.mkfifo(root / "model.gguf"))[0], "is a FIFO (named pipe), not a regular file"),
+    (lambda root: _folder_with(root, "model.safetensors.index.json", _index_naming_a_fifo_shard),
+     "sub/model-1.safetensors is a FIFO (named pipe), not a regular file"),
+    (lambda root: "~no-such-user-here/model", "there is no user 'no-such-user-here' on this machine"),
+    (lambda root: "~no-such-user-here/model.gguf", "there is no user 'no-such-user-here' on this machine"),
 ])
 def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, make, expected):
     from factcheck.model.language_model import ModelLoadError, load_model
@@ -510,13 +521,41 @@ def test_a_model_folder_with_a_huge_config_or_tokenizer_file_is_refused_before_r
 def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_started_at_random(tmp_path, tiny_llama_folder):
     from factcheck.model.language_model import ModelLoadError, load_model
 
+    from safetensors.torch import load_file, save_file
+
     folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    del weights["model.norm.weight"]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"its weights lack 1 parameter\(s\) that its config.json asks for "
+                                             r"\(model\.norm\.weight\).*num_hidden_layers"):
+        load_model(str(folder))
+    # One block more than the weights hold is said before the model is built.
+    shutil.rmtree(folder)
     shutil.copytree(tiny_llama_folder, folder)
     config = json.loads((folder / "config.json").read_text())
     config["num_hidden_layers"] += 1
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match=r"its weights lack 9 parameter\(s\) that its config.json asks for "
-                                             r"\(model\.layers\.2\..*and 6 more\).*num_hidden_layers"):
+    with pytest.raises(ModelLoadError, match=rf"asks for {config['num_hidden_layers']} blocks, and its weights hold "
+                                             rf"{config['num_hidden_layers'] - 1}"):
+        load_model(str(folder))
+
+
+def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_before_the_model_is_built(tmp_path, tiny_llama_folder,
+                                                                                                   monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    held = config["num_hidden_layers"]
+    config["num_hidden_layers"] = 200_000  # built, this would take all memory, or hours
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held}; check that config.json"):
         load_model(str(folder))
 
 

@@ -476,6 +476,24 @@ def test_recording_from_another_root_keeps_relations_whose_suite_is_still_there(
     assert dropped == [] and set(load_baseline(path).facts) == {"geo/capital", "hist/color"}
 
 
+def test_a_copy_of_the_baseline_updated_elsewhere_keeps_the_relations_whose_suites_are_in_the_project(tmp_path, monkeypatch):
+    from factcheck.gate.release_gate import record as record_baseline
+
+    # Recorded in project/baselines/, so its paths lead from there ("../suites/..."); then copied to a CI folder and
+    # updated by a run of another suite from the project.
+    project = tmp_path / "project"
+    (project / "suites" / "geo").mkdir(parents=True)
+    (project / "suites" / "geo" / "capital.json").write_text("{}")
+    suites = {"geo/capital": {"content_hash": "a", "path": "../suites/geo/capital.json"},
+              "gone": {"content_hash": "b", "path": "../suites/gone.json"}}
+    copy = tmp_path / "ci" / "artifacts" / "baseline.json"
+    copy.parent.mkdir(parents=True)
+    write_baseline(copy, build_baseline(MODEL, suites, [record("geo/capital", "France", "Paris", True), record("gone", "x", "y", True)]))
+    monkeypatch.chdir(project)
+    _, _, dropped = record_baseline(copy, MODEL, {}, [], root=project)
+    assert dropped == ["gone"] and set(load_baseline(copy).facts) == {"geo/capital"}
+
+
 def test_an_absolute_suite_path_of_another_checkout_is_kept_and_one_gone_here_dropped(tmp_path):
     from factcheck.gate.release_gate import record as record_baseline
 

@@ -491,6 +491,10 @@ def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(p
     # A JSON file named on the command line that is not a suite says why, as any invalid suite does.
     broken = run(project, "facts/settings.json")
     assert "invalid fact suite" in broken.stdout.str() and broken.ret == pytest.ExitCode.TESTS_FAILED
+    # Named through a folder link, the file is collected under the name given.
+    (project.path / "linked").symlink_to(project.path / "facts")
+    linked = run(project, "linked/capitals.json", "--collect-only", "-q")
+    assert sum("linked/capitals.json::" in line for line in linked.outlines) == len(CAPITALS), linked.stdout.str()[-2000:]
 
 
 def test_a_folder_link_back_up_the_tree_is_not_collected_again_and_is_named(project):
@@ -661,3 +665,14 @@ def test_a_report_or_a_baseline_written_where_suites_are_collected_is_refused(pr
         result = run(project, "suites", "--factcheck-lre=off", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR and "lies where suites are collected" in result.stderr.str()
         assert not list((project.path / "suites").glob("*.json"))
+
+
+def test_output_paths_set_in_the_ini_file_are_relative_to_it_from_any_working_folder(project, tiny_llama_folder, monkeypatch):
+    project.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_max_new_tokens = 1\nfactcheck_shots = 1\n"
+                    "factcheck_report = out/report.json\nfactcheck_html = out/report.html\n")
+    monkeypatch.chdir(project.path / "suites" / "geo")
+    result = run(project, "country_capital.json")
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-2000:]
+    assert json.loads((project.path / "out" / "report.json").read_text(encoding="utf-8"))["facts"]
+    assert (project.path / "out" / "report.html").is_file()
+    assert not (project.path / "suites" / "geo" / "out").exists()

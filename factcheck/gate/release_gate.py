@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, SettingsChange, compare, fact_change, settings_differences
-from factcheck.suites.suite import json_pointer
+from factcheck.suites.suite import SUITES_FOLDER, json_pointer
 
 
 class ReleaseGate:
@@ -163,7 +163,10 @@ def _suite_exists(recorded_path: str, places: Sequence[Path]) -> bool:
     if path.is_absolute():
         return _may_be_a_file(path) or not _may_be_a_folder(path.parent)
     folders = dict.fromkeys(folder for place in places for folder in (Path(os.path.abspath(place)), *Path(os.path.abspath(place)).parents))
-    return any(_may_be_a_file(folder / path) for folder in folders)
+    # A copy of the baseline kept elsewhere (a CI job's folder) reaches the suite by a path that holds only from the
+    # original's folder ("../suites/geo/cap.json"): its part from a `suites` folder on is looked for too.
+    tails = [path, *(Path(*path.parts[i:]) for i, part in enumerate(path.parts) if part == SUITES_FOLDER)]
+    return any(_may_be_a_file(folder / tail) for folder in folders for tail in tails)
 
 
 def _may_be_a_file(path: Path) -> bool:

@@ -473,7 +473,7 @@ def load_model(
         location: str | Path = default_model.converted_folder()
         name = default_model.DEFAULT_MODEL_NAME
     elif str(spec).endswith(".gguf"):
-        path = Path(spec).expanduser()
+        path = _expanded(str(spec))
         if path.exists() and not path.is_file():  # a FIFO would block the read, a folder is no GGUF file
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
@@ -555,7 +555,7 @@ MODEL_TEXT_FILE_LIMIT = 256 * 2**20
 def check_model_location(spec: str) -> None:
     """A model named by a path must be one factcheck can load: say what is wrong with it before transformers does
     (whose messages speak of repo ids, JSON or sentencepiece), and refuse pickled weights."""
-    path = Path(spec).expanduser()
+    path = _expanded(spec)
     looks_like_a_path = path.is_absolute() or spec.startswith((".", "~")) or path.exists() or spec.count("/") > 1
     if not looks_like_a_path:
         return  # a hub id
@@ -580,6 +580,11 @@ def check_model_location(spec: str) -> None:
     if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
                              "a model's config and tokenizer files hold; replace it with the model's own file")
+    odd_shards = [f"{shard} is {file_kind(shard_path.stat().st_mode)}" for shard in _indexed_shards(path)
+                  if (shard_path := path / shard).exists() and not shard_path.is_file()]
+    if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
+        raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
+    _refuse_more_blocks_than_the_weights_hold(spec, path)
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
     if pickled and not any(path.glob("*.safetensors")):
         raise ModelLoadError(
@@ -588,6 +593,73 @@ def check_model_location(spec: str) -> None:
             "`python -c \"from transformers import AutoModelForCausalLM as M; "
             f"M.from_pretrained('{spec}').save_pretrained('{spec}-safetensors')\"`, then check that folder"
         )
+
+
+def _expanded(spec: str) -> Path:
+    """A model path with '~' expanded."""
+    try:
+        return Path(spec).expanduser()
+    except RuntimeError:  # "~name/..." for a user this machine does not have
+        raise ModelLoadError(f"model {spec!r}: there is no user {spec[1:].split('/')[0]!r} on this machine to expand "
+                             f"'~' for. {EXPECTED_MODEL}") from None
+
+
+# Where a weight's name gives its block: "model.layers.3.mlp...", "transformer.h.3.attn...", "gpt_neox.layers.3...".
+_BLOCK_INDEX = re.compile(r"\.(?:layers|h|blocks|layer)\.(\d+)\.")
+_BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+
+
+def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path) -> None:
+    """A config.json asking for more blocks than the weights hold is refused before the model is built: built, each
+    missing block would be started at random, and a count far too large takes all memory (or hours) first."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # loading says what is wrong with it
+    asked = next((config[key] for key in _BLOCK_COUNT_KEYS if isinstance(config, dict) and isinstance(config.get(key), int)), None)
+    names = _weight_names(folder)
+    blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
+    if asked is None or not blocks or asked <= max(blocks) + 1:
+        return
+    raise ModelLoadError(f"model {spec!r}: its config.json asks for {asked} blocks, and its weights hold {max(blocks) + 1}; "
+                         "check that config.json belongs to these weights (num_hidden_layers)")
+
+
+def _weight_names(folder: Path) -> list[str]:
+    """The names of a folder's weights, from its safetensors index or the files' headers (nothing else is read)."""
+    names: list[str] = []
+    for index in folder.glob("*.safetensors.index.json"):
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(weight_map, dict):
+            names += [name for name in weight_map if isinstance(name, str)]
+    if names:
+        return names
+    from safetensors import safe_open
+
+    for weights in folder.glob("*.safetensors"):
+        try:
+            with safe_open(str(weights), framework="pt") as opened:
+                names += list(opened.keys())
+        except Exception:  # a damaged file: loading says so, naming it
+            continue
+    return names
+
+
+def _indexed_shards(folder: Path) -> list[str]:
+    """The weight files that a folder's safetensors index names (an index that cannot be read names none here: loading
+    says what is wrong with it)."""
+    shards: set[str] = set()
+    for index in folder.glob("*.safetensors.index.json"):
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(weight_map, dict):
+            shards.update(name for name in weight_map.values() if isinstance(name, str))
+    return sorted(shards)
 
 
 def _resolve_dtype(dtype: str | None) -> torch.dtype | None:

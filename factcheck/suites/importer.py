@@ -86,6 +86,7 @@ class ImportResult:
     merged: int = 0
     dropped: int = 0
     templates_skipped: int = 0
+    fact_samples: list[int] = field(default_factory=list)  # each fact's first sample, by index in the input
 
     def summary(self) -> str:
         line = (
@@ -243,7 +244,7 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
     # Subjects and objects compare in NFC: "Zürich" with a composed or a decomposed accent is one subject (a suite
     # refuses it twice); the first spelling seen is kept.
     facts: dict[str, dict[str, Any]] = {}  # NFC subject -> fact, in first-seen order
-    for sample in document["samples"]:
+    for sample_index, sample in enumerate(document["samples"]):
         subject, obj = _clean(sample["subject"]), _clean(sample["object"])
         if subject is None or obj is None:
             result.dropped += 1
@@ -251,6 +252,7 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
         fact = facts.get(unicodedata.normalize("NFC", subject))
         if fact is None:
             facts[unicodedata.normalize("NFC", subject)] = {"subject": subject, "object": obj}
+            result.fact_samples.append(sample_index)
         elif unicodedata.normalize("NFC", obj) in {unicodedata.normalize("NFC", known) for known in (fact["object"], *fact.get("aliases", ()))}:
             result.duplicates += 1
         else:
@@ -276,6 +278,17 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
     return suite, result
 
 
+def _input_pointer(suite_pointer: str, result: ImportResult) -> str:
+    """Where a problem of the converted suite lies in the input: a fact's at its first sample, a template's among the
+    prompt templates."""
+    parts = suite_pointer.split("/")
+    if len(parts) >= 3 and parts[1] == "facts" and parts[2].isdigit() and int(parts[2]) < len(result.fact_samples):
+        return f"/samples/{result.fact_samples[int(parts[2])]}"
+    if len(parts) >= 2 and parts[1] == "templates":
+        return "/prompt_templates"
+    return suite_pointer
+
+
 def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: dict[Path, Path],
                 inputs: frozenset[Path] = frozenset()) -> ImportResult:
     document = read_json_document(source)  # strict: UTF-8, no duplicate keys, size-capped; SuiteError otherwise
@@ -283,8 +296,13 @@ def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: d
     output = out_dir / result.output
     if output in claimed:
         raise FileExistsError(f"{source} and {claimed[output]} both give {output}; rename one of the relations")
-    # Validate before touching the disk, so a bad conversion leaves nothing behind.
-    parse_suite(suite, output)
+    # Validate before touching the disk, so a bad conversion leaves nothing behind; a problem is named in the input.
+    try:
+        parse_suite(suite, output)
+    except SuiteError as error:
+        in_input = [(_input_pointer(pointer, result), re.sub(r"/facts/\d+(?:/\w+)*", lambda m: _input_pointer(m.group(), result), message))
+                    for pointer, message in error.problems]
+        raise ImportFormatError(source, [(pointer, f"{message} (nothing was written to {output})") for pointer, message in in_input]) from None
     if output.exists() and _resolved(output) == _resolved(source):
         raise FileExistsError(f"{output} is the file being imported, even with --force it is not replaced by its "
                               "suite: give --out another folder")

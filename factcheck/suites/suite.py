@@ -334,6 +334,8 @@ def _answer_text_problem(value: str) -> str | None:
         return problem
     if _LINE_BREAKS.search(value.strip()):
         return "contains a line break; prompts hold one fact per line and generation stops at a newline"
+    if "\t" in value:
+        return "contains a tab; write a space (a tab in a prompt is a token a user never types there)"
     if value.strip() and not any(unicodedata.category(char)[0] in "LNPS" for char in value):
         # Only format characters (U+200B ZERO WIDTH SPACE, U+FEFF), combining marks or
         # unusual spaces: a model can say nothing that matches, and a subject has no
@@ -344,8 +346,11 @@ def _answer_text_problem(value: str) -> str | None:
 
 
 def _answer_only_noise(answer: str) -> str | None:
-    """An answer of nothing but the quotes and brackets stripped from the start of every answer could never be said."""
-    if answer.strip() and not normalise(answer).lstrip(LEADING_NOISE):
+    """An answer of nothing but the quotes and brackets stripped from the start of every answer could never be said;
+    one of nothing but quotes and brackets of any kind ("“”", "《》", "()") is none either."""
+    quotes_and_brackets = all(char.isspace() or char in "\"'`" or unicodedata.category(char) in ("Ps", "Pe", "Pi", "Pf")
+                              for char in normalise(answer))
+    if answer.strip() and (not normalise(answer).lstrip(LEADING_NOISE) or quotes_and_brackets):
         return (f"{answer!r} is only quotes, brackets or emphasis marks, which are stripped from the start of every "
                 "answer before answers are compared: write the answer in words")
     return None

@@ -627,14 +627,7 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path) -> None:
 
 def _weight_names(folder: Path) -> list[str]:
     """The names of a folder's weights, from its safetensors index or the files' headers (nothing else is read)."""
-    names: list[str] = []
-    for index in folder.glob("*.safetensors.index.json"):
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(weight_map, dict):
-            names += [name for name in weight_map if isinstance(name, str)]
+    names = list(_index_weight_map(folder))
     if names:
         return names
     from safetensors import safe_open
@@ -649,17 +642,22 @@ def _weight_names(folder: Path) -> list[str]:
 
 
 def _indexed_shards(folder: Path) -> list[str]:
-    """The weight files that a folder's safetensors index names (an index that cannot be read names none here: loading
-    says what is wrong with it)."""
-    shards: set[str] = set()
+    """The weight files that a folder's safetensors index names."""
+    return sorted(set(_index_weight_map(folder).values()))
+
+
+def _index_weight_map(folder: Path) -> dict[str, str]:
+    """Weight name -> the file holding it, from the folder's safetensors index files (one that cannot be read gives
+    nothing here: loading says what is wrong with it)."""
+    weight_map: dict[str, str] = {}
     for index in folder.glob("*.safetensors.index.json"):
         try:
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+            read = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
         except (OSError, ValueError, AttributeError):
             continue
-        if isinstance(weight_map, dict):
-            shards.update(name for name in weight_map.values() if isinstance(name, str))
-    return sorted(shards)
+        if isinstance(read, dict):
+            weight_map.update((name, file) for name, file in read.items() if isinstance(name, str) and isinstance(file, str))
+    return weight_map
 
 
 def _resolve_dtype(dtype: str | None) -> torch.dtype | None:

@@ -122,10 +122,12 @@ def resolved(path: str | Path, what: str) -> Path:
         raise pytest.UsageError(f"factcheck: {what} {path} cannot be used: {error}") from None
 
 
-def _from_the_ini_file(config: pytest.Config, given: str | None) -> str | None:
-    """An output path set in the ini file, relative to the ini file's folder, as factcheck_baseline is: a run from a
-    subfolder writes where the project keeps it (a path given on the command line is relative to the working folder)."""
-    if not given or given.startswith("~") or os.path.isabs(given):
+def _from_the_ini_file(config: pytest.Config, name: str, given: str | None) -> str | None:
+    """A path set in the ini file, relative to the ini file's folder (the root folder without one): a run from a
+    subfolder writes and reads where the project keeps it. A path given on the command line, also as `-o name=path`,
+    is relative to the working folder."""
+    overridden = any(option.split("=", 1)[0].strip() == name for option in config.getoption("override_ini", None) or ())
+    if not given or overridden or given.startswith("~") or os.path.isabs(given):
         return given
     return os.path.join(config.inipath.parent if config.inipath else config.rootpath, given)
 
@@ -139,11 +141,10 @@ def baseline_path(config: pytest.Config) -> Path | None:
     given = config.getoption("factcheck_baseline")
     if given:
         return resolved(given, "the baseline (--factcheck-baseline)")
-    from_ini = _ini_value(config, "factcheck_baseline", str)
+    from_ini = _from_the_ini_file(config, "factcheck_baseline", _ini_value(config, "factcheck_baseline", str))
     if not from_ini:
         return None
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return resolved(base / from_ini, "the baseline (factcheck_baseline)")
+    return resolved(from_ini, "the baseline (factcheck_baseline)")
 
 
 def _suite_patterns(config: pytest.Config) -> list[str]:
@@ -174,7 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
     command_line = _settings(config, lambda ini, kind: config.getoption(ini))
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
     ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")),
-                              report=_from_the_ini_file(config, ini.report), html=_from_the_ini_file(config, ini.html))
+                              report=_from_the_ini_file(config, "factcheck_report", ini.report),
+                              html=_from_the_ini_file(config, "factcheck_html", ini.html))
     for source in (command_line, ini):
         if source.say_check not in (None, *SAY_CHECKS):
             raise pytest.UsageError(f"factcheck_say_check must be 'generation' or 'ranking', not {source.say_check!r}")
@@ -429,6 +431,7 @@ class FactcheckRun:
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
         self._terminated = False  # SIGTERM stopped the run
+        self._writing_outputs = False  # the facts are over: SIGTERM lets the reports and the baseline be written
         if not hasattr(config, "workerinput") and (self.settings.report or self.settings.html or self.recording):
             self._stop_on_sigterm()
 
@@ -441,12 +444,20 @@ class FactcheckRun:
             return
 
         def stop(signal_number, frame):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             self._terminated = True
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+            if self._writing_outputs:  # the facts are over: the outputs are finished, whole, as the run ends
+                return
             raise KeyboardInterrupt("stopped by SIGTERM")
 
+        def back_to_the_default() -> None:
+            if signal.getsignal(signal.SIGTERM) is stop:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
         signal.signal(signal.SIGTERM, stop)
-        self.config.add_cleanup(lambda: signal.getsignal(signal.SIGTERM) is stop and signal.signal(signal.SIGTERM, signal.SIG_DFL))
+        # A process a test forks ends on SIGTERM as it would without factcheck.
+        os.register_at_fork(after_in_child=back_to_the_default)
+        self.config.add_cleanup(back_to_the_default)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -774,6 +785,14 @@ class FactcheckRun:
                 self._from_workers[name] = RunSummary.from_payload(json.loads(payload))
             except (ValueError, KeyError, TypeError) as problem:
                 self._worker_problems.append(f"worker {name} sent results this controller cannot read: {problem}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session):
+        try:
+            return (yield)
+        finally:
+            # The facts are over, or were stopped: a SIGTERM from here on waits until the outputs are written whole.
+            self._writing_outputs = True
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails

@@ -498,6 +498,8 @@ def _index_naming_a_fifo_shard(index):
      "sub/model-1.safetensors is a FIFO (named pipe), not a regular file"),
     (lambda root: "~no-such-user-here/model", "there is no user 'no-such-user-here' on this machine"),
     (lambda root: "~no-such-user-here/model.gguf", "there is no user 'no-such-user-here' on this machine"),
+    (lambda root: _folder_with(root, "model.safetensors.index.json", lambda index: index.write_text(
+        json.dumps({"weight_map": {"lm_head.weight": "a" * 300 + ".safetensors"}}))), "cannot be looked up (File name too long)"),
 ])
 def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, make, expected):
     from factcheck.model.language_model import ModelLoadError, load_model

@@ -215,7 +215,6 @@ def test_suite_is_validated_before_anything_is_written(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-
 def test_a_conversion_the_suite_check_refuses_is_named_in_the_input_not_the_unwritten_output(tmp_path):
     # "Fra\u200bnce" is France written with a zero-width space: two samples, one subject. The error names the input
     # file and its samples, not the suite that was never written.
@@ -225,8 +224,15 @@ def test_a_conversion_the_suite_check_refuses_is_named_in_the_input_not_the_unwr
     with pytest.raises(ImportFormatError) as caught:
         import_file(source, tmp_path / "out")
     assert caught.value.path == str(source)
-    assert caught.value.problems[0][0] == "/samples/2" and "already appears at /samples/1" in caught.value.problems[0][1]
+    assert caught.value.problems[0][0] == "/samples/2/subject" and "already appears at /samples/1 " in caught.value.problems[0][1]
     assert "nothing was written to" in caught.value.problems[0][1] and not (tmp_path / "out").exists()
+    # An alias came from a later sample of the same subject: that sample is named.
+    samples = [{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}, {"subject": "France", "object": "\u201c\u201d"}]
+    with pytest.raises(ImportFormatError) as caught:
+        import_file(write(tmp_path / "alias.json", paper(samples=samples)), tmp_path / "out")
+    assert caught.value.problems[0][0] == "/samples/2/object"
+
+
 # --- folders and the CLI -----------------------------------------------------------------------
 
 def test_folder_import_reports_a_bad_file_and_imports_the_rest(tmp_path, capsys):

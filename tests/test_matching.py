@@ -561,14 +561,24 @@ def test_matching_of_the_nineteenth_pass():
 def test_a_correction_to_another_answer_is_not_said_and_narrowing_down_is():
     for generated, answers in ((" 1968 — sorry, 1969.", ["1968"]), (" Sydney. Actually, it's Canberra.", ["Sydney"]),
                                (" Sydney — correction: Canberra.", ["Sydney"]), (" 5, actually 6", ["5"]),
-                               (" Paris, or rather Lyon", ["Paris"]), (" Lyon. Oops, I meant Paris", ["Lyon", "Lyons"])):
+                               (" Paris, or rather Lyon", ["Paris"]), (" Lyon. Oops, I meant Paris", ["Lyon", "Lyons"]),
+                               # A longer name or number is another answer.
+                               (" 5, actually 50", ["5"]), (" Guinea — sorry, Guinea-Bissau.", ["Guinea"]),
+                               (" New York. Actually, New York City.", ["New York"]),
+                               # Lower-case words after "or rather" that lead into another answer.
+                               (" Paris, or rather the city of Lyon", ["Paris"]), (" Sydney, or more precisely the capital, Canberra", ["Sydney"]),
+                               (" 1968, or rather nineteen sixty-nine", ["1968"]), (" 5, or more precisely six", ["5"])):
         assert matching_answer(generated, answers) is None, generated
     for generated, answers in ((" Paris. Actually, it is the largest city too.", ["Paris"]), (" Paris. Actually, Paris is older.", ["Paris"]),
-                               (" Paris, sorry.", ["Paris"]), (" Paris or more precisely its centre.", ["Paris"]),
-                               (" Paris, or rather its Île de la Cité.", ["Paris"]), (" one second.", ["one"])):
+                               (" Paris, sorry.", ["Paris"]), (" Paris. Sorry, Paris.", ["Paris"]),
+                               (" Paris or more precisely its centre.", ["Paris"]), (" Paris, or rather its Île de la Cité.", ["Paris"]),
+                               (" one second.", ["one"]),
+                               # "Actually" before a sentence that goes on adds to the answer; it corrects nothing.
+                               (" Canberra. Actually, Sydney is often mistaken for the capital.", ["Canberra"]),
+                               (" 1969. Actually, 600 million people watched it.", ["1969"])):
         assert matching_answer(generated, answers) == answers[0], generated
-    # An ordinal after a number word is still a fraction: "one third" is not one.
-    assert matching_answer(" one third", ["one"]) is None
+    # An ordinal after a number word is still a fraction or an ordinal: "one third" is not one, "twenty second" not twenty.
+    assert matching_answer(" one third", ["one"]) is None and matching_answer(" twenty second", ["twenty"]) is None
 
 
 def test_a_quantity_counted_in_a_bigger_unit_of_its_kind_is_said_and_a_rate_is_not():
@@ -576,6 +586,10 @@ def test_a_quantity_counted_in_a_bigger_unit_of_its_kind_is_said_and_a_rate_is_n
                               (" 1,609 metres per mile.", "1,609 metres"), (" 52 weeks in a year", "52 weeks"), (" 2,000 pounds to a ton", "2,000 pounds"),
                               (" 1000 meters per kilometer", "1000 meters")):
         assert matching_answer(generated, [answer]) == answer, generated
+    # What follows the bigger unit is read as what follows the answer: a hedge, a denial, a word going on.
+    for generated, answer in ((" 3 hours a day or 4", "3 hours"), (" 3 days a week. No, 4 days", "3 days"),
+                              (" 365 days a year — sorry, 366", "365 days"), (" 3 days a year-long", "3 days")):
+        assert matching_answer(generated, [answer]) is None, generated
     # Another kind, a smaller unit, no unit at all, or money: a rate.
     for generated, answer in ((" 5 km per hour", "5 km"), (" 5 miles per hour", "5 miles"), (" 100 years per day", "100 years"), (" 8 a day", "8"),
                               (" $80 a barrel", "$80"), (" 5 kcal per gram", "5 kcal")):
@@ -590,7 +604,9 @@ def test_a_cut_may_hide_an_answer_only_where_one_begins_the_generation():
     # Another answer, or prose: no limit makes these said.
     assert not a_cut_may_hide_an_answer(" a symbol of the city's history and culture. It's a place", ["Paris"])
     assert not a_cut_may_hide_an_answer(" Alfred Jas", ["Leonardo da Vinci"])
-    assert not a_cut_may_hide_an_answer("", ["Paris"])
+    # The README's examples: a number word, a list's bullet, a quote cut before the answer.
+    assert a_cut_may_hide_an_answer(" twenty-fi", ["twenty-five"]) and a_cut_may_hide_an_answer(" - Leonardo da V", ["Leonardo da Vinci"])
+    assert a_cut_may_hide_an_answer(' "', ["Paris"]) and a_cut_may_hide_an_answer(" 1,5", ["1,500"])
 
 
 def test_an_answer_named_later_in_the_line_is_found_for_the_failure_text():
@@ -599,3 +615,5 @@ def test_an_answer_named_later_in_the_line_is_found_for_the_failure_text():
     # Every rule of matching holds there too: "19865" names no 1986, and the next line is not read.
     assert answer_named_later(" in 19865", ["1986"]) is None
     assert answer_named_later(" no\n1986", ["1986"]) is None
+    # The first word is the answer generation judged, not one named later (with or without a leading space).
+    assert answer_named_later(" Paris, the", ["Paris"]) is None and answer_named_later("Paris, the", ["Paris"]) is None

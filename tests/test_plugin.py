@@ -676,3 +676,6 @@ def test_output_paths_set_in_the_ini_file_are_relative_to_it_from_any_working_fo
     assert json.loads((project.path / "out" / "report.json").read_text(encoding="utf-8"))["facts"]
     assert (project.path / "out" / "report.html").is_file()
     assert not (project.path / "suites" / "geo" / "out").exists()
+    # `-o` is given on the command line: relative to the working folder.
+    result = run(project, "country_capital.json", "-o", "factcheck_report=../../given.json")
+    assert (project.path / "given.json").is_file(), result.stdout.str()[-2000:]

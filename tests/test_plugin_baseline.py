@@ -210,6 +210,34 @@ def test_a_run_stopped_by_sigterm_updates_no_baseline_and_marks_its_report(proje
     assert document["incomplete"] == "the run was stopped by SIGTERM" and document["facts"]
 
 
+
+def test_sigterm_while_the_outputs_are_written_lets_them_finish_and_a_forked_child_dies_of_it(project):
+    report = project.path / "report.json"
+    # A conftest that sends SIGTERM as the session finishes (a CI timeout at the end of the run), and a test whose
+    # forked child is terminated as a test would do it: the child must die of SIGTERM, not raise in the test process.
+    project.makeconftest("import os, signal\n\ndef pytest_sessionfinish(session):\n    os.kill(os.getpid(), signal.SIGTERM)\n")
+    (project.path / "test_fork.py").write_text(
+        "import os, signal, time\n\n"
+        "def test_fork():\n"
+        "    ready, started = os.pipe()\n"
+        "    child = os.fork()\n"
+        "    if child == 0:\n"
+        "        os.write(started, b'1')\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "    os.read(ready, 1)\n"
+        "    os.kill(child, signal.SIGTERM)\n"
+        "    _, status = os.waitpid(child, 0)\n"
+        "    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM\n", encoding="utf-8")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "test_fork.py", "--factcheck-update-baseline",
+                                          f"--factcheck-report={report}")
+    output = result.stdout.str()
+    assert "KeyboardInterrupt" not in output and "Traceback" not in output, output[-3000:]
+    assert "test_fork.py ." in output  # the child died of SIGTERM, as without factcheck
+    assert "incomplete" not in json.loads(report.read_text(encoding="utf-8"))
+    assert (project.path / "baselines" / "tiny.json").is_file()
+
+
 def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")

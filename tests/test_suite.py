@@ -370,7 +370,7 @@ def test_an_answer_of_only_quotes_or_brackets_is_refused_naming_it(tmp_path):
         document["facts"][1]["aliases"] = [answer]
         rejected = rejection(tmp_path, document)
         assert pointers(rejected) == ["/facts/0/object", "/facts/1/aliases/0"], answer
-        assert "stripped from the start of every answer" in message_at(rejected, "/facts/0/object")
+        assert "answers are compared without the ones they start with" in message_at(rejected, "/facts/0/object")
     document = valid()
     document["facts"][0]["subject"] = "*"  # a subject is not an answer
     document["facts"][0]["object"] = "(500) Days of Summer"

@@ -580,8 +580,7 @@ def check_model_location(spec: str) -> None:
     if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
                              "a model's config and tokenizer files hold; replace it with the model's own file")
-    odd_shards = [f"{shard} is {file_kind(shard_path.stat().st_mode)}" for shard in _indexed_shards(path)
-                  if (shard_path := path / shard).exists() and not shard_path.is_file()]
+    odd_shards = [problem for shard in _indexed_shards(path) if (problem := _shard_problem(path, shard))]
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     _refuse_more_blocks_than_the_weights_hold(spec, path)
@@ -599,9 +598,10 @@ def _expanded(spec: str) -> Path:
     """A model path with '~' expanded."""
     try:
         return Path(spec).expanduser()
-    except RuntimeError:  # "~name/..." for a user this machine does not have
-        raise ModelLoadError(f"model {spec!r}: there is no user {spec[1:].split('/')[0]!r} on this machine to expand "
-                             f"'~' for. {EXPECTED_MODEL}") from None
+    except RuntimeError:  # "~name/..." for a user this machine does not have, or "~/..." with no home directory
+        user = spec[1:].split("/")[0]
+        missing = f"there is no user {user!r} on this machine" if user else "the home directory cannot be found (HOME is unset)"
+        raise ModelLoadError(f"model {spec!r}: {missing} to expand '~' for. {EXPECTED_MODEL}") from None
 
 
 # Where a weight's name gives its block: "model.layers.3.mlp...", "transformer.h.3.attn...", "gpt_neox.layers.3...".
@@ -639,6 +639,18 @@ def _weight_names(folder: Path) -> list[str]:
         except Exception:  # a damaged file: loading says so, naming it
             continue
     return names
+
+
+def _shard_problem(folder: Path, shard: str) -> str | None:
+    """What is wrong with a weight file the index names, if it exists and is no regular file (a missing one is said by
+    loading)."""
+    try:
+        shard_path = folder / shard
+        if shard_path.exists() and not shard_path.is_file():
+            return f"{shard} is {file_kind(shard_path.stat().st_mode)}"
+    except (OSError, ValueError) as error:  # a name too long for the file system, a NUL byte
+        return f"{shard[:80]!r} cannot be looked up ({getattr(error, 'strerror', None) or error})"
+    return None
 
 
 def _indexed_shards(folder: Path) -> list[str]:

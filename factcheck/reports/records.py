@@ -300,7 +300,8 @@ class FactRecord:
             + ("  (cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
                if o.cut_may_hide_the_answer and not o.generation_pass else "")
             + (f"  (names {later!r} later, not as its answer: generation judges the answer the text begins with)"
-               if not o.generation_pass and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
+               if not o.generation_pass and not o.cut_may_hide_the_answer
+               and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
             + ("" if o.has_wrong_candidate else " (no wrong candidate to rank against: the relation's other objects are "
                                                  "all this one; ranking needs facts with other objects)")

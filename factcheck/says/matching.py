@@ -252,13 +252,12 @@ def _amount_goes_on(said: str, expected: str) -> bool:
 _CURRENCY_SCALE = re.compile(r"\s?[kmb](?!\w)")
 # A number written in words goes on with another number word: "twenty-five" is not twenty, "five hundred" not five,
 # "five or six" and "five to ten" not five.
-_NUMBER_WORDS = NUMBER_WORDS
 _ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth "
                   "thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth").split()
-_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(_NUMBER_WORDS) + "|(?!seconds?\\b)(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
+_NUMBER_WORD_GOES_ON = re.compile(r"[\s-](?:" + "|".join(NUMBER_WORDS) + "|(?!seconds\\b)(?:" + "|".join(_ORDINAL_WORDS) + ")s?|" + _SCALE_WORDS
                                   + r"|an?\s" + _SCALE_WORDS + "|"
                                   + _FRACTION_WORDS + r"|point|(?:and\s(?:a\s)?|or\s|to\s|through\s|-\s)(?:half|"
-                                  + "|".join(_NUMBER_WORDS) + r"))\b")
+                                  + "|".join(NUMBER_WORDS) + r"))\b")
 # Number words of French, Spanish, Italian, Portuguese and German, which go on with another ("deux mille" is not deux),
 # also after "and" ("vingt et un", "treinta y dos").
 _OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt "
@@ -275,7 +274,7 @@ _OTHER_NUMBER_WORDS = ("un une deux trois quatre cinq six sept huit neuf dix onz
 _OTHER_NUMBER_WORD_GOES_ON = re.compile(_HALF_IN_OTHER_LANGUAGES + r"|\s(?:(?:et|y|e|und|bis|à|a|al|ou|o|u|oder|hasta|tot|и|или|до)\s)?(?:"
                                         + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS
                                         + r")(?!\w)")
-_NUMBER_WORD = re.compile(r"(?:" + "|".join(_NUMBER_WORDS) + "|" + _SCALE_WORDS + "|" + _FRACTION_WORDS + r")")
+_NUMBER_WORD = re.compile(r"(?:" + "|".join(NUMBER_WORDS) + "|" + _SCALE_WORDS + "|" + _FRACTION_WORDS + r")")
 _OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _SCALE_WORDS + r")")
 # A note name goes on as a sharp or flat: "C sharp minor" is not C.
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
@@ -311,18 +310,26 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
 
 def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
     """Whether generation that the token limit cut may have gone on to say an answer: one begins it and could go on
-    ("10,000," for 10,000,000) or it stops partway through one ("Leonardo da V"). Raising the limit helps only then."""
+    ("10,000," for 10,000,000), it stops partway through one ("Leonardo da V", "twenty-fi", "- 19") or before any
+    ('"'). Raising the limit helps only then."""
     if matching_answer(generated, answers, cut=False) is not None:
         return True
-    # A separator at the cut may go on as the answer's ("10,000," into 10,000,000); normalising may write it apart.
-    written = normalise(_LINE_END.split(generated, 1)[0]).lstrip(LEADING_NOISE).rstrip(_NUMBER_JOINERS + " ")
-    return bool(written) and any(normalise(answer).lstrip(LEADING_NOISE).startswith(written) for answer in answers)
+    written = normalise(_LINE_END.split(generated, 1)[0]).lstrip(LEADING_NOISE)
+    starts = [written] + ([written[marker.end() :].lstrip(LEADING_NOISE)] if (marker := _LIST_OR_QUOTE_MARKER.match(written)) else [])
+    forms = {_without_separators(spelling) for answer in answers for spelling in unit_spellings(normalise(answer).lstrip(LEADING_NOISE))}
+    return any(form.startswith(_without_separators(start)) for start in starts for form in forms)
+
+
+def _without_separators(text: str) -> str:
+    """Text as a prefix of an answer is compared: spaces, hyphens and digit separators left out, as normalising may
+    write them otherwise in a whole answer than in a cut one ("twenty-fi" of "twenty five", "1,5" of "1500")."""
+    return re.sub(r"[\s\-,.'’]", "", text)
 
 
 def answer_named_later(generated: str, answers: Sequence[str]) -> str | None:
     """An answer that a later word of the generated line begins ("The Chernobyl disaster occurred in 1986." names
     1986), which generation does not count: it judges the answer the text begins with. For the failure text."""
-    line = _LINE_END.split(generated, 1)[0]
+    line = _LINE_END.split(generated, 1)[0].strip()
     for later_word in re.finditer(r"(?<=\s)\S", line):
         if (answer := matching_answer(line[later_word.start() :], answers)) is not None:
             return answer
@@ -380,8 +387,13 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
     if expected[-1] in "年년" and _MONTH_AFTER_A_YEAR.match(said, len(expected)):
         return True
-    if _restated_in_another_unit(said, expected) or _counted_in_a_bigger_unit(said, expected):
+    if _restated_in_another_unit(said, expected):
         return True
+    if conversion := _counted_in_a_bigger_unit(said, expected):
+        # "365 days a year" says 365 days as "365 days" would: what follows the bigger unit is judged as what follows
+        # the answer ("3 hours a day or 4" is a hedge).
+        start, end = ends[len(expected) - 1], ends[conversion.end() - 1]
+        return _matching_answer_in(written[:start] + written[end:], [answer], cut) is not None
     if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), written[ends[len(expected) - 1] :]):
         return True
     following = said[len(expected) : len(expected) + 1]
@@ -417,7 +429,9 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
         return False
     last_word = re.split(r"[\s-]", expected)[-1]
-    if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)):
+    # "one second" is a second of time, no fraction ("twenty second" is an ordinal).
+    a_second = last_word in ("one", "a") and re.match(r" second\b", said[len(expected) :])
+    if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)) and not a_second:
         return False
     if _OTHER_NUMBER_WORD.fullmatch(last_word) and _OTHER_NUMBER_WORD_GOES_ON.match(said, len(expected)):
         return False
@@ -435,15 +449,15 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     renamed = renamed or (hedge and any(char.isupper() for char in answer) and _GLOSS.match(rest))
     # "Or" that narrows the answer down in lower-case words is no hedge: "Paris, or rather its centre" ("Paris, or
     # rather Lyon" is).
-    renamed = renamed or (hedge and _NARROWED_DOWN.match(rest))
+    renamed = renamed or (hedge and (narrowed := _NARROWED_DOWN.match(rest)) and not _names_another_answer(rest[narrowed.end() :]))
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return False
     # A correction to another name or number: "1968 — sorry, 1969", "Sydney. Actually, it's Canberra" ("Paris.
     # Actually, Paris is older" keeps it).
-    if (correction := _CORRECTION.match(rest)) and _begins_a_name_or_number(after := rest[correction.end() :]):
-        return any(normalise(after).startswith(other) for other in all_expected if other)
+    if (correction := _CORRECTION.match(rest)) and (other := _bare_answer(rest[correction.end() :])):
+        return normalise(other) in all_expected  # the answer restated ("Paris. Sorry, Paris.") is still said
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
     # Helium" says He).
@@ -482,6 +496,37 @@ def _a_translation_after_a_slash(said: str, expected: str) -> bool:
 def _script(char: str) -> str:
     """The script of a letter ("LATIN", "CJK", "HANGUL"); a digit or a sign has none."""
     return unicodedata.name(char, "UNKNOWN").split()[0] if char.isalpha() else ""
+
+
+def _bare_answer(text: str) -> str | None:
+    """The name or number that `text` gives alone, up to the end of its clause ("Canberra." gives Canberra, "1969"
+    1969); None where a sentence goes on ("Sydney is often mistaken for the capital", "600 million people watched")."""
+    clause = re.match(r"[^,;:!?]*?(?=\.(?:\s|$)|[,;:!?]|$)", text).group().strip()
+    words = clause.split()
+    if not words or not (_is_capital(clause[0]) or clause[0].isdigit()):
+        return None
+    return clause if all(_is_capital(word[0]) or word[0].isdigit() or word in _PARTICLES_IN_A_NAME for word in words) else None
+
+
+_PARTICLES_IN_A_NAME = frozenset("of de da del della di du des la le van von der den the and y".split())
+
+
+def _names_another_answer(text: str) -> bool:
+    """Whether the sentence `text` names a name or a number, other than a part of the answer after a possessive: "the
+    city of Lyon", "the capital, Canberra", "nineteen sixty-nine" do; "its centre", "its Île de la Cité" do not."""
+    sentence = re.match(r"[^.;!?]*", text).group()
+    after_a_possessive = False
+    for word in sentence.replace(",", " ").split():
+        if word in ("its", "his", "her", "their"):
+            after_a_possessive = True
+        elif _is_capital(word[0]) or word in _PARTICLES_IN_A_NAME:
+            if not after_a_possessive and _is_capital(word[0]):
+                return True
+        else:
+            after_a_possessive = False
+            if word[0].isdigit() or _NUMBER_WORD.fullmatch(word.split("-")[0]):
+                return True
+    return False
 
 
 def _begins_a_name_or_number(text: str) -> bool:
@@ -561,14 +606,15 @@ _UNIT_SPELLINGS = _spellings_of_units()
 _PER_UNIT = re.compile(r"\s(?:per|a|an|in\sa|in\san|in\sone|to\sa|to\san|to\sthe)\s([a-z]+)(?!\w)")
 
 
-def _counted_in_a_bigger_unit(said: str, expected: str) -> bool:
-    """Whether the quantity `expected` is counted in a bigger unit of its kind: "365 days a year", "12 inches per
-    foot" say 365 days and 12 inches ("$80 a barrel" and "5 km per hour" are rates)."""
+def _counted_in_a_bigger_unit(said: str, expected: str) -> re.Match | None:
+    """Where the quantity `expected` is counted in a bigger unit of its kind: " a year" in "365 days a year", " per
+    foot" in "12 inches per foot" ("$80 a barrel" and "5 km per hour" are rates)."""
     unit = _UNIT_SPELLINGS.get(expected.rsplit(" ", 1)[-1]) if _is_a_quantity(expected) else None
     per = _PER_UNIT.match(said, len(expected))
     if unit is None or per is None or (bigger := _UNIT_SPELLINGS.get(per.group(1))) is None:
-        return False
-    return any(unit in units and bigger in units and units.index(bigger) > units.index(unit) for units in _UNITS_BY_SIZE)
+        return None
+    bigger_of_its_kind = any(unit in units and bigger in units and units.index(bigger) > units.index(unit) for units in _UNITS_BY_SIZE)
+    return per if bigger_of_its_kind else None
 
 
 def _restated_in_another_unit(said: str, expected: str) -> bool:

@@ -87,6 +87,7 @@ class ImportResult:
     dropped: int = 0
     templates_skipped: int = 0
     fact_samples: list[int] = field(default_factory=list)  # each fact's first sample, by index in the input
+    alias_samples: list[list[int]] = field(default_factory=list)  # each fact's aliases' samples, in order
 
     def summary(self) -> str:
         line = (
@@ -253,10 +254,12 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
         if fact is None:
             facts[unicodedata.normalize("NFC", subject)] = {"subject": subject, "object": obj}
             result.fact_samples.append(sample_index)
+            result.alias_samples.append([])
         elif unicodedata.normalize("NFC", obj) in {unicodedata.normalize("NFC", known) for known in (fact["object"], *fact.get("aliases", ()))}:
             result.duplicates += 1
         else:
             fact.setdefault("aliases", []).append(obj)
+            result.alias_samples[list(facts.values()).index(fact)].append(sample_index)
             result.merged += 1
     if not facts:
         raise ImportFormatError(source, [("/samples", f"no usable samples ({result.dropped} dropped as empty or malformed)")])
@@ -279,11 +282,15 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
 
 
 def _input_pointer(suite_pointer: str, result: ImportResult) -> str:
-    """Where a problem of the converted suite lies in the input: a fact's at its first sample, a template's among the
-    prompt templates."""
+    """Where a problem of the converted suite lies in the input: a fact's subject or object at its first sample, an
+    alias at the sample it came from (as that sample's object), a template's among the prompt templates."""
     parts = suite_pointer.split("/")
     if len(parts) >= 3 and parts[1] == "facts" and parts[2].isdigit() and int(parts[2]) < len(result.fact_samples):
-        return f"/samples/{result.fact_samples[int(parts[2])]}"
+        fact = int(parts[2])
+        if len(parts) >= 5 and parts[3] == "aliases" and parts[4].isdigit() and int(parts[4]) < len(result.alias_samples[fact]):
+            return f"/samples/{result.alias_samples[fact][int(parts[4])]}/object"
+        field_name = f"/{parts[3]}" if len(parts) >= 4 and parts[3] in ("subject", "object") else ""
+        return f"/samples/{result.fact_samples[fact]}{field_name}"
     if len(parts) >= 2 and parts[1] == "templates":
         return "/prompt_templates"
     return suite_pointer

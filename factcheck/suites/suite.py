@@ -351,8 +351,9 @@ def _answer_only_noise(answer: str) -> str | None:
     quotes_and_brackets = all(char.isspace() or char in "\"'`" or unicodedata.category(char) in ("Ps", "Pe", "Pi", "Pf")
                               for char in normalise(answer))
     if answer.strip() and (not normalise(answer).lstrip(LEADING_NOISE) or quotes_and_brackets):
-        return (f"{answer!r} is only quotes, brackets or emphasis marks, which are stripped from the start of every "
-                "answer before answers are compared: write the answer in words")
+        return (f"{answer!r} is only quotes, brackets or emphasis marks: answers are compared without the ones they "
+                "start with, so nothing of it, or only a closing mark, would be compared; write the answer in words "
+                "(\"an empty list\")")
     return None
 
 

@@ -430,34 +430,39 @@ class FactcheckRun:
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
-        self._terminated = False  # SIGTERM stopped the run
-        self._writing_outputs = False  # the facts are over: SIGTERM lets the reports and the baseline be written
+        self._stopped_by: str | None = None  # the signal that stopped the run (SIGTERM, SIGHUP)
+        self._writing_outputs = False  # the facts are over: a signal lets the reports and the baseline be written
         if not hasattr(config, "workerinput") and (self.settings.report or self.settings.html or self.recording):
-            self._stop_on_sigterm()
+            self._stop_on_signals()
 
-    def _stop_on_sigterm(self) -> None:
-        """SIGTERM (a CI job's timeout or cancel, `timeout`) stops a run that writes outputs as Ctrl-C does: the report
-        is written marked incomplete and no baseline is updated. By default the process ends at once, and an earlier
-        run's report left at the output path reads as this run's. Only where nothing else handles the signal; a second
-        one ends the process at once."""
-        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    def _stop_on_signals(self) -> None:
+        """SIGTERM (a CI job's timeout or cancel, `timeout`) or SIGHUP (a closed terminal or ssh session) stops a run
+        that writes outputs as Ctrl-C does: the report is written marked incomplete and no baseline is updated. By
+        default the process ends at once, and an earlier run's report left at the output path reads as this run's.
+        Only for a signal nothing else handles; a second one ends the process at once, and a process a test forks
+        ends on it as it would without factcheck."""
+        if threading.current_thread() is not threading.main_thread():
             return
+        for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+            number = getattr(signal, name, None)
+            if number is None or signal.getsignal(number) is not signal.SIG_DFL:
+                continue
 
-        def stop(signal_number, frame):
-            self._terminated = True
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-            if self._writing_outputs:  # the facts are over: the outputs are finished, whole, as the run ends
-                return
-            raise KeyboardInterrupt("stopped by SIGTERM")
+            def stop(signal_number, frame):
+                self._stopped_by = signal.Signals(signal_number).name
+                signal.signal(signal_number, signal.SIG_DFL)  # a second one ends the process at once
+                if self._writing_outputs:  # the facts are over: the outputs are finished, whole, as the run ends
+                    return
+                raise KeyboardInterrupt(f"stopped by {self._stopped_by}")
 
-        def back_to_the_default() -> None:
-            if signal.getsignal(signal.SIGTERM) is stop:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            def back_to_the_default(number=number, stop=stop) -> None:
+                if signal.getsignal(number) is stop:
+                    signal.signal(number, signal.SIG_DFL)
 
-        signal.signal(signal.SIGTERM, stop)
-        # A process a test forks ends on SIGTERM as it would without factcheck.
-        os.register_at_fork(after_in_child=back_to_the_default)
-        self.config.add_cleanup(back_to_the_default)
+            signal.signal(number, stop)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=back_to_the_default)
+            self.config.add_cleanup(back_to_the_default)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -484,7 +489,7 @@ class FactcheckRun:
     def _incomplete(self, exitstatus) -> str | None:
         """Why this run's results are partial, if they are: such a run never updates a baseline."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            return "the run was stopped by SIGTERM" if self._terminated else "the run was interrupted"
+            return f"the run was stopped by {self._stopped_by}" if self._stopped_by else "the run was interrupted"
         if self._stopped_early:
             return f"the run stopped early ({self._stopped_early})"
         if self._worker_problems:
@@ -960,10 +965,15 @@ def _links_back_up(path: Path) -> bool:
 
 
 def _skipping_problem(config: pytest.Config) -> str | None:
-    if config.pluginmanager.has_plugin("skipping"):
-        return None
-    return ("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping plugin handles, and this "
-            "run turned it off (-p no:skipping): drop that option")
+    """Why the baseline's known-wrong facts cannot run as xfail in this run, if they cannot."""
+    if not config.pluginmanager.has_plugin("skipping"):
+        return ("factcheck: the baseline's known-wrong facts run as xfail, which pytest's skipping plugin handles, and "
+                "this run turned it off (-p no:skipping): drop that option")
+    if config.getoption("runxfail", False):
+        return ("factcheck: the baseline's known-wrong facts run as xfail, and --runxfail runs them as plain tests: "
+                "they would fail the run although nothing regressed. Drop --runxfail (the summary lists them as "
+                "expected failures)")
+    return None
 
 
 def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:

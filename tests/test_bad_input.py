@@ -544,6 +544,18 @@ def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_starte
         load_model(str(folder))
 
 
+@pytest.mark.parametrize("name", ["config.json", "tokenizer_config.json"])
+def test_a_model_file_nested_too_deeply_is_one_message_naming_it(tmp_path, tiny_llama_folder, name):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    document = json.loads((folder / name).read_text())
+    (folder / name).write_text(json.dumps(document)[:-1] + ', "deep": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ModelLoadError, match=rf"{name} is nested too deeply to read"):
+        load_model(str(folder))
+
+
 def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_before_the_model_is_built(tmp_path, tiny_llama_folder,
                                                                                                    monkeypatch):
     from transformers import AutoModelForCausalLM
@@ -557,7 +569,15 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
     config["num_hidden_layers"] = 200_000  # built, this would take all memory, or hours
     (folder / "config.json").write_text(json.dumps(config))
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
-    with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held}; check that config.json"):
+    with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks; check that config.json"):
+        load_model(str(folder))
+    # Weights that name no block at all still hold a weight per block.
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    save_file({name: tensor for name, tensor in weights.items() if ".layers." not in name}, folder / "model.safetensors",
+              metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"asks for 200000 blocks, and its weights hold \d+ weights in all"):
         load_model(str(folder))
 
 

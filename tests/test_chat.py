@@ -208,3 +208,19 @@ def test_a_chat_suite_on_a_model_without_a_chat_template_fails_each_fact_with_th
     pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", "--factcheck-report=r.json", "--factcheck-lre=off")
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["incomplete"] == "3 fact(s) could not run" and {f["relation"] for f in report["facts"]} == {"text"}
+
+
+def test_a_broken_chat_template_is_named_as_broken_and_one_that_refuses_turns_names_only_the_fix_that_applies(chat_model):
+    broken = copy.copy(chat_model)
+    broken.tokenizer = copy.copy(chat_model.tokenizer)
+    broken.tokenizer.chat_template = "{% for message in messages %}{{ message.content }}{% endfor %}{% if x"
+    with pytest.raises(SettingError, match=r"cannot be read \(line 1: .*\): fix the model's chat_template.jinja") as caught:
+        broken.chat_text([{"role": "user", "content": "Capital of Peru?"}])
+    assert "system" not in str(caught.value)
+    refusing = copy.copy(chat_model)
+    refusing.tokenizer = copy.copy(chat_model.tokenizer)
+    refusing.tokenizer.chat_template = "{{ raise_exception('no such turns') }}"
+    with pytest.raises(SettingError, match=r"refused the prompt's turns \(user\): no such turns; ask with `prompt: text`"):
+        refusing.chat_text([{"role": "user", "content": "Capital of Peru?"}])
+    with pytest.raises(SettingError, match=r"drop the suite's `system` message, or ask with `prompt: text`"):
+        refusing.chat_text([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Peru?"}])

@@ -227,6 +227,9 @@ def test_a_gate_with_pytests_skipping_plugin_turned_off_is_a_usage_error(project
         output = result.stdout.str() + result.stderr.str()
         assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
         assert "turned it off (-p no:skipping)" in output
+    # --runxfail runs the known-wrong facts as plain tests: the run would fail with no regression.
+    result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-baseline={baseline}", "--runxfail")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "Drop --runxfail" in result.stdout.str() + result.stderr.str()
 
 
 def test_two_outputs_that_are_one_file_are_refused_before_any_fact_runs(project, monkeypatch):
@@ -632,6 +635,7 @@ def test_under_xdist_a_baseline_or_file_name_the_run_cannot_use_is_said_not_an_i
         (["--factcheck-baseline=missing.json"], "baseline file"),
         (["--factcheck-baseline=broken.json"], "/margin: expected"),
         ([f"--factcheck-baseline={baseline}", "-p", "no:skipping"], "turned it off (-p no:skipping)"),
+        ([f"--factcheck-baseline={baseline}", "--runxfail"], "Drop --runxfail"),
     ):
         result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2", *args)
         output = result.stdout.str() + result.stderr.str()

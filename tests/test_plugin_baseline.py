@@ -193,21 +193,23 @@ def test_an_interrupted_run_updates_no_baseline_and_marks_its_report(project):
     assert "incomplete" not in json.loads(report.read_text(encoding="utf-8"))
 
 
-def test_a_run_stopped_by_sigterm_updates_no_baseline_and_marks_its_report(project):
-    # A CI job's timeout or cancel sends SIGTERM: the run stops as on Ctrl-C, and an earlier report is not left behind.
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_run_stopped_by_sigterm_or_sighup_updates_no_baseline_and_marks_its_report(project, name):
+    # A CI job's timeout or cancel sends SIGTERM, a closed terminal SIGHUP: the run stops as on Ctrl-C, and an earlier
+    # report is not left behind.
     path = project.path / "baselines" / "tiny.json"
     report = project.path / "report.json"
     run(project, "suites", "--factcheck-update-baseline", f"--factcheck-report={report}")
     before = path.read_bytes()
-    (project.path / "test_stop.py").write_text("import os, signal\n\ndef test_stop():\n    os.kill(os.getpid(), signal.SIGTERM)\n",
+    (project.path / "test_stop.py").write_text(f"import os, signal\n\ndef test_stop():\n    os.kill(os.getpid(), signal.{name})\n",
                                                encoding="utf-8")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "test_stop.py", "--factcheck-update-baseline",
                                           f"--factcheck-report={report}", "--factcheck-shots=1")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert "baseline NOT updated: the run is incomplete (the run was stopped by SIGTERM)" in result.stdout.str()
+    assert f"baseline NOT updated: the run is incomplete (the run was stopped by {name})" in result.stdout.str()
     assert path.read_bytes() == before
     document = json.loads(report.read_text(encoding="utf-8"))
-    assert document["incomplete"] == "the run was stopped by SIGTERM" and document["facts"]
+    assert document["incomplete"] == f"the run was stopped by {name}" and document["facts"]
 
 
 

@@ -190,9 +190,14 @@ class LanguageModel:
         try:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         except Exception as error:  # noqa: BLE001 - a template's own error (jinja, or one it raises) names no setting
+            if type(error).__name__ == "TemplateSyntaxError":  # jinja2's: the template itself is broken
+                raise SettingError(f"the chat template of model {self.name!r} cannot be read (line {getattr(error, 'lineno', '?')}: "
+                                   f"{error}): fix the model's chat_template.jinja (or chat_template in "
+                                   "tokenizer_config.json), or ask with `prompt: text`") from None
             roles = ", ".join(dict.fromkeys(m["role"] for m in messages))
+            fix = "drop the suite's `system` message, or ask" if any(m["role"] == "system" for m in messages) else "ask"
             raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
-                               "drop the suite's `system` message, or ask with `prompt: text`") from None
+                               f"{fix} with `prompt: text`") from None
 
     @property
     def chat_reply_separator(self) -> str:
@@ -580,6 +585,14 @@ def check_model_location(spec: str) -> None:
     if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
                              "a model's config and tokenizer files hold; replace it with the model's own file")
+    for entry in sorted(path.glob("*.json")):  # transformers would fail on it once per fact, in a traceback
+        try:
+            json.loads(entry.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ModelLoadError(f"model folder {spec!r}: {entry.name} is nested too deeply to read; replace it with the "
+                                 "model's own file") from None
+        except (OSError, ValueError):
+            pass  # loading says what is wrong with it
     odd_shards = [problem for shard in _indexed_shards(path) if (problem := _shard_problem(path, shard))]
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
@@ -605,8 +618,8 @@ def _expanded(spec: str) -> Path:
 
 
 # Where a weight's name gives its block: "model.layers.3.mlp...", "transformer.h.3.attn...", "gpt_neox.layers.3...".
-_BLOCK_INDEX = re.compile(r"\.(?:layers|h|blocks|layer)\.(\d+)\.")
-_BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+_BLOCK_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer)\.(\d+)\.")
+_BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
 
 
 def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path) -> None:
@@ -619,9 +632,11 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path) -> None:
     asked = next((config[key] for key in _BLOCK_COUNT_KEYS if isinstance(config, dict) and isinstance(config.get(key), int)), None)
     names = _weight_names(folder)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
-    if asked is None or not blocks or asked <= max(blocks) + 1:
+    # Where no weight's name gives its block, each block still holds at least one weight of its own.
+    held, what = (max(blocks) + 1, "blocks") if blocks else (len(names), "weights in all")
+    if asked is None or not names or asked <= held:
         return
-    raise ModelLoadError(f"model {spec!r}: its config.json asks for {asked} blocks, and its weights hold {max(blocks) + 1}; "
+    raise ModelLoadError(f"model {spec!r}: its config.json asks for {asked} blocks, and its weights hold {held} {what}; "
                          "check that config.json belongs to these weights (num_hidden_layers)")
 
 

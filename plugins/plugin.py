@@ -796,7 +796,7 @@ class FactcheckRun:
         try:
             return (yield)
         finally:
-            # The facts are over, or were stopped: a SIGTERM from here on waits until the outputs are written whole.
+            # The facts are over, or were stopped: a signal from here on lets the outputs be written whole.
             self._writing_outputs = True
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:

@@ -224,3 +224,24 @@ def test_a_broken_chat_template_is_named_as_broken_and_one_that_refuses_turns_na
         refusing.chat_text([{"role": "user", "content": "Capital of Peru?"}])
     with pytest.raises(SettingError, match=r"drop the suite's `system` message, or ask with `prompt: text`"):
         refusing.chat_text([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Peru?"}])
+
+
+def test_a_chat_template_that_never_finishes_rendering_fails_in_time_naming_it(chat_model, monkeypatch):
+    from factcheck.model import language_model
+
+    # A template that renders in time is rendered directly from then on.
+    question = [{"role": "user", "content": "Capital of Peru?"}]
+    assert chat_model.chat_text(question) == chat_model.chat_text(question) and chat_model._chat_template_rendered is not None
+    monkeypatch.setattr(language_model, "CHAT_TEMPLATE_SECONDS", 0.02)
+    endless = copy.copy(chat_model)
+    endless.tokenizer = copy.copy(chat_model.tokenizer)
+    # Nested loops, which the sandbox caps one by one but not as a product; a million steps here (under a second, so
+    # that the thread left rendering does not slow the tests after it), where a hostile template had ten billion.
+    endless.tokenizer.chat_template = "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}x"
+    endless._chat_template_rendered, endless._chat_template_hangs = None, False
+    # The probe that finds the reply's separator is the first rendering: it gives up in time too.
+    assert endless.chat_reply_separator == language_model.CHAT_SEPARATOR
+    for _ in range(2):  # the second prompt is refused at once, not rendered again
+        with pytest.raises(SettingError, match=r"did not render one prompt in 0.02 s \(a loop without end\?\): fix the model's "
+                                               r"chat_template.jinja"):
+            endless.chat_text(question)

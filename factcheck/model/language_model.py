@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,14 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: torch.devi
     )
 
 
+# How long a model's chat template may take to render its first prompt (a normal one takes milliseconds).
+CHAT_TEMPLATE_SECONDS = 30.0
+
+
+class ChatTemplateHangs(Exception):
+    """A chat template did not render a prompt within CHAT_TEMPLATE_SECONDS."""
+
+
 class LanguageModel:
     """A loaded causal LM with its tokenizer and a uniform view of its residual stream."""
 
@@ -141,6 +150,8 @@ class LanguageModel:
         tokenizer.padding_side = "left"
         self._fingerprint: str | None = None
         self._token_texts: dict[int, str] = {}
+        self._chat_template_rendered: str | None = None  # the chat template that has rendered a prompt in time
+        self._chat_template_hangs = False
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -188,7 +199,9 @@ class LanguageModel:
             raise SettingError(f"model {self.name!r} has no chat template (its tokenizer sets none), so its facts cannot be "
                                "asked as chat: set `prompt` to `text` (--factcheck-prompt=text or the suite's settings)")
         try:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return self._render_chat(messages)
+        except ChatTemplateHangs:
+            raise self._hanging_template_error() from None
         except Exception as error:  # noqa: BLE001 - a template's own error (jinja, or one it raises) names no setting
             if type(error).__name__ == "TemplateSyntaxError":  # jinja2's: the template itself is broken
                 raise SettingError(f"the chat template of model {self.name!r} cannot be read (line {getattr(error, 'lineno', '?')}: "
@@ -198,6 +211,40 @@ class LanguageModel:
             fix = "drop the suite's `system` message, or ask" if any(m["role"] == "system" for m in messages) else "ask"
             raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
                                f"{fix} with `prompt: text`") from None
+
+    def _render_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """The chat template's rendering of `messages`. A chat template is a program, and one that loops without end
+        would hang the run: its first rendering is given CHAT_TEMPLATE_SECONDS (a template that renders one prompt in
+        time renders its like again), and the thread of one that does not finish is left to the end of the process."""
+        if self._chat_template_hangs:
+            raise ChatTemplateHangs()
+        template = self.chat_template
+        if self._chat_template_rendered == template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        rendered: dict[str, object] = {}
+
+        def render() -> None:
+            try:
+                rendered["text"] = self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                                      add_generation_prompt=add_generation_prompt)
+            except Exception as error:  # noqa: BLE001 - raised again below, in the caller's thread
+                rendered["error"] = error
+
+        thread = threading.Thread(target=render, name="factcheck-chat-template", daemon=True)
+        thread.start()
+        thread.join(CHAT_TEMPLATE_SECONDS)
+        if thread.is_alive():
+            self._chat_template_hangs = True
+            raise ChatTemplateHangs()
+        if "error" in rendered:
+            raise rendered["error"]
+        self._chat_template_rendered = template
+        return rendered["text"]
+
+    def _hanging_template_error(self) -> SettingError:
+        return SettingError(f"the chat template of model {self.name!r} did not render one prompt in {CHAT_TEMPLATE_SECONDS:g} s "
+                            "(a loop without end?): fix the model's chat_template.jinja (or chat_template in "
+                            "tokenizer_config.json), or ask with `prompt: text`")
 
     @property
     def chat_reply_separator(self) -> str:
@@ -210,11 +257,10 @@ class LanguageModel:
         if known is None or known[0] != template:  # the tokenizer's template may be swapped after loading
             question = [{"role": "user", "content": "Which?"}]
             try:
-                prompt_text = self.tokenizer.apply_chat_template(question, tokenize=False, add_generation_prompt=True)
-                answered = self.tokenizer.apply_chat_template(question + [{"role": "assistant", "content": REPLY_PROBE}],
-                                                              tokenize=False, add_generation_prompt=False)
+                prompt_text = self._render_chat(question)
+                answered = self._render_chat(question + [{"role": "assistant", "content": REPLY_PROBE}], add_generation_prompt=False)
                 separator = reply_separator(prompt_text, answered)
-            except Exception:  # noqa: BLE001 - a template that refuses the probe: chat_text says so on the real prompt
+            except Exception:  # noqa: BLE001 - a template that refuses the probe (or hangs): chat_text says so on the real prompt
                 separator = CHAT_SEPARATOR
             known = self._reply_separator = (template, separator)
         return known[1]

@@ -631,18 +631,12 @@ def check_model_location(spec: str) -> None:
     if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
                              "a model's config and tokenizer files hold; replace it with the model's own file")
-    for entry in sorted(path.glob("*.json")):  # transformers would fail on it once per fact, in a traceback
-        try:
-            json.loads(entry.read_text(encoding="utf-8"))
-        except RecursionError:
-            raise ModelLoadError(f"model folder {spec!r}: {entry.name} is nested too deeply to read; replace it with the "
-                                 "model's own file") from None
-        except (OSError, ValueError):
-            pass  # loading says what is wrong with it
-    odd_shards = [problem for shard in _indexed_shards(path) if (problem := _shard_problem(path, shard))]
+    documents = _json_documents(spec, path)
+    weight_map = _index_weight_map(documents)
+    odd_shards = [problem for shard in sorted(set(weight_map.values())) if (problem := _shard_problem(path, shard))]
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
-    _refuse_more_blocks_than_the_weights_hold(spec, path)
+    _refuse_more_blocks_than_the_weights_hold(spec, path, documents.get("config.json"), weight_map)
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
     if pickled and not any(path.glob("*.safetensors")):
         raise ModelLoadError(
@@ -668,29 +662,41 @@ _BLOCK_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer)\.(\d+)\.")
 _BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
 
 
-def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path) -> None:
+def _json_documents(spec: str, folder: Path) -> dict[str, object]:
+    """The folder's JSON files (config, tokenizer, index), read once: file name -> document. One nested too deeply is
+    refused here (transformers would fail on it once per fact, in a traceback); one that cannot be read is left out,
+    for loading to say what is wrong with it."""
+    documents: dict[str, object] = {}
+    for entry in sorted(folder.glob("*.json")):
+        try:
+            documents[entry.name] = json.loads(entry.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ModelLoadError(f"model folder {spec!r}: {entry.name} is nested too deeply to read; replace it with the "
+                                 "model's own file") from None
+        except (OSError, ValueError):
+            continue
+    return documents
+
+
+def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: object, weight_map: dict[str, str]) -> None:
     """A config.json asking for more blocks than the weights hold is refused before the model is built: built, each
     missing block would be started at random, and a count far too large takes all memory (or hours) first."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # loading says what is wrong with it
     asked = next((config[key] for key in _BLOCK_COUNT_KEYS if isinstance(config, dict) and isinstance(config.get(key), int)), None)
-    names = _weight_names(folder)
+    if asked is None:
+        return
+    names = list(weight_map) or _weight_names_in_headers(folder)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
     # Where no weight's name gives its block, each block still holds at least one weight of its own.
     held, what = (max(blocks) + 1, "blocks") if blocks else (len(names), "weights in all")
-    if asked is None or not names or asked <= held:
+    if not names or asked <= held:
         return
     raise ModelLoadError(f"model {spec!r}: its config.json asks for {asked} blocks, and its weights hold {held} {what}; "
                          "check that config.json belongs to these weights (num_hidden_layers)")
 
 
-def _weight_names(folder: Path) -> list[str]:
-    """The names of a folder's weights, from its safetensors index or the files' headers (nothing else is read)."""
-    names = list(_index_weight_map(folder))
-    if names:
-        return names
+def _weight_names_in_headers(folder: Path) -> list[str]:
+    """The names of a folder's weights, from the safetensors files' headers (nothing else is read)."""
+    names: list[str] = []
     from safetensors import safe_open
 
     for weights in folder.glob("*.safetensors"):
@@ -714,22 +720,13 @@ def _shard_problem(folder: Path, shard: str) -> str | None:
     return None
 
 
-def _indexed_shards(folder: Path) -> list[str]:
-    """The weight files that a folder's safetensors index names."""
-    return sorted(set(_index_weight_map(folder).values()))
-
-
-def _index_weight_map(folder: Path) -> dict[str, str]:
-    """Weight name -> the file holding it, from the folder's safetensors index files (one that cannot be read gives
-    nothing here: loading says what is wrong with it)."""
+def _index_weight_map(documents: dict[str, object]) -> dict[str, str]:
+    """Weight name -> the file holding it, from the folder's safetensors index files among its JSON `documents`."""
     weight_map: dict[str, str] = {}
-    for index in folder.glob("*.safetensors.index.json"):
-        try:
-            read = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
-        except (OSError, ValueError, AttributeError):
-            continue
+    for name, document in documents.items():
+        read = document.get("weight_map") if name.endswith(".safetensors.index.json") and isinstance(document, dict) else None
         if isinstance(read, dict):
-            weight_map.update((name, file) for name, file in read.items() if isinstance(name, str) and isinstance(file, str))
+            weight_map.update((weight, file) for weight, file in read.items() if isinstance(weight, str) and isinstance(file, str))
     return weight_map
 
 

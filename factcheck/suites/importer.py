@@ -245,21 +245,24 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
     # Subjects and objects compare in NFC: "Zürich" with a composed or a decomposed accent is one subject (a suite
     # refuses it twice); the first spelling seen is kept.
     facts: dict[str, dict[str, Any]] = {}  # NFC subject -> fact, in first-seen order
+    fact_number: dict[str, int] = {}  # NFC subject -> its fact's place in `facts`
     for sample_index, sample in enumerate(document["samples"]):
         subject, obj = _clean(sample["subject"]), _clean(sample["object"])
         if subject is None or obj is None:
             result.dropped += 1
             continue
-        fact = facts.get(unicodedata.normalize("NFC", subject))
+        key = unicodedata.normalize("NFC", subject)
+        fact = facts.get(key)
         if fact is None:
-            facts[unicodedata.normalize("NFC", subject)] = {"subject": subject, "object": obj}
+            fact_number[key] = len(facts)
+            facts[key] = {"subject": subject, "object": obj}
             result.fact_samples.append(sample_index)
             result.alias_samples.append([])
         elif unicodedata.normalize("NFC", obj) in {unicodedata.normalize("NFC", known) for known in (fact["object"], *fact.get("aliases", ()))}:
             result.duplicates += 1
         else:
             fact.setdefault("aliases", []).append(obj)
-            result.alias_samples[list(facts.values()).index(fact)].append(sample_index)
+            result.alias_samples[fact_number[key]].append(sample_index)
             result.merged += 1
     if not facts:
         raise ImportFormatError(source, [("/samples", f"no usable samples ({result.dropped} dropped as empty or malformed)")])

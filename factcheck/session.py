@@ -149,7 +149,8 @@ class FactcheckSession:
         seconds = time.perf_counter() - started
         self.progress(f" ... {seconds:.1f} s\n")
         return RelationRun(suite=suite, options=options, say_check=say_check, phrasings=phrasings, seconds=seconds,
-                           require=self.require, template_mode=mode, prompt=settings.prompt, computed=computed)
+                           require=self.require, template_mode=mode, prompt=settings.prompt, computed=computed,
+                           know_check=self.lre_enabled)
 
     def _selection(self, suite: Suite, wanted: Collection[int] | None, phrased: list[Suite], options: SayOptions,
                    say_check: str) -> tuple[tuple[int, ...] | None, list[Faithfulness | None]]:

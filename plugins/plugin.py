@@ -28,7 +28,7 @@ import signal
 import stat
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import pytest
 
@@ -169,12 +169,19 @@ def _refuse_empty_options(config: pytest.Config) -> None:
                                     "leave the option out")
 
 
+def _trust_remote_code(config: pytest.Config) -> bool:
+    try:
+        return bool(config.getini("factcheck_trust_remote_code"))
+    except (ValueError, pytest.UsageError) as error:  # pytest's own message names the value, not the option
+        raise pytest.UsageError(f"factcheck_trust_remote_code in the ini file must be true or false ({error})") from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "factcheck: a fact from a factcheck suite")
     _refuse_empty_options(config)
     command_line = _settings(config, lambda ini, kind: config.getoption(ini))
     ini = _settings(config, lambda name, kind: _ini_value(config, name, kind))
-    ini = dataclasses.replace(ini, trust_remote_code=bool(config.getini("factcheck_trust_remote_code")),
+    ini = dataclasses.replace(ini, trust_remote_code=_trust_remote_code(config),
                               report=_from_the_ini_file(config, "factcheck_report", ini.report),
                               html=_from_the_ini_file(config, "factcheck_html", ini.html))
     for source in (command_line, ini):
@@ -432,6 +439,8 @@ class FactcheckRun:
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
         self._stopped_by: str | None = None  # the signal that stopped the run (SIGTERM, SIGHUP)
         self._writing_outputs = False  # the facts are over: a signal lets the reports and the baseline be written
+        self._ctrl_c_while_writing = False  # a first Ctrl-C came once the facts were over: the outputs were finished
+        self._outputs_done: set[str] = set()  # the output options written (or settled) so far, as the run ends
         if not hasattr(config, "workerinput") and (self.settings.report or self.settings.html or self.recording):
             self._stop_on_signals()
 
@@ -463,6 +472,25 @@ class FactcheckRun:
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=back_to_the_default)
             self.config.add_cleanup(back_to_the_default)
+
+    def _finish_outputs_on_ctrl_c(self) -> None:
+        """Once the facts are over, a first Ctrl-C (also a CI runner's cancel, which sends SIGINT first) lets the
+        reports and the baseline be finished whole, as SIGTERM does: pytest raises it inside the session's finish,
+        where it would be a traceback that leaves an earlier run's reports in place. A second one stops at once
+        (`_stopped_while_writing`)."""
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+
+        def note(signal_number, frame):
+            self._ctrl_c_while_writing = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        def back_to_the_default() -> None:
+            if signal.getsignal(signal.SIGINT) is note:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, note)
+        self.config.add_cleanup(back_to_the_default)
 
     # ---- the session -------------------------------------------------------------------------
     @property
@@ -798,6 +826,8 @@ class FactcheckRun:
         finally:
             # The facts are over, or were stopped: a signal from here on lets the outputs be written whole.
             self._writing_outputs = True
+            if not is_xdist_worker(self.config) and (self.settings.report or self.settings.html or self.recording):
+                self._finish_outputs_on_ctrl_c()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails
@@ -807,6 +837,24 @@ class FactcheckRun:
             if summary is not None:
                 self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
             return
+        try:
+            self._finish_session(session, exitstatus)
+        except KeyboardInterrupt:
+            self._stopped_while_writing(session)
+        if self._ctrl_c_while_writing:
+            self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the reports and the baseline above "
+                                       "were finished whole (a second Ctrl-C stops at once)", False))
+
+    def _stopped_while_writing(self, session: pytest.Session) -> None:
+        """A second Ctrl-C while the outputs were made: an output not yet written is removed where an earlier run's
+        is there (it would be taken for this run's), and the baseline is left as it was."""
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        why = "the run was stopped while its outputs were written"
+        self._remove_earlier_reports(why, [flag for flag in ("--factcheck-report", "--factcheck-html") if flag not in self._outputs_done])
+        if self.recording and "--factcheck-update-baseline" not in self._outputs_done:
+            self._output_lines.append((f"factcheck: baseline NOT updated: {why}; {self.baseline_path} is unchanged", True))
+
+    def _finish_session(self, session: pytest.Session, exitstatus) -> None:
         summary = self.run_summary()
         self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:
@@ -825,26 +873,31 @@ class FactcheckRun:
             self._write_outputs(summary, incomplete)
             if self.recording:
                 self._record_baseline(summary, incomplete)
+                self._outputs_done.add("--factcheck-update-baseline")
             if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _remove_earlier_reports(self, why: str) -> None:
-        """Facts were selected and none gave a result: a report an earlier run left at an output path would be taken
-        for this run's, so it is removed (only a file that reads as a report factcheck wrote) and the terminal says so."""
-        for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
+    def _remove_earlier_reports(self, why: str, flags: Sequence[str] = ("--factcheck-report", "--factcheck-html"),
+                                what: str = "no fact ran") -> None:
+        """No report of this run will be at these output paths (no fact gave a result, a report could not be written,
+        the run was stopped while writing): a report an earlier run left there would be taken for this run's, so it
+        is removed (only a file that reads as a report factcheck wrote) and the terminal says so."""
+        given_by_flag = {"--factcheck-report": self.settings.report, "--factcheck-html": self.settings.html}
+        for flag in flags:
+            given = given_by_flag[flag]
             if not given:
                 continue
             path = Path(given)
             if not _reads_as_own_report(path, _OWN_OUTPUT_MARKS[flag]):
-                self._output_lines.append((f"factcheck: no fact ran ({why}): nothing written to {path}", False))
+                self._output_lines.append((f"factcheck: {what} ({why}): nothing written to {path}", False))
                 continue
             try:
                 path.unlink()
             except OSError as error:
-                self._output_lines.append((f"factcheck: no fact ran ({why}), and {path}, an earlier run's report, could "
+                self._output_lines.append((f"factcheck: {what} ({why}), and {path}, an earlier run's report, could "
                                            f"not be removed: {error.strerror or error}", True))
                 continue
-            self._output_lines.append((f"factcheck: no fact ran ({why}): removed {path}, an earlier run's report, so "
+            self._output_lines.append((f"factcheck: {what} ({why}): removed {path}, an earlier run's report, so "
                                        "that it is not taken for this run's", False))
 
     def _record_baseline(self, summary: RunSummary, incomplete: str | None) -> None:
@@ -857,10 +910,17 @@ class FactcheckRun:
         try:
             path, kept, dropped = record(self.baseline_path, summary.model.identity(), summary.suites_info(),
                                          summary.results, root=self.config.rootpath, suite_facts=summary.suite_facts())
-        except (BaselineError, OSError) as error:
+        except BaselineError as error:
             self._output_lines.append((f"factcheck: baseline NOT updated: {error}", True))
             return
+        except OSError as error:
+            self._output_lines.append((f"factcheck: baseline NOT updated: {self.baseline_path} could not be written "
+                                       f"({error.strerror or error}); it is unchanged: free space on its disk or make "
+                                       "its folder writable, then record again", True))
+            return
         also = f" ({kept} fact(s) this run did not select kept as recorded before)" if kept else ""
+        if self.settings.lre == "off":
+            also += "; with --factcheck-lre off they hold no know-verdicts, so --factcheck-require knows cannot gate them"
         self._output_lines.append((f"factcheck: baseline of {len(summary.results)} facts written to {path}{also}", False))
         if dropped:
             self._output_lines.append((f"factcheck: dropped from the baseline, their suite file gone (removed, or moved: "
@@ -880,14 +940,19 @@ class FactcheckRun:
 
             return write_html_report(path, summary, outcomes=self._outcomes, incomplete=incomplete)
 
-        for name, given, write in (("report", self.settings.report, json_report), ("HTML report", self.settings.html, html_report)):
+        for flag, name, given, write in (("--factcheck-report", "report", self.settings.report, json_report),
+                                         ("--factcheck-html", "HTML report", self.settings.html, html_report)):
             if not given:
                 continue
             try:
                 path = write(Path(given))
             except Exception as error:  # noqa: BLE001 - any failure of a report must leave the gate running
                 self._output_lines.append((f"factcheck: {name} NOT written to {given}: {type(error).__name__}: {error}", True))
+                # An earlier run's report left there (a full disk) would be read as this one's by a later step.
+                self._remove_earlier_reports(f"{type(error).__name__}", [flag], what=f"{name} not written")
+                self._outputs_done.add(flag)
                 continue
+            self._outputs_done.add(flag)
             note = f" (marked incomplete: {incomplete})" if incomplete else ""
             self._output_lines.append((f"factcheck: {name} written to {path}{note}", False))
 

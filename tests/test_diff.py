@@ -314,6 +314,9 @@ def test_bad_input_exits_2_naming_file_and_pointer(tmp_path, capsys, content, wo
     ("top_candidates", 3, ["/facts/0/top_candidates: expected array"]),
     ("lre_top_tokens", [["Paris", 0.5]], ["/facts/0/lre_top_tokens/0"]),
     ("distracted", {"generated": 1}, ["/facts/0/distracted"]),
+    # An integer past a float's range (JSON has no limit) could not be compared: an OverflowError traceback.
+    ("margin", 10 ** 400, ["/facts/0/margin: a number of 401 digits is out of range"]),
+    ("model_first_token_probability", -10 ** 400, ["/facts/0/model_first_token_probability: a number of 401 digits"]),
 ])
 def test_a_report_with_a_damaged_detail_field_is_bad_input_not_a_traceback(tmp_path, capsys, field, damaged, words):
     # Hand-edited or badly merged: exit 2 (bad input), never 1 (a gate failure) nor a traceback.

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from factcheck.answer_text import answer_key, normalise
-from factcheck.says.matching import a_cut_may_hide_an_answer, answer_named_later, matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, answer_named_later, matching_answer, unwrapped
 
 
 def test_object_at_the_start_passes():
@@ -155,6 +155,32 @@ def test_a_spaced_dash_before_a_capital_continues_a_name_and_before_a_lower_case
         assert matching_answer(f" Paris {dash} the capital of France", ["Paris"]) == "Paris", dash
     # Only a name goes on into another name: a number is not continued by a dash and a capital.
     assert matching_answer(" 1990 \u2013 Bissau", ["1990"]) == "1990"
+
+
+def test_emphasis_and_quotes_around_an_answer_leave_what_follows_it_to_be_judged():
+    # A closing mark used to end the answer, and no rule after it ran: "**Paris** or **Lyon**" said Paris.
+    for marked in ("**{}**", "*{}*", "__{}__", "_{}_", "`{}`", '"{}"', "“{}”", "«{}»", "'{}'", "「{}」", '**"{}"**'):
+        paris, lyon = marked.format("Paris"), marked.format("Lyon")
+        assert matching_answer(f" {paris}.", ["Paris"]) == "Paris", marked
+        assert matching_answer(f" {paris} or {lyon}", ["Paris"]) is None, marked
+        assert matching_answer(f" {paris} — no, {lyon}", ["Paris"]) is None, marked
+    assert matching_answer(" **Guinea**-Bissau", ["Guinea"]) is None
+    assert matching_answer(" **5** million", ["5"]) is None
+    assert matching_answer(' "Toy Story" 2', ["Toy Story"]) is None
+    assert matching_answer(" **5** km", ["5 km"]) == "5 km"
+    # Marks that wrap nothing, or sit inside a word, stay: an apostrophe, snake_case, a product, an answer's own quotes.
+    assert unwrapped("Paris's 'old' town, snake_case, 5 * 3 * 2, 2*3*4") == "Paris's old town, snake_case, 5 * 3 * 2, 2*3*4"
+    assert matching_answer(' "Weird Al" Yankovic', ['"Weird Al" Yankovic']) == '"Weird Al" Yankovic'
+    assert matching_answer(" Weird Al Yankovic", ['"Weird Al" Yankovic']) == '"Weird Al" Yankovic'
+
+
+def test_what_follows_a_restated_amount_is_judged_as_what_follows_the_answer():
+    assert matching_answer(" 5 km (3.1 mi) from the coast", ["5 km"]) == "5 km"
+    assert matching_answer(" 5 km (3.1 mi) or 6 km", ["5 km"]) is None
+    assert matching_answer(" £100 ($130) a night", ["£100"]) is None
+    assert matching_answer(" £100 / $130 million", ["£100"]) is None
+    assert matching_answer(" $5 billion / €4.6 billion", ["$5 billion"]) == "$5 billion"
+    assert matching_answer(" 100 °C / 212 °F to 120 °C", ["100 °C"]) is None
 
 
 def test_an_answer_that_starts_with_a_quote_or_bracket_is_said_as_written():

@@ -407,7 +407,8 @@ def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracte
                                  "[tool.pytest.ini_options]\nfactcheck_shots = true\n",
                                  "[tool.pytest.ini_options]\nfactcheck_baseline = [\"a.json\"]\n",
                                  "[tool.pytest]\nfactcheck_suites = \"*/suites/*.json\"\n",
-                                 "[tool.pytest.ini_options]\nfactcheck_suites = [1, 2]\n"])
+                                 "[tool.pytest.ini_options]\nfactcheck_suites = [1, 2]\n",
+                                 "[pytest]\nfactcheck_trust_remote_code = maybe\n"])
 def test_an_ini_value_of_the_wrong_kind_is_a_usage_error_naming_it(project, ini):
     (project.path / "tox.ini").unlink(missing_ok=True)
     (project.path / ("pytest.ini" if ini.startswith("[pytest]") else "pyproject.toml")).write_text(ini, encoding="utf-8")

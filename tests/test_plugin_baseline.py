@@ -240,6 +240,72 @@ def test_sigterm_while_the_outputs_are_written_lets_them_finish_and_a_forked_chi
     assert (project.path / "baselines" / "tiny.json").is_file()
 
 
+def test_ctrl_c_after_the_last_fact_lets_the_outputs_finish_and_a_second_one_leaves_no_earlier_report(project):
+    report, page = project.path / "report.json", project.path / "report.html"
+    baseline = project.path / "baselines" / "tiny.json"
+    outputs = ("suites", "--factcheck-update-baseline", f"--factcheck-report={report}", f"--factcheck-html={page}")
+    # A first Ctrl-C as the session finishes (a CI cancel sends SIGINT first): pytest would raise it inside the
+    # finish, a traceback that left an earlier run's reports as this run's. The outputs are finished whole instead.
+    project.makeconftest("import os, signal, pytest\n\n@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
+                         "    os.kill(os.getpid(), signal.SIGINT)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *outputs)
+    output = result.stdout.str()
+    assert "KeyboardInterrupt" not in output and "Traceback" not in output, output[-3000:]
+    assert "Ctrl-C came after the last fact: the reports and the baseline above were finished whole" in output
+    assert "incomplete" not in json.loads(report.read_text(encoding="utf-8")) and baseline.is_file() and page.is_file()
+    recorded = baseline.read_bytes()
+    # A second Ctrl-C while the reports are made (here: as the JSON report is written): the earlier run's reports
+    # are removed rather than left to pass for this run's, and the baseline stays as it was.
+    project.makeconftest("import factcheck.reports.report as report\n\n"
+                         "def stopped(*args, **kwargs):\n    raise KeyboardInterrupt\n\n"
+                         "report.write_report = stopped\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *outputs, "--factcheck-shots=1")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED and "Traceback" not in output, output[-3000:]
+    assert f"removed {report}, an earlier run's report" in output and f"removed {page}, an earlier run's report" in output
+    assert not report.exists() and not page.exists()
+    assert "baseline NOT updated: the run was stopped while its outputs were written" in output
+    assert baseline.read_bytes() == recorded
+
+
+def test_a_report_that_cannot_be_written_leaves_no_earlier_report_behind(project, monkeypatch):
+    import factcheck.reports.report as report_module
+
+    report = project.path / "report.json"
+    run(project, "suites", f"--factcheck-report={report}", "--factcheck-update-baseline")
+    assert report.is_file()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    # A full disk at the end of the run: the earlier run's complete report would be read by a later CI step as this one's.
+    monkeypatch.setattr(report_module, "write_report", full_disk)
+    result = run(project, "suites", f"--factcheck-report={report}")
+    output = result.stdout.str()
+    assert f"report NOT written to {report}: OSError" in output
+    assert f"report not written (OSError): removed {report}, an earlier run's report" in output
+    assert not report.exists() and result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_recording_a_selection_without_the_know_check_over_entries_that_have_it_is_refused(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    # --factcheck-lre off records no know-verdicts: stamped on some facts of a relation recorded with them, it
+    # would silently take those facts out of a later --factcheck-require knows gate.
+    result = run(project, "suites", "-k", "France", "--factcheck-lre=off", "--factcheck-update-baseline")
+    output = result.stdout.str()
+    assert "baseline NOT updated" in output and "know_check on -> off" in output, output[-2000:]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and path.read_bytes() == before
+    # A whole run records it so, says what that means, and the next run with the know-check names the change.
+    again = run(project, "suites", "--factcheck-lre=off", "--factcheck-update-baseline")
+    assert "they hold no know-verdicts, so --factcheck-require knows cannot gate them" in again.stdout.str()
+    [settings] = [suite["settings"] for suite in json.loads(path.read_bytes())["suites"].values()]
+    assert settings["know_check"] == "off"
+    gated = run(project, "suites")
+    assert "know_check off -> on" in gated.stdout.str(), gated.stdout.str()[-2000:]
+
+
 def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")
@@ -305,7 +371,8 @@ def test_a_baseline_that_cannot_be_written_fails_the_run_with_a_message(project,
 
     monkeypatch.setattr(release_gate, "write_baseline", full_disk)
     result = run(project, "suites", "--factcheck-update-baseline")
-    assert "factcheck: baseline NOT updated: [Errno 28] No space left on device" in result.stdout.str()
+    assert ("baselines/tiny.json could not be written (No space left on device); it is unchanged: free space on its "
+            "disk" in result.stdout.str())
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # recording fails no fact: only the baseline can fail it
     assert not (project.path / "baselines" / "tiny.json").exists()
 

@@ -136,10 +136,15 @@ def baseline_schema() -> dict[str, Any]:
 # --- building --------------------------------------------------------------------------------
 
 def round_margin(margin: float | None) -> float | None:
-    """Fixed decimals so re-recording gives the same bytes; non-finite margins carry no usable number."""
-    if margin is None or not math.isfinite(margin):
+    """Fixed decimals so re-recording gives the same bytes; non-finite margins (and integers past a float's range)
+    carry no usable number."""
+    try:
+        value = None if margin is None else float(margin)
+    except OverflowError:
         return None
-    return round(float(margin), MARGIN_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, MARGIN_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _portable_path(path: str | Path, root: Path | None) -> str:

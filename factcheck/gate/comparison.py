@@ -89,10 +89,15 @@ class SettingsChange:
         return ", ".join(f"{name} {before} -> {after}" for name, before, after in self.differences)
 
 
+# Settings written only where they are not their default: a run that does not name one had the default.
+_UNNAMED_SETTINGS = {"know_check": "on"}
+
+
 def settings_differences(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[tuple[str, Any, Any], ...]:
     """The prompt settings two runs of a suite differ in (none where either side did not keep them)."""
     if not before or not after:
         return ()
+    before, after = {**_UNNAMED_SETTINGS, **before}, {**_UNNAMED_SETTINGS, **after}
     return tuple((name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after))
                  if name in before and name in after and before[name] != after[name])
 

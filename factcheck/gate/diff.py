@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ INPUT_HINT = "pass a baseline (pytest --factcheck-update-baseline) or a report (
 REPORT_HINT = "regenerate the report with `pytest --factcheck-report PATH`"
 
 _TEXT = {"type": "string", "minLength": 1}
+# A number a float can hold: JSON integers have no limit, and one past a float's range cannot be compared.
+_NUMBER = {"type": ["number", "null"], "minimum": -sys.float_info.max, "maximum": sys.float_info.max}
 # The part of a report that diff reads; reports carry more keys, which are ignored.
 _REPORT_SCHEMA = {
     "type": "object",
@@ -59,7 +61,7 @@ _REPORT_SCHEMA = {
                     # Absent from reports written before the know-check existed: read as unavailable.
                     "know_pass": {"type": ["boolean", "null"]},
                     "verdict": {"enum": [*VERDICTS, None]},
-                    "margin": {"type": ["number", "null"]},
+                    "margin": _NUMBER,
                     "margin_exact": {"type": "boolean"},
                     "training": {"type": "boolean"},
                     "say_check": {"enum": ["generation", "ranking"]},
@@ -69,12 +71,12 @@ _REPORT_SCHEMA = {
                     "tags": {"type": "array", "items": {"type": "string"}},
                     "aliases": {"type": "array", "items": {"type": "string"}},
                     "top_candidates": {"type": "array", "items": {"$ref": "#/$defs/candidate"}},
-                    "model_first_token_probability": {"type": ["number", "null"]},
+                    "model_first_token_probability": _NUMBER,
                     "know_undecided": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/undecided"}]},
                     "lre_top_tokens": {"type": "array", "items": {"$ref": "#/$defs/decoded"}},
                     "lre_trusted": {"type": ["boolean", "null"]}, "lre_decodes_object": {"type": ["boolean", "null"]},
                     "lre_object_rank": {"type": ["integer", "null"]}, "lre_object_vocab_rank": {"type": ["integer", "null"]},
-                    "lre_object_probability": {"type": ["number", "null"]},
+                    "lre_object_probability": _NUMBER,
                     "distracted": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["generated", "say_pass"], "properties": {
                         "generated": {"type": "string"}, "say_pass": {"type": "boolean"}, "know_pass": {"type": ["boolean", "null"]}}}]},
                     "template_mode": {"type": ["string", "null"]},

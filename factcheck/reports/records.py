@@ -342,6 +342,7 @@ class RelationRun:
     require: str = "says"
     template_mode: str = "all"
     prompt: str = "text"  # text or chat prompts
+    know_check: bool = True  # False: the run was told to skip the know-check (--factcheck-lre off)
     asked: set[int] = field(default_factory=set)
     computed: tuple[int, ...] | None = None  # the suite's fact indices that ran, in order (None: every fact)
 
@@ -418,7 +419,7 @@ class RelationRun:
         return RelationSummary(
             relation_id=suite.relation_id, relation=suite.relation, path=str(suite.path), content_hash=suite.content_hash,
             shots=self.options.shots, max_new_tokens=self.options.max_new_tokens, prompt=self.prompt,
-            results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
+            know_check=self.know_check, results=tuple(r.result for r in records), indices=tuple(sorted(self.asked)),
             lre=self.lre, lre_skipped=self.lre_skipped,
             templates=tuple(p.template for p in self.phrasings),
             other_lres=tuple(p.lre for p in self.phrasings[1:]),

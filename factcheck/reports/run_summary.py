@@ -128,6 +128,7 @@ class RelationSummary:
     other_lres_skipped: tuple[str | None, ...] = ()  # why a further template has none
     max_new_tokens: int | None = None  # the generation's token limit (None: not known)
     prompt: str = "text"  # text or chat prompts
+    know_check: bool = True  # False: the run was told to skip the know-check (--factcheck-lre off)
 
     @property
     def template_lres(self) -> list[tuple[str, LreInfo | None, str | None]]:
@@ -141,9 +142,11 @@ class RelationSummary:
         return {"content_hash": self.content_hash, "path": self.path, "settings": self.prompt_settings()}
 
     def prompt_settings(self) -> dict[str, object]:
-        """The settings that shape what the model is asked and how much it may answer."""
+        """The settings that shape what the model is asked and how much it may answer, and whether its know-check ran
+        (named only where it did not, so that the files of runs that had it stay as they were)."""
         return {"shots": self.shots, "prompt": self.prompt,
-                **({} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens})}
+                **({} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens}),
+                **({} if self.know_check else {"know_check": "off"})}
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -158,7 +161,7 @@ class RelationSummary:
             "templates": list(self.templates),
             "other_lres": [None if lre is None else lre.to_payload() for lre in self.other_lres],
             "other_lres_skipped": list(self.other_lres_skipped),
-            "max_new_tokens": self.max_new_tokens, "prompt": self.prompt,
+            "max_new_tokens": self.max_new_tokens, "prompt": self.prompt, "know_check": self.know_check,
         }
 
     @classmethod
@@ -175,7 +178,7 @@ class RelationSummary:
             templates=tuple(data["templates"]),
             other_lres=tuple(None if lre is None else LreInfo.from_payload(lre) for lre in data["other_lres"]),
             other_lres_skipped=tuple(data["other_lres_skipped"]),
-            max_new_tokens=data["max_new_tokens"], prompt=data["prompt"],
+            max_new_tokens=data["max_new_tokens"], prompt=data["prompt"], know_check=data.get("know_check", True),
         )
 
 

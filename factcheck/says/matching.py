@@ -91,7 +91,11 @@ def _continues_the_name(rest: str) -> bool:
     """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City',
     'Guinea—Bissau' and 'Guinea – Bissau' (a dash, spaced or not, before a capital; 'Paris—the capital' and
     'Paris – the capital' still say Paris)."""
-    if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]):
+    if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]) or re.match(r"--\w", rest):
+        return True
+    # A middle dot joins the parts of a foreign name in Chinese ("马丁·路德·金"), and in Japanese between katakana
+    # ("ギニア・ビサウ"; between kanji it lists: "東京・大阪").
+    if re.match(r"·\w|・[\u30a0-\u30ff]", rest):
         return True
     # After a dash, a sentence's first word or a possessive begins prose: "Paris — It is the capital", "Tokyo — Japan's
     # capital".
@@ -106,9 +110,9 @@ def _continues_the_name(rest: str) -> bool:
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
-    # A title's sequel number carries it on: "Toy Story 2", "Alien 3" ("Paris 2024" says Paris: a year; "Brazil 5 times"
-    # and "Russia 17 million square kilometres" a count).
-    if re.match(r" \d{1,2}(?![\d.,:/])(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
+    # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
+    # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79." the symbol and its atomic number).
+    if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
         return True
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
@@ -121,7 +125,7 @@ def _continues_the_name(rest: str) -> bool:
 
 
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
-_HYPHENS = "-\u2010\u2011\u2012\u2013\u2212"
+_HYPHENS = "-\u2010\u2011\u2012\u2013\u2212\u05be\u058a"  # also Hebrew's maqaf and the Armenian hyphen
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
 # Nor "on" or "y", which begin a date or join a list as often ("Ulm on March 14", "Madrid y Barcelona").
 _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|los|las|el|van|von|der|den|ten|ter|"
@@ -162,13 +166,15 @@ _SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrill
                 r"|grand(?!\s(?:slam|prix|prize|tour|canyon|central|theft|piano|jury|duke|master|rapids|final|champion"
                 r"|national|opening|total|old|hotel|marnier))|tausend|millionen|milliarden?|mil|millones|millón|milhões|milhão|bilhões|mila|milioni?|miliardi?|mille"
                 r"|mld|mln|billones|billón|miliony|miliardy|miljoen|miljard|miljoner|miljarder|тыс|тысяч[аи]?|млн|млрд|миллион(?:а|ов)?|миллиард(?:а|ов)?"
+                # Finance's abbreviations, and more of German, Dutch, Scandinavian and Russian
+                r"|bln|trln|tsd|duizend|tusen|трлн|триллион(?:а|ов)?"
                 r")s?")
 # Scale words of Polish, Czech, Hungarian, Turkish, Finnish, Ukrainian, Indonesian, Vietnamese, Greek, Hindi and Arabic,
 # as normalising writes them (Greek without accents, Arabic without its hamza), then any character but a letter.
 _OTHER_SCALE_WORDS = ("tysięcy tysiące tysiąc milionów miliardów tisíc milionů miliard ezer millió milliárd milyon milyar "
                       "bin tuhatta miljoonaa miljardia тисяч тисячі тисяча мільйон мільйона мільйонів мільярд мільярдів ribu "
                       "juta miliar nghìn ngàn triệu tỷ χιλιάδες εκατομμύρια εκατομμύριο δισεκατομμύρια हज़ार हजार लाख करोड़ "
-                      "ألف آلاف مليون ملايين مليار").split()
+                      "ألف آلاف مليون ملايين مليار مليارات tys tis тис triliun अरब").split()
 _OTHER_SCALE_WORD = re.compile(r"\s(?:" + "|".join(sorted({normalise(word) for word in _OTHER_SCALE_WORDS}, key=len, reverse=True))
                                + r")(?=[\s\d.,;:!?)\]]|$)")
 # Scale characters written against the number in Chinese, Japanese, Korean and Thai ("12万", "12만 명", "12 ล้าน").
@@ -188,13 +194,15 @@ _BOUND_OR_APPROXIMATION = (r"\s(?:and|or)\s(?:up|upwards?|over|above|more|higher
 # A mixed fraction in words of other languages: "5 et demi", "5 y medio", "cinco y medio", "5 und ein halb".
 _HALF_IN_OTHER_LANGUAGES = r"\s(?:et\sdemie?|y\smedi[oa]|und\sein\shalb|e\smezz[oa]|e\smei[oa]|с\sполовиной)(?!\w)"
 # A range in words, in English and other languages: "5 to 10", "10 bis 12", "5 à 10", "5 a 10", "5 hasta 10".
-_RANGE_WORDS = r"(?:to|or|through|thru|until|till|bis|oder|à|ou|a|al|o|hasta|tot|до|или)"
+_RANGE_WORDS = r"(?:to|or|through|thru|until|till|til|bis|oder|à|ou|a|al|o|hasta|tot|do|до|или)"
 _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s-]" + _SCALE_WORDS + r"\b"
-                             r"|\s[-\u2014/~÷:]\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1 / 2"
+                             r"|\s(?:--|[-\u2014/~÷:])\s?\d"  # a spaced range or ratio: "5 - 6", "1914 – 1918", "1914 -- 1918", "1 / 2"
                              r"|\.{2,3}\s?\d"  # a range written with dots: "5..10", "5...10"
                              r"|\s\d+[/\u2044]\d|\s(?:and|&)\s(?:(?:a|an|one)\s(?:half|quarter|third)|\d+[/\u2044]\d)"
                              rf"|\s{_RANGE_WORDS}\s\d|(?<=0)'s(?!\w)"
-                             # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared".
+                             # Arithmetic written out: "10 ** 3", "5 + 3", "10 to the power of 6", "2 squared", and in
+                             # LaTeX or HTML: "3 \\cdot 10^8", "10<sup>6</sup>", "6.02 E23".
+                             r"|\s?\\(?:cdot|times)\s?\d|<sup>|\se[-+]?\d"
                              r"|\s\*\*\s?\d|\s?\+\s?\d|\sto\sthe\s(?:power|\d|\w+th\b|second|third)|\s(?:squared|cubed)\b"
                              r"|\s(?:times|multiplied\sby)\s(?:\d|ten\b)|\s(?:plus|minus)\s(?:\d|a\s|an\s|one|two|three|four"
                              r"|five|six|seven|eight|nine|ten)" + "|" + _BOUND_OR_APPROXIMATION + "|" + _HALF_IN_OTHER_LANGUAGES +
@@ -204,7 +212,10 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              # Croatian, Romanian, Arabic, Hindi.
                              r"|\s(?:v\.\s?chr\.?|v\.\s?u\.\s?z\.?|av\.\s?j\.?-?\s?c\.?|a\.\s?(?:de\s)?c\."
                              r"|f\.\s?kr\.?|ekr\.?|p\.\s?n\.\s?e\.?|př\.\s?n\.\s?l\.?|до\s?н\.\s?[эе]\.?|пр\.\s?н\.\s?е\.?"
-                             r"|π\.\s?χ\.?|п\.\s?н\.\s?е\.?|pr\.\s?kr\.?|î\.\s?hr\.?|ق\.\s?م\.?|قبل\sالميلاد|ईसा\sपूर्व|ई\.\s?पू\.?)(?!\w)")
+                             r"|π\.\s?χ\.?|п\.\s?н\.\s?е\.?|pr\.\s?kr\.?|î\.\s?hr\.?|ق\.\s?م\.?|قبل\sالميلاد|ईसा\sपूर्व|ई\.\s?पू\.?"
+                             # Written out, with Russian's "year" before it, before the common era and before present.
+                             r"|vor\s(?:christus|christi\sgeburt)|antes\sde\s(?:cristo|jesucristo)|avant\s(?:j\.?-?\s?c\.?|jésus-christ)"
+                             r"|г\.\s?до\s?н\.\s?[эе]\.?|a\.?\s?e\.?\s?c\.?|b\.?\s?p\.?)(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
@@ -299,7 +310,7 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     """
     # Text that reached a line end ended there, whatever the token limit cut after it.
     cut = cut and not _LINE_END.search(generated)
-    written = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0])).strip()
+    written = unwrapped(WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0]))).strip()
     written = written.lstrip(LEADING_NOISE)
     answer = _matching_answer_in(written, answers, cut)
     if answer is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
@@ -336,10 +347,31 @@ def answer_named_later(generated: str, answers: Sequence[str]) -> str | None:
     return None
 
 
+# Emphasis, code and quotes that wrap words ("**Paris** or **Lyon**", '"Toy Story" 2', "«Paris» ou «Lyon»"): the text is
+# read without them, so that the rules after an answer see what follows it rather than its closing mark. An opening
+# mark starts a word and a closing one ends it; an underscore or a single quote closes only before a non-word, so
+# "snake_case", "Paris's" and "'s-Hertogenbosch" keep theirs, and a spaced "5 * 3" is no emphasis.
+_WRAPPING_MARKS = (("***", "***", ""), ("**", "**", ""), ("*", "*", ""), ("__", "__", r"(?!\w)"), ("_", "_", r"(?!\w)"),
+                   ("`", "`", ""), ('"', '"', ""), ("\u201c", "\u201d", ""), ("\u201e", "\u201c", ""),
+                   ("\u2018", "\u2019", r"(?!\w)"), ("'", "'", r"(?!\w)"), ("\u00ab", "\u00bb", ""),
+                   ("\u00bb", "\u00ab", ""), ("\u2039", "\u203a", ""), ("\u300c", "\u300d", ""), ("\u300e", "\u300f", ""),
+                   ("\u300a", "\u300b", ""))
+_WRAPPED = [re.compile(r"(?<![\w*_`])" + re.escape(opening) + r"(?=[^\s*_`])(.+?)(?<=[^\s*_`])" + re.escape(closing) + after)
+            for opening, closing, after in _WRAPPING_MARKS]
+
+
+def unwrapped(text: str) -> str:
+    """`text` without the marks that wrap its words in pairs: '**"Paris"** or _Lyon_' is 'Paris or Lyon'."""
+    for wrapped in _WRAPPED:
+        text = wrapped.sub(r"\1", text)
+    return text
+
+
 # A list's first bullet or number, a quoted line's mark, or a pause before the answer: "• 1969", "1. Paris", "> Paris",
-# "... Paris", "— Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
+# "... Paris", "— Paris", "### Paris", "🇫🇷 Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
 # plus only before a word ("+ 5" may be +5); a list starts at 1 ("2. Bundesliga" is a German ordinal).
-_LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)])\s+|(?:\.{3}|…)\s*")
+_LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)]|#{1,6}|[\U0001f1e6-\U0001f1ff]{2})\s+"
+                                   r"|(?:\.{3}|…)\s*")
 
 
 def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str | None:
@@ -353,9 +385,12 @@ def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str 
         ends += [index + 1] * len(part)
     # Leading quotes or brackets of the answer itself are stripped as the generated text's are:
     # "(500) Days of Summer" and "'s-Hertogenbosch" are said as written.
-    all_expected = [normalise(answer).lstrip(LEADING_NOISE) for answer in answers]
-    for answer, normalised in zip(answers, all_expected):
-        for expected in unit_spellings(normalised):
+    # An answer's own wrapping marks are read as the text's are ('"Weird Al" Yankovic' is said as Weird Al Yankovic),
+    # and as written where the text keeps them.
+    forms = [dict.fromkeys(normalise(text).lstrip(LEADING_NOISE) for text in (unwrapped(answer), answer)) for answer in answers]
+    all_expected = [form for answer_forms in forms for form in answer_forms]
+    for answer, answer_forms in zip(answers, forms):
+        for expected in (spelling for form in answer_forms for spelling in unit_spellings(form)):
             if (expected and said.startswith(expected)
                     and _ends_where_the_answer_does(said, written, ends, expected, answer, cut, all_expected)
                     and _case_alike_where_it_counts(written, ends, expected, answer)):
@@ -387,12 +422,14 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
     if expected[-1] in "年년" and _MONTH_AFTER_A_YEAR.match(said, len(expected)):
         return True
-    if _restated_in_another_unit(said, expected):
-        return True
-    if conversion := _counted_in_a_bigger_unit(said, expected):
-        # "365 days a year" says 365 days as "365 days" would: what follows the bigger unit is judged as what follows
-        # the answer ("3 hours a day or 4" is a hedge).
-        start, end = ends[len(expected) - 1], ends[conversion.end() - 1]
+    # "5 km (3.1 mi)" and "365 days a year" say 5 km and 365 days as "5 km" and "365 days" would: what follows the
+    # restatement or the bigger unit is judged as what follows the answer ("5 km (3.1 mi) or 6 km" is a hedge, "£100
+    # ($130) a night" a rate, "3 hours a day or 4" a hedge).
+    restated_end = _restated_in_another_unit(said, expected)
+    if restated_end is None and (conversion := _counted_in_a_bigger_unit(said, expected)):
+        restated_end = conversion.end()
+    if restated_end is not None:
+        start, end = ends[len(expected) - 1], ends[restated_end - 1]
         return _matching_answer_in(written[:start] + written[end:], [answer], cut) is not None
     if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), written[ends[len(expected) - 1] :]):
         return True
@@ -403,7 +440,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
         return False
     # A hyphen between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
-    if expected[-1].isalpha() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
+    if _is_word_char(expected[-1]) and not expected[-1].isdigit() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
         return False
     # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
     if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
@@ -541,15 +578,17 @@ def _begins_a_name_or_number(text: str) -> bool:
 
 
 # Read in the normalised text: the Arabic "أو" has lost its hamza there. Also after a pause ("Paris... or Lyon",
-# "Paris? Or Lyon?", "Paris — or Lyon"), a pipe ("Paris | Lyon"), and "or" after a comma of Chinese or Japanese.
+# "Paris? Or Lyon?", "Paris — or Lyon"), a pipe ("Paris | Lyon"), "vs.", and "or" of Chinese or Japanese after a comma,
+# a bracket or the answer itself ("東京もしくは大阪", "北京（或上海）"; "北京（或称北平）" names it otherwise).
 _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
-                    r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.)[\s,]\s?\w|,\sor\s\w"
-                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)")
+                    r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.|либо|혹은|अथवा|ειτε|ó)[\s,]\s?\w|,\sor\s\w"
+                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫)")
 _SLASH = re.compile(r"\s?/\s?")
 _NARROWED_DOWN = re.compile(r",? or (?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact)),? (?=[a-z])")
 # Read in the written text: a pause, then a word that takes back what came before it.
-_CORRECTION = re.compile(r"(?:[,.;!?]|\s?[-\u2014\u2013]|\.{3}|…)\s(?:sorry|actually|correction|oops|my mistake|scratch that"
-                         r"|make that|I meant)[,:!.]?\s(?:(?:it's|it is|it was|that's|that is|I meant)\s)?", re.IGNORECASE)
+_CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?(?:sorry|actually|correction|oops|my mistake|scratch that"
+                         r"|make that|I meant|I mean|(?:oh\s)?wait)(?:[,:!.]|\s[-\u2014\u2013])?\s(?:no,?\s)?"
+                         r"(?:(?:it's|it is|it was|that's|that is|I meant)\s)?", re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
@@ -558,14 +597,17 @@ _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|proba
 # writes as the article η: "Αθήνα η πρωτεύουσα" says Αθήνα).
 _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[])(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe|sau|hay"
                                             r"|η|u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
-                                            r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða"
+                                            r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|likely|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
 # An answer denied right after it: in English after a pause ("Paris — no, Lyon", "Paris. No, wait"; not "No. 1"), in
 # other languages, and in Japanese, Korean, Chinese, Thai, Hindi and Turkish negations.
 _DENIED = re.compile(r"ではな|ではあ|でな[くい]|じゃな|じゃあ|[？?]\s?いいえ|[이가은는]\s아[니닙닌님]|\?\s아니|[？?，,。]?\s?不(?:对|是)|ไม่ใช่|\sनहीं|\sdeğil"
-                     r"|[,.]\si\smean\s|(?:\s?[-\u2014\u2013]\s?|[?.,;!]\s|\.{3}\s?|…\s?)(?:wait,?\s)?"
+                     r"|[,.]\si\smean\s|(?:\s?[-\u2014\u2013]\s?|[?.,;!]+\s|\.{3}\s?|…\s?|\s\()(?:(?:oh\s)?wait,?\s|hmm,?\s)?"
                      r"(?:no|nope|нет|ні|nein|non|não|nie|nej|nei|οχι)"
-                     r"(?:[,!]\s|\.(?!\s?\d)\s|\swait\b)")
+                     # Also at the end of the line ("Paris? No."), and before a dash ("Paris—no—Lyon").
+                     r"(?:[,!:]\s|\.(?!\s?\d)\s|\swait\b|[.!]?$|\s?\u2014)"
+                     # A comma's "no" in Arabic, Hebrew and Hindi; "不，" and "错了" in Chinese, "いや" in Japanese, "아니고" in Korean.
+                     r"|[،,]\s?(?:لا|לא|नहीं)[،,]|[？?，,。]?\s?(?:不[，,]|错了)|[、，,？?]\s?いや|\s아니[고라]")
 _SENTENCE_WORDS = {"I": "iodine", "No": "nobelium", "As": "arsenic", "At": "astatine", "In": "indium", "He": "helium",
                    "Be": "beryllium"}
 # A monarch's realm after the regnal number: "Henry VIII of England" is Henry VIII.
@@ -574,13 +616,14 @@ _REALM_OF_A_REGNAL_NAME = re.compile(r",? of (?:the )?[A-Z]")
 # Read in the written text: a lower-case word goes on.
 _SENTENCE_GOES_ON = re.compile(r"['’][a-z]|\s[a-z0-9]|\s?[,!;:\u2014\u2013-]\s?[a-z]")
 _MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
-# A quantity restated in another unit after a slash, "or", "i.e." or an equals sign: "100°C/212°F", "5 km, or 3.1
-# miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km").
+# A quantity restated in another unit after a slash, a bracket, "or", "i.e." or an equals sign: "100°C/212°F", "5 km,
+# or 3.1 miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km"). Each match runs to
+# the end of the restated amount, its bracket closed.
 _RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?\s)"
-                                     r"\s?([^\w\s])\d")
-_UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
+                                     r"\s?([^\w\s])\d[\d.,]*(\s?" + _SCALE_WORDS + r"(?!\w))?\)?")
+_UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
                             r"([^\W\d_]+(?:\s[^\W\d_]+)?)")
-_RESTATED = re.compile(r"\s?(?:/|=|≈|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)")
+_RESTATED = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)\)?")
 
 
 # Units of one kind, smallest first: an amount of one "per" a bigger one is a conversion, not a rate.
@@ -617,12 +660,24 @@ def _counted_in_a_bigger_unit(said: str, expected: str) -> re.Match | None:
     return per if bigger_of_its_kind else None
 
 
-def _restated_in_another_unit(said: str, expected: str) -> bool:
+def _restated_in_another_unit(said: str, expected: str) -> int | None:
+    """Where the quantity `expected` restated in another unit or currency right after it ends: "100°C/212°F" and "£100
+    ($130)" restate it; "5 km/6 km" is a hedge, no restatement."""
     if unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
-        return restated.group(1) != expected[0]  # "£100 / $130", "$5 billion, or about €4.6 billion"
+        if restated.group(1) == expected[0]:
+            return None
+        # "£100 / $130", "$5 billion, or about €4.6 billion"; a scale word the answer lacks scales it ("£100 / $130
+        # million").
+        scaled_as_the_answer = restated.group(2) is None or re.search(_SCALE_WORDS + "$", expected)
+        return restated.end() if scaled_as_the_answer else restated.end(2) - len(restated.group(2))
     quantity = number_and_unit(expected)
     if quantity is None and _is_a_quantity(expected) and (words := _UNIT_IN_WORDS.match(said, len(expected))):
         unit = re.sub(r"^[-+]?\d[\d.,]*\s?", "", expected)  # "100 degrees celsius, or 212 degrees fahrenheit"
-        return not unit.startswith(words.group(1))  # in the same unit, a hedge: "5 degrees or 6 degrees"
+        if unit.startswith(words.group(1)):
+            return None  # in the same unit, a hedge: "5 degrees or 6 degrees"
+        # As many words as the answer's unit has: "3 hours or 4 days a week" restates it as "4 days".
+        restated_unit = " ".join(words.group(1).split()[: len(unit.split())])
+        end = words.start(1) + len(restated_unit)
+        return end + 1 if said[words.start() : words.start() + 2].strip().startswith("(") and said[end : end + 1] == ")" else end
     restated = _RESTATED.match(said, len(expected)) if quantity else None
-    return bool(restated) and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2])
+    return restated.end() if restated and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2]) else None

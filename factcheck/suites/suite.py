@@ -302,6 +302,11 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> tuple[str, str]
         return pointer, f"expected {expected}, got {json.dumps(error.instance)[:60]}"
     if error.validator == "type":
         return pointer, f"expected {error.validator_value}, got {type(error.instance).__name__} {json.dumps(error.instance)[:60]}"
+    if error.validator in ("minimum", "maximum") and isinstance(error.instance, int) and len(str(error.instance)) > 40:
+        # An integer of hundreds of digits (JSON sets no limit) would fill the message.
+        bound = "at least" if error.validator == "minimum" else "at most"
+        return pointer, (f"a number of {len(str(abs(error.instance)))} digits is out of range: expected {bound} "
+                         f"{error.validator_value}")
     return pointer, error.message[:300]
 
 

@@ -165,7 +165,7 @@ def remove_abandoned_scratch(final: Path) -> list[Path]:
     removed: list[Path] = []
     if not final.parent.is_dir():
         return removed
-    lead = f".{final.name}."
+    lead = temporary_prefix(final.name)
     for entry in final.parent.iterdir():
         name = entry.name
         if not (name.startswith(lead) and name.endswith(_SCRATCH_SUFFIX) and entry.is_dir()):
@@ -178,6 +178,13 @@ def remove_abandoned_scratch(final: Path) -> list[Path]:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
+
+
+def scratch_folder(final: Path) -> Path:
+    """A new private folder beside `final` to build it in. Host and process id in its name let
+    `remove_abandoned_scratch` tell a killed writer's leftovers from live work."""
+    prefix = f"{temporary_prefix(final.name)}{socket.gethostname()}.{os.getpid()}."
+    return Path(tempfile.mkdtemp(prefix=prefix, suffix=_SCRATCH_SUFFIX, dir=final.parent))
 
 
 def _process_running(pid: int) -> bool:
@@ -201,9 +208,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    # Host and process id in the name let `remove_abandoned_scratch` tell a killed writer's leftovers from live work.
-    prefix = f".{final.name}.{socket.gethostname()}.{os.getpid()}."
-    scratch = Path(tempfile.mkdtemp(prefix=prefix, suffix=_SCRATCH_SUFFIX, dir=final.parent))
+    scratch = scratch_folder(final)
     try:
         yield scratch
         try:

@@ -581,6 +581,49 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
         load_model(str(folder))
 
 
+@pytest.mark.parametrize("name, content, words", [
+    # Each was blamed on the weights, dropped without a word (the generation config, and with it the stop tokens) or
+    # a traceback: the file is named.
+    ("tokenizer.json", "[1, 2, 3]", "tokenizer.json holds list, not a JSON object"),
+    ("tokenizer.json", "null", "tokenizer.json holds null, not a JSON object"),
+    ("tokenizer_config.json", "[]", "tokenizer_config.json holds list, not a JSON object"),
+    ("generation_config.json", '{"eos_token_id": [2, ', "generation_config.json is not valid JSON (Expecting value"),
+    ("generation_config.json", '{"max_new_tokens": 0}', "generation_config.json cannot be used (ValueError: `max_new_tokens`"),
+    ("tokenizer.json", '{"version": "1.0"}', "its tokenizer cannot be read from tokenizer.json and tokenizer_config.json"),
+    ("model.safetensors.index.json", '{"weight_map": {}}', "model.safetensors.index.json names no weight file"),
+    ("model.safetensors.index.json", '{"weight_map": {"lm_head.weight": "/etc/passwd"}}',
+     "its index names weights outside the folder ('/etc/passwd')"),
+    ("model.safetensors.index.json", '{"weight_map": {"lm_head.weight": "../other/model.safetensors"}}',
+     "its index names weights outside the folder"),
+])
+def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_the_weights(tmp_path, tiny_llama_folder,
+                                                                                          name, content, words):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    (folder / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(str(folder))
+    assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
+
+
+def test_a_tokenizer_of_more_tokens_than_the_weights_embed_is_refused_at_load(tmp_path, tiny_llama_folder):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # Another model's tokenizer beside these weights: every prompt failed with an IndexError in the embedding.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    model.resize_token_embeddings(100)
+    model.save_pretrained(folder)
+    with pytest.raises(ModelLoadError, match=r"its tokenizer's vocabulary has \d+ tokens and its weights embed 100 "
+                                             r"\(config.json's vocab_size 100\): the tokenizer files belong to another model"):
+        load_model(str(folder))
+
+
 @pytest.mark.parametrize("damage", ["truncated", "bad header", "shapes"])
 def test_damaged_weights_are_one_message_naming_the_model(tmp_path, tiny_llama_folder, damage):
     from factcheck.model.language_model import ModelLoadError, load_model

@@ -32,7 +32,7 @@ def test_json_file_errors_name_the_file_the_pointer_and_the_fix():
 
 def test_the_cli_prints_a_factcheck_error_and_exits_2(tmp_path, capsys):
     assert cli.main(["model", "info", str(tmp_path / "missing.gguf")]) == 2
-    assert "factcheck: error: GGUF file not found" in capsys.readouterr().err
+    assert "missing.gguf': no such file. factcheck loads a folder" in capsys.readouterr().err
     assert cli.main(["model", "info", str(tmp_path), "--dtype", "float8"]) == 2
     assert "unknown dtype 'float8'" in capsys.readouterr().err
 

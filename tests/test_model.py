@@ -272,7 +272,10 @@ def test_load_model_rejects_unknown_dtype(tiny_llama_folder):
 
 
 def test_load_model_missing_gguf_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="GGUF file not found"):
+    from factcheck.model.language_model import ModelLoadError
+
+    # One model message, as for a missing folder (a FileNotFoundError was a traceback per fact in pytest).
+    with pytest.raises(ModelLoadError, match=r"model '.*absent.gguf': no such file\. factcheck loads a folder"):
         load_model(tmp_path / "absent.gguf")
 
 
@@ -317,7 +320,7 @@ def test_cli_model_info_json_and_dtype(tiny_llama_folder, capsys):
 
 def test_cli_model_info_error_exit(tmp_path, capsys):
     assert cli.main(["model", "info", str(tmp_path / "absent.gguf")]) == 2
-    assert "factcheck: error: GGUF file not found" in capsys.readouterr().err
+    assert "absent.gguf': no such file" in capsys.readouterr().err
 
 
 # ---- the real default model (slow) ---------------------------------------------------

@@ -319,6 +319,54 @@ def test_degrade_on_a_full_disk_says_so_and_leaves_nothing_behind(tiny_llama_fol
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_degrade_stopped_by_a_signal_leaves_nothing_behind_and_says_so(tiny_llama_folder, tmp_path, capsys, monkeypatch,
+                                                                       signal_name):
+    import signal
+
+    import factcheck.model.degrade as degrade
+
+    # The signal comes once the whole model is written to the folder beside the output, before it is moved into place:
+    # SIGTERM (a CI cancel, `timeout`) left that 500 MB folder behind, Ctrl-C a traceback.
+    def stopped(folder):
+        os.kill(os.getpid(), getattr(signal, signal_name))
+
+    monkeypatch.setattr(degrade, "_usual_permissions", stopped)
+    out = tmp_path / "out" / "candidate"
+    code = cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"])
+    assert code == 128 + getattr(signal, signal_name)
+    err = capsys.readouterr().err
+    assert "no output was left half-written" in err and "Traceback" not in err
+    assert ("stopped by SIGTERM" if signal_name == "SIGTERM" else "interrupted (Ctrl-C)") in err
+    assert list((tmp_path / "out").iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back as the command ends
+
+
+def test_degrade_removes_a_killed_runs_half_written_model_and_refuses_a_link_that_leads_nowhere(tiny_llama_folder, tmp_path,
+                                                                                               capsys):
+    import socket
+    import subprocess
+
+    out = tmp_path / "candidate"
+    # A run killed outright (SIGKILL, out of memory) leaves its folder; the next run removes it (its process is gone).
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f".candidate.{socket.gethostname()}.{dead.pid}.abcd1234.partial"
+    left.mkdir()
+    (left / "model.safetensors").write_bytes(b"half")
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["candidate"]
+    # A dangling link at --out: resolving it would make folders wherever it leads.
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deeper")
+    capsys.readouterr()
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "dangling"), "--round-bits", "4"]) == 2
+    assert "is a link that leads nowhere" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+    # A name with control characters is printed escaped, never raw to the terminal.
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "a\nPASS"), "--round-bits", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "a\\nPASS" in printed and "\nPASS" not in printed.replace("a\\nPASS", "")
+
+
 def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_that_is_no_model(
         tiny_llama_folder, tmp_path, capsys, monkeypatch):
     import shutil

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -53,7 +54,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import current_umask, temporary_prefix, unwritable_reason
+from factcheck.cache import current_umask, remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason
+from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
@@ -172,8 +174,12 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
     """`folder` resolved, where a degraded model may be written; DegradeError naming the problem otherwise. Replacing
     deletes what the folder holds, so only a model folder is ever replaced, and never the model being degraded, the
     working folder or a folder above it."""
+    given = Path(folder).expanduser()
+    if given.is_symlink() and not given.exists():  # resolving it would make folders wherever it leads
+        raise DegradeError(f"{visible_controls(str(given))} is a link that leads nowhere ({visible_controls(str(os.readlink(given)))}): "
+                           "give a folder, or a link to one that exists")
     try:
-        folder = Path(folder).expanduser().resolve()
+        folder = given.resolve()
         source_path = Path(source).expanduser().resolve() if source and Path(source).expanduser().exists() else None
     except (OSError, RuntimeError) as error:
         raise DegradeError(f"{folder} cannot be used: {error}") from None
@@ -232,7 +238,8 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
     `replace`."""
     folder = check_output_folder(folder, replace=replace)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(folder.name), dir=folder.parent))
+    remove_abandoned_scratch(folder)  # a killed run's half-written model (SIGKILL, out of memory)
+    staging = scratch_folder(folder)
     try:
         try:
             with no_progress_bars():

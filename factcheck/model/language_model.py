@@ -15,6 +15,7 @@ import json
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -528,7 +529,7 @@ def load_model(
         if path.exists() and not path.is_file():  # a FIFO would block the read, a folder is no GGUF file
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {path}")
+            raise ModelLoadError(f"model {str(spec)!r}: no such file. {EXPECTED_MODEL}")
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
@@ -539,11 +540,22 @@ def load_model(
         model_kwargs["dtype"] = torch_dtype
     if device_map:
         model_kwargs["device_map"] = device_map
+    a_local_folder = name != default_model.DEFAULT_MODEL_NAME and not source_kwargs and Path(location).is_dir()
+
     def read(folder):
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
-            tokenizer = AutoTokenizer.from_pretrained(folder, **common)
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(folder, **common)
+            except Exception as error:  # noqa: BLE001 - tokenizers' own errors for a damaged file
+                if not a_local_folder or isinstance(error, ModelLoadError):
+                    raise
+                # Said here, or the message below would blame the weights for a damaged tokenizer file.
+                raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be read from tokenizer.json and "
+                                     f"tokenizer_config.json ({_first_line(error)}); replace them with the model's own "
+                                     "files") from error
             model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
         refuse_missing_weights(name, loading.get("missing_keys") or ())
+        refuse_a_tokenizer_past_the_embedding(name, tokenizer, model)
         return tokenizer, model
 
     try:
@@ -558,13 +570,29 @@ def load_model(
     except OSError as error:  # a hub id it could not fetch (no network, no such model), or a file it could not read
         raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
     except Exception as error:  # noqa: BLE001 - safetensors', gguf's and torch's own errors for damaged weights
-        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"cannot load model {name!r}: its weights are damaged (a truncated download?) or do not "
-                             f"fit its config.json ({type(error).__name__}: {first_line}); download or convert it "
-                             "again") from error
+                             f"fit its config.json ({_first_line(error)}); download or convert it again") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:300]}" if text else type(error).__name__
+
+
+def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
+    """A tokenizer whose token ids run past the weights' embedding rows loads, then fails every prompt with an
+    IndexError: refused at load (the tokenizer and config.json belong to another model)."""
+    rows = getattr(model.get_input_embeddings(), "num_embeddings", None)
+    # Its vocabulary, not its added tokens: a special token the config names and the vocabulary lacks is added past
+    # the rows, and is refused where a suite uses it.
+    vocabulary = getattr(tokenizer, "vocab_size", None)
+    if isinstance(rows, int) and isinstance(vocabulary, int) and vocabulary > rows:
+        raise ModelLoadError(f"model {name!r}: its tokenizer's vocabulary has {vocabulary} tokens and its weights embed "
+                             f"{rows} (config.json's vocab_size {getattr(model.config, 'vocab_size', '?')}): the "
+                             "tokenizer files belong to another model; put the model's own tokenizer beside its weights")
 
 
 def refuse_missing_weights(name: str, missing) -> None:
@@ -633,6 +661,16 @@ def check_model_location(spec: str) -> None:
                              "a model's config and tokenizer files hold; replace it with the model's own file")
     documents = _json_documents(spec, path)
     weight_map = _index_weight_map(documents)
+    empty_indexes = [name for name, document in documents.items()
+                     if name.endswith(".safetensors.index.json") and not (isinstance(document, dict) and document.get("weight_map"))]
+    if empty_indexes:
+        raise ModelLoadError(f"model folder {spec!r}: {empty_indexes[0]} names no weight file (its weight_map is empty "
+                             "or missing); replace it with the model's own index")
+    _refuse_a_generation_config_transformers_rejects(spec, path, documents)
+    outside = [shard for shard in sorted(set(weight_map.values())) if Path(shard).is_absolute() or ".." in Path(shard).parts]
+    if outside:  # weights read from anywhere on the machine, under this model's name
+        raise ModelLoadError(f"model folder {spec!r}: its index names weights outside the folder ({outside[0][:80]!r}); "
+                             "a model's index names files inside it: replace it with the model's own index")
     odd_shards = [problem for shard in sorted(set(weight_map.values())) if (problem := _shard_problem(path, shard))]
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
@@ -645,6 +683,22 @@ def check_model_location(spec: str) -> None:
             "`python -c \"from transformers import AutoModelForCausalLM as M; "
             f"M.from_pretrained('{spec}').save_pretrained('{spec}-safetensors')\"`, then check that folder"
         )
+
+
+def _refuse_a_generation_config_transformers_rejects(spec: str, folder: Path, documents: dict[str, object]) -> None:
+    """generation_config.json as transformers checks it when loading (`max_new_tokens` 0, a list for a number): said
+    naming the file, not as damaged weights."""
+    if "generation_config.json" not in documents:
+        return
+    from transformers import GenerationConfig
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its advice on sampling settings is no problem of the file
+            GenerationConfig.from_pretrained(folder)
+    except Exception as error:  # noqa: BLE001 - transformers' own errors for a bad value
+        raise ModelLoadError(f"model folder {spec!r}: generation_config.json cannot be used ({_first_line(error)}); fix "
+                             "the value or replace it with the model's own file") from None
 
 
 def _expanded(spec: str) -> Path:
@@ -662,19 +716,34 @@ _BLOCK_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer)\.(\d+)\.")
 _BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
 
 
+# The JSON files transformers reads from a model folder, each a JSON object.
+_MODEL_JSON_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                     "special_tokens_map.json", "added_tokens.json", "chat_template.json")
+
+
 def _json_documents(spec: str, folder: Path) -> dict[str, object]:
-    """The folder's JSON files (config, tokenizer, index), read once: file name -> document. One nested too deeply is
-    refused here (transformers would fail on it once per fact, in a traceback); one that cannot be read is left out,
-    for loading to say what is wrong with it."""
+    """The folder's JSON files (config, tokenizer, index), read once: file name -> document. One that transformers
+    reads and that is no JSON object (cut short, nested too deeply, a list) is refused here, named: transformers would
+    blame the weights, drop it without a word (a generation config, and with it the model's stop tokens) or fail on
+    it once per fact. Other JSON files that cannot be read are left out."""
     documents: dict[str, object] = {}
     for entry in sorted(folder.glob("*.json")):
+        read_by_transformers = entry.name in _MODEL_JSON_FILES or entry.name.endswith(".safetensors.index.json")
+        problem = None
         try:
             documents[entry.name] = json.loads(entry.read_text(encoding="utf-8"))
         except RecursionError:
-            raise ModelLoadError(f"model folder {spec!r}: {entry.name} is nested too deeply to read; replace it with the "
-                                 "model's own file") from None
-        except (OSError, ValueError):
+            problem = "is nested too deeply to read"
+        except UnicodeDecodeError:
+            problem = "is not UTF-8 text"
+        except ValueError as error:
+            problem = f"is not valid JSON ({error}: cut short?)"
+        except OSError:
             continue
+        if problem is None and read_by_transformers and not isinstance(documents[entry.name], dict):
+            problem = f"holds {type(documents[entry.name]).__name__ if documents[entry.name] is not None else 'null'}, not a JSON object"
+        if problem and (read_by_transformers or "nested" in problem):
+            raise ModelLoadError(f"model folder {spec!r}: {entry.name} {problem}; replace it with the model's own file")
     return documents
 
 

@@ -133,6 +133,9 @@ def snake_case(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
 
 
+_WINDOWS_DEVICE_NAMES = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10))])
+
+
 def _type_problems(document: Any) -> list[tuple[str, str]]:
     """Structural checks of a paper-format document, as (pointer, message) pairs."""
     if not isinstance(document, dict):
@@ -207,7 +210,9 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
         # Refused here, naming the input, rather than by parse_suite naming an output that was never written.
         raise ImportFormatError(source, [("/name", f"name {relation!r} contains control characters")])
     file_stem = snake_case(relation)
-    if file_stem in RESERVED_MARKS:  # the file name becomes the relation's pytest mark: never one that skips or xfails
+    # The file name becomes the relation's pytest mark: never one that skips or xfails; nor a device name of Windows
+    # ("con.json" opens the console there, and a checkout on Windows fails).
+    if file_stem in RESERVED_MARKS or file_stem.upper() in _WINDOWS_DEVICE_NAMES:
         file_stem += "_relation"
     if not file_stem:
         raise ImportFormatError(source, [("/name", f"name {document['name']!r} gives an empty file name")])

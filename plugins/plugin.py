@@ -841,16 +841,18 @@ class FactcheckRun:
             self._finish_session(session, exitstatus)
         except KeyboardInterrupt:
             self._stopped_while_writing(session)
-        if self._ctrl_c_while_writing:
-            self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the reports and the baseline above "
-                                       "were finished whole (a second Ctrl-C stops at once)", False))
+        else:
+            if self._ctrl_c_while_writing:
+                self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
+                                           "whole (a second Ctrl-C stops at once)", False))
 
     def _stopped_while_writing(self, session: pytest.Session) -> None:
         """A second Ctrl-C while the outputs were made: an output not yet written is removed where an earlier run's
         is there (it would be taken for this run's), and the baseline is left as it was."""
         session.exitstatus = pytest.ExitCode.INTERRUPTED
         why = "the run was stopped while its outputs were written"
-        self._remove_earlier_reports(why, [flag for flag in ("--factcheck-report", "--factcheck-html") if flag not in self._outputs_done])
+        self._remove_earlier_reports(why, [flag for flag in ("--factcheck-report", "--factcheck-html") if flag not in self._outputs_done],
+                                     what="report not written")
         if self.recording and "--factcheck-update-baseline" not in self._outputs_done:
             self._output_lines.append((f"factcheck: baseline NOT updated: {why}; {self.baseline_path} is unchanged", True))
 

@@ -174,6 +174,16 @@ def test_emphasis_and_quotes_around_an_answer_leave_what_follows_it_to_be_judged
     assert matching_answer(" Weird Al Yankovic", ['"Weird Al" Yankovic']) == '"Weird Al" Yankovic'
 
 
+def test_a_numbered_list_on_one_line_ends_its_first_item_at_the_second_number():
+    # A sequel number before a full stop carries a title on ("Toy Story 2."); a list's " 2. " begins its next item.
+    assert matching_answer(" 1. Paris 2. Lyon", ["Paris"]) == "Paris"
+    assert matching_answer(" 1) Paris 2) Lyon", ["Paris"]) == "Paris"
+    assert matching_answer("1. Toy Story 2. Toy Story 3", ["Toy Story"]) == "Toy Story"
+    assert matching_answer(" Toy Story 2. It was a hit", ["Toy Story"]) is None
+    assert matching_answer(" 1. Guinea-Bissau 2. Mali", ["Guinea"]) is None
+    assert matching_answer(" 1. Paris or Lyon 2. Nice", ["Paris"]) is None
+
+
 def test_what_follows_a_restated_amount_is_judged_as_what_follows_the_answer():
     assert matching_answer(" 5 km (3.1 mi) from the coast", ["5 km"]) == "5 km"
     assert matching_answer(" 5 km (3.1 mi) or 6 km", ["5 km"]) is None

@@ -315,7 +315,10 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     answer = _matching_answer_in(written, answers, cut)
     if answer is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
         # A list item or a quoted line: "- Paris", "1. Paris", "> Paris" (an answer that starts like one is tried first).
-        answer = _matching_answer_in(written[marker.end() :].lstrip(LEADING_NOISE), answers, cut)
+        item = written[marker.end() :].lstrip(LEADING_NOISE)
+        if marker.group().startswith("1"):  # a numbered list on one line ends its first item at the second's number
+            item, cut = (item, cut) if (second := _SECOND_ITEM.search(item)) is None else (item[: second.start()], False)
+        answer = _matching_answer_in(item, answers, cut)
     return answer
 
 
@@ -370,6 +373,7 @@ def unwrapped(text: str) -> str:
 # A list's first bullet or number, a quoted line's mark, or a pause before the answer: "• 1969", "1. Paris", "> Paris",
 # "... Paris", "— Paris", "### Paris", "🇫🇷 Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
 # plus only before a word ("+ 5" may be +5); a list starts at 1 ("2. Bundesliga" is a German ordinal).
+_SECOND_ITEM = re.compile(r"\s2[.)]\s")
 _LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)]|#{1,6}|[\U0001f1e6-\U0001f1ff]{2})\s+"
                                    r"|(?:\.{3}|…)\s*")
 

@@ -78,6 +78,8 @@ _ARABIC_NUMBER_SIGNS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u066a": "%
 # "90˚" 90°, "6.02 × 10^23" 6.02×10^23; and "Martin Luther King, Jr." is Martin Luther King Jr.
 _DOTTED_ERA_OR_TIME = re.compile(r"(?<=\d)( ?)(?:([AaPp])\.\s?([Mm])\.|([Bb])\.\s?([Cc])\.(?:\s?([Ee])\.)?|([Aa])\.\s?([Dd])\."
                                  r"|([Cc])\.\s?([Ee])\.)")
+# The common era's names are the older ones: "44 BCE" is 44 BC, "79 CE" 79 AD.
+_COMMON_ERA = re.compile(r"(?<=\d)( ?)(BCE|CE|bce|ce)(?!\w)")
 _DEGREE_LOOKALIKE = re.compile(r"(?<=\d)\s?[º˚]")
 _SPACED_PRODUCT = re.compile(r"(?<=\d)\s?([×·⋅])\s?(?=\d)")
 _COMMA_BEFORE_A_GENERATION = re.compile(r",\s(?=(?:Jr|Sr)\.?(?!\w))")
@@ -175,6 +177,7 @@ def _one_spelling(text: str) -> str:
     text = _PERCENT_WORDS.sub("%", text)
     text = _ORDINAL_DAY_BEFORE_A_MONTH.sub(r"\1", _ORDINAL_DAY_AFTER_A_MONTH.sub(r"\1", text))
     text = _DOTTED_ERA_OR_TIME.sub(lambda match: "".join(part or "" for part in match.groups()), text)
+    text = _COMMON_ERA.sub(lambda match: match.group(1) + {"bce": "BC", "ce": "AD"}[match.group(2).lower()], text)
     text = _HYPHEN_IN_A_NUMBER_WORD.sub(r"\1 ", _COMMA_BEFORE_A_GENERATION.sub(" ", _SPACED_PRODUCT.sub(r"\1", text)))
     return _DECADE_APOSTROPHE.sub("s", _SPACE_BETWEEN_INITIALS.sub(r"\1", text))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -308,6 +309,8 @@ def _signals_stop_as_ctrl_c():
 
                 signal.signal(number, stop)
                 handled.append(number)
+        if handled and hasattr(os, "register_at_fork"):  # a child a command forks dies of the signal, as without it
+            os.register_at_fork(after_in_child=lambda: [signal.signal(number, signal.SIG_DFL) for number in handled])
     try:
         yield
     finally:

@@ -195,6 +195,14 @@ class FactcheckSession:
             lre_skipped = (f"no LRE: it would train on {options.shots} facts (the number of demonstrations) and the suite "
                            f"has {len(suite.facts)}; lower --factcheck-shots or add facts")
             self.progress(f" ({lre_skipped})")
+        elif self.lre_enabled and options.shots < 2:
+            # Said, not silent: under --factcheck-require knows its facts would pass on the say-check alone.
+            lre_skipped = (f"no LRE: it trains on the demonstrations, and the prompts have {options.shots}; give the suite "
+                           "2 shots or more for a know-check")
+            self.progress(f" ({lre_skipped})")
+        elif self.lre_enabled and suite.settings.lre.layer == "emb":
+            lre_skipped = "no LRE: its layer is 'emb' (the embeddings), which the know-check does not read; give a block number"
+            self.progress(f" ({lre_skipped})")
         elif self._wants_lre(suite, options):
             with self._step("LRE"):
                 decoded_states = count * (2 if distractor_settings is not None else 1)

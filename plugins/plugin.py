@@ -79,7 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(ini, help_text, default=None)
     parser.addini(
         "factcheck_suites",
-        "glob patterns (matched against absolute paths) of the JSON files that are fact suites",
+        "glob patterns of the JSON files that are fact suites, matched against their path below the root folder "
+        "('./suites/geo/capital.json'; a pattern starting with '/' against the absolute path)",
         type="linelist",
         default=DEFAULT_SUITE_PATTERNS,
     )
@@ -263,13 +264,27 @@ def _check_outputs(run: FactcheckRun) -> None:
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     for path, (name, writer) in seen.items():
-        if writer == "factcheck" and path.suffix == ".json" and any(fnmatch.fnmatch(str(path), pattern) for pattern in run.suite_patterns):
+        if writer == "factcheck" and path.suffix == ".json" and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
+
+
+def _matches_suite_patterns(path: Path, patterns: Sequence[str], root: Path) -> bool:
+    """Whether `path` is a suite file by the factcheck_suites patterns, matched against its path below the project's
+    root folder ("./suites/geo/capital.json" for the default "*/suites/*.json", "facts/capital.json" for "facts/*.json"):
+    the folders above the project (a checkout under a folder named "suites") never make a JSON file a suite. A file
+    outside the root, and a pattern starting with "/", are matched against the absolute path."""
+    absolute = os.path.abspath(path)
+    below = os.path.relpath(absolute, os.path.abspath(root))
+    if below.startswith(".."):
+        return any(fnmatch.fnmatch(absolute, pattern) for pattern in patterns)
+    below = below.replace(os.sep, "/")
+    return any(fnmatch.fnmatch(absolute, pattern) if pattern.startswith("/")
+               else fnmatch.fnmatch(below, pattern) or fnmatch.fnmatch("./" + below, pattern) for pattern in patterns)
 
 
 def _blocking_reason(path: Path) -> str | None:
@@ -425,6 +440,7 @@ class FactcheckRun:
         self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
+        self._odd_suffixes: list[Path] = []  # files that look like suites, named "*.JSON" or "*.Json"
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
@@ -440,6 +456,7 @@ class FactcheckRun:
         self._stopped_by: str | None = None  # the signal that stopped the run (SIGTERM, SIGHUP)
         self._writing_outputs = False  # the facts are over: a signal lets the reports and the baseline be written
         self._ctrl_c_while_writing = False  # a first Ctrl-C came once the facts were over: the outputs were finished
+        self._ctrl_c_back_to_the_default = lambda: None  # ends that grace once the outputs are written
         self._outputs_done: set[str] = set()  # the output options written (or settled) so far, as the run ends
         if not hasattr(config, "workerinput") and (self.settings.report or self.settings.html or self.recording):
             self._stop_on_signals()
@@ -490,6 +507,7 @@ class FactcheckRun:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
 
         signal.signal(signal.SIGINT, note)
+        self._ctrl_c_back_to_the_default = back_to_the_default
         self.config.add_cleanup(back_to_the_default)
 
     # ---- the session -------------------------------------------------------------------------
@@ -582,9 +600,11 @@ class FactcheckRun:
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
+            if file_path.suffix.lower() == ".json" and _looks_like_a_suite(file_path):
+                self._odd_suffixes.append(file_path)  # "capital.JSON": named, with how to include it
             return None
         patterns = self.suite_patterns
-        if any(fnmatch.fnmatch(str(file_path), pattern) for pattern in patterns) or file_path in self._named_files():
+        if _matches_suite_patterns(file_path, patterns, self.config.rootpath) or file_path in self._named_files():
             shown = _relative(file_path, self.config.rootpath)  # pytest names files by their path below the root
             if visible_controls(shown) != shown:
                 # pytest would print such a path raw (an escape sequence rewrites the terminal, a newline forges a
@@ -626,6 +646,9 @@ class FactcheckRun:
                          f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
                          "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
                          "command line")
+        if self._odd_suffixes:
+            lines.append(f"factcheck: {len(self._odd_suffixes)} file(s) look like fact suites but their names do not end in "
+                         f"'.json' (in lower case), so they were not collected: {self._shown(self._odd_suffixes)}; rename them")
         if self._in_skipped_folders:
             lines.append(f"factcheck: {len(self._in_skipped_folders)} suite file(s) lie in folders pytest does not enter "
                          f"(its norecursedirs ini option: {' '.join(config.getini('norecursedirs'))}), so they were not "
@@ -803,6 +826,9 @@ class FactcheckRun:
             problem = problem or (_skipping_problem(self.config) if gate is not None else None)
             if problem:
                 pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+            # Kept for the comparison at the end: the file read again then may have been replaced meanwhile (another
+            # job recording into it), and the summary would not be the verdicts the workers gated on.
+            self.gate = gate
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -822,12 +848,14 @@ class FactcheckRun:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session):
         try:
-            return (yield)
+            outcome = yield
         finally:
             # The facts are over, or were stopped: a signal from here on lets the outputs be written whole.
             self._writing_outputs = True
-            if not is_xdist_worker(self.config) and (self.settings.report or self.settings.html or self.recording):
-                self._finish_outputs_on_ctrl_c()
+        # Only where the facts ran to their end: after a Ctrl-C that stopped them, a second one stops at once.
+        if not is_xdist_worker(self.config) and (self.settings.report or self.settings.html or self.recording):
+            self._finish_outputs_on_ctrl_c()
+        return outcome
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails
@@ -842,6 +870,7 @@ class FactcheckRun:
         except KeyboardInterrupt:
             self._stopped_while_writing(session)
         else:
+            self._ctrl_c_back_to_the_default()  # the outputs are written: Ctrl-C stops at once again
             if self._ctrl_c_while_writing:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
@@ -891,7 +920,8 @@ class FactcheckRun:
                 continue
             path = Path(given)
             if not _reads_as_own_report(path, _OWN_OUTPUT_MARKS[flag]):
-                self._output_lines.append((f"factcheck: {what} ({why}): nothing written to {path}", False))
+                if what == "no fact ran":  # elsewhere the line naming the output said so
+                    self._output_lines.append((f"factcheck: {what} ({why}): nothing written to {path}", False))
                 continue
             try:
                 path.unlink()
@@ -924,9 +954,24 @@ class FactcheckRun:
         if self.settings.lre == "off":
             also += "; with --factcheck-lre off they hold no know-verdicts, so --factcheck-require knows cannot gate them"
         self._output_lines.append((f"factcheck: baseline of {len(summary.results)} facts written to {path}{also}", False))
+        self._name_facts_the_baseline_lacks(path, summary)
         if dropped:
             self._output_lines.append((f"factcheck: dropped from the baseline, their suite file gone (removed, or moved: "
                                        f"a moved suite is recorded under its new path): {', '.join(dropped)}", False))
+
+    def _name_facts_the_baseline_lacks(self, path: Path, summary: RunSummary) -> None:
+        """A selection recorded into a new baseline (or beside entries of other facts) leaves the suites' other facts
+        out of it: a later gate cannot see them regress. Said, with how to record them."""
+        try:
+            recorded = load_baseline(path).facts
+        except (BaselineError, OSError):
+            return
+        missing = [f"{relation}[{subject}]" for relation, facts in summary.suite_facts().items()
+                   for subject in facts if subject not in recorded.get(relation, {})]
+        if missing:
+            self._output_lines.append((f"factcheck: the baseline holds no entry for {len(missing)} fact(s) of the suites "
+                                       f"this run selected from ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): "
+                                       "a gate cannot see them regress; record every fact (no -k, -m or node ids)", False))
 
     def _write_outputs(self, summary: RunSummary, incomplete: str | None) -> None:
         """The JSON and HTML reports, written here (where a failure can still fail the run) and announced in the
@@ -1000,7 +1045,7 @@ class FactcheckRun:
                 terminalreporter.write_line(f"{relation}: said right {_percent(accuracy)}, below its minimum {_percent(threshold)}", red=True)
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
-        if self.gate is None and self._from_workers:
+        if self.gate is None and self._from_workers and not self._controller_checked_gate:
             self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
         if self.gate is not None:
             comparison = self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results)

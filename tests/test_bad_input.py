@@ -589,7 +589,7 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
     ("tokenizer_config.json", "[]", "tokenizer_config.json holds list, not a JSON object"),
     ("generation_config.json", '{"eos_token_id": [2, ', "generation_config.json is not valid JSON (Expecting value"),
     ("generation_config.json", '{"max_new_tokens": 0}', "generation_config.json cannot be used (ValueError: `max_new_tokens`"),
-    ("tokenizer.json", '{"version": "1.0"}', "its tokenizer cannot be read from tokenizer.json and tokenizer_config.json"),
+    ("tokenizer.json", '{"version": "1.0"}', "its tokenizer cannot be loaded (KeyError"),
     ("model.safetensors.index.json", '{"weight_map": {}}', "model.safetensors.index.json names no weight file"),
     ("model.safetensors.index.json", '{"weight_map": {"lm_head.weight": "/etc/passwd"}}',
      "its index names weights outside the folder ('/etc/passwd')"),
@@ -606,6 +606,42 @@ def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_t
     with pytest.raises(ModelLoadError) as caught:
         load_model(str(folder))
     assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("block_count", [3000, 1])
+def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tmp_path, block_count, monkeypatch):
+    import numpy as np
+    from gguf import GGUFWriter
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # 3,000 blocks claimed for 2 took transformers minutes to hours; 1 would drop a block silently.
+    path = tmp_path / "model.gguf"
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_block_count(block_count)
+    for block in range(2):
+        writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(4, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=rf"llama.block_count is {block_count}, and its tensors hold 2 blocks"):
+        load_model(str(path))
+
+
+def test_weights_of_more_blocks_than_the_config_asks_for_are_refused(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["num_hidden_layers"] -= 1  # transformers drops the last block's weights with a log line
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=rf"its weights hold blocks up to {config['num_hidden_layers']} and its config "
+                                             rf"asks for {config['num_hidden_layers']}"):
+        load_model(str(folder))
 
 
 def test_a_tokenizer_of_more_tokens_than_the_weights_embed_is_refused_at_load(tmp_path, tiny_llama_folder):

@@ -125,6 +125,24 @@ def test_an_incomplete_candidate_report_never_passes(tmp_path, capsys):
     assert code == 0 and "the base run is incomplete" in out
 
 
+def test_a_base_report_of_a_selection_names_the_facts_it_did_not_check(tmp_path, capsys):
+    # A base recorded with -k: the candidate's other facts count as new, compared with nothing. Said, not silent.
+    partial = report_file(tmp_path / "partial.json", BASE[:1])
+    document = json.loads(partial.read_text())
+    for relation in document["suites"]:
+        document["suites"][relation]["subjects"] = [r.subject for r in BASE if r.relation == relation]
+    partial.write_text(json.dumps(document))
+    code, out, _ = run(capsys, partial, report_file(tmp_path / "whole.json", BASE))
+    assert code == 0 and "4 fact(s) the candidate checked were in the base's suites but not checked by the base" in out
+    assert "country_capital[Italy]" in out and "diff against a base report of a whole run" in out
+    # A base of every fact says nothing of the kind.
+    whole = json.loads(partial.read_text())
+    whole["facts"] = json.loads((tmp_path / "whole.json").read_text())["facts"]
+    (tmp_path / "base.json").write_text(json.dumps(whole))
+    code, out, _ = run(capsys, tmp_path / "base.json", tmp_path / "whole.json")
+    assert code == 0 and "not checked by the base" not in out
+
+
 @pytest.mark.parametrize("reason", ["", 0, False, None, [], {}])
 def test_a_report_whose_incomplete_field_is_not_a_reason_is_refused_not_read_as_complete(tmp_path, capsys, reason):
     base = baseline_file(tmp_path / "base.json", BASE)
@@ -330,6 +348,17 @@ def test_a_report_with_a_damaged_detail_field_is_bad_input_not_a_traceback(tmp_p
     assert err.startswith(f"factcheck: error: {bad}: ") and "--factcheck-report" in err
     for word in words:
         assert word in err, err
+
+
+def test_a_fact_asked_under_one_template_twice_is_named_by_the_reports_pointer(tmp_path, capsys):
+    good = report_file(tmp_path / "good.json", BASE)
+    document = json.loads(good.read_text(encoding="utf-8"))
+    entry = {"template": "A", "say_pass": True}
+    document["facts"][0]["templates"] = [entry, entry]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    code, _, err = run(capsys, good, bad)
+    assert code == 2 and "/facts/0/templates/1: template 'A' appears twice in the fact" in err, err
 
 
 def test_a_report_whose_suite_settings_are_damaged_names_the_report_fix(tmp_path, capsys):

@@ -337,6 +337,18 @@ def test_a_link_loop_in_an_imported_folder_is_a_failure_naming_it_and_the_rest_i
     assert len(report.failures) == 1 and "loop.json" in report.failures[0][1]
 
 
+def test_folder_links_in_an_imported_folder_are_followed_and_one_that_loops_is_named(tmp_path):
+    # Path.rglob does not enter folder links: a linked folder of relations was left out without a word.
+    write(tmp_path / "real" / "factual" / "capitals.json", paper())
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "linked").symlink_to(tmp_path / "real")
+    (src / "loop").symlink_to(".")
+    report = import_paths([src], tmp_path / "out")
+    assert [r.source.relative_to(src).as_posix() for r in report.results] == ["linked/factual/capitals.json"]
+    assert len(report.failures) == 1 and "loop: a folder link that leads back to a folder already read" in report.failures[0][1]
+
+
 def test_cli_missing_source_and_missing_out(tmp_path, capsys):
     assert main(["import", str(tmp_path / "absent.json"), "--out", str(tmp_path / "out")]) == 1
     assert "no such file or folder" in capsys.readouterr().err

@@ -168,10 +168,36 @@ def test_emphasis_and_quotes_around_an_answer_leave_what_follows_it_to_be_judged
     assert matching_answer(" **5** million", ["5"]) is None
     assert matching_answer(' "Toy Story" 2', ["Toy Story"]) is None
     assert matching_answer(" **5** km", ["5 km"]) == "5 km"
-    # Marks that wrap nothing, or sit inside a word, stay: an apostrophe, snake_case, a product, an answer's own quotes.
+    # Marks inside a word or a product stay (an apostrophe, snake_case, "5 * 3"); an answer's own quotes are read
+    # either way.
     assert unwrapped("Paris's 'old' town, snake_case, 5 * 3 * 2, 2*3*4") == "Paris's old town, snake_case, 5 * 3 * 2, 2*3*4"
     assert matching_answer(' "Weird Al" Yankovic', ['"Weird Al" Yankovic']) == '"Weird Al" Yankovic'
     assert matching_answer(" Weird Al Yankovic", ['"Weird Al" Yankovic']) == '"Weird Al" Yankovic'
+
+
+def test_the_review_of_the_wrapping_and_restatement_rules():
+    # A conversion in brackets is dropped whole ("6 ft 4 in" is one restatement; "to" is no unit), and one that does
+    # not close is none.
+    for said, answer in ((" 1.93 m (6 ft 4 in)", "1.93 m"), (" 193 cm (6 ft 4 in) tall", "193 cm"), (" 100 kg (220 lb 7 oz)", "100 kg"),
+                         (" 9.8 m/s² (32 ft/s²)", "9.8 m/s²"), (" 116 years (1337 to 1453)", "116 years"), (" 5 km (3.1 mi", "5 km")):
+        assert matching_answer(said, [answer]) == answer, said
+    # "--" is a typed em dash: before lower-case words it ends the name, before a capital it carries it on.
+    assert matching_answer(" Paris--the capital of France", ["Paris"]) == "Paris"
+    assert matching_answer(" Guinea--Bissau", ["Guinea"]) is None
+    # A middle dot joins a foreign name in Chinese and katakana, not kanji.
+    assert matching_answer(" 马丁·路德·金", ["马丁·路德"]) is None
+    assert matching_answer(" ギニア・ビサウ", ["ギニア"]) is None
+    assert matching_answer(" 東京・大阪", ["東京"]) == "東京"
+    # A symbol and its atomic number; a bracketed restatement of the answer; elisions inside single quotes.
+    assert matching_answer(" H 1.", ["H"]) == "H"
+    assert matching_answer(" Paris (actually Paris)", ["Paris"]) == "Paris"
+    assert matching_answer(" Beijing (I mean Peking)", ["Beijing", "Peking"]) == "Beijing"
+    assert matching_answer(" 1969 (actually 1970)", ["1969"]) is None
+    assert matching_answer(" Gerard 't Hooft, with his students' help", ["Gerard 't Hooft"]) == "Gerard 't Hooft"
+    assert matching_answer(" the '80s' music", ["the '80s"]) == "the '80s"
+    assert matching_answer(" 北京（或作北平）", ["北京"]) == "北京"
+    assert matching_answer(" 北京（或上海）", ["北京"]) is None
+    assert a_cut_may_hide_an_answer(" Weird Al Yank", ['"Weird Al" Yankovic'])
 
 
 def test_a_numbered_list_on_one_line_ends_its_first_item_at_the_second_number():

@@ -196,6 +196,25 @@ def test_two_suites_with_one_file_name_are_two_relations_everywhere(project):
     result.stdout.re_match_lines([r"^geo/country_capital\s+8 ", r"^history/country_capital\s+3 "])
 
 
+def test_suite_patterns_are_matched_below_the_root_folder(pytester, tiny_llama_folder):
+    # A project checked out inside a folder named "suites" (a repository of that name): every JSON file of it matched
+    # "*/suites/*.json" by its absolute path and failed as an invalid suite, and a relative pattern matched nothing,
+    # so the gate ran no fact at all.
+    project = pytester.path / "suites" / "project"
+    write_suite(project / "suites", "country_capital", facts=CAPITALS[:3])
+    (project / "data").mkdir()
+    (project / "data" / "config.json").write_text(json.dumps({"name": "app", "version": 1}))
+    (project / "pytest.ini").write_text(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q", f"--rootdir={project}", str(project))
+    output = result.stdout.str()
+    assert "country_capital.json::country_capital[France]" in output and "config.json" not in output, output[-2000:]
+    (project / "pytest.ini").write_text(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_suites = facts/*.json\n")
+    write_suite(project / "facts", "river", facts=CAPITALS[:2])
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q", f"--rootdir={project}", str(project))
+    output = result.stdout.str()
+    assert "facts/river.json::river[France]" in output and "country_capital.json::" not in output, output[-2000:]
+
+
 def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clear_error(pytester, tiny_llama_folder):
     pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_suites = */facts/*.json\n")
     write_suite(pytester.path / "facts" / "a", "capital", facts=CAPITALS[:3])
@@ -476,6 +495,23 @@ def test_a_suite_in_a_folder_pytest_does_not_enter_is_explained(project):
     assert "suites/.drafts/rivers.json, suites/build/capitals.json" in output and "config.json" not in output
     named = run(project, "suites", "suites/build/capitals.json", "--collect-only", "-q").stdout.str()
     assert "1 suite file(s) lie in folders pytest does not enter" in named and "suites/.drafts/rivers.json" in named
+
+
+def test_a_relation_the_know_check_cannot_read_says_so(project):
+    # Under --factcheck-require knows its facts are judged by what they say: that must not go unsaid.
+    result = run(project, "suites", "--factcheck-shots=1", "--factcheck-require=knows")
+    assert "no LRE: it trains on the demonstrations, and the prompts have 1" in result.stdout.str(), result.stdout.str()[-2000:]
+    write_suite(project.path / "suites" / "geo", "country_capital", settings={"lre": {"layer": "emb"}})
+    result = run(project, "suites", "--factcheck-require=knows")
+    assert "no LRE: its layer is 'emb'" in result.stdout.str(), result.stdout.str()[-2000:]
+
+
+def test_a_suite_named_with_an_upper_case_suffix_is_named_not_silently_left_out(project):
+    write_suite(project.path / "suites", "capitals")
+    (project.path / "suites" / "capitals.json").rename(project.path / "suites" / "Capitals.JSON")
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "1 file(s) look like fact suites but their names do not end in '.json'" in output, output[-2000:]
+    assert "suites/Capitals.JSON; rename them" in output
 
 
 def test_a_suite_outside_a_suites_folder_is_explained_and_collected_when_named(project):

@@ -307,6 +307,36 @@ def test_recording_a_selection_without_the_know_check_over_entries_that_have_it_
     assert "know_check off -> on" in gated.stdout.str(), gated.stdout.str()[-2000:]
 
 
+def test_under_xdist_the_summary_compares_with_the_baseline_the_workers_gated_on(project):
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    # Another job records a baseline in which every fact was said right, as this run's facts finish: read again at the
+    # end, the summary named regressions while the run passed.
+    swapped = json.loads(path.read_text(encoding="utf-8"))
+    for facts in swapped["facts"].values():
+        for fact in facts.values():
+            fact["say_pass"] = fact["generation_pass"] = fact["ranking_pass"] = True
+    (project.path / "swapped.json").write_text(json.dumps(swapped), encoding="utf-8")
+    project.makeconftest("import os, shutil\n\ndef pytest_sessionfinish(session):\n"
+                         "    if not hasattr(session.config, 'workerinput'):\n"
+                         "        shutil.copy('swapped.json', 'baselines/tiny.json')\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "-n", "2")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK, output[-3000:]
+    assert "regressions: 0" in output and "REGRESSION" not in output, output[-3000:]
+
+
+def test_a_selection_recorded_into_a_new_baseline_names_the_facts_it_leaves_out(project):
+    result = run(project, "suites", "-k", "France or Italy", "--factcheck-update-baseline")
+    output = result.stdout.str()
+    assert "baseline of 2 facts written" in output, output[-2000:]
+    assert (f"the baseline holds no entry for {len(CAPITALS) - 2} fact(s) of the suites this run selected from "
+            "(country_capital[Japan]") in output and "record every fact" in output
+    # Recorded whole, nothing is left out.
+    again = run(project, "suites", "--factcheck-update-baseline")
+    assert "holds no entry" not in again.stdout.str()
+
+
 def test_updating_from_a_selection_keeps_every_unselected_facts_entry(project):
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")

@@ -359,8 +359,9 @@ def test_degrade_removes_a_killed_runs_half_written_model_and_refuses_a_link_tha
     # A dangling link at --out: resolving it would make folders wherever it leads.
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deeper")
     capsys.readouterr()
-    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "dangling"), "--round-bits", "4"]) == 2
-    assert "is a link that leads nowhere" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+    for out in (tmp_path / "dangling", tmp_path / "dangling" / "model"):  # at --out, or above it
+        assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"]) == 2
+        assert "is a link that leads nowhere" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
     # A name with control characters is printed escaped, never raw to the terminal.
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "a\nPASS"), "--round-bits", "4"]) == 0
     printed = capsys.readouterr().out

@@ -51,6 +51,7 @@ def suite_document(facts, **settings) -> dict:
 
 
 def write_suite(path: Path, document: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tune.format_suite_json(document), encoding="utf-8")
     return path
 
@@ -254,6 +255,30 @@ def test_write_choice_sets_layer_and_beta_and_keeps_everything_else(tmp_path):
     suite = load_suite(path)
     assert (suite.settings.lre.layer, suite.settings.lre.beta, suite.settings.lre.rank) == (7, 3.0, 16)
     assert tune.write_choice(path, 7, 3.0) is False and path.read_text(encoding="utf-8") == text
+
+
+def test_write_choice_refuses_a_suite_changed_since_it_was_tuned_and_tune_follows_folder_links(tmp_path):
+    facts = [Fact(f"s{i}", f"o{i}") for i in range(6)]
+    path = write_suite(tmp_path / "suites" / "s.json", suite_document(facts, shots=4))
+    tuned = load_suite(path).content_hash
+    # Edited (or another branch checked out) while a long tune ran: the choice was made for other facts.
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["facts"].reverse()
+    path.write_text(json.dumps(document), encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(SuiteError, match=r"(?s)the suite changed since it was tuned.*run factcheck tune on it again"):
+        tune.write_choice(path, 7, 3.0, tuned=tuned)
+    assert path.read_bytes() == before
+    assert tune.write_choice(path, 7, 3.0, tuned=load_suite(path).content_hash) is True
+    # A folder link under a folder given to tune is followed, as pytest's collection follows it; one that loops is
+    # passed over, named.
+    write_suite(tmp_path / "shared" / "geo" / "g.json", suite_document(facts, shots=4))
+    (tmp_path / "suites" / "geo").symlink_to(tmp_path / "shared" / "geo")
+    (tmp_path / "suites" / "loop").symlink_to(".")
+    passed_over: list[Path] = []
+    found = tune.suite_paths([str(tmp_path / "suites")], passed_over)
+    assert [p.relative_to(tmp_path / "suites").as_posix() for p in found] == ["geo/g.json", "s.json"]
+    assert [p.name for p in passed_over] == ["loop"]
 
 
 def test_write_choice_through_a_link_writes_the_suite_it_names_and_keeps_its_permissions(tmp_path):

@@ -120,6 +120,8 @@ class Comparison:
     # The candidate report's suites: relation -> every subject its suite holds, asked or not (from a report's
     # `subjects`). In a suite changed since the base, a fact it still holds and did not check was left out, not removed.
     candidate_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The base report's suites in the same way: a fact its suite held that it did not check (a selection) is new here.
+    base_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -160,6 +162,12 @@ class Comparison:
                 and (c.relation not in changed or c.subject in self.candidate_suite_subjects.get(c.relation, ()))]
 
     @property
+    def unchecked_by_the_base(self) -> list[FactChange]:
+        """Facts the candidate checked that the base's suite held and the base did not check (it ran a selection, or
+        was stopped): they count as new, compared with nothing."""
+        return [c for c in self.of(NEW) if c.subject in self.base_suite_subjects.get(c.relation, ())]
+
+    @property
     def relations_not_run_said_right(self) -> list[str]:
         """Where every relation must run (`require_every_relation`): the base's relations with a fact it said right of
         which the candidate ran no fact (a suite deselected, removed, unreadable, or moved: its id is its path)."""
@@ -193,6 +201,11 @@ class Comparison:
                          "to compare only the relations the candidate ran")
         if self.base_incomplete:
             lines.append(f"the base run is incomplete ({self.base_incomplete}): facts it did not run count as new")
+        if self.unchecked_by_the_base:
+            shown = ", ".join(f"{c.relation}[{c.subject}]" for c in self.unchecked_by_the_base[:3])
+            lines.append(f"{len(self.unchecked_by_the_base)} fact(s) the candidate checked were in the base's suites but not "
+                         f"checked by the base ({shown}{' ...' if len(self.unchecked_by_the_base) > 3 else ''}): they count "
+                         "as new, compared with nothing; diff against a base report of a whole run")
         if self.model_mismatch:
             before, after = self.baseline_model, self.candidate_model
             lines.append(

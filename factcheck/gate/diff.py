@@ -120,6 +120,9 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
         first_seen.setdefault(key, index)
         if fact["relation"] not in document["suites"]:
             problems.append((json_pointer(["facts", index, "relation"]), f"relation {fact['relation']!r} has no entry in /suites"))
+        asked = [entry["template"] for entry in fact.get("templates", [])]
+        problems += [(json_pointer(["facts", index, "templates", position]), f"template {template!r} appears twice in the fact")
+                     for position, template in enumerate(asked) if template in asked[:position]]
     if problems:
         raise BaselineError(path, problems[:20], fix=REPORT_HINT)
     results = []
@@ -298,7 +301,8 @@ def diff_files(base: str | Path, candidate: str | Path, only_relations_run: bool
     before, after = load_results(base), load_results(candidate)
     return dataclasses.replace(compare(before, after.model, after.suites, after.records()),
                                base_incomplete=before.incomplete, candidate_incomplete=after.incomplete, require_checked=True,
-                               require_every_relation=not only_relations_run, candidate_suite_subjects=after.suite_subjects)
+                               require_every_relation=not only_relations_run, candidate_suite_subjects=after.suite_subjects,
+                               base_suite_subjects=before.suite_subjects)
 
 
 def run_diff(base: str | Path, candidate: str | Path, *, budget: int = 0, markdown: bool = False,

@@ -88,6 +88,7 @@ from factcheck.knows.lre import (
 from factcheck.knows.lre_metrics import FaithfulnessReport, faithfulness
 from factcheck.model.hooks import edit_residual
 from factcheck.model.language_model import LanguageModel, left_pad
+from factcheck.suites.folders import json_files_below
 from factcheck.suites.suite import Fact, Suite, SuiteError, load_suite, read_json_document
 
 DEFAULT_BETAS = (1.0, 2.0, 2.5, 3.0, 4.0)
@@ -532,8 +533,10 @@ def with_choice(document: dict, layer: int, beta: float) -> dict:
     return updated
 
 
-def write_choice(path: str | Path, layer: int, beta: float) -> bool:
-    """Put `layer` and `beta` into the suite file's settings.lre; False when it already held them.
+def write_choice(path: str | Path, layer: int, beta: float, tuned: str | None = None) -> bool:
+    """Put `layer` and `beta` into the suite file's settings.lre; False when it already held them. `tuned`: the content
+    hash of the suite as tuned; a file changed since (edited, or another branch checked out while a long run went on)
+    is not written, as the choice was made for other facts or templates.
 
     The new text is loaded with `load_suite` under a temporary name in the same
     folder before it replaces the file, so a file that would not load is never
@@ -541,6 +544,10 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
     points (the link stays), and keeps its permissions.
     """
     path = Path(path).resolve()
+    if tuned is not None and (now := load_suite(path).content_hash) != tuned:
+        raise SuiteError(str(path), [("", f"the suite changed since it was tuned (content hash {tuned} -> {now}): its "
+                                          "choice was made for what the file held then")],
+                         fix="run factcheck tune on it again")
     document = read_json_document(path)
     current = document.get("settings", {}).get("lre", {}) if isinstance(document, dict) else {}
     if current.get("layer") == layer and current.get("beta") == beta:
@@ -564,16 +571,17 @@ def write_choice(path: str | Path, layer: int, beta: float) -> bool:
 
 # ---- the command --------------------------------------------------------------------------------
 def suite_paths(arguments: Sequence[str], passed_over: list[Path] | None = None) -> list[Path]:
-    """Suite files named on the command line; a folder stands for every *.json below it that is a regular file (the
-    others, a FIFO or a link to a device, go to `passed_over`: the rest of the folder is tuned)."""
+    """Suite files named on the command line; a folder stands for every *.json below it that is a regular file, its
+    folder links followed (the others, a FIFO or a link to a device, and a folder link that loops, go to
+    `passed_over`: the rest of the folder is tuned)."""
     paths: list[Path] = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+            found, loops = json_files_below(path)
             paths += [p for p in found if p.is_file()]
             if passed_over is not None:
-                passed_over += [p for p in found if not p.is_file()]
+                passed_over += [p for p in found if not p.is_file()] + loops
         else:
             paths.append(path)  # named by the user: loading it says what is wrong with it
     return paths
@@ -609,7 +617,8 @@ def run_tune(args) -> int:
     passed_over: list[Path] = []
     paths = suite_paths(args.suites, passed_over)
     for path in passed_over:
-        print(f"factcheck tune: skipped {path}: not a regular file", file=sys.stderr)
+        why = "a folder link that leads back to a folder already read (a loop)" if path.is_dir() else "not a regular file"
+        print(f"factcheck tune: skipped {path}: {why}", file=sys.stderr)
     if not paths:
         raise SettingError("no suite files found")
     layers = parse_layers(args.layers) if args.layers else None
@@ -632,7 +641,7 @@ def run_tune(args) -> int:
         print(format_result(result) + "\n", flush=True)
         if args.write:
             try:
-                changed = write_choice(suite.path, result.layer, result.beta)
+                changed = write_choice(suite.path, result.layer, result.beta, tuned=suite.content_hash)
             except SuiteError as error:
                 print(f"factcheck tune: not written: {error}", file=sys.stderr)
                 failures += 1

@@ -175,9 +175,11 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
     deletes what the folder holds, so only a model folder is ever replaced, and never the model being degraded, the
     working folder or a folder above it."""
     given = Path(folder).expanduser()
-    if given.is_symlink() and not given.exists():  # resolving it would make folders wherever it leads
-        raise DegradeError(f"{visible_controls(str(given))} is a link that leads nowhere ({visible_controls(str(os.readlink(given)))}): "
-                           "give a folder, or a link to one that exists")
+    # A link that leads nowhere, at --out or above it: resolving it would make folders wherever it leads.
+    for part in (given, *given.parents):
+        if part.is_symlink() and not part.exists():
+            raise DegradeError(f"{visible_controls(str(part))} is a link that leads nowhere "
+                               f"({visible_controls(os.readlink(part))}): give a folder, or a link to one that exists")
     try:
         folder = given.resolve()
         source_path = Path(source).expanduser().resolve() if source and Path(source).expanduser().exists() else None

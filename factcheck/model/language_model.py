@@ -530,6 +530,7 @@ def load_model(
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
             raise ModelLoadError(f"model {str(spec)!r}: no such file. {EXPECTED_MODEL}")
+        _refuse_a_gguf_block_count_its_tensors_do_not_hold(str(spec), path)
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
@@ -541,6 +542,7 @@ def load_model(
     if device_map:
         model_kwargs["device_map"] = device_map
     a_local_folder = name != default_model.DEFAULT_MODEL_NAME and not source_kwargs and Path(location).is_dir()
+    config_name = "GGUF file's metadata" if source_kwargs else "config.json"
 
     def read(folder):
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
@@ -550,11 +552,12 @@ def load_model(
                 if not a_local_folder or isinstance(error, ModelLoadError):
                     raise
                 # Said here, or the message below would blame the weights for a damaged tokenizer file.
-                raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be read from tokenizer.json and "
-                                     f"tokenizer_config.json ({_first_line(error)}); replace them with the model's own "
-                                     "files") from error
+                raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be loaded ({_first_line(error)}); "
+                                     "check its tokenizer files (tokenizer.json, tokenizer_config.json: replace them with "
+                                     "the model's own) and what they need (sentencepiece, tiktoken)") from error
             model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
-        refuse_missing_weights(name, loading.get("missing_keys") or ())
+        refuse_missing_weights(name, loading.get("missing_keys") or (), config_name)
+        _refuse_blocks_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
         refuse_a_tokenizer_past_the_embedding(name, tokenizer, model)
         return tokenizer, model
 
@@ -571,7 +574,7 @@ def load_model(
         raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
     except Exception as error:  # noqa: BLE001 - safetensors', gguf's and torch's own errors for damaged weights
         raise ModelLoadError(f"cannot load model {name!r}: its weights are damaged (a truncated download?) or do not "
-                             f"fit its config.json ({_first_line(error)}); download or convert it again") from error
+                             f"fit its {config_name} ({_first_line(error)}); download or convert it again") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
@@ -595,14 +598,47 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
                              "tokenizer files belong to another model; put the model's own tokenizer beside its weights")
 
 
-def refuse_missing_weights(name: str, missing) -> None:
+def _refuse_blocks_the_config_leaves_out(name: str, model, unexpected) -> None:
+    """Weights of blocks past the config's count are dropped by transformers with a log line: the model would run
+    truncated, under a fingerprint of its own. Refused, as weights missing for the config are."""
+    asked = next((value for key in _BLOCK_COUNT_KEYS if isinstance(value := getattr(model.config, key, None), int)), None)
+    past = sorted({int(match.group(1)) for key in unexpected if (match := _BLOCK_INDEX.search(key))} - set(range(asked or 0)))
+    if asked is not None and past:
+        raise ModelLoadError(f"model {name!r}: its weights hold blocks up to {past[-1]} and its config asks for {asked}: the "
+                             "config belongs to another model (num_hidden_layers); put the model's own config beside "
+                             "its weights")
+
+
+def _refuse_a_gguf_block_count_its_tensors_do_not_hold(spec: str, path: Path) -> None:
+    """A GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
+    transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
+    at random; fewer would drop blocks silently. Read from the header (memory-mapped) before loading."""
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(path)
+        field = reader.fields["general.architecture"]
+        architecture = bytes(field.parts[field.data[0]]).decode("utf-8")
+        field = reader.fields[f"{architecture}.block_count"]
+        asked = int(field.parts[field.data[0]][0])
+        blocks = {int(match.group(1)) for tensor in reader.tensors if (match := re.match(r"blk\.(\d+)\.", tensor.name))}
+    except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
+        return
+    held = max(blocks) + 1 if blocks else 0
+    if held and asked != held:
+        raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
+                             f"{held} blocks; the file is damaged or was edited: download or convert it again")
+
+
+def refuse_missing_weights(name: str, missing, config: str = "config.json") -> None:
     """transformers starts parameters the weights lack at random and only logs it: such a model's answers are noise,
-    and its fingerprint changes on every load, so it is refused."""
+    and its fingerprint changes on every load, so it is refused. `config`: where the model's settings come from (a
+    GGUF file's metadata)."""
     missing = sorted(missing)
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise ModelLoadError(f"model {name!r}: its weights lack {len(missing)} parameter(s) that its config.json asks "
-                             f"for ({shown}), which transformers would start at random; check that config.json belongs "
+        raise ModelLoadError(f"model {name!r}: its weights lack {len(missing)} parameter(s) that its {config} asks "
+                             f"for ({shown}), which transformers would start at random; check that {config} belongs "
                              "to these weights (num_hidden_layers, hidden_size, vocab_size)")
 
 

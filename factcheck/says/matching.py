@@ -45,7 +45,7 @@ def goes_on_by_the_commonest_rules(answer: str, text: str) -> bool:
     # A number goes on past a decimal point or a thousands separator: "8" then ",000" or ".5".
     if answer[-1:].isdigit() and len(text) >= 2 and text[0] in _NUMBER_JOINERS and text[1].isdigit():
         return True
-    return _looks_like_a_name(answer) and _continues_the_name(text)
+    return _looks_like_a_name(answer) and _continues_the_name(text, answer)
 
 
 def commonest_rules_key(answer: str) -> tuple[bool, bool, bool, bool]:
@@ -87,15 +87,11 @@ def _looks_like_a_name(answer: str) -> bool:
     return bool(words) and _is_capital(words[-1][0]) and number_and_unit(answer) is None
 
 
-def _continues_the_name(rest: str) -> bool:
+def _continues_the_name(rest: str, answer: str = "") -> bool:
     """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City',
     'Guinea—Bissau' and 'Guinea – Bissau' (a dash, spaced or not, before a capital; 'Paris—the capital' and
     'Paris – the capital' still say Paris)."""
-    if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]) or re.match(r"--\w", rest):
-        return True
-    # A middle dot joins the parts of a foreign name in Chinese ("马丁·路德·金"), and in Japanese between katakana
-    # ("ギニア・ビサウ"; between kanji it lists: "東京・大阪").
-    if re.match(r"·\w|・[\u30a0-\u30ff]", rest):
+    if len(rest) >= 2 and rest[0] in _HYPHENS and _is_word_char(rest[1]) and rest[:2] != "--":
         return True
     # After a dash, a sentence's first word or a possessive begins prose: "Paris — It is the capital", "Tokyo — Japan's
     # capital".
@@ -111,8 +107,13 @@ def _continues_the_name(rest: str) -> bool:
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
     # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
-    # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79." the symbol and its atomic number).
+    # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79." and "H 1." a symbol and its atomic
+    # number, `_continues_the_name`'s caller says).
     if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
+        return not (len(answer.strip()) <= 2 and re.match(r" \d+\.", rest))
+    # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
+    # "Paris: The City of Light" names no Paris; "Paris: the capital of France" and "Tokyo: Japan's capital" do).
+    if (subtitle := re.match(r": ([^.,;!?()]+)", rest)) and _in_title_case(subtitle.group(1)):
         return True
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
@@ -124,6 +125,16 @@ def _continues_the_name(rest: str) -> bool:
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
 
 
+_MINOR_TITLE_WORDS = frozenset("a an the of in on at to for and or but nor by with from as vs de la le du".split())
+
+
+def _in_title_case(phrase: str) -> bool:
+    """Whether every word of `phrase` is capitalised (or a number), small words aside after the first."""
+    words = phrase.split()
+    return bool(words) and all(_is_capital(word[0]) or word[0].isdigit() or (index and word in _MINOR_TITLE_WORDS)
+                               for index, word in enumerate(words))
+
+
 # Hyphens, the figure dash, the en dash ("Guinea–Bissau") and the minus sign, which joins words as a hyphen does.
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212\u05be\u058a"  # also Hebrew's maqaf and the Armenian hyphen
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
@@ -132,7 +143,7 @@ _NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le
                              r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben|the))+ (?=\w)| (?:d|l)['\u2019](?=\w)"
                              r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
 # A dash of any kind, spaced or not, before a word.
-_DASH_BEFORE_A_WORD = re.compile(r" ?[-\u2010-\u2015\u2212] ?(?=\w)")
+_DASH_BEFORE_A_WORD = re.compile(r" ?(?:--|[-\u2010-\u2015\u2212]) ?(?=\w)")  # "--" is a typed em dash
 _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
                                  r"|Our|Also|Known|Not|Yes|No|In|On|At|As|For|From|With|By|Since|After|Before|During|Once"
                                  r"|Today|Now|Home|Located|Situated|Founded|Born|Built|Famous|Called|Named|Capital|Officially"
@@ -190,7 +201,9 @@ _BOUND_OR_APPROXIMATION = (r"\s(?:and|or)\s(?:up|upwards?|over|above|more|higher
                            r"|\s(?:и|или)\s(?:более|больше|менее|меньше)(?!\w)|-(?:odd|something|ish)\b"
                            r"|\s(?:odd|something|ish)\b(?!\s[^\W\d_])"
                            r"|,?\sgive\sor\stake\b|,?\smore\sor\sless\b|\sor\sthereabouts\b|-plus\b|\splus(?!\s[^\W\d_])"
-                           r"|\splus\s(?:years?|months?|weeks?|days?|hours?|people|percent)\b")
+                           r"|\splus\s(?:years?|months?|weeks?|days?|hours?|people|percent)\b"
+                           # In brackets: "5 (give or take)", "50 (and up)", "20 (or so)".
+                           r"|\s\((?:give\sor\stake|more\sor\sless|(?:and|or)\s(?:up|upwards|over|above|more|under|below|less|so|thereabouts))\)")
 # A mixed fraction in words of other languages: "5 et demi", "5 y medio", "cinco y medio", "5 und ein halb".
 _HALF_IN_OTHER_LANGUAGES = r"\s(?:et\sdemie?|y\smedi[oa]|und\sein\shalb|e\smezz[oa]|e\smei[oa]|с\sполовиной)(?!\w)"
 # A range in words, in English and other languages: "5 to 10", "10 bis 12", "5 à 10", "5 a 10", "5 hasta 10".
@@ -310,8 +323,16 @@ def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -
     """
     # Text that reached a line end ended there, whatever the token limit cut after it.
     cut = cut and not _LINE_END.search(generated)
-    written = unwrapped(WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0]))).strip()
-    written = written.lstrip(LEADING_NOISE)
+    line = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0]))
+    # An answer that holds wrapping marks itself ("the '80s", "Gerard 't Hooft") is also looked for as written.
+    marked = any(mark in answer for answer in answers for mark in _MARK_CHARACTERS)
+    for written in dict.fromkeys([unwrapped(line), line] if marked else [unwrapped(line)]):
+        if (answer := _said_at_the_start(written.strip().lstrip(LEADING_NOISE), answers, cut)) is not None:
+            return answer
+    return None
+
+
+def _said_at_the_start(written: str, answers: Sequence[str], cut: bool) -> str | None:
     answer = _matching_answer_in(written, answers, cut)
     if answer is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
         # A list item or a quoted line: "- Paris", "1. Paris", "> Paris" (an answer that starts like one is tried first).
@@ -328,9 +349,10 @@ def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
     ('"'). Raising the limit helps only then."""
     if matching_answer(generated, answers, cut=False) is not None:
         return True
-    written = normalise(_LINE_END.split(generated, 1)[0]).lstrip(LEADING_NOISE)
+    written = normalise(unwrapped(_LINE_END.split(generated, 1)[0])).lstrip(LEADING_NOISE)
     starts = [written] + ([written[marker.end() :].lstrip(LEADING_NOISE)] if (marker := _LIST_OR_QUOTE_MARKER.match(written)) else [])
-    forms = {_without_separators(spelling) for answer in answers for spelling in unit_spellings(normalise(answer).lstrip(LEADING_NOISE))}
+    forms = {_without_separators(spelling) for answer in answers for text in (answer, unwrapped(answer))
+             for spelling in unit_spellings(normalise(text).lstrip(LEADING_NOISE))}
     return any(form.startswith(_without_separators(start)) for start in starts for form in forms)
 
 
@@ -353,14 +375,19 @@ def answer_named_later(generated: str, answers: Sequence[str]) -> str | None:
 # Emphasis, code and quotes that wrap words ("**Paris** or **Lyon**", '"Toy Story" 2', "«Paris» ou «Lyon»"): the text is
 # read without them, so that the rules after an answer see what follows it rather than its closing mark. An opening
 # mark starts a word and a closing one ends it; an underscore or a single quote closes only before a non-word, so
-# "snake_case", "Paris's" and "'s-Hertogenbosch" keep theirs, and a spaced "5 * 3" is no emphasis.
-_WRAPPING_MARKS = (("***", "***", ""), ("**", "**", ""), ("*", "*", ""), ("__", "__", r"(?!\w)"), ("_", "_", r"(?!\w)"),
-                   ("`", "`", ""), ('"', '"', ""), ("\u201c", "\u201d", ""), ("\u201e", "\u201c", ""),
-                   ("\u2018", "\u2019", r"(?!\w)"), ("'", "'", r"(?!\w)"), ("\u00ab", "\u00bb", ""),
-                   ("\u00bb", "\u00ab", ""), ("\u2039", "\u203a", ""), ("\u300c", "\u300d", ""), ("\u300e", "\u300f", ""),
-                   ("\u300a", "\u300b", ""))
-_WRAPPED = [re.compile(r"(?<![\w*_`])" + re.escape(opening) + r"(?=[^\s*_`])(.+?)(?<=[^\s*_`])" + re.escape(closing) + after)
-            for opening, closing, after in _WRAPPING_MARKS]
+# "snake_case" and "Paris's" keep theirs, and a spaced "5 * 3" is no emphasis. Single quotes wrap at most four words
+# and never an elision ("Gerard 't Hooft, with his students' help", "the '80s' music", "rock 'n' roll").
+_ANY_WORDS = r"(?=[^\s*_`])(.+?)(?<=[^\s*_`])"
+_FEW_WORDS_NO_ELISION = r"(?![tsn]\b|\d)([^'\u2018\u2019\s]+(?:\s[^'\u2018\u2019\s]+){0,3})"
+_WRAPPING_MARKS = (("***", "***", _ANY_WORDS, ""), ("**", "**", _ANY_WORDS, ""), ("*", "*", _ANY_WORDS, ""),
+                   ("__", "__", _ANY_WORDS, r"(?!\w)"), ("_", "_", _ANY_WORDS, r"(?!\w)"), ("`", "`", _ANY_WORDS, ""),
+                   ('"', '"', _ANY_WORDS, ""), ("\u201c", "\u201d", _ANY_WORDS, ""), ("\u201e", "\u201c", _ANY_WORDS, ""),
+                   ("\u2018", "\u2019", _FEW_WORDS_NO_ELISION, r"(?!\w)"), ("'", "'", _FEW_WORDS_NO_ELISION, r"(?!\w)"),
+                   ("\u00ab", "\u00bb", _ANY_WORDS, ""), ("\u00bb", "\u00ab", _ANY_WORDS, ""), ("\u2039", "\u203a", _ANY_WORDS, ""),
+                   ("\u300c", "\u300d", _ANY_WORDS, ""), ("\u300e", "\u300f", _ANY_WORDS, ""), ("\u300a", "\u300b", _ANY_WORDS, ""))
+_WRAPPED = [re.compile(r"(?<![\w*_`])" + re.escape(opening) + inside + re.escape(closing) + after)
+            for opening, closing, inside, after in _WRAPPING_MARKS]
+_MARK_CHARACTERS = frozenset("".join(opening + closing for opening, closing, _, _ in _WRAPPING_MARKS))
 
 
 def unwrapped(text: str) -> str:
@@ -371,10 +398,11 @@ def unwrapped(text: str) -> str:
 
 
 # A list's first bullet or number, a quoted line's mark, or a pause before the answer: "• 1969", "1. Paris", "> Paris",
-# "... Paris", "— Paris", "### Paris", "🇫🇷 Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
+# "... Paris", "— Paris", "### Paris", "🇫🇷 Paris", "✅ Paris", "→ Paris", "- 1969" (a spaced hyphen is a bullet: a minus is written against its number, "-5"). A
 # plus only before a word ("+ 5" may be +5); a list starts at 1 ("2. Bundesliga" is a German ordinal).
 _SECOND_ITEM = re.compile(r"\s2[.)]\s")
-_LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014]|1[.)]|#{1,6}|[\U0001f1e6-\U0001f1ff]{2})\s+"
+_LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦▪>\u2013\u2014→➡►▶✅✔☑★⭐👉]|1[.)]|#{1,6}"
+                                   r"|[\U0001f1e6-\U0001f1ff]{2})\s+"
                                    r"|(?:\.{3}|…)\s*")
 
 
@@ -479,7 +507,11 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
         return False
     rest = written[ends[len(expected) - 1] :]
-    if _looks_like_a_name(answer) and _continues_the_name(rest) and not _a_realm_after_a_regnal_name(answer, rest):
+    if _looks_like_a_name(answer) and _continues_the_name(rest, answer) and not _a_realm_after_a_regnal_name(answer, rest):
+        return False
+    # A middle dot joins the parts of a foreign name in Chinese ("马丁·路德·金"), and in Japanese between katakana
+    # ("ギニア・ビサウ"; between kanji it lists: "東京・大阪"): scripts without capitals, so no name rule above sees them.
+    if re.match(r"·\w", rest) or (re.match(r"・[\u30a0-\u30ff]", rest) and "\u30a0" <= expected[-1] <= "\u30ff"):
         return False
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
     # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
@@ -491,9 +523,13 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # "Or" that narrows the answer down in lower-case words is no hedge: "Paris, or rather its centre" ("Paris, or
     # rather Lyon" is).
     renamed = renamed or (hedge and (narrowed := _NARROWED_DOWN.match(rest)) and not _names_another_answer(rest[narrowed.end() :]))
+    renamed = renamed or (hedge and re.match(r",? or so (?:I|we) (?:believe|think|recall|understand)\b", rest))  # a belief, no doubt
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
+        return False
+    # Another answer asked after it: "Paris? Lyon?", "1969? 1970?", "Paris (Lyon?)".
+    if (asked := _ANOTHER_ANSWER_ASKED.match(rest)) and normalise(asked.group(1)) not in all_expected and _bare_answer(asked.group(1)):
         return False
     # A correction to another name or number: "1968 — sorry, 1969", "Sydney. Actually, it's Canberra" ("Paris.
     # Actually, Paris is older" keeps it).
@@ -542,7 +578,7 @@ def _script(char: str) -> str:
 def _bare_answer(text: str) -> str | None:
     """The name or number that `text` gives alone, up to the end of its clause ("Canberra." gives Canberra, "1969"
     1969); None where a sentence goes on ("Sydney is often mistaken for the capital", "600 million people watched")."""
-    clause = re.match(r"[^,;:!?]*?(?=\.(?:\s|$)|[,;:!?]|$)", text).group().strip()
+    clause = re.match(r"[^,;:!?)\]）]*?(?=\.(?:\s|$)|[,;:!?)\]）]|$)", text).group().strip()
     words = clause.split()
     if not words or not (_is_capital(clause[0]) or clause[0].isdigit()):
         return None
@@ -586,22 +622,32 @@ def _begins_a_name_or_number(text: str) -> bool:
 # a bracket or the answer itself ("東京もしくは大阪", "北京（或上海）"; "北京（或称北平）" names it otherwise).
 _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
                     r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.|либо|혹은|अथवा|ειτε|ó)[\s,]\s?\w|,\sor\s\w"
-                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫)")
+                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫|作|译|写作|拼作)")
 _SLASH = re.compile(r"\s?/\s?")
+_ANOTHER_ANSWER_ASKED = re.compile(r"(?:\?\s|\.{3}\s?|…\s?|\s\()([^?!.,;:()]+)\?")
 _NARROWED_DOWN = re.compile(r",? or (?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact)),? (?=[a-z])")
 # Read in the written text: a pause, then a word that takes back what came before it.
-_CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?(?:sorry|actually|correction|oops|my mistake|scratch that"
-                         r"|make that|I meant|I mean|(?:oh\s)?wait)(?:[,:!.]|\s[-\u2014\u2013])?\s(?:no,?\s)?"
-                         r"(?:(?:it's|it is|it was|that's|that is|I meant)\s)?", re.IGNORECASE)
+_CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
+                         # One or more words that take it back: "Wait, actually", "Oops, I mean", "Wait, no."
+                         r"(?:(?:sorry|actually|correction|oops|my mistake|my apologies|I apologi[sz]e|scratch that|make that"
+                         r"|I meant|I mean|oh|wait|hmm|that's wrong|that is wrong|that's not right)(?:[,:!.]|\s[-\u2014\u2013])?\s"
+                         # "no" only with its pause: "Madrid, no Barcelona" is Spanish for "not Barcelona".
+                         r"|no(?:[,:!.]|\s[-\u2014\u2013])\s){1,3}"
+                         r"(?:(?:it's|it is|it was|that's|that is|I meant|I think it's|I believe it's)\s(?:actually\s)?)?"
+                         # The other answer may end a sentence: "the capital is Canberra", "the correct year is 1969".
+                         r"(?:(?:actually\s)?(?:[^\s,.;:!?]+\s){0,6}?(?:is|was|in)\s(?:actually\s)?)?", re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
 # "Paris, perhaps Europe's most visited city" says Paris), also in other languages, and the "or" words that are also
 # other words: Romanian "sau" ("after" in Vietnamese: "Hà Nội sau đó"), Vietnamese "hay", Greek "ή" (which normalising
 # writes as the article η: "Αθήνα η πρωτεύουσα" says Αθήνα).
-_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[])(?:maybe|perhaps|possibly|probably|or\sperhaps|or\smaybe|sau|hay"
+_HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[]|[.?!]\s|\s?[-\u2014\u2013]\s?|\.{3}\s?|…\s?)(?:(?i:but|though|although),?\s)?"
+                                            # English doubts, also as a sentence's first word ("Paris. Maybe Lyon.").
+                                            r"(?:(?i:maybe|perhaps|possibly|probably|likely|alternatively,?|(?:it\s)?could\salso\sbe"
+                                            r"|it\s(?:might|may|could)\sbe)|or\sperhaps|or\smaybe|sau|hay"
                                             r"|η|u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
-                                            r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|likely|if\snot|unless\sit's|unless\sit\sis"
+                                            r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
 # An answer denied right after it: in English after a pause ("Paris — no, Lyon", "Paris. No, wait"; not "No. 1"), in
 # other languages, and in Japanese, Korean, Chinese, Thai, Hindi and Turkish negations.
@@ -666,22 +712,31 @@ def _counted_in_a_bigger_unit(said: str, expected: str) -> re.Match | None:
 
 def _restated_in_another_unit(said: str, expected: str) -> int | None:
     """Where the quantity `expected` restated in another unit or currency right after it ends: "100°C/212°F" and "£100
-    ($130)" restate it; "5 km/6 km" is a hedge, no restatement."""
+    ($130)" restate it; "5 km/6 km" is a hedge, no restatement. A restatement in brackets ends with them ("1.93 m (6 ft
+    4 in) tall"), and is none if they do not close."""
+    restated, end = None, None
     if unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
         if restated.group(1) == expected[0]:
             return None
         # "£100 / $130", "$5 billion, or about €4.6 billion"; a scale word the answer lacks scales it ("£100 / $130
         # million").
         scaled_as_the_answer = restated.group(2) is None or re.search(_SCALE_WORDS + "$", expected)
-        return restated.end() if scaled_as_the_answer else restated.end(2) - len(restated.group(2))
-    quantity = number_and_unit(expected)
-    if quantity is None and _is_a_quantity(expected) and (words := _UNIT_IN_WORDS.match(said, len(expected))):
+        end = restated.end() if scaled_as_the_answer else restated.end(2) - len(restated.group(2))
+    elif (quantity := number_and_unit(expected)) is None and _is_a_quantity(expected):
+        if (restated := _UNIT_IN_WORDS.match(said, len(expected))) is None:
+            return None
         unit = re.sub(r"^[-+]?\d[\d.,]*\s?", "", expected)  # "100 degrees celsius, or 212 degrees fahrenheit"
-        if unit.startswith(words.group(1)):
+        if unit.startswith(restated.group(1)):
             return None  # in the same unit, a hedge: "5 degrees or 6 degrees"
         # As many words as the answer's unit has: "3 hours or 4 days a week" restates it as "4 days".
-        restated_unit = " ".join(words.group(1).split()[: len(unit.split())])
-        end = words.start(1) + len(restated_unit)
-        return end + 1 if said[words.start() : words.start() + 2].strip().startswith("(") and said[end : end + 1] == ")" else end
-    restated = _RESTATED.match(said, len(expected)) if quantity else None
-    return restated.end() if restated and restated.group(1).rstrip(".,;:!?") not in ("", quantity[2]) else None
+        end = restated.start(1) + len(" ".join(restated.group(1).split()[: len(unit.split())]))
+    elif quantity is not None and (restated := _RESTATED.match(said, len(expected))):
+        if restated.group(1).rstrip(".,;:!?") in ("", quantity[2]):
+            return None
+        end = restated.end()
+    if restated is None:
+        return None
+    if said[restated.start() :].lstrip().startswith("("):
+        closing = said.find(")", restated.start())
+        return closing + 1 if closing != -1 and "(" not in said[restated.start() : closing].lstrip()[1:] else None
+    return end

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from factcheck.cache import write_json_atomic
+from factcheck.suites.folders import json_files_below
 from factcheck.suites.suite import PLACEHOLDER, SuiteError, _answer_text_problem, parse_suite, read_json_document
 from factcheck.types import RESERVED_MARKS
 
@@ -338,14 +339,15 @@ def import_file(source: str | Path, out_dir: str | Path, *, force: bool = False,
     return _import_one(source, source_label or source.name, Path(out_dir), force, {})
 
 
-def _inputs(src: Path, out_dir: Path) -> tuple[list[tuple[Path, str]], int]:
-    """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json; and how
-    many files were passed over as they lie inside OUT."""
+def _inputs(src: Path, out_dir: Path) -> tuple[list[tuple[Path, str]], int, list[Path]]:
+    """(file, label) pairs to import from one SRC: a file as given, a folder searched recursively for *.json, its
+    folder links followed; how many files were passed over as they lie inside OUT; and the folder links that loop."""
     if not src.is_dir():
-        return [(src, src.name)], 0
+        return [(src, src.name)], 0, []
     out_resolved = _resolved(out_dir)
     found, inside_out = [], 0
-    for path in sorted(src.rglob("*.json")):
+    files, loops = json_files_below(src)
+    for path in files:
         # Skip our own earlier output when OUT lies inside SRC: those are suites, not paper files. A link that loops
         # (or leads nowhere) is kept: reading it fails with a message naming it.
         target = _resolved(path)
@@ -353,7 +355,7 @@ def _inputs(src: Path, out_dir: Path) -> tuple[list[tuple[Path, str]], int]:
             inside_out += 1
             continue
         found.append((path, path.relative_to(src).as_posix()))
-    return found, inside_out
+    return found, inside_out, loops
 
 
 def _resolved(path: Path) -> Path | None:
@@ -374,7 +376,9 @@ def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: b
         if not src.exists():
             report.failures.append((src, f"{src}: no such file or folder"))
             continue
-        inputs, inside_out = _inputs(src, out_dir)
+        inputs, inside_out, loops = _inputs(src, out_dir)
+        report.failures += [(loop, f"{loop}: a folder link that leads back to a folder already read (a loop): not entered")
+                            for loop in loops]
         if not inputs:
             passed_over = f" ({inside_out} passed over: they lie inside --out {out_dir}, where suites are written)" if inside_out else ""
             report.failures.append((src, f"{src}: no .json files found{passed_over}"))

@@ -275,9 +275,10 @@ def test_write_choice_refuses_a_suite_changed_since_it_was_tuned_and_tune_follow
     write_suite(tmp_path / "shared" / "geo" / "g.json", suite_document(facts, shots=4))
     (tmp_path / "suites" / "geo").symlink_to(tmp_path / "shared" / "geo")
     (tmp_path / "suites" / "loop").symlink_to(".")
+    (tmp_path / "suites" / "again").symlink_to(tmp_path / "suites" / "geo")  # a folder reached twice: walked once
     passed_over: list[Path] = []
     found = tune.suite_paths([str(tmp_path / "suites")], passed_over)
-    assert [p.relative_to(tmp_path / "suites").as_posix() for p in found] == ["geo/g.json", "s.json"]
+    assert [p.relative_to(tmp_path / "suites").as_posix() for p in found] == ["again/g.json", "s.json"]
     assert [p.name for p in passed_over] == ["loop"]
 
 

@@ -115,6 +115,9 @@ def _continues_the_name(rest: str, answer: str = "") -> bool:
     # "Paris: The City of Light" names no Paris; "Paris: the capital of France" and "Tokyo: Japan's capital" do).
     if (subtitle := re.match(r": ([^.,;!?()]+)", rest)) and _in_title_case(subtitle.group(1)):
         return True
+    # A planet's letter after its star: "Proxima Centauri b", "Gliese 581 c".
+    if re.match(r" [b-h](?![\w.'’])", rest):
+        return True
     # "Dumas fils" is the son, not Dumas ("Dumas père" is the father, and says him).
     if re.match(r" fils(?!\w)", rest):
         return True
@@ -147,9 +150,16 @@ _DASH_BEFORE_A_WORD = re.compile(r" ?(?:--|[-\u2010-\u2015\u2212]) ?(?=\w)")  # 
 _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
                                  r"|Our|Also|Known|Not|Yes|No|In|On|At|As|For|From|With|By|Since|After|Before|During|Once"
                                  r"|Today|Now|Home|Located|Situated|Founded|Born|Built|Famous|Called|Named|Capital|Officially"
-                                 r"|Formerly|Correct|Right|Answer|But|And|So|Which|What|Who|Where|When|Why|How|Indeed|Actually)"
+                                 r"|Formerly|Correct|Right|Answer|But|And|So|Which|What|Who|Where|When|Why|How|Indeed|Actually)(?!\w)"
                                  # A nationality: "William Shakespeare - English playwright", "Picasso – Spanish painter".
-                                 r"(?!\w)|[A-Z][a-z]+(?:ish|ese|ian|ean|can|ch)(?!\w)|\w+['\u2019]s(?!\w)")
+                                 r"|(?:German|Greek|Swiss|Soviet|Welsh|Roman|Thai|Argentine|Bengali|Israeli|Pakistani|Iraqi|Saudi|Nepali"
+                                 r"|Slovak|Croat|Serb|Filipino|Basque|Catalan|Arab|Kurdish|Afghan|Uzbek|Kazakh|Mongol|Cypriot"
+                                 r"|Cuban|Kenyan|Ugandan|Tanzanian|Ghanaian|Nigerien|Malawian|Zambian|Rwandan|Sudanese|Ancient|New\sZealand"
+                                 r"|American|British|Canadian|Chinese|Japanese|Korean|Indian|Australian|Italian|Spanish|French|English"
+                                 r"|Irish|Scottish|Dutch|Polish|Russian|Austrian|Hungarian|Czech|Danish|Swedish|Norwegian|Finnish"
+                                 r"|Portuguese|Brazilian|Mexican|Egyptian|Iranian|Persian|Turkish|Belgian|Ukrainian|Romanian)"
+                                 # ... also compound: "German-born", "German-American".
+                                 r"(?:-[A-Z]?[a-z]+)?(?!\w)|[A-Z][a-z]+(?:ish|ese|ian|ean|can|ch)(?!\w)|\w+['\u2019]s(?!\w)")
 # German prepositions that are also name particles ("Frankfurt am Main", "Rothenburg ob der Tauber") before the common
 # nouns that follow them in a sentence: a time, a season, a part of a place.
 _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
@@ -229,6 +239,7 @@ _NUMBER_GOES_ON = re.compile(r"\s?[×·⋅*]\s?\d|\*\*\d|\sx\s\d|\s?x\s?10\^|[\s
                              # Written out, with Russian's "year" before it, before the common era and before present.
                              r"|vor\s(?:christus|christi\sgeburt)|antes\sde\s(?:cristo|jesucristo)|avant\s(?:j\.?-?\s?c\.?|jésus-christ)"
                              r"|г\.\s?до\s?н\.\s?[эе]\.?|a\.?\s?e\.?\s?c\.?|b\.?\s?p\.?)(?!\w)")
+_BEFORE_OUR_ERA = re.compile(r"\s(?:bce?|b\.\s?c\.(?:\s?e\.)?|before\s(?:christ|the\scommon\sera))(?!\w)")
 # A quantity: a number and its unit ("5 km", "3.5kg", "20 °C"); a day and a month ("20 July") is none, a year may follow.
 _QUANTITY = re.compile(r"[-+]?\d.*[^\W\d_]$")
 # After a quantity, what makes it part of a compound, a product or a rate: "6 ft 2 in" is not 6 ft, "2 h 30 min" not
@@ -490,6 +501,9 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if _is_a_quantity(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
                                      or _QUANTITY_GOES_ON.match(said, len(expected)) and not _ends_a_sentence(said, expected)):
         return False
+    # "15th century BC" is no 15th century (AD), as "1939 BC" is no 1939.
+    if re.search(r"\b(?:century|millennium)$", expected) and _BEFORE_OUR_ERA.match(said, len(expected)):
+        return False
     if expected[-1].isdigit() and (_NUMBER_GOES_ON.match(said, len(expected)) or _SCALE_CHARACTERS.match(said, len(expected))
                                      or _OTHER_SCALE_WORD.match(said, len(expected))):
         return False  # also "$5 million", "€3 billion", "12万", "12만 명"
@@ -526,6 +540,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     renamed = renamed or (hedge and re.match(r",? or so (?:I|we) (?:believe|think|recall|understand)\b", rest))  # a belief, no doubt
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return False
+    if _REJECTED.match(rest):
+        return False
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return False
     # Another answer asked after it: "Paris? Lyon?", "1969? 1970?", "Paris (Lyon?)".
@@ -533,7 +549,9 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return False
     # A correction to another name or number: "1968 — sorry, 1969", "Sydney. Actually, it's Canberra" ("Paris.
     # Actually, Paris is older" keeps it).
-    if (correction := _CORRECTION.match(rest)) and (other := _bare_answer(rest[correction.end() :])):
+    # Another of the answer's kind: a number for a number ("1969. Actually, it was in July." says 1969).
+    if ((correction := _CORRECTION.match(rest)) and (other := _bare_answer(rest[correction.end() :]))
+            and other[0].isdigit() == expected[0].isdigit()):
         return normalise(other) in all_expected  # the answer restated ("Paris. Sorry, Paris.") is still said
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
@@ -620,8 +638,9 @@ def _begins_a_name_or_number(text: str) -> bool:
 # Read in the normalised text: the Arabic "أو" has lost its hamza there. Also after a pause ("Paris... or Lyon",
 # "Paris? Or Lyon?", "Paris — or Lyon"), a pipe ("Paris | Lyon"), "vs.", and "or" of Chinese or Japanese after a comma,
 # a bracket or the answer itself ("東京もしくは大阪", "北京（或上海）"; "北京（或称北平）" names it otherwise).
-_HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
-                    r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.|либо|혹은|अथवा|ειτε|ó)[\s,]\s?\w|,\sor\s\w"
+_HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?|\s[-\u2013]\s|,\s)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
+                    # ... before a word, or a sum ("$5 (or $6)", "£100, or £120").
+                    r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.|либо|혹은|अथवा|ειτε|ó)[\s,]\s?(?:\w|[^\w\s]\d)"
                     r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫|作|译|写作|拼作)")
 _SLASH = re.compile(r"\s?/\s?")
 _ANOTHER_ANSWER_ASKED = re.compile(r"(?:\?\s|\.{3}\s?|…\s?|\s\()([^?!.,;:()]+)\?")
@@ -629,13 +648,16 @@ _NARROWED_DOWN = re.compile(r",? or (?:rather|more precisely|more exactly|more s
 # Read in the written text: a pause, then a word that takes back what came before it.
 _CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
                          # One or more words that take it back: "Wait, actually", "Oops, I mean", "Wait, no."
-                         r"(?:(?:sorry|actually|correction|oops|my mistake|my apologies|I apologi[sz]e|scratch that|make that"
-                         r"|I meant|I mean|oh|wait|hmm|that's wrong|that is wrong|that's not right)(?:[,:!.]|\s[-\u2014\u2013])?\s"
+                         r"(?:(?:sorry|actually|correction|oops|my mistake|my apologies|apologies|I apologi[sz]e|scratch that|make that"
+                         r"|I meant|I mean|oh|well|er|um|wait|hmm|hold on|never mind|on second thought|I stand corrected"
+                         r"|let me (?:correct|reconsider|rephrase)(?: that)?|that's wrong|that is wrong|that's not right)(?:[,:!.]|\s[-\u2014\u2013])?\s"
                          # "no" only with its pause: "Madrid, no Barcelona" is Spanish for "not Barcelona".
                          r"|no(?:[,:!.]|\s[-\u2014\u2013])\s){1,3}"
-                         r"(?:(?:it's|it is|it was|that's|that is|I meant|I think it's|I believe it's)\s(?:actually\s)?)?"
-                         # The other answer may end a sentence: "the capital is Canberra", "the correct year is 1969".
-                         r"(?:(?:actually\s)?(?:[^\s,.;:!?]+\s){0,6}?(?:is|was|in)\s(?:actually\s)?)?", re.IGNORECASE)
+                         r"(?:(?:that's|that is|I meant|I think it's|I believe it's)\s(?:actually\s)?)?"
+                         # The other answer may end a sentence about the answer: "the capital is Canberra", "the correct
+                         # year is 1969", "it was in 1969" ("many assume it is Sydney" is no correction).
+                         r"(?:(?:actually\s)?(?:the\s(?:[^\s,.;:!?]+\s){0,5}?(?:is|was)|it(?:\sis|\swas|'s)(?:\sin)?)\s(?:actually\s)?)?",
+                         re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
@@ -645,7 +667,8 @@ _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|proba
 _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[]|[.?!]\s|\s?[-\u2014\u2013]\s?|\.{3}\s?|…\s?)(?:(?i:but|though|although),?\s)?"
                                             # English doubts, also as a sentence's first word ("Paris. Maybe Lyon.").
                                             r"(?:(?i:maybe|perhaps|possibly|probably|likely|alternatively,?|(?:it\s)?could\salso\sbe"
-                                            r"|it\s(?:might|may|could)\sbe)|or\sperhaps|or\smaybe|sau|hay"
+                                            r"|it\s(?:might|may|could)\sbe|then\sagain,?\sit\s(?:may|might)\shave\sbeen)"
+                                            r"|or\sperhaps|or\smaybe|sau|hay"
                                             r"|η|u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
                                             r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
@@ -658,6 +681,12 @@ _DENIED = re.compile(r"ではな|ではあ|でな[くい]|じゃな|じゃあ|[�
                      r"(?:[,!:]\s|\.(?!\s?\d)\s|\swait\b|[.!]?$|\s?\u2014)"
                      # A comma's "no" in Arabic, Hebrew and Hindi; "不，" and "错了" in Chinese, "いや" in Japanese, "아니고" in Korean.
                      r"|[،,]\s?(?:لا|לא|नहीं)[،,]|[？?，,。]?\s?(?:不[，,]|错了)|[、，,？?]\s?いや|\s아니[고라]")
+# A sentence that rejects the answer it begins with: "Thomas Edison didn't invent it", "1968 is wrong", "Paris is a
+# common guess, but ..." ("Paris is not only the capital" keeps it); or a verdict after a pause: "Paris? Wrong.".
+_REJECTED = re.compile(r"\s(?:is|was|are|were|did|does|do|has|had)(?:n't|\snot)\b(?!\s(?:only|just|merely|simply)\b)"
+                       r"|\s(?:is|was)\s(?:incorrect|wrong|a\scommon\s(?:guess|misconception|mistake|answer)"
+                       r"|often\s(?:credited|cited|thought|assumed|named|given)|frequently\s(?:credited|cited))\b"
+                       r"|(?:[?.!,;]\s|\s?[-\u2014\u2013]\s?|\s\()(?i:no\sway|definitely\snot|wrong|false|incorrect)\b")
 _SENTENCE_WORDS = {"I": "iodine", "No": "nobelium", "As": "arsenic", "At": "astatine", "In": "indium", "He": "helium",
                    "Be": "beryllium"}
 # A monarch's realm after the regnal number: "Henry VIII of England" is Henry VIII.

@@ -76,10 +76,10 @@ _SIGN_AFTER_AN_AMOUNT = re.compile(r"(?<![\d.,])(?<![^\w\s+\-\u2010-\u2013\u2212
 _ARABIC_NUMBER_SIGNS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u066a": "%"})
 # Other ways of writing one thing after a number: "5 p.m." is 5 pm, "44 B.C." 44 BC, "90º" (an ordinal sign) and
 # "90˚" 90°, "6.02 × 10^23" 6.02×10^23; and "Martin Luther King, Jr." is Martin Luther King Jr.
-_DOTTED_ERA_OR_TIME = re.compile(r"(?<=\d)( ?)(?:([AaPp])\.\s?([Mm])\.|([Bb])\.\s?([Cc])\.(?:\s?([Ee])\.)?|([Aa])\.\s?([Dd])\."
+_DOTTED_ERA_OR_TIME = re.compile(r"(?:(?<=\d)|(?<=century)|(?<=millennium))( ?)(?:([AaPp])\.\s?([Mm])\.|([Bb])\.\s?([Cc])\.(?:\s?([Ee])\.)?|([Aa])\.\s?([Dd])\."
                                  r"|([Cc])\.\s?([Ee])\.)")
-# The common era's names are the older ones: "44 BCE" is 44 BC, "79 CE" 79 AD.
-_COMMON_ERA = re.compile(r"(?<=\d)( ?)(BCE|CE|bce|ce)(?!\w)")
+# The common era's names are the older ones: "44 BCE" is 44 BC, "79 CE" 79 AD, "5th century BCE" 5th century BC.
+_COMMON_ERA = re.compile(r"(?:(?<=\d)|(?<=century)|(?<=millennium))( ?)(BCE|CE|bce|ce)(?!\w)")
 _DEGREE_LOOKALIKE = re.compile(r"(?<=\d)\s?[º˚]")
 _SPACED_PRODUCT = re.compile(r"(?<=\d)\s?([×·⋅])\s?(?=\d)")
 _COMMA_BEFORE_A_GENERATION = re.compile(r",\s(?=(?:Jr|Sr)\.?(?!\w))")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from factcheck.says.matching import matching_answer
+from factcheck.says.matching import matching_answer, qualifier
 
 # ---- numbers ---------------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ def test_a_name_in_quotes_brackets_or_emphasis_is_said(name, quotes):
 common = st.text(alphabet=lower, min_size=2, max_size=10)
 
 
-@given(word=common, ending=st.sampled_from(["", ".", ",", " and", " or", " in colour", "!", " Square"]))
+@given(word=common, ending=st.sampled_from(["", ".", ",", " and", " in colour", "!", " Square"]))
 def test_a_common_word_followed_by_what_ends_it_is_said(word, ending):
     # A capitalised word after a common noun starts a new word ("red Square" says red): only names go on so.
     assert matching_answer(f" {word}{ending}", [word]) == word
@@ -224,3 +224,24 @@ def test_a_quantitys_unit_carried_on_into_another_unit_is_not_said(number, unit,
 def test_a_quantity_in_a_compound_product_or_rate_is_not_said(number, unit, going_on):
     # "6 ft 2 in" is not 6 ft, "5 m x 3 m" not 5 m, "5 km per hour" not 5 km.
     assert matching_answer(f" {number} {unit}{going_on}", [f"{number} {unit}"]) is None
+
+
+qualifying_words = st.sampled_from(["or", "maybe", "perhaps", "probably", "not", "but", "though", "actually", "sorry",
+                                    "I think", "I believe", "some say", "unless", "at least", "approximately", "never"])
+plain_words = st.sampled_from(["the", "capital", "a", "city", "in", "its", "north", "founded", "by", "with", "of", "and"])
+
+
+@given(word=common, before=st.lists(plain_words, max_size=3), qualifying=qualifying_words, after=st.lists(plain_words, max_size=3),
+       pause=st.sampled_from([" ", ", ", ". ", " (", " — ", "; "]))
+def test_a_qualifying_word_anywhere_after_the_answer_leaves_it_unsaid_and_is_named(word, before, qualifying, after, pause):
+    said = " " + " ".join([word + pause.rstrip(" ") if pause.strip() else word, *before, qualifying, *after])
+    assert matching_answer(said, [word]) is None, said
+    if before:  # right after the answer, an older rule may have read the word before the qualifiers are looked for
+        assert qualifier(said, [word]).lower() == qualifying.lower(), said
+
+
+@given(word=common, words=st.lists(plain_words, max_size=6), pause=st.sampled_from([" ", ", ", ". ", " — "]))
+def test_an_answer_followed_by_plain_words_is_said_and_unqualified(word, words, pause):
+    said = " " + word + (pause + " ".join(words) if words else "")
+    assert matching_answer(said, [word]) == word, said
+    assert qualifier(said, [word]) is None, said

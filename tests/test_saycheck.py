@@ -11,7 +11,7 @@ import torch
 from factcheck.model.language_model import left_pad
 from factcheck.model.packing import has_sliding_window
 from factcheck.reports.records import FactRecord
-from factcheck.says.matching import a_cut_may_hide_an_answer, matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, answer_at_the_start, matching_answer
 from factcheck.says.ranking import CandidateTrie
 from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suites.suite import parse_suite
@@ -86,10 +86,10 @@ def reference_logprob(model, prompt: str, answer: str, others=(), own=(), separa
     into_other, into_own = next_tokens(others), next_tokens(own)
     decoded = model.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
     carries_on = set()
-    if matching_answer(answer, [answer]) is not None:
+    if answer_at_the_start(answer, [answer]) is not None:
         for token in range(len(model.tokenizer)):
             after = model.tokenizer.decode(ids + [token], skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            if matching_answer(answer + after[len(decoded):], [answer]) is None:
+            if answer_at_the_start(answer + after[len(decoded):], [answer]) is None:  # where it ends; qualifiers aside
                 carries_on.add(token)
     going_on = into_other | (carries_on - into_own)
     if going_on:
@@ -160,6 +160,10 @@ def test_a_generation_the_token_limit_cut_is_marked_and_an_answer_at_its_end_not
     # An answer named later in the line is pointed out: generation judges only how the text begins.
     later = dataclasses.replace(last, generated=f" It is {last.fact.object}.", matched_answer=None)
     assert f"(names {last.fact.object!r} later, not as its answer" in FactRecord(suite=suite, outcome=later, say_check="generation").explain()
+    # A qualified answer names the word that qualifies it.
+    hedged = dataclasses.replace(last, generated=f" {last.fact.object}, I think, or {last.fact.object}.", matched_answer=None)
+    text = FactRecord(suite=suite, outcome=hedged, say_check="generation").explain()
+    assert "(qualified by 'I think' after the answer" in text and "later, not as its answer" not in text
 
 
 def _suite_of(tmp_path, facts):

@@ -12,7 +12,7 @@ from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, Ran
 from factcheck.knows.know_rules import Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.reports.run_summary import LreInfo, RelationSummary
-from factcheck.says.matching import answer_named_later
+from factcheck.says.matching import answer_named_later, qualifier
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
 
@@ -290,6 +290,7 @@ class FactRecord:
         where = "the last chat turn, " if shown.suite.phrasing.chat else ""
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
+        qualifying = None if o.generation_pass else qualifier(o.generated, o.fact.answers)
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {regression}"] if regression else []),
@@ -299,8 +300,10 @@ class FactRecord:
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}"
             + ("  (cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
                if o.cut_may_hide_the_answer and not o.generation_pass else "")
+            + (f"  (qualified by {qualifying!r} after the answer: an answer followed by a doubt, a correction, a contrast or "
+               "a question is not said)" if qualifying else "")
             + (f"  (names {later!r} later, not as its answer: generation judges the answer the text begins with)"
-               if not o.generation_pass and not o.cut_may_hide_the_answer
+               if not o.generation_pass and not o.cut_may_hide_the_answer and not qualifying
                and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
             + ("" if o.has_wrong_candidate else " (no wrong candidate to rank against: the relation's other objects are "

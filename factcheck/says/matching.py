@@ -315,7 +315,7 @@ _OTHER_NUMBER_WORD = re.compile(r"(?:" + "|".join(_OTHER_NUMBER_WORDS) + "|" + _
 _NOTE_GOES_ON = re.compile(r"\s(?:sharp|flat|natural)\b")
 _NOT_CONTRACTED = re.compile(r"'t(?!\w)")
 # After a word, a character that makes another word of it: C++, C#, C♯ and C♭ are not C.
-_WORD_JOINERS = "+#&\u266f\u266d\U0001d12a\U0001d12b"  # also AT&T
+_WORD_JOINERS = "+#&@\\\u266f\u266d\U0001d12a\U0001d12b"  # also AT&T, an address's "@" and a backslash
 # A generation cut by the token limit may go on right after what it said ("10,000," may be 10,000,000, "twenty-fi"
 # twenty-five, "3 mil" 3 million, "5 and a quar" 5 and a quarter): the rules above read up to the three words after an
 # answer, so a cut answer is decided only where three whole words follow it (a fourth has begun). In a script without
@@ -325,40 +325,56 @@ _WORD_OR_UNSPACED_CHARACTER = re.compile(_UNSPACED.pattern + "|[^\\s" + _UNSPACE
 
 
 def matching_answer(generated: str, answers: Sequence[str], cut: bool = False) -> str | None:
-    """The first answer that the generated text starts with, ending where the answer does; else None.
+    """The answer that the generated text says: the first answer it starts with, ending where the answer does and
+    left standing after it; else None.
 
     "Paris, France" and "Paris." say "Paris"; "Parisian" and "not Paris" do not. A name ends only where the
     name does: "Guinea-Bissau" does not say "Guinea", nor "New York City" "New York" (give such a name as an
-    alias when it is also right). `cut`: generation stopped at the token limit, so an answer right at its end
-    is not said (what comes next could carry it on).
+    alias when it is also right). An answer that a word after it qualifies is not said: "Paris or Lyon", "Paris,
+    I think", "1969. Actually, 1970" (see `qualifier`). `cut`: generation stopped at the token limit, so an answer
+    right at its end is not said (what comes next could carry it on).
     """
+    found = answer_at_the_start(generated, answers, cut)
+    return None if found is None or _qualifier_in(found[1], found[0]) is not None else found[0]
+
+
+def qualifier(generated: str, answers: Sequence[str], cut: bool = False) -> str | None:
+    """The word after an answer that the text starts with that qualifies it, so that it is not said ("or" in "Paris
+    or Lyon", "maybe" in "1969, maybe 1970"); None where the text starts with no answer or leaves it standing."""
+    found = answer_at_the_start(generated, answers, cut)
+    return None if found is None else _qualifier_in(found[1], found[0])
+
+
+def answer_at_the_start(generated: str, answers: Sequence[str], cut: bool = False) -> tuple[str, str] | None:
+    """The first answer that the generated text starts with, ending where the answer does, and the text after it
+    that is left to judge for qualifiers; else None. Whether a word carries an answer on reads this alone."""
     # Text that reached a line end ended there, whatever the token limit cut after it.
     cut = cut and not _LINE_END.search(generated)
     line = WHITESPACE.sub(" ", compatible(_LINE_END.split(generated, 1)[0]))
     # An answer that holds wrapping marks itself ("the '80s", "Gerard 't Hooft") is also looked for as written.
     marked = any(mark in answer for answer in answers for mark in _MARK_CHARACTERS)
     for written in dict.fromkeys([unwrapped(line), line] if marked else [unwrapped(line)]):
-        if (answer := _said_at_the_start(written.strip().lstrip(LEADING_NOISE), answers, cut)) is not None:
-            return answer
+        if (found := _said_at_the_start(written.strip().lstrip(LEADING_NOISE), answers, cut)) is not None:
+            return found
     return None
 
 
-def _said_at_the_start(written: str, answers: Sequence[str], cut: bool) -> str | None:
-    answer = _matching_answer_in(written, answers, cut)
-    if answer is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
+def _said_at_the_start(written: str, answers: Sequence[str], cut: bool) -> tuple[str, str] | None:
+    found = _answer_and_rest_in(written, answers, cut)
+    if found is None and (marker := _LIST_OR_QUOTE_MARKER.match(written)):
         # A list item or a quoted line: "- Paris", "1. Paris", "> Paris" (an answer that starts like one is tried first).
         item = written[marker.end() :].lstrip(LEADING_NOISE)
         if marker.group().startswith("1"):  # a numbered list on one line ends its first item at the second's number
             item, cut = (item, cut) if (second := _SECOND_ITEM.search(item)) is None else (item[: second.start()], False)
-        answer = _matching_answer_in(item, answers, cut)
-    return answer
+        found = _answer_and_rest_in(item, answers, cut)
+    return found
 
 
 def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
     """Whether generation that the token limit cut may have gone on to say an answer: one begins it and could go on
     ("10,000," for 10,000,000), it stops partway through one ("Leonardo da V", "twenty-fi", "- 19") or before any
     ('"'). Raising the limit helps only then."""
-    if matching_answer(generated, answers, cut=False) is not None:
+    if answer_at_the_start(generated, answers, cut=False) is not None:
         return True
     written = normalise(unwrapped(_LINE_END.split(generated, 1)[0])).lstrip(LEADING_NOISE)
     starts = [written] + ([written[marker.end() :].lstrip(LEADING_NOISE)] if (marker := _LIST_OR_QUOTE_MARKER.match(written)) else [])
@@ -417,8 +433,8 @@ _LIST_OR_QUOTE_MARKER = re.compile(r"(?:-(?=\s+\S)|\+(?=\s+[^\d\s])|[•‣◦�
                                    r"|(?:\.{3}|…)\s*")
 
 
-def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str | None:
-    """matching_answer on the generated text as normalised for it (`written`: compatible, one line, trimmed)."""
+def _answer_and_rest_in(written: str, answers: Sequence[str], cut: bool) -> tuple[str, str] | None:
+    """answer_at_the_start on the generated text as normalised for it (`written`: compatible, one line, trimmed)."""
     # The generated text as written (for capitals) and folded (for comparing), with each folded character's
     # position in the written text: folding may change lengths ("ß" is "ss").
     folded_parts = [fold(char) for char in written]
@@ -435,9 +451,9 @@ def _matching_answer_in(written: str, answers: Sequence[str], cut: bool) -> str 
     for answer, answer_forms in zip(answers, forms):
         for expected in (spelling for form in answer_forms for spelling in unit_spellings(form)):
             if (expected and said.startswith(expected)
-                    and _ends_where_the_answer_does(said, written, ends, expected, answer, cut, all_expected)
+                    and (rest := _ends_where_the_answer_does(said, written, ends, expected, answer, cut, all_expected)) is not None
                     and _case_alike_where_it_counts(written, ends, expected, answer)):
-                return answer
+                return answer, rest
     return None
 
 
@@ -456,15 +472,17 @@ def _case_alike_where_it_counts(written: str, ends: list[int], expected: str, an
 
 
 def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expected: str, answer: str, cut: bool,
-                                all_expected: Sequence[str] = ()) -> bool:
-    """Whether the folded text `said`, which starts with the folded answer `expected`, ends the answer there rather
-    than carrying it on into another word, number or name (`written`: the text before folding; `ends` maps folded
-    positions to written ones; `all_expected`: every answer of the fact, folded)."""
+                                all_expected: Sequence[str] = ()) -> str | None:
+    """Where the folded text `said`, which starts with the folded answer `expected`, ends the answer there rather
+    than carrying it on into another word, number or name: the written text after the answer that is left to judge
+    for qualifiers; else None (`written`: the text before folding; `ends` maps folded positions to written ones;
+    `all_expected`: every answer of the fact, folded)."""
     if cut and len(_WORD_OR_UNSPACED_CHARACTER.findall(said, len(expected))) < _WORDS_AFTER_A_CUT:
-        return False
+        return None
+    rest = written[ends[len(expected) - 1] :]
     # A year followed by its month ("1949年10月1日", "1969년 7월 20일") is said, as "20 July 1969" says 20 July.
     if expected[-1] in "年년" and _MONTH_AFTER_A_YEAR.match(said, len(expected)):
-        return True
+        return rest
     # "5 km (3.1 mi)" and "365 days a year" say 5 km and 365 days as "5 km" and "365 days" would: what follows the
     # restatement or the bigger unit is judged as what follows the answer ("5 km (3.1 mi) or 6 km" is a hedge, "£100
     # ($130) a night" a rate, "3 hours a day or 4" a hedge).
@@ -473,60 +491,64 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         restated_end = conversion.end()
     if restated_end is not None:
         start, end = ends[len(expected) - 1], ends[restated_end - 1]
-        return _matching_answer_in(written[:start] + written[end:], [answer], cut) is not None
-    if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), written[ends[len(expected) - 1] :]):
-        return True
+        found = _answer_and_rest_in(written[:start] + written[end:], [answer], cut)
+        return None if found is None else found[1]
+    if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), rest):
+        return rest
     following = said[len(expected) : len(expected) + 1]
     # A boundary is needed where the answer ends in a word character, or in an abbreviation's full stop that a
     # letter follows ("U.S.S.R." is not "U.S."; "U.S., then" says it).
     word_ending = _is_word_char(expected[-1]) or (expected[-1] == "." and len(expected) > 1 and _is_word_char(expected[-2]))
     if following and word_ending and (_word_goes_on(said, len(expected)) or following in _WORD_JOINERS):
-        return False
-    # A hyphen between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
-    if _is_word_char(expected[-1]) and not expected[-1].isdigit() and following in _HYPHENS and _word_goes_on(said, len(expected) + 1):
-        return False
+        return None
+    # A hyphen (or a tilde) between letters makes one word: "narrow-minded" is not narrow, "black-and-white" not black.
+    if _is_word_char(expected[-1]) and not expected[-1].isdigit() and following in _HYPHENS + "~" and _word_goes_on(said, len(expected) + 1):
+        return None
     # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
     if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
-        return False
+        return None
     # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
     if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):
-        return False
+        return None
     # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power; a
     # quantity's unit past a power or a "per" ("5 km^2" is not 5 km, nor "5 m/s" 5 m).
     after = said[len(expected) : len(expected) + 2]
     if _is_word_char(expected[-1]) and following == "^":
-        return False
+        return None
     if expected[-1].isdigit() and len(after) == 2 and after[0] in _NUMBER_JOINERS and after[1].isdigit():
-        return False
+        return None
     if _is_a_quantity(expected) and (following == "/" and _word_goes_on(said, len(expected) + 1)
                                      or _QUANTITY_GOES_ON.match(said, len(expected)) and not _ends_a_sentence(said, expected)):
-        return False
+        return None
     # "15th century BC" is no 15th century (AD), as "1939 BC" is no 1939.
     if re.search(r"\b(?:century|millennium)$", expected) and _BEFORE_OUR_ERA.match(said, len(expected)):
-        return False
+        return None
     if expected[-1].isdigit() and (_NUMBER_GOES_ON.match(said, len(expected)) or _SCALE_CHARACTERS.match(said, len(expected))
                                      or _OTHER_SCALE_WORD.match(said, len(expected))):
-        return False  # also "$5 million", "€3 billion", "12万", "12만 명"
+        return None  # also "$5 million", "€3 billion", "12万", "12만 명"
     if _amount_goes_on(said, expected):
-        return False
+        return None
     if expected[-1].isdigit() and unicodedata.category(expected[0]) == "Sc" and _CURRENCY_SCALE.match(said, len(expected)):
-        return False
+        return None
     last_word = re.split(r"[\s-]", expected)[-1]
     # "one second" is a second of time, no fraction ("twenty second" is an ordinal).
     a_second = last_word in ("one", "a") and re.match(r" second\b", said[len(expected) :])
     if _NUMBER_WORD.fullmatch(last_word) and _NUMBER_WORD_GOES_ON.match(said, len(expected)) and not a_second:
-        return False
+        return None
     if _OTHER_NUMBER_WORD.fullmatch(last_word) and _OTHER_NUMBER_WORD_GOES_ON.match(said, len(expected)):
-        return False
+        return None
     if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
-        return False
-    rest = written[ends[len(expected) - 1] :]
+        return None
     if _looks_like_a_name(answer) and _continues_the_name(rest, answer) and not _a_realm_after_a_regnal_name(answer, rest):
-        return False
+        return None
+    # A planet's letter after a star named by its catalogue number: "Gliese 581 c" (a name's own rule reads "Proxima
+    # Centauri b").
+    if re.fullmatch(r"[^\W\d_][^\s]*(?:\s\S+)*\s\d+", answer.strip()) and _is_capital(answer.strip()[0]) and re.match(r" [b-h](?![\w.'’])", rest):
+        return None
     # A middle dot joins the parts of a foreign name in Chinese ("马丁·路德·金"), and in Japanese between katakana
     # ("ギニア・ビサウ"; between kanji it lists: "東京・大阪"): scripts without capitals, so no name rule above sees them.
     if re.match(r"·\w", rest) or (re.match(r"・[\u30a0-\u30ff]", rest) and "\u30a0" <= expected[-1] <= "\u30ff"):
-        return False
+        return None
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
     # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
     hedge = _HEDGE.match(said, len(expected))
@@ -539,26 +561,29 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     renamed = renamed or (hedge and (narrowed := _NARROWED_DOWN.match(rest)) and not _names_another_answer(rest[narrowed.end() :]))
     renamed = renamed or (hedge and re.match(r",? or so (?:I|we) (?:believe|think|recall|understand)\b", rest))  # a belief, no doubt
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
-        return False
+        return None
+    # An "or" judged no doubt above is no qualifier either.
+    judged = _LEADING_OR.sub("", rest, count=1) if hedge and renamed else rest
     if _REJECTED.match(rest):
-        return False
+        return None
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
-        return False
+        return None
     # Another answer asked after it: "Paris? Lyon?", "1969? 1970?", "Paris (Lyon?)".
     if (asked := _ANOTHER_ANSWER_ASKED.match(rest)) and normalise(asked.group(1)) not in all_expected and _bare_answer(asked.group(1)):
-        return False
+        return None
     # A correction to another name or number: "1968 — sorry, 1969", "Sydney. Actually, it's Canberra" ("Paris.
     # Actually, Paris is older" keeps it).
     # Another of the answer's kind: a number for a number ("1969. Actually, it was in July." says 1969).
     if ((correction := _CORRECTION.match(rest)) and (other := _bare_answer(rest[correction.end() :]))
             and other[0].isdigit() == expected[0].isdigit()):
-        return normalise(other) in all_expected  # the answer restated ("Paris. Sorry, Paris.") is still said
+        # The answer restated ("Paris. Sorry, Paris.") is still said: what follows the restatement is judged.
+        return rest[rest.index(other, correction.end()) + len(other) :] if normalise(other) in all_expected else None
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
     # Helium" says He).
     if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(rest):
-        return False
-    return True
+        return None
+    return judged
 
 
 def _names_the_element(symbol: str, rest: str) -> bool:
@@ -725,6 +750,23 @@ def _spellings_of_units() -> dict[str, str]:
 
 
 _UNIT_SPELLINGS = _spellings_of_units()
+# The size of each unit of `_UNITS_BY_SIZE` in the kind's smallest unit's terms (metres and grams for the others).
+_UNIT_SIZES = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800, "months": 2629800,
+               "years": 31557600, "decades": 315576000, "centuries": 3155760000, "millimetres": 0.001,
+               "centimetres": 0.01, "inches": 0.0254, "feet": 0.3048, "yards": 0.9144, "metres": 1, "kilometres": 1000,
+               "miles": 1609.344, "grams": 1, "ounces": 28.35, "pounds": 453.6, "kilograms": 1000, "tons": 1000000}
+
+
+def _another_amount(amount: str, unit: str, restated_amount: str, restated_unit: str) -> bool:
+    """Whether an amount restated in another unit of its kind is another amount: "3 hours or 4 days" hedges, "3
+    hours, or 180 minutes" restates (within a tenth: "5 miles or 8 km" is a rounding)."""
+    words = [unit.split()[-1] if unit.split() else "", restated_unit.split()[0]]
+    sizes = [_UNIT_SIZES.get(_UNIT_SPELLINGS.get(word.lower(), "")) for word in words]
+    numbers = [re.sub(r"[,\s]", "", text) for text in (amount, restated_amount)]
+    if None in sizes or not all(re.fullmatch(r"[-+]?\d+(?:\.\d+)?", number) for number in numbers):
+        return False
+    first, second = float(numbers[0]) * sizes[0], float(numbers[1]) * sizes[1]
+    return abs(first - second) > 0.1 * max(abs(first), abs(second))
 _PER_UNIT = re.compile(r"\s(?:per|a|an|in\sa|in\san|in\sone|to\sa|to\san|to\sthe)\s([a-z]+)(?!\w)")
 
 
@@ -757,6 +799,9 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
         unit = re.sub(r"^[-+]?\d[\d.,]*\s?", "", expected)  # "100 degrees celsius, or 212 degrees fahrenheit"
         if unit.startswith(restated.group(1)):
             return None  # in the same unit, a hedge: "5 degrees or 6 degrees"
+        restated_amount = re.search(r"[-+]?\d[\d.,]*", said[restated.start() : restated.start(1)]).group()
+        if _another_amount(re.match(r"[-+]?\d[\d.,]*", expected).group(), unit, restated_amount, restated.group(1)):
+            return None  # in another unit of its kind, another amount: "3 hours or 4 days"
         # As many words as the answer's unit has: "3 hours or 4 days a week" restates it as "4 days".
         end = restated.start(1) + len(" ".join(restated.group(1).split()[: len(unit.split())]))
     elif quantity is not None and (restated := _RESTATED.match(said, len(expected))):
@@ -769,3 +814,57 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
         closing = said.find(")", restated.start())
         return closing + 1 if closing != -1 and "(" not in said[restated.start() : closing].lstrip()[1:] else None
     return end
+
+
+# An "or" that renames, glosses or narrows the answer down (judged above), with its "rather": left out of the qualifiers.
+_LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s(?:rather|more precisely|more exactly|more specifically"
+                         r"|to be (?:precise|exact)),?)?")
+# A closed list of the words that qualify an answer anywhere after it on its line: another answer offered ("or"), a
+# doubt ("maybe", "I think", "some say"), a denial or correction ("not", "actually", "sorry"), a contrast ("but") or a
+# question. The rules above read the shapes they know; whatever they let through, an answer with one of these words
+# after it is not said plainly, so it fails with the word named instead of passing on a guess ("Buzz Aldrin was the
+# second, not the first", "1440 (some sources say 1450)"). English words in any case ("may" only in lower case: "1
+# May"); other languages' in lower case.
+_ENGLISH_QUALIFIERS = ("or either nor neither alternatively otherwise versus vs maybe perhaps possibly probably likely "
+                       "unlikely might could unsure uncertain unclear disputed debated contested unconfirmed reportedly "
+                       "allegedly supposedly apparently not no nope never wrong incorrect false mistake mistaken "
+                       "misconception actually wait sorry apologies apologise apologize oops correction instead rather "
+                       "but though although however whereas except unless approximately roughly circa").split()
+_ENGLISH_QUALIFYING_PHRASES = (r"(?:I|we)(?:'d|’d)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant)",
+                               r"if\s(?:I|my)\s(?:recall|remember|memory)", r"hold\son", r"scratch\sthat",
+                               r"second\sthought", r"stand\scorrected", r"at\s(?:least|most)",
+                               r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite"
+                               r"|sources|accounts|estimates)", r"other\s(?:sources|accounts|estimates|historians|scholars)",
+                               r"according\sto\s(?:some|others)", r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)")
+_OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure ή "
+                     "nicht nein kein keine non pas não nie nej nei ні нет не όχι δεν "
+                     "aber mais pero но але maar "
+                     "peut-être vielleicht возможно может talvez forse quizás quizá misschien kanske może eventuell "
+                     "또는 혹은 아니면 아마 아니 아닌 아닙니다 "
+                     "أو او يا لا ليس ربما لكن או לא אולי אבל या अथवा नहीं शायद लेकिन "
+                     "creo credo penso acho").split()
+_OTHER_QUALIFYING_PHRASES = r"je\spense|je\scrois|ich\sglaube|glaube\sich|ich\sdenke|denke\sich"
+# Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
+_UNSPACED_QUALIFIERS = r"或(?!称|者称|叫|作|译|写作|拼作)|还是|可能|也许|或许|大概|不是|不对|错了|かもしれ|たぶん|多分|または|もしくは|じゃな|ではな|ไม่ใช่|หรือ|อาจจะ"
+_QUALIFIER = re.compile(r"(?<![\w'’-])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
+                        + r")|may|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + r")(?![\w'’-])"
+                        # Spanish and Italian "o" only between spaces: "80 y.o." is no "or".
+                        + r"|(?<=\s)[oó](?=\s)|n['’]t(?!\w)|\?|？|" + _UNSPACED_QUALIFIERS)
+_NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
+# Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1".
+_NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d))")
+# Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
+# hottest", "Paris instead of Lyon", "Москва, а не Петербург", "Madrid y no Barcelona".
+_SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
+                                  r"(?:not|no|non|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s")
+
+
+def _qualifier_in(rest: str, answer: str) -> str | None:
+    """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
+    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in ("Lu", "Lt", "Lo", "Nd"):
+        rest = rest[against.end() :]
+    for found in _QUALIFIER.finditer(_NO_QUALIFIER.sub(" ", rest)):
+        # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
+        if not (_NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or "'" in found.group() or "’" in found.group())):
+            return found.group()
+    return None

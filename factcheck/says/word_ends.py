@@ -17,7 +17,7 @@ import weakref
 
 import torch
 
-from factcheck.says.matching import commonest_rules_key, goes_on_by_the_commonest_rules, matching_answer
+from factcheck.says.matching import answer_at_the_start, commonest_rules_key, goes_on_by_the_commonest_rules
 
 HEAD_TOKENS = 16
 # Past this little probability left unjudged, the rest cannot move a score.
@@ -66,19 +66,20 @@ class TokenWordEnds:
         return texts[token] if token < len(texts) else ""
 
     def goes_on(self, answer: str, token: int) -> bool:
-        """Whether `token` right after `answer` makes generated text that does not say the answer."""
+        """Whether `token` right after `answer` carries the answer on, so that the text no longer starts with it (a
+        qualifier such as " or" does not: generation reads qualifiers, ranking only where an answer ends)."""
         key = (answer, token)
         if key not in self._goes_on:
             text = self.text(token)
             # A line's end ends generated text before anything could carry the answer on.
             ends_the_line = not text or text[0] in "\n\r"
-            self._goes_on[key] = not ends_the_line and self._can_be_said(answer) and matching_answer(answer + text, [answer]) is None
+            self._goes_on[key] = not ends_the_line and self._can_be_said(answer) and answer_at_the_start(answer + text, [answer]) is None
         return self._goes_on[key]
 
     def _can_be_said(self, answer: str) -> bool:
         # An answer that matching cannot read even alone has nothing to go on from.
         if answer not in self._said_alone:
-            self._said_alone[answer] = matching_answer(answer, [answer]) is not None
+            self._said_alone[answer] = answer_at_the_start(answer, [answer]) is not None
         return self._said_alone[answer]
 
     def _rule_tokens(self, answer: str) -> tuple[torch.Tensor, set[int]]:

@@ -16,6 +16,10 @@ class SettingError(FactcheckError, ValueError):
     """A setting (option, ini value, suite setting or function argument) that cannot work."""
 
 
+class ModelChangedError(FactcheckError, RuntimeError):
+    """The session's model was changed in place (by a test of the project's own) after factcheck loaded it."""
+
+
 class JsonFileError(FactcheckError, ValueError):
     """A JSON file (suite, baseline, report) that cannot be used: each problem as (JSON pointer, message), and the fix."""
 

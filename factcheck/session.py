@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Callable, Collection
 
+from factcheck.errors import ModelChangedError
 from factcheck.knows.faithfulness_cache import faithfulness_key, load_faithfulness, save_faithfulness
 from factcheck.knows.implicit_lre import ImplicitLre
 from factcheck.knows.know_rules import Faithfulness
@@ -36,6 +37,7 @@ class FactcheckSession:
         self._model_error: Exception | None = None
         self._runs: dict[str, RelationRun] = {}
         self._failed: dict[str, Exception] = {}  # suite path -> why its relation could not run
+        self._handed_out_state: tuple | None = None  # the model's state when a test of the project's own took it
 
     @property
     def model(self) -> LanguageModel:
@@ -67,6 +69,23 @@ class FactcheckSession:
     def model_line(self) -> str:
         """Which model runs: name, architecture, fingerprint, dtype, device and load time."""
         return self.model_info().line()
+
+    def model_for_a_test(self) -> LanguageModel:
+        """The model handed to a test of the project's own (the `factcheck_model` fixture). From then on each relation
+        first checks that nothing changed it in place: its facts would be another model's under this one's
+        fingerprint, in the LRE cache, the reports and the baseline."""
+        model = self.model
+        if self._handed_out_state is None:
+            self._handed_out_state = model.state_signature()
+        return model
+
+    def _refuse_a_changed_model(self) -> None:
+        if self._handed_out_state is not None and self.model.state_signature() != self._handed_out_state:
+            raise ModelChangedError(
+                f"the session's model ({self.model.name}) was changed in place after a test took it through the "
+                "factcheck_model fixture: its weights or its forward hooks differ from then, so its facts would be "
+                "another model's, cached and recorded under this model's fingerprint; undo the change at the end of "
+                "that test (put the weights back, remove the hooks), or load a model of the test's own")
 
     def use_model(self, model: LanguageModel) -> None:
         """Check an already loaded model (for Python callers and tests)."""
@@ -119,6 +138,7 @@ class FactcheckSession:
         settings = self.settings_for(suite)
         mode = settings.templates
         self.model  # loaded (and announced) before the relation's time starts
+        self._refuse_a_changed_model()
         problems = control_token_problems(suite, self.model.control_token_texts)
         if problems:
             raise SuiteError(suite.path, problems, fix="write the text without the model's control tokens")

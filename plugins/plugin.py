@@ -37,7 +37,7 @@ from factcheck.errors import FactcheckError
 from factcheck.gate.baseline import BaselineError, load_baseline
 from factcheck.gate.comparison import threshold_failures
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
-from factcheck.reports.run_summary import RunSummary
+from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
 from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite, templates_asked
 from factcheck.suites.suite import Suite, SuiteError, load_suite
@@ -429,6 +429,7 @@ class FactcheckRun:
         self._worker_refusal: str | None = None
         self._controller_checked_gate = False
         self.threshold_failures: list[tuple[str, float, float]] = []
+        self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy, not all of whose facts ran
         self._session: FactcheckSession | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
@@ -764,7 +765,8 @@ class FactcheckRun:
             names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
             raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
-        self._facts_selected = any(isinstance(item, FactItem) for item in session.items)
+        # A suite that cannot be read counts as selected: its facts give no result either.
+        self._facts_selected = any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):
@@ -894,9 +896,11 @@ class FactcheckRun:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
             return
-        thresholds = {relation.relation_id: relation.min_accuracy for relation in summary.relations
-                      if relation.min_accuracy is not None}
+        # A minimum accuracy is judged on the whole relation: a selection (-k) of its facts says nothing of it.
+        with_minimum = [relation for relation in summary.relations if relation.min_accuracy is not None]
+        thresholds = {relation.relation_id: relation.min_accuracy for relation in with_minimum if relation.ran_every_fact}
         self.threshold_failures = threshold_failures(summary.results, thresholds)
+        self.thresholds_not_judged = [relation for relation in with_minimum if not relation.ran_every_fact]
         if self.threshold_failures and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary.results:
@@ -1043,6 +1047,10 @@ class FactcheckRun:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
                 terminalreporter.write_line(f"{relation}: said right {_percent(accuracy)}, below its minimum {_percent(threshold)}", red=True)
+        for relation in self.thresholds_not_judged:
+            terminalreporter.write_line(f"factcheck: {relation.relation_id}: its minimum accuracy ({_percent(relation.min_accuracy)}) was not "
+                                        f"judged: this run checked {len(relation.subjects_asked)} of its {len(relation.suite_facts)} "
+                                        "facts (run them all to judge it)")
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
         if self.gate is None and self._from_workers and not self._controller_checked_gate:
@@ -1294,5 +1302,6 @@ class BadSuiteItem(pytest.Item):
 
 @pytest.fixture(scope="session")
 def factcheck_model(pytestconfig: pytest.Config):
-    """The session's model (a factcheck.model.language_model.LanguageModel), loaded once, on first use."""
-    return _run(pytestconfig).session.model
+    """The session's model (a factcheck.model.language_model.LanguageModel), loaded once, on first use. A test must
+    leave it as it found it: a relation that runs after a change to its weights or hooks fails, naming it."""
+    return _run(pytestconfig).session.model_for_a_test()

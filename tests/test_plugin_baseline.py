@@ -527,3 +527,70 @@ def test_a_selection_recorded_into_entries_of_unknown_settings_names_no_settings
     result = run(project, "suites", "-k", "France", "--factcheck-shots=3", "--factcheck-update-baseline")
     assert "kept as recorded before" in result.stdout.str()
     assert "settings" not in json.loads(path.read_text(encoding="utf-8"))["suites"][relation]
+
+
+def test_a_minimum_accuracy_is_judged_on_the_whole_relation_not_on_a_selection(project):
+    write_suite(project.path / "suites", settings={"min_accuracy": 1.0})
+    whole = run(project, "suites", "--factcheck-lre=off", "--factcheck-report=whole.json", "--factcheck-update-baseline")
+    said = [fact["say_pass"] for fact in json.loads((project.path / "whole.json").read_text(encoding="utf-8"))["facts"]]
+    if all(said):
+        pytest.skip("the tiny model happens to say every fact")
+    assert "minimum accuracy missed" in whole.stdout.str()
+    # One fact of the ten says nothing of the relation's accuracy, either way.
+    for subject, _ in CAPITALS[:2]:
+        part = run(project, "suites", "--factcheck-lre=off", "-k", subject).stdout.str()
+        assert "minimum accuracy missed" not in part
+        assert ("factcheck: country_capital: its minimum accuracy (100%) was not judged: this run checked 1 of its 10 "
+                "facts (run them all to judge it)") in part
+
+
+def test_a_selection_recorded_under_other_templates_than_its_kept_entries_is_refused(project):
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject} is", "{subject}'s capital is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    (project.path / "suites" / "country_capital.json").write_text(json.dumps(document))
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-templates=all", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    refused = run(project, "suites", "--factcheck-lre=off", "-k", "France", "--factcheck-templates=first", "--factcheck-update-baseline")
+    out = refused.stdout.str()
+    assert "baseline NOT updated" in out and "asked under other templates than they were recorded with (2 template(s) then, 1 now" in out
+    assert path.read_bytes() == before
+    # Under the same templates a selection is recorded, the other facts kept.
+    kept = run(project, "suites", "--factcheck-lre=off", "-k", "France", "--factcheck-templates=all", "--factcheck-update-baseline")
+    assert "kept as recorded before" in kept.stdout.str() and len(load_baseline(path).facts["country_capital"]) == len(CAPITALS)
+
+
+def test_an_earlier_report_is_removed_when_the_only_suite_selected_cannot_be_read(project):
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json", "--factcheck-update-baseline")
+    assert (project.path / "r.json").is_file()
+    (project.path / "suites" / "broken.json").write_text('{"relation": "x", "templates": [')
+    result = run(project, "suites", "-k", "broken", "--factcheck-report=r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and not (project.path / "r.json").exists()
+    assert "factcheck: no fact ran" in result.stdout.str() and "removed" in result.stdout.str()
+
+
+def test_a_test_that_changes_the_sessions_model_in_place_fails_the_facts_after_it_and_records_nothing(project):
+    project.makepyfile(test_own="""
+import torch
+
+def test_restores(factcheck_model):
+    layer = factcheck_model.model.model.layers[0].mlp.down_proj
+    kept = layer.weight.clone()
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight.copy_(kept)
+
+def test_zeroes(factcheck_model):
+    with torch.no_grad():
+        factcheck_model.model.model.layers[0].mlp.down_proj.weight.zero_()
+""")
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-update-baseline")
+    before = path.read_bytes()
+    restored = run(project, "test_own.py::test_restores", "suites", "--factcheck-lre=off")
+    assert restored.ret == pytest.ExitCode.OK, restored.stdout.str()[-2000:]
+    changed = run(project, "test_own.py", "suites", "--factcheck-lre=off", "--factcheck-update-baseline")
+    out = changed.stdout.str()
+    assert changed.ret == pytest.ExitCode.TESTS_FAILED
+    assert "was changed in place after a test took it through the factcheck_model fixture" in out
+    assert path.read_bytes() == before, out[-3000:]

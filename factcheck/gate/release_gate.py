@@ -139,8 +139,10 @@ def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[
                 unchecked = {subject: fact for subject, fact in facts.items()
                              if subject not in document["facts"][relation] and in_suite.get(subject) == fact.object}
                 if unchecked:
+                    templates = ({_templates_of(fact.to_entry()) for fact in unchecked.values()},
+                                 {_templates_of(entry) for entry in document["facts"][relation].values()})
                     _refuse_mixing_suite_versions(path, relation, previous.suites[relation], document["suites"][relation],
-                                                  len(unchecked))
+                                                  len(unchecked), templates)
                     if "settings" not in previous.suites[relation]:
                         # The kept entries' settings are not known: name none rather than this run's.
                         document["suites"][relation].pop("settings", None)
@@ -184,18 +186,29 @@ def _may_be_a_folder(path: Path) -> bool:
         return True
 
 
+def _templates_of(entry: Mapping[str, Any]) -> frozenset[str]:
+    """The templates a baseline entry's fact was asked under (none named: an entry written before they were kept)."""
+    return frozenset(entry.get("templates") or ([entry["template"]] if entry.get("template") else []))
+
+
 def _refuse_mixing_suite_versions(path: Path, relation: str, recorded: Mapping[str, str], now: Mapping[str, str],
-                                  unchecked: int) -> None:
+                                  unchecked: int, templates: tuple[set[frozenset[str]], set[frozenset[str]]] = (set(), set())) -> None:
     """A relation's entries carry one suite hash and one set of prompt settings: keeping facts recorded under an older
-    version of its suite, or with other shots, prompt style or token limit, beside facts recorded now would stamp
-    today's on them, and a verdict that edit changed would later read as a change of the model. Refuse, saying how to
-    record it whole."""
+    version of its suite, or with other shots, prompt style, token limit or templates (`templates`: those the kept
+    entries and this run's were asked under), beside facts recorded now would stamp today's on them, and a verdict that
+    edit changed would later read as a change of the model. Refuse, saying how to record it whole."""
     differences = settings_differences(recorded.get("settings"), now.get("settings"))
+    kept_templates, templates_now = (asked - {frozenset()} for asked in templates)
     if recorded["content_hash"] != now["content_hash"]:
         what = f"suite {relation} changed since its facts were recorded (content hash {recorded['content_hash']} -> {now['content_hash']})"
     elif differences:
         what = (f"suite {relation} runs with other settings than its facts were recorded with "
                 f"({SettingsChange(relation, differences).describe()})")
+    elif kept_templates and templates_now and kept_templates != templates_now:
+        counts = sorted(len(asked) for asked in kept_templates), sorted(len(asked) for asked in templates_now)
+        what = (f"suite {relation}'s facts are asked under other templates than they were recorded with ("
+                f"{' or '.join(map(str, counts[0]))} template(s) then, {' or '.join(map(str, counts[1]))} now: "
+                "--factcheck-templates differs)")
     else:
         return
     raise BaselineError(path, [(json_pointer(["suites", relation]),

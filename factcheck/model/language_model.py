@@ -301,6 +301,15 @@ class LanguageModel:
             self._fingerprint = compute_fingerprint(self.model, self.tokenizer)
         return self._fingerprint
 
+    def state_signature(self) -> tuple[tuple[tuple[float, float], ...], int]:
+        """What tells whether the model was changed in place: each weight's and buffer's sum and norm, and how many
+        forward hooks its modules hold (a test of the project's own may zero weights or leave a hook behind)."""
+        with torch.no_grad():
+            sums = tuple((float(tensor.sum(dtype=torch.float64)), float(torch.linalg.vector_norm(tensor, dtype=torch.float64)))
+                         for tensor in self.model.state_dict().values() if tensor.is_floating_point())
+        hooks = sum(len(module._forward_hooks) + len(module._forward_pre_hooks) for module in self.model.modules())
+        return sums, hooks
+
     # ---- tokenization ----------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         """Token ids and character offsets of each text, with no special tokens added."""

@@ -11,7 +11,7 @@ import torch
 from factcheck.model.language_model import left_pad
 from factcheck.model.packing import has_sliding_window
 from factcheck.reports.records import FactRecord
-from factcheck.says.matching import a_cut_may_hide_an_answer, answer_at_the_start, matching_answer
+from factcheck.says.matching import a_cut_may_hide_an_answer, answer_at_the_start
 from factcheck.says.ranking import CandidateTrie
 from factcheck.says.saycheck import SayOptions, answer_tokens, candidate_answers, run_relation
 from factcheck.suites.suite import parse_suite

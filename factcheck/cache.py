@@ -114,7 +114,8 @@ def unwritable_reason(path: Path) -> str | None:
 def temporary_prefix(name: str) -> str:
     """The prefix of a hidden temporary file or folder written beside `name`: the name itself, cut so that the
     temporary name stays under the file system's limit (255 bytes) however long the final one is."""
-    return f".{name.encode('utf-8')[:_NAME_BYTES_KEPT_IN_TEMPORARY].decode('utf-8', 'ignore')}."
+    # As the file system's bytes: a name that is no UTF-8 (Python keeps its bytes as surrogates) is cut as well.
+    return f".{os.fsdecode(os.fsencode(name)[:_NAME_BYTES_KEPT_IN_TEMPORARY])}."
 
 
 _NAME_BYTES_KEPT_IN_TEMPORARY = 96  # with mkstemp's 8 random characters and a short suffix, well under 255 bytes

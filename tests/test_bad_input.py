@@ -720,3 +720,21 @@ def test_a_file_with_a_name_near_the_file_systems_limit_is_written_atomically(tm
     write_bytes_atomic(path, b"{}")
     assert path.read_bytes() == b"{}" and [p.name for p in tmp_path.iterdir()] == [path.name]
     assert len(temporary_prefix("é" * 300).encode("utf-8")) < 255 - 20 and len(temporary_prefix("🙂" * 100).encode("utf-8")) < 255 - 20
+    # A name that is no UTF-8 (its bytes kept as surrogates) is written as given: it was a UnicodeEncodeError after
+    # the work was done (degrade --out, tune --write, lens --png, a report).
+    odd = tmp_path / os.fsdecode(b"r_bad\xff\xfename.json")
+    write_bytes_atomic(odd, b"{}")
+    assert odd.read_bytes() == b"{}" and os.fsencode(temporary_prefix("\udcff" * 200)).startswith(b".\xff")
+
+
+def test_a_special_token_the_vocabulary_lacks_is_refused_at_load(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # A bos_token that is no token of the vocabulary is added past the embedding rows: every prompt failed.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "bos_token": "<no-such-token>"}), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"its bos_token '<no-such-token>' is not in its vocabulary \(id \d+, past the "
+                                             r"\d+ tokens its weights embed\).*set bos_token in tokenizer_config.json"):
+        load_model(str(folder))

@@ -405,7 +405,7 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
     assert all(torch.equal(converted[name], plain[name]) for name in converted)
 
 
-@pytest.mark.parametrize("damage", ["truncated weights", "broken config"])
+@pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown"])
 def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     from factcheck.cache import FactcheckWarning
 
@@ -413,12 +413,31 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     if damage == "truncated weights":
         weights = folder / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    else:
+    elif damage == "broken config":
         (folder / "config.json").write_text('{"model_type": "llama", ')
+    elif damage == "a file removed":  # the chat template: the folder would load, and chat prompts fail for no reason
+        (folder / "tokenizer_config.json").unlink()
+    else:
+        with (folder / "generation_config.json").open("a") as file:
+            file.write(" ")
     with pytest.warns(FactcheckWarning, match="converted default model in .* is damaged .*converting it again"):
         model = load_model()
     assert fake_wheel["conversions"] == 2 and model.num_layers == 2
     assert (default_model.converted_folder() / default_model.MARKER_FILE).is_file()
+
+
+def test_too_little_memory_to_load_the_converted_model_is_said_and_the_folder_kept(fake_wheel, monkeypatch):
+    from factcheck.errors import FactcheckError
+
+    folder = default_model.converted_folder()
+    before = sorted((entry.name, entry.stat().st_size) for entry in folder.iterdir())
+
+    def no_memory(folder):
+        raise RuntimeError("unable to mmap 538090408 bytes from file <model.safetensors>: Cannot allocate memory (12)")
+
+    with pytest.raises(FactcheckError, match="not enough memory to load the default model .*raise the process's memory limit"):
+        default_model.loaded_or_rebuilt(folder, no_memory)
+    assert fake_wheel["conversions"] == 1 and sorted((entry.name, entry.stat().st_size) for entry in folder.iterdir()) == before
 
 
 def test_a_full_disk_during_conversion_says_so_and_leaves_nothing(fake_wheel):

@@ -9,6 +9,7 @@ once (`_gguf_parsed_once`), and later loads read that folder in about a second.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import importlib.metadata
 import importlib.util
@@ -92,14 +93,47 @@ def converted_folder() -> Path:
 
 def loaded_or_rebuilt(folder: Path, read):
     """`read(folder)`, the converted model; a folder that cannot be read (a truncated model.safetensors, a broken
-    config.json) is derived data: it is said, converted again from the wheel's GGUF file and read once more."""
+    config.json) is derived data: it is said, converted again from the wheel's GGUF file and read once more. Too
+    little memory to read it is no damage: said as such, and the folder kept."""
     try:
+        _refuse_files_the_marker_does_not_find(folder)
         return read(folder)
     except Exception as error:  # noqa: BLE001 - whatever the damage, the folder is rebuilt from its source
+        if _out_of_memory(error):
+            raise FactcheckError(f"not enough memory to load the default model from {folder} ({type(error).__name__}: "
+                                 f"{str(error)[:200]}); it needs about 600 MB: free memory, or raise the process's "
+                                 "memory limit (ulimit -v)") from None
         warn(f"factcheck: the converted default model in {folder} is damaged ({type(error).__name__}: {str(error)[:200]}); "
              "converting it again")
         (folder / MARKER_FILE).unlink(missing_ok=True)
         return read(converted_folder())
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether `error`, or an error it came from, says the process ran out of memory (torch's mmap says it in words)."""
+    while error is not None:
+        if isinstance(error, MemoryError) or getattr(error, "errno", None) == errno.ENOMEM or "Cannot allocate memory" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
+    """A converted folder's marker lists its files and their sizes: one missing or of another size (a chat template
+    deleted, weights cut short) makes the folder damaged, as `loaded_or_rebuilt` then says and repairs. Markers
+    written before the list was kept are taken as they are."""
+    try:
+        files = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        files = {"": -1}  # an unreadable marker: the folder is not known to be whole
+    for name, size in files.items():
+        try:
+            found = (folder / name).stat().st_size if name else None
+        except OSError:
+            found = None
+        if found != size:
+            raise FactcheckError(f"{folder / (name or MARKER_FILE)} is missing, unreadable or of another size than when "
+                                 f"it was converted ({found} bytes, not {size})")
 
 
 def _discard_incomplete(folder: Path) -> None:
@@ -162,7 +196,8 @@ def _convert(source: Path, folder: Path) -> None:
     with atomic_directory(folder) as scratch:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
-        # Written last: its presence means the folder is complete.
+        # Written last: its presence means the folder is complete, and it lists the files that make it so.
+        files = {entry.name: entry.stat().st_size for entry in sorted(scratch.iterdir()) if entry.is_file()}
         (scratch / MARKER_FILE).write_text(
-            json.dumps({"source": str(source), "gguf": GGUF_NAME, "wheel": f"{WHEEL}=={WHEEL_VERSION}"}, indent=2)
+            json.dumps({"source": str(source), "gguf": GGUF_NAME, "wheel": f"{WHEEL}=={WHEEL_VERSION}", "files": files}, indent=2)
         )

@@ -605,6 +605,14 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
         raise ModelLoadError(f"model {name!r}: its tokenizer's vocabulary has {vocabulary} tokens and its weights embed "
                              f"{rows} (config.json's vocab_size {getattr(model.config, 'vocab_size', '?')}): the "
                              "tokenizer files belong to another model; put the model's own tokenizer beside its weights")
+    # The special tokens every prompt or batch uses must be embedded ("<s>" named as bos_token by a config whose
+    # vocabulary lacks it is added past the rows: each prompt was an IndexError).
+    for role in ("bos_token", "eos_token", "pad_token"):
+        token_id = getattr(tokenizer, f"{role}_id", None)
+        if isinstance(rows, int) and isinstance(token_id, int) and token_id >= rows:
+            raise ModelLoadError(f"model {name!r}: its {role} {getattr(tokenizer, role)!r} is not in its vocabulary (id "
+                                 f"{token_id}, past the {rows} tokens its weights embed), and every prompt would use it; "
+                                 f"set {role} in tokenizer_config.json to a token of the vocabulary, or remove it")
 
 
 def _refuse_blocks_the_config_leaves_out(name: str, model, unexpected) -> None:

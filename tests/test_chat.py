@@ -245,3 +245,19 @@ def test_a_chat_template_that_never_finishes_rendering_fails_in_time_naming_it(c
         with pytest.raises(SettingError, match=r"did not render one prompt in 0.02 s \(a loop without end\?\): fix the model's "
                                                r"chat_template.jinja"):
             endless.chat_text(question)
+
+
+def test_a_chat_template_that_writes_megabytes_is_refused_before_they_are_tokenized_and_named_templates_are_read(chat_model):
+    question = [{"role": "user", "content": "Capital of Peru?"}]
+    huge = copy.copy(chat_model)
+    huge.tokenizer = copy.copy(chat_model.tokenizer)
+    # Twenty megabytes of one prompt took 21.5 GB of memory to tokenize before it was found too long.
+    huge.tokenizer.chat_template = "{{ 'x ' * 10000000 }}" + chat_model.chat_template
+    huge._chat_template_rendered = None
+    with pytest.raises(SettingError, match=r"renders a prompt of 20,0\d\d,\d\d\d characters, far more than its \d+ positions"):
+        huge.chat_text(question)
+    # A tool-use model's named templates: the "default" one is the model's chat template, as transformers renders it.
+    named = copy.copy(chat_model)
+    named.tokenizer = copy.copy(chat_model.tokenizer)
+    named.tokenizer.chat_template = {"default": chat_model.chat_template, "tool_use": "{{ 'tools' }}"}
+    assert named.chat_template == chat_model.chat_template and named.chat_text(question) == chat_model.chat_text(question)

@@ -129,6 +129,7 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: torch.devi
 
 # How long a model's chat template may take to render its first prompt (a normal one takes milliseconds).
 CHAT_TEMPLATE_SECONDS = 30.0
+CHAT_TEMPLATE_CHARACTERS_PER_POSITION = 64  # a rendering longer than this many per position is no prompt
 
 
 class ChatTemplateHangs(Exception):
@@ -190,8 +191,11 @@ class LanguageModel:
 
     @property
     def chat_template(self) -> str | None:
-        """The tokenizer's chat template (None: the model has none)."""
+        """The tokenizer's chat template (None: the model has none). Of named templates (a tool-use model's list in
+        tokenizer_config.json), the one named "default", which transformers renders when asked for none."""
         template = getattr(self.tokenizer, "chat_template", None)
+        if isinstance(template, dict):
+            template = template.get("default")
         return template if isinstance(template, str) and template.strip() else None
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
@@ -200,7 +204,7 @@ class LanguageModel:
             raise SettingError(f"model {self.name!r} has no chat template (its tokenizer sets none), so its facts cannot be "
                                "asked as chat: set `prompt` to `text` (--factcheck-prompt=text or the suite's settings)")
         try:
-            return self._render_chat(messages)
+            text = self._render_chat(messages)
         except ChatTemplateHangs:
             raise self._hanging_template_error() from None
         except Exception as error:  # noqa: BLE001 - a template's own error (jinja, or one it raises) names no setting
@@ -212,6 +216,15 @@ class LanguageModel:
             fix = "drop the suite's `system` message, or ask" if any(m["role"] == "system" for m in messages) else "ask"
             raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
                                f"{fix} with `prompt: text`") from None
+        # A template may write any amount of text ("{{ 'x ' * 10000000 }}"): tokenizing megabytes took gigabytes of
+        # memory before the prompt was found too long. Far more characters than the model has positions is refused.
+        most = sum(len(m["content"]) for m in messages) + CHAT_TEMPLATE_CHARACTERS_PER_POSITION * (self.context_length or 65536)
+        if len(text) > most:
+            raise SettingError(f"the chat template of model {self.name!r} renders a prompt of {len(text):,} characters, far "
+                               f"more than its {self.context_length or 'unknown number of'} positions could hold: fix the "
+                               "model's chat_template.jinja (or chat_template in tokenizer_config.json), or ask with "
+                               "`prompt: text`")
+        return text
 
     def _render_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template's rendering of `messages`. A chat template is a program, and one that loops without end

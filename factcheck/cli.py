@@ -165,7 +165,7 @@ def _degrade(args: argparse.Namespace) -> int:
         return 2
     check_output_folder(Path(args.out), args.model, replace=args.force)  # before a load that may take minutes
     model = load_model(args.model, dtype=args.dtype, device="cpu", trust_remote_code=args.trust_remote_code)
-    print(f"{model.name}: fingerprint {model.fingerprint}", file=sys.stderr)
+    print(f"{visible_controls(model.name)}: fingerprint {model.fingerprint}", file=sys.stderr)
     degraded = model
     if args.round_bits is not None:
         degraded = round_weights(degraded, args.round_bits)

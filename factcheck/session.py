@@ -82,7 +82,7 @@ class FactcheckSession:
     def _refuse_a_changed_model(self) -> None:
         if self._handed_out_state is not None and self.model.state_signature() != self._handed_out_state:
             raise ModelChangedError(
-                f"the session's model ({self.model.name}) was changed in place after a test took it through the "
+                f"the session's model ({self.model.name!r}) was changed in place after a test took it through the "
                 "factcheck_model fixture: its weights or its forward hooks differ from then, so its facts would be "
                 "another model's, cached and recorded under this model's fingerprint; undo the change at the end of "
                 "that test (put the weights back, remove the hooks), or load a model of the test's own")

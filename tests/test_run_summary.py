@@ -183,3 +183,9 @@ def test_a_relation_whose_facts_had_not_run_yet_is_kept_without_facts_and_bad_me
     assert kept.relation_id == "a_rel" and kept.results == () and len(stream.problems) == 3
     assert "format 99" in stream.problems[0] and "garbage" in stream.problems[2]
 
+
+
+def test_a_model_path_with_control_characters_is_written_escaped_in_the_model_line():
+    # A folder named with a newline and colour codes forged a "PASSED" line in the terminal.
+    line = ModelInfo("/m/evil\nPASSED all 724 facts \x1b[32mOK", "LlamaForCausalLM", "abc123", "float32", "cpu", 1.0).line()
+    assert "\n" not in line and "\x1b" not in line and "evil\\nPASSED all 724 facts \\x1b[32mOK" in line

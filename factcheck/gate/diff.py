@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from factcheck.display import bidi_visible
+from factcheck.display import bidi_visible, visible_controls
 from factcheck.fact_result import FactResult
 from factcheck.gate.baseline import (VERSION_KEY, Baseline, BaselineError, build_baseline, parse_baseline, read_document,
                                      refuse_unpaired_surrogates)
@@ -199,7 +199,7 @@ def _verdict(comparison: Comparison, budget: int) -> str:
 
 
 def _model(model: dict[str, Any]) -> str:
-    return f"{model.get('name')} (fingerprint {model.get('fingerprint')})"
+    return f"{visible_controls(str(model.get('name')))} (fingerprint {model.get('fingerprint')})"
 
 
 def _fact_rows(changes: list[FactChange], with_class: bool) -> list[list[str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+from factcheck.display import visible_controls
 from factcheck.fact_result import FactResult
 from factcheck.knows.know_rules import Faithfulness
 
@@ -32,7 +33,7 @@ class ModelInfo:
 
     def line(self) -> str:
         return (
-            f"factcheck: {self.name} {self.architecture} fingerprint={self.fingerprint} "
+            f"factcheck: {visible_controls(self.name)} {self.architecture} fingerprint={self.fingerprint} "
             f"dtype={self.dtype} device={self.device} (loaded in {self.load_seconds:.1f} s)"
         )
 

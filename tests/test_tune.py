@@ -280,6 +280,11 @@ def test_write_choice_refuses_a_suite_changed_since_it_was_tuned_and_tune_follow
     found = tune.suite_paths([str(tmp_path / "suites")], passed_over)
     assert [p.relative_to(tmp_path / "suites").as_posix() for p in found] == ["again/g.json", "s.json"]
     assert [p.name for p in passed_over] == ["loop"]
+    # A suite named twice, or also below a folder named, is tuned once (tuned twice, its own first write made the second
+    # refuse to write it, exit 1), under the name first given.
+    named = tmp_path / "suites" / "s.json"
+    twice = tune.suite_paths([str(named), str(named), str(tmp_path / "suites"), str(tmp_path / "suites" / "." / "s.json")])
+    assert [p.relative_to(tmp_path / "suites").as_posix() for p in twice] == ["s.json", "again/g.json"]
 
 
 def test_write_choice_through_a_link_writes_the_suite_it_names_and_keeps_its_permissions(tmp_path):

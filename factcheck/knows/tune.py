@@ -573,7 +573,8 @@ def write_choice(path: str | Path, layer: int, beta: float, tuned: str | None = 
 def suite_paths(arguments: Sequence[str], passed_over: list[Path] | None = None) -> list[Path]:
     """Suite files named on the command line; a folder stands for every *.json below it that is a regular file, its
     folder links followed (the others, a FIFO or a link to a device, and a folder link that loops, go to
-    `passed_over`: the rest of the folder is tuned)."""
+    `passed_over`: the rest of the folder is tuned). A file named twice, or also found in a folder named, is tuned
+    once: tuned again, the first write made it look changed since it was tuned."""
     paths: list[Path] = []
     for argument in arguments:
         path = Path(argument)
@@ -584,7 +585,10 @@ def suite_paths(arguments: Sequence[str], passed_over: list[Path] | None = None)
                 passed_over += [p for p in found if not p.is_file()] + loops
         else:
             paths.append(path)  # named by the user: loading it says what is wrong with it
-    return paths
+    first_named: dict[str, Path] = {}
+    for path in paths:
+        first_named.setdefault(os.path.realpath(path), path)
+    return list(first_named.values())
 
 
 def parse_layers(text: str) -> list[int]:

@@ -738,3 +738,27 @@ def test_a_special_token_the_vocabulary_lacks_is_refused_at_load(tmp_path, tiny_
     with pytest.raises(ModelLoadError, match=r"its bos_token '<no-such-token>' is not in its vocabulary \(id \d+, past the "
                                              r"\d+ tokens its weights embed\).*set bos_token in tokenizer_config.json"):
         load_model(str(folder))
+
+
+@pytest.mark.parametrize("field, value", [("hidden_act", "nosuchact"), ("dtype", "bogus"), ("vocab_size", "64"),
+                                          ("rope_parameters", {"rope_type": "yarn"})])
+def test_a_config_field_transformers_rejects_is_named_not_blamed_on_the_tokenizer_or_the_weights(tmp_path, tiny_llama_folder,
+                                                                                               field, value):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, field: value}), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"its config.json cannot be used \(.+\); fix the field it names") as caught:
+        load_model(str(folder))
+    assert "tokenizer" not in str(caught.value) and "damaged" not in str(caught.value)
+
+
+def test_a_gguf_file_named_in_capitals_is_read_as_one(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    upper = tmp_path / "MODEL.GGUF"
+    upper.write_bytes(b"not gguf")
+    with pytest.raises(ModelLoadError, match="does not start with the GGUF magic bytes"):  # not "a file, not a model folder"
+        load_model(str(upper))

@@ -546,7 +546,7 @@ def load_model(
     if spec is None or str(spec).lower() in (default_model.DEFAULT_MODEL_NAME, "default"):
         location: str | Path = default_model.converted_folder()
         name = default_model.DEFAULT_MODEL_NAME
-    elif str(spec).endswith(".gguf"):
+    elif str(spec).lower().endswith(".gguf"):  # "MODEL.GGUF" too
         path = _expanded(str(spec))
         if path.exists() and not path.is_file():  # a FIFO would block the read, a folder is no GGUF file
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
@@ -568,6 +568,8 @@ def load_model(
 
     def read(folder):
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
+            if a_local_folder:
+                _refuse_a_config_no_model_can_be_built_from(name, folder, common)
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, **common)
             except Exception as error:  # noqa: BLE001 - tokenizers' own errors for a damaged file
@@ -600,6 +602,22 @@ def load_model(
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+
+
+def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[str, object]) -> None:
+    """A config.json whose fields transformers rejects (a dtype torch has not, heads that do not divide the width, a
+    rope setting missing a key, an unknown activation) failed in the tokenizer's load or the weights', and was blamed
+    on them: the model is built from the config alone first, on the meta device (no memory), and a failure names
+    config.json."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(folder, **common)
+        with torch.device("meta"):
+            AutoModelForCausalLM.from_config(config, trust_remote_code=common.get("trust_remote_code", False))
+    except Exception as error:  # noqa: BLE001 - transformers' and torch's own errors for a config they cannot use
+        raise ModelLoadError(f"cannot load model {name!r}: its config.json cannot be used ({_first_line(error)}); fix the "
+                             "field it names, or put the model's own config.json beside its weights") from error
 
 
 def _first_line(error: BaseException) -> str:

@@ -21,7 +21,7 @@ numbers = st.one_of(integers, decimals)
 years = st.integers(min_value=1000, max_value=2099).map(str)
 # What ends a number: punctuation, a unit, a lower-case word, a clause.
 number_endings = st.sampled_from(["", ".", ",", ", which", ". The", " years", " km", " people", " in total", " and then",
-                                  ")", " (about)", "!", ";", " metres", " degrees", " times", "\nQ:"])
+                                  ")", " (in all)", "!", ";", " metres", " degrees", " times", "\nQ:"])
 # What carries a number on into another number: a decimal part, a thousands group, a ratio, a fraction, a range, a
 # power, a product, a scale word.
 number_continuations = st.sampled_from([".5", ",000", ":30", "/2", "^3", "-4", "\u20134", "\u20144", "~7", " \u00d7 10^3",
@@ -198,7 +198,7 @@ quantity_units = st.sampled_from(["km", "m", "kg", "\u00b0C", "metres", "feet", 
 
 @given(number=st.one_of(integers, decimals), unit=st.sampled_from(["km", "m", "kg", "\u00b0C", "mph", "km/h", "%", "\u00b0"]),
        written=st.sampled_from([" ", ""]), expected=st.sampled_from([" ", ""]),
-       ending=st.sampled_from(["", ".", ",", " high", " long", " (about)", " away"]))
+       ending=st.sampled_from(["", ".", ",", " high", " long", " (measured)", " away"]))
 def test_a_quantity_followed_by_what_ends_it_is_said_with_or_without_a_space(number, unit, written, expected, ending):
     # "5 km" and "5km", "20 °C" and "20°C", "50 %" and "50%" are one quantity (a unit written as a word keeps its space).
     answer = f"{number}{expected}{unit}"
@@ -227,7 +227,8 @@ def test_a_quantity_in_a_compound_product_or_rate_is_not_said(number, unit, goin
 
 
 qualifying_words = st.sampled_from(["or", "maybe", "perhaps", "probably", "not", "but", "though", "actually", "sorry",
-                                    "I think", "I believe", "some say", "unless", "at least", "approximately", "never"])
+                                    "I think", "I believe", "some say", "unless", "at least", "approximately", "never",
+                                    "presumably", "IIRC", "my bad", "erroneously", "est.", "‽", "±"])
 plain_words = st.sampled_from(["the", "capital", "a", "city", "in", "its", "north", "founded", "by", "with", "of", "and"])
 
 

@@ -113,7 +113,7 @@ def _continues_the_name(rest: str, answer: str = "") -> bool:
         return not (len(answer.strip()) <= 2 and re.match(r" \d+\.", rest))
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
     # "Paris: The City of Light" names no Paris; "Paris: the capital of France" and "Tokyo: Japan's capital" do).
-    if (subtitle := re.match(r": ([^.,;!?()]+)", rest)) and _in_title_case(subtitle.group(1)):
+    if (subtitle := re.match(r": ([^.,;!?()]+)", rest)) and _in_title_case(re.split(r"\s[-\u2013\u2014]\s", subtitle.group(1))[0]):
         return True
     # A planet's letter after its star: "Proxima Centauri b", "Gliese 581 c".
     if re.match(r" [b-h](?![\w.'’])", rest):
@@ -195,7 +195,7 @@ _SCALE_WORDS = (r"(?:hundred|thousand|million|milliard|billion|trillion|quadrill
 _OTHER_SCALE_WORDS = ("tysięcy tysiące tysiąc milionów miliardów tisíc milionů miliard ezer millió milliárd milyon milyar "
                       "bin tuhatta miljoonaa miljardia тисяч тисячі тисяча мільйон мільйона мільйонів мільярд мільярдів ribu "
                       "juta miliar nghìn ngàn triệu tỷ χιλιάδες εκατομμύρια εκατομμύριο δισεκατομμύρια हज़ार हजार लाख करोड़ "
-                      "ألف آلاف مليون ملايين مليار مليارات tys tis тис triliun अरब").split()
+                      "ألف آلاف مليون ملايين مليار مليارات tys tis тис triliun अरब bio").split()
 _OTHER_SCALE_WORD = re.compile(r"\s(?:" + "|".join(sorted({normalise(word) for word in _OTHER_SCALE_WORDS}, key=len, reverse=True))
                                + r")(?=[\s\d.,;:!?)\]]|$)")
 # Scale characters written against the number in Chinese, Japanese, Korean and Thai ("12万", "12만 명", "12 ล้าน").
@@ -824,45 +824,82 @@ _LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s(?:rather|more pre
 # question. The rules above read the shapes they know; whatever they let through, an answer with one of these words
 # after it is not said plainly, so it fails with the word named instead of passing on a guess ("Buzz Aldrin was the
 # second, not the first", "1440 (some sources say 1450)"). English words in any case ("may" only in lower case: "1
-# May"); other languages' in lower case.
-_ENGLISH_QUALIFIERS = ("or either nor neither alternatively otherwise versus vs maybe perhaps possibly probably likely "
-                       "unlikely might could unsure uncertain unclear disputed debated contested unconfirmed reportedly "
-                       "allegedly supposedly apparently not no nope never wrong incorrect false mistake mistaken "
-                       "misconception actually wait sorry apologies apologise apologize oops correction instead rather "
-                       "but though although however whereas except unless approximately roughly circa").split()
-_ENGLISH_QUALIFYING_PHRASES = (r"(?:I|we)(?:'d|’d)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant)",
-                               r"if\s(?:I|my)\s(?:recall|remember|memory)", r"hold\son", r"scratch\sthat",
+# May"), and other languages' words too.
+_ENGLISH_QUALIFIERS = ("or either nor neither alternatively alternative otherwise versus vs maybe perhaps possibly "
+                       "possible probably probable likely unlikely might could unsure uncertain unclear disputed "
+                       "debated contested unconfirmed unverified questionable dubious doubtful tentative tentatively "
+                       "reportedly allegedly supposedly apparently presumably seemingly purportedly reputedly ostensibly "
+                       "conjectural speculative hopefully guess guessing guessed methinks iirc afaik tbc "
+                       "not no nope nah nay never wrong wrongly incorrect false untrue inaccurate erroneous erroneously "
+                       "error mistake mistaken mistakenly misconception misattribution misattributed myth debunked "
+                       "refuted disproven disproved outdated typo erratum "
+                       "actually wait sorry apologies apologise apologize oops whoops pardon ahem er erm uh um hmm "
+                       "correction corrected revised disregard kidding instead rather "
+                       "but though although however whereas except unless yet nevertheless admittedly despite "
+                       "approximately approximate approx roughly circa estimated estimate thereabouts").split()
+_ENGLISH_QUALIFYING_PHRASES = (r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect"
+                               r"|presume|imagine|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)",
+                               r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
+                               r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"my\sbad", r"make\sthat", r"strike\sthat",
+                               r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid",
+                               r"low\sconfidence", r"confidence:\s?low", r"needs\schecking", r"to\sbe\sconfirmed", r"off\sby",
+                               r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"cf\.",
+                               r"also\s(?:given|cited|proposed|suggested|reported|listed|dated)",
+                               r"(?:several|many|most|other)\s(?:sources|historians|scholars|accounts|estimates|experts)",
+                               r"hold\son", r"scratch\sthat", r"(?:est|ca|prob|approx|alt)\.", r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"about(?=\W*$)",
+                               r"is\s(?:the\s)?correct|correct\sanswer|is\smore\s(?:plausible|likely|accurate)",
+                               r"if\syou\scount", r"older\s(?:sources|accounts)", r"\d+\s?%\ssure",
                                r"second\sthought", r"stand\scorrected", r"at\s(?:least|most)",
                                r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite"
-                               r"|sources|accounts|estimates)", r"other\s(?:sources|accounts|estimates|historians|scholars)",
-                               r"according\sto\s(?:some|others)", r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)")
-_OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure ή "
-                     "nicht nein kein keine non pas não nie nej nei ні нет не όχι δεν "
-                     "aber mais pero но але maar "
+                               r"|prefer|favou?r|count|list|propose|sources|accounts|estimates)",
+                               r"according\sto\s(?:some|others)",
+                               r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)")
+_OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
+                     "nicht nein kein keine non pas não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
+                     "aber mais pero но але maar ma però porém pourtant cependant jedoch aunque хотя однако "
                      "peut-être vielleicht возможно может talvez forse quizás quizá misschien kanske może eventuell "
-                     "또는 혹은 아니면 아마 아니 아닌 아닙니다 "
-                     "أو او يا لا ليس ربما لكن או לא אולי אבל या अथवा नहीं शायद लेकिन "
+                     "probablement vraisemblablement apparemment wahrscheinlich vermutlich möglicherweise angeblich "
+                     "probablemente posiblemente probabilmente provavelmente наверное вероятно кажется по-моему якобы "
+                     "plutôt eher anzi cioè точнее вернее environ env etwa ungefähr aproximadamente примерно "
+                     "приблизительно geschätzt unsicher pardon perdón scusa desculpe verzeihung entschuldigung простите "
+                     "ой äh quatsch supongo suppongo digo думаю "
+                     "또는 혹은 아니면 아마 아마도 아니 아닌 아닙니다 하지만 죄송합니다 글쎄요 "
+                     "أو او يا لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً تقريبا تقريباً "
+                     "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु मगर गलत संभवतः "
                      "creo credo penso acho").split()
-_OTHER_QUALIFYING_PHRASES = r"je\spense|je\scrois|ich\sglaube|glaube\sich|ich\sdenke|denke\sich"
+# Written as the generated text is read (compatible forms: Hindi's nukta letters, Arabic's presentation forms).
+_OTHER_QUALIFIERS = [compatible(word) for word in _OTHER_QUALIFIERS]
+_OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si\sje\sne\sm['’]abuse|sauf\serreur|à\svérifier"
+                             r"|ich\sglaube|glaube\sich|ich\sdenke|denke\sich|ich\smeine|schätze\sich|tal\svez|a\slo\smejor"
+                             r"|mejor\sdicho|sin\sembargo|en\steoría|quer\sdizer|то\sесть|вроде\sбы|я\sдумаю|sans\sdoute|à\sce\squ['’]il\sparaît"
+                             r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
-_UNSPACED_QUALIFIERS = r"或(?!称|者称|叫|作|译|写作|拼作)|还是|可能|也许|或许|大概|不是|不对|错了|かもしれ|たぶん|多分|または|もしくは|じゃな|ではな|ไม่ใช่|หรือ|อาจจะ"
+_UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作)|还是|可能|也许|或许|大概|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
+                        r"|更正|但是|不过|然而|不确定|估计|似乎|据说|说不定|存疑|应该|±|\+/-|かもしれ|たぶん|多分|おそらく|と思|でしょう|だろう"
+                        r"|違い|すみません|でも|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|じゃな|ではな|틀렸|ไม่ใช่|หรือ|อาจจะ"
+                        # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
+                        # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an arrow to another answer ("1968 → 1969").
+                        r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);")
 _QUALIFIER = re.compile(r"(?<![\w'’-])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
-                        + r")|may|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + r")(?![\w'’-])"
+                        + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + r")|may)(?![\w'’-])"
                         # Spanish and Italian "o" only between spaces: "80 y.o." is no "or".
                         + r"|(?<=\s)[oó](?=\s)|n['’]t(?!\w)|\?|？|" + _UNSPACED_QUALIFIERS)
 _NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
 # Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1".
-_NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d))")
+_NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
+                           r"|\bnon\sseulement\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b)")
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
 # hottest", "Paris instead of Lyon", "Москва, а не Петербург", "Madrid y no Barcelona".
-_SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
+_SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
                                   r"(?:not|no|non|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
-    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in ("Lu", "Lt", "Lo", "Nd"):
+    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in ("Lu", "Lt", "Lo", "Nd", "Sc"):
         rest = rest[against.end() :]
+    if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
+        return ";"  # the Greek question mark, which normalising writes as a semicolon
     for found in _QUALIFIER.finditer(_NO_QUALIFIER.sub(" ", rest)):
         # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
         if not (_NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or "'" in found.group() or "’" in found.group())):

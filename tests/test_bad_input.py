@@ -631,6 +631,30 @@ def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tm
         load_model(str(path))
 
 
+def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp_path, monkeypatch):
+    import numpy as np
+    from gguf import GGUFWriter
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # An end-of-sequence id past the vocabulary failed in the tokenizer's build and was blamed on the weights.
+    path = tmp_path / "model.gguf"
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_token_list(["<s>", "a", "b"])
+    writer.add_eos_token_id(4000000000)
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(4, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=r"tokenizer.ggml.eos_token_id is 4000000000, and its vocabulary "
+                                             r"\(tokenizer.ggml.tokens\) holds 3 tokens"):
+        load_model(str(path))
+
+
 def test_weights_of_more_blocks_than_the_config_asks_for_are_refused(tmp_path, tiny_llama_folder):
     from factcheck.model.language_model import ModelLoadError, load_model
 

@@ -552,7 +552,7 @@ def load_model(
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
             raise ModelLoadError(f"model {str(spec)!r}: no such file. {EXPECTED_MODEL}")
-        _refuse_a_gguf_block_count_its_tensors_do_not_hold(str(spec), path)
+        _refuse_gguf_metadata_that_contradicts_itself(str(spec), path)
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
@@ -657,10 +657,11 @@ def _refuse_blocks_the_config_leaves_out(name: str, model, unexpected) -> None:
                              "its weights")
 
 
-def _refuse_a_gguf_block_count_its_tensors_do_not_hold(spec: str, path: Path) -> None:
+def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None:
     """A GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
     transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
-    at random; fewer would drop blocks silently. Read from the header (memory-mapped) before loading."""
+    at random; fewer would drop blocks silently. A special token id past its vocabulary failed in the tokenizer's
+    build, blamed on the weights. Read from the header (memory-mapped) before loading."""
     try:
         from gguf import GGUFReader
 
@@ -670,12 +671,22 @@ def _refuse_a_gguf_block_count_its_tensors_do_not_hold(spec: str, path: Path) ->
         field = reader.fields[f"{architecture}.block_count"]
         asked = int(field.parts[field.data[0]][0])
         blocks = {int(match.group(1)) for tensor in reader.tensors if (match := re.match(r"blk\.(\d+)\.", tensor.name))}
+        tokens = len(reader.fields["tokenizer.ggml.tokens"].data) if "tokenizer.ggml.tokens" in reader.fields else None
+        special = {key: int(field.parts[field.data[0]][0]) for key in _GGUF_SPECIAL_TOKEN_KEYS if (field := reader.fields.get(key))}
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = max(blocks) + 1 if blocks else 0
     if held and asked != held:
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks; the file is damaged or was edited: download or convert it again")
+    for key, token_id in special.items():
+        if tokens is not None and not 0 <= token_id < tokens:
+            raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
+                                 f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
+                                 "download or convert it again")
+
+
+_GGUF_SPECIAL_TOKEN_KEYS = tuple(f"tokenizer.ggml.{role}_token_id" for role in ("bos", "eos", "padding", "unknown"))
 
 
 def refuse_missing_weights(name: str, missing, config: str = "config.json") -> None:

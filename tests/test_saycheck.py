@@ -195,8 +195,10 @@ def test_a_model_giving_nan_scores_is_one_error_not_a_ranking(tmp_path, tiny_lla
     broken.model = copy.deepcopy(tiny_llama.model)
     with torch.no_grad():
         broken.model.model.layers[1].mlp.down_proj.weight.fill_(float("nan"))
-    with pytest.raises(ModelOutputError, match="gives NaN scores for this relation's prompts"):
+    with pytest.raises(ModelOutputError, match="gives NaN scores for this relation's prompts") as caught:
         run_relation(broken, capital_suite(tmp_path), SayOptions(shots=2, max_new_tokens=2))
+    # In float32 already, no other dtype helps: the message does not send the user to one.
+    assert broken.dtype == torch.float32 and "float32" not in str(caught.value) and "load or convert them again" in str(caught.value)
 
 
 def test_zero_shot_prompts_hold_only_the_question(tmp_path, tiny_llama):

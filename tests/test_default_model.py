@@ -479,3 +479,13 @@ def test_a_converted_model_entry_that_is_no_complete_folder_is_replaced(fake_whe
     assert folder.is_dir() and not folder.is_symlink() and (folder / default_model.MARKER_FILE).is_file()
     if entry == "a link to a folder without the marker":
         assert (elsewhere / "keep.txt").read_text(encoding="utf-8") == "mine"  # the link went, not what it named
+
+
+def test_a_folder_named_like_the_default_model_is_said_not_loaded(fake_wheel, tmp_path, monkeypatch):
+    from factcheck.cache import FactcheckWarning
+
+    (tmp_path / "smollm2").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(FactcheckWarning, match=r"'smollm2' names the embedded default model, not the 'smollm2' here; give it as ./smollm2"):
+        model = load_model("smollm2")
+    assert model.name == default_model.DEFAULT_MODEL_NAME

@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from factcheck.cache import file_kind
+from factcheck.cache import file_kind, warn
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
 from factcheck.suites.prompts import CHAT_SEPARATOR, REPLY_PROBE, reply_separator
@@ -544,6 +544,9 @@ def load_model(
     name = str(spec) if spec else default_model.DEFAULT_MODEL_NAME
     source_kwargs: dict[str, object] = {}
     if spec is None or str(spec).lower() in (default_model.DEFAULT_MODEL_NAME, "default"):
+        if spec is not None and Path(spec).exists():
+            warn(f"factcheck: {str(spec)!r} names the embedded default model, not the {str(spec)!r} here; give it as "
+                 f"./{spec} to load that one")
         location: str | Path = default_model.converted_folder()
         name = default_model.DEFAULT_MODEL_NAME
     elif str(spec).lower().endswith(".gguf"):  # "MODEL.GGUF" too

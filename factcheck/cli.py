@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from factcheck.errors import FactcheckError
+from factcheck.signals import stop_as_ctrl_c
 
 
 def _model_info(args: argparse.Namespace) -> int:
@@ -295,27 +294,11 @@ def _signals_stop_as_ctrl_c():
     """SIGTERM (`timeout`, a CI job's cancel) and SIGHUP (a closed terminal) stop a command as Ctrl-C does, so that
     what it was writing is cleaned up (a 500 MB folder of `degrade` would be left behind); only where nothing else
     handles them, and in the main thread."""
-    handled = []
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):
-            number = getattr(signal, name, None)
-            if number is not None and signal.getsignal(number) is signal.SIG_DFL:
-
-                def stop(signal_number, frame):
-                    signal.signal(signal_number, signal.SIG_DFL)  # a second one ends the process at once
-                    interrupt = KeyboardInterrupt(f"stopped by {signal.Signals(signal_number).name}")
-                    interrupt.signal_number = signal_number
-                    raise interrupt
-
-                signal.signal(number, stop)
-                handled.append(number)
-        if handled and hasattr(os, "register_at_fork"):  # a child a command forks dies of the signal, as without it
-            os.register_at_fork(after_in_child=lambda: [signal.signal(number, signal.SIG_DFL) for number in handled])
+    back_to_the_defaults = stop_as_ctrl_c()
     try:
         yield
     finally:
-        for number in handled:
-            signal.signal(number, signal.SIG_DFL)
+        back_to_the_defaults()
 
 
 def _escape_what_the_output_cannot_encode() -> None:

@@ -40,6 +40,7 @@ from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
 from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite, templates_asked
+from factcheck.signals import stop_as_ctrl_c
 from factcheck.suites.suite import Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
@@ -468,28 +469,11 @@ class FactcheckRun:
         default the process ends at once, and an earlier run's report left at the output path reads as this run's.
         Only for a signal nothing else handles; a second one ends the process at once, and a process a test forks
         ends on it as it would without factcheck."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
-            number = getattr(signal, name, None)
-            if number is None or signal.getsignal(number) is not signal.SIG_DFL:
-                continue
+        def stop(name: str) -> bool:
+            self._stopped_by = name
+            return not self._writing_outputs  # the facts are over: the outputs are finished, whole, as the run ends
 
-            def stop(signal_number, frame):
-                self._stopped_by = signal.Signals(signal_number).name
-                signal.signal(signal_number, signal.SIG_DFL)  # a second one ends the process at once
-                if self._writing_outputs:  # the facts are over: the outputs are finished, whole, as the run ends
-                    return
-                raise KeyboardInterrupt(f"stopped by {self._stopped_by}")
-
-            def back_to_the_default(number=number, stop=stop) -> None:
-                if signal.getsignal(number) is stop:
-                    signal.signal(number, signal.SIG_DFL)
-
-            signal.signal(number, stop)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=back_to_the_default)
-            self.config.add_cleanup(back_to_the_default)
+        self.config.add_cleanup(stop_as_ctrl_c(stop))
 
     def _finish_outputs_on_ctrl_c(self) -> None:
         """Once the facts are over, a first Ctrl-C (also a CI runner's cancel, which sends SIGINT first) lets the

@@ -88,8 +88,8 @@ def main() -> int:
             mismatched_verdict += outcome.generation_pass != verdict
     batched_median = statistics.median(batched_times)
     print()
-    print(f"| path | seconds | facts/s |")
-    print(f"|---|---|---|")
+    print("| path | seconds | facts/s |")
+    print("|---|---|---|")
     print(f"| plain loop: generate() per fact, full prompt (1 run) | {plain_time:.1f} | {facts / plain_time:.2f} |")
     print(f"| batched + shared-prefix cache, with ranking (median of {args.repeats}) | {batched_median:.1f} | {facts / batched_median:.2f} |")
     print(f"\nratio (plain / batched): {plain_time / batched_median:.1f}x")

@@ -867,7 +867,7 @@ class FactcheckRun:
         session.exitstatus = pytest.ExitCode.INTERRUPTED
         why = "the run was stopped while its outputs were written"
         self._remove_earlier_reports(why, [flag for flag in ("--factcheck-report", "--factcheck-html") if flag not in self._outputs_done],
-                                     what="report not written")
+                                     what="report not written", say_where_none_is=False)
         if self.recording and "--factcheck-update-baseline" not in self._outputs_done:
             self._output_lines.append((f"factcheck: baseline NOT updated: {why}; {self.baseline_path} is unchanged", True))
 
@@ -897,10 +897,12 @@ class FactcheckRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _remove_earlier_reports(self, why: str, flags: Sequence[str] = ("--factcheck-report", "--factcheck-html"),
-                                what: str = "no fact ran") -> None:
+                                what: str = "no fact ran", say_where_none_is: bool = True) -> None:
         """No report of this run will be at these output paths (no fact gave a result, a report could not be written,
         the run was stopped while writing): a report an earlier run left there would be taken for this run's, so it
-        is removed (only a file that reads as a report factcheck wrote) and the terminal says so."""
+        is removed (only a file that reads as a report factcheck wrote) and the terminal says so. `say_where_none_is`:
+        also say that nothing was written where no earlier report is there (not where a line naming the output
+        said it)."""
         given_by_flag = {"--factcheck-report": self.settings.report, "--factcheck-html": self.settings.html}
         for flag in flags:
             given = given_by_flag[flag]
@@ -908,7 +910,7 @@ class FactcheckRun:
                 continue
             path = Path(given)
             if not _reads_as_own_report(path, _OWN_OUTPUT_MARKS[flag]):
-                if what == "no fact ran":  # elsewhere the line naming the output said so
+                if say_where_none_is:  # else the line naming the output said so
                     self._output_lines.append((f"factcheck: {what} ({why}): nothing written to {path}", False))
                 continue
             try:
@@ -984,7 +986,7 @@ class FactcheckRun:
             except Exception as error:  # noqa: BLE001 - any failure of a report must leave the gate running
                 self._output_lines.append((f"factcheck: {name} NOT written to {given}: {type(error).__name__}: {error}", True))
                 # An earlier run's report left there (a full disk) would be read as this one's by a later step.
-                self._remove_earlier_reports(f"{type(error).__name__}", [flag], what=f"{name} not written")
+                self._remove_earlier_reports(f"{type(error).__name__}", [flag], what=f"{name} not written", say_where_none_is=False)
                 self._outputs_done.add(flag)
                 continue
             self._outputs_done.add(flag)

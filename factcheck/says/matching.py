@@ -87,7 +87,7 @@ def _looks_like_a_name(answer: str) -> bool:
     return bool(words) and _is_capital(words[-1][0]) and number_and_unit(answer) is None
 
 
-def _continues_the_name(rest: str, answer: str = "") -> bool:
+def _continues_the_name(rest: str, answer: str) -> bool:
     """Whether the generated text right after a name carries the name on: 'Guinea-Bissau', 'New York City',
     'Guinea—Bissau' and 'Guinea – Bissau' (a dash, spaced or not, before a capital; 'Paris—the capital' and
     'Paris – the capital' still say Paris)."""

@@ -374,3 +374,12 @@ def test_a_prompt_past_the_models_positions_is_a_tune_error_naming_the_fact(tiny
     suite = parse_suite(suite_document(facts, shots=4), tmp_path / "long.json")
     with pytest.raises(tune.TuneError, match=r"/facts/8: its prompt is \d+ tokens.*lower the suite's settings.lre.n_train"):
         tune.tune_suite(tiny_gpt2, suite, layers=[0], betas=[1.0], folds=2)
+
+
+def test_the_summary_names_the_embedding_layer_as_the_suite_does(tmp_path):
+    suite = load_suite(write_suite(tmp_path / "s.json", suite_document([Fact("a", "b"), Fact("c", "d")])))
+    score = tune.Score(strict_right=1, strict_tested=2)
+    result = tune.TuneResult(suite=suite, n_train=1, folds=(), held_out=(), layer_scores={}, beta_scores={2.0: score},
+                             fold0_score=score, current_layer=-1, base_beta=2.0, layer=4, beta=2.0, seconds=1.0)
+    row = tune.summary_table([result]).splitlines()[1]
+    assert " emb->4 " in row and "-1->" not in row

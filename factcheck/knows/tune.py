@@ -666,7 +666,8 @@ def summary_table(results: Sequence[TuneResult]) -> str:
         f"{'suite':<44} {'layer':>9} {'beta':>10}  {'strict':>6} {'lenient':>7} {'tested':>6}  {'fold 0':>6}  {'LRE path':<8}",
     ]
     for r in results:
-        layer = f"{r.current_layer}->{r.layer}" if r.current_layer != r.layer else f"{r.layer}"
+        before = "emb" if r.current_layer == -1 else r.current_layer  # the embedding layer, as the suite names it
+        layer = f"{before}->{r.layer}" if r.current_layer != r.layer else f"{r.layer}"
         beta = f"{r.base_beta:g}->{r.beta:g}" if r.base_beta != r.beta else f"{r.beta:g}"
         lines.append(
             f"{str(r.suite.path):<44} {layer:>9} {beta:>10}  {_ratio(r.score.strict):>6} {_ratio(r.score.lenient):>7} "

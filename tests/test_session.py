@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from factcheck.errors import SettingError
 from factcheck.gate.baseline import parse_baseline
@@ -207,3 +208,31 @@ def test_a_prompt_longer_than_the_models_positions_fails_its_relation_naming_the
     with pytest.raises(SuiteError) as caught:
         quiet_session(tiny_gpt2, Settings(shots=2, max_new_tokens=10**8)).run(suite_of(tmp_path))
     assert "lower --factcheck-shots" in str(caught.value) and "--factcheck-max-new-tokens" in str(caught.value)
+
+
+@pytest.mark.parametrize("change", ["a weight", "a buffer no checkpoint keeps", "a module's hook", "a hook on every module"])
+def test_a_model_a_test_changed_in_place_fails_the_relations_after_it(tiny_llama, tmp_path, change):
+    import copy
+
+    from factcheck.errors import ModelChangedError
+
+    model = copy.copy(tiny_llama)
+    model.model = copy.deepcopy(tiny_llama.model)
+    session = quiet_session(model, Settings(shots=2, lre="off"))
+    handed = session.model_for_a_test()
+    session._refuse_a_changed_model()  # as handed out: nothing changed
+    undo = lambda: None  # noqa: E731
+    with torch.no_grad():
+        if change == "a weight":
+            handed.model.model.layers[0].mlp.down_proj.weight.zero_()
+        elif change == "a buffer no checkpoint keeps":  # RoPE's inverse frequencies: not in state_dict()
+            handed.model.model.rotary_emb.inv_freq.mul_(0.0)
+        elif change == "a module's hook":
+            undo = handed.model.model.layers[0].register_forward_hook(lambda module, args, output: output).remove
+        else:
+            undo = torch.nn.modules.module.register_module_forward_hook(lambda module, args, output: output).remove
+    try:
+        with pytest.raises(ModelChangedError, match="was changed in place after a test took it through the factcheck_model fixture"):
+            session.run(suite_of(tmp_path))
+    finally:
+        undo()

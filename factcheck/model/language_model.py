@@ -315,13 +315,16 @@ class LanguageModel:
         return self._fingerprint
 
     def state_signature(self) -> tuple[tuple[tuple[float, float], ...], int]:
-        """What tells whether the model was changed in place: each weight's and buffer's sum and norm, and how many
-        forward hooks its modules hold (a test of the project's own may zero weights or leave a hook behind)."""
+        """What tells whether the model was changed in place: each weight's and buffer's sum and norm (also the buffers
+        no checkpoint keeps: RoPE's inverse frequencies), and how many forward hooks its modules hold and torch holds
+        for every module (a test of the project's own may zero weights or leave a hook behind)."""
+        tensors = [tensor for _, tensor in [*self.model.named_parameters(), *self.model.named_buffers()] if tensor.is_floating_point()]
         with torch.no_grad():
             sums = tuple((float(tensor.sum(dtype=torch.float64)), float(torch.linalg.vector_norm(tensor, dtype=torch.float64)))
-                         for tensor in self.model.state_dict().values() if tensor.is_floating_point())
+                         for tensor in tensors)
         hooks = sum(len(module._forward_hooks) + len(module._forward_pre_hooks) for module in self.model.modules())
-        return sums, hooks
+        global_hooks = len(torch.nn.modules.module._global_forward_hooks) + len(torch.nn.modules.module._global_forward_pre_hooks)
+        return sums, hooks + global_hooks
 
     # ---- tokenization ----------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:

@@ -669,6 +669,8 @@ def test_a_cut_may_hide_an_answer_only_where_one_begins_the_generation():
     # The README's examples: a number word, a list's bullet, a quote cut before the answer.
     assert a_cut_may_hide_an_answer(" twenty-fi", ["twenty-five"]) and a_cut_may_hide_an_answer(" - Leonardo da V", ["Leonardo da Vinci"])
     assert a_cut_may_hide_an_answer(' "', ["Paris"]) and a_cut_may_hide_an_answer(" 1,5", ["1,500"])
+    # Tokens that wrote nothing at all (a padded embedding's rows) began no answer: a higher limit is no advice.
+    assert not a_cut_may_hide_an_answer("", ["Paris"]) and not a_cut_may_hide_an_answer("  ", ["Paris"])
 
 
 def test_an_answer_named_later_in_the_line_is_found_for_the_failure_text():

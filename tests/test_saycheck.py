@@ -383,3 +383,15 @@ def test_verdicts_are_exact_and_margins_exact_or_bounded_towards_zero(tmp_path, 
         assert bounded == 0
     if margin_runs == 0:
         assert bounded > 0  # the test sees bounded margins at all
+
+
+def test_a_right_answer_scored_exactly_as_a_wrong_one_is_not_ranked_first(tmp_path, tiny_llama):
+    from factcheck.says.ranking import Candidate
+
+    outcome = run_relation(tiny_llama, capital_suite(tmp_path), SayOptions(shots=2, max_new_tokens=2))[0]
+    # A collapsed model scores every candidate alike: the order is only that of sorting, and no win.
+    tied = [Candidate(text="Paris", logprob=-11.19, correct=True, exact=True, first_token=1),
+            Candidate(text="Rome", logprob=-11.19, correct=False, exact=True, first_token=2)]
+    assert not dataclasses.replace(outcome, candidates=tied).ranking_pass
+    ahead = [dataclasses.replace(tied[0], logprob=-11.0), tied[1]]
+    assert dataclasses.replace(outcome, candidates=ahead).ranking_pass

@@ -376,6 +376,8 @@ def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
     ('"'). Raising the limit helps only then."""
     if answer_at_the_start(generated, answers, cut=False) is not None:
         return True
+    if not generated.strip():  # tokens that write nothing (a padded embedding's rows): no answer had begun
+        return False
     written = normalise(unwrapped(_LINE_END.split(generated, 1)[0])).lstrip(LEADING_NOISE)
     starts = [written] + ([written[marker.end() :].lstrip(LEADING_NOISE)] if (marker := _LIST_OR_QUOTE_MARKER.match(written)) else [])
     forms = {_without_separators(spelling) for answer in answers for text in (answer, unwrapped(answer))

@@ -65,8 +65,11 @@ class FactOutcome:
 
     @property
     def ranking_pass(self) -> bool:
-        """The best candidate is right, and there was a wrong one to beat (with none, ranking decides nothing)."""
-        return bool(self.candidates) and self.candidates[0].correct and self.has_wrong_candidate
+        """The best candidate is right, and there was a wrong one to beat (with none, ranking decides nothing). A right
+        and a wrong answer scored exactly alike is no win: their order is only that of sorting (a collapsed model
+        that scores every candidate alike passed the facts whose answer sorts first)."""
+        tied = self.margin_is_exact and self.margin == 0
+        return bool(self.candidates) and self.candidates[0].correct and self.has_wrong_candidate and not tied
 
     @property
     def has_wrong_candidate(self) -> bool:

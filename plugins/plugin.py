@@ -35,7 +35,7 @@ import pytest
 from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.gate.baseline import BaselineError, load_baseline
-from factcheck.gate.comparison import threshold_failures
+from factcheck.gate.comparison import threshold_failures, thresholds_undecided
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
 from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
@@ -430,7 +430,8 @@ class FactcheckRun:
         self._worker_refusal: str | None = None
         self._controller_checked_gate = False
         self.threshold_failures: list[tuple[str, float, float]] = []
-        self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy, not all of whose facts ran
+        self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
+        self._unchecked_for_thresholds: dict[str, int] = {}  # relation -> how many of its facts this run did not check
         self._session: FactcheckSession | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
@@ -880,11 +881,15 @@ class FactcheckRun:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
             return
-        # A minimum accuracy is judged on the whole relation: a selection (-k) of its facts says nothing of it.
-        with_minimum = [relation for relation in summary.relations if relation.min_accuracy is not None]
-        thresholds = {relation.relation_id: relation.min_accuracy for relation in with_minimum if relation.ran_every_fact}
-        self.threshold_failures = threshold_failures(summary.results, thresholds)
-        self.thresholds_not_judged = [relation for relation in with_minimum if not relation.ran_every_fact]
+        # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it
+        # is missed only if it would be whatever they say, and met only if it would be however they fail.
+        with_minimum = {relation.relation_id: relation for relation in summary.relations if relation.min_accuracy is not None}
+        thresholds = {relation_id: relation.min_accuracy for relation_id, relation in with_minimum.items()}
+        unchecked = {relation_id: len(relation.suite_facts) - len(relation.subjects_asked & {s for s, _ in relation.suite_facts})
+                     for relation_id, relation in with_minimum.items()}
+        self.threshold_failures = threshold_failures(summary.results, thresholds, unchecked)
+        self._unchecked_for_thresholds = unchecked
+        self.thresholds_not_judged = [with_minimum[relation_id] for relation_id in thresholds_undecided(summary.results, thresholds, unchecked)]
         if self.threshold_failures and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary.results:
@@ -1032,11 +1037,13 @@ class FactcheckRun:
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
             for relation, accuracy, threshold in self.threshold_failures:
-                terminalreporter.write_line(f"{relation}: said right {_percent(accuracy)}, below its minimum {_percent(threshold)}", red=True)
+                left_out = self._unchecked_for_thresholds.get(relation, 0)
+                best = f"at most {_percent(accuracy)} ({left_out} fact(s) not checked, counted right)" if left_out else _percent(accuracy)
+                terminalreporter.write_line(f"{relation}: said right {best}, below its minimum {_percent(threshold)}", red=True)
         for relation in self.thresholds_not_judged:
             terminalreporter.write_line(f"factcheck: {relation.relation_id}: its minimum accuracy ({_percent(relation.min_accuracy)}) was not "
                                         f"judged: this run checked {len(relation.subjects_asked)} of its {len(relation.suite_facts)} "
-                                        "facts (run them all to judge it)")
+                                        "facts, and the others decide it (run them all to judge it)")
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
         if self.gate is None and self._from_workers and not self._controller_checked_gate:

@@ -530,3 +530,14 @@ def test_recording_drops_a_relation_whose_suite_file_is_gone_and_keeps_one_that_
     _, kept, dropped = record_baseline(path, MODEL, other, [record("other", "Japan", "Tokyo", True)], root=tmp_path)
     assert dropped == ["gone"] and kept == 0
     assert set(load_baseline(path).facts) == {"here", "unnamed", "other"}
+
+
+def test_a_minimum_with_facts_left_unchecked_is_missed_only_whatever_they_say():
+    from factcheck.gate.comparison import thresholds_undecided
+
+    records = [record("a", str(i), "x", i < 1) for i in range(4)]  # 1 of 4 checked facts said right
+    # Two more facts unchecked: at best 3 of 6 (50%).
+    assert threshold_failures(records, {"a": 0.6}, {"a": 2}) == [("a", 0.5, 0.6)]
+    assert threshold_failures(records, {"a": 0.5}, {"a": 2}) == [] and thresholds_undecided(records, {"a": 0.5}, {"a": 2}) == ["a"]
+    # At worst 1 of 6: a minimum of 15% is met however the others fail.
+    assert thresholds_undecided(records, {"a": 0.15}, {"a": 2}) == [] and threshold_failures(records, {"a": 0.15}, {"a": 2}) == []

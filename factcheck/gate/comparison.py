@@ -396,15 +396,30 @@ def accuracy_by_relation(results: Iterable[FactResult]) -> dict[str, tuple[int, 
 
 
 def threshold_failures(
-    results: Iterable[FactResult], thresholds: Mapping[str, float]
+    results: Iterable[FactResult], thresholds: Mapping[str, float], unchecked: Mapping[str, int] | None = None
 ) -> list[tuple[str, float, float]]:
     """(relation, accuracy, threshold) for each relation whose say-accuracy is below its minimum.
 
-    Relations with a threshold but no results were not run and are not failures.
+    Relations with a threshold but no results were not run and are not failures. `unchecked`: how many of a
+    relation's facts this run did not check (a selection, a skip): it misses its minimum only if it would even were
+    they all said right, and its accuracy is then that best case.
     """
     failures = []
     for relation, (said, total) in accuracy_by_relation(results).items():
         threshold = thresholds.get(relation)
-        if threshold is not None and total and said / total < threshold:
-            failures.append((relation, said / total, float(threshold)))
+        left_out = (unchecked or {}).get(relation, 0)
+        best = (said + left_out) / (total + left_out) if total else 1.0
+        if threshold is not None and total and best < threshold:
+            failures.append((relation, best, float(threshold)))
     return failures
+
+
+def thresholds_undecided(results: Iterable[FactResult], thresholds: Mapping[str, float],
+                         unchecked: Mapping[str, int]) -> list[str]:
+    """The relations whose minimum accuracy the facts this run left unchecked (`unchecked`) could decide either way."""
+    undecided = []
+    for relation, (said, total) in accuracy_by_relation(results).items():
+        threshold, left_out = thresholds.get(relation), unchecked.get(relation, 0)
+        if threshold is not None and left_out and said / (total + left_out) < threshold <= (said + left_out) / (total + left_out):
+            undecided.append(relation)
+    return undecided

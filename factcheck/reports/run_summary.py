@@ -141,11 +141,6 @@ class RelationSummary:
     def subjects_asked(self) -> set[str]:
         return {result.subject for result in self.results}
 
-    @property
-    def ran_every_fact(self) -> bool:
-        """Whether every fact of the suite was checked (True where the suite's facts are not known)."""
-        return all(subject in self.subjects_asked for subject, _ in self.suite_facts)
-
     def suite_entry(self) -> dict[str, object]:
         """What the baseline and the comparison keep of the suite: its content, and the settings its prompts were
         asked with wherever they came from (the command line and the ini file too), since they shape its verdicts."""

@@ -453,6 +453,7 @@ class FactcheckRun:
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
+        self._unread_and_deselected = False  # a suite that could not be read was left out by a selection
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
@@ -741,6 +742,17 @@ class FactcheckRun:
                 ))
 
     @pytest.hookimpl(trylast=True)  # on an xdist worker, after the worker sent its collection to the controller
+    def pytest_deselected(self, items) -> None:
+        """A suite that cannot be read has no facts a selection (-k, -m) could match, so its item is left out: it is
+        named anyway, and the run's reports are marked incomplete, as when it is selected."""
+        for item in items:
+            if isinstance(item, BadSuiteItem):
+                name = _relative(item.path, self.config.rootpath)
+                self._invalid_suites.add(name)
+                self._unread_and_deselected = True
+                problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
+                self._output_lines.append((f"factcheck: {name} cannot be read, and the selection left it out: {problem}", True))
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""
@@ -750,8 +762,8 @@ class FactcheckRun:
             names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
             raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
-        # A suite that cannot be read counts as selected: its facts give no result either.
-        self._facts_selected = any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
+        # A suite that cannot be read counts as selected, also where a selection left it out: its facts give no result.
+        self._facts_selected = self._unread_and_deselected or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):

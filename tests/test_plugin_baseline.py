@@ -600,3 +600,20 @@ def test_zeroes(factcheck_model):
     assert changed.ret == pytest.ExitCode.TESTS_FAILED
     assert "was changed in place after a test took it through the factcheck_model fixture" in out
     assert path.read_bytes() == before, out[-3000:]
+
+
+def test_a_suite_that_cannot_be_read_is_named_and_marks_the_run_incomplete_though_a_selection_leaves_it_out(project):
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-update-baseline")
+    path = project.path / "baselines" / "tiny.json"
+    before = path.read_bytes()
+    (project.path / "suites" / "broken.json").write_text('{"relation": "x", "templates": [')
+    # -k names facts of the readable suite only: the broken one has none it could match.
+    result = run(project, "suites", "--factcheck-lre=off", "-k", "France", "--factcheck-report=r.json", "--factcheck-update-baseline")
+    out = result.stdout.str()
+    assert "factcheck: suites/broken.json cannot be read, and the selection left it out" in out
+    report = json.loads((project.path / "r.json").read_text(encoding="utf-8"))
+    assert "could not be read: suites/broken.json" in report["incomplete"] and path.read_bytes() == before
+    # -m of a relation the broken suite may hold: nothing else is selected, and an earlier report is removed.
+    result = run(project, "suites", "-m", "x", "--factcheck-report=r.json")
+    assert "suites/broken.json cannot be read, and the selection left it out" in result.stdout.str()
+    assert not (project.path / "r.json").exists()

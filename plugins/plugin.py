@@ -169,6 +169,12 @@ def _refuse_empty_options(config: pytest.Config) -> None:
         if kind is str and value is not None and not value.strip():
             raise pytest.UsageError(f"{flag} was given an empty value: give it one (is a shell variable unset?), or "
                                     "leave the option out")
+    # `-o factcheck_baseline=$BASELINE` with the variable unset read as no baseline at all: the gate was off.
+    for override in getattr(config.option, "override_ini", None) or ():
+        name, _, value = override.partition("=")
+        if name.strip().startswith("factcheck_") and not value.strip():
+            raise pytest.UsageError(f"-o {name.strip()}= was given an empty value: give it one (is a shell variable "
+                                    "unset?), or leave the option out")
 
 
 def _trust_remote_code(config: pytest.Config) -> bool:

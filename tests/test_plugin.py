@@ -720,3 +720,11 @@ def test_output_paths_set_in_the_ini_file_are_relative_to_it_from_any_working_fo
     # `-o` is given on the command line: relative to the working folder.
     result = run(project, "country_capital.json", "-o", "factcheck_report=../../given.json")
     assert (project.path / "given.json").is_file(), result.stdout.str()[-2000:]
+
+
+@pytest.mark.parametrize("override", ["factcheck_baseline=", "factcheck_model= "])
+def test_an_ini_option_overridden_with_an_empty_value_is_a_usage_error_naming_it(project, override):
+    # `-o factcheck_baseline=$BASELINE` with the variable unset ran with no baseline at all: the gate was off.
+    result = run(project, "suites", "-o", override)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    assert f"-o {override.split('=')[0]}= was given an empty value" in result.stderr.str()

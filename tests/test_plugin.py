@@ -233,7 +233,7 @@ def test_a_layer_beyond_the_models_depth_is_one_clear_message_per_fact_and_runs_
     assert result.parseoutcomes().get("failed") == len(CAPITALS)
     # Only the failure reports: the short summary repeats the message in full where $CI is set.
     failure_reports = out.split("short test summary info")[0]
-    assert failure_reports.count("layer 40 is out of range for a model with 2 blocks") == len(CAPITALS)
+    assert failure_reports.count("layer 40 is out of range for a model with 2 blocks: give one from 0 to 1 (a suite's /settings/lre/layer") == len(CAPITALS)
     assert "Traceback" not in out and "raise " not in out
     assert out.count("[factcheck] country_capital:") + out.count("[factcheck] geo/country_capital:") == 1
 

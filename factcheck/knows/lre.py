@@ -220,7 +220,9 @@ def resolve_layer(model: LanguageModel, layer: LayerSpec | None) -> LayerSpec:
             raise SettingError(f"layer must be a block index or {EMBEDDING_LAYER!r}, got {layer!r}")
     index = int(layer) + (model.num_layers if int(layer) < 0 else 0)
     if not 0 <= index < model.num_layers:
-        raise SettingError(f"layer {layer} is out of range for a model with {model.num_layers} blocks")
+        raise SettingError(f"layer {layer} is out of range for a model with {model.num_layers} blocks: give one from 0 to "
+                           f"{model.num_layers - 1} (a suite's /settings/lre/layer: `factcheck tune` picks one), or leave "
+                           "it out for the default depth")
     return index
 
 

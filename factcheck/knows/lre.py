@@ -158,7 +158,8 @@ def require_finite(what: str, *tensors: torch.Tensor) -> None:
         raise NonFiniteLre(
             f"{what} has infinite or NaN values, so its know-verdicts would be meaningless; it is not cached. "
             "The model's hidden states may overflow in this dtype (try --factcheck-dtype float32) or at this layer "
-            "(pin another settings.lre.layer); --factcheck-lre off checks what the model says only"
+            "(pin another settings.lre.layer), or a huge settings.lre.beta scales them past any number (a few units is "
+            "usual); --factcheck-lre off checks what the model says only"
         )
 
 

@@ -67,10 +67,16 @@ def test_templates_get_subject_placeholder_and_unusable_ones_are_skipped(tmp_pat
         "{subject} already has one, plus {}",
         "The capital of {} is",  # repeat of the first
         "  {}'s capital is  ",
+        # Read as the paper's str.format fills them: "{{" is a brace, "{0}" the slot, "{x}" a field it could not fill.
+        "The {{y}} of {} is",
+        "{0} lies in",
+        "The {x} of {} is",
+        "An open { brace and {}",
     ]))
     result = import_file(source, tmp_path / "out")
-    assert load_suite(result.output).templates == ("The capital of {subject} is", "{subject}'s capital is")
-    assert result.templates_skipped == 4
+    assert load_suite(result.output).templates == ("The capital of {subject} is", "{subject}'s capital is",
+                                                   "The {y} of {subject} is", "{subject} lies in")
+    assert result.templates_skipped == 6
 
 
 def test_no_usable_template_is_an_error_naming_file_and_pointer(tmp_path):

@@ -15,9 +15,11 @@ Conversion rules (each one chosen so the output passes `parse_suite`):
 - `relation` is `name`; `category` is `properties.relation_type` when it is one
   of the suite categories, else "other"; `description` names the domain, the
   range and the source file.
-- `templates` are `prompt_templates` with `{}` replaced by `{subject}`. A
-  template without exactly one `{}` (or already holding `{subject}`) is skipped
-  and counted; if none is left the file is rejected. The zero-shot templates
+- `templates` are `prompt_templates` read as the paper's code fills them
+  (Python's `str.format` with the subject): `{}` (or `{0}`) becomes `{subject}`
+  and `{{`/`}}` become `{`/`}`. A template without exactly one such slot (or
+  with another field, `{x}`, or already holding `{subject}`) is skipped and
+  counted; if none is left the file is rejected. The zero-shot templates
   (`prompt_templates_zs`) are not kept: the suite format has no field for them.
 - Strings are decoded from double-escaped unicode: a literal `\\u00ed` (with its
   backslash) becomes `í`, and an escaped surrogate pair becomes one character.
@@ -59,7 +61,6 @@ from factcheck.types import RESERVED_MARKS
 CATEGORIES = ("factual", "linguistic", "commonsense", "bias")
 # Output file names are `<snake_case(name)>.json`; most file systems allow 255 bytes per name.
 MAX_FILE_STEM = 120
-PAPER_PLACEHOLDER = "{}"
 
 # A high+low surrogate pair first (it stands for one character), then any single escape.
 _UNICODE_ESCAPE = re.compile(
@@ -230,15 +231,13 @@ def convert_document(document: Any, source: str | Path, source_label: str | None
             template = decode_escapes(raw).strip()
         except ValueError:
             template = ""
-        # Exactly one slot, and no pre-existing {subject} that would make two after conversion.
-        usable = template.count(PAPER_PLACEHOLDER) == 1 and PLACEHOLDER not in template and not _CONTROL.search(template)
-        converted = template.replace(PAPER_PLACEHOLDER, PLACEHOLDER)
-        if not usable or converted in templates:
+        converted = _as_the_paper_fills_it(template)
+        if converted is None or _CONTROL.search(converted) or converted in templates:
             skipped += 1
             continue
         templates.append(converted)
     if not templates:
-        raise ImportFormatError(source, [("/prompt_templates", "no template holds the '{}' placeholder exactly once")])
+        raise ImportFormatError(source, [("/prompt_templates", "no template holds the '{}' placeholder exactly once (and no other field)")])
 
     result = ImportResult(
         source=source,
@@ -303,6 +302,23 @@ def _input_pointer(suite_pointer: str, result: ImportResult) -> str:
     if len(parts) >= 2 and parts[1] == "templates":
         return "/prompt_templates"
     return suite_pointer
+
+
+def _as_the_paper_fills_it(template: str) -> str | None:
+    """The paper's template as a suite's: Python's str.format reads it there, so `{}` or `{0}` is the subject's slot and
+    `{{` a brace ("The {{y}} of {} is" asks "The {y} of France is"). None where it has no slot, more than one, another
+    field (`{x}`, which the paper's code could not fill), or a `{subject}` that would make a second slot."""
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:  # a brace that opens or closes nothing
+        return None
+    fields = [(name, spec, conversion) for _, name, spec, conversion in parts if name is not None]
+    if fields != [("", "", None)] and fields != [("0", "", None)]:
+        return None
+    converted = "".join(literal + (PLACEHOLDER if name is not None else "") for literal, name, _, _ in parts)
+    return converted if converted.count(PLACEHOLDER) == 1 else None
 
 
 def _import_one(source: Path, label: str, out_dir: Path, force: bool, claimed: dict[Path, Path],

@@ -839,23 +839,24 @@ _ENGLISH_QUALIFIERS = ("or either nor neither alternatively alternative otherwis
                        "correction corrected revised disregard kidding instead rather "
                        "but though although however whereas except unless yet nevertheless admittedly despite "
                        "approximately approximate approx roughly circa estimated estimate thereabouts").split()
-_ENGLISH_QUALIFYING_PHRASES = (r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect"
-                               r"|presume|imagine|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)",
-                               r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
-                               r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"my\sbad", r"make\sthat", r"strike\sthat",
-                               r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid",
-                               r"low\sconfidence", r"confidence:\s?low", r"needs\schecking", r"to\sbe\sconfirmed", r"off\sby",
-                               r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"cf\.",
-                               r"also\s(?:given|cited|proposed|suggested|reported|listed|dated)",
-                               r"(?:several|many|most|other)\s(?:sources|historians|scholars|accounts|estimates|experts)",
-                               r"hold\son", r"scratch\sthat", r"(?:est|ca|prob|approx|alt)\.", r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"about(?=\W*$)",
-                               r"is\s(?:the\s)?correct|correct\sanswer|is\smore\s(?:plausible|likely|accurate)",
-                               r"if\syou\scount", r"older\s(?:sources|accounts)", r"\d+\s?%\ssure",
-                               r"second\sthought", r"stand\scorrected", r"at\s(?:least|most)",
-                               r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite"
-                               r"|prefer|favou?r|count|list|propose|sources|accounts|estimates)",
-                               r"according\sto\s(?:some|others)",
-                               r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)")
+_ENGLISH_QUALIFYING_PHRASES = (
+    r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
+    r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\d+\s?%\ssure",
+    r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
+    r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
+    r"to\sbe\sconfirmed", r"(?:est|ca|prob|approx|alt)\.", r"about(?=\W*$)", r"cf\.", r"at\s(?:least|most)",
+    # Corrections.
+    r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
+    r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
+    r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"is\s(?:the\s)?correct|correct\sanswer|is\smore\s(?:plausible|likely|accurate)",
+    # Other sources, other counts.
+    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count"
+    r"|list|propose|sources|accounts|estimates)",
+    r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
+    r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
+    r"(?:several|many|most|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
+    r"also\s(?:given|cited|proposed|suggested|reported|listed|dated)", r"if\syou\scount",
+    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non pas não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
                      "aber mais pero но але maar ma però porém pourtant cependant jedoch aunque хотя однако "
@@ -880,13 +881,15 @@ _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作)|还是|可
                         r"|更正|但是|不过|然而|不确定|估计|似乎|据说|说不定|存疑|应该|±|\+/-|かもしれ|たぶん|多分|おそらく|と思|でしょう|だろう"
                         r"|違い|すみません|でも|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|じゃな|ではな|틀렸|ไม่ใช่|หรือ|อาจจะ"
                         # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
-                        # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an arrow to another answer ("1968 → 1969").
+                        # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an
+                        # arrow to another answer ("1968 → 1969").
                         r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);")
 _QUALIFIER = re.compile(r"(?<![\w'’-])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
                         + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + r")|may)(?![\w'’-])"
                         # Spanish and Italian "o" only between spaces: "80 y.o." is no "or".
                         + r"|(?<=\s)[oó](?=\s)|n['’]t(?!\w)|\?|？|" + _UNSPACED_QUALIFIERS)
 _NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
+_BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
 # Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1".
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
                            r"|\bnon\sseulement\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b)")
@@ -898,12 +901,14 @@ _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|
 
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
-    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in ("Lu", "Lt", "Lo", "Nd", "Sc"):
+    # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
+    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER:
         rest = rest[against.end() :]
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
     for found in _QUALIFIER.finditer(_NO_QUALIFIER.sub(" ", rest)):
         # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
-        if not (_NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or "'" in found.group() or "’" in found.group())):
+        agreeing = _NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or re.search("['’]", found.group()))
+        if not agreeing:
             return found.group()
     return None

@@ -459,7 +459,7 @@ class FactcheckRun:
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
-        self._unread_and_deselected = False  # a suite that could not be read was left out by a selection
+        self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
@@ -753,11 +753,15 @@ class FactcheckRun:
         named anyway, and the run's reports are marked incomplete, as when it is selected."""
         for item in items:
             if isinstance(item, BadSuiteItem):
-                name = _relative(item.path, self.config.rootpath)
-                self._invalid_suites.add(name)
-                self._unread_and_deselected = True
                 problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
-                self._output_lines.append((f"factcheck: {name} cannot be read, and the selection left it out: {problem}", True))
+                self._unread_but_deselected(_relative(item.path, self.config.rootpath), problem)
+
+    def _unread_but_deselected(self, name: str, problem: str) -> None:
+        if name not in self._unread_and_deselected:  # under xdist, every worker says so
+            self._unread_and_deselected[name] = problem
+            self._invalid_suites.add(name)
+            self._facts_selected = True
+            self._output_lines.append((f"factcheck: {name} cannot be read, and the selection left it out: {problem}", True))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
@@ -769,7 +773,7 @@ class FactcheckRun:
             raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
         # A suite that cannot be read counts as selected, also where a selection left it out: its facts give no result.
-        self._facts_selected = self._unread_and_deselected or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
+        self._facts_selected = bool(self._unread_and_deselected) or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):
@@ -843,6 +847,8 @@ class FactcheckRun:
         problem = f"worker {name} crashed ({error}): the facts it had run are missing"
         if error is not None and problem not in self._worker_problems:
             self._worker_problems.append(problem)
+        for name, problem in json.loads(getattr(node, "workeroutput", {}).get("factcheck_unread") or "{}").items():
+            self._unread_but_deselected(name, problem)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
             try:
@@ -869,6 +875,8 @@ class FactcheckRun:
             summary = self.run_summary()
             if summary is not None:
                 self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
+            if self._unread_and_deselected:  # the controller collects nothing: it learns of them here
+                self.config.workeroutput["factcheck_unread"] = json.dumps(self._unread_and_deselected)
             return
         try:
             self._finish_session(session, exitstatus)

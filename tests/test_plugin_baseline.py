@@ -617,3 +617,8 @@ def test_a_suite_that_cannot_be_read_is_named_and_marks_the_run_incomplete_thoug
     result = run(project, "suites", "-m", "x", "--factcheck-report=r.json")
     assert "suites/broken.json cannot be read, and the selection left it out" in result.stdout.str()
     assert not (project.path / "r.json").exists()
+    # Under xdist the workers collect and deselect: the controller is told, and says it once.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2", "-k", "France",
+                                          "--factcheck-report=r.json")
+    assert result.stdout.str().count("suites/broken.json cannot be read, and the selection left it out") == 1, result.stdout.str()[-3000:]
+    assert "could not be read: suites/broken.json" in json.loads((project.path / "r.json").read_text(encoding="utf-8"))["incomplete"]

@@ -747,7 +747,6 @@ class FactcheckRun:
                             f"{settings.require}") + " in the baseline; if it passes, it is fixed: re-record the baseline",
                 ))
 
-    @pytest.hookimpl(trylast=True)  # on an xdist worker, after the worker sent its collection to the controller
     def pytest_deselected(self, items) -> None:
         """A suite that cannot be read has no facts a selection (-k, -m) could match, so its item is left out: it is
         named anyway, and the run's reports are marked incomplete, as when it is selected."""
@@ -763,6 +762,7 @@ class FactcheckRun:
             self._facts_selected = True
             self._output_lines.append((f"factcheck: {name} cannot be read, and the selection left it out: {problem}", True))
 
+    @pytest.hookimpl(trylast=True)  # on an xdist worker, after the worker sent its collection to the controller
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Which facts of each relation this run asks (after -k, -m, node ids and deselection by other plugins): only
         those are computed where the verdicts allow it (FactcheckSession.run)."""

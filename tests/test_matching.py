@@ -687,3 +687,20 @@ def test_an_at_sign_a_backslash_or_a_tilde_glued_between_words_makes_another_wor
     for generated in (" Paris@Lyon", " Paris\\Lyon", " Paris~Lyon"):
         assert matching_answer(generated, ["Paris"]) is None, generated
     assert matching_answer(" Paris~", ["Paris"]) == "Paris" and matching_answer(" Paris @ noon", ["Paris"]) == "Paris"
+
+
+def test_the_benign_prose_pass_ordinary_descriptions_after_an_answer_are_no_qualifiers():
+    # From an outside review of plain prose that the closed list had marked qualified.
+    for generated, answer in ((" महात्मा गांधी ने नमक सत्याग्रह किया।", "महात्मा गांधी"),  # "या" inside a past tense
+                              (" Portland, OR", "Portland"), (" Boston, MA.", "Boston"),  # state abbreviations
+                              (" Mercury, which has no moons.", "Mercury"), (" Peter Pan, the boy who never grew up", "Peter Pan"),
+                              (" The Colosseum, which could hold 50,000 people", "The Colosseum"),
+                              (" Tokyo, with an estimated 37 million residents", "Tokyo"), (" Harvard (est. 1636)", "Harvard"),
+                              (" Paris. I hope this helps!", "Paris"), (" Paris. Anything else you'd like to know?", "Paris"),
+                              (" Mumbai, otherwise known as Bombay", "Mumbai"), (" 東京は今でも日本の首都です", "東京"),
+                              (" Berlin, nicht nur die Hauptstadt", "Berlin"), (" Madrid, no solo la capital", "Madrid")):
+        assert matching_answer(generated, [answer]) == answer, generated
+    # Their near neighbours that do qualify: a denial with a copula, a hedged amount, a question about the answer.
+    for generated, answer in ((" Sydney, which is not the capital", "Sydney"), (" 1450 (est.)", "1450"),
+                              (" Paris?", "Paris"), (" Paris, I hope.", "Paris"), (" दिल्ली, या मुंबई", "दिल्ली")):
+        assert matching_answer(generated, [answer]) is None, generated

@@ -827,72 +827,86 @@ _LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s(?:rather|more pre
 # after it is not said plainly, so it fails with the word named instead of passing on a guess ("Buzz Aldrin was the
 # second, not the first", "1440 (some sources say 1450)"). English words in any case ("may" only in lower case: "1
 # May"), and other languages' words too.
-_ENGLISH_QUALIFIERS = ("or either nor neither alternatively alternative otherwise versus vs maybe perhaps possibly "
-                       "possible probably probable likely unlikely might could unsure uncertain unclear disputed "
-                       "debated contested unconfirmed unverified questionable dubious doubtful tentative tentatively "
-                       "reportedly allegedly supposedly apparently presumably seemingly purportedly reputedly ostensibly "
-                       "conjectural speculative hopefully guess guessing guessed methinks iirc afaik tbc "
-                       "not no nope nah nay never wrong wrongly incorrect false untrue inaccurate erroneous erroneously "
-                       "error mistake mistaken mistakenly misconception misattribution misattributed myth debunked "
-                       "refuted disproven disproved outdated typo erratum "
-                       "actually wait sorry apologies apologise apologize oops whoops pardon ahem er erm uh um hmm "
-                       "correction corrected revised disregard kidding instead rather "
-                       "but though although however whereas except unless yet nevertheless admittedly despite "
-                       "approximately approximate approx roughly circa estimated estimate thereabouts").split()
+_ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probably probable likely unlikely might could "
+                       "unsure uncertain unclear disputed debated contested unconfirmed unverified questionable dubious "
+                       "doubtful tentative tentatively reportedly allegedly supposedly apparently presumably seemingly "
+                       "purportedly reputedly ostensibly conjectural speculative guess guessing guessed methinks iirc "
+                       "afaik tbc hopefully debunked mistakenly not no nope nah nay never wrong wrongly incorrect false untrue inaccurate erroneous "
+                       "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
+                       "disproved outdated typo erratum actually wait sorry apologies apologise apologize oops whoops "
+                       "pardon ahem erm uh hmm correction corrected revised disregard kidding instead rather "
+                       "but though although however whereas unless nevertheless admittedly").split()
+# Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
+# million residents" and "Stonehenge, built about 3000 BC" describe another number.
+_APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|estimated|estimate|thereabouts"
+                             r"|est\.(?!\s?\d{4})|ca\.|at\s(?:least|most)|about(?=\W*$)|más\so\smenos|environ|env\.|etwa|ungefähr|aproximadamente"
+                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً)(?![\w'’-])|估计|大概|约")
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
-    r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\d+\s?%\ssure",
+    r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
-    r"to\sbe\sconfirmed", r"(?:est|ca|prob|approx|alt)\.", r"about(?=\W*$)", r"cf\.", r"at\s(?:least|most)",
+    r"to\sbe\sconfirmed", r"prob\.", r"cf\.",
     # Corrections.
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
-    r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"is\s(?:the\s)?correct|correct\sanswer|is\smore\s(?:plausible|likely|accurate)",
+    r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"alt\.(?=\s(?-i:[A-Z$€£]))", r"er(?=,)", r"(?<=,\s)yet",
+    r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
+    r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
     r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count"
     r"|list|propose|sources|accounts|estimates)",
     r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
     r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
-    r"(?:several|many|most|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
-    r"also\s(?:given|cited|proposed|suggested|reported|listed|dated)", r"if\syou\scount",
+    r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
+    r"also\s(?:given|cited|proposed|suggested|reported|dated)", r"if\syou\scount",
+    r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
     r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
-                     "nicht nein kein keine non pas não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
-                     "aber mais pero но але maar ma però porém pourtant cependant jedoch aunque хотя однако "
-                     "peut-être vielleicht возможно может talvez forse quizás quizá misschien kanske może eventuell "
+                     "nicht nein kein keine non não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
+                     "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако "
+                     "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
                      "probablement vraisemblablement apparemment wahrscheinlich vermutlich möglicherweise angeblich "
                      "probablemente posiblemente probabilmente provavelmente наверное вероятно кажется по-моему якобы "
-                     "plutôt eher anzi cioè точнее вернее environ env etwa ungefähr aproximadamente примерно "
-                     "приблизительно geschätzt unsicher pardon perdón scusa desculpe verzeihung entschuldigung простите "
+                     "eher anzi cioè точнее вернее unsicher perdón scusa desculpe verzeihung entschuldigung простите "
                      "ой äh quatsch supongo suppongo digo думаю "
-                     "또는 혹은 아니면 아마 아마도 아니 아닌 아닙니다 하지만 죄송합니다 글쎄요 "
-                     "أو او يا لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً تقريبا تقريباً "
-                     "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु मगर गलत संभवतः "
-                     "creo credo penso acho").split()
+                     "또는 혹은 아니면 아마 아마도 아니 아닙니다 하지만 죄송합니다 글쎄요 "
+                     "أو او لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً "
+                     "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु गलत संभवतः "
+                     "creo credo penso acho मगर").split()
 # Written as the generated text is read (compatible forms: Hindi's nukta letters, Arabic's presentation forms).
 _OTHER_QUALIFIERS = [compatible(word) for word in _OTHER_QUALIFIERS]
 _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si\sje\sne\sm['’]abuse|sauf\serreur|à\svérifier"
                              r"|ich\sglaube|glaube\sich|ich\sdenke|denke\sich|ich\smeine|schätze\sich|tal\svez|a\slo\smejor"
                              r"|mejor\sdicho|sin\sembargo|en\steoría|quer\sdizer|то\sесть|вроде\sбы|я\sдумаю|sans\sdoute|à\sce\squ['’]il\sparaît"
+                             r"|может\sбыть|może\sbyć"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
-_UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作)|还是|可能|也许|或许|大概|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
-                        r"|更正|但是|不过|然而|不确定|估计|似乎|据说|说不定|存疑|应该|±|\+/-|かもしれ|たぶん|多分|おそらく|と思|でしょう|だろう"
-                        r"|違い|すみません|でも|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|じゃな|ではな|틀렸|ไม่ใช่|หรือ|อาจจะ"
+_UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
+                        r"|更正|但是|不过|然而|不确定|似乎|据说|说不定|存疑|应该是吧|估计是|大概(?=[。，,.]|$)|±|\+/-|かも(?=しれ|[。\s]|$)|たぶん|多分(?!に)|おそらく|と思|でしょう|だろう"
+                        r"|違います|すみません|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|じゃな|ではな|틀렸|ไม่ใช่|หรือ(?!ที่รู้จัก)|อาจจะ"
                         # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
                         # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an
                         # arrow to another answer ("1968 → 1969").
                         r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);")
-_QUALIFIER = re.compile(r"(?<![\w'’-])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
-                        + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + r")|may)(?![\w'’-])"
-                        # Spanish and Italian "o" only between spaces: "80 y.o." is no "or".
-                        + r"|(?<=\s)[oó](?=\s)|n['’]t(?!\w)|\?|？|" + _UNSPACED_QUALIFIERS)
+# A word's edges: letters, digits, apostrophes and hyphens, and the marks that Indic, Thai and Arabic letters carry
+# ("किया", a past tense, holds no "या", "or").
+_IN_A_WORD = r"\w'’\-\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0900-\u0963\u0966-\u0dff\u0e31-\u0e4e"  # not the danda
+_QUALIFIER = re.compile(rf"(?<![{_IN_A_WORD}])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
+                        + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + rf")|may)(?![{_IN_A_WORD}])"
+                        + r"|n['’]t(?!\w)|[?？]|" + _UNSPACED_QUALIFIERS)
 _NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
 _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
-# Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1".
+# Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1", "otherwise known as", a
+# modal or a negation in a relative clause that describes the answer ("which could hold 50,000", "which has no moons",
+# "who never grew up"; "which is not the capital" denies it), and their like in other languages.
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
-                           r"|\bnon\sseulement\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b)")
+                           r"|\b(?:which|who|that|where|whose)\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
+                           r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
+                           r"|\botherwise\sknown\b|\b(?:which|who|that|where|it|he|she|they)\s(?:could|may|might)\b"
+                           r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
+                           r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
+                           r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
 # hottest", "Paris instead of Lyon", "Москва, а не Петербург", "Madrid y no Barcelona".
 _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
@@ -906,7 +920,14 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         rest = rest[against.end() :]
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
-    for found in _QUALIFIER.finditer(_NO_QUALIFIER.sub(" ", rest)):
+    rest = _NO_QUALIFIER.sub(" ", rest)
+    if re.search(r"\d", answer) and (approximation := _APPROXIMATIONS.search(rest)):
+        return approximation.group()
+    for found in _QUALIFIER.finditer(rest):
+        if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():
+            continue  # an abbreviation: "Portland, OR", "Boston, MA"
+        if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]):
+            continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
         agreeing = _NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or re.search("['’]", found.group()))
         if not agreeing:

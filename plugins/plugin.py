@@ -911,8 +911,7 @@ class FactcheckRun:
         # is missed only if it would be whatever they say, and met only if it would be however they fail.
         with_minimum = {relation.relation_id: relation for relation in summary.relations if relation.min_accuracy is not None}
         thresholds = {relation_id: relation.min_accuracy for relation_id, relation in with_minimum.items()}
-        unchecked = {relation_id: len(relation.suite_facts) - len(relation.subjects_asked & {s for s, _ in relation.suite_facts})
-                     for relation_id, relation in with_minimum.items()}
+        unchecked = {relation_id: relation.facts_not_checked for relation_id, relation in with_minimum.items()}
         self.threshold_failures = threshold_failures(summary.results, thresholds, unchecked)
         self._unchecked_for_thresholds = unchecked
         self.thresholds_not_judged = [with_minimum[relation_id] for relation_id in thresholds_undecided(summary.results, thresholds, unchecked)]

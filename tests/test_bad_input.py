@@ -608,63 +608,69 @@ def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_t
     assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
 
 
-@pytest.mark.parametrize("block_count", [3000, 1])
-def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tmp_path, block_count, monkeypatch):
+def _small_gguf(path, block_count: int, blocks: int, add_metadata=lambda writer: None):
+    """A GGUF file of `blocks` blocks' norm weights whose header claims `block_count`, with more metadata added."""
     import numpy as np
     from gguf import GGUFWriter
-    from transformers import AutoModelForCausalLM
 
-    from factcheck.model.language_model import ModelLoadError, load_model
-
-    # 3,000 blocks claimed for 2 took transformers minutes to hours; 1 would drop a block silently.
-    path = tmp_path / "model.gguf"
     writer = GGUFWriter(str(path), "llama")
     writer.add_block_count(block_count)
-    for block in range(2):
+    add_metadata(writer)
+    for block in range(blocks):
         writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(4, dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return path
+
+
+@pytest.mark.parametrize("block_count", [3000, 1])
+def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tmp_path, block_count, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # 3,000 blocks claimed for 2 took transformers minutes to hours; 1 would drop a block silently.
+    path = _small_gguf(tmp_path / "model.gguf", block_count, blocks=2)
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
     with pytest.raises(ModelLoadError, match=rf"llama.block_count is {block_count}, and its tensors hold 2 blocks"):
         load_model(str(path))
 
 
 def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp_path, monkeypatch):
-    import numpy as np
-    from gguf import GGUFWriter
     from transformers import AutoModelForCausalLM
 
     from factcheck.model.language_model import ModelLoadError, load_model
 
+    def a_lying_end_of_sequence(writer):
+        writer.add_token_list(["<s>", "a", "b"])
+        writer.add_eos_token_id(4000000000)
+
     # An end-of-sequence id past the vocabulary failed in the tokenizer's build and was blamed on the weights.
-    path = tmp_path / "model.gguf"
-    writer = GGUFWriter(str(path), "llama")
-    writer.add_block_count(1)
-    writer.add_token_list(["<s>", "a", "b"])
-    writer.add_eos_token_id(4000000000)
-    writer.add_tensor("blk.0.attn_norm.weight", np.ones(4, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    path = _small_gguf(tmp_path / "model.gguf", 1, blocks=1, add_metadata=a_lying_end_of_sequence)
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
     with pytest.raises(ModelLoadError, match=r"tokenizer.ggml.eos_token_id is 4000000000, and its vocabulary "
                                              r"\(tokenizer.ggml.tokens\) holds 3 tokens"):
         load_model(str(path))
 
 
+def _tiny_model_with(tmp_path, tiny_llama_folder, name: str, **fields):
+    """A copy of the tiny model whose JSON file `name` has `fields` set."""
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    document = json.loads((folder / name).read_text(encoding="utf-8"))
+    (folder / name).write_text(json.dumps({**document, **fields}), encoding="utf-8")
+    return folder
+
+
 def test_weights_of_more_blocks_than_the_config_asks_for_are_refused(tmp_path, tiny_llama_folder):
     from factcheck.model.language_model import ModelLoadError, load_model
 
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_llama_folder, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["num_hidden_layers"] -= 1  # transformers drops the last block's weights with a log line
-    (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match=rf"its weights hold blocks up to {config['num_hidden_layers']} and its config "
-                                             rf"asks for {config['num_hidden_layers']}"):
+    held = json.loads((tiny_llama_folder / "config.json").read_text())["num_hidden_layers"]
+    # One block fewer: transformers drops the last block's weights with a log line.
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "config.json", num_hidden_layers=held - 1)
+    with pytest.raises(ModelLoadError, match=rf"its weights hold blocks up to {held - 1} and its config asks for {held - 1}"):
         load_model(str(folder))
 
 
@@ -755,10 +761,7 @@ def test_a_special_token_the_vocabulary_lacks_is_refused_at_load(tmp_path, tiny_
     from factcheck.model.language_model import ModelLoadError, load_model
 
     # A bos_token that is no token of the vocabulary is added past the embedding rows: every prompt failed.
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_llama_folder, folder)
-    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "bos_token": "<no-such-token>"}), encoding="utf-8")
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "tokenizer_config.json", bos_token="<no-such-token>")
     with pytest.raises(ModelLoadError, match=r"its bos_token '<no-such-token>' is not in its vocabulary \(id \d+, past the "
                                              r"\d+ tokens its weights embed\).*set bos_token in tokenizer_config.json"):
         load_model(str(folder))
@@ -770,10 +773,7 @@ def test_a_config_field_transformers_rejects_is_named_not_blamed_on_the_tokenize
                                                                                                field, value):
     from factcheck.model.language_model import ModelLoadError, load_model
 
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_llama_folder, folder)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    (folder / "config.json").write_text(json.dumps({**config, field: value}), encoding="utf-8")
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "config.json", **{field: value})
     with pytest.raises(ModelLoadError, match=r"its config.json cannot be used \(.+\); fix the field it names") as caught:
         load_model(str(folder))
     assert "tokenizer" not in str(caught.value) and "damaged" not in str(caught.value)

@@ -141,6 +141,11 @@ class RelationSummary:
     def subjects_asked(self) -> set[str]:
         return {result.subject for result in self.results}
 
+    @property
+    def facts_not_checked(self) -> int:
+        """How many of the suite's facts this run did not check (a selection, a skip; 0 where they are not known)."""
+        return len({subject for subject, _ in self.suite_facts} - self.subjects_asked)
+
     def suite_entry(self) -> dict[str, object]:
         """What the baseline and the comparison keep of the suite: its content, and the settings its prompts were
         asked with wherever they came from (the command line and the ini file too), since they shape its verdicts."""

@@ -671,7 +671,8 @@ _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?|\s[-\u2013]\s|,
                     r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫|作|译|写作|拼作)")
 _SLASH = re.compile(r"\s?/\s?")
 _ANOTHER_ANSWER_ASKED = re.compile(r"(?:\?\s|\.{3}\s?|…\s?|\s\()([^?!.,;:()]+)\?")
-_NARROWED_DOWN = re.compile(r",? or (?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact)),? (?=[a-z])")
+_NARROWING = r"(?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact))"
+_NARROWED_DOWN = re.compile(r",? or " + _NARROWING + r",? (?=[a-z])")
 # Read in the written text: a pause, then a word that takes back what came before it.
 _CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
                          # One or more words that take it back: "Wait, actually", "Oops, I mean", "Wait, no."
@@ -819,8 +820,7 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
 
 
 # An "or" that renames, glosses or narrows the answer down (judged above), with its "rather": left out of the qualifiers.
-_LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s(?:rather|more precisely|more exactly|more specifically"
-                         r"|to be (?:precise|exact)),?)?")
+_LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s" + _NARROWING + ",?)?")
 # A closed list of the words that qualify an answer anywhere after it on its line: another answer offered ("or"), a
 # doubt ("maybe", "I think", "some say"), a denial or correction ("not", "actually", "sorry"), a contrast ("but") or a
 # question. The rules above read the shapes they know; whatever they let through, an answer with one of these words

@@ -520,7 +520,8 @@ def test_a_model_folder_with_a_huge_config_or_tokenizer_file_is_refused_before_r
         load_model(str(folder))
 
 
-def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_started_at_random(tmp_path, tiny_llama_folder):
+def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_started_at_random(tmp_path, tiny_llama_folder, capfd,
+                                                                                            caplog):
     from factcheck.model.language_model import ModelLoadError, load_model
 
     from safetensors.torch import load_file, save_file
@@ -533,6 +534,7 @@ def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_starte
     with pytest.raises(ModelLoadError, match=r"its weights lack 1 parameter\(s\) that its config.json asks for "
                                              r"\(model\.norm\.weight\).*num_hidden_layers"):
         load_model(str(folder))
+    assert "LOAD REPORT" not in capfd.readouterr().err + caplog.text  # transformers' table of it, above the message, was noise
     # One block more than the weights hold is said before the model is built.
     shutil.rmtree(folder)
     shutil.copytree(tiny_llama_folder, folder)
@@ -786,3 +788,51 @@ def test_a_gguf_file_named_in_capitals_is_read_as_one(tmp_path):
     upper.write_bytes(b"not gguf")
     with pytest.raises(ModelLoadError, match="does not start with the GGUF magic bytes"):  # not "a file, not a model folder"
         load_model(str(upper))
+
+
+def _unreachable(*args, **kwargs):
+    raise OSError("Name or service not known")
+
+
+def test_a_hub_id_with_no_network_is_refused_at_once_naming_the_local_hub_cache(tmp_path, monkeypatch):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    monkeypatch.setattr("socket.create_connection", _unreachable)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ModelLoadError, match=r"the hub \(https://huggingface.co\) cannot be reached from here and the "
+                                             r"model is not in the local hub cache"):
+        load_model("someorg/nosuchmodel")  # said at once: transformers' own retries took a minute or more
+
+
+def test_a_hub_id_in_the_local_hub_cache_loads_with_no_network(tmp_path, monkeypatch, tiny_llama_folder):
+    import huggingface_hub.constants
+    from factcheck.model.language_model import load_model
+
+    snapshot = tmp_path / "hub" / "models--someorg--tiny" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_llama_folder, snapshot)
+    (tmp_path / "hub" / "models--someorg--tiny" / "refs").mkdir()
+    (tmp_path / "hub" / "models--someorg--tiny" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr("socket.create_connection", _unreachable)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    model = load_model("someorg/tiny")
+    assert model.name == "someorg/tiny" and model.num_layers == 2
+
+
+def test_transformers_load_report_is_shown_for_a_model_that_loads(tmp_path, tiny_llama_folder, caplog):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from factcheck.model.language_model import load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    weights["extra_head.weight"] = torch.zeros(2, 2)  # a key no parameter takes, and no block: the model loads
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    load_model(str(folder))
+    report = caplog.text
+    assert "LOAD REPORT" in report and "extra_head.weight" in report

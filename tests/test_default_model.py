@@ -405,7 +405,8 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
     assert all(torch.equal(converted[name], plain[name]) for name in converted)
 
 
-@pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown"])
+@pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown",
+                                    "bytes changed in place"])
 def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     from factcheck.cache import FactcheckWarning
 
@@ -417,9 +418,13 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
         (folder / "config.json").write_text('{"model_type": "llama", ')
     elif damage == "a file removed":  # the chat template: the folder would load, and chat prompts fail for no reason
         (folder / "tokenizer_config.json").unlink()
-    else:
+    elif damage == "a file grown":
         with (folder / "generation_config.json").open("a") as file:
             file.write(" ")
+    else:  # the size kept: other weights under the same name and fingerprint
+        with (folder / "model.safetensors").open("r+b") as file:
+            file.seek(-4, os.SEEK_END)
+            file.write(b"\x7f\x7f\x7f\x7f")
     with pytest.warns(FactcheckWarning, match="converted default model in .* is damaged .*converting it again"):
         model = load_model()
     assert fake_wheel["conversions"] == 2 and model.num_layers == 2
@@ -489,3 +494,12 @@ def test_a_folder_named_like_the_default_model_is_said_not_loaded(fake_wheel, tm
     with pytest.warns(FactcheckWarning, match=r"'smollm2' names the embedded default model, not the 'smollm2' here; give it as ./smollm2"):
         model = load_model("smollm2")
     assert model.name == default_model.DEFAULT_MODEL_NAME
+
+
+def test_a_converted_model_touched_but_not_changed_loads_and_its_check_is_kept(fake_wheel):
+    folder = default_model.converted_folder()
+    weights = folder / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # a restored cache's times
+    assert load_model().num_layers == 2 and fake_wheel["conversions"] == 1
+    marker = json.loads((folder / default_model.MARKER_FILE).read_text())
+    assert marker["contents"]["model.safetensors"]["mtime_ns"] == weights.stat().st_mtime_ns  # no digest next time

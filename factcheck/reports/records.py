@@ -300,8 +300,8 @@ class FactRecord:
             f"  generated  : {o.generated!r}  -> generation {'PASS' if o.generation_pass else 'FAIL'}"
             + ("  (cut by the token limit where the answer could go on: raise --factcheck-max-new-tokens)"
                if o.cut_may_hide_the_answer and not o.generation_pass else "")
-            + (f"  (qualified by {qualifying!r} after the answer: an answer followed by a doubt, a correction, a contrast or "
-               "a question is not said)" if qualifying else "")
+            + (f"  (qualified by {qualifying!r} after the answer: an answer followed by another answer, a doubt, a correction, "
+               "a contrast or a question is not said)" if qualifying else "")
             + (f"  (names {later!r} later, not as its answer: generation judges the answer the text begins with)"
                if not o.generation_pass and not o.cut_may_hide_the_answer and not qualifying
                and (later := answer_named_later(o.generated, o.fact.answers)) else ""),

@@ -107,10 +107,10 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
     # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
-    # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79." and "H 1." a symbol and its atomic
-    # number, `_continues_the_name`'s caller says).
+    # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79", "Au 79." and "H 1" a symbol of one
+    # or two letters and its atomic number).
     if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
-        return not (len(answer.strip()) <= 2 and re.match(r" \d+\.", rest))
+        return len(answer.strip()) > 2
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
     # "Paris: The City of Light" names no Paris; "Paris: the capital of France" and "Tokyo: Japan's capital" do).
     if (subtitle := re.match(r": ([^.,;!?()]+)", rest)) and _in_title_case(re.split(r"\s[-\u2013\u2014]\s", subtitle.group(1))[0]):
@@ -157,9 +157,14 @@ _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|Ther
                                  r"|Cuban|Kenyan|Ugandan|Tanzanian|Ghanaian|Nigerien|Malawian|Zambian|Rwandan|Sudanese|Ancient|New\sZealand"
                                  r"|American|British|Canadian|Chinese|Japanese|Korean|Indian|Australian|Italian|Spanish|French|English"
                                  r"|Irish|Scottish|Dutch|Polish|Russian|Austrian|Hungarian|Czech|Danish|Swedish|Norwegian|Finnish"
-                                 r"|Portuguese|Brazilian|Mexican|Egyptian|Iranian|Persian|Turkish|Belgian|Ukrainian|Romanian)"
+                                 r"|Portuguese|Brazilian|Mexican|Egyptian|Iranian|Persian|Turkish|Belgian|Ukrainian|Romanian"
+                                 r"|Omani|Kuwaiti|Bangladeshi|Qatari|Yemeni|Emirati|Bahraini|Somali|Azerbaijani)"
                                  # ... also compound: "German-born", "German-American".
-                                 r"(?:-[A-Z]?[a-z]+)?(?!\w)|[A-Z][a-z]+(?:ish|ese|ian|ean|can|ch)(?!\w)|\w+['\u2019]s(?!\w)")
+                                 r"(?:-[A-Z]?[a-z]+)?(?!\w)"
+                                 # "South American", "East African"; a possessive of one or two words: "Japan's capital",
+                                 # "South America's largest country", "Frank Herbert's novel".
+                                 r"|(?:(?:North|South|East|West|Central|Latin|Southeast|Southern|Northern|Eastern|Western)\s)?"
+                                 r"[A-Z][a-z]+(?:ish|ese|ian|ean|can|ch)(?!\w)|(?:[A-Z][\w.]*\s)?\w+['\u2019]s(?!\w)")
 # German prepositions that are also name particles ("Frankfurt am Main", "Rothenburg ob der Tauber") before the common
 # nouns that follow them in a sentence: a time, a season, a part of a place.
 _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
@@ -850,7 +855,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     # Corrections.
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
-    r"update:", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"alt\.(?=\s(?-i:[A-Z$€£]))", r"er(?=,)", r"(?<=,\s)yet",
+    r"update:", r"edit:", r"err(?=,)", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"alt\.(?=\s(?-i:[A-Z$€£]))", r"er(?=,)", r"(?<=,\s)yet",
     r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
     r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
@@ -873,13 +878,13 @@ _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya ata
                      "또는 혹은 아니면 아마 아마도 아니 아닙니다 하지만 죄송합니다 글쎄요 "
                      "أو او لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً "
                      "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु गलत संभवतः "
-                     "creo credo penso acho मगर").split()
+                     "creo credo penso acho मगर chyba asi luulen sanırım mungkin мабуть siguro labda شاید").split()
 # Written as the generated text is read (compatible forms: Hindi's nukta letters, Arabic's presentation forms).
 _OTHER_QUALIFIERS = [compatible(word) for word in _OTHER_QUALIFIERS]
 _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si\sje\sne\sm['’]abuse|sauf\serreur|à\svérifier"
                              r"|ich\sglaube|glaube\sich|ich\sdenke|denke\sich|ich\smeine|schätze\sich|tal\svez|a\slo\smejor"
                              r"|mejor\sdicho|sin\sembargo|en\steoría|quer\sdizer|то\sесть|вроде\sбы|я\sдумаю|sans\sdoute|à\sce\squ['’]il\sparaît"
-                             r"|может\sбыть|może\sbyć"
+                             r"|может\sбыть|może\sbyć|tror\sjag|tror\sjeg|azt\shiszem|có\slẽ|denk\sik|ik\sdenk"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
 _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
@@ -913,8 +918,69 @@ _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|
                                   r"(?:not|no|non|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s")
 
 
+# Titles before a name, whose full stop ends no sentence: "Dr. No".
+_TITLE_BEFORE_A_NAME = re.compile(r"(?<!\w)(?:Dr|Mr|Mrs|Ms|Mme|St|Ste|Mt|Ft|Sr|Jr|Prof|Gen|Col|Capt|Lt|Sgt|Rev|Hon|Gov|Sen|Rep)\.\s$")
+
+
+def _inside_a_name(rest: str, start: int) -> bool:
+    """Whether the list word at rest[start:] is written with a capital inside a sentence, right after another word:
+    then it is part of a name or a title ("Love Actually", "Dan Rather", "Don't Look Back in Anger", "the Oder River",
+    "Dr. No"), not a qualifier ("Paris. Actually, Lyon", "Paris, Not Lyon" and "PARIS OR LYON" still qualify)."""
+    if not _is_word_char(rest[start]):
+        return False  # a mark: "France?" asks
+    end = start  # the match's first word, whole: "Don't" for "n't", "I" for "I believe"
+    while start > 0 and (_is_word_char(rest[start - 1]) or rest[start - 1] in "'’"):
+        start -= 1
+    while end < len(rest) and (_is_word_char(rest[end]) or rest[end] in "'’"):
+        end += 1
+    word = rest[start:end]
+    if not (_is_capital(word[:1]) and any(char.islower() for char in word)):
+        return False
+    before = rest[:start]
+    return bool(re.search(r"[^\W\d_][\w'’]*\s$", before) or _TITLE_BEFORE_A_NAME.search(before))
+
+
+# After an amount or a date, another of its kind listed or as the other end of a range: "1969, 1970", "$5, $6",
+# "50%; 60%", "July 20 – July 24", "20 July to 24 July 1969".
+_LISTED_AFTER = re.compile(r"(?:\s?[,;&]\s?|\s(?:and|to|through|until|till)\s|\s?[-\u2013\u2014]\s?)([^\s,;]+)(?:\s([^\s,;]+))?")
+_AN_AMOUNT = re.compile(r"([^\w\s]?)(\d[\d,.]*\d|\d)(?:\s?(%|[^\W\d]+))?")
+_A_DAY = re.compile(r"\d{1,2}(?:st|nd|rd|th)?")
+
+
+def _another_of_its_kind(rest: str, answer: str) -> str | None:
+    """The amount or date listed right after the amount or date `answer`, other than it; None where none is."""
+    if not (listed := _LISTED_AFTER.match(rest)):
+        return None
+    first, second = listed.group(1).rstrip(".:)"), (listed.group(2) or "").rstrip(".:)")
+    if any(word.lower().rstrip(".,") in MONTHS for word in answer.split()):
+        def month(word: str) -> bool:
+            return word.lower().rstrip(".") in MONTHS
+
+        if (month(first) and _A_DAY.fullmatch(second)) or (_A_DAY.fullmatch(first) and month(second)):
+            return f"{first} {second}"
+        return None
+    if not (amount := _AN_AMOUNT.fullmatch(answer.strip())):
+        return None
+    sign, number, unit = amount.groups()
+    for other in (_AN_AMOUNT.fullmatch(first), _AN_AMOUNT.fullmatch(f"{first} {second}")):
+        if other is None or (other.group(1), other.group(3)) != (sign, unit):
+            continue  # another kind of amount: "1969, 600 million", "5 km, 3 mi" (a restatement, read elsewhere)
+        if other.group(2).replace(",", "") == number.replace(",", ""):
+            return None  # the answer restated
+        if not (sign or unit) and (len(other.group(2).replace(",", "")) != len(number.replace(",", ""))
+                                   or not re.match(r"\s?[,;]", listed.group())
+                                   or second.isalpha() and second.islower() and second not in ("and", "or", "to")):
+            # A bare number beside another size of number, a count of something ("1969, 2000 people"), or joined by
+            # "and" as names are ("2 and 3", "1939 & 1945" name both, and say the first).
+            return None
+        return other.group()
+    return None
+
+
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
+    if listed := _another_of_its_kind(rest, answer):
+        return listed
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
     if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER:
         rest = rest[against.end() :]
@@ -928,6 +994,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             continue  # an abbreviation: "Portland, OR", "Boston, MA"
         if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
+        if _inside_a_name(rest, found.start()):
+            continue
         # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
         agreeing = _NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or re.search("['’]", found.group()))
         if not agreeing:

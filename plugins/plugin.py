@@ -12,7 +12,7 @@ session and the release gate, and its methods are the hooks that need them.
 Installed, this module is imported by every pytest run in the environment, so
 it imports only the standard library, pytest and factcheck's torch-free
 modules; torch, transformers and the model load when the first fact runs
-(never for --help, --collect-only or a run without suites).
+(never for --help, --collect-only, --setup-only or a run without suites).
 """
 
 from __future__ import annotations
@@ -435,6 +435,7 @@ class FactcheckRun:
         # which says it first (a usage error raised on a worker would only crash it, and the controller show none).
         self._worker_refusal: str | None = None
         self._controller_checked_gate = False
+        self._recorded_suite_paths: dict[str, str] | None = None  # relation -> suite path, as the baseline recorded it
         self.threshold_failures: list[tuple[str, float, float]] = []
         self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
         self._unchecked_for_thresholds: dict[str, int] = {}  # relation -> how many of its facts this run did not check
@@ -570,6 +571,31 @@ class FactcheckRun:
         """The suite file that has `relation_id`: `path`, unless another file took it first."""
         return self._relation_files.setdefault(relation_id, path)
 
+    def other_suite_in_the_baseline(self, relation_id: str, path: Path) -> Path | None:
+        """Another suite file, still there, that the baseline recorded `relation_id` from: two packages' `suites`
+        folders, or a draft copy named on the command line, share the id of one relation, and this file would be
+        gated on (or recorded over) that file's facts. None where the recorded file is this one, is gone (a moved
+        suite), or where no baseline names the relation."""
+        if self._recorded_suite_paths is None:
+            self._recorded_suite_paths = {}
+            if self.baseline_path is not None and self.baseline_path.is_file():
+                with contextlib.suppress(BaselineError, OSError):  # said where the baseline is read for the gate
+                    baseline = load_baseline(self.baseline_path)
+                    self._recorded_suite_paths = {relation: info["path"] for relation, info in baseline.suites.items()}
+        recorded = self._recorded_suite_paths.get(relation_id)
+        if not recorded or recorded.strip() == "." or self.baseline_path is None:
+            return None
+        places = [Path(recorded)] if Path(recorded).is_absolute() else [self.baseline_path.parent / recorded,
+                                                                       self.config.rootpath / recorded]
+        found = []
+        for place in places:
+            with contextlib.suppress(OSError):
+                if place.is_file():
+                    if place.samefile(path):
+                        return None
+                    found.append(place)
+        return found[0] if found else None
+
     # ---- hooks -------------------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         settings = self.settings
@@ -689,15 +715,19 @@ class FactcheckRun:
         # A mark of the project's own (a conftest that skips "slow" items, or an xfail with run=False) can keep facts
         # from running: never silently. An xfail in setup means the fact never ran; the baseline's own xfails come
         # from the call.
+        # Only a suite file's items are facts, and only they carry results: a test of the project's own may sit in a
+        # folder named "factcheck" (a keyword then) or record properties of these names for its JUnit entries, and
+        # must not crash the run nor stand in for a fact's outcome.
+        a_fact = report.nodeid.split("::", 1)[0].endswith(".json") and "factcheck" in report.keywords
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
-        if report.skipped and never_ran and "factcheck" in report.keywords:
+        if report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
                 reason = f"xfail, not run: {report.wasxfail.removeprefix('[NOTRUN] ')}"
             else:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self._skipped[reason.removeprefix("Skipped: ")] += 1
-        properties = dict(report.user_properties)
-        if (report.failed and report.when in ("setup", "call") and "factcheck" in report.keywords
+        properties = dict(report.user_properties) if report.nodeid.split("::", 1)[0].endswith(".json") else {}
+        if (report.failed and report.when in ("setup", "call") and a_fact
                 and "factcheck_relation" not in properties):
             # A fact that failed without a result (its relation could not run, a fixture failed): the reports lack it,
             # so they are incomplete, and `factcheck diff` on them must not pass.
@@ -903,7 +933,8 @@ class FactcheckRun:
         self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if (summary is None or not summary.results) and self._facts_selected and not self.config.option.collectonly:
+        checks_facts = not (self.config.option.collectonly or self.config.getoption("setuponly", False))
+        if (summary is None or not summary.results) and self._facts_selected and checks_facts:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
             return
@@ -1191,11 +1222,16 @@ class SuiteFile(pytest.File):
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=SuiteError(self.path, problems))
             return
         taken = run.claim_relation(suite.relation_id, self.path)
-        if taken != self.path:
-            # Only files in no `suites` folder are known by their name alone; two such files cannot share it.
-            error = SuiteError(self.path, [("", f"relation id {suite.relation_id!r} is already the suite {taken}; rename one "
-                                                "file, or put suites under a folder named 'suites' (they are then known by "
-                                                "their path below it)")])
+        other = run.other_suite_in_the_baseline(suite.relation_id, self.path) if taken == self.path else None
+        if taken != self.path or other is not None:
+            # Files in no `suites` folder are known by their name alone, others by their path below their innermost
+            # `suites` folder (two packages' suites/capital.json are both 'capital'): two files cannot share it.
+            where = (f"is already the suite {taken}" if taken != self.path else
+                     f"is recorded in the baseline {run.baseline_path} from the suite {other}, which is still there: this "
+                     "file would be gated on that suite's facts, or recorded over them")
+            error = SuiteError(self.path, [("", f"relation id {suite.relation_id!r} (its path below its 'suites' folder, or "
+                                                f"its file name in none) {where}; rename one of the files, or keep one "
+                                                "baseline per folder of suites (--factcheck-baseline)")])
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
             return
         # The file name is the relation's mark (-m country_capital) where it can be one: "a:b" or "1st" cannot be
@@ -1245,6 +1281,8 @@ class FactItem(pytest.Item):
         """The relation's shared work (one batched pass for the facts this run asks, its LRE) runs in the setup of its
         first fact, so that --durations and JUnit (with junit_duration_report = call) charge it once, apart from the facts'
         own checks; its seconds are a property of that fact. A relation that cannot run fails each fact in runtest."""
+        if self.config.getoption("setuponly", False):  # --setup-only, --setup-plan: no fact runs, nothing to compute
+            return
         run = _run(self.config)
         session = run.session
         if session.has_run(self.suite, self.fact_index):

@@ -431,3 +431,21 @@ def test_a_report_of_many_bad_entries_is_refused_without_building_every_error(tm
 
     validator = jsonschema.Draft202012Validator({"type": "array", "items": {"type": "string"}})
     assert len(first_schema_errors(validator, list(range(100_000)))) == 200
+
+
+def test_hashes_fingerprints_and_paths_holding_control_characters_are_refused_naming_the_pointer(tmp_path, capsys):
+    # Printed as they are by the gate and the diff ("content hash ... -> ..."): a forged line and a hiding escape code.
+    candidate = report_file(tmp_path / "candidate.json", CANDIDATE)
+    for where, forged in ((("model", "fingerprint"), "a755bbfd\r\x1b[2K"),
+                          (("suites", "country_capital", "content_hash"), "b5cf0d12\n===== 12 passed in 9.99s =====\x1b[8m"),
+                          (("suites", "country_capital", "path"), "suites/cap\x1b[31m.json")):
+        for make in (baseline_file, report_file):
+            document = json.loads(make(tmp_path / "base.json", BASE).read_text())
+            holder = document
+            for key in where[:-1]:
+                holder = holder[key]
+            holder[where[-1]] = forged
+            (tmp_path / "base.json").write_text(json.dumps(document))
+            code, out, err = run(capsys, tmp_path / "base.json", candidate)
+            assert code == 2 and "/" + "/".join(where) in err and "holds control characters" in err, (where, make, err)
+            assert "\x1b" not in out + err and "passed in" not in out, (where, make)

@@ -140,6 +140,18 @@ def test_collect_only_does_not_load_the_model(project):
     assert "fingerprint=" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("option", ["--setup-only", "--setup-plan"])
+def test_setup_only_and_setup_plan_load_no_model_and_leave_the_reports(project, option):
+    # They run no test: the relations' work in a fact's setup had loaded the model and computed every relation for
+    # nothing, and the earlier run's report was removed as if every fact had been skipped.
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-report=report.json")
+    earlier = (project.path / "report.json").read_text()
+    result = run(project, "suites", option, "--factcheck-model=/nonexistent/model", "--factcheck-report=report.json")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-2000:]
+    assert "fingerprint=" not in result.stdout.str() and "cannot load model" not in result.stdout.str()
+    assert (project.path / "report.json").read_text() == earlier
+
+
 def test_session_fixture_exposes_the_model_to_python_tests(project):
     project.makepyfile(
         test_uses_model="""
@@ -222,7 +234,33 @@ def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clea
     result = run(pytester, "facts", "--factcheck-lre=off")
     out = result.stdout.str()
     assert out.count("::capital[invalid suite]") == 1 and "facts/a/capital.json::capital[France]" in out
-    result.stdout.fnmatch_lines(["*relation id 'capital' is already the suite*capital.json; rename one file*"])
+    result.stdout.fnmatch_lines(["*relation id 'capital' (its path below its 'suites' folder, or its file name in none) is "
+                                 "already the suite*capital.json; rename one of the files*"])
+
+
+def test_a_suite_sharing_the_relation_id_of_another_suite_in_the_baseline_is_refused(pytester, tiny_llama_folder):
+    # Two packages' suites/capital.json are both the relation 'capital'. Run one at a time (a CI job per package) on
+    # one baseline, the second was gated on the first's facts, and recording it dropped the first's facts.
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_baseline = baseline.json\n"
+                     "factcheck_max_new_tokens = 3\n")
+    write_suite(pytester.path / "pkga" / "suites", "capital", facts=CAPITALS[:3])
+    write_suite(pytester.path / "pkgb" / "suites", "capital", facts=CAPITALS[3:6])
+    assert run(pytester, "pkga", "--factcheck-update-baseline", "--factcheck-lre=off").ret == 0
+    recorded = (pytester.path / "baseline.json").read_text()
+    for args in (["pkgb"], ["pkgb", "--factcheck-update-baseline"]):
+        result = run(pytester, *args, "--factcheck-lre=off")
+        assert result.ret == 1
+        result.stdout.fnmatch_lines(["*relation id 'capital'*is recorded in the baseline*baseline.json from the suite "
+                                     "*pkga*suites*capital.json, which is still there*rename one of the files*"])
+        assert "capital[Germany] PASSED" not in result.stdout.str() and "capital[Germany] FAILED" not in result.stdout.str()
+        assert (pytester.path / "baseline.json").read_text() == recorded  # pkga's facts are kept
+    # A draft copy named on the command line is refused alike; the suite itself, and a moved one, run.
+    draft = write_suite(pytester.path / "drafts", "capital", facts=CAPITALS[:2])
+    result = run(pytester, str(draft), "--factcheck-update-baseline", "--factcheck-lre=off")
+    assert result.ret == 1 and (pytester.path / "baseline.json").read_text() == recorded
+    assert run(pytester, "pkga", "--factcheck-lre=off").ret == 0
+    (pytester.path / "pkga" / "suites" / "capital.json").rename(pytester.path / "pkgb" / "suites" / "moved.json")
+    assert "is recorded in the baseline" not in run(pytester, str(draft), "--factcheck-lre=off").stdout.str()
 
 
 def test_a_layer_beyond_the_models_depth_is_one_clear_message_per_fact_and_runs_once(project, monkeypatch):
@@ -728,3 +766,23 @@ def test_an_ini_option_overridden_with_an_empty_value_is_a_usage_error_naming_it
     result = run(project, "suites", "-o", override)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
     assert f"-o {override.split('=')[0]}= was given an empty value" in result.stderr.str()
+
+
+def test_a_project_test_recording_factchecks_property_names_neither_crashes_nor_stands_in_for_a_fact(project):
+    # A test of the project's own that tags its JUnit entry as facts are tagged: with only the relation, the run ended
+    # in INTERNALERROR; with both, its outcome replaced the fact's in the JSON report.
+    tests = project.path / "tests" / "factcheck"  # in a folder named like the plugin's mark, a keyword then
+    tests.mkdir(parents=True)
+    (tests / "test_mine.py").write_text(
+        "def test_half(record_property):\n    record_property('factcheck_relation', 'geo/country_capital')\n\n"
+        "def test_whole(record_property):\n    record_property('factcheck_relation', 'geo/country_capital')\n"
+        "    record_property('factcheck_subject', 'France')\n\ndef test_plain():\n    assert False\n")
+    path = project.path / "report.json"
+    result = run(project, "suites", "tests", "-rA", f"--factcheck-report={path}", "--factcheck-lre=off")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    said = re.search(r"^(PASSED|FAILED|XFAIL|XPASS) suites/geo/country_capital.json::country_capital\[France\]",
+                     result.stdout.str(), re.MULTILINE).group(1)
+    document = json.loads(path.read_text())
+    france = next(fact for fact in document["facts"] if fact["relation"] == "geo/country_capital" and fact["subject"] == "France")
+    assert france["outcome"] == {"PASSED": "passed", "FAILED": "failed", "XFAIL": "xfailed", "XPASS": "xpassed"}[said]
+    assert not document.get("incomplete"), document.get("incomplete")  # the project's failing test is no fact

@@ -246,6 +246,13 @@ def _version_problem(document: Any) -> tuple[str, str] | None:
 def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     """Checks the schema cannot express."""
     problems: list[tuple[str, str]] = []
+    # Values the gate and `factcheck diff` print as they are (hashes, a fingerprint, paths, settings): written by a run
+    # without control characters, which shown raw would forge lines on the terminal.
+    for where, value in [(["model", "fingerprint"], document["model"]["fingerprint"]),
+                         *((["suites", relation, *inner], text) for relation, info in document["suites"].items()
+                           for inner, text in _strings_within(info))]:
+        if isinstance(value, str) and TERMINAL_CONTROLS.search(value):
+            problems.append((json_pointer(where), f"{value[:40]!r} holds control characters, which no factcheck run writes"))
     for relation, by_subject in document["facts"].items():
         for key, where in [(relation, ["facts", relation]), *((subject, ["facts", relation, subject]) for subject in by_subject)]:
             if TERMINAL_CONTROLS.search(key):  # a run never writes them; shown raw they would act on the terminal
@@ -269,6 +276,19 @@ def _semantic_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
                                      f"say_pass is {json.dumps(verdicts['say_pass'])} while {check}_pass, the say_check "
                                      f"it is the verdict of, is {json.dumps(verdicts[f'{check}_pass'])}"))
     return problems
+
+
+def _strings_within(value: Any, where: tuple = ()) -> Iterable[tuple[list, str]]:
+    """Every string inside a JSON value (its keys too), with its path."""
+    if isinstance(value, str):
+        yield list(where), value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield [*where, key], str(key)
+            yield from _strings_within(inner, (*where, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _strings_within(inner, (*where, index))
 
 
 def _say_pass_contradiction(fact: Mapping[str, Any]) -> str | None:

@@ -126,7 +126,13 @@ def _lens(args: argparse.Namespace) -> int:
     grid = attribute_lens(model, lre, model.bos_text + args.prompt, target=args.target, last_positions=args.positions)
     print(render_text(grid, last_positions=args.positions))
     if args.png:
-        path = render_png(grid, args.png, title=f"attribute lens ({suite.relation}): {args.prompt!r}", last_positions=args.positions)
+        try:
+            path = render_png(grid, args.png, title=f"attribute lens ({suite.relation}): {args.prompt!r}", last_positions=args.positions)
+        except OSError as error:  # a full disk, a folder that went away: the earlier heatmap there is kept whole
+            from factcheck.display import visible_controls
+
+            raise FactcheckError(f"--png {visible_controls(str(args.png))} cannot be written ({error.strerror or error}); "
+                                 "free space there, or give another --png path") from None
         print(f"heatmap written to {path}", file=sys.stderr)
     return 0
 

@@ -736,7 +736,7 @@ def test_a_missing_model_fails_each_fact_with_the_message_not_an_internal_error(
 
     calls = []
     original = language_model.check_model_location
-    monkeypatch.setattr(language_model, "check_model_location", lambda spec: calls.append(spec) or original(spec))
+    monkeypatch.setattr(language_model, "check_model_location", lambda spec, *rest: calls.append(spec) or original(spec, *rest))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "suites", f"--factcheck-model={tmp_path / 'nowhere'}",
                                           "--factcheck-report=r.json")
     result.assert_outcomes(failed=3)
@@ -786,7 +786,7 @@ def test_a_gguf_file_named_in_capitals_is_read_as_one(tmp_path):
 
     upper = tmp_path / "MODEL.GGUF"
     upper.write_bytes(b"not gguf")
-    with pytest.raises(ModelLoadError, match="does not start with the GGUF magic bytes"):  # not "a file, not a model folder"
+    with pytest.raises(ModelLoadError, match="its GGUF header cannot be read .*GGUF magic"):  # not "a file, not a model folder"
         load_model(str(upper))
 
 
@@ -836,3 +836,101 @@ def test_transformers_load_report_is_shown_for_a_model_that_loads(tmp_path, tiny
     load_model(str(folder))
     report = caplog.text
     assert "LOAD REPORT" in report and "extra_head.weight" in report
+
+
+def test_a_config_naming_pickled_weights_beside_safetensors_is_refused(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # transformers read adapter_model.bin (torch.load) before model.safetensors: a pickle, and other weights.
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "config.json", transformers_weights="adapter_model.bin")
+    (folder / "adapter_model.bin").write_bytes(b"not read")
+    with pytest.raises(ModelLoadError, match=r"names the weights 'adapter_model.bin' \(transformers_weights\), which are no "
+                                             r"safetensors file: factcheck does not unpickle weights"):
+        load_model(str(folder))
+
+
+def test_weights_of_parameters_the_config_turns_off_are_refused_not_dropped(tmp_path, tiny_llama_folder):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # Biases under attention_bias: false were dropped with transformers' LOAD REPORT, and the model ran without them.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    width = weights["model.layers.0.self_attn.q_proj.weight"].shape[0]
+    weights["model.layers.0.self_attn.q_proj.bias"] = torch.full((width,), 5.0)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"its weights hold 1 parameter\(s\) that its config.json leaves out "
+                                             r"\(model.layers.0.self_attn.q_proj.bias\).*attention_bias"):
+        load_model(str(folder))
+
+
+def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    document = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    edit(document)
+    (folder / "tokenizer.json").write_text(json.dumps(document), encoding="utf-8")
+    return folder
+
+
+def test_a_tokenizer_that_grows_text_crashes_or_adds_tokens_past_the_embedding_is_refused_at_load(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    rows = json.loads((tiny_llama_folder / "config.json").read_text())["vocab_size"]
+    cases = [
+        # Each space written as two million letters: a short prompt took all the machine's memory.
+        (lambda t: t.update(normalizer={"type": "Sequence", "normalizers": [
+            {"type": "Replace", "pattern": {"String": " "}, "content": "ab" * 1_000_000}]}),
+         r"tokenizer.json's normalizer \(Replace\) writes 2,000,000 characters"),
+        # A pattern that exhausts the regex engine: a Rust panic, past `except Exception`, per fact.
+        (lambda t: t.update(pre_tokenizer={"type": "Split", "pattern": {"Regex": r"((\w|\s)*)*\d"}, "behavior": "Isolated",
+                                           "invert": False}),
+         r"its tokenizer crashed on a prompt \(PanicException: .*\): its tokenizer.json .* is broken"),
+        # A plain added token past the rows: every prompt holding its text was an IndexError.
+        (lambda t: t["added_tokens"].append({"id": rows, "content": "capital city", "single_word": False, "lstrip": False,
+                                             "rstrip": False, "normalized": True, "special": False}),
+         rf"its tokenizer adds the token 'capital city' with id {rows}, past the {rows} tokens its weights embed"),
+    ]
+    for edit, expected in cases:
+        folder = _tokenizer_edited(tmp_path, tiny_llama_folder, edit)
+        with pytest.raises(ModelLoadError, match=expected):
+            load_model(str(folder))
+        shutil.rmtree(folder)
+
+
+def test_a_model_folders_own_code_that_is_not_run_is_said(tmp_path, tiny_llama_folder):
+    from factcheck.cache import FactcheckWarning
+    from factcheck.model.language_model import load_model
+
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "config.json",
+                              auto_map={"AutoModelForCausalLM": "modeling_mine.MineForCausalLM"})
+    with pytest.warns(FactcheckWarning, match=r"brings its own code .*'modeling_mine.MineForCausalLM'.*which is not run"):
+        load_model(str(folder))
+
+
+def test_a_gguf_header_that_cannot_be_read_is_called_damaged(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    path = _small_gguf(tmp_path / "model.gguf", 1, blocks=1)
+    data = bytearray(path.read_bytes())
+    data[8:16] = (2**40).to_bytes(8, "little")  # the tensor count: far more than the file holds
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"its GGUF header cannot be read \(.*\); the file is no GGUF file, or is damaged"):
+        load_model(str(path))
+
+
+def test_quantized_weights_whose_library_is_missing_are_not_called_damaged(tmp_path, tiny_llama_folder):
+    import importlib.util
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.skip("bitsandbytes is installed")
+    folder = _tiny_model_with(tmp_path, tiny_llama_folder, "config.json",
+                              quantization_config={"quant_method": "bitsandbytes", "load_in_8bit": True})
+    with pytest.raises(ModelLoadError, match=r"it needs a library that is not installed .*bitsandbytes.*quantization_config") as caught:
+        load_model(str(folder))
+    assert "damaged" not in str(caught.value)

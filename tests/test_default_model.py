@@ -406,7 +406,7 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
 
 
 @pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown",
-                                    "bytes changed in place"])
+                                    "bytes changed in place", "a marker of an older factcheck"])
 def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     from factcheck.cache import FactcheckWarning
 
@@ -421,6 +421,11 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     elif damage == "a file grown":
         with (folder / "generation_config.json").open("a") as file:
             file.write(" ")
+    elif damage == "a marker of an older factcheck":  # no file list: a chat template deleted went unnoticed
+        marker = json.loads((folder / default_model.MARKER_FILE).read_text())
+        del marker["files"], marker["contents"]
+        (folder / default_model.MARKER_FILE).write_text(json.dumps(marker))
+        (folder / "tokenizer_config.json").unlink()
     else:  # the size kept: other weights under the same name and fingerprint
         with (folder / "model.safetensors").open("r+b") as file:
             file.seek(-4, os.SEEK_END)

@@ -403,3 +403,18 @@ def test_import_whole_lre_dataset(tmp_path):
     capitals = load_suite(out / "factual" / "country_capital_city.json")
     assert {"Brasília", "Bogotá"} <= set(capitals.objects)
     assert capitals.templates[0] == "The capital city of {subject} is"
+
+
+def test_a_full_disk_is_named_with_the_output_folder_and_the_fix(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import factcheck.suites.importer as importer
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(importer, "write_json_atomic", full)
+    source = write(tmp_path / "in.json", paper())
+    assert main(["import", str(source), "--out", str(tmp_path / "out")]) == 1
+    assert (f"in.json: cannot be imported into {tmp_path / 'out'}: no space left on its device; free space there, or give "
+            "another --out") in capsys.readouterr().err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import torch
@@ -255,6 +257,12 @@ def test_lens_command_prints_the_grid_and_writes_a_png(tmp_path, tiny_llama_fold
     assert image.read_bytes().startswith(b"\x89PNG")
     # An earlier heatmap is replaced; the suite itself, or any file that is no PNG, never is.
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(image), "Peru is"]) == 0
+    # A full disk names the file and the fix; the earlier heatmap is kept.
+    earlier = image.read_bytes()
+    with mock.patch("factcheck.knows.lens.write_bytes_atomic", side_effect=OSError(errno.ENOSPC, "No space left on device")):
+        assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(image), "Peru is"]) == 2
+    assert f"--png {image} cannot be written (No space left on device); free space there" in capsys.readouterr().err
+    assert image.read_bytes() == earlier
     before = suite.read_bytes()
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "--png", str(suite), "Peru is"]) == 2
     assert "is a file that is not a PNG image" in capsys.readouterr().err and suite.read_bytes() == before

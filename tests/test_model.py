@@ -229,6 +229,21 @@ def test_fingerprint_changes_with_tokenizer(tiny_llama):
     assert compute_fingerprint(tiny_llama.model, other) != compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer)
 
 
+def test_fingerprint_changes_with_the_chat_template_and_the_models_code(tiny_llama):
+    # A chat template that writes the demonstrations otherwise, or a folder's own code run with --trust-remote-code,
+    # gave the fingerprint of the model without them: the gate took the baseline for this model's.
+    import copy
+
+    before = compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer)
+    templated = copy.deepcopy(tiny_llama.tokenizer)
+    templated.chat_template = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"
+    assert compute_fingerprint(tiny_llama.model, templated) != before
+    remote_code = type("LlamaForCausalLM", (type(tiny_llama.model),), {"__module__": "transformers_modules.evil.modeling"})
+    model = copy.deepcopy(tiny_llama.model)
+    model.__class__ = remote_code
+    assert compute_fingerprint(model, tiny_llama.tokenizer) != before
+
+
 def test_fingerprint_changes_with_dtype(tiny_model_factory):
     lm = tiny_model_factory("llama")
     before = compute_fingerprint(lm.model, lm.tokenizer)

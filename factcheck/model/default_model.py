@@ -123,11 +123,15 @@ def _out_of_memory(error: BaseException) -> bool:
 def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
     """A converted folder's marker lists its files and their sizes: one missing or of another size (a chat template
     deleted, weights cut short) makes the folder damaged, as `loaded_or_rebuilt` then says and repairs. Markers
-    written before the list was kept are taken as they are."""
+    written before the list was kept cannot tell a folder whole (a chat template deleted from one went unnoticed):
+    such a folder is converted again, once."""
     try:
         marker = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
-        files, contents = marker.get("files", {}), marker.get("contents", {})
-    except (OSError, ValueError, AttributeError):
+        files, contents = marker["files"], marker.get("contents", {})
+    except KeyError:
+        raise FactcheckError(f"{folder / MARKER_FILE} lists no files (an older factcheck wrote it), so the folder "
+                             "cannot be checked whole") from None
+    except (OSError, ValueError, AttributeError, TypeError):
         marker, files, contents = {}, {"": -1}, {}  # an unreadable marker: the folder is not known to be whole
     for name, size in files.items():
         try:

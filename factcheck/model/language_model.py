@@ -333,6 +333,16 @@ class LanguageModel:
     # ---- tokenization ----------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         """Token ids and character offsets of each text, with no special tokens added."""
+        try:
+            return self._tokenize(texts)
+        except BaseException as error:  # a Rust panic is a BaseException: pyo3's PanicException
+            if type(error).__name__ != "PanicException":
+                raise
+            raise ModelLoadError(f"model {self.name!r}: its tokenizer crashed on a prompt ({_first_line(error)[:200]}): "
+                                 "its tokenizer.json (a pre_tokenizer's or normalizer's pattern) is broken; replace it "
+                                 "with the model's own") from None
+
+    def _tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is not None and backend.padding is None and backend.truncation is None:
             # The Rust tokenizer directly: the say-check tokenizes every candidate after every prompt
@@ -455,7 +465,8 @@ def config_for_fingerprint(config) -> str:
 
 
 def compute_fingerprint(model: nn.Module, tokenizer) -> str:
-    """A hash of what decides the model's answers: its weights, its config, its tokenizer and its stop tokens."""
+    """A hash of what decides the model's answers: its weights, its config, its code, its tokenizer, its chat
+    template and its stop tokens."""
     digest = hashlib.sha256()
     digest.update(config_for_fingerprint(model.config).encode("utf-8", "surrogatepass"))
     seen: set[int] = set()
@@ -471,10 +482,28 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     digest.update(tokenizer_for_fingerprint(tokenizer).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
+    # The chat template writes every chat prompt; the model's code computes every output (a folder's own code, run
+    # with --trust-remote-code, is another model than transformers' class of the same weights).
+    digest.update(json.dumps(getattr(tokenizer, "chat_template", None), sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    digest.update(model_code_for_fingerprint(model).encode("utf-8", "surrogatepass"))
     # The generation config's end-of-turn tokens end an answer (LanguageModel.stop_token_ids).
     stops = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     digest.update(json.dumps(sorted(stops) if isinstance(stops, (list, tuple)) else stops).encode())
     return digest.hexdigest()[:16]
+
+
+def model_code_for_fingerprint(model: nn.Module) -> str:
+    """The model's class by its full name, and the source of its module where the model brought it (remote code)."""
+    cls = type(model)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__.startswith("transformers."):
+        return name
+    import inspect
+
+    try:
+        return name + "\n" + inspect.getsource(inspect.getmodule(cls))
+    except (OSError, TypeError):  # no source to read: the name alone
+        return name
 
 
 # The parts of a fast tokenizer's state that decide how text becomes tokens and back; its padding and truncation
@@ -566,7 +595,7 @@ def load_model(
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
-        check_model_location(str(spec))
+        check_model_location(str(spec), trust_remote_code)
     hub_unreachable = _names_a_hub_id(str(location)) and not hub_reachable()
     common = {"trust_remote_code": trust_remote_code, **source_kwargs}
     if hub_unreachable:  # the local hub cache at once, not a minute of transformers' retries
@@ -616,12 +645,21 @@ def load_model(
                                  "network (`hf download OWNER/NAME`), or give its folder\n"
                                  f"{EXPECTED_MODEL}") from error
         raise ModelLoadError(f"cannot load model {name!r}: {error}\n{EXPECTED_MODEL}") from error
+    except ImportError as error:  # a quantization method's library (bitsandbytes, gptq), a tokenizer's (sentencepiece)
+        raise ModelLoadError(f"cannot load model {name!r}: it needs a library that is not installed ({_first_line(error)[:200]}); "
+                             "install it, or, for quantized weights, use a model without config.json's "
+                             "quantization_config") from error
     except Exception as error:  # noqa: BLE001 - safetensors', gguf's and torch's own errors for damaged weights
         raise ModelLoadError(f"cannot load model {name!r}: its weights are damaged (a truncated download?) or do not "
                              f"fit its {config_name} ({_first_line(error)}); download or convert it again") from error
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
-    return LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+    loaded = LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
+    loaded.tokenize([TOKENIZER_PROBE])  # a tokenizer that crashes on plain text is refused here, once per run
+    return loaded
+
+
+TOKENIZER_PROBE = "The capital city of France is Paris."
 
 
 def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[str, object]) -> None:
@@ -656,6 +694,15 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
         raise ModelLoadError(f"model {name!r}: its tokenizer's vocabulary has {vocabulary} tokens and its weights embed "
                              f"{rows} (config.json's vocab_size {getattr(model.config, 'vocab_size', '?')}): the "
                              "tokenizer files belong to another model; put the model's own tokenizer beside its weights")
+    # An added token that is no special token is matched in plain text ("capital city"): every prompt holding its text
+    # would be an IndexError.
+    past_rows = sorted((token_id, token.content) for token_id, token in (getattr(tokenizer, "added_tokens_decoder", None) or {}).items()
+                       if isinstance(rows, int) and token_id >= rows and not token.special)
+    if past_rows:
+        token_id, text = past_rows[0]
+        raise ModelLoadError(f"model {name!r}: its tokenizer adds the token {text!r} with id {token_id}, past the {rows} "
+                             "tokens its weights embed, and any prompt holding that text would fail; remove it from "
+                             "tokenizer.json's added_tokens (or tokenizer_config.json), or give the model's own tokenizer")
     # The special tokens every prompt or batch uses must be embedded ("<s>" named as bos_token by a config whose
     # vocabulary lacks it is added past the rows: each prompt was an IndexError).
     for role in ("bos_token", "eos_token", "pad_token"):
@@ -667,8 +714,21 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
 
 
 def _refuse_blocks_the_config_leaves_out(name: str, model, unexpected) -> None:
-    """Weights of blocks past the config's count are dropped by transformers with a log line: the model would run
-    truncated, under a fingerprint of its own. Refused, as weights missing for the config are."""
+    """Weights of blocks past the config's count, or of parameters the config turns off in a module the model has
+    (biases under `attention_bias: false`), are dropped by transformers with a log line: the model would run without
+    them, under a fingerprint of its own. Refused, as weights missing for the config are."""
+    modules = dict(model.named_modules())
+    dropped = []
+    for key in unexpected:
+        owner, _, attribute = key.rpartition(".")
+        module = modules.get(owner)
+        if module is not None and attribute not in module._buffers and getattr(module, attribute, None) is None:
+            dropped.append(key)
+    if dropped:
+        raise ModelLoadError(f"model {name!r}: its weights hold {len(dropped)} parameter(s) that its config.json leaves out "
+                             f"({', '.join(sorted(dropped)[:3])}{' ...' if len(dropped) > 3 else ''}), which transformers "
+                             "would drop; check that config.json belongs to these weights (attention_bias, mlp_bias, "
+                             "tie_word_embeddings)")
     asked = next((value for key in _BLOCK_COUNT_KEYS if isinstance(value := getattr(model.config, key, None), int)), None)
     past = sorted({int(match.group(1)) for key in unexpected if (match := _BLOCK_INDEX.search(key))} - set(range(asked or 0)))
     if asked is not None and past:
@@ -682,10 +742,16 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
     transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
     at random; fewer would drop blocks silently. A special token id past its vocabulary failed in the tokenizer's
     build, blamed on the weights. Read from the header (memory-mapped) before loading."""
-    try:
-        from gguf import GGUFReader
+    from gguf import GGUFReader
 
+    try:
         reader = GGUFReader(path)
+    except Exception as error:  # noqa: BLE001 - gguf's own errors for a header it cannot parse
+        if "version" in str(error).lower():
+            return  # a format version this gguf cannot read: loading says so
+        raise ModelLoadError(f"model {spec!r}: its GGUF header cannot be read ({_first_line(error)[:150]}); the file is "
+                             "no GGUF file, or is damaged (a truncated or corrupted download): download or convert it again") from None
+    try:
         field = reader.fields["general.architecture"]
         architecture = bytes(field.parts[field.data[0]]).decode("utf-8")
         field = reader.fields[f"{architecture}.block_count"]
@@ -804,7 +870,7 @@ def hub_reachable(timeout_seconds: float = 3.0) -> bool:
         return False
 
 
-def check_model_location(spec: str) -> None:
+def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     """A model named by a path must be one factcheck can load: say what is wrong with it before transformers does
     (whose messages speak of repo ids, JSON or sentencepiece), and refuse pickled weights."""
     if _names_a_hub_id(spec):
@@ -847,6 +913,20 @@ def check_model_location(spec: str) -> None:
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     _refuse_more_blocks_than_the_weights_hold(spec, path, documents.get("config.json"), weight_map)
+    _refuse_a_normalizer_that_multiplies_text(spec, documents.get("tokenizer.json"))
+    config = documents.get("config.json")
+    auto_map = config.get("auto_map") if isinstance(config, dict) else None
+    if isinstance(auto_map, dict) and "AutoModelForCausalLM" in auto_map and not trust_remote_code:
+        warn(f"factcheck: model folder {spec!r} brings its own code (config.json's auto_map: "
+             f"{str(auto_map['AutoModelForCausalLM'])[:80]!r}), which is not run: transformers' own class for its "
+             "model_type loads it instead, and may compute other outputs; --factcheck-trust-remote-code (the CLI's --trust-remote-code) runs the "
+             "folder's code (only for a model whose code you trust)")
+    named = config.get("transformers_weights") if isinstance(config, dict) else None
+    if isinstance(named, str) and not named.endswith(".safetensors"):  # read before model.safetensors, unpickled
+        raise ModelLoadError(f"model folder {spec!r}: its config.json names the weights {named!r} (transformers_weights), "
+                             "which are no safetensors file: factcheck does not unpickle weights (unpickling can run "
+                             "code); remove transformers_weights from config.json to load model.safetensors, or convert "
+                             "those weights to safetensors")
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
     if pickled and not any(path.glob("*.safetensors")):
         raise ModelLoadError(
@@ -855,6 +935,30 @@ def check_model_location(spec: str) -> None:
             "`python -c \"from transformers import AutoModelForCausalLM as M; "
             f"M.from_pretrained('{spec}').save_pretrained('{spec}-safetensors')\"`, then check that folder"
         )
+
+
+# The longest text a tokenizer's normalizer may put in for what it replaces or prepends: real ones write one mark
+# ("▁" for a space); one that writes megabytes per space made a short prompt take all memory.
+_NORMALIZER_TEXT_LIMIT = 64
+
+
+def _refuse_a_normalizer_that_multiplies_text(spec: str, tokenizer_document: object) -> None:
+    """tokenizer.json's normalizer (also inside a Sequence) may replace or prepend text; refused where it writes far
+    more than one mark, before any prompt is tokenized."""
+    pending = [tokenizer_document.get("normalizer")] if isinstance(tokenizer_document, dict) else []
+    while pending:
+        step = pending.pop()
+        if isinstance(step, list):
+            pending.extend(step)
+            continue
+        if not isinstance(step, dict):
+            continue
+        pending.extend(value for value in step.values() if isinstance(value, (list, dict)))
+        written = step.get("content") if step.get("type") == "Replace" else step.get("prepend") if step.get("type") == "Prepend" else None
+        if isinstance(written, str) and len(written) > _NORMALIZER_TEXT_LIMIT:
+            raise ModelLoadError(f"model folder {spec!r}: tokenizer.json's normalizer ({step['type']}) writes "
+                                 f"{len(written):,} characters where real tokenizers write one mark, so every prompt "
+                                 "would grow without bound; replace tokenizer.json with the model's own")
 
 
 def _refuse_a_generation_config_transformers_rejects(spec: str, folder: Path, documents: dict[str, object]) -> None:

@@ -47,6 +47,7 @@ when `force` is set. Importing many files goes on past a bad one and reports it.
 
 from __future__ import annotations
 
+import errno
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -407,5 +408,7 @@ def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: b
         except (SuiteError, FileExistsError) as error:  # messages already name the file (and pointer)
             report.failures.append((path, str(error)))
         except OSError as error:
-            report.failures.append((path, f"{path}: {error}"))
+            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+            report.failures.append((path, f"{path}: cannot be imported into {out_dir}: no space left on its device; free "
+                                          "space there, or give another --out" if full else f"{path}: {error}"))
     return report

@@ -728,3 +728,17 @@ def test_matching_of_the_twenty_seventh_pass():
                                     (" Canberra (edit: Sydney)", "Canberra", "edit:"), (" Toronto, err, Ottawa", "Toronto", "err")):
         assert matching_answer(generated, [answer]) is None, generated
         assert qualifier(generated, [answer]) == word, generated
+
+
+def test_matching_of_the_twenty_eighth_pass():
+    # ", or" and a lower-case word glosses a name or a symbol, not another one offered, nor an amount.
+    assert matching_answer(" Au, or aurum in Latin", ["Au"]) == "Au"
+    for generated, answer in ((" Edison, or one of his assistants", "Edison"), (" Napoleon, or his brother", "Napoleon"),
+                              (" 6 GB, or less", "6 GB"), (" 20 °C, or warmer", "20 °C"),
+                              # An arrow typed in ASCII offers another answer, as "→" does.
+                              (" Canberra -> Sydney", "Canberra"), (" 1968 => 1969", "1968"),
+                              # Hedges the 27th list lacked; "может" as "maybe", alone or before another answer.
+                              (" Canberra, as I recall.", "Canberra"), (" 1968 (I misspoke, 1969)", "1968"),
+                              (" Oslo, kanskje", "Oslo"), (" Москва, может Петербург", "Москва"), (" 東京、あるいは大阪", "東京")):
+        assert matching_answer(generated, [answer]) is None, generated
+    assert matching_answer(" Москва, которая может похвастаться метро.", ["Москва"]) == "Москва"  # "can", in a description

@@ -562,7 +562,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # Between two of the fact's own answers "or" renames, it does not hedge: "Mumbai, or Bombay" with both given.
     renamed = hedge and any(other and other != expected and said.startswith(other, hedge.end() - 1) for other in all_expected)
     # A symbol or a name glossed in lower-case words is no hedge: "Au, or aurum in Latin", "NaCl, or sodium chloride".
-    renamed = renamed or (hedge and any(char.isupper() for char in answer) and _GLOSS.match(rest))
+    renamed = renamed or (hedge and any(char.isupper() for char in answer) and number_and_unit(answer) is None
+                          and _GLOSS.match(rest))
     # "Or" that narrows the answer down in lower-case words is no hedge: "Paris, or rather its centre" ("Paris, or
     # rather Lyon" is).
     renamed = renamed or (hedge and (narrowed := _NARROWED_DOWN.match(rest)) and not _names_another_answer(rest[narrowed.end() :]))
@@ -692,7 +693,10 @@ _CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
                          r"(?:(?:actually\s)?(?:the\s(?:[^\s,.;:!?]+\s){0,5}?(?:is|was)|it(?:\sis|\swas|'s)(?:\sin)?)\s(?:actually\s)?)?",
                          re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
-_GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so)\b)[a-z]")
+# Not a gloss: another one offered ("Edison, or one of his assistants", "Napoleon, or his brother", "6 GB, or less").
+_GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so"
+                    r"|one|some|someone|somebody|his|her|its|their|another|less|fewer|lower|higher|warmer|cooler|colder"
+                    r"|slightly|twice|thrice|half|the\s\w+\s(?:after|before|next))\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
 # "Paris, perhaps Europe's most visited city" says Paris), also in other languages, and the "or" words that are also
 # other words: Romanian "sau" ("after" in Vietnamese: "Hà Nội sau đó"), Vietnamese "hay", Greek "ή" (which normalising
@@ -851,7 +855,9 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
-    r"to\sbe\sconfirmed", r"prob\.", r"cf\.",
+    r"to\sbe\sconfirmed", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
+    r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
+    r"disputes",
     # Corrections.
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
@@ -878,22 +884,29 @@ _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya ata
                      "또는 혹은 아니면 아마 아마도 아니 아닙니다 하지만 죄송합니다 글쎄요 "
                      "أو او لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً "
                      "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु गलत संभवतः "
-                     "creo credo penso acho मगर chyba asi luulen sanırım mungkin мабуть siguro labda شاید").split()
+                     "creo credo penso acho मगर chyba asi luulen sanırım mungkin мабуть siguro labda شاید "
+                     "možná kanskje måske ehkä talán ίσως πιθανώς можливо видимо вроде напевно galiba "
+                     "herhalde prawdopodobnie pravděpodobně troligen waarschijnlijk evtl. direi immagino sepertinya "
+                     "kayaknya כנראה").split()
 # Written as the generated text is read (compatible forms: Hindi's nukta letters, Arabic's presentation forms).
 _OTHER_QUALIFIERS = [compatible(word) for word in _OTHER_QUALIFIERS]
 _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si\sje\sne\sm['’]abuse|sauf\serreur|à\svérifier"
                              r"|ich\sglaube|glaube\sich|ich\sdenke|denke\sich|ich\smeine|schätze\sich|tal\svez|a\slo\smejor"
                              r"|mejor\sdicho|sin\sembargo|en\steoría|quer\sdizer|то\sесть|вроде\sбы|я\sдумаю|sans\sdoute|à\sce\squ['’]il\sparaît"
                              r"|может\sбыть|może\sbyć|tror\sjag|tror\sjeg|azt\shiszem|có\slẽ|denk\sik|ik\sdenk"
-                             r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
+                             r"|скорее\sвсего|geloof\sik|glaub\sich|denk\sich|soweit\sich\sweiß|si\sje\sme\ssouviens"
+                             r"|j['’]imagine|je\sdirais|me\sparece|mi\ssembra|mi\spare|hình\snhư|chắc\svậy"
+                             # "Maybe" alone or before another answer, not "can" before its verb ("которая может похвастаться").
+                             r"|(?:может|poate)(?=\s?[.,;!?…]|\s?$|\s(?-i:[A-ZА-ЯЁĂÂÎȘȚ0-9]))"
+                             r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
 _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
-                        r"|更正|但是|不过|然而|不确定|似乎|据说|说不定|存疑|应该是吧|估计是|大概(?=[。，,.]|$)|±|\+/-|かも(?=しれ|[。\s]|$)|たぶん|多分(?!に)|おそらく|と思|でしょう|だろう"
-                        r"|違います|すみません|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|じゃな|ではな|틀렸|ไม่ใช่|หรือ(?!ที่รู้จัก)|อาจจะ"
+                        r"|更正|但是|不过|然而|不确定|似乎|据说|说不定|存疑|应该是吧|估计是|大概(?=[。，,.吧]|$)|±|\+/-|かも(?=しれ|[。\s]|$)|たぶん|多分(?!に)|おそらく|と思|でしょう|だろう"
+                        r"|違います|すみません|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|あるいは|たしか|じゃな|ではな|틀렸|ไม่ใช่|หรือ(?!ที่รู้จัก)|อาจจะ"
                         # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
                         # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an
                         # arrow to another answer ("1968 → 1969").
-                        r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);")
+                        r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);|\s-+>\s|\s=+>\s")
 # A word's edges: letters, digits, apostrophes and hyphens, and the marks that Indic, Thai and Arabic letters carry
 # ("किया", a past tense, holds no "या", "or").
 _IN_A_WORD = r"\w'’\-\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0900-\u0963\u0966-\u0dff\u0e31-\u0e4e"  # not the danda

@@ -149,6 +149,19 @@ def baseline_path(config: pytest.Config) -> Path | None:
     return resolved(from_ini, "the baseline (factcheck_baseline)")
 
 
+def _places_a_recorded_suite_may_be(recorded: str, folders: Sequence[Path]) -> list[Path]:
+    """Where the suite a baseline recorded at `recorded` may be: an absolute path as it is; a relative one (written
+    from the baseline's folder, or by older versions from the root) from each of `folders` and every folder above
+    them, also without its leading '..' (a copy of the baseline in a CI job's folder reaches '../pkga/suites/x.json'
+    from nowhere, and the project's root holds 'pkga/suites/x.json')."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return [path]
+    tails = dict.fromkeys([path, Path(*[part for part in path.parts if part != ".."] or ["."])])
+    above = dict.fromkeys(folder for start in folders for folder in (Path(os.path.abspath(start)), *Path(os.path.abspath(start)).parents))
+    return [folder / tail for folder in above for tail in tails]
+
+
 def _suite_patterns(config: pytest.Config) -> list[str]:
     """The factcheck_suites patterns, read once at start-up: a value of the wrong kind is a usage error there, not a
     collection error with a traceback."""
@@ -578,17 +591,15 @@ class FactcheckRun:
         suite), or where no baseline names the relation."""
         if self._recorded_suite_paths is None:
             self._recorded_suite_paths = {}
-            if self.baseline_path is not None and self.baseline_path.is_file():
-                with contextlib.suppress(BaselineError, OSError):  # said where the baseline is read for the gate
+            with contextlib.suppress(BaselineError, OSError):  # said where the baseline is read for the gate
+                if self.baseline_path is not None and self.baseline_path.is_file():
                     baseline = load_baseline(self.baseline_path)
                     self._recorded_suite_paths = {relation: info["path"] for relation, info in baseline.suites.items()}
         recorded = self._recorded_suite_paths.get(relation_id)
         if not recorded or recorded.strip() == "." or self.baseline_path is None:
             return None
-        places = [Path(recorded)] if Path(recorded).is_absolute() else [self.baseline_path.parent / recorded,
-                                                                       self.config.rootpath / recorded]
         found = []
-        for place in places:
+        for place in _places_a_recorded_suite_may_be(recorded, [self.baseline_path.parent, self.config.rootpath]):
             with contextlib.suppress(OSError):
                 if place.is_file():
                     if place.samefile(path):
@@ -828,6 +839,10 @@ class FactcheckRun:
         path = self.baseline_path
         if path is None or self.recording:
             return None, None
+        try:
+            path.exists()
+        except OSError as error:  # a name past the file system's limit: Path.exists raises rather than says False
+            return None, f"factcheck: baseline file {path} cannot be looked up ({error.strerror or error}); give it a shorter name"
         if not path.exists():
             return None, f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`"
         try:

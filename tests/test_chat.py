@@ -261,3 +261,19 @@ def test_a_chat_template_that_writes_megabytes_is_refused_before_they_are_tokeni
     named.tokenizer = copy.copy(chat_model.tokenizer)
     named.tokenizer.chat_template = {"default": chat_model.chat_template, "tool_use": "{{ 'tools' }}"}
     assert named.chat_template == chat_model.chat_template and named.chat_text(question) == chat_model.chat_text(question)
+
+
+@pytest.mark.parametrize("building", ["'x' * 1000000000", "'x'|center(1000000000)", "'x'.ljust(1000000000)",
+                                      "'%1000000000s' % 'x'", "'{:>1000000000}'.format('x')", "10 ** 100000000"])
+def test_a_chat_template_that_builds_gigabytes_in_one_operation_is_refused_before_it_runs(chat_model, building):
+    # One operation, done in under a second, which no timeout stops: 'x' * 10**9 took 4.3 GB, 2 * 10**9 took 8.3 GB.
+    question = [{"role": "user", "content": "Capital of Peru?"}]
+    huge = copy.copy(chat_model)
+    huge.tokenizer = copy.copy(chat_model.tokenizer)
+    huge.tokenizer.chat_template = "{{ " + building + " }}" + chat_model.chat_template
+    huge._chat_template_rendered = None
+    with pytest.raises(SettingError, match=r"the chat template .* more than the 67,108,864 characters a template may build "
+                                           r"at once: fix the model's chat_template.jinja"):
+        huge.chat_text(question)
+    # Templates that build prompts of the usual size render as before.
+    assert "Capital of Peru?" in chat_model.chat_text(question)

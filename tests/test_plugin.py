@@ -241,23 +241,28 @@ def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clea
 def test_a_suite_sharing_the_relation_id_of_another_suite_in_the_baseline_is_refused(pytester, tiny_llama_folder):
     # Two packages' suites/capital.json are both the relation 'capital'. Run one at a time (a CI job per package) on
     # one baseline, the second was gated on the first's facts, and recording it dropped the first's facts.
-    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_baseline = baseline.json\n"
+    pytester.makeini(f"[pytest]\nfactcheck_model = {tiny_llama_folder}\nfactcheck_baseline = baselines/baseline.json\n"
                      "factcheck_max_new_tokens = 3\n")
     write_suite(pytester.path / "pkga" / "suites", "capital", facts=CAPITALS[:3])
     write_suite(pytester.path / "pkgb" / "suites", "capital", facts=CAPITALS[3:6])
     assert run(pytester, "pkga", "--factcheck-update-baseline", "--factcheck-lre=off").ret == 0
-    recorded = (pytester.path / "baseline.json").read_text()
+    recorded = (pytester.path / "baselines" / "baseline.json").read_text()
     for args in (["pkgb"], ["pkgb", "--factcheck-update-baseline"]):
         result = run(pytester, *args, "--factcheck-lre=off")
         assert result.ret == 1
         result.stdout.fnmatch_lines(["*relation id 'capital'*is recorded in the baseline*baseline.json from the suite "
                                      "*pkga*suites*capital.json, which is still there*rename one of the files*"])
         assert "capital[Germany] PASSED" not in result.stdout.str() and "capital[Germany] FAILED" not in result.stdout.str()
-        assert (pytester.path / "baseline.json").read_text() == recorded  # pkga's facts are kept
+        assert (pytester.path / "baselines" / "baseline.json").read_text() == recorded  # pkga's facts are kept
+    # A copy of the baseline in another folder (a CI job's) reaches pkga's suite by another path: refused alike.
+    (pytester.path / "ci" / "job").mkdir(parents=True)
+    (pytester.path / "ci" / "job" / "baseline.json").write_text(recorded)
+    result = run(pytester, "pkgb", "--factcheck-lre=off", f"--factcheck-baseline={pytester.path / 'ci' / 'job' / 'baseline.json'}")
+    assert result.ret == 1 and "which is still there" in result.stdout.str()
     # A draft copy named on the command line is refused alike; the suite itself, and a moved one, run.
     draft = write_suite(pytester.path / "drafts", "capital", facts=CAPITALS[:2])
     result = run(pytester, str(draft), "--factcheck-update-baseline", "--factcheck-lre=off")
-    assert result.ret == 1 and (pytester.path / "baseline.json").read_text() == recorded
+    assert result.ret == 1 and (pytester.path / "baselines" / "baseline.json").read_text() == recorded
     assert run(pytester, "pkga", "--factcheck-lre=off").ret == 0
     (pytester.path / "pkga" / "suites" / "capital.json").rename(pytester.path / "pkgb" / "suites" / "moved.json")
     assert "is recorded in the baseline" not in run(pytester, str(draft), "--factcheck-lre=off").stdout.str()
@@ -786,3 +791,11 @@ def test_a_project_test_recording_factchecks_property_names_neither_crashes_nor_
     france = next(fact for fact in document["facts"] if fact["relation"] == "geo/country_capital" and fact["subject"] == "France")
     assert france["outcome"] == {"PASSED": "passed", "FAILED": "failed", "XFAIL": "xfailed", "XPASS": "xpassed"}[said]
     assert not document.get("incomplete"), document.get("incomplete")  # the project's failing test is no fact
+
+
+def test_a_baseline_name_past_the_file_systems_limit_is_said_when_gating(project):
+    # Path.exists raises for such a name: the gate ended in INTERNALERROR (recording said it already).
+    result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-baseline={'b' * 300}.json")
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot be looked up (File name too long); give it a shorter name" in output

@@ -216,6 +216,9 @@ class LanguageModel:
                 raise SettingError(f"the chat template of model {self.name!r} cannot be read (line {getattr(error, 'lineno', '?')}: "
                                    f"{error}): fix the model's chat_template.jinja (or chat_template in "
                                    "tokenizer_config.json), or ask with `prompt: text`") from None
+            if type(error).__name__ == "SecurityError" and "may build at once" in str(error):  # chat_bounds' refusal
+                raise SettingError(f"model {self.name!r}: {error}: fix the model's chat_template.jinja (or chat_template "
+                                   "in tokenizer_config.json), or ask with `prompt: text`") from None
             roles = ", ".join(dict.fromkeys(m["role"] for m in messages))
             fix = "drop the suite's `system` message, or ask" if any(m["role"] == "system" for m in messages) else "ask"
             raise SettingError(f"the chat template of model {self.name!r} refused the prompt's turns ({roles}): {error}; "
@@ -236,6 +239,9 @@ class LanguageModel:
         time renders its like again), and the thread of one that does not finish is left to the end of the process."""
         if self._chat_template_hangs:
             raise ChatTemplateHangs()
+        from factcheck.model.chat_bounds import bound_chat_templates  # jinja2, which chat templates need
+
+        bound_chat_templates()  # a template that builds gigabytes in one operation is refused before it runs
         template = self.chat_template
         if self._chat_template_rendered == template:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)

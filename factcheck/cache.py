@@ -123,15 +123,21 @@ _NAME_BYTES_KEPT_IN_TEMPORARY = 96  # with mkstemp's 8 random characters and a s
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one. A file replaced keeps its
-    permissions; a link at `path` is replaced, never followed (one planted in an output folder must not redirect the
+    permissions (and its owner, where this process may give it); a link at `path` is replaced, never followed (one planted in an output folder must not redirect the
     write: a caller that means the file a link names resolves the path first)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() and not path.is_symlink() else 0o666 & ~current_umask()
+    replaced = path.stat() if path.is_file() and not path.is_symlink() else None
+    mode = stat.S_IMODE(replaced.st_mode) if replaced else 0o666 & ~current_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the permissions the file had, or a plain open() would give.
         os.chmod(tmp_name, mode)
+        if replaced and (replaced.st_uid, replaced.st_gid) != (os.geteuid(), os.getegid()):
+            # Its owner too, where this process may (root in a CI container, sudo): a suite or baseline of a mounted
+            # checkout stays its owner's to edit.
+            with contextlib.suppress(OSError):
+                os.chown(tmp_name, replaced.st_uid, replaced.st_gid)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -573,6 +573,17 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
     with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks; check that config.json"):
         load_model(str(folder))
+    # An index that claims every block the config asks for is checked against the tensors its files hold.
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as opened:
+        claimed = {name: "model.safetensors" for name in opened.keys()}
+    claimed.update({name.replace(".layers.0.", f".layers.{block}."): "model.safetensors"
+                    for name in list(claimed) if ".layers.0." in name for block in range(held, 200_000, 997)})
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": claimed}))
+    with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks; check that config.json"):
+        load_model(str(folder))
+    (folder / "model.safetensors.index.json").unlink()
     # Weights that name no block at all still hold a weight per block.
     from safetensors.torch import load_file, save_file
 
@@ -934,3 +945,17 @@ def test_quantized_weights_whose_library_is_missing_are_not_called_damaged(tmp_p
     with pytest.raises(ModelLoadError, match=r"it needs a library that is not installed .*bitsandbytes.*quantization_config") as caught:
         load_model(str(folder))
     assert "damaged" not in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file to another owner takes root")
+def test_a_file_replaced_keeps_its_owner_where_the_process_may_give_it(tmp_path):
+    from factcheck.cache import write_bytes_atomic
+
+    # tune --write (or a baseline, a report) as root in a CI container made a mounted checkout's suite root's.
+    path = tmp_path / "suite.json"
+    path.write_text("{}")
+    os.chown(path, 65534, 65534)
+    os.chmod(path, 0o664)
+    write_bytes_atomic(path, b'{"a": 1}')
+    assert (path.stat().st_uid, path.stat().st_gid, path.stat().st_mode & 0o777) == (65534, 65534, 0o664)
+    assert path.read_bytes() == b'{"a": 1}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import json
 
 import pytest
@@ -235,9 +236,9 @@ def test_a_chat_template_that_never_finishes_rendering_fails_in_time_naming_it(c
     monkeypatch.setattr(language_model, "CHAT_TEMPLATE_SECONDS", 0.02)
     endless = copy.copy(chat_model)
     endless.tokenizer = copy.copy(chat_model.tokenizer)
-    # Nested loops, which the sandbox caps one by one but not as a product; a million steps here (under a second, so
-    # that the thread left rendering does not slow the tests after it), where a hostile template had ten billion.
-    endless.tokenizer.chat_template = "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}x"
+    # Nested loops, which the sandbox caps one by one but not as a product: ten billion steps, as a hostile template
+    # had (the rendering given up on is stopped, so it does not slow the tests after it).
+    endless.tokenizer.chat_template = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
     endless._chat_template_rendered, endless._chat_template_hangs = None, False
     # The probe that finds the reply's separator is the first rendering: it gives up in time too.
     assert endless.chat_reply_separator == language_model.CHAT_SEPARATOR
@@ -245,6 +246,18 @@ def test_a_chat_template_that_never_finishes_rendering_fails_in_time_naming_it(c
         with pytest.raises(SettingError, match=r"did not render one prompt in 0.02 s \(a loop without end\?\): fix the model's "
                                                r"chat_template.jinja"):
             endless.chat_text(question)
+    # The rendering given up on is stopped: left running, a hostile one took memory at 130 MB/s to the end of the process.
+    assert not any(thread.name == "factcheck-chat-template" and thread.is_alive() for thread in threading.enumerate())
+    # One that takes memory is given up on before its time is out.
+    monkeypatch.setattr(language_model, "CHAT_TEMPLATE_SECONDS", 60)
+    monkeypatch.setattr(language_model, "CHAT_TEMPLATE_GROWTH_BYTES", 64 * 2**20)
+    growing = copy.copy(chat_model)
+    growing.tokenizer = copy.copy(chat_model.tokenizer)
+    growing.tokenizer.chat_template = "{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}"
+    growing._chat_template_rendered, growing._chat_template_hangs = None, False
+    with pytest.raises(SettingError, match=r"took more than 64 MiB of memory rendering one prompt"):
+        growing.chat_text(question)
+    assert not any(thread.name == "factcheck-chat-template" and thread.is_alive() for thread in threading.enumerate())
 
 
 def test_a_chat_template_that_writes_megabytes_is_refused_before_they_are_tokenized_and_named_templates_are_read(chat_model):

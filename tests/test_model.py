@@ -229,7 +229,7 @@ def test_fingerprint_changes_with_tokenizer(tiny_llama):
     assert compute_fingerprint(tiny_llama.model, other) != compute_fingerprint(tiny_llama.model, tiny_llama.tokenizer)
 
 
-def test_fingerprint_changes_with_the_chat_template_and_the_models_code(tiny_llama):
+def test_fingerprint_changes_with_the_chat_template_the_stop_tokens_and_the_models_code(tiny_llama):
     # A chat template that writes the demonstrations otherwise, or a folder's own code run with --trust-remote-code,
     # gave the fingerprint of the model without them: the gate took the baseline for this model's.
     import copy
@@ -238,6 +238,12 @@ def test_fingerprint_changes_with_the_chat_template_and_the_models_code(tiny_lla
     templated = copy.deepcopy(tiny_llama.tokenizer)
     templated.chat_template = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"
     assert compute_fingerprint(tiny_llama.model, templated) != before
+    split = copy.deepcopy(tiny_llama.tokenizer)
+    split.split_special_tokens = True  # every special token in a prompt read as text
+    assert compute_fingerprint(tiny_llama.model, split) != before
+    padded = copy.deepcopy(tiny_llama.tokenizer)
+    padded.pad_token = padded.eos_token if padded.pad_token != padded.eos_token else padded.bos_token  # it ends answers
+    assert compute_fingerprint(tiny_llama.model, padded) != before
     remote_code = type("LlamaForCausalLM", (type(tiny_llama.model),), {"__module__": "transformers_modules.evil.modeling"})
     model = copy.deepcopy(tiny_llama.model)
     model.__class__ = remote_code

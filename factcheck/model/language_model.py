@@ -133,6 +133,9 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: torch.devi
 
 # How long a model's chat template may take to render its first prompt (a normal one takes milliseconds).
 CHAT_TEMPLATE_SECONDS = 30.0
+# The memory the process may grow by while a chat template renders its first prompt (a loop that writes pieces
+# grew it by 130 to 370 MB/s).
+CHAT_TEMPLATE_GROWTH_BYTES = 2 * 2**30
 CHAT_TEMPLATE_CHARACTERS_PER_POSITION = 64  # a rendering longer than this many per position is no prompt
 
 
@@ -158,6 +161,7 @@ class LanguageModel:
         self._token_texts: dict[int, str] = {}
         self._chat_template_rendered: str | None = None  # the chat template that has rendered a prompt in time
         self._chat_template_hangs = False
+        self._chat_template_growth = False  # given up on for its memory, not its time
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -236,7 +240,7 @@ class LanguageModel:
     def _render_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template's rendering of `messages`. A chat template is a program, and one that loops without end
         would hang the run: its first rendering is given CHAT_TEMPLATE_SECONDS (a template that renders one prompt in
-        time renders its like again), and the thread of one that does not finish is left to the end of the process."""
+        time renders its like again), and the thread of one that does not finish is stopped."""
         if self._chat_template_hangs:
             raise ChatTemplateHangs()
         from factcheck.model.chat_bounds import bound_chat_templates  # jinja2, which chat templates need
@@ -253,12 +257,20 @@ class LanguageModel:
                                                                       add_generation_prompt=add_generation_prompt)
             except Exception as error:  # noqa: BLE001 - raised again below, in the caller's thread
                 rendered["error"] = error
+            except RenderingStopped:  # given up on: the thread ends quietly
+                pass
 
         thread = threading.Thread(target=render, name="factcheck-chat-template", daemon=True)
         thread.start()
-        thread.join(CHAT_TEMPLATE_SECONDS)
+        started, resident_before = time.monotonic(), _resident_bytes()
+        while thread.is_alive() and (left := CHAT_TEMPLATE_SECONDS - (time.monotonic() - started)) > 0:
+            thread.join(min(0.05, left))
+            if resident_before is not None and (_resident_bytes() or 0) - resident_before > CHAT_TEMPLATE_GROWTH_BYTES:
+                self._chat_template_growth = True
+                break
         if thread.is_alive():
             self._chat_template_hangs = True
+            _stop_thread(thread)  # left rendering, it would take memory to the end of the process
             raise ChatTemplateHangs()
         if "error" in rendered:
             raise rendered["error"]
@@ -266,7 +278,9 @@ class LanguageModel:
         return rendered["text"]
 
     def _hanging_template_error(self) -> SettingError:
-        return SettingError(f"the chat template of model {self.name!r} did not render one prompt in {CHAT_TEMPLATE_SECONDS:g} s "
+        what = (f"took more than {CHAT_TEMPLATE_GROWTH_BYTES >> 20:,} MiB of memory rendering one prompt" if self._chat_template_growth
+                else f"did not render one prompt in {CHAT_TEMPLATE_SECONDS:g} s")
+        return SettingError(f"the chat template of model {self.name!r} {what} "
                             "(a loop without end?): fix the model's chat_template.jinja (or chat_template in "
                             "tokenizer_config.json), or ask with `prompt: text`")
 
@@ -487,7 +501,9 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
         data = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     digest.update(tokenizer_for_fingerprint(tokenizer).encode("utf-8", "surrogatepass"))
-    digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token], ensure_ascii=False).encode())
+    # The pad token ends answers too (stop_token_ids); split_special_tokens reads "<|im_start|>" as text in every prompt.
+    digest.update(json.dumps([tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token,
+                              getattr(tokenizer, "split_special_tokens", False)], ensure_ascii=False).encode())
     # The chat template writes every chat prompt; the model's code computes every output (a folder's own code, run
     # with --trust-remote-code, is another model than transformers' class of the same weights).
     digest.update(json.dumps(getattr(tokenizer, "chat_template", None), sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
@@ -666,6 +682,29 @@ def load_model(
 
 
 TOKENIZER_PROBE = "The capital city of France is Paris."
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory (Linux's /proc; None where it cannot be read)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class RenderingStopped(BaseException):
+    """Raised inside a chat template's rendering that was given up on (not an Exception: the template's own error
+    handling must not catch it)."""
+
+
+def _stop_thread(thread: threading.Thread) -> None:
+    """Raise RenderingStopped in `thread` at its next Python instruction (a template's loop runs Python code), and
+    wait a moment for it to end."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(RenderingStopped))
+    thread.join(1.0)
 
 
 def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[str, object]) -> None:
@@ -1035,7 +1074,8 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: o
     asked = next((config[key] for key in _BLOCK_COUNT_KEYS if isinstance(config, dict) and isinstance(config.get(key), int)), None)
     if asked is None:
         return
-    names = list(weight_map) or _weight_names_in_headers(folder)
+    # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
+    names = _weight_names_in_headers(folder, sorted(set(weight_map.values()))) or list(weight_map)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
     # Where no weight's name gives its block, each block still holds at least one weight of its own.
     held, what = (max(blocks) + 1, "blocks") if blocks else (len(names), "weights in all")
@@ -1045,12 +1085,13 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: o
                          "check that config.json belongs to these weights (num_hidden_layers)")
 
 
-def _weight_names_in_headers(folder: Path) -> list[str]:
-    """The names of a folder's weights, from the safetensors files' headers (nothing else is read)."""
+def _weight_names_in_headers(folder: Path, files: Sequence[str] = ()) -> list[str]:
+    """The names of a folder's weights, from the headers (nothing else is read) of its safetensors `files` (those an
+    index names), or of every *.safetensors file in it."""
     names: list[str] = []
     from safetensors import safe_open
 
-    for weights in folder.glob("*.safetensors"):
+    for weights in [folder / name for name in files] or folder.glob("*.safetensors"):
         try:
             with safe_open(str(weights), framework="pt") as opened:
                 names += list(opened.keys())

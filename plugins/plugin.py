@@ -41,7 +41,7 @@ from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
 from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite, templates_asked
 from factcheck.signals import stop_as_ctrl_c
-from factcheck.suites.suite import Suite, SuiteError, load_suite
+from factcheck.suites.suite import SUITES_FOLDER, Suite, SuiteError, load_suite
 from factcheck.types import DEVICE_PATTERN, DTYPE_NAMES, LRE_SWITCH, PROMPT_STYLES, REQUIRE_MODES, RESERVED_MARKS, SAY_CHECKS, TEMPLATE_MODES
 
 if TYPE_CHECKING:
@@ -367,15 +367,18 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def relation_scheduling(config: pytest.Config, log):
-    """xdist's "load" scheduling with each suite file (one relation) as one unit of work: a relation runs in one
-    batched pass on one worker; every other test is still its own unit."""
+def relation_scheduling(config: pytest.Config, log, by_scope: bool = False):
+    """xdist's "load" scheduling (or "loadscope", `by_scope`) with each suite file (one relation) as one unit of work:
+    a relation runs in one batched pass on one worker; every other test is still its own unit (or in its scope).
+    loadscope's own scope of a fact would be its id up to its last '::', which a subject may hold ("std::vector")."""
     from xdist.scheduler import LoadScopeScheduling
 
     class RelationScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return path if path.endswith(".json") else nodeid
+            if path.endswith(".json"):
+                return path
+            return super()._split_scope(nodeid) if by_scope else nodeid
 
     return RelationScheduling(config, log)
 
@@ -672,10 +675,17 @@ class FactcheckRun:
         lines = []
         if self._passed_over:
             patterns = " ".join(self.suite_patterns)
+            root = config.rootpath
+            # Patterns are matched below the root: a root that is the suites folder (or inside one) has no 'suites'
+            # folder below it, and moving the files would not help.
+            fix = (f"The root folder ({root}) lies in a folder named 'suites': run pytest from the project's folder, or give "
+                   "it --rootdir or an ini file there"
+                   if SUITES_FOLDER in root.parts and not any(SUITES_FOLDER in Path(os.path.relpath(path, root)).parts
+                                                              for path in self._passed_over) else
+                   "Put them under a folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file "
+                   "on the command line")
             lines.append(f"factcheck: {len(self._passed_over)} JSON file(s) look like fact suites but match no factcheck_suites "
-                         f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. Put them under a "
-                         "folder named 'suites', add a pattern to the factcheck_suites ini option, or name the file on the "
-                         "command line")
+                         f"pattern ({patterns}), so they were not collected: {self._shown(self._passed_over)}. {fix}")
         if self._odd_suffixes:
             lines.append(f"factcheck: {len(self._odd_suffixes)} file(s) look like fact suites but their names do not end in "
                          f"'.json' (in lower case), so they were not collected: {self._shown(self._odd_suffixes)}; rename them")
@@ -852,9 +862,10 @@ class FactcheckRun:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
-        """Plain -n ("load") would spread a relation's facts over workers, each then computing the whole relation;
-        keep each suite file on one worker instead."""
-        return relation_scheduling(config, log) if getattr(config.option, "dist", None) == "load" else None
+        """Plain -n ("load") would spread a relation's facts over workers, each then computing the whole relation, and
+        "loadscope" would split a relation whose subjects hold '::'; keep each suite file on one worker instead."""
+        dist = getattr(config.option, "dist", None)
+        return relation_scheduling(config, log, by_scope=dist == "loadscope") if dist in ("load", "loadscope") else None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:

@@ -418,3 +418,19 @@ def test_a_full_disk_is_named_with_the_output_folder_and_the_fix(tmp_path, capsy
     assert main(["import", str(source), "--out", str(tmp_path / "out")]) == 1
     assert (f"in.json: cannot be imported into {tmp_path / 'out'}: no space left on its device; free space there, or give "
             "another --out") in capsys.readouterr().err
+
+
+def test_a_file_or_folder_in_the_way_of_the_output_is_named_with_the_fix(tmp_path, capsys):
+    source = write(tmp_path / "in.json", paper())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "factual").write_text("a file where the category folder goes")
+    assert main(["import", str(source), "--out", str(tmp_path / "a")]) == 1
+    assert f"{tmp_path / 'a' / 'factual'} is a file where a folder goes; remove it, or give another --out" in capsys.readouterr().err
+    (tmp_path / "c").write_text("a file where --out goes")
+    assert main(["import", str(source), "--out", str(tmp_path / "c")]) == 1
+    assert f"{tmp_path / 'c'} is a file where a folder goes" in capsys.readouterr().err
+    (tmp_path / "b" / "factual" / "country_capital_city.json").mkdir(parents=True)
+    assert main(["import", str(source), "--out", str(tmp_path / "b"), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "country_capital_city.json is a folder where the suite file goes; remove it, or give another --out" in err
+    assert ".tmp" not in err

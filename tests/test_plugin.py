@@ -799,3 +799,30 @@ def test_a_baseline_name_past_the_file_systems_limit_is_said_when_gating(project
     output = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in output and result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot be looked up (File name too long); give it a shorter name" in output
+
+
+def test_a_run_whose_root_is_the_suites_folder_itself_says_so(pytester):
+    # No ini file: run inside suites/, the root is that folder, and no 'suites' folder lies below it. The hint had
+    # said to put the files under a folder named 'suites', where they are.
+    write_suite(pytester.path / "suites" / "geo", "capital", facts=CAPITALS[:2])
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q",
+                                          f"--rootdir={pytester.path / 'suites'}", str(pytester.path / "suites"))
+    output = result.stdout.str()
+    assert "look like fact suites but match no factcheck_suites pattern" in output, output[-2000:]
+    assert "lies in a folder named 'suites': run pytest from the project's folder" in output
+    assert "Put them under a folder named 'suites'" not in output
+
+
+@pytest.mark.parametrize("by_scope", [False, True])
+def test_xdist_scheduling_keeps_a_suite_on_one_worker_whatever_its_subjects_hold(by_scope):
+    from types import SimpleNamespace
+
+    from plugins.plugin import relation_scheduling
+
+    pytest.importorskip("xdist")
+    config = SimpleNamespace(getvalue=lambda name: ["popen"] * 2 if name == "tx" else None)
+    scheduling = relation_scheduling(config, None, by_scope=by_scope)
+    # loadscope's own scope cut a fact's id at its last '::': "std::vector" split the relation over workers.
+    assert {scheduling._split_scope(f"suites/code.json::code[{subject}]") for subject in ("numpy", "std::vector")} == {"suites/code.json"}
+    other = "tests/test_a.py::TestB::test_c"
+    assert scheduling._split_scope(other) == ("tests/test_a.py::TestB" if by_scope else other)

@@ -405,10 +405,26 @@ def import_paths(sources: Iterable[str | Path], out_dir: str | Path, *, force: b
     for path, label in found:
         try:
             report.results.append(_import_one(path, label, out_dir, force, claimed, every_input))
-        except (SuiteError, FileExistsError) as error:  # messages already name the file (and pointer)
-            report.failures.append((path, str(error)))
+        except (SuiteError, FileExistsError) as error:
+            if isinstance(error, OSError) and error.errno is not None:  # the file system's, not one of this module's
+                report.failures.append((path, _output_problem(path, out_dir, error)))
+            else:  # messages already name the file (and pointer)
+                report.failures.append((path, str(error)))
         except OSError as error:
-            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
-            report.failures.append((path, f"{path}: cannot be imported into {out_dir}: no space left on its device; free "
-                                          "space there, or give another --out" if full else f"{path}: {error}"))
+            report.failures.append((path, _output_problem(path, out_dir, error)))
     return report
+
+
+def _output_problem(source: Path, out_dir: Path, error: OSError) -> str:
+    """What kept `source` from being written into `out_dir`, and the fix."""
+    where = f"{source}: cannot be imported into {out_dir}:"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where} no space left on its device; free space there, or give another --out"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR) and error.filename:
+        blocking = Path(error.filename)
+        while not blocking.exists() and blocking != blocking.parent:  # the file in the way may be a folder above
+            blocking = blocking.parent
+        return f"{where} {blocking} is a file where a folder goes; remove it, or give another --out"
+    if error.errno == errno.EISDIR:
+        return f"{where} {error.filename2 or error.filename} is a folder where the suite file goes; remove it, or give another --out"
+    return f"{source}: {error}"

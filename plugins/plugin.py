@@ -1235,7 +1235,7 @@ class SuiteFile(pytest.File):
 
     def collect(self):
         try:
-            suite = load_suite(self.path)
+            suite = dataclasses.replace(load_suite(self.path), key_root=self.config.rootpath)
         except SuiteError as error:
             # One bad file must not stop the other suites: report it as a failing item.
             yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)

@@ -225,6 +225,12 @@ def test_suite_patterns_are_matched_below_the_root_folder(pytester, tiny_llama_f
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q", f"--rootdir={project}", str(project))
     output = result.stdout.str()
     assert "facts/river.json::river[France]" in output and "country_capital.json::" not in output, output[-2000:]
+    # The relation's id is read below the root: the folder named "suites" above the project is no part of it (a copy
+    # of the project elsewhere had other ids, and its baseline matched none of its facts).
+    report = project / "r.json"
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--rootdir={project}", str(project), "--factcheck-lre=off",
+                                 f"--factcheck-report={report}")
+    assert {fact["relation"] for fact in json.loads(report.read_text())["facts"]} == {"river"}
 
 
 def test_two_same_named_suites_outside_a_suites_folder_are_refused_with_one_clear_error(pytester, tiny_llama_folder):

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 import stat
 import unicodedata
@@ -101,10 +102,18 @@ class Suite:
     category: str | None
     content_hash: str
     description: str = ""
+    # The project's root folder, where the plugin collected the suite: the id is read from the path below it, so that
+    # a folder named `suites` above the project (a checkout under ~/suites/) never enters it.
+    key_root: Path | None = None
 
     @property
     def relation_id(self) -> str:
-        """The relation's identifier in reports, baselines and summaries: its path (see suite_key)."""
+        """The relation's identifier in reports, baselines and summaries: its path (see suite_key), below `key_root`
+        where the suite lies under it."""
+        if self.key_root is not None:
+            below = os.path.relpath(os.path.abspath(self.path), os.path.abspath(self.key_root))
+            if not below.startswith(".."):
+                return suite_key(below)
         return suite_key(self.path)
 
     @property

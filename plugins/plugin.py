@@ -34,9 +34,9 @@ import pytest
 
 from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
-from factcheck.gate.baseline import BaselineError, load_baseline
+from factcheck.gate.baseline import Baseline, BaselineError, load_baseline
 from factcheck.gate.comparison import threshold_failures, thresholds_undecided
-from factcheck.gate.release_gate import ReleaseGate, comparison_lines, record
+from factcheck.gate.release_gate import ReleaseGate, comparison_lines, folders_at_and_above, record
 from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
 from factcheck.settings import DEFAULTS, Settings, resolve, settings_for_suite, templates_asked
@@ -158,8 +158,7 @@ def _places_a_recorded_suite_may_be(recorded: str, folders: Sequence[Path]) -> l
     if path.is_absolute():
         return [path]
     tails = dict.fromkeys([path, Path(*[part for part in path.parts if part != ".."] or ["."])])
-    above = dict.fromkeys(folder for start in folders for folder in (Path(os.path.abspath(start)), *Path(os.path.abspath(start)).parents))
-    return [folder / tail for folder in above for tail in tails]
+    return [folder / tail for folder in folders_at_and_above(folders) for tail in tails]
 
 
 def _suite_patterns(config: pytest.Config) -> list[str]:
@@ -451,7 +450,7 @@ class FactcheckRun:
         # which says it first (a usage error raised on a worker would only crash it, and the controller show none).
         self._worker_refusal: str | None = None
         self._controller_checked_gate = False
-        self._recorded_suite_paths: dict[str, str] | None = None  # relation -> suite path, as the baseline recorded it
+        self._baseline_reading: Baseline | BaselineError | None = None  # the baseline file as read once, or why it cannot be
         self.threshold_failures: list[tuple[str, float, float]] = []
         self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
         self._unchecked_for_thresholds: dict[str, int] = {}  # relation -> how many of its facts this run did not check
@@ -592,14 +591,11 @@ class FactcheckRun:
         folders, or a draft copy named on the command line, share the id of one relation, and this file would be
         gated on (or recorded over) that file's facts. None where the recorded file is this one, is gone (a moved
         suite), or where no baseline names the relation."""
-        if self._recorded_suite_paths is None:
-            self._recorded_suite_paths = {}
-            with contextlib.suppress(BaselineError, OSError):  # said where the baseline is read for the gate
-                if self.baseline_path is not None and self.baseline_path.is_file():
-                    baseline = load_baseline(self.baseline_path)
-                    self._recorded_suite_paths = {relation: info["path"] for relation, info in baseline.suites.items()}
-        recorded = self._recorded_suite_paths.get(relation_id)
-        if not recorded or recorded.strip() == "." or self.baseline_path is None:
+        recorded = None
+        with contextlib.suppress(BaselineError, OSError):  # said where the baseline is read for the gate
+            if self.baseline_path is not None and self.baseline_path.is_file():
+                recorded = self._baseline_read().suites.get(relation_id, {}).get("path")
+        if not recorded or recorded.strip() == ".":
             return None
         found = []
         for place in _places_a_recorded_suite_may_be(recorded, [self.baseline_path.parent, self.config.rootpath]):
@@ -739,7 +735,8 @@ class FactcheckRun:
         # Only a suite file's items are facts, and only they carry results: a test of the project's own may sit in a
         # folder named "factcheck" (a keyword then) or record properties of these names for its JUnit entries, and
         # must not crash the run nor stand in for a fact's outcome.
-        a_fact = report.nodeid.split("::", 1)[0].endswith(".json") and "factcheck" in report.keywords
+        from_a_suite = report.nodeid.split("::", 1)[0].endswith(".json")
+        a_fact = from_a_suite and "factcheck" in report.keywords
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
         if report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
@@ -747,7 +744,7 @@ class FactcheckRun:
             else:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self._skipped[reason.removeprefix("Skipped: ")] += 1
-        properties = dict(report.user_properties) if report.nodeid.split("::", 1)[0].endswith(".json") else {}
+        properties = dict(report.user_properties) if from_a_suite else {}
         if (report.failed and report.when in ("setup", "call") and a_fact
                 and "factcheck_relation" not in properties):
             # A fact that failed without a result (its relation could not run, a fixture failed): the reports lack it,
@@ -856,9 +853,21 @@ class FactcheckRun:
         if not path.exists():
             return None, f"factcheck: baseline file {path} does not exist; record it with `pytest --factcheck-update-baseline`"
         try:
-            return ReleaseGate(load_baseline(path)), None
+            return ReleaseGate(self._baseline_read()), None
         except BaselineError as error:
             return None, f"factcheck: {error}"
+
+    def _baseline_read(self) -> Baseline:
+        """The baseline file, read and validated once per run (collection's check of relation ids and the gate use the
+        same reading); BaselineError where it cannot be used."""
+        if self._baseline_reading is None:
+            try:
+                self._baseline_reading = load_baseline(self.baseline_path)
+            except BaselineError as error:
+                self._baseline_reading = error
+        if isinstance(self._baseline_reading, BaselineError):
+            raise self._baseline_reading
+        return self._baseline_reading
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):

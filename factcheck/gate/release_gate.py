@@ -164,11 +164,16 @@ def _suite_exists(recorded_path: str, places: Sequence[Path]) -> bool:
     path = Path(recorded_path)
     if path.is_absolute():
         return _may_be_a_file(path) or not _may_be_a_folder(path.parent)
-    folders = dict.fromkeys(folder for place in places for folder in (Path(os.path.abspath(place)), *Path(os.path.abspath(place)).parents))
+    folders = folders_at_and_above(places)
     # A copy of the baseline kept elsewhere (a CI job's folder) reaches the suite by a path that holds only from the
     # original's folder ("../suites/geo/cap.json"): its part from a `suites` folder on is looked for too.
     tails = [path, *(Path(*path.parts[i:]) for i, part in enumerate(path.parts) if part == SUITES_FOLDER)]
     return any(_may_be_a_file(folder / tail) for folder in folders for tail in tails)
+
+
+def folders_at_and_above(places: Sequence[Path]) -> list[Path]:
+    """Each of `places`, made absolute, and every folder above it, once each: where a recorded suite path may lead."""
+    return list(dict.fromkeys(folder for place in places for folder in (Path(os.path.abspath(place)), *Path(os.path.abspath(place)).parents)))
 
 
 def _may_be_a_file(path: Path) -> bool:

@@ -646,7 +646,7 @@ def load_model(
             with held_load_report() as load_report:
                 model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
         refuse_missing_weights(name, loading.get("missing_keys") or (), config_name)
-        _refuse_blocks_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
+        _refuse_weights_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
         refuse_a_tokenizer_past_the_embedding(name, tokenizer, model)
         load_report.release()  # only for a model that loads: a refused one's message says what its table would
         return tokenizer, model
@@ -758,7 +758,7 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
                                  f"set {role} in tokenizer_config.json to a token of the vocabulary, or remove it")
 
 
-def _refuse_blocks_the_config_leaves_out(name: str, model, unexpected) -> None:
+def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
     """Weights of blocks past the config's count, or of parameters the config turns off in a module the model has
     (biases under `attention_bias: false`), are dropped by transformers with a log line: the model would run without
     them, under a fingerprint of its own. Refused, as weights missing for the config are."""

@@ -742,3 +742,14 @@ def test_matching_of_the_twenty_eighth_pass():
                               (" Oslo, kanskje", "Oslo"), (" Москва, может Петербург", "Москва"), (" 東京、あるいは大阪", "東京")):
         assert matching_answer(generated, [answer]) is None, generated
     assert matching_answer(" Москва, которая может похвастаться метро.", ["Москва"]) == "Москва"  # "can", in a description
+
+
+def test_matching_of_the_twenty_ninth_pass():
+    # "not to be confused with" names another thing of the answer's name, which the answer is not: no denial of it.
+    for generated in (" Paris, not to be confused with Paris, Texas.", " Paris (not to be confused with the city in Texas)"):
+        assert matching_answer(generated, ["Paris"]) == "Paris", generated
+    assert matching_answer(" Paris, not to be confused with Lyon, or Marseille", ["Paris"]) is None  # its "or" still hedges
+    # "technically" closing a clause hedges what it follows; before a description it is part of it.
+    for generated, answer in ((" Edison. Well, Swan technically.", "Edison"), (" Amsterdam, technically.", "Amsterdam")):
+        assert qualifier(generated, [answer]) == "technically", generated
+    assert matching_answer(" Mercury, technically the smallest planet", ["Mercury"]) == "Mercury"

@@ -857,7 +857,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
     r"to\sbe\sconfirmed", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
     r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
-    r"disputes",
+    r"disputes", r"technically(?=\s?[.,;!)]|\s?$)",
     # Corrections.
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
@@ -915,13 +915,14 @@ _QUALIFIER = re.compile(rf"(?<![{_IN_A_WORD}])(?:(?i:" + "|".join(_ENGLISH_QUALI
                         + r"|n['’]t(?!\w)|[?？]|" + _UNSPACED_QUALIFIERS)
 _NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
 _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
-# Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1", "otherwise known as", a
+# Words that look like qualifiers and are none: "not only", "but also", "no doubt", "No. 1", "otherwise known as", "not
+# to be confused with" (another thing of its name, which the answer is not), a
 # modal or a negation in a relative clause that describes the answer ("which could hold 50,000", "which has no moons",
 # "who never grew up"; "which is not the capital" denies it), and their like in other languages.
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
                            r"|\b(?:which|who|that|where|whose)\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
-                           r"|\botherwise\sknown\b|\b(?:which|who|that|where|it|he|she|they)\s(?:could|may|might)\b"
+                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where|it|he|she|they)\s(?:could|may|might)\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")

@@ -290,3 +290,30 @@ def test_a_chat_template_that_builds_gigabytes_in_one_operation_is_refused_befor
         huge.chat_text(question)
     # Templates that build prompts of the usual size render as before.
     assert "Capital of Peru?" in chat_model.chat_text(question)
+
+
+@pytest.mark.parametrize("building", [
+    "{{ big ~ big }}", "{% set ns = namespace(x='x') %}{% for i in range(40) %}{% set ns.x = ns.x + ns.x %}{% endfor %}",
+    "{% for i in range(100) %}{{ big }}{% endfor %}", "{% set pieces %}{% for i in range(100) %}{{ big }}{% endfor %}{% endset %}",
+    "{% set l = [big] %}{{ l + l }}", "{{ range(100)|map('string')|join(big) }}", "{{ big.join(range(100)|map('string')) }}",
+    "{{ ('%(a)s' * 100) % {'a': big} }}", "{{ ('{0}' * 100).format(big) }}", "{{ big|replace('x', 'xx') }}",
+    "{{ ('\t' * 1000000).expandtabs(1000) }}", "{{ ('\n' * 1000000)|indent(1000) }}", "{{ [big]|tojson(indent=4) }}"])
+def test_a_chat_template_that_joins_many_small_pieces_into_gigabytes_is_refused_before_the_join(chat_model, building):
+    # Each piece is under the bound, but the join, the concatenation or the format that writes them all runs in C,
+    # holding the interpreter: neither the timeout nor the memory watch could stop it (a join of 100 pieces of 30
+    # million characters took 3 GB in 10 s).
+    question = [{"role": "user", "content": "Capital of Peru?"}]
+    huge = copy.copy(chat_model)
+    huge.tokenizer = copy.copy(chat_model.tokenizer)
+    huge.tokenizer.chat_template = "{% set big = 'x' * 40000000 %}" + building + chat_model.chat_template
+    huge._chat_template_rendered = None
+    with pytest.raises(SettingError, match=r"the chat template .* more than the 67,108,864 characters a template may build "
+                                           r"at once: fix the model's chat_template.jinja"):
+        huge.chat_text(question)
+    # Joins, concatenations and formats of the usual size render as before.
+    usual = copy.copy(chat_model)
+    usual.tokenizer = copy.copy(chat_model.tokenizer)
+    usual.tokenizer.chat_template = ("{{ ['a', 'b']|join('-') ~ ('%s' % 'c') + '{0}'.format('d') + range(2)|map('string')|join"
+                                     " + 'e'.replace('e', 'f') }}") + chat_model.chat_template
+    usual._chat_template_rendered = None
+    assert usual.chat_text(question).startswith("a-bcd01f")

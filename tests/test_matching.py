@@ -753,3 +753,40 @@ def test_matching_of_the_twenty_ninth_pass():
     for generated, answer in ((" Edison. Well, Swan technically.", "Edison"), (" Amsterdam, technically.", "Amsterdam")):
         assert qualifier(generated, [answer]) == "technically", generated
     assert matching_answer(" Mercury, technically the smallest planet", ["Mercury"]) == "Mercury"
+
+
+def test_matching_of_the_twenty_ninth_pass_outside_review():
+    not_said = (
+        # A modal outside a relative clause: a pronoun's, or a relative word's that opens a sentence.
+        (" Sydney. It may be Canberra.", "Sydney"), (" Jupiter. It may have as many as 95 moons.", "Jupiter"),
+        (" Sydney. Which could be Canberra.", "Sydney"),
+        # "that" after a verb that takes a clause, or opening a sentence, begins no relative clause.
+        (" 1969. Conspiracy theorists claim that the landing never happened.", "1969"),
+        (" Mercury, and note that it has no moons.", "Mercury"), (" Sydney. That could be Canberra.", "Sydney"),
+        # Another amount offered after an amount is no restatement in another unit; a bracket's words after one are read.
+        (" 20 minutes, or 30 at rush hour.", "20 minutes"), (" 365 days, or 366 in a leap year.", "365 days"),
+        (" 24 hours or 25 hours during DST changes.", "24 hours"), (" 5 km (6 maybe).", "5 km"),
+        (" 8 hours (7 for adults over 65, though).", "8 hours"), (" 1,000 people (2,000 according to some).", "1,000 people"),
+        # Approximations and bounds after an amount, in more wordings and languages.
+        (" 2,000 people, at the very least.", "2,000 people"), (" 37 million, around.", "37 million"),
+        (" 3,2 millones aprox.", "3,2 millones"), (" 1947 के आसपास", "1947"), (" 1923 civarı", "1923"),
+        (" 1,5 miljoen, ongeveer.", "1,5 miljoen"), (" 3000 BC, at the latest.", "3000 BC"), (" 5km 정도입니다.", "5km"),
+        # Hedges and contrasts the 28th list lacked.
+        (" Paris, to my knowledge.", "Paris"), (" Paris (90% confident).", "Paris"), (" Paris. Ignore that, it's Lyon.", "Paris"),
+        (" Ankara, ama İstanbul daha büyük.", "Ankara"), (" Warszawa, ale Kraków był stolicą wcześniej.", "Warszawa"),
+        (" William Shakespeare, whose authorship some dispute.", "William Shakespeare"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    said = (
+        # A relative clause's modal, a few words after its relative word; a restatement in a unit still says it.
+        (" Paris, where it may rain often.", "Paris"), (" The Nile, where crocodiles may be found.", "The Nile"),
+        (" Mercury, the planet that has no moons.", "Mercury"), (" 5 cm (2 in)", "5 cm"), (" 12 inches, or 30 cm", "12 inches"),
+        # A year's estimate dates a figure.
+        (" 37 million (2023 est.)", "37 million"), (" 67 million (2023 estimate)", "67 million"),
+        # A number and its scale word with a capital is no name; after a name's abbreviation a sentence may begin.
+        (" 5 Millionen Einwohner", "5 Millionen"), (" 83 Millionen Menschen leben in Deutschland.", "83 Millionen"),
+        (" Martin Luther King Jr. He delivered the speech in 1963.", "Martin Luther King Jr."),
+        (" Washington, D.C. The city was founded in 1790.", "Washington, D.C."), (" Berlin, rund um die Uhr", "Berlin"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    assert matching_answer(" U.S. Virgin Islands", ["U.S."]) is None  # a name that goes on

@@ -82,9 +82,11 @@ def _is_capital(char: str) -> bool:
 
 def _looks_like_a_name(answer: str) -> bool:
     """A name (its last word capitalised: 'Guinea', 'New York'), which a hyphen or a further capitalised word
-    would continue into another name; a quantity whose unit is a capital is none ('6 GB', '230 V')."""
+    would continue into another name; a quantity whose unit is a capital is none ('6 GB', '230 V'), nor a number
+    and its scale word written with a capital ('5 Millionen': '5 Millionen Einwohner' says it)."""
     words = answer.split()
-    return bool(words) and _is_capital(words[-1][0]) and number_and_unit(answer) is None
+    scaled_number = len(words) == 2 and words[0][0].isdigit() and re.fullmatch(_SCALE_WORDS, words[1], re.IGNORECASE)
+    return bool(words) and _is_capital(words[-1][0]) and number_and_unit(answer) is None and not scaled_number
 
 
 def _continues_the_name(rest: str, answer: str) -> bool:
@@ -124,6 +126,10 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     # An ampersand between capitalised words makes one name: "Johnson & Johnson", "Marks & Spencer".
     if rest.startswith(" & ") and len(rest) > 3 and _is_capital(rest[3]):
         return True
+    # After a name that ends in an abbreviation's full stop, a sentence may begin: "Martin Luther King Jr. He
+    # delivered ...", "Washington, D.C. The city ..." ("U.S. Virgin Islands" goes on).
+    if answer.rstrip().endswith(".") and rest[:1] == " " and _PROSE_AFTER_A_DASH.match(rest, 1):
+        return False
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
 
@@ -806,26 +812,42 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
         scaled_as_the_answer = restated.group(2) is None or re.search(_SCALE_WORDS + "$", expected)
         end = restated.end() if scaled_as_the_answer else restated.end(2) - len(restated.group(2))
     elif (quantity := number_and_unit(expected)) is None and _is_a_quantity(expected):
-        if (restated := _UNIT_IN_WORDS.match(said, len(expected))) is None:
-            return None
+        if (restated := _UNIT_IN_WORDS.match(said, len(expected))) is None or not _is_a_unit(restated.group(1).split()[0]):
+            return None  # no unit: "20 minutes, or 30 at rush hour" offers another amount
         unit = re.sub(r"^[-+]?\d[\d.,]*\s?", "", expected)  # "100 degrees celsius, or 212 degrees fahrenheit"
-        if unit.startswith(restated.group(1)):
-            return None  # in the same unit, a hedge: "5 degrees or 6 degrees"
+        if unit.startswith(restated.group(1)) or restated.group(1).split()[: len(unit.split())] == unit.split():
+            return None  # in the same unit, a hedge: "5 degrees or 6 degrees", "24 hours or 25 hours during DST"
         restated_amount = re.search(r"[-+]?\d[\d.,]*", said[restated.start() : restated.start(1)]).group()
         if _another_amount(re.match(r"[-+]?\d[\d.,]*", expected).group(), unit, restated_amount, restated.group(1)):
             return None  # in another unit of its kind, another amount: "3 hours or 4 days"
         # As many words as the answer's unit has: "3 hours or 4 days a week" restates it as "4 days".
         end = restated.start(1) + len(" ".join(restated.group(1).split()[: len(unit.split())]))
     elif quantity is not None and (restated := _RESTATED.match(said, len(expected))):
-        if restated.group(1).rstrip(".,;:!?") in ("", quantity[2]):
-            return None
+        if restated.group(1).rstrip(".,;:!?") in ("", quantity[2]) or not _is_a_unit(restated.group(1).rstrip(".,;:!?")):
+            return None  # "5 km (6 maybe)" offers another amount
         end = restated.end()
     if restated is None:
         return None
     if said[restated.start() :].lstrip().startswith("("):
         closing = said.find(")", restated.start())
-        return closing + 1 if closing != -1 and "(" not in said[restated.start() : closing].lstrip()[1:] else None
+        if closing == -1 or "(" in said[restated.start() : closing].lstrip()[1:]:
+            return None
+        # What the brackets hold after the restatement is read too: "8 hours (7 hours for adults over 65, though)".
+        return None if _qualifier_in(said[min(end, closing) : closing], expected) else closing + 1
     return end
+
+
+# Short words that read as a unit symbol after a number and are words here: "(2023 est.)", "or 30 at rush hour".
+_WORDS_NOT_UNITS = frozenset("a an as at be by do if in is it of on or so to up we est est. the and for but per are was his her its "
+                             "not may can off out via".split())
+
+
+def _is_a_unit(word: str) -> bool:
+    """Whether `word`, after a number, is a unit that restates an amount: a unit word ("miles", "degrees"), a unit
+    symbol ("mi", "°F") or a currency's name."""
+    word = word.casefold()
+    return (word in _UNIT_SPELLINGS or word.rstrip("s") in ("degree", "dollar", "euro", "pound", "yen", "rupee", "yuan")
+            or word in ("celsius", "fahrenheit", "kelvin") or (number_and_unit(f"1 {word}") is not None and word not in _WORDS_NOT_UNITS))
 
 
 # An "or" that renames, glosses or narrows the answer down (judged above), with its "rather": left out of the qualifiers.
@@ -847,15 +869,20 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
                        "but though although however whereas unless nevertheless admittedly").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
-_APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|estimated|estimate|thereabouts"
-                             r"|est\.(?!\s?\d{4})|ca\.|at\s(?:least|most)|about(?=\W*$)|más\so\smenos|environ|env\.|etwa|ungefähr|aproximadamente"
-                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً)(?![\w'’-])|估计|大概|约")
+_APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
+                             # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)".
+                             r"|(?<!\d{4}\s)(?:estimated|estimate|est\.)(?!\s?\d{4})|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
+                             r"|ungefähr|aproximadamente|aprox\.?|ongeveer|civarı|civarında|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
+                             r"|at\sthe\s(?:very\s)?earliest|at\sa\s(?:minimum|maximum)"
+                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً|आसपास|लगभग)(?![\w'’-])|估计|大概|约|정도|쯤|ぐらい|くらい|程度|前後")
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
-    r"to\sbe\sconfirmed", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
+    r"to\sbe\sconfirmed", r"to\smy\sknowledge", r"as\sfar\sas\sI\scan\stell", r"last\sI\schecked", r"in\smy\sopinion",
+    r"not\sentirely\s(?:sure|certain|confident)", r"\d+\s?%\sconfident", r"ignore\sthat",
+    r"retract(?:ing|ed)?\sthat", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
     r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
     r"disputes", r"technically(?=\s?[.,;!)]|\s?$)",
     # Corrections.
@@ -865,7 +892,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
     r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
-    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count"
+    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|put|give|date|cite|prefer|favou?r|count"
     r"|list|propose|sources|accounts|estimates)",
     r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
     r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
@@ -875,7 +902,8 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
-                     "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако "
+                     "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако ale ama tapi tetapi "
+                     "nhưng αλλά değil "
                      "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
                      "probablement vraisemblablement apparemment wahrscheinlich vermutlich möglicherweise angeblich "
                      "probablemente posiblemente probabilmente provavelmente наверное вероятно кажется по-моему якобы "
@@ -922,10 +950,32 @@ _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
                            r"|\b(?:which|who|that|where|whose)\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
-                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where|it|he|she|they)\s(?:could|may|might)\b"
+                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where)\s(?:[\w'’]+\s){0,3}?(?:could|may|might)\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
+# Verbs and words after which "that" begins what is said or believed, not a relative clause that describes the answer:
+# "historians claim that it never happened", "note that he did not work alone".
+_BEFORE_A_THAT_CLAUSE = re.compile(r"(?i:(?:^|[.!?;:]\s*)|\b(?:claim|claims|claimed|note|notes|noted|believe|believes|believed"
+                                   r"|say|says|said|think|thinks|thought|know|knows|knew|argue|argues|argued|suggest|suggests"
+                                   r"|suggested|show|shows|showed|shown|state|states|stated|report|reports|reported|insist|insists"
+                                   r"|insisted|assert|asserts|asserted|maintain|maintains|maintained|mean|means|meant|remember"
+                                   r"|recall|realize|realise|find|finds|found|hold|holds|held|contend|contends|allege|alleges"
+                                   r"|alleged|deny|denies|denied|doubt|doubts|doubted|is|was|so|such|given|except|true|sure"
+                                   r"|likely|possible|clear|fact|idea|theory|rumou?r|view|belief|notion)\s)$")
+
+
+def _unless_no_relative_clause(found: re.Match) -> str:
+    """_NO_QUALIFIER's replacement: the words left out, unless they begin with a "that" that begins no relative clause
+    ("claim that the landing never happened", "Sydney. That could be Canberra."), or with a relative word that opens a
+    sentence, which describes nothing before it ("Sydney. Which could be Canberra.")."""
+    opening = found.group().split(maxsplit=1)[0].lower()
+    if opening in ("that", "which", "who", "where", "whose") and _BEFORE_A_THAT_CLAUSE.search(found.string[: found.start()]) and (
+            opening == "that" or re.search(r"(?:^|[.!?;:])\s*$", found.string[: found.start()])):
+        return found.group()
+    return " "
+
+
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
 # hottest", "Paris instead of Lyon", "Москва, а не Петербург", "Madrid y no Barcelona".
 _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
@@ -1000,7 +1050,7 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         rest = rest[against.end() :]
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
-    rest = _NO_QUALIFIER.sub(" ", rest)
+    rest = _NO_QUALIFIER.sub(_unless_no_relative_clause, rest)
     if re.search(r"\d", answer) and (approximation := _APPROXIMATIONS.search(rest)):
         return approximation.group()
     for found in _QUALIFIER.finditer(rest):

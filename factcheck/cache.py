@@ -206,6 +206,16 @@ def _process_running(pid: int) -> bool:
     return True
 
 
+def usual_permissions(folder: Path) -> None:
+    """mkdtemp makes a private folder: give it, and the files written in it, the permissions a plain mkdir and open
+    would have (a cache warmed by root in a container image is read by other users)."""
+    umask = current_umask()
+    folder.chmod(0o777 & ~umask)
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.chmod(0o666 & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a scratch directory that becomes `final` only if the block completes.
@@ -218,6 +228,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     scratch = scratch_folder(final)
     try:
         yield scratch
+        usual_permissions(scratch)
         try:
             os.rename(scratch, final)
         except OSError:

@@ -171,6 +171,12 @@ def _degrade(args: argparse.Namespace) -> int:
     check_output_folder(Path(args.out), args.model, replace=args.force)  # before a load that may take minutes
     model = load_model(args.model, dtype=args.dtype, device="cpu", trust_remote_code=args.trust_remote_code)
     print(f"{visible_controls(model.name)}: fingerprint {model.fingerprint}", file=sys.stderr)
+    # A block counted from the end is one counted from the start ("1" and "-1" of a 2-block model): known only now.
+    blocks = [block % model.num_layers if -model.num_layers <= block < 0 else block for block in args.ablate_mlp or ()]
+    if repeated := sorted({block for block in blocks if blocks.count(block) > 1}):
+        print(f"factcheck degrade: error: --ablate-mlp names block(s) {repeated} more than once (counted from the start "
+              f"of the model's {model.num_layers} blocks); name each block once", file=sys.stderr)
+        return 2
     degraded = model
     if args.round_bits is not None:
         degraded = round_weights(degraded, args.round_bits)
@@ -251,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
     degrade.set_defaults(handler=_degrade)
 
-    from factcheck.knows.tune import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT, LRE_PATHS
+    from factcheck.knows.tune_defaults import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT, LRE_PATHS
 
     tune = commands.add_parser(
         "tune", help="choose each suite's LRE layer and beta by faithfulness on held-out facts",
@@ -293,6 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         # Every command writes its outputs whole or not at all: say so, without a traceback.
         print(f"factcheck: {str(stop) or 'interrupted (Ctrl-C)'}; no output was left half-written", file=sys.stderr)
         return 128 + getattr(stop, "signal_number", signal.SIGINT)
+    except Exception:  # noqa: BLE001 - unforeseen: shown whole, and never exit 1, which `diff` gives for regressions
+        import traceback
+
+        traceback.print_exc()
+        print(f"factcheck: error: the {args.command} command failed unexpectedly (the traceback above says where); "
+              "exit 2, as for any error", file=sys.stderr)
+        return 2
 
 
 @contextlib.contextmanager

@@ -265,7 +265,8 @@ def _check_outputs(run: FactcheckRun) -> None:
     # (name, path, who writes it: "factcheck", "pytest", or None where the run only reads it: the gated baseline)
     files = [("--factcheck-report", run.settings.report, "factcheck"), ("--factcheck-html", run.settings.html, "factcheck"),
              ("the baseline (--factcheck-baseline)", run.baseline_path, "factcheck" if run.recording else None),
-             ("--junitxml", _junit_path(run.config), "pytest")]  # pytest writes it; it must not be one of ours
+             ("--junitxml", _junit_path(run.config), "pytest"),  # pytest writes it; it must not be one of ours
+             ("--log-file (pytest's log file)", _log_file_path(run.config), "pytest")]
     seen: dict[Path, tuple[str, str | None]] = {}
     for name, given, writer in files:
         if not given:
@@ -287,9 +288,37 @@ def _check_outputs(run: FactcheckRun) -> None:
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
+        if name.startswith("--log-file") and _holds_a_document(path):
+            raise pytest.UsageError(f"factcheck: {name} {path} is a file that holds JSON, HTML or XML, no log (a baseline, "
+                                    "a report or a suite would be lost: pytest empties its log file when it starts): give "
+                                    "the log a new path")
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
+
+
+def _log_file_path(config: pytest.Config) -> str | None:
+    """pytest's log file (--log-file, or log_file in the ini file), which pytest opens relative to the working folder
+    and empties when it configures its logging, after this plugin's checks."""
+    given = config.getoption("log_file", None) or config.getini("log_file")
+    return os.path.abspath(given) if given and given != os.devnull else None
+
+
+def _holds_a_document(path: Path) -> bool:
+    """Whether `path` is a regular file that starts as JSON, HTML or XML do: no log file pytest would write."""
+    head = _file_head(path)
+    return bool(head) and head.lstrip()[:1] in (b"{", b"[", b"<")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """pytest's --debug FILE is emptied as soon as the command line is parsed, before any plugin is configured: a
+    baseline, a report or a suite named there is refused now."""
+    debug = getattr(early_config.known_args_namespace, "debug", None)
+    if debug and _holds_a_document(Path(debug)):
+        raise pytest.UsageError(f"factcheck: --debug {debug} is a file that holds JSON, HTML or XML, no debug log (a "
+                                "baseline, a report or a suite would be lost: pytest empties it when it starts): give "
+                                "the debug log a new path")
 
 
 def _matches_suite_patterns(path: Path, patterns: Sequence[str], root: Path) -> bool:
@@ -471,6 +500,11 @@ class FactcheckRun:
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
         self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
+        self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
+        self._deselected: dict[str, set[int]] = {}  # suite path -> the indices of its facts deselected (-k, -m, --lf)
+        self._facts_done: set[str] = set()  # node ids of the facts that ran, or were skipped, or failed before running
+        self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
+        self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
@@ -551,10 +585,21 @@ class FactcheckRun:
             return "an xdist worker's results are missing"
         if self._facts_without_result:
             return f"{self._facts_without_result} fact(s) could not run"
+        if never_ran := self._facts_never_ran():
+            return never_ran
         if self._invalid_suites:
             shown = ", ".join(sorted(self._invalid_suites)[:3])
             return f"{len(self._invalid_suites)} suite(s) could not be read: {shown}{' ...' if len(self._invalid_suites) > 3 else ''}"
         return None
+
+    def _facts_never_ran(self) -> str | None:
+        """Selected facts that gave no report: the session ended before them, without an interruption or a -x that
+        would say so (pytest.exit from a conftest, with any return code)."""
+        selected = sum(len(indices) for indices in self._selected.values())  # none on an xdist controller
+        if len(self._facts_done) >= selected:
+            return None
+        return (f"{selected - len(self._facts_done)} of the {selected} selected fact(s) never ran: the session ended "
+                "before them (pytest.exit in a conftest or a plugin?)")
 
     def _merged_from_workers(self) -> RunSummary | None:
         """The workers' summaries, and, for relations no summary brought (a worker crashed or was interrupted), what
@@ -581,6 +626,13 @@ class FactcheckRun:
         if name not in self._markers:
             self.config.addinivalue_line("markers", f"{name}: {description}")
             self._markers.add(name)
+
+    def first_to_show(self, error: BaseException, nodeid: str) -> str:
+        """The node id of the first fact that failed with `error` (this one, the first time)."""
+        return self._errors_shown.setdefault(id(error), (error, nodeid))[1]
+
+    def note_collected(self, path: Path, facts: int) -> None:
+        self._collected[str(path)] = set(range(facts))
 
     def claim_relation(self, relation_id: str, path: Path) -> Path:
         """The suite file that has `relation_id`: `path`, unless another file took it first."""
@@ -737,6 +789,8 @@ class FactcheckRun:
         # must not crash the run nor stand in for a fact's outcome.
         from_a_suite = report.nodeid.split("::", 1)[0].endswith(".json")
         a_fact = from_a_suite and "factcheck" in report.keywords
+        if a_fact and (report.when == "call" or (report.when == "setup" and not report.passed)):
+            self._facts_done.add(report.nodeid)
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
         if report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
@@ -799,6 +853,8 @@ class FactcheckRun:
         """A suite that cannot be read has no facts a selection (-k, -m) could match, so its item is left out: it is
         named anyway, and the run's reports are marked incomplete, as when it is selected."""
         for item in items:
+            if isinstance(item, FactItem):
+                self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
             if isinstance(item, BadSuiteItem):
                 problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
                 self._unread_but_deselected(_relative(item.path, self.config.rootpath), problem)
@@ -826,6 +882,13 @@ class FactcheckRun:
         for item in session.items:
             if isinstance(item, FactItem):
                 self._selected.setdefault(str(item.suite.path), set()).add(item.fact_index)
+        # A conftest or a plugin that drops items in pytest_collection_modifyitems without telling pytest_deselected
+        # (the "--runslow" idiom): those facts are neither run nor deselected, and the gate would not see them.
+        removed = sum(len(indices - self._selected.get(path, set()) - self._deselected.get(path, set()))
+                      for path, indices in self._collected.items())
+        if removed:
+            self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
+                          "without deselecting them"] += removed
 
     def selected_facts(self, suite: Suite) -> set[int] | None:
         """The indices of `suite`'s facts this run asks (None: not known, so all of them)."""
@@ -923,6 +986,8 @@ class FactcheckRun:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session):
+        if not is_xdist_worker(self.config) and self._facts_selected and self._checks_facts():
+            self._remove_earlier_reports_quietly()
         try:
             outcome = yield
         finally:
@@ -932,6 +997,20 @@ class FactcheckRun:
         if not is_xdist_worker(self.config) and (self.settings.report or self.settings.html or self.recording):
             self._finish_outputs_on_ctrl_c()
         return outcome
+
+    def _checks_facts(self) -> bool:
+        """Whether the facts run: not under --collect-only, --setup-only or --setup-plan."""
+        return not (self.config.option.collectonly or self.config.getoption("setuponly", False))
+
+    def _remove_earlier_reports_quietly(self) -> None:
+        """Before the facts run, an earlier run's report at an output path is removed: this run writes its own at its
+        end, and a run killed outright (SIGKILL, the OOM killer, a CI job's hard timeout) must not leave the earlier
+        one to be taken for its own. Only a file that reads as a report factcheck wrote."""
+        for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
+            if given and _reads_as_own_report(Path(given), _OWN_OUTPUT_MARKS[flag]):
+                with contextlib.suppress(OSError):  # one that cannot be removed cannot be written either: said at the end
+                    Path(given).unlink()
+                    self._removed_at_start.add(flag)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """A worker sends its results to the controller. Elsewhere: per-suite minimum accuracies; a missed one fails
@@ -968,7 +1047,13 @@ class FactcheckRun:
         self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        checks_facts = not (self.config.option.collectonly or self.config.getoption("setuponly", False))
+        checks_facts = self._checks_facts()
+        # Facts that never ran with no interruption or -x to say so fail the run: "3 passed" with exit 0 would pass a gate.
+        never_ran = self._facts_never_ran() if checks_facts and not self._stopped_early else None
+        if never_ran and exitstatus != pytest.ExitCode.INTERRUPTED:
+            self._output_lines.append((f"factcheck: {never_ran}: the gate did not check them", True))
+            if session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if (summary is None or not summary.results) and self._facts_selected and checks_facts:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
@@ -1005,6 +1090,10 @@ class FactcheckRun:
             if not given:
                 continue
             path = Path(given)
+            if flag in self._removed_at_start and not path.exists():
+                self._output_lines.append((f"factcheck: {what} ({why}): removed {path}, an earlier run's report, so "
+                                           "that it is not taken for this run's", False))
+                continue
             if not _reads_as_own_report(path, _OWN_OUTPUT_MARKS[flag]):
                 if say_where_none_is:  # else the line naming the output said so
                     self._output_lines.append((f"factcheck: {what} ({why}): nothing written to {path}", False))
@@ -1275,6 +1364,7 @@ class SuiteFile(pytest.File):
                            and suite.name not in _EXPRESSION_WORDS else None)
         if relation_marker:
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
+        run.note_collected(self.path, len(suite.facts))
         for index, fact in enumerate(suite.facts):
             item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")
@@ -1366,6 +1456,12 @@ class FactItem(pytest.Item):
         if isinstance(excinfo.value, FactcheckError):
             # A setting that cannot work with this suite or model: the message names it; a traceback would not help.
             return f"the relation in {self.path} cannot run:\n{excinfo.value}"
+        # An error factcheck did not foresee: its traceback (with what it chains) once, for the first fact it failed;
+        # the session raises the same error for every fact of the relation or the model, which printed it 50 times.
+        first = _run(self.config).first_to_show(excinfo.value, self.nodeid)
+        if first != self.nodeid:
+            return (f"the relation in {self.path} cannot run: {type(excinfo.value).__name__}: {excinfo.value}\n"
+                    f"(the same error as for {first}, whose traceback is shown there)")
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -245,6 +245,22 @@ def test_atomic_directory_publishes_complete_folder(tmp_path):
     assert [p.name for p in final.parent.iterdir()] == ["thing"]
 
 
+def test_atomic_directory_publishes_with_the_permissions_a_plain_mkdir_gives(tmp_path):
+    # The converted default model was 0700 with 0600 weights (mkdtemp, mkstemp): a cache warmed by root in a container
+    # image could not be read by the user that runs the tests.
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        final = tmp_path / "model"
+        with atomic_directory(final) as scratch:
+            descriptor = os.open(scratch / "model.safetensors", os.O_CREAT | os.O_WRONLY, 0o600)  # as mkstemp makes it
+            os.close(descriptor)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o755 and stat.S_IMODE((final / "model.safetensors").stat().st_mode) == 0o644
+
+
 def test_atomic_directory_discards_scratch_on_error(tmp_path):
     final = tmp_path / "thing"
     with pytest.raises(Crash):

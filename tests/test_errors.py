@@ -37,13 +37,17 @@ def test_the_cli_prints_a_factcheck_error_and_exits_2(tmp_path, capsys):
     assert "unknown dtype 'float8'" in capsys.readouterr().err
 
 
-def test_the_cli_does_not_hide_a_bug_behind_an_error_message(monkeypatch):
+def test_the_cli_does_not_hide_a_bug_behind_an_error_message(monkeypatch, capsys):
     def broken(args):
         raise ValueError("a bug, not bad input")
 
+    # Its whole traceback is shown, and the exit is 2 as for any error: never 1, which `factcheck diff` gives for
+    # regressions (a crash read as a failed gate, or the reverse).
     monkeypatch.setattr(cli, "_model_info", broken)
-    with pytest.raises(ValueError, match="a bug"):
-        cli.main(["model", "info"])
+    assert cli.main(["model", "info"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "ValueError: a bug, not bad input" in err
+    assert "the model command failed unexpectedly" in err
 
 
 def test_version_names_factcheck_and_the_libraries_its_results_depend_on(capsys):

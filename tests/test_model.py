@@ -389,3 +389,85 @@ def test_the_fingerprint_covers_the_config_that_changes_outputs_not_where_it_was
     shutil.copytree(tiny_llama_folder, stops)
     (stops / "generation_config.json").write_text(json.dumps({"eos_token_id": [1, 310]}), encoding="utf-8")
     assert len({original, load_model(str(merges)).fingerprint, load_model(str(stops)).fingerprint}) == 3
+
+
+# ---- the 29th outside review: model files and the CLI ---------------------------------
+
+
+def test_a_tokenizer_with_no_end_of_text_nor_pad_token_pads_with_id_0(tiny_llama):
+    # lens and tune padded with None: "full(): argument 'fill_value' must be Number, not NoneType".
+    import copy
+
+    tokenizer = copy.deepcopy(tiny_llama.tokenizer)
+    tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token = None, None, None
+    bare = LanguageModel(tiny_llama.model, tokenizer, name="bare")
+    assert bare.pad_id == 0 and tiny_llama.pad_id == tiny_llama.tokenizer.pad_token_id
+    logits = bare.next_token_logits(["Paris is", "The capital city of France is"])
+    alone = bare.next_token_logits(["Paris is"])
+    torch.testing.assert_close(logits[:1], alone, atol=1e-4, rtol=0)  # the padding is masked out
+
+
+def test_the_fingerprint_reads_stop_tokens_as_they_are_used_and_not_a_gguf_files_name(tiny_llama):
+    import copy
+
+    from factcheck.model.language_model import config_for_fingerprint
+
+    model = copy.deepcopy(tiny_llama.model)
+    model.generation_config.eos_token_id = [2, 7]
+    listed = compute_fingerprint(model, tiny_llama.tokenizer)
+    # transformers accepts [7, 2, null] and [2, "x"]; sorting them raised TypeError for every fact.
+    for stops in ([7, 2, None], [2, "<|im_end|>", 7]):
+        model.generation_config.eos_token_id = stops
+        assert compute_fingerprint(model, tiny_llama.tokenizer) == listed
+    # Two copies of one GGUF file under two names are one model (transformers keeps the file's name in the config).
+    config = copy.deepcopy(tiny_llama.model.config)
+    config.quantization_config = {"quant_method": "gguf", "gguf_file": "model.gguf"}
+    renamed = copy.deepcopy(config)
+    renamed.quantization_config = {"quant_method": "gguf", "gguf_file": "smollm2-q4_1.gguf"}
+    assert config_for_fingerprint(config) == config_for_fingerprint(renamed) != config_for_fingerprint(tiny_llama.model.config)
+
+
+def test_a_model_path_with_a_name_past_the_file_systems_limit_is_named_as_such(capsys):
+    from factcheck.model.language_model import ModelLoadError
+
+    too_long = "./" + "a" * 300
+    with pytest.raises(ModelLoadError, match=r"a name in this path is longer than the file system allows .*factcheck loads a folder"):
+        load_model(too_long)
+    assert cli.main(["model", "info", too_long]) == 2
+    assert "longer than the file system allows" in capsys.readouterr().err
+
+
+def test_weights_whose_shapes_do_not_fit_the_config_are_named(tiny_llama_folder, tmp_path):
+    import shutil
+
+    from factcheck.model.language_model import ModelLoadError
+
+    folder = tmp_path / "kv"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    heads = config["num_attention_heads"]
+    config["num_key_value_heads"] = heads // 2 if config.get("num_key_value_heads", heads) == heads else heads  # K and V change shape
+    (folder / "config.json").write_text(json.dumps(config))
+    # transformers' own message pointed at a report factcheck holds back: "For details look at the above report!".
+    with pytest.raises(ModelLoadError, match=r"weights whose shapes do not fit its config.json: model\.layers\..*_proj\.weight: "
+                                             r"ckpt: torch\.Size"):
+        load_model(str(folder))
+
+
+def test_the_commands_that_need_no_model_import_no_torch_and_an_unforeseen_error_exits_2(monkeypatch, capsys, tmp_path):
+    import subprocess
+    import sys
+
+    # `factcheck diff` and `--version` imported torch and transformers through tune's defaults: 5 s per diff, and a
+    # broken environment (HF_ENDPOINT='http://[::1') ended them in a traceback with exit 1, which diff gives for regressions.
+    code = "import sys; from factcheck import cli; cli.build_parser(); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]
+
+    def unforeseen(*args, **kwargs):
+        raise TypeError("'<' not supported between instances of 'str' and 'int'")
+
+    monkeypatch.setattr("factcheck.gate.diff.run_diff", unforeseen)
+    (tmp_path / "a.json").write_text("{}")
+    assert cli.main(["diff", str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "the diff command failed unexpectedly" in err

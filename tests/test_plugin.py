@@ -832,3 +832,91 @@ def test_xdist_scheduling_keeps_a_suite_on_one_worker_whatever_its_subjects_hold
     assert {scheduling._split_scope(f"suites/code.json::code[{subject}]") for subject in ("numpy", "std::vector")} == {"suites/code.json"}
     other = "tests/test_a.py::TestB::test_c"
     assert scheduling._split_scope(other) == ("tests/test_a.py::TestB" if by_scope else other)
+
+
+def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(project):
+    # pytest empties its log file (--log-file, log_file) when it configures logging, and its --debug file as soon as
+    # the command line is parsed: both came after factcheck's output checks, and a baseline named there was lost.
+    baseline = project.path / "bl.json"
+    baseline.write_text('{"keep": "me"}', encoding="utf-8")
+    for args, said in (([f"--factcheck-baseline={baseline}", "--log-file=bl.json"], "are the same file"),
+                       ([f"--factcheck-baseline={baseline}", "-o", "log_file=bl.json"], "are the same file"),
+                       ([f"--factcheck-baseline={baseline}", "--factcheck-update-baseline", "--log-file=bl.json"], "are the same file"),
+                       (["--log-file=suites/geo/country_capital.json"], "holds JSON, HTML or XML, no log"),
+                       (["--debug=bl.json"], "--debug bl.json is a file that holds JSON, HTML or XML, no debug log")):
+        result = run(project, "suites", *args)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, output[-2000:]
+    assert baseline.read_text(encoding="utf-8") == '{"keep": "me"}'
+    assert json.loads((project.path / "suites" / "geo" / "country_capital.json").read_text(encoding="utf-8"))["facts"]
+    # A log file of its own is written as before.
+    assert run(project, "suites", "--collect-only", "--log-file=run.log").ret == pytest.ExitCode.OK
+    assert (project.path / "run.log").is_file()
+
+
+def test_a_session_a_conftest_ends_before_its_facts_ran_is_incomplete_fails_and_records_nothing(project):
+    # pytest.exit(returncode=0) after the first fact (a time budget): "1 passed" with exit 0 passed the gate, wrote a
+    # complete report and recorded a baseline of one fact.
+    project.makeconftest("import pytest\n"
+                         "def pytest_runtest_logfinish(nodeid, location):\n"
+                         "    pytest.exit('time budget reached', returncode=0)\n")
+    report_path, baseline = project.path / "r.json", project.path / "bl.json"
+    result = run(project, "suites", f"--factcheck-report={report_path}", f"--factcheck-baseline={baseline}",
+                 "--factcheck-update-baseline")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-2000:]
+    assert f"7 of the {len(CAPITALS)} selected fact(s) never ran" in output and "baseline NOT updated" in output
+    assert not baseline.exists()
+    written = json.loads(report_path.read_text(encoding="utf-8"))
+    assert len(written["facts"]) == 1 and "never ran" in written["incomplete"]
+
+
+def test_facts_a_conftest_removes_without_deselecting_them_are_named_as_not_checked(project):
+    # The "--runslow" idiom: items dropped in pytest_collection_modifyitems, with no pytest_deselected call.
+    project.makeconftest("def pytest_collection_modifyitems(config, items):\n"
+                         "    items[:] = [item for item in items if 'hard' not in item.keywords]\n")
+    result = run(project, "suites")  # the tiny model says none right: the facts fail, none is skipped by a mark
+    lines = result.stdout.lines
+    assert any("facts skipped, not checked" in line for line in lines)
+    assert any("1 x removed from the run at collection by a conftest or plugin" in line for line in lines)
+    # Deselected facts (-k) are said by pytest and are not counted again.
+    project.makeconftest("")
+    result = run(project, "suites", "-k", "not Kenya")
+    assert not any("facts skipped, not checked" in line for line in result.stdout.lines)
+
+
+def test_an_earlier_report_is_gone_once_the_facts_start_so_a_killed_run_leaves_none(project):
+    # SIGKILL (the OOM killer, a CI job's hard timeout) cannot be caught: the earlier run's report, left in place, was
+    # taken by `factcheck diff` for this run's.
+    report_path = project.path / "r.json"
+    run(project, "suites", f"--factcheck-report={report_path}")  # the tiny model says none right: the facts fail
+    assert report_path.is_file()
+    project.makeconftest("import os\n"
+                         "def pytest_runtest_call(item):\n"
+                         "    os.kill(os.getpid(), 9)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", f"--factcheck-report={report_path}")
+    assert result.ret == -9 and not report_path.exists()
+    # A run that ends normally writes its own report, and one with no fact selected leaves the earlier one.
+    project.makeconftest("")
+    run(project, "suites", f"--factcheck-report={report_path}")
+    assert report_path.is_file()
+    assert run(project, "suites", "-k", "Atlantis", f"--factcheck-report={report_path}").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert report_path.is_file()
+
+
+def test_an_unforeseen_error_shows_its_traceback_once_not_for_every_fact(project):
+    # A model whose stop tokens broke the fingerprint printed an 800-line traceback for each of 50 facts.
+    project.makeconftest("import factcheck.session\n"
+                         "def boom(*args, **kwargs):\n"
+                         "    raise TypeError(\"'<' not supported between instances of 'str' and 'int'\")\n"
+                         "def pytest_configure(config):\n"
+                         "    config._kept_load_model = factcheck.session.load_model\n"
+                         "    factcheck.session.load_model = boom\n"
+                         "def pytest_unconfigure(config):\n"
+                         "    factcheck.session.load_model = config._kept_load_model\n")
+    result = run(project, "suites")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "INTERNALERROR" not in output
+    assert len(re.findall(r"^E\s+TypeError: '<' not supported", output, re.MULTILINE)) == 1  # the traceback, once
+    assert output.count("(the same error as for suites/geo/country_capital.json::country_capital[France], whose traceback "
+                        "is shown there)") == len(CAPITALS) - 1

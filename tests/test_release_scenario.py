@@ -331,7 +331,7 @@ def test_degrade_stopped_by_a_signal_leaves_nothing_behind_and_says_so(tiny_llam
     def stopped(folder):
         os.kill(os.getpid(), getattr(signal, signal_name))
 
-    monkeypatch.setattr(degrade, "_usual_permissions", stopped)
+    monkeypatch.setattr(degrade, "usual_permissions", stopped)
     out = tmp_path / "out" / "candidate"
     code = cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(out), "--round-bits", "4"])
     assert code == 128 + getattr(signal, signal_name)
@@ -401,3 +401,39 @@ def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_
     assert (notes / "notes.txt").read_text(encoding="utf-8") == "keep me" and (other / "data.csv").is_file()
     assert (project / "src" / "main.py").is_file()
     assert (source / "config.json").is_file()
+
+
+def test_degrade_refuses_one_block_named_from_both_ends_and_says_what_failed_to_save(tiny_llama_folder, tmp_path, capsys,
+                                                                                   monkeypatch):
+    # "1" and "-1" of a 2-block model are one block: it was ablated, then "ablating ... left every weight as it was".
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x"), "--ablate-mlp", "1",
+                     "--ablate-mlp", "-1"]) == 2
+    assert "names block(s) [1] more than once (counted from the start of the model's 2 blocks)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    # A failure to save that is no full disk is not blamed on the disk (a GGUF model's "not serializable" was).
+    from transformers import PreTrainedModel
+
+    def refused(self, *args, **kwargs):
+        raise ValueError("The model is quantized with gguf and is not serializable")
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", refused)
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "x"), "--round-bits", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "could not write the model to" in err and "not serializable" in err and "free space" not in err
+
+
+def test_a_model_read_from_a_gguf_file_is_saved_as_the_de_quantized_weights_it_holds(tiny_llama):
+    import copy
+
+    from factcheck.model.default_model import forget_gguf_quantization
+
+    model = copy.deepcopy(tiny_llama.model)
+    model.config.quantization_config = {"quant_method": "gguf"}
+    model.hf_quantizer = object()  # transformers refuses to save a model marked as quantized by GGUF
+    forget_gguf_quantization(model)
+    assert model.hf_quantizer is None and not hasattr(model.config, "quantization_config")
+    other = copy.deepcopy(tiny_llama.model)
+    other.config.quantization_config = {"quant_method": "bitsandbytes"}
+    marker = other.hf_quantizer = object()
+    forget_gguf_quantization(other)  # other quantizations are left as they are
+    assert other.hf_quantizer is marker and other.config.quantization_config == {"quant_method": "bitsandbytes"}

@@ -362,7 +362,7 @@ class SuffixBatch:
         self.model, self.layer, self.known_blocks = first.model, first.layer, first.known_blocks
         self.count = len(problems)
         longest = max(p.suffix_ids.shape[1] for p in problems)
-        pad = self.model.tokenizer.pad_token_id or 0
+        pad = self.model.pad_id
 
         def right_padded(tensor: torch.Tensor, value) -> torch.Tensor:
             extra = longest - tensor.shape[1]
@@ -508,7 +508,7 @@ def prompt_states(model: LanguageModel, sites: Sequence[PromptSite], layer: Laye
     hs, zs, logits = [], [], []
     for start in range(0, len(sites), batch_size):
         chunk = sites[start : start + batch_size]
-        encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
+        encoded = left_pad([s.token_ids for s in chunk], model.pad_id, model.device)
         with capture_residual(model, layer) as captured:
             result = model.forward(encoded, layers=[model.num_layers - 1])
         rows = torch.arange(len(chunk))

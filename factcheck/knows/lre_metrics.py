@@ -226,7 +226,7 @@ def _edited_top1(model: LanguageModel, sites: Sequence[PromptSite], layer, delta
     tops: list[int] = []
     for start in range(0, len(sites), batch_size):
         chunk = sites[start : start + batch_size]
-        encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
+        encoded = left_pad([s.token_ids for s in chunk], model.pad_id, model.device)
         rows = torch.arange(len(chunk), device=model.device)
         columns = torch.tensor([encoded.padded_index(i, s.subject_index) for i, s in enumerate(chunk)], device=model.device)
         chunk_deltas = deltas[start : start + batch_size]

@@ -86,19 +86,16 @@ from factcheck.knows.lre import (
     training_sites,
 )
 from factcheck.knows.lre_metrics import FaithfulnessReport, faithfulness
+from factcheck.knows.tune_defaults import DEFAULT_BETAS, DEFAULT_FOLDS, DEFAULT_MAX_HELD_OUT, LRE_PATHS  # noqa: F401
 from factcheck.model.hooks import edit_residual
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.suites.folders import json_files_below
 from factcheck.suites.suite import Fact, Suite, SuiteError, load_suite, read_json_document
 
-DEFAULT_BETAS = (1.0, 2.0, 2.5, 3.0, 4.0)
-DEFAULT_FOLDS = 3
-DEFAULT_MAX_HELD_OUT = 100
 # Candidate layers: every LAYER_STRIDE-th block from block 1 up to this fraction of the depth
 # (late layers fail: near the output the subject state no longer maps linearly to the object).
 LAYER_STRIDE = 2
 MAX_LAYER_FRACTION = 0.8
-LRE_PATHS = ("auto", "full", "implicit")
 
 Progress = Callable[[str], None]
 
@@ -207,7 +204,7 @@ def states_by_layer(model: LanguageModel, sites: Sequence[PromptSite], layers: S
     objects, logits = [], []
     for start in range(0, len(sites), batch_size):
         chunk = sites[start : start + batch_size]
-        encoded = left_pad([s.token_ids for s in chunk], model.tokenizer.pad_token_id, model.device)
+        encoded = left_pad([s.token_ids for s in chunk], model.pad_id, model.device)
         result = model.forward(encoded, layers=wanted)
         rows = torch.arange(len(chunk))
         columns = torch.tensor([encoded.padded_index(i, s.subject_index) for i, s in enumerate(chunk)])

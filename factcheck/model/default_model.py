@@ -216,16 +216,24 @@ def _gguf_parsed_once() -> Iterator[None]:
         gguf.GGUFReader, gguf.get_tensor_name_map = original_reader, original_name_map
 
 
+def forget_gguf_quantization(model) -> None:
+    """A model read from a GGUF file holds de-quantized weights, but transformers still marks it as quantized by GGUF
+    and refuses to save it ("quantized with gguf and is not serializable"); a folder saved with the mark would claim
+    to be GGUF. The mark is dropped before saving (other quantizations are left as they are)."""
+    quantization = getattr(model.config, "quantization_config", None)
+    method = quantization.get("quant_method") if isinstance(quantization, dict) else getattr(quantization, "quant_method", None)
+    if str(getattr(method, "value", method)) == "gguf":
+        model.hf_quantizer = None
+        del model.config.quantization_config
+
+
 def _convert(source: Path, folder: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with _gguf_parsed_once():
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    # The weights are de-quantized already; without this the folder would claim to be GGUF.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    forget_gguf_quantization(model)
     with atomic_directory(folder) as scratch:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)

@@ -45,6 +45,7 @@ other blocks are untouched, so the block still passes its input on.
 from __future__ import annotations
 
 import copy
+import errno
 import fnmatch
 import os
 import shutil
@@ -54,9 +55,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import current_umask, remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason
+from factcheck.cache import (remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason,
+                             usual_permissions)
 from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
+from factcheck.model.default_model import forget_gguf_quantization
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
@@ -222,14 +225,11 @@ def _not_model_files(folder: Path) -> list[str]:
                   or not any(fnmatch.fnmatch(entry.name, pattern) for pattern in MODEL_FILE_PATTERNS))
 
 
-def _usual_permissions(folder: Path) -> None:
-    """mkdtemp makes a private folder: give it, and what was written in it, the permissions a plain mkdir and open
-    would have."""
-    umask = current_umask()
-    folder.chmod(0o777 & ~umask)
-    for entry in folder.iterdir():
-        if entry.is_file() and not entry.is_symlink():
-            entry.chmod(0o666 & ~umask)
+def _a_full_disk(error: Exception) -> bool:
+    """Whether saving failed for want of space: an OSError's ENOSPC or EDQUOT, or safetensors' own error saying so."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "no space left" in str(error).lower() or "quota exceeded" in str(error).lower()
 
 
 def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Path:
@@ -242,6 +242,7 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
     folder.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_scratch(folder)  # a killed run's half-written model (SIGKILL, out of memory)
     staging = scratch_folder(folder)
+    forget_gguf_quantization(model.model)  # a model read from a GGUF file is saved as the de-quantized weights it holds
     try:
         try:
             with no_progress_bars():
@@ -249,9 +250,11 @@ def save_model(model: LanguageModel, folder: Path, replace: bool = False) -> Pat
                 model.tokenizer.save_pretrained(staging)
         except Exception as error:  # noqa: BLE001 - safetensors' own error type for a full disk is no OSError
             free = shutil.disk_usage(staging).free
-            raise DegradeError(f"could not write the model under {folder.parent} ({free / 2**20:,.0f} MiB free): "
-                               f"{error}; free space there or give another --out (nothing was left behind)") from None
-        _usual_permissions(staging)
+            if _a_full_disk(error):
+                raise DegradeError(f"could not write the model under {folder.parent} ({free / 2**20:,.0f} MiB free): "
+                                   f"{error}; free space there or give another --out (nothing was left behind)") from None
+            raise DegradeError(f"could not write the model to {folder}: {error} (nothing was left behind)") from None
+        usual_permissions(staging)
         if folder.exists():
             old = Path(tempfile.mkdtemp(prefix=temporary_prefix(folder.name) + "old.", dir=folder.parent))
             folder.rename(old / "model")

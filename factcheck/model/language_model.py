@@ -10,6 +10,7 @@ one set of names, so the rest of factcheck never looks at a model class.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -323,6 +324,13 @@ class LanguageModel:
         return tuple(sorted(text for text in texts if text))
 
     @property
+    def pad_id(self) -> int:
+        """The id prompts are padded with: the tokenizer's pad token, else its end of text, else 0 for a tokenizer that
+        sets neither (padding is masked out, so any id serves)."""
+        pad = self.tokenizer.pad_token_id
+        return pad if isinstance(pad, int) else 0
+
+    @property
     def stop_token_ids(self) -> set[int]:
         """Tokens that end an answer: end of text, and every end-of-turn token the model's generation config names."""
         ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
@@ -381,7 +389,7 @@ class LanguageModel:
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         ids, offsets = self.tokenize(texts)
-        encoded = left_pad(ids, self.tokenizer.pad_token_id, self.device)
+        encoded = left_pad(ids, self.pad_id, self.device)
         encoded.offsets = offsets
         return encoded
 
@@ -456,7 +464,8 @@ def _final_logit_softcap(config) -> float | None:
 # and initialisation for training.
 _CONFIG_KEYS_IGNORED = {"transformers_version", "torch_dtype", "dtype", "use_cache", "output_attentions",
                         "output_hidden_states", "return_dict", "name_or_path", "architectures", "id2label", "label2id",
-                        "initializer_range", "problem_type", "chunk_size_feed_forward", "tokenizer_class"}
+                        "initializer_range", "problem_type", "chunk_size_feed_forward", "tokenizer_class",
+                        "gguf_file"}  # a GGUF file's name (transformers keeps it in quantization_config): its bytes are hashed
 # Where transformers versions keep the rotary embedding's settings (4.x: rope_theta and rope_scaling; 5.x:
 # rope_parameters): read as one entry, so that the fingerprint does not change with the library.
 _ROPE_KEYS = ("rope_theta", "rope_scaling", "rope_parameters")
@@ -510,7 +519,9 @@ def compute_fingerprint(model: nn.Module, tokenizer) -> str:
     digest.update(model_code_for_fingerprint(model).encode("utf-8", "surrogatepass"))
     # The generation config's end-of-turn tokens end an answer (LanguageModel.stop_token_ids).
     stops = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    digest.update(json.dumps(sorted(stops) if isinstance(stops, (list, tuple)) else stops).encode())
+    if isinstance(stops, (list, tuple)):
+        stops = sorted(stop for stop in stops if isinstance(stop, int))  # as stop_token_ids reads them: [2, null] is [2]
+    digest.update(json.dumps(stops if stops is None or isinstance(stops, (int, list)) else None).encode())
     return digest.hexdigest()[:16]
 
 
@@ -600,6 +611,8 @@ def load_model(
         device_map = "auto"
     torch_dtype = _resolve_dtype(dtype)
     name = str(spec) if spec else default_model.DEFAULT_MODEL_NAME
+    if spec:
+        _refuse_a_name_too_long(str(spec))
     source_kwargs: dict[str, object] = {}
     if spec is None or str(spec).lower() in (default_model.DEFAULT_MODEL_NAME, "default"):
         if spec is not None and Path(spec).exists():
@@ -644,7 +657,16 @@ def load_model(
                                      "check its tokenizer files (tokenizer.json, tokenizer_config.json: replace them with "
                                      "the model's own) and what they need (sentencepiece, tiktoken)") from error
             with held_load_report() as load_report:
-                model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
+                try:
+                    model, loading = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True, **model_kwargs)
+                except RuntimeError as error:
+                    if mismatched := load_report.mismatched_weights():
+                        # transformers' own message points at the report held back above: name the weights here.
+                        raise ModelLoadError(f"cannot load model {name!r}: weights whose shapes do not fit its {config_name}: "
+                                             f"{'; '.join(mismatched[:3])}{' ...' if len(mismatched) > 3 else ''}; give "
+                                             f"the {config_name} these weights were saved with (its sizes: hidden_size, "
+                                             "num_attention_heads, num_key_value_heads, vocab_size, ...)") from error
+                    raise
         refuse_missing_weights(name, loading.get("missing_keys") or (), config_name)
         _refuse_weights_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
         refuse_a_tokenizer_past_the_embedding(name, tokenizer, model)
@@ -859,6 +881,12 @@ class HeldLogRecords(logging.Filter):
             return False
         return True
 
+    def mismatched_weights(self) -> list[str]:
+        """The held report's lines on weights whose shapes differ from the model's ("model.layers.{0, 1}.k_proj.weight:
+        ckpt: torch.Size([32, 64]) vs model:torch.Size([64, 64])")."""
+        lines = [line for record in self.records for line in record.getMessage().splitlines() if "| MISMATCH" in line]
+        return [re.sub(r"\s*\|\s*MISMATCH\s*\|\s*(?:Reinit due to size mismatch - )?", ": ", line).strip() for line in lines]
+
     def release(self) -> None:
         held, self.records = self.records, []
         for record in held:
@@ -913,6 +941,20 @@ def hub_reachable(timeout_seconds: float = 3.0) -> bool:
             return True
     except OSError:  # no name resolution, no route, refused or timed out
         return False
+
+
+def _refuse_a_name_too_long(spec: str) -> None:
+    """A path with a name past the file system's limit (255 bytes) cannot be looked up at all: every check of it
+    (Path.exists) raises instead of saying it is not there."""
+    path = _expanded(spec)  # "~user" for no such user is said there
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise ModelLoadError(f"model {spec[:80]!r}{'...' if len(spec) > 80 else ''}: a name in this path is longer than "
+                                 f"the file system allows ({error.strerror}). {EXPECTED_MODEL}") from None
+    except ValueError:  # a NUL byte: no path, and not a hub id either
+        raise ModelLoadError(f"model {spec!r} holds a NUL character. {EXPECTED_MODEL}") from None
 
 
 def check_model_location(spec: str, trust_remote_code: bool = False) -> None:

@@ -457,7 +457,7 @@ def _score_full_sequence(model: LanguageModel, prompt: str, answer: str, separat
     ids, offsets = model.tokenize([text])
     ids, offsets = ids[0], offsets[0]
     first_answer_token = next(i for i, (start, end) in enumerate(offsets) if end > len(prompt))
-    encoded = left_pad([ids], model.tokenizer.pad_token_id, model.device)
+    encoded = left_pad([ids], model.pad_id, model.device)
     logits = model.forward(encoded, last_logits_only=False).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
     score = sum(float(logprobs[i - 1, ids[i]]) for i in range(max(1, first_answer_token), len(ids)))

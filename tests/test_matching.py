@@ -790,3 +790,31 @@ def test_matching_of_the_twenty_ninth_pass_outside_review():
     for generated, answer in said:
         assert matching_answer(generated, [answer]) == answer, generated
     assert matching_answer(" U.S. Virgin Islands", ["U.S."]) is None  # a name that goes on
+
+
+def test_matching_of_the_thirtieth_pass_outside_review():
+    not_said = (
+        # Hedges, bounds and corrections in wordings the 29th list lacked.
+        (" Paris, to the best of my knowledge.", "Paris"), (" Paris, as far as I'm aware.", "Paris"), (" 5,000, at minimum.", "5,000"),
+        (" $500, tops.", "$500"), (" 5,000, nearly.", "5,000"), (" 10 miljoner, ungefär.", "10 miljoner"),
+        (" Sydney. The right answer is Canberra.", "Sydney"), (" 1968. Make it 1969.", "1968"),
+        (" Sydney. I take that back: Canberra.", "Sydney"),
+        # "But" and "maybe" in more languages; Chinese 但 alone.
+        (" Ankara, belki İstanbul.", "Ankara"), (" 北京，但上海是最大的城市。", "北京"), (" Helsinki, mutta Turku oli ennen pääkaupunki.", "Helsinki"),
+        # ", or at least" offers a doubt, no gloss; "that" after "confirmed" or "explain" begins no relative clause.
+        (" Edison, or at least his lab.", "Edison"), (" 1969. NASA has confirmed that no one has returned since 1972.", "1969"),
+        # A qualifier between a relative word and its modal is read.
+        (" Jupiter, which I think may have 95 moons.", "Jupiter"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    said = (
+        (" Stephen Hawking CH CBE FRS", "Stephen Hawking"), (" Tim Berners-Lee OM KBE", "Tim Berners-Lee"),
+        (" Jupiter, whose core could be rocky.", "Jupiter"), (" Mercury, which, unlike Venus, has no moons.", "Mercury"),
+        (" Jupiter, a gas giant which, according to NASA, may have 95 moons.", "Jupiter"),
+        (" Paris, non pas Lyon.", "Paris"), (" Lisboa, e não o Porto.", "Lisboa"),
+        (" Washington, D.C. Many people visit it each year.", "Washington, D.C."),
+        (" Martin Luther King Jr. Every January, Americans honour him.", "Martin Luther King Jr."),
+        # A figure for another case in brackets is a note; one that ends a clause with "nearly" describes another amount.
+        (" 20 minutes (30 at rush hour)", "20 minutes"), (" 37 million, nearly a third of Japan.", "37 million"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated

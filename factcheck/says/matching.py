@@ -128,7 +128,9 @@ def _continues_the_name(rest: str, answer: str) -> bool:
         return True
     # After a name that ends in an abbreviation's full stop, a sentence may begin: "Martin Luther King Jr. He
     # delivered ...", "Washington, D.C. The city ..." ("U.S. Virgin Islands" goes on).
-    if answer.rstrip().endswith(".") and rest[:1] == " " and _PROSE_AFTER_A_DASH.match(rest, 1):
+    if answer.rstrip().endswith(".") and rest[:1] == " " and (_PROSE_AFTER_A_DASH.match(rest, 1)
+                                                              or re.match(r" (?:[A-Z][a-z'’]*,? [a-z]|(?:Every|Each|Many|Most|Some"
+                                                                          r"|Several|Despite|Although|While|Because|Since|When|After|Before)\b)", rest)):
         return False
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
@@ -180,7 +182,7 @@ _GERMAN_PREPOSITION_BEFORE_A_NOUN = re.compile(
     r"|November|Dezember|Nordosten|Nordwesten|Südosten|Südwesten|Mittelalter|Ersten|Zweiten|Dritten|Krieg|Weltkrieg"
     r"|Bundesland|Freistaat|Land|Landkreis|Bezirk|Stadtteil|Stadtzentrum|Schatten|Vergleich|Gegensatz)(?!\w)")
 _POST_NOMINAL_OR_I_WITH_A_VERB = re.compile(
-    r",? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?!\w|\.\w)"
+    r"(?:,? (?:CH|OM|PRS|CVO|GCB|KCB|GBE|DBE|KCMG|CMG|PC|FREng|FMedSci|FRCP|FRCS|FRSL|FRSA|VC|GC|DSO|OBE|CBE|MBE|KBE|FRS))+(?!\w|\.\w)|,? (?:FRS|FRSE|FBA|PhD|Ph\.D\.|MD|M\.D\.|DSc|KBE|OBE|CBE|MBE|KG|KC|QC|MP|Esq\.?)(?!\w|\.\w)"
     # A company's legal form: "Apple Inc.", "Volkswagen AG", "Nintendo Co., Ltd.".
     r"|,? (?:Inc|Corp|Ltd|LLC|L\.L\.C|PLC|plc|AG|GmbH|SA|S\.A|SE|NV|N\.V|BV|AB|ASA|KK|SpA|S\.p\.A|Co|Pty|Corporation"
     r"|Incorporated|Limited|Company|Oyj|Oy|A/S|KGaA|SAS|SARL|Srl|LLP|LP|Holdings|Group)\.?(?!\w)"
@@ -700,7 +702,7 @@ _CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
                          re.IGNORECASE)
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 # Not a gloss: another one offered ("Edison, or one of his assistants", "Napoleon, or his brother", "6 GB, or less").
-_GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so"
+_GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so|at"
                     r"|one|some|someone|somebody|his|her|its|their|another|less|fewer|lower|higher|warmer|cooler|colder"
                     r"|slightly|twice|thrice|half|the\s\w+\s(?:after|before|next))\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
@@ -873,14 +875,19 @@ _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|appro
                              # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)".
                              r"|(?<!\d{4}\s)(?:estimated|estimate|est\.)(?!\s?\d{4})|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
                              r"|ungefähr|aproximadamente|aprox\.?|ongeveer|civarı|civarında|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
-                             r"|at\sthe\s(?:very\s)?earliest|at\sa\s(?:minimum|maximum)"
-                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً|आसपास|लगभग)(?![\w'’-])|估计|大概|约|정도|쯤|ぐらい|くらい|程度|前後")
+                             r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
+                             r"|at\sthe\soutside|max\.?|min\.|minimum|maximum|tops|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih|mniej\swięcej"
+                             r"|à\speu\sprès|noin|करीब"
+                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً|आसपास|लगभग)(?![\w'’-])|估计|大概|约|정도|쯤|가량|ぐらい|くらい|程度|前後")
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
-    r"to\sbe\sconfirmed", r"to\smy\sknowledge", r"as\sfar\sas\sI\scan\stell", r"last\sI\schecked", r"in\smy\sopinion",
+    r"to\sbe\sconfirmed", r"to\s(?:the\sbest\sof\s)?my\sknowledge", r"as\sfar\sas\sI['’]m\saware", r"as\sbest\sI\scan\stell",
+    r"as\sI\sunderstand\sit", r"it\sseems", r"from\swhat\sI\srecall", r"if\sI['’]m\sremembering", r"I['’]m\sinclined\sto",
+    r"(?:right|correct|real|actual)\sanswer\sis", r"make\sit(?=\s(?-i:[A-Z0-9$€£]))", r"take\sthat\sback", r"double\scheck",
+    r"previous\sanswer", r"try\sagain", r"second\sattempt", r"recalculat\w*", r"as\sfar\sas\sI\scan\stell", r"last\sI\schecked", r"in\smy\sopinion",
     r"not\sentirely\s(?:sure|certain|confident)", r"\d+\s?%\sconfident", r"ignore\sthat",
     r"retract(?:ing|ed)?\sthat", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
     r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
@@ -903,7 +910,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако ale ama tapi tetapi "
-                     "nhưng αλλά değil "
+                     "nhưng αλλά değil belki fakat mutta اما namun 그러나 însă azonban "
                      "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
                      "probablement vraisemblablement apparemment wahrscheinlich vermutlich möglicherweise angeblich "
                      "probablemente posiblemente probabilmente provavelmente наверное вероятно кажется по-моему якобы "
@@ -929,7 +936,7 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
 _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
-                        r"|更正|但是|不过|然而|不确定|似乎|据说|说不定|存疑|应该是吧|估计是|大概(?=[。，,.吧]|$)|±|\+/-|かも(?=しれ|[。\s]|$)|たぶん|多分(?!に)|おそらく|と思|でしょう|だろう"
+                        r"|更正|但是|(?<!不)但(?!是)|不过|けど|แต่(?!ละ)|然而|不确定|似乎|据说|说不定|存疑|应该是吧|估计是|大概(?=[。，,.吧]|$)|±|\+/-|かも(?=しれ|[。\s]|$)|たぶん|多分(?!に)|おそらく|と思|でしょう|だろう"
                         r"|違います|すみません|しかし|かな(?=[。？?！!\s]|$)|または|もしくは|あるいは|たしか|じゃな|ではな|틀렸|ไม่ใช่|หรือ(?!ที่รู้จัก)|อาจจะ"
                         # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
                         # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an
@@ -948,9 +955,9 @@ _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
 # modal or a negation in a relative clause that describes the answer ("which could hold 50,000", "which has no moons",
 # "who never grew up"; "which is not the capital" denies it), and their like in other languages.
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
-                           r"|\b(?:which|who|that|where|whose)\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
+                           r"|\b(?:which|who|that|where|whose)(?:,[^,.;]{1,40},)?\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
-                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where)\s(?:[\w'’]+\s){0,3}?(?:could|may|might)\b"
+                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where|whose)(?:,[^,.;]{1,40},)?\s(?:[\w'’]+\s){0,5}?(?:could|may|might)\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
@@ -961,25 +968,36 @@ _BEFORE_A_THAT_CLAUSE = re.compile(r"(?i:(?:^|[.!?;:]\s*)|\b(?:claim|claims|clai
                                    r"|suggested|show|shows|showed|shown|state|states|stated|report|reports|reported|insist|insists"
                                    r"|insisted|assert|asserts|asserted|maintain|maintains|maintained|mean|means|meant|remember"
                                    r"|recall|realize|realise|find|finds|found|hold|holds|held|contend|contends|allege|alleges"
-                                   r"|alleged|deny|denies|denied|doubt|doubts|doubted|is|was|so|such|given|except|true|sure"
+                                   r"|alleged|deny|denies|denied|doubt|doubts|doubted|confirm|confirms|confirmed|explain|explains|explained|conclude"
+                                   r"|concludes|concluded|admit|admits|admitted|indicate|indicates|indicated|reveal|reveals|revealed"
+                                   r"|out|estimate|estimates|estimated|agree|agrees|agreed|is|was|so|such|given|except|true|sure"
                                    r"|likely|possible|clear|fact|idea|theory|rumou?r|view|belief|notion)\s)$")
+
+
+_CLAUSE_MODALS_AND_NEGATIONS = frozenset("could may might not no never cannot".split())
 
 
 def _unless_no_relative_clause(found: re.Match) -> str:
     """_NO_QUALIFIER's replacement: the words left out, unless they begin with a "that" that begins no relative clause
     ("claim that the landing never happened", "Sydney. That could be Canberra."), or with a relative word that opens a
     sentence, which describes nothing before it ("Sydney. Which could be Canberra.")."""
-    opening = found.group().split(maxsplit=1)[0].lower()
-    if opening in ("that", "which", "who", "where", "whose") and _BEFORE_A_THAT_CLAUSE.search(found.string[: found.start()]) and (
+    words = found.group().split()
+    opening = words[0].rstrip(",").lower()
+    if opening not in ("that", "which", "who", "where", "whose"):
+        return " "
+    if _BEFORE_A_THAT_CLAUSE.search(found.string[: found.start()]) and (
             opening == "that" or re.search(r"(?:^|[.!?;:])\s*$", found.string[: found.start()])):
         return found.group()
-    return " "
+    # The words between the relative word and its modal or negation are read as any others: "which, I think, may".
+    between = " ".join(word for word in words[1:-1] if word.lower().strip(",") not in _CLAUSE_MODALS_AND_NEGATIONS)
+    return found.group() if between and _QUALIFIER.search(_NO_QUALIFIER.sub(" ", between)) else " "
 
 
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
 # hottest", "Paris instead of Lyon", "Москва, а не Петербург", "Madrid y no Barcelona".
 _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
-                                  r"(?:not|no|non|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s")
+                                  r"(?:not|no|non(?:\spas)?|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s"
+                                  r"(?:(?:the|le|la|les|l['’]|o|a|os|as|el|los|il|der|die|das)\s?(?=\w))?")
 
 
 # Titles before a name, whose full stop ends no sentence: "Dr. No".

@@ -35,14 +35,17 @@ class FactcheckSession:
         self.settings = resolve(command_line, ini)  # the settings no suite can change
         self._model: LanguageModel | None = None
         self._model_error: Exception | None = None
+        self._model_error_traceback = None  # where it failed: raising it again would add to it each time
         self._runs: dict[str, RelationRun] = {}
-        self._failed: dict[str, Exception] = {}  # suite path -> why its relation could not run
+        self._failed: dict[str, tuple[Exception, object]] = {}  # suite path -> why its relation could not run, and where
         self._handed_out_state: tuple | None = None  # the model's state when a test of the project's own took it
 
     @property
     def model(self) -> LanguageModel:
         if self._model_error is not None:
-            raise self._model_error.with_traceback(None)  # a model that could not load is not tried again per relation
+            # A model that could not load is not tried again per relation; raised with the traceback of where it failed
+            # (pytest shows it once: the plugin names the first fact for the others).
+            raise self._model_error.with_traceback(self._model_error_traceback)
         if self._model is None:
             if self.threads is not None:
                 import torch
@@ -55,10 +58,11 @@ class FactcheckSession:
                     device=self.settings.device,
                     trust_remote_code=self.settings.trust_remote_code,
                 )
+                self.progress(f"\n[{self.model_line()}]")  # its fingerprint too: a model whose fingerprint fails is not used
             except Exception as error:
-                self._model_error = error
+                self._model = None
+                self._model_error, self._model_error_traceback = error, error.__traceback__
                 raise
-            self.progress(f"\n[{self.model_line()}]")
         return self._model
 
     def model_info(self) -> ModelInfo:
@@ -115,14 +119,16 @@ class FactcheckSession:
         a fact that did not run computes the whole relation."""
         key = str(suite.path)
         if key in self._failed:
-            # Each of its facts fails with the same error (its traceback shown once); the relation is not run again.
-            raise self._failed[key].with_traceback(None)
+            # Each of its facts fails with the same error, with the traceback of where it failed (which pytest shows
+            # once: the plugin names the first fact for the others); the relation is not run again.
+            error, traceback = self._failed[key]
+            raise error.with_traceback(traceback)
         earlier = self._runs.get(key)
         if earlier is None or not self._covers(earlier, wanted):
             try:
                 run = self._run_relation(suite, wanted if earlier is None else None)
             except Exception as error:  # any failure: a relation that cannot run is not run again for each fact
-                self._failed[key] = error
+                self._failed[key] = error, error.__traceback__
                 raise
             if earlier is not None:
                 run.asked |= earlier.asked

@@ -283,6 +283,7 @@ def _check_outputs(run: FactcheckRun) -> None:
             reason = None  # read, not written: reading it says what is wrong with it
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
+    _check_basetemp(run, seen)
     for path, (name, writer) in seen.items():
         if writer == "factcheck" and path.suffix == ".json" and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
@@ -295,6 +296,27 @@ def _check_outputs(run: FactcheckRun) -> None:
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
+
+
+def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None]]) -> None:
+    """pytest empties its --basetemp folder when a test first asks for a temporary path: it must hold no baseline,
+    output or suite, nor be the project's folder or one above it."""
+    given = run.config.getoption("basetemp", None)
+    if not given:
+        return
+    basetemp = resolved(given, "--basetemp")
+    root = run.config.rootpath.resolve()
+    if basetemp == root or basetemp in root.parents:
+        holds = f"the project's folder {root}"
+    elif inside := [name for path, (name, _) in outputs.items() if basetemp in path.parents]:
+        holds = ", ".join(inside)
+    elif basetemp.is_dir() and (suite := next((path for path in basetemp.rglob("*.json")
+                                               if _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)), None)):
+        holds = f"the suite {suite}"
+    else:
+        return
+    raise pytest.UsageError(f"factcheck: --basetemp {basetemp} holds {holds}, which pytest would delete with the rest of "
+                            "that folder: give pytest a folder of its own for temporary files")
 
 
 def _log_file_path(config: pytest.Config) -> str | None:
@@ -503,6 +525,8 @@ class FactcheckRun:
         self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
         self._deselected: dict[str, set[int]] = {}  # suite path -> the indices of its facts deselected (-k, -m, --lf)
         self._facts_done: set[str] = set()  # node ids of the facts that ran, or were skipped, or failed before running
+        self._selected_ids: set[str] = set()  # node ids of the facts selected to run (on an xdist controller: the workers')
+        self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
         self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
@@ -579,6 +603,8 @@ class FactcheckRun:
         """Why this run's results are partial, if they are: such a run never updates a baseline."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return f"the run was stopped by {self._stopped_by}" if self._stopped_by else "the run was interrupted"
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            return "the run ended in an internal error (INTERNALERROR above)"
         if self._stopped_early:
             return f"the run stopped early ({self._stopped_early})"
         if self._worker_problems:
@@ -595,11 +621,13 @@ class FactcheckRun:
     def _facts_never_ran(self) -> str | None:
         """Selected facts that gave no report: the session ended before them, without an interruption or a -x that
         would say so (pytest.exit from a conftest, with any return code)."""
-        selected = sum(len(indices) for indices in self._selected.values())  # none on an xdist controller
-        if len(self._facts_done) >= selected:
+        missing = sorted(self._selected_ids - self._facts_done)
+        if not missing:
             return None
-        return (f"{selected - len(self._facts_done)} of the {selected} selected fact(s) never ran: the session ended "
-                "before them (pytest.exit in a conftest or a plugin?)")
+        shown = ", ".join(visible_controls(node_id.split("::", 1)[1]) for node_id in missing[:SHOWN_PATHS])
+        return (f"{len(missing)} of the {len(self._selected_ids)} selected fact(s) gave no test report ({shown}"
+                f"{' ...' if len(missing) > SHOWN_PATHS else ''}): the session ended before them (pytest.exit in a "
+                "conftest or a plugin), or a plugin's pytest_runtest_protocol hook kept them from running")
 
     def _merged_from_workers(self) -> RunSummary | None:
         """The workers' summaries, and, for relations no summary brought (a worker crashed or was interrupted), what
@@ -882,13 +910,11 @@ class FactcheckRun:
         for item in session.items:
             if isinstance(item, FactItem):
                 self._selected.setdefault(str(item.suite.path), set()).add(item.fact_index)
+                self._selected_ids.add(item.nodeid)
         # A conftest or a plugin that drops items in pytest_collection_modifyitems without telling pytest_deselected
         # (the "--runslow" idiom): those facts are neither run nor deselected, and the gate would not see them.
-        removed = sum(len(indices - self._selected.get(path, set()) - self._deselected.get(path, set()))
-                      for path, indices in self._collected.items())
-        if removed:
-            self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
-                          "without deselecting them"] += removed
+        self._removed_at_collection = sum(len(indices - self._selected.get(path, set()) - self._deselected.get(path, set()))
+                                          for path, indices in self._collected.items())
 
     def selected_facts(self, suite: Suite) -> set[int] | None:
         """The indices of `suite`'s facts this run asks (None: not known, so all of them)."""
@@ -955,7 +981,11 @@ class FactcheckRun:
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts; and,
         before any fact is scheduled, whether the baseline can gate them (the workers would only crash on it)."""
+        fact_ids = {node_id for node_id in ids if ".json::" in node_id and not node_id.endswith("[invalid suite]")}
         facts = any(".json::" in node_id for node_id in ids)
+        self._selected_ids |= fact_ids
+        if facts and not self._facts_selected and self._checks_facts():
+            self._remove_earlier_reports_quietly()  # the test loop began before the controller knew of facts
         self._facts_selected = self._facts_selected or facts
         if facts and not self._controller_checked_gate:
             self._controller_checked_gate = True
@@ -975,8 +1005,11 @@ class FactcheckRun:
         problem = f"worker {name} crashed ({error}): the facts it had run are missing"
         if error is not None and problem not in self._worker_problems:
             self._worker_problems.append(problem)
-        for name, problem in json.loads(getattr(node, "workeroutput", {}).get("factcheck_unread") or "{}").items():
-            self._unread_but_deselected(name, problem)
+        for suite_name, why in json.loads(getattr(node, "workeroutput", {}).get("factcheck_unread") or "{}").items():
+            self._unread_but_deselected(suite_name, why)
+        # Each worker collects every fact: the facts a conftest removed are the same count on each, not a sum.
+        removed = int(getattr(node, "workeroutput", {}).get("factcheck_removed") or 0)
+        self._removed_at_collection = max(self._removed_at_collection, removed)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
             try:
@@ -1021,6 +1054,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck"] = json.dumps(summary.to_payload())
             if self._unread_and_deselected:  # the controller collects nothing: it learns of them here
                 self.config.workeroutput["factcheck_unread"] = json.dumps(self._unread_and_deselected)
+            if self._removed_at_collection:
+                self.config.workeroutput["factcheck_removed"] = str(self._removed_at_collection)
             return
         try:
             self._finish_session(session, exitstatus)
@@ -1185,6 +1220,9 @@ class FactcheckRun:
             terminalreporter.section("factcheck: results incomplete", red=True)
             for problem in self._worker_problems:
                 terminalreporter.write_line(problem, red=True)
+        if self._removed_at_collection:
+            self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
+                          "without deselecting them"] = self._removed_at_collection
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
             terminalreporter.write_line(f"{sum(self._skipped.values())} fact(s) were skipped by pytest marks or plugins and "

@@ -416,9 +416,10 @@ def test_the_fingerprint_reads_stop_tokens_as_they_are_used_and_not_a_gguf_files
     model.generation_config.eos_token_id = [2, 7]
     listed = compute_fingerprint(model, tiny_llama.tokenizer)
     # transformers accepts [7, 2, null] and [2, "x"]; sorting them raised TypeError for every fact.
-    for stops in ([7, 2, None], [2, "<|im_end|>", 7]):
+    for stops in ([7, 2, None], [2, "<|im_end|>", 7], [2, [3], 7]):
         model.generation_config.eos_token_id = stops
         assert compute_fingerprint(model, tiny_llama.tokenizer) == listed
+        assert {2, 7} <= LanguageModel(model, tiny_llama.tokenizer, name="stops").stop_token_ids
     # Two copies of one GGUF file under two names are one model (transformers keeps the file's name in the config).
     config = copy.deepcopy(tiny_llama.model.config)
     config.quantization_config = {"quant_method": "gguf", "gguf_file": "model.gguf"}

@@ -865,10 +865,10 @@ def test_a_session_a_conftest_ends_before_its_facts_ran_is_incomplete_fails_and_
                  "--factcheck-update-baseline")
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-2000:]
-    assert f"7 of the {len(CAPITALS)} selected fact(s) never ran" in output and "baseline NOT updated" in output
+    assert f"7 of the {len(CAPITALS)} selected fact(s) gave no test report" in output and "baseline NOT updated" in output
     assert not baseline.exists()
     written = json.loads(report_path.read_text(encoding="utf-8"))
-    assert len(written["facts"]) == 1 and "never ran" in written["incomplete"]
+    assert len(written["facts"]) == 1 and "the session ended before them" in written["incomplete"]
 
 
 def test_facts_a_conftest_removes_without_deselecting_them_are_named_as_not_checked(project):
@@ -918,5 +918,46 @@ def test_an_unforeseen_error_shows_its_traceback_once_not_for_every_fact(project
     output = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "INTERNALERROR" not in output
     assert len(re.findall(r"^E\s+TypeError: '<' not supported", output, re.MULTILINE)) == 1  # the traceback, once
+    assert "conftest.py:3: TypeError" in output  # and down to where the error arose, not only where it was raised again
     assert output.count("(the same error as for suites/geo/country_capital.json::country_capital[France], whose traceback "
                         "is shown there)") == len(CAPITALS) - 1
+
+
+def test_facts_that_never_ran_or_were_removed_are_found_under_xdist_and_by_a_protocol_hook_too(project):
+    # The 30th pass: under -n 2 the controller collects nothing, so the 29th pass's checks saw no selected fact.
+    report_path = project.path / "r.json"
+    project.makeconftest("import pytest\n"
+                         "def pytest_runtest_logfinish(nodeid, location):\n"
+                         "    pytest.exit('time budget reached', returncode=0)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2",
+                                          f"--factcheck-report={report_path}")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret != pytest.ExitCode.OK and "gave no test report" in output, output[-3000:]
+    assert "the session ended before them" in json.loads(report_path.read_text(encoding="utf-8"))["incomplete"]
+    # A conftest that drops facts without deselecting them: counted by the workers, said by the controller.
+    project.makeconftest("def pytest_collection_modifyitems(config, items):\n"
+                         "    items[:] = [item for item in items if 'hard' not in item.keywords]\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
+    assert "1 x removed from the run at collection by a conftest or plugin" in result.stdout.str(), result.stdout.str()[-3000:]
+    # A protocol hook that says it ran a fact it kept from running ("handled"): the fact is named.
+    project.makeconftest("def pytest_runtest_protocol(item, nextitem):\n"
+                         "    return True if 'Kenya' in item.nodeid else None\n")
+    result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "1 of the 8 selected fact(s) gave no test report (country_capital[Kenya])" in output
+
+
+def test_a_basetemp_that_holds_the_baseline_a_suite_or_the_project_is_refused(project):
+    # pytest empties --basetemp when a test first asks for tmp_path: a baseline or the suites there were deleted.
+    (project.path / "baselines").mkdir()
+    baseline = project.path / "baselines" / "bl.json"
+    baseline.write_text('{"keep": "me"}', encoding="utf-8")
+    for args, said in (([f"--factcheck-baseline={baseline}", "--basetemp=baselines"], "holds the baseline (--factcheck-baseline)"),
+                       (["--basetemp=suites"], "holds the suite"),
+                       (["--factcheck-report=out/r.json", "--basetemp=out"], "holds --factcheck-report")):
+        result = run(project, "suites", *args)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "give pytest a folder of its own" in output, output[-2000:]
+    assert baseline.read_text(encoding="utf-8") == '{"keep": "me"}' and (project.path / "suites" / "geo" / "country_capital.json").is_file()
+    assert run(project, "suites", "--collect-only", "--basetemp=tmp").ret == pytest.ExitCode.OK

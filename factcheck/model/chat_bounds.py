@@ -14,22 +14,32 @@ kilobytes; the bound is far above that.
 from __future__ import annotations
 
 import re
+from collections.abc import ItemsView, KeysView, ValuesView
 from functools import update_wrapper
 
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 # Characters (or items) one operation of a template may build.
 TEMPLATE_BUILD_LIMIT = 64 * 2**20
-# Widths in a printf format ("%1000000000s") and in a str.format field ("{:>1000000000}").
-_WIDTHS = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
+# The conversion specs of a printf format ("%1000000000s", "%.200000000d", "%*s") and the fields of a str.format one
+# ("{:>1000000000}", "{:>{}}"): every number in them is a width or a precision.
+_PRINTF_SPECS = re.compile(r"%[-#0 +*\d.]*[a-zA-Z%]")
+_FORMAT_FIELDS = re.compile(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")
 _PADDING_METHODS = ("center", "ljust", "rjust", "zfill", "expandtabs")
-_FILTERS_WITH_A_WIDTH = ("center", "indent", "wordwrap", "truncate", "format")
-# Filters that write out a value (a few characters for each of its characters at most).
-_FILTERS_THAT_WRITE_A_VALUE = ("string", "tojson", "pprint", "e", "escape", "forceescape", "urlencode", "list", "sum",
-                               "join", "replace", "indent", "format")
+_FILTERS_WITH_A_WIDTH = ("center", "indent", "wordwrap", "truncate", "format", "batch", "slice")
+# Filters that write out a value, with the most characters each of its characters may become (an escape writes '"' as
+# "&#34;", a URL's encoding a 4-byte character as twelve, an upper-case letter may become three).
+_FILTERS_THAT_WRITE_A_VALUE = {"string": 1, "list": 1, "sum": 1, "join": 1, "replace": 1, "indent": 1, "format": 1,
+                               "pprint": 2, "tojson": 6, "e": 6, "escape": 6, "forceescape": 6, "xmlattr": 6,
+                               "urlencode": 12, "upper": 3, "lower": 3, "title": 3, "capitalize": 3}
+_CASE_METHODS = ("upper", "lower", "title", "capitalize", "swapcase", "casefold")
+_SPLITTING_METHODS = ("split", "rsplit", "splitlines")
+# A text split into items takes some 60 bytes an item: longer ones than this are no prompt's pieces.
+_SPLIT_LIMIT = TEMPLATE_BUILD_LIMIT // 16
 _BOUNDED = "_factcheck_bounded"
 
 
@@ -38,13 +48,22 @@ def _too_long(what: str) -> SecurityError:
                          "build at once")
 
 
+def _too_long_to_split(length: int) -> SecurityError:
+    return SecurityError(f"the chat template splits a text of {length:,} characters into pieces (of some 60 bytes each), "
+                         f"more than the {_SPLIT_LIMIT:,} characters a template may split at once")
+
+
 def written_size(value: object, known: dict[int, int] | None = None) -> int:
     """About how many characters `value` takes written out (its str()), counting a piece it holds again for each place
     that holds it, as writing it out does; counting stops past TEMPLATE_BUILD_LIMIT."""
     if isinstance(value, str):
         return len(value)
+    if isinstance(value, Namespace):  # written out with all it holds
+        value = object.__getattribute__(value, "_Namespace__attrs")
+    elif isinstance(value, (KeysView, ValuesView, ItemsView)):
+        value = list(value)
     if not isinstance(value, (list, tuple, set, frozenset, dict)):
-        return 24  # a number, None, a namespace: a few characters (numbers past 10**4096 are refused where built)
+        return 24  # a number, None: a few characters (numbers past 10**4096 are refused where built)
     known = {} if known is None else known
     if id(value) in known:
         return known[id(value)]
@@ -64,11 +83,17 @@ def _refuse_past_the_limit(size: int, what: str) -> None:
         raise _too_long(what)
 
 
-def _refuse_wide_formats(text: object) -> None:
-    """A format width in `text` past the limit."""
-    widths = [width for match in _WIDTHS.finditer(text) for width in match.groups() if width] if isinstance(text, str) else []
-    if any(len(width) > 9 or int(width) > TEMPLATE_BUILD_LIMIT for width in widths):
+def _refuse_wide_formats(text: object, arguments: list | None = None) -> None:
+    """A width or a precision in the format `text` past the limit; one taken from the arguments ("%*s", "{:>{}}")
+    is read there."""
+    if not isinstance(text, str):
+        return
+    specs = [spec for spec in _PRINTF_SPECS.findall(text) if spec != "%%"] + _FORMAT_FIELDS.findall(text)
+    numbers = [number for spec in specs for number in re.findall(r"\d+", spec)]
+    if any(len(number) > 9 or int(number) > TEMPLATE_BUILD_LIMIT for number in numbers):
         raise _too_long("formats text to a width")
+    if arguments and any("*" in spec or spec.count("{") > 1 for spec in specs):
+        _refuse_large_numbers(arguments)
 
 
 def _refuse_large_numbers(values) -> None:
@@ -80,7 +105,7 @@ def _refuse_a_large_format(form: object, arguments: list) -> None:
     """A format whose fields write its arguments many times over ('%s%s%s' % (x, x, x), '{0}{0}'.format(x)): each
     field is counted as the longest argument."""
     if isinstance(form, str):
-        _refuse_wide_formats(form)
+        _refuse_wide_formats(form, arguments)
         fields = form.count("%") + form.count("{")
         longest = max((written_size(argument) for argument in arguments), default=0)
         _refuse_past_the_limit(len(form) + fields * longest, "formats a text")
@@ -92,9 +117,27 @@ def _arguments_of(value: object) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _refuse_a_large_join(separator: object, items: object) -> None:
+def _refuse_a_large_join(separator: object, items: object, attribute: object = None) -> None:
     count = len(items) if isinstance(items, (str, list, tuple, set, frozenset, dict)) else 0
-    _refuse_past_the_limit(written_size(items) + len(str(separator)) * count, "joins texts")
+    size = written_size(_attributes(items, attribute) if attribute is not None else items)
+    _refuse_past_the_limit(size + len(str(separator)) * count, "joins texts")
+
+
+def _attributes(items: object, attribute: object) -> list:
+    """What a filter's `attribute=` takes from each item ("a", "a.b", an index), as far as it can be read here."""
+    taken = []
+    for item in items if isinstance(items, (list, tuple)) else []:
+        for part in str(attribute).split("."):
+            if isinstance(item, Namespace):
+                item = object.__getattribute__(item, "_Namespace__attrs").get(part)
+            elif isinstance(item, dict):
+                item = item.get(part, item.get(int(part)) if part.isdigit() else None)
+            elif isinstance(item, (list, tuple)) and part.isdigit() and int(part) < len(item):
+                item = item[int(part)]
+            else:
+                item = None
+        taken.append(item)
+    return taken
 
 
 def _refuse_a_large_replacement(text: object, old: object, new: object) -> None:
@@ -109,7 +152,9 @@ def _refuse_a_large_filter(name: str, args: list, kwargs: dict) -> None:
     rest = args[1:]
     _refuse_large_numbers([*rest, *kwargs.values()])
     if name == "join":
-        _refuse_a_large_join(rest[0] if rest else kwargs.get("d", ""), value)
+        _refuse_a_large_join(rest[0] if rest else kwargs.get("d", ""), value, rest[1] if len(rest) > 1 else kwargs.get("attribute"))
+    elif name == "sum" and (attribute := rest[0] if rest else kwargs.get("attribute")) is not None:
+        _refuse_past_the_limit(written_size(_attributes(value, attribute)), "adds lists")
     elif name == "replace" and len(rest) >= 2:
         _refuse_a_large_replacement(str(value), rest[0], rest[1])
     elif name == "format":
@@ -121,10 +166,12 @@ def _refuse_a_large_filter(name: str, args: list, kwargs: dict) -> None:
         _refuse_past_the_limit(len(text) + width * (text.count("\n") + 1), "indents text")
     elif name == "tojson":
         indent = rest[1] if len(rest) >= 2 else kwargs.get("indent")
-        _refuse_past_the_limit(written_size(value) * (1 + (indent if isinstance(indent, int) and indent > 0 else 0)),
+        _refuse_past_the_limit(written_size(value) * (6 + (indent if isinstance(indent, int) and indent > 0 else 0)),
                                "writes a value as JSON")
-    else:
-        _refuse_past_the_limit(written_size(value), f"writes out a value ({name})")
+    elif name == "wordcount" and isinstance(value, str) and len(value) > _SPLIT_LIMIT:
+        raise _too_long_to_split(len(value))
+    elif name in _FILTERS_THAT_WRITE_A_VALUE:
+        _refuse_past_the_limit(written_size(value) * _FILTERS_THAT_WRITE_A_VALUE[name], f"writes out a value ({name})")
 
 
 def _measurable(values: tuple) -> tuple:
@@ -175,7 +222,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def from_string(self, *args, **kwargs):
         # transformers sets its own filters (tojson) after building the environment: bound them where they are used.
-        for name in {*_FILTERS_WITH_A_WIDTH, *_FILTERS_THAT_WRITE_A_VALUE}:
+        for name in {*_FILTERS_WITH_A_WIDTH, *_FILTERS_THAT_WRITE_A_VALUE, "wordcount"}:
             if name in self.filters and not getattr(self.filters[name], _BOUNDED, False):
                 self.filters[name] = self._bounded_filter(name, self.filters[name])
         return super().from_string(*args, **kwargs)
@@ -225,6 +272,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             elif name == "join" and args:
                 args = (*_measurable(args[:1]), *args[1:])
                 _refuse_a_large_join(owner, args[0])
+            elif name in _CASE_METHODS:
+                _refuse_past_the_limit(len(owner) * 3, "changes the case of a text")
+            elif name in _SPLITTING_METHODS and len(owner) > _SPLIT_LIMIT:
+                raise _too_long_to_split(len(owner))
             elif name == "replace" and len(args) >= 2:
                 _refuse_a_large_replacement(owner, args[0], args[1])
         return super().call(__context, __obj, *args, **kwargs)

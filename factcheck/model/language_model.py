@@ -221,7 +221,7 @@ class LanguageModel:
                 raise SettingError(f"the chat template of model {self.name!r} cannot be read (line {getattr(error, 'lineno', '?')}: "
                                    f"{error}): fix the model's chat_template.jinja (or chat_template in "
                                    "tokenizer_config.json), or ask with `prompt: text`") from None
-            if type(error).__name__ == "SecurityError" and "may build at once" in str(error):  # chat_bounds' refusal
+            if type(error).__name__ == "SecurityError" and re.search(r"may (?:build|split) at once", str(error)):  # chat_bounds
                 raise SettingError(f"model {self.name!r}: {error}: fix the model's chat_template.jinja (or chat_template "
                                    "in tokenizer_config.json), or ask with `prompt: text`") from None
             roles = ", ".join(dict.fromkeys(m["role"] for m in messages))
@@ -335,7 +335,8 @@ class LanguageModel:
         """Tokens that end an answer: end of text, and every end-of-turn token the model's generation config names."""
         ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        ids |= set(configured) if isinstance(configured, (list, tuple)) else {configured}
+        # Numbers only, as the fingerprint reads them: transformers takes [2, null], [2, "x"] and [2, [3]] too.
+        ids |= {i for i in configured if isinstance(i, int)} if isinstance(configured, (list, tuple)) else {configured}
         return {i for i in ids if isinstance(i, int)}
 
     @property

@@ -76,6 +76,15 @@ def file_kind(mode: int) -> str:
 
 
 def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc/self/status): setting it to read it
+    would give a file another thread makes meanwhile the modes 0666 or 0777."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     current = os.umask(0)
     os.umask(current)
     return current

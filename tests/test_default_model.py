@@ -524,3 +524,16 @@ def test_a_converted_model_touched_but_not_changed_loads_and_its_check_is_kept(f
     assert load_model().num_layers == 2 and fake_wheel["conversions"] == 1
     marker = json.loads((folder / default_model.MARKER_FILE).read_text())
     assert marker["contents"]["model.safetensors"]["mtime_ns"] == weights.stat().st_mtime_ns  # no digest next time
+
+
+def test_the_umask_is_read_without_being_changed(monkeypatch):
+    # Setting it to 0 to read it gave a file another thread made meanwhile the modes 0666 or 0777.
+    from factcheck.cache import current_umask
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("the umask was changed to be read"))
+        assert current_umask() == 0o027
+    finally:
+        monkeypatch.undo()
+        os.umask(old)

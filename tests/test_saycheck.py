@@ -164,6 +164,11 @@ def test_a_generation_the_token_limit_cut_is_marked_and_an_answer_at_its_end_not
     hedged = dataclasses.replace(last, generated=f" {last.fact.object}, I think, or {last.fact.object}.", matched_answer=None)
     text = FactRecord(suite=suite, outcome=hedged, say_check="generation").explain()
     assert "(qualified by 'I think' after the answer" in text and "later, not as its answer" not in text
+    # One that the rules leave unsaid for what follows it, with no word to name, says what it began with.
+    for generated in (f" {last.fact.object} or Lyon", f" {last.fact.object}-Bissau"):
+        carried = dataclasses.replace(last, generated=generated, matched_answer=None)
+        text = FactRecord(suite=suite, outcome=carried, say_check="generation").explain()
+        assert f"(begins with {last.fact.object!r}, but what follows carries it on" in text, text
 
 
 def _suite_of(tmp_path, facts):

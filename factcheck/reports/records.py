@@ -12,7 +12,7 @@ from factcheck.fact_result import DistractedSummary, FactResult, KnowResult, Ran
 from factcheck.knows.know_rules import Undecided
 from factcheck.knows.knowcheck import KnowOutcome, verdict_class
 from factcheck.reports.run_summary import LreInfo, RelationSummary
-from factcheck.says.matching import answer_named_later, qualifier
+from factcheck.says.matching import answer_named_later, begins_like_an_answer, qualifier
 from factcheck.says.saycheck import FactOutcome, SayOptions
 from factcheck.suites.suite import Fact, Suite
 
@@ -291,6 +291,8 @@ class FactRecord:
         expected = repr(o.fact.object) + (f" (aliases: {', '.join(map(repr, o.fact.aliases))})" if o.fact.aliases else "")
         failing = "is not said" if not self.say_pass else f"fails the '{self.require}' requirement"
         qualifying = None if o.generation_pass else qualifier(o.generated, o.fact.answers)
+        unexplained = not o.generation_pass and not o.cut_may_hide_the_answer and not qualifying
+        begun = begins_like_an_answer(o.generated, o.fact.answers) if unexplained else None
         lines = [
             f"fact {self.suite.relation_id}[{o.fact.subject}] {failing} ({self.say_check} check; verdict: {self._verdict_text()})",
             *([f"  {regression}"] if regression else []),
@@ -302,9 +304,10 @@ class FactRecord:
                if o.cut_may_hide_the_answer and not o.generation_pass else "")
             + (f"  (qualified by {qualifying!r} after the answer: an answer followed by another answer, a doubt, a correction, "
                "a contrast or a question is not said)" if qualifying else "")
+            + (f"  (begins with {begun!r}, but what follows carries it on into another name or number, or hedges, corrects "
+               "or denies it: see the README's matching rules; give a longer answer that is right as an alias)" if begun else "")
             + (f"  (names {later!r} later, not as its answer: generation judges the answer the text begins with)"
-               if not o.generation_pass and not o.cut_may_hide_the_answer and not qualifying
-               and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
+               if unexplained and not begun and (later := answer_named_later(o.generated, o.fact.answers)) else ""),
             f"  ranking    : {'PASS' if o.ranking_pass else 'FAIL'}"
             + ("" if o.has_wrong_candidate else " (no wrong candidate to rank against: the relation's other objects are "
                                                  "all this one; ranking needs facts with other objects)")

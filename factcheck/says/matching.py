@@ -383,6 +383,13 @@ def _said_at_the_start(written: str, answers: Sequence[str], cut: bool) -> tuple
     return found
 
 
+def begins_like_an_answer(generated: str, answers: Sequence[str]) -> str | None:
+    """The answer whose letters the generated text begins with, whatever follows them (for the failure text of one that
+    the rules then leave unsaid: "Paris or Lyon", "Guinea-Bissau", "5 km (6 maybe)"); None where it begins otherwise."""
+    line = normalise(unwrapped(_LINE_END.split(generated, 1)[0])).lstrip(LEADING_NOISE).lstrip()
+    return next((answer for answer in answers if normalise(answer) and line.startswith(normalise(answer))), None)
+
+
 def a_cut_may_hide_an_answer(generated: str, answers: Sequence[str]) -> bool:
     """Whether generation that the token limit cut may have gone on to say an answer: one begins it and could go on
     ("10,000," for 10,000,000), it stops partway through one ("Leonardo da V", "twenty-fi", "- 19") or before any

@@ -818,3 +818,28 @@ def test_matching_of_the_thirtieth_pass_outside_review():
         (" 20 minutes (30 at rush hour)", "20 minutes"), (" 37 million, nearly a third of Japan.", "37 million"))
     for generated, answer in said:
         assert matching_answer(generated, [answer]) == answer, generated
+
+
+def test_matching_of_the_thirty_first_pass_outside_review():
+    # The 29th and 30th passes' words left benign prose unsaid: an approximation after a name that holds a number, a
+    # name written with a list word, "minimum" describing something else, CJK characters inside other words, Portuguese
+    # "o" and Serbian "u" after a comma, English "ale" and Spanish "ama".
+    said = (
+        (" Apollo 11, which brought back roughly 22 kg of lunar samples.", "Apollo 11"),
+        (" COVID-19, which killed an estimated 7 million people.", "COVID-19"), (" 7-Eleven, with roughly 85,000 stores.", "7-Eleven"),
+        (" 1918, when Max Planck won the Nobel Prize in Physics.", "1918"), (" $7.25, the federal minimum wage since 2009.", "$7.25"),
+        (" 2001年9月11日，纽约世贸中心遭到袭击。", "2001年9月11日"), (" 1392년, 정도전이 조선을 세웠다.", "1392년"),
+        (" Pelé, o Rei do Futebol.", "Pelé"), (" São Paulo, o maior município do Brasil.", "São Paulo"), (" Beograd, u Srbiji.", "Beograd"),
+        (" Burton upon Trent, famous for its pale ale.", "Burton upon Trent"), (" Lionel Messi, quien ama el fútbol desde niño.", "Lionel Messi"),
+        # Relative clauses with "when", "whom", a preposition before "which", a negation after the modal.
+        (" 1969, when humans could first walk on the Moon.", "1969"),
+        (" Abraham Lincoln, whom no president could match in eloquence.", "Abraham Lincoln"),
+        (" Mercury, on which there is no atmosphere to speak of.", "Mercury"),
+        (" Beethoven, who was deaf and could not hear his last works.", "Beethoven"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = ((" 5km 정도입니다.", "5km"), (" 1947 के आसपास", "1947"), (" 5,000 max.", "5,000"), (" 5000左右", "5000"),
+                (" Gabriel García Márquez, o Gabo para los amigos.", "Gabriel García Márquez"), (" Warszawa, ale Kraków", "Warszawa"),
+                (" Warszawa, ale może Kraków.", "Warszawa"), (" Sydney, which is not what could be called the capital", "Sydney"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated

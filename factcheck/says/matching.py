@@ -574,6 +574,11 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A hedge between two answers says neither: "Paris or Lyon", "Paris/Lyon", "50%/60%", "C++ or Java" (as "5 or 6"
     # is not 5); so does an answer denied right after it ("東京ではなく大阪", "서울이 아니라", "Paris — no, Lyon").
     hedge = _HEDGE.match(said, len(expected))
+    # After a comma, "o" is Portuguese's article before a noun or a title ("Pelé, o Rei do Futebol", "São Paulo, o maior
+    # município"), and Spanish's "or" before another name ("García Márquez, o Gabo"): read in the written text.
+    if hedge and re.match(r",\s[(\[]?o\s", said[len(expected) :]) and not re.match(
+            r",\s[(\[]?o\s[A-ZÁÉÍÓÚÑ][^\W\d_]*(?!\s(?:do|da|dos|das)\b)(?=[\s,.;!?)]|$)", rest):
+        hedge = None
     # Between two of the fact's own answers "or" renames, it does not hedge: "Mumbai, or Bombay" with both given.
     renamed = hedge and any(other and other != expected and said.startswith(other, hedge.end() - 1) for other in all_expected)
     # A symbol or a name glossed in lower-case words is no hedge: "Au, or aurum in Latin", "NaCl, or sodium chloride".
@@ -721,7 +726,7 @@ _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[]|[.?!]\s|\s?[-\u
                                             r"(?:(?i:maybe|perhaps|possibly|probably|likely|alternatively,?|(?:it\s)?could\salso\sbe"
                                             r"|it\s(?:might|may|could)\sbe|then\sagain,?\sit\s(?:may|might)\shave\sbeen)"
                                             r"|or\sperhaps|or\smaybe|sau|hay"
-                                            r"|η|u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
+                                            r"|η|(?<!,\s)u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
                                             r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
 # An answer denied right after it: in English after a pause ("Paris — no, Lyon", "Paris. No, wait"; not "No. 1"), in
@@ -881,11 +886,14 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
                              # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)".
                              r"|(?<!\d{4}\s)(?:estimated|estimate|est\.)(?!\s?\d{4})|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
-                             r"|ungefähr|aproximadamente|aprox\.?|ongeveer|civarı|civarında|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
+                             r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
                              r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
-                             r"|at\sthe\soutside|max\.?|min\.|minimum|maximum|tops|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih|mniej\swięcej"
-                             r"|à\speu\sprès|noin|करीब"
-                             r"|примерно|приблизительно|geschätzt|تقريبا|تقريباً|आसपास|लगभग)(?![\w'’-])|估计|大概|约|정도|쯤|가량|ぐらい|くらい|程度|前後")
+                             r"|at\sthe\soutside|(?:max\.?|minimum|maximum|tops)(?=\W*$)|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih"
+                             r"|mniej\swięcej|à\speu\sprès|noin|примерно|приблизительно|geschätzt|تقريبا|تقريباً|लगभग)(?![\w'’-])")
+# Approximations right after an amount, where they could mean something else further on ("纽约" holds 约, "के करीब" is
+# also "near", "civarında" "in the vicinity of"): "5000左右", "5km 정도", "1947 के आसपास", "1923 civarı".
+_APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下|程度|前後|ぐらい|くらい|정도|쯤|가량"
+                                         r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
@@ -916,7 +924,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
-                     "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако ale ama tapi tetapi "
+                     "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
                      "nhưng αλλά değil belki fakat mutta اما namun 그러나 însă azonban "
                      "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
                      "probablement vraisemblablement apparemment wahrscheinlich vermutlich möglicherweise angeblich "
@@ -940,6 +948,9 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              r"|j['’]imagine|je\sdirais|me\sparece|mi\ssembra|mi\spare|hình\snhư|chắc\svậy"
                              # "Maybe" alone or before another answer, not "can" before its verb ("которая может похвастаться").
                              r"|(?:может|poate)(?=\s?[.,;!?…]|\s?$|\s(?-i:[A-ZА-ЯЁĂÂÎȘȚ0-9]))"
+                             # Polish and Czech "ale", Turkish "ama" ("but") before another name or number only: English
+                             # "pale ale", Spanish "ama" ("loves").
+                             r"|(?:ale|ama)(?=\s(?-i:[A-Z0-9ÀÁÂÄÇÉÈÊÍÎÓÔÖÚÜĄĆĘŁŃŚŹŻČŠŽŘİĞŞ])|\s(?:może|chyba|možná|belki|galiba))"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
 _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
@@ -962,9 +973,13 @@ _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
 # modal or a negation in a relative clause that describes the answer ("which could hold 50,000", "which has no moons",
 # "who never grew up"; "which is not the capital" denies it), and their like in other languages.
 _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\salso\b|\bno\sdoubt\b|\bno\.?\s?(?=\d)"
-                           r"|\b(?:which|who|that|where|whose)(?:,[^,.;]{1,40},)?\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
+                           # A modal first: "whom no president could match" is one clause.
+                           r"|\b(?:which|who|whom|that|where|whose|when)(?:,[^,.;]{1,40},)?\s"
+                           r"(?:(?!(?:is|was|are|were)\s(?:not|no|never)\b)[\w'’]+\s){0,5}?(?:could|may|might)(?:\s(?:not|no|never)|n['’]t)?\b"
+                           r"|\b(?:which|who|whom|that|where|whose|when)(?:,[^,.;]{1,40},)?\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
-                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b|\b(?:which|who|that|where|whose)(?:,[^,.;]{1,40},)?\s(?:[\w'’]+\s){0,5}?(?:could|may|might)\b"
+                           r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b"
+                           r"|\b(?:which|where|when)\s(?:[\w'’]+\s){0,2}?there\s(?:is|are|was|were)\s(?:no|not|never)\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
@@ -990,7 +1005,7 @@ def _unless_no_relative_clause(found: re.Match) -> str:
     sentence, which describes nothing before it ("Sydney. Which could be Canberra.")."""
     words = found.group().split()
     opening = words[0].rstrip(",").lower()
-    if opening not in ("that", "which", "who", "where", "whose"):
+    if opening not in ("that", "which", "who", "whom", "where", "whose", "when"):
         return " "
     if _BEFORE_A_THAT_CLAUSE.search(found.string[: found.start()]) and (
             opening == "that" or re.search(r"(?:^|[.!?;:])\s*$", found.string[: found.start()])):
@@ -1066,6 +1081,14 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
     return None
 
 
+def _is_an_amount_or_a_date(answer: str) -> bool:
+    """An answer an approximation qualifies: a number, an amount, a year or a date ("1969", "$5", "5km", "20 July",
+    "July 20"); not a name that holds a number ("Apollo 11", "COVID-19", "Boeing 787", "7-Eleven")."""
+    words = answer.split()
+    number = re.fullmatch(r"[^\w\s]?\d[\d.,'’年月日년월일]*(?:[^\W\d_]{1,4}|%|°[CFK]?)?", words[0]) if words else None
+    return bool(number) or bool(words) and words[0].lower().rstrip(".,") in MONTHS
+
+
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
     if listed := _another_of_its_kind(rest, answer):
@@ -1076,8 +1099,12 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
     rest = _NO_QUALIFIER.sub(_unless_no_relative_clause, rest)
-    if re.search(r"\d", answer) and (approximation := _APPROXIMATIONS.search(rest)):
-        return approximation.group()
+    if _is_an_amount_or_a_date(answer):
+        if approximation := _APPROXIMATIONS_RIGHT_AFTER.match(rest):
+            return approximation.group().strip()
+        for approximation in _APPROXIMATIONS.finditer(rest):
+            if not _inside_a_name(rest, approximation.start()):  # "when Max Planck won", "the Four Tops"
+                return approximation.group()
     for found in _QUALIFIER.finditer(rest):
         if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():
             continue  # an abbreviation: "Portland, OR", "Boston, MA"

@@ -300,7 +300,8 @@ def _check_outputs(run: FactcheckRun) -> None:
 
 def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None]]) -> None:
     """pytest empties its --basetemp folder when a test first asks for a temporary path: it must hold no baseline,
-    output or suite, nor be the project's folder or one above it."""
+    output or suite of the project (below its root folder: a suite elsewhere, such as a test's own draft in an earlier
+    run's temporary folder, is none of this run's), nor be the project's folder or one above it."""
     given = run.config.getoption("basetemp", None)
     if not given:
         return
@@ -310,8 +311,8 @@ def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None
         holds = f"the project's folder {root}"
     elif inside := [name for path, (name, _) in outputs.items() if basetemp in path.parents]:
         holds = ", ".join(inside)
-    elif basetemp.is_dir() and (suite := next((path for path in basetemp.rglob("*.json")
-                                               if _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)), None)):
+    elif root in basetemp.parents and basetemp.is_dir() and (suite := next(
+            (path for path in basetemp.rglob("*.json") if _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)), None)):
         holds = f"the suite {suite}"
     else:
         return
@@ -981,12 +982,12 @@ class FactcheckRun:
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts; and,
         before any fact is scheduled, whether the baseline can gate them (the workers would only crash on it)."""
-        fact_ids = {node_id for node_id in ids if ".json::" in node_id and not node_id.endswith("[invalid suite]")}
         facts = any(".json::" in node_id for node_id in ids)
-        self._selected_ids |= fact_ids
-        if facts and not self._facts_selected and self._checks_facts():
-            self._remove_earlier_reports_quietly()  # the test loop began before the controller knew of facts
+        first_facts = facts and not self._facts_selected
         self._facts_selected = self._facts_selected or facts
+        # The facts, as the workers' collection names them: items of suite files (a project's own JSON test items, or
+        # a parameter id holding ".json::", are none).
+        self._selected_ids |= {node_id for node_id in ids if self._names_a_fact(node_id)}
         if facts and not self._controller_checked_gate:
             self._controller_checked_gate = True
             gate, problem = self._read_gate()
@@ -996,6 +997,16 @@ class FactcheckRun:
             # Kept for the comparison at the end: the file read again then may have been replaced meanwhile (another
             # job recording into it), and the summary would not be the verdicts the workers gated on.
             self.gate = gate
+        if first_facts and self._checks_facts():
+            self._remove_earlier_reports_quietly()  # the test loop began before the controller knew of facts
+
+    def _names_a_fact(self, node_id: str) -> bool:
+        """Whether an xdist worker's node id is a fact: an item of a file collected as a suite."""
+        file_part, _, name = node_id.partition("::")
+        if not file_part.endswith(".json") or not name or name.endswith("[invalid suite]"):
+            return False
+        path = self.config.rootpath / file_part
+        return _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -1078,6 +1089,8 @@ class FactcheckRun:
             self._output_lines.append((f"factcheck: baseline NOT updated: {why}; {self.baseline_path} is unchanged", True))
 
     def _finish_session(self, session: pytest.Session, exitstatus) -> None:
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return  # refused before any fact ran (a baseline that cannot be read, --runxfail): nothing written nor removed
         summary = self.run_summary()
         self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:

@@ -939,6 +939,21 @@ def test_facts_that_never_ran_or_were_removed_are_found_under_xdist_and_by_a_pro
                          "    items[:] = [item for item in items if 'hard' not in item.keywords]\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
     assert "1 x removed from the run at collection by a conftest or plugin" in result.stdout.str(), result.stdout.str()[-3000:]
+    # A project's own JSON test items (pytest's "non-python tests") are no facts: they give reports of their own.
+    (project.path / "cases").mkdir()
+    (project.path / "cases" / "one.json").write_text("{}", encoding="utf-8")
+    project.makeconftest("import pytest\n"
+                         "class Case(pytest.Item):\n"
+                         "    def runtest(self):\n"
+                         "        pass\n"
+                         "class CaseFile(pytest.File):\n"
+                         "    def collect(self):\n"
+                         "        yield Case.from_parent(self, name='case')\n"
+                         "def pytest_collect_file(file_path, parent):\n"
+                         "    if file_path.parent.name == 'cases' and file_path.suffix == '.json':\n"
+                         "        return CaseFile.from_parent(parent, path=file_path)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "cases", "--factcheck-lre=off", "-n", "2")
+    assert "gave no test report" not in result.stdout.str(), result.stdout.str()[-3000:]
     # A protocol hook that says it ran a fact it kept from running ("handled"): the fact is named.
     project.makeconftest("def pytest_runtest_protocol(item, nextitem):\n"
                          "    return True if 'Kenya' in item.nodeid else None\n")
@@ -961,3 +976,23 @@ def test_a_basetemp_that_holds_the_baseline_a_suite_or_the_project_is_refused(pr
         assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "give pytest a folder of its own" in output, output[-2000:]
     assert baseline.read_text(encoding="utf-8") == '{"keep": "me"}' and (project.path / "suites" / "geo" / "country_capital.json").is_file()
     assert run(project, "suites", "--collect-only", "--basetemp=tmp").ret == pytest.ExitCode.OK
+    # A basetemp outside the project that holds a test's own draft suite from an earlier run is no suite of this run.
+    elsewhere = project.path.parent / f"{project.path.name}-basetemp"
+    (elsewhere / "test_draft0" / "suites").mkdir(parents=True)
+    (elsewhere / "test_draft0" / "suites" / "draft.json").write_text("{}", encoding="utf-8")
+    assert run(project, "suites", "--collect-only", f"--basetemp={elsewhere}").ret == pytest.ExitCode.OK
+
+
+def test_a_usage_error_at_collection_leaves_the_earlier_report_and_blames_no_conftest(project):
+    # A baseline that cannot be read, or --runxfail with a gate: refused before any fact runs, nothing is removed, and
+    # no line says the facts "gave no test report" (pytest calls pytest_collection_finish after the refusal too).
+    report_path = project.path / "r.json"
+    run(project, "suites", f"--factcheck-report={report_path}")
+    earlier = report_path.read_text(encoding="utf-8")
+    for args in (["--factcheck-baseline=missing.json"], ["--factcheck-baseline=missing.json", "-n", "2"]):
+        result = (project.runpytest_subprocess if "-n" in args else project.runpytest_inprocess)(
+            "-p", "no:cacheprovider", "suites", f"--factcheck-report={report_path}", *args)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "missing.json" in output, output[-2000:]
+        assert "gave no test report" not in output and "removed" not in output, output[-2000:]
+        assert report_path.read_text(encoding="utf-8") == earlier

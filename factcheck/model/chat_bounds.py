@@ -150,7 +150,8 @@ def _refuse_a_large_filter(name: str, args: list, kwargs: dict) -> None:
     """Refuse a filter that would write more than the limit; `args` start with the filtered value."""
     value = args[0] if args else kwargs.get("value", kwargs.get("s"))
     rest = args[1:]
-    _refuse_large_numbers([*rest, *kwargs.values()])
+    if name in _FILTERS_WITH_A_WIDTH and name != "format":  # a width or a count; format's numbers are its values
+        _refuse_large_numbers([*rest, *kwargs.values()])
     if name == "join":
         _refuse_a_large_join(rest[0] if rest else kwargs.get("d", ""), value, rest[1] if len(rest) > 1 else kwargs.get("attribute"))
     elif name == "sum" and (attribute := rest[0] if rest else kwargs.get("attribute")) is not None:

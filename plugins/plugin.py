@@ -620,8 +620,9 @@ class FactcheckRun:
         return None
 
     def _facts_never_ran(self) -> str | None:
-        """Selected facts that gave no report: the session ended before them, without an interruption or a -x that
-        would say so (pytest.exit from a conftest, with any return code)."""
+        """Selected facts that gave no test report: the session ended before them without an interruption or a -x
+        that would say so (pytest.exit from a conftest, with any return code), or a plugin's pytest_runtest_protocol
+        hook kept them from running."""
         missing = sorted(self._selected_ids - self._facts_done)
         if not missing:
             return None

@@ -843,3 +843,23 @@ def test_matching_of_the_thirty_first_pass_outside_review():
                 (" Warszawa, ale może Kraków.", "Warszawa"), (" Sydney, which is not what could be called the capital", "Sydney"))
     for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_thirty_second_pass_outside_review():
+    # Words of the list in another sense: Portuguese "no" ("in the") in a Portuguese line, Italian "nei", Tagalog
+    # "may", "wait" and "rather" and "pardon" and "debated" and "disputes" as ordinary words, "false teeth".
+    said = ((" Brasília, localizada no centro do país.", "Brasília"), (" 1822, no dia 7 de setembro.", "1822"),
+            (" Roma, nei pressi del Tevere.", "Roma"), (" Maynila, na may populasyon na 1.8 milyon.", "Maynila"),
+            (" Tokyo, where commuters wait for packed trains.", "Tokyo"), (" Jupiter, a rather large gas giant.", "Jupiter"),
+            (" Gerald Ford, who granted Richard Nixon a pardon in 1974.", "Gerald Ford"),
+            (" Abraham Lincoln, who debated Stephen Douglas in 1858.", "Abraham Lincoln"),
+            (" Geneva, where the WTO resolves trade disputes.", "Geneva"), (" George Washington, who famously wore false teeth.", "George Washington"),
+            (" Amsterdam, met maar liefst 900.000 inwoners.", "Amsterdam"), (" 1969. There is evidence that cannot be faked.", "1969"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    # A relative clause of the answer that negates its being it denies it, as "which is not the capital" does.
+    not_said = ((" Sydney, which has never been Australia's capital.", "Sydney"), (" Sydney, which cannot be the capital.", "Sydney"),
+                (" Sydney, no it's Canberra.", "Sydney"), (" Paris — wait, Lyon.", "Paris"), (" Paris; rather, Lyon.", "Paris"),
+                (" Oslo, nei, Bergen.", "Oslo"), (" Alexander Graham Bell (Antonio Meucci disputes this)", "Alexander Graham Bell"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated

@@ -873,13 +873,13 @@ _LEADING_OR = re.compile(r"[\s,;(\[\u2014\u2013-]*[^\s,]+(?:\s" + _NARROWING + "
 # second, not the first", "1440 (some sources say 1450)"). English words in any case ("may" only in lower case: "1
 # May"), and other languages' words too.
 _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probably probable likely unlikely might could "
-                       "unsure uncertain unclear disputed debated contested unconfirmed unverified questionable dubious "
+                       "unsure uncertain unclear disputed contested unconfirmed unverified questionable dubious "
                        "doubtful tentative tentatively reportedly allegedly supposedly apparently presumably seemingly "
                        "purportedly reputedly ostensibly conjectural speculative guess guessing guessed methinks iirc "
-                       "afaik tbc hopefully debunked mistakenly not no nope nah nay never wrong wrongly incorrect false untrue inaccurate erroneous "
+                       "afaik tbc hopefully debunked mistakenly not cannot nope nah nay never wrong wrongly incorrect untrue inaccurate erroneous "
                        "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
-                       "disproved outdated typo erratum actually wait sorry apologies apologise apologize oops whoops "
-                       "pardon ahem erm uh hmm correction corrected revised disregard kidding instead rather "
+                       "disproved outdated typo erratum actually sorry apologies apologise apologize oops whoops "
+                       "ahem erm uh hmm correction corrected revised disregard kidding instead "
                        "but though although however whereas unless nevertheless admittedly").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
@@ -906,7 +906,15 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"not\sentirely\s(?:sure|certain|confident)", r"\d+\s?%\sconfident", r"ignore\sthat",
     r"retract(?:ing|ed)?\sthat", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
     r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
-    r"disputes", r"technically(?=\s?[.,;!)]|\s?$)",
+    r"disputes(?=\s(?:this|that|it|the|these|those|whether)\b)", r"technically(?=\s?[.,;!)]|\s?$)",
+    # Words that qualify in one sense only: "wait" as a pause ("Paris — wait, Lyon"; "commuters wait for trains"),
+    # "rather" as a correction ("rather, Lyon"; "a rather large planet"), "pardon" as an apology (not "granted a
+    # pardon"), "debated" of the answer (not "who debated Stephen Douglas"), "false" (not "false teeth"), and "no"
+    # (not Portuguese's "in the": "Brasília, localizada no centro do país").
+    r"wait(?=\s?[,.;:!?…—–-]|\s?$|\s(?:no|nope|actually|sorry|I|a\s(?:sec|second|moment|minute)|that|what)\b)",
+    r"rather(?=\s?[,.;:!?…—–-]|\s?$|\s(?-i:[A-Z0-9$€£]))", r"pardon(?=\s?[,.;:!?…]|\s?$|\s(?:me|my)\b)",
+    r"debated(?!\s(?-i:[A-Z])|\s(?:the|a|an|his|her|their|whether|with)\b)",
+    r"false(?!\s(?:teeth|eyelashes|ceiling|bottom|alarm|dawn|start|positives?|negatives?)\b)", r"no",
     # Corrections.
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
@@ -923,7 +931,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
     r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
-                     "nicht nein kein keine non não nie nej nei ні нет не όχι δεν faux falsch falso неверно "
+                     "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
                      "nhưng αλλά değil belki fakat mutta اما namun 그러나 însă azonban "
                      "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
@@ -950,6 +958,8 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              r"|(?:может|poate)(?=\s?[.,;!?…]|\s?$|\s(?-i:[A-ZА-ЯЁĂÂÎȘȚ0-9]))"
                              # Polish and Czech "ale", Turkish "ama" ("but") before another name or number only: English
                              # "pale ale", Spanish "ama" ("loves").
+                             # Norwegian "nei" ("no") before a pause or another answer: Italian "nei" is "in the".
+                             r"|nei(?=\s?[,.;:!?…]|\s?$|\s(?-i:[A-ZÆØÅ0-9]))"
                              r"|(?:ale|ama)(?=\s(?-i:[A-Z0-9ÀÁÂÄÇÉÈÊÍÎÓÔÖÚÜĄĆĘŁŃŚŹŻČŠŽŘİĞŞ])|\s(?:może|chyba|možná|belki|galiba))"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
@@ -964,7 +974,7 @@ _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|
 # ("किया", a past tense, holds no "या", "or").
 _IN_A_WORD = r"\w'’\-\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0900-\u0963\u0966-\u0dff\u0e31-\u0e4e"  # not the danda
 _QUALIFIER = re.compile(rf"(?<![{_IN_A_WORD}])(?:(?i:" + "|".join(_ENGLISH_QUALIFIERS) + "|" + "|".join(_ENGLISH_QUALIFYING_PHRASES)
-                        + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + rf")|may)(?![{_IN_A_WORD}])"
+                        + "|" + _OTHER_QUALIFYING_PHRASES + "|" + "|".join(map(re.escape, _OTHER_QUALIFIERS)) + rf")|(?<!\bna\s)(?<!\bng\s)(?<!\bay\s)may)(?![{_IN_A_WORD}])"
                         + r"|n['’]t(?!\w)|[?？]|" + _UNSPACED_QUALIFIERS)
 _NEGATIONS = re.compile(r"(?i:not|no|nope|never|none|false|nein|non|нет)")
 _BEGINS_AN_ANSWER = ("Lu", "Lt", "Lo", "Nd", "Sc")
@@ -980,6 +990,7 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
                            r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b"
                            r"|\b(?:which|where|when)\s(?:[\w'’]+\s){0,2}?there\s(?:is|are|was|were)\s(?:no|not|never)\b"
+                           r"|\bno\s(?:fewer|less)\sthan\b|\bnot\sleast\b|\bmaar\sliefst\b|\bне\sменее\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
@@ -997,6 +1008,10 @@ _BEFORE_A_THAT_CLAUSE = re.compile(r"(?i:(?:^|[.!?;:]\s*)|\b(?:claim|claims|clai
 
 
 _CLAUSE_MODALS_AND_NEGATIONS = frozenset("could may might not no never cannot".split())
+# In a relative clause, a negated "be" denies the answer rather than describing it, as "which is not" does ("which does
+# not rust" describes).
+_DENYING_CLAUSE = re.compile(r"(?i:\b(?:has|have|had)\s(?:not|never)\s(?:been|be)\b|\b(?:hasn['’]t|haven['’]t|hadn['’]t)\sbeen\b"
+                             r"|\b(?:cannot|can['’]t|can\snot)\sbe\b)")
 
 
 def _unless_no_relative_clause(found: re.Match) -> str:
@@ -1007,6 +1022,10 @@ def _unless_no_relative_clause(found: re.Match) -> str:
     opening = words[0].rstrip(",").lower()
     if opening not in ("that", "which", "who", "whom", "where", "whose", "when"):
         return " "
+    # A clause right after the answer whose subject it is ("evidence that cannot be faked" describes the evidence).
+    of_the_answer = opening in ("which", "who", "that") and not found.string[: found.start()].strip(" ,;(\u2014\u2013-")
+    if of_the_answer and _DENYING_CLAUSE.search(found.string, found.start(), found.end() + 12):  # its next word too
+        return found.group()  # "Sydney, which has never been the capital", "which cannot be the capital"
     if _BEFORE_A_THAT_CLAUSE.search(found.string[: found.start()]) and (
             opening == "that" or re.search(r"(?:^|[.!?;:])\s*$", found.string[: found.start()])):
         return found.group()
@@ -1089,6 +1108,11 @@ def _is_an_amount_or_a_date(answer: str) -> bool:
     return bool(number) or bool(words) and words[0].lower().rstrip(".,") in MONTHS
 
 
+# Words of Portuguese that an English line does not hold, which tell its "no" ("in the") from English's.
+_PORTUGUESE = re.compile(r"(?<!\w)(?:de|do|da|dos|das|em|na|é|são|um|uma|ao|à|pelo|pela|com|para|seu|sua|que|foi|nascid[oa]"
+                         r"|localizad[oa]|situad[oa])(?!\w)")
+
+
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
     if listed := _another_of_its_kind(rest, answer):
@@ -1112,6 +1136,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         if _inside_a_name(rest, found.start()):
             continue
+        if found.group() == "no" and re.match(r"\s[^\W\d_]*[a-zà-ÿ]", rest[found.end() :]) and _PORTUGUESE.search(rest):
+            continue  # Portuguese's "in the": "Brasília, localizada no centro do país", "Manaus, no coração da Amazônia"
         # An answer that is itself a denial is agreed with, not qualified, by another: "No, it isn't."
         agreeing = _NEGATIONS.fullmatch(answer.strip()) and (_NEGATIONS.fullmatch(found.group()) or re.search("['’]", found.group()))
         if not agreeing:

@@ -290,12 +290,18 @@ def _check_outputs(run: FactcheckRun) -> None:
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
         if name.startswith("--log-file") and _holds_a_document(path):
-            raise pytest.UsageError(f"factcheck: {name} {path} is a file that holds JSON, HTML or XML, no log (a baseline, "
-                                    "a report or a suite would be lost: pytest empties its log file when it starts): give "
-                                    "the log a new path")
+            raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, no log (it "
+                                    "would be lost: pytest empties its log file when it starts): give the log a new path")
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
+
+
+def _suite_file_of(node_id: str) -> str | None:
+    """The JSON file part of a node id of a JSON file's item ("suites/cpp::std/plural.json" of
+    "suites/cpp::std/plural.json::plural[cat]": a folder may hold "::"); None for another node id."""
+    end = node_id.find(".json::")
+    return node_id[: end + len(".json")] if end != -1 and node_id[end + len(".json::") :] else None
 
 
 def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None]]) -> None:
@@ -327,10 +333,16 @@ def _log_file_path(config: pytest.Config) -> str | None:
     return os.path.abspath(given) if given and given != os.devnull else None
 
 
+# What the first bytes of a baseline, a report, JUnit XML or a suite hold (a suite: a JSON object naming its relation or
+# templates); a log file whose lines are JSON or start with "[" holds none of them.
+_DOCUMENT_MARKS = (b'"factcheck_baseline_version"', b'"factcheck_report_version"', b"<title>factcheck report</title>",
+                   b"<testsuite", b'"relation"', b'"templates"')
+
+
 def _holds_a_document(path: Path) -> bool:
-    """Whether `path` is a regular file that starts as JSON, HTML or XML do: no log file pytest would write."""
+    """Whether `path` is a regular file that reads as a baseline, a report, JUnit XML or a suite: no log file."""
     head = _file_head(path)
-    return bool(head) and head.lstrip()[:1] in (b"{", b"[", b"<")
+    return bool(head) and head.lstrip()[:1] in (b"{", b"<") and any(mark in head for mark in _DOCUMENT_MARKS)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -339,9 +351,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     baseline, a report or a suite named there is refused now."""
     debug = getattr(early_config.known_args_namespace, "debug", None)
     if debug and _holds_a_document(Path(debug)):
-        raise pytest.UsageError(f"factcheck: --debug {debug} is a file that holds JSON, HTML or XML, no debug log (a "
-                                "baseline, a report or a suite would be lost: pytest empties it when it starts): give "
-                                "the debug log a new path")
+        raise pytest.UsageError(f"factcheck: --debug {debug} is a baseline, a report, a suite or JUnit XML, no debug log "
+                                "(it would be lost: pytest empties it when it starts): give the debug log a new path")
 
 
 def _matches_suite_patterns(path: Path, patterns: Sequence[str], root: Path) -> bool:
@@ -530,6 +541,7 @@ class FactcheckRun:
         self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
         self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
+        self._removed_on_start = False  # on an xdist controller: a fact started, and the earlier reports were removed
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
@@ -817,7 +829,7 @@ class FactcheckRun:
         # Only a suite file's items are facts, and only they carry results: a test of the project's own may sit in a
         # folder named "factcheck" (a keyword then) or record properties of these names for its JUnit entries, and
         # must not crash the run nor stand in for a fact's outcome.
-        from_a_suite = report.nodeid.split("::", 1)[0].endswith(".json")
+        from_a_suite = _suite_file_of(report.nodeid) is not None
         a_fact = from_a_suite and "factcheck" in report.keywords
         if a_fact and (report.when == "call" or (report.when == "setup" and not report.passed)):
             self._facts_done.add(report.nodeid)
@@ -915,8 +927,11 @@ class FactcheckRun:
                 self._selected_ids.add(item.nodeid)
         # A conftest or a plugin that drops items in pytest_collection_modifyitems without telling pytest_deselected
         # (the "--runslow" idiom): those facts are neither run nor deselected, and the gate would not see them.
+        # A suite named by node ids ("x.json::x[cat]") keeps the facts named: pytest leaves the others out itself.
+        base = self.config.invocation_params.dir
+        by_node_id = {os.path.abspath(base / argument.split("::", 1)[0]) for argument in self.config.args if "::" in argument}
         self._removed_at_collection = sum(len(indices - self._selected.get(path, set()) - self._deselected.get(path, set()))
-                                          for path, indices in self._collected.items())
+                                          for path, indices in self._collected.items() if path not in by_node_id)
 
     def selected_facts(self, suite: Suite) -> set[int] | None:
         """The indices of `suite`'s facts this run asks (None: not known, so all of them)."""
@@ -984,7 +999,6 @@ class FactcheckRun:
         """On the xdist controller, which collects nothing itself: whether the workers' selection holds facts; and,
         before any fact is scheduled, whether the baseline can gate them (the workers would only crash on it)."""
         facts = any(".json::" in node_id for node_id in ids)
-        first_facts = facts and not self._facts_selected
         self._facts_selected = self._facts_selected or facts
         # The facts, as the workers' collection names them: items of suite files (a project's own JSON test items, or
         # a parameter id holding ".json::", are none).
@@ -998,13 +1012,19 @@ class FactcheckRun:
             # Kept for the comparison at the end: the file read again then may have been replaced meanwhile (another
             # job recording into it), and the summary would not be the verdicts the workers gated on.
             self.gate = gate
-        if first_facts and self._checks_facts():
-            self._remove_earlier_reports_quietly()  # the test loop began before the controller knew of facts
+
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        """On the xdist controller, the first fact a worker starts (after its -k, -m and node ids): an earlier run's
+        report is removed now, as before the facts without xdist."""
+        if (not self._removed_on_start and not is_xdist_worker(self.config) and self.config.pluginmanager.has_plugin("dsession")
+                and self._names_a_fact(nodeid) and self._checks_facts()):
+            self._removed_on_start = True  # a fact started
+            self._remove_earlier_reports_quietly()
 
     def _names_a_fact(self, node_id: str) -> bool:
         """Whether an xdist worker's node id is a fact: an item of a file collected as a suite."""
-        file_part, _, name = node_id.partition("::")
-        if not file_part.endswith(".json") or not name or name.endswith("[invalid suite]"):
+        file_part = _suite_file_of(node_id)
+        if file_part is None or node_id.endswith("[invalid suite]"):
             return False
         path = self.config.rootpath / file_part
         return _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()
@@ -1044,8 +1064,11 @@ class FactcheckRun:
         return outcome
 
     def _checks_facts(self) -> bool:
-        """Whether the facts run: not under --collect-only, --setup-only or --setup-plan."""
-        return not (self.config.option.collectonly or self.config.getoption("setuponly", False))
+        """Whether the facts run: not under --collect-only, --setup-only, --setup-plan, --fixtures or
+        --fixtures-per-test, which list what would run."""
+        option = self.config.option
+        return not (option.collectonly or getattr(option, "setuponly", False) or getattr(option, "showfixtures", False)
+                    or getattr(option, "show_fixtures_per_test", False))
 
     def _remove_earlier_reports_quietly(self) -> None:
         """Before the facts run, an earlier run's report at an output path is removed: this run writes its own at its
@@ -1103,7 +1126,11 @@ class FactcheckRun:
             self._output_lines.append((f"factcheck: {never_ran}: the gate did not check them", True))
             if session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if (summary is None or not summary.results) and self._facts_selected and checks_facts:
+        # An INTERNALERROR on an xdist controller before any fact started (xdist's own, for a typo in -k, which the
+        # workers apply after sending their collection) leaves the earlier report, as the usage error it is does.
+        facts_started = (self._removed_on_start or exitstatus != pytest.ExitCode.INTERNAL_ERROR
+                         or not self.config.pluginmanager.has_plugin("dsession"))
+        if (summary is None or not summary.results) and self._facts_selected and checks_facts and facts_started:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
         if summary is None:
             return

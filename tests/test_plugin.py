@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -838,20 +839,23 @@ def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(projec
     # pytest empties its log file (--log-file, log_file) when it configures logging, and its --debug file as soon as
     # the command line is parsed: both came after factcheck's output checks, and a baseline named there was lost.
     baseline = project.path / "bl.json"
-    baseline.write_text('{"keep": "me"}', encoding="utf-8")
+    baseline.write_text('{"factcheck_baseline_version": 2, "facts": {}}', encoding="utf-8")
     for args, said in (([f"--factcheck-baseline={baseline}", "--log-file=bl.json"], "are the same file"),
                        ([f"--factcheck-baseline={baseline}", "-o", "log_file=bl.json"], "are the same file"),
                        ([f"--factcheck-baseline={baseline}", "--factcheck-update-baseline", "--log-file=bl.json"], "are the same file"),
-                       (["--log-file=suites/geo/country_capital.json"], "holds JSON, HTML or XML, no log"),
-                       (["--debug=bl.json"], "--debug bl.json is a file that holds JSON, HTML or XML, no debug log")):
+                       (["--log-file=suites/geo/country_capital.json"], "is a baseline, a report, a suite or JUnit XML, no log"),
+                       (["--debug=bl.json"], "--debug bl.json is a baseline, a report, a suite or JUnit XML, no debug log")):
         result = run(project, "suites", *args)
         output = result.stdout.str() + result.stderr.str()
         assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, output[-2000:]
-    assert baseline.read_text(encoding="utf-8") == '{"keep": "me"}'
+    assert baseline.read_text(encoding="utf-8") == '{"factcheck_baseline_version": 2, "facts": {}}'
     assert json.loads((project.path / "suites" / "geo" / "country_capital.json").read_text(encoding="utf-8"))["facts"]
-    # A log file of its own is written as before.
-    assert run(project, "suites", "--collect-only", "--log-file=run.log").ret == pytest.ExitCode.OK
-    assert (project.path / "run.log").is_file()
+    # A log file of its own is written as before, also one whose lines start with "[" or are JSON, run after run.
+    for log in ("run.log", "run.jsonl"):
+        (project.path / log).write_text('[2026-12-04 03:00:00] INFO x\n' if log == "run.log" else '{"level": "INFO"}\n',
+                                        encoding="utf-8")
+        assert run(project, "suites", "--collect-only", f"--log-file={log}").ret == pytest.ExitCode.OK
+        assert (project.path / log).is_file()
 
 
 def test_a_session_a_conftest_ends_before_its_facts_ran_is_incomplete_fails_and_records_nothing(project):
@@ -996,3 +1000,23 @@ def test_a_usage_error_at_collection_leaves_the_earlier_report_and_blames_no_con
         assert result.ret == pytest.ExitCode.USAGE_ERROR and "missing.json" in output, output[-2000:]
         assert "gave no test report" not in output and "removed" not in output, output[-2000:]
         assert report_path.read_text(encoding="utf-8") == earlier
+
+
+def test_the_checks_of_the_29th_to_31st_passes_leave_legitimate_runs_alone(project):
+    # The 32nd pass: a suite in a folder named with "::", a fact chosen by its node id, --fixtures, and a -k typo
+    # under xdist were taken for facts that never ran, facts a conftest removed, or a start of the facts.
+    report_path = project.path / "r.json"
+    cpp = project.path / "suites" / "cpp::std"
+    write_suite(cpp, "capitals")
+    result = run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    output = result.stdout.str()
+    assert "gave no test report" not in output and not json.loads(report_path.read_text(encoding="utf-8")).get("incomplete"), output[-2000:]
+    shutil.rmtree(cpp)
+    result = run(project, "suites/geo/country_capital.json::country_capital[Japan]", "--factcheck-lre=off")
+    assert "facts skipped, not checked" not in result.stdout.str() and "removed from the run" not in result.stdout.str()
+    earlier = report_path.read_text(encoding="utf-8")
+    for args in (["--fixtures"], ["--fixtures-per-test"]):
+        result = run(project, "suites", f"--factcheck-report={report_path}", *args)
+        assert "gave no test report" not in result.stdout.str() and report_path.read_text(encoding="utf-8") == earlier
+    project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "-n", "2", "-k", "cat or", f"--factcheck-report={report_path}")
+    assert report_path.read_text(encoding="utf-8") == earlier  # a usage error under xdist: no fact started

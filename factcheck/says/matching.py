@@ -956,10 +956,10 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              r"|j['’]imagine|je\sdirais|me\sparece|mi\ssembra|mi\spare|hình\snhư|chắc\svậy"
                              # "Maybe" alone or before another answer, not "can" before its verb ("которая может похвастаться").
                              r"|(?:может|poate)(?=\s?[.,;!?…]|\s?$|\s(?-i:[A-ZА-ЯЁĂÂÎȘȚ0-9]))"
-                             # Polish and Czech "ale", Turkish "ama" ("but") before another name or number only: English
-                             # "pale ale", Spanish "ama" ("loves").
                              # Norwegian "nei" ("no") before a pause or another answer: Italian "nei" is "in the".
                              r"|nei(?=\s?[,.;:!?…]|\s?$|\s(?-i:[A-ZÆØÅ0-9]))"
+                             # Polish and Czech "ale", Turkish "ama" ("but") before another name or number only: English
+                             # "pale ale", Spanish "ama" ("loves").
                              r"|(?:ale|ama)(?=\s(?-i:[A-Z0-9ÀÁÂÄÇÉÈÊÍÎÓÔÖÚÜĄĆĘŁŃŚŹŻČŠŽŘİĞŞ])|\s(?:może|chyba|možná|belki|galiba))"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").

@@ -359,6 +359,12 @@ def test_a_fact_asked_under_one_template_twice_is_named_by_the_reports_pointer(t
     bad.write_text(json.dumps(document), encoding="utf-8")
     code, _, err = run(capsys, good, bad)
     assert code == 2 and "/facts/0/templates/1: template 'A' appears twice in the fact" in err, err
+    # A problem found once the report is read as a baseline names the report's fact, not the baseline's: one template
+    # alone was named /facts/<relation>/<subject>/templates, a pointer the report does not have.
+    document["facts"][0]["templates"] = [entry]
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    code, _, err = run(capsys, good, bad)
+    assert code == 2 and f"{bad}: /facts/0/templates: " in err, err
 
 
 def test_a_report_whose_suite_settings_are_damaged_names_the_report_fix(tmp_path, capsys):

@@ -101,6 +101,15 @@ def _report_schema() -> dict[str, Any]:
 
 # --- reading inputs --------------------------------------------------------------------------
 
+def _report_pointer(pointer: str, facts: dict[tuple[str, str], int]) -> str:
+    """A pointer into the baseline a report is read as ("/facts/lang~1plural/cat/templates") as one into the report
+    ("/facts/0/templates"), where it names a fact; others as they are."""
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+    if len(parts) >= 3 and parts[0] == "facts" and (index := facts.get((parts[1], parts[2]))) is not None:
+        return json_pointer(["facts", index, *parts[3:]])
+    return pointer
+
+
 def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     """A JSON report as a Baseline (the facts it ran, with their results), or BaselineError."""
     refuse_unpaired_surrogates(document, path, fix=REPORT_HINT)
@@ -136,7 +145,8 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
     try:
         parsed = parse_baseline(build_baseline(document["model"], document["suites"], results), path)
     except BaselineError as error:  # read as a baseline, but it is a report: say how to make a good one
-        raise BaselineError(error.path, error.problems, fix=REPORT_HINT) from None
+        raise BaselineError(error.path, [(_report_pointer(pointer, first_seen), problem) for pointer, problem in error.problems],
+                            fix=REPORT_HINT) from None
     return dataclasses.replace(parsed,
                                incomplete=document.get("incomplete"), results=tuple(results),
                                suite_subjects={relation: frozenset(info["subjects"]) for relation, info in document["suites"].items()

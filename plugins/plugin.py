@@ -541,7 +541,7 @@ class FactcheckRun:
         self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
         self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
-        self._removed_on_start = False  # on an xdist controller: a fact started, and the earlier reports were removed
+        self._a_fact_started = False  # on an xdist controller: a worker started a fact (the earlier reports are removed then)
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._facts_without_result = 0  # facts that failed before their check gave a result
@@ -1016,9 +1016,9 @@ class FactcheckRun:
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
         """On the xdist controller, the first fact a worker starts (after its -k, -m and node ids): an earlier run's
         report is removed now, as before the facts without xdist."""
-        if (not self._removed_on_start and not is_xdist_worker(self.config) and self.config.pluginmanager.has_plugin("dsession")
+        if (not self._a_fact_started and not is_xdist_worker(self.config) and self.config.pluginmanager.has_plugin("dsession")
                 and self._names_a_fact(nodeid) and self._checks_facts()):
-            self._removed_on_start = True  # a fact started
+            self._a_fact_started = True
             self._remove_earlier_reports_quietly()
 
     def _names_a_fact(self, node_id: str) -> bool:
@@ -1128,7 +1128,7 @@ class FactcheckRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         # An INTERNALERROR on an xdist controller before any fact started (xdist's own, for a typo in -k, which the
         # workers apply after sending their collection) leaves the earlier report, as the usage error it is does.
-        facts_started = (self._removed_on_start or exitstatus != pytest.ExitCode.INTERNAL_ERROR
+        facts_started = (self._a_fact_started or exitstatus != pytest.ExitCode.INTERNAL_ERROR
                          or not self.config.pluginmanager.has_plugin("dsession"))
         if (summary is None or not summary.results) and self._facts_selected and checks_facts and facts_started:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")

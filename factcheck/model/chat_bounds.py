@@ -53,13 +53,18 @@ def _too_long_to_split(length: int) -> SecurityError:
                          f"more than the {_SPLIT_LIMIT:,} characters a template may split at once")
 
 
+def _held_by(namespace: Namespace) -> dict:
+    """What a Jinja namespace holds (its attributes are kept apart from the object's own)."""
+    return object.__getattribute__(namespace, "_Namespace__attrs")
+
+
 def written_size(value: object, known: dict[int, int] | None = None) -> int:
     """About how many characters `value` takes written out (its str()), counting a piece it holds again for each place
     that holds it, as writing it out does; counting stops past TEMPLATE_BUILD_LIMIT."""
     if isinstance(value, str):
         return len(value)
     if isinstance(value, Namespace):  # written out with all it holds
-        value = object.__getattribute__(value, "_Namespace__attrs")
+        value = _held_by(value)
     elif isinstance(value, (KeysView, ValuesView, ItemsView)):
         value = list(value)
     if not isinstance(value, (list, tuple, set, frozenset, dict)):
@@ -129,7 +134,7 @@ def _attributes(items: object, attribute: object) -> list:
     for item in items if isinstance(items, (list, tuple)) else []:
         for part in str(attribute).split("."):
             if isinstance(item, Namespace):
-                item = object.__getattribute__(item, "_Namespace__attrs").get(part)
+                item = _held_by(item).get(part)
             elif isinstance(item, dict):
                 item = item.get(part, item.get(int(part)) if part.isdigit() else None)
             elif isinstance(item, (list, tuple)) and part.isdigit() and int(part) < len(item):

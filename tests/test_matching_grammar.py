@@ -254,3 +254,14 @@ def test_an_approximation_qualifies_an_amount_and_only_describes_a_name(number, 
     # "1450, approximately" hedges the year; "Tokyo, with approximately 37 million residents" describes another number.
     assert matching_answer(f" {number}, {approximation}", [number]) is None
     assert matching_answer(f" Tokyo, with {approximation} {number} residents", ["Tokyo"]) == "Tokyo" or approximation == "or so"
+
+
+@given(number=st.integers(min_value=1, max_value=10 ** 6).map(str), other=st.integers(min_value=2, max_value=10 ** 6).map(str),
+       approximation=st.sampled_from(["approximately", "roughly", "circa", "an estimated"]),
+       noun=st.sampled_from(["employees", "viewers", "people", "deaths", "stores"]))
+def test_an_approximation_of_another_figure_after_an_amount_describes_that_figure(number, other, approximation, noun):
+    # "3M, with approximately 92,000 employees" says 3M; "1450, approximately 1455" and "8 hours, it takes
+    # approximately 9 hours" offer another figure of the answer's kind.
+    assert matching_answer(f" {number}, with {approximation} {other} {noun}.", [number]) == number
+    assert matching_answer(f" {number}, {approximation} {other}.", [number]) is None
+    assert matching_answer(f" {number} {noun}, it took {approximation} {other} {noun}.", [f"{number} {noun}"]) is None

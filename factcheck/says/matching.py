@@ -884,8 +884,9 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
-                             # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)".
-                             r"|(?<!\d{4}\s)(?:estimated|estimate|est\.)(?!\s?\d{4})|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
+                             # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)";
+                             # "an estimated 1455" is a figure.
+                             r"|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
                              r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
                              r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
                              r"|at\sthe\soutside|(?:max\.?|minimum|maximum|tops)(?=\W*$)|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih"
@@ -1100,6 +1101,24 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
     return None
 
 
+# A figure after an approximation, with the word after its number and scale word: "600 million viewers", "1455".
+_FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?([^\W\d_]*)")
+_ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?([^\W\d_]*)")
+
+
+def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
+    """Whether an approximation that a word of its clause comes before, and a figure of another kind than the answer's
+    comes after, describes that figure: "1969, with approximately 600 million viewers", "3M, with approximately
+    92,000 employees". Opening its clause it hedges ("1450, approximately 1455"), as before a figure of the answer's
+    kind ("8 hours, it takes approximately 9 hours")."""
+    clause = re.split(r"[,;:(.!?]", rest[: approximation.start()])[-1]
+    figure = _FIGURE.match(rest, approximation.end())
+    if figure is None or not re.search(r"[^\W\d_]", clause):
+        return False
+    unit = _ANSWER_UNIT.match(answer.strip())
+    return figure.group(1).casefold() != (unit.group(1).casefold() if unit else "")
+
+
 def _is_an_amount_or_a_date(answer: str) -> bool:
     """An answer an approximation qualifies: a number, an amount, a year or a date ("1969", "$5", "5km", "20 July",
     "July 20"); not a name that holds a number ("Apollo 11", "COVID-19", "Boeing 787", "7-Eleven")."""
@@ -1127,7 +1146,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         if approximation := _APPROXIMATIONS_RIGHT_AFTER.match(rest):
             return approximation.group().strip()
         for approximation in _APPROXIMATIONS.finditer(rest):
-            if not _inside_a_name(rest, approximation.start()):  # "when Max Planck won", "the Four Tops"
+            # "when Max Planck won", "the Four Tops"; "1969, with approximately 600 million viewers"
+            if not _inside_a_name(rest, approximation.start()) and not _before_another_figure(rest, approximation, answer):
                 return approximation.group()
     for found in _QUALIFIER.finditer(rest):
         if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():

@@ -863,3 +863,29 @@ def test_matching_of_the_thirty_second_pass_outside_review():
                 (" Oslo, nei, Bergen.", "Oslo"), (" Alexander Graham Bell (Antonio Meucci disputes this)", "Alexander Graham Bell"))
     for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_thirty_third_pass_outside_review():
+    # A later sentence that asks whether the answer is right, doubts it, asks to check it, or offers another answer
+    # without a list word; a person's or a place's name going on into a firm's ("Walt Disney Company").
+    not_said = ((" Paris. Right?", "Paris"), (" Paris. Is that correct?", "Paris"), (" 1969. Am I right?", "1969"),
+                (" Canberra. Is it?", "Canberra"), (" Paris. Who knows.", "Paris"), (" Paris. Take with a grain of salt.", "Paris"),
+                (" Paris. Please verify.", "Paris"), (" Paris [citation needed]", "Paris"), (" Paris. Also Lyon.", "Paris"),
+                (" Paris. Lyon, too.", "Paris"), (" Paris. Lyon is also possible.", "Paris"), (" 1969. 1970 is also possible.", "1969"),
+                (" Paris. Another answer is Lyon.", "Paris"), (" East India Company", "East India"),
+                (" Walt Disney Company.", "Walt Disney"), (" 1450, approximately 1455.", "1450"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    # Their neighbours: a later question that asks something else, a later sentence about the answer, a brand's firm,
+    # a chemical symbol that is also a sentence's first word followed by a description of its element, a figure's
+    # history, an approximation of another figure.
+    said = ((" Paris. Anything else you'd like to know?", "Paris"), (" Paris. It is also the largest city.", "Paris"),
+            (" Paris. France is also famous for wine.", "Paris"), (" Paris, as many sources confirm.", "Paris"),
+            (" Coca-Cola Company.", "Coca-Cola"), (" Samsung Electronics Co., Ltd.", "Samsung Electronics"),
+            (" He, a noble gas.", "He"), (" As, atomic number 33", "As"), (" He, number 2 on the periodic table", "He"),
+            (" 8,849 m, revised from 8,848 m in 2020", "8,849 m"), (" 3M, with approximately 92,000 employees.", "3M"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    # A symbol that begins a sentence about something else is still no element.
+    for generated, answer in ((" I, a language model, cannot say.", "I"), (" No, the capital is Lyon.", "No")):
+        assert matching_answer(generated, [answer]) is None, generated

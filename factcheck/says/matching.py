@@ -106,8 +106,10 @@ def _continues_the_name(rest: str, answer: str) -> bool:
         return True
     # Letters after a name that do not make another person: "Isaac Newton FRS", "Jonas Salk, MD"; nor does "I" with
     # its verb ("Paris I think"; "Charles I" is another name).
-    if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
-        return False
+    if (letters := _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest)):
+        # "Company" and "Group" name a brand's firm ("Coca-Cola Company") but go on from a person or a place: "Walt
+        # Disney Company", "East India Company" ("Samsung Electronics Co., Ltd." is a firm's legal form).
+        return bool(re.fullmatch(r" (?:Company|Group)\.?", letters.group()) and len(answer.split()) > 1)
     # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
     # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79", "Au 79." and "H 1" a symbol of one
     # or two letters and its atomic number).
@@ -609,9 +611,23 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A symbol that is also an English sentence's first word, with the sentence going on: "I don't know" is no
     # iodine, "No, it is not" no nobelium, "As a rule" no arsenic, "At least" no astatine, "He was" no helium ("He —
     # Helium" says He).
-    if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(rest):
+    if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(rest) and not _describes_the_element(answer.strip(), rest):
         return None
     return judged
+
+
+# After a symbol that is also a sentence's first word, what describes the element: "He, a noble gas", "As, atomic
+# number 33" ("I, a language model" and "No, the capital is" begin sentences).
+_ELEMENT_WORDS = r"(?:atomic|element|number|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare|radioactive|inert)\b"
+_DESCRIBES_THE_ELEMENT = re.compile(r"\s?[,(\u2014\u2013-]\s?(?:(?:a|an|the)\s(?:[a-z]+\s)?)?" + _ELEMENT_WORDS)
+_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE = re.compile(r"\s?[,(\u2014\u2013-]\s?(?:a|an|the)\s[a-z]")
+
+
+def _describes_the_element(symbol: str, rest: str) -> bool:
+    """Whether `rest`, after a symbol that is also an English sentence's first word, describes the element."""
+    if _DESCRIBES_THE_ELEMENT.match(rest):
+        return True
+    return symbol not in ("I", "No") and bool(_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE.match(rest))
 
 
 def _names_the_element(symbol: str, rest: str) -> bool:
@@ -930,7 +946,11 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
     r"also\s(?:given|cited|proposed|suggested|reported|dated)", r"if\syou\scount",
     r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
-    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)")
+    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"who\sknows", r"grain\sof\ssalt",
+    # A request to check it: "Paris. Please verify.", "Paris. Check that.", "Paris [citation needed]" ("as many sources
+    # confirm" does not ask).
+    r"citation\sneeded", r"please\s(?:verify|double-check|check|confirm)\b",
+    r"(?<=[.!]\s)(?:verify|double-check|check|confirm)(?:\s(?:this|that|it))?(?=\s?[.!]?\s*$)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -990,6 +1010,8 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"|\b(?:which|who|whom|that|where|whose|when)(?:,[^,.;]{1,40},)?\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
                            r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b"
+                           # The figure's history: "8,849 m, revised from 8,848 m in 2020".
+                           r"|\b(?:revised|corrected|updated)\s(?:(?:up|down)(?:wards?)?\s)?from\b"
                            r"|\b(?:which|where|when)\s(?:[\w'’]+\s){0,2}?there\s(?:is|are|was|were)\s(?:no|not|never)\b"
                            r"|\bno\s(?:fewer|less)\sthan\b|\bnot\sleast\b|\bmaar\sliefst\b|\bне\sменее\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
@@ -1132,10 +1154,36 @@ _PORTUGUESE = re.compile(r"(?<!\w)(?:de|do|da|dos|das|em|na|é|são|um|uma|ao|à
                          r"|localizad[oa]|situad[oa])(?!\w)")
 
 
+# A later sentence that asks whether the answer is right: "Paris. Right?", "Is that correct?", "Am I right?".
+_CONFIRMING_QUESTION = re.compile(r"(?i:(?:[^.!?]*\b(?:right|correct|true|sure|accurate|certain|confirm)\b[^.!?]*)"
+                                  r"|(?:is|isn['’]t|was|wasn['’]t|am|are|aren['’]t)\s(?:it|that|this|I|so)"
+                                  r"|yes|no|eh|ok|okay|yeah|really|who\sknows)\s?")
+
+
+def _asks_to_confirm(before_the_mark: str) -> bool:
+    """Whether the sentence that a question mark ends, in a later sentence, asks whether the answer is right: of at
+    most six words ("Paris. Is that right?"; "Paris. Anything else you'd like to know?" asks something else)."""
+    sentence = re.split(r"[.!]\s", before_the_mark)[-1].strip()
+    return len(sentence.split()) <= 6 and bool(_CONFIRMING_QUESTION.fullmatch(sentence))
+
+
+# Another answer offered in a later sentence without a list word: "Paris. Also Lyon.", "Paris. Lyon, too.", "1969.
+# 1970 is also possible.", "Another answer is Lyon." ("Paris. It is also the largest city." describes Paris).
+_ANOTHER_NAME = r"(?!(?:It|This|That|These|Those|He|She|They|There|Which|The|A|An)\b)(?:[A-Z][\w'’-]*|\d[\d.,]*)(?:\s(?:[A-Z][\w'’-]*|\d[\d.,]*|of|de|the)){0,3}"
+_ANOTHER_OFFERED_LATER = re.compile(
+    r"[.!;]\s+(?:(Also|Alternatively),?\s" + _ANOTHER_NAME + r"\s?[.!]?$"
+    r"|" + _ANOTHER_NAME + r",?\s(too|as\swell)\s?[.!]?$"
+    r"|" + _ANOTHER_NAME + r"\s(?:is|are|would\sbe|seems)\s(?:also\s)?(possible|plausible|(?:an?|another)\s(?:option|candidate|possibility|alternative|answer))"
+    r"|" + _ANOTHER_NAME + r"\salso\s(fits|works|qualifies|applies)"
+    r"|(Another)\s(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe))")
+
+
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
     if listed := _another_of_its_kind(rest, answer):
         return listed
+    if offered := _ANOTHER_OFFERED_LATER.search(rest):
+        return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
     if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER:
         rest = rest[against.end() :]
@@ -1152,7 +1200,7 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     for found in _QUALIFIER.finditer(rest):
         if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():
             continue  # an abbreviation: "Portland, OR", "Boston, MA"
-        if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]):
+        if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]) and not _asks_to_confirm(rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         if _inside_a_name(rest, found.start()):
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import warnings
 
 import pytest
@@ -338,7 +339,27 @@ def _corrupt_into_a_fifo(path):
     os.mkfifo(path)  # opening it to read would wait forever for a writer
 
 
-@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight, _corrupt_into_a_fifo])
+def _edit_the_header(path, pattern, replacement):
+    # In place, at the same length: the header stays readable and the tensors' checksum holds.
+    data, count = re.subn(pattern, lambda found: replacement.ljust(len(found.group())), path.read_bytes(), count=1)
+    assert count == 1, data[:400]
+    path.write_bytes(data)
+
+
+def _corrupt_beta_into_nan(path):
+    _edit_the_header(path, rb'\\"beta\\": [0-9.]+', b'\\"beta\\": NaN')
+
+
+def _corrupt_the_layer(path):
+    _edit_the_header(path, rb'\\"layer\\": 0', b'\\"layer\\": 1')
+
+
+def _corrupt_a_training_object(path):
+    _edit_the_header(path, rb'\\"Paris\\"', b'\\"Lyons\\"')
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight, _corrupt_into_a_fifo,
+                                     _corrupt_beta_into_nan, _corrupt_the_layer, _corrupt_a_training_object])
 def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_llama, lre_cache_dir, monkeypatch, corrupt):
     good, _ = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)
     (path,) = lre_cache_dir.iterdir()

@@ -149,8 +149,9 @@ def _require_regular_file(path: Path) -> None:
         raise CorruptEntry("is not a regular file")
 
 
-def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
-    """Read an entry, raising CorruptEntry when anything about it is off."""
+def load_lre(path: Path, key: str, hidden_size: int | None = None, expected: dict[str, object] | None = None) -> Lre:
+    """Read an entry, raising CorruptEntry when anything about it is off. `expected`: the settings its key stands for
+    (the checksum covers the tensors only, so settings edited in the header are caught here)."""
     try:
         _require_regular_file(path)
         with safe_open(str(path), framework="pt") as handle:
@@ -179,7 +180,7 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
         raise CorruptEntry("holds infinite or NaN values")
     try:
         settings = json.loads(metadata["settings"])
-        return Lre(
+        lre = Lre(
             weight=weight,
             bias=bias,
             layer=settings["layer"],
@@ -194,6 +195,27 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None) -> Lre:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CorruptEntry(f"bad settings in metadata ({error!r})") from None
+    for name, value in (expected or {}).items():
+        if _stored_setting(lre, name) != value:
+            raise CorruptEntry(f"its {name} is {_stored_setting(lre, name)!r}, its key stands for {value!r}")
+    return lre
+
+
+def _stored_setting(lre: Lre, name: str) -> object:
+    """One setting of a stored LRE as `expected_settings` writes it."""
+    if name == "phrasing":
+        phrasing = as_phrasing(lre.template)
+        return (phrasing.template, phrasing.chat, phrasing.system if phrasing.chat else None)
+    return getattr(lre, name)
+
+
+def expected_settings(model_fingerprint: str, template: str | Phrasing, training: Sequence[Fact], layer: int, *,
+                      beta: float, rank: int | None, method: str) -> dict[str, object]:
+    """The settings an entry's key stands for, as `load_lre` compares them."""
+    phrasing = as_phrasing(template)
+    return {"layer": layer, "beta": float(beta), "rank": rank, "method": method, "model_fingerprint": model_fingerprint,
+            "training": tuple((fact.subject, fact.object) for fact in training),
+            "phrasing": (phrasing.template, phrasing.chat, phrasing.system if phrasing.chat else None)}
 
 
 def states_digest(states: torch.Tensor) -> str:
@@ -282,7 +304,8 @@ def load_or_estimate(
     path = entry_path(key)
     if path.exists():
         try:
-            stored = load_lre(path, key, model.hidden_size)
+            expected = expected_settings(model.fingerprint, template, facts[:n_train], layer, beta=beta, rank=rank, method=method)
+            stored = load_lre(path, key, model.hidden_size, expected)
             # The name is not part of the key (it does not change the estimate); report the caller's.
             return dataclasses.replace(
                 stored, weight=stored.weight.to(model.device), bias=stored.bias.to(model.device), relation=name

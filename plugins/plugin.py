@@ -108,6 +108,8 @@ def _ini_value(config: pytest.Config, ini: str, kind):
     # A TOML ini file gives typed values: a list or a boolean where a number or a name belongs is refused, as is text
     # that is not a number.
     usable = (isinstance(raw, (int, str)) and not isinstance(raw, bool)) if kind is int else isinstance(raw, str)
+    if usable and kind is str and "\x00" in raw:  # a path with it cannot be opened: Python raises ValueError
+        raise pytest.UsageError(f"{ini} in the ini file holds a NUL character (\\u0000), which no file name can: {raw!r}")
     try:
         if usable:
             return kind(raw)
@@ -285,13 +287,14 @@ def _check_outputs(run: FactcheckRun) -> None:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     _check_basetemp(run, seen)
     for path, (name, writer) in seen.items():
-        if writer == "factcheck" and path.suffix == ".json" and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath):
-            # The next run would collect it as a suite, find it is none, and mark itself incomplete.
-            raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
-                                    f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
         if name.startswith("--log-file") and _holds_a_document(path):
             raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, no log (it "
                                     "would be lost: pytest empties its log file when it starts): give the log a new path")
+        if ((writer == "factcheck" or name.startswith("--log-file")) and path.suffix == ".json"
+                and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
+            # The next run would collect it as a suite, find it is none, and mark itself incomplete.
+            raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
+                                    f"{' '.join(run.suite_patterns)}): write it outside the suites folder")
         if name in _OUTPUT_MARKS and not _holds_own_output(path, _OUTPUT_MARKS[name][0]):
             raise pytest.UsageError(f"factcheck: {name} {path} is a file that is not {_OUTPUT_MARKS[name][1]} (a suite, a "
                                     "baseline or another file would be lost): give a new path, or remove the file")
@@ -339,10 +342,30 @@ _DOCUMENT_MARKS = (b'"factcheck_baseline_version"', b'"factcheck_report_version"
                    b"<testsuite", b'"relation"', b'"templates"')
 
 
+# The keys of a baseline, a report or a suite, in whatever order they were written (sorted keys put "facts" first).
+_DOCUMENT_KEYS = frozenset({"factcheck_baseline_version", "factcheck_report_version", "relation", "templates"})
+_LARGEST_DOCUMENT_READ = 64 * 2**20
+
+
 def _holds_a_document(path: Path) -> bool:
-    """Whether `path` is a regular file that reads as a baseline, a report, JUnit XML or a suite: no log file."""
-    head = _file_head(path)
-    return bool(head) and head.lstrip()[:1] in (b"{", b"<") and any(mark in head for mark in _DOCUMENT_MARKS)
+    """Whether `path` is a regular file that reads as a baseline, a report, JUnit XML or a suite (also one written
+    with a byte-order mark, or with its keys sorted): no log file."""
+    head = (_file_head(path) or b"").removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head[:1] not in (b"{", b"<"):
+        return False
+    return any(mark in head for mark in _DOCUMENT_MARKS) or head[:1] == b"{" and _a_json_document(path)
+
+
+def _a_json_document(path: Path) -> bool:
+    """Whether `path` holds one JSON object with a baseline's, a report's or a suite's keys (JSON lines of a log hold
+    several objects, and are none)."""
+    try:
+        if path.stat().st_size > _LARGEST_DOCUMENT_READ:
+            return False
+        document = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and not _DOCUMENT_KEYS.isdisjoint(document)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -537,6 +560,7 @@ class FactcheckRun:
         self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
         self._deselected: dict[str, set[int]] = {}  # suite path -> the indices of its facts deselected (-k, -m, --lf)
         self._facts_done: set[str] = set()  # node ids of the facts that ran, or were skipped, or failed before running
+        self._facts_failed = 0  # failed reports of a suite's items (facts, suites that cannot be read)
         self._selected_ids: set[str] = set()  # node ids of the facts selected to run (on an xdist controller: the workers')
         self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
@@ -547,6 +571,7 @@ class FactcheckRun:
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
+        self._invalid_items: list[BadSuiteItem] = []  # the collected items of suites that cannot be read
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
@@ -676,6 +701,9 @@ class FactcheckRun:
     def note_collected(self, path: Path, facts: int) -> None:
         self._collected[str(path)] = set(range(facts))
 
+    def note_invalid_suite(self, item: BadSuiteItem) -> None:
+        self._invalid_items.append(item)
+
     def claim_relation(self, relation_id: str, path: Path) -> Path:
         """The suite file that has `relation_id`: `path`, unless another file took it first."""
         return self._relation_files.setdefault(relation_id, path)
@@ -729,7 +757,7 @@ class FactcheckRun:
         patterns = self.suite_patterns
         if _matches_suite_patterns(file_path, patterns, self.config.rootpath) or file_path in self._named_files():
             shown = _relative(file_path, self.config.rootpath)  # pytest names files by their path below the root
-            if visible_controls(shown) != shown:
+            if visible_controls(shown) != shown or _reads_as_a_ci_command(shown):
                 # pytest would print such a path raw (an escape sequence rewrites the terminal, a newline forges a
                 # line) and write it into JUnit XML, which it breaks: the run stops at collection instead. On an xdist
                 # worker, a collection error under the escaped name: the controller shows it, and the run fails.
@@ -830,9 +858,13 @@ class FactcheckRun:
         # folder named "factcheck" (a keyword then) or record properties of these names for its JUnit entries, and
         # must not crash the run nor stand in for a fact's outcome.
         from_a_suite = _suite_file_of(report.nodeid) is not None
-        a_fact = from_a_suite and "factcheck" in report.keywords
+        properties = dict(report.user_properties) if from_a_suite else {}
+        # A suite that cannot be read is marked `factcheck` too (a conftest that keeps marked items keeps it): no fact.
+        a_fact = from_a_suite and "factcheck" in report.keywords and "factcheck_invalid_suite" not in properties
         if a_fact and (report.when == "call" or (report.when == "setup" and not report.passed)):
             self._facts_done.add(report.nodeid)
+        if from_a_suite and report.failed:
+            self._facts_failed += 1
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
         if report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
@@ -840,7 +872,6 @@ class FactcheckRun:
             else:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             self._skipped[reason.removeprefix("Skipped: ")] += 1
-        properties = dict(report.user_properties) if from_a_suite else {}
         if (report.failed and report.when in ("setup", "call") and a_fact
                 and "factcheck_relation" not in properties):
             # A fact that failed without a result (its relation could not run, a fixture failed): the reports lack it,
@@ -898,15 +929,19 @@ class FactcheckRun:
             if isinstance(item, FactItem):
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
             if isinstance(item, BadSuiteItem):
-                problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
-                self._unread_but_deselected(_relative(item.path, self.config.rootpath), problem)
+                self._left_out_unread(item, "the selection left it out")
 
-    def _unread_but_deselected(self, name: str, problem: str) -> None:
+    def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
+        problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
+        self._unread_but_deselected(_relative(item.path, self.config.rootpath), f"{how}: {problem}")
+
+    def _unread_but_deselected(self, name: str, why: str) -> None:
+        """`name`, a suite that cannot be read, is not in the run (`why`: how it was left out, and its problem)."""
         if name not in self._unread_and_deselected:  # under xdist, every worker says so
-            self._unread_and_deselected[name] = problem
+            self._unread_and_deselected[name] = why
             self._invalid_suites.add(name)
             self._facts_selected = True
-            self._output_lines.append((f"factcheck: {name} cannot be read, and the selection left it out: {problem}", True))
+            self._output_lines.append((f"factcheck: {name} cannot be read, and {why}", True))
 
     @pytest.hookimpl(trylast=True)  # on an xdist worker, after the worker sent its collection to the controller
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -916,8 +951,11 @@ class FactcheckRun:
             pytest.exit(self._worker_refusal, returncode=pytest.ExitCode.USAGE_ERROR)
         if self._unprintable_names:
             names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
-            raise pytest.UsageError(f"factcheck: suite file name(s) holding control characters, which pytest would print "
+            raise pytest.UsageError(f"factcheck: suite file name(s) holding {_UNPRINTABLE}, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
+        # One that a conftest or a plugin dropped without deselecting it (keeping only marked items) is named too.
+        for item in set(self._invalid_items) - set(session.items):
+            self._left_out_unread(item, "a conftest or plugin removed it from the run")
         # A suite that cannot be read counts as selected, also where a selection left it out: its facts give no result.
         self._facts_selected = bool(self._unread_and_deselected) or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
         self._selected = {}
@@ -1118,6 +1156,11 @@ class FactcheckRun:
         summary = self.run_summary()
         self._stopped_early = session.shouldfail or session.shouldstop or None  # -x, --maxfail: the facts after it never ran
         if self._worker_problems and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        # pytest.exit(returncode=0) from a test or a conftest after a fact failed (a regression) must not pass a gate.
+        if self._facts_failed and session.exitstatus == 0:
+            self._output_lines.append((f"factcheck: {self._facts_failed} fact(s) failed, but the session was ended with "
+                                       "exit status 0 (pytest.exit): the run fails", True))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         checks_facts = self._checks_facts()
         # Facts that never ran with no interruption or -x to say so fail the run: "3 passed" with exit 0 would pass a gate.
@@ -1399,30 +1442,48 @@ def _run(config: pytest.Config) -> FactcheckRun:
     return config.stash[RUN_KEY]
 
 
+_UNPRINTABLE = "control characters or a CI workflow command (a part starting with '::', or '##[')"
+
+
+def _reads_as_a_ci_command(name: str) -> bool:
+    """Whether a suite's path, printed at a line's start (its relation id in the summary, `factcheck diff`), would be
+    read by a CI runner as a workflow command: GitHub Actions takes a line starting with '::' after its spaces
+    ("::error title=...::"), and '##[' anywhere."""
+    return "##[" in name or any(part.lstrip().startswith("::") for part in name.split("/"))
+
+
 class UnprintableSuiteName(pytest.File):
     """On an xdist worker, a suite file whose name holds control characters: a collection error, named escaped."""
 
     def collect(self):
-        raise self.CollectError(f"factcheck: suite file name holding control characters, which pytest would print raw "
+        raise self.CollectError(f"factcheck: suite file name holding {_UNPRINTABLE}, which pytest would print raw "
                                 f"into the terminal and JUnit XML: {self.nodeid}; rename it")
 
 
 class SuiteFile(pytest.File):
     """One suite file; its items are the facts."""
 
+    def _invalid(self, error: SuiteError) -> BadSuiteItem:
+        """The failing item of a suite that cannot be used, marked `factcheck` as facts are (a conftest that keeps
+        only those items keeps it) and noted, so that one removed from the run is named."""
+        item = BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+        item.add_marker("factcheck")
+        _run(self.config).note_invalid_suite(item)
+        return item
+
     def collect(self):
         try:
             suite = dataclasses.replace(load_suite(self.path), key_root=self.config.rootpath)
         except SuiteError as error:
             # One bad file must not stop the other suites: report it as a failing item.
-            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+            yield self._invalid(error)
             return
         run = _run(self.config)
         if any(part in _relative(self.path, self.config.rootpath) for part in ("[", "]", "::")):
             run.note_unselectable(self.path)
         problems = mark_problems(suite, RESERVED_MARKS)
         if problems:
-            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=SuiteError(self.path, problems))
+            yield self._invalid(SuiteError(self.path, problems))
             return
         taken = run.claim_relation(suite.relation_id, self.path)
         other = run.other_suite_in_the_baseline(suite.relation_id, self.path) if taken == self.path else None
@@ -1435,7 +1496,7 @@ class SuiteFile(pytest.File):
             error = SuiteError(self.path, [("", f"relation id {suite.relation_id!r} (its path below its 'suites' folder, or "
                                                 f"its file name in none) {where}; rename one of the files, or keep one "
                                                 "baseline per folder of suites (--factcheck-baseline)")])
-            yield BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+            yield self._invalid(error)
             return
         # The file name is the relation's mark (-m country_capital) where it can be one: "a:b" or "1st" cannot be
         # written in -m, and an unknown-looking mark would stop --strict-markers runs; -k and the path still select.

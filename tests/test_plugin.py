@@ -477,7 +477,10 @@ def test_a_suite_with_distracted_prompts_runs_every_fact_and_shows_the_distracte
                                  "[tool.pytest.ini_options]\nfactcheck_baseline = [\"a.json\"]\n",
                                  "[tool.pytest]\nfactcheck_suites = \"*/suites/*.json\"\n",
                                  "[tool.pytest.ini_options]\nfactcheck_suites = [1, 2]\n",
-                                 "[pytest]\nfactcheck_trust_remote_code = maybe\n"])
+                                 "[pytest]\nfactcheck_trust_remote_code = maybe\n",
+                                 # The 33rd pass: a NUL character in a path was INTERNALERROR (ValueError: embedded null byte).
+                                 *(f"[tool.pytest.ini_options]\n{name} = \"b\\u0000.json\"\n"
+                                   for name in ("factcheck_baseline", "factcheck_report", "factcheck_html"))])
 def test_an_ini_value_of_the_wrong_kind_is_a_usage_error_naming_it(project, ini):
     (project.path / "tox.ini").unlink(missing_ok=True)
     (project.path / ("pytest.ini" if ini.startswith("[pytest]") else "pyproject.toml")).write_text(ini, encoding="utf-8")
@@ -486,7 +489,7 @@ def test_an_ini_value_of_the_wrong_kind_is_a_usage_error_naming_it(project, ini)
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
     name = re.search(r"(factcheck_\w+)", ini).group(1)
-    assert f"{name} in the ini file must be" in result.stderr.str()
+    assert f"{name} in the ini file {'holds a NUL character' if 'u0000' in ini else 'must be'}" in result.stderr.str()
 
 
 def test_a_link_loop_as_an_output_path_is_a_usage_error(project):
@@ -698,14 +701,16 @@ def test_a_run_stopped_early_by_x_marks_its_report_incomplete(project):
 
 def test_a_suite_file_name_holding_control_characters_stops_the_run_shown_escaped(project):
     suite = project.path / "suites" / "geo" / "country_capital.json"
-    for name in ("cap\x1b[2K\x1b[1A.json", "geo\nPASS: 0 regression(s)\n.json", "cap\u202enosj.json"):
+    # The 33rd pass: a name that a CI runner reads as a workflow command where it starts a line (a relation id does).
+    for name in ("cap\x1b[2K\x1b[1A.json", "geo\nPASS: 0 regression(s)\n.json", "cap\u202enosj.json",
+                 "::error title=factcheck gate passed::0 regressions.json", "cap ##[error]x.json"):
         forged = suite.parent / name
         forged.write_bytes(suite.read_bytes())
         result = run(project, "suites", "--factcheck-lre=off", "--junitxml=junit.xml")
         output = result.stdout.str() + result.stderr.str()
         assert result.ret == pytest.ExitCode.USAGE_ERROR and "INTERNALERROR" not in output, output[-2000:]
-        assert "control characters" in result.stderr.str() and "rename" in result.stderr.str()
-        assert "\x1b" not in output and "\nPASS" not in output and "\u202e" not in output
+        assert "control characters or a CI workflow command" in result.stderr.str() and "rename" in result.stderr.str()
+        assert "\x1b" not in output and "\nPASS" not in output and "\u202e" not in output and "\n::error" not in output
         forged.unlink()
 
 
@@ -850,6 +855,21 @@ def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(projec
         assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, output[-2000:]
     assert baseline.read_text(encoding="utf-8") == '{"factcheck_baseline_version": 2, "facts": {}}'
     assert json.loads((project.path / "suites" / "geo" / "country_capital.json").read_text(encoding="utf-8"))["facts"]
+    # The 33rd pass: a suite written with sorted keys ("facts" first) or with a byte-order mark, a baseline with one
+    # that is not the one gated on, and a new log file where suites are collected.
+    suite = json.loads((project.path / "suites" / "geo" / "country_capital.json").read_text(encoding="utf-8"))
+    (project.path / "sorted.json").write_text(json.dumps(suite, sort_keys=True, indent=2), encoding="utf-8")
+    (project.path / "marked.json").write_text(json.dumps(suite), encoding="utf-8-sig")
+    (project.path / "other_bl.json").write_text('{"factcheck_baseline_version": 2, "facts": {}}', encoding="utf-8-sig")
+    for name in ("sorted.json", "marked.json", "other_bl.json"):
+        before = (project.path / name).read_bytes()
+        for flag in ("--log-file", "--debug"):
+            result = run(project, "suites", "--collect-only", f"{flag}={name}")
+            output = result.stdout.str() + result.stderr.str()
+            assert result.ret == pytest.ExitCode.USAGE_ERROR and "a baseline, a report, a suite or JUnit XML" in output, output[-2000:]
+            assert (project.path / name).read_bytes() == before
+    result = run(project, "suites", "--collect-only", "--log-file=suites/geo/run.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "lies where suites are collected" in result.stderr.str()
     # A log file of its own is written as before, also one whose lines start with "[" or are JSON, run after run.
     for log in ("run.log", "run.jsonl"):
         (project.path / log).write_text('[2026-12-04 03:00:00] INFO x\n' if log == "run.log" else '{"level": "INFO"}\n',
@@ -873,6 +893,20 @@ def test_a_session_a_conftest_ends_before_its_facts_ran_is_incomplete_fails_and_
     assert not baseline.exists()
     written = json.loads(report_path.read_text(encoding="utf-8"))
     assert len(written["facts"]) == 1 and "the session ended before them" in written["incomplete"]
+
+
+def test_a_session_ended_with_exit_status_0_after_a_fact_failed_fails(project):
+    # The 33rd pass: a test of the project's own ended the session with pytest.exit(returncode=0) after the facts ran
+    # and one regressed: the run exited 0.
+    (project.path / "zz_tests").mkdir()
+    (project.path / "zz_tests" / "test_budget.py").write_text(
+        "import pytest\n"
+        "def test_time_budget():\n"
+        "    pytest.exit('time budget reached', returncode=0)\n", encoding="utf-8")
+    result = run(project, "suites", "zz_tests")  # the tiny model says none right: the facts fail
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-2000:]
+    assert f"{len(CAPITALS)} fact(s) failed, but the session was ended with exit status 0 (pytest.exit)" in output
 
 
 def test_facts_a_conftest_removes_without_deselecting_them_are_named_as_not_checked(project):

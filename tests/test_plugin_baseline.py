@@ -622,3 +622,17 @@ def test_a_suite_that_cannot_be_read_is_named_and_marks_the_run_incomplete_thoug
                                           "--factcheck-report=r.json")
     assert result.stdout.str().count("suites/broken.json cannot be read, and the selection left it out") == 1, result.stdout.str()[-3000:]
     assert "could not be read: suites/broken.json" in json.loads((project.path / "r.json").read_text(encoding="utf-8"))["incomplete"]
+    # The 33rd pass: a conftest that keeps only the items marked `factcheck` keeps it (it is marked), and one that
+    # drops it without deselecting it has it named: the run passed, its report complete.
+    project.makeconftest("def pytest_collection_modifyitems(config, items):\n"
+                         "    items[:] = [item for item in items if item.get_closest_marker('factcheck')]\n")
+    result = run(project, "suites", "--factcheck-lre=off", "-k", "France or broken")
+    assert "invalid fact suite" in result.stdout.str() and result.ret == pytest.ExitCode.TESTS_FAILED
+    project.makeconftest("def pytest_collection_modifyitems(config, items):\n"
+                         "    items[:] = [item for item in items if 'invalid suite' not in item.name]\n")
+    for xdist in ([], ["-n", "2"]):
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off",
+                                              "--factcheck-report=r.json", *xdist)
+        said = "suites/broken.json cannot be read, and a conftest or plugin removed it from the run"
+        assert result.stdout.str().count(said) == 1 and result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+        assert "could not be read: suites/broken.json" in json.loads((project.path / "r.json").read_text(encoding="utf-8"))["incomplete"]

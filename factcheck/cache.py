@@ -23,14 +23,21 @@ def cache_root() -> Path:
     """The cache directory: $FACTCHECK_CACHE, else $XDG_CACHE_HOME/factcheck, else ~/.cache/factcheck."""
     explicit = os.environ.get("FACTCHECK_CACHE")
     xdg = os.environ.get("XDG_CACHE_HOME")
+    given = f"FACTCHECK_CACHE={explicit!r}" if explicit else f"XDG_CACHE_HOME={xdg!r}" if xdg else "~/.cache"
     try:
         if explicit:
-            return Path(explicit).expanduser()
-        return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "factcheck"
+            root = Path(explicit).expanduser()
+        else:
+            root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "factcheck"
     except RuntimeError as error:  # "~user" of no such user, or no HOME and no passwd entry (a container's --user)
-        given = f"FACTCHECK_CACHE={explicit!r}" if explicit else f"XDG_CACHE_HOME={xdg!r}" if xdg else "~/.cache"
         raise SettingError(f"the cache folder {given} cannot be found ({error}): set FACTCHECK_CACHE to an absolute "
                            "path of a writable folder") from None
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are no UTF-8 in a folder's name: safetensors and tokenizers cannot open it
+        raise SettingError(f"the cache folder {given} has bytes in its path that are not UTF-8 text, which the model "
+                           "and LRE files cannot be opened under: set FACTCHECK_CACHE to a folder whose path is UTF-8") from None
+    return root
 
 
 class FactcheckWarning(UserWarning):

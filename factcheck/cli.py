@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from factcheck.display import terminal_text, visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.signals import stop_as_ctrl_c
 
@@ -109,6 +110,13 @@ def _lens(args: argparse.Namespace) -> int:
         print("factcheck lens: error: --target is empty: give the answer whose first token colours the heatmap, or "
               "leave it out", file=sys.stderr)
         return 2
+    for name, text in (("the prompt", args.prompt), ("--target", args.target or "")):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the shell passed that are no UTF-8: no tokenizer takes them
+            print(f"factcheck lens: error: {name} {visible_controls(text)!r} has bytes that are not UTF-8 text (is the "
+                  "terminal set to another encoding?); give it as UTF-8", file=sys.stderr)
+            return 2
     suite = load_suite(args.relation)
     problem = _png_output_problem(Path(args.png)) if args.png else None
     if problem:
@@ -129,7 +137,7 @@ def _lens(args: argparse.Namespace) -> int:
         try:
             path = render_png(grid, args.png, title=f"attribute lens ({suite.relation}): {args.prompt!r}", last_positions=args.positions)
         except OSError as error:  # a full disk, a folder that went away: the earlier heatmap there is kept whole
-            from factcheck.display import visible_controls
+            from factcheck.display import terminal_text, visible_controls
 
             raise FactcheckError(f"--png {visible_controls(str(args.png))} cannot be written ({error.strerror or error}); "
                                  "free space there, or give another --png path") from None
@@ -156,7 +164,7 @@ def version_text() -> str:
 def _degrade(args: argparse.Namespace) -> int:
     import shlex
 
-    from factcheck.display import visible_controls
+    from factcheck.display import terminal_text, visible_controls
     from factcheck.model.degrade import ablate_mlp, check_output_folder, round_weights, save_model
     from factcheck.model.language_model import load_model
 
@@ -288,6 +296,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _escape_what_the_output_cannot_encode()
+    with _controls_escaped():
+        return _main(argv)
+
+
+class _EscapingStream:
+    """A text stream that writes control characters out as escapes (`terminal_text`)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_text(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _controls_escaped():
+    """Every line a command prints has its control characters escaped: a model's, a suite's or a prompt's name with an
+    escape sequence or a carriage return would rewrite the terminal or forge a line."""
+    kept = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _EscapingStream(sys.stdout), _EscapingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = kept
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with _signals_stop_as_ctrl_c():

@@ -24,3 +24,13 @@ def visible_controls(text: str) -> str:
     """`text` with each character above, and each unpaired surrogate, written as its escape (ESC as the four
     characters \\x1b, a newline as \\n)."""
     return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# What a line of the CLI's output may not hold: the controls above but its own newlines and tabs.
+_NOT_FOR_A_TERMINAL = re.compile(f"(?![\n\t]){_UNPRINTABLE.pattern}")
+
+
+def terminal_text(text: str) -> str:
+    """`text` as `visible_controls` writes it, but with its newlines and tabs kept: lines the CLI prints, which may
+    hold a model's or a suite's name ("m\\x1b[31m", a carriage return that overwrites the line)."""
+    return _NOT_FOR_A_TERMINAL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)

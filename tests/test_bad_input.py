@@ -518,6 +518,46 @@ def test_a_model_folder_with_a_huge_config_or_tokenizer_file_is_refused_before_r
     os.truncate(folder / "tokenizer.json", 300 * 2**20)  # sparse: no disk used, but read whole it would fill memory
     with pytest.raises(ModelLoadError, match=r"tokenizer.json is 300 MiB, more than the 256 MiB"):
         load_model(str(folder))
+    # The 33rd pass: a chat template one folder down, which transformers reads whole too.
+    shutil.rmtree(folder)
+    shutil.copytree(tiny_llama_folder, folder)
+    (folder / "additional_chat_templates").mkdir()
+    (folder / "additional_chat_templates" / "tool_use.jinja").touch()
+    os.truncate(folder / "additional_chat_templates" / "tool_use.jinja", 300 * 2**20)
+    with pytest.raises(ModelLoadError, match=r"additional_chat_templates/tool_use.jinja is 300 MiB, more than the 256 MiB"):
+        load_model(str(folder))
+
+
+def test_a_tokenizer_saved_with_its_training_dropout_is_refused(tmp_path, tiny_llama_folder):
+    # The 33rd pass: BPE dropout 0.5 tokenized "France is" three ways in three runs, under one fingerprint.
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    document = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    assert document["model"]["type"] == "BPE"
+    document["model"]["dropout"] = 0.5
+    (folder / "tokenizer.json").write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"tokenizer.json's model has dropout 0.5.*set \"dropout\" to null"):
+        load_model(str(folder))
+    document["model"]["dropout"] = None
+    (folder / "tokenizer.json").write_text(json.dumps(document), encoding="utf-8")
+    assert load_model(str(folder)).hidden_size > 0
+
+
+def test_json_files_transformers_never_reads_are_not_read_at_load(tmp_path, tiny_llama_folder, monkeypatch):
+    # The 33rd pass: every *.json of the folder was parsed and held (trainer_state.json, eval_results.json), each up to
+    # the 256 MiB cap: two of 100 MB took 2.45 GB.
+    from factcheck.model.language_model import load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    (folder / "trainer_state.json").write_text('{"log_history": []}', encoding="utf-8")
+    real_read_text = Path.read_text
+    read = []
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: read.append(self.name) or real_read_text(self, *args, **kwargs))
+    load_model(str(folder))
+    assert "config.json" in read and "trainer_state.json" not in read
 
 
 def test_weights_that_lack_parameters_the_config_asks_for_are_refused_not_started_at_random(tmp_path, tiny_llama_folder, capfd,
@@ -736,6 +776,26 @@ def test_pickled_weights_are_refused_with_the_conversion_not_unpickled(tmp_path,
     monkeypatch.setattr(pickle, "load", lambda *args, **kwargs: pytest.fail("unpickled"))
     with pytest.raises(ModelLoadError, match=r"pickled weights .* does not unpickle .*save_pretrained"):
         load_model(str(folder))
+    # The 33rd pass: another *.safetensors beside them (training arguments, a folder so named) let transformers
+    # unpickle pytorch_model.bin.
+    (folder / "training_args.safetensors").write_bytes(b"")
+    (folder / "model.safetensors").mkdir()
+    with pytest.raises(ModelLoadError, match=r"pickled weights .* does not unpickle"):
+        load_model(str(folder))
+
+
+def test_weights_are_read_from_safetensors_only_even_with_a_pickle_beside_them(tmp_path, tiny_llama_folder, monkeypatch):
+    import shutil
+
+    import torch
+
+    from factcheck.model.language_model import load_model
+
+    folder = tmp_path / "both"
+    shutil.copytree(tiny_llama_folder, folder)
+    torch.save({"lm_head.weight": torch.zeros(1)}, folder / "pytorch_model.bin")
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("unpickled"))
+    assert load_model(str(folder)).hidden_size > 0
 
 
 def test_a_missing_model_fails_each_fact_with_the_message_not_an_internal_error(pytester, tmp_path, monkeypatch):

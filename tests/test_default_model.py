@@ -452,6 +452,30 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     assert (default_model.converted_folder() / default_model.MARKER_FILE).is_file()
 
 
+def test_a_damaged_converted_model_in_a_read_only_cache_is_one_message_with_the_fix(fake_wheel, monkeypatch):
+    # The 33rd pass: a cache warmed by root in an image, read-only for the CI user: "[Errno 30] Read-only file system"
+    # under the text on what factcheck loads, with no fix.
+    import errno
+    from pathlib import Path
+
+    from factcheck.errors import FactcheckError
+
+    folder = default_model.converted_folder()
+    (folder / "config.json").write_text('{"model_type": "llama", ')
+    real_unlink = Path.unlink
+
+    def read_only(path, *args, **kwargs):
+        if path.parent == folder:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(FactcheckError, match=r"converted default model in .* is damaged .*cannot be converted again there "
+                                             r"\(Read-only file system\): set FACTCHECK_CACHE to a writable folder"):
+        load_model()
+    assert fake_wheel["conversions"] == 1
+
+
 def test_too_little_memory_to_load_the_converted_model_is_said_and_the_folder_kept(fake_wheel, monkeypatch):
     from factcheck.errors import FactcheckError
 

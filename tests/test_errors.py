@@ -112,3 +112,55 @@ def test_a_cache_folder_that_cannot_be_found_is_one_setting_error(monkeypatch, t
                      '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru is"]) == 2
     assert "set FACTCHECK_CACHE to an absolute path" in capsys.readouterr().err
+
+
+def test_a_cache_folder_whose_path_is_not_utf8_is_one_setting_error(monkeypatch, tiny_llama_folder, tmp_path, capsys):
+    # The 33rd pass: a folder name with a byte that is no UTF-8 (legal on Linux) failed the default model's conversion
+    # on every run, and every LRE entry was written, then discarded as damaged, forever.
+    import os
+
+    from factcheck.cache import cache_root
+    from factcheck.cli import main
+
+    monkeypatch.setenv("FACTCHECK_CACHE", os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9/cache"))
+    with pytest.raises(SettingError, match=r"has bytes in its path that are not UTF-8 text"):
+        cache_root()
+    suite = tmp_path / "capital.json"
+    suite.write_text('{"relation": "capital", "templates": ["The capital city of {subject} is"], "facts": ['
+                     '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
+    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru is"]) == 2
+    assert "set FACTCHECK_CACHE to a folder whose path is UTF-8" in capsys.readouterr().err
+
+
+def test_a_model_path_that_is_not_utf8_is_one_message(tmp_path, tiny_llama_folder):
+    # The 33rd pass: a folder named "m\xff" was blamed on its tokenizer files (UnicodeEncodeError inside tokenizers).
+    import os
+    import shutil
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/m\xff")
+    shutil.copytree(tiny_llama_folder, folder)
+    with pytest.raises(ModelLoadError, match=r"m\\\\udcff'.* bytes that are not UTF-8 text.*rename the folder"):
+        load_model(folder)
+
+
+def test_the_cli_prints_names_with_control_characters_escaped(tmp_path, tiny_llama_folder, capsys):
+    # The 33rd pass: `model info`, `tune` and `lens` wrote a model's or a suite's name raw: an escape sequence ran, a
+    # carriage return overwrote the line ("m\x1b[31mRED\rPASS").
+    import shutil
+
+    from factcheck.cli import main
+
+    folder = tmp_path / "m\x1b[31mRED\rPASS"
+    shutil.copytree(tiny_llama_folder, folder)
+    assert main(["model", "info", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "m\\x1b[31mRED\\rPASS" in captured.out and "\x1b" not in captured.out + captured.err and "\r" not in captured.out
+    suite = tmp_path / "s\x1b[31mRED\rPASS.json"
+    suite.write_text('{"relation": "capital", "templates": ["The capital city of {subject} is"], "facts": ['
+                     '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
+    main(["lens", "--relation", str(suite), "--model", str(folder), "Peru is"])
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\r" not in captured.out + captured.err
+    assert "\n" in captured.out  # lines are still lines

@@ -366,6 +366,10 @@ def test_degrade_removes_a_killed_runs_half_written_model_and_refuses_a_link_tha
     assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--out", str(tmp_path / "a\nPASS"), "--round-bits", "4"]) == 0
     printed = capsys.readouterr().out
     assert "a\\nPASS" in printed and "\nPASS" not in printed.replace("a\\nPASS", "")
+    # The 33rd pass: a folder name with bytes that are no UTF-8 failed only after the model was degraded.
+    assert cli.main(["degrade", "--model", str(tiny_llama_folder), "--round-bits", "4",
+                     "--out", os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xff")]) == 2
+    assert "has bytes in its path that are not UTF-8 text" in capsys.readouterr().err
 
 
 def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_that_is_no_model(

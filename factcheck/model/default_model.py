@@ -105,9 +105,14 @@ def loaded_or_rebuilt(folder: Path, read):
             raise FactcheckError(f"not enough memory to load the default model from {folder} ({type(error).__name__}: "
                                  f"{str(error)[:200]}); it needs about 600 MB: free memory, or raise the process's "
                                  "memory limit (ulimit -v)") from None
-        warn(f"factcheck: the converted default model in {folder} is damaged ({type(error).__name__}: {str(error)[:200]}); "
-             "converting it again")
-        (folder / MARKER_FILE).unlink(missing_ok=True)
+        damage = f"{type(error).__name__}: {str(error)[:200]}"
+        try:
+            (folder / MARKER_FILE).unlink(missing_ok=True)
+        except OSError as unwritable:  # a read-only cache (warmed by root in an image): no conversion can go there
+            raise FactcheckError(f"the converted default model in {folder} is damaged ({damage}) and cannot be converted "
+                                 f"again there ({unwritable.strerror or unwritable}): set FACTCHECK_CACHE to a writable "
+                                 "folder with room (about 600 MB), or repair that cache") from None
+        warn(f"factcheck: the converted default model in {folder} is damaged ({damage}); converting it again")
         return read(converted_folder())
 
 

@@ -188,6 +188,11 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
         source_path = Path(source).expanduser().resolve() if source and Path(source).expanduser().exists() else None
     except (OSError, RuntimeError) as error:
         raise DegradeError(f"{folder} cannot be used: {error}") from None
+    try:
+        str(folder).encode("utf-8")
+    except UnicodeEncodeError:  # safetensors and the tokenizer write UTF-8 paths only: found after the model was made
+        raise DegradeError(f"{visible_controls(str(folder))} has bytes in its path that are not UTF-8 text, which the "
+                           "model files cannot be written under: give a folder whose path is UTF-8") from None
     if folder.exists() and not folder.is_dir():
         raise DegradeError(f"{folder} is a file: give a folder for the degraded model")
     if Path.cwd().resolve().is_relative_to(folder):

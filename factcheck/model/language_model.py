@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from factcheck.cache import file_kind, warn
+from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
 from factcheck.suites.prompts import CHAT_SEPARATOR, REPLY_PROBE, reply_separator
@@ -637,6 +638,8 @@ def load_model(
     if hub_unreachable:  # the local hub cache at once, not a minute of transformers' retries
         common["local_files_only"] = True
     model_kwargs: dict[str, object] = dict(common)
+    if not source_kwargs:  # weights from safetensors only: transformers would unpickle a pytorch_model.bin it finds
+        model_kwargs["use_safetensors"] = True
     if torch_dtype is not None:
         model_kwargs["dtype"] = torch_dtype
     if device_map:
@@ -679,7 +682,7 @@ def load_model(
             tokenizer, model = default_model.loaded_or_rebuilt(location, read)
         else:
             tokenizer, model = read(location)
-    except ModelLoadError:
+    except FactcheckError:  # said whole already (a damaged default model in a read-only cache)
         raise
     except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
         raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
@@ -956,6 +959,11 @@ def _refuse_a_name_too_long(spec: str) -> None:
                                  f"the file system allows ({error.strerror}). {EXPECTED_MODEL}") from None
     except ValueError:  # a NUL byte: no path, and not a hub id either
         raise ModelLoadError(f"model {spec!r} holds a NUL character. {EXPECTED_MODEL}") from None
+    try:
+        str(path.absolute()).encode("utf-8")
+    except UnicodeEncodeError:  # the tokenizers library takes UTF-8 paths only: it would blame the tokenizer files
+        raise ModelLoadError(f"model {visible_controls(spec)!r}: its path has bytes that are not UTF-8 text, which the "
+                             "tokenizer cannot be opened under: rename the folder, or link it under a UTF-8 name") from None
 
 
 def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
@@ -980,7 +988,10 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     odd += ["config.json is a folder"] if (path / "config.json").is_dir() else []
     if odd:
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd[:3])}, not a regular file. {EXPECTED_MODEL}")
-    huge = [f"{entry.name} is {entry.stat().st_size / 2**20:,.0f} MiB" for entry in sorted(path.iterdir())
+    # transformers reads the chat templates of additional_chat_templates/ whole too (a 600 MB one took 8 GB).
+    templates = path / "additional_chat_templates"
+    read_whole = sorted(path.iterdir()) + (sorted(templates.iterdir()) if templates.is_dir() else [])
+    huge = [f"{entry.relative_to(path)} is {entry.stat().st_size / 2**20:,.0f} MiB" for entry in read_whole
             if entry.suffix in MODEL_TEXT_SUFFIXES and entry.is_file() and entry.stat().st_size > MODEL_TEXT_FILE_LIMIT]
     if huge:  # parsed whole in memory: an 8 GB config.json would take the machine's memory before any message
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(huge[:3])}, more than the {MODEL_TEXT_FILE_LIMIT >> 20} MiB "
@@ -1002,6 +1013,7 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     _refuse_more_blocks_than_the_weights_hold(spec, path, documents.get("config.json"), weight_map)
     _refuse_a_normalizer_that_multiplies_text(spec, documents.get("tokenizer.json"))
+    _refuse_a_tokenizer_that_draws_at_random(spec, documents.get("tokenizer.json"))
     config = documents.get("config.json")
     auto_map = config.get("auto_map") if isinstance(config, dict) else None
     if isinstance(auto_map, dict) and "AutoModelForCausalLM" in auto_map and not trust_remote_code:
@@ -1016,7 +1028,9 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
                              "code); remove transformers_weights from config.json to load model.safetensors, or convert "
                              "those weights to safetensors")
     pickled = any(path.glob("*.bin")) or any(path.glob("*.pt"))
-    if pickled and not any(path.glob("*.safetensors")):
+    # Only the weights' own file counts: another *.safetensors (training_args.safetensors, a folder so named) left
+    # transformers to unpickle pytorch_model.bin.
+    if pickled and not any((path / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
         raise ModelLoadError(
             f"model folder {spec!r} holds pickled weights (*.bin or *.pt) and no *.safetensors: factcheck does not "
             "unpickle weights (unpickling can run code). Convert them once, where you trust the files: "
@@ -1028,6 +1042,17 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
 # The longest text a tokenizer's normalizer may put in for what it replaces or prepends: real ones write one mark
 # ("▁" for a space); one that writes megabytes per space made a short prompt take all memory.
 _NORMALIZER_TEXT_LIMIT = 64
+
+
+def _refuse_a_tokenizer_that_draws_at_random(spec: str, tokenizer_document: object) -> None:
+    """A BPE model saved with its training-time dropout skips merges at random: each run would tokenize a prompt
+    otherwise, under one fingerprint."""
+    model = tokenizer_document.get("model") if isinstance(tokenizer_document, dict) else None
+    dropout = model.get("dropout") if isinstance(model, dict) else None
+    if dropout not in (None, 0, 0.0, False):
+        raise ModelLoadError(f"model folder {spec!r}: tokenizer.json's model has dropout {dropout!r}, a training "
+                             "setting that tokenizes each text at random (say-checks, LREs and baselines would change "
+                             "from run to run): set \"dropout\" to null in tokenizer.json")
 
 
 def _refuse_a_normalizer_that_multiplies_text(spec: str, tokenizer_document: object) -> None:
@@ -1083,6 +1108,8 @@ _BLOCK_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
 # The JSON files transformers reads from a model folder, each a JSON object.
 _MODEL_JSON_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                      "special_tokens_map.json", "added_tokens.json", "chat_template.json")
+# Read by a tokenizer built from its vocabulary (no tokenizer.json), as a JSON object or not.
+_OTHER_JSON_FILES_READ = ("vocab.json",)
 
 
 def _json_documents(spec: str, folder: Path) -> dict[str, object]:
@@ -1093,6 +1120,8 @@ def _json_documents(spec: str, folder: Path) -> dict[str, object]:
     documents: dict[str, object] = {}
     for entry in sorted(folder.glob("*.json")):
         read_by_transformers = entry.name in _MODEL_JSON_FILES or entry.name.endswith(".safetensors.index.json")
+        if not (read_by_transformers or entry.name in _OTHER_JSON_FILES_READ):
+            continue  # trainer_state.json, eval_results.json: never read, and held in memory they cost gigabytes
         problem = None
         try:
             documents[entry.name] = json.loads(entry.read_text(encoding="utf-8"))

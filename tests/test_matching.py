@@ -867,13 +867,12 @@ def test_matching_of_the_thirty_second_pass_outside_review():
 
 def test_matching_of_the_thirty_third_pass_outside_review():
     # A later sentence that asks whether the answer is right, doubts it, asks to check it, or offers another answer
-    # without a list word; a person's or a place's name going on into a firm's ("Walt Disney Company").
+    # without a list word.
     not_said = ((" Paris. Right?", "Paris"), (" Paris. Is that correct?", "Paris"), (" 1969. Am I right?", "1969"),
                 (" Canberra. Is it?", "Canberra"), (" Paris. Who knows.", "Paris"), (" Paris. Take with a grain of salt.", "Paris"),
-                (" Paris. Please verify.", "Paris"), (" Paris [citation needed]", "Paris"), (" Paris. Also Lyon.", "Paris"),
+                (" Paris. Please verify.", "Paris"), (" Paris [citation needed]", "Paris"), (" Paris. And Lyon.", "Paris"),
                 (" Paris. Lyon, too.", "Paris"), (" Paris. Lyon is also possible.", "Paris"), (" 1969. 1970 is also possible.", "1969"),
-                (" Paris. Another answer is Lyon.", "Paris"), (" East India Company", "East India"),
-                (" Walt Disney Company.", "Walt Disney"), (" 1450, approximately 1455.", "1450"))
+                (" Paris. Another answer is Lyon.", "Paris"), (" 1450, approximately 1455.", "1450"))
     for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated
     # Their neighbours: a later question that asks something else, a later sentence about the answer, a brand's firm,
@@ -888,4 +887,29 @@ def test_matching_of_the_thirty_third_pass_outside_review():
         assert matching_answer(generated, [answer]) == answer, generated
     # A symbol that begins a sentence about something else is still no element.
     for generated, answer in ((" I, a language model, cannot say.", "I"), (" No, the capital is Lyon.", "No")):
+        assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_thirty_fourth_pass_outside_review():
+    # The 33rd pass's later-sentence rules read too much: a tag question on a comment, a request about something else,
+    # a capitalised common noun, another name of the answer; they are held to sentences that only ask, doubt or offer.
+    said = ((" Paris. Pretty cool, right?", "Paris"), (" Paris. Want the correct pronunciation?", "Paris"),
+            (" Paris. Please check out the Louvre while there.", "Paris"), (" Paris. Anyone who knows France knows that.", "Paris"),
+            (" Paris. It is correct.", "Paris"), (" Paris. Yes, that is correct.", "Paris"),
+            (" Europa. Life is also possible there.", "Europa"), (" Beijing. Also Peking.", "Beijing"),
+            (" General Motors Company", "General Motors"), (" He: atomic number 2", "He"), (" I, the halogen", "I"),
+            (" In, which is indium", "In"), (" No, an actinide", "No"), (" 8,849 m, as revised in 2020", "8,849 m"),
+            (" 8,849 m, per the 2020 revised survey", "8,849 m"), (" 1.4 billion people, out of approximately 8 billion", "1.4 billion people"),
+            (" 12 km, or approximately 7.5 miles", "12 km"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = ((" Paris. Agree?", "Paris"), (" Paris. Would you agree?", "Paris"), (" Paris. Is my answer correct?", "Paris"),
+                (" Paris. Source needed.", "Paris"), (" Paris. Fact-check me.", "Paris"), (" Paris. Who can say.", "Paris"),
+                (" Paris. Lyon would also fit.", "Paris"), (" Paris. Lyon is equally valid.", "Paris"),
+                (" Paris. A second option is Lyon.", "Paris"), (" 1969. Also 1970.", "1969"),
+                (" No, the symbol Nb belongs to niobium.", "No"), (" No, the element is niobium, not nobelium.", "No"),
+                (" I, for one, think so.", "I"), (" 1970, since corrected from 1970 to 1969", "1970"),
+                (" 8 hours, it takes approximately 9", "8 hours"), (" 330 m, standing approximately 300 metres", "330 m"),
+                (" 206, with some counts giving roughly 213 bones", "206"))
+    for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated

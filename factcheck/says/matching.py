@@ -106,10 +106,8 @@ def _continues_the_name(rest: str, answer: str) -> bool:
         return True
     # Letters after a name that do not make another person: "Isaac Newton FRS", "Jonas Salk, MD"; nor does "I" with
     # its verb ("Paris I think"; "Charles I" is another name).
-    if (letters := _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest)):
-        # "Company" and "Group" name a brand's firm ("Coca-Cola Company") but go on from a person or a place: "Walt
-        # Disney Company", "East India Company" ("Samsung Electronics Co., Ltd." is a firm's legal form).
-        return bool(re.fullmatch(r" (?:Company|Group)\.?", letters.group()) and len(answer.split()) > 1)
+    if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
+        return False
     # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
     # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79", "Au 79." and "H 1" a symbol of one
     # or two letters and its atomic number).
@@ -618,14 +616,21 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
 
 # After a symbol that is also a sentence's first word, what describes the element: "He, a noble gas", "As, atomic
 # number 33" ("I, a language model" and "No, the capital is" begin sentences).
-_ELEMENT_WORDS = r"(?:atomic|element|number|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare|radioactive|inert)\b"
-_DESCRIBES_THE_ELEMENT = re.compile(r"\s?[,(\u2014\u2013-]\s?(?:(?:a|an|the)\s(?:[a-z]+\s)?)?" + _ELEMENT_WORDS)
-_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE = re.compile(r"\s?[,(\u2014\u2013-]\s?(?:a|an|the)\s[a-z]")
+_ELEMENT_WORDS = (r"(?:atomic|element|number|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare"
+                  r"|radioactive|inert|actinide|lanthanide|trace|essential|from\sthe\sLatin|(?:with|which\shas|having)\satomic)\b")
+_DESCRIBES_THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?(?:(?:a|an)\s(?:[a-z]+,?\s){0,2})?" + _ELEMENT_WORDS)
+_THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?the\s(?:element|halogen|actinide|lanthanide|metal|metalloid|noble)\b")
+_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE = re.compile(r"\s?[,(:;\u2014\u2013-]\s?(?:a|an|the)\s[a-z]")
 
 
 def _describes_the_element(symbol: str, rest: str) -> bool:
-    """Whether `rest`, after a symbol that is also an English sentence's first word, describes the element."""
-    if _DESCRIBES_THE_ELEMENT.match(rest):
+    """Whether `rest`, after a symbol that is also an English sentence's first word, describes the element ("I, the
+    halogen"; "No, the symbol Nb belongs to niobium" and "I, a language model" begin sentences)."""
+    if _DESCRIBES_THE_ELEMENT.match(rest) or symbol != "No" and _THE_ELEMENT.match(rest):
+        return True  # "No, the element is niobium" denies
+    # Its name after a word that gives it: "He, for helium", "As, short for arsenic", "In, which is indium".
+    if re.match(rf"\s?[,(:;\u2014\u2013-]\s?(?:short\sfor|for|which\s(?:is|stands\sfor)|standing\sfor)\s{_SENTENCE_WORDS[symbol]}(?!\w)",
+                rest, re.IGNORECASE):
         return True
     return symbol not in ("I", "No") and bool(_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE.match(rest))
 
@@ -773,9 +778,9 @@ _MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
 # the end of the restated amount, its bracket closed.
 _RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?\s)"
                                      r"\s?([^\w\s])\d[\d.,]*(\s?" + _SCALE_WORDS + r"(?!\w))?\)?")
-_UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
+_UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
                             r"([^\W\d_]+(?:\s[^\W\d_]+)?)")
-_RESTATED = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)\)?")
+_RESTATED = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)\)?")
 
 
 # Units of one kind, smallest first: an amount of one "per" a bigger one is a conversion, not a rate.
@@ -936,21 +941,24 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"my\sbad", r"make\sthat", r"strike\sthat", r"scratch\sthat", r"hold\son", r"second\sthought", r"stand\scorrected",
     r"let\sme\s(?:fix|correct|rephrase|reconsider)", r"on\sreflection", r"then\sagain", r"that\ssaid", r"off\sby",
     r"update:", r"edit:", r"err(?=,)", r"\(now(?=\s(?-i:[A-Z0-9$€£]))", r"alt\.(?=\s(?-i:[A-Z$€£]))", r"er(?=,)", r"(?<=,\s)yet",
-    r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
+    r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)(?!(?:It|This|That|Which|So|Yes|Yep|Indeed)\b)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
     r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
-    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|put|give|date|cite|prefer|favou?r|count"
+    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|suggesting|put|putting|give|giving|date|cite|prefer|favou?r|count"
     r"|list|propose|sources|accounts|estimates)",
     r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
     r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
+    r"(?:other\s)?estimates\s(?:of|put|say|suggest|range)",
     r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
     r"also\s(?:given|cited|proposed|suggested|reported|dated)", r"if\syou\scount",
     r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
-    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"who\sknows", r"grain\sof\ssalt",
-    # A request to check it: "Paris. Please verify.", "Paris. Check that.", "Paris [citation needed]" ("as many sources
-    # confirm" does not ask).
-    r"citation\sneeded", r"please\s(?:verify|double-check|check|confirm)\b",
-    r"(?<=[.!]\s)(?:verify|double-check|check|confirm)(?:\s(?:this|that|it))?(?=\s?[.!]?\s*$)")
+    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"(?<=[.!?,;]\s)who\s(?:knows|can\ssay)(?:\sfor\s(?:sure|certain))?(?=\s?[.!?…]|\s?$)", r"grain\sof\ssalt",
+    # A request to check it, as a sentence of its own: "Paris. Please verify.", "Paris. Check that.", "Paris [citation
+    # needed]" ("as many sources confirm" and "Please check out the Louvre" do not ask).
+    r"(?:citation|source|verification)\sneeded", r"needs\s(?:verification|checking|a\ssource)",
+    r"(?<=[.!]\s)(?:please\s)?(?:verify|double-check|check|confirm|fact-check)(?:\s(?:this|that|it|me))?(?:\son\sthat)?(?:\sindependently)?(?=\s?[.!]|\s?$)",
+    r"(?<=[.!]\s)(?:I['’]d|I\swould)\s(?:verify|double-check|check)(?:\s(?:this|that|it))?(?=\s?[.!]|\s?$)",
+    r"(?<=[.!]\s)worth\s(?:checking|verifying|double-checking)(?=\s?[.!]|\s?$)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1010,8 +1018,10 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"|\b(?:which|who|whom|that|where|whose|when)(?:,[^,.;]{1,40},)?\s(?:(?!(?:is|was|are|were)\b)[\w'’]+\s){0,3}?(?:no|not|never|cannot"
                            r"|(?:ca|could|do|does|did|wo|has|have|had)n['’]t)(?!\w)"
                            r"|\botherwise\sknown\b|\bnot\sto\sbe\sconfused\b"
-                           # The figure's history: "8,849 m, revised from 8,848 m in 2020".
-                           r"|\b(?:revised|corrected|updated)\s(?:(?:up|down)(?:wards?)?\s)?from\b"
+                           # The figure's history: "8,849 m, revised from 8,848 m in 2020", "as revised in 2020" ("since
+                           # corrected from 1970 to 1969" corrects the answer).
+                           r"|\b(?:revised|corrected|updated)\s(?:(?:up|down)(?:wards?)?\s)?from\b(?![^.;]*\sto\s)"
+                           r"|\b(?:as\s)?(?:revised|corrected|updated)\s(?:in|on)\s\d{4}\b|\b(?:the|a|an|\d{4})\s(?:revised|corrected|updated)(?=\s[a-z])"
                            r"|\b(?:which|where|when)\s(?:[\w'’]+\s){0,2}?there\s(?:is|are|was|were)\s(?:no|not|never)\b"
                            r"|\bno\s(?:fewer|less)\sthan\b|\bnot\sleast\b|\bmaar\sliefst\b|\bне\sменее\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
@@ -1128,17 +1138,39 @@ _FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORD
 _ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?([^\W\d_]*)")
 
 
+# Before an approximation, a word that makes its figure a base of comparison: "out of approximately 8 billion".
+_COMPARED_WITH = re.compile(r"(?i:\b(?:out\sof|of|from|among|than|compared\s(?:to|with)|versus|vs\.?))\s$")
+_UNIT_SYMBOLS = {"m": "metres", "km": "kilometres", "cm": "centimetres", "mm": "millimetres", "mi": "miles", "ft": "feet",
+                 "kg": "kilograms", "g": "grams", "lb": "pounds", "lbs": "pounds", "oz": "ounces", "h": "hours",
+                 "hr": "hours", "hrs": "hours", "min": "minutes", "mins": "minutes", "s": "seconds", "sec": "seconds",
+                 "yr": "years", "yrs": "years"}
+
+
+def _unit_of_a_figure(word: str) -> str:
+    """The unit a word after a number gives, spelled one way ("metres" for "m", "meter", "metres"); "" for none (no
+    word, or a word such as "in" or "at")."""
+    word = word.casefold()
+    if not word or word in _WORDS_NOT_UNITS:
+        return ""
+    word = _UNIT_SYMBOLS.get(word, word)
+    return _UNIT_SPELLINGS.get(word, word)
+
+
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
     """Whether an approximation that a word of its clause comes before, and a figure of another kind than the answer's
     comes after, describes that figure: "1969, with approximately 600 million viewers", "3M, with approximately
-    92,000 employees". Opening its clause it hedges ("1450, approximately 1455"), as before a figure of the answer's
-    kind ("8 hours, it takes approximately 9 hours")."""
-    clause = re.split(r"[,;:(.!?]", rest[: approximation.start()])[-1]
+    92,000 employees", "1.4 billion people, out of approximately 8 billion". Opening its clause it hedges ("1450,
+    approximately 1455"), as before a bare number or a figure in the answer's unit ("8 hours, it takes approximately
+    9", "330 m, standing approximately 300 metres")."""
+    before = rest[: approximation.start()]
     figure = _FIGURE.match(rest, approximation.end())
-    if figure is None or not re.search(r"[^\W\d_]", clause):
+    if figure is None or not re.search(r"[^\W\d_]", re.split(r"[,;:(.!?]", before)[-1]):
         return False
+    if _COMPARED_WITH.search(before):
+        return True
     unit = _ANSWER_UNIT.match(answer.strip())
-    return figure.group(1).casefold() != (unit.group(1).casefold() if unit else "")
+    figure_unit = _unit_of_a_figure(figure.group(1))
+    return bool(figure_unit) and figure_unit != _unit_of_a_figure(unit.group(1) if unit else "")
 
 
 def _is_an_amount_or_a_date(answer: str) -> bool:
@@ -1154,28 +1186,44 @@ _PORTUGUESE = re.compile(r"(?<!\w)(?:de|do|da|dos|das|em|na|é|são|um|uma|ao|à
                          r"|localizad[oa]|situad[oa])(?!\w)")
 
 
-# A later sentence that asks whether the answer is right: "Paris. Right?", "Is that correct?", "Am I right?".
-_CONFIRMING_QUESTION = re.compile(r"(?i:(?:[^.!?]*\b(?:right|correct|true|sure|accurate|certain|confirm)\b[^.!?]*)"
-                                  r"|(?:is|isn['’]t|was|wasn['’]t|am|are|aren['’]t)\s(?:it|that|this|I|so)"
-                                  r"|yes|no|eh|ok|okay|yeah|really|who\sknows)\s?")
+# A later sentence that only asks whether the answer is right: "Paris. Right?", "Is that correct?", "Am I right?",
+# "Would you agree?" ("Paris. Pretty cool, right?" and "Want the correct pronunciation?" ask something else).
+_RIGHT = r"(?:right|correct|true|so|accurate|it|the\sone)"
+_CONFIRMING_QUESTION = re.compile(
+    r"(?i:(?:hm+|so|well|uh|um),?\s)?(?i:" + _RIGHT + r"|yes|no|agree|agreed|eh|ok|okay|yeah|really|sure|confirm"
+    r"|(?:is|isn['’]t|was|wasn['’]t|am|are|aren['’]t)\s(?:it|that|this|I|so)(?:\s" + _RIGHT + r")?"
+    r"|(?:is|was)\s(?:that|this|it)\sthe\s(?:right|correct)\s(?:answer|one|\w+(?:\sof\s[\w\s]+)?)"
+    r"|(?:am|was)\sI\s(?:right|correct|wrong)|did\sI\sget\s(?:that|it)(?:\sright)?|correct\sanswer"
+    r"|(?:is|was)\s(?:my|this|that|the)\s(?:answer|guess)\s(?:right|correct|true)|(?:would|could)\s(?:that|this|it)\sbe\s(?:right|correct|true)"
+    r"|(?:sounds?|seems?|looks?)\s(?:right|correct|good)|(?:true|right|correct),\s(?:right|no|yes)"
+    r"|(?:does|do|would|will)\s(?:that|this|it|you)\s(?:sound|seem|look|match|agree)(?:\s(?:right|correct|true|good|your\s\w+))?"
+    r"|would\syou\sagree|(?:can|could)\syou\s(?:confirm|verify|check)(?:\s(?:that|this|it)|\s(?:whether|if)\s(?:that|this|it)\sis\s(?:right|correct|true))?"
+    r"|who\s(?:knows|can\ssay)(?:\sfor\s(?:sure|certain))?)\s?")
 
 
 def _asks_to_confirm(before_the_mark: str) -> bool:
-    """Whether the sentence that a question mark ends, in a later sentence, asks whether the answer is right: of at
-    most six words ("Paris. Is that right?"; "Paris. Anything else you'd like to know?" asks something else)."""
+    """Whether the sentence that a question mark ends, in a later sentence, only asks whether the answer is right."""
     sentence = re.split(r"[.!]\s", before_the_mark)[-1].strip()
-    return len(sentence.split()) <= 6 and bool(_CONFIRMING_QUESTION.fullmatch(sentence))
+    return bool(_CONFIRMING_QUESTION.fullmatch(sentence))
 
 
-# Another answer offered in a later sentence without a list word: "Paris. Also Lyon.", "Paris. Lyon, too.", "1969.
-# 1970 is also possible.", "Another answer is Lyon." ("Paris. It is also the largest city." describes Paris).
-_ANOTHER_NAME = r"(?!(?:It|This|That|These|Those|He|She|They|There|Which|The|A|An)\b)(?:[A-Z][\w'’-]*|\d[\d.,]*)(?:\s(?:[A-Z][\w'’-]*|\d[\d.,]*|of|de|the)){0,3}"
+# Another answer offered in a later sentence without a list word: "Paris. And Lyon.", "Paris. Lyon, too.", "1969.
+# 1970 is also possible.", "Another answer is Lyon." ("Paris. It is also the largest city." describes Paris, "Beijing.
+# Also Peking." gives another name, "Europa. Life is also possible there." speaks of something else).
+_ANOTHER_NAME = (r"(?!(?:It|This|That|These|Those|He|She|They|There|Which|The|A|An|I|Me|You|We|Mine|So)\b)"
+                 r"(?:[A-Z][\w'’-]*|\d[\d.,]*)(?:\s(?:[A-Z][\w'’-]*|\d[\d.,]*)){0,1}")
+_SENTENCE_ENDS = r"(?=\s?[.!]|\s?$)"
 _ANOTHER_OFFERED_LATER = re.compile(
-    r"[.!;]\s+(?:(Also|Alternatively),?\s" + _ANOTHER_NAME + r"\s?[.!]?$"
-    r"|" + _ANOTHER_NAME + r",?\s(too|as\swell)\s?[.!]?$"
-    r"|" + _ANOTHER_NAME + r"\s(?:is|are|would\sbe|seems)\s(?:also\s)?(possible|plausible|(?:an?|another)\s(?:option|candidate|possibility|alternative|answer))"
-    r"|" + _ANOTHER_NAME + r"\salso\s(fits|works|qualifies|applies)"
-    r"|(Another)\s(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe))")
+    r"[.!;]\s+(?:(And|Plus|Alternatively),?\s" + _ANOTHER_NAME + r"\s?[.!]?$|(Also),?\s\d[\d.,]*\s?[.!]?$"
+    r"|" + _ANOTHER_NAME + r",?\s(too|as\swell|also)\s?[.!]?$"
+    r"|" + _ANOTHER_NAME + r",?(?:\stoo,)?\s(?:is|are|would\sbe|could\sbe|seems)\s(?:also\s|equally\s|likewise\s)?"
+    r"(possible|plausible|valid|acceptable)(?:\stoo)?" + _SENTENCE_ENDS +
+    r"|" + _ANOTHER_NAME + r"\s(?:is|are|would\sbe|could\sbe)\s(?:also\s)?((?:an?|another)\s(?:valid\s|acceptable\s|good\s|possible\s)?"
+    r"(?:option|candidate|possibility|alternative|answer|contender))"
+    r"|" + _ANOTHER_NAME + r"\s(?:also|equally)\s(fits|works|qualifies|counts)" + _SENTENCE_ENDS +
+    r"|" + _ANOTHER_NAME + r"\s(counts\stoo|(?:would\sbe|is)\s(?:a|my)\s(?:second|next)\s(?:choice|option|guess))" +
+    r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect))" +
+    r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe))")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:

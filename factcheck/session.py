@@ -193,7 +193,7 @@ class FactcheckSession:
         if not self._wants_lre(suite, options):
             self.progress(f" ({selected})")
             return indices, nothing_stored
-        stored = [load_faithfulness(faithfulness_key(self.model, suite_i, index, options, say_check))
+        stored = [load_faithfulness(faithfulness_key(self.model, suite_i, index, options, say_check), len(suite.facts))
                   for index, suite_i in enumerate(phrased)]
         if any(faith is None for faith in stored):
             self.progress(f" ({selected}; all run this once: the LRE's trust needs every fact, and is kept for later runs)")

@@ -74,8 +74,9 @@ def entry_path(key: str) -> Path:
     return faithfulness_directory() / f"{key}.json"
 
 
-def load_faithfulness(key: str) -> Faithfulness | None:
-    """The stored faithfulness for `key`, or None where there is none (or it was damaged: then said and removed)."""
+def load_faithfulness(key: str, most_facts: int = MAX_FACTS) -> Faithfulness | None:
+    """The stored faithfulness for `key`, or None where there is none (or it was damaged: then said and removed).
+    `most_facts`: the relation's facts, which its tested and undecided facts together cannot pass."""
     path = entry_path(key)
     try:
         if not path.exists():
@@ -84,7 +85,7 @@ def load_faithfulness(key: str) -> Faithfulness | None:
         return None
     try:
         document = read_json_document(path, max_bytes=MAX_ENTRY_BYTES)  # regular files only, size-capped, strict JSON
-        return _parse(document, key)
+        return _parse(document, key, most_facts)
     except (SuiteError, ValueError) as error:
         problem = error.problems[0][1] if isinstance(error, SuiteError) else str(error)
         warn(f"factcheck: discarding the damaged faithfulness cache entry {path} ({problem}); the relation runs whole")
@@ -93,12 +94,14 @@ def load_faithfulness(key: str) -> Faithfulness | None:
         return None
 
 
-def _parse(document, key: str) -> Faithfulness:
+def _parse(document, key: str, most_facts: int = MAX_FACTS) -> Faithfulness:
     if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("key") != key:
         raise ValueError(f"not a {FORMAT} entry for this key")
     counts = [document.get(name) for name in ("faithful", "tested", "undecided")]
     if not all(type(count) is int and 0 <= count <= MAX_FACTS for count in counts) or counts[0] > counts[1]:
         raise ValueError(f"counts {counts} are not faithful <= tested and undecided, all whole numbers from 0 to {MAX_FACTS:,}")
+    if counts[1] + counts[2] > most_facts:
+        raise ValueError(f"counts {counts} hold more test facts than the relation's {most_facts}")
     return Faithfulness(*counts)
 
 

@@ -137,8 +137,6 @@ def _lens(args: argparse.Namespace) -> int:
         try:
             path = render_png(grid, args.png, title=f"attribute lens ({suite.relation}): {args.prompt!r}", last_positions=args.positions)
         except OSError as error:  # a full disk, a folder that went away: the earlier heatmap there is kept whole
-            from factcheck.display import terminal_text, visible_controls
-
             raise FactcheckError(f"--png {visible_controls(str(args.png))} cannot be written ({error.strerror or error}); "
                                  "free space there, or give another --png path") from None
         print(f"heatmap written to {path}", file=sys.stderr)
@@ -164,7 +162,6 @@ def version_text() -> str:
 def _degrade(args: argparse.Namespace) -> int:
     import shlex
 
-    from factcheck.display import terminal_text, visible_controls
     from factcheck.model.degrade import ablate_mlp, check_output_folder, round_weights, save_model
     from factcheck.model.language_model import load_model
 

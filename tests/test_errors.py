@@ -100,36 +100,27 @@ def test_the_cli_refuses_a_device_it_cannot_use_in_one_line(tiny_llama_folder, c
     assert "device 'meta' is not one factcheck runs on" in capsys.readouterr().err
 
 
-def test_a_cache_folder_that_cannot_be_found_is_one_setting_error(monkeypatch, tiny_llama_folder, tmp_path, capsys):
-    from factcheck.cache import cache_root
-    from factcheck.cli import main
-
-    monkeypatch.setenv("FACTCHECK_CACHE", "~no_such_user_of_factcheck/cache")
-    with pytest.raises(SettingError, match=r"FACTCHECK_CACHE='~no_such_user_of_factcheck/cache' cannot be found .* absolute path"):
-        cache_root()
-    suite = tmp_path / "capital.json"
-    suite.write_text('{"relation": "capital", "templates": ["The capital city of {subject} is"], "facts": ['
-                     '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
-    assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru is"]) == 2
-    assert "set FACTCHECK_CACHE to an absolute path" in capsys.readouterr().err
-
-
-def test_a_cache_folder_whose_path_is_not_utf8_is_one_setting_error(monkeypatch, tiny_llama_folder, tmp_path, capsys):
+@pytest.mark.parametrize("folder, said, fix", [
+    ("~no_such_user_of_factcheck/cache", "FACTCHECK_CACHE='~no_such_user_of_factcheck/cache' cannot be found .* absolute path",
+     "set FACTCHECK_CACHE to an absolute path"),
     # The 33rd pass: a folder name with a byte that is no UTF-8 (legal on Linux) failed the default model's conversion
     # on every run, and every LRE entry was written, then discarded as damaged, forever.
+    (b"/caf\xe9/cache", "has bytes in its path that are not UTF-8 text", "set FACTCHECK_CACHE to a folder whose path is UTF-8")])
+def test_a_cache_folder_that_cannot_be_found_or_used_is_one_setting_error(monkeypatch, tiny_llama_folder, tmp_path, capsys,
+                                                                           folder, said, fix):
     import os
 
     from factcheck.cache import cache_root
     from factcheck.cli import main
 
-    monkeypatch.setenv("FACTCHECK_CACHE", os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9/cache"))
-    with pytest.raises(SettingError, match=r"has bytes in its path that are not UTF-8 text"):
+    monkeypatch.setenv("FACTCHECK_CACHE", folder if isinstance(folder, str) else os.fsdecode(os.fsencode(str(tmp_path)) + folder))
+    with pytest.raises(SettingError, match=said):
         cache_root()
     suite = tmp_path / "capital.json"
     suite.write_text('{"relation": "capital", "templates": ["The capital city of {subject} is"], "facts": ['
                      '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}], "settings": {"shots": 1}}')
     assert main(["lens", "--relation", str(suite), "--model", str(tiny_llama_folder), "Peru is"]) == 2
-    assert "set FACTCHECK_CACHE to a folder whose path is UTF-8" in capsys.readouterr().err
+    assert fix in capsys.readouterr().err
 
 
 def test_a_model_path_that_is_not_utf8_is_one_message(tmp_path, tiny_llama_folder):

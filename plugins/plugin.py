@@ -560,7 +560,7 @@ class FactcheckRun:
         self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
         self._deselected: dict[str, set[int]] = {}  # suite path -> the indices of its facts deselected (-k, -m, --lf)
         self._facts_done: set[str] = set()  # node ids of the facts that ran, or were skipped, or failed before running
-        self._facts_failed = 0  # failed reports of a suite's items (facts, suites that cannot be read)
+        self._facts_failed: set[str] = set()  # node ids of a suite's items that failed (facts, suites that cannot be read)
         self._selected_ids: set[str] = set()  # node ids of the facts selected to run (on an xdist controller: the workers')
         self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
@@ -864,7 +864,7 @@ class FactcheckRun:
         if a_fact and (report.when == "call" or (report.when == "setup" and not report.passed)):
             self._facts_done.add(report.nodeid)
         if from_a_suite and report.failed:
-            self._facts_failed += 1
+            self._facts_failed.add(report.nodeid)
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
         if report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
@@ -1159,7 +1159,7 @@ class FactcheckRun:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         # pytest.exit(returncode=0) from a test or a conftest after a fact failed (a regression) must not pass a gate.
         if self._facts_failed and session.exitstatus == 0:
-            self._output_lines.append((f"factcheck: {self._facts_failed} fact(s) failed, but the session was ended with "
+            self._output_lines.append((f"factcheck: {len(self._facts_failed)} fact(s) failed, but the session was ended with "
                                        "exit status 0 (pytest.exit): the run fails", True))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         checks_facts = self._checks_facts()

@@ -209,7 +209,7 @@ def _stored_setting(lre: Lre, name: str) -> object:
     return getattr(lre, name)
 
 
-def expected_settings(model_fingerprint: str, template: str | Phrasing, training: Sequence[Fact], layer: int, *,
+def expected_settings(model_fingerprint: str, template: str | Phrasing, training: Sequence[Fact], layer: LayerSpec, *,
                       beta: float, rank: int | None, method: str) -> dict[str, object]:
     """The settings an entry's key stands for, as `load_lre` compares them."""
     phrasing = as_phrasing(template)

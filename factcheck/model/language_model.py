@@ -1032,7 +1032,7 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     # transformers to unpickle pytorch_model.bin.
     if pickled and not any((path / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
         raise ModelLoadError(
-            f"model folder {spec!r} holds pickled weights (*.bin or *.pt) and no *.safetensors: factcheck does not "
+            f"model folder {spec!r} holds pickled weights (*.bin or *.pt) and no model.safetensors (nor its index): factcheck does not "
             "unpickle weights (unpickling can run code). Convert them once, where you trust the files: "
             "`python -c \"from transformers import AutoModelForCausalLM as M; "
             f"M.from_pretrained('{spec}').save_pretrained('{spec}-safetensors')\"`, then check that folder"

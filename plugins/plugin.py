@@ -259,6 +259,20 @@ def _junit_path(config: pytest.Config) -> str | None:
     return os.path.expanduser(os.path.expandvars(given)) if given else given
 
 
+# Other plugins' reports, written where they are named as pytest starts or ends: (option's dest, the switch that turns it
+# on or None, its name). A baseline, a report or a suite named there would be lost.
+_PLUGIN_OUTPUTS = (("report_log", None, "--report-log (pytest-reportlog)"),
+                   ("json_report_file", "json_report", "--json-report-file (pytest-json-report)"),
+                   ("htmlpath", None, "--html (pytest-html)"))
+
+
+def _plugin_outputs(config: pytest.Config) -> list[tuple[str, str]]:
+    """The other plugins' report paths this run writes: (name, path)."""
+    return [(name, os.path.abspath(os.path.expanduser(given))) for dest, switch, name in _PLUGIN_OUTPUTS
+            if isinstance(given := getattr(config.option, dest, None), str) and given
+            and (switch is None or getattr(config.option, switch, False))]
+
+
 def _check_outputs(run: FactcheckRun) -> None:
     """Before any fact runs: no two outputs (nor an output and the baseline gated on) may be one file, and every
     output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
@@ -268,7 +282,8 @@ def _check_outputs(run: FactcheckRun) -> None:
     files = [("--factcheck-report", run.settings.report, "factcheck"), ("--factcheck-html", run.settings.html, "factcheck"),
              ("the baseline (--factcheck-baseline)", run.baseline_path, "factcheck" if run.recording else None),
              ("--junitxml", _junit_path(run.config), "pytest"),  # pytest writes it; it must not be one of ours
-             ("--log-file (pytest's log file)", _log_file_path(run.config), "pytest")]
+             ("--log-file (pytest's log file)", _log_file_path(run.config), "pytest"),
+             *((name, path, "pytest") for name, path in _plugin_outputs(run.config))]
     seen: dict[Path, tuple[str, str | None]] = {}
     for name, given, writer in files:
         if not given:
@@ -290,7 +305,10 @@ def _check_outputs(run: FactcheckRun) -> None:
         if name.startswith("--log-file") and _holds_a_document(path):
             raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, no log (it "
                                     "would be lost: pytest empties its log file when it starts): give the log a new path")
-        if ((writer == "factcheck" or name.startswith("--log-file")) and path.suffix == ".json"
+        if name in {plugin_name for _, _, plugin_name in _PLUGIN_OUTPUTS} and _holds_a_document(path):
+            raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, which that "
+                                    "plugin's report would replace: give its report a new path")
+        if ((writer == "factcheck" or writer == "pytest" and name != "--junitxml") and path.suffix == ".json"
                 and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
@@ -344,7 +362,9 @@ _DOCUMENT_MARKS = (b'"factcheck_baseline_version"', b'"factcheck_report_version"
 
 # The keys of a baseline, a report or a suite, in whatever order they were written (sorted keys put "facts" first).
 _DOCUMENT_KEYS = frozenset({"factcheck_baseline_version", "factcheck_report_version", "relation", "templates"})
-_LARGEST_DOCUMENT_READ = 64 * 2**20
+# Parsed whole only up to this size (a megabyte of "{}" builds some 25 MB); a larger file is searched for the keys.
+_LARGEST_DOCUMENT_PARSED = 8 * 2**20
+_KEY_MARKS = re.compile(rb'"(?:factcheck_baseline_version|factcheck_report_version|relation|templates)"\s*:')
 
 
 def _holds_a_document(path: Path) -> bool:
@@ -360,8 +380,9 @@ def _a_json_document(path: Path) -> bool:
     """Whether `path` holds one JSON object with a baseline's, a report's or a suite's keys (JSON lines of a log hold
     several objects, and are none)."""
     try:
-        if path.stat().st_size > _LARGEST_DOCUMENT_READ:
-            return False
+        if path.stat().st_size > _LARGEST_DOCUMENT_PARSED:
+            with path.open("rb") as handle:
+                return bool(_KEY_MARKS.search(handle.read(_LARGEST_DOCUMENT_PARSED)))
         document = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (OSError, ValueError, RecursionError):
         return False
@@ -572,6 +593,7 @@ class FactcheckRun:
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
         self._invalid_items: list[BadSuiteItem] = []  # the collected items of suites that cannot be read
+        config.pluginmanager.register(_ItemsAsCollected(self), "factcheck-items-as-collected")
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
@@ -698,11 +720,15 @@ class FactcheckRun:
         """The node id of the first fact that failed with `error` (this one, the first time)."""
         return self._errors_shown.setdefault(id(error), (error, nodeid))[1]
 
-    def note_collected(self, path: Path, facts: int) -> None:
-        self._collected[str(path)] = set(range(facts))
-
-    def note_invalid_suite(self, item: BadSuiteItem) -> None:
-        self._invalid_items.append(item)
+    def note_items_as_collected(self, items) -> None:
+        """The items before any plugin or conftest changes them (pytest has left out the facts node ids do not name):
+        a fact or an unreadable suite among them that is neither selected nor deselected afterwards was removed."""
+        self._collected, self._invalid_items = {}, []
+        for item in items:
+            if isinstance(item, FactItem):
+                self._collected.setdefault(str(item.suite.path), set()).add(item.fact_index)
+            elif isinstance(item, BadSuiteItem):
+                self._invalid_items.append(item)
 
     def claim_relation(self, relation_id: str, path: Path) -> Path:
         """The suite file that has `relation_id`: `path`, unless another file took it first."""
@@ -965,11 +991,8 @@ class FactcheckRun:
                 self._selected_ids.add(item.nodeid)
         # A conftest or a plugin that drops items in pytest_collection_modifyitems without telling pytest_deselected
         # (the "--runslow" idiom): those facts are neither run nor deselected, and the gate would not see them.
-        # A suite named by node ids ("x.json::x[cat]") keeps the facts named: pytest leaves the others out itself.
-        base = self.config.invocation_params.dir
-        by_node_id = {os.path.abspath(base / argument.split("::", 1)[0]) for argument in self.config.args if "::" in argument}
         self._removed_at_collection = sum(len(indices - self._selected.get(path, set()) - self._deselected.get(path, set()))
-                                          for path, indices in self._collected.items() if path not in by_node_id)
+                                          for path, indices in self._collected.items())
 
     def selected_facts(self, suite: Suite) -> set[int] | None:
         """The indices of `suite`'s facts this run asks (None: not known, so all of them)."""
@@ -1351,7 +1374,9 @@ class FactcheckRun:
         if self.gate is None and self._from_workers and not self._controller_checked_gate:
             self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
         if self.gate is not None:
-            comparison = self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results)
+            comparison = dataclasses.replace(
+                self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results),
+                candidate_suite_subjects={relation: frozenset(facts) for relation, facts in summary.suite_facts().items()})
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
             if self._know_verdicts_lost:
                 terminalreporter.write_line(
@@ -1452,6 +1477,19 @@ def _reads_as_a_ci_command(name: str) -> bool:
     return "##[" in name or any(part.lstrip().startswith("::") for part in name.split("/"))
 
 
+class _ItemsAsCollected:
+    """Beside the run, a wrapper of pytest_collection_modifyitems: it sees the items before any plugin or conftest
+    (their hooks, and -k's) changes them."""
+
+    def __init__(self, run: FactcheckRun):
+        self._run = run
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, items):
+        self._run.note_items_as_collected(items)
+        return (yield)
+
+
 class UnprintableSuiteName(pytest.File):
     """On an xdist worker, a suite file whose name holds control characters: a collection error, named escaped."""
 
@@ -1464,11 +1502,10 @@ class SuiteFile(pytest.File):
     """One suite file; its items are the facts."""
 
     def _invalid(self, error: SuiteError) -> BadSuiteItem:
-        """The failing item of a suite that cannot be used, marked `factcheck` as facts are (a conftest that keeps
-        only those items keeps it) and noted, so that one removed from the run is named."""
+        """The failing item of a suite that cannot be used, marked `factcheck` as facts are: a conftest that keeps only
+        those items keeps it."""
         item = BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
         item.add_marker("factcheck")
-        _run(self.config).note_invalid_suite(item)
         return item
 
     def collect(self):
@@ -1504,7 +1541,6 @@ class SuiteFile(pytest.File):
                            and suite.name not in _EXPRESSION_WORDS else None)
         if relation_marker:
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
-        run.note_collected(self.path, len(suite.facts))
         for index, fact in enumerate(suite.facts):
             item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")

@@ -202,10 +202,12 @@ def test_a_fact_left_out_of_a_changed_suite_it_still_holds_fails_the_diff(tmp_pa
     candidate.write_text(json.dumps(document))
     code, out, _ = run(capsys, base, candidate)
     assert code == 1 and "1 fact(s) said right before not checked" in out
-    # France gone from the suite itself: removed, not unchecked.
+    # France gone from the suite itself: removed, not unchecked, and named (the 35th pass: deleting a regressed fact
+    # passed without a word).
     document["suites"]["country_capital"]["subjects"] = [s for s in subjects if s != "France"]
     candidate.write_text(json.dumps(document))
-    assert run(capsys, base, candidate)[0] == 0
+    code, out, _ = run(capsys, base, candidate)
+    assert code == 0 and "1 fact(s) the base said right are no longer in it (France): not compared" in out
 
 
 @pytest.mark.parametrize("change", [
@@ -309,6 +311,11 @@ def test_suite_change_and_changed_facts_are_said(tmp_path, capsys):
         ('{"factcheck_report_version": 2, "model": {"name": "m", "fingerprint": "f"}, "suites": {}, '
          '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": true}]}',
          ["/facts/0/relation: relation 'r' has no entry in /suites"]),
+        # The 35th pass: a fact its own suite does not hold gave FAIL (exit 1, the regression code).
+        ('{"factcheck_report_version": 2, "model": {"name": "m", "fingerprint": "f"}, '
+         '"suites": {"r": {"content_hash": "h", "path": "r.json", "subjects": ["t"]}}, '
+         '"facts": [{"relation": "r", "subject": "s", "object": "o", "say_pass": true, "generation_pass": true, "ranking_pass": true}]}',
+         ["/facts/0/subject: subject 's' is not among its suite's subjects (/suites/r/subjects)"]),
     ],
 )
 def test_bad_input_exits_2_naming_file_and_pointer(tmp_path, capsys, content, words):

@@ -878,6 +878,30 @@ def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(projec
         assert (project.path / log).is_file()
 
 
+def test_other_plugins_reports_never_replace_a_baseline_a_report_or_a_suite(project):
+    # The 35th pass: pytest-reportlog's --report-log, pytest-json-report's --json-report-file and pytest-html's --html
+    # replaced the baseline (or a suite) named there. Their options, as those plugins add them:
+    project.makeconftest("def pytest_addoption(parser):\n"
+                         "    parser.addoption('--report-log', dest='report_log')\n"
+                         "    parser.addoption('--json-report', dest='json_report', action='store_true')\n"
+                         "    parser.addoption('--json-report-file', dest='json_report_file', default='.report.json')\n"
+                         "    parser.addoption('--html', dest='htmlpath')\n")
+    baseline = project.path / "bl.json"
+    baseline.write_text('{"factcheck_baseline_version": 2, "facts": {}}', encoding="utf-8")
+    for args, said in ((["--report-log=bl.json"], "the baseline (--factcheck-baseline) and --report-log (pytest-reportlog) are the same file"),
+                       (["--json-report", "--json-report-file=other.json", "--factcheck-report=other.json"], "are the same file"),
+                       (["--html=r.html", "--factcheck-html=r.html"], "are the same file"),
+                       (["--report-log=suites/geo/country_capital.json"], "which that plugin's report would replace"),
+                       (["--report-log=suites/geo/log.json"], "lies where suites are collected")):
+        result = run(project, "suites", "--collect-only", f"--factcheck-baseline={baseline}", *args)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, (args, output[-2000:])
+    assert baseline.read_text(encoding="utf-8") == '{"factcheck_baseline_version": 2, "facts": {}}'
+    # Named elsewhere, or turned off (--json-report-file without --json-report writes nothing), they run.
+    for args in (["--report-log=log.jsonl"], ["--json-report-file=bl.json"]):
+        assert run(project, "suites", "--collect-only", *args).ret == pytest.ExitCode.OK
+
+
 def test_a_session_a_conftest_ends_before_its_facts_ran_is_incomplete_fails_and_records_nothing(project):
     # pytest.exit(returncode=0) after the first fact (a time budget): "1 passed" with exit 0 passed the gate, wrote a
     # complete report and recorded a baseline of one fact.
@@ -917,9 +941,16 @@ def test_facts_a_conftest_removes_without_deselecting_them_are_named_as_not_chec
     lines = result.stdout.lines
     assert any("facts skipped, not checked" in line for line in lines)
     assert any("1 x removed from the run at collection by a conftest or plugin" in line for line in lines)
-    # Deselected facts (-k) are said by pytest and are not counted again.
+    # The 35th pass: a suite named by node ids hid the named facts a conftest removed, also beside the whole folder.
+    kenya = "suites/geo/country_capital.json::country_capital[Kenya]"  # the fact tagged "hard"
+    for args in ([kenya, kenya.replace("[Kenya]", f"[{CAPITALS[0][0]}]")], ["suites", kenya]):
+        result = run(project, *args)
+        assert any("1 x removed from the run at collection by a conftest or plugin" in line for line in result.stdout.lines), args
+    # Deselected facts (-k) are said by pytest and are not counted again, nor are facts node ids do not name.
     project.makeconftest("")
     result = run(project, "suites", "-k", "not Kenya")
+    assert not any("facts skipped, not checked" in line for line in result.stdout.lines)
+    result = run(project, kenya)
     assert not any("facts skipped, not checked" in line for line in result.stdout.lines)
 
 
@@ -1055,3 +1086,20 @@ def test_the_checks_of_the_29th_to_31st_passes_leave_legitimate_runs_alone(proje
         assert "gave no test report" not in result.stdout.str() and report_path.read_text(encoding="utf-8") == earlier
     project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "-n", "2", "-k", "cat or", f"--factcheck-report={report_path}")
     assert report_path.read_text(encoding="utf-8") == earlier  # a usage error under xdist: no fact started
+
+
+def test_a_large_json_log_is_searched_for_a_documents_keys_not_parsed_whole(tmp_path):
+    # The 35th pass: a 63 MB log of "{}" entries was parsed whole to see whether it was a suite: 1.6 GB.
+    import resource
+
+    from plugins.plugin import _holds_a_document
+
+    log = tmp_path / "big.json"
+    log.write_bytes(b'{"rows": [' + b"{}," * 3_500_000 + b"{}]}")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert not _holds_a_document(log)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: not the parse's gigabyte
+    log.write_bytes(b'{"rows": [' + b"{}," * 3_500_000 + b'{}], "relation": "x"}')  # its keys past the first 8 MiB
+    suite = tmp_path / "suite.json"
+    suite.write_bytes(b'{"facts": [' + b'{"subject": "a", "object": "b"},' * 10 + b'{}], "relation": "x", "templates": []}')
+    assert _holds_a_document(suite) and not _holds_a_document(log)

@@ -215,9 +215,15 @@ class Comparison:
             )
         for change in self.suite_changes:
             changed = sum(1 for c in self.changes if c.relation == change.relation and c.kind == CHANGED)
+            # A fact deleted from the suite is named: deleting a regressed fact would otherwise pass without a word.
+            in_the_suite = self.candidate_suite_subjects.get(change.relation)
+            dropped = [c.subject for c in self.of(REMOVED) if c.relation == change.relation and c.baseline is not None
+                       and c.baseline.say_pass and in_the_suite is not None and c.subject not in in_the_suite]
+            gone = (f"; {len(dropped)} fact(s) the base said right are no longer in it ({', '.join(dropped[:3])}"
+                    f"{' ...' if len(dropped) > 3 else ''}): not compared" if dropped else "")
             lines.append(
                 f"suite {change.relation} changed since the baseline (content hash {change.baseline_hash} -> {change.candidate_hash}): "
-                f"{changed} fact(s) with a changed object are not compared; the others are"
+                f"{changed} fact(s) with a changed object are not compared; the others are{gone}"
             )
         for change in self.settings_changes:
             lines.append(f"suite {change.relation} ran with other settings than the baseline's ({change.describe()}): "

@@ -137,6 +137,24 @@ def temporary_prefix(name: str) -> str:
 _NAME_BYTES_KEPT_IN_TEMPORARY = 96  # with mkstemp's 8 random characters and a short suffix, well under 255 bytes
 
 
+def discard_entry(path: Path) -> None:
+    """Remove a damaged cache entry, also a folder that stands where an entry's file belongs (derived data, under the
+    entry's own name); a cache that cannot be written keeps it, and the entry is computed again each time."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def give_the_owner_of(replaced: os.stat_result, new_file: str | Path) -> None:
+    """Give the file that replaces another that file's owner, where this process may (root in a CI container, sudo):
+    a suite or baseline of a mounted checkout stays its owner's to edit."""
+    if (replaced.st_uid, replaced.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.chown(new_file, replaced.st_uid, replaced.st_gid)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one. A file replaced keeps its
     permissions (and its owner, where this process may give it); a link at `path` is replaced, never followed (one planted in an output folder must not redirect the
@@ -149,11 +167,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         # mkstemp makes the file private (0600); give it the permissions the file had, or a plain open() would give.
         os.chmod(tmp_name, mode)
-        if replaced and (replaced.st_uid, replaced.st_gid) != (os.geteuid(), os.getegid()):
-            # Its owner too, where this process may (root in a CI container, sudo): a suite or baseline of a mounted
-            # checkout stays its owner's to edit.
-            with contextlib.suppress(OSError):
-                os.chown(tmp_name, replaced.st_uid, replaced.st_gid)
+        if replaced:
+            give_the_owner_of(replaced, tmp_name)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

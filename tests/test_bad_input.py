@@ -691,6 +691,23 @@ def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tm
         load_model(str(path))
 
 
+def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    # The 35th pass: a 16 MB file of two million empty token strings took 3.5 GB and 88 s before its message.
+    import gguf
+
+    from factcheck.model.language_model import GGUF_LARGEST_ARRAY, ModelLoadError, load_model
+
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, add_metadata=lambda writer: writer.add_token_list([""] * (GGUF_LARGEST_ARRAY + 1)))
+    monkeypatch.setattr(gguf, "GGUFReader", lambda *args, **kwargs: pytest.fail("the header was read whole"))
+    with pytest.raises(ModelLoadError, match=rf"its GGUF header holds an array of {GGUF_LARGEST_ARRAY + 1:,} values"):
+        load_model(str(path))
+    # A real-sized vocabulary is read as before (the default model's file is scanned in the model tests).
+    small = _small_gguf(tmp_path / "small.gguf", 2, blocks=2, add_metadata=lambda writer: writer.add_token_list(["a", "b"]))
+    from factcheck.model.language_model import _gguf_header_too_large
+
+    assert _gguf_header_too_large(small) is None
+
+
 def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM
 
@@ -989,7 +1006,11 @@ def test_a_gguf_header_that_cannot_be_read_is_called_damaged(tmp_path):
 
     path = _small_gguf(tmp_path / "model.gguf", 1, blocks=1)
     data = bytearray(path.read_bytes())
-    data[8:16] = (2**40).to_bytes(8, "little")  # the tensor count: far more than the file holds
+    data[8:16] = (2**40).to_bytes(8, "little")  # the tensor count: far more than the file holds, or any model has
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"its GGUF header holds 1,099,511,627,776 tensors .* the file is damaged"):
+        load_model(str(path))
+    data[8:16] = (1000).to_bytes(8, "little")  # more than the file holds
     path.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match=r"its GGUF header cannot be read \(.*\); the file is no GGUF file, or is damaged"):
         load_model(str(path))
@@ -1021,3 +1042,10 @@ def test_a_file_replaced_keeps_its_owner_where_the_process_may_give_it(tmp_path)
     write_bytes_atomic(path, b'{"a": 1}')
     assert (path.stat().st_uid, path.stat().st_gid, path.stat().st_mode & 0o777) == (65534, 65534, 0o664)
     assert path.read_bytes() == b'{"a": 1}'
+    # The 35th pass: tune --write has a writer of its own (it loads the new text before replacing the suite).
+    from factcheck.knows.tune import write_choice
+
+    path.write_text('{"relation": "capital", "templates": ["The capital of {subject} is"], "facts": ['
+                    '{"subject": "France", "object": "Paris"}, {"subject": "Peru", "object": "Lima"}]}')
+    assert write_choice(path, 3, 2.0) is True
+    assert (path.stat().st_uid, path.stat().st_gid, path.stat().st_mode & 0o777) == (65534, 65534, 0o664)

@@ -334,6 +334,11 @@ def _corrupt_flip_a_weight(path):
     path.write_bytes(bytes(data))
 
 
+def _corrupt_into_a_folder(path):
+    path.unlink()
+    (path / "inside").mkdir(parents=True)  # never removed, it was read as damaged on every run
+
+
 def _corrupt_into_a_fifo(path):
     path.unlink()
     os.mkfifo(path)  # opening it to read would wait forever for a writer
@@ -358,7 +363,7 @@ def _corrupt_a_training_object(path):
     _edit_the_header(path, rb'\\"Paris\\"', b'\\"Lyons\\"')
 
 
-@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight, _corrupt_into_a_fifo,
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_flip_a_weight, _corrupt_into_a_fifo, _corrupt_into_a_folder,
                                      _corrupt_beta_into_nan, _corrupt_the_layer, _corrupt_a_training_object])
 def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_llama, lre_cache_dir, monkeypatch, corrupt):
     good, _ = lre_cache.load_or_estimate(tiny_llama, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)

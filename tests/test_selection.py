@@ -73,7 +73,8 @@ def test_without_an_lre_part_of_a_relation_always_runs_alone(tiny_llama, tmp_pat
     assert part.computed == (4,) and part.lre is None and [o.fact.subject for o in part.outcomes] == ["Spain"]
 
 
-@pytest.mark.parametrize("damage", ['{"format": "factcheck-faithfulness/1"', "[1, 2]", "counts", "huge", "fifo", "more than the suite"])
+@pytest.mark.parametrize("damage", ['{"format": "factcheck-faithfulness/1"', "[1, 2]", "counts", "huge", "fifo", "more than the suite",
+                                    "a folder"])
 def test_a_damaged_faithfulness_entry_is_said_removed_and_the_relation_runs_whole(tiny_llama, tmp_path, own_cache, damage):
     suite = suite_of(tmp_path)
     quiet_session(tiny_llama, Settings(shots=2)).run(suite)
@@ -87,6 +88,9 @@ def test_a_damaged_faithfulness_entry_is_said_removed_and_the_relation_runs_whol
     elif damage == "more than the suite":  # counts no run of this 6-fact suite can give
         document = json.loads(entry.read_text())
         entry.write_text(json.dumps(document | {"faithful": 40, "tested": 40}))
+    elif damage == "a folder":  # it was never removed: every selection ran its relation whole, and said so again
+        entry.unlink()
+        (entry / "inside").mkdir(parents=True)
     elif damage == "fifo":  # opening it would wait forever
         entry.unlink()
         os.mkfifo(entry)

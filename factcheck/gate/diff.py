@@ -129,6 +129,10 @@ def parse_report(document: dict[str, Any], path: str | Path) -> Baseline:
         first_seen.setdefault(key, index)
         if fact["relation"] not in document["suites"]:
             problems.append((json_pointer(["facts", index, "relation"]), f"relation {fact['relation']!r} has no entry in /suites"))
+        elif "subjects" in (suite := document["suites"][fact["relation"]]) and fact["subject"] not in suite["subjects"]:
+            # A fact its own suite does not hold: the report contradicts itself (checked against a suite it never had).
+            problems.append((json_pointer(["facts", index, "subject"]),
+                             f"subject {fact['subject']!r} is not among its suite's subjects (/suites/{fact['relation']}/subjects)"))
         asked = [entry["template"] for entry in fact.get("templates", [])]
         problems += [(json_pointer(["facts", index, "templates", position]), f"template {template!r} appears twice in the fact")
                      for position, template in enumerate(asked) if template in asked[:position]]

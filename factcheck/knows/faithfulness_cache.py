@@ -15,13 +15,12 @@ a warning and the relation runs whole.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 from pathlib import Path
 
-from factcheck.cache import cache_root, store_or_warn, warn, write_json_atomic
+from factcheck.cache import cache_root, discard_entry, store_or_warn, warn, write_json_atomic
 from factcheck.knows.know_rules import Faithfulness
 from factcheck.suites.suite import Suite, SuiteError, read_json_document
 
@@ -89,8 +88,7 @@ def load_faithfulness(key: str, most_facts: int = MAX_FACTS) -> Faithfulness | N
     except (SuiteError, ValueError) as error:
         problem = error.problems[0][1] if isinstance(error, SuiteError) else str(error)
         warn(f"factcheck: discarding the damaged faithfulness cache entry {path} ({problem}); the relation runs whole")
-        with contextlib.suppress(OSError):  # a read-only cache keeps it; the relation then runs whole each time
-            path.unlink(missing_ok=True)
+        discard_entry(path)
         return None
 
 

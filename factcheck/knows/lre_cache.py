@@ -18,7 +18,6 @@ and recomputed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -32,7 +31,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from factcheck.cache import cache_root, store_or_warn, warn, write_bytes_atomic
+from factcheck.cache import cache_root, discard_entry, store_or_warn, warn, write_bytes_atomic
 from factcheck.knows.implicit_lre import ImplicitLre, implicit_is_cheaper
 from factcheck.knows.lre import (
     DEFAULT_BETA,
@@ -250,8 +249,7 @@ class AppliedCache:
                 or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
                 or not all_finite(decoded)):
             warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it")
-            with contextlib.suppress(OSError):  # a read-only cache keeps it; it is recomputed each time
-                path.unlink(missing_ok=True)
+            discard_entry(path)
             return None
         return decoded
 
@@ -312,8 +310,7 @@ def load_or_estimate(
             ), True
         except CorruptEntry as problem:
             warn(f"factcheck: discarding corrupted LRE cache entry {path}: {problem}; recomputing it")
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)
+            discard_entry(path)
     if implicit_states is not None and method == "full" and rank is None and implicit_is_cheaper(implicit_states, model.hidden_size):
         implicit = ImplicitLre(
             model, template, facts[:n_train], layer, float(beta), relation=name,

@@ -69,7 +69,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from factcheck.cache import temporary_prefix
+from factcheck.cache import give_the_owner_of, temporary_prefix
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.knows.implicit_lre import IMPLICIT_SHARE, ImplicitLre
 from factcheck.knows.know_rules import UNDECIDED_HINT
@@ -552,7 +552,9 @@ def write_choice(path: str | Path, layer: int, beta: float, tuned: str | None = 
     text = format_suite_json(with_choice(document, layer, beta))
     fd, temporary = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tune.tmp", dir=path.parent)
     try:
-        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
+        replaced = path.stat()
+        os.chmod(temporary, stat.S_IMODE(replaced.st_mode))
+        give_the_owner_of(replaced, temporary)  # root in a CI container rewrites a checkout's suite, which stays its owner's
         with os.fdopen(fd, "wb") as handle:
             handle.write(text.encode("utf-8"))
             handle.flush()

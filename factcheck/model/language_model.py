@@ -808,6 +808,64 @@ def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
                              "its weights")
 
 
+# A GGUF header's counts past any real model's (a 262k-token vocabulary, a few thousand tensors): gguf's reader builds
+# an object per element, and a 16 MB file of two million empty token strings took 3.5 GB and 88 s before any message.
+GGUF_LARGEST_ARRAY = 2**19  # Gemma 3 has 262,144 tokens, Llama 3 280,147 merges
+GGUF_MOST_TENSORS = 2**16
+GGUF_MOST_KEYS = 2**14
+_GGUF_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # by GGUFValueType
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def _gguf_header_too_large(path: Path) -> str | None:
+    """What in a GGUF file's header counts past any real model's, read by seeking over it (nothing is built); None
+    where nothing does, or where the header cannot be read this way (gguf's reader says what is wrong with it)."""
+    import struct
+
+    def number(handle, form: str) -> int:
+        data = handle.read(struct.calcsize(form))
+        if len(data) != struct.calcsize(form):
+            raise EOFError
+        return struct.unpack(order + form, data)[0]
+
+    def skip_value(handle, kind: int, depth: int = 0) -> str | None:
+        if kind in _GGUF_SCALAR_SIZES:
+            handle.seek(_GGUF_SCALAR_SIZES[kind], os.SEEK_CUR)
+        elif kind == _GGUF_STRING:
+            handle.seek(number(handle, "Q"), os.SEEK_CUR)
+        elif kind == _GGUF_ARRAY and depth < 2:
+            element, count = number(handle, "I"), number(handle, "Q")
+            if count > GGUF_LARGEST_ARRAY:
+                return f"an array of {count:,} values"
+            if element in _GGUF_SCALAR_SIZES:
+                handle.seek(count * _GGUF_SCALAR_SIZES[element], os.SEEK_CUR)
+            else:
+                for _ in range(count):
+                    if (problem := skip_value(handle, element, depth + 1)) is not None:
+                        return problem
+        else:
+            raise ValueError(kind)
+        return None
+
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                return None
+            order = "<"
+            if number(handle, "I") > 0xFFFF:  # a version read in the other byte order: a big-endian file
+                order = ">"
+            tensors, keys = number(handle, "Q"), number(handle, "Q")
+            if tensors > GGUF_MOST_TENSORS or keys > GGUF_MOST_KEYS:
+                return f"{tensors:,} tensors and {keys:,} metadata keys"
+            for _ in range(keys):
+                handle.seek(number(handle, "Q"), os.SEEK_CUR)  # the key
+                if (problem := skip_value(handle, number(handle, "I"))) is not None:
+                    return problem
+    except (OSError, EOFError, ValueError, struct.error, OverflowError):
+        return None
+    return None
+
+
 def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None:
     """A GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
     transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
@@ -815,6 +873,10 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
     build, blamed on the weights. Read from the header (memory-mapped) before loading."""
     from gguf import GGUFReader
 
+    if too_large := _gguf_header_too_large(path):
+        raise ModelLoadError(f"model {spec!r}: its GGUF header holds {too_large}, far past any real model's (reading it "
+                             "would take gigabytes and minutes); the file is damaged or was made to be so: download or "
+                             "convert it again")
     try:
         reader = GGUFReader(path)
     except Exception as error:  # noqa: BLE001 - gguf's own errors for a header it cannot parse

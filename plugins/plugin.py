@@ -268,7 +268,7 @@ _PLUGIN_OUTPUTS = (("report_log", None, "--report-log (pytest-reportlog)"),
 
 def _plugin_outputs(config: pytest.Config) -> list[tuple[str, str]]:
     """The other plugins' report paths this run writes: (name, path)."""
-    return [(name, os.path.abspath(os.path.expanduser(given))) for dest, switch, name in _PLUGIN_OUTPUTS
+    return [(name, os.path.abspath(os.path.expanduser(os.path.expandvars(given)))) for dest, switch, name in _PLUGIN_OUTPUTS
             if isinstance(given := getattr(config.option, dest, None), str) and given
             and (switch is None or getattr(config.option, switch, False))]
 
@@ -905,7 +905,7 @@ class FactcheckRun:
             self._facts_without_result += 1
         if "factcheck_know_lost" in properties and report.when == "call":
             self._know_verdicts_lost += 1
-        if report.failed and "factcheck_invalid_suite" in properties:
+        if not report.passed and "factcheck_invalid_suite" in properties:  # failed, or skipped by a mark of the project's
             self._invalid_suites.add(properties["factcheck_invalid_suite"])
         if "factcheck_relation" not in properties or report.when != "call":
             return
@@ -980,7 +980,8 @@ class FactcheckRun:
             raise pytest.UsageError(f"factcheck: suite file name(s) holding {_UNPRINTABLE}, which pytest would print "
                                     f"raw into the terminal and JUnit XML: {names}; rename them")
         # One that a conftest or a plugin dropped without deselecting it (keeping only marked items) is named too.
-        for item in set(self._invalid_items) - set(session.items):
+        kept = set(session.items)
+        for item in [item for item in self._invalid_items if item not in kept]:
             self._left_out_unread(item, "a conftest or plugin removed it from the run")
         # A suite that cannot be read counts as selected, also where a selection left it out: its facts give no result.
         self._facts_selected = bool(self._unread_and_deselected) or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
@@ -1467,14 +1468,14 @@ def _run(config: pytest.Config) -> FactcheckRun:
     return config.stash[RUN_KEY]
 
 
-_UNPRINTABLE = "control characters or a CI workflow command (a part starting with '::', or '##[')"
+_UNPRINTABLE = "control characters or a CI workflow command (a part starting with '::', or '##[', '##vso[')"
 
 
 def _reads_as_a_ci_command(name: str) -> bool:
     """Whether a suite's path, printed at a line's start (its relation id in the summary, `factcheck diff`), would be
     read by a CI runner as a workflow command: GitHub Actions takes a line starting with '::' after its spaces
-    ("::error title=...::"), and '##[' anywhere."""
-    return "##[" in name or any(part.lstrip().startswith("::") for part in name.split("/"))
+    ("::error title=...::"), and '##[' anywhere, as Azure Pipelines takes '##vso['."""
+    return bool(re.search(r"##(?:vso)?\[", name)) or any(part.lstrip().startswith("::") for part in name.split("/"))
 
 
 class _ItemsAsCollected:
@@ -1648,10 +1649,11 @@ class BadSuiteItem(pytest.Item):
     def __init__(self, *, error: SuiteError, **kwargs):
         super().__init__(**kwargs)
         self.error = error
+        # Named in each of its reports (setup too: a conftest may skip it there): the run's reports lack this suite's
+        # facts, so they are marked incomplete.
+        self.user_properties.append(("factcheck_invalid_suite", _relative(self.path, self.config.rootpath)))
 
     def runtest(self) -> None:
-        # Named in the report: the run's reports lack this suite's facts, so they are marked incomplete.
-        self.user_properties.append(("factcheck_invalid_suite", _relative(self.path, self.config.rootpath)))
         raise self.error
 
     def repr_failure(self, excinfo, style=None):

@@ -706,6 +706,12 @@ def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_
     from factcheck.model.language_model import _gguf_header_too_large
 
     assert _gguf_header_too_large(small) is None
+    # Many arrays each under the bound, and arrays nested deeper than any model's: the review of the 35th pass.
+    many = _small_gguf(tmp_path / "many.gguf", 2, blocks=2, add_metadata=lambda writer: [
+        writer.add_array(f"x.array{index}", [0] * GGUF_LARGEST_ARRAY) for index in range(5)])
+    assert "in all" in _gguf_header_too_large(many)
+    nested = _small_gguf(tmp_path / "nested.gguf", 2, blocks=2, add_metadata=lambda writer: writer.add_array("x.deep", [[[1]]]))
+    assert "nested 3 deep" in _gguf_header_too_large(nested)
 
 
 def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp_path, monkeypatch):

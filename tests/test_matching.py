@@ -913,3 +913,16 @@ def test_matching_of_the_thirty_fourth_pass_outside_review():
                 (" 206, with some counts giving roughly 213 bones", "206"))
     for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_review_of_the_thirty_fourth_pass():
+    # A review of the 33rd and 34th passes' rules: the answer itself in a later sentence offers nothing else; estimates
+    # of another figure, what some museums give, "a number of" describe nothing about the answer.
+    said = ((" Paris. Paris is a valid answer.", "Paris"), (" Tokyo, with estimates of 37 million residents.", "Tokyo"),
+            (" Paris, with some museums giving free entry on Sundays.", "Paris"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = ((" No, a number of elements share this.", "No"), (" I, a number of times, said so.", "I"),
+                (" Paris. Anything else? Is that correct?", "Paris"), (" 206, with some counts giving roughly 213 bones", "206"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated

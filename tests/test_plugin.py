@@ -703,7 +703,8 @@ def test_a_suite_file_name_holding_control_characters_stops_the_run_shown_escape
     suite = project.path / "suites" / "geo" / "country_capital.json"
     # The 33rd pass: a name that a CI runner reads as a workflow command where it starts a line (a relation id does).
     for name in ("cap\x1b[2K\x1b[1A.json", "geo\nPASS: 0 regression(s)\n.json", "cap\u202enosj.json",
-                 "::error title=factcheck gate passed::0 regressions.json", "cap ##[error]x.json"):
+                 "::error title=factcheck gate passed::0 regressions.json", "cap ##[error]x.json",
+                 "cap ##vso[task.setvariable variable=x]y.json"):
         forged = suite.parent / name
         forged.write_bytes(suite.read_bytes())
         result = run(project, "suites", "--factcheck-lre=off", "--junitxml=junit.xml")

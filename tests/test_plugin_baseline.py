@@ -628,6 +628,14 @@ def test_a_suite_that_cannot_be_read_is_named_and_marks_the_run_incomplete_thoug
                          "    items[:] = [item for item in items if item.get_closest_marker('factcheck')]\n")
     result = run(project, "suites", "--factcheck-lre=off", "-k", "France or broken")
     assert "invalid fact suite" in result.stdout.str() and result.ret == pytest.ExitCode.TESTS_FAILED
+    # A conftest that skips it: named as unread, not counted as a fact skipped (the review of the 33rd pass).
+    project.makeconftest("import pytest\n"
+                         "def pytest_collection_modifyitems(config, items):\n"
+                         "    for item in items:\n"
+                         "        if 'broken' in item.nodeid:\n"
+                         "            item.add_marker(pytest.mark.skip(reason='work in progress'))\n")
+    run(project, "suites", "--factcheck-lre=off", "--factcheck-report=r.json")
+    assert "could not be read: suites/broken.json" in json.loads((project.path / "r.json").read_text(encoding="utf-8"))["incomplete"]
     project.makeconftest("def pytest_collection_modifyitems(config, items):\n"
                          "    items[:] = [item for item in items if 'invalid suite' not in item.name]\n")
     for xdist in ([], ["-n", "2"]):

@@ -811,6 +811,7 @@ def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
 # A GGUF header's counts past any real model's (a 262k-token vocabulary, a few thousand tensors): gguf's reader builds
 # an object per element, and a 16 MB file of two million empty token strings took 3.5 GB and 88 s before any message.
 GGUF_LARGEST_ARRAY = 2**19  # Gemma 3 has 262,144 tokens, Llama 3 280,147 merges
+GGUF_MOST_VALUES = 2**21  # in all arrays together: tokens, scores, token types and merges
 GGUF_MOST_TENSORS = 2**16
 GGUF_MOST_KEYS = 2**14
 _GGUF_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # by GGUFValueType
@@ -828,15 +829,23 @@ def _gguf_header_too_large(path: Path) -> str | None:
             raise EOFError
         return struct.unpack(order + form, data)[0]
 
+    values = 0
+
     def skip_value(handle, kind: int, depth: int = 0) -> str | None:
+        nonlocal values
         if kind in _GGUF_SCALAR_SIZES:
             handle.seek(_GGUF_SCALAR_SIZES[kind], os.SEEK_CUR)
         elif kind == _GGUF_STRING:
             handle.seek(number(handle, "Q"), os.SEEK_CUR)
-        elif kind == _GGUF_ARRAY and depth < 2:
+        elif kind == _GGUF_ARRAY:
+            if depth >= 2:
+                return f"arrays nested {depth + 1} deep"
             element, count = number(handle, "I"), number(handle, "Q")
+            values += count
             if count > GGUF_LARGEST_ARRAY:
                 return f"an array of {count:,} values"
+            if values > GGUF_MOST_VALUES:
+                return f"arrays of {values:,} values in all"
             if element in _GGUF_SCALAR_SIZES:
                 handle.seek(count * _GGUF_SCALAR_SIZES[element], os.SEEK_CUR)
             else:

@@ -616,7 +616,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
 
 # After a symbol that is also a sentence's first word, what describes the element: "He, a noble gas", "As, atomic
 # number 33" ("I, a language model" and "No, the capital is" begin sentences).
-_ELEMENT_WORDS = (r"(?:atomic|element|number|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare"
+_ELEMENT_WORDS = (r"(?:atomic|element|number\s\d|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare"
                   r"|radioactive|inert|actinide|lanthanide|trace|essential|from\sthe\sLatin|(?:with|which\shas|having)\satomic)\b")
 _DESCRIBES_THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?(?:(?:a|an)\s(?:[a-z]+,?\s){0,2})?" + _ELEMENT_WORDS)
 _THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?the\s(?:element|halogen|actinide|lanthanide|metal|metalloid|noble)\b")
@@ -907,7 +907,7 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
                              # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)";
                              # "an estimated 1455" is a figure.
-                             r"|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
+                             r"|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|estimates\sof|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
                              r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
                              r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
                              r"|at\sthe\soutside|(?:max\.?|minimum|maximum|tops)(?=\W*$)|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih"
@@ -944,11 +944,11 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"is\smore\s(?:plausible|likely|accurate)", r"correct\sanswer:", r"(?<=[.;]\s)(?!(?:It|This|That|Which|So|Yes|Yep|Indeed)\b)\S+(?:\s\S+)?\sis\s(?:the\s)?correct",
     r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
-    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|suggesting|put|putting|give|giving|date|cite|prefer|favou?r|count"
+    r"some\s(?:sources|accounts|counts|records|estimates|historians|scholars)\s(?:giving|putting|suggesting)",
+    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|put|give|date|cite|prefer|favou?r|count"
     r"|list|propose|sources|accounts|estimates)",
     r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
     r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
-    r"(?:other\s)?estimates\s(?:of|put|say|suggest|range)",
     r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
     r"also\s(?:given|cited|proposed|suggested|reported|dated)", r"if\syou\scount",
     r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
@@ -1203,7 +1203,7 @@ _CONFIRMING_QUESTION = re.compile(
 
 def _asks_to_confirm(before_the_mark: str) -> bool:
     """Whether the sentence that a question mark ends, in a later sentence, only asks whether the answer is right."""
-    sentence = re.split(r"[.!]\s", before_the_mark)[-1].strip()
+    sentence = re.split(r"[.!?？]\s", before_the_mark)[-1].strip()
     return bool(_CONFIRMING_QUESTION.fullmatch(sentence))
 
 
@@ -1230,7 +1230,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
     if listed := _another_of_its_kind(rest, answer):
         return listed
-    if offered := _ANOTHER_OFFERED_LATER.search(rest):
+    # The answer itself in that sentence offers nothing else: "Paris. Paris is a valid answer."
+    if (offered := _ANOTHER_OFFERED_LATER.search(rest)) and normalise(answer) not in normalise(offered.group()):
         return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
     if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER:

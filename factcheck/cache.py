@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from factcheck.display import is_utf8_text
+
 from factcheck.errors import SettingError
 
 
@@ -32,11 +34,9 @@ def cache_root() -> Path:
     except RuntimeError as error:  # "~user" of no such user, or no HOME and no passwd entry (a container's --user)
         raise SettingError(f"the cache folder {given} cannot be found ({error}): set FACTCHECK_CACHE to an absolute "
                            "path of a writable folder") from None
-    try:
-        str(root).encode("utf-8")
-    except UnicodeEncodeError:  # bytes that are no UTF-8 in a folder's name: safetensors and tokenizers cannot open it
+    if not is_utf8_text(str(root)):
         raise SettingError(f"the cache folder {given} has bytes in its path that are not UTF-8 text, which the model "
-                           "and LRE files cannot be opened under: set FACTCHECK_CACHE to a folder whose path is UTF-8") from None
+                           "and LRE files cannot be opened under: set FACTCHECK_CACHE to a folder whose path is UTF-8")
     return root
 
 

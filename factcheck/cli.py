@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from factcheck.display import terminal_text, visible_controls
+from factcheck.display import is_utf8_text, terminal_text, visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.signals import stop_as_ctrl_c
 
@@ -111,9 +111,7 @@ def _lens(args: argparse.Namespace) -> int:
               "leave it out", file=sys.stderr)
         return 2
     for name, text in (("the prompt", args.prompt), ("--target", args.target or "")):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # bytes the shell passed that are no UTF-8: no tokenizer takes them
+        if not is_utf8_text(text):  # bytes the shell passed that are no UTF-8: no tokenizer takes them
             print(f"factcheck lens: error: {name} {visible_controls(text)!r} has bytes that are not UTF-8 text (is the "
                   "terminal set to another encoding?); give it as UTF-8", file=sys.stderr)
             return 2

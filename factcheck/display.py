@@ -20,6 +20,16 @@ TERMINAL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _UNPRINTABLE = re.compile(f"{TERMINAL_CONTROLS.pattern}|{BIDI_CONTROLS.pattern}|[\ud800-\udfff]")
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: a path or an argument with bytes that are no UTF-8 (legal on Linux)
+    comes in with surrogate escapes, which safetensors and the tokenizers cannot take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def visible_controls(text: str) -> str:
     """`text` with each character above, and each unpaired surrogate, written as its escape (ESC as the four
     characters \\x1b, a newline as \\n)."""

@@ -57,7 +57,7 @@ from torch import nn
 
 from factcheck.cache import (remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason,
                              usual_permissions)
-from factcheck.display import visible_controls
+from factcheck.display import is_utf8_text, visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.model.default_model import forget_gguf_quantization
 from factcheck.model.language_model import LanguageModel, no_progress_bars
@@ -188,11 +188,9 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
         source_path = Path(source).expanduser().resolve() if source and Path(source).expanduser().exists() else None
     except (OSError, RuntimeError) as error:
         raise DegradeError(f"{folder} cannot be used: {error}") from None
-    try:
-        str(folder).encode("utf-8")
-    except UnicodeEncodeError:  # safetensors and the tokenizer write UTF-8 paths only: found after the model was made
+    if not is_utf8_text(str(folder)):  # found only once the model was degraded, by safetensors and the tokenizer
         raise DegradeError(f"{visible_controls(str(folder))} has bytes in its path that are not UTF-8 text, which the "
-                           "model files cannot be written under: give a folder whose path is UTF-8") from None
+                           "model files cannot be written under: give a folder whose path is UTF-8")
     if folder.exists() and not folder.is_dir():
         raise DegradeError(f"{folder} is a file: give a folder for the degraded model")
     if Path.cwd().resolve().is_relative_to(folder):

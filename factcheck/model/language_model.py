@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from factcheck.cache import file_kind, warn
-from factcheck.display import visible_controls
+from factcheck.display import is_utf8_text, visible_controls
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import capture_blocks
 from factcheck.suites.prompts import CHAT_SEPARATOR, REPLY_PROBE, reply_separator
@@ -1030,11 +1030,9 @@ def _refuse_a_name_too_long(spec: str) -> None:
                                  f"the file system allows ({error.strerror}). {EXPECTED_MODEL}") from None
     except ValueError:  # a NUL byte: no path, and not a hub id either
         raise ModelLoadError(f"model {spec!r} holds a NUL character. {EXPECTED_MODEL}") from None
-    try:
-        str(path.absolute()).encode("utf-8")
-    except UnicodeEncodeError:  # the tokenizers library takes UTF-8 paths only: it would blame the tokenizer files
+    if not is_utf8_text(str(path.absolute())):  # the tokenizers library would blame the tokenizer files
         raise ModelLoadError(f"model {visible_controls(spec)!r}: its path has bytes that are not UTF-8 text, which the "
-                             "tokenizer cannot be opened under: rename the folder, or link it under a UTF-8 name") from None
+                             "tokenizer cannot be opened under: rename the folder, or link it under a UTF-8 name")
 
 
 def check_model_location(spec: str, trust_remote_code: bool = False) -> None:

@@ -618,9 +618,10 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
 # number 33" ("I, a language model" and "No, the capital is" begin sentences).
 _ELEMENT_WORDS = (r"(?:atomic|element|number\s\d|symbol|chemical|halogen|metalloid|metal|noble|alkali|alkaline|rare"
                   r"|radioactive|inert|actinide|lanthanide|trace|essential|from\sthe\sLatin|(?:with|which\shas|having)\satomic)\b")
-_DESCRIBES_THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?(?:(?:a|an)\s(?:[a-z]+,?\s){0,2})?" + _ELEMENT_WORDS)
-_THE_ELEMENT = re.compile(r"\s?[,(:;\u2014\u2013-]\s?the\s(?:element|halogen|actinide|lanthanide|metal|metalloid|noble)\b")
-_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE = re.compile(r"\s?[,(:;\u2014\u2013-]\s?(?:a|an|the)\s[a-z]")
+_AFTER_THE_SYMBOL = r"\s?[,(:;\u2014\u2013-]\s?"
+_DESCRIBES_THE_ELEMENT = re.compile(_AFTER_THE_SYMBOL + r"(?:(?:a|an)\s(?:[a-z]+,?\s){0,2})?" + _ELEMENT_WORDS)
+_THE_ELEMENT = re.compile(_AFTER_THE_SYMBOL + r"the\s(?:element|halogen|actinide|lanthanide|metal|metalloid|noble)\b")
+_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE = re.compile(_AFTER_THE_SYMBOL + r"(?:a|an|the)\s[a-z]")
 
 
 def _describes_the_element(symbol: str, rest: str) -> bool:
@@ -629,7 +630,7 @@ def _describes_the_element(symbol: str, rest: str) -> bool:
     if _DESCRIBES_THE_ELEMENT.match(rest) or symbol != "No" and _THE_ELEMENT.match(rest):
         return True  # "No, the element is niobium" denies
     # Its name after a word that gives it: "He, for helium", "As, short for arsenic", "In, which is indium".
-    if re.match(rf"\s?[,(:;\u2014\u2013-]\s?(?:short\sfor|for|which\s(?:is|stands\sfor)|standing\sfor)\s{_SENTENCE_WORDS[symbol]}(?!\w)",
+    if re.match(_AFTER_THE_SYMBOL + rf"(?:short\sfor|for|which\s(?:is|stands\sfor)|standing\sfor)\s{_SENTENCE_WORDS[symbol]}(?!\w)",
                 rest, re.IGNORECASE):
         return True
     return symbol not in ("I", "No") and bool(_DESCRIBES_AN_ELEMENT_WITH_AN_ARTICLE.match(rest))

@@ -397,10 +397,10 @@ def test_smollm2_batch_of_one_and_of_eight_agree(smollm2):
 def test_the_gguf_file_is_parsed_once_while_converting_and_the_library_is_left_as_it_was(tmp_path):
     import gguf
 
-    from factcheck.model.default_model import _gguf_parsed_once, gguf_path
+    from factcheck.model.default_model import gguf_parsed_once, gguf_path
 
     original = gguf.GGUFReader, gguf.get_tensor_name_map
-    with _gguf_parsed_once():
+    with gguf_parsed_once():
         first, again = gguf.GGUFReader(str(gguf_path())), gguf.GGUFReader(gguf_path())
         assert again is first and len(first.tensors) == 272
         assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)

@@ -348,10 +348,16 @@ def test_cli_model_info_error_exit(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_gguf_file_loads_like_the_converted_folder(smollm2):
+def test_gguf_file_loads_like_the_converted_folder_parsed_once(smollm2, monkeypatch):
+    import gguf
+
     from factcheck.model import default_model
 
+    parsed = []
+    reader = gguf.GGUFReader
+    monkeypatch.setattr(gguf, "GGUFReader", lambda path, *args, **kwargs: parsed.append(path) or reader(path, *args, **kwargs))
     direct = load_model(default_model.gguf_path())
+    assert len(parsed) == 1  # factcheck's header check and transformers' config, weights and tokenizer share it
     assert direct.num_layers == 30
     assert direct.vocab_size == smollm2.vocab_size
     texts = [smollm2.bos_text + "The capital city of France is"]

@@ -3,7 +3,7 @@
 Reading the GGUF file through transformers parses it three times (config,
 weights, tokenizer) and de-quantizes every tensor; the first use converts it
 once into a safetensors folder in the cache directory, with each parse done
-once (`_gguf_parsed_once`), and later loads read that folder in about a second.
+once (`gguf_parsed_once`), and later loads read that folder in about a second.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _discard_incomplete(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _gguf_parsed_once() -> Iterator[None]:
+def gguf_parsed_once() -> Iterator[None]:
     """While active, transformers' GGUF loading reuses one parse of each file and one tensor-name table.
 
     It would parse the file once for the config, once for the weights and once for the tokenizer (6.5 s
@@ -208,7 +208,7 @@ def _gguf_parsed_once() -> Iterator[None]:
     readers: dict[tuple, object] = {}
 
     def parsed_once(path, *args, **kwargs):
-        key = (str(path), args, tuple(sorted(kwargs.items())))
+        key = (os.path.realpath(path), args, tuple(sorted(kwargs.items())))  # "x.gguf" and "./x.gguf" alike
         if key not in readers:
             readers[key] = original_reader(path, *args, **kwargs)
         return readers[key]
@@ -235,7 +235,7 @@ def forget_gguf_quantization(model) -> None:
 def _convert(source: Path, folder: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _gguf_parsed_once():
+    with gguf_parsed_once():
         model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
     forget_gguf_quantization(model)

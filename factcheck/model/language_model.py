@@ -616,6 +616,7 @@ def load_model(
     if spec:
         _refuse_a_name_too_long(str(spec))
     source_kwargs: dict[str, object] = {}
+    gguf_source: Path | None = None
     if spec is None or str(spec).lower() in (default_model.DEFAULT_MODEL_NAME, "default"):
         if spec is not None and Path(spec).exists():
             warn(f"factcheck: {str(spec)!r} names the embedded default model, not the {str(spec)!r} here; give it as "
@@ -628,7 +629,7 @@ def load_model(
             raise ModelLoadError(f"model {spec!r} is {file_kind(path.stat().st_mode)}, not a regular file. {EXPECTED_MODEL}")
         if not path.is_file():
             raise ModelLoadError(f"model {str(spec)!r}: no such file. {EXPECTED_MODEL}")
-        _refuse_gguf_metadata_that_contradicts_itself(str(spec), path)
+        gguf_source = path
         location, source_kwargs = path.parent, {"gguf_file": path.name}
     else:
         location = spec
@@ -680,6 +681,12 @@ def load_model(
     try:
         if name == default_model.DEFAULT_MODEL_NAME:
             tokenizer, model = default_model.loaded_or_rebuilt(location, read)
+        elif gguf_source is not None:
+            # One parse of the file for factcheck's check and for transformers' config, weights and tokenizer (4 s
+            # each on the default model's file, mostly its 49k-token vocabulary).
+            with default_model.gguf_parsed_once():
+                _refuse_gguf_metadata_that_contradicts_itself(str(spec), gguf_source)
+                tokenizer, model = read(location)
         else:
             tokenizer, model = read(location)
     except FactcheckError:  # said whole already (a damaged default model in a read-only cache)

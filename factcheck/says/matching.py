@@ -1147,6 +1147,11 @@ _UNIT_SYMBOLS = {"m": "metres", "km": "kilometres", "cm": "centimetres", "mm": "
                  "yr": "years", "yrs": "years"}
 
 
+# After a figure that "with" and an approximation bring in, a word that gives the case it counts: "at birth", "in the
+# metro area", "during the war".
+_ANOTHER_CASE_AFTER = frozenset("at in during among for before after by within across including".split())
+
+
 def _unit_of_a_figure(word: str) -> str:
     """The unit a word after a number gives, spelled one way ("metres" for "m", "meter", "metres"); "" for none (no
     word, or a word such as "in" or "at")."""
@@ -1160,7 +1165,7 @@ def _unit_of_a_figure(word: str) -> str:
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
     """Whether an approximation that a word of its clause comes before, and a figure of another kind than the answer's
     comes after, describes that figure: "1969, with approximately 600 million viewers", "3M, with approximately
-    92,000 employees", "1.4 billion people, out of approximately 8 billion". Opening its clause it hedges ("1450,
+    92,000 employees", "1.4 billion people, out of approximately 8 billion", "206 bones, with roughly 270 at birth". Opening its clause it hedges ("1450,
     approximately 1455"), as before a bare number or a figure in the answer's unit ("8 hours, it takes approximately
     9", "330 m, standing approximately 300 metres")."""
     before = rest[: approximation.start()]
@@ -1169,6 +1174,8 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
         return False
     if _COMPARED_WITH.search(before):
         return True
+    if re.search(r"(?i:\bwith)\s$", before) and figure.group(1).casefold() in _ANOTHER_CASE_AFTER:
+        return True  # a figure for another case: "206 bones, with roughly 270 at birth"
     unit = _ANSWER_UNIT.match(answer.strip())
     figure_unit = _unit_of_a_figure(figure.group(1))
     return bool(figure_unit) and figure_unit != _unit_of_a_figure(unit.group(1) if unit else "")

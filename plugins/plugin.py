@@ -302,12 +302,11 @@ def _check_outputs(run: FactcheckRun) -> None:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     _check_basetemp(run, seen)
     for path, (name, writer) in seen.items():
-        if name.startswith("--log-file") and _holds_a_document(path):
-            raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, no log (it "
-                                    "would be lost: pytest empties its log file when it starts): give the log a new path")
-        if name in {plugin_name for _, _, plugin_name in _PLUGIN_OUTPUTS} and _holds_a_document(path):
-            raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, which that "
-                                    "plugin's report would replace: give its report a new path")
+        a_log, another_plugins = name.startswith("--log-file"), name in {output for _, _, output in _PLUGIN_OUTPUTS}
+        if (a_log or another_plugins) and _holds_a_document(path):
+            loss = ("no log (it would be lost: pytest empties its log file when it starts): give the log a new path" if a_log
+                    else "which that plugin's report would replace: give its report a new path")
+            raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, {loss}")
         if ((writer == "factcheck" or writer == "pytest" and name != "--junitxml") and path.suffix == ".json"
                 and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.

@@ -791,9 +791,14 @@ _UNITS_BY_SIZE = (("seconds", "minutes", "hours", "days", "weeks", "months", "ye
 
 
 def _spellings_of_units() -> dict[str, str]:
-    """Each unit word, singular or plural, British or American, to its plural as `_UNITS_BY_SIZE` writes it."""
+    """Each unit word, singular or plural, British or American, or its symbol, to its plural as `_UNITS_BY_SIZE`
+    writes it."""
     irregular = {"foot": "feet", "inch": "inches", "century": "centuries", "ton": "tons", "tonne": "tons", "tonnes": "tons"}
-    spellings = dict(irregular)
+    symbols = {"m": "metres", "km": "kilometres", "cm": "centimetres", "mm": "millimetres", "mi": "miles", "ft": "feet",
+               "kg": "kilograms", "g": "grams", "lb": "pounds", "lbs": "pounds", "oz": "ounces", "h": "hours",
+               "hr": "hours", "hrs": "hours", "min": "minutes", "mins": "minutes", "s": "seconds", "sec": "seconds",
+               "yr": "years", "yrs": "years"}
+    spellings = irregular | symbols
     for unit in (unit for units in _UNITS_BY_SIZE for unit in units):
         spellings[unit] = unit
         if unit not in irregular.values():
@@ -1141,10 +1146,6 @@ _ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\
 
 # Before an approximation, a word that makes its figure a base of comparison: "out of approximately 8 billion".
 _COMPARED_WITH = re.compile(r"(?i:\b(?:out\sof|of|from|among|than|compared\s(?:to|with)|versus|vs\.?))\s$")
-_UNIT_SYMBOLS = {"m": "metres", "km": "kilometres", "cm": "centimetres", "mm": "millimetres", "mi": "miles", "ft": "feet",
-                 "kg": "kilograms", "g": "grams", "lb": "pounds", "lbs": "pounds", "oz": "ounces", "h": "hours",
-                 "hr": "hours", "hrs": "hours", "min": "minutes", "mins": "minutes", "s": "seconds", "sec": "seconds",
-                 "yr": "years", "yrs": "years"}
 
 
 # After a figure that "with" and an approximation bring in, a word that gives the case it counts: "at birth", "in the
@@ -1158,7 +1159,6 @@ def _unit_of_a_figure(word: str) -> str:
     word = word.casefold()
     if not word or word in _WORDS_NOT_UNITS:
         return ""
-    word = _UNIT_SYMBOLS.get(word, word)
     return _UNIT_SPELLINGS.get(word, word)
 
 

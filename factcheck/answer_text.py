@@ -10,7 +10,7 @@ import unicodedata
 WHITESPACE = re.compile(r"\s+")
 # Quotes and leading punctuation a model may put before its answer ("'Paris'", "*Paris*"): stripped from the start
 # of a generated answer and of an expected one alike.
-LEADING_NOISE = " \t\"'`*_([{“‘’«»‹›„‚「『《〈【〔〖:¡¿"
+LEADING_NOISE = " \t\"'`*_([{“‘’ʼ«»‹›„‚「『《〈【〔〖:¡¿"
 
 
 def normalise(text: str) -> str:
@@ -107,6 +107,8 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\uf
 # The space between initials: "J. K. Rowling" and "J.K. Rowling" are one name.
 _SPACE_BETWEEN_INITIALS = re.compile(r"(?<![^\W\d_])([^\W\d_]\.) (?=[^\W\d_]\.)")
 _INITIAL_BEFORE_AN_INITIAL = re.compile(r"(?<![^\W\d_])([^\W\d_]\.)(?=[^\W\d_]\.)")
+# An initial written against the surname: "J.R.R.Tolkien" is J.R.R. Tolkien.
+_INITIAL_AGAINST_A_SURNAME = re.compile(r"(?<![^\W\d_])([A-Z]\.)(?=[A-Z][a-z])")
 # An answer that is a number and one unit symbol ("5 km", "100%", "-40 °C", "3 m/s"), whose space before the unit is
 # optional; a unit written as a word ("26 miles", "3 days") keeps its space, and an ordinal's or a decade's ending
 # is no unit ("5th", "1960s"). Symbols of four or more letters are listed: "100 Mbps", "5 kcal", "120 mmHg".
@@ -179,6 +181,7 @@ def _one_spelling(text: str) -> str:
     text = _DOTTED_ERA_OR_TIME.sub(lambda match: "".join(part or "" for part in match.groups()), text)
     text = _COMMON_ERA.sub(lambda match: match.group(1) + {"bce": "BC", "ce": "AD"}[match.group(2).lower()], text)
     text = _HYPHEN_IN_A_NUMBER_WORD.sub(r"\1 ", _COMMA_BEFORE_A_GENERATION.sub(" ", _SPACED_PRODUCT.sub(r"\1", text)))
+    text = _INITIAL_AGAINST_A_SURNAME.sub(r"\1 ", text)
     return _DECADE_APOSTROPHE.sub("s", _SPACE_BETWEEN_INITIALS.sub(r"\1", text))
 
 
@@ -210,14 +213,15 @@ def fold(char: str) -> str:
     # will ("Петр" is Пётр). Persian writes Arabic's yeh and kaf its own way ("ایران" is ايران).
     # The minus sign, the Unicode hyphens, the figure dash and the en dash are the hyphen-minus everyone types ("−5"
     # says -5, "Guinea–Bissau" Guinea-Bissau, "1879–1955" 1879-1955); the em dash is a pause, kept apart.
-    # A typographic apostrophe is the one everyone types ("O’Neil" is O'Neil).
+    # A typographic apostrophe, or the modifier letter that looks like it, is the one everyone types ("O’Neil" is
+    # O'Neil, "Georgiaʼs" Georgia's).
     # The fraction slash and the division slash are the slash everyone types ("½" is 1/2), the ratio sign a colon,
     # the wave dash (a Japanese range, "5〜6") a tilde.
     return _FOLDED.get(char) or char.casefold()
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u06cc": "\u064a", "\u06a9": "\u0643",
-           "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'",
+           "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'", "\u02bc": "'",
            "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
 
 

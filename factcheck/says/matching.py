@@ -104,6 +104,10 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     if ((particles := _NAME_PARTICLES.match(rest)) and _is_capital(rest[particles.end()])
             and not _GERMAN_PREPOSITION_BEFORE_A_NOUN.match(rest)):
         return True
+    # French, Spanish, Italian and Portuguese put a place's adjective after its name, in lower case: "Guinée
+    # équatoriale", "Timor oriental", "Congo belge" name other places.
+    if _ROMANCE_PLACE_ADJECTIVE.match(rest):
+        return True
     # Letters after a name that do not make another person: "Isaac Newton FRS", "Jonas Salk, MD"; nor does "I" with
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
@@ -150,9 +154,16 @@ def _in_title_case(phrase: str) -> bool:
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2212\u05be\u058a"  # also Hebrew's maqaf and the Armenian hyphen
 # Not "and": it joins a list of names far more often than it makes one ("English and French" says English).
 # Nor "on" or "y", which begin a date or join a list as often ("Ulm on March 14", "Madrid y Barcelona").
-_NAME_PARTICLES = re.compile(r"(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|los|las|el|van|von|der|den|ten|ter|"
-                             r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben|the))+ (?=\w)| (?:d|l)['\u2019](?=\w)"
+_NAME_PARTICLES = re.compile(r" (?:de\s)?(?:d|l|dell|dall|nell)['\u2019](?=\w)|(?: (?:de|da|del|della|di|do|dos|das|du|des|la|le|les|los|las|el|van|von|der|den|ten|ter|"
+                             r"upon|an|am|im|of|op|aan|ob|zu|bin|bint|ibn|ben|the))+ (?=\w)"
                              r"| (?:al|el|ad|ash|as|at|az)-(?=\w)")
+# Lower-case adjectives of direction, of the equator and of a colonial power, as French, Spanish, Italian and Portuguese
+# write them after a place's name.
+_ROMANCE_PLACE_ADJECTIVE = re.compile(
+    r" (?:(?:orient|occident|septentrion|m[ée]ridion)(?:al|ale|ales|aux|ali)|centrale|[ée]quatoria(?:l|le|les|ux)|ecuatorial|ecuatoriana"
+    r"|equatoriale|am[ée]ricaine?s?|american[aeo]s?|fran[çc]ais(?:es?)?|francese|franc[ée]sa?|espagnole?s?|espa[ñn]ol[a]?|spagnol[ao]"
+    r"|portugaise?s?|portugu[ée]sa?|portoghese|britanniques?|brit[áa]nic[ao]|britannic[ao]|belges?|belga|allemande?|alemana"
+    r"|tedesc[ao]|n[ée]erlandaise?|holandesa|olandese|italienne|danoise|russe|rusa|russa|turque|turca|ottomane?|ottomana)(?![\w'’-])")
 # A dash of any kind, spaced or not, before a word.
 _DASH_BEFORE_A_WORD = re.compile(r" ?(?:--|[-\u2010-\u2015\u2212]) ?(?=\w)")  # "--" is a typed em dash
 _PROSE_AFTER_A_DASH = re.compile(r"(?:The|A|An|It|Its|This|That|These|Those|There|Here|He|She|They|We|I|You|His|Her|Their"
@@ -596,6 +607,13 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return None
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return None
+    if (_restated_as_a_longer_name(rest, expected) or _another_by_its_modifier(rest, all_expected or [expected])
+            or _another_of_the_surname(rest, expected, all_expected)):
+        return None
+    # Another name after a pause, alone: "Niger... Nigeria" corrects it.
+    if (re.match(r"\s?(?:\.{3}|…)\s?(?=\S)", rest) and (other := _bare_answer(re.sub(r"^\s?(?:\.{3}|…)\s?", "", rest)))
+            and normalise(other) not in all_expected and re.fullmatch(r"\s?(?:\.{3}|…)\s?" + re.escape(other) + r"[.!]?", rest)):
+        return None
     # Another answer asked after it: "Paris? Lyon?", "1969? 1970?", "Paris (Lyon?)".
     if (asked := _ANOTHER_ANSWER_ASKED.match(rest)) and normalise(asked.group(1)) not in all_expected and _bare_answer(asked.group(1)):
         return None
@@ -699,6 +717,55 @@ def _names_another_answer(text: str) -> bool:
     return False
 
 
+# A restatement of the answer: "Paris, i.e. Lutetia", "Guinea (Guinea-Bissau)".
+_RESTATED_AS = re.compile(r",?\s(?i:i\.\s?e\.|that\sis|namely),?\s|\s?\(")
+
+
+def _restated_as_a_longer_name(rest: str, expected: str) -> bool:
+    """Whether the answer is restated as a longer name that holds it, which names another place or person: "Guinea,
+    i.e. Guinea-Bissau", "Niger, that is Nigeria", "Ireland, i.e. Northern Ireland" ("Paris, i.e. Lutetia" renames
+    it)."""
+    if not (restated := _RESTATED_AS.match(rest)) or not (other := _bare_answer(rest[restated.end() :])):
+        return False
+    other = normalise(other)
+    # A name that goes on past the answer's last letters ("Nigeria" past "Niger"; "UN (United Nations)" spells an
+    # abbreviation out), or, after "i.e.", that ends in it ("Arabic (Modern Standard Arabic)" narrows a language).
+    goes_on = other[len(expected) : len(expected) + 1]
+    longer = other.startswith(expected) and (goes_on in (" ", "-") or (len(expected) >= 4 and goes_on.isalpha()))
+    return other != expected and (longer or not restated.group().endswith("(") and other.endswith(" " + expected))
+
+
+# A catalogue's inverted name, or a name's modifier in brackets: "Guinea, Equatorial", "Sudan (South)", "Congo,
+# Democratic Republic of the", "Congo (DRC)".
+# A nationality only in brackets: "English, French" lists two languages.
+_MODIFIERS = (r"(?:the\s)?(?:North|South|East|West|Northern|Southern|Eastern|Western|Upper|Lower|Equatorial"
+              r"|Democratic\sRepublic(?:\sof(?:\sthe)?)?|People['’]s\sRepublic(?:\sof)?)")
+_INVERTED_MODIFIER = re.compile(r",\s(" + _MODIFIERS + r")(?=\s?[.;!]|\s?$)|\s?\((" + _MODIFIERS
+                                + r"|American|British|French|Spanish|Portuguese|Dutch|Belgian|German|DRC|DR|PRC|ROC|DPRK)\)")
+
+
+def _another_by_its_modifier(rest: str, all_expected: Sequence[str]) -> bool:
+    """Whether a modifier after the answer makes another name of it, as the fact's answers do not ("Sudan, South",
+    "Korea (North)"; "Congo, Democratic Republic of the" says the Democratic Republic of the Congo)."""
+    if not (modifier := _INVERTED_MODIFIER.match(rest)):
+        return False
+    words = normalise(modifier.group(1) or modifier.group(2)).split()
+    return not any(all(word in answer.split() for word in words if word not in ("the", "of")) for answer in all_expected)
+
+
+_GIVEN_NAME_AFTER = re.compile(r"(?:,\s|\s?\()([A-Z][a-z]+)(?:\)|(?=\s?[.;!]|\s?$))")
+
+
+def _another_of_the_surname(rest: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """Whether a surname the fact accepts alone is followed, inverted or in brackets, by a given name that is not the
+    person's: "Tolkien, Christopher" and "Tolkien (Christopher)" for J. R. R. Tolkien ("Darwin, Charles" says
+    Charles Darwin)."""
+    if " " in expected or not (given := _GIVEN_NAME_AFTER.match(rest)):
+        return False
+    people = [answer for answer in all_expected if answer.endswith(" " + expected)]
+    return bool(people) and not any(normalise(given.group(1)) in person.split() for person in people)
+
+
 def _begins_a_name_or_number(text: str) -> bool:
     """Whether `text` starts with a capitalised word that is no possessive, or a number ("Lyon", "6"; not
     "Europe's")."""
@@ -716,7 +783,7 @@ def _begins_a_name_or_number(text: str) -> bool:
 _HEDGE = re.compile(r"(?:\s|\.{3}\s?|…\s?|[?;.]\s|\s?\u2014\s?|\s[-\u2013]\s|,\s)[(\[]?(?:or|oder|ou|o|или|або|чи|ili|또는|아니면|او|يا|או|या"
                     # ... before a word, or a sum ("$5 (or $6)", "£100, or £120").
                     r"|หรือ|lub|eller|veya|atau|hoặc|vagy|nebo|tai|albo|či|oppure|ya\sda|bzw\.|либо|혹은|अथवा|ειτε|ó)[\s,]\s?(?:\w|[^\w\s]\d)"
-                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\svs\.?\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫|作|译|写作|拼作)")
+                    r"|\s?/\s?[^\W\d_]|\s?/\s?[^\w\s]?\d|\sand/or\s|\s(?:vs\.?|versus)\s|\s?\|\s?\w|[、，,]\s?(?:もしくは|または|或者|或是|还是|或|也可能)|[(（]?(?:もしくは|または|或者|或是|也可能是)|[(（]或(?!称|者称|叫|作|译|写作|拼作)")
 _SLASH = re.compile(r"\s?/\s?")
 _ANOTHER_ANSWER_ASKED = re.compile(r"(?:\?\s|\.{3}\s?|…\s?|\s\()([^?!.,;:()]+)\?")
 _NARROWING = r"(?:rather|more precisely|more exactly|more specifically|to be (?:precise|exact))"
@@ -748,6 +815,12 @@ _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[]|[.?!]\s|\s?[-\u
                                             r"(?:(?i:maybe|perhaps|possibly|probably|likely|alternatively,?|(?:it\s)?could\salso\sbe"
                                             r"|it\s(?:might|may|could)\sbe|then\sagain,?\sit\s(?:may|might)\shave\sbeen)"
                                             r"|or\sperhaps|or\smaybe|sau|hay"
+                                            # A correction into another name, as "or more precisely" is: "Niger, more
+                                            # precisely Nigeria" ("U.S., specifically Alaska" narrows); another one offered:
+                                            # "Georgia, else Alabama".
+                                            r"|(?i:more\s(?:precisely|exactly),?"
+                                            r"|(?:or\s)?to\sbe\s(?:precise|exact),?|properly|technically|strictly\sspeaking,?|else|failing\sthat,?"
+                                            r"|(?:a\s)?second\s(?:choice|guess|option),?:?|runner-up,?:?)"
                                             r"|η|(?<!,\s)u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
                                             r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
@@ -907,13 +980,13 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
                        "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
                        "disproved outdated typo erratum actually sorry apologies apologise apologize oops whoops "
                        "ahem erm uh hmm correction corrected revised disregard kidding instead "
-                       "but though although however whereas unless nevertheless admittedly").split()
+                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm kinda").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
                              # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)";
                              # "an estimated 1455" is a figure.
-                             r"|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|estimates\sof|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
+                             r"|c\.(?=\))|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|estimates\sof|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
                              r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
                              r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
                              r"|at\sthe\soutside|(?:max\.?|minimum|maximum|tops)(?=\W*$)|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih"
@@ -924,7 +997,16 @@ _APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下
                                          r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
-    r"|wager|gather|hope)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
+    r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
+    r"(?:is|was)\sa\s(?:trick\s(?:answer|question)|distractor|decoy|red\sherring)", r"I['’]d\shave\sto\s(?:check|verify|look)",
+    r"not\s100\s?%", r"with\s\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?\d+\s?%?", r"50/50|fifty-fifty",
+    r"with\s(?:some|a\slittle|a\sbit\sof|much|considerable|great)\s(?:uncertainty|doubt)",
+    r"pending\s(?:confirmation|verification)", r"subject\sto\s(?:confirmation|verification)", r"to\sbe\s(?:verified|checked|determined)",
+    r"so\sI['’]ve\sheard", r"(?:rumou?r|word)\shas\sit", r"one\swould\s(?:assume|think|guess|suppose|imagine)",
+    r"what\sI['’]d\s(?:guess|assume)", r"(?<=,\s)(?:sort|kind)\sof(?=\s?[.!;]|\s?$)", r"\(formerly\)",
+    r"(?<=,\s)(?:formerly|in\sthe\spast|once)(?=\s?[.!;]|\s?$)", r"was\sthe\s(?:right\s|correct\s)?answer\suntil",
+    r"being\sthe\s(?:other|alternative|second)\s(?:option|choice|answer|candidate)", r"depending\son\s(?:how|who|what|which|whom)",
+    r"something\slike\sthat", r"(?:tribute|cover)\s(?:band|act|group)", r"(?<=,\s)many\s(?:believe|think|say|claim|argue)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
     r"to\sbe\sconfirmed", r"to\s(?:the\sbest\sof\s)?my\sknowledge", r"as\sfar\sas\sI['’]m\saware", r"as\sbest\sI\scan\stell",
@@ -951,8 +1033,8 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:is|was)\s(?:a\s)?(?:common\s)?(?:error|myth)",
     # Other sources, other counts.
     r"some\s(?:sources|accounts|counts|records|estimates|historians|scholars)\s(?:giving|putting|suggesting)",
-    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|argue|dispute|doubt|question|suggest|put|give|date|cite|prefer|favou?r|count"
-    r"|list|propose|sources|accounts|estimates)",
+    r"some\s(?:\w+\s){0,2}?(?:say|says|said|claim|claims|believe|think|argue|dispute|doubt|question|suggest|put|give|date|cite|prefer|favou?r|count"
+    r"|list|propose|sources|accounts|estimates)", r"some\s(?:sources|records|accounts|counts|estimates)\s?:",
     r"others\s(?:say|claim|believe|argue|suggest|put|give|date|cite|prefer|favou?r|count|list|propose)",
     r"according\sto\s(?:some|others)", r"(?:sources|estimates|accounts)\s(?:differ|vary|disagree)",
     r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
@@ -962,7 +1044,8 @@ _ENGLISH_QUALIFYING_PHRASES = (
     # A request to check it, as a sentence of its own: "Paris. Please verify.", "Paris. Check that.", "Paris [citation
     # needed]" ("as many sources confirm" and "Please check out the Louvre" do not ask).
     r"(?:citation|source|verification)\sneeded", r"needs\s(?:verification|checking|a\ssource)",
-    r"(?<=[.!]\s)(?:please\s)?(?:verify|double-check|check|confirm|fact-check)(?:\s(?:this|that|it|me))?(?:\son\sthat)?(?:\sindependently)?(?=\s?[.!]|\s?$)",
+    r"(?<=[.!]\s)(?:please\s|you\s(?:should|may\swant\sto|might\swant\sto)\s)?(?:verify|double-check|check|confirm|fact-check|look)"
+    r"(?:\s(?:this|that|it|me))?(?:\son\sthat|\sup)?(?:\sindependently)?(?:\sto\sbe\s(?:sure|certain|safe))?(?=\s?[.!]|\s?$)",
     r"(?<=[.!]\s)(?:I['’]d|I\swould)\s(?:verify|double-check|check)(?:\s(?:this|that|it))?(?=\s?[.!]|\s?$)",
     r"(?<=[.!]\s)worth\s(?:checking|verifying|double-checking)(?=\s?[.!]|\s?$)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
@@ -977,7 +1060,7 @@ _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya ata
                      "또는 혹은 아니면 아마 아마도 아니 아닙니다 하지만 죄송합니다 글쎄요 "
                      "أو او لا ليس ربما وربما لكن ولكن بل خطأ أظن أعتقد عفوا عفواً "
                      "או לא אולי אבל या अथवा नहीं शायद लेकिन किंतु गलत संभवतः "
-                     "creo credo penso acho मगर chyba asi luulen sanırım mungkin мабуть siguro labda شاید "
+                     "creo creio credo penso acho मगर chyba asi luulen sanırım mungkin мабуть siguro labda شاید "
                      "možná kanskje måske ehkä talán ίσως πιθανώς можливо видимо вроде напевно galiba "
                      "herhalde prawdopodobnie pravděpodobně troligen waarschijnlijk evtl. direi immagino sepertinya "
                      "kayaknya כנראה").split()
@@ -989,6 +1072,7 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              r"|может\sбыть|może\sbyć|tror\sjag|tror\sjeg|azt\shiszem|có\slẽ|denk\sik|ik\sdenk"
                              r"|скорее\sвсего|geloof\sik|glaub\sich|denk\sich|soweit\sich\sweiß|si\sje\sme\ssouviens"
                              r"|j['’]imagine|je\sdirais|me\sparece|mi\ssembra|mi\spare|hình\snhư|chắc\svậy"
+                             r"|paraît-il|para[iî]t-il|semble-t-il|al\sparecer|nehme\sich\san|meines\swissens|volgens\smij"
                              # "Maybe" alone or before another answer, not "can" before its verb ("которая может похвастаться").
                              r"|(?:может|poate)(?=\s?[.,;!?…]|\s?$|\s(?-i:[A-ZА-ЯЁĂÂÎȘȚ0-9]))"
                              # Norwegian "nei" ("no") before a pause or another answer: Italian "nei" is "in the".
@@ -1231,7 +1315,13 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|" + _ANOTHER_NAME + r"\s(?:also|equally)\s(fits|works|qualifies|counts)" + _SENTENCE_ENDS +
     r"|" + _ANOTHER_NAME + r"\s(counts\stoo|(?:would\sbe|is)\s(?:a|my)\s(?:second|next)\s(?:choice|option|guess))" +
     r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect))" +
-    r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe))")
+    r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
+    # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.", "It's
+    # Alabama.", "Georgia. Alabama?" ("Paris. It is France's capital." describes it).
+    r"|((?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?answer|Answer)(?:\sis|:)\s(?:actually\s)?"
+    + _ANOTHER_NAME + r"\s?[.!]?$|(It['’]s|It\sis|It\swas)\s(?:actually\s)?" + _ANOTHER_NAME + r"\s?[.!]?$"
+    r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
+    r"|Thoughts|Agreed?|True)\b)" + _ANOTHER_NAME + r"\s?(\?)$)")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:
@@ -1242,7 +1332,9 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if (offered := _ANOTHER_OFFERED_LATER.search(rest)) and normalise(answer) not in normalise(offered.group()):
         return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
-    if (against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER:
+    # ("Georgia, not 100%" sets no other answer against it: it doubts it.)
+    if ((against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER
+            and not (re.match(r"\d+\s?%", rest[against.end() :]) and "%" not in answer)):
         rest = rest[against.end() :]
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon

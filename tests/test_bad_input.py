@@ -624,10 +624,16 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
     with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks; check that config.json"):
         load_model(str(folder))
     (folder / "model.safetensors.index.json").unlink()
-    # Weights that name no block at all still hold a weight per block.
+    # One stray weight of the last block asked for holds no 200,000 blocks (the 36th pass: 20,000 were built first).
     from safetensors.torch import load_file, save_file
 
     weights = load_file(folder / "model.safetensors")
+    stray = {**weights, "model.layers.199999.input_layernorm.weight": weights["model.layers.0.input_layernorm.weight"].clone()}
+    save_file(stray, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held + 1} blocks \(numbered up "
+                                             r"to 199999\); check that config.json"):
+        load_model(str(folder))
+    # Weights that name no block at all still hold a weight per block.
     save_file({name: tensor for name, tensor in weights.items() if ".layers." not in name}, folder / "model.safetensors",
               metadata={"format": "pt"})
     with pytest.raises(ModelLoadError, match=r"asks for 200000 blocks, and its weights hold \d+ weights in all"):
@@ -661,15 +667,16 @@ def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_t
     assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
 
 
-def _small_gguf(path, block_count: int, blocks: int, add_metadata=lambda writer: None):
-    """A GGUF file of `blocks` blocks' norm weights whose header claims `block_count`, with more metadata added."""
+def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None):
+    """A GGUF file of the norm weights of `blocks` (a count, or the blocks' numbers) whose header claims `block_count`,
+    with more metadata added."""
     import numpy as np
     from gguf import GGUFWriter
 
     writer = GGUFWriter(str(path), "llama")
     writer.add_block_count(block_count)
     add_metadata(writer)
-    for block in range(blocks):
+    for block in range(blocks) if isinstance(blocks, int) else blocks:
         writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(4, dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -678,16 +685,18 @@ def _small_gguf(path, block_count: int, blocks: int, add_metadata=lambda writer:
     return path
 
 
-@pytest.mark.parametrize("block_count", [3000, 1])
-def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tmp_path, block_count, monkeypatch):
+@pytest.mark.parametrize("block_count, blocks, held", [(3000, 2, "2 blocks;"), (1, 2, "2 blocks;"),
+                                                     (3000, [0, 2999], r"2 blocks \(numbered up to 2999\)")])
+def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tmp_path, block_count, blocks, held, monkeypatch):
     from transformers import AutoModelForCausalLM
 
     from factcheck.model.language_model import ModelLoadError, load_model
 
-    # 3,000 blocks claimed for 2 took transformers minutes to hours; 1 would drop a block silently.
-    path = _small_gguf(tmp_path / "model.gguf", block_count, blocks=2)
+    # 3,000 blocks claimed for 2 took transformers minutes to hours (also with a tensor of the last one, the 36th
+    # pass); 1 would drop a block silently.
+    path = _small_gguf(tmp_path / "model.gguf", block_count, blocks=blocks)
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
-    with pytest.raises(ModelLoadError, match=rf"llama.block_count is {block_count}, and its tensors hold 2 blocks"):
+    with pytest.raises(ModelLoadError, match=rf"llama.block_count is {block_count}, and its tensors hold {held}"):
         load_model(str(path))
 
 

@@ -910,10 +910,11 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         special = {key: int(field.parts[field.data[0]][0]) for key in _GGUF_SPECIAL_TOKEN_KEYS if (field := reader.fields.get(key))}
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
-    held = max(blocks) + 1 if blocks else 0
-    if held and asked != held:
+    held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
+    if held and (asked != held or max(blocks) + 1 != held):
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
-                             f"{held} blocks; the file is damaged or was edited: download or convert it again")
+                             f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
+                             "convert it again")
     for key, token_id in special.items():
         if tokens is not None and not 0 <= token_id < tokens:
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
@@ -1225,12 +1226,18 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: o
     # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
     names = _weight_names_in_headers(folder, sorted(set(weight_map.values()))) or list(weight_map)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
-    # Where no weight's name gives its block, each block still holds at least one weight of its own.
-    held, what = (max(blocks) + 1, "blocks") if blocks else (len(names), "weights in all")
+    # Where no weight's name gives its block, each block still holds at least one weight of its own. Blocks are
+    # counted, not read off the highest index: one stray weight of block 19999 holds no 20,000 blocks.
+    held, what = (len(blocks), f"blocks{_numbered_up_to(blocks)}") if blocks else (len(names), "weights in all")
     if not names or asked <= held:
         return
     raise ModelLoadError(f"model {spec!r}: its config.json asks for {asked} blocks, and its weights hold {held} {what}; "
                          "check that config.json belongs to these weights (num_hidden_layers)")
+
+
+def _numbered_up_to(blocks: set[int]) -> str:
+    """" (numbered up to N)" where blocks are missing below the highest: what shows a stray weight; else ""."""
+    return f" (numbered up to {max(blocks)})" if max(blocks) + 1 != len(blocks) else ""
 
 
 def _weight_names_in_headers(folder: Path, files: Sequence[str] = ()) -> list[str]:

@@ -349,6 +349,8 @@ def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None
 def _log_file_path(config: pytest.Config) -> str | None:
     """pytest's log file (--log-file, or log_file in the ini file), which pytest opens relative to the working folder
     and empties when it configures its logging, after this plugin's checks."""
+    if not config.pluginmanager.has_plugin("logging"):
+        return None  # `-p no:logging`: no log file, and no log_file ini setting to read
     given = config.getoption("log_file", None) or config.getini("log_file")
     return os.path.abspath(given) if given and given != os.devnull else None
 

@@ -146,6 +146,23 @@ def test_large_generated_suite_is_refused_over_the_limit_and_loads_under_it(tmp_
     assert len(load_suite(path).facts) == 20_000
 
 
+@pytest.mark.parametrize("entry, reader", [("{}", "baseline"), ("[]", "suite"), ("1", "baseline"), ('""', "report")])
+def test_a_file_under_the_size_cap_holding_millions_of_small_values_is_refused_before_it_is_parsed(tmp_path, monkeypatch,
+                                                                                                   entry, reader):
+    # The 36th pass: a 10 MB baseline of "{}" entries took 1.1 GB and 25 s to parse; one near the cap, 28 GB.
+    from factcheck.gate.baseline import BaselineError, load_baseline
+    from factcheck.results import ReportError, load as load_report
+
+    count = suite_module.MAX_JSON_CONTAINERS + 1 if entry in ("{}", "[]") else suite_module.MAX_JSON_VALUES
+    path = tmp_path / "many.json"
+    path.write_text('{"factcheck_baseline_version": 2, "facts": {"lang/plural": [' + ",".join([entry] * count) + "]}}")
+    monkeypatch.setattr(json, "loads", lambda *args, **kwargs: pytest.fail("the file was parsed"))
+    load = {"baseline": load_baseline, "suite": load_suite, "report": load_report}[reader]
+    with pytest.raises((SuiteError, BaselineError, ReportError), match=r"the file holds some [\d,]+ objects and arrays and [\d,]+ commas, "
+                                                          r"far more than any factcheck file needs"):
+        load(path)
+
+
 # ---- deep nesting: a SuiteError whatever the depth and wherever the caller is -------------------
 
 

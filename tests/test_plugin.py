@@ -877,6 +877,10 @@ def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(projec
                                         encoding="utf-8")
         assert run(project, "suites", "--collect-only", f"--log-file={log}").ret == pytest.ExitCode.OK
         assert (project.path / log).is_file()
+    # The 36th pass: with pytest's logging plugin off (`-p no:logging`) there is no log_file setting to read; asking
+    # for it was INTERNALERROR in every run.
+    result = run(project, "suites", "--collect-only", "-p", "no:logging")
+    assert result.ret == pytest.ExitCode.OK and "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
 def test_other_plugins_reports_never_replace_a_baseline_a_report_or_a_suite(project):

@@ -577,6 +577,7 @@ class FactcheckRun:
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
+        self._kept_out_by_conftest: list[Path] = []  # suite files a conftest's collect_ignore(_glob) keeps out
         self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
@@ -770,11 +771,25 @@ class FactcheckRun:
         if collection_path.is_symlink() and _links_back_up(collection_path):
             self._link_loops.append(collection_path)
             return True
-        if "suites" in collection_path.parts[:-1] and _skipped_by_pytest(collection_path, config):
-            # pytest passes over "build", "dist", ".*" and the like: a suite there would silently never run.
-            named = self._named_files()
-            self._in_skipped_folders += [path for path in _suites_under(collection_path) if path.resolve() not in named]
         return None
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_ignore_collect")
+    def pytest_ignore_collect_noting_suites_kept_out(self, collection_path: Path, config: pytest.Config):
+        """Suite files that pytest keeps out of collection by a project setting, which would silently never run: in
+        folders its norecursedirs passes over ("build", "dist", ".*"), or listed in a conftest.py's collect_ignore or
+        collect_ignore_glob. Those the command line leaves out (--ignore, --ignore-glob) were left out on purpose."""
+        ignored = yield
+        if (ignored and SUITES_FOLDER in collection_path.parts and collection_path not in self._link_loops
+                and not _ignored_on_the_command_line(collection_path, config)):
+            named = self._named_files()
+            found = _suites_under(collection_path) if collection_path.is_dir() else (
+                [collection_path] if collection_path.suffix == ".json" and _looks_like_a_suite(collection_path) else [])
+            found = [path for path in found if path.resolve() not in named]
+            if _skipped_by_pytest(collection_path, config):
+                self._in_skipped_folders += found
+            else:
+                self._kept_out_by_conftest += found
+        return ignored
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
@@ -839,6 +854,10 @@ class FactcheckRun:
                          f"(its norecursedirs ini option: {' '.join(config.getini('norecursedirs'))}), so they were not "
                          f"collected: {self._shown(self._in_skipped_folders)}. Rename the folder, or name the file on the "
                          "command line")
+        if self._kept_out_by_conftest:
+            lines.append(f"factcheck: {len(self._kept_out_by_conftest)} suite file(s) are kept out of collection by a "
+                         "conftest.py's collect_ignore or collect_ignore_glob (or another plugin), so they were not "
+                         f"collected: {self._shown(self._kept_out_by_conftest)}. Take them off that list to run them")
         if self._link_loops:
             lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
                          f"nothing under them was collected (it would repeat at each level): {self._shown(self._link_loops)}")
@@ -1416,6 +1435,13 @@ def _skipping_problem(config: pytest.Config) -> str | None:
                 "they would fail the run although nothing regressed. Drop --runxfail (the summary lists them as "
                 "expected failures)")
     return None
+
+
+def _ignored_on_the_command_line(path: Path, config: pytest.Config) -> bool:
+    """Whether --ignore or --ignore-glob leaves `path` out (as pytest matches them: absolute paths and globs)."""
+    ignored = [Path(os.path.abspath(given)) for given in config.getoption("ignore", None) or []]
+    globs = [os.path.abspath(given) for given in config.getoption("ignore_glob", None) or []]
+    return path in ignored or any(fnmatch.fnmatch(str(path), glob) for glob in globs)
 
 
 def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:

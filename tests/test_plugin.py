@@ -550,6 +550,22 @@ def test_a_suite_in_a_folder_pytest_does_not_enter_is_explained(project):
     assert "1 suite file(s) lie in folders pytest does not enter" in named and "suites/.drafts/rivers.json" in named
 
 
+@pytest.mark.parametrize("setting", ['collect_ignore = ["suites/geo"]', 'collect_ignore_glob = ["*/geo/*.json"]'])
+def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command_line_leaves_out_is_not(project, setting):
+    # The 36th pass: a conftest's collect_ignore kept a suite out without a word (exit 0, no factcheck line).
+    write_suite(project.path / "suites" / "rivers", "rivers")
+    project.makeconftest(setting)
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert ("1 suite file(s) are kept out of collection by a conftest.py's collect_ignore or collect_ignore_glob (or another "
+            "plugin), so they were not collected: suites/geo/country_capital.json. Take them off that list") in output, output[-2000:]
+    assert "rivers.json" not in next(line for line in output.splitlines() if "kept out of collection" in line)
+    assert "suites/rivers/rivers.json::rivers[France]" in output and "country_capital.json::" not in output
+    project.makeconftest("")
+    for leaving_out in ("--ignore=suites/geo", "--ignore-glob=*/geo/*.json"):
+        output = run(project, "suites", "--collect-only", "-q", leaving_out).stdout.str()
+        assert "kept out of collection" not in output and "country_capital" not in output, output[-2000:]
+
+
 def test_a_relation_the_know_check_cannot_read_says_so(project):
     # Under --factcheck-require knows its facts are judged by what they say: that must not go unsaid.
     result = run(project, "suites", "--factcheck-shots=1", "--factcheck-require=knows")

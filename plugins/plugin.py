@@ -266,11 +266,21 @@ _PLUGIN_OUTPUTS = (("report_log", None, "--report-log (pytest-reportlog)"),
                    ("htmlpath", None, "--html (pytest-html)"))
 
 
+# pytest-cov's report files (--cov-report=KIND:PATH, KIND alone for these), by kind; html and annotate write folders.
+_COVERAGE_REPORT_FILES = {"json": "coverage.json", "xml": "coverage.xml", "lcov": "coverage.lcov", "markdown": "coverage.md",
+                          "markdown-append": "coverage.md"}
+
+
 def _plugin_outputs(config: pytest.Config) -> list[tuple[str, str]]:
     """The other plugins' report paths this run writes: (name, path)."""
-    return [(name, os.path.abspath(os.path.expanduser(os.path.expandvars(given)))) for dest, switch, name in _PLUGIN_OUTPUTS
-            if isinstance(given := getattr(config.option, dest, None), str) and given
-            and (switch is None or getattr(config.option, switch, False))]
+    given = [(name, path) for dest, switch, name in _PLUGIN_OUTPUTS
+             if isinstance(path := getattr(config.option, dest, None), str) and path
+             and (switch is None or getattr(config.option, switch, False))]
+    coverage_reports = getattr(config.option, "cov_report", None)  # pytest-cov's {kind: path or None}, with --cov
+    if isinstance(coverage_reports, dict) and getattr(config.option, "cov_source", None):
+        given += [(f"--cov-report={kind} (pytest-cov)", path) for kind, named in coverage_reports.items()
+                  if kind in _COVERAGE_REPORT_FILES and isinstance(path := named or _COVERAGE_REPORT_FILES[kind], str)]
+    return [(name, os.path.abspath(os.path.expanduser(os.path.expandvars(path)))) for name, path in given]
 
 
 def _check_outputs(run: FactcheckRun) -> None:
@@ -278,12 +288,13 @@ def _check_outputs(run: FactcheckRun) -> None:
     output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
     from factcheck.cache import unwritable_reason
 
-    # (name, path, who writes it: "factcheck", "pytest", or None where the run only reads it: the gated baseline)
+    # (name, path, who writes it: "factcheck", "pytest", "another plugin", or None where the run only reads it: the
+    # gated baseline)
     files = [("--factcheck-report", run.settings.report, "factcheck"), ("--factcheck-html", run.settings.html, "factcheck"),
              ("the baseline (--factcheck-baseline)", run.baseline_path, "factcheck" if run.recording else None),
              ("--junitxml", _junit_path(run.config), "pytest"),  # pytest writes it; it must not be one of ours
              ("--log-file (pytest's log file)", _log_file_path(run.config), "pytest"),
-             *((name, path, "pytest") for name, path in _plugin_outputs(run.config))]
+             *((name, path, "another plugin") for name, path in _plugin_outputs(run.config))]
     seen: dict[Path, tuple[str, str | None]] = {}
     for name, given, writer in files:
         if not given:
@@ -294,7 +305,7 @@ def _check_outputs(run: FactcheckRun) -> None:
         seen[path] = name, writer
         if writer == "factcheck":
             reason = unwritable_reason(path)
-        elif writer == "pytest":
+        elif writer in ("pytest", "another plugin"):
             reason = _blocking_reason(path)
         else:
             reason = None  # read, not written: reading it says what is wrong with it
@@ -302,12 +313,12 @@ def _check_outputs(run: FactcheckRun) -> None:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     _check_basetemp(run, seen)
     for path, (name, writer) in seen.items():
-        a_log, another_plugins = name.startswith("--log-file"), name in {output for _, _, output in _PLUGIN_OUTPUTS}
+        a_log, another_plugins = name.startswith("--log-file"), writer == "another plugin"
         if (a_log or another_plugins) and _holds_a_document(path):
             loss = ("no log (it would be lost: pytest empties its log file when it starts): give the log a new path" if a_log
                     else "which that plugin's report would replace: give its report a new path")
             raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, {loss}")
-        if ((writer == "factcheck" or writer == "pytest" and name != "--junitxml") and path.suffix == ".json"
+        if ((writer == "factcheck" or writer in ("pytest", "another plugin") and name != "--junitxml") and path.suffix == ".json"
                 and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "

@@ -906,20 +906,32 @@ def test_other_plugins_reports_never_replace_a_baseline_a_report_or_a_suite(proj
                          "    parser.addoption('--report-log', dest='report_log')\n"
                          "    parser.addoption('--json-report', dest='json_report', action='store_true')\n"
                          "    parser.addoption('--json-report-file', dest='json_report_file', default='.report.json')\n"
-                         "    parser.addoption('--html', dest='htmlpath')\n")
+                         "    parser.addoption('--html', dest='htmlpath')\n"
+                         # pytest-cov's (the 36th pass): a report only with --cov; --cov-report=KIND[:PATH] into a dict.
+                         "    import argparse\n"
+                         "    class StoreReport(argparse.Action):\n"
+                         "        def __call__(self, parser, namespace, values, option_string=None):\n"
+                         "            kind, _, path = values.partition(':')\n"
+                         "            namespace.cov_report[kind] = path or None\n"
+                         "    parser.addoption('--cov', dest='cov_source', action='append', nargs='?', const=True, default=[])\n"
+                         "    parser.addoption('--cov-report', dest='cov_report', action=StoreReport, default={})\n")
     baseline = project.path / "bl.json"
     baseline.write_text('{"factcheck_baseline_version": 2, "facts": {}}', encoding="utf-8")
     for args, said in ((["--report-log=bl.json"], "the baseline (--factcheck-baseline) and --report-log (pytest-reportlog) are the same file"),
                        (["--json-report", "--json-report-file=other.json", "--factcheck-report=other.json"], "are the same file"),
                        (["--html=r.html", "--factcheck-html=r.html"], "are the same file"),
                        (["--report-log=suites/geo/country_capital.json"], "which that plugin's report would replace"),
-                       (["--report-log=suites/geo/log.json"], "lies where suites are collected")):
+                       (["--report-log=suites/geo/log.json"], "lies where suites are collected"),
+                       (["--cov=factcheck", "--cov-report=json:bl.json"], "and --cov-report=json (pytest-cov) are the same file"),
+                       (["--cov", "--cov-report=xml:suites/geo/country_capital.json"], "which that plugin's report would replace"),
+                       (["--cov", "--cov-report=json", "--factcheck-report=coverage.json"], "are the same file")):
         result = run(project, "suites", "--collect-only", f"--factcheck-baseline={baseline}", *args)
         output = result.stdout.str() + result.stderr.str()
         assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, (args, output[-2000:])
     assert baseline.read_text(encoding="utf-8") == '{"factcheck_baseline_version": 2, "facts": {}}'
     # Named elsewhere, or turned off (--json-report-file without --json-report writes nothing), they run.
-    for args in (["--report-log=log.jsonl"], ["--json-report-file=bl.json"]):
+    for args in (["--report-log=log.jsonl"], ["--json-report-file=bl.json"], ["--cov-report=json:bl.json"],
+                 ["--cov", "--cov-report=html:baselines", "--cov-report=json:cov.json"]):
         assert run(project, "suites", "--collect-only", *args).ret == pytest.ExitCode.OK
 
 

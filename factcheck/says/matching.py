@@ -108,6 +108,9 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     # équatoriale", "Timor oriental", "Congo belge" name other places.
     if _ROMANCE_PLACE_ADJECTIVE.match(rest):
         return True
+    # Another act: "The Beatles cover band", "Beatles tribute act".
+    if re.match(r" (?:tribute|cover) (?:band|act|group)\b", rest):
+        return True
     # Letters after a name that do not make another person: "Isaac Newton FRS", "Jonas Salk, MD"; nor does "I" with
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
@@ -607,8 +610,9 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return None
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return None
-    if (_restated_as_a_longer_name(rest, expected) or _another_by_its_modifier(rest, all_expected or [expected])
-            or _another_of_the_surname(rest, expected, all_expected)):
+    if (_restated_as_a_longer_name(rest, expected, all_expected or [expected])
+            or _another_by_its_modifier(rest, all_expected or [expected])
+            or _corrected_into_another_name(rest, all_expected or [expected])):
         return None
     # Another name after a pause, alone: "Niger... Nigeria" corrects it.
     if (re.match(r"\s?(?:\.{3}|…)\s?(?=\S)", rest) and (other := _bare_answer(re.sub(r"^\s?(?:\.{3}|…)\s?", "", rest)))
@@ -717,31 +721,26 @@ def _names_another_answer(text: str) -> bool:
     return False
 
 
-# A restatement of the answer: "Paris, i.e. Lutetia", "Guinea (Guinea-Bissau)".
-_RESTATED_AS = re.compile(r",?\s(?i:i\.\s?e\.|that\sis|namely),?\s|\s?\(")
+# A restatement of the answer: "Paris, i.e. Lutetia".
+_RESTATED_AS = re.compile(r",?\s(?i:i\.\s?e\.|that\sis|namely),?\s")
 
 
-def _restated_as_a_longer_name(rest: str, expected: str) -> bool:
-    """Whether the answer is restated as a longer name that holds it, which names another place or person: "Guinea,
-    i.e. Guinea-Bissau", "Niger, that is Nigeria", "Ireland, i.e. Northern Ireland" ("Paris, i.e. Lutetia" renames
-    it)."""
+def _restated_as_a_longer_name(rest: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """Whether the answer is restated as the answer joined by a hyphen to another name, which the fact does not
+    accept: "Guinea, i.e. Guinea-Bissau" ("Paris, i.e. Lutetia" renames it; "Everest, i.e. Mount Everest", "Mexico,
+    i.e. Mexico City" and brackets are read as the answer, since its own longer names read so)."""
     if not (restated := _RESTATED_AS.match(rest)) or not (other := _bare_answer(rest[restated.end() :])):
         return False
     other = normalise(other)
-    # A name that goes on past the answer's last letters ("Nigeria" past "Niger"; "UN (United Nations)" spells an
-    # abbreviation out), or, after "i.e.", that ends in it ("Arabic (Modern Standard Arabic)" narrows a language).
-    goes_on = other[len(expected) : len(expected) + 1]
-    longer = other.startswith(expected) and (goes_on in (" ", "-") or (len(expected) >= 4 and goes_on.isalpha()))
-    return other != expected and (longer or not restated.group().endswith("(") and other.endswith(" " + expected))
+    return other.startswith(expected + "-") and other not in all_expected
 
 
 # A catalogue's inverted name, or a name's modifier in brackets: "Guinea, Equatorial", "Sudan (South)", "Congo,
-# Democratic Republic of the", "Congo (DRC)".
-# A nationality only in brackets: "English, French" lists two languages.
+# Democratic Republic of the".
+# Not a nationality, which lists ("English, French") or describes ("Pablo Picasso (Spanish)").
 _MODIFIERS = (r"(?:the\s)?(?:North|South|East|West|Northern|Southern|Eastern|Western|Upper|Lower|Equatorial"
               r"|Democratic\sRepublic(?:\sof(?:\sthe)?)?|People['’]s\sRepublic(?:\sof)?)")
-_INVERTED_MODIFIER = re.compile(r",\s(" + _MODIFIERS + r")(?=\s?[.;!]|\s?$)|\s?\((" + _MODIFIERS
-                                + r"|American|British|French|Spanish|Portuguese|Dutch|Belgian|German|DRC|DR|PRC|ROC|DPRK)\)")
+_INVERTED_MODIFIER = re.compile(r",\s(" + _MODIFIERS + r")(?=\s?[.;!]|\s?$)|\s?\((" + _MODIFIERS + r")\)")
 
 
 def _another_by_its_modifier(rest: str, all_expected: Sequence[str]) -> bool:
@@ -753,17 +752,22 @@ def _another_by_its_modifier(rest: str, all_expected: Sequence[str]) -> bool:
     return not any(all(word in answer.split() for word in words if word not in ("the", "of")) for answer in all_expected)
 
 
-_GIVEN_NAME_AFTER = re.compile(r"(?:,\s|\s?\()([A-Z][a-z]+)(?:\)|(?=\s?[.;!]|\s?$))")
+# After a comma, a correction into another name, as "or more precisely" is, or another one offered: "Niger, more
+# precisely Nigeria", "Georgia, else Alabama" ("U.S., specifically Alaska" narrows; "1969, more precisely 20 July"
+# dates it).
+_CORRECTED_INTO = re.compile(r",\s(?i:more\s(?:precisely|exactly)|(?:or\s)?to\sbe\s(?:precise|exact)|properly|technically"
+                             r"|strictly\sspeaking|else|failing\sthat|(?:a\s)?second\s(?:choice|guess|option)|runner-up),?:?\s")
 
 
-def _another_of_the_surname(rest: str, expected: str, all_expected: Sequence[str]) -> bool:
-    """Whether a surname the fact accepts alone is followed, inverted or in brackets, by a given name that is not the
-    person's: "Tolkien, Christopher" and "Tolkien (Christopher)" for J. R. R. Tolkien ("Darwin, Charles" says
-    Charles Darwin)."""
-    if " " in expected or not (given := _GIVEN_NAME_AFTER.match(rest)):
+def _corrected_into_another_name(rest: str, all_expected: Sequence[str]) -> bool:
+    """Whether a correction after a comma gives a name that none of the fact's answers is."""
+    if not (correction := _CORRECTED_INTO.match(rest)) or not (other := _bare_answer(rest[correction.end() :])):
         return False
-    people = [answer for answer in all_expected if answer.endswith(" " + expected)]
-    return bool(people) and not any(normalise(given.group(1)) in person.split() for person in people)
+    words = normalise(other).split()
+    # A month dates the answer ("1969, to be precise July 1969"); the answer's own last name restates it ("Neil
+    # Armstrong, to be exact Neil Alden Armstrong").
+    return (not other[0].isdigit() and normalise(other) not in all_expected and words[0] not in MONTHS
+            and not any(words[-1] == answer.split()[-1] for answer in all_expected if answer.split()))
 
 
 def _begins_a_name_or_number(text: str) -> bool:
@@ -815,12 +819,7 @@ _HEDGE_BEFORE_A_NAME_OR_NUMBER = re.compile(r"(?:[,;]?\s|\s[(\[]|[.?!]\s|\s?[-\u
                                             r"(?:(?i:maybe|perhaps|possibly|probably|likely|alternatively,?|(?:it\s)?could\salso\sbe"
                                             r"|it\s(?:might|may|could)\sbe|then\sagain,?\sit\s(?:may|might)\shave\sbeen)"
                                             r"|or\sperhaps|or\smaybe|sau|hay"
-                                            # A correction into another name, as "or more precisely" is: "Niger, more
-                                            # precisely Nigeria" ("U.S., specifically Alaska" narrows); another one offered:
-                                            # "Georgia, else Alabama".
-                                            r"|(?i:more\s(?:precisely|exactly),?"
-                                            r"|(?:or\s)?to\sbe\s(?:precise|exact),?|properly|technically|strictly\sspeaking,?|else|failing\sthat,?"
-                                            r"|(?:a\s)?second\s(?:choice|guess|option),?:?|runner-up,?:?)"
+
                                             r"|η|(?<!,\s)u|peut-être|vielleicht|возможно|может\sбыть|talvez|forse|quizás|quizá"
                                             r"|tal\svez|misschien|kanske|może|eventuell|yahut|czy|alebo|ali|või|vai|arba|eða|if\snot|unless\sit's|unless\sit\sis"
                                             r"|beziehungsweise|of\smisschien|ou\speut-être|o\stal\svez|o\squizás|o\sforse)\s")
@@ -980,7 +979,7 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
                        "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
                        "disproved outdated typo erratum actually sorry apologies apologise apologize oops whoops "
                        "ahem erm uh hmm correction corrected revised disregard kidding instead "
-                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm kinda").split()
+                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
@@ -999,21 +998,21 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
     r"(?:is|was)\sa\s(?:trick\s(?:answer|question)|distractor|decoy|red\sherring)", r"I['’]d\shave\sto\s(?:check|verify|look)",
-    r"not\s100\s?%", r"with\s\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?\d+\s?%?", r"50/50|fifty-fifty",
+    r"not\s100\s?%", r"with\s(?!100\b)\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?(?!100\b)\d+\s?%?", r"50/50|fifty-fifty",
     r"with\s(?:some|a\slittle|a\sbit\sof|much|considerable|great)\s(?:uncertainty|doubt)",
     r"pending\s(?:confirmation|verification)", r"subject\sto\s(?:confirmation|verification)", r"to\sbe\s(?:verified|checked|determined)",
     r"so\sI['’]ve\sheard", r"(?:rumou?r|word)\shas\sit", r"one\swould\s(?:assume|think|guess|suppose|imagine)",
-    r"what\sI['’]d\s(?:guess|assume)", r"(?<=,\s)(?:sort|kind)\sof(?=\s?[.!;]|\s?$)", r"\(formerly\)",
+    r"what\sI['’]d\s(?:guess|assume)", r"(?:sort\sof|kind\sof|kinda)(?=\s?[.!;)]|\s?$)", r"\(formerly\)",
     r"(?<=,\s)(?:formerly|in\sthe\spast|once)(?=\s?[.!;]|\s?$)", r"was\sthe\s(?:right\s|correct\s)?answer\suntil",
     r"being\sthe\s(?:other|alternative|second)\s(?:option|choice|answer|candidate)", r"depending\son\s(?:how|who|what|which|whom)",
-    r"something\slike\sthat", r"(?:tribute|cover)\s(?:band|act|group)", r"(?<=,\s)many\s(?:believe|think|say|claim|argue)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"\d+\s?%\ssure",
+    r"something\slike\sthat", r"(?<=,\s)many\s(?:believe|think|say|claim|argue)", r"I['’]m\s(?:guessing|assuming|not)", r"\((?:possible|probable)\)", r"(?<!\d)(?:(?!100\b)\d+\s?%\ssure|100\s?%\ssure(?=\s?\?))",
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
     r"to\sbe\sconfirmed", r"to\s(?:the\sbest\sof\s)?my\sknowledge", r"as\sfar\sas\sI['’]m\saware", r"as\sbest\sI\scan\stell",
     r"as\sI\sunderstand\sit", r"it\sseems", r"from\swhat\sI\srecall", r"if\sI['’]m\sremembering", r"I['’]m\sinclined\sto",
     r"(?:right|correct|real|actual)\sanswer\sis", r"make\sit(?=\s(?-i:[A-Z0-9$€£]))", r"take\sthat\sback", r"double\scheck",
     r"previous\sanswer", r"try\sagain", r"second\sattempt", r"recalculat\w*", r"as\sfar\sas\sI\scan\stell", r"last\sI\schecked", r"in\smy\sopinion",
-    r"not\sentirely\s(?:sure|certain|confident)", r"\d+\s?%\sconfident", r"ignore\sthat",
+    r"not\sentirely\s(?:sure|certain|confident)", r"(?<!\d)(?!100\b)\d+\s?%\sconfident", r"ignore\sthat",
     r"retract(?:ing|ed)?\sthat", r"prob\.", r"cf\.", r"as\sI\srecall", r"I\swant\sto\ssay", r"from\swhat\sI\sremember",
     r"to\sthe\sbest\sof\smy\srecollection", r"hard\sto\ssay", r"conceivably", r"I\smisspoke", r"double-check", r"um(?=\.{3}|…)",
     r"disputes(?=\s(?:this|that|it|the|these|those|whether)\b)", r"technically(?=\s?[.,;!)]|\s?$)",
@@ -1317,11 +1316,11 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect))" +
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
     # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.", "It's
-    # Alabama.", "Georgia. Alabama?" ("Paris. It is France's capital." describes it).
+    # Alabama.", "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
     r"|((?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?answer|Answer)(?:\sis|:)\s(?:actually\s)?"
-    + _ANOTHER_NAME + r"\s?[.!]?$|(It['’]s|It\sis|It\swas)\s(?:actually\s)?" + _ANOTHER_NAME + r"\s?[.!]?$"
+    + _ANOTHER_NAME + r"\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
-    r"|Thoughts|Agreed?|True)\b)" + _ANOTHER_NAME + r"\s?(\?)$)")
+    r"|Thoughts|Agreed?|True|Curious|Interesting|Cool|Nice|Great)\b|[A-Z][a-z]+ed\?)" + _ANOTHER_NAME + r"\s?(\?)$)")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:

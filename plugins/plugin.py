@@ -1580,6 +1580,7 @@ class SuiteFile(pytest.File):
                            and suite.name not in _EXPRESSION_WORDS else None)
         if relation_marker:
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
+        with_xdist = self.config.pluginmanager.has_plugin("xdist")
         for index, fact in enumerate(suite.facts):
             item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
             item.add_marker("factcheck")
@@ -1589,8 +1590,10 @@ class SuiteFile(pytest.File):
                 run.register_marker(name, "factcheck fact tag")
                 item.add_marker(name)
             # For --dist loadgroup; with pytest 9.2 and pytest-xdist 3.8 the group is ignored (pytest-xdist issue
-            # 1386): plain -n (see relation_scheduling) and --dist loadfile keep a relation on one worker.
-            item.add_marker(pytest.mark.xdist_group(suite.relation_id))
+            # 1386): plain -n (see relation_scheduling) and --dist loadfile keep a relation on one worker. Only where
+            # xdist is loaded, which registers the mark: under --strict-markers it would stop every suite otherwise.
+            if with_xdist:
+                item.add_marker(pytest.mark.xdist_group(suite.relation_id))
             yield item
 
 

@@ -177,9 +177,10 @@ def folders_at_and_above(places: Sequence[Path]) -> list[Path]:
 
 
 def _may_be_a_file(path: Path) -> bool:
-    """Path.is_file(), but True where the file system cannot tell (a name too long for it, a folder not searchable)."""
+    """Path.is_file(), but True where the file system cannot tell (a name too long for it, a folder not searchable),
+    and where a link on the way leads nowhere for now (git-annex or DVC content not fetched, a share not mounted)."""
     try:
-        return path.is_file()
+        return path.is_file() or any(step.is_symlink() and not step.exists() for step in (path, *path.parents))
     except OSError:
         return True
 

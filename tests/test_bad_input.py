@@ -738,6 +738,12 @@ def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_
     assert "in all" in _gguf_header_too_large(many)
     nested = _small_gguf(tmp_path / "nested.gguf", 2, blocks=2, add_metadata=lambda writer: writer.add_array("x.deep", [[[1]]]))
     assert "nested 3 deep" in _gguf_header_too_large(nested)
+    # A string past any chat template (the 37th pass: transformers read a 300 MB one into 13 GB).
+    from factcheck.model.language_model import GGUF_LONGEST_STRING
+
+    long = _small_gguf(tmp_path / "long.gguf", 2, blocks=2,
+                       add_metadata=lambda writer: writer.add_chat_template("x" * (GGUF_LONGEST_STRING + 1)))
+    assert _gguf_header_too_large(long) == f"a string of {GGUF_LONGEST_STRING + 1:,} bytes"
 
 
 def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp_path, monkeypatch):

@@ -1481,18 +1481,21 @@ def _suites_under(folder: Path) -> list[Path]:
 
 
 def _looks_like_a_suite(path: Path) -> bool:
-    """A JSON file whose start names the keys of a fact suite; read only its first bytes (a repository may hold
-    many JSON files, and the plugin must cost next to nothing where it is not used)."""
+    """A JSON file whose start and end name the keys of a fact suite; read only its first and last bytes (a
+    repository may hold many JSON files, and the plugin must cost next to nothing where it is not used). Its end
+    too: written with sorted keys, "relation" and "templates" come after every fact."""
     try:
         if not path.is_file():
             return False
         with path.open("rb") as handle:
             head = handle.read(4096)
+            handle.seek(max(handle.seek(0, os.SEEK_END) - 4096, len(head)))
+            ends = head + handle.read(4096)
     except OSError:
         return False
-    if b'"factcheck_report_version"' in head or b'"factcheck_baseline_version"' in head:
+    if b'"factcheck_report_version"' in ends or b'"factcheck_baseline_version"' in ends:
         return False  # a report or baseline names its suites' relations and templates, but is not one
-    return all(key in head for key in (b'"relation"', b'"templates"', b'"facts"'))
+    return all(key in ends for key in (b'"relation"', b'"templates"', b'"facts"'))
 
 
 def _relative(path: Path, root: Path) -> str:

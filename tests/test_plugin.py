@@ -565,6 +565,15 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
             "plugin), so they were not collected: suites/geo/country_capital.json. Take them off that list") in output, output[-2000:]
     assert "rivers.json" not in next(line for line in output.splitlines() if "kept out of collection" in line)
     assert "suites/rivers/rivers.json::rivers[France]" in output and "country_capital.json::" not in output
+    # The 37th pass: a suite written with sorted keys puts "relation" and "templates" after every fact, past the
+    # first bytes that are read.
+    path = project.path / "suites" / "geo" / "country_capital.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["facts"] *= 20
+    path.write_text(json.dumps(document, sort_keys=True, indent=1), encoding="utf-8")
+    assert path.read_text(encoding="utf-8").index('"relation"') > 4096
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
     project.makeconftest("")
     for leaving_out in ("--ignore=suites/geo", "--ignore-glob=*/geo/*.json"):
         output = run(project, "suites", "--collect-only", "-q", leaving_out).stdout.str()

@@ -736,8 +736,8 @@ def _restated_as_a_longer_name(rest: str, expected: str, all_expected: Sequence[
 
 
 # A catalogue's inverted name, or a name's modifier in brackets: "Guinea, Equatorial", "Sudan (South)", "Congo,
-# Democratic Republic of the".
-# Not a nationality, which lists ("English, French") or describes ("Pablo Picasso (Spanish)").
+# Democratic Republic of the"; not a nationality, which lists ("English, French") or describes ("Pablo Picasso
+# (Spanish)").
 _MODIFIERS = (r"(?:the\s)?(?:North|South|East|West|Northern|Southern|Eastern|Western|Upper|Lower|Equatorial"
               r"|Democratic\sRepublic(?:\sof(?:\sthe)?)?|People['’]s\sRepublic(?:\sof)?)")
 _INVERTED_MODIFIER = re.compile(r",\s(" + _MODIFIERS + r")(?=\s?[.;!]|\s?$)|\s?\((" + _MODIFIERS + r")\)")
@@ -1248,9 +1248,9 @@ def _unit_of_a_figure(word: str) -> str:
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
     """Whether an approximation that a word of its clause comes before, and a figure of another kind than the answer's
     comes after, describes that figure: "1969, with approximately 600 million viewers", "3M, with approximately
-    92,000 employees", "1.4 billion people, out of approximately 8 billion", "206 bones, with roughly 270 at birth". Opening its clause it hedges ("1450,
-    approximately 1455"), as before a bare number or a figure in the answer's unit ("8 hours, it takes approximately
-    9", "330 m, standing approximately 300 metres")."""
+    92,000 employees", "1.4 billion people, out of approximately 8 billion", "206 bones, with roughly 270 at birth".
+    Opening its clause it hedges ("1450, approximately 1455"), as before a bare number or a figure in the answer's
+    unit ("8 hours, it takes approximately 9", "330 m, standing approximately 300 metres")."""
     before = rest[: approximation.start()]
     figure = _FIGURE.match(rest, approximation.end())
     if figure is None or not re.search(r"[^\W\d_]", re.split(r"[,;:(.!?]", before)[-1]):
@@ -1315,8 +1315,8 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|" + _ANOTHER_NAME + r"\s(counts\stoo|(?:would\sbe|is)\s(?:a|my)\s(?:second|next)\s(?:choice|option|guess))" +
     r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect))" +
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
-    # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.", "It's
-    # Alabama.", "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
+    # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.",
+    # "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
     r"|((?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?answer|Answer)(?:\sis|:)\s(?:actually\s)?"
     + _ANOTHER_NAME + r"\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"

@@ -283,6 +283,14 @@ def _plugin_outputs(config: pytest.Config) -> list[tuple[str, str]]:
     return [(name, os.path.abspath(os.path.expanduser(os.path.expandvars(path)))) for name, path in given]
 
 
+def _coverage_html_folder(config: pytest.Config) -> str | None:
+    """The folder pytest-cov writes its HTML report into (--cov-report=html[:FOLDER], with --cov); None for none."""
+    coverage_reports = getattr(config.option, "cov_report", None)
+    if not isinstance(coverage_reports, dict) or "html" not in coverage_reports or not getattr(config.option, "cov_source", None):
+        return None
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(coverage_reports["html"] or "htmlcov")))
+
+
 def _check_outputs(run: FactcheckRun) -> None:
     """Before any fact runs: no two outputs (nor an output and the baseline gated on) may be one file, and every
     output must be writable; otherwise a report overwrites the baseline, or the run fails only at its end."""
@@ -312,14 +320,19 @@ def _check_outputs(run: FactcheckRun) -> None:
         if reason:
             raise pytest.UsageError(f"factcheck: {name} cannot be written to {path}: {reason}")
     _check_basetemp(run, seen)
+    if coverage_html := _coverage_html_folder(run.config):
+        # pytest-cov writes status.json there: the next run would collect it as a suite, and find it is none.
+        if _matches_suite_patterns(Path(coverage_html) / "status.json", run.suite_patterns, run.config.rootpath):
+            raise pytest.UsageError(f"factcheck: --cov-report=html (pytest-cov) {coverage_html} lies where suites are "
+                                    f"collected (factcheck_suites: {' '.join(run.suite_patterns)}): write it outside the "
+                                    "suites folder")
     for path, (name, writer) in seen.items():
         a_log, another_plugins = name.startswith("--log-file"), writer == "another plugin"
         if (a_log or another_plugins) and _holds_a_document(path):
             loss = ("no log (it would be lost: pytest empties its log file when it starts): give the log a new path" if a_log
                     else "which that plugin's report would replace: give its report a new path")
             raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, {loss}")
-        if ((writer == "factcheck" or writer in ("pytest", "another plugin") and name != "--junitxml") and path.suffix == ".json"
-                and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
+        if writer is not None and path.suffix == ".json" and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")

@@ -938,7 +938,10 @@ def test_other_plugins_reports_never_replace_a_baseline_a_report_or_a_suite(proj
                        (["--report-log=suites/geo/log.json"], "lies where suites are collected"),
                        (["--cov=factcheck", "--cov-report=json:bl.json"], "and --cov-report=json (pytest-cov) are the same file"),
                        (["--cov", "--cov-report=xml:suites/geo/country_capital.json"], "which that plugin's report would replace"),
-                       (["--cov", "--cov-report=json", "--factcheck-report=coverage.json"], "are the same file")):
+                       (["--cov", "--cov-report=json", "--factcheck-report=coverage.json"], "are the same file"),
+                       # The 37th pass: pytest-cov's HTML folder, or JUnit XML named .json, where suites are collected.
+                       (["--cov", "--cov-report=html:suites/geo"], "--cov-report=html (pytest-cov)"),
+                       (["--junitxml=suites/geo/results.json"], "lies where suites are collected")):
         result = run(project, "suites", "--collect-only", f"--factcheck-baseline={baseline}", *args)
         output = result.stdout.str() + result.stderr.str()
         assert result.ret == pytest.ExitCode.USAGE_ERROR and said in output and "INTERNALERROR" not in output, (args, output[-2000:])

@@ -630,6 +630,13 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
     with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks; check that config.json"):
         load_model(str(folder))
+    # Another architecture's word for the count (BART's decoder_layers), or a multimodal model's text_config (the 37th
+    # pass: 20,000 BART blocks were built first, 148 s and 2.9 GB).
+    for stated in ({"decoder_layers": 200_000}, {"text_config": {"num_hidden_layers": 200_000}}):
+        (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": held, **stated}))
+        with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks"):
+            load_model(str(folder))
+    (folder / "config.json").write_text(json.dumps(config))
     # An index that claims every block the config asks for is checked against the tensors its files hold.
     from safetensors import safe_open
 

@@ -1226,9 +1226,15 @@ def _json_documents(spec: str, folder: Path) -> dict[str, object]:
 def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: object, weight_map: dict[str, str]) -> None:
     """A config.json asking for more blocks than the weights hold is refused before the model is built: built, each
     missing block would be started at random, and a count far too large takes all memory (or hours) first."""
-    asked = next((config[key] for key in _BLOCK_COUNT_KEYS if isinstance(config, dict) and isinstance(config.get(key), int)), None)
-    if asked is None:
+    # Also another architecture's word for it (BART's decoder_layers) and a multimodal model's text_config: the largest
+    # count stated is the one to hold (each, built, makes its blocks).
+    sections = [config, config.get("text_config")] if isinstance(config, dict) else []
+    stated = [section[key] for section in sections if isinstance(section, dict)
+              for key in (*_BLOCK_COUNT_KEYS, "decoder_layers", "num_decoder_layers")
+              if isinstance(section.get(key), int) and not isinstance(section.get(key), bool)]
+    if not stated:
         return
+    asked = max(stated)
     # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
     names = _weight_names_in_headers(folder, sorted(set(weight_map.values()))) or list(weight_map)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}

@@ -636,6 +636,10 @@ def test_a_config_asking_for_far_more_blocks_than_the_weights_hold_is_refused_be
         (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": held, **stated}))
         with pytest.raises(ModelLoadError, match=rf"asks for 200000 blocks, and its weights hold {held} blocks"):
             load_model(str(folder))
+    # Positions past any model's (GPT-J builds a table for each when it is made: 200 million took 8 GB).
+    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": held, "max_position_embeddings": 2**31}))
+    with pytest.raises(ModelLoadError, match=r"its config.json's max_position_embeddings is 2,147,483,648, far past any model's"):
+        load_model(str(folder))
     (folder / "config.json").write_text(json.dumps(config))
     # An index that claims every block the config asks for is checked against the tensors its files hold.
     from safetensors import safe_open

@@ -1095,6 +1095,7 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     _refuse_more_blocks_than_the_weights_hold(spec, path, documents.get("config.json"), weight_map)
+    _refuse_more_positions_than_any_model(spec, documents.get("config.json"))
     _refuse_a_normalizer_that_multiplies_text(spec, documents.get("tokenizer.json"))
     _refuse_a_tokenizer_that_draws_at_random(spec, documents.get("tokenizer.json"))
     config = documents.get("config.json")
@@ -1221,6 +1222,23 @@ def _json_documents(spec: str, folder: Path) -> dict[str, object]:
         if problem and (read_by_transformers or "nested" in problem):
             raise ModelLoadError(f"model folder {spec!r}: {entry.name} {problem}; replace it with the model's own file")
     return documents
+
+
+# Past any real model's context (Llama 4 Scout's is 10,485,760): GPT-J builds a table of sines for every position when
+# it is made, and 200 million took 8 GB (3 billion failed as "weights damaged").
+MOST_POSITIONS = 2**24
+_POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
+
+
+def _refuse_more_positions_than_any_model(spec: str, config: object) -> None:
+    """A config.json stating more positions than any model has is refused before the model is built."""
+    sections = [config, config.get("text_config")] if isinstance(config, dict) else []
+    for section in (section for section in sections if isinstance(section, dict)):
+        for key in _POSITION_KEYS:
+            if isinstance(value := section.get(key), int) and not isinstance(value, bool) and value > MOST_POSITIONS:
+                raise ModelLoadError(f"model {spec!r}: its config.json's {key} is {value:,}, far past any model's "
+                                     f"context ({MOST_POSITIONS:,} at most here; building the model would take gigabytes "
+                                     "for it): check that config.json belongs to these weights")
 
 
 def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: object, weight_map: dict[str, str]) -> None:

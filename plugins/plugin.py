@@ -803,8 +803,11 @@ class FactcheckRun:
         folders its norecursedirs passes over ("build", "dist", ".*"), or listed in a conftest.py's collect_ignore or
         collect_ignore_glob. Those the command line leaves out (--ignore, --ignore-glob) were left out on purpose."""
         ignored = yield
-        if (ignored and SUITES_FOLDER in collection_path.parts and collection_path not in self._link_loops
-                and not _ignored_on_the_command_line(collection_path, config)):
+        if not ignored or collection_path in self._link_loops or _ignored_on_the_command_line(collection_path, config):
+            return ignored
+        # Where suites lie: under a folder named suites, or where the factcheck_suites patterns reach ("facts/*.json").
+        a_file_there = collection_path / "suite.json" if collection_path.is_dir() else collection_path
+        if SUITES_FOLDER in collection_path.parts or _matches_suite_patterns(a_file_there, self.suite_patterns, config.rootpath):
             named = self._named_files()
             found = _suites_under(collection_path) if collection_path.is_dir() else (
                 [collection_path] if collection_path.suffix == ".json" and _looks_like_a_suite(collection_path) else [])

@@ -574,6 +574,17 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
     assert path.read_text(encoding="utf-8").index('"relation"') > 4096
     output = run(project, "suites", "--collect-only", "-q").stdout.str()
     assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
+    # Suites where a pattern of the project's own reaches (the 37th pass: only a folder named suites was seen).
+    (project.path / "facts" / "rivers").mkdir(parents=True)
+    (project.path / "suites" / "rivers" / "rivers.json").rename(project.path / "facts" / "rivers" / "rivers.json")
+    project.makeconftest('collect_ignore = ["facts/rivers"]')
+    ini = project.path / "tox.ini"
+    settings = ini.read_text(encoding="utf-8")
+    ini.write_text(settings.rstrip("\n") + "\nfactcheck_suites =\n    facts/*.json\n    */suites/*.json\n", encoding="utf-8")
+    result = run(project, "facts", "suites", "--collect-only", "-q")
+    output = result.stdout.str() + result.stderr.str()
+    ini.write_text(settings, encoding="utf-8")
+    assert "1 suite file(s) are kept out of collection by a conftest.py's collect_ignore" in output and "facts/rivers/rivers.json" in output, output[-2000:]
     project.makeconftest("")
     for leaving_out in ("--ignore=suites/geo", "--ignore-glob=*/geo/*.json"):
         output = run(project, "suites", "--collect-only", "-q", leaving_out).stdout.str()

@@ -332,7 +332,9 @@ def _check_outputs(run: FactcheckRun) -> None:
             loss = ("no log (it would be lost: pytest empties its log file when it starts): give the log a new path" if a_log
                     else "which that plugin's report would replace: give its report a new path")
             raise pytest.UsageError(f"factcheck: {name} {path} is a baseline, a report, a suite or JUnit XML, {loss}")
-        if writer is not None and path.suffix == ".json" and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath):
+        # (A file there given as --junitxml is said to be no JUnit report, below.)
+        if (writer is not None and not (name == "--junitxml" and path.exists()) and path.suffix == ".json"
+                and _matches_suite_patterns(path, run.suite_patterns, run.config.rootpath)):
             # The next run would collect it as a suite, find it is none, and mark itself incomplete.
             raise pytest.UsageError(f"factcheck: {name} {path} lies where suites are collected (factcheck_suites: "
                                     f"{' '.join(run.suite_patterns)}): write it outside the suites folder")

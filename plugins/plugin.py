@@ -271,24 +271,35 @@ _COVERAGE_REPORT_FILES = {"json": "coverage.json", "xml": "coverage.xml", "lcov"
                           "markdown-append": "coverage.md"}
 
 
+def _coverage_reports(config: pytest.Config) -> dict[str, str]:
+    """pytest-cov's reports this run writes (with --cov): {kind: path as given}, a kind alone taking its default."""
+    given = getattr(config.option, "cov_report", None)  # {kind: path or None}
+    if not isinstance(given, dict) or not getattr(config.option, "cov_source", None):
+        return {}
+    defaults = {**_COVERAGE_REPORT_FILES, "html": "htmlcov"}
+    return {kind: path for kind, named in given.items()
+            if kind in defaults and isinstance(path := named or defaults[kind], str)}
+
+
+def _expanded(path: str) -> str:
+    """A path as a plugin writes it: `$VAR` and `~` expanded, made absolute."""
+    return os.path.abspath(os.path.expanduser(os.path.expandvars(path)))
+
+
 def _plugin_outputs(config: pytest.Config) -> list[tuple[str, str]]:
-    """The other plugins' report paths this run writes: (name, path)."""
+    """The other plugins' report files this run writes: (name, path)."""
     given = [(name, path) for dest, switch, name in _PLUGIN_OUTPUTS
              if isinstance(path := getattr(config.option, dest, None), str) and path
              and (switch is None or getattr(config.option, switch, False))]
-    coverage_reports = getattr(config.option, "cov_report", None)  # pytest-cov's {kind: path or None}, with --cov
-    if isinstance(coverage_reports, dict) and getattr(config.option, "cov_source", None):
-        given += [(f"--cov-report={kind} (pytest-cov)", path) for kind, named in coverage_reports.items()
-                  if kind in _COVERAGE_REPORT_FILES and isinstance(path := named or _COVERAGE_REPORT_FILES[kind], str)]
-    return [(name, os.path.abspath(os.path.expanduser(os.path.expandvars(path)))) for name, path in given]
+    given += [(f"--cov-report={kind} (pytest-cov)", path) for kind, path in _coverage_reports(config).items()
+              if kind in _COVERAGE_REPORT_FILES]
+    return [(name, _expanded(path)) for name, path in given]
 
 
 def _coverage_html_folder(config: pytest.Config) -> str | None:
     """The folder pytest-cov writes its HTML report into (--cov-report=html[:FOLDER], with --cov); None for none."""
-    coverage_reports = getattr(config.option, "cov_report", None)
-    if not isinstance(coverage_reports, dict) or "html" not in coverage_reports or not getattr(config.option, "cov_source", None):
-        return None
-    return os.path.abspath(os.path.expanduser(os.path.expandvars(coverage_reports["html"] or "htmlcov")))
+    folder = _coverage_reports(config).get("html")
+    return _expanded(folder) if folder else None
 
 
 def _check_outputs(run: FactcheckRun) -> None:

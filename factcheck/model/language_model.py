@@ -1230,15 +1230,21 @@ MOST_POSITIONS = 2**24
 _POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
 
 
+def _stated_counts(config: object, keys: Sequence[str]) -> list[tuple[str, int]]:
+    """The integers a config.json states under `keys`, at its top level and in a multimodal model's text_config: (key,
+    value); a bool (an int to Python) or another type is no count."""
+    sections = [config, config.get("text_config")] if isinstance(config, dict) else []
+    return [(key, section[key]) for section in sections if isinstance(section, dict) for key in keys
+            if isinstance(section.get(key), int) and not isinstance(section.get(key), bool)]
+
+
 def _refuse_more_positions_than_any_model(spec: str, config: object) -> None:
     """A config.json stating more positions than any model has is refused before the model is built."""
-    sections = [config, config.get("text_config")] if isinstance(config, dict) else []
-    for section in (section for section in sections if isinstance(section, dict)):
-        for key in _POSITION_KEYS:
-            if isinstance(value := section.get(key), int) and not isinstance(value, bool) and value > MOST_POSITIONS:
-                raise ModelLoadError(f"model {spec!r}: its config.json's {key} is {value:,}, far past any model's "
-                                     f"context ({MOST_POSITIONS:,} at most here; building the model would take gigabytes "
-                                     "for it): check that config.json belongs to these weights")
+    for key, value in _stated_counts(config, _POSITION_KEYS):
+        if value > MOST_POSITIONS:
+            raise ModelLoadError(f"model {spec!r}: its config.json's {key} is {value:,}, far past any model's "
+                                 f"context ({MOST_POSITIONS:,} at most here; building the model would take gigabytes "
+                                 "for it): check that config.json belongs to these weights")
 
 
 def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: object, weight_map: dict[str, str]) -> None:
@@ -1246,10 +1252,7 @@ def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: o
     missing block would be started at random, and a count far too large takes all memory (or hours) first."""
     # Also another architecture's word for it (BART's decoder_layers) and a multimodal model's text_config: the largest
     # count stated is the one to hold (each, built, makes its blocks).
-    sections = [config, config.get("text_config")] if isinstance(config, dict) else []
-    stated = [section[key] for section in sections if isinstance(section, dict)
-              for key in (*_BLOCK_COUNT_KEYS, "decoder_layers", "num_decoder_layers")
-              if isinstance(section.get(key), int) and not isinstance(section.get(key), bool)]
+    stated = [value for _, value in _stated_counts(config, (*_BLOCK_COUNT_KEYS, "decoder_layers", "num_decoder_layers"))]
     if not stated:
         return
     asked = max(stated)

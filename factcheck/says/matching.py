@@ -610,13 +610,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return None
     if (doubt := _HEDGE_BEFORE_A_NAME_OR_NUMBER.match(rest)) and _begins_a_name_or_number(rest[doubt.end() :]):
         return None
-    if (_restated_as_a_longer_name(rest, expected, all_expected or [expected])
-            or _another_by_its_modifier(rest, all_expected or [expected])
-            or _corrected_into_another_name(rest, all_expected or [expected])):
-        return None
-    # Another name after a pause, alone: "Niger... Nigeria" corrects it.
-    if (re.match(r"\s?(?:\.{3}|…)\s?(?=\S)", rest) and (other := _bare_answer(re.sub(r"^\s?(?:\.{3}|…)\s?", "", rest)))
-            and normalise(other) not in all_expected and re.fullmatch(r"\s?(?:\.{3}|…)\s?" + re.escape(other) + r"[.!]?", rest)):
+    if _another_by_its_modifier(rest, all_expected or [expected]) or _turned_into_another_name(rest, expected, all_expected or [expected]):
         return None
     # Another answer asked after it: "Paris? Lyon?", "1969? 1970?", "Paris (Lyon?)".
     if (asked := _ANOTHER_ANSWER_ASKED.match(rest)) and normalise(asked.group(1)) not in all_expected and _bare_answer(asked.group(1)):
@@ -721,20 +715,6 @@ def _names_another_answer(text: str) -> bool:
     return False
 
 
-# A restatement of the answer: "Paris, i.e. Lutetia".
-_RESTATED_AS = re.compile(r",?\s(?i:i\.\s?e\.|that\sis|namely),?\s")
-
-
-def _restated_as_a_longer_name(rest: str, expected: str, all_expected: Sequence[str]) -> bool:
-    """Whether the answer is restated as the answer joined by a hyphen to another name, which the fact does not
-    accept: "Guinea, i.e. Guinea-Bissau" ("Paris, i.e. Lutetia" renames it; "Everest, i.e. Mount Everest", "Mexico,
-    i.e. Mexico City" and brackets are read as the answer, since its own longer names read so)."""
-    if not (restated := _RESTATED_AS.match(rest)) or not (other := _bare_answer(rest[restated.end() :])):
-        return False
-    other = normalise(other)
-    return other.startswith(expected + "-") and other not in all_expected
-
-
 # A catalogue's inverted name, or a name's modifier in brackets: "Guinea, Equatorial", "Sudan (South)", "Congo,
 # Democratic Republic of the"; not a nationality, which lists ("English, French") or describes ("Pablo Picasso
 # (Spanish)").
@@ -752,22 +732,45 @@ def _another_by_its_modifier(rest: str, all_expected: Sequence[str]) -> bool:
     return not any(all(word in answer.split() for word in words if word not in ("the", "of")) for answer in all_expected)
 
 
-# After a comma, a correction into another name, as "or more precisely" is, or another one offered: "Niger, more
-# precisely Nigeria", "Georgia, else Alabama" ("U.S., specifically Alaska" narrows; "1969, more precisely 20 July"
-# dates it).
-_CORRECTED_INTO = re.compile(r",\s(?i:more\s(?:precisely|exactly)|(?:or\s)?to\sbe\s(?:precise|exact)|properly|technically"
-                             r"|strictly\sspeaking|else|failing\sthat|(?:a\s)?second\s(?:choice|guess|option)|runner-up),?:?\s")
+def _joined_to_another_name(other: str, after: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """"Guinea, i.e. Guinea-Bissau": the answer joined by a hyphen to another name ("Paris, i.e. Lutetia" renames it;
+    "Everest, i.e. Mount Everest" and "Mexico, i.e. Mexico City" are read as the answer, as its own longer names are)."""
+    return other.startswith(expected + "-") and other not in all_expected
 
 
-def _corrected_into_another_name(rest: str, all_expected: Sequence[str]) -> bool:
-    """Whether a correction after a comma gives a name that none of the fact's answers is."""
-    if not (correction := _CORRECTED_INTO.match(rest)) or not (other := _bare_answer(rest[correction.end() :])):
-        return False
-    words = normalise(other).split()
-    # A month dates the answer ("1969, to be precise July 1969"); the answer's own last name restates it ("Neil
-    # Armstrong, to be exact Neil Alden Armstrong").
-    return (not other[0].isdigit() and normalise(other) not in all_expected and words[0] not in MONTHS
+def _a_name_not_the_answers(other: str, after: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """"Niger, more precisely Nigeria", "Georgia, else Alabama": a name that none of the answers is. A number or a
+    month dates or counts the answer ("1969, more precisely 20 July", "1969, to be precise July 1969"), and the answer's
+    own last name restates it ("Neil Armstrong, to be exact Neil Alden Armstrong"); "U.S., specifically Alaska" narrows."""
+    words = other.split()
+    return (not other[0].isdigit() and other not in all_expected and words[0] not in MONTHS
             and not any(words[-1] == answer.split()[-1] for answer in all_expected if answer.split()))
+
+
+def _alone_after_a_pause(other: str, after: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """"Niger... Nigeria": another name alone after a pause corrects the answer."""
+    return other not in all_expected and re.fullmatch(r"[.!]?", after) is not None
+
+
+# Markers after which another name takes the answer's place, each with the test of that name (normalised, and the text
+# after it) that makes it another answer. `_CORRECTION` ("sorry", "actually") takes numbers too, and reads on after a
+# restated answer.
+_TURNED_INTO = ((re.compile(r",?\s(?i:i\.\s?e\.|that\sis|namely),?\s"), _joined_to_another_name),
+                (re.compile(r",\s(?i:more\s(?:precisely|exactly)|(?:or\s)?to\sbe\s(?:precise|exact)|properly|technically"
+                            r"|strictly\sspeaking|else|failing\sthat|(?:a\s)?second\s(?:choice|guess|option)|runner-up),?:?\s"),
+                 _a_name_not_the_answers),
+                (re.compile(r"\s?(?:\.{3}|…)\s?(?=\S)"), _alone_after_a_pause))
+
+
+def _turned_into_another_name(rest: str, expected: str, all_expected: Sequence[str]) -> bool:
+    """Whether a marker after the answer (a restatement, a correction, a pause) gives, alone up to its clause's end,
+    another name that takes the answer's place (see `_TURNED_INTO`)."""
+    for marker, turns_it in _TURNED_INTO:
+        if (found := marker.match(rest)) and (other := _bare_answer(rest[found.end() :])):
+            after = rest[rest.index(other, found.end()) + len(other) :]
+            if turns_it(normalise(other), after, expected, all_expected):
+                return True
+    return False
 
 
 def _begins_a_name_or_number(text: str) -> bool:

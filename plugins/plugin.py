@@ -313,6 +313,7 @@ def _check_outputs(run: FactcheckRun) -> None:
              ("the baseline (--factcheck-baseline)", run.baseline_path, "factcheck" if run.recording else None),
              ("--junitxml", _junit_path(run.config), "pytest"),  # pytest writes it; it must not be one of ours
              ("--log-file (pytest's log file)", _log_file_path(run.config), "pytest"),
+             ("--debug (pytest's debug log)", _debug_log_path(run.config), "pytest"),
              *((name, path, "another plugin") for name, path in _plugin_outputs(run.config))]
     seen: dict[Path, tuple[str, str | None]] = {}
     for name, given, writer in files:
@@ -338,7 +339,7 @@ def _check_outputs(run: FactcheckRun) -> None:
                                     f"collected (factcheck_suites: {' '.join(run.suite_patterns)}): write it outside the "
                                     "suites folder")
     for path, (name, writer) in seen.items():
-        a_log, another_plugins = name.startswith("--log-file"), writer == "another plugin"
+        a_log, another_plugins = name.startswith(("--log-file", "--debug")), writer == "another plugin"
         if (a_log or another_plugins) and _holds_a_document(path):
             loss = ("no log (it would be lost: pytest empties its log file when it starts): give the log a new path" if a_log
                     else "which that plugin's report would replace: give its report a new path")
@@ -381,6 +382,13 @@ def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None
         return
     raise pytest.UsageError(f"factcheck: --basetemp {basetemp} holds {holds}, which pytest would delete with the rest of "
                             "that folder: give pytest a folder of its own for temporary files")
+
+
+def _debug_log_path(config: pytest.Config) -> str | None:
+    """pytest's --debug file, written from the start of the run (one named as a document was refused before it was
+    emptied, in `pytest_load_initial_conftests`)."""
+    given = getattr(config.option, "debug", None)
+    return os.path.abspath(given) if isinstance(given, str) and given else None
 
 
 def _log_file_path(config: pytest.Config) -> str | None:

@@ -623,6 +623,8 @@ class FactcheckRun:
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
         self._kept_out_by_conftest: list[Path] = []  # suite files a conftest's collect_ignore(_glob) keeps out
+        self._skipped_folders: dict[str, list[Path]] = {}  # why a folder's collection was skipped: its suite files
+        self._collection_notes_of_workers: list[str] = []  # under xdist, on the controller: what collection said
         self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
         self._collected: dict[str, set[int]] = {}  # suite path -> the indices of its facts collected as items
@@ -839,6 +841,21 @@ class FactcheckRun:
                 self._kept_out_by_conftest += found
         return ignored
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A folder whose conftest.py skips as it is imported (`pytest.importorskip` of a module not installed) is
+        collected as one SKIPPED line: its suites are named, since their facts silently never run."""
+        if not report.skipped or not report.nodeid:
+            return
+        folder = self.config.rootpath / report.nodeid
+        if not folder.is_dir():
+            return
+        found = [path for path in _suites_under(folder)
+                 if _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()]
+        if found:
+            where, reason = (report.longrepr[0], report.longrepr[2]) if isinstance(report.longrepr, tuple) else ("", str(report.longrepr))
+            why = f"{_relative(Path(where), self.config.rootpath)}: {reason.removeprefix('Skipped: ')}" if where else reason
+            self._skipped_folders.setdefault(why, []).extend(found)
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
             if file_path.suffix.lower() == ".json" and _looks_like_a_suite(file_path):
@@ -878,8 +895,11 @@ class FactcheckRun:
         self._unselectable.append(path)
 
     def pytest_report_collectionfinish(self, config: pytest.Config, start_path: Path, items) -> list[str]:
+        return self._collection_notes(config)
+
+    def _collection_notes(self, config: pytest.Config) -> list[str]:
         """A line for JSON files that look like fact suites but were not collected, and how to include them; and one
-        for suite files that pytest cannot select by their path."""
+        for suite files that pytest cannot select by their path. (Under xdist, the workers collect and send them.)"""
         lines = []
         if self._passed_over:
             patterns = " ".join(self.suite_patterns)
@@ -906,6 +926,10 @@ class FactcheckRun:
             lines.append(f"factcheck: {len(self._kept_out_by_conftest)} suite file(s) are kept out of collection by a "
                          "conftest.py's collect_ignore or collect_ignore_glob (or another plugin), so they were not "
                          f"collected: {self._shown(self._kept_out_by_conftest)}. Take them off that list to run them")
+        for why, skipped in self._skipped_folders.items():
+            lines.append(f"factcheck: {len(skipped)} suite file(s) were not collected, since their folder was skipped "
+                         f"({why}), so their facts are not checked: {self._shown(skipped)}. Install what it needs, or "
+                         "move the suites out of that folder")
         if self._link_loops:
             lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
                          f"nothing under them was collected (it would repeat at each level): {self._shown(self._link_loops)}")
@@ -1170,6 +1194,9 @@ class FactcheckRun:
         for suite_name, why in json.loads(getattr(node, "workeroutput", {}).get("factcheck_unread") or "{}").items():
             self._unread_but_deselected(suite_name, why)
         # Each worker collects every fact: the facts a conftest removed are the same count on each, not a sum.
+        for note in json.loads(getattr(node, "workeroutput", {}).get("factcheck_collection_notes") or "[]"):
+            if note not in self._collection_notes_of_workers:  # every worker collects every suite
+                self._collection_notes_of_workers.append(note)
         removed = int(getattr(node, "workeroutput", {}).get("factcheck_removed") or 0)
         self._removed_at_collection = max(self._removed_at_collection, removed)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
@@ -1221,6 +1248,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_unread"] = json.dumps(self._unread_and_deselected)
             if self._removed_at_collection:
                 self.config.workeroutput["factcheck_removed"] = str(self._removed_at_collection)
+            if notes := self._collection_notes(self.config):
+                self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             return
         try:
             self._finish_session(session, exitstatus)
@@ -1392,6 +1421,10 @@ class FactcheckRun:
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config: pytest.Config) -> None:
         if is_xdist_worker(config):
             return
+        if self._collection_notes_of_workers:  # the controller collected nothing: said here, not before the facts ran
+            terminalreporter.section("factcheck: suites not collected", yellow=True)
+            for note in self._collection_notes_of_workers:
+                terminalreporter.write_line(note, yellow=True)
         if self._worker_problems:
             terminalreporter.section("factcheck: results incomplete", red=True)
             for problem in self._worker_problems:

@@ -591,6 +591,25 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
         assert "kept out of collection" not in output and "country_capital" not in output, output[-2000:]
 
 
+def test_suites_in_a_folder_whose_conftest_skips_at_import_are_named_also_under_xdist(project):
+    # The 37th pass: a conftest.py that skips as it is imported (pytest.importorskip of a module not installed) left
+    # only pytest's SKIPPED line for its folder: its suites silently never ran. Under xdist the controller collects
+    # nothing, and the workers' collection lines were lost.
+    write_suite(project.path / "suites" / "rivers", "rivers")
+    (project.path / "suites" / "geo" / "conftest.py").write_text('import pytest\npytest.importorskip("no_such_module_here")\n',
+                                                                 encoding="utf-8")
+    said = ("1 suite file(s) were not collected, since their folder was skipped (suites/geo/conftest.py: could not import "
+            "'no_such_module_here'")
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert said in output and "so their facts are not checked: suites/geo/country_capital.json. Install what it needs" in output, output[-2000:]
+    assert "rivers.json" not in next(line for line in output.splitlines() if said in line)
+    assert "suites/rivers/rivers.json::rivers[France]" in output
+    pytest.importorskip("xdist")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
+    output = result.stdout.str()
+    assert "factcheck: suites not collected" in output and said in output and "INTERNALERROR" not in output, output[-3000:]
+
+
 def test_a_relation_the_know_check_cannot_read_says_so(project):
     # Under --factcheck-require knows its facts are judged by what they say: that must not go unsaid.
     result = run(project, "suites", "--factcheck-shots=1", "--factcheck-require=knows")

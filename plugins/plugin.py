@@ -624,6 +624,7 @@ class FactcheckRun:
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
         self._kept_out_by_conftest: list[Path] = []  # suite files a conftest's collect_ignore(_glob) keeps out
         self._skipped_folders: dict[str, list[Path]] = {}  # why a folder's collection was skipped: its suite files
+        self._dangling_folders: list[Path] = []  # folder links under the suites leading nowhere
         self._collection_notes_of_workers: list[str] = []  # under xdist, on the controller: what collection said
         self._unprintable_names: list[Path] = []  # suite files whose path holds control characters, not collected
         self._selected: dict[str, set[int]] = {}  # suite path -> the indices of its facts that this run asks
@@ -856,6 +857,23 @@ class FactcheckRun:
             why = f"{_relative(Path(where), self.config.rootpath)}: {reason.removeprefix('Skipped: ')}" if where else reason
             self._skipped_folders.setdefault(why, []).extend(found)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector):
+        """A suite file that is a link leading nowhere (git-annex or DVC content not fetched, a share not mounted) is
+        passed over by pytest's folder collection without a word: it is collected as a suite that cannot be read, so
+        the gate does not silently check fewer facts. A folder link leading nowhere is named after collection."""
+        report = yield
+        if isinstance(collector, (pytest.Dir, pytest.Package)) and report.passed:
+            with contextlib.suppress(OSError):
+                for entry in sorted(collector.path.iterdir()):
+                    if not entry.is_symlink() or entry.exists():
+                        continue
+                    if entry.suffix == ".json" and _matches_suite_patterns(entry, self.suite_patterns, self.config.rootpath):
+                        report.result.append(SuiteFile.from_parent(collector, path=entry))
+                    elif entry.suffix != ".json" and _matches_suite_patterns(entry / "suite.json", self.suite_patterns, self.config.rootpath):
+                        self._dangling_folders.append(entry)
+        return report
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
             if file_path.suffix.lower() == ".json" and _looks_like_a_suite(file_path):
@@ -930,6 +948,10 @@ class FactcheckRun:
             lines.append(f"factcheck: {len(skipped)} suite file(s) were not collected, since their folder was skipped "
                          f"({why}), so their facts are not checked: {self._shown(skipped)}. Install what it needs, or "
                          "move the suites out of that folder")
+        if self._dangling_folders:
+            lines.append(f"factcheck: {len(self._dangling_folders)} folder link(s) where suites are collected lead nowhere "
+                         f"(git-annex or DVC content not fetched, a share not mounted), so their suites were not collected: "
+                         f"{self._shown(self._dangling_folders)}. Fetch their content, or remove the links")
         if self._link_loops:
             lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
                          f"nothing under them was collected (it would repeat at each level): {self._shown(self._link_loops)}")

@@ -193,6 +193,19 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+def _a_link_leading_nowhere(path: Path) -> str:
+    """What to add where a file cannot be found because a link on its way leads nowhere: git-annex or DVC content not
+    fetched, a share not mounted."""
+    try:
+        link = next((step for step in (path, *path.parents) if step.is_symlink() and not step.exists()), None)
+    except OSError:
+        return ""
+    if link is None:
+        return ""
+    return (f" ({link} is a link to {os.readlink(link)}, which is not there: fetch its content (`git annex get`, "
+            "`dvc pull`) or mount its share, or remove the link)")
+
+
 def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     """Parse a JSON file strictly (UTF-8, no duplicate keys, no NaN), raising SuiteError on any problem.
 
@@ -206,7 +219,7 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     try:
         status = path.stat()  # follows links: a link to /dev/zero is the device
     except OSError as error:
-        raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}")]) from None
+        raise SuiteError(path, [("", f"cannot read the file: {error.strerror or error}{_a_link_leading_nowhere(path)}")]) from None
     if not stat.S_ISREG(status.st_mode):
         # A FIFO would block forever and a device (/dev/zero) never ends: only regular files are read.
         raise SuiteError(path, [("", f"not a regular file (it is {file_kind(status.st_mode)}); give the path of a JSON file")])

@@ -6,10 +6,11 @@ import os
 
 import pytest
 import torch
+from safetensors.torch import save as safetensors_bytes
 
 from factcheck.knows.implicit_lre import ImplicitLre, implicit_is_cheaper
 from factcheck.knows.lre import estimate_lre
-from factcheck.knows.lre_cache import AppliedCache, cache_key, load_or_estimate
+from factcheck.knows.lre_cache import APPLIED_FORMAT, AppliedCache, _checksum, cache_key, load_or_estimate
 from factcheck.session import FactcheckSession, Settings
 from factcheck.suites.suite import Fact, parse_suite
 
@@ -79,6 +80,12 @@ def test_decodes_are_cached_by_states_and_a_corrupt_entry_is_recomputed(tiny_lla
     with pytest.warns(UserWarning, match="discarding corrupted LRE cache entry"):
         again = third.apply(states)
     assert torch.allclose(again, decoded) and third.products > 0
+    # The 38th pass: decoded states of another dtype, with a checksum made to fit.
+    integers = decoded.to(torch.int32)
+    store.path(states).write_bytes(safetensors_bytes({"decoded": integers}, metadata={
+        "format": APPLIED_FORMAT, "key": key, "checksum": _checksum(integers)}))
+    with pytest.warns(UserWarning, match="discarding corrupted LRE cache entry"):
+        assert ImplicitLre(tiny_llama, TEMPLATE, FACTS[:3], 0, 1.5, store=store).apply(states).dtype == torch.float32
     store.path(states).unlink()
     os.mkfifo(store.path(states))  # a FIFO where an entry belongs: never opened (it would wait forever)
     fourth = ImplicitLre(tiny_llama, TEMPLATE, FACTS[:3], 0, 1.5, store=store)

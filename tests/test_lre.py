@@ -477,6 +477,14 @@ def test_an_lre_with_infinite_or_nan_values_is_never_cached_nor_read_back(tiny_l
     path.write_bytes(safetensors_bytes({"weight": weight.contiguous(), "bias": bias.contiguous()}, metadata=metadata))
     with pytest.raises(lre_cache.CorruptEntry, match="infinite or NaN"):
         lre_cache.load_lre(path, "d" * 32)
+    # The 38th pass: an entry of another dtype with a checksum made to fit was trusted (int32 truncated the states it
+    # multiplied; bool failed in the product with a raw traceback).
+    for dtype in (torch.float16, torch.int32, torch.bool):
+        weight, bias = lre.weight.to(dtype), lre.bias.to(dtype)
+        metadata["checksum"] = lre_cache._checksum(weight, bias)
+        path.write_bytes(safetensors_bytes({"weight": weight.contiguous(), "bias": bias.contiguous()}, metadata=metadata))
+        with pytest.raises(lre_cache.CorruptEntry, match="written as float32"):
+            lre_cache.load_lre(path, "d" * 32)
 
 
 def test_a_relation_whose_lre_is_not_finite_is_still_say_checked(tiny_llama, lre_cache_dir, monkeypatch, tmp_path):

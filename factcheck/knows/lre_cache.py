@@ -173,6 +173,9 @@ def load_lre(path: Path, key: str, hidden_size: int | None = None, expected: dic
         raise CorruptEntry(f"shapes {tuple(weight.shape)} and {tuple(bias.shape)} do not form an LRE")
     if hidden_size is not None and d != hidden_size:
         raise CorruptEntry(f"hidden size {d}, the model has {hidden_size}")
+    if weight.dtype != torch.float32 or bias.dtype != torch.float32:
+        # Written only as float32: integers would truncate the states they multiply, bools fail in the product.
+        raise CorruptEntry(f"tensors of {weight.dtype} and {bias.dtype}, written as float32")
     if metadata.get("checksum") != _checksum(weight, bias):
         raise CorruptEntry("tensor checksum does not match")
     if not all_finite(weight, bias):
@@ -245,7 +248,7 @@ class AppliedCache:
         except (SafetensorError, OSError, CorruptEntry) as error:
             decoded, metadata = None, {"problem": str(error)}
         expected = (states.shape[0], self.hidden_size)
-        if (decoded is None or tuple(decoded.shape) != expected or metadata.get("format") != APPLIED_FORMAT
+        if (decoded is None or tuple(decoded.shape) != expected or decoded.dtype != torch.float32 or metadata.get("format") != APPLIED_FORMAT
                 or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
                 or not all_finite(decoded)):
             warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it")

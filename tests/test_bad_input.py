@@ -774,6 +774,25 @@ def test_a_gguf_special_token_id_past_its_vocabulary_is_named_before_loading(tmp
         load_model(str(path))
 
 
+@pytest.mark.parametrize("key", ["token_type", "scores"])
+def test_a_gguf_array_of_one_value_per_token_that_is_not_the_vocabularys_length_is_refused(tmp_path, monkeypatch, key):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    def short(writer):
+        writer.add_token_list(["<s>", "a", "b", "c"])
+        writer.add_token_types([3, 1]) if key == "token_type" else writer.add_token_scores([0.0, -1.0])
+
+    # The 38th pass: transformers pairs token_type with the tokens only as far as the shorter goes; a short one made 14
+    # of the default model's 17 control tokens plain text, silently (another fingerprint, suite text no longer guarded).
+    path = _small_gguf(tmp_path / "model.gguf", 1, blocks=1, add_metadata=short)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=rf"tokenizer.ggml.{key} holds 2 values, and its vocabulary "
+                                             r"\(tokenizer.ggml.tokens\) 4 tokens: one for each token"):
+        load_model(str(path))
+
+
 def _tiny_model_with(tmp_path, tiny_llama_folder, name: str, **fields):
     """A copy of the tiny model whose JSON file `name` has `fields` set."""
     folder = tmp_path / "model"

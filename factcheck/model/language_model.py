@@ -914,6 +914,9 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         blocks = {int(match.group(1)) for tensor in reader.tensors if (match := re.match(r"blk\.(\d+)\.", tensor.name))}
         tokens = len(reader.fields["tokenizer.ggml.tokens"].data) if "tokenizer.ggml.tokens" in reader.fields else None
         special = {key: int(field.parts[field.data[0]][0]) for key in _GGUF_SPECIAL_TOKEN_KEYS if (field := reader.fields.get(key))}
+        # Arrays read token by token beside the vocabulary: transformers pairs them only as far as the shorter goes,
+        # so a short token_type silently made 14 of the default model's 17 control tokens plain text.
+        per_token = {key: len(reader.fields[key].data) for key in _GGUF_PER_TOKEN_KEYS if key in reader.fields}
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
@@ -921,6 +924,11 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
                              "convert it again")
+    for key, count in per_token.items():
+        if tokens is not None and count != tokens:
+            raise ModelLoadError(f"model {spec!r}: its metadata {key} holds {count} values, and its vocabulary "
+                                 f"(tokenizer.ggml.tokens) {tokens} tokens: one for each token; the file is damaged or "
+                                 "was edited: download or convert it again")
     for key, token_id in special.items():
         if tokens is not None and not 0 <= token_id < tokens:
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
@@ -928,6 +936,7 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
                                  "download or convert it again")
 
 
+_GGUF_PER_TOKEN_KEYS = ("tokenizer.ggml.token_type", "tokenizer.ggml.scores")
 _GGUF_SPECIAL_TOKEN_KEYS = tuple(f"tokenizer.ggml.{role}_token_id" for role in ("bos", "eos", "padding", "unknown"))
 
 

@@ -812,6 +812,35 @@ def test_weights_of_more_blocks_than_the_config_asks_for_are_refused(tmp_path, t
         load_model(str(folder))
 
 
+def test_a_weight_held_by_two_shards_is_refused_whatever_the_index_names(tmp_path, tiny_llama_folder, monkeypatch):
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 38th pass: transformers reads every shard and keeps the copy it read last, whatever the index names: a
+    # stray shard's model.norm.weight of 100.0 loaded silently (another fingerprint).
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    names = sorted(weights)
+    first, second = names[: len(names) // 2], names[len(names) // 2 :]
+    save_file({name: weights[name] for name in first}, folder / "model-00001-of-00002.safetensors", metadata={"format": "pt"})
+    save_file({**{name: weights[name] for name in second}, first[0]: weights[first[0]] * 100},
+              folder / "model-00002-of-00002.safetensors", metadata={"format": "pt"})
+    index = {name: "model-00001-of-00002.safetensors" for name in first} | {name: "model-00002-of-00002.safetensors" for name in second}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": index}), encoding="utf-8")
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=rf"its weight {re.escape(first[0])} is held by 2 weight files "
+                                             r"\(model-00001-of-00002.safetensors, model-00002-of-00002.safetensors\)"):
+        load_model(str(folder))
+    monkeypatch.undo()
+    # The shards as a model's own: it loads.
+    save_file({name: weights[name] for name in second}, folder / "model-00002-of-00002.safetensors", metadata={"format": "pt"})
+    assert load_model(str(folder)).fingerprint == load_model(str(tiny_llama_folder)).fingerprint
+
+
 def test_a_tokenizer_of_more_tokens_than_the_weights_embed_is_refused_at_load(tmp_path, tiny_llama_folder):
     from transformers import AutoModelForCausalLM
 

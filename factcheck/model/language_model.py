@@ -1103,7 +1103,10 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     odd_shards = [problem for shard in sorted(set(weight_map.values())) if (problem := _shard_problem(path, shard))]
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
-    _refuse_more_blocks_than_the_weights_hold(spec, path, documents.get("config.json"), weight_map)
+    # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
+    holders = _weights_in_headers(path, sorted(set(weight_map.values())))
+    _refuse_a_weight_held_twice(spec, holders)
+    _refuse_more_blocks_than_the_weights_hold(spec, documents.get("config.json"), list(holders) or list(weight_map))
     _refuse_more_positions_than_any_model(spec, documents.get("config.json"))
     _refuse_a_normalizer_that_multiplies_text(spec, documents.get("tokenizer.json"))
     _refuse_a_tokenizer_that_draws_at_random(spec, documents.get("tokenizer.json"))
@@ -1256,17 +1259,26 @@ def _refuse_more_positions_than_any_model(spec: str, config: object) -> None:
                                  "for it): check that config.json belongs to these weights")
 
 
-def _refuse_more_blocks_than_the_weights_hold(spec: str, folder: Path, config: object, weight_map: dict[str, str]) -> None:
-    """A config.json asking for more blocks than the weights hold is refused before the model is built: built, each
-    missing block would be started at random, and a count far too large takes all memory (or hours) first."""
+def _refuse_a_weight_held_twice(spec: str, holders: dict[str, list[str]]) -> None:
+    """A weight that two of the files hold: transformers reads every file and keeps whichever copy it read last,
+    whatever the index says (a stray shard of another download made the model silently another)."""
+    for name, files in holders.items():
+        if len(files) > 1:
+            raise ModelLoadError(f"model {spec!r}: its weight {name} is held by {len(files)} weight files ({', '.join(files[:3])}), "
+                                 "and transformers would keep whichever it read last: remove the stray file, or download "
+                                 "the model again")
+
+
+def _refuse_more_blocks_than_the_weights_hold(spec: str, config: object, names: Sequence[str]) -> None:
+    """A config.json asking for more blocks than the weights hold (`names`: the weights') is refused before the model
+    is built: built, each missing block would be started at random, and a count far too large takes all memory (or
+    hours) first."""
     # Also another architecture's word for it (BART's decoder_layers) and a multimodal model's text_config: the largest
     # count stated is the one to hold (each, built, makes its blocks).
     stated = [value for _, value in _stated_counts(config, (*_BLOCK_COUNT_KEYS, "decoder_layers", "num_decoder_layers"))]
     if not stated:
         return
     asked = max(stated)
-    # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
-    names = _weight_names_in_headers(folder, sorted(set(weight_map.values()))) or list(weight_map)
     blocks = {int(match.group(1)) for name in names if (match := _BLOCK_INDEX.search(name))}
     # Where no weight's name gives its block, each block still holds at least one weight of its own. Blocks are
     # counted, not read off the highest index: one stray weight of block 19999 holds no 20,000 blocks.
@@ -1282,19 +1294,20 @@ def _numbered_up_to(blocks: set[int]) -> str:
     return f" (numbered up to {max(blocks)})" if max(blocks) + 1 != len(blocks) else ""
 
 
-def _weight_names_in_headers(folder: Path, files: Sequence[str] = ()) -> list[str]:
-    """The names of a folder's weights, from the headers (nothing else is read) of its safetensors `files` (those an
-    index names), or of every *.safetensors file in it."""
-    names: list[str] = []
+def _weights_in_headers(folder: Path, files: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The names of a folder's weights, each with the files holding it, from the headers (nothing else is read) of its
+    safetensors `files` (those an index names), or of every *.safetensors file in it."""
+    holders: dict[str, list[str]] = {}
     from safetensors import safe_open
 
-    for weights in [folder / name for name in files] or folder.glob("*.safetensors"):
+    for weights in [folder / name for name in files] or sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(str(weights), framework="pt") as opened:
-                names += list(opened.keys())
+                for name in opened.keys():
+                    holders.setdefault(name, []).append(weights.name)
         except Exception:  # a damaged file: loading says so, naming it
             continue
-    return names
+    return holders
 
 
 def _shard_problem(folder: Path, shard: str) -> str | None:

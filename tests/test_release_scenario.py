@@ -401,6 +401,21 @@ def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_
     (project / "src" / "main.py").write_text("print(1)", encoding="utf-8")
     assert cli.main(["degrade", "--model", str(source), "--out", str(project), "--round-bits", "4", "--force"]) == 2
     assert "files that are not a model's (src/)" in capsys.readouterr().err
+    # The 38th pass: the converted default model in factcheck's cache, replaced (its marker read as a model's file),
+    # then replaced again by a new conversion on the next load, without a word; also the cache itself or above it.
+    cache = tmp_path / "cache"
+    converted = cache / "models" / "smollm2-converted"
+    shutil.copytree(source, converted)
+    (converted / "factcheck-model.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("FACTCHECK_CACHE", str(cache))
+    for out, said in ((converted, "lies in factcheck's cache"), (cache / "models" / "new", "lies in factcheck's cache"),
+                      (cache, "lies in factcheck's cache")):
+        for model in (str(source), "smollm2"):
+            assert cli.main(["degrade", "--model", model, "--out", str(out), "--round-bits", "4", "--force"]) == 2
+            assert f"{said} ({cache}), whose entries factcheck replaces or deletes: give a folder outside it" in capsys.readouterr().err
+    monkeypatch.setenv("FACTCHECK_CACHE", str(converted / "inner"))
+    assert cli.main(["degrade", "--model", str(source), "--out", str(converted), "--round-bits", "4", "--force"]) == 2
+    assert "holds factcheck's cache" in capsys.readouterr().err
     assert loads == []  # refused before the model is loaded
     assert (notes / "notes.txt").read_text(encoding="utf-8") == "keep me" and (other / "data.csv").is_file()
     assert (project / "src" / "main.py").is_file()

@@ -55,7 +55,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import (remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason,
+from factcheck.cache import (cache_root, remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason,
                              usual_permissions)
 from factcheck.display import is_utf8_text, visible_controls
 from factcheck.errors import FactcheckError
@@ -199,6 +199,11 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
         raise DegradeError(f"{folder} holds the model being degraded ({source_path}): give another folder")
     if source_path is not None and source_path.is_dir() and folder.is_relative_to(source_path):
         raise DegradeError(f"{folder} is inside the model being degraded ({source_path}): give a folder outside it")
+    if (cache := _cache_folder()) is not None and (folder.is_relative_to(cache) or cache.is_relative_to(folder)):
+        # factcheck converts, checks and deletes entries there: a degraded model written over the converted default
+        # model was replaced by a new conversion on the next load, without a word.
+        raise DegradeError(f"{folder} {'lies in' if folder.is_relative_to(cache) else 'holds'} factcheck's cache ({cache}), "
+                           "whose entries factcheck replaces or deletes: give a folder outside it")
     if folder.is_dir() and any(folder.iterdir()):
         if not replace:
             raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
@@ -211,6 +216,14 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
     if reason:
         raise DegradeError(f"the degraded model cannot be written to {folder}: {reason}")
     return folder
+
+
+def _cache_folder() -> Path | None:
+    """factcheck's cache folder, resolved; None where it cannot be found (nothing can lie in it then)."""
+    try:
+        return cache_root().resolve()
+    except (FactcheckError, OSError, RuntimeError):
+        return None
 
 
 # What save_pretrained writes for a model and its tokenizer: a folder of these alone may be replaced.

@@ -841,6 +841,21 @@ def test_a_weight_held_by_two_shards_is_refused_whatever_the_index_names(tmp_pat
     assert load_model(str(folder)).fingerprint == load_model(str(tiny_llama_folder)).fingerprint
 
 
+def test_a_tokenizer_that_turns_plain_text_into_no_tokens_is_refused_at_load(tmp_path, tiny_llama_folder):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 38th pass: an empty vocabulary loaded without a word; each fact then failed blaming its subject ("no token
+    # covers subject 'snow'").
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    document = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    document["model"].update(vocab={}, merges=[])
+    (folder / "tokenizer.json").write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"its tokenizer turns plain text \('The capital city of France is Paris.'\) "
+                                             r"into no tokens \(an empty vocabulary\?\): replace its tokenizer files"):
+        load_model(str(folder))
+
+
 def test_a_tokenizer_of_more_tokens_than_the_weights_embed_is_refused_at_load(tmp_path, tiny_llama_folder):
     from transformers import AutoModelForCausalLM
 

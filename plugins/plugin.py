@@ -73,7 +73,20 @@ _OPTIONS = [
 _NOT_SETTINGS = ("factcheck_baseline",)  # a path relative to the ini file: see baseline_path
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+# The names this module can be loaded under: the entry point's (`-p factcheck`, autoload) and its own (a conftest's
+# pytest_plugins, PYTEST_PLUGINS, `-p factcheck_pytest`). pytest skips a name already registered, but registering this
+# module under a second name is an error (a raw pluggy traceback ending the run before collection).
+_PLUGIN_NAMES = ("factcheck", "factcheck_pytest.plugin")
+
+
+class _LoadedUnderAnotherName:
+    """Holds one of `_PLUGIN_NAMES` once the plugin is loaded under the other: naming it again is a no-op."""
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    for name in _PLUGIN_NAMES:
+        if pluginmanager.get_plugin(name) is None and not pluginmanager.is_blocked(name):
+            pluginmanager.register(_LoadedUnderAnotherName(), name)
     group = parser.getgroup("factcheck", "factcheck: fact-regression checks of a language model")
     for flag, ini, kind, help_text in _OPTIONS:
         group.addoption(flag, dest=ini, type=kind, default=None, help=f"{help_text} [ini: {ini}]")

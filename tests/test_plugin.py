@@ -76,6 +76,26 @@ def test_keyword_and_marker_selection(project):
     assert result.ret == pytest.ExitCode.OK and sum("::" in line for line in result.outlines) == len(CAPITALS), result.outlines[-5:]
 
 
+@pytest.mark.parametrize("autoload, how", [
+    (True, ["-p", "factcheck_pytest.plugin"]), (True, ["-p", "factcheck_pytest"]), (True, "conftest"), (True, "PYTEST_PLUGINS"),
+    (False, ["-p", "factcheck_pytest"]), (False, ["-p", "factcheck"]), (False, "conftest")])
+def test_the_plugin_named_in_any_of_the_usual_ways_loads_once(project, monkeypatch, autoload, how):
+    # The 38th pass: `pytest_plugins = ["factcheck_pytest.plugin"]` in a conftest (or PYTEST_PLUGINS, or -p) with the
+    # plugin already loaded by its entry point ended every run in pluggy's raw traceback; `-p factcheck_pytest`
+    # without autoload loaded a package of no hook: no suite collected, the run passed.
+    args = how if isinstance(how, list) else []
+    if how == "conftest":
+        project.makeconftest('pytest_plugins = ["factcheck_pytest.plugin"]')
+    if how == "PYTEST_PLUGINS":
+        monkeypatch.setenv("PYTEST_PLUGINS", "factcheck_pytest.plugin")
+    if not autoload:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--collect-only", "-q", *args)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.OK and "Traceback" not in output, output[-2000:]
+    assert sum("::" in line for line in result.outlines) == len(CAPITALS), output[-2000:]
+
+
 def report(pytester, *args):
     path = pytester.path / "report.json"
     run(pytester, "suites", f"--factcheck-report={path}", *args)

@@ -1585,16 +1585,22 @@ def _suites_under(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+# A file up to this size is read whole to tell a suite (a suite of many templates holds its "facts" key past its first
+# 4 KB); a larger one by its first and last bytes only (a repository's big JSON data must cost next to nothing).
+_READ_WHOLE_TO_TELL_A_SUITE = 2**20
+
+
 def _looks_like_a_suite(path: Path) -> bool:
-    """A JSON file whose start and end name the keys of a fact suite; read only its first and last bytes (a
-    repository may hold many JSON files, and the plugin must cost next to nothing where it is not used). Its end
-    too: written with sorted keys, "relation" and "templates" come after every fact."""
+    """A JSON file that names the keys of a fact suite. Its end too: written with sorted keys, "relation" and
+    "templates" come after every fact."""
     try:
         if not path.is_file():
             return False
         with path.open("rb") as handle:
-            head = handle.read(4096)
-            handle.seek(max(handle.seek(0, os.SEEK_END) - 4096, len(head)))
+            head = handle.read(_READ_WHOLE_TO_TELL_A_SUITE)
+            if len(head) == _READ_WHOLE_TO_TELL_A_SUITE:  # a big file: its first and last 4 KB
+                head = head[:4096]
+                handle.seek(max(handle.seek(0, os.SEEK_END) - 4096, len(head)))
             ends = head + handle.read(4096)
     except OSError:
         return False

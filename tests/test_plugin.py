@@ -594,6 +594,15 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
     assert path.read_text(encoding="utf-8").index('"relation"') > 4096
     output = run(project, "suites", "--collect-only", "-q").stdout.str()
     assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
+    # The 38th pass: in the usual key order, a suite of many templates holds its "facts" key in neither its first nor
+    # its last 4 KB.
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["templates"] = [f"Paraphrase {index}: the capital city of {{subject}} is" for index in range(100)]
+    path.write_text(json.dumps({key: document[key] for key in ("relation", "templates", "facts")}, indent=1), encoding="utf-8")
+    written = path.read_bytes()
+    assert written.index(b'"facts"') > 4096 and b'"facts"' not in written[-4096:]
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
     # Suites where a pattern of the project's own reaches (the 37th pass: only a folder named suites was seen).
     (project.path / "facts" / "rivers").mkdir(parents=True)
     (project.path / "suites" / "rivers" / "rivers.json").rename(project.path / "facts" / "rivers" / "rivers.json")

@@ -111,6 +111,9 @@ class Comparison:
     suite_changes: list[SuiteChange] = field(default_factory=list)
     settings_changes: list[SettingsChange] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)  # baseline relations with no fact in this run
+    # A relation not run whose suite, unchanged, ran under another relation id new to the baseline (moved or renamed):
+    # baseline relation -> this run's.
+    moved: Mapping[str, str] = field(default_factory=dict)
     base_incomplete: str | None = None  # why the base report's run was partial (None: it completed, or a baseline)
     candidate_incomplete: str | None = None  # why the candidate's run was partial: it cannot pass a gate
     # `factcheck diff` compares two whole runs: there a fact the base said right that the candidate did not check
@@ -238,6 +241,9 @@ class Comparison:
         named = set(self.relations_not_run_said_right)
         if set(self.not_run) - named:
             lines.append(f"relations in the baseline but not run: {', '.join(r for r in self.not_run if r not in named)}")
+        for before, now in self.moved.items():
+            lines.append(f"the suite of {before} ran, unchanged, as {now} (moved or renamed): its facts count as new, compared "
+                         "with nothing; record the baseline again (--factcheck-update-baseline) to gate on them")
         return lines
 
 
@@ -388,7 +394,20 @@ def compare(
         suite_changes=suite_changes,
         settings_changes=settings_changes,
         not_run=sorted(set(baseline.facts) - set(seen)),
+        moved=_moved_suites(baseline, suites_info, set(baseline.facts) - set(seen), set(seen) - set(baseline.facts)),
     )
+
+
+def _moved_suites(baseline: Baseline, suites_info: Mapping[str, Mapping[str, Any]], not_run: set[str],
+                  new: set[str]) -> dict[str, str]:
+    """Baseline relations not run whose suite's content hash is that of exactly one relation new in this run."""
+    moved = {}
+    for relation in sorted(not_run):
+        base_hash = baseline.suites.get(relation, {}).get("content_hash")
+        same = [other for other in sorted(new) if base_hash and (suites_info.get(other) or {}).get("content_hash") == base_hash]
+        if len(same) == 1:
+            moved[relation] = same[0]
+    return moved
 
 
 def accuracy_by_relation(results: Iterable[FactResult]) -> dict[str, tuple[int, int]]:

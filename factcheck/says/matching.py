@@ -955,6 +955,7 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
 
 # Short words that read as a unit symbol after a number and are words here: "(2023 est.)", "or 30 at rush hour".
 _WORDS_NOT_UNITS = frozenset("a an as at be by do if in is it of on or so to up we est est. the and for but per are was his her its "
+                             "ad bc bce ce "  # an era: "1450, approximately 1455 AD" still hedges the year
                              "not may can off out via".split())
 
 
@@ -982,7 +983,8 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
                        "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
                        "disproved outdated typo erratum actually sorry apologies apologise apologize oops whoops "
                        "ahem erm uh hmm correction corrected revised disregard kidding instead "
-                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm").split()
+                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm "
+                       "arguably debatably").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
@@ -1049,7 +1051,17 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?<=[.!]\s)(?:please\s|you\s(?:should|may\swant\sto|might\swant\sto)\s)?(?:verify|double-check|check|confirm|fact-check|look)"
     r"(?:\s(?:this|that|it|me))?(?:\son\sthat|\sup)?(?:\sindependently)?(?:\sto\sbe\s(?:sure|certain|safe))?(?=\s?[.!]|\s?$)",
     r"(?<=[.!]\s)(?:I['’]d|I\swould)\s(?:verify|double-check|check)(?:\s(?:this|that|it))?(?=\s?[.!]|\s?$)",
-    r"(?<=[.!]\s)worth\s(?:checking|verifying|double-checking)(?=\s?[.!]|\s?$)")
+    r"(?<=[.!]\s)worth\s(?:checking|verifying|double-checking)(?=\s?[.!]|\s?$)",
+    # Recall, a guess or a choice, a confidence short of certain, how it appears, hearsay (the 38th pass).
+    r"if\smemory\sis\s(?:right|correct|accurate)", r"as\s(?:far|best)\sas\sI\s(?:can\s)?(?:recall|remember)",
+    r"to\smy\s(?:recollection|memory)", r"as\sbest\sI\s(?:can\s)?(?:recall|remember)", r"as\sI\sremember",
+    r"off\sthe\stop\sof\smy\shead", r"my\s(?:best\s)?(?:bet|estimate|hunch)", r"on\sa\shunch", r"my\smoney['’]?s\son",
+    r"if\sI\s(?:had|have)\sto\s(?:pick|choose|guess|say|bet)", r"I['’]d\s(?:venture|hazard)",
+    r"the\smost\s(?:plausible|likely|probable)\s(?:answer|candidate|option|choice)", r"rings\sa\sbell",
+    r"confidence:\s?(?:medium|moderate)", r"(?:medium|moderate|limited)\sconfidence", r"in\sall\sprobability",
+    r"that['’]s\smy\sunderstanding", r"(?:so\s)?it\s(?:would\s)?(?:appears?|seem)(?=\s?[.!;,)]|\s?$)",
+    r"seems\s(?:the\s(?:best|likeliest|most\slikely)|like\sthe)", r"I['’]m\stold", r"I['’]ve\sbeen\stold", r"I\s(?:am|was|have\sbeen)\stold",
+    r"(?<=,\s)they\ssay(?=\s?[.!;]|\s?$)", r"in\sname\sonly")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1226,8 +1238,16 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
 
 
 # A figure after an approximation, with the word after its number and scale word: "600 million viewers", "1455".
-_FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?([^\W\d_]*)")
-_ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?([^\W\d_]*)")
+# A figure's unit: a word, a degree ("°F"), a percent, a square or cubic unit ("km2", as "km²" is read).
+_UNIT_AFTER_A_FIGURE = r"\s?(°\s?[^\W\d_]+|%|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)"
+_FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
+_ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
+# After an approximation, a span of time before or after the answer's date: "1937, roughly a decade before The Hobbit",
+# "April 4, 1968, roughly five years after the speech".
+_AN_INTERVAL = re.compile(r"\s(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a\sfew|several|\d[\d.,]*)"
+                          r"\s(?:years?|decades?|centur(?:y|ies)|months?|weeks?|days?|hours?|minutes?)\s(?:before|after|earlier"
+                          r"|later|ago|prior|since)\b")
+_CLOCK_TIME = re.compile(r"\s\d{1,2}:\d{2}(?!\d)")
 
 
 # Before an approximation, a word that makes its figure a base of comparison: "out of approximately 8 billion".
@@ -1255,16 +1275,35 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
     Opening its clause it hedges ("1450, approximately 1455"), as before a bare number or a figure in the answer's
     unit ("8 hours, it takes approximately 9", "330 m, standing approximately 300 metres")."""
     before = rest[: approximation.start()]
+    if _AN_INTERVAL.match(rest, approximation.end()):
+        return True
+    if _CLOCK_TIME.match(rest, approximation.end()) and ":" not in answer:
+        return True  # a time of day: "April 4, 1968, at approximately 6:01 p.m."
     figure = _FIGURE.match(rest, approximation.end())
-    if figure is None or not re.search(r"[^\W\d_]", re.split(r"[,;:(.!?]", before)[-1]):
+    if figure is None:
         return False
+    unit = _ANSWER_UNIT.match(answer.strip())
+    figure_unit = _unit_of_a_figure(figure.group(1))
+    other_unit = bool(figure_unit) and figure_unit != _unit_of_a_figure(unit.group(1) if unit else "")
+    clause = re.split(r"[,;:(.!?\u2014\u2013]|\s-\s", before)[-1]
+    if not re.search(r"[^\W\d_]", clause):
+        # Opening its clause it hedges the answer ("1450, approximately 1455"), unless its figure counts something
+        # else: "5,895 metres (approximately 19,341 feet)", "1937; approximately 100 million copies sold".
+        return other_unit
+    if re.match(r"\s?(?:when|while|where)\s", clause, re.IGNORECASE) and not _of_the_answers_shape(figure.group(), answer):
+        return True  # a clause about that time: "1937, when Tolkien was roughly 45" ("when it was roughly 1938" hedges)
     if _COMPARED_WITH.search(before):
         return True
     if re.search(r"(?i:\bwith)\s$", before) and figure.group(1).casefold() in _ANOTHER_CASE_AFTER:
         return True  # a figure for another case: "206 bones, with roughly 270 at birth"
-    unit = _ANSWER_UNIT.match(answer.strip())
-    figure_unit = _unit_of_a_figure(figure.group(1))
-    return bool(figure_unit) and figure_unit != _unit_of_a_figure(unit.group(1) if unit else "")
+    return other_unit
+
+
+def _of_the_answers_shape(figure: str, answer: str) -> bool:
+    """Whether a figure's number has as many digits as the answer's first number: a year for a year."""
+    numbers = [re.search(r"\d[\d.,'’]*", text) for text in (figure, answer)]
+    digits = [len(re.sub(r"\D", "", number.group())) for number in numbers if number]
+    return len(digits) == 2 and digits[0] == digits[1]
 
 
 def _is_an_amount_or_a_date(answer: str) -> bool:

@@ -835,10 +835,24 @@ def test_a_weight_held_by_two_shards_is_refused_whatever_the_index_names(tmp_pat
     with pytest.raises(ModelLoadError, match=rf"its weight {re.escape(first[0])} is held by 2 weight files "
                                              r"\(model-00001-of-00002.safetensors, model-00002-of-00002.safetensors\)"):
         load_model(str(folder))
-    monkeypatch.undo()
-    # The shards as a model's own: it loads.
+    # The 39th pass: a stale model.safetensors beside the index, which transformers reads instead of the shards.
     save_file({name: weights[name] for name in second}, folder / "model-00002-of-00002.safetensors", metadata={"format": "pt"})
-    assert load_model(str(folder)).fingerprint == load_model(str(tiny_llama_folder)).fingerprint
+    save_file({**weights, first[0]: weights[first[0]] * 100}, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"its folder holds model.safetensors and an index naming other weight files "
+                                             r"\(model-00001-of-00002.safetensors, model-00002-of-00002.safetensors\); "
+                                             r"transformers reads model.safetensors alone"):
+        load_model(str(folder))
+    monkeypatch.undo()
+    intact = load_model(str(tiny_llama_folder)).fingerprint
+    # The shards as a model's own: it loads.
+    (folder / "model.safetensors").unlink()
+    assert load_model(str(folder)).fingerprint == intact
+    # A copy that transformers does not read (no index; it reads model.safetensors) is no second holder.
+    for shard in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"):
+        (folder / shard).unlink()
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    shutil.copy(folder / "model.safetensors", folder / "consolidated.safetensors")
+    assert load_model(str(folder)).fingerprint == intact
 
 
 def test_a_tokenizer_that_turns_plain_text_into_no_tokens_is_refused_at_load(tmp_path, tiny_llama_folder):

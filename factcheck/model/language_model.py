@@ -1110,7 +1110,7 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
-    holders = _weights_in_headers(path, sorted(set(weight_map.values())))
+    holders = _weights_in_headers(path, _weight_files_read(spec, path, weight_map))
     _refuse_a_weight_held_twice(spec, holders)
     _refuse_more_blocks_than_the_weights_hold(spec, documents.get("config.json"), list(holders) or list(weight_map))
     _refuse_more_positions_than_any_model(spec, documents.get("config.json"))
@@ -1300,13 +1300,27 @@ def _numbered_up_to(blocks: set[int]) -> str:
     return f" (numbered up to {max(blocks)})" if max(blocks) + 1 != len(blocks) else ""
 
 
-def _weights_in_headers(folder: Path, files: Sequence[str] = ()) -> dict[str, list[str]]:
-    """The names of a folder's weights, each with the files holding it, from the headers (nothing else is read) of its
-    safetensors `files` (those an index names), or of every *.safetensors file in it."""
+def _weight_files_read(spec: str, folder: Path, weight_map: dict[str, str]) -> list[str]:
+    """The safetensors files transformers reads: model.safetensors where there is one (it reads no index then), else
+    those the index names. A model.safetensors beside an index naming other files is refused: one of them is stale,
+    and transformers would load it without a word."""
+    if not (folder / "model.safetensors").is_file():
+        return sorted(set(weight_map.values()))
+    others = sorted(set(weight_map.values()) - {"model.safetensors"})
+    if others:
+        raise ModelLoadError(f"model {spec!r}: its folder holds model.safetensors and an index naming other weight files "
+                             f"({', '.join(others[:3])}); transformers reads model.safetensors alone: remove whichever is "
+                             "stale, or download the model again")
+    return ["model.safetensors"]
+
+
+def _weights_in_headers(folder: Path, files: Sequence[str]) -> dict[str, list[str]]:
+    """The names of a folder's weights, each with the files holding it, from the headers (nothing else is read) of the
+    safetensors `files` that transformers reads."""
     holders: dict[str, list[str]] = {}
     from safetensors import safe_open
 
-    for weights in [folder / name for name in files] or sorted(folder.glob("*.safetensors")):
+    for weights in (folder / name for name in files):
         try:
             with safe_open(str(weights), framework="pt") as opened:
                 for name in opened.keys():

@@ -855,27 +855,15 @@ class FactcheckRun:
                 self._kept_out_by_conftest += found
         return ignored
 
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """A folder whose conftest.py skips as it is imported (`pytest.importorskip` of a module not installed) is
-        collected as one SKIPPED line: its suites are named, since their facts silently never run."""
-        if not report.skipped or not report.nodeid:
-            return
-        folder = self.config.rootpath / report.nodeid
-        if not folder.is_dir():
-            return
-        found = [path for path in _suites_under(folder)
-                 if _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()]
-        if found:
-            where, reason = (report.longrepr[0], report.longrepr[2]) if isinstance(report.longrepr, tuple) else ("", str(report.longrepr))
-            why = f"{_relative(Path(where), self.config.rootpath)}: {reason.removeprefix('Skipped: ')}" if where else reason
-            self._skipped_folders.setdefault(why, []).extend(found)
-
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector):
         """A suite file that is a link leading nowhere (git-annex or DVC content not fetched, a share not mounted) is
         passed over by pytest's folder collection without a word: it is collected as a suite that cannot be read, so
-        the gate does not silently check fewer facts. A folder link leading nowhere is named after collection."""
+        the gate does not silently check fewer facts. A folder link leading nowhere is named after collection, and so
+        are the suites of a folder whose collection was skipped."""
         report = yield
+        if isinstance(collector, (pytest.Dir, pytest.Package)) and report.skipped:
+            self._note_a_skipped_folder(collector.path, report)
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.passed:
             with contextlib.suppress(OSError):
                 for entry in sorted(collector.path.iterdir()):
@@ -886,6 +874,16 @@ class FactcheckRun:
                     elif entry.suffix != ".json" and _matches_suite_patterns(entry / "suite.json", self.suite_patterns, self.config.rootpath):
                         self._dangling_folders.append(entry)
         return report
+
+    def _note_a_skipped_folder(self, folder: Path, report: pytest.CollectReport) -> None:
+        """A folder whose conftest.py skips as it is imported (`pytest.importorskip` of a module not installed) is
+        collected as one SKIPPED line: its suites are named, since their facts silently never run."""
+        found = [path for path in _suites_under(folder)
+                 if _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()]
+        if found:
+            where, reason = (report.longrepr[0], report.longrepr[2]) if isinstance(report.longrepr, tuple) else ("", str(report.longrepr))
+            why = f"{_relative(Path(where), self.config.rootpath)}: {reason.removeprefix('Skipped: ')}" if where else reason
+            self._skipped_folders.setdefault(why, []).extend(found)
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
         if file_path.suffix != ".json":
@@ -1574,20 +1572,29 @@ _MOST_FILES_LOOKED_AT = 1000  # in one skipped folder: a suites folder is small,
 
 
 def _suites_under(folder: Path) -> list[Path]:
-    """The JSON files below `folder` that look like fact suites (at most _MOST_FILES_LOOKED_AT files looked at)."""
-    found = []
-    with contextlib.suppress(OSError):
-        for index, path in enumerate(folder.rglob("*.json")):
-            if index >= _MOST_FILES_LOOKED_AT:
-                break
-            if _looks_like_a_suite(path):
-                found.append(path)
+    """The JSON files below `folder` that look like fact suites (at most _MOST_FILES_LOOKED_AT files looked at),
+    following folder links as pytest's collection does (each real folder once: a link back up is no loop)."""
+    found, looked_at, seen = [], 0, set()
+    for here, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        for name in sorted(name for name in files if name.endswith(".json")):
+            looked_at += 1
+            if looked_at > _MOST_FILES_LOOKED_AT:
+                return sorted(found)
+            if _looks_like_a_suite(Path(here) / name):
+                found.append(Path(here) / name)
     return sorted(found)
 
 
 # A file up to this size is read whole to tell a suite (a suite of many templates holds its "facts" key past its first
-# 4 KB); a larger one by its first and last bytes only (a repository's big JSON data must cost next to nothing).
+# 4 KB); a larger one by its first and last 64 KiB (a suite's top-level keys lie before or after its facts, whatever
+# their order, and a repository's big JSON data must cost next to nothing).
 _READ_WHOLE_TO_TELL_A_SUITE = 2**20
+_ENDS_READ = 2**16
 
 
 def _looks_like_a_suite(path: Path) -> bool:
@@ -1598,10 +1605,10 @@ def _looks_like_a_suite(path: Path) -> bool:
             return False
         with path.open("rb") as handle:
             head = handle.read(_READ_WHOLE_TO_TELL_A_SUITE)
-            if len(head) == _READ_WHOLE_TO_TELL_A_SUITE:  # a big file: its first and last 4 KB
-                head = head[:4096]
-                handle.seek(max(handle.seek(0, os.SEEK_END) - 4096, len(head)))
-            ends = head + handle.read(4096)
+            if len(head) == _READ_WHOLE_TO_TELL_A_SUITE:  # a big file: its first and last bytes
+                head = head[:_ENDS_READ]
+                handle.seek(max(handle.seek(0, os.SEEK_END) - _ENDS_READ, len(head)))
+            ends = head + handle.read(_ENDS_READ)
     except OSError:
         return False
     if b'"factcheck_report_version"' in ends or b'"factcheck_baseline_version"' in ends:

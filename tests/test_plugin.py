@@ -603,6 +603,12 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
     assert written.index(b'"facts"') > 4096 and b'"facts"' not in written[-4096:]
     output = run(project, "suites", "--collect-only", "-q").stdout.str()
     assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
+    # The 39th pass: the same past 1 MiB (read there by its first and last 64 KiB).
+    document["facts"] = [{"subject": f"country {index}", "object": f"city {index}", "aliases": [f"town {index}"]} for index in range(20_000)]
+    path.write_text(json.dumps({key: document[key] for key in ("relation", "templates", "facts")}, indent=1), encoding="utf-8")
+    assert path.stat().st_size > 2**20
+    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "suites/geo/country_capital.json. Take them off that list" in output, output[-2000:]
     # Suites where a pattern of the project's own reaches (the 37th pass: only a folder named suites was seen).
     (project.path / "facts" / "rivers").mkdir(parents=True)
     (project.path / "suites" / "rivers" / "rivers.json").rename(project.path / "facts" / "rivers" / "rivers.json")
@@ -633,6 +639,19 @@ def test_suites_in_a_folder_whose_conftest_skips_at_import_are_named_also_under_
     assert said in output and "so their facts are not checked: suites/geo/country_capital.json. Install what it needs" in output, output[-2000:]
     assert "rivers.json" not in next(line for line in output.splitlines() if said in line)
     assert "suites/rivers/rivers.json::rivers[France]" in output
+    # The 39th pass: suites outside the root folder (pytest names the node by the argument's path, not the root's),
+    # and a suite reached through a folder link inside the skipped folder.
+    shared = project.path / "shared" / "lakes"
+    write_suite(shared, "lakes")
+    (project.path / "suites" / "geo" / "linked").symlink_to(shared, target_is_directory=True)
+    (project.path / "ci").mkdir()
+    (project.path / "ci" / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    result = project.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q", "--rootdir", str(project.path / "ci"),
+                                         "-c", str(project.path / "ci" / "pytest.ini"), str(project.path / "suites"))
+    output = result.stdout.str()
+    assert "2 suite file(s) were not collected, since their folder was skipped" in output, output[-2000:]
+    assert "suites/geo/country_capital.json" in output and "suites/geo/linked/lakes.json" in output
+    (project.path / "suites" / "geo" / "linked").unlink()
     pytest.importorskip("xdist")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
     output = result.stdout.str()

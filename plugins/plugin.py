@@ -79,6 +79,12 @@ _NOT_SETTINGS = ("factcheck_baseline",)  # a path relative to the ini file: see 
 _PLUGIN_NAMES = ("factcheck", "factcheck_pytest.plugin")
 
 
+# A conftest's `from factcheck_pytest.plugin import *` would copy every hook into the conftest, registering them a
+# second time (option names already added: a raw traceback): it imports this alone, which loads the plugin once.
+pytest_plugins = ["factcheck_pytest.plugin"]
+__all__ = ["pytest_plugins"]
+
+
 class _LoadedUnderAnotherName:
     """Holds one of `_PLUGIN_NAMES` once the plugin is loaded under the other: naming it again is a no-op."""
 

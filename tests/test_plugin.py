@@ -78,7 +78,8 @@ def test_keyword_and_marker_selection(project):
 
 @pytest.mark.parametrize("autoload, how", [
     (True, ["-p", "factcheck_pytest.plugin"]), (True, ["-p", "factcheck_pytest"]), (True, "conftest"), (True, "PYTEST_PLUGINS"),
-    (False, ["-p", "factcheck_pytest"]), (False, ["-p", "factcheck"]), (False, "conftest")])
+    (True, "star import"), (False, ["-p", "factcheck_pytest"]), (False, ["-p", "factcheck"]), (False, "conftest"),
+    (False, "star import")])
 def test_the_plugin_named_in_any_of_the_usual_ways_loads_once(project, monkeypatch, autoload, how):
     # The 38th pass: `pytest_plugins = ["factcheck_pytest.plugin"]` in a conftest (or PYTEST_PLUGINS, or -p) with the
     # plugin already loaded by its entry point ended every run in pluggy's raw traceback; `-p factcheck_pytest`
@@ -86,6 +87,8 @@ def test_the_plugin_named_in_any_of_the_usual_ways_loads_once(project, monkeypat
     args = how if isinstance(how, list) else []
     if how == "conftest":
         project.makeconftest('pytest_plugins = ["factcheck_pytest.plugin"]')
+    if how == "star import":  # the 39th pass: every hook registered twice, a raw traceback
+        project.makeconftest("from factcheck_pytest.plugin import *")
     if how == "PYTEST_PLUGINS":
         monkeypatch.setenv("PYTEST_PLUGINS", "factcheck_pytest.plugin")
     if not autoload:

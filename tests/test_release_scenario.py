@@ -416,6 +416,15 @@ def test_degrade_never_replaces_the_source_model_the_working_folder_or_a_folder_
     monkeypatch.setenv("FACTCHECK_CACHE", str(converted / "inner"))
     assert cli.main(["degrade", "--model", str(source), "--out", str(converted), "--round-bits", "4", "--force"]) == 2
     assert "holds factcheck's cache" in capsys.readouterr().err
+    # The 39th pass: the cache another run uses (its default place, or a converted model wherever it lies).
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    default = tmp_path / "xdg" / "factcheck" / "models" / "new"
+    assert cli.main(["degrade", "--model", str(source), "--out", str(default), "--round-bits", "4", "--force"]) == 2
+    assert f"lies in factcheck's cache ({tmp_path / 'xdg' / 'factcheck'})" in capsys.readouterr().err
+    monkeypatch.setenv("FACTCHECK_CACHE", str(tmp_path / "elsewhere"))
+    assert cli.main(["degrade", "--model", str(source), "--out", str(converted), "--round-bits", "4", "--force"]) == 2
+    assert "holds a model factcheck converted into its cache (factcheck-model.json)" in capsys.readouterr().err
     assert loads == []  # refused before the model is loaded
     assert (notes / "notes.txt").read_text(encoding="utf-8") == "keep me" and (other / "data.csv").is_file()
     assert (project / "src" / "main.py").is_file()

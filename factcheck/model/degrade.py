@@ -44,6 +44,7 @@ other blocks are untouched, so the block still passes its input on.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import fnmatch
@@ -59,7 +60,7 @@ from factcheck.cache import (cache_root, remove_abandoned_scratch, scratch_folde
                              usual_permissions)
 from factcheck.display import is_utf8_text, visible_controls
 from factcheck.errors import FactcheckError
-from factcheck.model.default_model import forget_gguf_quantization
+from factcheck.model.default_model import MARKER_FILE, forget_gguf_quantization
 from factcheck.model.language_model import LanguageModel, no_progress_bars
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
@@ -199,11 +200,15 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
         raise DegradeError(f"{folder} holds the model being degraded ({source_path}): give another folder")
     if source_path is not None and source_path.is_dir() and folder.is_relative_to(source_path):
         raise DegradeError(f"{folder} is inside the model being degraded ({source_path}): give a folder outside it")
-    if (cache := _cache_folder()) is not None and (folder.is_relative_to(cache) or cache.is_relative_to(folder)):
-        # factcheck converts, checks and deletes entries there: a degraded model written over the converted default
-        # model was replaced by a new conversion on the next load, without a word.
-        raise DegradeError(f"{folder} {'lies in' if folder.is_relative_to(cache) else 'holds'} factcheck's cache ({cache}), "
-                           "whose entries factcheck replaces or deletes: give a folder outside it")
+    for cache in _cache_folders():
+        if folder.is_relative_to(cache) or cache.is_relative_to(folder):
+            # factcheck converts, checks and deletes entries there: a degraded model written over the converted default
+            # model was replaced by a new conversion on the next load, without a word.
+            raise DegradeError(f"{folder} {'lies in' if folder.is_relative_to(cache) else 'holds'} factcheck's cache ({cache}), "
+                               "whose entries factcheck replaces or deletes: give a folder outside it")
+    if (folder / MARKER_FILE).exists():  # a converted default model in a cache set elsewhere (another FACTCHECK_CACHE)
+        raise DegradeError(f"{folder} holds a model factcheck converted into its cache ({MARKER_FILE}), which factcheck "
+                           "replaces or deletes: give a folder outside any factcheck cache")
     if folder.is_dir() and any(folder.iterdir()):
         if not replace:
             raise DegradeError(f"{folder} already holds files: give an empty or new folder, or --force to replace it")
@@ -218,12 +223,15 @@ def check_output_folder(folder: Path, source: str | Path | None = None, replace:
     return folder
 
 
-def _cache_folder() -> Path | None:
-    """factcheck's cache folder, resolved; None where it cannot be found (nothing can lie in it then)."""
-    try:
-        return cache_root().resolve()
-    except (FactcheckError, OSError, RuntimeError):
-        return None
+def _cache_folders() -> list[Path]:
+    """factcheck's cache folder, and where it lies by default (XDG_CACHE_HOME, ~/.cache): a run with another
+    FACTCHECK_CACHE (CI and a shell) uses those. Resolved; one that cannot be found is left out."""
+    found = []
+    for where in (cache_root, lambda: Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "factcheck",
+                  lambda: Path("~/.cache/factcheck").expanduser()):
+        with contextlib.suppress(FactcheckError, OSError, RuntimeError):
+            found.append(where().resolve())
+    return found
 
 
 # What save_pretrained writes for a model and its tokenizer: a folder of these alone may be replaced.

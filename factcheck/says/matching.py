@@ -983,8 +983,7 @@ _ENGLISH_QUALIFIERS = ("or alternatively otherwise maybe perhaps possibly probab
                        "erroneously mistake mistaken misconception misattribution misattributed refuted disproven "
                        "disproved outdated typo erratum actually sorry apologies apologise apologize oops whoops "
                        "ahem erm uh hmm correction corrected revised disregard kidding instead "
-                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm "
-                       "arguably debatably").split()
+                       "but though although however whereas unless nevertheless admittedly jk idk tbd sarcasm").split()
 # Words that qualify an amount, not a name: "1450, approximately" hedges the year; "Tokyo, with an estimated 37
 # million residents" and "Stonehenge, built about 3000 BC" describe another number.
 _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|approx\.?|roughly|circa|thereabouts"
@@ -999,6 +998,8 @@ _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|appro
 # also "near", "civarında" "in the vicinity of"): "5000左右", "5km 정도", "1947 के आसपास", "1923 civarı".
 _APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下|程度|前後|ぐらい|くらい|정도|쯤|가량"
                                          r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
+# Where a hedge that may also describe what follows it ends its clause.
+_CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
@@ -1014,7 +1015,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"if\s(?:I|my)\s(?:recall|remember|memory)", r"if\smemory\sserves", r"if\sI['’]m\s(?:right|correct)",
     r"as\sfar\sas\sI\sknow", r"so\sthey\ssay", r"low\sconfidence", r"confidence:\s?low", r"needs\schecking",
     r"to\sbe\sconfirmed", r"to\s(?:the\sbest\sof\s)?my\sknowledge", r"as\sfar\sas\sI['’]m\saware", r"as\sbest\sI\scan\stell",
-    r"as\sI\sunderstand\sit", r"it\sseems", r"from\swhat\sI\srecall", r"if\sI['’]m\sremembering", r"I['’]m\sinclined\sto",
+    r"as\sI\sunderstand\sit", r"it\sseems(?=\s?[.!;,)]|\s?$|\s(?:to|like|that)\b)", r"from\swhat\sI\srecall", r"if\sI['’]m\sremembering", r"I['’]m\sinclined\sto",
     r"(?:right|correct|real|actual)\sanswer\sis", r"make\sit(?=\s(?-i:[A-Z0-9$€£]))", r"take\sthat\sback", r"double\scheck",
     r"previous\sanswer", r"try\sagain", r"second\sattempt", r"recalculat\w*", r"as\sfar\sas\sI\scan\stell", r"last\sI\schecked", r"in\smy\sopinion",
     r"not\sentirely\s(?:sure|certain|confident)", r"(?<!\d)(?!100\b)\d+\s?%\sconfident", r"ignore\sthat",
@@ -1052,16 +1053,31 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:\s(?:this|that|it|me))?(?:\son\sthat|\sup)?(?:\sindependently)?(?:\sto\sbe\s(?:sure|certain|safe))?(?=\s?[.!]|\s?$)",
     r"(?<=[.!]\s)(?:I['’]d|I\swould)\s(?:verify|double-check|check)(?:\s(?:this|that|it))?(?=\s?[.!]|\s?$)",
     r"(?<=[.!]\s)worth\s(?:checking|verifying|double-checking)(?=\s?[.!]|\s?$)",
-    # Recall, a guess or a choice, a confidence short of certain, how it appears, hearsay (the 38th pass).
-    r"if\smemory\sis\s(?:right|correct|accurate)", r"as\s(?:far|best)\sas\sI\s(?:can\s)?(?:recall|remember)",
-    r"to\smy\s(?:recollection|memory)", r"as\sbest\sI\s(?:can\s)?(?:recall|remember)", r"as\sI\sremember",
-    r"off\sthe\stop\sof\smy\shead", r"my\s(?:best\s)?(?:bet|estimate|hunch)", r"on\sa\shunch", r"my\smoney['’]?s\son",
-    r"if\sI\s(?:had|have)\sto\s(?:pick|choose|guess|say|bet)", r"I['’]d\s(?:venture|hazard)",
+    # Recall, a guess or a choice, a confidence short of certain, how it appears, hearsay, a figure that varies (the
+    # 38th and 39th passes). Those that also describe what follows them only where their clause ends: "Paris,
+    # arguably." ("arguably the most beautiful city", "my best bet for a holiday", "I'm told you study French" do not).
+    r"if\smemory\s(?:is\s(?:right|correct|accurate)|holds)", r"if\smy\s(?:recollection|memory)\sis\s(?:right|correct|accurate)",
+    r"as\s(?:far|best)\sas\sI\s(?:can\s)?(?:recall|remember)", r"to\smy\s(?:recollection|memory)", r"as\sbest\sI\s(?:can\s)?(?:recall|remember)",
+    r"as\sI\sremember", r"to\sthe\sbest\sof\smy\s(?:memory|recollection)", r"in\smy\s(?:recollection|memory)",
+    r"my\s(?:recollection|memory)\s(?:is|says|tells)", r"I\s(?:seem\sto|vaguely)\s(?:recall|remember)", r"assuming\sI\s(?:remember|recall)",
+    r"off\sthe\stop\sof\smy\shead", r"my\s(?:best\s)?(?:bet|estimate|hunch)" + _CLAUSE_ENDS, r"on\sa\shunch", r"my\smoney['’]?s\son",
+    r"if\sI\s(?:had|have|must)\sto\s(?:pick|choose|guess|say|bet)", r"if\sI\smust\s(?:pick|choose|guess)", r"if\spressed",
+    r"if\sforced\sto\s(?:pick|choose|guess|say)", r"I['’]d\s(?:venture|hazard|expect)", r"I\sfigure", r"out\son\sa\slimb",
+    r"my\sgut\s(?:says|feeling|tells)", r"(?:going\sby|on)\s(?:a\s|my\s)?gut\sfeeling", r"I['’]d\slean\s(?:towards?|that\sway)",
     r"the\smost\s(?:plausible|likely|probable)\s(?:answer|candidate|option|choice)", r"rings\sa\sbell",
-    r"confidence:\s?(?:medium|moderate)", r"(?:medium|moderate|limited)\sconfidence", r"in\sall\sprobability",
-    r"that['’]s\smy\sunderstanding", r"(?:so\s)?it\s(?:would\s)?(?:appears?|seem)(?=\s?[.!;,)]|\s?$)",
-    r"seems\s(?:the\s(?:best|likeliest|most\slikely)|like\sthe)", r"I['’]m\stold", r"I['’]ve\sbeen\stold", r"I\s(?:am|was|have\sbeen)\stold",
-    r"(?<=,\s)they\ssay(?=\s?[.!;]|\s?$)", r"in\sname\sonly")
+    r"confidence(?:\slevel)?(?:\s?[:=]\s?|\s)(?:medium|moderate|mid|middling|so-so|0?\.\d+)",
+    r"(?:medium|moderate|limited|mid|middling|partial|modest|some|lowish|low)[\s-]confidence", r"somewhat\s(?:confident|sure|certain)",
+    r"in\sall\sprobability", r"that['’]s\smy\sunderstanding", r"as\sI\sunderstand" + _CLAUSE_ENDS,
+    r"(?:so\s)?it\s(?:would\s)?(?:appears?|seem)" + _CLAUSE_ENDS, r"seems\s(?:the\s(?:best|likeliest|most\slikely)|like\sthe)",
+    r"at\sfirst\sglance", r"on\sthe\sface\sof\sit", r"(?:by|from)\sthe\slooks?\sof\sit", r"(?:by|to)\sall\sappearances",
+    r"(?:it\s)?looks\slike" + _CLAUSE_ENDS,
+    r"I['’]m\stold" + _CLAUSE_ENDS, r"I['’]ve\sbeen\stold", r"I\s(?:am|was|have\sbeen)\stold", r"(?<=,\s)they\ssay(?=\s?[.!;]|\s?$)",
+    r"(?<=,\s)(?:people\ssay|I\shear|I['’]ve\sheard|word\sis)" + _CLAUSE_ENDS, r"so\sI\shear", r"I\sread\ssomewhere", r"it\sis\ssaid",
+    r"in\sname\sonly", r"(?:arguably|debatably)" + _CLAUSE_ENDS,
+    r"ballpark", r"(?:near|close)\senough", r"to\swithin\s(?:a|an|\d)", r"to\sthe\snearest\s(?:year|decade|century|hundred|thousand|million)",
+    r"(?<=,\s)ish" + _CLAUSE_ENDS, r"(?:figures|values|measurements|numbers|estimates|sources)\s(?:vary|differ)",
+    r"depending\son\sthe\s(?:source|measurement|definition|method|estimate)", r"by\ssome\s(?:measures|definitions|estimates|counts)",
+    r"(?:sometimes|often|also|variously)\s(?:given|cited|quoted|listed|reported)\sas(?=\s[^\w\s]?\d)", r"estimates\srange")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1239,9 +1255,9 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
 
 # A figure after an approximation, with the word after its number and scale word: "600 million viewers", "1455".
 # A figure's unit: a word, a degree ("°F"), a percent, a square or cubic unit ("km2", as "km²" is read).
-_UNIT_AFTER_A_FIGURE = r"\s?(°\s?[^\W\d_]+|%|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)"
+_UNIT_AFTER_A_FIGURE = (r"\s?(°\s?[^\W\d_]+|%|(?i:degrees?\s(?:celsius|fahrenheit|kelvin|c|f|k))(?!\w)"
+                        r"|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)")
 _FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
-_ANSWER_UNIT = re.compile(r"[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
 # After an approximation, a span of time before or after the answer's date: "1937, roughly a decade before The Hobbit",
 # "April 4, 1968, roughly five years after the speech".
 _AN_INTERVAL = re.compile(r"\s(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a\sfew|several|\d[\d.,]*)"
@@ -1260,12 +1276,57 @@ _ANOTHER_CASE_AFTER = frozenset("at in during among for before after by within a
 
 
 def _unit_of_a_figure(word: str) -> str:
-    """The unit a word after a number gives, spelled one way ("metres" for "m", "meter", "metres"); "" for none (no
-    word, or a word such as "in" or "at")."""
-    word = word.casefold()
+    """The unit a word after a number gives, spelled one way ("metres" for "m", "meter", "metres", "kms"; "°c" for
+    "degrees Celsius" and "C"; "dollars" for "$"); "" for none (no word, or a word such as "in" or "at")."""
+    word = re.sub(r"\s+", " ", word.casefold())
     if not word or word in _WORDS_NOT_UNITS:
         return ""
-    return _UNIT_SPELLINGS.get(word, word)
+    if degree := re.fullmatch(r"(?:°\s?|degrees?\s)(c|f|k)(?:elsius|ahrenheit|elvin)?|(c|f|k)", word):
+        return "°" + (degree.group(1) or degree.group(2))
+    if word in ("degree", "degrees", "deg", "°"):
+        return "°"  # its scale unsaid: as any degree
+    if word not in _UNIT_SPELLINGS and word.endswith("s") and word[:-1] in _UNIT_SPELLINGS:
+        word = word[:-1]  # "kms"
+    return _CURRENCY_WORDS.get(word) or _UNIT_SPELLINGS.get(word, word)
+
+
+_CURRENCY_WORDS = {"$": "dollars", "us$": "dollars", "usd": "dollars", "dollar": "dollars", "€": "euros", "eur": "euros",
+                   "euro": "euros", "£": "pounds sterling", "gbp": "pounds sterling", "¥": "yen", "jpy": "yen"}
+
+
+def _same_unit(one: str, other: str) -> bool:
+    """Whether two units (as `_unit_of_a_figure` spells them) are one: a degree of unsaid scale is any degree's."""
+    return one == other or "°" in (one, other) and one.startswith("°") and other.startswith("°")
+
+
+def _quantity(text: str) -> tuple[float, str] | None:
+    """The leading figure of `text`: its value (scale words counted) and its unit, a currency sign's too ("$5
+    billion": 5e9, "dollars"); None where `text` starts with no number."""
+    found = re.match(r"\s?([^\w\s]?)(\d[\d.,'’]*)(?:\s?(" + _SCALE_WORDS + r"))?(?!\w)" + _UNIT_AFTER_A_FIGURE, text)
+    if not found:
+        return None
+    try:
+        value = float(re.sub(r"[,'’]", "", found.group(2)).rstrip("."))
+    except ValueError:
+        return None
+    scale = (found.group(3) or "").casefold()
+    value *= next((size for word, size in _SCALES if scale.startswith(word)), 1)
+    unit = _unit_of_a_figure(found.group(4)) or _unit_of_a_figure(found.group(1))
+    return value, unit
+
+
+_SCALES = (("thousand", 1e3), ("million", 1e6), ("mn", 1e6), ("billion", 1e9), ("bn", 1e9), ("trillion", 1e12))
+
+
+def _close_to_the_answer(figure: str, answer: str) -> bool:
+    """Whether a figure is the answer's own quantity given again, approximately: of its unit (none for none) and
+    within a factor of two of it ("206, roughly 210 bones", "37 (roughly 40 years)"; "1937; approximately 100
+    million copies sold" counts another thing)."""
+    said, own = _quantity(figure), _quantity(answer)
+    if said is None or own is None or not own[0] or not said[0]:
+        return False
+    same_kind = _same_unit(said[1], own[1]) or not own[1]
+    return same_kind and 0.5 <= said[0] / own[0] <= 2
 
 
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
@@ -1282,16 +1343,18 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
     figure = _FIGURE.match(rest, approximation.end())
     if figure is None:
         return False
-    unit = _ANSWER_UNIT.match(answer.strip())
-    figure_unit = _unit_of_a_figure(figure.group(1))
-    other_unit = bool(figure_unit) and figure_unit != _unit_of_a_figure(unit.group(1) if unit else "")
+    answer_quantity, figure_unit = _quantity(answer.strip()), _unit_of_a_figure(figure.group(1))
+    other_unit = bool(figure_unit) and not _same_unit(figure_unit, answer_quantity[1] if answer_quantity else "")
     clause = re.split(r"[,;:(.!?\u2014\u2013]|\s-\s", before)[-1]
     if not re.search(r"[^\W\d_]", clause):
         # Opening its clause it hedges the answer ("1450, approximately 1455"), unless its figure counts something
-        # else: "5,895 metres (approximately 19,341 feet)", "1937; approximately 100 million copies sold".
-        return other_unit
-    if re.match(r"\s?(?:when|while|where)\s", clause, re.IGNORECASE) and not _of_the_answers_shape(figure.group(), answer):
-        return True  # a clause about that time: "1937, when Tolkien was roughly 45" ("when it was roughly 1938" hedges)
+        # else: "5,895 metres (approximately 19,341 feet)", "1937; approximately 100 million copies sold" (not the
+        # answer's own count again: "206, roughly 210 bones").
+        return other_unit and not _close_to_the_answer(figure.group(), answer)
+    if re.match(r"\s?(?:when|while|where)\s", clause, re.IGNORECASE) and (figure_unit or not _of_the_answers_shape(figure.group(), answer)):
+        # A clause about that time: "1937, when Tolkien was roughly 45", "1912, when approximately 1,500 people died"
+        # ("when it was roughly 1938" hedges).
+        return True
     if _COMPARED_WITH.search(before):
         return True
     if re.search(r"(?i:\bwith)\s$", before) and figure.group(1).casefold() in _ANOTHER_CASE_AFTER:
@@ -1299,18 +1362,31 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
     return other_unit
 
 
+_ABOUT = r"(about|around|nearly|almost|close\sto|some|~|≈)"
+_ANOTHER_VALUE = re.compile(r"\s?\((?:" + _ABOUT + r"\s?)?(?=[^\w\s]?\d[^()]*\))|,\s" + _ABOUT + r"\s?(?=[^\w\s]?\d)")
+
+
+def _alone_in_its_clause(text: str) -> bool:
+    """Whether the figure `text` starts with ends its clause or bracket, unit and all: "6,700 km)", "6,700 km long)"
+    ("270 at birth)", "1946 in Japan)" and "1642 Old Style)" give the figure of another case)."""
+    figure = _quantity(text)
+    found = re.match(r"\s?[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE, text)
+    ends = re.match(r"(?:\s(?:long|wide|high|tall|deep|old|away|across))?\s?(?:[).;!]|,\s|$)", text[found.end() :]) if found else None
+    return figure is not None and ends is not None
+
+
 def _of_the_answers_shape(figure: str, answer: str) -> bool:
-    """Whether a figure's number has as many digits as the answer's first number: a year for a year."""
+    """Whether a figure's number is written as the answer's first number is: a year for a year ("1938" for "1937")."""
     numbers = [re.search(r"\d[\d.,'’]*", text) for text in (figure, answer)]
-    digits = [len(re.sub(r"\D", "", number.group())) for number in numbers if number]
-    return len(digits) == 2 and digits[0] == digits[1]
+    shapes = [re.sub(r"\d", "9", number.group().rstrip(".,")) for number in numbers if number]
+    return len(shapes) == 2 and shapes[0] == shapes[1]
 
 
 def _is_an_amount_or_a_date(answer: str) -> bool:
     """An answer an approximation qualifies: a number, an amount, a year or a date ("1969", "$5", "5km", "20 July",
     "July 20"); not a name that holds a number ("Apollo 11", "COVID-19", "Boeing 787", "7-Eleven")."""
     words = answer.split()
-    number = re.fullmatch(r"[^\w\s]?\d[\d.,'’年月日년월일]*(?:[^\W\d_]{1,4}|%|°[CFK]?)?", words[0]) if words else None
+    number = re.fullmatch(r"[^\w\s]?\d[\d.,:'’年月日년월일]*(?:[^\W\d_]{1,4}|%|°[CFK]?)?", words[0]) if words else None
     return bool(number) or bool(words) and words[0].lower().rstrip(".,") in MONTHS
 
 
@@ -1387,6 +1463,11 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             # "when Max Planck won", "the Four Tops"; "1969, with approximately 600 million viewers"
             if not _inside_a_name(rest, approximation.start()) and not _before_another_figure(rest, approximation, answer):
                 return approximation.group()
+        # Another value of the answer's own quantity, about it or bare in brackets: "6,650 km (about 6,700 km)",
+        # "1969 (around 1970)", "6,650 km (6,700 km)" ("6,650 km (about 4,132 miles)" converts it).
+        if ((other := _ANOTHER_VALUE.match(rest)) and _close_to_the_answer(rest[other.end() :], answer)
+                and _quantity(rest[other.end() :]) != _quantity(answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
+            return (other.group(1) or other.group(2) or "(").strip()
     for found in _QUALIFIER.finditer(rest):
         if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():
             continue  # an abbreviation: "Portland, OR", "Boston, MA"

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import sys
 import time
+import unicodedata
 from typing import Callable, Collection
 
 from factcheck.errors import ModelChangedError
@@ -148,6 +149,10 @@ class FactcheckSession:
         problems = control_token_problems(suite, self.model.control_token_texts)
         if problems:
             raise SuiteError(suite.path, problems, fix="write the text without the model's control tokens")
+        problems = unwritable_text_problems(suite, self.model)
+        if problems:
+            raise SuiteError(suite.path, problems, fix="write the text in characters this model's tokenizer has, or check a "
+                                                       "model whose tokenizer covers them")
         started = time.perf_counter()
         count = len(templates_asked(suite, mode))
         phrased = [suite.phrased(index, prompt=settings.prompt) for index in range(count)]
@@ -354,11 +359,8 @@ def lre_for_suite(model: LanguageModel, suite: Suite, n_train: int | None = None
     return load_or_estimate(model, suite, settings.layer, n_train=n, rank=settings.rank, implicit_states=decoded_states, **pinned)
 
 
-def control_token_problems(suite: Suite, control_texts: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(JSON pointer, message) for each text of `suite` that holds one of the model's control tokens: the tokenizer
-    would read "Egypt<|im_end|>" as a word and an end of turn, and the fact's verdict would mean nothing."""
-    if not control_texts:
-        return []
+def _suite_texts(suite: Suite) -> list[tuple[str, str]]:
+    """(JSON pointer, text) for each text of `suite` that reaches the model."""
     texts = [(f"/templates/{i}", t) for i, t in enumerate(suite.templates)]
     for index, fact in enumerate(suite.facts):
         texts += [(f"/facts/{index}/subject", fact.subject), (f"/facts/{index}/object", fact.object)]
@@ -368,6 +370,36 @@ def control_token_problems(suite: Suite, control_texts: tuple[str, ...]) -> list
         texts.append(("/settings/system", settings.system))
     if settings.distractor is not None:
         texts.append(("/settings/distractor/statement", settings.distractor.statement))
+    return texts
+
+
+def unwritable_text_problems(suite: Suite, model) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for each text of `suite` that the model's tokenizer cannot write: a vocabulary without
+    some characters (and no byte fallback) drops them or reads them as unknown, so "Côte d'Ivoire" became "Cte
+    d'Ivoire" and the fact was checked on other text without a word. Spaces, and Unicode's compatible forms, do not
+    count (tokenizers normalise them)."""
+    texts = _suite_texts(suite)
+    ids, _ = model.tokenize([text for _, text in texts])
+    problems = []
+    for (pointer, text), token_ids in zip(texts, ids):
+        written = model.tokenizer.decode(token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if _comparable(written) != _comparable(text):
+            lost = sorted(set(_comparable(text)) - set(_comparable(written)))
+            problems.append((pointer, f"{text!r} is read by this model's tokenizer as {written!r}"
+                                      + (f" (its vocabulary lacks {''.join(lost)!r})" if lost else "")))
+    return problems
+
+
+def _comparable(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def control_token_problems(suite: Suite, control_texts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for each text of `suite` that holds one of the model's control tokens: the tokenizer
+    would read "Egypt<|im_end|>" as a word and an end of turn, and the fact's verdict would mean nothing."""
+    if not control_texts:
+        return []
+    texts = _suite_texts(suite)
     problems = []
     for pointer, text in texts:
         found = [control for control in control_texts if control in text]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -176,6 +178,42 @@ def test_suite_text_holding_a_control_token_of_the_model_fails_the_relation_nami
     # The same suite without them runs.
     assert quiet_session(tiny_llama, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None
 
+
+
+def test_suite_text_the_models_tokenizer_cannot_write_fails_the_relation_naming_where(tiny_model_factory, tiny_tokenizer, tmp_path):
+    # The 39th pass: a byte-level vocabulary without the bytes past ASCII (no byte fallback, no unknown token) dropped
+    # "ô" of "Côte d'Ivoire" and all of "日本", and the facts ran on other text without a word.
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    from factcheck.suites.suite import SuiteError
+
+    # The byte-level alphabet's characters for the bytes past ASCII: a byte that is printable stands for itself, the
+    # others for 256 onwards, in byte order.
+    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    others = [byte for byte in range(256) if byte not in printable]
+    past_ascii = {chr(byte) for byte in printable if byte >= 0x80} | {chr(256 + n) for n, byte in enumerate(others) if byte >= 0x80}
+    data = json.loads(tiny_tokenizer.backend_tokenizer.to_str())
+    data["model"]["vocab"] = {token: index for token, index in data["model"]["vocab"].items()
+                              if index < 3 or not past_ascii.intersection(token)}
+    data["model"]["merges"] = [merge for merge in data["model"]["merges"]
+                               if not past_ascii.intersection("".join(merge) if isinstance(merge, list) else merge)]
+    bos, eos, pad = tiny_tokenizer.bos_token, tiny_tokenizer.eos_token, tiny_tokenizer.pad_token
+    ascii_only = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(data)), bos_token=bos, eos_token=eos,
+                                         pad_token=pad)
+    model = tiny_model_factory("llama", tokenizer=ascii_only, vocab_size=len(tiny_tokenizer))  # ids kept as they were
+    document = {"relation": "country capital city", "templates": ["The capital city of {subject} is"],
+                "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
+    document["facts"][1]["subject"] = "Côte d'Ivoire"
+    document["facts"][3]["aliases"] = ["東京"]
+    suite = parse_suite(document, tmp_path / "suites" / "capitals.json")
+    with pytest.raises(SuiteError) as caught:
+        quiet_session(model, Settings(shots=2)).record_for(suite, 0)
+    message = str(caught.value)
+    assert "/facts/1/subject: \"Côte d'Ivoire\" is read by this model's tokenizer as \"Cte d'Ivoire\" (its vocabulary lacks 'ô')" in message
+    assert "/facts/3/aliases/0" in message and "write the text in characters this model's tokenizer has" in message
+    # The same suite in ASCII runs.
+    assert quiet_session(model, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None
 
 
 def test_a_control_token_made_where_a_subject_meets_its_template_fails_the_relation(tiny_llama, tmp_path):

@@ -793,6 +793,37 @@ def test_a_gguf_array_of_one_value_per_token_that_is_not_the_vocabularys_length_
         load_model(str(path))
 
 
+@pytest.mark.parametrize("merges, said", [
+    (["a b"], "holds 1 merges, which make 1 of its 3 plain tokens"), (["a b", "ab c", "abc"], "holds 'abc', not two tokens joined"),
+    (None, "is missing")])
+def test_a_gguf_bpe_vocabulary_whose_merges_do_not_make_its_tokens_is_refused(tmp_path, monkeypatch, merges, said):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    def vocabulary(writer):
+        writer.add_tokenizer_model("gpt2")
+        writer.add_token_list(["<s>", "a", "b", "c", "ab", "abc", "bc"])
+        writer.add_token_types([3, 1, 1, 1, 1, 1, 1])
+        if merges is not None:
+            writer.add_token_merges(merges)
+
+    # The 39th pass: merges cut to 100 of the default model's 48,900 loaded without a word, the tokenizer splitting
+    # every word into letters; a merge of one token or three failed blamed on the weights.
+    path = _small_gguf(tmp_path / "model.gguf", 1, blocks=1, add_metadata=vocabulary)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=rf"its metadata tokenizer.ggml.merges {re.escape(said)}"):
+        load_model(str(path))
+    # Merges that make every plain token pass this check (the default model's are checked in the model tests).
+    from gguf import GGUFReader
+
+    from factcheck.model.language_model import _gguf_merges_problem
+
+    merges = ["a b", "ab c", "b c"]  # read by `vocabulary` when it is called
+    whole = _small_gguf(tmp_path / "whole.gguf", 1, blocks=1, add_metadata=vocabulary)
+    assert _gguf_merges_problem(GGUFReader(whole)) is None
+
+
 def _tiny_model_with(tmp_path, tiny_llama_folder, name: str, **fields):
     """A copy of the tiny model whose JSON file `name` has `fields` set."""
     folder = tmp_path / "model"

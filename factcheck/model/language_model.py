@@ -923,6 +923,7 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         # Arrays read token by token beside the vocabulary: transformers pairs them only as far as the shorter goes,
         # so a short token_type silently made 14 of the default model's 17 control tokens plain text.
         per_token = {key: len(reader.fields[key].data) for key in _GGUF_PER_TOKEN_KEYS if key in reader.fields}
+        merges_problem = _gguf_merges_problem(reader)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
@@ -930,6 +931,9 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
                              "convert it again")
+    if merges_problem:
+        raise ModelLoadError(f"model {spec!r}: its metadata tokenizer.ggml.merges {merges_problem}; the file is damaged or "
+                             "was edited: download or convert it again")
     for key, count in per_token.items():
         if tokens is not None and count != tokens:
             raise ModelLoadError(f"model {spec!r}: its metadata {key} holds {count} values, and its vocabulary "
@@ -940,6 +944,33 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
                                  f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
                                  "download or convert it again")
+
+
+def _gguf_merges_problem(reader) -> str | None:
+    """What is wrong with a BPE vocabulary's merges (tokenizer.ggml.model "gpt2"): each is two tokens joined by one
+    space, and together they make every plain token of more than one character (cut to 100 of the default model's
+    48,900, the tokenizer split every word into letters, silently)."""
+    def strings(key: str) -> list[str]:
+        field = reader.fields[key]
+        return [bytes(field.parts[index]).decode("utf-8", "replace") for index in field.data]
+
+    model = reader.fields.get("tokenizer.ggml.model")
+    if model is None or bytes(model.parts[model.data[0]]) != b"gpt2" or "tokenizer.ggml.tokens" not in reader.fields:
+        return None
+    if "tokenizer.ggml.merges" not in reader.fields:
+        return "is missing (a BPE vocabulary needs it)"
+    merges = strings("tokenizer.ggml.merges")
+    if odd := next((merge for merge in merges if len(merge.split(" ")) != 2), None):
+        return f"holds {odd[:40]!r}, not two tokens joined by one space"
+    tokens = strings("tokenizer.ggml.tokens")
+    types = reader.fields.get("tokenizer.ggml.token_type")
+    plain = [token for index, token in enumerate(tokens) if len(token) > 1
+             and (types is None or index >= len(types.data) or int(types.parts[types.data[index]][0]) == 1)]
+    made = {merge.replace(" ", "", 1) for merge in merges}
+    unmade = sum(token not in made for token in plain)
+    if unmade > len(plain) // 100:
+        return f"holds {len(merges):,} merges, which make {len(plain) - unmade:,} of its {len(plain):,} plain tokens"
+    return None
 
 
 _GGUF_PER_TOKEN_KEYS = ("tokenizer.ggml.token_type", "tokenizer.ggml.scores")

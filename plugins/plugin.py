@@ -90,6 +90,12 @@ class _LoadedUnderAnotherName:
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # Loaded by a conftest (no autoload), this plugin comes in during pytest_load_initial_conftests, too late for its
+    # own hook of that name, and before pytest writes its --debug log: the check runs here then. pytest makes its parser
+    # with a method of the config it parses for.
+    config = getattr(getattr(parser, "_processopt", None), "__self__", None)
+    if isinstance(config, pytest.Config):
+        _refuse_a_debug_log_over_a_document(config)
     for name in _PLUGIN_NAMES:
         if pluginmanager.get_plugin(name) is None and not pluginmanager.is_blocked(name):
             pluginmanager.register(_LoadedUnderAnotherName(), name)
@@ -456,10 +462,14 @@ def _a_json_document(path: Path) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    _refuse_a_debug_log_over_a_document(early_config)
+
+
+def _refuse_a_debug_log_over_a_document(early_config: pytest.Config) -> None:
     """pytest's --debug FILE is emptied as soon as the command line is parsed, before any plugin is configured: a
     baseline, a report or a suite named there is refused now."""
-    debug = getattr(early_config.known_args_namespace, "debug", None)
-    if debug and _holds_a_document(Path(debug)):
+    debug = getattr(getattr(early_config, "known_args_namespace", None), "debug", None)
+    if isinstance(debug, str) and debug and _holds_a_document(Path(debug)):
         raise pytest.UsageError(f"factcheck: --debug {debug} is a baseline, a report, a suite or JUnit XML, no debug log "
                                 "(it would be lost: pytest empties it when it starts): give the debug log a new path")
 

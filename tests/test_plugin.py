@@ -952,7 +952,7 @@ def test_xdist_scheduling_keeps_a_suite_on_one_worker_whatever_its_subjects_hold
     assert scheduling._split_scope(other) == ("tests/test_a.py::TestB" if by_scope else other)
 
 
-def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(project):
+def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(project, monkeypatch):
     # pytest empties its log file (--log-file, log_file) when it configures logging, and its --debug file as soon as
     # the command line is parsed: both came after factcheck's output checks, and a baseline named there was lost.
     baseline = project.path / "bl.json"
@@ -980,6 +980,17 @@ def test_pytests_own_log_files_never_empty_a_baseline_a_report_or_a_suite(projec
             output = result.stdout.str() + result.stderr.str()
             assert result.ret == pytest.ExitCode.USAGE_ERROR and "a baseline, a report, a suite or JUnit XML" in output, output[-2000:]
             assert (project.path / name).read_bytes() == before
+    # The 39th pass: with the plugin loaded by a conftest (no autoload), its own early hook came too late, and pytest
+    # wrote its debug log over the suite.
+    project.makeconftest('pytest_plugins = ["factcheck_pytest.plugin"]')
+    suite_path = project.path / "suites" / "geo" / "country_capital.json"
+    before = suite_path.read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", f"--debug={suite_path}", "suites", "--collect-only", "-q")
+    project.makeconftest("")
+    assert suite_path.read_bytes() == before
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "no debug log" in result.stderr.str(), result.stderr.str()[-2000:]
     # A new log where suites are collected: the next run would take it for a bad suite (--debug: the 37th pass).
     for flag in ("--log-file", "--debug"):
         result = run(project, "suites", "--collect-only", f"{flag}=suites/geo/run.json")

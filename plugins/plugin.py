@@ -411,7 +411,7 @@ def _check_basetemp(run: FactcheckRun, outputs: dict[Path, tuple[str, str | None
 
 def _debug_log_path(config: pytest.Config) -> str | None:
     """pytest's --debug file, written from the start of the run (one named as a document was refused before it was
-    emptied, in `pytest_load_initial_conftests`)."""
+    emptied, by `_refuse_a_debug_log_over_a_document`)."""
     given = getattr(config.option, "debug", None)
     return os.path.abspath(given) if isinstance(given, str) and given else None
 

@@ -248,8 +248,9 @@ class AppliedCache:
         except (SafetensorError, OSError, CorruptEntry) as error:
             decoded, metadata = None, {"problem": str(error)}
         expected = (states.shape[0], self.hidden_size)
-        if (decoded is None or tuple(decoded.shape) != expected or decoded.dtype != torch.float32 or metadata.get("format") != APPLIED_FORMAT
-                or metadata.get("key") != self.key or metadata.get("checksum") != _checksum(decoded)
+        if (decoded is None or tuple(decoded.shape) != expected or decoded.dtype != torch.float32
+                or metadata.get("format") != APPLIED_FORMAT or metadata.get("key") != self.key
+                or metadata.get("checksum") != _checksum(decoded)
                 or not all_finite(decoded)):
             warn(f"factcheck: discarding corrupted LRE cache entry {path}; recomputing it")
             discard_entry(path)

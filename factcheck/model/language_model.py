@@ -710,7 +710,8 @@ def load_model(
     if not device_map:
         model = model.to(device=device, dtype=torch_dtype) if torch_dtype else model.to(device)
     loaded = LanguageModel(model, tokenizer, name=name, load_seconds=time.perf_counter() - started)
-    [probe_ids], _ = loaded.tokenize([TOKENIZER_PROBE])  # a tokenizer that crashes on plain text is refused here, once per run
+    # A tokenizer that crashes on plain text, or turns it into nothing, is refused here, once per run.
+    [probe_ids], _ = loaded.tokenize([TOKENIZER_PROBE])
     unknown = getattr(tokenizer, "unk_token_id", None)
     if not probe_ids or all(token == unknown for token in probe_ids):
         # An empty vocabulary: every prompt would be no tokens, and each fact would fail blaming its subject.

@@ -1061,7 +1061,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"as\sI\sremember", r"to\sthe\sbest\sof\smy\s(?:memory|recollection)", r"in\smy\s(?:recollection|memory)",
     r"my\s(?:recollection|memory)\s(?:is|says|tells)", r"I\s(?:seem\sto|vaguely)\s(?:recall|remember)", r"assuming\sI\s(?:remember|recall)",
     r"off\sthe\stop\sof\smy\shead", r"my\s(?:best\s)?(?:bet|estimate|hunch)" + _CLAUSE_ENDS, r"on\sa\shunch", r"my\smoney['’]?s\son",
-    r"if\sI\s(?:had|have|must)\sto\s(?:pick|choose|guess|say|bet)", r"if\sI\smust\s(?:pick|choose|guess)", r"if\spressed",
+    r"if\sI\s(?:had|have)\sto\s(?:pick|choose|guess|say|bet)", r"if\sI\smust\s(?:pick|choose|guess)", r"if\spressed",
     r"if\sforced\sto\s(?:pick|choose|guess|say)", r"I['’]d\s(?:venture|hazard|expect)", r"I\sfigure", r"out\son\sa\slimb",
     r"my\sgut\s(?:says|feeling|tells)", r"(?:going\sby|on)\s(?:a\s|my\s)?gut\sfeeling", r"I['’]d\slean\s(?:towards?|that\sway)",
     r"the\smost\s(?:plausible|likely|probable)\s(?:answer|candidate|option|choice)", r"rings\sa\sbell",

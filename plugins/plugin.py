@@ -28,7 +28,7 @@ import signal
 import stat
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pytest
 
@@ -80,9 +80,14 @@ _PLUGIN_NAMES = ("factcheck", "factcheck_pytest.plugin")
 
 
 # A conftest's `from factcheck_pytest.plugin import *` would copy every hook into the conftest, registering them a
-# second time (option names already added: a raw traceback): it imports this alone, which loads the plugin once.
-pytest_plugins = ["factcheck_pytest.plugin"]
-__all__ = ["pytest_plugins"]
+# second time (option names already added: a raw traceback): it imports `pytest_addhooks` alone, which loads the plugin
+# once, whatever the conftest's own pytest_plugins say.
+__all__ = ["pytest_addhooks"]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    if not any(pluginmanager.get_plugin(name) for name in _PLUGIN_NAMES):
+        pluginmanager.import_plugin("factcheck_pytest.plugin")
 
 
 class _LoadedUnderAnotherName:
@@ -859,17 +864,29 @@ class FactcheckRun:
         if not ignored or collection_path in self._link_loops or _ignored_on_the_command_line(collection_path, config):
             return ignored
         # Where suites lie: under a folder named suites, or where the factcheck_suites patterns reach ("facts/*.json").
+        # A folder a conftest keeps out is looked through whole ("gpu", above gpu/suites); one norecursedirs passes
+        # over only where suites would lie (".venv" and "node_modules" are many, and hold none).
         a_file_there = collection_path / "suite.json" if collection_path.is_dir() else collection_path
-        if SUITES_FOLDER in collection_path.parts or _matches_suite_patterns(a_file_there, self.suite_patterns, config.rootpath):
+        skipped_by_pytest = _skipped_by_pytest(collection_path, config)
+        if (not skipped_by_pytest or SUITES_FOLDER in collection_path.parts
+                or _matches_suite_patterns(a_file_there, self.suite_patterns, config.rootpath)):
             named = self._named_files()
-            found = _suites_under(collection_path) if collection_path.is_dir() else (
-                [collection_path] if collection_path.suffix == ".json" and _looks_like_a_suite(collection_path) else [])
+            found = self._suites_under(collection_path) if collection_path.is_dir() else (
+                [collection_path] if self._collects_as_a_suite(collection_path) and _looks_like_a_suite(collection_path) else [])
             found = [path for path in found if path.resolve() not in named]
-            if _skipped_by_pytest(collection_path, config):
+            if skipped_by_pytest:
                 self._in_skipped_folders += found
             else:
                 self._kept_out_by_conftest += found
         return ignored
+
+    def _collects_as_a_suite(self, path: Path) -> bool:
+        """Whether `path` would be collected as a suite (a factcheck_suites pattern, or named on the command line)."""
+        return path.suffix == ".json" and (_matches_suite_patterns(path, self.suite_patterns, self.config.rootpath)
+                                           or path in self._named_files())
+
+    def _suites_under(self, folder: Path) -> list[Path]:
+        return _suites_under(folder, self._collects_as_a_suite, self.config)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector):
@@ -894,8 +911,7 @@ class FactcheckRun:
     def _note_a_skipped_folder(self, folder: Path, report: pytest.CollectReport) -> None:
         """A folder whose conftest.py skips as it is imported (`pytest.importorskip` of a module not installed) is
         collected as one SKIPPED line: its suites are named, since their facts silently never run."""
-        found = [path for path in _suites_under(folder)
-                 if _matches_suite_patterns(path, self.suite_patterns, self.config.rootpath) or path in self._named_files()]
+        found = self._suites_under(folder)
         if found:
             where, reason = (report.longrepr[0], report.longrepr[2]) if isinstance(report.longrepr, tuple) else ("", str(report.longrepr))
             why = f"{_relative(Path(where), self.config.rootpath)}: {reason.removeprefix('Skipped: ')}" if where else reason
@@ -1587,9 +1603,10 @@ def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:
 _MOST_FILES_LOOKED_AT = 1000  # in one skipped folder: a suites folder is small, and a stray .venv in one must cost little
 
 
-def _suites_under(folder: Path) -> list[Path]:
-    """The JSON files below `folder` that look like fact suites (at most _MOST_FILES_LOOKED_AT files looked at),
-    following folder links as pytest's collection does (each real folder once: a link back up is no loop)."""
+def _suites_under(folder: Path, wanted: Callable[[Path], bool], config: pytest.Config) -> list[Path]:
+    """The JSON files below `folder` that `wanted` takes (where suites are collected) and that look like fact suites,
+    at most _MOST_FILES_LOOKED_AT of them read; folder links are followed as pytest's collection follows them (each
+    real folder once: a link back up is no loop), and folders pytest does not enter (norecursedirs) are passed over."""
     found, looked_at, seen = [], 0, set()
     for here, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(here)
@@ -1597,12 +1614,15 @@ def _suites_under(folder: Path) -> list[Path]:
             folders[:] = []
             continue
         seen.add(real)
-        for name in sorted(name for name in files if name.endswith(".json")):
+        folders[:] = sorted(name for name in folders if not _skipped_by_pytest(Path(here) / name, config))
+        for path in (Path(here) / name for name in sorted(files) if name.endswith(".json")):
+            if not wanted(path):
+                continue
             looked_at += 1
             if looked_at > _MOST_FILES_LOOKED_AT:
                 return sorted(found)
-            if _looks_like_a_suite(Path(here) / name):
-                found.append(Path(here) / name)
+            if _looks_like_a_suite(path):
+                found.append(path)
     return sorted(found)
 
 

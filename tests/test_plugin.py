@@ -79,7 +79,7 @@ def test_keyword_and_marker_selection(project):
 @pytest.mark.parametrize("autoload, how", [
     (True, ["-p", "factcheck_pytest.plugin"]), (True, ["-p", "factcheck_pytest"]), (True, "conftest"), (True, "PYTEST_PLUGINS"),
     (True, "star import"), (False, ["-p", "factcheck_pytest"]), (False, ["-p", "factcheck"]), (False, "conftest"),
-    (False, "star import")])
+    (False, "star import"), (False, "star import, then plugins of its own")])
 def test_the_plugin_named_in_any_of_the_usual_ways_loads_once(project, monkeypatch, autoload, how):
     # The 38th pass: `pytest_plugins = ["factcheck_pytest.plugin"]` in a conftest (or PYTEST_PLUGINS, or -p) with the
     # plugin already loaded by its entry point ended every run in pluggy's raw traceback; `-p factcheck_pytest`
@@ -89,6 +89,8 @@ def test_the_plugin_named_in_any_of_the_usual_ways_loads_once(project, monkeypat
         project.makeconftest('pytest_plugins = ["factcheck_pytest.plugin"]')
     if how == "star import":  # the 39th pass: every hook registered twice, a raw traceback
         project.makeconftest("from factcheck_pytest.plugin import *")
+    if how == "star import, then plugins of its own":  # the 40th pass: its own pytest_plugins replaced the import's
+        project.makeconftest('from factcheck_pytest.plugin import *\npytest_plugins = ["pytester"]')
     if how == "PYTEST_PLUGINS":
         monkeypatch.setenv("PYTEST_PLUGINS", "factcheck_pytest.plugin")
     if not autoload:
@@ -623,6 +625,12 @@ def test_a_suite_a_conftest_keeps_out_of_collection_is_named_and_one_the_command
     output = result.stdout.str() + result.stderr.str()
     ini.write_text(settings, encoding="utf-8")
     assert "1 suite file(s) are kept out of collection by a conftest.py's collect_ignore" in output and "facts/rivers/rivers.json" in output, output[-2000:]
+    # A folder above a suites folder kept out (the 40th pass: `collect_ignore = ["gpu"]` for gpu/suites/...).
+    (project.path / "gpu" / "suites").mkdir(parents=True)
+    (project.path / "facts" / "rivers" / "rivers.json").rename(project.path / "gpu" / "suites" / "rivers.json")
+    project.makeconftest('collect_ignore = ["gpu"]')
+    output = run(project, ".", "--collect-only", "-q").stdout.str()
+    assert "1 suite file(s) are kept out of collection by a conftest.py's collect_ignore" in output and "gpu/suites/rivers.json" in output, output[-2000:]
     project.makeconftest("")
     for leaving_out in ("--ignore=suites/geo", "--ignore-glob=*/geo/*.json"):
         output = run(project, "suites", "--collect-only", "-q", leaving_out).stdout.str()
@@ -655,6 +663,17 @@ def test_suites_in_a_folder_whose_conftest_skips_at_import_are_named_also_under_
     assert "2 suite file(s) were not collected, since their folder was skipped" in output, output[-2000:]
     assert "suites/geo/country_capital.json" in output and "suites/geo/linked/lakes.json" in output
     (project.path / "suites" / "geo" / "linked").unlink()
+    # A thousand JSON files of other kinds in the skipped folder (the 40th pass: only the first thousand of any kind
+    # were read, so the suites past them went unnamed).
+    checks = project.path / "checks"
+    (checks / "cassettes").mkdir(parents=True)
+    for index in range(1001):
+        (checks / "cassettes" / f"a{index:04d}.json").write_text("{}", encoding="utf-8")
+    write_suite(checks / "suites" / "x", "lakes")
+    (checks / "conftest.py").write_text('import pytest\npytest.importorskip("no_such_module_here")\n', encoding="utf-8")
+    output = run(project, "checks", "--collect-only", "-q").stdout.str()
+    assert "checks/suites/x/lakes.json. Install what it needs" in output, output[-2000:]
+    shutil.rmtree(checks)
     pytest.importorskip("xdist")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", "-n", "2")
     output = result.stdout.str()

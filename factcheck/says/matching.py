@@ -1000,6 +1000,9 @@ _APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下
                                          r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
 # Where a hedge that may also describe what follows it ends its clause.
 _CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
+# ... and where it opens one after the answer: "Paris, at first glance." ("At first glance, it looks grey." and "home of a
+# famous ballpark" describe).
+_AFTER_A_PAUSE = r"(?:(?<=,\s)|(?<=\())"
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
@@ -1069,12 +1072,12 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:medium|moderate|limited|mid|middling|partial|modest|some|lowish|low)[\s-]confidence", r"somewhat\s(?:confident|sure|certain)",
     r"in\sall\sprobability", r"that['’]s\smy\sunderstanding", r"as\sI\sunderstand" + _CLAUSE_ENDS,
     r"(?:so\s)?it\s(?:would\s)?(?:appears?|seem)" + _CLAUSE_ENDS, r"seems\s(?:the\s(?:best|likeliest|most\slikely)|like\sthe)",
-    r"at\sfirst\sglance", r"on\sthe\sface\sof\sit", r"(?:by|from)\sthe\slooks?\sof\sit", r"(?:by|to)\sall\sappearances",
+    _AFTER_A_PAUSE + r"at\sfirst\sglance" + _CLAUSE_ENDS, r"on\sthe\sface\sof\sit", r"(?:by|from)\sthe\slooks?\sof\sit", r"(?:by|to)\sall\sappearances",
     r"(?:it\s)?looks\slike" + _CLAUSE_ENDS,
     r"I['’]m\stold" + _CLAUSE_ENDS, r"I['’]ve\sbeen\stold", r"I\s(?:am|was|have\sbeen)\stold", r"(?<=,\s)they\ssay(?=\s?[.!;]|\s?$)",
     r"(?<=,\s)(?:people\ssay|I\shear|I['’]ve\sheard|word\sis)" + _CLAUSE_ENDS, r"so\sI\shear", r"I\sread\ssomewhere", r"it\sis\ssaid",
     r"in\sname\sonly", r"(?:arguably|debatably)" + _CLAUSE_ENDS,
-    r"ballpark", r"(?:near|close)\senough", r"to\swithin\s(?:a|an|\d)", r"to\sthe\snearest\s(?:year|decade|century|hundred|thousand|million)",
+    _AFTER_A_PAUSE + r"(?:in\sthe\s)?ballpark(?:\sfigure)?" + _CLAUSE_ENDS, r"(?:near|close)\senough", r"to\swithin\s(?:a|an|\d)", r"to\sthe\snearest\s(?:year|decade|century|hundred|thousand|million)",
     r"(?<=,\s)ish" + _CLAUSE_ENDS, r"(?:figures|values|measurements|numbers|estimates|sources)\s(?:vary|differ)",
     r"depending\son\sthe\s(?:source|measurement|definition|method|estimate)", r"by\ssome\s(?:measures|definitions|estimates|counts)",
     r"(?:sometimes|often|also|variously)\s(?:given|cited|quoted|listed|reported)\sas(?=\s[^\w\s]?\d)", r"estimates\srange")
@@ -1255,7 +1258,7 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
 
 # A figure after an approximation, with the word after its number and scale word: "600 million viewers", "1455".
 # A figure's unit: a word, a degree ("°F"), a percent, a square or cubic unit ("km2", as "km²" is read).
-_UNIT_AFTER_A_FIGURE = (r"\s?(°\s?[^\W\d_]+|%|(?i:degrees?\s(?:celsius|fahrenheit|kelvin|c|f|k))(?!\w)"
+_UNIT_AFTER_A_FIGURE = (r"\s?(°\s?[^\W\d_]+|%|(?i:(?:degrees?|deg\.?)\s?(?:celsius|fahrenheit|kelvin|c|f|k))(?!\w)"
                         r"|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)")
 _FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
 # After an approximation, a span of time before or after the answer's date: "1937, roughly a decade before The Hobbit",
@@ -1281,7 +1284,7 @@ def _unit_of_a_figure(word: str) -> str:
     word = re.sub(r"\s+", " ", word.casefold())
     if not word or word in _WORDS_NOT_UNITS:
         return ""
-    if degree := re.fullmatch(r"(?:°\s?|degrees?\s)(c|f|k)(?:elsius|ahrenheit|elvin)?|(c|f|k)", word):
+    if degree := re.fullmatch(r"(?:°\s?|degrees?\s|deg\.?\s?)(c|f|k)(?:elsius|ahrenheit|elvin)?|(c|f|k)", word):
         return "°" + (degree.group(1) or degree.group(2))
     if word in ("degree", "degrees", "deg", "°"):
         return "°"  # its scale unsaid: as any degree
@@ -1318,15 +1321,22 @@ def _quantity(text: str) -> tuple[float, str] | None:
 _SCALES = (("thousand", 1e3), ("million", 1e6), ("mn", 1e6), ("billion", 1e9), ("bn", 1e9), ("trillion", 1e12))
 
 
-def _close_to_the_answer(figure: str, answer: str) -> bool:
-    """Whether a figure is the answer's own quantity given again, approximately: of its unit (none for none) and
-    within a factor of two of it ("206, roughly 210 bones", "37 (roughly 40 years)"; "1937; approximately 100
-    million copies sold" counts another thing)."""
+def _close_to_the_answer(figure: str, answer: str, named_unit: bool = True) -> bool:
+    """Whether a figure is the answer's own quantity given again, approximately: of its unit and within a factor of
+    two of it ("206, roughly 210 bones", "37 (roughly 40 years)"; "1937; approximately 100 million copies sold" counts
+    another thing). A unitless answer's count may be given with a unit (`named_unit`) or only without one ("1945 (1946
+    locally)" gives another case)."""
     said, own = _quantity(figure), _quantity(answer)
     if said is None or own is None or not own[0] or not said[0]:
         return False
-    same_kind = _same_unit(said[1], own[1]) or not own[1]
+    same_kind = _same_unit(said[1], own[1]) or (not own[1] and named_unit)
     return same_kind and 0.5 <= said[0] / own[0] <= 2
+
+
+def _same_value(figure: str, answer: str) -> bool:
+    """Whether a figure is the answer's own value ("4.1 million (4,100,000)" restates it)."""
+    said, own = _quantity(figure), _quantity(answer)
+    return said is not None and own is not None and abs(said[0] - own[0]) <= 1e-9 * max(abs(own[0]), 1)
 
 
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
@@ -1465,8 +1475,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
                 return approximation.group()
         # Another value of the answer's own quantity, about it or bare in brackets: "6,650 km (about 6,700 km)",
         # "1969 (around 1970)", "6,650 km (6,700 km)" ("6,650 km (about 4,132 miles)" converts it).
-        if ((other := _ANOTHER_VALUE.match(rest)) and _close_to_the_answer(rest[other.end() :], answer)
-                and _quantity(rest[other.end() :]) != _quantity(answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
+        if ((other := _ANOTHER_VALUE.match(rest)) and _close_to_the_answer(rest[other.end() :], answer, named_unit=False)
+                and not _same_value(rest[other.end() :], answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
             return (other.group(1) or other.group(2) or "(").strip()
     for found in _QUALIFIER.finditer(rest):
         if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():

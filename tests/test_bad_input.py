@@ -795,7 +795,9 @@ def test_a_gguf_array_of_one_value_per_token_that_is_not_the_vocabularys_length_
 
 @pytest.mark.parametrize("merges, said", [
     (["a b"], "holds 1 merges, which make 1 of its 3 plain tokens"), (["a b", "ab c", "abc"], "holds 'abc', not two tokens joined"),
-    (None, "is missing")])
+    (None, "is missing"), (["ab c", "b c", "a b"], "holds 3 merges, which make 3 of its 3 plain tokens, 1 of them joining what no "
+                                                  "earlier merge made"),
+    (["a b", "ab c", "b c", "dup"], "goes with a vocabulary that lists 1 plain token(s) twice")])
 def test_a_gguf_bpe_vocabulary_whose_merges_do_not_make_its_tokens_is_refused(tmp_path, monkeypatch, merges, said):
     from transformers import AutoModelForCausalLM
 
@@ -803,10 +805,11 @@ def test_a_gguf_bpe_vocabulary_whose_merges_do_not_make_its_tokens_is_refused(tm
 
     def vocabulary(writer):
         writer.add_tokenizer_model("gpt2")
-        writer.add_token_list(["<s>", "a", "b", "c", "ab", "abc", "bc"])
-        writer.add_token_types([3, 1, 1, 1, 1, 1, 1])
+        twice = merges is not None and "dup" in merges  # the 40th pass: "bc" listed twice, read with one id
+        writer.add_token_list(["<s>", "a", "b", "c", "ab", "abc", "bc"] + (["bc"] if twice else []))
+        writer.add_token_types([3, 1, 1, 1, 1, 1, 1] + ([1] if twice else []))
         if merges is not None:
-            writer.add_token_merges(merges)
+            writer.add_token_merges([merge for merge in merges if merge != "dup"])
 
     # The 39th pass: merges cut to 100 of the default model's 48,900 loaded without a word, the tokenizer splitting
     # every word into letters; a merge of one token or three failed blamed on the weights.
@@ -877,6 +880,11 @@ def test_a_weight_held_by_two_shards_is_refused_whatever_the_index_names(tmp_pat
     intact = load_model(str(tiny_llama_folder)).fingerprint
     # The shards as a model's own: it loads.
     (folder / "model.safetensors").unlink()
+    assert load_model(str(folder)).fingerprint == intact
+    # One file named two ways by the index ("x" and "./x", the 40th pass) is one holder.
+    index = {name: ("./" if position % 2 else "") + "model-00002-of-00002.safetensors" if name in second
+             else "model-00001-of-00002.safetensors" for position, name in enumerate(names)}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": index}), encoding="utf-8")
     assert load_model(str(folder)).fingerprint == intact
     # A copy that transformers does not read (no index; it reads model.safetensors) is no second holder.
     for shard in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"):

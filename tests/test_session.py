@@ -206,12 +206,14 @@ def test_suite_text_the_models_tokenizer_cannot_write_fails_the_relation_naming_
                 "facts": [{"subject": s, "object": o} for s, o in CAPITALS]}
     document["facts"][1]["subject"] = "Côte d'Ivoire"
     document["facts"][3]["aliases"] = ["東京"]
+    document["facts"][5]["aliases"] = ["Rome\u00a0City"]  # the 40th pass: a dropped no-break space ("RomeCity")
     suite = parse_suite(document, tmp_path / "suites" / "capitals.json")
     with pytest.raises(SuiteError) as caught:
         quiet_session(model, Settings(shots=2)).record_for(suite, 0)
     message = str(caught.value)
     assert "/facts/1/subject: \"Côte d'Ivoire\" is read by this model's tokenizer as \"Cte d'Ivoire\" (its vocabulary lacks 'ô')" in message
     assert "/facts/3/aliases/0" in message and "write the text in characters this model's tokenizer has" in message
+    assert "/facts/5/aliases/0: 'Rome\\xa0City' is read by this model's tokenizer as 'RomeCity'" in message
     # The same suite in ASCII runs.
     assert quiet_session(model, Settings(shots=2)).record_for(suite_of(tmp_path), 0) is not None
 

@@ -965,12 +965,24 @@ def _gguf_merges_problem(reader) -> str | None:
         return f"holds {odd[:40]!r}, not two tokens joined by one space"
     tokens = strings("tokenizer.ggml.tokens")
     types = reader.fields.get("tokenizer.ggml.token_type")
-    plain = [token for index, token in enumerate(tokens) if len(token) > 1
-             and (types is None or index >= len(types.data) or int(types.parts[types.data[index]][0]) == 1)]
+    plain = [token for index, token in enumerate(tokens)
+             if types is None or index >= len(types.data) or int(types.parts[types.data[index]][0]) == 1]
+    if len(set(plain)) != len(plain):  # transformers' map keeps one id per string: the other's row is read for both
+        return f"goes with a vocabulary that lists {len(plain) - len(set(plain)):,} plain token(s) twice"
     made = {merge.replace(" ", "", 1) for merge in merges}
-    unmade = sum(token not in made for token in plain)
-    if unmade > len(plain) // 100:
-        return f"holds {len(merges):,} merges, which make {len(plain) - unmade:,} of its {len(plain):,} plain tokens"
+    unmade = sum(token not in made for token in plain if len(token) > 1)
+    # Merges apply in order: each joins single characters or what an earlier merge made (reversed, or the first few
+    # hundred cut, most of them never apply).
+    known: set[str] = set()
+    out_of_order = 0
+    for merge in merges:
+        first, second = merge.split(" ")
+        out_of_order += any(len(part) > 1 and part not in known for part in (first, second))
+        known.add(first + second)
+    several = sum(len(token) > 1 for token in plain)
+    if unmade > several // 100 or out_of_order > len(merges) // 100:
+        return (f"holds {len(merges):,} merges, which make {several - unmade:,} of its {several:,} plain tokens, "
+                f"{out_of_order:,} of them joining what no earlier merge made")
     return None
 
 
@@ -1336,9 +1348,10 @@ def _weight_files_read(spec: str, folder: Path, weight_map: dict[str, str]) -> l
     """The safetensors files transformers reads: model.safetensors where there is one (it reads no index then), else
     those the index names. A model.safetensors beside an index naming other files is refused: one of them is stale,
     and transformers would load it without a word."""
+    named = {os.path.normpath(name) for name in weight_map.values()}  # "x.safetensors" and "./x.safetensors" alike
     if not (folder / "model.safetensors").is_file():
-        return sorted(set(weight_map.values()))
-    others = sorted(set(weight_map.values()) - {"model.safetensors"})
+        return sorted(named)
+    others = sorted(named - {"model.safetensors"})
     if others:
         raise ModelLoadError(f"model {spec!r}: its folder holds model.safetensors and an index naming other weight files "
                              f"({', '.join(others[:3])}); transformers reads model.safetensors alone: remove whichever is "

@@ -1080,7 +1080,20 @@ _ENGLISH_QUALIFYING_PHRASES = (
     _AFTER_A_PAUSE + r"(?:in\sthe\s)?ballpark(?:\sfigure)?" + _CLAUSE_ENDS, r"(?:near|close)\senough", r"to\swithin\s(?:a|an|\d)", r"to\sthe\snearest\s(?:year|decade|century|hundred|thousand|million)",
     r"(?<=,\s)ish" + _CLAUSE_ENDS, r"(?:figures|values|measurements|numbers|estimates|sources)\s(?:vary|differ)",
     r"depending\son\sthe\s(?:source|measurement|definition|method|estimate)", r"by\ssome\s(?:measures|definitions|estimates|counts)",
-    r"(?:sometimes|often|also|variously)\s(?:given|cited|quoted|listed|reported)\sas(?=\s[^\w\s]?\d)", r"estimates\srange")
+    r"(?:sometimes|often|also|variously|elsewhere)\s(?:given|cited|quoted|listed|reported|put)\s(?:as|at)(?=\s[^\w\s]?\d)",
+    r"estimates\srange", r"(?:varies|vary)\sby\s(?:source|measurement|definition)", r"the\sfigure\svaries",
+    r"depending\son\s(?:how\sit\sis\s)?(?:measurement|measured|source)", r"in\ssome\s(?:measurements|counts|estimates)",
+    r"by\sother\s(?:measurements|measures|estimates|counts)",
+    # The 40th pass: more of recall, confidence, hearsay and appearance, and a request to check it against a source.
+    r"(?:going|speaking)\s(?:off|from)\smemory", r"from\smemory\shere", r"memory\spermitting",
+    r"if\sI(?:['’]ve|\shave)\s(?:got\s)?(?:this|that|it)\sright", r"that['’]s\swhat\sI\s(?:remember|recall|learned)",
+    r"(?<!\d)(?!100\b)\d+\s?%\sconfidence", r"\d+/10\sconfident", r"(?:confidence|probability)\s?[:=~]?\s?~?0?\.\d+",
+    r"confidence:\s?(?:fairly|rather|quite|somewhat)\s(?:low|medium|moderate)", r"I['’]m\sthinking" + _CLAUSE_ENDS,
+    r"by\smy\sreckoning", r"provisionally", r"from\swhat\sI(?:['’]ve|\shave)?\s(?:heard|hear|read)",
+    r"(?<=,\s)I['’]ve\sread" + _CLAUSE_ENDS, r"from\sthe\slooks\sof\sthings", r"looks\slike\sthe\s(?:right\s|correct\s)?answer",
+    r"my\sbest\sbet\s(?:here|for\sthis(?:\sone|\squestion)?)", r"needs\sconfirmation",
+    r"(?:verify|verifying|double-check|double-checking|confirm|confirming|check|checking)(?:\s(?:this|that|it))?"
+    r"\s(?:with|against|using)\s(?:an?\s|the\s)?(?:\w+\s)?source", r"I(?:['’]d|\swould)?\srecommend\s(?:verifying|double-checking|checking|confirming)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1322,15 +1335,24 @@ _SCALES = (("thousand", 1e3), ("million", 1e6), ("mn", 1e6), ("billion", 1e9), (
 
 
 def _close_to_the_answer(figure: str, answer: str, named_unit: bool = True) -> bool:
-    """Whether a figure is the answer's own quantity given again, approximately: of its unit and within a factor of
-    two of it ("206, roughly 210 bones", "37 (roughly 40 years)"; "1937; approximately 100 million copies sold" counts
-    another thing). A unitless answer's count may be given with a unit (`named_unit`) or only without one ("1945 (1946
-    locally)" gives another case)."""
+    """Whether a figure is the answer's own quantity given again: in its unit (or none), or, for a unitless answer,
+    within a factor of two of it ("206, roughly 210 bones", "37 (roughly 40 years)"; "1937; approximately 100 million
+    copies sold" counts another thing). A unitless answer's count may be given with a unit (`named_unit`) or only
+    without one ("1945 (1946 locally)" gives another case)."""
     said, own = _quantity(figure), _quantity(answer)
     if said is None or own is None or not own[0] or not said[0]:
         return False
-    same_kind = _same_unit(said[1], own[1]) or (not own[1] and named_unit)
-    return same_kind and 0.5 <= said[0] / own[0] <= 2
+    if own[1] and _same_unit(said[1], own[1]):
+        return True  # the answer's unit: "6,650 km (about 14,000 km)"
+    if (own[1] and not said[1] and re.match(r"\s?[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r")?\s?(?:[)\]]|$)", figure)
+            and not _A_YEAR.match(figure.strip())):
+        # A bare number near the answer's: "6,650 km (about 6,700)" ("$5 billion (2020)" dates it, "60% (about 0.6)"
+        # and "1 ft (12 in)" convert it).
+        return 0.5 <= said[0] / own[0] <= 2
+    return not own[1] and (named_unit or not said[1]) and 0.5 <= said[0] / own[0] <= 2
+
+
+_A_YEAR = re.compile(r"(?:1[0-9]|20)\d{2}(?![\d.,])")
 
 
 def _same_value(figure: str, answer: str) -> bool:
@@ -1372,8 +1394,11 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
     return other_unit
 
 
-_ABOUT = r"(about|around|nearly|almost|close\sto|some|~|≈)"
-_ANOTHER_VALUE = re.compile(r"\s?\((?:" + _ABOUT + r"\s?)?(?=[^\w\s]?\d[^()]*\))|,\s" + _ABOUT + r"\s?(?=[^\w\s]?\d)")
+_ABOUT = (r"(about|around|nearly|almost|close\sto|some|~|≈|roughly|approximately|just\s(?:under|over)|a\slittle\s(?:under|over)"
+          r"|in\sthe\sregion\sof|on\sthe\sorder\sof|something\slike|approaching|c\.|that['’]s\sabout|more\slike|closer\sto)")
+# In brackets (round or square), or after a comma, a semicolon or a dash with one of `_ABOUT`.
+_ANOTHER_VALUE = re.compile(r"\s?[(\[](?:" + _ABOUT + r"\s?)?(?=[^\w\s]?\d[^()\[\]]*[)\]])"
+                            r"|(?:[,;]|\s?[\u2014\u2013]|\s-)\s" + _ABOUT + r"\s?(?=[^\w\s]?\d)")
 
 
 def _alone_in_its_clause(text: str) -> bool:
@@ -1381,7 +1406,8 @@ def _alone_in_its_clause(text: str) -> bool:
     ("270 at birth)", "1946 in Japan)" and "1642 Old Style)" give the figure of another case)."""
     figure = _quantity(text)
     found = re.match(r"\s?[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE, text)
-    ends = re.match(r"(?:\s(?:long|wide|high|tall|deep|old|away|across))?\s?(?:[).;!]|,\s|$)", text[found.end() :]) if found else None
+    ends = (re.match(r"(?:\s(?:long|wide|high|tall|deep|old|away|across|total|in\s(?:total|all|length)))?\s?(?:[).;!\]]|,\s|$)",
+                     text[found.end() :]) if found else None)
     return figure is not None and ends is not None
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, SettingsChange, compare, fact_change, settings_differences
-from factcheck.suites.suite import SUITES_FOLDER, json_pointer
+from factcheck.suites.suite import SUITES_FOLDER, json_pointer, link_leading_nowhere
 
 
 class ReleaseGate:
@@ -180,7 +180,7 @@ def _may_be_a_file(path: Path) -> bool:
     """Path.is_file(), but True where the file system cannot tell (a name too long for it, a folder not searchable),
     and where a link on the way leads nowhere for now (git-annex or DVC content not fetched, a share not mounted)."""
     try:
-        return path.is_file() or any(step.is_symlink() and not step.exists() for step in (path, *path.parents))
+        return path.is_file() or link_leading_nowhere(path) is not None
     except OSError:
         return True
 

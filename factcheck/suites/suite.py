@@ -193,11 +193,16 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+def link_leading_nowhere(path: Path) -> Path | None:
+    """The link on the way to `path` (itself or a folder above it) that leads nowhere for now: git-annex or DVC content
+    not fetched, a share not mounted; None for none. OSError where the file system cannot tell."""
+    return next((step for step in (path, *path.parents) if step.is_symlink() and not step.exists()), None)
+
+
 def _a_link_leading_nowhere(path: Path) -> str:
-    """What to add where a file cannot be found because a link on its way leads nowhere: git-annex or DVC content not
-    fetched, a share not mounted."""
+    """What to add where a file cannot be found because a link on its way leads nowhere."""
     try:
-        link = next((step for step in (path, *path.parents) if step.is_symlink() and not step.exists()), None)
+        link = link_leading_nowhere(path)
     except OSError:
         return ""
     if link is None:

@@ -892,7 +892,7 @@ class FactcheckRun:
     def pytest_make_collect_report(self, collector: pytest.Collector):
         """A suite file that is a link leading nowhere (git-annex or DVC content not fetched, a share not mounted) is
         passed over by pytest's folder collection without a word: it is collected as a suite that cannot be read, so
-        the gate does not silently check fewer facts. A folder link leading nowhere is named after collection, and so
+        the gate does not silently check fewer facts; so is a folder link leading nowhere, also named after collection, as
         are the suites of a folder whose collection was skipped."""
         report = yield
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.skipped:
@@ -905,7 +905,9 @@ class FactcheckRun:
                     if entry.suffix == ".json" and _matches_suite_patterns(entry, self.suite_patterns, self.config.rootpath):
                         report.result.append(SuiteFile.from_parent(collector, path=entry))
                     elif entry.suffix != ".json" and _matches_suite_patterns(entry / "suite.json", self.suite_patterns, self.config.rootpath):
+                        # Its suites cannot be told apart, so the link itself fails the run, as a suite link does.
                         self._dangling_folders.append(entry)
+                        report.result.append(SuiteFile.from_parent(collector, path=entry))
         return report
 
     def _note_a_skipped_folder(self, folder: Path, report: pytest.CollectReport) -> None:

@@ -728,6 +728,40 @@ def test_a_gguf_block_count_its_tensors_do_not_hold_is_refused_before_loading(tm
         load_model(str(path))
 
 
+def test_a_part_of_a_split_gguf_is_named_as_such_with_the_merge_to_make_not_called_damaged(tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # gguf-split's first part holds some of the blocks: it was called "damaged: download it again" (the same file).
+    def split_keys(writer):
+        writer.add_uint16("split.no", 0)
+        writer.add_uint16("split.count", 2)
+        writer.add_int32("split.tensors.count", 4)
+
+    path = _small_gguf(tmp_path / "model-00001-of-00002.gguf", 4, blocks=2, add_metadata=split_keys)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=r"it is part 1 of 2 of a split GGUF model .*llama-gguf-split --merge") as caught:
+        load_model(str(path))
+    assert "damaged" not in str(caught.value)
+
+
+def test_a_gguf_tokenizer_that_cannot_be_built_is_named_not_blamed_on_the_weights(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # A sentencepiece ("llama") vocabulary without its scores failed in transformers' tokenizer build, and the message
+    # said the weights were damaged.
+    def vocabulary_without_scores(writer):
+        writer.add_tokenizer_model("llama")
+        writer.add_token_list(["<unk>", "<s>", "</s>", "a", "b"])
+
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, add_metadata=vocabulary_without_scores)
+    with pytest.raises(ModelLoadError, match=r"its tokenizer cannot be built from the GGUF file's metadata "
+                                             r"\(tokenizer.ggml.\*: KeyError: 'scores'\)") as caught:
+        load_model(str(path))
+    assert "weights" not in str(caught.value)
+
+
 def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):
     # The 35th pass: a 16 MB file of two million empty token strings took 3.5 GB and 88 s before its message.
     import gguf
@@ -1119,6 +1153,30 @@ def test_weights_of_parameters_the_config_turns_off_are_refused_not_dropped(tmp_
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ModelLoadError, match=r"its weights hold 1 parameter\(s\) that its config.json leaves out "
                                              r"\(model.layers.0.self_attn.q_proj.bias\).*attention_bias"):
+        load_model(str(folder))
+
+
+def test_weights_of_modules_the_architecture_has_not_are_refused_but_old_rotary_buffers_are_not(tmp_path, tiny_llama_folder):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # A Qwen3 checkpoint's q_norm/k_norm under a Llama config.json were dropped with transformers' LOAD REPORT only.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    head = json.loads((folder / "config.json").read_text())
+    head_width = head["hidden_size"] // head["num_attention_heads"]
+    weights["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(head_width // 2)  # older transformers saved it
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    load_model(str(folder))
+    for block in (0, 1):
+        for norm in ("q_norm", "k_norm"):
+            weights[f"model.layers.{block}.self_attn.{norm}.weight"] = torch.full((head_width,), 3.0)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"its weights hold 4 parameter\(s\) that its config.json leaves out "
+                                             r"\(model.layers.0.self_attn.k_norm.weight, .* architectures and model_type"):
         load_model(str(folder))
 
 

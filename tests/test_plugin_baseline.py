@@ -513,7 +513,8 @@ def test_a_suite_moved_or_removed_is_dropped_from_the_baseline_when_every_suite_
     assert "dropped from the baseline" not in result.stdout.str(), result.stdout.str()[-2000:]
     assert set(json.loads(path.read_text(encoding="utf-8"))["facts"]) == {"world/country_capital", "other/country_capital"}
     # ... and when gating it is a suite that cannot be read, naming the link (pytest passed over it without a word,
-    # and the run passed checking fewer facts); a folder link leading nowhere is named after collection.
+    # and the run passed checking fewer facts); so is a folder link leading nowhere (the run passed, the 39th pass),
+    # also named after collection.
     result = run(project, "suites")
     output = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "country_capital[invalid suite]" in output, output[-2000:]
@@ -521,7 +522,10 @@ def test_a_suite_moved_or_removed_is_dropped_from_the_baseline_when_every_suite_
     (project.path / "suites" / "other" / "country_capital.json").unlink()
     (project.path / "suites" / "other").rmdir()
     (project.path / "suites" / "other").symlink_to(project.path / "annex" / "folder")
-    output = run(project, "suites", "--collect-only", "-q").stdout.str()
+    result = run(project, "suites")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "other[invalid suite]" in output, output[-2000:]
+    assert f"is a link to {project.path / 'annex' / 'folder'}, which is not there: fetch its content" in output
     assert ("1 folder link(s) where suites are collected lead nowhere (git-annex or DVC content not fetched, a share not "
             "mounted), so their suites were not collected: suites/other") in output, output[-2000:]
 

@@ -655,9 +655,14 @@ def load_model(
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, **common)
             except Exception as error:  # noqa: BLE001 - tokenizers' own errors for a damaged file
-                if not a_local_folder or isinstance(error, ModelLoadError):
+                if not (a_local_folder or gguf_source) or isinstance(error, ModelLoadError):
                     raise
                 # Said here, or the message below would blame the weights for a damaged tokenizer file.
+                if gguf_source:
+                    raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be built from the GGUF file's "
+                                         f"metadata (tokenizer.ggml.*: {_first_line(error)[:200]}); the file is damaged "
+                                         "or was edited, or its tokenizer is of a kind transformers cannot build: "
+                                         "download or convert it again") from error
                 raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be loaded ({_first_line(error)}); "
                                      "check its tokenizer files (tokenizer.json, tokenizer_config.json: replace them with "
                                      "the model's own) and what they need (sentencepiece, tiktoken)") from error
@@ -800,7 +805,8 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
 
 def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
     """Weights of blocks past the config's count, or of parameters the config turns off in a module the model has
-    (biases under `attention_bias: false`), are dropped by transformers with a log line: the model would run without
+    (biases under `attention_bias: false`), or of a module its blocks have not (Qwen3's `q_norm` under a Llama config),
+    are dropped by transformers with a log line: the model would run without
     them, under a fingerprint of its own. Refused, as weights missing for the config are."""
     modules = dict(model.named_modules())
     dropped = []
@@ -809,17 +815,31 @@ def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
         module = modules.get(owner)
         if module is not None and attribute not in module._buffers and getattr(module, attribute, None) is None:
             dropped.append(key)
+        elif module is None and attribute not in _DERIVED_BUFFERS and _in_a_block_the_model_has(owner, modules):
+            dropped.append(key)  # a module the architecture has not, inside a block it has (Qwen3's q_norm under Llama)
     if dropped:
         raise ModelLoadError(f"model {name!r}: its weights hold {len(dropped)} parameter(s) that its config.json leaves out "
                              f"({', '.join(sorted(dropped)[:3])}{' ...' if len(dropped) > 3 else ''}), which transformers "
-                             "would drop; check that config.json belongs to these weights (attention_bias, mlp_bias, "
-                             "tie_word_embeddings)")
+                             "would drop; check that config.json belongs to these weights (its architectures and model_type, "
+                             "attention_bias, mlp_bias, tie_word_embeddings)")
     asked = next((value for key in _BLOCK_COUNT_KEYS if isinstance(value := getattr(model.config, key, None), int)), None)
     past = sorted({int(match.group(1)) for key in unexpected if (match := _BLOCK_INDEX.search(key))} - set(range(asked or 0)))
     if asked is not None and past:
         raise ModelLoadError(f"model {name!r}: its weights hold blocks up to {past[-1]} and its config asks for {asked}: the "
                              "config belongs to another model (num_hidden_layers); put the model's own config beside "
                              "its weights")
+
+
+# Buffers that old checkpoints saved and newer transformers compute (rotary frequencies): dropping them loses nothing.
+_DERIVED_BUFFERS = frozenset({"inv_freq", "masked_bias"})
+
+
+def _in_a_block_the_model_has(owner: str, modules: dict) -> bool:
+    """Whether the nearest module above `owner` that the model has is one of its numbered blocks or inside one (a
+    whole block past the config's count is told apart below)."""
+    while owner and owner not in modules:
+        owner = owner.rpartition(".")[0]
+    return bool(owner) and _BLOCK_INDEX.search(owner + ".") is not None
 
 
 # A GGUF header's counts past any real model's (a 262k-token vocabulary, a few thousand tensors): gguf's reader builds
@@ -913,6 +933,13 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
             return  # a format version this gguf cannot read: loading says so
         raise ModelLoadError(f"model {spec!r}: its GGUF header cannot be read ({_first_line(error)[:150]}); the file is "
                              "no GGUF file, or is damaged (a truncated or corrupted download): download or convert it again") from None
+    if (split := reader.fields.get("split.count")) is not None and int(split.parts[split.data[0]][0]) > 1:
+        part = reader.fields.get("split.no")
+        number = int(part.parts[part.data[0]][0]) + 1 if part is not None else "?"
+        # Its blocks are spread over the parts, so every check below would call it damaged.
+        raise ModelLoadError(f"model {spec!r}: it is part {number} of {int(split.parts[split.data[0]][0])} of a split GGUF "
+                             "model (llama.cpp's gguf-split), which transformers cannot load: merge the parts into one "
+                             "file (`llama-gguf-split --merge FIRST_PART.gguf MERGED.gguf`) and give that file")
     try:
         field = reader.fields["general.architecture"]
         architecture = bytes(field.parts[field.data[0]]).decode("utf-8")

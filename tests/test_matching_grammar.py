@@ -269,3 +269,39 @@ def test_an_approximation_of_another_figure_after_an_amount_describes_that_figur
     assert matching_answer(f" {number}, with {approximation} {other} {noun}.", [number]) == number
     assert matching_answer(f" {number}, {approximation} {other}.", [number]) is None
     assert matching_answer(f" {number} {noun}, it took {approximation} {other} {noun}.", [f"{number} {noun}"]) is None
+
+
+@given(number=st.integers(min_value=10, max_value=10 ** 5), unit=st.sampled_from([
+    ("km²", ["sq km", "square kilometres", "km2", "sq. km"]), ("mph", ["miles per hour", "mph"]),
+    ("km/h", ["kph", "km/h", "kilometres per hour", "kmh"]), ("%", ["percent", "per cent", "%"]), ("km", ["kms", "kilometres"])]),
+       pick=st.integers(min_value=0, max_value=3), approximation=st.sampled_from(["about ", "around ", "roughly ", ""]))
+def test_another_value_of_the_answers_quantity_in_any_spelling_of_its_unit_is_not_said(number, unit, pick, approximation):
+    # The 40th pass: "60 mph (about 65 miles per hour)" and "100 km/h (about 110 kph)" were said.
+    symbol, spellings = unit
+    answer = f"{number}{symbol}" if symbol == "%" else f"{number} {symbol}"
+    other = f"{number + 1 + number // 10:,}"
+    said = f" {answer} ({approximation}{other}{'' if spellings[pick % len(spellings)] == '%' else ' '}{spellings[pick % len(spellings)]})"
+    assert matching_answer(said, [answer]) is None, said
+    assert matching_answer(f" {answer} (a record)", [answer]) == answer
+
+
+@given(hour=st.integers(min_value=1, max_value=11), minute=st.integers(min_value=0, max_value=50), later=st.integers(min_value=1, max_value=9),
+       half=st.sampled_from(["a.m.", "p.m.", "am", "PM"]), approximation=st.sampled_from(["about ", "around ", ""]))
+def test_a_time_of_day_given_another_value_is_not_said_and_one_described_is(hour, minute, later, half, approximation):
+    # The 40th pass: "8:15 a.m. (8:20 a.m.)" was said, a clock time being read as its hour alone.
+    answer = f"{hour}:{minute:02d} {half}"
+    assert matching_answer(f" {answer} ({approximation}{hour}:{minute + later:02d} {half})", [answer]) is None
+    assert matching_answer(f" {answer}, {approximation.strip() or 'around'} {hour}:{minute + later:02d}", [answer]) is None
+    assert matching_answer(f" {answer} (local time)", [answer]) == answer
+
+
+@given(amount=st.integers(min_value=2, max_value=900), scale=st.sampled_from([("billion", "million", 1000), ("million", "thousand", 1000)]),
+       currency=st.sampled_from(["euros", "pounds", "yen"]))
+def test_a_sum_restated_in_another_currency_or_scale_is_said_and_another_of_its_kind_is_not(amount, scale, currency):
+    # The 41st pass: "$5 billion, or about 4.6 billion euros" and "1.4 billion people, or 1,400 million" were not said.
+    big, small, factor = scale
+    assert matching_answer(f" ${amount} {big}, or about {amount * 9 // 10} {big} {currency}.", [f"${amount} {big}"]) == f"${amount} {big}"
+    assert matching_answer(f" {amount} {big} people, or {amount * factor:,} {small}.", [f"{amount} {big} people"]) == f"{amount} {big} people"
+    # ... not the same count again in the answer's own unit ("about" hedges it), nor another count of it.
+    assert matching_answer(f" {amount} {big} people, or about {amount * factor:,} {small}.", [f"{amount} {big} people"]) is None
+    assert matching_answer(f" {amount} {big} people, or {amount * factor + 7:,} {small}.", [f"{amount} {big} people"]) is None

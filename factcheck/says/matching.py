@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Sequence
@@ -115,10 +116,12 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     # its verb ("Paris I think"; "Charles I" is another name).
     if _POST_NOMINAL_OR_I_WITH_A_VERB.match(rest):
         return False
-    # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3" ("Paris 2024" says Paris: a year;
+    # A title's sequel number carries it on: "Toy Story 2", "Toy Story 2.", "Alien 3", also before a verb ("Toy Story 4 came
+    # out in 2019", "Toy Story 3 grossed") ("Paris 2024" says Paris: a year;
     # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79", "Au 79." and "H 1" a symbol of one
     # or two letters and its atomic number).
-    if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|and|has|had|grossed|became|premiered|released)\b)[a-z])", rest):
+    if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|are|were|will|and|has|had|became|came|won|made|took|went|got|hit|sold|began|broke|set|[a-z]+ed)\b)[a-z])",
+                rest):
         return len(answer.strip()) > 2
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
     # "Paris: The City of Light" names no Paris; "Paris: the capital of France" and "Tokyo: Japan's capital" do).
@@ -811,6 +814,7 @@ _CORRECTION = re.compile(r"(?:[,.;!?]+|\s?[-\u2014\u2013]|\.{3}|…|\s\()\s?"
 # ", or" before lower-case words that are no doubt ("or rather", "or is it", "or else") glosses a name or a symbol.
 # Not a gloss: another one offered ("Edison, or one of his assistants", "Napoleon, or his brother", "6 GB, or less").
 _GLOSS = re.compile(r", or (?!(?:is|was|rather|else|perhaps|maybe|possibly|probably|even|it|more|alternatively|otherwise|so|at"
+                    r"|something|whatever|thereabouts"
                     r"|one|some|someone|somebody|his|her|its|their|another|less|fewer|lower|higher|warmer|cooler|colder"
                     r"|slightly|twice|thrice|half|the\s\w+\s(?:after|before|next))\b)[a-z]")
 # Read in the written text, and only before another name or number: a doubt ("Paris, maybe Lyon", "5 (maybe 6)";
@@ -852,11 +856,12 @@ _MONTH_AFTER_A_YEAR = re.compile(r"\s?\d{1,2}\s?[月월]")
 # A quantity restated in another unit after a slash, a bracket, "or", "i.e." or an equals sign: "100°C/212°F", "5 km,
 # or 3.1 miles", "5 km (3.1 mi)" say 100°C and 5 km (in the same unit it is a hedge: "5 km/6 km"). Each match runs to
 # the end of the restated amount, its bracket closed.
-_RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?\s)"
+_RESTATED_IN_A_CURRENCY = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)"
                                      r"\s?([^\w\s])\d[\d.,]*(\s?" + _SCALE_WORDS + r"(?!\w))?\)?")
 _UNIT_IN_WORDS = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
                             r"([^\W\d_]+(?:\s[^\W\d_]+)?)")
-_RESTATED = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?([^\d\s.,;:)]+)\)?")
+_RESTATED = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?:\s(?:about|approximately|roughly|around|some))?|about|approximately|roughly)\s)\s?[-+]?\d[\d.,]*\s?"
+                       r"(?:" + _SCALE_WORDS + r"\s)?([^\d\s.,;:)]+)\)?")  # "6,650 km, or 6.65 million metres"
 
 
 # Units of one kind, smallest first: an amount of one "per" a bigger one is a conversion, not a rate.
@@ -920,7 +925,9 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
     ($130)" restate it; "5 km/6 km" is a hedge, no restatement. A restatement in brackets ends with them ("1.93 m (6 ft
     4 in) tall"), and is none if they do not close."""
     restated, end = None, None
-    if unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
+    if (figure := _the_same_sum_restated(said, expected)) is not None:
+        restated, end = figure, figure.end()
+    elif unicodedata.category(expected[0]) == "Sc" and (restated := _RESTATED_IN_A_CURRENCY.match(said, len(expected))):
         if restated.group(1) == expected[0]:
             return None
         # "£100 / $130", "$5 billion, or about €4.6 billion"; a scale word the answer lacks scales it ("£100 / $130
@@ -941,6 +948,11 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
     elif quantity is not None and (restated := _RESTATED.match(said, len(expected))):
         if restated.group(1).rstrip(".,;:!?") in ("", quantity[2]) or not _is_a_unit(restated.group(1).rstrip(".,;:!?")):
             return None  # "5 km (6 maybe)" offers another amount
+        figure, own = _quantity(said[restated.start() + re.search(r"\d", restated.group()).start() :]), _quantity(expected)
+        if figure and own and figure[1] == own[1] and own[1] not in _NAMES_OF_UNITS_OF_TWO_SIZES:
+            # Its unit spelled otherwise: "10 km² (12 sq km)", "60 mph (65 miles per hour)", "10 km (12 kms)" ("1 ton
+            # (0.91 tonnes)" and "200 °C (392 degrees)" convert it).
+            return None
         end = restated.end()
     if restated is None:
         return None
@@ -951,6 +963,32 @@ def _restated_in_another_unit(said: str, expected: str) -> int | None:
         # What the brackets hold after the restatement is read too: "8 hours (7 hours for adults over 65, though)".
         return None if _qualifier_in(said[min(end, closing) : closing], expected) else closing + 1
     return end
+
+
+# A restatement's marker, then a figure: "/", "=", "(", ", or (about)", ", i.e.", ", roughly".
+_RESTATED_FIGURE = re.compile(r"\s?(?:/|=|≈|\(|,?\s(?:(?:or|i\.e\.)(?P<about>\s(?:about|approximately|roughly|around|some))?|(?P<alone>about|approximately"
+                              r"|roughly))\s)\s?(?P<figure>[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?\s?(?:[^\W\d_]+)?)")
+_CURRENCIES = frozenset({"dollars", "euros", "pounds", "pounds sterling", "yen", "yuan", "rupees", "francs"})
+
+
+def _the_same_sum_restated(said: str, expected: str) -> re.Match | None:
+    """The figure after the amount `expected` that restates it, where the unit rules above find none: its value with
+    another scale word ("1.4 billion people, or 1,400 million"), or a sum in another currency named in words ("$5
+    billion, or about 4.6 billion euros"); None for any other figure ("5 km, or 6" offers another)."""
+    if not (figure := _RESTATED_FIGURE.match(said, len(expected))):
+        return None
+    restated = _quantity(figure.group("figure"))
+    answer = _quantity(expected)
+    if restated is None or answer is None:
+        return None
+    (value, unit), (answer_value, answer_unit) = restated, answer
+    # Only as a plain restatement: "2, approximately 2" and "1.4 billion, or about 1,400 million" hedge it.
+    same_sum = (math.isclose(value, answer_value, rel_tol=1e-9) and unit in ("", answer_unit) and not figure.group("about")
+                and not figure.group("alone"))
+    # Named in words (a sign is read above: "£100 / $130 million" scales it otherwise).
+    another_currency = (unit != answer_unit and unit in _CURRENCIES and answer_unit in _CURRENCIES
+                        and figure.group("figure")[0].isdigit())
+    return figure if same_sum or another_currency else None
 
 
 # Short words that read as a unit symbol after a number and are words here: "(2023 est.)", "or 30 at rush hour".
@@ -990,7 +1028,7 @@ _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|appro
                              # A year's estimate dates a figure, as a census does: "67 million (2023 estimate)", "(est. 2023)";
                              # "an estimated 1455" is a figure.
                              r"|c\.(?=\))|(?<!\d{4}\s)(?:(?<=\ban\s)estimated|(?:estimated|estimate|est\.)(?!\s?\d{4}))|estimates\sof|ca\.|at\s(?:the\s)?(?:very\s)?(?:least|most)|about(?=\W*$)|around(?=\W*$)|around\sthat\stime|más\so\smenos|environ|env\.|etwa"
-                             r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest"
+                             r"|ungefähr|aproximadamente|aprox\.?|ongeveer|yaklaşık|rund(?:\sgerechnet)?(?=\W*$)|at\s(?:the\s)?(?:very\s)?latest|(?:around|about)\sthen"
                              r"|at\sthe\s(?:very\s)?earliest|at\s(?:a\s)?(?:minimum|maximum)"
                              r"|at\sthe\soutside|(?:max\.?|minimum|maximum|tops)(?=\W*$)|almost(?=\W*$)|nearly(?=\W*$)|ungefär|kurang\slebih"
                              r"|mniej\swięcej|à\speu\sprès|noin|примерно|приблизительно|geschätzt|تقريبا|تقريباً|लगभग)(?![\w'’-])")
@@ -1093,7 +1131,22 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?<=,\s)I['’]ve\sread" + _CLAUSE_ENDS, r"from\sthe\slooks\sof\sthings", r"looks\slike\sthe\s(?:right\s|correct\s)?answer",
     r"my\sbest\sbet\s(?:here|for\sthis(?:\sone|\squestion)?)", r"needs\sconfirmation",
     r"(?:verify|verifying|double-check|double-checking|confirm|confirming|check|checking)(?:\s(?:this|that|it))?"
-    r"\s(?:with|against|using)\s(?:an?\s|the\s)?(?:\w+\s)?source", r"I(?:['’]d|\swould)?\srecommend\s(?:verifying|double-checking|checking|confirming)")
+    r"\s(?:with|against|using)\s(?:an?\s|the\s)?(?:\w+\s)?source", r"I(?:['’]d|\swould)?\srecommend\s(?:verifying|double-checking|checking|confirming)",
+    # The 41st pass: more chat-model hedges, the answer offered as one option among others, another value of a figure
+    # from a source or a later measure, and hedges of an amount.
+    r"(?:plausibly|doubtfully|questionably)" + _CLAUSE_ENDS, r"coin\s?(?:flip|toss)", r"shot\sin\sthe\sdark", r"I['’]m\srusty",
+    r"dunno", r"gut\s(?:feeling|instinct|call)", r"I\shear\stell", r"last\s(?:time\s)?I\s(?:checked|heard|looked|counted|knew)",
+    r"(?:from|based\son|going\sby|judging\sby)\swhat\sI\s(?:know|understand|recall|remember|gather|(?:['’]ve\s|have\s)?(?:read|heard|seen))",
+    r"if\sI\s(?:am|was)\s(?:right|correct|not\smistaken)", r"fingers\scrossed", r"I\s(?:have|['’]ve\sgot|get)\sa\s(?:feeling|hunch|sense)" + _CLAUSE_ENDS,
+    r"I(?:['’]d|\swould)\s(?:need|have|want)\sto\s(?:check|verify|look|confirm|double-check)",
+    r"(?:is|as)\s(?:one|a)\s(?:possibility|possible\s(?:answer|option|choice|candidate)|option|candidate|contender)" + _CLAUSE_ENDS,
+    r"(?:now|since|later)\s(?:thought|believed|estimated|measured|put|given|reckoned|known)\s(?:to\sbe|at|as)(?=\s[^\w\s]?\d)",
+    r"updated\sto(?=\s[^\w\s]?\d)", r"(?:newer|newest|recent|later|latest|updated|revised|more\srecent|new)\s(?:measurements?|studies"
+    r"|study|research|estimates?|figures?|data|surveys?|sources?|counts?)\s?(?:give|gives|gave|suggest|suggests|put|puts|show|shows|say|says|indicate|indicates|:)",
+    r"(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has)(?=\s[^\w\s]?\d)",
+    r"(?<=\d\s)(?:according\sto|per)\s(?:Wikipedia|Britannica|Google|the\sinternet)",  # another figure's source
+    r"(?<=^\s)ballpark" + _CLAUSE_ENDS, r"in\sround\s(?:numbers|figures|terms)", r"(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)",
+    r"\((?:provisional|preliminary|unconfirmed|unofficial)\)", r"margin\sof\serror")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1134,7 +1187,7 @@ _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|
                         # Question and cross marks of other scripts and of emoji: "‽", "❓", "❌", Arabic "؟", Armenian
                         # "՞", the Greek question mark (";" after a Greek letter: normalising writes it so), and an
                         # arrow to another answer ("1968 → 1969").
-                        r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒]|(?<=[\u0370-\u03ff]);|\s-+>\s|\s=+>\s")
+                        r"|[‽⸮❓❔❌✗✘؟՞🤔🤷→⇒➡➔➜⟶⇨]|(?<=[\u0370-\u03ff]);|\s-+>\s|\s=+>\s")
 # A word's edges: letters, digits, apostrophes and hyphens, and the marks that Indic, Thai and Arabic letters carry
 # ("किया", a past tense, holds no "या", "or").
 _IN_A_WORD = r"\w'’\-\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0900-\u0963\u0966-\u0dff\u0e31-\u0e4e"  # not the danda
@@ -1226,8 +1279,8 @@ def _inside_a_name(rest: str, start: int) -> bool:
     while end < len(rest) and (_is_word_char(rest[end]) or rest[end] in "'’"):
         end += 1
     word = rest[start:end]
-    if not (_is_capital(word[:1]) and any(char.islower() for char in word)):
-        return False
+    if not (_is_capital(word[:1]) and any(char.islower() for char in word)) or re.match(r"I['’]", word):
+        return False  # also the pronoun with its verb: "so I've been told", "I'd say"
     before = rest[:start]
     return bool(re.search(r"[^\W\d_][\w'’]*\s$", before) or _TITLE_BEFORE_A_NAME.search(before))
 
@@ -1272,6 +1325,9 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
 # A figure after an approximation, with the word after its number and scale word: "600 million viewers", "1455".
 # A figure's unit: a word, a degree ("°F"), a percent, a square or cubic unit ("km2", as "km²" is read).
 _UNIT_AFTER_A_FIGURE = (r"\s?(°\s?[^\W\d_]+|%|(?i:(?:degrees?|deg\.?)\s?(?:celsius|fahrenheit|kelvin|c|f|k))(?!\w)"
+                        # Units of more than one word: "sq km", "square miles", "miles per hour", "km/h", "per cent".
+                        r"|(?i:(?:square|sq\.?)\s?(?:kilomet(?:re|er)s?|km|miles?|mi|met(?:re|er)s?|m)|(?:kilomet(?:re|er)s?|km|miles?)"
+                        r"\s(?:per|an|a)\shour|km\s?/\s?h|per\scent)(?![\w/])"
                         r"|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)")
 _FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
 # After an approximation, a span of time before or after the answer's date: "1937, roughly a decade before The Hobbit",
@@ -1291,12 +1347,24 @@ _COMPARED_WITH = re.compile(r"(?i:\b(?:out\sof|of|from|among|than|compared\s(?:t
 _ANOTHER_CASE_AFTER = frozenset("at in during among for before after by within across including".split())
 
 
+# Units spelled in more ways than one word's plural: a percent, an area, a speed.
+_UNITS_OF_MORE_SPELLINGS = tuple((re.compile(spelling), unit) for spelling, unit in (
+    (r"per\s?cent|pct\.?", "%"), (r"(?:square|sq\.?)\s?(?:kilomet(?:re|er)s?|km)|km[2²]", "km2"),
+    (r"(?:square|sq\.?)\s?(?:miles?|mi)|mi[2²]", "mi2"), (r"(?:square|sq\.?)\s?(?:met(?:re|er)s?|m)|m[2²]", "m2"),
+    (r"(?:kilomet(?:re|er)s?|km)\s(?:per|an|a)\shour|km\s?/\s?h|kph|kmh|kmph", "km/h"), (r"miles?\s(?:per|an|a)\shour|mph", "mph")))
+# Units whose one spelling here names two sizes: a short ton and a tonne, a US and an imperial gallon.
+_NAMES_OF_UNITS_OF_TWO_SIZES = frozenset({"tons", "gallons", "ounces", "pints", "quarts", "cups"})
+
+
 def _unit_of_a_figure(word: str) -> str:
     """The unit a word after a number gives, spelled one way ("metres" for "m", "meter", "metres", "kms"; "°c" for
     "degrees Celsius" and "C"; "dollars" for "$"); "" for none (no word, or a word such as "in" or "at")."""
     word = re.sub(r"\s+", " ", word.casefold())
     if not word or word in _WORDS_NOT_UNITS:
         return ""
+    for spelling, unit in _UNITS_OF_MORE_SPELLINGS:
+        if spelling.fullmatch(word):
+            return unit
     if degree := re.fullmatch(r"(?:°\s?|degrees?\s|deg\.?\s?)(c|f|k)(?:elsius|ahrenheit|elvin)?|(c|f|k)", word):
         return "°" + (degree.group(1) or degree.group(2))
     if word in ("degree", "degrees", "deg", "°"):
@@ -1312,13 +1380,25 @@ _CURRENCY_WORDS = {"$": "dollars", "us$": "dollars", "usd": "dollars", "dollar":
 
 def _same_unit(one: str, other: str) -> bool:
     """Whether two units (as `_unit_of_a_figure` spells them) are one: a degree of unsaid scale is any degree's."""
-    return one == other or "°" in (one, other) and one.startswith("°") and other.startswith("°")
+    # "£100 (about 110 pounds)": a sum in pounds is one in pounds sterling.
+    return (one == other or "°" in (one, other) and one.startswith("°") and other.startswith("°")
+            or {one, other} == {"pounds", "pounds sterling"})
+
+
+# A leading figure: a currency sign ("US$" too), a number, a scale word and a unit ("6,700km" is none: the unit is
+# apart from the number or a sign); a time of day whole ("8:20 a.m.").
+_LEADING_FIGURE = re.compile(r"\s?((?:US|A|C|NZ|HK|S)?\$|[^\w\s]?)(\d[\d.,'’]*)(?:\s?(" + _SCALE_WORDS + r"))?(?!\w)" + _UNIT_AFTER_A_FIGURE)
+_LEADING_CLOCK_TIME = re.compile(r"\s?(\d{1,2}):(\d{2})(?!\d)(?:\s?([ap])\.?\s?m\b\.?)?", re.IGNORECASE)
 
 
 def _quantity(text: str) -> tuple[float, str] | None:
     """The leading figure of `text`: its value (scale words counted) and its unit, a currency sign's too ("$5
-    billion": 5e9, "dollars"); None where `text` starts with no number."""
-    found = re.match(r"\s?([^\w\s]?)(\d[\d.,'’]*)(?:\s?(" + _SCALE_WORDS + r"))?(?!\w)" + _UNIT_AFTER_A_FIGURE, text)
+    billion": 5e9, "dollars"), a time of day's in minutes ("8:20 p.m.": 1220, "time of day"); None where `text` starts
+    with no number."""
+    if clock := _LEADING_CLOCK_TIME.match(text):
+        hours = int(clock.group(1)) % 12 + (12 if (clock.group(3) or "").lower() == "p" else 0) if clock.group(3) else int(clock.group(1))
+        return float(hours * 60 + int(clock.group(2))), "time of day"
+    found = _LEADING_FIGURE.match(text)
     if not found:
         return None
     try:
@@ -1344,7 +1424,7 @@ def _close_to_the_answer(figure: str, answer: str, named_unit: bool = True) -> b
         return False
     if own[1] and _same_unit(said[1], own[1]):
         return True  # the answer's unit: "6,650 km (about 14,000 km)"
-    if (own[1] and not said[1] and re.match(r"\s?[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r")?\s?(?:[)\]]|$)", figure)
+    if (own[1] and not said[1] and (bare := _LEADING_FIGURE.match(figure)) and re.match(r"\s?(?:[)\]]|$)", figure[bare.end() :])
             and not _A_YEAR.match(figure.strip())):
         # A bare number near the answer's: "6,650 km (about 6,700)" ("$5 billion (2020)" dates it, "60% (about 0.6)"
         # and "1 ft (12 in)" convert it).
@@ -1395,17 +1475,18 @@ def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> b
 
 
 _ABOUT = (r"(about|around|nearly|almost|close\sto|some|~|≈|roughly|approximately|just\s(?:under|over)|a\slittle\s(?:under|over)"
-          r"|in\sthe\sregion\sof|on\sthe\sorder\sof|something\slike|approaching|c\.|that['’]s\sabout|more\slike|closer\sto)")
+          r"|in\sthe\sregion\sof|on\sthe\sorder\sof|something\slike|approaching|c\.|that['’]s\sabout|more\slike|closer\sto"
+          r"|(?:just\s)?shy\sof|often|sometimes|usually|commonly)")
 # In brackets (round or square), or after a comma, a semicolon or a dash with one of `_ABOUT`.
-_ANOTHER_VALUE = re.compile(r"\s?[(\[](?:" + _ABOUT + r"\s?)?(?=[^\w\s]?\d[^()\[\]]*[)\]])"
-                            r"|(?:[,;]|\s?[\u2014\u2013]|\s-)\s" + _ABOUT + r"\s?(?=[^\w\s]?\d)")
+_ANOTHER_VALUE = re.compile(r"\s?[(\[](?:" + _ABOUT + r"\s?)?(?=(?:US\$|[^\w\s])?\d[^()\[\]]*[)\]])"
+                            r"|(?:[,;]|\s?[\u2014\u2013]|\s-)\s" + _ABOUT + r"\s?(?=(?:US\$|[^\w\s])?\d)")
 
 
 def _alone_in_its_clause(text: str) -> bool:
     """Whether the figure `text` starts with ends its clause or bracket, unit and all: "6,700 km)", "6,700 km long)"
     ("270 at birth)", "1946 in Japan)" and "1642 Old Style)" give the figure of another case)."""
     figure = _quantity(text)
-    found = re.match(r"\s?[^\w\s]?\d[\d.,'’]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE, text)
+    found = _LEADING_CLOCK_TIME.match(text) or _LEADING_FIGURE.match(text)
     ends = (re.match(r"(?:\s(?:long|wide|high|tall|deep|old|away|across|total|in\s(?:total|all|length)))?\s?(?:[).;!\]]|,\s|$)",
                      text[found.end() :]) if found else None)
     return figure is not None and ends is not None
@@ -1501,12 +1582,14 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
                 return approximation.group()
         # Another value of the answer's own quantity, about it or bare in brackets: "6,650 km (about 6,700 km)",
         # "1969 (around 1970)", "6,650 km (6,700 km)" ("6,650 km (about 4,132 miles)" converts it).
-        if ((other := _ANOTHER_VALUE.match(rest)) and _close_to_the_answer(rest[other.end() :], answer, named_unit=False)
+        # A count named with an approximation may carry its noun: "206, about 210 bones".
+        if ((other := _ANOTHER_VALUE.match(rest))
+                and _close_to_the_answer(rest[other.end() :], answer, named_unit=bool(other.group(1) or other.group(2)))
                 and not _same_value(rest[other.end() :], answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
             return (other.group(1) or other.group(2) or "(").strip()
     for found in _QUALIFIER.finditer(rest):
-        if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha():
-            continue  # an abbreviation: "Portland, OR", "Boston, MA"
+        if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha() and found.group() != "JK":
+            continue  # an abbreviation: "Portland, OR", "Nitric oxide (NO)" ("Paris. JK, it's Lyon" takes it back)
         if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]) and not _asks_to_confirm(rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         if _inside_a_name(rest, found.start()):

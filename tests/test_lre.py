@@ -508,3 +508,21 @@ def test_a_relation_whose_lre_is_not_finite_is_still_say_checked(tiny_llama, lre
     assert run.lre is None and run.knows is None and "no know-check" in run.lre_skipped and "infinite or NaN" in run.lre_skipped
     assert len(run.outcomes) == len(FACTS)
     assert not any(lre_cache_dir.rglob("*.safetensors"))
+
+
+@pytest.mark.parametrize("original_positions", [4, 200])
+def test_longrope_frequencies_updated_in_place_work_under_the_jacobians_transforms(tiny_model_factory, original_positions):
+    # LongRoPE (Phi-3.5-mini, Phi-4-mini) writes its frequencies in place as it runs, which torch.func refuses: every
+    # fact of such a model failed. Past `original_positions` it takes its long factors, which the Jacobian must see.
+    rope = {"rope_type": "longrope", "rope_theta": 10000.0, "original_max_position_embeddings": original_positions,
+            "short_factor": [1.0, 1.1, 1.2, 1.3], "long_factor": [1.0, 4.0, 16.0, 40.0]}
+    model = tiny_model_factory("llama", max_position_embeddings=256, rope_parameters=rope)
+    site = training_sites(model, TEMPLATE, FACTS[:N_TRAIN])[3]
+    problem = SuffixProblem(model, site, 0)
+    by_autograd = torch.autograd.functional.jacobian(problem.object_state, problem.h)  # plain autograd allows the write
+    assert torch.allclose(problem.jacobian(), by_autograd, atol=1e-5)
+    vectors = torch.randn(by_autograd.shape[0], 3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(problem.jvp(vectors), by_autograd @ vectors, atol=1e-5)
+    assert torch.allclose(problem.vjp(vectors), vectors.T @ by_autograd, atol=1e-5)
+    rotary = model.model.model.rotary_emb
+    assert "forward" not in vars(rotary)  # the class's updating forward is back

@@ -3,6 +3,7 @@
 * Read or edit the residual stream at a block (`capture_blocks`, `edit_residual`).
 * Make the first blocks return an output known in advance (`blocks_replaced`).
 * Route attention through a function of factcheck's own (`route_attention`).
+* Hold rotary frequencies that a forward would update in place (`rotary_frequencies_held`).
 
 What a pass needs (the attention route in use) is per-call state: it lives in
 a ContextVar set by the context manager that owns the pass, so a nested route
@@ -156,3 +157,28 @@ def route_attention(model: nn.Module, route: AttentionRoute) -> Iterator[None]:
         for config, previous in saved:
             config._attn_implementation = previous
         _active_route.reset(token)
+
+
+# ---- rotary frequencies ----------------------------------------------------------------------
+@contextlib.contextmanager
+def rotary_frequencies_held(model: LanguageModel, positions: torch.Tensor) -> Iterator[None]:
+    """Rotary embeddings that update their frequencies in place as they run (LongRoPE: Phi-3.5-mini, Phi-4-mini) are
+    updated once for `positions`, then run without the update: torch.func's transforms refuse an in-place write to a
+    tensor made outside them, and the update inside the LRE's Jacobian failed every fact. Other models are untouched."""
+    held = []
+    for module in model.model.modules():
+        forward = getattr(type(module), "forward", None)
+        plain_forward = getattr(forward, "__wrapped__", None)  # transformers' dynamic_rope_update keeps it there
+        if plain_forward is None or not isinstance(getattr(module, "inv_freq", None), torch.Tensor):
+            continue
+        if getattr(module, "rope_type", "default") in ("default", "linear"):
+            continue  # fixed frequencies: nothing is written as it runs
+        with torch.no_grad():
+            module(torch.zeros((), dtype=model.dtype, device=positions.device), positions)  # the update, outside any transform
+        module.forward = plain_forward.__get__(module)
+        held.append(module)
+    try:
+        yield
+    finally:
+        for module in held:
+            del module.forward  # back to the class's (updating) forward

@@ -18,6 +18,7 @@ from factcheck.session import FactcheckSession
 from factcheck.settings import Settings
 from factcheck.suites.prompts import REPLY_PROBE, Phrasing, build_chat_prompt, phrase_prompt, reply_separator, subject_token_index
 from factcheck.suites.suite import Fact, SuiteError, parse_suite
+from conftest import TINY_CHAT_TEMPLATE
 from test_saycheck import other_class, reference_generation, reference_logprob, same_class
 
 # Scores are compared with a reference that judges every next token: so must ranking here.
@@ -64,6 +65,21 @@ def test_a_chat_template_that_changes_the_question_is_refused_with_the_fix():
     with pytest.raises(SettingError, match=r"changed the question .* \(prompt: text\)"):
         build_chat_prompt(lambda messages: "".join(m["content"].upper() for m in messages), Phrasing(TEMPLATE, chat=True),
                           "Peru", [])
+
+
+def test_a_chat_template_writing_special_tokens_past_the_embedding_is_refused_with_the_fix(tiny_llama):
+    # tokenizer_config.json naming <|im_start|> and <|im_end|>, which the vocabulary lacks: transformers adds them past
+    # the weights' rows, and every chat prompt was a raw IndexError from torch.
+    tokenizer = copy.deepcopy(tiny_llama.tokenizer)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+                               "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    model = LanguageModel(tiny_llama.model, tokenizer, name="tiny-past")
+    with pytest.raises(SettingError, match=r"writes '<\|im_start\|>', '<\|im_end\|>', special token\(s\) its tokenizer adds "
+                                           r"past the \d+ tokens its weights embed .* or ask with `prompt: text`"):
+        phrase_prompt(model, Phrasing(TEMPLATE, chat=True), "Peru", [])
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE  # the same tokenizer, with a template of embedded tokens: asked
+    assert "Peru" in phrase_prompt(model, Phrasing(TEMPLATE, chat=True), "Peru", []).text
 
 
 def test_a_model_without_a_chat_template_says_so_and_names_the_setting(tiny_llama):

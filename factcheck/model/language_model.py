@@ -237,7 +237,25 @@ class LanguageModel:
                                f"more than its {self.context_length or 'unknown number of'} positions could hold: fix the "
                                "model's chat_template.jinja (or chat_template in tokenizer_config.json), or ask with "
                                "`prompt: text`")
+        if written := [token for token in self._special_tokens_past_the_embedding() if token in text]:
+            # tokenizer_config.json names special tokens its vocabulary lacks: transformers adds them past the weights'
+            # rows, and every prompt the template wrote was an IndexError deep in torch.
+            raise SettingError(f"the chat template of model {self.name!r} writes {', '.join(map(repr, written[:3]))}, special "
+                               f"token(s) its tokenizer adds past the {self._embedding_rows()} tokens its weights embed (named "
+                               "in tokenizer_config.json, missing from the vocabulary): give the model's own tokenizer files, "
+                               "or ask with `prompt: text`")
         return text
+
+    def _embedding_rows(self) -> int | None:
+        rows = getattr(self.model.get_input_embeddings(), "num_embeddings", None)
+        return rows if isinstance(rows, int) else None
+
+    def _special_tokens_past_the_embedding(self) -> list[str]:
+        """The special tokens the tokenizer adds with ids past the weights' embedding rows (none for a sound model;
+        the load check refuses plain ones and the bos, eos and pad tokens)."""
+        rows = self._embedding_rows()
+        added = getattr(self.tokenizer, "added_tokens_decoder", None) or {}
+        return [token.content for token_id, token in sorted(added.items()) if rows is not None and token_id >= rows and token.content]
 
     def _render_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template's rendering of `messages`. A chat template is a program, and one that loops without end
@@ -778,7 +796,7 @@ def refuse_a_tokenizer_past_the_embedding(name: str, tokenizer, model) -> None:
     IndexError: refused at load (the tokenizer and config.json belong to another model)."""
     rows = getattr(model.get_input_embeddings(), "num_embeddings", None)
     # Its vocabulary, not its added tokens: a special token the config names and the vocabulary lacks is added past
-    # the rows, and is refused where a suite uses it.
+    # the rows, and is refused where a chat template writes it (`LanguageModel.chat_text`).
     vocabulary = getattr(tokenizer, "vocab_size", None)
     if isinstance(rows, int) and isinstance(vocabulary, int) and vocabulary > rows:
         raise ModelLoadError(f"model {name!r}: its tokenizer's vocabulary has {vocabulary} tokens and its weights embed "

@@ -26,6 +26,7 @@ import os
 import re
 import signal
 import stat
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -670,6 +671,7 @@ class FactcheckRun:
         self._removed_at_collection = 0  # facts a conftest or plugin removed without deselecting them
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
         self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
+        self._session_finishing = False  # pytest_sessionfinish reached: the run's outputs are settled there
         self._a_fact_started = False  # on an xdist controller: a worker started a fact (the earlier reports are removed then)
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
@@ -1318,6 +1320,7 @@ class FactcheckRun:
             if notes := self._collection_notes(self.config):
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             return
+        self._session_finishing = True
         try:
             self._finish_session(session, exitstatus)
         except KeyboardInterrupt:
@@ -1327,6 +1330,21 @@ class FactcheckRun:
             if self._ctrl_c_while_writing:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """A run that stopped before pytest_sessionfinish (a conftest hook raising in pytest_sessionstart or at
+        collection: INTERNALERROR; stdout closed or a broken pipe, `pytest ... | head -1`) writes no report: an earlier
+        run's at an output path would be taken for this one's by a later CI step, so it is removed, and stderr says so
+        (the terminal may be gone)."""
+        if self._session_finishing or is_xdist_worker(config) or not self._checks_facts():
+            return
+        for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
+            if given and flag not in self._outputs_done and _reads_as_own_report(Path(given), _OWN_OUTPUT_MARKS[flag]):
+                with contextlib.suppress(OSError):
+                    Path(given).unlink()
+                    with contextlib.suppress(OSError, ValueError):  # stderr closed too
+                        print(f"factcheck: the run stopped before its facts ended: removed {given}, an earlier run's "
+                              "report, so that it is not taken for this run's", file=sys.stderr)
 
     def _stopped_while_writing(self, session: pytest.Session) -> None:
         """A second Ctrl-C while the outputs were made: an output not yet written is removed where an earlier run's
@@ -1361,8 +1379,13 @@ class FactcheckRun:
         # workers apply after sending their collection) leaves the earlier report, as the usage error it is does.
         facts_started = (self._a_fact_started or exitstatus != pytest.ExitCode.INTERNAL_ERROR
                          or not self.config.pluginmanager.has_plugin("dsession"))
-        if (summary is None or not summary.results) and self._facts_selected and checks_facts and facts_started:
+        # Not so an INTERNALERROR elsewhere before the facts were selected (a conftest hook raising at collection).
+        selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR
+        if (summary is None or not summary.results) and selected and checks_facts and facts_started:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
+            if exitstatus == pytest.ExitCode.INTERNAL_ERROR:  # pytest shows no terminal summary after one: said here
+                for line, _ in self._output_lines:
+                    print(line, file=sys.stderr)
         if summary is None:
             return
         # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -1229,6 +1231,30 @@ def test_a_usage_error_at_collection_leaves_the_earlier_report_and_blames_no_con
         assert result.ret == pytest.ExitCode.USAGE_ERROR and "missing.json" in output, output[-2000:]
         assert "gave no test report" not in output and "removed" not in output, output[-2000:]
         assert report_path.read_text(encoding="utf-8") == earlier
+
+
+@pytest.mark.parametrize("hook", ["pytest_sessionstart(session)", "pytest_collection(session)", "pytest_collection_finish(session)"])
+def test_a_run_that_stops_before_its_facts_are_selected_leaves_no_earlier_report(project, hook):
+    # The 42nd pass: a conftest hook raising before the facts were selected (INTERNALERROR), or a broken pipe
+    # (`pytest ... | head -1`), left an earlier run's report at the output path, unmarked, for a later CI step to read.
+    report_path = project.path / "r.json"
+    run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    assert report_path.is_file()
+    project.makeconftest(f"import pytest\n@pytest.hookimpl(tryfirst=True)\ndef {hook}:\n    raise RuntimeError('boom')\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR and not report_path.exists(), result.stdout.str()[-2000:]
+    assert "an earlier run's report" in result.stdout.str() + result.stderr.str()
+
+
+def test_a_run_whose_output_pipe_breaks_leaves_no_earlier_report(project):
+    report_path = project.path / "r.json"
+    run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}"]
+    with project.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does
+        process.wait(timeout=600)
+    assert process.returncode != 0 and not report_path.exists()
 
 
 def test_the_checks_of_the_29th_to_31st_passes_leave_legitimate_runs_alone(project):

@@ -378,6 +378,18 @@ def test_bad_baseline_file_is_rejected_with_file_pointer_and_fix(path):
     assert "to fix:" in message
 
 
+def test_a_number_of_thousands_of_digits_is_named_without_pythons_advice(tmp_path, capsys):
+    from factcheck.cli import main
+
+    # Past 4,300 digits Python's own message advised sys.set_int_max_str_digits(), which no user of a file can call.
+    text = (BAD_REPORTS / "_valid.json").read_text(encoding="utf-8")
+    path = tmp_path / "report.json"
+    path.write_text(text.replace('"factcheck_report_version": 2,', '"factcheck_report_version": 2' + "0" * 5000 + ",", 1), encoding="utf-8")
+    assert main(["diff", str(BAD_REPORTS / "_valid.json"), str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "a whole number of 5,001 digits, far past any count or setting factcheck reads" in error and "sys." not in error
+
+
 @pytest.mark.parametrize("path", REPORT_FILES, ids=[p.name for p in REPORT_FILES])
 def test_bad_report_file_is_rejected_by_diff_with_file_pointer_and_fix(path):
     from factcheck.gate.diff import load_results

@@ -325,6 +325,11 @@ def test_fixed_new_removed_and_counts(tmp_path):
     counts = comparison.counts()
     assert set(counts) == set(KINDS) and sum(counts.values()) == 5 and counts["removed"] == 2
     assert comparison.regressions == [] and comparison.within_budget(0)
+    # A run's own gate of a selection passes, and says which facts the baseline said right it did not judge (the 42nd
+    # pass: a deselected regression read "regressions: 0" and nothing else).
+    unchecked = [c.subject for c in comparison.unchecked_said_right]
+    assert unchecked and any(f"{len(unchecked)} fact(s) the baseline holds as said right were not checked by this run "
+                             f"(country_capital[{unchecked[0]}]" in warning for warning in comparison.warnings())
 
 
 def test_changed_suite_compares_unchanged_facts_and_sets_aside_changed_objects(tmp_path):

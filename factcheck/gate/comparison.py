@@ -244,6 +244,11 @@ class Comparison:
         for before, now in self.moved.items():
             lines.append(f"the suite of {before} ran, unchanged, as {now} (moved or renamed): its facts count as new, compared "
                          "with nothing; record the baseline again (--factcheck-update-baseline) to gate on them")
+        if self.unchecked_said_right and not self.require_checked:  # a run's own gate of a selection: said, not failed
+            shown = ", ".join(f"{c.relation}[{c.subject}]" for c in self.unchecked_said_right[:3])
+            lines.append(f"{len(self.unchecked_said_right)} fact(s) the baseline holds as said right were not checked by this "
+                         f"run ({shown}{' ...' if len(self.unchecked_said_right) > 3 else ''}): deselected or skipped, so the "
+                         "gate did not judge them; run every fact to gate them")
         return lines
 
 

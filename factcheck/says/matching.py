@@ -120,7 +120,9 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     # out in 2019", "Toy Story 3 grossed") ("Paris 2024" says Paris: a year;
     # "Brazil 5 times" and "Russia 17 million square kilometres" a count; "Au 79", "Au 79." and "H 1" a symbol of one
     # or two letters and its atomic number).
-    if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|are|were|will|and|has|had|became|came|won|made|took|went|got|hit|sold|began|broke|set|[a-z]+ed)\b)[a-z])",
+    if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|are|were|will|and|has|had|became|came|won|made|took|went|got|hit|sold|began|broke|set|[a-z]+ed"
+                r"|remains|follows|marks|pits|sees|finds|takes|tells|stars|features|introduces|continues|brings|opens|ends"
+                r"|begins|also|then|later|eventually|quickly|finally|soon|still|even|again)\b)[a-z])",
                 rest):
         return len(answer.strip()) > 2
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
@@ -1036,6 +1038,10 @@ _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|appro
 # also "near", "civarında" "in the vicinity of"): "5000左右", "5km 정도", "1947 के आसपास", "1923 civarı".
 _APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下|程度|前後|ぐらい|くらい|정도|쯤|가량"
                                          r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
+# Right after the answer, and up to its clause's end: a hedge of the answer ("206, at a rough count."), not words of a
+# later sentence ("Paris. In round figures, 2 million people live there.").
+_RIGHT_AFTER = r"(?:(?<=^\s)|(?<=^,\s)|(?<=^\s\()|(?<=^\()|(?<=^;\s)|(?<=^\s[-\u2014\u2013]\s))"
+_TO_ITS_END = r"(?=\s?[.!;)]|\s?$)"
 # Where a hedge that may also describe what follows it ends its clause.
 _CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
 # ... and where it opens one after the answer: "Paris, at first glance." ("At first glance, it looks grey." and "home of a
@@ -1045,7 +1051,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
     r"(?:is|was)\sa\s(?:trick\s(?:answer|question)|distractor|decoy|red\sherring)", r"I['’]d\shave\sto\s(?:check|verify|look)",
-    r"not\s100\s?%", r"with\s(?!100\b)\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?(?!100\b)\d+\s?%?", r"50/50|fifty-fifty",
+    r"not\s100\s?%", r"with\s(?!100\b)\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?(?!100(?![\d.])|10/10|1(?:\.0+)?(?![\d./]))\d+\s?%?", r"50/50|fifty-fifty",
     r"with\s(?:some|a\slittle|a\sbit\sof|much|considerable|great)\s(?:uncertainty|doubt)",
     r"pending\s(?:confirmation|verification)", r"subject\sto\s(?:confirmation|verification)", r"to\sbe\s(?:verified|checked|determined)",
     r"so\sI['’]ve\sheard", r"(?:rumou?r|word)\shas\sit", r"one\swould\s(?:assume|think|guess|suppose|imagine)",
@@ -1134,21 +1140,22 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"\s(?:with|against|using)\s(?:an?\s|the\s)?(?:\w+\s)?source", r"I(?:['’]d|\swould)?\srecommend\s(?:verifying|double-checking|checking|confirming)",
     # The 41st pass: more chat-model hedges, the answer offered as one option among others, another value of a figure
     # from a source or a later measure, and hedges of an amount.
-    r"(?:plausibly|doubtfully|questionably)" + _CLAUSE_ENDS, r"coin\s?(?:flip|toss)", r"shot\sin\sthe\sdark", r"I['’]m\srusty",
-    r"dunno", r"gut\s(?:feeling|instinct|call)", r"I\shear\stell", r"last\s(?:time\s)?I\s(?:checked|heard|looked|counted|knew)",
+    r"(?:plausibly|doubtfully|questionably)" + _CLAUSE_ENDS, _RIGHT_AFTER + r"(?:it['’]s\s)?(?:a\s|just\sa\s)?(?:coin\s?(?:flip|toss)|shot\sin\sthe\sdark)"
+    + _TO_ITS_END, r"I['’]m\srusty", r"dunno", _RIGHT_AFTER + r"(?:just\s)?(?:a\s|my\s)?gut\s(?:feeling|instinct|call)" + _TO_ITS_END, r"I\shear\stell", r"last\s(?:time\s)?I\s(?:checked|heard|looked|counted|knew|read|saw)", r"when\sI\slast\s(?:checked|looked|heard|read)",
+    r"(?:from|based\son)\swhat\sI\scan\s(?:tell|see|gather)", r"if\sI\s(?:understand|recall|remember)\s(?:correctly|right(?:ly)?)",
+    r"confidence\s(?!100\b)\d+\s?%", r"(?:likelihood|probability|chance)(?::\s?|\s)(?!100\b)\d+\s?%", r"\(p\s?=\s?0?\.\d+\)",
     r"(?:from|based\son|going\sby|judging\sby)\swhat\sI\s(?:know|understand|recall|remember|gather|(?:['’]ve\s|have\s)?(?:read|heard|seen))",
     r"if\sI\s(?:am|was)\s(?:right|correct|not\smistaken)", r"fingers\scrossed", r"I\s(?:have|['’]ve\sgot|get)\sa\s(?:feeling|hunch|sense)" + _CLAUSE_ENDS,
     r"I(?:['’]d|\swould)\s(?:need|have|want)\sto\s(?:check|verify|look|confirm|double-check)",
-    r"(?:is|as)\s(?:one|a)\s(?:possibility|possible\s(?:answer|option|choice|candidate)|option|candidate|contender)" + _CLAUSE_ENDS,
-    r"(?:now|since|later)\s(?:thought|believed|estimated|measured|put|given|reckoned|known)\s(?:to\sbe|at|as)(?=\s[^\w\s]?\d)",
-    r"updated\sto(?=\s[^\w\s]?\d)", r"(?:newer|newest|recent|later|latest|updated|revised|more\srecent|new)\s(?:measurements?|studies"
-    r"|study|research|estimates?|figures?|data|surveys?|sources?|counts?)\s?(?:give|gives|gave|suggest|suggests|put|puts|show|shows|say|says|indicate|indicates|:)",
-    r"(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has)(?=\s[^\w\s]?\d)",
+    r"(?:is|as|would\sbe|could\sbe)\s(?:one|a|an)\s(?:(?:strong|likely|possible|good|leading|top|real)\s)?(?:possibility|possible"
+    r"\s(?:answer|option|choice|candidate)|option|candidate|contender|choice)" + _CLAUSE_ENDS,
+    r"(?:is|would\sbe)\sone\sof\sthe\s(?:possibilities|options|candidates|contenders|choices)" + _CLAUSE_ENDS,
     r"(?<=\d\s)(?:according\sto|per)\s(?:Wikipedia|Britannica|Google|the\sinternet)",  # another figure's source
-    r"(?<=^\s)ballpark" + _CLAUSE_ENDS, r"in\sround\s(?:numbers|figures|terms)", r"(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)",
-    r"\((?:provisional|preliminary|unconfirmed|unofficial)\)", r"margin\sof\serror")
+    r"(?<=^\s)ballpark" + _CLAUSE_ENDS, _RIGHT_AFTER + r"(?:in\sround\s(?:numbers|figures|terms)|(?:at|by)\sa\s(?:rough|quick|loose|crude)"
+    r"\s(?:count|estimate|guess|reckoning)|(?:with\sa\s)?margin\sof\serror(?:\sof\s[^\w\s]?\d[\d.,]*(?:\s?\w+)?)?)" + _TO_ITS_END,
+    r"\((?:provisional|preliminary|unconfirmed|unofficial)\)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
-                     "nicht nein kein keine non não nie nej ні нет не όχι δεν faux falsch falso неверно "
+                     "nicht nein kein keine non não nie nej ні нет не όχι δεν falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
                      "nhưng αλλά değil belki fakat mutta اما namun 그러나 însă azonban "
                      "peut-être vielleicht возможно talvez forse quizás quizá misschien kanske eventuell "
@@ -1179,6 +1186,7 @@ _OTHER_QUALIFYING_PHRASES = (r"je\spense|je\scrois|je\ssuppose|il\sme\ssemble|si
                              # Polish and Czech "ale", Turkish "ama" ("but") before another name or number only: English
                              # "pale ale", Spanish "ama" ("loves").
                              r"|(?:ale|ama)(?=\s(?-i:[A-Z0-9ÀÁÂÄÇÉÈÊÍÎÓÔÖÚÜĄĆĘŁŃŚŹŻČŠŽŘİĞŞ])|\s(?:może|chyba|možná|belki|galiba))"
+                             r"|faux(?=\s?[.,;!?…]|\s?$)"  # French "false" alone, not "faux leather"
                              r"|falls\sich\smich|если\sя\sправильно|" + compatible("على\\sما|على\\sالأرجح|والله\\sأعلم|मुझे\\sलगता|माफ़|ख्याल"))
 # Scripts without spaces: looked for anywhere ("或称", another name for it, is no "or").
 _UNSPACED_QUALIFIERS = (r"或(?!称|者称|叫|作|译|写作|拼作|多或少)|可能(?!性)|也许|或许|不是|不对|错了|错误|[，,]\s?错|我觉得|我认为|好像|我猜|抱歉"
@@ -1327,13 +1335,13 @@ def _another_of_its_kind(rest: str, answer: str) -> str | None:
 _UNIT_AFTER_A_FIGURE = (r"\s?(°\s?[^\W\d_]+|%|(?i:(?:degrees?|deg\.?)\s?(?:celsius|fahrenheit|kelvin|c|f|k))(?!\w)"
                         # Units of more than one word: "sq km", "square miles", "miles per hour", "km/h", "per cent".
                         r"|(?i:(?:square|sq\.?)\s?(?:kilomet(?:re|er)s?|km|miles?|mi|met(?:re|er)s?|m)|(?:kilomet(?:re|er)s?|km|miles?)"
-                        r"\s(?:per|an|a)\shour|km\s?/\s?h|per\scent)(?![\w/])"
+                        r"\s(?:per|an|a)\shour|km\s?/\s?hr?|mi\s?/\s?h|m\.p\.h\.?|per\scent|(?:US|U\.S\.)\sdollars?)(?![\w/])"
                         r"|[^\W\d_]+(?:[23](?!\d|[.,]\d))?|)")
 _FIGURE = re.compile(r"\s(?:an?\s|some\s)?[^\w\s]?\d[\d.,]*(?:\s?" + _SCALE_WORDS + r"(?!\w))?" + _UNIT_AFTER_A_FIGURE)
 # After an approximation, a span of time before or after the answer's date: "1937, roughly a decade before The Hobbit",
 # "April 4, 1968, roughly five years after the speech".
 _AN_INTERVAL = re.compile(r"\s(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a\sfew|several|\d[\d.,]*)"
-                          r"\s(?:years?|decades?|centur(?:y|ies)|months?|weeks?|days?|hours?|minutes?)\s(?:before|after|earlier"
+                          r"(?:\sand\sa\shalf)?\s(?:years?|decades?|centur(?:y|ies)|months?|weeks?|days?|hours?|minutes?)\s(?:before|after|earlier"
                           r"|later|ago|prior|since)\b")
 _CLOCK_TIME = re.compile(r"\s\d{1,2}:\d{2}(?!\d)")
 
@@ -1351,7 +1359,8 @@ _ANOTHER_CASE_AFTER = frozenset("at in during among for before after by within a
 _UNITS_OF_MORE_SPELLINGS = tuple((re.compile(spelling), unit) for spelling, unit in (
     (r"per\s?cent|pct\.?", "%"), (r"(?:square|sq\.?)\s?(?:kilomet(?:re|er)s?|km)|km[2²]", "km2"),
     (r"(?:square|sq\.?)\s?(?:miles?|mi)|mi[2²]", "mi2"), (r"(?:square|sq\.?)\s?(?:met(?:re|er)s?|m)|m[2²]", "m2"),
-    (r"(?:kilomet(?:re|er)s?|km)\s(?:per|an|a)\shour|km\s?/\s?h|kph|kmh|kmph", "km/h"), (r"miles?\s(?:per|an|a)\shour|mph", "mph")))
+    (r"(?:kilomet(?:re|er)s?|km)\s(?:per|an|a)\shour|km\s?/\s?hr?|kph|kmh|kmph", "km/h"),
+    (r"miles?\s(?:per|an|a)\shour|mph|m\.p\.h\.?|mi\s?/\s?h", "mph"), (r"(?:us|u\.s\.)\sdollars?", "dollars")))
 # Units whose one spelling here names two sizes: a short ton and a tonne, a US and an imperial gallon.
 _NAMES_OF_UNITS_OF_TWO_SIZES = frozenset({"tons", "gallons", "ounces", "pints", "quarts", "cups"})
 
@@ -1441,6 +1450,33 @@ def _same_value(figure: str, answer: str) -> bool:
     return said is not None and own is not None and abs(said[0] - own[0]) <= 1e-9 * max(abs(own[0]), 1)
 
 
+# After an approximation, what it compares something else with: "roughly the size of Texas", "roughly twice the size of
+# France", "roughly as hot as the Sun", "roughly a fifth of them", "roughly six times that"; "an estimated audience".
+_A_COMPARISON = re.compile(r"\s(?i:the|a|an|as|twice|half|double|triple|one\s(?:in|out\sof)|(?:two|three|four|five|six|seven|eight|nine"
+                           r"|ten|\d+)\stimes)\b(?!\s\d)|(?<=estimated)\s(?!(?:date|year|figure|value|number|total|count|time)\b)[a-z]")
+# A sentence's end before a later one ("1969. The mission lasted ..."), or a semicolon before another clause.
+_A_LATER_SENTENCE = re.compile(r"[.!?]\s+(?=[A-Z\"“'])|;\s+")
+
+
+def _describes_something_else(rest: str, approximation: re.Match, answer: str) -> bool:
+    """Whether an approximation after an amount or a date describes something else: what it compares ("643,801 km²,
+    roughly the size of Texas"), or a later sentence of its own ("1969. The mission lasted roughly eight days.", "206
+    bones. Roughly half of them are in the hands"), unless it opens that sentence alone or before another value of the
+    answer's quantity ("1969. Roughly.", "6,650 km. About 6,700 km.")."""
+    after = rest[approximation.end() :]
+    if _A_COMPARISON.match(after):
+        return True
+    if (approximation.group().lower().rstrip(".") in ("minimum", "maximum", "max")
+            and re.search(r"\b(?i:the|a|an|its|their)\s(?:[\w-]+\s)?$", rest[: approximation.start()])):
+        return True  # a noun: "35, the constitutional minimum", "130 km/h, the legal maximum"
+    sentences = list(_A_LATER_SENTENCE.finditer(rest, 0, approximation.start()))
+    if not sentences:
+        return False
+    if rest[sentences[-1].end() : approximation.start()].strip():
+        return True  # inside the later sentence: "The landing was watched by roughly a fifth of the world."
+    return not (re.match(r"\W*$", after) or _close_to_the_answer(after, answer) and _alone_in_its_clause(after))
+
+
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:
     """Whether an approximation that a word of its clause comes before, and a figure of another kind than the answer's
     comes after, describes that figure: "1969, with approximately 600 million viewers", "3M, with approximately
@@ -1480,6 +1516,12 @@ _ABOUT = (r"(about|around|nearly|almost|close\sto|some|~|≈|roughly|approximate
 # In brackets (round or square), or after a comma, a semicolon or a dash with one of `_ABOUT`.
 _ANOTHER_VALUE = re.compile(r"\s?[(\[](?:" + _ABOUT + r"\s?)?(?=(?:US\$|[^\w\s])?\d[^()\[\]]*[)\]])"
                             r"|(?:[,;]|\s?[\u2014\u2013]|\s-)\s" + _ABOUT + r"\s?(?=(?:US\$|[^\w\s])?\d)")
+
+_A_LATER_OR_ANOTHER_SOURCE = re.compile(
+    r"(?i:(?:now|since|later)\s(?:thought|believed|estimated|measured|put|given|reckoned|known)\s(?:to\sbe|at|as)|updated\sto"
+    r"|(?:newer|newest|recent|later|latest|updated|revised|more\srecent|new)\s(?:measurements?|studies|study|research|estimates?|figures?"
+    r"|data|surveys?|sources?|counts?)\s?(?:give|gives|gave|suggest|suggests|put|puts|show|shows|say|says|indicate|indicates|:)"
+    r"|(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has))(?=\s(?:US\$|[^\w\s])?\d)")
 
 
 def _alone_in_its_clause(text: str) -> bool:
@@ -1578,7 +1620,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             return approximation.group().strip()
         for approximation in _APPROXIMATIONS.finditer(rest):
             # "when Max Planck won", "the Four Tops"; "1969, with approximately 600 million viewers"
-            if not _inside_a_name(rest, approximation.start()) and not _before_another_figure(rest, approximation, answer):
+            if (not _inside_a_name(rest, approximation.start()) and not _describes_something_else(rest, approximation, answer)
+                    and not _before_another_figure(rest, approximation, answer)):
                 return approximation.group()
         # Another value of the answer's own quantity, about it or bare in brackets: "6,650 km (about 6,700 km)",
         # "1969 (around 1970)", "6,650 km (6,700 km)" ("6,650 km (about 4,132 miles)" converts it).
@@ -1587,11 +1630,22 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
                 and _close_to_the_answer(rest[other.end() :], answer, named_unit=bool(other.group(1) or other.group(2)))
                 and not _same_value(rest[other.end() :], answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
             return (other.group(1) or other.group(2) or "(").strip()
+        # ... from a later measure or another source: "6,650 km, now thought to be 6,853 km", "1969. Wikipedia says 1970."
+        # ("1969. Newer data shows 650 million people watched." counts another thing).
+        for source in _A_LATER_OR_ANOTHER_SOURCE.finditer(rest):
+            figure = rest[source.end() :]
+            dated = (found := _LEADING_FIGURE.match(figure)) and re.match(r"\s(?:in|as\sof|since)\s\d{4}(?!\d)", figure[found.end() :])
+            if (_close_to_the_answer(figure, answer) and not _same_value(figure, answer.strip())
+                    and (_alone_in_its_clause(figure) or dated)):  # "updated to 6,853 km in 2007"
+                return source.group().strip()
     for found in _QUALIFIER.finditer(rest):
-        if found.group().isupper() and len(found.group()) == 2 and found.group().isalpha() and found.group() != "JK":
-            continue  # an abbreviation: "Portland, OR", "Nitric oxide (NO)" ("Paris. JK, it's Lyon" takes it back)
+        if (found.group().isupper() and len(found.group()) == 2 and found.group().isalpha()
+                and (found.group() != "JK" or re.match(r"\s(?-i:[A-Z])", rest[found.end() :]))):
+            continue  # an abbreviation: "Portland, OR", "Nitric oxide (NO)", "JK Rowling" ("Paris. JK, it's Lyon" takes it back)
         if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]) and not _asks_to_confirm(rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
+        if found.group() in "?？" and re.search(r"(?i:[,;.]\s(?:and\s)?did\syou\sknow\s(?!(?:that|this|it)\W*$))[^?]*$", rest[: found.start()]):
+            continue  # a fact of its own: "Paris, did you know it has 20 arrondissements?" ("did you know that?" asks)
         if _inside_a_name(rest, found.start()):
             continue
         if found.group() == "no" and re.match(r"\s[^\W\d_]*[a-zà-ÿ]", rest[found.end() :]) and _PORTUGUESE.search(rest):

@@ -707,7 +707,7 @@ def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_t
     assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
 
 
-def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None):
+def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None, width: int = 4):
     """A GGUF file of the norm weights of `blocks` (a count, or the blocks' numbers) whose header claims `block_count`,
     with more metadata added."""
     import numpy as np
@@ -717,7 +717,7 @@ def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None
     writer.add_block_count(block_count)
     add_metadata(writer)
     for block in range(blocks) if isinstance(blocks, int) else blocks:
-        writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(4, dtype=np.float32))
+        writer.add_tensor(f"blk.{block}.attn_norm.weight", np.ones(width, dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -772,6 +772,34 @@ def test_a_gguf_tokenizer_that_cannot_be_built_is_named_not_blamed_on_the_weight
                                              r"\(tokenizer.ggml.\*: KeyError: 'scores'\)") as caught:
         load_model(str(path))
     assert "weights" not in str(caught.value)
+
+
+@pytest.mark.parametrize("edit", ["offset into another tensor", "type of another block size"])
+def test_a_gguf_tensor_whose_data_does_not_follow_the_one_before_it_is_refused(tmp_path, monkeypatch, edit):
+    import struct
+
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 42nd pass: block 5's query weights pointed at block 4's bytes, or a Q4_1 tensor relabelled Q4_0, loaded as
+    # another model without a word (llama.cpp refuses both).
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, width=64)  # 256 bytes each: past the 32 of padding
+    data = bytearray(path.read_bytes())
+    def type_at(name: bytes) -> int:  # past its name, its dimension count and its one dimension
+        return data.index(name) + len(name) + 4 + 8
+
+    if edit == "offset into another tensor":
+        struct.pack_into("<Q", data, type_at(b"blk.1.attn_norm.weight") + 4, 0)  # where blk.0's data is
+    else:
+        struct.pack_into("<I", data, type_at(b"blk.0.attn_norm.weight"), 1)  # F16 for F32: half the bytes
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=r"its tensor blk\.1\.attn_norm\.weight starts at byte \d+ of the tensor data, "
+                                             r"where blk\.0\.attn_norm\.weight before it \((?:F32, 256|F16, 128) bytes\) ends at "
+                                             r"\d+ \(llama.cpp refuses such a file") as caught:
+        load_model(str(path))
+    assert "damaged or was edited" in str(caught.value)
 
 
 def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):
@@ -1190,6 +1218,26 @@ def test_weights_of_modules_the_architecture_has_not_are_refused_but_old_rotary_
     with pytest.raises(ModelLoadError, match=r"its weights hold 4 parameter\(s\) that its config.json leaves out "
                                              r"\(model.layers.0.self_attn.k_norm.weight, .* architectures and model_type"):
         load_model(str(folder))
+
+
+@pytest.mark.parametrize("architecture", ["bloom", "falcon with alibi", "falcon"])
+def test_a_model_with_alibi_position_biases_is_refused_naming_why(tiny_tokenizer, architecture):
+    import transformers
+
+    from factcheck.model.language_model import LanguageModel, ModelLayoutError
+
+    # BLOOM and ALiBi Falcon (falcon-rw-1b) loaded, then every fact failed with transformers' "too many values to
+    # unpack": their position biases are built from a 2-D attention mask, factcheck's packed passes give a 4-D one.
+    sizes = dict(vocab_size=len(tiny_tokenizer), hidden_size=32, num_attention_heads=4)
+    if architecture == "bloom":
+        model = transformers.BloomForCausalLM(transformers.BloomConfig(n_layer=2, n_head=4, **{**sizes, "num_attention_heads": 4}))
+    else:
+        model = transformers.FalconForCausalLM(transformers.FalconConfig(num_hidden_layers=2, alibi=architecture != "falcon", **sizes))
+    if architecture == "falcon":
+        assert LanguageModel(model.eval(), tiny_tokenizer, name="falcon").num_layers == 2  # rotary Falcon runs
+        return
+    with pytest.raises(ModelLayoutError, match=r"adds ALiBi position biases to its attention, .* use one with rotary or learned positions"):
+        LanguageModel(model.eval(), tiny_tokenizer, name=architecture)
 
 
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):

@@ -68,6 +68,7 @@ class Layout:
 
 
 def find_layout(model: nn.Module) -> Layout:
+    _refuse_attention_position_biases(model)
     base = getattr(model, "base_model", model)
     # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down.
     for candidate in (base, getattr(base, "language_model", None), getattr(base, "model", None)):
@@ -87,6 +88,18 @@ def find_layout(model: nn.Module) -> Layout:
         f"cannot find the transformer blocks and final norm of {type(model).__name__}; "
         f"looked for {_BLOCK_LIST_NAMES} and {_FINAL_NORM_NAMES}"
     )
+
+
+def _refuse_attention_position_biases(model: nn.Module) -> None:
+    """ALiBi models (BLOOM, MPT, Falcon with `alibi: true`) build their position biases from a 2-D attention mask;
+    factcheck's packed passes give a 4-D one, and every fact failed with transformers' "too many values to unpack"."""
+    config = getattr(model, "config", None)
+    attention_config = getattr(config, "attn_config", None)
+    if (getattr(config, "model_type", None) in ("bloom", "mpt") or getattr(config, "alibi", None) is True
+            or getattr(attention_config, "alibi", None) is True):
+        raise ModelLayoutError(f"{type(model).__name__} adds ALiBi position biases to its attention, which factcheck's packed "
+                               "passes cannot give it: this model cannot be checked; use one with rotary or learned "
+                               "positions (Llama, Qwen, Mistral, Gemma, Phi, GPT-2, Falcon without alibi)")
 
 
 @dataclass
@@ -970,12 +983,17 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         # so a short token_type silently made 14 of the default model's 17 control tokens plain text.
         per_token = {key: len(reader.fields[key].data) for key in _GGUF_PER_TOKEN_KEYS if key in reader.fields}
         merges_problem = _gguf_merges_problem(reader)
+        misplaced = _gguf_tensor_out_of_place(reader)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
     if held and (asked != held or max(blocks) + 1 != held):
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
+                             "convert it again")
+    if misplaced:
+        raise ModelLoadError(f"model {spec!r}: {misplaced} (llama.cpp refuses such a file: a tensor would be read from another's "
+                             "bytes, or with another type's block size); the file is damaged or was edited: download or "
                              "convert it again")
     if merges_problem:
         raise ModelLoadError(f"model {spec!r}: its metadata tokenizer.ggml.merges {merges_problem}; the file is damaged or "
@@ -990,6 +1008,23 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
                                  f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
                                  "download or convert it again")
+
+
+def _gguf_tensor_out_of_place(reader) -> str | None:
+    """Where a tensor's data does not start where the tensors before it end (each padded to the alignment), in the
+    order the header lists them: an offset pointing into another tensor's bytes, or a type code whose block size does
+    not fit the bytes (Q4_1 edited to Q4_0). transformers read either without a word. None where every tensor fits."""
+    expected = int(reader.data_offset)
+    previous = None
+    for tensor in reader.tensors:
+        start = int(tensor.data_offset)
+        if start != expected:
+            after = (f", where {previous.name} before it ({previous.tensor_type.name}, {int(previous.n_bytes):,} bytes) ends at "
+                     f"{expected - int(reader.data_offset):,}") if previous is not None else ""
+            return f"its tensor {tensor.name} starts at byte {start - int(reader.data_offset):,} of the tensor data{after}"
+        expected = start + -(-int(tensor.n_bytes) // int(reader.alignment)) * int(reader.alignment)
+        previous = tensor
+    return None
 
 
 def _gguf_merges_problem(reader) -> str | None:

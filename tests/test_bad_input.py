@@ -802,6 +802,26 @@ def test_a_gguf_tensor_whose_data_does_not_follow_the_one_before_it_is_refused(t
     assert "damaged or was edited" in str(caught.value)
 
 
+def test_gguf_metadata_giving_a_config_transformers_refuses_is_named_as_such_not_as_the_tokenizer(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 42nd pass: llama.rope.dimension_count 7 failed in the config transformers builds before the tokenizer, and
+    # the message blamed the tokenizer.
+    def odd_rotary_dimension(writer):
+        writer.add_embedding_length(32)
+        writer.add_head_count(4)
+        writer.add_rope_dimension_count(7)
+        writer.add_tokenizer_model("gpt2")
+        writer.add_token_list(["a", "b", "ab"])
+        writer.add_token_merges(["a b"])
+
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, add_metadata=odd_rotary_dimension)
+    with pytest.raises(ModelLoadError, match=r"its GGUF metadata gives a model config transformers refuses \(ValueError: RoPE "
+                                             r"requires an even rotary dimension") as caught:
+        load_model(str(path))
+    assert "tokenizer" not in str(caught.value)
+
+
 def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):
     # The 35th pass: a 16 MB file of two million empty token strings took 3.5 GB and 88 s before its message.
     import gguf

@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -689,6 +690,10 @@ def load_model(
                 if not (a_local_folder or gguf_source) or isinstance(error, ModelLoadError):
                     raise
                 # Said here, or the message below would blame the weights for a damaged tokenizer file.
+                if gguf_source and _raised_building_a_config(error):  # the tokenizer reads the config first
+                    raise ModelLoadError(f"cannot load model {name!r}: its GGUF metadata gives a model config transformers "
+                                         f"refuses ({_first_line(error.__cause__ or error)[:300]}); the file is damaged or was edited: "
+                                         "download or convert it again") from error
                 if gguf_source:
                     raise ModelLoadError(f"cannot load model {name!r}: its tokenizer cannot be built from the GGUF file's "
                                          f"metadata (tokenizer.ggml.*: {_first_line(error)[:200]}); the file is damaged "
@@ -797,6 +802,12 @@ def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[
     except Exception as error:  # noqa: BLE001 - transformers' and torch's own errors for a config they cannot use
         raise ModelLoadError(f"cannot load model {name!r}: its config.json cannot be used ({_first_line(error)}); fix the "
                              "field it names, or put the model's own config.json beside its weights") from error
+
+
+def _raised_building_a_config(error: BaseException) -> bool:
+    """Whether transformers raised `error` while building or checking a model config (a RoPE dimension it refuses)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(re.search(r"configuration_|huggingface_hub[/\\]dataclasses", frame.filename) for frame in frames)
 
 
 def _first_line(error: BaseException) -> str:

@@ -822,6 +822,24 @@ def test_gguf_metadata_giving_a_config_transformers_refuses_is_named_as_such_not
     assert "tokenizer" not in str(caught.value)
 
 
+@pytest.mark.parametrize("rope, said", [
+    (lambda writer: writer.add_rope_freq_base(0.0), r"llama.rope.freq_base is 0.0, and a rotary base frequency must be a positive"),
+    (lambda writer: writer.add_rope_freq_base(float("nan")), r"llama.rope.freq_base is nan"),
+    (lambda writer: (writer.add_rope_scaling_type(__import__("gguf").RopeScalingType.YARN), writer.add_rope_scaling_factor(4.0)),
+     r"asks for 'yarn' RoPE scaling \(llama.rope.scaling.type\), which transformers' GGUF loader does not read")])
+def test_gguf_rope_metadata_transformers_would_misread_is_refused(tmp_path, monkeypatch, rope, said):
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 42nd pass: a base frequency of 0 made every score NaN (blamed on the weights); a YaRN scaling was dropped and
+    # the model ran unscaled under the plain one's fingerprint.
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, add_metadata=rope)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=said):
+        load_model(str(path))
+
+
 def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):
     # The 35th pass: a 16 MB file of two million empty token strings took 3.5 GB and 88 s before its message.
     import gguf

@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -995,6 +996,7 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         per_token = {key: len(reader.fields[key].data) for key in _GGUF_PER_TOKEN_KEYS if key in reader.fields}
         merges_problem = _gguf_merges_problem(reader)
         misplaced = _gguf_tensor_out_of_place(reader)
+        rope_problem = _gguf_rope_problem(reader, architecture)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
@@ -1002,6 +1004,8 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
                              "convert it again")
+    if rope_problem:
+        raise ModelLoadError(f"model {spec!r}: {rope_problem}")
     if misplaced:
         raise ModelLoadError(f"model {spec!r}: {misplaced} (llama.cpp refuses such a file: a tensor would be read from another's "
                              "bytes, or with another type's block size); the file is damaged or was edited: download or "
@@ -1019,6 +1023,29 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
                                  f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
                                  "download or convert it again")
+
+
+def _gguf_rope_problem(reader, architecture: str) -> str | None:
+    """RoPE metadata transformers would read wrongly: a base frequency that is not a positive number (every score was
+    NaN, blamed on the weights), or a scaling it drops (it reads `rope.scaling.*` for gpt-oss only: a YaRN model ran
+    unscaled under the plain model's fingerprint)."""
+    def value(key: str):
+        field = reader.fields.get(f"{architecture}.{key}")
+        if field is None:
+            return None
+        part = field.parts[field.data[0]]
+        return bytes(part).decode("utf-8", "replace") if field.types and field.types[0].name == "STRING" else part[0].item()
+
+    base = value("rope.freq_base")
+    if base is not None and not (isinstance(base, (int, float)) and math.isfinite(base) and base > 0):
+        return (f"its metadata {architecture}.rope.freq_base is {base}, and a rotary base frequency must be a positive number "
+                "(every score would be NaN); the file is damaged or was edited: download or convert it again")
+    scaling = value("rope.scaling.type")
+    if scaling not in (None, "", "none") and value("rope.scaling.factor") != 1 and architecture != "gpt-oss":
+        return (f"its metadata asks for {scaling!r} RoPE scaling ({architecture}.rope.scaling.type), which transformers' GGUF "
+                "loader does not read: the model would run unscaled, as another model. Give the model as a folder "
+                "(config.json with its rope_scaling, and safetensors weights) instead")
+    return None
 
 
 def _gguf_tensor_out_of_place(reader) -> str | None:

@@ -442,6 +442,13 @@ def test_a_model_path_with_a_name_past_the_file_systems_limit_is_named_as_such(c
         load_model(too_long)
     assert cli.main(["model", "info", too_long]) == 2
     assert "longer than the file system allows" in capsys.readouterr().err
+    # "-" (stdin for many tools) is no hub id: said as a missing path, not as a hub that cannot be reached.
+    with pytest.raises(ModelLoadError, match=r"model '-': no such file or folder"):
+        load_model("-")
+    # Names each under the limit, the whole past it (the 42nd pass: called "a name ... longer"): the path is named.
+    deep = "./" + "/".join(["b" * 200] * 25)
+    with pytest.raises(ModelLoadError, match=r"the path is longer than the file system allows \(5,\d{3} bytes\)"):
+        load_model(deep)
 
 
 def test_weights_whose_shapes_do_not_fit_the_config_are_named(tiny_llama_folder, tmp_path):

@@ -1184,8 +1184,11 @@ MODEL_TEXT_FILE_LIMIT = 256 * 2**20
 
 
 def _names_a_hub_id(spec: str) -> bool:
+    """Whether `spec` can only be a hub id: "name" or "owner/name", each beginning with a letter or a digit ("-" is
+    none: said as a missing path, not as a hub that cannot be reached)."""
     path = _expanded(spec)
-    return not (path.is_absolute() or spec.startswith((".", "~")) or path.exists() or spec.count("/") > 1)
+    return (not (path.is_absolute() or spec.startswith((".", "~")) or path.exists())
+            and re.fullmatch(r"(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*", spec) is not None)
 
 
 def _hub_endpoint() -> str:
@@ -1217,8 +1220,11 @@ def _refuse_a_name_too_long(spec: str) -> None:
         os.stat(path)
     except OSError as error:
         if error.errno == errno.ENAMETOOLONG:
-            raise ModelLoadError(f"model {spec[:80]!r}{'...' if len(spec) > 80 else ''}: a name in this path is longer than "
-                                 f"the file system allows ({error.strerror}). {EXPECTED_MODEL}") from None
+            longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+            what = ("a name in this path is longer than the file system allows" if longest > 255 else
+                    f"the path is longer than the file system allows ({len(os.fsencode(str(path))):,} bytes)")
+            raise ModelLoadError(f"model {spec[:80]!r}{'...' if len(spec) > 80 else ''}: {what} ({error.strerror}). "
+                                 f"{EXPECTED_MODEL}") from None
     except ValueError:  # a NUL byte: no path, and not a hub id either
         raise ModelLoadError(f"model {spec!r} holds a NUL character. {EXPECTED_MODEL}") from None
     if not is_utf8_text(str(path.absolute())):  # the tokenizers library would blame the tokenizer files

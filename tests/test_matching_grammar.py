@@ -332,3 +332,17 @@ def test_an_approximation_of_something_else_after_an_amount_leaves_it_said(numbe
 def test_a_hedge_wording_about_something_else_in_a_later_sentence_leaves_the_answer_said(word, later):
     # The 41st pass's hedges read anywhere on the line took right answers from descriptive prose (the 42nd pass).
     assert matching_answer(f" {word}. {later}", [word]) == word
+
+
+@given(years=st.sampled_from([(10, "a decade"), (20, "two decades"), (100, "a century"), (1, "twelve months")]),
+       share=st.sampled_from([("50%", "half"), ("25%", "a quarter"), ("71%", "about 7 in 10"), ("75 percent", "three-quarters")]))
+def test_an_amount_restated_after_or_as_a_share_or_in_other_time_words_is_said_and_another_is_not(years, share):
+    # The 42nd pass: "50%, or half" and "20 years, or two decades" were read as hedges ("5, or 6" still is one).
+    count, words = years
+    answer = f"{count} years" if count != 1 else "1 year"
+    assert matching_answer(f" {answer}, or {words}.", [answer]) == answer
+    assert matching_answer(f" {answer}, or {count + 1} years.", [answer]) is None
+    percent, in_words = share
+    assert matching_answer(f" {percent}, or {in_words}.", [percent]) == percent
+    assert matching_answer(f" {percent}, or 90%.", [percent]) is None
+    assert matching_answer(" 1.4 billion, or about 18% of the world's population.", ["1.4 billion"]) == "1.4 billion"

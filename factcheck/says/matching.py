@@ -607,6 +607,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # rather Lyon" is).
     renamed = renamed or (hedge and (narrowed := _NARROWED_DOWN.match(rest)) and not _names_another_answer(rest[narrowed.end() :]))
     renamed = renamed or (hedge and re.match(r",? or so (?:I|we) (?:believe|think|recall|understand)\b", rest))  # a belief, no doubt
+    renamed = renamed or (hedge and _is_an_amount_or_a_date(answer) and _restated_in_other_words(rest, expected))
     if (hedge and not renamed and not _a_translation_after_a_slash(said, expected)) or _DENIED.match(said, len(expected)):
         return None
     # An "or" judged no doubt above is no qualifier either.
@@ -633,6 +634,35 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     if answer.strip() in _SENTENCE_WORDS and _SENTENCE_GOES_ON.match(rest) and not _describes_the_element(answer.strip(), rest):
         return None
     return judged
+
+
+# After an amount and "or", the same amount as a share ("50%, or half", "1.4 billion, or about 18% of the world's
+# population", "71%, or about 7 in 10") or in another unit of time in words ("20 years, or two decades").
+_OR_AS_A_SHARE = re.compile(r",?\sor\s(?:about\s|roughly\s|nearly\s|almost\s|around\s|some\s|just\s(?:over|under)\s)?"
+                            r"(?P<share>(?:a|one|two|three|four)[\s-](?:half|third|quarter|fifth|tenth)s?|half|three-quarters|two-thirds"
+                            r"|(?:one|two|three|four|five|six|seven|eight|nine|\d)\s(?:in|out\sof)\s(?:\w+)|\d+(?:\.\d+)?\s?(?:%|percent|per\scent))(?!\w)")
+_OR_IN_OTHER_TIME_WORDS = re.compile(r",?\sor\s(?P<count>a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|\d+)\s"
+                                     r"(?P<unit>decades?|centur(?:y|ies)|years?|months?|weeks?|days?|hours?|minutes?|seconds?)(?!\w)")
+_COUNTS_IN_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                    "nine": 9, "ten": 10, "twelve": 12, "twenty": 20}
+
+
+def _restated_in_other_words(rest: str, expected: str) -> bool:
+    """Whether "or" after the amount `expected` restates it in other words, as a share or in another unit of time of
+    the same length; another value ("50%, or 60%", "20 years, or three decades") is a hedge."""
+    if (share := _OR_AS_A_SHARE.match(rest)) is not None:
+        # A percent after a percent is another value of it: "50%, or 60%".
+        return not (("%" in expected or "percent" in expected) and re.search(r"%|percent|per\scent", share.group("share")))
+    if (restated := _OR_IN_OTHER_TIME_WORDS.match(rest)) is None or (own := _quantity(expected)) is None:
+        return False
+    count_word = restated.group("count")
+    count = int(count_word) if count_word.isdigit() else _COUNTS_IN_WORDS.get(count_word)
+    unit = _UNIT_SPELLINGS.get(restated.group("unit"), restated.group("unit"))
+    unit = unit if unit.endswith("s") else unit + "s"
+    own_unit = own[1] if own[1].endswith("s") else own[1] + "s"
+    if count is None or unit == own_unit or unit not in _UNIT_SIZES or own_unit not in _UNIT_SIZES:
+        return False
+    return math.isclose(count * _UNIT_SIZES[unit], own[0] * _UNIT_SIZES[own_unit], rel_tol=0.01)
 
 
 # After a symbol that is also a sentence's first word, what describes the element: "He, a noble gas", "As, atomic

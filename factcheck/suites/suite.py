@@ -35,7 +35,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
 # Far deeper than any suite (5 levels) or baseline (4 levels) needs, far shallower than Python's recursion limit.
 MAX_JSON_DEPTH = 20
-MAX_INTEGER_DIGITS = 100  # a count or a setting has a few; Python reads at most 4,300 before its own error
+MAX_INTEGER_DIGITS = 4300  # Python's own limit; below it the schema names the field (a count or a setting has a few)
 # Parsed, a JSON object takes some 300 bytes and a value in an array 8 or more: a 10 MB file of "{}," took 1.1 GB. The
 # counts of their marks in the bytes (an upper bound) are capped far past real files' (a report of 724 facts holds
 # 12,043 objects and arrays and 39,760 commas), so that no file under the size cap can take gigabytes.
@@ -261,7 +261,7 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
         # Past 4,300 digits Python's own message advises sys.set_int_max_str_digits(), which no user of a file can set.
         if len(literal.lstrip("-")) > MAX_INTEGER_DIGITS:
             raise ValueError(f"a whole number of {len(literal.lstrip('-')):,} digits, far past any count or setting factcheck "
-                             f"reads (at most {MAX_INTEGER_DIGITS} digits); write the number the file should hold")
+                             f"reads (at most {MAX_INTEGER_DIGITS:,} digits); write the number the file should hold")
         return int(literal)
 
     try:

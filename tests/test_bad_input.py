@@ -1278,6 +1278,30 @@ def test_a_model_with_alibi_position_biases_is_refused_naming_why(tiny_tokenizer
         LanguageModel(model.eval(), tiny_tokenizer, name=architecture)
 
 
+@pytest.mark.parametrize("field, value, said", [
+    ("rope_theta", 0.0, "rope_theta is 0.0, and it must be a finite positive number"),
+    ("rope_theta", -10000.0, "rope_theta is -10000.0"),
+    ("rms_norm_eps", -1.0, "rms_norm_eps is -1.0, and a norm's epsilon must be a finite number of at least 0"),
+    ("rope_scaling", {"rope_type": "linear", "factor": -2.0}, "factor is -2.0, and it must be a finite positive number"),
+    ("sliding_window", 0, "sliding_window is 0, and a window must hold at least one token"),
+    ("final_logit_softcapping", "NaN", "final_logit_softcapping is nan")])
+def test_a_config_number_that_breaks_every_pass_is_refused_naming_the_field(tmp_path, tiny_llama_folder, field, value, said):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 43rd pass: these loaded, then every score was NaN (blamed on the weights), or a window of no token let the
+    # model see none of its prompt and every fact generated the same text.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    if field == "rope_theta":  # where this transformers keeps it
+        config["rope_parameters"] = {**config.get("rope_parameters", {"rope_type": "default"}), field: value}
+    else:
+        config[field] = value
+    (folder / "config.json").write_text(json.dumps(config).replace('"NaN"', "NaN"))
+    with pytest.raises(ModelLoadError, match=f"its config.json's {re.escape(said)}"):
+        load_model(str(folder))
+
+
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):
     folder = tmp_path / "model"
     shutil.copytree(tiny_llama_folder, folder)

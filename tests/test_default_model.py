@@ -422,7 +422,8 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
 
 
 @pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown",
-                                    "bytes changed in place", "a marker of an older factcheck"])
+                                    "bytes changed in place", "a marker of an older factcheck", "a marker without checksums",
+                                    "a marker naming a device", "a file the conversion did not make", "a FIFO for a file"])
 def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     from factcheck.cache import FactcheckWarning
 
@@ -442,6 +443,22 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
         del marker["files"], marker["contents"]
         (folder / default_model.MARKER_FILE).write_text(json.dumps(marker))
         (folder / "tokenizer_config.json").unlink()
+    elif damage == "a marker without checksums":  # the 43rd pass: a same-sized config edit then loaded unchecked
+        marker = json.loads((folder / default_model.MARKER_FILE).read_text())
+        del marker["contents"]
+        (folder / default_model.MARKER_FILE).write_text(json.dumps(marker))
+    elif damage == "a marker naming a device":  # the 43rd pass: reading /dev/zero for its digest never ended
+        marker = json.loads((folder / default_model.MARKER_FILE).read_text())
+        marker["files"]["/dev/zero"] = 0
+        marker["contents"]["/dev/zero"] = {"sha256": "0", "mtime_ns": 0}
+        (folder / default_model.MARKER_FILE).write_text(json.dumps(marker))
+    elif damage == "a file the conversion did not make":  # transformers reads it too: it swapped the end-of-text token
+        (folder / "special_tokens_map.json").write_text('{"eos_token": "<|bos|>"}')  # a token it has: it loads
+    elif damage == "a FIFO for a file":
+        size = (folder / "generation_config.json").stat().st_size
+        (folder / "generation_config.json").unlink()
+        os.mkfifo(folder / "generation_config.json")
+        assert size  # a FIFO has no size to match
     else:  # the size kept: other weights under the same name and fingerprint
         with (folder / "model.safetensors").open("r+b") as file:
             file.seek(-4, os.SEEK_END)

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -132,15 +133,27 @@ def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
     such a folder is converted again, once."""
     try:
         marker = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
-        files, contents = marker["files"], marker.get("contents", {})
+        files, contents = marker["files"], marker["contents"]
     except KeyError:
-        raise FactcheckError(f"{folder / MARKER_FILE} lists no files (an older factcheck wrote it), so the folder "
-                             "cannot be checked whole") from None
+        raise FactcheckError(f"{folder / MARKER_FILE} lists no files or no checksums (an older factcheck wrote it), so "
+                             "the folder cannot be checked whole") from None
     except (OSError, ValueError, AttributeError, TypeError):
         marker, files, contents = {}, {"": -1}, {}  # an unreadable marker: the folder is not known to be whole
+    if not isinstance(files, dict) or not isinstance(contents, dict) or set(contents) != set(files):
+        raise FactcheckError(f"{folder / MARKER_FILE} does not list a checksum for each file, so the folder cannot be "
+                             "checked whole")
+    # Names of the folder's own files only: a marker naming "/dev/zero" or a FIFO would hang the check.
+    if strays := [name for name in files if name and (Path(name).name != name or name in (".", ".."))]:
+        raise FactcheckError(f"{folder / MARKER_FILE} names files outside the folder ({', '.join(map(repr, strays[:3]))})")
+    # Files the conversion did not make are read by transformers too (a special_tokens_map.json swaps tokens).
+    with contextlib.suppress(OSError):
+        if extra := sorted(entry.name for entry in folder.iterdir() if entry.name != MARKER_FILE and entry.name not in files):
+            raise FactcheckError(f"{folder} holds files the conversion did not make ({', '.join(extra[:3])}), which "
+                                 "transformers would read with it")
     for name, size in files.items():
         try:
-            found = (folder / name).stat().st_size if name else None
+            status = (folder / name).lstat() if name else None
+            found = status.st_size if status is not None and stat.S_ISREG(status.st_mode) else None
         except OSError:
             found = None
         if found != size:

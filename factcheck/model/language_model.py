@@ -801,8 +801,41 @@ def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[
         with torch.device("meta"):
             AutoModelForCausalLM.from_config(config, trust_remote_code=common.get("trust_remote_code", False))
     except Exception as error:  # noqa: BLE001 - transformers' and torch's own errors for a config they cannot use
-        raise ModelLoadError(f"cannot load model {name!r}: its config.json cannot be used ({_first_line(error)}); fix the "
+        raise ModelLoadError(f"cannot load model {name!r}: its config.json cannot be used ({_first_line(error.__cause__ or error)}); fix the "
                              "field it names, or put the model's own config.json beside its weights") from error
+    if problem := _config_number_that_breaks_the_model(config):
+        raise ModelLoadError(f"cannot load model {name!r}: its config.json's {problem}; fix that field, or put the model's "
+                             "own config.json beside its weights")
+
+
+def _config_number_that_breaks_the_model(config) -> str | None:
+    """A field transformers accepts whose value breaks every pass: a RoPE base or scaling factor that is no positive
+    number, a norm's epsilon below 0 or not finite (every score NaN, blamed on the weights), a sliding window of no
+    token (the model saw none of its prompt, and every fact generated the same text)."""
+    def bad(value, least: float, strict: bool) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return not math.isfinite(value) or (value <= least if strict else value < least)
+
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    ropes = rope.values() if isinstance(rope, dict) and all(isinstance(value, dict) for value in rope.values()) and rope else [rope]
+    for settings in ropes:  # one per attention type in Gemma 3's config
+        if isinstance(settings, dict):
+            for key in ("rope_theta", "factor"):
+                if bad(settings.get(key), 0, strict=True):
+                    return f"{key} is {settings[key]}, and it must be a finite positive number"
+    if bad(getattr(config, "rope_theta", None), 0, strict=True):
+        return f"rope_theta is {config.rope_theta}, and it must be a finite positive number"
+    for key in ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps"):
+        if bad(getattr(config, key, None), 0, strict=False):
+            return f"{key} is {getattr(config, key)}, and a norm's epsilon must be a finite number of at least 0"
+    for key in ("final_logit_softcapping", "attn_logit_softcapping"):
+        if bad(getattr(config, key, None), -math.inf, strict=False):
+            return f"{key} is {getattr(config, key)}, and it must be a finite number (or null)"
+    window = getattr(config, "sliding_window", None)
+    if isinstance(window, int) and not isinstance(window, bool) and window < 1:
+        return f"sliding_window is {window}, and a window must hold at least one token (null turns it off)"
+    return None
 
 
 def _raised_building_a_config(error: BaseException) -> bool:

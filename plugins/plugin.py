@@ -672,6 +672,7 @@ class FactcheckRun:
         self._errors_shown: dict[int, tuple[BaseException, str]] = {}  # id of an unforeseen error -> it, and the first fact it failed
         self._removed_at_start: set[str] = set()  # output flags whose earlier report was removed before the facts ran
         self._session_finishing = False  # pytest_sessionfinish reached: the run's outputs are settled there
+        self._pytest_session: pytest.Session | None = None
         self._a_fact_started = False  # on an xdist controller: a worker started a fact (the earlier reports are removed then)
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
@@ -682,6 +683,7 @@ class FactcheckRun:
         config.pluginmanager.register(_ItemsAsCollected(self), "factcheck-items-as-collected")
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
+        self._collection_finished = False  # this plugin's pytest_collection_finish ran: the selection is known
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
         self._stopped_by: str | None = None  # the signal that stopped the run (SIGTERM, SIGHUP)
         self._writing_outputs = False  # the facts are over: a signal lets the reports and the baseline be written
@@ -1146,6 +1148,7 @@ class FactcheckRun:
             self._left_out_unread(item, "a conftest or plugin removed it from the run")
         # A suite that cannot be read counts as selected, also where a selection left it out: its facts give no result.
         self._facts_selected = bool(self._unread_and_deselected) or any(isinstance(item, (FactItem, BadSuiteItem)) for item in session.items)
+        self._collection_finished = True
         self._selected = {}
         for item in session.items:
             if isinstance(item, FactItem):
@@ -1321,6 +1324,7 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             return
         self._session_finishing = True
+        self._pytest_session = session  # the terminal summary may still fail it (a regression pytest's outcomes hid)
         try:
             self._finish_session(session, exitstatus)
         except KeyboardInterrupt:
@@ -1379,11 +1383,13 @@ class FactcheckRun:
         # workers apply after sending their collection) leaves the earlier report, as the usage error it is does.
         facts_started = (self._a_fact_started or exitstatus != pytest.ExitCode.INTERNAL_ERROR
                          or not self.config.pluginmanager.has_plugin("dsession"))
-        # Not so an INTERNALERROR elsewhere before the facts were selected (a conftest hook raising at collection).
-        selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR
+        # Not so a run that ended before its facts were selected (a conftest hook raising, calling pytest.exit, or a
+        # signal at collection): its selection is unknown. (An xdist controller collects nothing itself.)
+        ended_at_collection = not self._collection_finished and not self.config.pluginmanager.has_plugin("dsession")
+        selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection
         if (summary is None or not summary.results) and selected and checks_facts and facts_started:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
-            if exitstatus == pytest.ExitCode.INTERNAL_ERROR:  # pytest shows no terminal summary after one: said here
+            if exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection:  # no terminal summary may follow
                 for line, _ in self._output_lines:
                     print(line, file=sys.stderr)
         if summary is None:
@@ -1577,6 +1583,13 @@ class FactcheckRun:
                     "they stay expected failures, not fixes, as nothing tells whether they are fixed", yellow=True)
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
+            if comparison.regressions and self._pytest_session is not None and self._pytest_session.exitstatus == pytest.ExitCode.OK:
+                # A regression fails its fact; a conftest that turned failures into passes (a "quarantine" hook on
+                # pytest_runtest_makereport) or set the exit status to 0 in pytest_sessionfinish ran after it.
+                terminalreporter.write_line(f"factcheck: {len(comparison.regressions)} regression(s), but the run's outcome was "
+                                            "a pass (a conftest or plugin rewrote the facts' outcomes or the exit status): "
+                                            "the run fails", red=True)
+                self._pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _percent(share: float) -> str:

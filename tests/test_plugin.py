@@ -1233,16 +1233,22 @@ def test_a_usage_error_at_collection_leaves_the_earlier_report_and_blames_no_con
         assert report_path.read_text(encoding="utf-8") == earlier
 
 
-@pytest.mark.parametrize("hook", ["pytest_sessionstart(session)", "pytest_collection(session)", "pytest_collection_finish(session)"])
-def test_a_run_that_stops_before_its_facts_are_selected_leaves_no_earlier_report(project, hook):
+@pytest.mark.parametrize("hook, body, ret", [
+    ("pytest_sessionstart(session)", "raise RuntimeError('boom')", pytest.ExitCode.INTERNAL_ERROR),
+    ("pytest_collection(session)", "raise RuntimeError('boom')", pytest.ExitCode.INTERNAL_ERROR),
+    ("pytest_collection_finish(session)", "raise RuntimeError('boom')", pytest.ExitCode.INTERNAL_ERROR),
+    # The 43rd pass: pytest.exit or Ctrl-C from a conftest at collection left the earlier report too (exit 0 for one).
+    ("pytest_collection_finish(session)", "pytest.exit('stop', returncode=0)", pytest.ExitCode.OK),
+    ("pytest_collection(session)", "raise KeyboardInterrupt", pytest.ExitCode.INTERRUPTED)])
+def test_a_run_that_stops_before_its_facts_are_selected_leaves_no_earlier_report(project, hook, body, ret):
     # The 42nd pass: a conftest hook raising before the facts were selected (INTERNALERROR), or a broken pipe
     # (`pytest ... | head -1`), left an earlier run's report at the output path, unmarked, for a later CI step to read.
     report_path = project.path / "r.json"
     run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
     assert report_path.is_file()
-    project.makeconftest(f"import pytest\n@pytest.hookimpl(tryfirst=True)\ndef {hook}:\n    raise RuntimeError('boom')\n")
+    project.makeconftest(f"import pytest\n@pytest.hookimpl(tryfirst=True)\ndef {hook}:\n    {body}\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
-    assert result.ret == pytest.ExitCode.INTERNAL_ERROR and not report_path.exists(), result.stdout.str()[-2000:]
+    assert result.ret == ret and not report_path.exists(), result.stdout.str()[-2000:]
     assert "an earlier run's report" in result.stdout.str() + result.stderr.str()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -87,6 +88,23 @@ def mark_said_right(path, subjects):
     for subject in subjects:
         document["facts"]["country_capital"][subject].update(say_pass=True, generation_pass=True, ranking_pass=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("conftest", [
+    # The common "quarantine" hook turning failures into passes, and the "no tests is fine" idiom without its check.
+    "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n"
+    "    report = outcome.get_result()\n    if report.failed and call.when == 'call':\n        report.outcome = 'passed'\n",
+    "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n"])
+def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(project, conftest):
+    # The 43rd pass: both conftests made a gated run exit 0 while the summary said "regressions: 1".
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    project.makeconftest(conftest)
+    result = run(project, "suites")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "but the run's outcome was a pass" in output, output[-2000:]
+    assert re.search(r"regressions: [1-9]", output)
 
 
 def test_swapped_model_fails_and_names_each_regression(project, other_model_folder):

@@ -346,3 +346,16 @@ def test_an_amount_restated_after_or_as_a_share_or_in_other_time_words_is_said_a
     assert matching_answer(f" {percent}, or {in_words}.", [percent]) == percent
     assert matching_answer(f" {percent}, or 90%.", [percent]) is None
     assert matching_answer(" 1.4 billion, or about 18% of the world's population.", ["1.4 billion"]) == "1.4 billion"
+
+
+@given(number=st.integers(min_value=100, max_value=10 ** 6), unit=st.sampled_from(["", " km", " people"]),
+       approximation=st.sampled_from(["Roughly", "Approximately", "About"]))
+def test_a_later_sentence_about_another_figure_leaves_the_answer_said_and_one_about_the_answer_does_not(number, unit, approximation):
+    # The 43rd pass: "1912. Roughly 1,500 people died." was not said (the search for the sentence's start stopped at the
+    # approximation and never saw its capital); "6,650 km. That's roughly right." and "2.1 million. In round figures."
+    # were said.
+    answer = f"{number:,}{unit}"
+    assert matching_answer(f" {answer}. {approximation} {number // 2 + 1:,} of them died.", [answer]) == answer
+    assert matching_answer(f" {answer}. That's {approximation.lower()} right.", [answer]) is None
+    assert matching_answer(f" {answer}. In round figures.", [answer]) is None
+    assert matching_answer(f" {answer}. In round figures, {number * 3:,} more live nearby.", [answer]) == answer

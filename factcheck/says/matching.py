@@ -122,7 +122,8 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     # or two letters and its atomic number).
     if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|are|were|will|and|has|had|became|came|won|made|took|went|got|hit|sold|began|broke|set|[a-z]+ed"
                 r"|remains|follows|marks|pits|sees|finds|takes|tells|stars|features|introduces|continues|brings|opens|ends"
-                r"|begins|also|then|later|eventually|quickly|finally|soon|still|even|again)\b)[a-z])",
+                r"|begins|also|then|later|eventually|quickly|finally|soon|still|even|again|beat|brought|gave|ran|explores|reunites"
+                r"|holds|did|does|nearly|almost|picks|shows|sees|gets|makes|puts|returns|brings)\b)[a-z])",
                 rest):
         return len(answer.strip()) > 2
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
@@ -1068,9 +1069,10 @@ _APPROXIMATIONS = re.compile(r"(?<![\w'’-])(?i:approximately|approximate|appro
 # also "near", "civarında" "in the vicinity of"): "5000左右", "5km 정도", "1947 के आसपास", "1923 civarı".
 _APPROXIMATIONS_RIGHT_AFTER = re.compile(r"\s?(?:估计|大概|约|左右|上下|程度|前後|ぐらい|くらい|정도|쯤|가량"
                                          r"|(?:(?:के\s)?(?:करीब|आसपास)|civarı|civarında)(?![\w'’-]))")
-# Right after the answer, and up to its clause's end: a hedge of the answer ("206, at a rough count."), not words of a
-# later sentence ("Paris. In round figures, 2 million people live there.").
-_RIGHT_AFTER = r"(?:(?<=^\s)|(?<=^,\s)|(?<=^\s\()|(?<=^\()|(?<=^;\s)|(?<=^\s[-\u2014\u2013]\s))"
+# Right after the answer (or as the whole next sentence: "2.1 million. In round figures."), and up to its clause's end:
+# a hedge of the answer ("206, at a rough count."), not words of a later sentence ("Paris. In round figures, 2 million
+# people live there.").
+_RIGHT_AFTER = r"(?:(?<=^\s)|(?<=^,\s)|(?<=^\s\()|(?<=^\()|(?<=^;\s)|(?<=^\s[-\u2014\u2013]\s)|(?<=^\.\s)|(?<=^!\s))"
 _TO_ITS_END = r"(?=\s?[.!;)]|\s?$)"
 # Where a hedge that may also describe what follows it ends its clause.
 _CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
@@ -1183,7 +1185,12 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?<=\d\s)(?:according\sto|per)\s(?:Wikipedia|Britannica|Google|the\sinternet)",  # another figure's source
     r"(?<=^\s)ballpark" + _CLAUSE_ENDS, _RIGHT_AFTER + r"(?:in\sround\s(?:numbers|figures|terms)|(?:at|by)\sa\s(?:rough|quick|loose|crude)"
     r"\s(?:count|estimate|guess|reckoning)|(?:with\sa\s)?margin\sof\serror(?:\sof\s[^\w\s]?\d[\d.,]*(?:\s?\w+)?)?)" + _TO_ITS_END,
-    r"\((?:provisional|preliminary|unconfirmed|unofficial)\)")
+    r"\((?:provisional|preliminary|unconfirmed|unofficial)\)",
+    # The 43rd pass: confidence notes in other shapes.
+    r"(?<![\d/])(?!10/10|5/5)\d+/(?:10|5)\s(?:confidence|confident|sure|certain)", r"(?<!\d)(?!100\b)\d+\s?%\s(?:certain|chance|likely|probability)",
+    r"\bp\s?[=≈~]\s?0?\.\d+", r"(?:medium|moderate)[-\s]high\sconfidence", _RIGHT_AFTER + r"from\smemory" + _TO_ITS_END,
+    r"pinch\sof\ssalt", r"hope\sthat['’]s\s(?:right|correct)",
+    r"(?:that|it)(?:['’]s|\sis)\s(?:about|roughly|approximately|more\sor\sless|nearly|almost)\s(?:right|correct|accurate|it)\b")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1484,6 +1491,10 @@ def _same_value(figure: str, answer: str) -> bool:
 # France", "roughly as hot as the Sun", "roughly a fifth of them", "roughly six times that"; "an estimated audience".
 _A_COMPARISON = re.compile(r"\s(?i:the|a|an|as|twice|half|double|triple|one\s(?:in|out\sof)|(?:two|three|four|five|six|seven|eight|nine"
                            r"|ten|\d+)\stimes)\b(?!\s\d)|(?<=estimated)\s(?!(?:date|year|figure|value|number|total|count|time)\b)[a-z]")
+# A later sentence's opening words that point back at the answer, up to an approximation, and a share after one that
+# restates it ("1.4 billion. That's roughly one person in six.").
+_REFERS_BACK = re.compile(r"(?i:that['’]s|that\sis|this\sis|it['’]s|it\sis|the\s(?:figure|number|count|total|date)\sis)\s(?:an?\s|the\s)?$")
+_A_SHARE = re.compile(r"\s(?:(?:one|two|three|a|an|\d+)(?:\s\w+)?\s(?:in|out\sof)\s|(?:a\s)?(?:half|third|quarter|fifth|tenth)\b)")
 # A sentence's end before a later one ("1969. The mission lasted ..."), or a semicolon before another clause.
 _A_LATER_SENTENCE = re.compile(r"[.!?]\s+(?=[A-Z\"“'])|;\s+")
 
@@ -1499,12 +1510,18 @@ def _describes_something_else(rest: str, approximation: re.Match, answer: str) -
     if (approximation.group().lower().rstrip(".") in ("minimum", "maximum", "max")
             and re.search(r"\b(?i:the|a|an|its|their)\s(?:[\w-]+\s)?$", rest[: approximation.start()])):
         return True  # a noun: "35, the constitutional minimum", "130 km/h, the legal maximum"
-    sentences = list(_A_LATER_SENTENCE.finditer(rest, 0, approximation.start()))
+    # (Read whole: a search ending at the approximation would not see the capital that opens its sentence.)
+    sentences = [end for end in _A_LATER_SENTENCE.finditer(rest) if end.end() <= approximation.start()]
     if not sentences:
         return False
+    if re.match(r"\W*$", after):
+        return False  # it ends the later sentence, of what came before: "6,650 km. That figure is approximate."
+    if (_REFERS_BACK.search(rest, sentences[-1].end(), approximation.start()) and not _A_SHARE.match(after)
+            and not re.match(r"\sthat\b", after)):  # "It is estimated that 600 million people watched" is another's
+        return False  # of the answer: "6,650 km. That's roughly right.", "206. That's an approximate count."
     if rest[sentences[-1].end() : approximation.start()].strip():
         return True  # inside the later sentence: "The landing was watched by roughly a fifth of the world."
-    return not (re.match(r"\W*$", after) or _close_to_the_answer(after, answer) and _alone_in_its_clause(after))
+    return not (_close_to_the_answer(after, answer) and _alone_in_its_clause(after))
 
 
 def _before_another_figure(rest: str, approximation: re.Match, answer: str) -> bool:

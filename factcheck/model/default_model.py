@@ -129,21 +129,22 @@ def _out_of_memory(error: BaseException) -> bool:
 def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
     """A converted folder's marker lists its files and their sizes: one missing or of another size (a chat template
     deleted, weights cut short) makes the folder damaged, as `loaded_or_rebuilt` then says and repairs. Markers
-    written before the list was kept cannot tell a folder whole (a chat template deleted from one went unnoticed):
-    such a folder is converted again, once."""
+    written before the list and its checksums were kept cannot tell a folder whole (a chat template deleted from one
+    went unnoticed): such a folder is converted again, once, as is one holding files the marker does not list."""
     try:
         marker = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
         files, contents = marker["files"], marker["contents"]
     except KeyError:
         raise FactcheckError(f"{folder / MARKER_FILE} lists no files or no checksums (an older factcheck wrote it), so "
                              "the folder cannot be checked whole") from None
-    except (OSError, ValueError, AttributeError, TypeError):
-        marker, files, contents = {}, {"": -1}, {}  # an unreadable marker: the folder is not known to be whole
+    except (OSError, ValueError, AttributeError, TypeError):  # the folder is not known to be whole
+        raise FactcheckError(f"{folder / MARKER_FILE} is missing or cannot be read, so the folder cannot be checked "
+                             "whole") from None
     if not isinstance(files, dict) or not isinstance(contents, dict) or set(contents) != set(files):
         raise FactcheckError(f"{folder / MARKER_FILE} does not list a checksum for each file, so the folder cannot be "
                              "checked whole")
     # Names of the folder's own files only: a marker naming "/dev/zero" or a FIFO would hang the check.
-    if strays := [name for name in files if name and (Path(name).name != name or name in (".", ".."))]:
+    if strays := [name for name in files if Path(name).name != name or name in ("", ".", "..")]:
         raise FactcheckError(f"{folder / MARKER_FILE} names files outside the folder ({', '.join(map(repr, strays[:3]))})")
     # Files the conversion did not make are read by transformers too (a special_tokens_map.json swaps tokens).
     with contextlib.suppress(OSError):
@@ -152,12 +153,12 @@ def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
                                  "transformers would read with it")
     for name, size in files.items():
         try:
-            status = (folder / name).lstat() if name else None
-            found = status.st_size if status is not None and stat.S_ISREG(status.st_mode) else None
+            status = (folder / name).lstat()
+            found = status.st_size if stat.S_ISREG(status.st_mode) else None  # a FIFO or a link is no converted file
         except OSError:
             found = None
         if found != size:
-            raise FactcheckError(f"{folder / (name or MARKER_FILE)} is missing, unreadable or of another size than when "
+            raise FactcheckError(f"{folder / name} is missing, unreadable or of another size than when "
                                  f"it was converted ({found} bytes, not {size})")
     _refuse_contents_changed_since_conversion(folder, marker, contents)
 

@@ -123,7 +123,7 @@ def _continues_the_name(rest: str, answer: str) -> bool:
     if re.match(r" (?:\d(?!\d|[.,:/]\d)|\d\d(?![\d.,:/]))(?! (?!(?:is|was|are|were|will|and|has|had|became|came|won|made|took|went|got|hit|sold|began|broke|set|[a-z]+ed"
                 r"|remains|follows|marks|pits|sees|finds|takes|tells|stars|features|introduces|continues|brings|opens|ends"
                 r"|begins|also|then|later|eventually|quickly|finally|soon|still|even|again|beat|brought|gave|ran|explores|reunites"
-                r"|holds|did|does|nearly|almost|picks|shows|sees|gets|makes|puts|returns|brings)\b)[a-z])",
+                r"|holds|did|does|nearly|almost|picks|shows|gets|makes|puts|returns)\b)[a-z])",
                 rest):
         return len(answer.strip()) > 2
     # A subtitle after a colon, in title case, carries a title on: "Avatar: The Way of Water", "Dune: Part Two" (and so
@@ -1505,7 +1505,7 @@ def _describes_something_else(rest: str, approximation: re.Match, answer: str) -
     bones. Roughly half of them are in the hands"), unless it opens that sentence alone or before another value of the
     answer's quantity ("1969. Roughly.", "6,650 km. About 6,700 km.")."""
     after = rest[approximation.end() :]
-    if _A_COMPARISON.match(after):
+    if _A_COMPARISON.match(rest, approximation.end()):  # in `rest`: its lookbehind reads "estimated"
         return True
     if (approximation.group().lower().rstrip(".") in ("minimum", "maximum", "max")
             and re.search(r"\b(?i:the|a|an|its|their)\s(?:[\w-]+\s)?$", rest[: approximation.start()])):

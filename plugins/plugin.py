@@ -1342,13 +1342,13 @@ class FactcheckRun:
         (the terminal may be gone)."""
         if self._session_finishing or is_xdist_worker(config) or not self._checks_facts():
             return
-        for flag, given in (("--factcheck-report", self.settings.report), ("--factcheck-html", self.settings.html)):
-            if given and flag not in self._outputs_done and _reads_as_own_report(Path(given), _OWN_OUTPUT_MARKS[flag]):
-                with contextlib.suppress(OSError):
-                    Path(given).unlink()
-                    with contextlib.suppress(OSError, ValueError):  # stderr closed too
-                        print(f"factcheck: the run stopped before its facts ended: removed {given}, an earlier run's "
-                              "report, so that it is not taken for this run's", file=sys.stderr)
+        removed_before = set(self._removed_at_start)
+        self._remove_earlier_reports_quietly()
+        given_by_flag = {"--factcheck-report": self.settings.report, "--factcheck-html": self.settings.html}
+        for flag in sorted(self._removed_at_start - removed_before):
+            with contextlib.suppress(OSError, ValueError):  # stderr closed too
+                print(f"factcheck: the run stopped before its facts ended: removed {given_by_flag[flag]}, an earlier run's "
+                      "report, so that it is not taken for this run's", file=sys.stderr)
 
     def _stopped_while_writing(self, session: pytest.Session) -> None:
         """A second Ctrl-C while the outputs were made: an output not yet written is removed where an earlier run's

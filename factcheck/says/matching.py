@@ -658,9 +658,7 @@ def _restated_in_other_words(rest: str, expected: str) -> bool:
         return False
     count_word = restated.group("count")
     count = int(count_word) if count_word.isdigit() else _COUNTS_IN_WORDS.get(count_word)
-    unit = _UNIT_SPELLINGS.get(restated.group("unit"), restated.group("unit"))
-    unit = unit if unit.endswith("s") else unit + "s"
-    own_unit = own[1] if own[1].endswith("s") else own[1] + "s"
+    unit, own_unit = _UNIT_SPELLINGS.get(restated.group("unit"), restated.group("unit")), own[1]  # both plural, as spelled there
     if count is None or unit == own_unit or unit not in _UNIT_SIZES or own_unit not in _UNIT_SIZES:
         return False
     return math.isclose(count * _UNIT_SIZES[unit], own[0] * _UNIT_SIZES[own_unit], rel_tol=0.01)
@@ -1571,6 +1569,15 @@ _A_LATER_OR_ANOTHER_SOURCE = re.compile(
     r"|(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has))(?=\s(?:US\$|[^\w\s])?\d)")
 
 
+def _another_value_of(figure: str, answer: str, named_unit: bool = True, dated: bool = False) -> bool:
+    """Whether the figure `figure` starts with is another value of the answer's own quantity, alone in its clause (or,
+    where `dated`, followed by the year it dates from)."""
+    if not _close_to_the_answer(figure, answer, named_unit) or _same_value(figure, answer.strip()):
+        return False
+    found = _LEADING_FIGURE.match(figure)
+    return _alone_in_its_clause(figure) or bool(dated and found and re.match(r"\s(?:in|as\sof|since)\s\d{4}(?!\d)", figure[found.end() :]))
+
+
 def _alone_in_its_clause(text: str) -> bool:
     """Whether the figure `text` starts with ends its clause or bracket, unit and all: "6,700 km)", "6,700 km long)"
     ("270 at birth)", "1946 in Japan)" and "1642 Old Style)" give the figure of another case)."""
@@ -1673,17 +1680,13 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         # Another value of the answer's own quantity, about it or bare in brackets: "6,650 km (about 6,700 km)",
         # "1969 (around 1970)", "6,650 km (6,700 km)" ("6,650 km (about 4,132 miles)" converts it).
         # A count named with an approximation may carry its noun: "206, about 210 bones".
-        if ((other := _ANOTHER_VALUE.match(rest))
-                and _close_to_the_answer(rest[other.end() :], answer, named_unit=bool(other.group(1) or other.group(2)))
-                and not _same_value(rest[other.end() :], answer.strip()) and _alone_in_its_clause(rest[other.end() :])):
+        if (other := _ANOTHER_VALUE.match(rest)) and _another_value_of(rest[other.end() :], answer,
+                                                                        named_unit=bool(other.group(1) or other.group(2))):
             return (other.group(1) or other.group(2) or "(").strip()
         # ... from a later measure or another source: "6,650 km, now thought to be 6,853 km", "1969. Wikipedia says 1970."
         # ("1969. Newer data shows 650 million people watched." counts another thing).
         for source in _A_LATER_OR_ANOTHER_SOURCE.finditer(rest):
-            figure = rest[source.end() :]
-            dated = (found := _LEADING_FIGURE.match(figure)) and re.match(r"\s(?:in|as\sof|since)\s\d{4}(?!\d)", figure[found.end() :])
-            if (_close_to_the_answer(figure, answer) and not _same_value(figure, answer.strip())
-                    and (_alone_in_its_clause(figure) or dated)):  # "updated to 6,853 km in 2007"
+            if _another_value_of(rest[source.end() :], answer, dated=True):  # "updated to 6,853 km in 2007"
                 return source.group().strip()
     for found in _QUALIFIER.finditer(rest):
         if (found.group().isupper() and len(found.group()) == 2 and found.group().isalpha()

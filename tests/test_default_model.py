@@ -423,7 +423,8 @@ def test_converting_with_one_parse_gives_the_weights_transformers_gives(tmp_path
 
 @pytest.mark.parametrize("damage", ["truncated weights", "broken config", "a file removed", "a file grown",
                                     "bytes changed in place", "a marker of an older factcheck", "a marker without checksums",
-                                    "a marker naming a device", "a file the conversion did not make", "a FIFO for a file"])
+                                    "a marker naming a device", "a file the conversion did not make", "a FIFO for a file",
+                                    "a config edited with its time put back"])
 def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
     from factcheck.cache import FactcheckWarning
 
@@ -454,6 +455,12 @@ def test_a_damaged_converted_model_is_said_and_rebuilt(fake_wheel, damage):
         (folder / default_model.MARKER_FILE).write_text(json.dumps(marker))
     elif damage == "a file the conversion did not make":  # transformers reads it too: it swapped the end-of-text token
         (folder / "special_tokens_map.json").write_text('{"eos_token": "<|bos|>"}')  # a token it has: it loads
+    elif damage == "a config edited with its time put back":  # the 43rd pass: `cp -p` of an edited copy loaded unchecked
+        config = folder / "config.json"
+        times, text = config.stat(), config.read_text()
+        config.write_text(text.replace('"rms_norm_eps": 1e-06', '"rms_norm_eps": 9e+06'))  # loads, and runs otherwise
+        assert config.read_text() != text and config.stat().st_size == times.st_size
+        os.utime(config, ns=(times.st_atime_ns, times.st_mtime_ns))
     elif damage == "a FIFO for a file":
         size = (folder / "generation_config.json").stat().st_size
         (folder / "generation_config.json").unlink()

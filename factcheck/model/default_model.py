@@ -163,21 +163,28 @@ def _refuse_files_the_marker_does_not_find(folder: Path) -> None:
     _refuse_contents_changed_since_conversion(folder, marker, contents)
 
 
+# Config and tokenizer files (3.5 MB at most) are digested at every load: an edit copied back with its old time
+# (`cp -p`, `rsync -a`) keeps the size and the time. Only the weights (538 MB, 0.9 s) trust an unmoved time.
+_DIGESTED_AT_EVERY_LOAD_BYTES = 64 * 2**20
+
+
 def _refuse_contents_changed_since_conversion(folder: Path, marker: dict, contents: dict) -> None:
-    """A file written since the conversion (its modification time moved) must still hold the bytes it was converted
-    to: a write in place keeps the size and would give other weights under the same fingerprint. Only a moved time
-    costs a digest (0.9 s for the weights); a matching one is kept in the marker for the next load."""
+    """A converted file must still hold the bytes it was converted to: a write in place keeps the size and would give
+    other weights, or another config, under the same fingerprint. A file past `_DIGESTED_AT_EVERY_LOAD_BYTES` costs a
+    digest only when its modification time moved; a matching one is kept in the marker for the next load."""
     moved = False
     for name, recorded in contents.items():
         try:
-            if (folder / name).stat().st_mtime_ns == recorded["mtime_ns"]:
+            status = (folder / name).stat()
+            if status.st_mtime_ns == recorded["mtime_ns"] and status.st_size > _DIGESTED_AT_EVERY_LOAD_BYTES:
                 continue
             digest = _sha256(folder / name)
         except (OSError, KeyError, TypeError):
             digest = None
         if digest is None or digest != recorded.get("sha256"):
             raise FactcheckError(f"{folder / name} holds other bytes than when it was converted (written since)")
-        recorded["mtime_ns"], moved = (folder / name).stat().st_mtime_ns, True
+        if recorded["mtime_ns"] != status.st_mtime_ns:
+            recorded["mtime_ns"], moved = status.st_mtime_ns, True
     if moved:  # best effort: a read-only cache only costs the digest again next time
         with contextlib.suppress(OSError):
             write_json_atomic(folder / MARKER_FILE, marker)

@@ -1077,11 +1077,17 @@ _CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
 # ... and where it opens one after the answer: "Paris, at first glance." ("At first glance, it looks grey." and "home of a
 # famous ballpark" describe).
 _AFTER_A_PAUSE = r"(?:(?<=,\s)|(?<=\())"
+# A pinch or grain of salt taken with the answer ("Take that with a pinch of salt", "Paris (grain of salt)"), not one in
+# a recipe or of salt itself ("mashed with a pinch of salt", "A grain of salt is a tiny cube").
+_GRAIN_OF_SALT = (r"(?:tak(?:e|en|ing)\s(?:(?:it|that|this|this\sanswer|that\sfigure|my\sanswer)\s)?with\sa\s(?:pinch|grain)\sof\ssalt|"
+                  + _RIGHT_AFTER + r"(?:with\s)?(?:a\s)?(?:pinch|grain)\sof\ssalt" + _TO_ITS_END + ")")
+# A full mark of confidence, no hedge: "confidence: 10 out of 10", "5/5", "100%".
+_FULL_MARKS = r"(?:100\s?%|10/10|5/5|100/100|10\sout\sof\s10|5\sout\sof\s5|100\sout\sof\s100)(?!\d|\.\d)"
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
     r"|wager|gather|hope|bet)", r"in\sall\slikelihood", r"(?:seems|sounds)\s(?:plausible|probable|possible)",
     r"(?:is|was)\sa\s(?:trick\s(?:answer|question)|distractor|decoy|red\sherring)", r"I['’]d\shave\sto\s(?:check|verify|look)",
-    r"not\s100\s?%", r"with\s(?!100\b)\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?(?!100(?![\d.])|10/10|1(?:\.0+)?(?![\d./]))\d+\s?%?", r"50/50|fifty-fifty",
+    r"not\s100\s?%", r"with\s(?!100\b)\d+\s?%\s(?:confidence|certainty)", r"confidence:\s?(?!100(?![\d.])|(?:10/10|5/5|10\sout\sof\s10|5\sout\sof\s5)(?!\d|\.\d)|1(?:\.0+)?(?![\d./]))\d+\s?%?", r"50/50|fifty-fifty",
     r"with\s(?:some|a\slittle|a\sbit\sof|much|considerable|great)\s(?:uncertainty|doubt)",
     r"pending\s(?:confirmation|verification)", r"subject\sto\s(?:confirmation|verification)", r"to\sbe\s(?:verified|checked|determined)",
     r"so\sI['’]ve\sheard", r"(?:rumou?r|word)\shas\sit", r"one\swould\s(?:assume|think|guess|suppose|imagine)",
@@ -1122,7 +1128,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:several|other|older)\s(?:sources|historians|scholars|accounts|estimates|experts)",
     r"also\s(?:given|cited|proposed|suggested|reported|dated)", r"if\syou\scount",
     r"many\s(?:historians|scholars|sources)\s(?:date|put|give|place|prefer|say|argue|believe)",
-    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"(?<=[.!?,;]\s)who\s(?:knows|can\ssay)(?:\sfor\s(?:sure|certain))?(?=\s?[.!?…]|\s?$)", r"grain\sof\ssalt",
+    r"in\ssome\s(?:conventions|sources|accounts|versions|traditions)", r"(?<=[.!?,;]\s)who\s(?:knows|can\ssay)(?:\sfor\s(?:sure|certain))?(?=\s?[.!?…]|\s?$)", _GRAIN_OF_SALT,
     # A request to check it, as a sentence of its own: "Paris. Please verify.", "Paris. Check that.", "Paris [citation
     # needed]" ("as many sources confirm" and "Please check out the Louvre" do not ask).
     r"(?:citation|source|verification)\sneeded", r"needs\s(?:verification|checking|a\ssource)",
@@ -1161,7 +1167,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     # The 40th pass: more of recall, confidence, hearsay and appearance, and a request to check it against a source.
     r"(?:going|speaking)\s(?:off|from)\smemory", r"from\smemory\shere", r"memory\spermitting",
     r"if\sI(?:['’]ve|\shave)\s(?:got\s)?(?:this|that|it)\sright", r"that['’]s\swhat\sI\s(?:remember|recall|learned)",
-    r"(?<!\d)(?!100\b)\d+\s?%\sconfidence", r"\d+/10\sconfident", r"(?:confidence|probability)\s?[:=~]?\s?~?0?\.\d+",
+    r"(?<!\d)(?!100\b)\d+\s?%\sconfidence", r"(?<![\d/])(?!10/10\s)\d+/10\sconfident", r"(?:confidence|probability)\s?[:=~]?\s?~?0?\.\d+",
     r"confidence:\s?(?:fairly|rather|quite|somewhat)\s(?:low|medium|moderate)", r"I['’]m\sthinking" + _CLAUSE_ENDS,
     r"by\smy\sreckoning", r"provisionally", r"from\swhat\sI(?:['’]ve|\shave)?\s(?:heard|hear|read)",
     r"(?<=,\s)I['’]ve\sread" + _CLAUSE_ENDS, r"from\sthe\slooks\sof\sthings", r"looks\slike\sthe\s(?:right\s|correct\s)?answer",
@@ -1187,8 +1193,27 @@ _ENGLISH_QUALIFYING_PHRASES = (
     # The 43rd pass: confidence notes in other shapes.
     r"(?<![\d/])(?!10/10|5/5)\d+/(?:10|5)\s(?:confidence|confident|sure|certain)", r"(?<!\d)(?!100\b)\d+\s?%\s(?:certain|chance|likely|probability)",
     r"\bp\s?[=≈~]\s?0?\.\d+", r"(?:medium|moderate)[-\s]high\sconfidence", _RIGHT_AFTER + r"from\smemory" + _TO_ITS_END,
-    r"pinch\sof\ssalt", r"hope\sthat['’]s\s(?:right|correct)",
-    r"(?:that|it)(?:['’]s|\sis)\s(?:about|roughly|approximately|more\sor\sless|nearly|almost)\s(?:right|correct|accurate|it)\b")
+    r"hope\sthat['’]s\s(?:right|correct)",
+    # The 44th pass: hedges of the 43rd pass's kinds in other words, each where it speaks of the answer (a pinch of
+    # salt in a recipe, "and that's about it" after a list, "from memory" of a painting are none); more confidence
+    # notes; another candidate under a label; a figure said to be rounded.
+    _RIGHT_AFTER + r"(?:(?:that|it|this)(?:['’]s|\sis|\sshould\sbe|\sought\sto\sbe|\smust\sbe)\s|should\sbe\s)?(?:about|roughly|approximately"
+    r"|more\sor\sless|nearly|almost)\s(?:right|correct|accurate|it)(?:,\s(?:anyway|at\sleast|I\sthink))?" + _TO_ITS_END,
+    _RIGHT_AFTER + r"(?:(?:that|it|this)(?:['’]s|\sis|\sshould\sbe)\s)?in\sthe\s(?:right\s)?ballpark" + _TO_ITS_END,
+    _RIGHT_AFTER + r"(?:(?:I['’]m|I\sam|this\sis|that['’]s|it['’]s)\s)?(?:(?:answering|working|quoting|going|speaking|writing|purely|just|all"
+    r"|entirely|mostly)\s)?(?:from|off)\smemory" + _TO_ITS_END, r"hope\sI\s(?:got|have|['’]ve\sgot)\s(?:that|this|it)\s(?:right|correct)",
+    r"(?:confidence|certainty)(?:\slevel)?(?:\s?[:=]\s?|\s)(?!" + _FULL_MARKS + r")\d+(?:\s?%|/(?:10|5|100)(?!\d)|\sout\sof\s(?:10|5|100)(?!\d))",
+    r"(?<!\d)(?!" + _FULL_MARKS + r")\d+\sout\sof\s(?:10|5|100)(?!\d)\s(?:sure|certain|confident|confidence)",
+    r"(?:ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?\s"
+    r"(?:percent|per\scent)\s(?:sure|certain|confident|confidence|likely)",
+    r"(?:low|medium|moderate|fair)(?:\s(?:to|or)\s|-)(?:high|medium|moderate)\sconfidence", r"I['’]d\sput\sit\sat\s(?!100\b)\d+\s?%",
+    r"(?:second\s(?:choice|guess|pick|option|answer)|backup\s(?:answer|choice|option|guess)|alternatives?|alternate\s(?:answer|choice)"
+    r"|alt|other\s(?:candidates?|options?|answers?|possibilities)|plan\sB|fallback|amended)\s?:(?=\s?[^\W_])",
+    r"as\s(?:a|the|my)\s(?:fallback|backup|second\s(?:choice|option|guess|pick)|alternative)" + _CLAUSE_ENDS,
+    r"(?:(?<=,\s)|(?<=\())(?:in\sround\s(?:numbers|figures|terms)|(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)|rounded(?:\s(?:up|down|off))?(?:\sto\sthe\snearest\s[^\s.;!)]+)?)"
+    + _TO_ITS_END, r"(?<=[.!]\s)(?:(?:those|these|that|it)(?:['’]s|\sis|\sare)\s(?:a\s)?round(?:ed)?\s(?:figures?|numbers?)"
+    r"|I['’]ve\srounded\s(?:it|that|this)(?:\s(?:up|down|off))?|rounded(?:\s(?:up|down|off))?)(?:,\s(?:of\scourse|naturally|obviously))?"
+    + _TO_ITS_END)
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "
@@ -1277,6 +1302,30 @@ _CLAUSE_MODALS_AND_NEGATIONS = frozenset("could may might not no never cannot".s
 # not rust" describes).
 _DENYING_CLAUSE = re.compile(r"(?i:\b(?:has|have|had)\s(?:not|never)\s(?:been|be)\b|\b(?:hasn['’]t|haven['’]t|hadn['’]t)\sbeen\b"
                              r"|\b(?:cannot|can['’]t|can\snot)\sbe\b)")
+
+
+# A figure of what the text goes on to describe, converted into another unit after "or": "Mount Everest, at 8,849
+# metres, or 29,032 feet", "Vatican City. It covers 0.44 km², or about 110 acres" (the "or" offers no other answer;
+# "at 8,849 metres, or 8,850 metres" and "3 hours or 4 days" do). A unit's square is read as written after NFKC: "km2".
+_A_UNIT_OF_A_FIGURE = r"(?:(?:square|sq\.?|cubic)\s)?[^\W\d_][^\W\d_]*(?:[23](?![\d.,]\d))?(?:\s(?:per|an|a)\s[^\W\d_]+)?"
+_A_FIGURE_CONVERTED = re.compile(
+    r"(?<![\w.,])(?P<amount>\d[\d,]*(?:\.\d+)?)\s?(?P<unit>" + _A_UNIT_OF_A_FIGURE + r"),?\s(?:or|i\.e\.)\s"
+    r"(?:(?:about|approximately|roughly|around|nearly|almost|some|just\s(?:over|under))\s)?"
+    r"(?P<restated>\d[\d,]*(?:\.\d+)?)\s?(?P<restated_unit>" + _A_UNIT_OF_A_FIGURE + r")(?!\w)")
+_AREA_WORDS = frozenset({"acres", "acre", "hectares", "hectare", "ha"})
+
+
+def _without_a_figure_converted(found: re.Match) -> str:
+    """_A_FIGURE_CONVERTED's replacement: the first figure alone where the second restates it in another unit."""
+    units = [found.group("unit"), found.group("restated_unit")]
+    last_words = [unit.split()[-1].lower() for unit in units]
+    if not all(_is_a_unit(word) or word in _AREA_WORDS for word in last_words):
+        return found.group()
+    if _UNIT_SPELLINGS.get(last_words[0], last_words[0]) == _UNIT_SPELLINGS.get(last_words[1], last_words[1]):
+        return found.group()  # in the same unit: another value of it
+    if _another_amount(found.group("amount"), units[0], found.group("restated"), units[1]):
+        return found.group()
+    return f"{found.group('amount')} {units[0]}"
 
 
 def _unless_no_relative_clause(found: re.Match) -> str:
@@ -1486,9 +1535,12 @@ def _same_value(figure: str, answer: str) -> bool:
 
 
 # After an approximation, what it compares something else with: "roughly the size of Texas", "roughly twice the size of
-# France", "roughly as hot as the Sun", "roughly a fifth of them", "roughly six times that"; "an estimated audience".
+# France", "roughly as hot as the Sun", "roughly a fifth of them", "roughly six times that"; "an estimated audience";
+# "roughly when the Beatles broke up", "roughly tied with India".
 _A_COMPARISON = re.compile(r"\s(?i:the|a|an|as|twice|half|double|triple|one\s(?:in|out\sof)|(?:two|three|four|five|six|seven|eight|nine"
-                           r"|ten|\d+)\stimes)\b(?!\s\d)|(?<=estimated)\s(?!(?:date|year|figure|value|number|total|count|time)\b)[a-z]")
+                           r"|ten|\d+)\stimes)\b(?!\s\d)|(?<=estimated)\s(?!(?:date|year|figure|value|number|total|count|time)\b)[a-z]"
+                           # ... or dates another event by, or ties with: "That's roughly when the Beatles broke up".
+                           r"|\s(?i:when|while|tied|level|equal|comparable|similar|on\spar|in\sline)\b")
 # A later sentence's opening words that point back at the answer, up to an approximation, and a share after one that
 # restates it ("1.4 billion. That's roughly one person in six.").
 _REFERS_BACK = re.compile(r"(?i:that['’]s|that\sis|this\sis|it['’]s|it\sis|the\s(?:figure|number|count|total|date)\sis)\s(?:an?\s|the\s)?$")
@@ -1566,7 +1618,10 @@ _A_LATER_OR_ANOTHER_SOURCE = re.compile(
     r"(?i:(?:now|since|later)\s(?:thought|believed|estimated|measured|put|given|reckoned|known)\s(?:to\sbe|at|as)|updated\sto"
     r"|(?:newer|newest|recent|later|latest|updated|revised|more\srecent|new)\s(?:measurements?|studies|study|research|estimates?|figures?"
     r"|data|surveys?|sources?|counts?)\s?(?:give|gives|gave|suggest|suggests|put|puts|show|shows|say|says|indicate|indicates|:)"
-    r"|(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has))(?=\s(?:US\$|[^\w\s])?\d)")
+    r"|(?:Wikipedia|Britannica|Google|the\sinternet)\s(?:says|said|gives|lists|puts|has)"
+    # Another dating: "1939–1945. Chinese historians date it from 1931."
+    r"|(?:historians|scholars|sources|experts|others|some)\s(?:date|count|reckon|put|place)(?:\sit)?\s(?:from|to|at|as|in))"
+    r"(?=\s(?:US\$|[^\w\s])?\d)")
 
 
 def _another_value_of(figure: str, answer: str, named_unit: bool = True, dated: bool = False) -> bool:
@@ -1648,10 +1703,14 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
     # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.",
     # "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
-    r"|((?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?answer|Answer)(?:\sis|:)\s(?:actually\s)?"
+    r"|((?:(?:So|Thus|Therefore|Hence),?\s(?:the|my)\s(?:final\s)?|(?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?)answer"
+    r"|Answer)(?:\sis|:)\s(?:actually\s)?"
     + _ANOTHER_NAME + r"\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
     r"|Thoughts|Agreed?|True|Curious|Interesting|Cool|Nice|Great)\b|[A-Z][a-z]+ed\?)" + _ANOTHER_NAME + r"\s?(\?)$)")
+
+
+_FIFTY_FIFTY = re.compile(r"(?i:50\s?%|50\s(?:percent|per\scent)|fifty(?:\s|-)(?:percent|per\scent|fifty)|1/2|0?\.5|one\sin\stwo)")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:
@@ -1669,6 +1728,7 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
     rest = _NO_QUALIFIER.sub(_unless_no_relative_clause, rest)
+    rest = _A_FIGURE_CONVERTED.sub(_without_a_figure_converted, rest)
     if _is_an_amount_or_a_date(answer):
         if approximation := _APPROXIMATIONS_RIGHT_AFTER.match(rest):
             return approximation.group().strip()
@@ -1692,6 +1752,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         if (found.group().isupper() and len(found.group()) == 2 and found.group().isalpha()
                 and (found.group() != "JK" or re.match(r"\s(?-i:[A-Z])", rest[found.end() :]))):
             continue  # an abbreviation: "Portland, OR", "Nitric oxide (NO)", "JK Rowling" ("Paris. JK, it's Lyon" takes it back)
+        if "coin" in found.group() and _FIFTY_FIFTY.fullmatch(answer.strip()):
+            continue  # "50% — a coin flip" says what the answer is
         if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]) and not _asks_to_confirm(rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         if found.group() in "?？" and re.search(r"(?i:[,;.]\s(?:and\s)?did\syou\sknow\s(?!(?:that|this|it)\W*$))[^?]*$", rest[: found.start()]):

@@ -1302,6 +1302,56 @@ def test_a_config_number_that_breaks_every_pass_is_refused_naming_the_field(tmp_
         load_model(str(folder))
 
 
+def test_a_sliding_window_a_config_turns_off_is_not_refused(tiny_tokenizer):
+    import transformers
+
+    from factcheck.model.language_model import _config_number_that_breaks_the_model
+
+    # The 44th pass: Qwen1.5-MoE's and Qwen2-MoE's released configs turn their window off (`use_sliding_window: false`),
+    # and transformers then writes 0 for it: the 43rd pass's check refused every such model, naming a field the file
+    # does not hold.
+    moe = transformers.Qwen2MoeConfig(use_sliding_window=False, sliding_window=32768, num_hidden_layers=2)
+    assert moe.sliding_window == 0 and _config_number_that_breaks_the_model(moe) is None
+    used = transformers.Qwen2MoeConfig(use_sliding_window=True, sliding_window=0, num_hidden_layers=2)
+    assert "sliding_window is 0" in (_config_number_that_breaks_the_model(used) or "")
+    mistral = transformers.MistralConfig(sliding_window=0, num_hidden_layers=2)
+    assert "sliding_window is 0" in (_config_number_that_breaks_the_model(mistral) or "")
+
+
+def _gguf_with_key_weights(path, epsilon: float = 1e-5, kv_heads: int = 2):
+    """A small GGUF file of 4 heads of 8 values, whose first block's key weights hold 2 key/value heads."""
+    import numpy as np
+
+    def metadata(writer):
+        writer.add_embedding_length(32)
+        writer.add_head_count(4)
+        writer.add_head_count_kv(kv_heads)
+        writer.add_layer_norm_rms_eps(epsilon)
+        writer.add_tensor("blk.0.attn_k.weight", np.zeros((16, 32), dtype=np.float32))
+
+    return _small_gguf(path, 2, blocks=2, add_metadata=metadata)
+
+
+@pytest.mark.parametrize("edit, said", [
+    ({"epsilon": -1.0}, r"llama.attention.layer_norm_rms_epsilon is -1.0, and a norm's epsilon"),
+    ({"epsilon": float("nan")}, r"llama.attention.layer_norm_rms_epsilon is nan"),
+    ({"kv_heads": 9}, r"gives 9 key/value heads \(llama.attention.head_count_kv\) of 8 values each \(llama.attention.head_count 4, "
+                      r"embedding_length 32\), and its tensor blk.0.attn_k.weight holds 16 rows, not 72")])
+def test_gguf_metadata_that_breaks_every_pass_or_misfits_the_key_weights_is_refused(tmp_path, monkeypatch, edit, said):
+    from gguf import GGUFReader
+    from transformers import AutoModelForCausalLM
+
+    from factcheck.model.language_model import ModelLoadError, _gguf_number_problem, load_model
+
+    # The 44th pass: an epsilon of -1 in a GGUF file loaded and every score was NaN, blamed on the weights; key/value
+    # heads the key weights do not hold gave numpy's "cannot reshape array of size ..." alone.
+    path = _gguf_with_key_weights(tmp_path / "model.gguf", **edit)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
+    with pytest.raises(ModelLoadError, match=said):
+        load_model(str(path))
+    assert _gguf_number_problem(GGUFReader(_gguf_with_key_weights(tmp_path / "whole.gguf")), "llama") is None
+
+
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):
     folder = tmp_path / "model"
     shutil.copytree(tiny_llama_folder, folder)

@@ -832,8 +832,12 @@ def _config_number_that_breaks_the_model(config) -> str | None:
     for key in ("final_logit_softcapping", "attn_logit_softcapping"):
         if bad(getattr(config, key, None), -math.inf, strict=False):
             return f"{key} is {getattr(config, key)}, and it must be a finite number (or null)"
+    # Only a window a layer uses: Qwen2-MoE's config writes 0 for one turned off (`use_sliding_window: false`).
     window = getattr(config, "sliding_window", None)
-    if isinstance(window, int) and not isinstance(window, bool) and window < 1:
+    layer_types = getattr(config, "layer_types", None)
+    used = getattr(config, "use_sliding_window", True) is not False and (
+        not isinstance(layer_types, (list, tuple)) or "sliding_attention" in layer_types)
+    if used and isinstance(window, int) and not isinstance(window, bool) and window < 1:
         return f"sliding_window is {window}, and a window must hold at least one token (null turns it off)"
     return None
 
@@ -1029,7 +1033,7 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         per_token = {key: len(reader.fields[key].data) for key in _GGUF_PER_TOKEN_KEYS if key in reader.fields}
         merges_problem = _gguf_merges_problem(reader)
         misplaced = _gguf_tensor_out_of_place(reader)
-        rope_problem = _gguf_rope_problem(reader, architecture)
+        number_problem = _gguf_number_problem(reader, architecture)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
         return
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
@@ -1037,8 +1041,8 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
                              f"{held} blocks{_numbered_up_to(blocks)}; the file is damaged or was edited: download or "
                              "convert it again")
-    if rope_problem:
-        raise ModelLoadError(f"model {spec!r}: {rope_problem}")
+    if number_problem:
+        raise ModelLoadError(f"model {spec!r}: {number_problem}")
     if misplaced:
         raise ModelLoadError(f"model {spec!r}: {misplaced} (llama.cpp refuses such a file: a tensor would be read from another's "
                              "bytes, or with another type's block size); the file is damaged or was edited: download or "
@@ -1058,10 +1062,11 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
                                  "download or convert it again")
 
 
-def _gguf_rope_problem(reader, architecture: str) -> str | None:
-    """RoPE metadata transformers would read wrongly: a base frequency that is not a positive number (every score was
-    NaN, blamed on the weights), or a scaling it drops (it reads `rope.scaling.*` for gpt-oss only: a YaRN model ran
-    unscaled under the plain model's fingerprint)."""
+def _gguf_number_problem(reader, architecture: str) -> str | None:
+    """Metadata transformers would read wrongly: a RoPE base frequency that is not a positive number, a norm's epsilon
+    below 0 or not finite (every score was NaN, blamed on the weights), a RoPE scaling it drops (it reads
+    `rope.scaling.*` for gpt-oss only: a YaRN model ran unscaled under the plain model's fingerprint), or key/value
+    heads its key weights do not hold (numpy's "cannot reshape array" was all it said)."""
     def value(key: str):
         field = reader.fields.get(f"{architecture}.{key}")
         if field is None:
@@ -1073,12 +1078,35 @@ def _gguf_rope_problem(reader, architecture: str) -> str | None:
     if base is not None and not (isinstance(base, (int, float)) and math.isfinite(base) and base > 0):
         return (f"its metadata {architecture}.rope.freq_base is {base}, and a rotary base frequency must be a positive number "
                 "(every score would be NaN); the file is damaged or was edited: download or convert it again")
+    for key in ("attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"):
+        epsilon = value(key)
+        if epsilon is not None and not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
+            return (f"its metadata {architecture}.{key} is {epsilon}, and a norm's epsilon must be a finite number of at "
+                    "least 0 (every score would be NaN); the file is damaged or was edited: download or convert it again")
+    if heads_problem := _gguf_heads_problem(reader, architecture, value):
+        return heads_problem
     scaling = value("rope.scaling.type")
     if scaling not in (None, "", "none") and value("rope.scaling.factor") != 1 and architecture != "gpt-oss":
         return (f"its metadata asks for {scaling!r} RoPE scaling ({architecture}.rope.scaling.type), which transformers' GGUF "
                 "loader does not read: the model would run unscaled, as another model. Give the model as a folder "
                 "(config.json with its rope_scaling, and safetensors weights) instead")
     return None
+
+
+def _gguf_heads_problem(reader, architecture: str, value) -> str | None:
+    """Where the first block's key weights hold another number of rows than the metadata's key/value heads times the
+    head size (its key length, or the width over the attention heads)."""
+    heads, kv_heads, width = value("attention.head_count"), value("attention.head_count_kv"), value("embedding_length")
+    head_size = value("attention.key_length") or (width // heads if isinstance(width, int) and isinstance(heads, int) and heads > 0 else None)
+    keys = next((tensor for tensor in reader.tensors if tensor.name == "blk.0.attn_k.weight"), None)
+    if keys is None or len(keys.shape) != 2 or not isinstance(kv_heads, int) or not isinstance(head_size, int) or head_size < 1:
+        return None
+    rows = int(keys.shape[1])  # GGUF lists a weight's input width first
+    if rows == kv_heads * head_size:
+        return None
+    return (f"its metadata gives {kv_heads} key/value heads ({architecture}.attention.head_count_kv) of {head_size} values "
+            f"each ({architecture}.attention.head_count {heads}, embedding_length {width}), and its tensor blk.0.attn_k.weight "
+            f"holds {rows} rows, not {kv_heads * head_size}; the file is damaged or was edited: download or convert it again")
 
 
 def _gguf_tensor_out_of_place(reader) -> str | None:

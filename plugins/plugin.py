@@ -638,6 +638,8 @@ class FactcheckRun:
         # which says it first (a usage error raised on a worker would only crash it, and the controller show none).
         self._worker_refusal: str | None = None
         self._controller_checked_gate = False
+        self._comparison_made = None  # the run's results against the baseline, once made
+        self._regressions_found = 0  # the gate's regressions: they fail the run whatever pytest's outcomes say
         self._baseline_reading: Baseline | BaselineError | None = None  # the baseline file as read once, or why it cannot be
         self.threshold_failures: list[tuple[str, float, float]] = []
         self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
@@ -653,6 +655,8 @@ class FactcheckRun:
         self._outcomes: dict[tuple[str, str], dict[str, str]] = {}  # (relation, subject) -> its pytest outcome and gate class
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
+        self._suite_files_collected = 0
+        self._passed_over_and_no_suite = 0  # on an xdist controller: files passed over where a worker collected no suite
         self._odd_suffixes: list[Path] = []  # files that look like suites, named "*.JSON" or "*.Json"
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
@@ -684,6 +688,7 @@ class FactcheckRun:
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._collection_finished = False  # this plugin's pytest_collection_finish ran: the selection is known
+        self._a_worker_collected = False  # on an xdist controller: a worker sent its collection
         self._stopped_early: str | None = None  # why pytest stopped before the last item (-x, --maxfail)
         self._stopped_by: str | None = None  # the signal that stopped the run (SIGTERM, SIGHUP)
         self._writing_outputs = False  # the facts are over: a signal lets the reports and the baseline be written
@@ -941,6 +946,7 @@ class FactcheckRun:
                 self._unprintable_names.append(file_path)
                 return None
             # A JSON file named on the command line is meant as a suite wherever it lies (an invalid one says why).
+            self._suite_files_collected += 1
             return SuiteFile.from_parent(parent, path=file_path)
         if _looks_like_a_suite(file_path):
             self._passed_over.append(file_path)
@@ -1226,6 +1232,7 @@ class FactcheckRun:
         before any fact is scheduled, whether the baseline can gate them (the workers would only crash on it)."""
         facts = any(".json::" in node_id for node_id in ids)
         self._facts_selected = self._facts_selected or facts
+        self._a_worker_collected = True
         # The facts, as the workers' collection names them: items of suite files (a project's own JSON test items, or
         # a parameter id holding ".json::", are none).
         self._selected_ids |= {node_id for node_id in ids if self._names_a_fact(node_id)}
@@ -1270,6 +1277,8 @@ class FactcheckRun:
             if note not in self._collection_notes_of_workers:  # every worker collects every suite
                 self._collection_notes_of_workers.append(note)
         removed = int(getattr(node, "workeroutput", {}).get("factcheck_removed") or 0)
+        passed_over = int(getattr(node, "workeroutput", {}).get("factcheck_passed_over_and_no_suite") or 0)
+        self._passed_over_and_no_suite = max(self._passed_over_and_no_suite, passed_over)
         self._removed_at_collection = max(self._removed_at_collection, removed)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
@@ -1322,9 +1331,11 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_removed"] = str(self._removed_at_collection)
             if notes := self._collection_notes(self.config):
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
+            if self._passed_over and not self._suite_files_collected:
+                self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(len(self._passed_over))
             return
         self._session_finishing = True
-        self._pytest_session = session  # the terminal summary may still fail it (a regression pytest's outcomes hid)
+        self._pytest_session = session  # pytest_unconfigure may still fail it (a regression pytest's outcomes hid)
         try:
             self._finish_session(session, exitstatus)
         except KeyboardInterrupt:
@@ -1335,11 +1346,19 @@ class FactcheckRun:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
 
+    @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """A run that stopped before pytest_sessionfinish (a conftest hook raising in pytest_sessionstart or at
-        collection: INTERNALERROR; stdout closed or a broken pipe, `pytest ... | head -1`) writes no report: an earlier
-        run's at an output path would be taken for this one's by a later CI step, so it is removed, and stderr says so
-        (the terminal may be gone)."""
+        """The gate's regressions fail the run after every sessionfinish and terminal summary hook (one setting the exit
+        status to 0 after the gate's own check). A run that stopped before pytest_sessionfinish (a conftest hook raising
+        in pytest_sessionstart or at collection: INTERNALERROR; stdout closed or a broken pipe, `pytest ... | head -1`)
+        writes no report: an earlier run's at an output path would be taken for this one's by a later CI step, so it is
+        removed, and stderr says so (the terminal may be gone)."""
+        session = self._pytest_session
+        if self._regressions_found and session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            with contextlib.suppress(OSError, ValueError):  # stderr closed too
+                print(f"factcheck: {self._regressions_found} regression(s), but a conftest or plugin set the run's exit "
+                      "status to 0 after the gate's check: the run fails", file=sys.stderr)
         if self._session_finishing or is_xdist_worker(config) or not self._checks_facts():
             return
         removed_before = set(self._removed_at_start)
@@ -1381,13 +1400,20 @@ class FactcheckRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         # An INTERNALERROR on an xdist controller before any fact started (xdist's own, for a typo in -k, which the
         # workers apply after sending their collection) leaves the earlier report, as the usage error it is does.
-        facts_started = (self._a_fact_started or exitstatus != pytest.ExitCode.INTERNAL_ERROR
-                         or not self.config.pluginmanager.has_plugin("dsession"))
+        controller = self.config.pluginmanager.has_plugin("dsession")
+        facts_started = self._a_fact_started or exitstatus != pytest.ExitCode.INTERNAL_ERROR or not controller
         # Not so a run that ended before its facts were selected (a conftest hook raising, calling pytest.exit, or a
-        # signal at collection): its selection is unknown. (An xdist controller collects nothing itself.)
-        ended_at_collection = not self._collection_finished and not self.config.pluginmanager.has_plugin("dsession")
-        selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection
-        if (summary is None or not summary.results) and selected and checks_facts and facts_started:
+        # signal at collection): its selection is unknown. An xdist controller collects nothing itself: there, no
+        # worker sent its collection, and the run was stopped or a worker went down (SIGTERM, Ctrl-C, pytest.exit).
+        if controller:
+            ended_at_collection = not self._a_worker_collected and (
+                exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) or bool(self._worker_problems))
+        else:
+            ended_at_collection = not self._collection_finished
+        selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR
+        if checks_facts and not selected and not ended_at_collection:
+            self._fail_where_no_suite_matched(session)
+        if (summary is None or not summary.results) and checks_facts and (ended_at_collection or (selected and facts_started)):
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
             if exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection:  # no terminal summary may follow
                 for line, _ in self._output_lines:
@@ -1410,8 +1436,54 @@ class FactcheckRun:
             if self.recording:
                 self._record_baseline(summary, incomplete)
                 self._outputs_done.add("--factcheck-update-baseline")
+            self._fail_on_regressions(session, summary)
             if any(failed for _, failed in self._output_lines) and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _fail_where_no_suite_matched(self, session: pytest.Session) -> None:
+        """A run that gates (a baseline is set) or writes factcheck's outputs, and collected no suite while files that
+        look like suites match no factcheck_suites pattern (`--rootdir=suites` in PYTEST_ADDOPTS, `-o
+        factcheck_suites=...` naming no file): the gate was switched off by its settings. It fails, naming why, and an
+        earlier run's report at an output path is removed (a selection of no fact, `pytest tests/`, leaves it)."""
+        passed_over = (len(self._passed_over) if not self._suite_files_collected else 0) or self._passed_over_and_no_suite
+        gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
+        if not passed_over or not gates:
+            return
+        self._output_lines.append((f"factcheck: no suite was collected, and {passed_over} JSON file(s) that look like suites "
+                                   f"match no factcheck_suites pattern ({' '.join(self.suite_patterns)}) below the root "
+                                   f"folder {self.config.rootpath}: the gate checked no fact (see the collection note "
+                                   "above for the fix); the run fails", True))
+        self._remove_earlier_reports("no suite matched factcheck_suites")
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _comparison(self, summary: RunSummary):
+        """The run's results against the baseline it gates on, made once; None where none gates it (or it records one,
+        or the baseline cannot be read: the terminal summary says why)."""
+        if self.recording:
+            return None
+        if self.gate is None and self._from_workers and not self._controller_checked_gate:
+            self.gate, _ = self._read_gate()  # the controller collects no facts: the baseline the workers gated on
+        if self.gate is not None and self._comparison_made is None:
+            self._comparison_made = dataclasses.replace(
+                self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results),
+                candidate_suite_subjects={relation: frozenset(facts) for relation, facts in summary.suite_facts().items()})
+        return self._comparison_made
+
+    def _fail_on_regressions(self, session: pytest.Session, summary: RunSummary) -> None:
+        """A regression fails its fact; a conftest or plugin that turned its failure into a pass (a "quarantine" hook on
+        pytest_runtest_makereport) or set the exit status to 0 must not pass the gate: the run fails here, whether or
+        not a terminal summary follows (`-p no:terminal`), and again in pytest_unconfigure after every other hook."""
+        comparison = self._comparison(summary)
+        self._regressions_found = len(comparison.regressions) if comparison is not None else 0
+        if self._regressions_found and session.exitstatus == pytest.ExitCode.OK:
+            line = (f"factcheck: {self._regressions_found} regression(s), but the run's outcome was a pass (a conftest or "
+                    "plugin rewrote the facts' outcomes or the exit status): the run fails")
+            self._output_lines.append((line, True))
+            if not self.config.pluginmanager.has_plugin("terminalreporter"):
+                with contextlib.suppress(OSError, ValueError):  # no terminal summary will show it
+                    print(line, file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _remove_earlier_reports(self, why: str, flags: Sequence[str] = ("--factcheck-report", "--factcheck-html"),
                                 what: str = "no fact ran", say_where_none_is: bool = True) -> None:
@@ -1570,11 +1642,8 @@ class FactcheckRun:
         if self.recording:
             return  # the baseline was written at session finish (its line is above)
         if self.gate is None and self._from_workers and not self._controller_checked_gate:
-            self.gate = self._load_gate()  # the controller collects no facts: read the baseline the workers gated on
-        if self.gate is not None:
-            comparison = dataclasses.replace(
-                self.gate.comparison(summary.model.identity(), summary.suites_info(), summary.results),
-                candidate_suite_subjects={relation: frozenset(facts) for relation, facts in summary.suite_facts().items()})
+            self.gate = self._load_gate()  # the controller collects no facts: a baseline it cannot read is said here
+        if (comparison := self._comparison(summary)) is not None:
             terminalreporter.section("factcheck: against the baseline", red=bool(comparison.regressions))
             if self._know_verdicts_lost:
                 terminalreporter.write_line(
@@ -1583,13 +1652,6 @@ class FactcheckRun:
                     "they stay expected failures, not fixes, as nothing tells whether they are fixed", yellow=True)
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
-            if comparison.regressions and self._pytest_session is not None and self._pytest_session.exitstatus == pytest.ExitCode.OK:
-                # A regression fails its fact; a conftest that turned failures into passes (a "quarantine" hook on
-                # pytest_runtest_makereport) or set the exit status to 0 in pytest_sessionfinish ran after it.
-                terminalreporter.write_line(f"factcheck: {len(comparison.regressions)} regression(s), but the run's outcome was "
-                                            "a pass (a conftest or plugin rewrote the facts' outcomes or the exit status): "
-                                            "the run fails", red=True)
-                self._pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _percent(share: float) -> str:

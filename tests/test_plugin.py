@@ -1252,6 +1252,22 @@ def test_a_run_that_stops_before_its_facts_are_selected_leaves_no_earlier_report
     assert "an earlier run's report" in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("body", ["os.kill(os.getpid(), signal.SIGTERM)", "raise KeyboardInterrupt", "pytest.exit('stop', returncode=0)"])
+def test_a_run_whose_workers_stop_at_collection_leaves_no_earlier_report(project, body):
+    # The 44th pass: under xdist, a CI cancel reaching the workers, or a conftest's pytest.exit, while they collected
+    # left an earlier run's report byte for byte (exit 5, 2 or 3): the controller's selection stayed unknown.
+    report_path = project.path / "r.json"
+    run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")
+    assert report_path.is_file()
+    project.makeconftest("import os, signal, pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_collection_finish(session):\n"
+                         f"    if hasattr(session.config, 'workerinput'):\n        {body}\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites", "-n", "2", "--factcheck-lre=off",
+                                          f"--factcheck-report={report_path}")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret != pytest.ExitCode.OK and not report_path.exists(), output[-2000:]
+    assert "an earlier run's report" in output, output[-2000:]
+
+
 def test_a_run_whose_output_pipe_breaks_leaves_no_earlier_report(project):
     report_path = project.path / "r.json"
     run(project, "suites", "--factcheck-lre=off", f"--factcheck-report={report_path}")

@@ -90,21 +90,49 @@ def mark_said_right(path, subjects):
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
-@pytest.mark.parametrize("conftest", [
-    # The common "quarantine" hook turning failures into passes, and the "no tests is fine" idiom without its check.
+QUARANTINE_CONFTEST = (
     "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n"
-    "    report = outcome.get_result()\n    if report.failed and call.when == 'call':\n        report.outcome = 'passed'\n",
-    "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n"])
-def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(project, conftest):
-    # The 43rd pass: both conftests made a gated run exit 0 while the summary said "regressions: 1".
+    "    report = outcome.get_result()\n    if report.failed and call.when == 'call':\n        report.outcome = 'passed'\n")
+
+
+@pytest.mark.parametrize("conftest, options, said", [
+    # The common "quarantine" hook turning failures into passes, and the "no tests is fine" idiom without its check.
+    (QUARANTINE_CONFTEST, [], "but the run's outcome was a pass"),
+    # (Before or after the gate's own sessionfinish, as pytest orders the two: either line says so.)
+    ("def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n", [], "regression(s), but "),
+    # The 44th pass: with no terminal summary (IDE runners, pytest.main embedders), and a hook after the summary.
+    (QUARANTINE_CONFTEST, ["-p", "no:terminal"], "but the run's outcome was a pass"),
+    ("import pytest\n@pytest.hookimpl(trylast=True)\ndef pytest_terminal_summary(terminalreporter):\n"
+     "    terminalreporter._session.exitstatus = 0\n", [], "set the run's exit status to 0 after the gate's check")])
+def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(project, conftest, options, said):
+    # The 43rd and 44th passes: each conftest made a gated run exit 0 while the gate found "regressions: 1".
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")
     mark_said_right(path, [s for s, _ in CAPITALS[:5]])
     project.makeconftest(conftest)
-    result = run(project, "suites")
-    output = result.stdout.str()
-    assert result.ret == pytest.ExitCode.TESTS_FAILED and "but the run's outcome was a pass" in output, output[-2000:]
-    assert re.search(r"regressions: [1-9]", output)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *options, "suites")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and said in output, output[-2000:]
+    assert re.search(r"regressions: [1-9]", output) or "-p" in options
+
+
+@pytest.mark.parametrize("options", [["-o", "factcheck_suites=nope/*.json"], ["--rootdir=suites"]])
+def test_a_gated_run_whose_settings_collect_no_suite_fails_and_leaves_no_earlier_report(project, options):
+    # The 44th pass: `--rootdir=suites` (from PYTEST_ADDOPTS) or a factcheck_suites pattern naming no file collected no
+    # suite in a gated project: "1 passed", exit 0, an earlier run's report left at --factcheck-report, one yellow line.
+    project.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    report = project.path / "r.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    run(project, "suites", f"--factcheck-report={report}")
+    assert report.is_file()
+    result = run(project, *options, f"--factcheck-report={report}")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "the gate checked no fact" in output, output[-2000:]
+    assert not report.exists() and "an earlier run's report" in output
+    # A run of the project's Python tests alone collects no suite and passes no file over: it leaves the report.
+    run(project, "suites", f"--factcheck-report={report}")
+    plain = run(project, "test_plain.py", f"--factcheck-report={report}")
+    assert plain.ret == pytest.ExitCode.OK and report.is_file(), plain.stdout.str()[-2000:]
 
 
 def test_swapped_model_fails_and_names_each_regression(project, other_model_folder):

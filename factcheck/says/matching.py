@@ -1079,9 +1079,19 @@ _CLAUSE_ENDS = r"(?=\s?[.!;,)]|\s?$)"
 _AFTER_A_PAUSE = r"(?:(?<=,\s)|(?<=\())"
 # A pinch or grain of salt taken with the answer ("Take that with a pinch of salt", "Paris (grain of salt)"), not one in
 # a recipe or of salt itself ("mashed with a pinch of salt", "A grain of salt is a tiny cube").
-_GRAIN_OF_SALT = (r"(?:tak(?:e|en|ing)\s(?:(?:it|that|this|this\sanswer|that\sfigure|my\sanswer)\s)?with\sa\s(?:pinch|grain)\sof\ssalt|"
-                  + _RIGHT_AFTER + r"(?:with\s)?(?:a\s)?(?:pinch|grain)\sof\ssalt" + _TO_ITS_END + ")")
+_A_GRAIN = r"(?:a\s(?:(?:large|big|healthy|good|small)\s)?|a\sfew\s|some\s)?(?:pinch|grain)(?:e?s)?\sof\ssalt"
+_GRAIN_OF_SALT = (r"(?:(?:take|taking|treat|read)\s(?:(?:it|that|this|this\sone|this\sanswer|that\sfigure|my\sanswer|the\sabove)\s)?with\s"
+                  + _A_GRAIN + r"|(?:should|must|to|best)\sbe\s(?:taken|treated|read)\swith\s" + _A_GRAIN + "|" + _RIGHT_AFTER
+                  + r"(?:with\s)?" + _A_GRAIN + r"(?:\s(?:advised|recommended|needed))?" + _TO_ITS_END + ")")
 # A full mark of confidence, no hedge: "confidence: 10 out of 10", "5/5", "100%".
+# A figure said to be rounded, after it ("2.1 million (rounded)", "2.1 million people — in round figures", "rounded up from
+# 2.06 million") or as a later sentence ("Round numbers, of course."): read after an amount or a date only, as a name's
+# description holds figures of its own ("Paris, with 2.1 million people, in round figures").
+_ROUNDING_NOTE = re.compile(
+    r"(?i:(?:(?<=,\s)|(?<=\()|(?<=[;\u2014\u2013-]\s)|(?<=[.!]\s))(?:(?:as\s)?(?:a\s)?round\s(?:figure|number)s?|in\sround\s(?:numbers|figures|terms)|(?:those|these)\s(?:are|were)\s(?:round|rounded)\s(?:figures|numbers)|(?:that|it)(?:['’]s|\sis)\s(?:a\s)?rounded\s(?:figure|number)"
+    r"|(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)|(?:after\s)?rounding(?:\s(?:up|down|off))?"
+    r"|rounded(?:\s(?:up|down|off))?(?:\s(?:to\s[^.;!)]{1,30}|from\s[^\s.;!)]+(?:\s(?:million|billion|thousand))?))?)"
+    r"(?:,\s(?:of\scourse|naturally|obviously|anyway))?(?=\s?[.!;)]|\s?$))")
 _FULL_MARKS = r"(?:100\s?%|10/10|5/5|100/100|10\sout\sof\s10|5\sout\sof\s5|100\sout\sof\s100)(?!\d|\.\d)"
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
@@ -1191,28 +1201,36 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"\s(?:count|estimate|guess|reckoning)|(?:with\sa\s)?margin\sof\serror(?:\sof\s[^\w\s]?\d[\d.,]*(?:\s?\w+)?)?)" + _TO_ITS_END,
     r"\((?:provisional|preliminary|unconfirmed|unofficial)\)",
     # The 43rd pass: confidence notes in other shapes.
-    r"(?<![\d/])(?!10/10|5/5)\d+/(?:10|5)\s(?:confidence|confident|sure|certain)", r"(?<!\d)(?!100\b)\d+\s?%\s(?:certain|chance|likely|probability)",
+    r"(?<![\d/])(?!10/10|5/5)\d+/(?:10|5)\s(?:confidence|confident|sure|certain)", r"(?<!\d)(?!100\b)\d+\s?%\s(?:certain|likely|(?:chance|probability)(?!\s(?:of|that)\b))",
     r"\bp\s?[=≈~]\s?0?\.\d+", r"(?:medium|moderate)[-\s]high\sconfidence", _RIGHT_AFTER + r"from\smemory" + _TO_ITS_END,
     r"hope\sthat['’]s\s(?:right|correct)",
-    # The 44th pass: hedges of the 43rd pass's kinds in other words, each where it speaks of the answer (a pinch of
-    # salt in a recipe, "and that's about it" after a list, "from memory" of a painting are none); more confidence
-    # notes; another candidate under a label; a figure said to be rounded.
-    _RIGHT_AFTER + r"(?:(?:that|it|this)(?:['’]s|\sis|\sshould\sbe|\sought\sto\sbe|\smust\sbe)\s|should\sbe\s)?(?:about|roughly|approximately"
-    r"|more\sor\sless|nearly|almost)\s(?:right|correct|accurate|it)(?:,\s(?:anyway|at\sleast|I\sthink))?" + _TO_ITS_END,
-    _RIGHT_AFTER + r"(?:(?:that|it|this)(?:['’]s|\sis|\sshould\sbe)\s)?in\sthe\s(?:right\s)?ballpark" + _TO_ITS_END,
-    _RIGHT_AFTER + r"(?:(?:I['’]m|I\sam|this\sis|that['’]s|it['’]s)\s)?(?:(?:answering|working|quoting|going|speaking|writing|purely|just|all"
-    r"|entirely|mostly)\s)?(?:from|off)\smemory" + _TO_ITS_END, r"hope\sI\s(?:got|have|['’]ve\sgot)\s(?:that|this|it)\s(?:right|correct)",
-    r"(?:confidence|certainty)(?:\slevel)?(?:\s?[:=]\s?|\s)(?!" + _FULL_MARKS + r")\d+(?:\s?%|/(?:10|5|100)(?!\d)|\sout\sof\s(?:10|5|100)(?!\d))",
+    # The 44th and 45th passes: hedges of the 43rd pass's kinds in other words, each where it speaks of the answer (a
+    # pinch of salt in a recipe or with tequila, "and that's about it" after a list, "from memory" of a painting are
+    # none); more confidence notes; another candidate under a label (not a label of none, nor "alt: 3,640 m").
+    _RIGHT_AFTER + r"(?:(?:that|it|this|which)(?:['’]s|['’]d\sbe|\sis|\sshould\sbe|\sought\sto\sbe|\smust\sbe|\swould\sbe)\s"
+    r"|(?:should\sbe|sounds|seems|pretty\smuch)\s)?(?:about|roughly|approximately|more\sor\sless|nearly|almost|pretty\smuch)\s"
+    r"(?:right|correct|accurate|it)(?:,\s(?:anyway|at\sleast|I\sthink))?" + _TO_ITS_END,
+    _RIGHT_AFTER + r"(?:(?:that|it|this)(?:['’]s|\sis|\sshould\sbe)\s|should\sbe\s)?(?:in\sthe\s(?:right\s)?ballpark(?:,\s(?:anyway|at\sleast))?"
+    r"|(?:a\s)?ballpark\s(?:figure|estimate|number))" + _TO_ITS_END,
+    _RIGHT_AFTER + r"(?:(?:I['’]m|I\sam|this\sis|that['’]s|it['’]s)\s)?(?:(?:answering|working|quoting|going|speaking|writing|recalling"
+    r"|recalled|relying|purely|just|all|entirely|mostly)\s){0,2}(?:(?:from|off|by|on|based\son)\s(?:my\s)?memory(?:\salone)?|memory\sonly)"
+    r"(?:,\s(?:mind|though|mind\syou))?" + _TO_ITS_END, r"hope\sI\s(?:got|have|['’]ve\sgot)\s(?:that|this|it)\s(?:right|correct)",
+    r"(?:my\s)?(?:confidence|certainty|conf\.?)(?:\s(?:level|rating|score))?(?:\s?[:=≈~\u2014\u2013-]\s?|\s(?:is\s|of\s)?(?:about\s|around\s|~)?|\s)"
+    r"(?:high,\s)?~?(?!" + _FULL_MARKS + r")\d+(?:\.\d+)?(?:\s?%|/(?:10|5|100)(?!\d)|\sout\sof\s(?:10|5|100)(?!\d))",
+    r"(?:confidence|certainty)(?:\s(?:level|rating|score))?\s?[:=]\s?(?:(?:one|two|three|four)\sout\sof\s(?:five|ten)|(?:medium|moderate)[-\s]high|★+☆+)",
     r"(?<!\d)(?!" + _FULL_MARKS + r")\d+\sout\sof\s(?:10|5|100)(?!\d)\s(?:sure|certain|confident|confidence)",
     r"(?:ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[-\s](?:one|two|three|four|five|six|seven|eight|nine))?\s"
     r"(?:percent|per\scent)\s(?:sure|certain|confident|confidence|likely)",
-    r"(?:low|medium|moderate|fair)(?:\s(?:to|or)\s|-)(?:high|medium|moderate)\sconfidence", r"I['’]d\sput\sit\sat\s(?!100\b)\d+\s?%",
-    r"(?:second\s(?:choice|guess|pick|option|answer)|backup\s(?:answer|choice|option|guess)|alternatives?|alternate\s(?:answer|choice)"
-    r"|alt|other\s(?:candidates?|options?|answers?|possibilities)|plan\sB|fallback|amended)\s?:(?=\s?[^\W_])",
-    r"as\s(?:a|the|my)\s(?:fallback|backup|second\s(?:choice|option|guess|pick)|alternative)" + _CLAUSE_ENDS,
-    r"(?:(?<=,\s)|(?<=\())(?:in\sround\s(?:numbers|figures|terms)|(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)|rounded(?:\s(?:up|down|off))?(?:\sto\sthe\snearest\s[^\s.;!)]+)?)"
-    + _TO_ITS_END, r"(?<=[.!]\s)(?:(?:those|these|that|it)(?:['’]s|\sis|\sare)\s(?:a\s)?round(?:ed)?\s(?:figures?|numbers?)"
-    r"|I['’]ve\srounded\s(?:it|that|this)(?:\s(?:up|down|off))?|rounded(?:\s(?:up|down|off))?)(?:,\s(?:of\scourse|naturally|obviously))?"
+    r"(?:low|medium|moderate|fair)(?:\s(?:to|or)\s|-)(?:high|medium|moderate)\sconfidence", r"moderately\s(?:confident|sure|certain)",
+    r"I['’]d\sput\s(?:it|my\sconfidence|the\sodds)\sat\s(?!100\b)(?:\d+\s?%|(?:ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+    r"(?:[-\s][a-z]+)?\s(?:percent|per\scent))", r"odds:\s?(?!100\b)\d+\s?%",
+    r"(?:(?:second|2nd)[-\s](?:choice|guess|pick|option|answer|best)|backup(?:\s(?:answer|choice|option|guess|pick))?|alternatives?"
+    r"|alternate(?:\s(?:answer|choice))?|other\s(?:candidates?|options?|answers?|possibilit(?:y|ies)|contenders?)|plan\sB"
+    r"|fallback(?:\s(?:answer|choice|option|pick))?|amended|close\ssecond|honou?rable\smention|also\spossible|option\s(?:2|two|B))\s?:"
+    r"(?=\s?(?:\*\*\s?)?(?-i:[A-Z])|\s?\d)(?!\s?(?:None|Nothing|N/A)\b)", r"alts?\s?:(?=\s?(?-i:[A-Z]))",
+    r"(?:with\s)?(?-i:[A-Z])[\w'’-]*(?:\s(?-i:[A-Z])[\w'’-]*)?\sas\s(?:a|the|my)\s(?:fallback|backup|second\s(?:choice|option|guess|pick)"
+    r"|alternative)" + _CLAUSE_ENDS, r"my\s(?:second|next)\s(?:choice|guess|pick|option)\s(?:would\sbe|is)\s(?=(?-i:[A-Z])|\d)",
+    r"(?<=[.!]\s)(?:I['’]ve\srounded\s(?:it|that|this)(?:\s(?:up|down|off))?|rounded(?:\s(?:up|down|off))?)(?:,\s(?:of\scourse|naturally|obviously))?"
     + _TO_ITS_END)
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν falsch falso неверно "
@@ -1540,7 +1558,9 @@ def _same_value(figure: str, answer: str) -> bool:
 _A_COMPARISON = re.compile(r"\s(?i:the|a|an|as|twice|half|double|triple|one\s(?:in|out\sof)|(?:two|three|four|five|six|seven|eight|nine"
                            r"|ten|\d+)\stimes)\b(?!\s\d)|(?<=estimated)\s(?!(?:date|year|figure|value|number|total|count|time)\b)[a-z]"
                            # ... or dates another event by, or ties with: "That's roughly when the Beatles broke up".
-                           r"|\s(?i:when|while|tied|level|equal|comparable|similar|on\spar|in\sline)\b")
+                           r"|\s(?i:when(?!\s(?:it|that|this)\b|\W*$)|while|tied|level|equal|equivalent|comparable|similar|on\s(?:a\s)?par|in\sline"
+                           # ... or places, directs or spreads: "roughly halfway through the Cold War", "roughly south to north".
+                           r"|contemporary|halfway|midway|in\sthe\smiddle|(?:north|south|east|west)\w*|evenly|equally|parallel)\b")
 # A later sentence's opening words that point back at the answer, up to an approximation, and a share after one that
 # restates it ("1.4 billion. That's roughly one person in six.").
 _REFERS_BACK = re.compile(r"(?i:that['’]s|that\sis|this\sis|it['’]s|it\sis|the\s(?:figure|number|count|total|date)\sis)\s(?:an?\s|the\s)?$")
@@ -1703,14 +1723,20 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
     # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.",
     # "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
-    r"|((?:(?:So|Thus|Therefore|Hence),?\s(?:the|my)\s(?:final\s)?|(?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?)answer"
-    r"|Answer)(?:\sis|:)\s(?:actually\s)?"
-    + _ANOTHER_NAME + r"\s?[.!]?$"
+    r"|((?:(?:So|Thus|Therefore|Hence|Which\smakes),?\s(?:the|my)\s(?:final\s)?|(?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?)answer"
+    r"|Answer)(?:,\sthen,)?(?:\sis:?|:|['’]s|\swould\sbe|\s[\u2014\u2013-])?\s(?:actually\s|the\s(?:city|country|state|year|town|river)\sof\s)?"
+    # ... with its place after it: "So the answer is Lyon, France.", "Lyon (France)".
+    + _ANOTHER_NAME + r"(?:,\s[A-Z][\w'’-]*|\s\([A-Z][\w'’-]*\))?\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
     r"|Thoughts|Agreed?|True|Curious|Interesting|Cool|Nice|Great)\b|[A-Z][a-z]+ed\?)" + _ANOTHER_NAME + r"\s?(\?)$)")
 
 
-_FIFTY_FIFTY = re.compile(r"(?i:50\s?%|50\s(?:percent|per\scent)|fifty(?:\s|-)(?:percent|per\scent|fifty)|1/2|0?\.5|one\sin\stwo)")
+_FIFTY_FIFTY = re.compile(r"(?i:50(?:\.0+)?\s?%|50\s(?:percent|per\scent)|fifty(?:\s|-)(?:percent|per\scent|fifty)|1/2|0?\.50*|"
+                          r"(?:1|one)\s(?:in|out\sof)\s(?:2|two)|one\shalf|a\shalf|half|even\sodds|evens|50\s?[:/-]\s?50)")
+
+
+# Before a question mark, the question quoted after the answer: "the answer to ...", "in answer to your question ...".
+_QUESTION_QUOTED = re.compile(r"(?i:\b(?:the\s)?answer\sto(?:\s(?:your|the)\squestion)?\s[^.!?]*$|^\s?\(\s?(?:What|Which|Who|When|Where|How)\b[^.!?]*$)")
 
 
 def _qualifier_in(rest: str, answer: str) -> str | None:
@@ -1732,6 +1758,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if _is_an_amount_or_a_date(answer):
         if approximation := _APPROXIMATIONS_RIGHT_AFTER.match(rest):
             return approximation.group().strip()
+        if rounding := _ROUNDING_NOTE.search(rest):
+            return rounding.group()
         for approximation in _APPROXIMATIONS.finditer(rest):
             # "when Max Planck won", "the Four Tops"; "1969, with approximately 600 million viewers"
             if (not _inside_a_name(rest, approximation.start()) and not _describes_something_else(rest, approximation, answer)
@@ -1754,6 +1782,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             continue  # an abbreviation: "Portland, OR", "Nitric oxide (NO)", "JK Rowling" ("Paris. JK, it's Lyon" takes it back)
         if "coin" in found.group() and _FIFTY_FIFTY.fullmatch(answer.strip()):
             continue  # "50% — a coin flip" says what the answer is
+        if found.group() in "?？" and _QUESTION_QUOTED.search(rest[: found.start()]):
+            continue  # the question quoted (its quotes are gone): 'Paris — the answer to "Which city is the capital of France?"'
         if found.group() in "?？" and re.search(r"[.!]\s", rest[: found.start()]) and not _asks_to_confirm(rest[: found.start()]):
             continue  # a question in a later sentence asks something else: "Paris. Anything else you'd like to know?"
         if found.group() in "?？" and re.search(r"(?i:[,;.]\s(?:and\s)?did\syou\sknow\s(?!(?:that|this|it)\W*$))[^?]*$", rest[: found.start()]):

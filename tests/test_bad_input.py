@@ -1281,7 +1281,10 @@ def test_a_model_with_alibi_position_biases_is_refused_naming_why(tiny_tokenizer
 @pytest.mark.parametrize("field, value, said", [
     ("rope_theta", 0.0, "rope_theta is 0.0, and it must be a finite positive number"),
     ("rope_theta", -10000.0, "rope_theta is -10000.0"),
-    ("rms_norm_eps", -1.0, "rms_norm_eps is -1.0, and a norm's epsilon must be a finite number of at least 0"),
+    ("rms_norm_eps", -1.0, "rms_norm_eps is -1.0, and a norm's epsilon must be a finite number from 0 to 1"),
+    # The 45th pass: an epsilon of 1e30 loaded, and every fact generated the same text.
+    ("rms_norm_eps", 1e30, "rms_norm_eps is 1e+30, and a norm's epsilon must be a finite number from 0 to 1"),
+    ("rope_scaling", {"rope_type": "yarn", "factor": 2.0, "attention_factor": "NaN"}, "attention_factor is nan"),
     ("rope_scaling", {"rope_type": "linear", "factor": -2.0}, "factor is -2.0, and it must be a finite positive number"),
     ("sliding_window", 0, "sliding_window is 0, and a window must hold at least one token"),
     ("final_logit_softcapping", "NaN", "final_logit_softcapping is nan")])
@@ -1300,6 +1303,25 @@ def test_a_config_number_that_breaks_every_pass_is_refused_naming_the_field(tmp_
     (folder / "config.json").write_text(json.dumps(config).replace('"NaN"', "NaN"))
     with pytest.raises(ModelLoadError, match=f"its config.json's {re.escape(said)}"):
         load_model(str(folder))
+
+
+def test_a_scale_of_granite_or_cohere_that_blinds_the_model_is_refused():
+    import transformers
+
+    from factcheck.model.language_model import _config_number_that_breaks_the_model
+
+    # The 45th pass: Granite's embedding_multiplier 0 and Cohere's logit_scale 0 loaded, and every fact generated the
+    # same text; logits_scaling 0 made every score infinite.
+    for config, key in ((transformers.GraniteConfig(embedding_multiplier=0.0), "embedding_multiplier"),
+                        (transformers.GraniteConfig(logits_scaling=0.0), "logits_scaling"),
+                        (transformers.CohereConfig(logit_scale=0.0), "logit_scale"),
+                        (transformers.CohereConfig(logit_scale=-0.5), "logit_scale")):
+        assert f"{key} is " in (_config_number_that_breaks_the_model(config) or ""), key
+    assert _config_number_that_breaks_the_model(transformers.GraniteConfig()) is None
+    assert _config_number_that_breaks_the_model(transformers.CohereConfig()) is None
+    longrope = transformers.Phi3Config(rope_scaling={"type": "longrope", "short_factor": [0.0] * 48, "long_factor": [1.0] * 48,
+                                                     "original_max_position_embeddings": 4096}, max_position_embeddings=8192)
+    assert "short_factor holds 0.0" in (_config_number_that_breaks_the_model(longrope) or "")
 
 
 def test_a_sliding_window_a_config_turns_off_is_not_refused(tiny_tokenizer):

@@ -191,16 +191,21 @@ def test_a_candidate_in_another_case_is_the_same_answer_not_a_wrong_one(tmp_path
         assert right == ({"Lima"} if outcome.fact.subject == "Peru" else {"Rome", "rome", "ROME"}), outcome.fact
 
 
-def test_a_model_giving_nan_scores_is_one_error_not_a_ranking(tmp_path, tiny_llama):
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_giving_nan_or_infinite_scores_is_one_error_not_a_ranking(tmp_path, tiny_llama, value):
     import copy
 
     from factcheck.says.saycheck import ModelOutputError
 
+    # The 45th pass: logits past float16's range are infinite, not NaN: facts passed on margins of NaN.
     broken = copy.copy(tiny_llama)
     broken.model = copy.deepcopy(tiny_llama.model)
-    with torch.no_grad():
-        broken.model.model.layers[1].mlp.down_proj.weight.fill_(float("nan"))
-    with pytest.raises(ModelOutputError, match="gives NaN scores for this relation's prompts") as caught:
+    if value != value:
+        with torch.no_grad():
+            broken.model.model.layers[1].mlp.down_proj.weight.fill_(value)
+    else:  # one token's score past the dtype's range
+        broken.model.lm_head.register_forward_hook(lambda module, inputs, output: output.index_fill(-1, torch.tensor([3]), value))
+    with pytest.raises(ModelOutputError, match="gives NaN or infinite scores for this relation's prompts") as caught:
         run_relation(broken, capital_suite(tmp_path), SayOptions(shots=2, max_new_tokens=2))
     # In float32 already, no other dtype helps: the message does not send the user to one.
     assert broken.dtype == torch.float32 and "float32" not in str(caught.value) and "load or convert them again" in str(caught.value)

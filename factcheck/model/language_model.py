@@ -810,8 +810,9 @@ def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[
 
 def _config_number_that_breaks_the_model(config) -> str | None:
     """A field transformers accepts whose value breaks every pass: a RoPE base or scaling factor that is no positive
-    number, a norm's epsilon below 0 or not finite (every score NaN, blamed on the weights), a sliding window of no
-    token (the model saw none of its prompt, and every fact generated the same text)."""
+    number, a norm's epsilon below 0, past 1 or not finite, a scale of the embeddings, the attention or the logits
+    that is no positive number (every score NaN, blamed on the weights, or the model blind to its prompt: every fact
+    generated the same text), a sliding window of no token (the model saw none of its prompt)."""
     def bad(value, least: float, strict: bool) -> bool:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
@@ -821,14 +822,22 @@ def _config_number_that_breaks_the_model(config) -> str | None:
     ropes = rope.values() if isinstance(rope, dict) and all(isinstance(value, dict) for value in rope.values()) and rope else [rope]
     for settings in ropes:  # one per attention type in Gemma 3's config
         if isinstance(settings, dict):
-            for key in ("rope_theta", "factor"):
+            for key in ("rope_theta", "factor", "attention_factor"):
                 if bad(settings.get(key), 0, strict=True):
                     return f"{key} is {settings[key]}, and it must be a finite positive number"
+            for key in ("short_factor", "long_factor"):  # LongRoPE's per-frequency factors
+                if isinstance(settings.get(key), list) and any(bad(factor, 0, strict=True) for factor in settings[key]):
+                    return f"{key} holds {next(f for f in settings[key] if bad(f, 0, strict=True))}, and each factor must be a finite positive number"
     if bad(getattr(config, "rope_theta", None), 0, strict=True):
         return f"rope_theta is {config.rope_theta}, and it must be a finite positive number"
     for key in ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps"):
-        if bad(getattr(config, key, None), 0, strict=False):
-            return f"{key} is {getattr(config, key)}, and a norm's epsilon must be a finite number of at least 0"
+        epsilon = getattr(config, key, None)
+        if bad(epsilon, 0, strict=False) or (isinstance(epsilon, (int, float)) and epsilon > 1):
+            return f"{key} is {epsilon}, and a norm's epsilon must be a finite number from 0 to 1 (one past it drowns the states)"
+    # Granite's and Cohere's scales: 0 blinds the model to its prompt, a negative one turns its ranking around.
+    for key in ("embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "logit_scale"):
+        if bad(getattr(config, key, None), 0, strict=True):
+            return f"{key} is {getattr(config, key)}, and it must be a finite positive number"
     for key in ("final_logit_softcapping", "attn_logit_softcapping"):
         if bad(getattr(config, key, None), -math.inf, strict=False):
             return f"{key} is {getattr(config, key)}, and it must be a finite number (or null)"

@@ -292,10 +292,12 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
     ]
     if prefix_tensors is None and prefix_ids:
         prefix_tensors = [(layer.keys[:, :, : len(prefix_ids)], layer.values[:, :, : len(prefix_ids)]) for layer in sequence.cache.layers]
-    if torch.isnan(result.logits).any():  # NaN scores would rank in any order and give no JSON number
+    # NaN or infinite scores (float16 overflow) would rank in any order: margins of NaN passed facts, and gave no JSON
+    # number. (-inf alone is a token the model rules out.)
+    if torch.isnan(result.logits).any() or torch.isposinf(result.logits).any():
         overflow = "" if model.dtype == torch.float32 else ", or overflow in this dtype (try --factcheck-dtype=float32)"
-        raise ModelOutputError(f"model {model.name!r} gives NaN scores for this relation's prompts: its weights are damaged"
-                               f"{overflow}; load or convert them again")
+        raise ModelOutputError(f"model {model.name!r} gives NaN or infinite scores for this relation's prompts: its weights "
+                               f"or its config.json's numbers are damaged{overflow}; load or convert them again")
     prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
     tries = [_candidate_trie(model, r, prompt_logprobs[row], options.margin_runs, memo) for row, r in enumerate(pack)]
     generated, rounds = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)

@@ -1346,6 +1346,9 @@ class FactcheckRun:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._pytest_session = session  # pytest_unconfigure judges its exit status, also where sessionfinish never came
+
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The gate's regressions fail the run after every sessionfinish and terminal summary hook (one setting the exit
@@ -1354,11 +1357,16 @@ class FactcheckRun:
         writes no report: an earlier run's at an output path would be taken for this one's by a later CI step, so it is
         removed, and stderr says so (the terminal may be gone)."""
         session = self._pytest_session
-        if self._regressions_found and session is not None and session.exitstatus == pytest.ExitCode.OK:
+        # A failed fact, where a conftest's pytest_sessionfinish ended the run (pytest.exit, sys.exit) with status 0
+        # before factcheck's own sessionfinish ran, which would have failed it.
+        failed_unjudged = not self._session_finishing and not is_xdist_worker(config) and self._facts_failed
+        if (self._regressions_found or failed_unjudged) and session is not None and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            what = (f"{self._regressions_found} regression(s)" if self._regressions_found else
+                    f"{len(self._facts_failed)} fact(s) failed")
             with contextlib.suppress(OSError, ValueError):  # stderr closed too
-                print(f"factcheck: {self._regressions_found} regression(s), but a conftest or plugin set the run's exit "
-                      "status to 0 after the gate's check: the run fails", file=sys.stderr)
+                print(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's check, "
+                      "or ended the session before it: the run fails", file=sys.stderr)
         if self._session_finishing or is_xdist_worker(config) or not self._checks_facts():
             return
         removed_before = set(self._removed_at_start)

@@ -452,6 +452,35 @@ def test_two_runs_recording_other_suites_into_one_baseline_at_once_keep_both(tmp
     assert set(load_baseline(path).facts) == {"country_capital", "mother_tongue", "other"}
 
 
+def test_a_run_recording_while_another_holds_the_folder_says_it_waits_and_gives_up_leaving_the_baseline(tmp_path, monkeypatch, capsys):
+    import fcntl
+    import os
+
+    import factcheck.gate.release_gate as release_gate
+
+    # The 45th pass: a recording run waited for ever, without a word, on a lock another run held (a run stopped or hung
+    # while it recorded); SIGTERM is held back while the outputs are written, so only a second one ended it.
+    path = tmp_path / "baseline.json"
+    suites = {}
+    for relation in ("mother_tongue", "country_capital"):
+        (tmp_path / f"{relation}.json").write_text("{}")
+        suites[relation] = {**SUITES[relation], "path": str(tmp_path / f"{relation}.json")}
+    write_baseline(path, build_baseline(MODEL, {"mother_tongue": suites["mother_tongue"]}, [base_records()[-1]]))
+    before = path.read_bytes()
+    monkeypatch.setattr(release_gate, "LOCK_WAIT_SECONDS", 0.5)
+    holder = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(BaselineError, match=r"another run held its folder's lock for 0 s .*\n.*record again once that run has ended"):
+            release_gate.record(path, MODEL, suites, base_records())
+    finally:
+        os.close(holder)
+    assert "waiting for another run that records into" in capsys.readouterr().err
+    assert path.read_bytes() == before
+    release_gate.record(path, MODEL, suites, base_records())  # the lock released: recorded at once
+    assert path.read_bytes() != before
+
+
 def test_recording_from_another_root_keeps_relations_whose_suite_is_still_there(tmp_path, monkeypatch):
     # Recorded from the project folder (paths relative to it, as baselines written before kept them), then
     # re-recorded by a run whose root is a suite's own folder: the other relation's suite is still there.

@@ -103,7 +103,10 @@ QUARANTINE_CONFTEST = (
     # The 44th pass: with no terminal summary (IDE runners, pytest.main embedders), and a hook after the summary.
     (QUARANTINE_CONFTEST, ["-p", "no:terminal"], "but the run's outcome was a pass"),
     ("import pytest\n@pytest.hookimpl(trylast=True)\ndef pytest_terminal_summary(terminalreporter):\n"
-     "    terminalreporter._session.exitstatus = 0\n", [], "set the run's exit status to 0 after the gate's check")])
+     "    terminalreporter._session.exitstatus = 0\n", [], "set the run's exit status to 0 after the gate's check"),
+    # The 45th pass: the session ended with status 0 in a sessionfinish hook before the gate's own ran.
+    ("import pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n    pytest.exit('done', returncode=0)\n",
+     [], "or ended the session before it: the run fails")])
 def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(project, conftest, options, said):
     # The 43rd and 44th passes: each conftest made a gated run exit 0 while the gate found "regressions: 1".
     path = project.path / "baselines" / "tiny.json"
@@ -113,7 +116,7 @@ def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(p
     result = project.runpytest_subprocess("-p", "no:cacheprovider", *options, "suites")
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and said in output, output[-2000:]
-    assert re.search(r"regressions: [1-9]", output) or "-p" in options
+    assert re.search(r"regressions: [1-9]", output) or "-p" in options or "ended the session" in said
 
 
 @pytest.mark.parametrize("options", [["-o", "factcheck_suites=nope/*.json"], ["--rootdir=suites"]])

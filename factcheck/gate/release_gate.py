@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -95,12 +97,18 @@ def record(path: Path, model_info: Mapping[str, Any], suites_info: Mapping[str, 
         return _merge_and_write(path, document, suite_facts or {}, places)
 
 
+# How long a recording run waits for another one recording into the same folder (a write takes well under a second;
+# a run stopped while holding the lock, SIGSTOP or a debugger, would hold it for ever).
+LOCK_WAIT_SECONDS = 120.0
+
+
 @contextlib.contextmanager
 def _updating_alone(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the baseline's folder while its file is read, merged and replaced: two runs
     recording other suites into one baseline at once (parallel CI jobs) would otherwise each write the file as they
     read it, and the later write would drop the other run's relations. The folder is locked, not a file beside the
-    baseline, so that no lock file is left in the project."""
+    baseline, so that no lock file is left in the project. A lock held by another run is waited for, said on stderr,
+    for LOCK_WAIT_SECONDS at most: then BaselineError, and the baseline is left as it is."""
     try:
         import fcntl
     except ImportError:  # no flock on this platform: runs must not record into one baseline at once
@@ -112,10 +120,29 @@ def _updating_alone(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
+        _lock_or_give_up(fcntl, folder, path, LOCK_WAIT_SECONDS)
         yield
     finally:
         os.close(folder)  # closing the last descriptor releases the lock
+
+
+def _lock_or_give_up(fcntl, folder: int, path: Path, wait_seconds: float) -> None:
+    deadline, said = time.monotonic() + wait_seconds, False
+    while True:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not said:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"factcheck: waiting for another run that records into {path.parent} (it holds the folder's lock)",
+                          file=sys.stderr)
+                said = True
+            if time.monotonic() >= deadline:
+                raise BaselineError(path, [("", f"another run held its folder's lock for {wait_seconds:.0f} s (a run "
+                                             "recording into it, stopped or hung), so it was not updated")],
+                                    fix="record again once that run has ended") from None
+            time.sleep(0.2)
 
 
 def _merge_and_write(path: Path, document: dict[str, Any], suite_facts: Mapping[str, Mapping[str, str]],

@@ -21,16 +21,20 @@ from factcheck.display import is_utf8_text
 from factcheck.errors import SettingError
 
 
+def default_cache_root() -> Path:
+    """Where the cache lies without FACTCHECK_CACHE: $XDG_CACHE_HOME/factcheck, else ~/.cache/factcheck (RuntimeError
+    where no home folder can be found)."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "factcheck"
+
+
 def cache_root() -> Path:
     """The cache directory: $FACTCHECK_CACHE, else $XDG_CACHE_HOME/factcheck, else ~/.cache/factcheck."""
     explicit = os.environ.get("FACTCHECK_CACHE")
     xdg = os.environ.get("XDG_CACHE_HOME")
     given = f"FACTCHECK_CACHE={explicit!r}" if explicit else f"XDG_CACHE_HOME={xdg!r}" if xdg else "~/.cache"
     try:
-        if explicit:
-            root = Path(explicit).expanduser()
-        else:
-            root = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "factcheck"
+        root = Path(explicit).expanduser() if explicit else default_cache_root()
     except RuntimeError as error:  # "~user" of no such user, or no HOME and no passwd entry (a container's --user)
         raise SettingError(f"the cache folder {given} cannot be found ({error}): set FACTCHECK_CACHE to an absolute "
                            "path of a writable folder") from None

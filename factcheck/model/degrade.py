@@ -56,8 +56,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from factcheck.cache import (cache_root, remove_abandoned_scratch, scratch_folder, temporary_prefix, unwritable_reason,
-                             usual_permissions)
+from factcheck.cache import (cache_root, default_cache_root, remove_abandoned_scratch, scratch_folder, temporary_prefix,
+                             unwritable_reason, usual_permissions)
 from factcheck.display import is_utf8_text, visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.model.default_model import MARKER_FILE, forget_gguf_quantization
@@ -227,8 +227,7 @@ def _cache_folders() -> list[Path]:
     """factcheck's cache folder, and where it lies by default (XDG_CACHE_HOME, ~/.cache): a run with another
     FACTCHECK_CACHE (CI and a shell) uses those. Resolved; one that cannot be found is left out."""
     found = []
-    for where in (cache_root, lambda: Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "factcheck",
-                  lambda: Path("~/.cache/factcheck").expanduser()):
+    for where in (cache_root, default_cache_root, lambda: Path("~/.cache/factcheck").expanduser()):
         with contextlib.suppress(FactcheckError, OSError, RuntimeError):
             found.append(where().resolve())
     return found

@@ -1083,15 +1083,15 @@ _A_GRAIN = r"(?:a\s(?:(?:large|big|healthy|good|small)\s)?|a\sfew\s|some\s)?(?:p
 _GRAIN_OF_SALT = (r"(?:(?:take|taking|treat|read)\s(?:(?:it|that|this|this\sone|this\sanswer|that\sfigure|my\sanswer|the\sabove)\s)?with\s"
                   + _A_GRAIN + r"|(?:should|must|to|best)\sbe\s(?:taken|treated|read)\swith\s" + _A_GRAIN + "|" + _RIGHT_AFTER
                   + r"(?:with\s)?" + _A_GRAIN + r"(?:\s(?:advised|recommended|needed))?" + _TO_ITS_END + ")")
-# A full mark of confidence, no hedge: "confidence: 10 out of 10", "5/5", "100%".
 # A figure said to be rounded, after it ("2.1 million (rounded)", "2.1 million people — in round figures", "rounded up from
 # 2.06 million") or as a later sentence ("Round numbers, of course."): read after an amount or a date only, as a name's
 # description holds figures of its own ("Paris, with 2.1 million people, in round figures").
 _ROUNDING_NOTE = re.compile(
-    r"(?i:(?:(?<=,\s)|(?<=\()|(?<=[;\u2014\u2013-]\s)|(?<=[.!]\s))(?:(?:as\s)?(?:a\s)?round\s(?:figure|number)s?|in\sround\s(?:numbers|figures|terms)|(?:those|these)\s(?:are|were)\s(?:round|rounded)\s(?:figures|numbers)|(?:that|it)(?:['’]s|\sis)\s(?:a\s)?rounded\s(?:figure|number)"
+    r"(?i:(?:(?<=,\s)|(?<=\()|(?<=[;\u2014\u2013-]\s)|(?<=[.!]\s))(?:(?:as\s)?(?:a\s)?round\s(?:figure|number)s?|I['’]ve\srounded\s(?:it|that|this)(?:\s(?:up|down|off))?|in\sround\s(?:numbers|figures|terms)|(?:those|these)\s(?:are|were)\s(?:round|rounded)\s(?:figures|numbers)|(?:that|it)(?:['’]s|\sis)\s(?:a\s)?rounded\s(?:figure|number)"
     r"|(?:at|by)\sa\s(?:rough|quick|loose|crude)\s(?:count|estimate|guess|reckoning)|(?:after\s)?rounding(?:\s(?:up|down|off))?"
     r"|rounded(?:\s(?:up|down|off))?(?:\s(?:to\s[^.;!)]{1,30}|from\s[^\s.;!)]+(?:\s(?:million|billion|thousand))?))?)"
     r"(?:,\s(?:of\scourse|naturally|obviously|anyway))?(?=\s?[.!;)]|\s?$))")
+# A full mark of confidence, no hedge: "confidence: 10 out of 10", "5/5", "100%".
 _FULL_MARKS = r"(?:100\s?%|10/10|5/5|100/100|10\sout\sof\s10|5\sout\sof\s5|100\sout\sof\s100)(?!\d|\.\d)"
 _ENGLISH_QUALIFYING_PHRASES = (
     r"(?:I|we)(?:'d|’d|\swould)?\s(?:think|believe|guess|suppose|assume|reckon|say|mean|meant|suspect|presume|imagine"
@@ -1229,9 +1229,7 @@ _ENGLISH_QUALIFYING_PHRASES = (
     r"|fallback(?:\s(?:answer|choice|option|pick))?|amended|close\ssecond|honou?rable\smention|also\spossible|option\s(?:2|two|B))\s?:"
     r"(?=\s?(?:\*\*\s?)?(?-i:[A-Z])|\s?\d)(?!\s?(?:None|Nothing|N/A)\b)", r"alts?\s?:(?=\s?(?-i:[A-Z]))",
     r"(?:with\s)?(?-i:[A-Z])[\w'’-]*(?:\s(?-i:[A-Z])[\w'’-]*)?\sas\s(?:a|the|my)\s(?:fallback|backup|second\s(?:choice|option|guess|pick)"
-    r"|alternative)" + _CLAUSE_ENDS, r"my\s(?:second|next)\s(?:choice|guess|pick|option)\s(?:would\sbe|is)\s(?=(?-i:[A-Z])|\d)",
-    r"(?<=[.!]\s)(?:I['’]ve\srounded\s(?:it|that|this)(?:\s(?:up|down|off))?|rounded(?:\s(?:up|down|off))?)(?:,\s(?:of\scourse|naturally|obviously))?"
-    + _TO_ITS_END)
+    r"|alternative)" + _CLAUSE_ENDS, r"my\s(?:second|next)\s(?:choice|guess|pick|option)\s(?:would\sbe|is)\s(?=(?-i:[A-Z])|\d)")
 _OTHER_QUALIFIERS = ("oder ou или либо або чи ili lub eller veya atau hoặc vagy nebo albo či oppure sinon voire "
                      "nicht nein kein keine non não nie nej ні нет не όχι δεν falsch falso неверно "
                      "aber pero mas но але maar però porém pourtant cependant jedoch aunque хотя однако tapi tetapi "

@@ -1315,10 +1315,12 @@ def test_a_scale_of_granite_or_cohere_that_blinds_the_model_is_refused():
     for config, key in ((transformers.GraniteConfig(embedding_multiplier=0.0), "embedding_multiplier"),
                         (transformers.GraniteConfig(logits_scaling=0.0), "logits_scaling"),
                         (transformers.CohereConfig(logit_scale=0.0), "logit_scale"),
-                        (transformers.CohereConfig(logit_scale=-0.5), "logit_scale")):
+                        (transformers.CohereConfig(logit_scale=-0.5), "logit_scale"),
+                        (transformers.OlmoConfig(clip_qkv=0.0), "clip_qkv")):  # the 46th pass
         assert f"{key} is " in (_config_number_that_breaks_the_model(config) or ""), key
     assert _config_number_that_breaks_the_model(transformers.GraniteConfig()) is None
     assert _config_number_that_breaks_the_model(transformers.CohereConfig()) is None
+    assert _config_number_that_breaks_the_model(transformers.OlmoConfig(clip_qkv=8.0)) is None
     longrope = transformers.Phi3Config(rope_scaling={"type": "longrope", "short_factor": [0.0] * 48, "long_factor": [1.0] * 48,
                                                      "original_max_position_embeddings": 4096}, max_position_embeddings=8192)
     assert "short_factor holds 0.0" in (_config_number_that_breaks_the_model(longrope) or "")

@@ -211,6 +211,25 @@ def test_a_model_giving_nan_or_infinite_scores_is_one_error_not_a_ranking(tmp_pa
     assert broken.dtype == torch.float32 and "float32" not in str(caught.value) and "load or convert them again" in str(caught.value)
 
 
+def test_tokens_a_model_rules_out_score_a_finite_floor_so_margins_stay_numbers(tmp_path, tiny_llama):
+    import copy
+    import json
+    import math
+
+    # The 46th pass: logits of -inf (a masked token; float16 below -65,504) gave margins and scores of -inf and inf,
+    # and the JSON report held -Infinity, which `factcheck diff` refused as damaged.
+    masked = copy.copy(tiny_llama)
+    masked.model = copy.deepcopy(tiny_llama.model)
+    vocabulary = masked.model.config.vocab_size
+    ruled_out = torch.arange(3, vocabulary, 2)
+    masked.model.lm_head.register_forward_hook(lambda module, inputs, output: output.index_fill(-1, ruled_out, float("-inf")))
+    outcomes = run_relation(masked, capital_suite(tmp_path), SayOptions(shots=2, max_new_tokens=2))
+    scores = [c.logprob for o in outcomes for c in o.candidates] + [o.margin for o in outcomes if o.margin is not None]
+    assert scores and all(math.isfinite(score) for score in scores)
+    assert any(score <= -1e29 for score in scores)  # a ruled-out candidate scores the floor, below every real score
+    json.dumps(scores, allow_nan=False)
+
+
 def test_zero_shot_prompts_hold_only_the_question(tmp_path, tiny_llama):
     suite = capital_suite(tmp_path)
     outcomes = run_relation(tiny_llama, suite, SayOptions(shots=0, max_new_tokens=2))

@@ -834,8 +834,9 @@ def _config_number_that_breaks_the_model(config) -> str | None:
         epsilon = getattr(config, key, None)
         if bad(epsilon, 0, strict=False) or (isinstance(epsilon, (int, float)) and epsilon > 1):
             return f"{key} is {epsilon}, and a norm's epsilon must be a finite number from 0 to 1 (one past it drowns the states)"
-    # Granite's and Cohere's scales: 0 blinds the model to its prompt, a negative one turns its ranking around.
-    for key in ("embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "logit_scale"):
+    # Granite's and Cohere's scales and OLMo's clip of queries, keys and values: 0 blinds the model to its prompt, a
+    # negative one turns its ranking around (OLMo-1.7 ships a clip of 8).
+    for key in ("embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "logit_scale", "clip_qkv"):
         if bad(getattr(config, key, None), 0, strict=True):
             return f"{key} is {getattr(config, key)}, and it must be a finite positive number"
     for key in ("final_logit_softcapping", "attn_logit_softcapping"):

@@ -247,7 +247,7 @@ class CandidateTrie:
         """Record that `prefix` ran in `slots`, its next-token `logits` normalized by `log_normalizer`."""
         self.slots[prefix] = slots
         next_tokens = self.children.get(prefix, [])
-        next_logprobs = (logits[next_tokens].float() - log_normalizer).tolist()
+        next_logprobs = (logits[next_tokens].float() - log_normalizer).clamp_min(LOWEST_LOGPROB).tolist()
         ending_here = self.ending_at.get(prefix, [])
         # Once per node, not per candidate; normalised again in double precision: 1 - P(going on) is tiny where the
         # model is sure to go on, and a normaliser's float32 rounding would be most of it.
@@ -323,6 +323,10 @@ class CandidateTrie:
 
 # The least probability of not going on that a score holds: a model sure of a longer candidate leaves a finite score.
 _LEAST_STOP_LOGPROB = -100.0
+# A token the model rules out (a logit of -inf: a masked token, or float16 below -65,504) scores this, not -inf: margins
+# and candidates' scores stay finite numbers, which a JSON report can hold (it had held -Infinity, which no JSON reader
+# takes).
+LOWEST_LOGPROB = -1e30
 
 
 def _log_one_minus(probability: float) -> float:

@@ -20,7 +20,7 @@ from factcheck.errors import FactcheckError
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PASS_TOKENS, PackedSequence, Token, common_prefix_length
 from factcheck.says.matching import a_cut_may_hide_an_answer, matching_answer
-from factcheck.says.ranking import MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, round_requests, run_nodes, settle  # Candidate: part of this module's results
+from factcheck.says.ranking import LOWEST_LOGPROB, MARGIN_RUNS, Candidate, CandidateTrie, PromptPlace, TrieShape, round_requests, run_nodes, settle  # Candidate: part of this module's results
 from factcheck.says.word_ends import TokenWordEnds, word_ends_for
 from factcheck.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_SHOTS
 from factcheck.suites.prompts import TEXT_SEPARATOR, demonstrations_for, distractor_lead, phrase_prompt, subject_token_index
@@ -298,7 +298,7 @@ def _run_pack(model, pack, reused, prefix_ids, prefix_tensors, options, capture_
         overflow = "" if model.dtype == torch.float32 else ", or overflow in this dtype (try --factcheck-dtype=float32)"
         raise ModelOutputError(f"model {model.name!r} gives NaN or infinite scores for this relation's prompts: its weights "
                                f"or its config.json's numbers are damaged{overflow}; load or convert them again")
-    prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1)
+    prompt_logprobs = torch.log_softmax(result.logits.float(), dim=-1).clamp_min(LOWEST_LOGPROB)
     tries = [_candidate_trie(model, r, prompt_logprobs[row], options.margin_runs, memo) for row, r in enumerate(pack)]
     generated, rounds = _greedy_continue(model, sequence, prompts, prompt_logprobs, options.max_new_tokens, tries)
     settle(sequence, tries, prompts, first_round=rounds)
@@ -461,6 +461,6 @@ def _score_full_sequence(model: LanguageModel, prompt: str, answer: str, separat
     first_answer_token = next(i for i, (start, end) in enumerate(offsets) if end > len(prompt))
     encoded = left_pad([ids], model.pad_id, model.device)
     logits = model.forward(encoded, last_logits_only=False).logits[0].float()
-    logprobs = torch.log_softmax(logits, dim=-1)
+    logprobs = torch.log_softmax(logits, dim=-1).clamp_min(LOWEST_LOGPROB)
     score = sum(float(logprobs[i - 1, ids[i]]) for i in range(max(1, first_answer_token), len(ids)))
     return score, ids[first_answer_token]

@@ -36,7 +36,7 @@ import pytest
 from factcheck.display import visible_controls
 from factcheck.errors import FactcheckError
 from factcheck.gate.baseline import Baseline, BaselineError, load_baseline
-from factcheck.gate.comparison import threshold_failures, thresholds_undecided
+from factcheck.gate.comparison import REGRESSION_KINDS, threshold_failures, thresholds_undecided
 from factcheck.gate.release_gate import ReleaseGate, comparison_lines, folders_at_and_above, record
 from factcheck.reports.run_summary import RelationSummary, RunSummary
 from factcheck.reports.streamed import FACT_ATTRIBUTE, RELATION_ATTRIBUTE, StreamedRun, fact_message, relation_message
@@ -265,6 +265,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"factcheck: {error}") from None
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "factcheck-run")
+    # Added now, so run after the cleanups and unconfigure hooks of conftests and plugins registered later.
+    config.add_cleanup(run.fail_a_gate_passed_at_the_end)
 
 
 def _check_numbers_and_names(settings: Settings) -> None:
@@ -1331,8 +1333,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_removed"] = str(self._removed_at_collection)
             if notes := self._collection_notes(self.config):
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
-            if self._passed_over and not self._suite_files_collected:
-                self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(len(self._passed_over))
+            if passed_over := self._suites_passed_over_by_the_settings():
+                self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(passed_over)
             return
         self._session_finishing = True
         self._pytest_session = session  # pytest_unconfigure may still fail it (a regression pytest's outcomes hid)
@@ -1349,33 +1351,44 @@ class FactcheckRun:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._pytest_session = session  # pytest_unconfigure judges its exit status, also where sessionfinish never came
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """The gate's regressions fail the run after every sessionfinish and terminal summary hook (one setting the exit
-        status to 0 after the gate's own check). A run that stopped before pytest_sessionfinish (a conftest hook raising
-        in pytest_sessionstart or at collection: INTERNALERROR; stdout closed or a broken pipe, `pytest ... | head -1`)
-        writes no report: an earlier run's at an output path would be taken for this one's by a later CI step, so it is
-        removed, and stderr says so (the terminal may be gone)."""
+    def fail_a_gate_passed_at_the_end(self) -> None:
+        """Last of all (a cleanup of the config's, after every pytest_unconfigure hook): the run fails where the gate's
+        regressions, or facts that failed, met an exit status of 0 set after the gate's check (a conftest or plugin's
+        hook, also a trylast one), or an exit from a pytest_sessionfinish hook before factcheck's own ran
+        (`pytest.exit(returncode=0)`, `sys.exit(0)`, also after a quarantine hook turned the failures into passes)."""
         session = self._pytest_session
-        # A failed fact, where a conftest's pytest_sessionfinish ended the run (pytest.exit, sys.exit) with status 0
-        # before factcheck's own sessionfinish ran, which would have failed it.
-        failed_unjudged = not self._session_finishing and not is_xdist_worker(config) and self._facts_failed
-        if (self._regressions_found or failed_unjudged) and session is not None and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            what = (f"{self._regressions_found} regression(s)" if self._regressions_found else
-                    f"{len(self._facts_failed)} fact(s) failed")
-            with contextlib.suppress(OSError, ValueError):  # stderr closed too
-                print(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's check, "
-                      "or ended the session before it: the run fails", file=sys.stderr)
+        if session is None or is_xdist_worker(self.config):
+            return
+        # Without factcheck's sessionfinish, the facts' gate classes as they ran (a quarantine hook rewrote only pytest's
+        # outcomes).
+        regressions = (self._regressions_found if self._session_finishing else
+                       sum(entry.get("gate") in REGRESSION_KINDS for entry in self._outcomes.values()))
+        failed = len(self._facts_failed)
+        leaving = sys.exc_info()[1]  # a sys.exit(0) from a sessionfinish hook is on its way out
+        exits_with_0 = isinstance(leaving, SystemExit) and leaving.code in (0, None)
+        if not (regressions or failed) or (session.exitstatus != pytest.ExitCode.OK and not exits_with_0):
+            return
+        what = f"{regressions} regression(s)" if regressions else f"{failed} fact(s) failed"
+        with contextlib.suppress(OSError, ValueError):  # stderr closed too
+            print(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's check, or "
+                  "ended the session before it: the run fails", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if exits_with_0:
+            raise SystemExit(pytest.ExitCode.TESTS_FAILED)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """A run that stopped before pytest_sessionfinish (a conftest hook raising in pytest_sessionstart or at
+        collection: INTERNALERROR; stdout closed or a broken pipe, `pytest ... | head -1`; a conftest's sessionfinish
+        ending the session before factcheck's) writes no report: an earlier run's at an output path would be taken for
+        this one's by a later CI step, so it is removed, and stderr says so (the terminal may be gone)."""
         if self._session_finishing or is_xdist_worker(config) or not self._checks_facts():
             return
-        removed_before = set(self._removed_at_start)
         self._remove_earlier_reports_quietly()
         given_by_flag = {"--factcheck-report": self.settings.report, "--factcheck-html": self.settings.html}
-        for flag in sorted(self._removed_at_start - removed_before):
+        for flag in sorted(self._removed_at_start):
             with contextlib.suppress(OSError, ValueError):  # stderr closed too
-                print(f"factcheck: the run stopped before its facts ended: removed {given_by_flag[flag]}, an earlier run's "
-                      "report, so that it is not taken for this run's", file=sys.stderr)
+                print(f"factcheck: the run stopped before its facts ended, and wrote no report: removed {given_by_flag[flag]}, "
+                      "an earlier run's report, so that it is not taken for this run's", file=sys.stderr)
 
     def _stopped_while_writing(self, session: pytest.Session) -> None:
         """A second Ctrl-C while the outputs were made: an output not yet written is removed where an earlier run's
@@ -1449,11 +1462,11 @@ class FactcheckRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _fail_where_no_suite_matched(self, session: pytest.Session) -> None:
-        """A run that gates (a baseline is set) or writes factcheck's outputs, and collected no suite while files that
-        look like suites match no factcheck_suites pattern (`--rootdir=suites` in PYTEST_ADDOPTS, `-o
-        factcheck_suites=...` naming no file): the gate was switched off by its settings. It fails, naming why, and an
-        earlier run's report at an output path is removed (a selection of no fact, `pytest tests/`, leaves it)."""
-        passed_over = (len(self._passed_over) if not self._suite_files_collected else 0) or self._passed_over_and_no_suite
+        """A run that gates (a baseline is set) or writes factcheck's outputs, and collected no suite while files in a
+        folder named 'suites' that look like suites match no factcheck_suites pattern (`--rootdir=suites` in
+        PYTEST_ADDOPTS, `-o factcheck_suites=...` naming no file): the gate was switched off by its settings. It fails,
+        naming why, and an earlier run's report at an output path is removed (`pytest tests/` leaves it)."""
+        passed_over = self._suites_passed_over_by_the_settings() or self._passed_over_and_no_suite
         gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
         if not passed_over or not gates:
             return
@@ -1464,6 +1477,18 @@ class FactcheckRun:
         self._remove_earlier_reports("no suite matched factcheck_suites")
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _suites_passed_over_by_the_settings(self) -> int:
+        """How many suite-like files in a folder named 'suites' below the project a run collecting no suite passed over:
+        the default patterns take them, so the settings keep them out (`pytest tests/` passes over its own tests' JSON
+        files, in other folders, on purpose)."""
+        if self._suite_files_collected:
+            return 0
+        # Below the project's folder (the ini file's, else where pytest started): a checkout in a folder named 'suites'
+        # holds its tests' JSON files there too.
+        project = self.config.inipath.parent if self.config.inipath else self.config.invocation_params.dir
+        below = [Path(os.path.relpath(path, project)) for path in self._passed_over]
+        return sum(SUITES_FOLDER in path.parts[:-1] and ".." not in path.parts for path in below)
 
     def _comparison(self, summary: RunSummary):
         """The run's results against the baseline it gates on, made once; None where none gates it (or it records one,

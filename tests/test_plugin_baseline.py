@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -106,17 +107,27 @@ QUARANTINE_CONFTEST = (
      "    terminalreporter._session.exitstatus = 0\n", [], "set the run's exit status to 0 after the gate's check"),
     # The 45th pass: the session ended with status 0 in a sessionfinish hook before the gate's own ran.
     ("import pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n    pytest.exit('done', returncode=0)\n",
-     [], "or ended the session before it: the run fails")])
+     [], "or ended the session before it: the run fails"),
+    # The 46th pass: sys.exit(0) there; the same after a quarantine hook; a trylast unconfigure resetting the status.
+    ("import pytest, sys\n@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n    sys.exit(0)\n",
+     [], "or ended the session before it: the run fails"),
+    (QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n    pytest.exit('done', returncode=0)\n",
+     [], "regression(s), but a conftest or plugin set the run's exit status to 0"),
+    ("import pytest\nSESSION = []\ndef pytest_sessionstart(session):\n    SESSION.append(session)\n"
+     "@pytest.hookimpl(trylast=True)\ndef pytest_unconfigure(config):\n    SESSION[0].exitstatus = 0\n",
+     [], "set the run's exit status to 0 after the gate's check")])
 def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(project, conftest, options, said):
-    # The 43rd and 44th passes: each conftest made a gated run exit 0 while the gate found "regressions: 1".
+    # The 43rd to 46th passes: each conftest made a gated run exit 0 while the gate found "regressions: 1". (In the
+    # suites' folder: its hooks register after factcheck's, and its trylast ones run after factcheck's trylast ones.)
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")
     mark_said_right(path, [s for s, _ in CAPITALS[:5]])
-    project.makeconftest(conftest)
+    (project.path / "suites" / "conftest.py").write_text(conftest)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", *options, "suites")
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and said in output, output[-2000:]
-    assert re.search(r"regressions: [1-9]", output) or "-p" in options or "ended the session" in said
+    summary_shown = "-p" not in options and "exit(" not in conftest  # an exit from sessionfinish comes before it
+    assert re.search(r"regressions: [1-9]", output) or not summary_shown
 
 
 @pytest.mark.parametrize("options", [["-o", "factcheck_suites=nope/*.json"], ["--rootdir=suites"]])
@@ -132,9 +143,12 @@ def test_a_gated_run_whose_settings_collect_no_suite_fails_and_leaves_no_earlier
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "the gate checked no fact" in output, output[-2000:]
     assert not report.exists() and "an earlier run's report" in output
-    # A run of the project's Python tests alone collects no suite and passes no file over: it leaves the report.
+    # A run of the project's Python tests alone collects no suite, and passes over only its own test data (outside a
+    # folder named 'suites', as this project's tests/data/bad_suites): it leaves the report.
     run(project, "suites", f"--factcheck-report={report}")
-    plain = run(project, "test_plain.py", f"--factcheck-report={report}")
+    (project.path / "data").mkdir()
+    shutil.copy(project.path / "suites" / "country_capital.json", project.path / "data" / "a_suite_as_test_data.json")
+    plain = run(project, "test_plain.py", "data", f"--factcheck-report={report}", *options[:2] if "-o" in options else [])
     assert plain.ret == pytest.ExitCode.OK and report.is_file(), plain.stdout.str()[-2000:]
 
 

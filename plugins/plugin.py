@@ -658,7 +658,7 @@ class FactcheckRun:
         self._named: set[Path] | None = None  # files named on the command line
         self._passed_over: list[Path] = []  # JSON files that look like suites but match no factcheck_suites pattern
         self._suite_files_collected = 0
-        self._passed_over_and_no_suite = 0  # on an xdist controller: files passed over where a worker collected no suite
+        self._passed_over_and_no_suite = 0  # on an xdist controller: a worker's _suites_passed_over_by_the_settings()
         self._odd_suffixes: list[Path] = []  # files that look like suites, named "*.JSON" or "*.Json"
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
@@ -1337,7 +1337,6 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(passed_over)
             return
         self._session_finishing = True
-        self._pytest_session = session  # pytest_unconfigure may still fail it (a regression pytest's outcomes hid)
         try:
             self._finish_session(session, exitstatus)
         except KeyboardInterrupt:
@@ -1349,7 +1348,7 @@ class FactcheckRun:
                                            "whole (a second Ctrl-C stops at once)", False))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._pytest_session = session  # pytest_unconfigure judges its exit status, also where sessionfinish never came
+        self._pytest_session = session  # the last check judges its exit status, also where sessionfinish never came
 
     def fail_a_gate_passed_at_the_end(self) -> None:
         """Last of all (a cleanup of the config's, after every pytest_unconfigure hook): the run fails where the gate's
@@ -1506,7 +1505,7 @@ class FactcheckRun:
     def _fail_on_regressions(self, session: pytest.Session, summary: RunSummary) -> None:
         """A regression fails its fact; a conftest or plugin that turned its failure into a pass (a "quarantine" hook on
         pytest_runtest_makereport) or set the exit status to 0 must not pass the gate: the run fails here, whether or
-        not a terminal summary follows (`-p no:terminal`), and again in pytest_unconfigure after every other hook."""
+        not a terminal summary follows (`-p no:terminal`), and again after every other hook (fail_a_gate_passed_at_the_end)."""
         comparison = self._comparison(summary)
         self._regressions_found = len(comparison.regressions) if comparison is not None else 0
         if self._regressions_found and session.exitstatus == pytest.ExitCode.OK:

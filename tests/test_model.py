@@ -485,3 +485,53 @@ def test_the_commands_that_need_no_model_import_no_torch_and_an_unforeseen_error
     assert cli.main(["diff", str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "the diff command failed unexpectedly" in err
+
+
+def _tiny_with_scaled_head(model_class, config_class, tokenizer, **scale):
+    from factcheck.model.language_model import LanguageModel
+
+    config = config_class(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2,
+        initializer_range=0.3, **scale,
+    )
+    torch.manual_seed(0)
+    return LanguageModel(model_class(config).eval(), tokenizer, name=model_class.__name__)
+
+
+@pytest.mark.parametrize("kind", ["granite", "cohere"])
+def test_decode_state_scales_logits_as_the_models_forward_does(kind, tiny_tokenizer):
+    # Granite divides its logits by `logits_scaling`, Cohere multiplies them by `logit_scale`: the know-check's
+    # probabilities, the lens and tune read the model's own distribution only with the same factor.
+    import transformers as tf
+
+    if kind == "granite":
+        lm, expected = _tiny_with_scaled_head(tf.GraniteForCausalLM, tf.GraniteConfig, tiny_tokenizer, logits_scaling=4.0), 0.25
+    else:
+        lm, expected = _tiny_with_scaled_head(tf.CohereForCausalLM, tf.CohereConfig, tiny_tokenizer, logit_scale=0.0625), 0.0625
+    encoded = lm.encode(PROMPTS)
+    result = lm.forward(encoded, layers=[lm.num_layers - 1], last_logits_only=False)
+    real = encoded.attention_mask.bool()
+    torch.testing.assert_close(lm.decode_state(result.block_outputs[lm.num_layers - 1])[real], result.logits[real],
+                               atol=1e-5, rtol=1e-5)
+    assert lm.head_scale == pytest.approx(expected, rel=1e-4)
+
+
+def test_plain_head_has_no_scale(tiny_lm):
+    assert tiny_lm.head_scale == 1.0
+
+
+def test_a_head_no_factor_explains_is_refused_naming_the_fix(tiny_model_factory):
+    from factcheck.errors import FactcheckError
+
+    lm = tiny_model_factory("llama")
+    shift = torch.linspace(-3.0, 3.0, lm.vocab_size)
+
+    def add_a_bias_the_head_does_not_hold(module, inputs, output):
+        output.logits = output.logits + shift
+        return output
+
+    lm.model.register_forward_hook(add_a_bias_the_head_does_not_hold)
+    state = torch.zeros(1, lm.hidden_size)
+    with pytest.raises(FactcheckError, match=r"do not give the logits its forward gives .*--factcheck-lre=off"):
+        lm.decode_state(state)

@@ -179,6 +179,7 @@ class LanguageModel:
         self._chat_template_rendered: str | None = None  # the chat template that has rendered a prompt in time
         self._chat_template_hangs = False
         self._chat_template_growth = False  # given up on for its memory, not its time
+        self._head_scale: float | None = None  # measured at the first decode (`head_scale`)
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -456,13 +457,49 @@ class LanguageModel:
         """Logits for a last-block (pre-norm) state, through the model's own final norm and head.
 
         Applies the final logit soft-capping of models that have one (Gemma 2 and
-        Gemma 3 configs may set `final_logit_softcapping`), as their forward does.
+        Gemma 3 configs may set `final_logit_softcapping`), and the factor by which
+        the model's forward scales its logits (`head_scale`), as their forward does.
         """
+        logits = self._norm_and_unembed(state)
+        scale = self.head_scale
+        return logits if scale == 1.0 else logits * scale
+
+    def _norm_and_unembed(self, state: torch.Tensor) -> torch.Tensor:
         logits = self.layout.unembed(self.layout.final_norm(state))
         cap = _final_logit_softcap(self.config)
         if cap:
             logits = torch.tanh(logits / cap) * cap
         return logits
+
+    @property
+    def head_scale(self) -> float:
+        """The factor the model's forward applies to its logits past the final norm and head: Granite divides them
+        by `logits_scaling`, Cohere multiplies them by `logit_scale`, MiniCPM divides the state before the head.
+        Measured on one probe pass rather than read from config fields, so that no architecture's field is left out;
+        a head that no single factor explains is refused (the know-check, lens and tune would read another
+        distribution than the model's own)."""
+        if self._head_scale is None:
+            self._head_scale = self._measured_head_scale()
+        return self._head_scale
+
+    def _measured_head_scale(self) -> float:
+        last = self.num_layers - 1
+        result = self.forward(self.encode([self.bos_text + TOKENIZER_PROBE]), layers=[last])
+        decoded = self._norm_and_unembed(result.block_outputs[last][:, -1]).float().flatten()
+        reference = result.logits[:, -1].float().flatten()
+        scale = float(decoded @ reference) / max(float(decoded @ decoded), 1e-30)
+        # Half precision rounds each logit to about 3 significant digits; a head the decoding leaves out differs
+        # by far more (a bias, a second norm, another matrix).
+        mismatch = float((decoded * scale - reference).norm()) / max(float(reference.norm()), 1e-30)
+        tolerance = 1e-3 if self.dtype == torch.float32 else 3e-2
+        if not math.isfinite(scale) or scale <= 0 or not math.isfinite(mismatch) or mismatch > tolerance:
+            raise FactcheckError(
+                f"model {self.name!r}: its final norm and output head ({type(self.layout.final_norm).__name__}, "
+                f"{type(self.layout.unembed).__name__}) do not give the logits its forward gives (they differ by "
+                f"{mismatch:.1%} after the best single factor, {scale:.4g}), so the know-check, the lens and tune "
+                "cannot read its hidden states; run with --factcheck-lre=off, or use a model whose head is a norm "
+                "and a linear layer")
+        return 1.0 if abs(scale - 1.0) < 1e-3 else scale
 
     def next_token_logits(self, texts: Sequence[str], batch_size: int = 16) -> torch.Tensor:
         """Logits of the token after each text, computed in batches of `batch_size`."""

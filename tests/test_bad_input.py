@@ -557,6 +557,32 @@ def test_a_model_folder_with_a_huge_config_or_tokenizer_file_is_refused_before_r
         load_model(str(folder))
 
 
+@pytest.mark.parametrize("stored_as", ["int8", "bool", "int64"])
+def test_weight_matrices_stored_as_integers_without_a_quantization_config_are_refused(tmp_path, tiny_llama_folder, stored_as):
+    # The 46th pass: a quantized export whose scales were dropped loaded as a float32 model of the integers, garbage
+    # under a fingerprint of its own. A norm of ones stored as int8 is the same model and still loads.
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    norm_of_ones = "model.layers.0.input_layernorm.weight"
+    assert torch.equal(weights[norm_of_ones], torch.ones_like(weights[norm_of_ones]))
+    weights[norm_of_ones] = weights[norm_of_ones].to(torch.int8)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    assert load_model(str(folder)).fingerprint == load_model(str(tiny_llama_folder)).fingerprint
+    matrix = "model.layers.1.self_attn.q_proj.weight"
+    weights[matrix] = (weights[matrix] * 100).to(getattr(torch, stored_as))
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    stored = {"int8": "I8", "bool": "BOOL", "int64": "I64"}[stored_as]
+    with pytest.raises(ModelLoadError, match=rf"stores the weight matrix '{re.escape(matrix)}' as {stored} and config.json "
+                                             r"has no quantization_config.*float32, bfloat16 or float16"):
+        load_model(str(folder))
+
+
 def test_a_tokenizer_saved_with_its_training_dropout_is_refused(tmp_path, tiny_llama_folder):
     # The 33rd pass: BPE dropout 0.5 tokenized "France is" three ways in three runs, under one fingerprint.
     from factcheck.model.language_model import ModelLoadError, load_model

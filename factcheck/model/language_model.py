@@ -722,6 +722,7 @@ def load_model(
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
             if a_local_folder:
                 _refuse_a_config_no_model_can_be_built_from(name, folder, common)
+                _refuse_weight_matrices_stored_as_integers(name, Path(folder))
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, **common)
             except Exception as error:  # noqa: BLE001 - tokenizers' own errors for a damaged file
@@ -824,6 +825,38 @@ def _stop_thread(thread: threading.Thread) -> None:
 
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(RenderingStopped))
     thread.join(1.0)
+
+
+_INTEGER_DTYPES = frozenset({"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64"})
+
+
+def _refuse_weight_matrices_stored_as_integers(name: str, folder: Path) -> None:
+    """Weight matrices stored as integers or booleans, with no `quantization_config` to read them, are a quantized
+    export whose scales were left out: transformers casts the integers to floats and the model computes garbage under
+    its own fingerprint. Read from the safetensors headers only (a 1-D norm of ones stored as int8 is harmless)."""
+    from safetensors import safe_open
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # transformers says what is wrong with it
+    if not isinstance(config, dict) or config.get("quantization_config"):
+        return
+    for shard in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(shard), framework="pt") as weights:
+                for key in weights.keys():
+                    part = weights.get_slice(key)
+                    if key.endswith(".weight") and len(part.get_shape()) >= 2 and part.get_dtype() in _INTEGER_DTYPES:
+                        raise ModelLoadError(
+                            f"cannot load model {name!r}: {shard.name} stores the weight matrix {key!r} as "
+                            f"{part.get_dtype()} and config.json has no quantization_config: a quantized export whose "
+                            "scales are missing? Export the model's weights as float32, bfloat16 or float16 "
+                            "(save_pretrained of the float model), or give its quantization_config")
+        except ModelLoadError:
+            raise
+        except Exception:  # noqa: BLE001 - a damaged file is said by the load that follows, naming it
+            return
 
 
 def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[str, object]) -> None:

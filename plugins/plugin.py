@@ -682,6 +682,7 @@ class FactcheckRun:
         self._a_fact_started = False  # on an xdist controller: a worker started a fact (the earlier reports are removed then)
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
+        self._ran_but_reported_skipped: list[str] = []  # facts checked whose outcome a hook rewrote to skipped
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
@@ -1063,7 +1064,10 @@ class FactcheckRun:
         if from_a_suite and report.failed:
             self._facts_failed.add(report.nodeid)
         never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
-        if report.skipped and never_ran and a_fact:
+        if report.skipped and a_fact and report.when == "call" and "factcheck_relation" in properties and not hasattr(report, "wasxfail"):
+            # It ran and has a result (the gate judged it); a conftest or plugin rewrote its outcome to skipped.
+            self._ran_but_reported_skipped.append(report.nodeid)
+        elif report.skipped and never_ran and a_fact:
             if hasattr(report, "wasxfail"):
                 reason = f"xfail, not run: {report.wasxfail.removeprefix('[NOTRUN] ')}"
             else:
@@ -1638,6 +1642,13 @@ class FactcheckRun:
                                         "not checked: neither the reports nor the gate saw them", yellow=True)
             for reason, count in self._skipped.most_common(SHOWN_PATHS):
                 terminalreporter.write_line(f"  {count} x {reason}", yellow=True)
+        if self._ran_but_reported_skipped:
+            shown = ", ".join(visible_controls(node_id.split("::", 1)[1]) for node_id in self._ran_but_reported_skipped[:SHOWN_PATHS])
+            more = " ..." if len(self._ran_but_reported_skipped) > SHOWN_PATHS else ""
+            terminalreporter.section("factcheck: facts checked, reported as skipped", yellow=True)
+            terminalreporter.write_line(f"{len(self._ran_but_reported_skipped)} fact(s) ran and were checked, and the gate "
+                                        f"judged them, but a conftest or plugin reported them as skipped ({shown}{more}): "
+                                        "their verdicts are in the reports and the gate's counts", yellow=True)
         summary = self.run_summary()
         if summary is None or not summary.results:
             for line, failed in self._output_lines:

@@ -130,6 +130,22 @@ def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(p
     assert re.search(r"regressions: [1-9]", output) or not summary_shown
 
 
+def test_a_regressed_fact_a_hook_reports_as_skipped_is_not_counted_as_not_checked(project):
+    # The 45th pass: a quarantine hook rewriting a regressed fact's call to "skipped" failed the run rightly, but the
+    # summary also counted that fact under "facts skipped, not checked", where the gate had judged it.
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    (project.path / "suites" / "conftest.py").write_text(QUARANTINE_CONFTEST.replace(
+        "report.outcome = 'passed'", "report.outcome = 'skipped'\n        report.longrepr = (str(item.path), 1, 'Skipped: quarantined')"))
+    result = run(project, "suites")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and re.search(r"regressions: [1-9]", output), output[-2000:]
+    assert "facts skipped, not checked" not in output and "quarantined" not in output
+    result.stdout.fnmatch_lines(["*facts checked, reported as skipped*",
+                                 "*fact(s) ran and were checked, and the gate judged them, but a conftest or plugin reported them as skipped (*"])
+
+
 @pytest.mark.parametrize("options", [["-o", "factcheck_suites=nope/*.json"], ["--rootdir=suites"]])
 def test_a_gated_run_whose_settings_collect_no_suite_fails_and_leaves_no_earlier_report(project, options):
     # The 44th pass: `--rootdir=suites` (from PYTEST_ADDOPTS) or a factcheck_suites pattern naming no file collected no

@@ -926,3 +926,26 @@ def test_matching_of_the_review_of_the_thirty_fourth_pass():
                 (" Paris. Anything else? Is that correct?", "Paris"), (" 206, with some counts giving roughly 213 bones", "206"))
     for generated, answer in not_said:
         assert matching_answer(generated, [answer]) is None, generated
+
+
+def test_matching_of_the_forty_seventh_pass():
+    # Descriptions and a chat answer's closing words hold "or", a second negation or "not" of another thing; a later
+    # sentence that changes the answer, or calls another one right, qualifies it.
+    said = ((" Paris, nicknamed the City of Light or the City of Love.", "Paris"),
+            (" Paris, where you can visit the Louvre or the Eiffel Tower.", "Paris"),
+            (" Paris. Let me know if you'd like more details or have other questions.", "Paris"),
+            (" Mercury, which has no moons or rings.", "Mercury"), (" Mercury, which has no moons and no rings.", "Mercury"),
+            (" Paris, France (not Paris, Texas).", "Paris"), (" Georgia, the country, not the US state.", "Georgia"),
+            (" Paris. I hope that answers your question!", "Paris"), (" Paris. Don't forget to visit the Louvre!", "Paris"),
+            (" Paris.The capital of Germany is Berlin.", "Paris"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    assert matching_answer(" 8,849 metres (29,032 ft) above sea level", ["8,849 metres"], cut=True) == "8,849 metres"
+    not_said = ((" Paris. I'll go with Lyon.", "Paris", "I'll go with"), (" Paris. On second thoughts, Lyon.", "Paris", "On second thoughts"),
+                (" Paris. Updated answer: Lyon.", "Paris", "Updated answer"), (" Paris. Lyon is the answer.", "Paris", "the answer"),
+                (" Paris. The answer is (C) Lyon.", "Paris", "The answer"), (" Paris. Lyon or Marseille are options too.", "Paris", "or"),
+                (" Paris, which is the capital, or Lyon.", "Paris", "or"), (" Paris. Either that or Lyon.", "Paris", "or"),
+                (" Paris. Don't forget Lyon", "Paris", "n't"), (" Sydney, which has never been the capital and never will be.", "Sydney", "never"))
+    for generated, answer, word in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+        assert qualifier(generated, [answer]) == word, generated

@@ -533,7 +533,8 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         restated_end = conversion.end()
     if restated_end is not None:
         start, end = ends[len(expected) - 1], ends[restated_end - 1]
-        found = _answer_and_rest_in(written[:start] + written[end:], [answer], cut)
+        # The cut was judged above, on the words after the restatement too.
+        found = _answer_and_rest_in(written[:start] + written[end:], [answer], False)
         return None if found is None else found[1]
     if answer.strip() in _SENTENCE_WORDS and _names_the_element(answer.strip(), rest):
         return rest
@@ -549,8 +550,10 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A contraction: "won't" is not won, "can't" not can ("Paris's" still says Paris).
     if expected[-1] == "n" and _NOT_CONTRACTED.match(said, len(expected)):
         return None
-    # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S".
-    if _is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1):
+    # A full stop with a letter right after it goes on: "Node.js" is not Node, "U.S.S.R." not "U.S". A capitalised
+    # word of several letters and a space after it begins a sentence written without its space: "Paris.The capital".
+    if (_is_word_char(expected[-1]) and following == "." and _word_goes_on(said, len(expected) + 1)
+            and not (len(expected) > 1 and _is_word_char(expected[-2]) and _A_SENTENCE_UNSPACED.match(written, ends[len(expected) - 1] + 1))):
         return None
     # A number goes on past a decimal point, a thousands separator, a ratio, a fraction, a range or a power; a
     # quantity's unit past a power or a "per" ("5 km^2" is not 5 km, nor "5 m/s" 5 m).
@@ -1299,7 +1302,11 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"|\bno\s(?:fewer|less)\sthan\b|\bnot\sleast\b|\bmaar\sliefst\b|\bне\sменее\b"
                            r"|\bnon\sseulement\b|\bnon\sloin\b|\bnicht\snur\b|\bне\sтолько\b|\bkein\sZweifel\b|\bno\ss[oó]lo\b"
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
-                           r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b)")
+                           r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b"
+                           # A chat answer's closing words, about the reply or the user, not the answer.
+                           r"|\bI\shope\s(?:(?:this|that|it|my\sanswer|the\sabove|this\sinformation)(?:['’]s|\sis|\swas)?\s"
+                           r"(?:helps|helped|answers|answered|helpful|useful|clear|clears)|you\s(?:enjoy|have|find|like|get))\b"
+                           r"|\bdon['’]t\s(?:forget|hesitate)\sto\b|\bcan['’]t\sgo\swrong\b)")  # "Paris. Don't forget Lyon" offers Lyon
 # Verbs and words after which "that" begins what is said or believed, not a relative clause that describes the answer:
 # "historians claim that it never happened", "note that he did not work alone".
 _BEFORE_A_THAT_CLAUSE = re.compile(r"(?i:(?:^|[.!?;:]\s*)|\b(?:claim|claims|claimed|note|notes|noted|believe|believes|believed"
@@ -1361,7 +1368,8 @@ def _unless_no_relative_clause(found: re.Match) -> str:
         return found.group()
     # The words between the relative word and its modal or negation are read as any others: "which, I think, may".
     between = " ".join(word for word in words[1:-1] if word.lower().strip(",") not in _CLAUSE_MODALS_AND_NEGATIONS)
-    return found.group() if between and _QUALIFIER.search(_NO_QUALIFIER.sub(" ", between)) else " "
+    # The relative word stays: an "or" later in its clause is read as the clause's ("which has no moons or rings").
+    return found.group() if between and _QUALIFIER.search(_NO_QUALIFIER.sub(" ", between)) else f"{words[0]} "
 
 
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
@@ -1369,6 +1377,20 @@ def _unless_no_relative_clause(found: re.Match) -> str:
 _SET_AGAINST_ANOTHER = re.compile(r"\s?(?:[,;(]|\s?[-\u2013\u2014])?\s?(?:(?:а|y|e|et|and|but|und|ma|mais|pero)\s)?"
                                   r"(?:not|no|non(?:\spas)?|nicht|не|ні|لا|לא|pas|não|nie|rather\sthan|instead\sof)\s"
                                   r"(?:(?:the|le|la|les|l['’]|o|a|os|as|el|los|il|der|die|das)\s?(?=\w))?")
+
+
+# A second negation joined to a relative clause's first is read as the first is ("which has no moons and no rings",
+# "who never married and had no children"): left out here, and the first judged by _NO_QUALIFIER.
+_CLAUSE_NEGATION = r"(?:no|not|never|cannot|(?:ca|could|do|does|did|wo|has|have|had|is|was)n['’]t)"
+_A_SECOND_NEGATION_OF_A_CLAUSE = re.compile(
+    r"(?i:(\b(?:which|who|whom|that|where|whose)\s(?:[\w'’]+\s){0,4}?(?:(?:could|can|did|does|do|has|had|have)\s)?" + _CLAUSE_NEGATION
+    + r"\b[^,.;:!?()]{0,60}?\b(?:and|or|nor)\s(?:[\w'’]+\s){0,2}?)(?:(?:could|can|did|does|do|has|had|have)\s)?" + _CLAUSE_NEGATION + r"(?!\w))")
+
+
+_A_SHORT_APPOSITION = re.compile(r"(?:,\s|\s?\()(?:the\s)?[^\W\d_][^,;()\[\].!?:]{0,30}?(?=\s?[,(]\s?|\s[-\u2013\u2014]\s)")
+
+
+_A_SENTENCE_UNSPACED = re.compile(r"(?-i:[A-Z][a-z]+)\s")
 
 
 # Titles before a name, whose full stop ends no sentence: "Dr. No".
@@ -1717,12 +1739,28 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"(?:option|candidate|possibility|alternative|answer|contender))"
     r"|" + _ANOTHER_NAME + r"\s(?:also|equally)\s(fits|works|qualifies|counts)" + _SENTENCE_ENDS +
     r"|" + _ANOTHER_NAME + r"\s(counts\stoo|(?:would\sbe|is)\s(?:a|my)\s(?:second|next)\s(?:choice|option|guess))" +
-    r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect))" +
+    r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect|be\sacceptable|be\sright|be\svalid))" +
+    # Another answer called the right one ("is correct" is a qualifying phrase), or a contender: "Lyon is the answer.",
+    # "Lyon is right.", "Lyon is also in
+    # the running.", "Lyon is sometimes given as well." ("Lyon is right next to it" speaks of a place; "Au. Gold is
+    # also correct" may name the answer otherwise, and "Venus is a close second" ranks).
+    r"|" + _ANOTHER_NAME + r"(?:,\stoo,)?\s(?:is|are)\s(right|the\s(?:right\s)?answer)" + _SENTENCE_ENDS +
+    r"|" + _ANOTHER_NAME + r"(?:,\stoo,)?\s(?:is|are)\s(?:also\s|equally\s)?(worth\sconsidering|in\sthe\srunning"
+    r"|sometimes\s(?:given|cited|named|listed|accepted)|a\s(?:strong|serious|likely)\s(?:contender|candidate))"
+    r"(?:\stoo|\sas\swell)?" + _SENTENCE_ENDS +
+    # The answer changed in a later sentence: "I'll go with Lyon.", "On second thoughts, Lyon.", "Updated answer: Lyon.",
+    # "It should be Lyon.", "After checking, it's Lyon." ("In fact, it's Europe's most visited city" describes it).
+    r"|((?:I['’]ll|I\swill|Let['’]s|I['’]d|I)\s(?:go\swith|settle\son|choose|pick|opt\sfor)|(?:Changing|Change|Let\sme\schange)\smy\sanswer(?:\sto)?"
+    r"|Let\sme\srevise|(?:On|Upon|After)\s(?:further\s|second\s)?(?:reflection|thoughts?|consideration|review|checking)"
+    r"|After\s(?:reconsidering|rechecking|double-checking)|Reconsidering|Having\s(?:thought\sabout\sit|reconsidered)|(?:It\s)?[Ss]hould\sbe"
+    r"|Self-correction|Fixed|(?:New|Updated|Better)\sanswer|I\smis(?:read|spoke|remembered)(?:\sthe\squestion)?"
+    r"|Re-?reading\sthe\squestion|In\sfact|More\sprecisely|To\sbe\sprecise)[,:]?\s(?:(?:it['’]s|it\sis|the\sanswer\sis)\s)?"
+    + _ANOTHER_NAME + r"\s?[.!]?$|It['’]s\s" + _ANOTHER_NAME + r",\s(in\sfact)\s?[.!]?$" +
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
     # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.",
     # "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
     r"|((?:(?:So|Thus|Therefore|Hence|Which\smakes),?\s(?:the|my)\s(?:final\s)?|(?:My|The|Final|Real|Actual|True|Correct)\s(?:(?:final|real|actual|true|correct)\s)?)answer"
-    r"|Answer)(?:,\sthen,)?(?:\sis:?|:|['’]s|\swould\sbe|\s[\u2014\u2013-])?\s(?:actually\s|the\s(?:city|country|state|year|town|river)\sof\s)?"
+    r"|Answer)(?:,\sthen,)?(?:\sis:?|:|['’]s|\swould\sbe|\s[\u2014\u2013-])?\s(?:actually\s|the\s(?:city|country|state|year|town|river)\sof\s|\([A-Ea-e]\)\s)?"
     # ... with its place after it: "So the answer is Lyon, France.", "Lyon (France)".
     + _ANOTHER_NAME + r"(?:,\s[A-Z][\w'’-]*|\s\([A-Z][\w'’-]*\))?\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
@@ -1737,6 +1775,28 @@ _FIFTY_FIFTY = re.compile(r"(?i:50(?:\.0+)?\s?%|50\s(?:percent|per\scent)|fifty(
 _QUESTION_QUOTED = re.compile(r"(?i:\b(?:the\s)?answer\sto(?:\s(?:your|the)\squestion)?\s[^.!?]*$|^\s?\(\s?(?:What|Which|Who|When|Where|How)\b[^.!?]*$)")
 
 
+# Where "or" joins two things other than answers: between the names a naming verb gives ("called the City of Light or
+# the City of Love"), or, unless a name or a figure follows it, inside a later sentence (not one that opens with it,
+# "Or Lyon.", nor "either that or Lyon") or a relative clause ("Let me know if you'd like more details or have other
+# questions", "which has two or three airports", "where you can visit the Louvre or the Eiffel Tower"; "Paris. Lyon
+# or Marseille are options too" and "which is the capital, or Lyon" offer others).
+_A_SENTENCE_BEFORE = re.compile(r"[.!?]\s+(?!(?i:either)\b)[^.!?]*$")
+_OR_OFFERS_WHAT_COMES_BEFORE = re.compile(r"(?i:(?:^|[.!?]\s+|\b(?:either|that|it|this|one)\s+)$)")
+_A_NAMING_VERB_BEFORE = re.compile(r"(?i:\b(?:called|known\sas|nicknamed|dubbed|referred\sto\sas|styled)\s[^.!?;]*$)")
+_A_RELATIVE_CLAUSE_BEFORE = re.compile(r"(?i:,\s(?:which|who|whom|whose|where)\s[^.!?;]*$)")
+_A_NAME_OR_FIGURE_AFTER = re.compile(r"\s(?:(?i:maybe|perhaps|possibly|even|rather)\s)?(?:[A-Z]|\d)")
+
+
+def _or_joins_other_things(rest: str, found: re.Match) -> bool:
+    before = rest[: found.start()]
+    if _OR_OFFERS_WHAT_COMES_BEFORE.search(before):
+        return False
+    if _A_NAMING_VERB_BEFORE.search(before):
+        return True
+    return (bool(_A_SENTENCE_BEFORE.search(before) or _A_RELATIVE_CLAUSE_BEFORE.search(before))
+            and not _A_NAME_OR_FIGURE_AFTER.match(rest, found.end()))
+
+
 def _qualifier_in(rest: str, answer: str) -> str | None:
     """The first word of `rest`, the text after `answer`, that qualifies the answer; None where none does."""
     if listed := _another_of_its_kind(rest, answer):
@@ -1746,11 +1806,17 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
     # ("Georgia, not 100%" sets no other answer against it: it doubts it.)
+    # ... also after the answer's place or a short description: "Paris, France (not Paris, Texas)", "Georgia, the
+    # country, not the US state".
+    if ((apposition := _A_SHORT_APPOSITION.match(rest)) and not _QUALIFIER.search(apposition.group())
+            and _SET_AGAINST_ANOTHER.match(rest, apposition.end())):
+        rest = rest[apposition.end() :]
     if ((against := _SET_AGAINST_ANOTHER.match(rest)) and unicodedata.category(rest[against.end() :][:1] or " ") in _BEGINS_AN_ANSWER
             and not (re.match(r"\d+\s?%", rest[against.end() :]) and "%" not in answer)):
         rest = rest[against.end() :]
     if rest.startswith(";") and "\u0370" <= answer.strip()[-1:] <= "\u03ff":
         return ";"  # the Greek question mark, which normalising writes as a semicolon
+    rest = _A_SECOND_NEGATION_OF_A_CLAUSE.sub(r"\1", rest)
     rest = _NO_QUALIFIER.sub(_unless_no_relative_clause, rest)
     rest = _A_FIGURE_CONVERTED.sub(_without_a_figure_converted, rest)
     if _is_an_amount_or_a_date(answer):
@@ -1787,6 +1853,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
         if found.group() in "?？" and re.search(r"(?i:[,;.]\s(?:and\s)?did\syou\sknow\s(?!(?:that|this|it)\W*$))[^?]*$", rest[: found.start()]):
             continue  # a fact of its own: "Paris, did you know it has 20 arrondissements?" ("did you know that?" asks)
         if _inside_a_name(rest, found.start()):
+            continue
+        if found.group().lower() == "or" and _or_joins_other_things(rest, found):
             continue
         if found.group() == "no" and re.match(r"\s[^\W\d_]*[a-zà-ÿ]", rest[found.end() :]) and _PORTUGUESE.search(rest):
             continue  # Portuguese's "in the": "Brasília, localizada no centro do país", "Manaus, no coração da Amazônia"

@@ -733,13 +733,13 @@ def test_a_damaged_tokenizer_generation_config_or_index_is_named_not_blamed_on_t
     assert words in str(caught.value) and "weights are damaged" not in str(caught.value), str(caught.value)
 
 
-def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None, width: int = 4):
+def _small_gguf(path, block_count: int, blocks, add_metadata=lambda writer: None, width: int = 4, architecture: str = "llama"):
     """A GGUF file of the norm weights of `blocks` (a count, or the blocks' numbers) whose header claims `block_count`,
     with more metadata added."""
     import numpy as np
     from gguf import GGUFWriter
 
-    writer = GGUFWriter(str(path), "llama")
+    writer = GGUFWriter(str(path), architecture)
     writer.add_block_count(block_count)
     add_metadata(writer)
     for block in range(blocks) if isinstance(blocks, int) else blocks:
@@ -1385,6 +1385,8 @@ def _gguf_with_key_weights(path, epsilon: float = 1e-5, kv_heads: int = 2):
 @pytest.mark.parametrize("edit, said", [
     ({"epsilon": -1.0}, r"llama.attention.layer_norm_rms_epsilon is -1.0, and a norm's epsilon"),
     ({"epsilon": float("nan")}, r"llama.attention.layer_norm_rms_epsilon is nan"),
+    # The 47th pass: one past 1 drowned the states (every fact generated one text), refused in config.json only.
+    ({"epsilon": 2.0}, r"llama.attention.layer_norm_rms_epsilon is 2.0, and a norm's epsilon must be a finite number from 0 to 1"),
     ({"kv_heads": 9}, r"gives 9 key/value heads \(llama.attention.head_count_kv\) of 8 values each \(llama.attention.head_count 4, "
                       r"embedding_length 32\), and its tensor blk.0.attn_k.weight holds 16 rows, not 72")])
 def test_gguf_metadata_that_breaks_every_pass_or_misfits_the_key_weights_is_refused(tmp_path, monkeypatch, edit, said):
@@ -1400,6 +1402,29 @@ def test_gguf_metadata_that_breaks_every_pass_or_misfits_the_key_weights_is_refu
     with pytest.raises(ModelLoadError, match=said):
         load_model(str(path))
     assert _gguf_number_problem(GGUFReader(_gguf_with_key_weights(tmp_path / "whole.gguf")), "llama") is None
+
+
+@pytest.mark.parametrize("architecture, blocks, scalar", [("gemma2", 46, 8), ("gemma2", 26, 16), ("gemma3", 62, 8), ("gemma3", 34, 16)])
+def test_a_gemma_gguf_gets_the_query_scale_llama_cpp_gives_it(tmp_path, monkeypatch, architecture, blocks, scalar):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 47th pass: GGUF has no key for Gemma's query_pre_attn_scalar, and transformers kept its default of 256: a
+    # Gemma-2-27B file (46 blocks; width / heads = 144) ran with another attention scale than llama.cpp gives it,
+    # 39 of 40 facts generating another text. Here 4 heads of 16 values in a width of 32.
+    def metadata(writer):
+        writer.add_embedding_length(32)
+        writer.add_head_count(4)
+        writer.add_key_length(16)
+
+    path = _small_gguf(tmp_path / "model.gguf", blocks, blocks=blocks, add_metadata=metadata, architecture=architecture)
+    built_with = []
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda *args, **kwargs: object())
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: built_with.append(kwargs) or 1 / 0)
+    with pytest.raises(ModelLoadError):
+        load_model(str(path))
+    assert built_with and built_with[0]["query_pre_attn_scalar"] == scalar
 
 
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):

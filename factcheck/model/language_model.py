@@ -765,7 +765,7 @@ def load_model(
             # One parse of the file for factcheck's check and for transformers' config, weights and tokenizer (4 s
             # each on the default model's file, mostly its 49k-token vocabulary).
             with default_model.gguf_parsed_once():
-                _refuse_gguf_metadata_that_contradicts_itself(str(spec), gguf_source)
+                model_kwargs.update(_checked_gguf_metadata(str(spec), gguf_source))
                 tokenizer, model = read(location)
         else:
             tokenizer, model = read(location)
@@ -1075,11 +1075,12 @@ def _gguf_header_too_large(path: Path) -> str | None:
     return None
 
 
-def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None:
-    """A GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
+def _checked_gguf_metadata(spec: str, path: Path) -> dict[str, object]:
+    """Refuses a GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
     transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
     at random; fewer would drop blocks silently. A special token id past its vocabulary failed in the tokenizer's
-    build, blamed on the weights. Read from the header (memory-mapped) before loading."""
+    build, blamed on the weights. Read from the header (memory-mapped) before loading. Returns the config fields
+    transformers' GGUF loader leaves out, as llama.cpp derives them (`_gguf_fields_left_out`)."""
     from gguf import GGUFReader
 
     if too_large := _gguf_header_too_large(path):
@@ -1114,8 +1115,9 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
         merges_problem = _gguf_merges_problem(reader)
         misplaced = _gguf_tensor_out_of_place(reader)
         number_problem = _gguf_number_problem(reader, architecture)
+        fields_left_out = _gguf_fields_left_out(reader, architecture, asked)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
-        return
+        return {}
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
     if held and (asked != held or max(blocks) + 1 != held):
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
@@ -1140,6 +1142,27 @@ def _refuse_gguf_metadata_that_contradicts_itself(spec: str, path: Path) -> None
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
                                  f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
                                  "download or convert it again")
+    return fields_left_out
+
+
+# llama.cpp scales Gemma 2's and Gemma 3's queries by 1/sqrt(width / heads) in their 27B models (told apart by their
+# block counts), else by 1/sqrt(head size); GGUF has no key for it, and transformers' loader keeps the config's
+# default of 256, another scale for Gemma-2-27B (144) and Gemma-3-27B (168).
+_GEMMA_27B_BLOCKS = {"gemma2": 46, "gemma3": 62}
+
+
+def _gguf_fields_left_out(reader, architecture: str, blocks: int) -> dict[str, object]:
+    if architecture not in _GEMMA_27B_BLOCKS:
+        return {}
+
+    def number(key: str) -> int | None:
+        field = reader.fields.get(f"{architecture}.{key}")
+        return None if field is None else int(field.parts[field.data[0]][0])
+
+    width, heads, head_size = number("embedding_length"), number("attention.head_count"), number("attention.key_length")
+    if blocks == _GEMMA_27B_BLOCKS[architecture] and width and heads:
+        return {"query_pre_attn_scalar": width // heads}
+    return {"query_pre_attn_scalar": head_size} if head_size else {}
 
 
 def _gguf_number_problem(reader, architecture: str) -> str | None:
@@ -1160,9 +1183,10 @@ def _gguf_number_problem(reader, architecture: str) -> str | None:
                 "(every score would be NaN); the file is damaged or was edited: download or convert it again")
     for key in ("attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"):
         epsilon = value(key)
-        if epsilon is not None and not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
-            return (f"its metadata {architecture}.{key} is {epsilon}, and a norm's epsilon must be a finite number of at "
-                    "least 0 (every score would be NaN); the file is damaged or was edited: download or convert it again")
+        if epsilon is not None and not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and 0 <= epsilon <= 1):
+            return (f"its metadata {architecture}.{key} is {epsilon}, and a norm's epsilon must be a finite number from 0 "
+                    "to 1 (below 0 every score is NaN, past 1 it drowns the states: the model is blind to its prompt); the "
+                    "file is damaged or was edited: download or convert it again")
     if heads_problem := _gguf_heads_problem(reader, architecture, value):
         return heads_problem
     scaling = value("rope.scaling.type")

@@ -264,9 +264,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except BaselineError as error:
             raise pytest.UsageError(f"factcheck: {error}") from None
     config.stash[RUN_KEY] = run
-    config.pluginmanager.register(run, "factcheck-run")
+    _register_whole(config, run, "factcheck-run")
     # Added now, so run after the cleanups and unconfigure hooks of conftests and plugins registered later.
     config.add_cleanup(run.fail_a_gate_passed_at_the_end)
+
+
+def _register_whole(config: pytest.Config, part: object, name: str) -> None:
+    """Registers a part of factcheck's; `-p no:NAME` blocks one silently (the gate off, a count gone): refused."""
+    if config.pluginmanager.register(part, name) is None:
+        raise pytest.UsageError(f"-p no:{name} turns off a part of factcheck's ({name}), and with it the gate or its counts; "
+                                "-p no:factcheck turns factcheck off whole")
 
 
 def _check_numbers_and_names(settings: Settings) -> None:
@@ -636,6 +643,9 @@ class FactcheckRun:
         self.baseline_path = baseline_path(config)
         self.suite_patterns: list[str] = _suite_patterns(config)
         self.gate: ReleaseGate | None = None
+        # An exception the caller of pytest.main was handling when the run began (`except SystemExit:`), which the
+        # final check must not take for one leaving this session.
+        self._handled_before_the_run = sys.exc_info()[1]
         # On an xdist worker: why the run cannot go on, said once the worker's collection reached the controller,
         # which says it first (a usage error raised on a worker would only crash it, and the controller show none).
         self._worker_refusal: str | None = None
@@ -687,7 +697,7 @@ class FactcheckRun:
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
         self._invalid_items: list[BadSuiteItem] = []  # the collected items of suites that cannot be read
-        config.pluginmanager.register(_ItemsAsCollected(self), "factcheck-items-as-collected")
+        _register_whole(config, _ItemsAsCollected(self), "factcheck-items-as-collected")
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._collection_finished = False  # this plugin's pytest_collection_finish ran: the selection is known
@@ -1063,7 +1073,8 @@ class FactcheckRun:
             self._facts_done.add(report.nodeid)
         if from_a_suite and report.failed:
             self._facts_failed.add(report.nodeid)
-        never_ran = not hasattr(report, "wasxfail") or report.when == "setup"
+        # An xfail in the call without a fact result never checked it either (a conftest's pytest.xfail() before it ran).
+        never_ran = not hasattr(report, "wasxfail") or report.when == "setup" or "factcheck_relation" not in properties
         if report.skipped and a_fact and report.when == "call" and "factcheck_relation" in properties and not hasattr(report, "wasxfail"):
             # It ran and has a result (the gate judged it); a conftest or plugin rewrote its outcome to skipped.
             self._ran_but_reported_skipped.append(report.nodeid)
@@ -1362,16 +1373,22 @@ class FactcheckRun:
         session = self._pytest_session
         if session is None or is_xdist_worker(self.config):
             return
-        # Without factcheck's sessionfinish, the facts' gate classes as they ran (a quarantine hook rewrote only pytest's
-        # outcomes).
+        # Without factcheck's sessionfinish, the facts' gate classes as they ran: the gate's own verdicts, and those the
+        # reports carried (a quarantine hook rewrote pytest's outcomes, or replaced the reports whole).
+        judged = self.gate.regressions_judged() if self.gate is not None else []
         regressions = (self._regressions_found if self._session_finishing else
-                       sum(entry.get("gate") in REGRESSION_KINDS for entry in self._outcomes.values()))
+                       max(len(judged), sum(entry.get("gate") in REGRESSION_KINDS for entry in self._outcomes.values())))
         failed = len(self._facts_failed)
-        leaving = sys.exc_info()[1]  # a sys.exit(0) from a sessionfinish hook is on its way out
-        exits_with_0 = isinstance(leaving, SystemExit) and leaving.code in (0, None)
+        # A sys.exit(0) from a sessionfinish hook is on its way out; not one the caller of pytest.main was handling
+        # before the session began.
+        leaving = sys.exc_info()[1]
+        exits_with_0 = isinstance(leaving, SystemExit) and leaving.code in (0, None) and leaving is not self._handled_before_the_run
         if not (regressions or failed) or (session.exitstatus != pytest.ExitCode.OK and not exits_with_0):
             return
-        what = f"{regressions} regression(s)" if regressions else f"{failed} fact(s) failed"
+        named = ", ".join(visible_controls(f"{change.relation}[{change.subject}]") for change in judged[:SHOWN_PATHS])
+        named += " ..." if len(judged) > SHOWN_PATHS else ""
+        what = (f"{regressions} regression(s){f' ({named})' if named and not self._session_finishing else ''}" if regressions
+                else f"{failed} fact(s) failed")
         with contextlib.suppress(OSError, ValueError):  # stderr closed too
             print(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's check, or "
                   "ended the session before it: the run fails", file=sys.stderr)

@@ -28,7 +28,7 @@ from factcheck.cache import write_json_atomic
 from factcheck.display import TERMINAL_CONTROLS
 from factcheck.errors import JsonFileError
 from factcheck.fact_result import FactResult
-from factcheck.suites.suite import (SuiteError, _describe_schema_error, first_schema_errors, json_pointer, read_json_document,
+from factcheck.suites.suite import (LFS_POINTER_PROBLEM, SuiteError, _describe_schema_error, first_schema_errors, json_pointer, read_json_document,
                                      suite_key)
 from factcheck.types import BASELINE_VERSION
 
@@ -387,7 +387,8 @@ def read_document(path: str | Path, fix: str = RERECORD_HINT) -> Any:
         problems = list(error.problems)
         if path.exists() and any("invalid JSON" in message for _, message in problems):
             problems = [(pointer, f"{message} (the file is damaged: truncated or badly hand-edited?)") for pointer, message in problems]
-        raise BaselineError(path, problems, fix=fix) from None
+        # Recording again would replace the tracked file with one that accepts every regression of this run.
+        raise BaselineError(path, problems, fix="" if problems == [("", LFS_POINTER_PROBLEM)] else fix) from None
     return document
 
 

@@ -49,6 +49,10 @@ class ReleaseGate:
         change = self._judged[result.key] = fact_change(self.baseline, result)
         return change
 
+    def regressions_judged(self) -> list[FactChange]:
+        """The facts judged so far that regressed, whatever hooks did to their test reports afterwards."""
+        return [change for change in self._judged.values() if change.is_regression]
+
     def comparison(self, model_info: Mapping[str, Any], suites_info: Mapping[str, Mapping[str, Any]],
                    results: Iterable[FactResult]) -> Comparison:
         return compare(self.baseline, model_info, suites_info, results, judged=self._judged)

@@ -693,6 +693,8 @@ class FactcheckRun:
         self._streamed = StreamedRun()  # on an xdist controller: what the workers' test reports carried
         self._skipped: collections.Counter[str] = collections.Counter()  # why facts were skipped -> how many
         self._ran_but_reported_skipped: list[str] = []  # facts checked whose outcome a hook rewrote to skipped
+        # Suite files and facts that pytest's cache of the last run (--lf, --sw) left out: the gate does not see them.
+        self._left_out_by_the_cache = 0
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
@@ -917,6 +919,8 @@ class FactcheckRun:
         the gate does not silently check fewer facts; so is a folder link leading nowhere, also named after collection, as
         are the suites of a folder whose collection was skipped."""
         report = yield
+        if isinstance(collector, SuiteFile) and report.passed and not report.result and self._the_cache_selects():
+            self._left_out_by_the_cache += 1  # --lf skips a file none of whose items failed last time, without a word
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.skipped:
             self._note_a_skipped_folder(collector.path, report)
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.passed:
@@ -1140,8 +1144,14 @@ class FactcheckRun:
         for item in items:
             if isinstance(item, FactItem):
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
+                self._left_out_by_the_cache += self._the_cache_selects()
             if isinstance(item, BadSuiteItem):
                 self._left_out_unread(item, "the selection left it out")
+
+    def _the_cache_selects(self) -> bool:
+        """Whether pytest's cache of the last run selects this run's items (--lf, --sw, --sw-skip)."""
+        return self.config.pluginmanager.has_plugin("cacheprovider") and any(
+            self.config.getoption(name, False) for name in ("lf", "stepwise", "stepwise_skip"))
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
         problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
@@ -1297,6 +1307,8 @@ class FactcheckRun:
         passed_over = int(getattr(node, "workeroutput", {}).get("factcheck_passed_over_and_no_suite") or 0)
         self._passed_over_and_no_suite = max(self._passed_over_and_no_suite, passed_over)
         self._removed_at_collection = max(self._removed_at_collection, removed)
+        left_out = int(getattr(node, "workeroutput", {}).get("factcheck_left_out_by_the_cache") or 0)
+        self._left_out_by_the_cache = max(self._left_out_by_the_cache, left_out)
         payload = getattr(node, "workeroutput", {}).get("factcheck")
         if payload:
             try:
@@ -1350,6 +1362,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             if passed_over := self._suites_passed_over_by_the_settings():
                 self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(passed_over)
+            if self._left_out_by_the_cache:
+                self.config.workeroutput["factcheck_left_out_by_the_cache"] = str(self._left_out_by_the_cache)
             return
         self._session_finishing = True
         try:
@@ -1376,6 +1390,12 @@ class FactcheckRun:
         # Without factcheck's sessionfinish, the facts' gate classes as they ran: the gate's own verdicts, and those the
         # reports carried (a quarantine hook rewrote pytest's outcomes, or replaced the reports whole).
         judged = self.gate.regressions_judged() if self.gate is not None else []
+        if not judged and not self._session_finishing and self._from_workers:
+            # An xdist controller judges nothing itself: the workers' summaries, compared now.
+            with contextlib.suppress(Exception):  # noqa: BLE001 - a last check must not raise over the run's own error
+                summary = self.run_summary()
+                comparison = self._comparison(summary) if summary is not None else None
+                judged = list(comparison.regressions) if comparison is not None else []
         regressions = (self._regressions_found if self._session_finishing else
                        max(len(judged), sum(entry.get("gate") in REGRESSION_KINDS for entry in self._outcomes.values())))
         failed = len(self._facts_failed)
@@ -1484,10 +1504,20 @@ class FactcheckRun:
     def _fail_where_no_suite_matched(self, session: pytest.Session) -> None:
         """A run that gates (a baseline is set) or writes factcheck's outputs, and collected no suite while files in a
         folder named 'suites' that look like suites match no factcheck_suites pattern (`--rootdir=suites` in
-        PYTEST_ADDOPTS, `-o factcheck_suites=...` naming no file): the gate was switched off by its settings. It fails,
+        PYTEST_ADDOPTS, `-o factcheck_suites=...` naming no file), or whose every fact pytest's cache of the last run
+        left out (`--lf` after a project test failed, `--sw`): the gate was switched off by its settings. It fails,
         naming why, and an earlier run's report at an output path is removed (`pytest tests/` leaves it)."""
         passed_over = self._suites_passed_over_by_the_settings() or self._passed_over_and_no_suite
         gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
+        if self._left_out_by_the_cache and gates:
+            self._output_lines.append((f"factcheck: --lf or --sw (pytest's cache of the last run) left out every fact "
+                                       f"({self._left_out_by_the_cache} suite file(s) or fact(s) none of which failed last "
+                                       "time): the gate checked no fact; run without them, or with --cache-clear, to gate "
+                                       "(or `pytest tests --lf` for the project's own tests); the run fails", True))
+            self._remove_earlier_reports("--lf or --sw left out every fact")
+            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
         if not passed_over or not gates:
             return
         self._output_lines.append((f"factcheck: no suite was collected, and {passed_over} JSON file(s) that look like suites "
@@ -1575,6 +1605,7 @@ class FactcheckRun:
             self._output_lines.append((f"factcheck: baseline NOT updated: the run is incomplete ({incomplete}); "
                                        f"{self.baseline_path} is unchanged", True))
             return
+        turned_wrong = self._said_right_before_and_wrong_now(summary)
         try:
             path, kept, dropped = record(self.baseline_path, summary.model.identity(), summary.suites_info(),
                                          summary.results, root=self.config.rootpath, suite_facts=summary.suite_facts())
@@ -1590,10 +1621,29 @@ class FactcheckRun:
         if self.settings.lre == "off":
             also += "; with --factcheck-lre off they hold no know-verdicts, so --factcheck-require knows cannot gate them"
         self._output_lines.append((f"factcheck: baseline of {len(summary.results)} facts written to {path}{also}", False))
+        if turned_wrong:
+            shown = ", ".join(turned_wrong[:SHOWN_PATHS]) + (" ..." if len(turned_wrong) > SHOWN_PATHS else "")
+            given = any(arg.startswith("--factcheck-update-baseline") for arg in self.config.invocation_params.args)
+            source = "" if given else " (--factcheck-update-baseline came from PYTEST_ADDOPTS or the ini file's addopts)"
+            self._output_lines.append((f"factcheck: {len(turned_wrong)} fact(s) the baseline held as said right are recorded "
+                                       f"as said wrong now ({shown}): a gate on this baseline will not see them regress"
+                                       f"{source}", False))
         self._name_facts_the_baseline_lacks(path, summary)
         if dropped:
             self._output_lines.append((f"factcheck: dropped from the baseline, their suite file gone (removed, or moved: "
                                        f"a moved suite is recorded under its new path): {', '.join(dropped)}", False))
+
+    def _said_right_before_and_wrong_now(self, summary: RunSummary) -> list[str]:
+        """The facts the baseline being replaced held as said right that this run records as said wrong (a
+        --factcheck-update-baseline leaked into a gate job records its regressions silently)."""
+        if self.baseline_path is None or not self.baseline_path.is_file():
+            return []
+        try:
+            earlier = ReleaseGate(load_baseline(self.baseline_path))
+            comparison = earlier.comparison(summary.model.identity(), summary.suites_info(), summary.results)
+        except (BaselineError, OSError, ValueError):
+            return []  # recording says what is wrong with the file
+        return [visible_controls(f"{change.relation}[{change.subject}]") for change in comparison.regressions]
 
     def _name_facts_the_baseline_lacks(self, path: Path, summary: RunSummary) -> None:
         """A selection recorded into a new baseline (or beside entries of other facts) leaves the suites' other facts
@@ -1653,6 +1703,8 @@ class FactcheckRun:
         if self._removed_at_collection:
             self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
                           "without deselecting them"] = self._removed_at_collection
+        if self._left_out_by_the_cache and self._facts_selected:
+            self._skipped["suite files or facts left out by --lf or --sw (pytest's cache of the last run)"] = self._left_out_by_the_cache
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
             terminalreporter.write_line(f"{sum(self._skipped.values())} fact(s) were skipped by pytest marks or plugins and "

@@ -155,6 +155,38 @@ def test_a_regressed_fact_a_hook_reports_as_skipped_is_not_counted_as_not_checke
                                  "*fact(s) ran and were checked, and the gate judged them, but a conftest or plugin reported them as skipped (*"])
 
 
+def test_a_regression_fails_the_run_under_xdist_where_the_controller_ends_the_session_with_0(project):
+    # The 48th pass: the 47th's quarantine that replaces the reports whole, with pytest.exit(0) in the controller's
+    # sessionfinish: the controller judges nothing itself, and the replaced reports carried no verdicts.
+    pytest.importorskip("xdist")
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    (project.path / "conftest.py").write_text(
+        REPLACING_QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
+        "    if not hasattr(session.config, 'workerinput'):\n        pytest.exit('done', returncode=0)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
+
+
+def test_recording_names_the_facts_it_turns_from_said_right_to_said_wrong(project, monkeypatch):
+    # The 48th pass: --factcheck-update-baseline leaked into a gate job (PYTEST_ADDOPTS) recorded the regressions as
+    # the new baseline with exit 0 and no word; the next gated run passed.
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--factcheck-update-baseline")
+    result = run(project, "suites")
+    assert result.ret == pytest.ExitCode.OK
+    assert re.search(r"factcheck: 5 fact\(s\) the baseline held as said right are recorded as said wrong now \((country_capital\[\w+\], ){2}"
+                     r"country_capital\[\w+\] \.\.\.\): a gate on this baseline will not see them regress \(--factcheck-update-baseline "
+                     r"came from PYTEST_ADDOPTS", result.stdout.str()), result.stdout.str()[-2000:]
+    monkeypatch.delenv("PYTEST_ADDOPTS")
+    again = run(project, "suites", "--factcheck-update-baseline")  # the same verdicts again: nothing turned
+    assert "recorded as said wrong now" not in again.stdout.str()
+
+
 def test_a_gated_run_from_pytest_main_while_its_caller_handles_an_exit_returns_its_status(project):
     # The 47th pass: pytest.main() called inside `except SystemExit:` (a wrapper catching a CLI's sys.exit(0)) raised
     # SystemExit(1) out of pytest.main for an ordinary failing run, and stderr blamed a conftest: the handled exit
@@ -199,6 +231,26 @@ def test_a_baseline_that_is_a_git_lfs_pointer_says_to_fetch_it_not_to_record_it(
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a Git LFS pointer, not its content" in output and "git lfs pull" in output
     assert "re-record" not in output and "damaged" not in output, output[-2000:]
+
+
+@pytest.mark.parametrize("option", ["--lf", "--sw"])
+def test_a_gated_run_whose_every_fact_the_last_runs_cache_leaves_out_fails(project, option):
+    # The 48th pass: after a run whose only failure was a project test, `--lf` skipped the suite files and `--sw`
+    # deselected the facts as "already passed": a regression passed with exit 0, an earlier report left in place.
+    report = project.path / "r.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    project.makepyfile(test_smoke="def test_smoke():\n    assert False\n")
+    cached = project.runpytest_inprocess("suites", "test_smoke.py", *([option] if option == "--sw" else []))
+    assert cached.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED)  # --sw stops at the failure
+    cached.stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])  # its only one: the facts passed
+    mark_said_right(project.path / "baselines" / "tiny.json", [s for s, _ in CAPITALS[:5]])
+    run(project, "suites", f"--factcheck-report={report}")
+    assert report.is_file()
+    project.makepyfile(test_smoke="def test_smoke():\n    assert True\n")
+    result = project.runpytest_inprocess(option, "suites", "test_smoke.py", f"--factcheck-report={report}")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "left out every fact" in output, output[-3000:]
+    assert not report.exists() and "an earlier run's report" in output
 
 
 @pytest.mark.parametrize("options", [["-o", "factcheck_suites=nope/*.json"], ["--rootdir=suites"]])

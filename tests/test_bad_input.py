@@ -581,6 +581,16 @@ def test_weight_matrices_stored_as_integers_without_a_quantization_config_are_re
     with pytest.raises(ModelLoadError, match=rf"stores the weight matrix '{re.escape(matrix)}' as {stored} and config.json "
                                              r"has no quantization_config.*float32, bfloat16 or float16"):
         load_model(str(folder))
+    # The 48th pass: a file transformers does not read holds no weights of the model; a Mixture-of-Experts model's
+    # fused experts carry no ".weight" in their names.
+    weights[matrix] = load_file(tiny_llama_folder / "model.safetensors")[matrix]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    save_file({"lm_head.weight": torch.zeros(4, 4, dtype=torch.int8)}, folder / "model.int8.safetensors")
+    assert load_model(str(folder)).fingerprint == load_model(str(tiny_llama_folder)).fingerprint
+    weights["model.layers.0.mlp.experts.gate_up_proj"] = torch.zeros(2, 4, 4).to(getattr(torch, stored_as))
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"stores the weight matrix 'model.layers.0.mlp.experts.gate_up_proj' as"):
+        load_model(str(folder))
 
 
 def test_a_tokenizer_saved_with_its_training_dropout_is_refused(tmp_path, tiny_llama_folder):
@@ -1404,27 +1414,66 @@ def test_gguf_metadata_that_breaks_every_pass_or_misfits_the_key_weights_is_refu
     assert _gguf_number_problem(GGUFReader(_gguf_with_key_weights(tmp_path / "whole.gguf")), "llama") is None
 
 
-@pytest.mark.parametrize("architecture, blocks, scalar", [("gemma2", 46, 8), ("gemma2", 26, 16), ("gemma3", 62, 8), ("gemma3", 34, 16)])
-def test_a_gemma_gguf_gets_the_query_scale_llama_cpp_gives_it(tmp_path, monkeypatch, architecture, blocks, scalar):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _gguf_facts(architecture, blocks=2, rope_factor_tensors=(), **numbers):
+    from factcheck.model.language_model import GgufFacts
 
-    from factcheck.model.language_model import ModelLoadError, load_model
+    named = {key.replace("__", "."): value for key, value in numbers.items()}
+    return GgufFacts(architecture, blocks, named, list(rope_factor_tensors))
+
+
+@pytest.mark.parametrize("architecture, blocks, scalar", [("gemma2", 46, 8), ("gemma2", 26, 16), ("gemma3", 62, 8), ("gemma3", 34, 16)])
+def test_a_gemma_gguf_gets_the_query_scale_llama_cpp_gives_it(architecture, blocks, scalar):
+    import transformers
+
+    from factcheck.model.language_model import fit_config_to_the_gguf_file
 
     # The 47th pass: GGUF has no key for Gemma's query_pre_attn_scalar, and transformers kept its default of 256: a
     # Gemma-2-27B file (46 blocks; width / heads = 144) ran with another attention scale than llama.cpp gives it,
     # 39 of 40 facts generating another text. Here 4 heads of 16 values in a width of 32.
-    def metadata(writer):
-        writer.add_embedding_length(32)
-        writer.add_head_count(4)
-        writer.add_key_length(16)
+    kind = transformers.Gemma2Config if architecture == "gemma2" else transformers.Gemma3TextConfig
+    config = kind(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_hidden_layers=blocks)
+    fit_config_to_the_gguf_file("m.gguf", config, _gguf_facts(architecture, blocks, embedding_length=32,
+                                                              attention__head_count=4, attention__key_length=16))
+    assert config.query_pre_attn_scalar == scalar
 
-    path = _small_gguf(tmp_path / "model.gguf", blocks, blocks=blocks, add_metadata=metadata, architecture=architecture)
-    built_with = []
-    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda *args, **kwargs: object())
-    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: built_with.append(kwargs) or 1 / 0)
-    with pytest.raises(ModelLoadError):
-        load_model(str(path))
-    assert built_with and built_with[0]["query_pre_attn_scalar"] == scalar
+
+def test_gguf_fields_transformers_leaves_out_are_given_back_or_the_file_refused():
+    import transformers
+
+    from factcheck.model.language_model import ModelLoadError, fit_config_to_the_gguf_file
+
+    # The 48th pass: a StarCoder2 file's RoPE base (1e5 to 1e6) ran as 10,000; a Phi-3 file's partial rotary (Phi-4-mini
+    # rotates 96 of 128 values) ran on all of them; Qwen3's head size fell back to 128; LongRoPE factor tensors were
+    # dropped whole, under the plain file's fingerprint. Each changed every generated text.
+    coder = transformers.Starcoder2Config(hidden_size=32, num_attention_heads=4, num_key_value_heads=2)
+    fit_config_to_the_gguf_file("m.gguf", coder, _gguf_facts("starcoder2", embedding_length=32, attention__head_count=4,
+                                                             rope__freq_base=100000.0))
+    assert coder.rope_parameters["rope_theta"] == 100000.0
+    phi = transformers.Phi3Config(hidden_size=32, num_attention_heads=4, num_key_value_heads=4)
+    fit_config_to_the_gguf_file("m.gguf", phi, _gguf_facts("phi3", embedding_length=32, attention__head_count=4,
+                                                           rope__dimension_count=4))
+    assert phi.rope_parameters["partial_rotary_factor"] == 0.5
+    qwen = transformers.Qwen3Config(hidden_size=32, num_attention_heads=4, num_key_value_heads=2)
+    fit_config_to_the_gguf_file("m.gguf", qwen, _gguf_facts("qwen3", embedding_length=32, attention__head_count=4,
+                                                            attention__key_length=16))
+    assert qwen.head_dim == 16
+    with pytest.raises(ModelLoadError, match=r"holds LongRoPE factors \(rope_factors_long.weight\), which transformers' GGUF "
+                                             r"loader drops.*Give the model as a folder"):
+        fit_config_to_the_gguf_file("m.gguf", transformers.Phi3Config(), _gguf_facts("phi3", rope_factor_tensors=["rope_factors_long.weight"]))
+    llama = transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2)
+    with pytest.raises(ModelLoadError, match=r"llama.rope.dimension_count is 4 of 8 values per head \(a partial rotary\), which "
+                                             r"transformers' llama model does not take"):
+        fit_config_to_the_gguf_file("m.gguf", llama, _gguf_facts("llama", embedding_length=32, attention__head_count=4,
+                                                                 rope__dimension_count=4))
+    # Any other field the config holds otherwise than the file says is refused, naming both.
+    other = transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2)
+    with pytest.raises(ModelLoadError, match=r"builds its config with 2 where the file's metadata llama.attention.head_count_kv says 1"):
+        fit_config_to_the_gguf_file("m.gguf", other, _gguf_facts("llama", embedding_length=32, attention__head_count=4,
+                                                                 attention__head_count_kv=1))
+    same = transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5)
+    fit_config_to_the_gguf_file("m.gguf", same, _gguf_facts("llama", embedding_length=32, attention__head_count=4,
+                                                            attention__head_count_kv=2, rope__dimension_count=8,
+                                                            attention__layer_norm_rms_epsilon=9.999999747378752e-06))
 
 
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):

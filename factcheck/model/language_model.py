@@ -722,7 +722,6 @@ def load_model(
         with no_progress_bars():  # transformers' "Loading weights" bar on every run says nothing a user needs
             if a_local_folder:
                 _refuse_a_config_no_model_can_be_built_from(name, folder, common)
-                _refuse_weight_matrices_stored_as_integers(name, Path(folder))
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, **common)
             except Exception as error:  # noqa: BLE001 - tokenizers' own errors for a damaged file
@@ -765,7 +764,9 @@ def load_model(
             # One parse of the file for factcheck's check and for transformers' config, weights and tokenizer (4 s
             # each on the default model's file, mostly its 49k-token vocabulary).
             with default_model.gguf_parsed_once():
-                model_kwargs.update(_checked_gguf_metadata(str(spec), gguf_source))
+                facts = _checked_gguf_metadata(str(spec), gguf_source)
+                if facts is not None:
+                    model_kwargs["config"] = _gguf_config(str(spec), location, common, facts)
                 tokenizer, model = read(location)
         else:
             tokenizer, model = read(location)
@@ -830,33 +831,35 @@ def _stop_thread(thread: threading.Thread) -> None:
 _INTEGER_DTYPES = frozenset({"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64"})
 
 
-def _refuse_weight_matrices_stored_as_integers(name: str, folder: Path) -> None:
-    """Weight matrices stored as integers or booleans, with no `quantization_config` to read them, are a quantized
-    export whose scales were left out: transformers casts the integers to floats and the model computes garbage under
-    its own fingerprint. Read from the safetensors headers only (a 1-D norm of ones stored as int8 is harmless)."""
+def _refuse_weight_matrices_stored_as_integers(spec: str, folder: Path, files: Sequence[str], config: object) -> None:
+    """Weight matrices (2 or more dimensions: a linear layer's `.weight`, a Mixture-of-Experts model's fused
+    `experts.gate_up_proj`) stored as integers or booleans, with no `quantization_config` to read them, are a
+    quantized export whose scales were left out: transformers casts the integers to floats and the model computes
+    garbage under its own fingerprint. Read from the headers of the files transformers reads (`files`); a 1-D norm of
+    ones stored as int8 is harmless, and a buffer (an old attention mask `.bias`, `position_ids`) is no weight."""
     from safetensors import safe_open
 
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # transformers says what is wrong with it
     if not isinstance(config, dict) or config.get("quantization_config"):
         return
-    for shard in sorted(folder.glob("*.safetensors")):
+    for name in files:
         try:
-            with safe_open(str(shard), framework="pt") as weights:
+            with safe_open(str(folder / name), framework="pt") as weights:
                 for key in weights.keys():
                     part = weights.get_slice(key)
-                    if key.endswith(".weight") and len(part.get_shape()) >= 2 and part.get_dtype() in _INTEGER_DTYPES:
+                    if (part.get_dtype() in _INTEGER_DTYPES and len(part.get_shape()) >= 2
+                            and not key.endswith(_BUFFERS_STORED_AS_INTEGERS)):
                         raise ModelLoadError(
-                            f"cannot load model {name!r}: {shard.name} stores the weight matrix {key!r} as "
+                            f"cannot load model {spec!r}: {name} stores the weight matrix {key!r} as "
                             f"{part.get_dtype()} and config.json has no quantization_config: a quantized export whose "
                             "scales are missing? Export the model's weights as float32, bfloat16 or float16 "
                             "(save_pretrained of the float model), or give its quantization_config")
         except ModelLoadError:
             raise
         except Exception:  # noqa: BLE001 - a damaged file is said by the load that follows, naming it
-            return
+            continue
+
+
+_BUFFERS_STORED_AS_INTEGERS = (".bias", "position_ids", "_mask", "masked_bias")
 
 
 def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[str, object]) -> None:
@@ -1075,12 +1078,12 @@ def _gguf_header_too_large(path: Path) -> str | None:
     return None
 
 
-def _checked_gguf_metadata(spec: str, path: Path) -> dict[str, object]:
+def _checked_gguf_metadata(spec: str, path: Path) -> GgufFacts | None:
     """Refuses a GGUF file whose `<arch>.block_count` is not the number of blocks its tensors hold: more would take
     transformers minutes to hours (its name table grows with the square of the count) and start the missing blocks
     at random; fewer would drop blocks silently. A special token id past its vocabulary failed in the tokenizer's
-    build, blamed on the weights. Read from the header (memory-mapped) before loading. Returns the config fields
-    transformers' GGUF loader leaves out, as llama.cpp derives them (`_gguf_fields_left_out`)."""
+    build, blamed on the weights. Read from the header (memory-mapped) before loading. Returns what the metadata
+    says of the model's shape, for `fit_config_to_the_gguf_file` (None where the header is unusual)."""
     from gguf import GGUFReader
 
     if too_large := _gguf_header_too_large(path):
@@ -1115,9 +1118,9 @@ def _checked_gguf_metadata(spec: str, path: Path) -> dict[str, object]:
         merges_problem = _gguf_merges_problem(reader)
         misplaced = _gguf_tensor_out_of_place(reader)
         number_problem = _gguf_number_problem(reader, architecture)
-        fields_left_out = _gguf_fields_left_out(reader, architecture, asked)
+        facts = _gguf_facts(reader, architecture, asked)
     except Exception:  # noqa: BLE001 - a damaged or unusual header: loading says what is wrong with it
-        return {}
+        return None
     held = len(blocks)  # counted: tensors of blocks 0 and 2999 hold no 3,000 blocks
     if held and (asked != held or max(blocks) + 1 != held):
         raise ModelLoadError(f"model {spec!r}: its metadata {architecture}.block_count is {asked}, and its tensors hold "
@@ -1142,27 +1145,113 @@ def _checked_gguf_metadata(spec: str, path: Path) -> dict[str, object]:
             raise ModelLoadError(f"model {spec!r}: its metadata {key} is {token_id}, and its vocabulary "
                                  f"(tokenizer.ggml.tokens) holds {tokens} tokens; the file is damaged or was edited: "
                                  "download or convert it again")
-    return fields_left_out
+    return facts
 
 
 # llama.cpp scales Gemma 2's and Gemma 3's queries by 1/sqrt(width / heads) in their 27B models (told apart by their
 # block counts), else by 1/sqrt(head size); GGUF has no key for it, and transformers' loader keeps the config's
 # default of 256, another scale for Gemma-2-27B (144) and Gemma-3-27B (168).
 _GEMMA_27B_BLOCKS = {"gemma2": 46, "gemma3": 62}
+_GGUF_NUMBERS = ("embedding_length", "attention.head_count", "attention.head_count_kv", "attention.key_length",
+                 "rope.dimension_count", "rope.freq_base", "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon")
 
 
-def _gguf_fields_left_out(reader, architecture: str, blocks: int) -> dict[str, object]:
-    if architecture not in _GEMMA_27B_BLOCKS:
-        return {}
+@dataclass
+class GgufFacts:
+    """What a GGUF file's metadata says of its model's shape, as llama.cpp reads it."""
 
-    def number(key: str) -> int | None:
+    architecture: str
+    blocks: int
+    numbers: dict[str, float]  # by key without the architecture: "embedding_length", "rope.freq_base", ...
+    rope_factor_tensors: list[str]  # LongRoPE's per-frequency factors, which llama.cpp keeps as tensors
+
+
+def _gguf_facts(reader, architecture: str, blocks: int) -> GgufFacts:
+    numbers = {}
+    for key in _GGUF_NUMBERS:
         field = reader.fields.get(f"{architecture}.{key}")
-        return None if field is None else int(field.parts[field.data[0]][0])
+        if field is not None and len(field.data) == 1:  # per-layer arrays (OpenELM's head counts) are left alone
+            value = field.parts[field.data[0]][0].item()
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                numbers[key] = value
+    factors = sorted(tensor.name for tensor in reader.tensors if tensor.name.startswith("rope_factors"))
+    return GgufFacts(architecture, blocks, numbers, factors)
 
-    width, heads, head_size = number("embedding_length"), number("attention.head_count"), number("attention.key_length")
-    if blocks == _GEMMA_27B_BLOCKS[architecture] and width and heads:
-        return {"query_pre_attn_scalar": width // heads}
-    return {"query_pre_attn_scalar": head_size} if head_size else {}
+
+def fit_config_to_the_gguf_file(spec: str, config, facts: GgufFacts) -> None:
+    """Give the config transformers built from a GGUF file what its loader leaves out of the metadata, as llama.cpp
+    reads it, and refuse a file whose model it would build otherwise. Left out for some architectures: the RoPE base
+    (StarCoder2's 1e5 to 1e6 ran as 10,000), a partial rotary (Phi-4-mini rotates 96 of 128 values per head), the head
+    size (Qwen3), Gemma's query scale; LongRoPE's factor tensors are dropped whole. What is left is checked against
+    the metadata, so that no other field of another architecture differs without a word."""
+    numbers = facts.numbers
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    rope = getattr(text, "rope_parameters", None)
+    heads = numbers.get("attention.head_count")
+    width = numbers.get("embedding_length")
+    head_size = numbers.get("attention.key_length") or (width // heads if width and heads else None)
+    if facts.rope_factor_tensors:
+        raise ModelLoadError(f"model {spec!r}: its GGUF file holds LongRoPE factors ({', '.join(facts.rope_factor_tensors)}), "
+                             "which transformers' GGUF loader drops: the model would run without them, as another model. Give "
+                             "the model as a folder (config.json with its rope_scaling, and safetensors weights) instead")
+    if numbers.get("attention.key_length") and hasattr(text, "head_dim") and facts.architecture not in _KEY_LENGTH_IS_ANOTHER_FIELD:
+        text.head_dim = int(numbers["attention.key_length"])
+    if facts.architecture in _GEMMA_27B_BLOCKS:
+        if facts.blocks == _GEMMA_27B_BLOCKS[facts.architecture] and width and heads:
+            text.query_pre_attn_scalar = int(width // heads)
+        elif head_size:
+            text.query_pre_attn_scalar = int(head_size)
+    if isinstance(rope, dict) and "rope_theta" in rope and numbers.get("rope.freq_base"):
+        rope["rope_theta"] = float(numbers["rope.freq_base"])
+    rotated = numbers.get("rope.dimension_count")
+    if rotated and head_size and rotated != head_size:
+        if not (isinstance(rope, dict) and "partial_rotary_factor" in rope):
+            raise ModelLoadError(f"model {spec!r}: its GGUF metadata {facts.architecture}.rope.dimension_count is {rotated} of "
+                                 f"{head_size} values per head (a partial rotary), which transformers' {facts.architecture} "
+                                 "model does not take from a GGUF file: it would run as another model. Give the model as a "
+                                 "folder (config.json and safetensors weights) instead")
+        rope["partial_rotary_factor"] = rotated / head_size
+    if problem := _config_the_gguf_file_contradicts(text, facts):
+        raise ModelLoadError(f"model {spec!r}: transformers' GGUF loader builds its config with {problem}: it would run "
+                             "as another model. Give the model as a folder (config.json and safetensors weights) instead")
+
+
+# transformers reads a GGUF file's attention.key_length into another field for these (Gemma 4's global attention).
+_KEY_LENGTH_IS_ANOTHER_FIELD = frozenset({"gemma4"})
+
+
+def _config_the_gguf_file_contradicts(config, facts: GgufFacts) -> str | None:
+    numbers = facts.numbers
+    rope = getattr(config, "rope_parameters", None)
+    checks = [("embedding_length", getattr(config, "hidden_size", None)),
+              ("attention.head_count", getattr(config, "num_attention_heads", None)),
+              ("attention.head_count_kv", getattr(config, "num_key_value_heads", None)),
+              ("rope.freq_base", rope.get("rope_theta") if isinstance(rope, dict) else None)]
+    if facts.architecture not in _KEY_LENGTH_IS_ANOTHER_FIELD:
+        checks.append(("attention.key_length", getattr(config, "head_dim", None)))
+    for key in ("attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"):
+        checks += [(key, getattr(config, field, None)) for field in ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps")
+                   if getattr(config, field, None) is not None][:1]
+    for key, built in checks:
+        given = numbers.get(key)
+        if given is None or not isinstance(built, (int, float)) or isinstance(built, bool):
+            continue
+        if not math.isclose(float(built), float(given), rel_tol=1e-5):
+            return f"{built} where the file's metadata {facts.architecture}.{key} says {given}"
+    return None
+
+
+def _gguf_config(spec: str, location, common: dict[str, object], facts: GgufFacts):
+    """The config transformers builds from a GGUF file, fitted to what the file says (`fit_config_to_the_gguf_file`);
+    None where transformers cannot build one (loading then says why, naming the metadata)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(location, **common)
+    except Exception:  # noqa: BLE001 - loading the model says what is wrong with its metadata
+        return None
+    fit_config_to_the_gguf_file(spec, config, facts)
+    return config
 
 
 def _gguf_number_problem(reader, architecture: str) -> str | None:
@@ -1443,7 +1532,9 @@ def check_model_location(spec: str, trust_remote_code: bool = False) -> None:
     if odd_shards:  # weights in subfolders, named by the index: the same FIFOs and devices
         raise ModelLoadError(f"model folder {spec!r}: {'; '.join(odd_shards[:3])}, not a regular file. {EXPECTED_MODEL}")
     # The tensors the weight files hold, from their headers: an index may claim blocks its shards do not hold.
-    holders = _weights_in_headers(path, _weight_files_read(spec, path, weight_map))
+    files_read = _weight_files_read(spec, path, weight_map)
+    holders = _weights_in_headers(path, files_read)
+    _refuse_weight_matrices_stored_as_integers(spec, path, files_read, documents.get("config.json"))
     _refuse_a_weight_held_twice(spec, holders)
     _refuse_more_blocks_than_the_weights_hold(spec, documents.get("config.json"), list(holders) or list(weight_map))
     _refuse_more_positions_than_any_model(spec, documents.get("config.json"))

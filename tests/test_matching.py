@@ -949,3 +949,25 @@ def test_matching_of_the_forty_seventh_pass():
     for generated, answer, word in not_said:
         assert matching_answer(generated, [answer]) is None, generated
         assert qualifier(generated, [answer]) == word, generated
+
+
+def test_matching_of_the_forty_eighth_pass():
+    # The 47th pass's rules, attacked: "or" after the answer said again, or before an open choice, still offers
+    # another; a relative clause of the speaker's doubts; more wordings of a changed answer, and the answer itself named
+    # in one is none; more naming words and chat closers describe.
+    said = ((" Paris, known locally as Paname or the City of Light.", "Paris"), (" Beijing, also spelled Peking or Pekin.", "Beijing"),
+            (" Paris. I hope this answer helps!", "Paris"), (" Paris. Do not hesitate to ask if you have more questions.", "Paris"),
+            (" Paris.It's the capital of France.", "Paris"), (" Neil Armstrong. Armstrong is right.", "Neil Armstrong"),
+            (" Paris. After checking, Yes.", "Paris"), (" Oxygen, without which we could not breathe.", "Oxygen"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated
+    not_said = ((" Paris. It's Paris or Évry.", "Paris", "or"), (" Red. Well, red or orange.", "red", "or"),
+                (" Paris. It's Paris, or else Lyon.", "Paris", "or"), (" 1969. That was the year, or close to it.", "1969", "or"),
+                (" Paris, known as the City of Light, or Lyon.", "Paris", "or"),
+                (" Paris, which I'm not sure about.", "Paris", "I'm not"), (" Sydney, which might be the capital.", "Sydney", "might"),
+                (" Paris. Don't forget to consider Lyon.", "Paris", "n't"), (" Paris. I'm going with Lyon.", "Paris", "I'm going with"),
+                (" Paris. The correct city is Lyon.", "Paris", "The correct city is"), (" Paris. Lyon is my final answer.", "Paris", "is my final answer"),
+                (" Paris. I'll go with Lyon, since it's older.", "Paris", "I'll go with"))
+    for generated, answer, word in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+        assert qualifier(generated, [answer]) == word, generated

@@ -1304,9 +1304,13 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"|\bnon\ssolo\b|\bnão\ssó\b|\bniet\salleen\b|\baber\sauch\b|\bmaar\sook\b|\bsino\stambién\b"
                            r"|لا\sتزال|لا\sسيما|\bI\shope\sthis\shelps\b"
                            # A chat answer's closing words, about the reply or the user, not the answer.
-                           r"|\bI\shope\s(?:(?:this|that|it|my\sanswer|the\sabove|this\sinformation)(?:['’]s|\sis|\swas)?\s"
-                           r"(?:helps|helped|answers|answered|helpful|useful|clear|clears)|you\s(?:enjoy|have|find|like|get))\b"
-                           r"|\bdon['’]t\s(?:forget|hesitate)\sto\b|\bcan['’]t\sgo\swrong\b)")  # "Paris. Don't forget Lyon" offers Lyon
+                           r"|\b(?:I\shope|Hopefully)\s(?:(?:this|that|it|my\sanswer|this\sanswer|the\sabove|this\sinformation)(?:['’]s|\sis|\swas)?\s"
+                           r"(?:helps|helped|answers|answered|helpful|useful|clear|clears|clarifies|what\syou\swere\slooking\sfor)"
+                           r"|you\s(?:enjoy|have|find|found|like|get)|I['’]ve\sanswered)\b"
+                           # "Paris. Don't forget Lyon" offers Lyon; "Don't forget to consider Lyon" too.
+                           r"|\b(?:don['’]t|do\snot)\s(?:forget\sto\s(?:visit|see|try|bring|pack|book|enjoy|take)|hesitate\sto|be\safraid\sto)\b"
+                           r"|\bcan['’]t\sgo\swrong\b|\bwon['’]t\sbe\sdisappointed\b|\bnot\sto\sbe\smissed\b|\bdon['’]t\smiss\sthe\b"
+                           r"|^\W*No\sproblem\b)")
 # Verbs and words after which "that" begins what is said or believed, not a relative clause that describes the answer:
 # "historians claim that it never happened", "note that he did not work alone".
 _BEFORE_A_THAT_CLAUSE = re.compile(r"(?i:(?:^|[.!?;:]\s*)|\b(?:claim|claims|claimed|note|notes|noted|believe|believes|believed"
@@ -1359,6 +1363,13 @@ def _unless_no_relative_clause(found: re.Match) -> str:
     opening = words[0].rstrip(",").lower()
     if opening not in ("that", "which", "who", "whom", "where", "whose", "when"):
         return " "
+    # A clause whose subject is the speaker speaks of knowing the answer, not of the thing ("which I'm not sure about",
+    # "which I can't confirm"; "without which we could not breathe" describes), as does one that weighs it ("which might
+    # be the capital", "which could also be Lyon", "which may not be accurate").
+    if len(words) > 1 and re.match(r"(?:I|I['’](?:m|ve|d|ll))$", words[1].rstrip(",")):
+        return found.group()
+    if _WEIGHS_THE_ANSWER.match(found.string, found.end()):
+        return found.group()
     # A clause right after the answer whose subject it is ("evidence that cannot be faked" describes the evidence).
     of_the_answer = opening in ("which", "who", "that") and not found.string[: found.start()].strip(" ,;(\u2014\u2013-")
     if of_the_answer and _DENYING_CLAUSE.search(found.string, found.start(), found.end() + 12):  # its next word too
@@ -1370,6 +1381,10 @@ def _unless_no_relative_clause(found: re.Match) -> str:
     between = " ".join(word for word in words[1:-1] if word.lower().strip(",") not in _CLAUSE_MODALS_AND_NEGATIONS)
     # The relative word stays: an "or" later in its clause is read as the clause's ("which has no moons or rings").
     return found.group() if between and _QUALIFIER.search(_NO_QUALIFIER.sub(" ", between)) else f"{words[0]} "
+
+
+_WEIGHS_THE_ANSWER = re.compile(r"(?:\snot)?(?:\salso|\swell)?\sbe\s(?:right|correct|accurate|wrong|true|false|it|the\s(?:answer|capital|one)\b"
+                                r"|(?-i:[A-Z]))")
 
 
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
@@ -1390,7 +1405,7 @@ _A_SECOND_NEGATION_OF_A_CLAUSE = re.compile(
 _A_SHORT_APPOSITION = re.compile(r"(?:,\s|\s?\()(?:the\s)?[^\W\d_][^,;()\[\].!?:]{0,30}?(?=\s?[,(]\s?|\s[-\u2013\u2014]\s)")
 
 
-_A_SENTENCE_UNSPACED = re.compile(r"(?-i:[A-Z][a-z]+)\s")
+_A_SENTENCE_UNSPACED = re.compile(r"(?-i:A|I|[A-Z][a-z]+(?:['’][a-z]+)?)\s")
 
 
 # Titles before a name, whose full stop ends no sentence: "Dr. No".
@@ -1750,12 +1765,16 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"(?:\stoo|\sas\swell)?" + _SENTENCE_ENDS +
     # The answer changed in a later sentence: "I'll go with Lyon.", "On second thoughts, Lyon.", "Updated answer: Lyon.",
     # "It should be Lyon.", "After checking, it's Lyon." ("In fact, it's Europe's most visited city" describes it).
-    r"|((?:I['’]ll|I\swill|Let['’]s|I['’]d|I)\s(?:go\swith|settle\son|choose|pick|opt\sfor)|(?:Changing|Change|Let\sme\schange)\smy\sanswer(?:\sto)?"
-    r"|Let\sme\srevise|(?:On|Upon|After)\s(?:further\s|second\s)?(?:reflection|thoughts?|consideration|review|checking)"
+    r"|((?:I['’]ll|I\swill|Let['’]s|I['’]d|I\swould|I['’]m|I\sam|I)\s(?:go\swith|going\swith|settle\son|choose|pick|opt\sfor|stick\swith)"
+    r"|(?:Changing|Change|Let\sme\schange)\smy\sanswer(?:\sto)?|My\s(?:pick|choice|guess)|Thinking\s(?:again|twice)"
+    r"|The\s(?:correct|right|real|actual)\s(?:city|country|state|year|one|person|place|date|figure|name)\sis|The\sanswer\sshould\sbe"
+    r"|Let\sme\srevise|(?:On|Upon|After)\s(?:further\s|second\s|closer\s)?(?:reflection|thoughts?|consideration|review|checking|inspection)"
     r"|After\s(?:reconsidering|rechecking|double-checking)|Reconsidering|Having\s(?:thought\sabout\sit|reconsidered)|(?:It\s)?[Ss]hould\sbe"
     r"|Self-correction|Fixed|(?:New|Updated|Better)\sanswer|I\smis(?:read|spoke|remembered)(?:\sthe\squestion)?"
-    r"|Re-?reading\sthe\squestion|In\sfact|More\sprecisely|To\sbe\sprecise)[,:]?\s(?:(?:it['’]s|it\sis|the\sanswer\sis)\s)?"
-    + _ANOTHER_NAME + r"\s?[.!]?$|It['’]s\s" + _ANOTHER_NAME + r",\s(in\sfact)\s?[.!]?$" +
+    r"|Re-?reading\sthe\squestion|In\sfact|More\sprecisely|To\sbe\sprecise)[,:]?\s(?:(?:it['’]s|it\sis|the\sanswer\sis)\s)?(?:the\s)?"
+    + _ANOTHER_NAME + r"(?:,\s[^.!?]*)?\s?[.!]?$|It['’]s\s" + _ANOTHER_NAME + r",\s(in\sfact)\s?[.!]?$" +
+    r"|" + _ANOTHER_NAME + r"\s((?:is|would\sbe)\s(?:my\sfinal|the\sbetter|the\sfinal|my)\sanswer|would\sbe\sthe\sanswer|is\sthe\sanswer\shere)"
+    + _SENTENCE_ENDS +
     r"|(Another|A\ssecond|One\smore)\s(?:possible\s|valid\s)?(?:answer|option|possibility|candidate|alternative)\s(?:is|would\sbe|could\sbe)"
     # Another answer given as the answer, or asked: "Georgia. The answer is Alabama.", "Final answer: Alabama.",
     # "Georgia. Alabama?" ("Tokyo. Surprised?" asks something else).
@@ -1765,6 +1784,24 @@ _ANOTHER_OFFERED_LATER = re.compile(
     + _ANOTHER_NAME + r"(?:,\s[A-Z][\w'’-]*|\s\([A-Z][\w'’-]*\))?\s?[.!]?$"
     r"|(?!(?:Why|What|How|Who|Where|When|Which|Really|Seriously|Right|Correct|Sure|Ok|Okay|Yes|No|Any|Anything|Questions?"
     r"|Thoughts|Agreed?|True|Curious|Interesting|Cool|Nice|Great)\b|[A-Z][a-z]+ed\?)" + _ANOTHER_NAME + r"\s?(\?)$)")
+
+
+# The words of a later sentence's frame ("I'll go with", "Updated answer:") and confirmations ("After checking, Yes."),
+# which are not the name it offers.
+_FRAME_WORDS = frozenset(normalise(word) for word in (
+    "I I'll I'd I'm Let Let's My The So Thus Therefore Hence Which Final Real Actual True Correct Answer Updated New "
+    "Better Revised On Upon After Reconsidering Having It It's Should Self-correction Fixed Re-reading Rereading In More "
+    "To Changing Change Thinking Yes Yep Confirmed Right Indeed None").split())
+
+
+def _names_the_answer_itself(offered: str, answer: str) -> bool:
+    """Whether a later sentence that reads as offering another answer names only the answer itself, or a part of it
+    ("Neil Armstrong. Armstrong is right.", "Mount Everest. Everest is the answer."), or confirms it ("After checking,
+    Yes.")."""
+    names = [name for name in re.findall(r"[^\W\d_][\w'’-]*|\d[\d.,]*", offered)
+             if name[:1].isupper() or name[:1].isdigit()]
+    named = [name for name in names if normalise(name) not in _FRAME_WORDS]
+    return all(normalise(name) in normalise(answer).split() for name in named)
 
 
 _FIFTY_FIFTY = re.compile(r"(?i:50(?:\.0+)?\s?%|50\s(?:percent|per\scent)|fifty(?:\s|-)(?:percent|per\scent|fifty)|1/2|0?\.50*|"
@@ -1781,15 +1818,26 @@ _QUESTION_QUOTED = re.compile(r"(?i:\b(?:the\s)?answer\sto(?:\s(?:your|the)\sque
 # questions", "which has two or three airports", "where you can visit the Louvre or the Eiffel Tower"; "Paris. Lyon
 # or Marseille are options too" and "which is the capital, or Lyon" offer others).
 _A_SENTENCE_BEFORE = re.compile(r"[.!?]\s+(?!(?i:either)\b)[^.!?]*$")
-_OR_OFFERS_WHAT_COMES_BEFORE = re.compile(r"(?i:(?:^|[.!?]\s+|\b(?:either|that|it|this|one)\s+)$)")
-_A_NAMING_VERB_BEFORE = re.compile(r"(?i:\b(?:called|known\sas|nicknamed|dubbed|referred\sto\sas|styled)\s[^.!?;]*$)")
+_OR_OFFERS_WHAT_COMES_BEFORE = re.compile(r"(?i:(?:^|[.!?]\s+|\b(?:either|that|it|this|one)\s+)$|\beither\b[^.!?]*$)")
+_A_NAMING_VERB_BEFORE = re.compile(r"(?i:\b(?:called|known(?:\s(?:locally|widely|also|in\s[A-Z][\w'’-]*))?\sas|nicknamed|dubbed"
+                                   r"|referred\sto\sas|styled|spelled|spelt|named|call|formerly|nicknames?\s(?:is|are))\s[^.!?;,()]*$)")
 _A_RELATIVE_CLAUSE_BEFORE = re.compile(r"(?i:,\s(?:which|who|whom|whose|where)\s[^.!?;]*$)")
-_A_NAME_OR_FIGURE_AFTER = re.compile(r"\s(?:(?i:maybe|perhaps|possibly|even|rather)\s)?(?:[A-Z]|\d)")
+# What after "or" begins another answer: a name (a capital of any script), a figure or an amount, a bracketed option
+# letter, an approximation, a word that keeps the choice open ("or else Lyon", "or sometimes Venus", "or close to it").
+_A_NAME_OR_FIGURE_AFTER = re.compile(r"\s(?:(?i:maybe|perhaps|possibly|even|rather|else|sometimes|otherwise)\b|[^\W\d_a-zà-ÿ]|[\d$€£¥~≈(]"
+                                     r"|(?i:close|near|nearly|about|around|roughly|so|thereabouts|at\sleast|the\s(?:year|day|month|city|one)\s(?:after|before)"
+                                     r"|the\s(?:city|town|country|state|river|island|year)\sof))")
 
 
-def _or_joins_other_things(rest: str, found: re.Match) -> bool:
+def _or_joins_other_things(rest: str, found: re.Match, answer: str) -> bool:
     before = rest[: found.start()]
-    if _OR_OFFERS_WHAT_COMES_BEFORE.search(before):
+    if _OR_OFFERS_WHAT_COMES_BEFORE.search(before) or not rest[found.end() :].strip(" .,;:!?)*_"):
+        return False  # also an "or" that nothing follows: what it offers is unknown
+    # The answer itself again right before "or" offers it with another: "Paris. It's Paris or Lyon.", "Carbon
+    # dioxide. The answer is carbon dioxide or oxygen." ("anything about Paris you'd like to know, such as its
+    # history or attractions" asks of something else).
+    said_again = normalise(answer.strip())
+    if said_again and normalise(before).rstrip(" ,;)*_").endswith(said_again):
         return False
     if _A_NAMING_VERB_BEFORE.search(before):
         return True
@@ -1802,7 +1850,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if listed := _another_of_its_kind(rest, answer):
         return listed
     # The answer itself in that sentence offers nothing else: "Paris. Paris is a valid answer."
-    if (offered := _ANOTHER_OFFERED_LATER.search(rest)) and normalise(answer) not in normalise(offered.group()):
+    if ((offered := _ANOTHER_OFFERED_LATER.search(rest)) and normalise(answer) not in normalise(offered.group())
+            and not _names_the_answer_itself(offered.group(), answer)):
         return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.
     # ("Georgia, not 100%" sets no other answer against it: it doubts it.)
@@ -1854,7 +1903,7 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
             continue  # a fact of its own: "Paris, did you know it has 20 arrondissements?" ("did you know that?" asks)
         if _inside_a_name(rest, found.start()):
             continue
-        if found.group().lower() == "or" and _or_joins_other_things(rest, found):
+        if found.group().lower() == "or" and _or_joins_other_things(rest, found, answer):
             continue
         if found.group() == "no" and re.match(r"\s[^\W\d_]*[a-zà-ÿ]", rest[found.end() :]) and _PORTUGUESE.search(rest):
             continue  # Portuguese's "in the": "Brasília, localizada no centro do país", "Manaus, no coração da Amazônia"

@@ -971,3 +971,17 @@ def test_matching_of_the_forty_eighth_pass():
     for generated, answer, word in not_said:
         assert matching_answer(generated, [answer]) is None, generated
         assert qualifier(generated, [answer]) == word, generated
+
+
+def test_matching_of_the_forty_ninth_pass():
+    # The 48th pass's rules, attacked: a name holding the answer is another one; a closer's words are no cover for a
+    # hedge; the speaker praising, and "may be" before a possessive, describe.
+    not_said = ((" Niger. Final answer: Nigeria.", "Niger"), (" Guinea. Final answer: Guinea-Bissau.", "Guinea"),
+                (" Sudan. Updated answer: South Sudan.", "Sudan"), (" Paris. Don't forget to take this with a grain of salt.", "Paris"),
+                (" Paris. Don't hesitate to consider Lyon as well.", "Paris"))
+    for generated, answer in not_said:
+        assert matching_answer(generated, [answer]) is None, generated
+    said = ((" Paris, which I can't recommend enough!", "Paris"), (" Shakespeare, who may be England's greatest writer.", "Shakespeare"),
+            (" 1969. To be precise, July 1969.", "1969"), (" Paris. I pick Paris, France.", "Paris"))
+    for generated, answer in said:
+        assert matching_answer(generated, [answer]) == answer, generated

@@ -1308,7 +1308,7 @@ _NO_QUALIFIER = re.compile(r"(?i:\bnot\s(?:only|just|merely|simply)\b|\bbut\sals
                            r"(?:helps|helped|answers|answered|helpful|useful|clear|clears|clarifies|what\syou\swere\slooking\sfor)"
                            r"|you\s(?:enjoy|have|find|found|like|get)|I['’]ve\sanswered)\b"
                            # "Paris. Don't forget Lyon" offers Lyon; "Don't forget to consider Lyon" too.
-                           r"|\b(?:don['’]t|do\snot)\s(?:forget\sto\s(?:visit|see|try|bring|pack|book|enjoy|take)|hesitate\sto|be\safraid\sto)\b"
+                           r"|\b(?:don['’]t|do\snot)\s(?:forget\sto\s(?:visit|see|try|bring|pack|book|enjoy)|(?:hesitate|be\safraid)\sto\s(?:ask|reach\sout|contact|let\sme\sknow))\b"
                            r"|\bcan['’]t\sgo\swrong\b|\bwon['’]t\sbe\sdisappointed\b|\bnot\sto\sbe\smissed\b|\bdon['’]t\smiss\sthe\b"
                            r"|^\W*No\sproblem\b)")
 # Verbs and words after which "that" begins what is said or believed, not a relative clause that describes the answer:
@@ -1366,8 +1366,9 @@ def _unless_no_relative_clause(found: re.Match) -> str:
     # A clause whose subject is the speaker speaks of knowing the answer, not of the thing ("which I'm not sure about",
     # "which I can't confirm"; "without which we could not breathe" describes), as does one that weighs it ("which might
     # be the capital", "which could also be Lyon", "which may not be accurate").
-    if len(words) > 1 and re.match(r"(?:I|I['’](?:m|ve|d|ll))$", words[1].rstrip(",")):
-        return found.group()
+    if (len(words) > 1 and re.match(r"(?:I|I['’](?:m|ve|d|ll))$", words[1].rstrip(","))
+            and _OF_KNOWING.search(re.split(r"[.!?;]", found.string[found.start() :])[0])):
+        return found.group()  # "which I can't recommend enough" praises
     if _WEIGHS_THE_ANSWER.match(found.string, found.end()):
         return found.group()
     # A clause right after the answer whose subject it is ("evidence that cannot be faked" describes the evidence).
@@ -1384,7 +1385,8 @@ def _unless_no_relative_clause(found: re.Match) -> str:
 
 
 _WEIGHS_THE_ANSWER = re.compile(r"(?:\snot)?(?:\salso|\swell)?\sbe\s(?:right|correct|accurate|wrong|true|false|it|the\s(?:answer|capital|one)\b"
-                                r"|(?-i:[A-Z]))")
+                                r"|(?-i:[A-Z])(?![\w-]*['’]s\b))")  # "who may be England's greatest writer" describes
+_OF_KNOWING = re.compile(r"(?i:\b(?:sure|certain|confirm|verif|know|remember|recall|check|vouch|misremember|doubt|unsure))")
 
 
 # Right after the answer, a denial of another answer sets the answer against it: "Venus, not Mercury, is the
@@ -1789,9 +1791,25 @@ _ANOTHER_OFFERED_LATER = re.compile(
 # The words of a later sentence's frame ("I'll go with", "Updated answer:") and confirmations ("After checking, Yes."),
 # which are not the name it offers.
 _FRAME_WORDS = frozenset(normalise(word) for word in (
-    "I I'll I'd I'm Let Let's My The So Thus Therefore Hence Which Final Real Actual True Correct Answer Updated New "
+    "I'll I'd I'm Let Let's My The So Thus Therefore Hence Which Final Real Actual True Correct Answer Updated New "
     "Better Revised On Upon After Reconsidering Having It It's Should Self-correction Fixed Re-reading Rereading In More "
     "To Changing Change Thinking Yes Yep Confirmed Right Indeed None").split())
+
+
+def _the_answer_alone_in(text: str, answer: str) -> bool:
+    """Whether `answer` stands in `text` as a name of its own: not inside a longer word ("Niger" in "Nigeria"), joined
+    by a hyphen ("Guinea-Bissau") or after a capitalised word of another name ("South Sudan"; "July 1969" narrows a
+    year, "I pick Paris" names it)."""
+    for found in re.finditer(re.escape(answer.strip()), text, re.IGNORECASE):
+        before, after = text[: found.start()], text[found.end() :]
+        if re.search(r"[\w-]$", before) or re.match(r"[\w-]", after):
+            continue
+        word_before = re.search(r"(?:^|\s)((?-i:[A-Z])[\w'’]*)\s$", before)
+        if (word_before and normalise(word_before.group(1)) not in _FRAME_WORDS
+                and normalise(word_before.group(1)) not in MONTHS and not re.search(r"[:,]\s$", before)):
+            continue
+        return True
+    return False
 
 
 def _names_the_answer_itself(offered: str, answer: str) -> bool:
@@ -1850,7 +1868,8 @@ def _qualifier_in(rest: str, answer: str) -> str | None:
     if listed := _another_of_its_kind(rest, answer):
         return listed
     # The answer itself in that sentence offers nothing else: "Paris. Paris is a valid answer."
-    if ((offered := _ANOTHER_OFFERED_LATER.search(rest)) and normalise(answer) not in normalise(offered.group())
+    if ((offered := _ANOTHER_OFFERED_LATER.search(rest))
+            and not _the_answer_alone_in(offered.group(), answer)
             and not _names_the_answer_itself(offered.group(), answer)):
         return next(word for word in offered.groups() if word)
     # Another answer begins with a capital, a letter of a script without case, a digit or a currency sign.

@@ -1149,8 +1149,10 @@ class FactcheckRun:
                 self._left_out_unread(item, "the selection left it out")
 
     def _the_cache_selects(self) -> bool:
-        """Whether pytest's cache of the last run selects this run's items (--lf, --sw, --sw-skip)."""
-        return self.config.pluginmanager.has_plugin("cacheprovider") and any(
+        """Whether pytest's cache of the last run selects this run's items (--lf, --sw, --sw-skip), and nothing else
+        does (-k, -m, --deselect: a deselection is then not told apart from the cache's)."""
+        selected_otherwise = any(self.config.getoption(name, None) for name in ("keyword", "markexpr", "deselect"))
+        return not selected_otherwise and self.config.pluginmanager.has_plugin("cacheprovider") and any(
             self.config.getoption(name, False) for name in ("lf", "stepwise", "stepwise_skip"))
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
@@ -1390,8 +1392,9 @@ class FactcheckRun:
         # Without factcheck's sessionfinish, the facts' gate classes as they ran: the gate's own verdicts, and those the
         # reports carried (a quarantine hook rewrote pytest's outcomes, or replaced the reports whole).
         judged = self.gate.regressions_judged() if self.gate is not None else []
-        if not judged and not self._session_finishing and self._from_workers:
-            # An xdist controller judges nothing itself: the workers' summaries, compared now.
+        if not judged and not self._session_finishing and (self._from_workers or self._streamed.relation_ids):
+            # An xdist controller judges nothing itself: the workers' summaries, or what their reports carried (a
+            # worker's own session finish was cut short), compared now.
             with contextlib.suppress(Exception):  # noqa: BLE001 - a last check must not raise over the run's own error
                 summary = self.run_summary()
                 comparison = self._comparison(summary) if summary is not None else None

@@ -168,6 +168,24 @@ def test_a_regression_fails_the_run_under_xdist_where_the_controller_ends_the_se
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
+    # The 49th pass: the exit in every process, the workers' too, so that they send no summary.
+    (project.path / "conftest.py").write_text(
+        REPLACING_QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
+        "    pytest.exit('done', returncode=0)\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
+
+
+def test_facts_a_selection_leaves_out_under_lf_are_not_blamed_on_the_cache(project):
+    # The 49th pass: with --lf given, facts -k deselected were counted as left out by pytest's cache, and `-k nomatch`
+    # failed the run telling to drop --lf.
+    run(project, "suites", "--factcheck-update-baseline")
+    result = project.runpytest_inprocess("--lf", "-k", "nomatch", "suites")
+    output = result.stdout.str() + result.stderr.str()
+    assert "left out every fact" not in output and result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, output[-2000:]
+    partial = project.runpytest_inprocess("--lf", "-k", "France or Italy", "suites")
+    assert "left out by --lf or --sw" not in partial.stdout.str()
 
 
 def test_recording_names_the_facts_it_turns_from_said_right_to_said_wrong(project, monkeypatch):
@@ -227,10 +245,14 @@ def test_a_baseline_that_is_a_git_lfs_pointer_says_to_fetch_it_not_to_record_it(
     (project.path / "baselines").mkdir()
     (project.path / "baselines" / "tiny.json").write_text(
         "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 5120\n")
-    result = run(project, "suites")
-    output = result.stdout.str() + result.stderr.str()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a Git LFS pointer, not its content" in output and "git lfs pull" in output
-    assert "re-record" not in output and "damaged" not in output, output[-2000:]
+    for options in ([], ["--factcheck-update-baseline"]):  # the 49th pass: recording said to move it away
+        result = run(project, "suites", *options)
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.USAGE_ERROR and "is a Git LFS pointer, not its content" in output and "git lfs pull" in output
+        assert "re-record" not in output and "damaged" not in output and "move it away" not in output, output[-2000:]
+    # git-lfs's first pointers named another spec
+    (project.path / "baselines" / "tiny.json").write_text("version https://hawser.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 5\n")
+    assert "is a Git LFS pointer" in run(project, "suites").stdout.str() + run(project, "suites").stderr.str()
 
 
 @pytest.mark.parametrize("option", ["--lf", "--sw"])

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from factcheck.fact_result import FactResult, combine_verdicts, passes
 from factcheck.gate.baseline import Baseline, BaselineError, BaselineFact, build_baseline, parse_baseline, read_document, write_baseline
 from factcheck.gate.comparison import Comparison, FactChange, SettingsChange, compare, fact_change, settings_differences
-from factcheck.suites.suite import SUITES_FOLDER, json_pointer, link_leading_nowhere
+from factcheck.suites.suite import LFS_POINTER_PROBLEM, SUITES_FOLDER, json_pointer, link_leading_nowhere
 
 
 class ReleaseGate:
@@ -77,6 +77,8 @@ def readable_for_update(path: Path):
     try:
         return parse_baseline(read_document(path), path)
     except BaselineError as error:
+        if error.problems == [("", LFS_POINTER_PROBLEM)]:  # its message gives the fix: fetch it, never record over it
+            raise
         raise BaselineError(error.path, error.problems, fix="it is not updated, so that no fact recorded in it is lost: "
                             "fix the file (or restore it from version control), or move it away to record a new one") from None
 

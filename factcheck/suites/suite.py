@@ -212,7 +212,7 @@ def _a_link_leading_nowhere(path: Path) -> str:
             "`dvc pull`) or mount its share, or remove the link)")
 
 
-GIT_LFS_POINTER = "version https://git-lfs.github.com/spec/"
+GIT_LFS_POINTERS = ("version https://git-lfs.github.com/spec/", "version https://hawser.github.com/spec/")  # today's, and git-lfs's first
 LFS_POINTER_PROBLEM = ("the file is a Git LFS pointer, not its content: this checkout did not fetch its Git LFS objects; run "
                        "`git lfs pull` (in CI, check out with LFS: `lfs: true`), then run again")
 
@@ -251,7 +251,7 @@ def read_json_document(path: Path, max_bytes: int | None = None) -> Any:
     text = _decode_utf8(path, raw)
     if not text.strip():
         raise SuiteError(path, [("", "invalid JSON: the file is empty")])
-    if text.startswith(GIT_LFS_POINTER):
+    if text.startswith(GIT_LFS_POINTERS):
         raise SuiteError(path, [("", LFS_POINTER_PROBLEM)])
 
     def reject_constant(name: str):

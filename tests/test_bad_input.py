@@ -1470,10 +1470,97 @@ def test_gguf_fields_transformers_leaves_out_are_given_back_or_the_file_refused(
     with pytest.raises(ModelLoadError, match=r"builds its config with 2 where the file's metadata llama.attention.head_count_kv says 1"):
         fit_config_to_the_gguf_file("m.gguf", other, _gguf_facts("llama", embedding_length=32, attention__head_count=4,
                                                                  attention__head_count_kv=1))
+    # The 49th pass: Qwen2-MoE's expert sizes (a correct file was refused, its metadata blamed) and Gemma 2's soft caps.
+    moe = transformers.Qwen2MoeConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2)
+    fit_config_to_the_gguf_file("m.gguf", moe, _gguf_facts("qwen2moe", expert_feed_forward_length=48,
+                                                           expert_shared_feed_forward_length=64))
+    assert (moe.moe_intermediate_size, moe.shared_expert_intermediate_size) == (48, 64)
+    gemma = transformers.Gemma2Config(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, head_dim=8)
+    fit_config_to_the_gguf_file("m.gguf", gemma, _gguf_facts("gemma2", attn_logit_softcapping=3.0, final_logit_softcapping=2.0))
+    assert (gemma.attn_logit_softcapping, gemma.final_logit_softcapping) == (3.0, 2.0)
     same = transformers.LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5)
     fit_config_to_the_gguf_file("m.gguf", same, _gguf_facts("llama", embedding_length=32, attention__head_count=4,
                                                             attention__head_count_kv=2, rope__dimension_count=8,
                                                             attention__layer_norm_rms_epsilon=9.999999747378752e-06))
+
+
+def _tiny_llama_as_gguf(folder, path, extra_tensors=()):
+    """The tiny Llama of `folder` written as llama.cpp's converter writes a GGUF file: its metadata, its byte-level BPE
+    vocabulary, and its weights under GGUF's names (queries and keys in llama.cpp's rotary order)."""
+    import gguf
+    import numpy as np
+    from safetensors.torch import load_file
+
+    config = json.loads((folder / "config.json").read_text())
+    vocabulary = json.loads((folder / "tokenizer.json").read_text())
+    heads, kv_heads, layers = config["num_attention_heads"], config["num_key_value_heads"], config["num_hidden_layers"]
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(layers)
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_rope_freq_base(config["rope_parameters"]["rope_theta"])
+    writer.add_file_type(0)
+    tokens = sorted(vocabulary["model"]["vocab"], key=vocabulary["model"]["vocab"].get)
+    special = {token["id"] for token in vocabulary["added_tokens"]}
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3 if index in special else 1 for index in range(len(tokens))])
+    writer.add_token_merges([merge if isinstance(merge, str) else " ".join(merge) for merge in vocabulary["model"]["merges"]])
+    writer.add_bos_token_id(config["bos_token_id"])
+    writer.add_eos_token_id(config["eos_token_id"])
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+
+    def rotary_order(weight, count):
+        return weight.reshape(count, 2, weight.shape[0] // count // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+    for name, weight in load_file(folder / "model.safetensors").items():
+        weight = weight.float().numpy()
+        if name.endswith("q_proj.weight"):
+            weight = rotary_order(weight, heads)
+        if name.endswith("k_proj.weight"):
+            weight = rotary_order(weight, kv_heads)
+        writer.add_tensor(names.get_name(name, try_suffixes=(".weight", ".bias")), np.ascontiguousarray(weight))
+    for name, weight in extra_tensors:
+        writer.add_tensor(name, weight)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_gguf_architecture_transformers_cannot_load_is_named_not_called_damaged(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 49th pass: phi2, olmo, mpt, command-r files were "damaged or edited: download or convert it again".
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, architecture="phi2")
+    with pytest.raises(ModelLoadError, match=r"its GGUF architecture 'phi2' is one transformers cannot load from a GGUF file "
+                                             r"\(factcheck reads GGUF files through it; the file is not damaged\)"):
+        load_model(str(path))
+
+
+def test_a_gguf_file_whose_tensors_the_loader_skips_is_refused(tmp_path, tiny_llama_folder):
+    import numpy as np
+    import torch
+
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 49th pass: Llama 3.1's RoPE scaling is a tensor of a GGUF file (rope_freqs.weight), which transformers skips
+    # without a word: the model ran unscaled, under the fingerprint of the file without it.
+    plain = load_model(str(_tiny_llama_as_gguf(tiny_llama_folder, tmp_path / "plain.gguf")))
+    folder = load_model(str(tiny_llama_folder))
+    encoded = folder.encode([folder.bos_text + "The capital city of France is"])
+    torch.testing.assert_close(plain.forward(encoded).logits, folder.forward(encoded).logits, atol=1e-4, rtol=1e-4)
+    scaled = _tiny_llama_as_gguf(tiny_llama_folder, tmp_path / "scaled.gguf",
+                                 extra_tensors=[("rope_freqs.weight", np.ones(4, dtype=np.float32))])
+    with pytest.raises(ModelLoadError, match=r"transformers' GGUF loader skips 1 of its tensors \(rope_freqs.weight \(Llama 3's "
+                                             r"RoPE scaling\)\): the model would run without them.*Give the model as a folder"):
+        load_model(str(scaled))
 
 
 def _tokenizer_edited(tmp_path, tiny_llama_folder, edit):

@@ -88,7 +88,8 @@ def find_layout(model: nn.Module) -> Layout:
             return Layout(embed=model.get_input_embeddings(), blocks=blocks, final_norm=norm, unembed=unembed)
     raise ModelLayoutError(
         f"cannot find the transformer blocks and final norm of {type(model).__name__}; "
-        f"looked for {_BLOCK_LIST_NAMES} and {_FINAL_NORM_NAMES}"
+        f"looked for {_BLOCK_LIST_NAMES} and {_FINAL_NORM_NAMES} (a state-space or recurrent model, Mamba or RWKV, has "
+        "none: factcheck reads the residual stream of a transformer's blocks)"
     )
 
 
@@ -728,6 +729,8 @@ def load_model(
                 if not (a_local_folder or gguf_source) or isinstance(error, ModelLoadError):
                     raise
                 # Said here, or the message below would blame the weights for a damaged tokenizer file.
+                if gguf_source and (unsupported := _GGUF_ARCHITECTURE_UNSUPPORTED.search(str(error))):
+                    raise ModelLoadError(_unsupported_gguf_architecture(name, unsupported.group(1))) from error
                 if gguf_source and _raised_building_a_config(error):  # the tokenizer reads the config first
                     raise ModelLoadError(f"cannot load model {name!r}: its GGUF metadata gives a model config transformers "
                                          f"refuses ({_first_line(error.__cause__ or error)[:300]}); the file is damaged or was edited: "
@@ -746,10 +749,13 @@ def load_model(
                 except RuntimeError as error:
                     if mismatched := load_report.mismatched_weights():
                         # transformers' own message points at the report held back above: name the weights here.
+                        fix = (f"give the {config_name} these weights were saved with (its sizes: hidden_size, "
+                               "num_attention_heads, num_key_value_heads, vocab_size, ...)") if not gguf_source else (
+                               "transformers' GGUF loader builds this architecture with sizes the file's tensors do not "
+                               "have (a layout or a metadata key it does not read): give the model as a folder (config.json "
+                               "and safetensors weights) instead")
                         raise ModelLoadError(f"cannot load model {name!r}: weights whose shapes do not fit its {config_name}: "
-                                             f"{'; '.join(mismatched[:3])}{' ...' if len(mismatched) > 3 else ''}; give "
-                                             f"the {config_name} these weights were saved with (its sizes: hidden_size, "
-                                             "num_attention_heads, num_key_value_heads, vocab_size, ...)") from error
+                                             f"{'; '.join(mismatched[:3])}{' ...' if len(mismatched) > 3 else ''}; {fix}") from error
                     raise
         refuse_missing_weights(name, loading.get("missing_keys") or (), config_name)
         _refuse_weights_the_config_leaves_out(name, model, loading.get("unexpected_keys") or ())
@@ -767,12 +773,16 @@ def load_model(
                 facts = _checked_gguf_metadata(str(spec), gguf_source)
                 if facts is not None:
                     model_kwargs["config"] = _gguf_config(str(spec), location, common, facts)
-                tokenizer, model = read(location)
+                with _tensors_the_gguf_loader_leaves_unread() as unread:
+                    tokenizer, model = read(location)
+                _refuse_gguf_tensors_left_unread(str(spec), unread)
         else:
             tokenizer, model = read(location)
     except FactcheckError:  # said whole already (a damaged default model in a read-only cache)
         raise
     except ValueError as error:  # transformers' word for a folder or file that is not a model it can load
+        if gguf_source and (unsupported := _GGUF_ARCHITECTURE_UNSUPPORTED.search(str(error))):
+            raise ModelLoadError(_unsupported_gguf_architecture(name, unsupported.group(1))) from error
         raise ModelLoadError(f"cannot load model {name!r}: {error}") from error
     except OSError as error:  # a hub id it could not fetch (no network, no such model), or a file it could not read
         if hub_unreachable:
@@ -1153,7 +1163,14 @@ def _checked_gguf_metadata(spec: str, path: Path) -> GgufFacts | None:
 # default of 256, another scale for Gemma-2-27B (144) and Gemma-3-27B (168).
 _GEMMA_27B_BLOCKS = {"gemma2": 46, "gemma3": 62}
 _GGUF_NUMBERS = ("embedding_length", "attention.head_count", "attention.head_count_kv", "attention.key_length",
-                 "rope.dimension_count", "rope.freq_base", "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon")
+                 "rope.dimension_count", "rope.freq_base", "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon",
+                 "expert_feed_forward_length", "expert_shared_feed_forward_length", "attn_logit_softcapping",
+                 "final_logit_softcapping")
+# Fields transformers' GGUF loader leaves out for some architectures, set where the config has them: Qwen2-MoE's
+# expert sizes, Gemma 2's soft caps (key -> field).
+_GGUF_FIELDS_LEFT_OUT = {"expert_feed_forward_length": "moe_intermediate_size",
+                         "expert_shared_feed_forward_length": "shared_expert_intermediate_size",
+                         "attn_logit_softcapping": "attn_logit_softcapping", "final_logit_softcapping": "final_logit_softcapping"}
 
 
 @dataclass
@@ -1182,7 +1199,8 @@ def fit_config_to_the_gguf_file(spec: str, config, facts: GgufFacts) -> None:
     """Give the config transformers built from a GGUF file what its loader leaves out of the metadata, as llama.cpp
     reads it, and refuse a file whose model it would build otherwise. Left out for some architectures: the RoPE base
     (StarCoder2's 1e5 to 1e6 ran as 10,000), a partial rotary (Phi-4-mini rotates 96 of 128 values per head), the head
-    size (Qwen3), Gemma's query scale; LongRoPE's factor tensors are dropped whole. What is left is checked against
+    size (Qwen3), Gemma's query scale and Gemma 2's soft caps, Qwen2-MoE's expert sizes; LongRoPE's factor tensors
+    are dropped whole. What is left is checked against
     the metadata, so that no other field of another architecture differs without a word."""
     numbers = facts.numbers
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -1196,6 +1214,9 @@ def fit_config_to_the_gguf_file(spec: str, config, facts: GgufFacts) -> None:
                              "the model as a folder (config.json with its rope_scaling, and safetensors weights) instead")
     if numbers.get("attention.key_length") and hasattr(text, "head_dim") and facts.architecture not in _KEY_LENGTH_IS_ANOTHER_FIELD:
         text.head_dim = int(numbers["attention.key_length"])
+    for key, field_name in _GGUF_FIELDS_LEFT_OUT.items():
+        if numbers.get(key) and hasattr(text, field_name):
+            setattr(text, field_name, type(getattr(text, field_name) or numbers[key])(numbers[key]))
     if facts.architecture in _GEMMA_27B_BLOCKS:
         if facts.blocks == _GEMMA_27B_BLOCKS[facts.architecture] and width and heads:
             text.query_pre_attn_scalar = int(width // heads)
@@ -1252,6 +1273,59 @@ def _gguf_config(spec: str, location, common: dict[str, object], facts: GgufFact
         return None
     fit_config_to_the_gguf_file(spec, config, facts)
     return config
+
+
+@contextlib.contextmanager
+def _tensors_the_gguf_loader_leaves_unread():
+    """The names of a GGUF file's tensors that transformers' loader finds no parameter for, and skips without a word,
+    while loading inside the `with`: its weight map is looked up once per tensor (transformers 5's
+    `load_gguf_checkpoint`), so a map that records its misses names them."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_loading
+
+    original = gguf_loading.get_gguf_hf_weights_map
+    unread: list[str] = []
+
+    class RecordingMisses(dict):
+        def __contains__(self, name) -> bool:
+            found = dict.__contains__(self, name)
+            if not found and name is not None:  # None: a tensor the loader's processor took whole (MoE experts)
+                unread.append(name)
+            return found
+
+    def weights_map(*args, **kwargs):
+        return RecordingMisses(original(*args, **kwargs))
+
+    gguf_loading.get_gguf_hf_weights_map = weights_map
+    try:
+        yield unread
+    finally:
+        gguf_loading.get_gguf_hf_weights_map = original
+
+
+# What the tensors transformers' GGUF loader skips are, where known: each changes the model.
+_TENSORS_LEFT_UNREAD = (("rope_freqs", "Llama 3's RoPE scaling"), ("rope_factors", "LongRoPE's factors"),
+                        ("attn_q_norm", "per-head query norms"), ("attn_k_norm", "per-head key norms"))
+
+
+def _refuse_gguf_tensors_left_unread(spec: str, unread: Sequence[str]) -> None:
+    """A GGUF file whose tensors transformers' loader skipped (Llama 3.1's `rope_freqs`, StableLM-2-12B's query and key
+    norms) loaded as another model, under the fingerprint of the file without them."""
+    if not unread:
+        return
+    shown = ", ".join(f"{name} ({next((what for start, what in _TENSORS_LEFT_UNREAD if start in name), 'not read')})"
+                      for name in sorted(unread)[:3])
+    raise ModelLoadError(f"model {spec!r}: transformers' GGUF loader skips {len(unread)} of its tensors ({shown}"
+                         f"{' ...' if len(unread) > 3 else ''}): the model would run without them, as another model. Give "
+                         "the model as a folder (config.json and safetensors weights) instead")
+
+
+_GGUF_ARCHITECTURE_UNSUPPORTED = re.compile(r"GGUF model with architecture (\S+) is not supported")
+
+
+def _unsupported_gguf_architecture(name: str, architecture: str) -> str:
+    return (f"cannot load model {name!r}: its GGUF architecture {architecture!r} is one transformers cannot load from a "
+            "GGUF file (factcheck reads GGUF files through it; the file is not damaged): give the model as a folder "
+            "(config.json and safetensors weights) instead")
 
 
 def _gguf_number_problem(reader, architecture: str) -> str | None:

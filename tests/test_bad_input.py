@@ -862,7 +862,10 @@ def test_gguf_metadata_giving_a_config_transformers_refuses_is_named_as_such_not
     (lambda writer: writer.add_rope_freq_base(0.0), r"llama.rope.freq_base is 0.0, and a rotary base frequency must be a positive"),
     (lambda writer: writer.add_rope_freq_base(float("nan")), r"llama.rope.freq_base is nan"),
     (lambda writer: (writer.add_rope_scaling_type(__import__("gguf").RopeScalingType.YARN), writer.add_rope_scaling_factor(4.0)),
-     r"asks for 'yarn' RoPE scaling \(llama.rope.scaling.type\), which transformers' GGUF loader does not read")])
+     r"asks for 'yarn' RoPE scaling \(llama.rope.scaling.type\), which transformers' GGUF loader does not read"),
+    # The 50th pass: a factor alone, or old convert.py's key, is linear scaling to llama.cpp; transformers dropped it.
+    (lambda writer: writer.add_rope_scaling_factor(4.0), r"llama.rope.scaling.factor is 4.0, linear RoPE scaling as llama.cpp reads it"),
+    (lambda writer: writer.add_float32("llama.rope.scale_linear", 4.0), r"llama.rope.scale_linear is 4.0, linear RoPE scaling")])
 def test_gguf_rope_metadata_transformers_would_misread_is_refused(tmp_path, monkeypatch, rope, said):
     from transformers import AutoModelForCausalLM
 
@@ -1541,6 +1544,18 @@ def test_a_gguf_architecture_transformers_cannot_load_is_named_not_called_damage
     path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2, architecture="phi2")
     with pytest.raises(ModelLoadError, match=r"its GGUF architecture 'phi2' is one transformers cannot load from a GGUF file "
                                              r"\(factcheck reads GGUF files through it; the file is not damaged\)"):
+        load_model(str(path))
+
+
+def test_a_big_endian_gguf_file_is_named_with_its_conversion_not_called_damaged(tmp_path):
+    from factcheck.model.language_model import ModelLoadError, load_model
+
+    # The 50th pass: gguf-convert-endian's output was "damaged or edited: download or convert it again".
+    path = _small_gguf(tmp_path / "model.gguf", 2, blocks=2)
+    data = bytearray(path.read_bytes())
+    data[4:8] = int.from_bytes(data[4:8], "little").to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"it is a big-endian GGUF file.*the file is not damaged.*gguf-convert-endian FILE little"):
         load_model(str(path))
 
 

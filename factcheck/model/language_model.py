@@ -1028,6 +1028,18 @@ _GGUF_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11:
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
 
 
+def _gguf_big_endian(path: Path) -> bool:
+    """Whether the file's format version reads as 1 to 3 only in big-endian order (gguf-convert-endian writes such)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    if len(head) < 8 or head[:4] != b"GGUF":
+        return False
+    return int.from_bytes(head[4:], "little") > 3 and 1 <= int.from_bytes(head[4:], "big") <= 3
+
+
 def _gguf_header_too_large(path: Path) -> str | None:
     """What in a GGUF file's header counts past any real model's, read by seeking over it (nothing is built); None
     where nothing does, or where the header cannot be read this way (gguf's reader says what is wrong with it)."""
@@ -1096,6 +1108,10 @@ def _checked_gguf_metadata(spec: str, path: Path) -> GgufFacts | None:
     says of the model's shape, for `fit_config_to_the_gguf_file` (None where the header is unusual)."""
     from gguf import GGUFReader
 
+    if _gguf_big_endian(path):
+        raise ModelLoadError(f"model {spec!r}: it is a big-endian GGUF file, which transformers' GGUF reader cannot read (the "
+                             "file is not damaged): convert it to little-endian (`gguf-convert-endian FILE little`, from the "
+                             "gguf package), or give the model as a folder")
     if too_large := _gguf_header_too_large(path):
         raise ModelLoadError(f"model {spec!r}: its GGUF header holds {too_large}, far past any real model's (reading it "
                              "would take gigabytes and minutes); the file is damaged or was made to be so: download or "
@@ -1357,6 +1373,13 @@ def _gguf_number_problem(reader, architecture: str) -> str | None:
         return (f"its metadata asks for {scaling!r} RoPE scaling ({architecture}.rope.scaling.type), which transformers' GGUF "
                 "loader does not read: the model would run unscaled, as another model. Give the model as a folder "
                 "(config.json with its rope_scaling, and safetensors weights) instead")
+    # llama.cpp reads a factor alone, or the key its old convert.py wrote (16k-context Vicuna files), as linear scaling.
+    for key in ("rope.scaling.factor", "rope.scale_linear"):
+        factor = value(key)
+        if scaling in (None, "", "none") and isinstance(factor, (int, float)) and factor not in (0, 1) and architecture != "gpt-oss":
+            return (f"its metadata {architecture}.{key} is {factor}, linear RoPE scaling as llama.cpp reads it, which "
+                    "transformers' GGUF loader does not read: the model would run unscaled, as another model. Give the "
+                    "model as a folder (config.json with its rope_scaling, and safetensors weights) instead")
     return None
 
 

@@ -1149,11 +1149,21 @@ class FactcheckRun:
                 self._left_out_unread(item, "the selection left it out")
 
     def _the_cache_selects(self) -> bool:
-        """Whether pytest's cache of the last run selects this run's items (--lf, --sw, --sw-skip), and nothing else
-        does (-k, -m, --deselect: a deselection is then not told apart from the cache's)."""
-        selected_otherwise = any(self.config.getoption(name, None) for name in ("keyword", "markexpr", "deselect"))
-        return not selected_otherwise and self.config.pluginmanager.has_plugin("cacheprovider") and any(
+        """Whether pytest's cache of the last run may select this run's items (--lf, --sw, --sw-skip)."""
+        return self.config.pluginmanager.has_plugin("cacheprovider") and any(
             self.config.getoption(name, False) for name in ("lf", "stepwise", "stepwise_skip"))
+
+    def _left_out_by_the_cache_now(self) -> int:
+        """The suite files and facts pytest's cache left out, where its plugins say they left items out: `--lf` skipped
+        files or kept only the last run's failures, `--sw` skipped the items before the last failure. Deselections by
+        -k, -m or --deselect beside them count too (the cache would have left those facts out as well); without them,
+        a deselection is the selection's alone."""
+        lf = self.config.pluginmanager.get_plugin("lfplugin")
+        stepwise = self.config.pluginmanager.get_plugin("stepwiseplugin")
+        lf_left_out = bool(self.config.getoption("lf", False) and lf is not None and
+                           (getattr(lf, "_skipped_files", 0) or getattr(lf, "_previously_failed_count", 0)))
+        stepwise_left_out = stepwise is not None and any("already passed" in str(status) for status in getattr(stepwise, "report_status", []))
+        return self._left_out_by_the_cache if lf_left_out or stepwise_left_out else 0
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
         problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
@@ -1364,8 +1374,8 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             if passed_over := self._suites_passed_over_by_the_settings():
                 self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(passed_over)
-            if self._left_out_by_the_cache:
-                self.config.workeroutput["factcheck_left_out_by_the_cache"] = str(self._left_out_by_the_cache)
+            if left_out := self._left_out_by_the_cache_now():
+                self.config.workeroutput["factcheck_left_out_by_the_cache"] = str(left_out)
             return
         self._session_finishing = True
         try:
@@ -1512,6 +1522,8 @@ class FactcheckRun:
         naming why, and an earlier run's report at an output path is removed (`pytest tests/` leaves it)."""
         passed_over = self._suites_passed_over_by_the_settings() or self._passed_over_and_no_suite
         gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
+        if not self.config.pluginmanager.has_plugin("dsession"):  # a controller has its workers' counts
+            self._left_out_by_the_cache = self._left_out_by_the_cache_now()
         if self._left_out_by_the_cache and gates:
             self._output_lines.append((f"factcheck: --lf or --sw (pytest's cache of the last run) left out every fact "
                                        f"({self._left_out_by_the_cache} suite file(s) or fact(s) none of which failed last "
@@ -1706,7 +1718,9 @@ class FactcheckRun:
         if self._removed_at_collection:
             self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
                           "without deselecting them"] = self._removed_at_collection
-        if self._left_out_by_the_cache and self._facts_selected:
+        if self._facts_selected and (left_out := self._left_out_by_the_cache if self.config.pluginmanager.has_plugin("dsession")
+                                     else self._left_out_by_the_cache_now()):
+            self._left_out_by_the_cache = left_out
             self._skipped["suite files or facts left out by --lf or --sw (pytest's cache of the last run)"] = self._left_out_by_the_cache
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)

@@ -188,6 +188,19 @@ def test_facts_a_selection_leaves_out_under_lf_are_not_blamed_on_the_cache(proje
     assert "left out by --lf or --sw" not in partial.stdout.str()
 
 
+def test_a_fact_whose_expected_object_changed_since_the_baseline_is_written_to_the_report(project):
+    # The 50th pass: a suite edit of one fact's object made the JSON report impossible to write ("changed" was no gate
+    # value its schema allowed): the report was lost and a run of passing facts failed.
+    report = project.path / "r.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    write_suite(project.path / "suites", facts=[("France", "Lutetia"), *CAPITALS[1:]])
+    result = run(project, "suites", f"--factcheck-report={report}")
+    # (Another object in the demonstrations may change what the random tiny model says of other facts.)
+    assert "factcheck: report written to" in result.stdout.str() and "ReportError" not in result.stdout.str(), result.stdout.str()[-2000:]
+    gates = {fact["subject"]: fact.get("gate") for fact in json.loads(report.read_text())["facts"]}
+    assert gates["France"] == "changed" and gates["Italy"] != "changed"
+
+
 def test_recording_names_the_facts_it_turns_from_said_right_to_said_wrong(project, monkeypatch):
     # The 48th pass: --factcheck-update-baseline leaked into a gate job (PYTEST_ADDOPTS) recorded the regressions as
     # the new baseline with exit 0 and no word; the next gated run passed.
@@ -255,21 +268,24 @@ def test_a_baseline_that_is_a_git_lfs_pointer_says_to_fetch_it_not_to_record_it(
     assert "is a Git LFS pointer" in run(project, "suites").stdout.str() + run(project, "suites").stderr.str()
 
 
-@pytest.mark.parametrize("option", ["--lf", "--sw"])
+@pytest.mark.parametrize("option", ["--lf", "--sw", "--lf -m not_slow", "--sw -k Fr"])
 def test_a_gated_run_whose_every_fact_the_last_runs_cache_leaves_out_fails(project, option):
     # The 48th pass: after a run whose only failure was a project test, `--lf` skipped the suite files and `--sw`
     # deselected the facts as "already passed": a regression passed with exit 0, an earlier report left in place.
     report = project.path / "r.json"
     run(project, "suites", "--factcheck-update-baseline")
     project.makepyfile(test_smoke="def test_smoke():\n    assert False\n")
-    cached = project.runpytest_inprocess("suites", "test_smoke.py", *([option] if option == "--sw" else []))
+    option = option.replace("not_slow", "not slow").split(" ", 1)
+    option = [option[0], *(["-m" if option[1].startswith("-m") else "-k", option[1].split(" ", 1)[1]] if len(option) > 1 else [])]
+    # The 50th pass: with -m, -k or --deselect beside them, the 49th's attribution switched the rule off again.
+    cached = project.runpytest_inprocess("suites", "test_smoke.py", *(option[:1] if option[0] == "--sw" else []))
     assert cached.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED)  # --sw stops at the failure
     cached.stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])  # its only one: the facts passed
     mark_said_right(project.path / "baselines" / "tiny.json", [s for s, _ in CAPITALS[:5]])
     run(project, "suites", f"--factcheck-report={report}")
     assert report.is_file()
     project.makepyfile(test_smoke="def test_smoke():\n    assert True\n")
-    result = project.runpytest_inprocess(option, "suites", "test_smoke.py", f"--factcheck-report={report}")
+    result = project.runpytest_inprocess(*option, "suites", "test_smoke.py", f"--factcheck-report={report}")
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "left out every fact" in output, output[-3000:]
     assert not report.exists() and "an earlier run's report" in output

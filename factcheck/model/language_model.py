@@ -1216,8 +1216,8 @@ def fit_config_to_the_gguf_file(spec: str, config, facts: GgufFacts) -> None:
     reads it, and refuse a file whose model it would build otherwise. Left out for some architectures: the RoPE base
     (StarCoder2's 1e5 to 1e6 ran as 10,000), a partial rotary (Phi-4-mini rotates 96 of 128 values per head), the head
     size (Qwen3), Gemma's query scale and Gemma 2's soft caps, Qwen2-MoE's expert sizes; LongRoPE's factor tensors
-    are dropped whole. What is left is checked against
-    the metadata, so that no other field of another architecture differs without a word."""
+    are dropped whole. What is left is checked against the metadata, so that no other field of another architecture
+    differs without a word."""
     numbers = facts.numbers
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     rope = getattr(text, "rope_parameters", None)

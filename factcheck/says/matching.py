@@ -1758,9 +1758,8 @@ _ANOTHER_OFFERED_LATER = re.compile(
     r"|" + _ANOTHER_NAME + r"\s(counts\stoo|(?:would\sbe|is)\s(?:a|my)\s(?:second|next)\s(?:choice|option|guess))" +
     r"|" + _ANOTHER_NAME + r"\s(would\salso\s(?:fit|work|count|be\saccepted|be\scorrect|be\sacceptable|be\sright|be\svalid))" +
     # Another answer called the right one ("is correct" is a qualifying phrase), or a contender: "Lyon is the answer.",
-    # "Lyon is right.", "Lyon is also in
-    # the running.", "Lyon is sometimes given as well." ("Lyon is right next to it" speaks of a place; "Au. Gold is
-    # also correct" may name the answer otherwise, and "Venus is a close second" ranks).
+    # "Lyon is right.", "Lyon is also in the running.", "Lyon is sometimes given as well." ("Lyon is right next to it"
+    # speaks of a place; "Au. Gold is also correct" may name the answer otherwise, and "Venus is a close second" ranks).
     r"|" + _ANOTHER_NAME + r"(?:,\stoo,)?\s(?:is|are)\s(right|the\s(?:right\s)?answer)" + _SENTENCE_ENDS +
     r"|" + _ANOTHER_NAME + r"(?:,\stoo,)?\s(?:is|are)\s(?:also\s|equally\s)?(worth\sconsidering|in\sthe\srunning"
     r"|sometimes\s(?:given|cited|named|listed|accepted)|a\s(?:strong|serious|likely)\s(?:contender|candidate))"

@@ -781,6 +781,8 @@ class FactcheckRun:
             return f"{self._facts_without_result} fact(s) could not run"
         if never_ran := self._facts_never_ran():
             return never_ran
+        if left_out := self._cache_left_out_facts():
+            return left_out
         if self._invalid_suites:
             shown = ", ".join(sorted(self._invalid_suites)[:3])
             return f"{len(self._invalid_suites)} suite(s) could not be read: {shown}{' ...' if len(self._invalid_suites) > 3 else ''}"
@@ -1160,10 +1162,28 @@ class FactcheckRun:
         a deselection is the selection's alone."""
         lf = self.config.pluginmanager.get_plugin("lfplugin")
         stepwise = self.config.pluginmanager.get_plugin("stepwiseplugin")
+        # `--lf --lfnf none` after a run with no failure deselects every item.
+        none_failed = not getattr(lf, "lastfailed", True) and self.config.getoption("last_failed_no_failures", "all") == "none"
         lf_left_out = bool(self.config.getoption("lf", False) and lf is not None and
-                           (getattr(lf, "_skipped_files", 0) or getattr(lf, "_previously_failed_count", 0)))
-        stepwise_left_out = stepwise is not None and any("already passed" in str(status) for status in getattr(stepwise, "report_status", []))
+                           (getattr(lf, "_skipped_files", 0) or getattr(lf, "_previously_failed_count", 0) or none_failed))
+        stepwise_left_out = stepwise is not None and any(
+            (skipping := re.search(r"skipping (\d+) already passed", str(status))) and int(skipping.group(1)) > 0
+            for status in getattr(stepwise, "report_status", []))
         return self._left_out_by_the_cache if lf_left_out or stepwise_left_out else 0
+
+    def _fail_where_the_cache_left_some_facts_out(self, session: pytest.Session) -> None:
+        """A gated run some of whose facts pytest's cache left out (`--sw` skipping facts that "already passed" in a run
+        of another model or order): the gate did not check them, so the run fails and its reports are incomplete (the
+        cache's selection is no user's, as `-k` is)."""
+        gates = self.baseline_path is not None or self.recording
+        if self._cache_left_out_facts() and gates and session.exitstatus == pytest.ExitCode.OK:
+            self._output_lines.append((f"factcheck: {self._cache_left_out_facts()}: the gate did not check them; run without "
+                                       "--lf or --sw (or with --cache-clear) to gate every fact; the run fails", True))
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _cache_left_out_facts(self) -> str | None:
+        left_out = self._left_out_by_the_cache if self.config.pluginmanager.has_plugin("dsession") else self._left_out_by_the_cache_now()
+        return f"--lf or --sw (pytest's cache of the last run) left out {left_out} suite file(s) or fact(s)" if left_out else None
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
         problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
@@ -1487,6 +1507,8 @@ class FactcheckRun:
         selected = self._facts_selected or exitstatus == pytest.ExitCode.INTERNAL_ERROR
         if checks_facts and not selected and not ended_at_collection:
             self._fail_where_no_suite_matched(session)
+        elif checks_facts and selected:
+            self._fail_where_the_cache_left_some_facts_out(session)
         if (summary is None or not summary.results) and checks_facts and (ended_at_collection or (selected and facts_started)):
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
             if exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection:  # no terminal summary may follow

@@ -877,6 +877,11 @@ def test_gguf_rope_metadata_transformers_would_misread_is_refused(tmp_path, monk
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: pytest.fail("the model was built"))
     with pytest.raises(ModelLoadError, match=said):
         load_model(str(path))
+    # The 51st pass: gpt-oss's YaRN keys, which transformers 5 reads wrongly (a "damaged tokenizer"), are refused too.
+    if "yarn" in said:
+        path = _small_gguf(tmp_path / "oss.gguf", 2, blocks=2, add_metadata=rope, architecture="gpt-oss")
+        with pytest.raises(ModelLoadError, match=said.replace("llama", "gpt-oss")):
+            load_model(str(path))
 
 
 def test_a_gguf_header_with_counts_past_any_real_models_is_refused_before_it_is_read(tmp_path, monkeypatch):

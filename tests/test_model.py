@@ -535,3 +535,26 @@ def test_a_head_no_factor_explains_is_refused_naming_the_fix(tiny_model_factory)
     state = torch.zeros(1, lm.hidden_size)
     with pytest.raises(FactcheckError, match=r"do not give the logits its forward gives .*--factcheck-lre=off"):
         lm.decode_state(state)
+
+
+@pytest.mark.parametrize("kind", ["phi", "opt"])
+def test_models_whose_final_norm_or_blocks_sit_elsewhere_are_read(kind, tiny_tokenizer):
+    # The 51st pass: Phi-1 to 2 keep their final norm as `final_layernorm`, OPT its blocks in `model.decoder`: both were
+    # refused as if they were no transformers.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    sizes = dict(vocab_size=len(tiny_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    if kind == "phi":
+        model_class, config = tf.PhiForCausalLM, tf.PhiConfig(intermediate_size=64, **sizes)
+    else:
+        model_class, config = tf.OPTForCausalLM, tf.OPTConfig(ffn_dim=64, word_embed_proj_dim=32, **sizes)
+    torch.manual_seed(0)
+    lm = LanguageModel(model_class(config).eval(), tiny_tokenizer, name=kind)
+    encoded = lm.encode(PROMPTS)
+    result = lm.forward(encoded, layers=[lm.num_layers - 1], last_logits_only=False)
+    real = encoded.attention_mask.bool()
+    torch.testing.assert_close(lm.decode_state(result.block_outputs[lm.num_layers - 1])[real], result.logits[real], atol=1e-4, rtol=1e-4)
+    assert lm.head_scale == 1.0

@@ -177,6 +177,31 @@ def test_a_regression_fails_the_run_under_xdist_where_the_controller_ends_the_se
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
 
 
+def test_a_gated_run_some_of_whose_facts_the_cache_leaves_out_fails_and_is_incomplete(project):
+    # The 51st pass: `--sw` skipped facts as "already passed" before a project test that failed last time (in a
+    # shuffled order, or another model's run) and the gate passed with exit 0 on the facts left; `--lf --lfnf none`
+    # after a passing run deselected every fact silently.
+    report = project.path / "r.json"
+    other = project.path / "more"
+    write_suite(other, facts=CAPITALS[:3])
+    (other / "country_capital.json").rename(project.path / "suites" / "more_capitals.json")
+    run(project, "suites", "--factcheck-update-baseline")
+    order = ["suites/country_capital.json", "test_smoke.py", "suites/more_capitals.json"]
+    project.makepyfile(test_smoke="def test_smoke():\n    assert False\n")
+    first = project.runpytest_inprocess("--sw", *order)
+    first.stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])
+    project.makepyfile(test_smoke="def test_smoke():\n    assert True\n")
+    result = project.runpytest_inprocess("--sw", *order, f"--factcheck-report={report}")
+    output = result.stdout.str() + result.stderr.str()
+    assert "skipping 10 already passed" in output and result.ret == pytest.ExitCode.TESTS_FAILED, output[-2000:]
+    assert "left out 10 suite file(s) or fact(s): the gate did not check them" in output
+    assert json.loads(report.read_text()).get("incomplete"), "the report is marked incomplete"
+    project.runpytest_inprocess(*order)  # a passing run: no last failure
+    none = project.runpytest_inprocess("--lf", "--lfnf", "none", *order, f"--factcheck-report={report}")
+    assert none.ret == pytest.ExitCode.TESTS_FAILED and "left out every fact" in none.stdout.str() + none.stderr.str()
+    assert not report.exists()
+
+
 def test_facts_a_selection_leaves_out_under_lf_are_not_blamed_on_the_cache(project):
     # The 49th pass: with --lf given, facts -k deselected were counted as left out by pytest's cache, and `-k nomatch`
     # failed the run telling to drop --lf.

@@ -48,7 +48,7 @@ DTYPES = {
 assert set(DTYPES) | {"auto"} == set(DTYPE_NAMES), "the plugin validates --factcheck-dtype against DTYPE_NAMES"
 
 _BLOCK_LIST_NAMES = ("layers", "h", "blocks")
-_FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_norm")
+_FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_norm", "final_layernorm")  # the last: Phi-1 to 2
 
 
 class ModelLoadError(FactcheckError, ValueError):
@@ -72,8 +72,9 @@ class Layout:
 def find_layout(model: nn.Module) -> Layout:
     _refuse_attention_position_biases(model)
     base = getattr(model, "base_model", model)
-    # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down.
-    for candidate in (base, getattr(base, "language_model", None), getattr(base, "model", None)):
+    # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down; OPT keeps its
+    # blocks in a decoder.
+    for candidate in (base, getattr(base, "language_model", None), getattr(base, "model", None), getattr(base, "decoder", None)):
         if candidate is None:
             continue
         blocks = next(
@@ -1369,14 +1370,15 @@ def _gguf_number_problem(reader, architecture: str) -> str | None:
     if heads_problem := _gguf_heads_problem(reader, architecture, value):
         return heads_problem
     scaling = value("rope.scaling.type")
-    if scaling not in (None, "", "none") and value("rope.scaling.factor") != 1 and architecture != "gpt-oss":
+    # (transformers 5 reads gpt-oss's YaRN keys too, but wrongly: the length of a key's name taken for its value.)
+    if scaling not in (None, "", "none") and value("rope.scaling.factor") != 1:
         return (f"its metadata asks for {scaling!r} RoPE scaling ({architecture}.rope.scaling.type), which transformers' GGUF "
                 "loader does not read: the model would run unscaled, as another model. Give the model as a folder "
                 "(config.json with its rope_scaling, and safetensors weights) instead")
     # llama.cpp reads a factor alone, or the key its old convert.py wrote (16k-context Vicuna files), as linear scaling.
     for key in ("rope.scaling.factor", "rope.scale_linear"):
         factor = value(key)
-        if scaling in (None, "", "none") and isinstance(factor, (int, float)) and factor not in (0, 1) and architecture != "gpt-oss":
+        if scaling in (None, "", "none") and isinstance(factor, (int, float)) and factor not in (0, 1):
             return (f"its metadata {architecture}.{key} is {factor}, linear RoPE scaling as llama.cpp reads it, which "
                     "transformers' GGUF loader does not read: the model would run unscaled, as another model. Give the "
                     "model as a folder (config.json with its rope_scaling, and safetensors weights) instead")

@@ -162,19 +162,14 @@ def test_a_regression_fails_the_run_under_xdist_where_the_controller_ends_the_se
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")
     mark_said_right(path, [s for s, _ in CAPITALS[:5]])
-    (project.path / "conftest.py").write_text(
-        REPLACING_QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
-        "    if not hasattr(session.config, 'workerinput'):\n        pytest.exit('done', returncode=0)\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
-    output = result.stdout.str() + result.stderr.str()
-    assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
     # The 49th pass: the exit in every process, the workers' too, so that they send no summary.
-    (project.path / "conftest.py").write_text(
-        REPLACING_QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
-        "    pytest.exit('done', returncode=0)\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
-    output = result.stdout.str() + result.stderr.str()
-    assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
+    for where in ("    if not hasattr(session.config, 'workerinput'):\n        ", "    "):
+        (project.path / "conftest.py").write_text(
+            REPLACING_QUARANTINE_CONFTEST + "@pytest.hookimpl(tryfirst=True)\ndef pytest_sessionfinish(session):\n"
+            + where + "pytest.exit('done', returncode=0)\n")
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "suites")
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.TESTS_FAILED and "regression(s) (country_capital[" in output, output[-2000:]
 
 
 def test_a_gated_run_some_of_whose_facts_the_cache_leaves_out_fails_and_is_incomplete(project):

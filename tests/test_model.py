@@ -558,3 +558,19 @@ def test_models_whose_final_norm_or_blocks_sit_elsewhere_are_read(kind, tiny_tok
     real = encoded.attention_mask.bool()
     torch.testing.assert_close(lm.decode_state(result.block_outputs[lm.num_layers - 1])[real], result.logits[real], atol=1e-4, rtol=1e-4)
     assert lm.head_scale == 1.0
+
+
+def test_a_model_with_recurrent_layers_is_refused_naming_them(tiny_model_factory):
+    # The 52nd pass: hybrid models (Falcon-H1, Bamba, Jamba, Zamba: found through their final_layernorm) loaded, then
+    # every pass failed with an IndexError traceback in the attention cache.
+    from factcheck.model.language_model import LanguageModel, ModelLayoutError
+
+    class BambaMixer(nn.Module):  # named as transformers names its recurrent layers
+        def forward(self, states):
+            return states
+
+    lm = tiny_model_factory("llama")
+    lm.model.model.layers[1].add_module("mixer", BambaMixer())
+    with pytest.raises(ModelLayoutError, match=r"holds recurrent \(state-space\) layers \(BambaMixer\).*not supported"):
+        LanguageModel(lm.model, lm.tokenizer, name="hybrid")
+    del lm.model.model.layers[1].mixer

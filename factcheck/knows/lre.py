@@ -310,6 +310,7 @@ class SuffixProblem:
         self.suffix_positions = torch.arange(split, ids.shape[1], device=device)[None]
         self.prefix_keys, self.layer_output, self.z = full_pass or _full_passes(model, [site], layer)[0]
         self.prefix = PrefixBatch.of([self.prefix_keys])
+        model.blocks_return_tuples  # seen now, on a pass of the model's own: the suffix passes run under transforms
         self.h = self.layer_output[0, 0].clone()
         # Blocks up to `layer` need not run again on the suffix: their output there is known, and h
         # replaces the subject's part of it anyway.

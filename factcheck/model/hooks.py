@@ -112,9 +112,11 @@ def blocks_replaced(model: LanguageModel, count: int, output: torch.Tensor) -> I
     output). Their hooks still run, so an edit or a capture at block `count - 1` applies as before; one at an
     earlier block would see `output`, not that block's own."""
     blocks = model.layout.blocks[:count]
+    # Falcon's and GPT-Neo's loops take the first item of what a block returns: a bare state lost its batch there.
+    returned = (output,) if model.blocks_return_tuples else output
     try:
         for block in blocks:
-            block.forward = lambda *args, **kwargs: output
+            block.forward = lambda *args, **kwargs: returned
         yield
     finally:
         for block in blocks:

@@ -69,8 +69,24 @@ class Layout:
     unembed: nn.Module
 
 
+# Recurrent (state-space) layers among attention ones: Falcon-H1, Bamba, Jamba, Zamba, Granite-4.0-H, Qwen3-Next.
+_RECURRENT_LAYER = re.compile(r"Mamba|SSM|Mixer$|GatedDeltaNet|LinearAttention|Recurrent")
+
+
+def _refuse_recurrent_layers(model: nn.Module) -> None:
+    """factcheck's packed passes share one attention cache across prompts; a recurrent layer's state would carry one
+    prompt into the next (every pass failed with an IndexError traceback in the cache, and the right cache would
+    change verdicts without a word)."""
+    recurrent = next((type(module).__name__ for module in model.modules() if _RECURRENT_LAYER.search(type(module).__name__)), None)
+    if recurrent:
+        raise ModelLayoutError(f"{type(model).__name__} holds recurrent (state-space) layers ({recurrent}): factcheck reads "
+                               "transformers whose every block is attention, and packs many prompts into one pass, which a "
+                               "recurrent state would carry from one prompt into the next; such models are not supported")
+
+
 def find_layout(model: nn.Module) -> Layout:
     _refuse_attention_position_biases(model)
+    _refuse_recurrent_layers(model)
     base = getattr(model, "base_model", model)
     # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down; OPT keeps its
     # blocks in a decoder.
@@ -182,6 +198,7 @@ class LanguageModel:
         self._chat_template_hangs = False
         self._chat_template_growth = False  # given up on for its memory, not its time
         self._head_scale: float | None = None  # measured at the first decode (`head_scale`)
+        self._blocks_return_tuples: bool | None = None  # seen on the first pass that needs it (`blocks_return_tuples`)
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -483,6 +500,20 @@ class LanguageModel:
         if self._head_scale is None:
             self._head_scale = self._measured_head_scale()
         return self._head_scale
+
+    @property
+    def blocks_return_tuples(self) -> bool:
+        """Whether the model's blocks return a tuple whose first item is the state (Falcon, GPT-Neo) rather than the
+        state alone; seen on one probe pass."""
+        if self._blocks_return_tuples is None:
+            seen: list[bool] = []
+            handle = self.layout.blocks[0].register_forward_hook(lambda module, args, output: seen.append(isinstance(output, tuple)))
+            try:
+                self.forward(self.encode([self.bos_text + TOKENIZER_PROBE]))
+            finally:
+                handle.remove()
+            self._blocks_return_tuples = bool(seen and seen[0])
+        return self._blocks_return_tuples
 
     def _measured_head_scale(self) -> float:
         last = self.num_layers - 1

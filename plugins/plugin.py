@@ -1159,7 +1159,9 @@ class FactcheckRun:
         """The suite files and facts pytest's cache left out, where its plugins say they left items out: `--lf` skipped
         files or kept only the last run's failures, `--sw` skipped the items before the last failure. Deselections by
         -k, -m or --deselect beside them count too (the cache would have left those facts out as well); without them,
-        a deselection is the selection's alone."""
+        a deselection is the selection's alone. An xdist controller collects nothing: its workers' count."""
+        if self.config.pluginmanager.has_plugin("dsession"):
+            return self._left_out_by_the_cache
         lf = self.config.pluginmanager.get_plugin("lfplugin")
         stepwise = self.config.pluginmanager.get_plugin("stepwiseplugin")
         # `--lf --lfnf none` after a run with no failure deselects every item.
@@ -1176,13 +1178,13 @@ class FactcheckRun:
         of another model or order): the gate did not check them, so the run fails and its reports are incomplete (the
         cache's selection is no user's, as `-k` is)."""
         gates = self.baseline_path is not None or self.recording
-        if self._cache_left_out_facts() and gates and session.exitstatus == pytest.ExitCode.OK:
-            self._output_lines.append((f"factcheck: {self._cache_left_out_facts()}: the gate did not check them; run without "
+        if (left_out := self._cache_left_out_facts()) and gates and session.exitstatus == pytest.ExitCode.OK:
+            self._output_lines.append((f"factcheck: {left_out}: the gate did not check them; run without "
                                        "--lf or --sw (or with --cache-clear) to gate every fact; the run fails", True))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _cache_left_out_facts(self) -> str | None:
-        left_out = self._left_out_by_the_cache if self.config.pluginmanager.has_plugin("dsession") else self._left_out_by_the_cache_now()
+        left_out = self._left_out_by_the_cache_now()
         return f"--lf or --sw (pytest's cache of the last run) left out {left_out} suite file(s) or fact(s)" if left_out else None
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
@@ -1544,11 +1546,10 @@ class FactcheckRun:
         naming why, and an earlier run's report at an output path is removed (`pytest tests/` leaves it)."""
         passed_over = self._suites_passed_over_by_the_settings() or self._passed_over_and_no_suite
         gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
-        if not self.config.pluginmanager.has_plugin("dsession"):  # a controller has its workers' counts
-            self._left_out_by_the_cache = self._left_out_by_the_cache_now()
-        if self._left_out_by_the_cache and gates:
+        left_out = self._left_out_by_the_cache_now()
+        if left_out and gates:
             self._output_lines.append((f"factcheck: --lf or --sw (pytest's cache of the last run) left out every fact "
-                                       f"({self._left_out_by_the_cache} suite file(s) or fact(s) none of which failed last "
+                                       f"({left_out} suite file(s) or fact(s) none of which failed last "
                                        "time): the gate checked no fact; run without them, or with --cache-clear, to gate "
                                        "(or `pytest tests --lf` for the project's own tests); the run fails", True))
             self._remove_earlier_reports("--lf or --sw left out every fact")
@@ -1740,10 +1741,8 @@ class FactcheckRun:
         if self._removed_at_collection:
             self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
                           "without deselecting them"] = self._removed_at_collection
-        if self._facts_selected and (left_out := self._left_out_by_the_cache if self.config.pluginmanager.has_plugin("dsession")
-                                     else self._left_out_by_the_cache_now()):
-            self._left_out_by_the_cache = left_out
-            self._skipped["suite files or facts left out by --lf or --sw (pytest's cache of the last run)"] = self._left_out_by_the_cache
+        if self._facts_selected and (left_out := self._left_out_by_the_cache_now()):
+            self._skipped["suite files or facts left out by --lf or --sw (pytest's cache of the last run)"] = left_out
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
             terminalreporter.write_line(f"{sum(self._skipped.values())} fact(s) were skipped by pytest marks or plugins and "

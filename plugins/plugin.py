@@ -657,6 +657,7 @@ class FactcheckRun:
         self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
         self._unchecked_for_thresholds: dict[str, int] = {}  # relation -> how many of its facts this run did not check
         self._session: FactcheckSession | None = None
+        self._session_error: Exception | None = None  # the session could not be made (torch failed to import)
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
         self._from_workers: dict[str, RunSummary] = {}  # under pytest-xdist, on the controller: worker id -> what it ran
@@ -750,10 +751,18 @@ class FactcheckRun:
     def session(self) -> FactcheckSession:
         """The run's session, made on first use: this is where torch and transformers are imported."""
         if self._session is None:
-            from factcheck.session import FactcheckSession
+            if self._session_error is not None:
+                # Python does not remember a failed import: each fact would import torch again, and print its
+                # traceback again; the same error, shown once (FactItem.repr_failure).
+                raise self._session_error
+            try:
+                from factcheck.session import FactcheckSession
 
-            threads = self.settings.threads or getattr(self.config, "workerinput", {}).get("factcheck_threads")
-            self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config), threads=threads)
+                threads = self.settings.threads or getattr(self.config, "workerinput", {}).get("factcheck_threads")
+                self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config), threads=threads)
+            except Exception as error:
+                self._session_error = error
+                raise
         return self._session
 
     def run_summary(self) -> RunSummary | None:
@@ -921,8 +930,11 @@ class FactcheckRun:
         the gate does not silently check fewer facts; so is a folder link leading nowhere, also named after collection, as
         are the suites of a folder whose collection was skipped."""
         report = yield
-        if isinstance(collector, SuiteFile) and report.passed and not report.result and self._the_cache_selects():
-            self._left_out_by_the_cache += 1  # --lf skips a file none of whose items failed last time, without a word
+        if isinstance(collector, SuiteFile) and report.passed and self._the_cache_selects():
+            # --lf skips a file none of whose items failed last time (its facts never made), or keeps only a file's
+            # last failures (the others dropped without pytest_deselected), without a word.
+            made = getattr(collector, "items_made", None)
+            self._left_out_by_the_cache += (_facts_in(collector.path) if made is None else made) - len(report.result)
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.skipped:
             self._note_a_skipped_folder(collector.path, report)
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.passed:
@@ -1143,10 +1155,11 @@ class FactcheckRun:
     def pytest_deselected(self, items) -> None:
         """A suite that cannot be read has no facts a selection (-k, -m) could match, so its item is left out: it is
         named anyway, and the run's reports are marked incomplete, as when it is selected."""
+        by_the_cache = self._the_cache_selects() and self._deselecting_plugin_is_the_cache()
         for item in items:
             if isinstance(item, FactItem):
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
-                self._left_out_by_the_cache += self._the_cache_selects()
+                self._left_out_by_the_cache += by_the_cache
             if isinstance(item, BadSuiteItem):
                 self._left_out_unread(item, "the selection left it out")
 
@@ -1155,23 +1168,19 @@ class FactcheckRun:
         return self.config.pluginmanager.has_plugin("cacheprovider") and any(
             self.config.getoption(name, False) for name in ("lf", "stepwise", "stepwise_skip"))
 
-    def _left_out_by_the_cache_now(self) -> int:
-        """The suite files and facts pytest's cache left out, where its plugins say they left items out: `--lf` skipped
-        files or kept only the last run's failures, `--sw` skipped the items before the last failure. Deselections by
-        -k, -m or --deselect beside them count too (the cache would have left those facts out as well); without them,
-        a deselection is the selection's alone. An xdist controller collects nothing: its workers' count."""
-        if self.config.pluginmanager.has_plugin("dsession"):
-            return self._left_out_by_the_cache
-        lf = self.config.pluginmanager.get_plugin("lfplugin")
-        stepwise = self.config.pluginmanager.get_plugin("stepwiseplugin")
-        # `--lf --lfnf none` after a run with no failure deselects every item.
-        none_failed = not getattr(lf, "lastfailed", True) and self.config.getoption("last_failed_no_failures", "all") == "none"
-        lf_left_out = bool(self.config.getoption("lf", False) and lf is not None and
-                           (getattr(lf, "_skipped_files", 0) or getattr(lf, "_previously_failed_count", 0) or none_failed))
-        stepwise_left_out = stepwise is not None and any(
-            (skipping := re.search(r"skipping (\d+) already passed", str(status))) and int(skipping.group(1)) > 0
-            for status in getattr(stepwise, "report_status", []))
-        return self._left_out_by_the_cache if lf_left_out or stepwise_left_out else 0
+    def _deselecting_plugin_is_the_cache(self) -> bool:
+        """Whether the pytest_deselected call running now comes from pytest's cache plugins (`--lf` keeping the last
+        failures or, with `--lfnf none`, nothing; `--sw` skipping the items before the last failure), not from -k, -m,
+        --deselect or another plugin: the hook does not say who deselects, the calling frames do."""
+        cache_plugins = [plugin for plugin in (self.config.pluginmanager.get_plugin("lfplugin"),
+                                               self.config.pluginmanager.get_plugin("stepwiseplugin")) if plugin is not None]
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "pytest_collection_modifyitems" and any(
+                    frame.f_locals.get("self") is plugin for plugin in cache_plugins):
+                return True
+            frame = frame.f_back
+        return False
 
     def _fail_where_the_cache_left_some_facts_out(self, session: pytest.Session) -> None:
         """A gated run some of whose facts pytest's cache left out (`--sw` skipping facts that "already passed" in a run
@@ -1179,13 +1188,18 @@ class FactcheckRun:
         cache's selection is no user's, as `-k` is)."""
         gates = self.baseline_path is not None or self.recording
         if (left_out := self._cache_left_out_facts()) and gates and session.exitstatus == pytest.ExitCode.OK:
-            self._output_lines.append((f"factcheck: {left_out}: the gate did not check them; run without "
-                                       "--lf or --sw (or with --cache-clear) to gate every fact; the run fails", True))
+            self._output_lines.append((f"factcheck: {left_out}: the gate did not check them; {self._how_to_gate_every_fact()} "
+                                       "to gate every fact; the run fails", True))
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _cache_left_out_facts(self) -> str | None:
-        left_out = self._left_out_by_the_cache_now()
-        return f"--lf or --sw (pytest's cache of the last run) left out {left_out} suite file(s) or fact(s)" if left_out else None
+        left_out = self._left_out_by_the_cache
+        return f"--lf or --sw (pytest's cache of the last run) left out {left_out} fact(s)" if left_out else None
+
+    def _how_to_gate_every_fact(self) -> str:
+        if self.config.getoption("lf", False) and self.config.getoption("last_failed_no_failures", "all") == "none":
+            return "run without --lf --lfnf none (after a run with no failure it deselects everything)"
+        return "run without --lf or --sw (or with --cache-clear)"
 
     def _left_out_unread(self, item: BadSuiteItem, how: str) -> None:
         problem = visible_controls(str(item.error).splitlines()[0] if str(item.error) else type(item.error).__name__)
@@ -1396,7 +1410,7 @@ class FactcheckRun:
                 self.config.workeroutput["factcheck_collection_notes"] = json.dumps(notes)
             if passed_over := self._suites_passed_over_by_the_settings():
                 self.config.workeroutput["factcheck_passed_over_and_no_suite"] = str(passed_over)
-            if left_out := self._left_out_by_the_cache_now():
+            if left_out := self._left_out_by_the_cache:
                 self.config.workeroutput["factcheck_left_out_by_the_cache"] = str(left_out)
             return
         self._session_finishing = True
@@ -1546,11 +1560,10 @@ class FactcheckRun:
         naming why, and an earlier run's report at an output path is removed (`pytest tests/` leaves it)."""
         passed_over = self._suites_passed_over_by_the_settings() or self._passed_over_and_no_suite
         gates = (self.baseline_path is not None or self.recording or self.settings.report or self.settings.html)
-        left_out = self._left_out_by_the_cache_now()
+        left_out = self._left_out_by_the_cache
         if left_out and gates:
             self._output_lines.append((f"factcheck: --lf or --sw (pytest's cache of the last run) left out every fact "
-                                       f"({left_out} suite file(s) or fact(s) none of which failed last "
-                                       "time): the gate checked no fact; run without them, or with --cache-clear, to gate "
+                                       f"({left_out}): the gate checked no fact; {self._how_to_gate_every_fact()} to gate "
                                        "(or `pytest tests --lf` for the project's own tests); the run fails", True))
             self._remove_earlier_reports("--lf or --sw left out every fact")
             if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -1741,8 +1754,8 @@ class FactcheckRun:
         if self._removed_at_collection:
             self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
                           "without deselecting them"] = self._removed_at_collection
-        if self._facts_selected and (left_out := self._left_out_by_the_cache_now()):
-            self._skipped["suite files or facts left out by --lf or --sw (pytest's cache of the last run)"] = left_out
+        if self._facts_selected and (left_out := self._left_out_by_the_cache):
+            self._skipped["facts left out by --lf or --sw (pytest's cache of the last run)"] = left_out
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
             terminalreporter.write_line(f"{sum(self._skipped.values())} fact(s) were skipped by pytest marks or plugins and "
@@ -1853,6 +1866,14 @@ def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:
 _MOST_FILES_LOOKED_AT = 1000  # in one skipped folder: a suites folder is small, and a stray .venv in one must cost little
 
 
+def _facts_in(path: Path) -> int:
+    """How many facts the suite file at `path` holds (1 where it cannot be read: its one failing item)."""
+    try:
+        return len(load_suite(path).facts) or 1
+    except SuiteError:
+        return 1
+
+
 def _suites_under(folder: Path, wanted: Callable[[Path], bool], config: pytest.Config) -> list[Path]:
     """The JSON files below `folder` that `wanted` takes (where suites are collected) and that look like fact suites,
     at most _MOST_FILES_LOOKED_AT of them read; folder links are followed as pytest's collection follows them (each
@@ -1944,17 +1965,30 @@ class UnprintableSuiteName(pytest.File):
                                 f"into the terminal and JUnit XML: {self.nodeid}; rename it")
 
 
+def _item_node_id(parent: pytest.Collector, name: str) -> str:
+    """An item's node id, given as the string pytest's cache stores: pytest 9.2 builds a child's structured id with the
+    whole name ("plural[louse]") where the cache's string parses into the name "plural" and the parameter "louse", so
+    `--lf`, `--ff` and `--sw` would never find a fact again."""
+    return f"{parent.nodeid}::{name}"
+
+
 class SuiteFile(pytest.File):
     """One suite file; its items are the facts."""
 
     def _invalid(self, error: SuiteError) -> BadSuiteItem:
         """The failing item of a suite that cannot be used, marked `factcheck` as facts are: a conftest that keeps only
         those items keeps it."""
-        item = BadSuiteItem.from_parent(self, name=f"{self.path.stem}[invalid suite]", error=error)
+        name = f"{self.path.stem}[invalid suite]"
+        item = BadSuiteItem.from_parent(self, name=name, nodeid=_item_node_id(self, name), error=error)
         item.add_marker("factcheck")
         return item
 
     def collect(self):
+        items = list(self._items())
+        self.items_made = len(items)  # before pytest's cache (--lf) keeps only the last run's failures among them
+        return items
+
+    def _items(self):
         try:
             suite = dataclasses.replace(load_suite(self.path), key_root=self.config.rootpath)
         except SuiteError as error:
@@ -1968,8 +2002,9 @@ class SuiteFile(pytest.File):
         if problems:
             yield self._invalid(SuiteError(self.path, problems))
             return
-        taken = run.claim_relation(suite.relation_id, self.path)
-        other = run.other_suite_in_the_baseline(suite.relation_id, self.path) if taken == self.path else None
+        # A copy the baseline did not record from is refused before it claims the id: the recorded file still runs.
+        other = run.other_suite_in_the_baseline(suite.relation_id, self.path)
+        taken = run.claim_relation(suite.relation_id, self.path) if other is None else self.path
         if taken != self.path or other is not None:
             # Files in no `suites` folder are known by their name alone, others by their path below their innermost
             # `suites` folder (two packages' suites/capital.json are both 'capital'): two files cannot share it.
@@ -1989,7 +2024,8 @@ class SuiteFile(pytest.File):
             run.register_marker(relation_marker, f"facts of the relation {suite.relation!r}")
         with_xdist = self.config.pluginmanager.has_plugin("xdist")
         for index, fact in enumerate(suite.facts):
-            item = FactItem.from_parent(self, name=f"{suite.name}[{fact.subject}]", suite=suite, fact_index=index)
+            name = f"{suite.name}[{fact.subject}]"
+            item = FactItem.from_parent(self, name=name, nodeid=_item_node_id(self, name), suite=suite, fact_index=index)
             item.add_marker("factcheck")
             if relation_marker:
                 item.add_marker(relation_marker)
@@ -2034,10 +2070,10 @@ class FactItem(pytest.Item):
         if self.config.getoption("setuponly", False):  # --setup-only, --setup-plan: no fact runs, nothing to compute
             return
         run = _run(self.config)
-        session = run.session
-        if session.has_run(self.suite, self.fact_index):
-            return
         try:
+            session = run.session  # torch and transformers imported here: an import that fails is raised by runtest
+            if session.has_run(self.suite, self.fact_index):
+                return
             relation = session.run(self.suite, wanted=run.selected_facts(self.suite))
         except Exception:  # noqa: BLE001 - remembered by the session and raised again, per fact, by runtest
             return

@@ -1156,6 +1156,24 @@ def test_a_missing_model_fails_each_fact_with_the_message_not_an_internal_error(
     assert len(calls) == 1  # one attempt to load, not one per relation
 
 
+def test_torch_that_cannot_be_imported_fails_each_fact_showing_its_traceback_once(pytester, monkeypatch):
+    # The 53rd pass: `import torch` raising (a CUDA build missing a library) printed its whole traceback for every fact
+    # (580 lines each: Python does not remember a failed import, and the error was raised in each fact's setup).
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "capital.json").write_text(json.dumps(
+        {"relation": "capital", "templates": ["The capital of {subject} is"],
+         "facts": [{"subject": s, "object": o} for s, o in [("France", "Paris"), ("Peru", "Lima"), ("Chile", "Santiago")]]}))
+    shadow = pytester.path / "shadow" / "torch"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise OSError("libcudnn.so.9: cannot open shared object file")\n')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")]))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suites")
+    output = result.stdout.str()
+    result.assert_outcomes(failed=3)
+    assert "ERROR at setup" not in output and output.count('raise OSError("libcudnn') == 1, output[-3000:]
+    assert output.count("(the same error as for suites/capital.json::capital[France]") == 2 and "INTERNALERROR" not in output
+
+
 def test_a_file_with_a_name_near_the_file_systems_limit_is_written_atomically(tmp_path):
     from factcheck.cache import temporary_prefix, write_bytes_atomic
 

@@ -303,6 +303,11 @@ def test_a_suite_sharing_the_relation_id_of_another_suite_in_the_baseline_is_ref
     result = run(pytester, str(draft), "--factcheck-update-baseline", "--factcheck-lre=off")
     assert result.ret == 1 and (pytester.path / "baselines" / "baseline.json").read_text() == recorded
     assert run(pytester, "pkga", "--factcheck-lre=off").ret == 0
+    # The 53rd pass: a copy collected before the recorded suite kept its claim on the id once refused, and the recorded
+    # suite was refused too, blamed on the copy: only the copy is.
+    both = run(pytester, "-v", "pkgb", "pkga", "--factcheck-lre=off").stdout.str()
+    assert "pkgb/suites/capital.json::capital[invalid suite]" in both and "pkga/suites/capital.json::capital[invalid suite]" not in both
+    assert "pkga/suites/capital.json::capital[France]" in both, both[-3000:]
     (pytester.path / "pkga" / "suites" / "capital.json").rename(pytester.path / "pkgb" / "suites" / "moved.json")
     assert "is recorded in the baseline" not in run(pytester, str(draft), "--factcheck-lre=off").stdout.str()
 

@@ -560,6 +560,30 @@ def test_models_whose_final_norm_or_blocks_sit_elsewhere_are_read(kind, tiny_tok
     assert lm.head_scale == 1.0
 
 
+@pytest.mark.parametrize("norm_before", [False, True])
+def test_an_opt_that_projects_out_is_refused_with_its_layout_named(norm_before, tiny_tokenizer):
+    # The 52nd pass: OPT-350m (a norm after each block, no final norm, project_in/out) was refused as "a state-space or
+    # recurrent model"; with a final norm and project_out the first decode failed with a raw shape-error traceback.
+    import transformers as tf
+
+    from factcheck.errors import FactcheckError
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.OPTConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                          ffn_dim=64, word_embed_proj_dim=16, do_layer_norm_before=norm_before, max_position_embeddings=256,
+                          bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    model = tf.OPTForCausalLM(config).eval()
+    if not norm_before:
+        with pytest.raises(ModelLayoutError, match=r"OPTForCausalLM is not a layout factcheck reads: .*project_out.*not supported"):
+            LanguageModel(model, tiny_tokenizer, name="opt-350m-like")
+        return
+    lm = LanguageModel(model, tiny_tokenizer, name="opt-projecting")
+    with pytest.raises(FactcheckError, match=r"do not give the logits its forward gives \(they cannot be applied to its last "
+                                             r"block's output: .*--factcheck-lre=off"):
+        lm.head_scale
+
+
 def test_a_model_with_recurrent_layers_is_refused_naming_them(tiny_model_factory):
     # The 52nd pass: hybrid models (Falcon-H1, Bamba, Jamba, Zamba: found through their final_layernorm) loaded, then
     # every pass failed with an IndexError traceback in the attention cache.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from factcheck.model.packing import PackedSequence, Token, has_sliding_window
+from factcheck.model.language_model import ModelLayoutError
+from factcheck.model.packing import PackedSequence, Token, has_sliding_window, refuse_models_packing_changes
 
 PROMPTS = [[5, 9, 14, 3, 22, 7, 11], [5, 9, 14, 30, 8], [5, 40, 41, 42, 43, 44, 45, 46, 47, 48]]
 
@@ -90,3 +91,41 @@ def test_dropping_unused_slots_leaves_what_the_others_see(tiny_model_factory, ar
     step = sequence.run([Token(contexts[0], 60, len(PROMPTS[0])), Token(child, 61, len(PROMPTS[2]))], keep=[0, 1])
     assert torch.allclose(step.logits[0], alone(model, PROMPTS[0] + [60]), atol=1e-4)
     assert torch.allclose(step.logits[1], alone(model, PROMPTS[2] + [61]), atol=1e-4)
+
+
+def test_chunked_attention_layers_see_only_their_chunk_of_positions(tiny_tokenizer):
+    # The 52nd pass: Llama 4's chunked layers got the full mask in a packed pass (2.45 off in the logits with a chunk
+    # of 18 positions); released models chunk by 8,192, here by 4 so that each prompt spans chunks.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.Llama4TextConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, intermediate_size_mlp=64,
+                                 num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                                 attention_chunk_size=4, num_local_experts=2, num_experts_per_tok=1, no_rope_layers=[1, 1, 1, 0],
+                                 interleave_moe_layer_step=2, max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    model = LanguageModel(tf.Llama4ForCausalLM(config).eval(), tiny_tokenizer, name="tiny-llama4")
+    assert "chunked_attention" in model.config.layer_types
+    long_prompts = [list(range(10, 22)), list(range(30, 41)), list(range(50, 63))]
+    for prefix_length in (0, 3):
+        logits = packed_last_logits(model, [[5, 9, 14, *ids] for ids in long_prompts], prefix_length)
+        for row, ids in enumerate(long_prompts):
+            assert torch.allclose(logits[row], alone(model, [5, 9, 14, *ids]), atol=1e-4), (prefix_length, row)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gemma3", "gpt2"])
+def test_a_model_whose_packed_passes_keep_prompts_apart_is_taken(tiny_model_factory, architecture):
+    refuse_models_packing_changes(tiny_model_factory(architecture))
+
+
+def test_a_model_with_a_layer_that_carries_state_along_the_sequence_is_refused_at_load(tiny_model_factory):
+    # The 53rd pass: hybrid models whose layers are named otherwise (Inkling's short convolutions, MiniMax's lightning
+    # attention, Bailing's delta attention) loaded, then every fact failed with a traceback; a state that ran on from
+    # one packed prompt into the next without failing would change verdicts silently. A running sum over the sequence
+    # after the first block, as a recurrent layer's state, under no recurrent-sounding name:
+    model = tiny_model_factory("llama")
+    model.layout.blocks[0].register_forward_hook(lambda module, args, output: output + 0.1 * output.cumsum(dim=1))
+    with pytest.raises(ModelLayoutError, match=r"cannot be checked: the second of two prompts packed into one pass changes by "
+                                               r"up to .*some layer of this model is not attention"):
+        refuse_models_packing_changes(model)

@@ -69,8 +69,9 @@ class Layout:
     unembed: nn.Module
 
 
-# Recurrent (state-space) layers among attention ones: Falcon-H1, Bamba, Jamba, Zamba, Granite-4.0-H, Qwen3-Next.
-_RECURRENT_LAYER = re.compile(r"Mamba|SSM|Mixer$|GatedDeltaNet|LinearAttention|Recurrent")
+# Recurrent (state-space) layers among attention ones: Falcon-H1, Bamba, Jamba, Zamba, Granite-4.0-H, Qwen3-Next;
+# and wholly recurrent models (Mamba, RWKV).
+_RECURRENT_LAYER = re.compile(r"Mamba|SSM|Mixer$|GatedDeltaNet|LinearAttention|Recurrent|^Rwkv")
 
 
 def _refuse_recurrent_layers(model: nn.Module) -> None:
@@ -90,6 +91,7 @@ def find_layout(model: nn.Module) -> Layout:
     base = getattr(model, "base_model", model)
     # Multimodal wrappers (e.g. Gemma 3 conditional generation) nest the text model one level down; OPT keeps its
     # blocks in a decoder.
+    blocks_without_a_norm = None
     for candidate in (base, getattr(base, "language_model", None), getattr(base, "model", None), getattr(base, "decoder", None)):
         if candidate is None:
             continue
@@ -103,6 +105,17 @@ def find_layout(model: nn.Module) -> Layout:
             if unembed is None:
                 raise ModelLayoutError(f"{type(model).__name__} has no output embedding (lm_head)")
             return Layout(embed=model.get_input_embeddings(), blocks=blocks, final_norm=norm, unembed=unembed)
+        if blocks is not None and blocks_without_a_norm is None:
+            blocks_without_a_norm = candidate
+    if blocks_without_a_norm is not None:
+        # OPT-350m normalises after each block and projects out; XGLM, BioGPT, mBART and Whisper decoders name their
+        # final norm otherwise and compute positions their own way: none of them is a layout factcheck has checked.
+        children = ", ".join(name for name, _ in blocks_without_a_norm.named_children())
+        raise ModelLayoutError(
+            f"{type(model).__name__} is not a layout factcheck reads: its blocks are there, but no final norm among "
+            f"{_FINAL_NORM_NAMES} before its output head (its modules: {children}); factcheck decodes the residual stream "
+            "through that norm and head, so this architecture is not supported; run a causal LM of the Llama, Qwen, "
+            "Mistral, Gemma, Phi, GPT-2, OPT (other than 350m) or Falcon families")
     raise ModelLayoutError(
         f"cannot find the transformer blocks and final norm of {type(model).__name__}; "
         f"looked for {_BLOCK_LIST_NAMES} and {_FINAL_NORM_NAMES} (a state-space or recurrent model, Mamba or RWKV, has "
@@ -518,20 +531,27 @@ class LanguageModel:
     def _measured_head_scale(self) -> float:
         last = self.num_layers - 1
         result = self.forward(self.encode([self.bos_text + TOKENIZER_PROBE]), layers=[last])
-        decoded = self._norm_and_unembed(result.block_outputs[last][:, -1]).float().flatten()
         reference = result.logits[:, -1].float().flatten()
-        scale = float(decoded @ reference) / max(float(decoded @ decoded), 1e-30)
-        # Half precision rounds each logit to about 3 significant digits; a head the decoding leaves out differs
-        # by far more (a bias, a second norm, another matrix).
-        mismatch = float((decoded * scale - reference).norm()) / max(float(reference.norm()), 1e-30)
+        try:
+            decoded = self._norm_and_unembed(result.block_outputs[last][:, -1]).float().flatten()
+        except RuntimeError as error:  # a projection between the norm and the head (OPT's project_out): shapes differ
+            decoded, scale, mismatch = None, math.nan, math.inf
+            why = f"they cannot be applied to its last block's output: {str(error).splitlines()[0]}"
+        if decoded is not None and decoded.shape == reference.shape:
+            scale = float(decoded @ reference) / max(float(decoded @ decoded), 1e-30)
+            # Half precision rounds each logit to about 3 significant digits; a head the decoding leaves out differs
+            # by far more (a bias, a second norm, another matrix).
+            mismatch = float((decoded * scale - reference).norm()) / max(float(reference.norm()), 1e-30)
+            why = f"they differ by {mismatch:.1%} after the best single factor, {scale:.4g}"
+        elif decoded is not None:
+            scale, mismatch, why = math.nan, math.inf, f"they give {decoded.numel()} logits, its forward {reference.numel()}"
         tolerance = 1e-3 if self.dtype == torch.float32 else 3e-2
         if not math.isfinite(scale) or scale <= 0 or not math.isfinite(mismatch) or mismatch > tolerance:
             raise FactcheckError(
                 f"model {self.name!r}: its final norm and output head ({type(self.layout.final_norm).__name__}, "
-                f"{type(self.layout.unembed).__name__}) do not give the logits its forward gives (they differ by "
-                f"{mismatch:.1%} after the best single factor, {scale:.4g}), so the know-check, the lens and tune "
-                "cannot read its hidden states; run with --factcheck-lre=off, or use a model whose head is a norm "
-                "and a linear layer")
+                f"{type(self.layout.unembed).__name__}) do not give the logits its forward gives ({why}), so the "
+                "know-check, the lens and tune cannot read its hidden states; run with --factcheck-lre=off, or use a "
+                "model whose head is a norm and a linear layer")
         return 1.0 if abs(scale - 1.0) < 1e-3 else scale
 
     def next_token_logits(self, texts: Sequence[str], batch_size: int = 16) -> torch.Tensor:
@@ -841,6 +861,9 @@ def load_model(
         raise ModelLoadError(f"model {name!r}: its tokenizer turns plain text ({TOKENIZER_PROBE!r}) into "
                              f"{'no tokens' if not probe_ids else 'unknown tokens only'} (an empty vocabulary?): replace "
                              "its tokenizer files with the model's own")
+    from factcheck.model.packing import refuse_models_packing_changes  # packing builds on this module
+
+    refuse_models_packing_changes(loaded)
     return loaded
 
 

@@ -9,18 +9,20 @@ equals running each context alone, as on a CPU a pass costs its real tokens
 plus one read of the weights: no padding and no per-row copies of the prefix.
 
 Sliding-window layers (Gemma 3, Mistral) get their own mask: a key is visible
-only within the window counted in position ids, as in an unpacked run.
+only within the window counted in position ids, as in an unpacked run; so do
+chunked layers (Llama 4): a key is visible only within its chunk of positions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from transformers import DynamicCache
 
-from factcheck.model.language_model import LanguageModel
+from factcheck.model.language_model import LanguageModel, ModelLayoutError
 from factcheck.model.packed_attention import tiled_masks
 
 SlotRange = tuple[int, int]  # [start, end) of cache slots
@@ -58,6 +60,61 @@ def sliding_window_layout(model: LanguageModel) -> tuple[int | None, list[str] |
     if window is None or getattr(config, "use_sliding_window", True) is False:
         return None, None
     return window, None
+
+
+# Two short prompts; a state carried over from the first shows most at the second's first tokens.
+_PACKING_PROBES = ("The capital city of France is Paris.", "Water boils at one hundred degrees.")
+
+
+def refuse_models_packing_changes(model: LanguageModel) -> None:
+    """Refuse, at load, a model whose packed passes do not keep prompts apart: a layer that is not attention (a short
+    convolution, a linear-attention or recurrent state) carries one prompt into the next where no mask reaches, so
+    every verdict would be silently wrong, or the pass fails with a traceback per fact. Checked on two probe prompts,
+    whatever the layer is named: the second prompt's logits must not change when the first one's tokens do (exact
+    but for rounding in any precision), and both must be what each prompt gives alone (half precision rounds each
+    logit to about 3 significant digits, so there only a gross difference tells)."""
+    (first, second), _ = model.tokenize([model.bos_text + text for text in _PACKING_PROBES])
+    reordered = first[:1] + first[1:][::-1]  # the same number of tokens, in another order
+    try:
+        after_first = _packed_logits(model, [first, second])
+        after_reordered = _packed_logits(model, [reordered, second])
+    except Exception as error:  # noqa: BLE001 - a cache or mask the model's own layers do not take
+        why = f"a packed pass fails ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"[:300]
+    else:
+        with torch.no_grad():
+            alone = torch.cat([model.model(input_ids=torch.tensor([prompt], device=model.device)).logits[0].float()
+                               for prompt in (first, second)])
+        carried = _worst_relative_difference(after_first[len(first):], after_reordered[len(first):])
+        off = _worst_relative_difference(after_first, alone)
+        if carried <= 1e-3 and off <= (1e-3 if model.dtype == torch.float32 else 0.2):
+            return
+        why = (f"the second of two prompts packed into one pass changes by up to {carried:.1%} with the first one's "
+               f"tokens, and both differ from each prompt run alone by up to {off:.1%}")
+    raise ModelLayoutError(f"model {model.name!r} ({type(model.model).__name__}) cannot be checked: {why}; factcheck "
+                           "packs many prompts into one pass, kept apart by attention masks, and some layer of this model "
+                           "is not attention (a convolution, or a linear-attention or recurrent state) or takes no such mask")
+
+
+def _packed_logits(model: LanguageModel, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The logits at every token of `prompts`, each its own context, in one packed pass."""
+    sequence = PackedSequence(model)
+    contexts = [sequence.new_context() for _ in prompts]
+    tokens = [Token(context, token_id, position) for context, prompt in zip(contexts, prompts)
+              for position, token_id in enumerate(prompt)]
+    return sequence.run(tokens, keep=range(len(tokens))).logits.float()
+
+
+def _worst_relative_difference(logits: torch.Tensor, reference: torch.Tensor) -> float:
+    difference = float(((logits - reference).norm(dim=-1) / reference.norm(dim=-1).clamp_min(1e-30)).max())
+    return difference if math.isfinite(difference) else math.inf
+
+
+def attention_chunk(model: LanguageModel) -> int | None:
+    """The chunk of positions a chunked attention layer sees (Llama 4), where some layer is one."""
+    config = _text_config(model)
+    if "chunked_attention" not in (getattr(config, "layer_types", None) or ()):
+        return None
+    return getattr(config, "attention_chunk_size", None)
 
 
 def has_sliding_window(model: LanguageModel) -> bool:
@@ -105,6 +162,7 @@ class PackedSequence:
         self._slot_position = torch.arange(prefix_length, device=device)
         self._inherited: list[list[SlotRange]] = []
         self.window, self.layer_types = sliding_window_layout(model)
+        self.chunk = attention_chunk(model)
 
     @property
     def length(self) -> int:
@@ -182,13 +240,21 @@ class PackedSequence:
             for start, end in self._inherited[context]:
                 inherited[row, start:end] = True
         full = own | inherited[which]
-        if self.window is None:
+        if self.window is None and self.chunk is None:
             return self._as_attention_mask(full)
-        near = (query_position[:, None] - self._slot_position[None, :]) < self.window
-        sliding = full & near
         if self.layer_types is None:  # every layer slides (Mistral)
-            return self._as_attention_mask(sliding)
-        return {"full_attention": self._as_attention_mask(full), "sliding_attention": self._as_attention_mask(sliding)}
+            return self._as_attention_mask(full & self._near(query_position))
+        masks = {"full_attention": self._as_attention_mask(full)}
+        if self.window is not None:
+            masks["sliding_attention"] = self._as_attention_mask(full & self._near(query_position))
+        if self.chunk is not None:
+            # Llama 4's chunked layers see only the keys of their own chunk of positions.
+            same_chunk = (query_position[:, None] // self.chunk) == (self._slot_position[None, :] // self.chunk)
+            masks["chunked_attention"] = self._as_attention_mask(full & same_chunk)
+        return masks
+
+    def _near(self, query_position: torch.Tensor) -> torch.Tensor:
+        return (query_position[:, None] - self._slot_position[None, :]) < self.window
 
     def _as_attention_mask(self, visible: torch.Tensor) -> torch.Tensor:
         visible = visible[None, None, :, :]

@@ -879,7 +879,8 @@ class FactcheckRun:
         lines = [f"factcheck: model={settings.model or 'smollm2 (embedded default)'} device={settings.device} dtype={settings.dtype}"]
         if self.baseline_path is not None:
             mode = "recording into" if self.recording else "gating on"
-            lines.append(f"factcheck: {mode} baseline {self.baseline_path}")
+            listing = "" if self._checks_facts() else " (not: this run lists what would run, and checks no fact)"
+            lines.append(f"factcheck: {mode} baseline {self.baseline_path}{listing}")
         return lines
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:

@@ -183,6 +183,10 @@ def test_setup_only_and_setup_plan_load_no_model_and_leave_the_reports(project, 
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-2000:]
     assert "fingerprint=" not in result.stdout.str() and "cannot load model" not in result.stdout.str()
     assert (project.path / "report.json").read_text() == earlier
+    # The 53rd pass: with --factcheck-update-baseline the header announced recording, and nothing said it did not.
+    listed = run(project, "suites", option, "--factcheck-update-baseline", "--factcheck-baseline=b.json").stdout.str()
+    assert "b.json (not: this run lists what would run, and checks no fact)" in listed and "factcheck: recording into" in listed
+    assert not (project.path / "b.json").exists()
 
 
 def test_session_fixture_exposes_the_model_to_python_tests(project):

@@ -672,6 +672,8 @@ class FactcheckRun:
         self._passed_over_and_no_suite = 0  # on an xdist controller: a worker's _suites_passed_over_by_the_settings()
         self._odd_suffixes: list[Path] = []  # files that look like suites, named "*.JSON" or "*.Json"
         self._unselectable: list[Path] = []  # suite files whose path pytest cannot take as an argument or node id
+        self._suite_files_by_target: dict[Path, Path] = {}  # a suite file's real path -> the first path it was collected by
+        self._reached_twice: list[tuple[Path, Path]] = []  # suite files collected again by another path, and the first
         self._link_loops: list[Path] = []  # folder links into their own ancestry, not collected
         self._in_skipped_folders: list[Path] = []  # suite files in folders pytest does not enter (norecursedirs)
         self._kept_out_by_conftest: list[Path] = []  # suite files a conftest's collect_ignore(_glob) keeps out
@@ -999,6 +1001,14 @@ class FactcheckRun:
     def note_unselectable(self, path: Path) -> None:
         self._unselectable.append(path)
 
+    def note_suite_file(self, path: Path) -> None:
+        """A suite file reached again through a folder link (`suites/lang_alias -> lang`) runs twice, as two
+        relations: said at collection."""
+        with contextlib.suppress(OSError):
+            first = self._suite_files_by_target.setdefault(path.resolve(), path)
+            if first != path:
+                self._reached_twice.append((path, first))
+
     def pytest_report_collectionfinish(self, config: pytest.Config, start_path: Path, items) -> list[str]:
         return self._collection_notes(config)
 
@@ -1042,6 +1052,13 @@ class FactcheckRun:
         if self._link_loops:
             lines.append(f"factcheck: {len(self._link_loops)} folder link(s) lead back to a folder above them, so "
                          f"nothing under them was collected (it would repeat at each level): {self._shown(self._link_loops)}")
+        if self._reached_twice:
+            pairs = ", ".join(f"{_relative(path, self.config.rootpath)} (the file {_relative(first, self.config.rootpath)})"
+                              for path, first in self._reached_twice[:SHOWN_PATHS])
+            more = f" and {len(self._reached_twice) - SHOWN_PATHS} more" if len(self._reached_twice) > SHOWN_PATHS else ""
+            lines.append(f"factcheck: {len(self._reached_twice)} suite file(s) are collected again by another path, through "
+                         f"a folder link, so their facts run twice, as two relations: {pairs}{more}. Remove the link, or "
+                         "add it to norecursedirs")
         if self._unselectable:
             lines.append(f"factcheck: {len(self._unselectable)} suite path(s) hold '[', ']' or '::', which pytest reads as "
                          f"its own syntax in a path or node id: {self._shown(self._unselectable)}. They run with their folder "
@@ -1997,6 +2014,7 @@ class SuiteFile(pytest.File):
             yield self._invalid(error)
             return
         run = _run(self.config)
+        run.note_suite_file(self.path)
         if any(part in _relative(self.path, self.config.rootpath) for part in ("[", "]", "::")):
             run.note_unselectable(self.path)
         problems = mark_problems(suite, RESERVED_MARKS)

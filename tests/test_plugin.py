@@ -747,6 +747,13 @@ def test_a_folder_link_back_up_the_tree_is_not_collected_again_and_is_named(proj
     assert {line.split("::")[0] for line in collected} == files
     assert "2 folder link(s) lead back to a folder above them" in result.stdout.str()
     assert "suites/self, suites/deeper/down/up" in result.stdout.str()
+    assert "collected again by another path" not in result.stdout.str()
+    # The 53rd pass: a link to a folder of suites that are collected anyway ran each of its files twice, as two
+    # relations, without a word.
+    (project.path / "suites" / "geo_alias").symlink_to("geo")
+    again = run(project, "suites", "--collect-only", "-q").stdout.str()
+    assert "1 suite file(s) are collected again by another path, through a folder link, so their facts run twice, as two " \
+           "relations: suites/geo_alias/country_capital.json (the file suites/geo/country_capital.json)" in again, again[-2000:]
 
 
 def test_a_relations_shared_work_is_charged_once_to_a_setup_and_each_fact_to_its_own_call(project):

@@ -129,3 +129,60 @@ def test_a_model_with_a_layer_that_carries_state_along_the_sequence_is_refused_a
     with pytest.raises(ModelLayoutError, match=r"cannot be checked: the second of two prompts packed into one pass changes by "
                                                r"up to .*some layer of this model is not attention"):
         refuse_models_packing_changes(model)
+
+
+def test_a_window_taken_from_cache_slots_is_refused_at_load(tiny_tokenizer):
+    # The 54th pass: GPT-Neo's local layers apply their window (256 tokens) by cache slot, outside the attention mask:
+    # a context continuing a prefix more slots behind it than the window lost it, and verdicts changed silently; the
+    # probe of two prompts side by side could not see it. Its config names the window; a window of other names is found
+    # by a context continuing the first probe prompt behind the second (as prompts continue the shared prefix).
+    import transformers as tf
+
+    from factcheck.model import packing
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.GPTNeoConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, num_layers=2, num_heads=4,
+                             attention_types=[[["global", "local"], 1]], window_size=4, max_position_embeddings=256,
+                             bos_token_id=0, eos_token_id=1)
+    torch.manual_seed(0)
+    model = LanguageModel(tf.GPTNeoForCausalLM(config).eval(), tiny_tokenizer, name="tiny-gpt-neo")
+    with pytest.raises(ModelLayoutError, match=r"its local attention layers apply their window \(4 tokens\) by cache slot"):
+        refuse_models_packing_changes(model)
+    original = packing._window_by_cache_slot
+    packing._window_by_cache_slot = lambda model: None
+    try:
+        with pytest.raises(ModelLayoutError, match=r"the packed contexts differ from each run alone by up to"):
+            refuse_models_packing_changes(model)
+    finally:
+        packing._window_by_cache_slot = original
+
+
+def test_a_packed_sequence_stops_where_a_layer_would_read_its_slots_as_positions(tiny_tokenizer):
+    # The 54th pass: Llama 4's layers without RoPE scale their queries by the cache slot's index from `floor_scale` on:
+    # a packed context past it was scored unlike its run alone (2.3% off with floor_scale 100).
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.Llama4TextConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, intermediate_size_mlp=64,
+                                 num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                                 attention_chunk_size=64, num_local_experts=2, num_experts_per_tok=1, no_rope_layers=[1, 1, 1, 0],
+                                 interleave_moe_layer_step=2, floor_scale=20, max_position_embeddings=256,
+                                 bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    model = LanguageModel(tf.Llama4ForCausalLM(config).eval(), tiny_tokenizer, name="tiny-llama4")
+    sequence = PackedSequence(model)
+    context = sequence.new_context()
+    sequence.run([Token(context, 10 + i, i) for i in range(15)])
+    with pytest.raises(ModelLayoutError, match=r"would reach cache slot 20, past the 19 below which its attention temperature"):
+        sequence.run([Token(sequence.new_context(), 10 + i, i) for i in range(5)])
+
+
+def test_half_precision_overflow_is_left_to_the_say_checks_message(tiny_model_factory):
+    # The 54th pass: a model whose float16 logits overflow was refused at load as "some layer of this model is not
+    # attention" (an infinite difference); the say-check's message names the overflow and the dtype to use.
+    model = tiny_model_factory("llama", seed=3)
+    model.model.to(torch.float16)
+    with torch.no_grad():
+        model.model.lm_head.weight.mul_(3e4)
+    refuse_models_packing_changes(model)

@@ -68,45 +68,78 @@ _PACKING_PROBES = ("The capital city of France is Paris.", "Water boils at one h
 
 def refuse_models_packing_changes(model: LanguageModel) -> None:
     """Refuse, at load, a model whose packed passes do not keep prompts apart: a layer that is not attention (a short
-    convolution, a linear-attention or recurrent state) carries one prompt into the next where no mask reaches, so
-    every verdict would be silently wrong, or the pass fails with a traceback per fact. Checked on two probe prompts,
+    convolution, a linear-attention or recurrent state) carries one prompt into the next where no mask reaches, and a
+    window or scale taken from cache slots rather than positions cuts a context off from the prefix it inherits, so
+    every verdict would be silently wrong, or the pass fails with a traceback per fact. Checked on probe prompts,
     whatever the layer is named: the second prompt's logits must not change when the first one's tokens do (exact
-    but for rounding in any precision), and both must be what each prompt gives alone (half precision rounds each
-    logit to about 3 significant digits, so there only a gross difference tells)."""
+    but for rounding in any precision), and each context, also one continuing the first prompt after the second, must
+    give what it gives alone (half precision rounds each logit to about 3 significant digits, so there only a gross
+    difference tells)."""
+    if why := _window_by_cache_slot(model):
+        raise ModelLayoutError(f"model {model.name!r} ({type(model.model).__name__}) cannot be checked: {why}; factcheck "
+                               "packs many prompts into one pass, each inheriting a shared prefix from slots far behind it")
     (first, second), _ = model.tokenize([model.bos_text + text for text in _PACKING_PROBES])
     reordered = first[:1] + first[1:][::-1]  # the same number of tokens, in another order
+    with torch.no_grad():
+        alone = torch.cat([model.model(input_ids=torch.tensor([prompt], device=model.device)).logits[0, -len(own):].float()
+                           for prompt, own in ((first, first), (second, second), (first + second, second))])
+    if not torch.isfinite(alone).all():
+        return  # half precision overflowing: the say-check names that, and the dtype to use, at the first relation
     try:
-        after_first = _packed_logits(model, [first, second])
-        after_reordered = _packed_logits(model, [reordered, second])
+        after_first = _packed_logits(model, first, second)
+        after_reordered = _packed_logits(model, reordered, second)
+    except ModelLayoutError:
+        raise
     except Exception as error:  # noqa: BLE001 - a cache or mask the model's own layers do not take
         why = f"a packed pass fails ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"[:300]
     else:
-        with torch.no_grad():
-            alone = torch.cat([model.model(input_ids=torch.tensor([prompt], device=model.device)).logits[0].float()
-                               for prompt in (first, second)])
-        carried = _worst_relative_difference(after_first[len(first):], after_reordered[len(first):])
+        second_rows = slice(len(first), len(first) + len(second))
+        carried = _worst_relative_difference(after_first[second_rows], after_reordered[second_rows])
         off = _worst_relative_difference(after_first, alone)
         if carried <= 1e-3 and off <= (1e-3 if model.dtype == torch.float32 else 0.2):
             return
         why = (f"the second of two prompts packed into one pass changes by up to {carried:.1%} with the first one's "
-               f"tokens, and both differ from each prompt run alone by up to {off:.1%}")
+               f"tokens, and the packed contexts differ from each run alone by up to {off:.1%}")
     raise ModelLayoutError(f"model {model.name!r} ({type(model.model).__name__}) cannot be checked: {why}; factcheck "
                            "packs many prompts into one pass, kept apart by attention masks, and some layer of this model "
                            "is not attention (a convolution, or a linear-attention or recurrent state) or takes no such mask")
 
 
-def _packed_logits(model: LanguageModel, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
-    """The logits at every token of `prompts`, each its own context, in one packed pass."""
+def _packed_logits(model: LanguageModel, first: Sequence[int], second: Sequence[int]) -> torch.Tensor:
+    """The logits at every token of three contexts in one packed pass: `first`, `second`, and `second` again
+    continuing `first` from its slots (as a prompt continues the shared prefix), behind the other context's tokens."""
     sequence = PackedSequence(model)
-    contexts = [sequence.new_context() for _ in prompts]
-    tokens = [Token(context, token_id, position) for context, prompt in zip(contexts, prompts)
-              for position, token_id in enumerate(prompt)]
+    contexts = [sequence.new_context(), sequence.new_context(), sequence.new_context([(0, len(first))])]
+    tokens = [Token(contexts[0], token_id, position) for position, token_id in enumerate(first)]
+    tokens += [Token(contexts[1], token_id, position) for position, token_id in enumerate(second)]
+    tokens += [Token(contexts[2], token_id, len(first) + position) for position, token_id in enumerate(second)]
     return sequence.run(tokens, keep=range(len(tokens))).logits.float()
+
+
+def _window_by_cache_slot(model: LanguageModel) -> str | None:
+    """GPT-Neo's local layers take their window from cache slots (their own causal bias), not from positions: in a
+    packed cache a context more than a window's slots past the prefix it inherits would not see it."""
+    config = _text_config(model)
+    window = getattr(config, "window_size", None)
+    if window and "local" in (getattr(config, "attention_layers", None) or ()):
+        return (f"its local attention layers apply their window ({window} tokens) by cache slot, not by position, "
+                "outside the attention mask")
+    return None
 
 
 def _worst_relative_difference(logits: torch.Tensor, reference: torch.Tensor) -> float:
     difference = float(((logits - reference).norm(dim=-1) / reference.norm(dim=-1).clamp_min(1e-30)).max())
     return difference if math.isfinite(difference) else math.inf
+
+
+def _slots_read_as_positions(model: LanguageModel) -> int | None:
+    """How many cache slots a packed sequence may hold where a layer reads the slot's index as a position: Llama 4's
+    layers without RoPE scale their queries by it from `floor_scale` - 1 on (a context there would be scaled unlike
+    its run alone)."""
+    config = _text_config(model)
+    if getattr(config, "attn_temperature_tuning", False) and isinstance(getattr(config, "floor_scale", None), int):
+        return config.floor_scale - 1
+    return None
 
 
 def attention_chunk(model: LanguageModel) -> int | None:
@@ -163,6 +196,7 @@ class PackedSequence:
         self._inherited: list[list[SlotRange]] = []
         self.window, self.layer_types = sliding_window_layout(model)
         self.chunk = attention_chunk(model)
+        self.slot_limit = _slots_read_as_positions(model)
 
     @property
     def length(self) -> int:
@@ -204,6 +238,11 @@ class PackedSequence:
         """One forward pass appending `tokens` to the cache; logits for the tokens at indexes `keep`."""
         device = self.model.device
         first_slot = self.length
+        if self.slot_limit is not None and first_slot + len(tokens) > self.slot_limit:
+            raise ModelLayoutError(f"model {self.model.name!r}: a packed pass would reach cache slot {first_slot + len(tokens)}, "
+                                   f"past the {self.slot_limit} below which its attention temperature (Llama 4's "
+                                   "attn_temperature_tuning), read from cache slots rather than positions, leaves the "
+                                   "scores alone: a context there would be scored unlike its run alone, so it is not run")
         query_context = torch.tensor([t.context for t in tokens], dtype=torch.long, device=device)
         query_position = torch.tensor([t.position for t in tokens], dtype=torch.long, device=device)
         self._slot_context = torch.cat([self._slot_context, query_context])

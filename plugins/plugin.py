@@ -934,10 +934,15 @@ class FactcheckRun:
         are the suites of a folder whose collection was skipped."""
         report = yield
         if isinstance(collector, SuiteFile) and report.passed and self._the_cache_selects():
-            # --lf skips a file none of whose items failed last time (its facts never made), or keeps only a file's
-            # last failures (the others dropped without pytest_deselected), without a word.
+            # --lf skips a file none of whose items failed last time, or keeps only a file's last failures, at
+            # collection, before -k or -m and without pytest_deselected: its facts are put back, for --lf's own
+            # selection after theirs to deselect (the facts the cache left out are counted there).
             made = getattr(collector, "items_made", None)
-            self._left_out_by_the_cache += (_facts_in(collector.path) if made is None else made) - len(report.result)
+            if made is None:
+                with contextlib.suppress(Exception):  # (a file it cannot read is an item of its own)
+                    made = list(collector.collect())
+            if made is not None and len(made) != len(report.result):
+                report.result[:] = made
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.skipped:
             self._note_a_skipped_folder(collector.path, report)
         if isinstance(collector, (pytest.Dir, pytest.Package)) and report.passed:
@@ -1548,6 +1553,9 @@ class FactcheckRun:
             if exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection:  # no terminal summary may follow
                 for line, _ in self._output_lines:
                     print(line, file=sys.stderr)
+        if self.recording and checks_facts and not (summary and summary.results) and not is_xdist_worker(self.config):
+            self._output_lines.append((f"factcheck: baseline NOT updated: no fact was checked; {self.baseline_path} is "
+                                       "unchanged", True))
         if summary is None:
             return
         # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it
@@ -1884,14 +1892,6 @@ def _skipped_by_pytest(path: Path, config: pytest.Config) -> bool:
 _MOST_FILES_LOOKED_AT = 1000  # in one skipped folder: a suites folder is small, and a stray .venv in one must cost little
 
 
-def _facts_in(path: Path) -> int:
-    """How many facts the suite file at `path` holds (1 where it cannot be read: its one failing item)."""
-    try:
-        return len(load_suite(path).facts) or 1
-    except SuiteError:
-        return 1
-
-
 def _suites_under(folder: Path, wanted: Callable[[Path], bool], config: pytest.Config) -> list[Path]:
     """The JSON files below `folder` that `wanted` takes (where suites are collected) and that look like fact suites,
     at most _MOST_FILES_LOOKED_AT of them read; folder links are followed as pytest's collection follows them (each
@@ -2002,9 +2002,8 @@ class SuiteFile(pytest.File):
         return item
 
     def collect(self):
-        items = list(self._items())
-        self.items_made = len(items)  # before pytest's cache (--lf) keeps only the last run's failures among them
-        return items
+        self.items_made = list(self._items())  # before pytest's cache (--lf) keeps only the last run's failures
+        return list(self.items_made)
 
     def _items(self):
         try:
@@ -2146,6 +2145,15 @@ class FactItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, 0, self.name  # a line number: pytest's skip and xfail reports need one
+
+    def _traceback_filter(self, excinfo):
+        """An error's traceback from this fact's own code on, as pytest cuts a test function's: pytest's and pluggy's
+        frames above it made 870 lines of one failed torch import."""
+        traceback = excinfo.traceback.filter(excinfo)  # (not called under --fulltrace)
+        for index, entry in enumerate(traceback):
+            if entry.frame.code.raw in (FactItem.runtest.__code__, FactItem.setup.__code__):
+                return traceback[index:]
+        return traceback
 
 
 class BadSuiteItem(pytest.Item):

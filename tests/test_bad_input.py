@@ -1172,6 +1172,11 @@ def test_torch_that_cannot_be_imported_fails_each_fact_showing_its_traceback_onc
     result.assert_outcomes(failed=3)
     assert "ERROR at setup" not in output and output.count('raise OSError("libcudnn') == 1, output[-3000:]
     assert output.count("(the same error as for suites/capital.json::capital[France]") == 2 and "INTERNALERROR" not in output
+    # The 54th pass: that one traceback was 870 lines, mostly pytest's and pluggy's frames above the fact's own.
+    assert "_pytest/runner.py" not in output and "pluggy/_callers.py" not in output and "def runtest(self)" in output, output[-3000:]
+    recording = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-update-baseline",
+                                              "--factcheck-baseline=b.json").stdout.str()
+    assert "factcheck: baseline NOT updated: no fact was checked;" in recording and not (pytester.path / "b.json").exists()
 
 
 def test_a_file_with_a_name_near_the_file_systems_limit_is_written_atomically(tmp_path):

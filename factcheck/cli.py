@@ -183,7 +183,7 @@ def _degrade(args: argparse.Namespace) -> int:
     degraded = model
     if args.round_bits is not None:
         degraded = round_weights(degraded, args.round_bits)
-        print(f"rounded every Linear and Embedding weight to {args.round_bits} bits per output row: fingerprint "
+        print(f"rounded every Linear, Embedding and expert weight to {args.round_bits} bits per output row: fingerprint "
               f"{degraded.fingerprint}", file=sys.stderr)
     for block in args.ablate_mlp or ():
         degraded = ablate_mlp(degraded, block)
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_argument("--model", default=None, help="hub id, local folder, GGUF file, or 'smollm2' (default)")
     degrade.add_argument("--out", required=True, metavar="DIR", help="folder to write the degraded model to (new or empty)")
     degrade.add_argument("--round-bits", type=_round_bits, metavar="N",
-                         help="round every Linear and Embedding weight to N bits per output row (2 to 24; 5 costs SmolLM2 a few facts)")
+                         help="round every Linear, Embedding and expert weight to N bits per output row (2 to 24; 5 costs SmolLM2 a few facts)")
     degrade.add_argument("--ablate-mlp", type=int, action="append", metavar="BLOCK",
                          help="zero the MLP output of block BLOCK (negative counts from the end; repeat for several)")
     degrade.add_argument("--force", action="store_true",

@@ -56,6 +56,21 @@ def test_tiled_attention_equals_dense_attention(lengths, width_groups):
     assert torch.allclose(tiled, dense(query, key, value, visible, groups), atol=1e-5)
 
 
+def test_values_narrower_than_the_queries_are_attended_at_their_own_size():
+    # The 55th pass: DeepSeek-V2/V3's multi-head latent attention has value heads narrower than its query and key heads
+    # (128 against 192): the tiled output was sized by the queries', and every fact failed with a shape error.
+    generator = torch.Generator().manual_seed(7)
+    visible = packed_visibility(12, [6] * 40)
+    kv_heads, groups, head_dim, value_dim = 2, 3, 12, 8
+    slots = visible.shape[0]
+    query = torch.randn((1, kv_heads * groups, slots, head_dim), generator=generator)
+    key = torch.randn((1, kv_heads, slots, head_dim), generator=generator)
+    value = torch.randn((1, kv_heads, slots, value_dim), generator=generator)
+    tiled = tiled_attention(nn.Module(), query, key, value, plan_tiles(visible), scaling=None)
+    assert tiled.shape == (1, slots, kv_heads * groups, value_dim)
+    assert torch.allclose(tiled, dense(query, key, value, visible, groups), atol=1e-5)
+
+
 def test_queries_that_see_everything_run_dense():
     assert plan_tiles(torch.ones((64, 64), dtype=torch.bool).tril()) is None
 

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from factcheck import cli
-from factcheck.model.degrade import DegradeError, ablate_mlp, mlp_output, output_axis, quantize_rows, round_weights, rounded_weights
+from factcheck.model.degrade import (DegradeError, ablate_mlp, mlp_output, output_axis, output_rows, quantize_rows, round_weights,
+                                     rounded_weights)
 
 from conftest import ARCHITECTURES
 
@@ -75,11 +76,9 @@ def test_rounding_leaves_at_most_2_to_the_bits_values_per_output_row(fresh, bits
     rounded = round_weights(fresh, bits)
     weights = rounded_weights(rounded.model)
     assert weights, "nothing was rounded"
-    original = dict(fresh.model.named_modules())
     for name, weight, axis in weights:
-        rows = weight.transpose(0, 1) if axis == 1 else weight
-        before = original[name].weight
-        before_rows = before.transpose(0, 1) if axis == 1 else before
+        rows = output_rows(weight, axis)
+        before_rows = output_rows(fresh.model.get_parameter(name), axis)
         levels = 2 ** (bits - 1) - 1
         for row, old in zip(rows, before_rows):
             assert row.unique().numel() <= 2**bits - 1 <= 2**bits, name
@@ -107,8 +106,29 @@ def test_rounding_covers_every_linear_embedding_and_conv1d_weight_once(tiny_mode
         assert {id(w) for _, w, _ in found} == expected
         assert len(found) == len(expected)  # a tied weight counts once
         for name, _, axis in found:
-            module = lm.model.get_submodule(name)
+            module = lm.model.get_submodule(name.removesuffix(".weight"))
             assert axis == (1 if isinstance(module, Conv1D) else 0) == output_axis(module)
+
+
+def test_rounding_covers_a_mixture_of_experts_router_and_fused_expert_weights(tiny_tokenizer):
+    # The 55th pass: `degrade --round-bits` on Mixtral left every expert matrix and the router as they were (transformers
+    # keeps them as (experts, out, in) tensors and a router module outside nn.Linear), while saying it rounded them.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.MixtralConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                              max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    lm = LanguageModel(tf.MixtralForCausalLM(config).eval(), tiny_tokenizer, name="tiny-mixtral")
+    rounded = round_weights(lm, 3)
+    for name, parameter in rounded.model.named_parameters():
+        if name.endswith(("experts.gate_up_proj", "experts.down_proj", "mlp.gate.weight")):
+            rows = parameter.reshape(-1, parameter.shape[-1])  # (not transposed: outputs on the second-last axis)
+            assert not torch.equal(parameter, lm.model.get_parameter(name)), name
+            assert all(row.unique().numel() <= 7 for row in rows), name
+    assert {name for name, _, _ in rounded_weights(lm.model)} >= {"model.layers.0.mlp.experts.gate_up_proj", "model.layers.0.mlp.gate.weight"}
 
 
 def test_tied_embeddings_stay_tied_and_are_rounded_once(tiny_model_factory):

@@ -40,7 +40,7 @@ from torch import nn
 
 from factcheck.errors import FactcheckError, SettingError
 from factcheck.model.hooks import (EMBEDDING_LAYER, LayerSpec, blocks_replaced, capture_residual, edit_residual,
-                                   rotary_frequencies_held)
+                                   ready_for_transforms)
 from factcheck.model.language_model import LanguageModel, left_pad
 from factcheck.model.packing import PackedSequence, Token, common_prefix_length, slot_ranges
 from factcheck.model.prefix_attention import PrefixBatch, PrefixKeys, UnroutedAttention, prefix_attention
@@ -328,7 +328,7 @@ class SuffixProblem:
 
     def jacobian(self, chunk_size: int | None = None) -> torch.Tensor:
         """J = df/dh at h (d x d), rows batched through vmap, `chunk_size` rows at a time (None: automatic)."""
-        with rotary_frequencies_held(self.model, self.suffix_positions):
+        with ready_for_transforms(self.model, self.suffix_positions):
             return torch.func.jacrev(self.object_state, chunk_size=chunk_size or self.rows_per_chunk())(self.h)
 
     def rows_per_chunk(self) -> int:
@@ -343,12 +343,12 @@ class SuffixProblem:
         def one(v):
             return torch.func.jvp(self.object_state, (self.h,), (v,))[1]
 
-        with rotary_frequencies_held(self.model, self.suffix_positions):
+        with ready_for_transforms(self.model, self.suffix_positions):
             return torch.func.vmap(one, in_dims=1, out_dims=1)(tangents)
 
     def vjp(self, cotangents: torch.Tensor) -> torch.Tensor:
         """cotangents^T @ J for cotangents (d, m): returns (m, d)."""
-        with rotary_frequencies_held(self.model, self.suffix_positions):
+        with ready_for_transforms(self.model, self.suffix_positions):
             _, pullback = torch.func.vjp(self.object_state, self.h)
             return torch.func.vmap(lambda u: pullback(u)[0], in_dims=1)(cotangents)
 
@@ -393,7 +393,7 @@ class SuffixBatch:
         def one(tangent):
             return torch.func.jvp(self.object_states, (self.h,), (tangent,))[1]
 
-        with _torch_deprecation_quiet(), rotary_frequencies_held(self.model, self.positions):
+        with _torch_deprecation_quiet(), ready_for_transforms(self.model, self.positions):
             return torch.func.vmap(one)(tangents)
 
     def entries_per_chunk(self) -> int:

@@ -12,10 +12,12 @@ every weight as it was (and so the fingerprint too) raises `DegradeError`.
 `round_weights(model, bits)`: symmetric per-output-row uniform quantization
 -------------------------------------------------------------------------------
 Applies to the ``weight`` of every ``nn.Linear``, every ``nn.Embedding``
-(token and learned position embeddings) and every GPT-2 style ``Conv1D`` (a
-linear layer that stores its weight transposed, as in x @ W). Biases, norms
-and any other parameter are left alone. A weight shared by several modules
-(tied input and output embeddings) is rounded once.
+(token and learned position embeddings), every GPT-2 style ``Conv1D`` (a
+linear layer that stores its weight transposed, as in x @ W), every mixture of
+experts' router, and each expert matrix of transformers' fused experts (one
+(experts, out, in) tensor per projection). Biases, norms and any other
+parameter are left alone. A weight shared by several modules (tied input and
+output embeddings) is rounded once.
 
 For each output row w of such a weight (a row of ``nn.Linear.weight`` and
 ``nn.Embedding.weight``; a *column* of ``Conv1D.weight``, whose second axis
@@ -84,23 +86,39 @@ def output_axis(module: nn.Module) -> int | None:
     conv1d = _conv1d_class()
     if conv1d is not None and isinstance(module, conv1d):
         return 1
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        return 0
+    if isinstance(module, (nn.Linear, nn.Embedding)) or type(module).__name__.lower().endswith("router"):
+        return 0  # (a mixture of experts' router: a linear layer's weight, outside nn.Linear)
     return None
 
 
 def rounded_weights(model: nn.Module) -> list[tuple[str, nn.Parameter, int]]:
-    """(module name, weight, output axis) for each weight `round_weights` rounds, each shared weight once."""
+    """(parameter name, weight, output axis) for each weight `round_weights` rounds, each shared weight once."""
     found: list[tuple[str, nn.Parameter, int]] = []
     seen: set[int] = set()
     for name, module in model.named_modules():
-        axis = output_axis(module)
-        weight = getattr(module, "weight", None)
-        if axis is None or not isinstance(weight, torch.Tensor) or weight.dim() != 2 or id(weight) in seen:
-            continue
-        seen.add(id(weight))
-        found.append((name, weight, axis))
+        for parameter_name, weight, axis in _weights_rounded_in(module):
+            if id(weight) not in seen:
+                seen.add(id(weight))
+                found.append((f"{name}.{parameter_name}" if name else parameter_name, weight, axis))
     return found
+
+
+def _weights_rounded_in(module: nn.Module):
+    axis = output_axis(module)
+    weight = getattr(module, "weight", None)
+    if axis is not None and isinstance(weight, torch.Tensor) and weight.dim() == 2:
+        yield "weight", weight, axis
+    elif isinstance(getattr(module, "is_transposed", None), bool):
+        # transformers' fused experts (Mixtral, Qwen3-MoE, DeepSeek): each a (experts, out, in) tensor, or (experts,
+        # in, out) where the module says they are transposed; their biases are left alone, as a Linear's are.
+        for parameter_name, parameter in module.named_parameters(recurse=False):
+            if parameter.dim() == 3:
+                yield parameter_name, parameter, 2 if module.is_transposed else 1
+
+
+def output_rows(weight: torch.Tensor, axis: int) -> torch.Tensor:
+    """A view of `weight` whose second-last axis indexes outputs, so that its last axis runs along one output row."""
+    return weight.movedim(axis, -2)
 
 
 def quantize_rows(weight: torch.Tensor, bits: int) -> torch.Tensor:
@@ -128,13 +146,14 @@ def _check_changed(original: LanguageModel, degraded: LanguageModel, what: str) 
 
 @torch.no_grad()
 def round_weights(model: LanguageModel, bits: int) -> LanguageModel:
-    """A copy of `model` whose Linear/Embedding/Conv1D weights are rounded to `bits` bits per output row (see the module doc)."""
+    """A copy of `model` whose Linear/Embedding/Conv1D, router and expert weights are rounded to `bits` bits per output
+    row (see the module doc)."""
     if bits < 2:
         raise DegradeError(f"bits must be at least 2, got {bits}")
     degraded = _copy(model, f"round{bits}")
     for _, weight, axis in rounded_weights(degraded.model):
-        rows = weight.transpose(0, 1) if axis == 1 else weight
-        rows.copy_(quantize_rows(rows, bits))
+        rows = output_rows(weight, axis)
+        rows.copy_(quantize_rows(rows.reshape(-1, rows.shape[-1]), bits).view(rows.shape))
     return _check_changed(model, degraded, f"rounding to {bits} bits")
 
 

@@ -3,7 +3,8 @@
 * Read or edit the residual stream at a block (`capture_blocks`, `edit_residual`).
 * Make the first blocks return an output known in advance (`blocks_replaced`).
 * Route attention through a function of factcheck's own (`route_attention`).
-* Hold rotary frequencies that a forward would update in place (`rotary_frequencies_held`).
+* Hold rotary frequencies that a forward would update in place (`rotary_frequencies_held`), and run experts by
+  their eager loop (`experts_run_eagerly`), inside torch.func's transforms (`ready_for_transforms`).
 
 What a pass needs (the attention route in use) is per-call state: it lives in
 a ContextVar set by the context manager that owns the pass, so a nested route
@@ -161,7 +162,32 @@ def route_attention(model: nn.Module, route: AttentionRoute) -> Iterator[None]:
         _active_route.reset(token)
 
 
-# ---- rotary frequencies ----------------------------------------------------------------------
+# ---- what torch.func's transforms need of a model ------------------------------------------------
+@contextlib.contextmanager
+def ready_for_transforms(model: LanguageModel, positions: torch.Tensor) -> Iterator[None]:
+    """The model as torch.func's transforms (the LRE's Jacobians) can run it: rotary frequencies held, experts run by
+    their eager loop."""
+    with rotary_frequencies_held(model, positions), experts_run_eagerly(model):
+        yield
+
+
+@contextlib.contextmanager
+def experts_run_eagerly(model: LanguageModel) -> Iterator[None]:
+    """Mixture-of-experts layers on transformers' fused kernels (torch._grouped_mm: Qwen3-MoE, Mixtral, DeepSeek) have
+    no forward-mode derivative: the LRE's Jacobian failed every fact. Inside the transforms they run transformers'
+    eager loop over the same experts; other models are untouched."""
+    network = model.model
+    current = getattr(network.config, "_experts_implementation", None)
+    if current in (None, "eager") or not getattr(network, "_can_set_experts_implementation", lambda: False)():
+        yield
+        return
+    network.set_experts_implementation("eager")
+    try:
+        yield
+    finally:
+        network.set_experts_implementation(current)
+
+
 @contextlib.contextmanager
 def rotary_frequencies_held(model: LanguageModel, positions: torch.Tensor) -> Iterator[None]:
     """Rotary embeddings that update their frequencies in place as they run (LongRoPE: Phi-3.5-mini, Phi-4-mini) are

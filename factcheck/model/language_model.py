@@ -864,6 +864,7 @@ def load_model(
     from factcheck.model.packing import refuse_models_packing_changes  # packing builds on this module
 
     refuse_models_packing_changes(loaded)
+    loaded.load_seconds = time.perf_counter() - started  # the checks are part of loading
     return loaded
 
 

@@ -102,9 +102,10 @@ def _pad_rows(visible: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 def tiled_attention(module: nn.Module, query, key, value, plan: TilePlan, scaling: float | None) -> torch.Tensor:
-    """Attention of (1, heads, q, d) queries over the (1, kv_heads, slots, d) cache along `plan`: (1, q, heads, d)."""
+    """Attention of (1, heads, q, d) queries over the (1, kv_heads, slots, d) cache along `plan`: (1, q, heads, dv),
+    dv the values' head size (DeepSeek's multi-head latent attention: narrower than the queries' and keys')."""
     _, heads, queries, head_dim = query.shape
-    kv_heads = key.shape[1]
+    kv_heads, value_dim = key.shape[1], value.shape[-1]
     heads_per_key = heads // kv_heads
     size = plan.size
     count = -(-queries // size)
@@ -112,7 +113,7 @@ def tiled_attention(module: nn.Module, query, key, value, plan: TilePlan, scalin
     # so that keys are gathered once per key head.
     padded = torch.nn.functional.pad(query[0], (0, 0, 0, count * size - queries))
     tiled_query = padded.view(kv_heads, heads_per_key, count, size, head_dim).permute(2, 0, 1, 3, 4)
-    output = torch.empty((count, kv_heads, heads_per_key, size, head_dim), dtype=query.dtype, device=query.device)
+    output = torch.empty((count, kv_heads, heads_per_key, size, value_dim), dtype=query.dtype, device=query.device)
     for group in plan.groups:
         tiles, width = len(group.tiles), group.mask.shape[-1]
         group_query = tiled_query.index_select(0, group.tiles).reshape(tiles, kv_heads, heads_per_key * size, head_dim)
@@ -121,9 +122,9 @@ def tiled_attention(module: nn.Module, query, key, value, plan: TilePlan, scalin
             group_query, _gather(key, group.columns, tiles, width), _gather(value, group.columns, tiles, width),
             attn_mask=mask, scale=scaling,
         )
-        output[group.tiles] = result.view(tiles, kv_heads, heads_per_key, size, head_dim)
-    # (tiles, kv_heads, head group, size, d) -> (1, q, heads, d)
-    output = output.permute(0, 3, 1, 2, 4).reshape(count * size, heads, head_dim)[:queries]
+        output[group.tiles] = result.view(tiles, kv_heads, heads_per_key, size, value_dim)
+    # (tiles, kv_heads, head group, size, dv) -> (1, q, heads, dv)
+    output = output.permute(0, 3, 1, 2, 4).reshape(count * size, heads, value_dim)[:queries]
     return output[None].contiguous()
 
 

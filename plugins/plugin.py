@@ -1184,7 +1184,10 @@ class FactcheckRun:
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
                 self._left_out_by_the_cache += by_the_cache
             if isinstance(item, BadSuiteItem):
-                self._left_out_unread(item, "the selection left it out")
+                # One the cache left out counts as a fact it left out: a gated run fails, as for a readable suite.
+                self._left_out_by_the_cache += by_the_cache
+                self._left_out_unread(item, "pytest's cache of the last run (--lf or --sw) left it out" if by_the_cache
+                                      else "the selection left it out")
 
     def _the_cache_selects(self) -> bool:
         """Whether pytest's cache of the last run may select this run's items (--lf, --sw, --sw-skip)."""
@@ -1556,6 +1559,12 @@ class FactcheckRun:
         if self.recording and checks_facts and not (summary and summary.results) and not is_xdist_worker(self.config):
             self._output_lines.append((f"factcheck: baseline NOT updated: no fact was checked; {self.baseline_path} is "
                                        "unchanged", True))
+        gates = self.baseline_path is not None or self.recording or self.settings.report or self.settings.html
+        if (not (summary and summary.results) and gates and session.exitstatus == pytest.ExitCode.OK
+                and any(failed for _, failed in self._output_lines)):
+            # A gated run that checked no fact and said why in red (a suite that cannot be read, no baseline recorded)
+            # fails, as one with results does.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if summary is None:
             return
         # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it
@@ -1780,7 +1789,7 @@ class FactcheckRun:
         if self._removed_at_collection:
             self._skipped["removed from the run at collection by a conftest or plugin (pytest_collection_modifyitems), "
                           "without deselecting them"] = self._removed_at_collection
-        if self._facts_selected and (left_out := self._left_out_by_the_cache):
+        if self._facts_selected and self._checks_facts() and (left_out := self._left_out_by_the_cache):
             self._skipped["facts left out by --lf or --sw (pytest's cache of the last run)"] = left_out
         if self._skipped:
             terminalreporter.section("factcheck: facts skipped, not checked", yellow=True)
@@ -2141,7 +2150,9 @@ class FactItem(pytest.Item):
         if first != self.nodeid:
             return (f"the relation in {self.path} cannot run: {type(excinfo.value).__name__}: {excinfo.value}\n"
                     f"(the same error as for {first}, whose traceback is shown there)")
-        return super().repr_failure(excinfo, style=style)
+        # The traceback style asked (--tb=line, native, short), as pytest's test functions take it.
+        style = style or self.config.getoption("tbstyle", "auto")
+        return super().repr_failure(excinfo, style="long" if style == "auto" else style)
 
     def reportinfo(self):
         return self.path, 0, self.name  # a line number: pytest's skip and xfail reports need one
@@ -2153,7 +2164,10 @@ class FactItem(pytest.Item):
         for index, entry in enumerate(traceback):
             if entry.frame.code.raw in (FactItem.runtest.__code__, FactItem.setup.__code__):
                 return traceback[index:]
-        return traceback
+        # Raised outside the fact's code (a conftest's hook): pytest's and pluggy's own frames left out, as pytest does.
+        from _pytest._code.code import filter_traceback
+
+        return traceback.filter(filter_traceback) or traceback
 
 
 class BadSuiteItem(pytest.Item):

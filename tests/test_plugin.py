@@ -1172,6 +1172,17 @@ def test_an_unforeseen_error_shows_its_traceback_once_not_for_every_fact(project
     failures = output.split("short test summary info")[0]  # under CI=true the summary repeats each message whole
     assert failures.count("(the same error as for suites/geo/country_capital.json::country_capital[France], whose traceback "
                           "is shown there)") == len(CAPITALS) - 1
+    # The 55th pass: --tb=native (and line, short) was ignored for a fact's error: the long form was shown.
+    native = run(project, "suites", "--tb=native").stdout.str()
+    assert "Traceback (most recent call last):" in native and "conftest.py\", line 3, in boom" in native, native[-3000:]
+
+
+def test_an_error_a_conftest_hook_raises_in_a_fact_shows_its_frames_not_pytests(project):
+    # The 55th pass: a hook's error (raised outside the fact's own code) showed some 215 lines of pytest's and pluggy's
+    # frames before the conftest's.
+    project.makeconftest("def pytest_runtest_call(item):\n    raise RuntimeError('the hook broke')\n")
+    output = run(project, "suites", "--factcheck-lre=off", "-x").stdout.str()
+    assert "conftest.py:2: RuntimeError" in output and "_pytest/runner.py" not in output and "pluggy/_callers.py" not in output, output[-3000:]
 
 
 def test_facts_that_never_ran_or_were_removed_are_found_under_xdist_and_by_a_protocol_hook_too(project):

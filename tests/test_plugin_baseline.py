@@ -247,6 +247,8 @@ def test_lf_reruns_the_facts_that_failed_last_time_and_counts_each_fact_it_left_
     left_out = len(CAPITALS) - regressed + 3  # the other facts of the first file, and every fact of the skipped one
     assert f"{left_out} x facts left out by --lf or --sw" in output
     assert json.loads(report.read_text())["incomplete"] == f"--lf or --sw (pytest's cache of the last run) left out {left_out} fact(s)"
+    listed = project.runpytest_inprocess("--lf", "--co", "suites").stdout.str()  # (55th pass: no fact is checked in any case)
+    assert "facts left out by --lf or --sw" not in listed and "rerun previous" in listed
     # The 54th pass: the facts --lf drops at collection were counted before -k had its say: `--lf -k SUBJECT` on a
     # folder failed a correct run ("left out 9 fact(s)"), where the same selection on the file named passed.
     subject = re.search(r"FAILED suites/country_capital\.json::country_capital\[(\w+)\]", first.stdout.str()).group(1)
@@ -256,6 +258,25 @@ def test_lf_reruns_the_facts_that_failed_last_time_and_counts_each_fact_it_left_
     output = selected.stdout.str() + selected.stderr.str()
     assert selected.ret == pytest.ExitCode.OK and "rerun previous" in output, output[-3000:]
     assert "pytest's cache of the last run) left out" not in output and not json.loads(report.read_text()).get("incomplete")
+
+
+def test_a_gated_run_whose_only_suite_the_cache_left_out_unread_fails(project):
+    # The 55th pass: after a run whose only failure was a project test, the suite became unreadable (a git-annex link
+    # not fetched); `--lf` left it out, blamed "the selection", and the gated run exited 0 having checked no fact; a
+    # recording run in which every fact was skipped said "baseline NOT updated" and exited 0.
+    run(project, "suites", "--factcheck-update-baseline")
+    project.makepyfile(test_smoke="def test_smoke():\n    assert False\n")
+    project.runpytest_inprocess("suites", "test_smoke.py").stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])
+    project.makepyfile(test_smoke="def test_smoke():\n    assert True\n")
+    (project.path / "suites" / "country_capital.json").write_text('{"relation": ')
+    result = project.runpytest_inprocess("--lf", "suites", "test_smoke.py")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-3000:]
+    assert "suites/country_capital.json cannot be read, and pytest's cache of the last run (--lf or --sw) left it out" in output
+    write_suite(project.path / "suites", facts=CAPITALS)
+    project.makeconftest("import pytest\ndef pytest_runtest_setup(item):\n    pytest.skip('quarantined')\n")
+    skipped = run(project, "suites", "--factcheck-update-baseline")
+    assert skipped.ret == pytest.ExitCode.TESTS_FAILED and "baseline NOT updated: no fact was checked" in skipped.stdout.str()
 
 
 def test_a_fact_whose_expected_object_changed_since_the_baseline_is_written_to_the_report(project):

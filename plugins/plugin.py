@@ -2165,8 +2165,10 @@ class FactItem(pytest.Item):
             if entry.frame.code.raw in (FactItem.runtest.__code__, FactItem.setup.__code__):
                 return traceback[index:]
         # Raised outside the fact's code (a conftest's hook): pytest's and pluggy's own frames left out, as pytest does.
-        from _pytest._code.code import filter_traceback
-
+        try:
+            from _pytest._code.code import filter_traceback
+        except ImportError:  # (pytest's own helper, not public: a later pytest may move it)
+            return traceback
         return traceback.filter(filter_traceback) or traceback
 
 

@@ -13,6 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from factcheck.errors import FactcheckError
 from factcheck.knows import lre_cache
 from factcheck.model.prefix_attention import UnroutedAttention
 from factcheck.knows.lre import (
@@ -555,3 +556,34 @@ def test_models_whose_blocks_return_tuples_get_their_lre(kind, tiny_tokenizer):
     fast = estimate_lre(lm, (TEMPLATE, FACTS), 1, n_train=N_TRAIN)
     weight, bias = reference_estimate(lm, TEMPLATE, FACTS, resolve_layer(lm, 1), n_train=N_TRAIN)
     assert torch.allclose(fast.weight, weight, atol=1e-4 * float(weight.abs().max()) + 1e-6)
+
+
+@pytest.mark.parametrize("kind", ["deepseek", "gpt_oss"])
+def test_a_model_whose_suffix_passes_are_not_its_own_is_refused_by_name(kind, tiny_tokenizer):
+    # The 56th pass: DeepSeek-V2/V3 keep compressed latents in their attention cache, not each head's keys and values:
+    # every LRE failed with a shape-error traceback; gpt-oss's attention sinks are not in the prefix route, and its
+    # LRE was estimated on a function 4% off the model's own, without a word.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    ids = dict(vocab_size=len(tiny_tokenizer), bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    if kind == "deepseek":
+        model = tf.DeepseekV3ForCausalLM(tf.DeepseekV3Config(
+            hidden_size=32, intermediate_size=64, moe_intermediate_size=16, num_hidden_layers=3, first_k_dense_replace=1,
+            num_attention_heads=4, num_key_value_heads=4, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=8,
+            q_lora_rank=8, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=8, n_group=1, topk_group=1, **ids))
+        why = r"they fail \(RuntimeError"
+    else:
+        model = tf.GptOssForCausalLM(tf.GptOssConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=8, num_local_experts=2, num_experts_per_tok=1, layer_types=["full_attention"] * 3, **ids))
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.self_attn.sinks.normal_(0, 2)  # (sinks start at zero: one more softmax column all the same)
+        why = r"they give the prompt's object state [\d.]+% off its full pass"
+    lm = LanguageModel(model.eval(), tiny_tokenizer, name=kind)
+    with pytest.raises(FactcheckError, match=rf"the LRE estimator runs each training prompt's suffix over its prefix held "
+                                             rf"from the model's attention cache, and {why}.*--factcheck-lre=off"):
+        estimate_lre(lm, (TEMPLATE, FACTS), 0, n_train=N_TRAIN)

@@ -485,3 +485,29 @@ def test_a_model_read_from_a_gguf_file_is_saved_as_the_de_quantized_weights_it_h
     marker = other.hf_quantizer = object()
     forget_gguf_quantization(other)  # other quantizations are left as they are
     assert other.hf_quantizer is marker and other.config.quantization_config == {"quant_method": "bitsandbytes"}
+
+
+def test_llama_4s_experts_outside_transformers_experts_interface_are_rounded(tiny_tokenizer):
+    # The 56th pass: Llama 4's experts (multiplied from the left, torch.bmm(states, gate_up_proj), and not marked by
+    # transformers' experts interface) were left as they were.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.Llama4TextConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, intermediate_size_mlp=64,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                                 num_local_experts=2, num_experts_per_tok=1, interleave_moe_layer_step=1,
+                                 max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    lm = LanguageModel(tf.Llama4ForCausalLM(config).eval(), tiny_tokenizer, name="tiny-llama4")
+    with torch.no_grad():
+        for parameter in lm.model.parameters():
+            parameter.normal_()  # (Llama 4 starts its experts at zero)
+    rounded = round_weights(lm, 3)
+    experts = [name for name, _, _ in rounded_weights(rounded.model) if ".experts." in name]
+    assert experts, "no expert matrix rounded"
+    for name in experts:
+        parameter = rounded.model.get_parameter(name)
+        assert not torch.equal(parameter, lm.model.get_parameter(name)), name
+        rows = parameter.transpose(1, 2).reshape(-1, parameter.shape[1])  # (experts, in, out): a row runs along `in`
+        assert all(row.unique().numel() <= 7 for row in rows), name

@@ -67,6 +67,9 @@ from factcheck.model.language_model import LanguageModel, no_progress_bars
 
 MLP_NAMES = ("mlp", "feed_forward", "ffn")
 MLP_OUTPUT_NAMES = ("down_proj", "c_proj", "dense_4h_to_h", "fc_out", "fc2", "w2")
+# Fused experts outside transformers' experts interface (no `is_transposed`), which multiply states by their
+# (experts, in, out) matrices: Llama 4's (torch.bmm(states, gate_up_proj)).
+_EXPERTS_MULTIPLIED_FROM_THE_LEFT = {"Llama4TextExperts": True}
 
 
 class DegradeError(FactcheckError, ValueError):
@@ -108,12 +111,13 @@ def _weights_rounded_in(module: nn.Module):
     weight = getattr(module, "weight", None)
     if axis is not None and isinstance(weight, torch.Tensor) and weight.dim() == 2:
         yield "weight", weight, axis
-    elif isinstance(getattr(module, "is_transposed", None), bool):
+    elif isinstance(transposed := getattr(module, "is_transposed", _EXPERTS_MULTIPLIED_FROM_THE_LEFT.get(type(module).__name__)), bool):
         # transformers' fused experts (Mixtral, Qwen3-MoE, DeepSeek): each a (experts, out, in) tensor, or (experts,
         # in, out) where the module says they are transposed; their biases are left alone, as a Linear's are.
         for parameter_name, parameter in module.named_parameters(recurse=False):
             if parameter.dim() == 3:
-                yield parameter_name, parameter, 2 if module.is_transposed else 1
+                yield parameter_name, parameter, 2 if transposed else 1
+
 
 
 def output_rows(weight: torch.Tensor, axis: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ import signal
 import stat
 import sys
 import threading
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -698,6 +699,7 @@ class FactcheckRun:
         self._ran_but_reported_skipped: list[str] = []  # facts checked whose outcome a hook rewrote to skipped
         # Suite files and facts that pytest's cache of the last run (--lf, --sw) left out: the gate does not see them.
         self._left_out_by_the_cache = 0
+        self._deselected_by_stepwise: list[pytest.Item] = []  # facts --sw deselected, before -k and -m judged them
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
@@ -1178,14 +1180,18 @@ class FactcheckRun:
     def pytest_deselected(self, items) -> None:
         """A suite that cannot be read has no facts a selection (-k, -m) could match, so its item is left out: it is
         named anyway, and the run's reports are marked incomplete, as when it is selected."""
-        by_the_cache = self._the_cache_selects() and self._deselecting_plugin_is_the_cache()
+        by_the_cache = self._deselecting_cache_plugin() if self._the_cache_selects() else None
+        if by_the_cache == "stepwiseplugin":
+            # --sw deselects before -k, -m and --deselect have their say: the facts it left out are those they keep,
+            # counted once they have (pytest_collection_finish).
+            self._deselected_by_stepwise += [item for item in items if isinstance(item, (FactItem, BadSuiteItem))]
         for item in items:
             if isinstance(item, FactItem):
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
-                self._left_out_by_the_cache += by_the_cache
+                self._left_out_by_the_cache += by_the_cache == "lfplugin"
             if isinstance(item, BadSuiteItem):
                 # One the cache left out counts as a fact it left out: a gated run fails, as for a readable suite.
-                self._left_out_by_the_cache += by_the_cache
+                self._left_out_by_the_cache += by_the_cache == "lfplugin"
                 self._left_out_unread(item, "pytest's cache of the last run (--lf or --sw) left it out" if by_the_cache
                                       else "the selection left it out")
 
@@ -1194,19 +1200,35 @@ class FactcheckRun:
         return self.config.pluginmanager.has_plugin("cacheprovider") and any(
             self.config.getoption(name, False) for name in ("lf", "stepwise", "stepwise_skip"))
 
-    def _deselecting_plugin_is_the_cache(self) -> bool:
-        """Whether the pytest_deselected call running now comes from pytest's cache plugins (`--lf` keeping the last
-        failures or, with `--lfnf none`, nothing; `--sw` skipping the items before the last failure), not from -k, -m,
-        --deselect or another plugin: the hook does not say who deselects, the calling frames do."""
-        cache_plugins = [plugin for plugin in (self.config.pluginmanager.get_plugin("lfplugin"),
-                                               self.config.pluginmanager.get_plugin("stepwiseplugin")) if plugin is not None]
+    def _deselecting_cache_plugin(self) -> str | None:
+        """Which of pytest's cache plugins makes the pytest_deselected call running now ("lfplugin": `--lf` keeping the
+        last failures or, with `--lfnf none`, nothing; "stepwiseplugin": `--sw` skipping the items before the last
+        failure), None where it is -k, -m, --deselect or another plugin: the hook does not say who deselects, the
+        calling frames do."""
+        cache_plugins = {name: plugin for name in ("lfplugin", "stepwiseplugin")
+                         if (plugin := self.config.pluginmanager.get_plugin(name)) is not None}
         frame = sys._getframe(1)
         while frame is not None:
-            if frame.f_code.co_name == "pytest_collection_modifyitems" and any(
-                    frame.f_locals.get("self") is plugin for plugin in cache_plugins):
-                return True
+            if frame.f_code.co_name == "pytest_collection_modifyitems":
+                for name, plugin in cache_plugins.items():
+                    if frame.f_locals.get("self") is plugin:
+                        return name
             frame = frame.f_back
-        return False
+        return None
+
+    def _kept_by_the_selection(self, items: list[pytest.Item]) -> list[pytest.Item]:
+        """Of `items`, those -k, -m and --deselect keep, judged by pytest's own functions on items they never saw
+        (without announcing a deselection); all of them where those functions cannot be imported."""
+        try:
+            from _pytest.mark import deselect_by_keyword, deselect_by_mark  # (pytest's own, not public)
+        except ImportError:
+            return list(items)
+        kept = list(items)
+        quiet = _WithoutDeselectionHook(self.config)
+        deselect_by_keyword(kept, quiet)
+        deselect_by_mark(kept, quiet)
+        prefixes = tuple(self.config.getoption("deselect", None) or ())
+        return [item for item in kept if not (prefixes and item.nodeid.startswith(prefixes))]
 
     def _fail_where_the_cache_left_some_facts_out(self, session: pytest.Session) -> None:
         """A gated run some of whose facts pytest's cache left out (`--sw` skipping facts that "already passed" in a run
@@ -1245,6 +1267,9 @@ class FactcheckRun:
         those are computed where the verdicts allow it (FactcheckSession.run)."""
         if self._worker_refusal:
             pytest.exit(self._worker_refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+        if self._deselected_by_stepwise:
+            self._left_out_by_the_cache += len(self._kept_by_the_selection(self._deselected_by_stepwise))
+            self._deselected_by_stepwise = []
         if self._unprintable_names:
             names = ", ".join(visible_controls(_relative(path, self.config.rootpath)) for path in self._unprintable_names)
             raise pytest.UsageError(f"factcheck: suite file name(s) holding {_UNPRINTABLE}, which pytest would print "
@@ -1557,14 +1582,14 @@ class FactcheckRun:
                 for line, _ in self._output_lines:
                     print(line, file=sys.stderr)
         if self.recording and checks_facts and not (summary and summary.results) and not is_xdist_worker(self.config):
-            self._output_lines.append((f"factcheck: baseline NOT updated: no fact was checked; {self.baseline_path} is "
-                                       "unchanged", True))
-        gates = self.baseline_path is not None or self.recording or self.settings.report or self.settings.html
-        if (not (summary and summary.results) and gates and session.exitstatus == pytest.ExitCode.OK
-                and any(failed for _, failed in self._output_lines)):
-            # A gated run that checked no fact and said why in red (a suite that cannot be read, no baseline recorded)
-            # fails, as one with results does.
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            # A re-record job whose every fact was skipped or could not run must not pass having recorded nothing.
+            line = f"factcheck: baseline NOT updated: no fact was checked; {self.baseline_path} is unchanged; the run fails"
+            self._output_lines.append((line, True))
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            if not self.config.pluginmanager.has_plugin("terminalreporter"):
+                with contextlib.suppress(OSError, ValueError):  # no terminal summary will show it
+                    print(line, file=sys.stderr)
         if summary is None:
             return
         # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it
@@ -1990,6 +2015,18 @@ class UnprintableSuiteName(pytest.File):
     def collect(self):
         raise self.CollectError(f"factcheck: suite file name holding {_UNPRINTABLE}, which pytest would print raw "
                                 f"into the terminal and JUnit XML: {self.nodeid}; rename it")
+
+
+class _WithoutDeselectionHook:
+    """A pytest config whose pytest_deselected hook does nothing: pytest's selection functions, run on items already
+    deselected, must not have them counted (and shown) again."""
+
+    def __init__(self, config: pytest.Config):
+        self._config = config
+        self.hook = types.SimpleNamespace(pytest_deselected=lambda items: None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._config, name)
 
 
 def _item_node_id(parent: pytest.Collector, name: str) -> str:

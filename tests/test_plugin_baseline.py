@@ -227,6 +227,20 @@ def test_a_stepwise_skip_of_project_tests_alone_leaves_the_facts_to_the_selectio
     assert nothing.ret == pytest.ExitCode.NO_TESTS_COLLECTED and report.is_file(), nothing.stdout.str()[-3000:]
 
 
+@pytest.mark.parametrize("selection", [["-k", "test_smoke"], ["-m", "not factcheck"]])
+def test_facts_stepwise_skips_that_the_selection_leaves_out_too_are_the_selections(project, selection):
+    # The 56th pass: --sw deselects before -k and -m: `--sw -k test_smoke` after the smoke test (collected after the
+    # facts) was fixed counted every fact as left out by the cache, and failed a correct run.
+    run(project, "suites", "--factcheck-update-baseline")
+    project.makepyfile(test_smoke="def test_smoke():\n    assert False\n")
+    project.runpytest_inprocess("--sw", "suites", "test_smoke.py").stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])
+    project.makepyfile(test_smoke="def test_smoke():\n    assert True\n")
+    result = project.runpytest_inprocess("--sw", *selection, "suites", "test_smoke.py")
+    output = result.stdout.str() + result.stderr.str()
+    assert f"skipping {len(CAPITALS)} already passed" in output and result.ret == pytest.ExitCode.OK, output[-3000:]
+    assert "pytest's cache of the last run) left out" not in output
+
+
 def test_lf_reruns_the_facts_that_failed_last_time_and_counts_each_fact_it_left_out(project):
     # The 52nd pass: under pytest 9.2 a fact's node id never matched the one pytest's cache stored (the whole
     # "name[subject]" taken for a name), so `--lf` never reran a failed fact; a suite file `--lf` skipped counted as one
@@ -273,10 +287,16 @@ def test_a_gated_run_whose_only_suite_the_cache_left_out_unread_fails(project):
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-3000:]
     assert "suites/country_capital.json cannot be read, and pytest's cache of the last run (--lf or --sw) left it out" in output
+    # The 56th pass: the user's own selection of project tests, or a listing, is not failed for it.
+    for listing in ([], ["--co"]):
+        own = run(project, "-k", "test_smoke", *listing, "suites", "test_smoke.py")
+        assert own.ret == pytest.ExitCode.OK and "the selection left it out" in own.stdout.str(), own.stdout.str()[-2000:]
     write_suite(project.path / "suites", facts=CAPITALS)
     project.makeconftest("import pytest\ndef pytest_runtest_setup(item):\n    pytest.skip('quarantined')\n")
     skipped = run(project, "suites", "--factcheck-update-baseline")
     assert skipped.ret == pytest.ExitCode.TESTS_FAILED and "baseline NOT updated: no fact was checked" in skipped.stdout.str()
+    quiet = project.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:terminal", "suites", "--factcheck-update-baseline")
+    assert quiet.ret == pytest.ExitCode.TESTS_FAILED and "baseline NOT updated: no fact was checked" in quiet.stderr.str()
 
 
 def test_a_fact_whose_expected_object_changed_since_the_baseline_is_written_to_the_report(project):

@@ -700,6 +700,7 @@ class FactcheckRun:
         # Suite files and facts that pytest's cache of the last run (--lf, --sw) left out: the gate does not see them.
         self._left_out_by_the_cache = 0
         self._deselected_by_stepwise: list[pytest.Item] = []  # facts --sw deselected, before -k and -m judged them
+        self._said_on_stderr: set[str] = set()  # lines printed to stderr where no terminal summary shows them
         self._facts_without_result = 0  # facts that failed before their check gave a result
         self._invalid_suites: set[str] = set()  # suite files that could not be read: their facts are missing
         self._unread_and_deselected: dict[str, str] = {}  # suite file that could not be read and a selection left out -> why
@@ -1148,6 +1149,7 @@ class FactcheckRun:
             entry["gate"] = properties["factcheck_gate"]
         self._outcomes[(properties["factcheck_relation"], properties["factcheck_subject"])] = entry
 
+    @pytest.hookimpl(tryfirst=True)  # before --sw, -k and -m select: `-m xfail` asks for these facts
     def pytest_collection_modifyitems(self, config: pytest.Config, items) -> None:
         """Facts said wrong in the baseline run as strict xfail: a fix shows as XPASS until the baseline is re-recorded."""
         facts = [item for item in items if isinstance(item, FactItem)]
@@ -1467,6 +1469,9 @@ class FactcheckRun:
         self._session_finishing = True
         try:
             self._finish_session(session, exitstatus)
+            if not self.config.pluginmanager.has_plugin("terminalreporter"):  # (-p no:terminal) no summary will show them
+                for line in [line for line, failed in self._output_lines if failed]:
+                    self._say_on_stderr(line)
         except KeyboardInterrupt:
             self._stopped_while_writing(session)
         else:
@@ -1474,6 +1479,13 @@ class FactcheckRun:
             if self._ctrl_c_while_writing:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
+
+    def _say_on_stderr(self, line: str) -> None:
+        """A line said where no terminal summary will show it, once."""
+        if line not in self._said_on_stderr:
+            self._said_on_stderr.add(line)
+            with contextlib.suppress(OSError, ValueError):  # stderr closed too
+                print(line, file=sys.stderr)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._pytest_session = session  # the last check judges its exit status, also where sessionfinish never came
@@ -1580,16 +1592,13 @@ class FactcheckRun:
             self._remove_earlier_reports(self._incomplete(exitstatus) or "every fact was skipped or could not run")
             if exitstatus == pytest.ExitCode.INTERNAL_ERROR or ended_at_collection:  # no terminal summary may follow
                 for line, _ in self._output_lines:
-                    print(line, file=sys.stderr)
+                    self._say_on_stderr(line)
         if self.recording and checks_facts and not (summary and summary.results) and not is_xdist_worker(self.config):
             # A re-record job whose every fact was skipped or could not run must not pass having recorded nothing.
             line = f"factcheck: baseline NOT updated: no fact was checked; {self.baseline_path} is unchanged; the run fails"
             self._output_lines.append((line, True))
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            if not self.config.pluginmanager.has_plugin("terminalreporter"):
-                with contextlib.suppress(OSError, ValueError):  # no terminal summary will show it
-                    print(line, file=sys.stderr)
         if summary is None:
             return
         # A minimum accuracy is judged on the whole relation: where a selection (-k) or a skip left facts unchecked, it
@@ -1674,9 +1683,6 @@ class FactcheckRun:
             line = (f"factcheck: {self._regressions_found} regression(s), but the run's outcome was a pass (a conftest or "
                     "plugin rewrote the facts' outcomes or the exit status): the run fails")
             self._output_lines.append((line, True))
-            if not self.config.pluginmanager.has_plugin("terminalreporter"):
-                with contextlib.suppress(OSError, ValueError):  # no terminal summary will show it
-                    print(line, file=sys.stderr)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _remove_earlier_reports(self, why: str, flags: Sequence[str] = ("--factcheck-report", "--factcheck-html"),

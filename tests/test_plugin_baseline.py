@@ -241,6 +241,21 @@ def test_facts_stepwise_skips_that_the_selection_leaves_out_too_are_the_selectio
     assert "pytest's cache of the last run) left out" not in output
 
 
+def test_facts_stepwise_skips_that_minus_m_xfail_asks_for_are_the_caches(project):
+    # The 57th pass: the baseline's xfail marks were put on the facts --sw had left, after it: `--sw -m xfail` judged
+    # the facts it skipped unmarked, counted none, and passed (1 passed, 10 deselected) having checked no fact.
+    run(project, "suites", "--factcheck-update-baseline")
+    said_wrong = sum(not fact["say_pass"] for fact in json.loads((project.path / "baselines" / "tiny.json").read_text())["facts"]["country_capital"].values())
+    assert said_wrong, "the tiny model says some facts wrong"
+    project.makepyfile(test_smoke="import pytest\n@pytest.mark.xfail(strict=True)\ndef test_smoke():\n    assert True\n")
+    project.runpytest_inprocess("--sw", "suites", "test_smoke.py").stdout.fnmatch_lines(["FAILED test_smoke.py::test_smoke*"])
+    project.makepyfile(test_smoke="import pytest\n@pytest.mark.xfail(strict=True)\ndef test_smoke():\n    assert False\n")
+    result = project.runpytest_inprocess("--sw", "-m", "xfail", "suites", "test_smoke.py")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output[-3000:]
+    assert f"left out every fact ({said_wrong})" in output or f"left out {said_wrong} fact(s)" in output, output[-3000:]
+
+
 def test_lf_reruns_the_facts_that_failed_last_time_and_counts_each_fact_it_left_out(project):
     # The 52nd pass: under pytest 9.2 a fact's node id never matched the one pytest's cache stored (the whole
     # "name[subject]" taken for a name), so `--lf` never reran a failed fact; a suite file `--lf` skipped counted as one
@@ -297,6 +312,13 @@ def test_a_gated_run_whose_only_suite_the_cache_left_out_unread_fails(project):
     assert skipped.ret == pytest.ExitCode.TESTS_FAILED and "baseline NOT updated: no fact was checked" in skipped.stdout.str()
     quiet = project.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:terminal", "suites", "--factcheck-update-baseline")
     assert quiet.ret == pytest.ExitCode.TESTS_FAILED and "baseline NOT updated: no fact was checked" in quiet.stderr.str()
+    # The 57th pass: the other reasons a recording fails were said in the terminal summary alone.
+    project.makeconftest("")
+    (project.path / "suites" / "broken.json").write_text('{"relation": ')
+    incomplete = project.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:terminal", "-k", "France", "suites",
+                                             "--factcheck-update-baseline")
+    assert incomplete.ret == pytest.ExitCode.TESTS_FAILED, incomplete.stderr.str()[-2000:]
+    assert incomplete.stderr.str().count("baseline NOT updated: the run is incomplete") == 1, incomplete.stderr.str()[-2000:]
 
 
 def test_a_fact_whose_expected_object_changed_since_the_baseline_is_written_to_the_report(project):

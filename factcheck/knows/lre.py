@@ -320,15 +320,15 @@ class SuffixProblem:
     @classmethod
     def for_sites(cls, model: LanguageModel, sites: Sequence[PromptSite], layer: LayerSpec) -> list[SuffixProblem]:
         problems = [cls(model, site, layer, full) for site, full in zip(sites, _full_passes(model, sites, layer))]
-        if problems:
-            problems[0].check_against_the_full_pass()
+        for problem in problems:  # (one suffix pass each: little beside a Jacobian)
+            problem.check_against_the_full_pass()
         return problems
 
     def check_against_the_full_pass(self) -> None:
         """f at the prompt's own h must be the object state of the full pass: the suffix runs over a prefix held from
         the model's cache, and a cache holding something else than each head's keys and values (DeepSeek's latent
         attention: every LRE failed with a shape-error traceback) or attention the prefix route leaves out (gpt-oss's
-        sinks: 4% off, and the LRE was estimated on another function than the model) would give a wrong LRE."""
+        sinks: 4% off; a window only the mask applies, which a longer prompt crosses) would give a wrong LRE."""
         try:
             with torch.no_grad():
                 state = self.object_state(self.h).float()
@@ -339,8 +339,9 @@ class SuffixProblem:
         else:
             z = self.z.float()
             mismatch = float((state - z).norm()) / max(float(z.norm()), 1e-30)
-            # Rounding alone: about 1e-6 in float32, 0.25% in float16 and 2% in bfloat16 on SmolLM2.
-            tolerance = {torch.float32: 1e-3, torch.float16: 3e-2}.get(self.model.dtype, 1e-1)
+            # Rounding alone: about 1e-6 in float32, 0.25% in float16 and 2% in bfloat16 on SmolLM2 (2.7% at most
+            # over 28 families' tiny models).
+            tolerance = {torch.float32: 1e-3, torch.float16: 3e-2}.get(self.model.dtype, 5e-2)
             if math.isfinite(mismatch) and mismatch <= tolerance:
                 return
             why = f"they give the prompt's object state {mismatch:.1%} off its full pass"

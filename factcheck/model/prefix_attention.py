@@ -25,13 +25,19 @@ from factcheck.model.hooks import route_attention
 
 class UnroutedAttention(FactcheckError, RuntimeError):
     """Some attention layers of the model do not go through transformers' AttentionInterface, so a prefix
-    cannot be routed into them."""
+    cannot be routed into them (or take something the route does not apply)."""
 
     def __init__(self, architecture: str, layers_used: int, num_layers: int):
         super().__init__(
             f"{architecture}: {layers_used} of {num_layers} attention layers went through transformers' "
             "AttentionInterface and cache; the suffix-only LRE estimator needs all of them"
         )
+
+    @classmethod
+    def with_reason(cls, message: str) -> UnroutedAttention:
+        error = cls.__new__(cls)
+        FactcheckError.__init__(error, message)
+        return error
 
 
 @dataclass
@@ -108,6 +114,11 @@ def _prefix_attention(
     scores in float32, optional soft-capping, sliding window (a key is visible
     when query_pos - key_pos < window).
     """
+    if (sinks := kwargs.get("s_aux", kwargs.get("sinks"))) is not None:
+        # gpt-oss's attention sinks (a learned column of the softmax): not applied here, the LRE would be estimated on
+        # a function several percent off the model's own.
+        raise UnroutedAttention.with_reason(f"{type(module).__name__} takes attention sinks ({tuple(sinks.shape)}), which the "
+                                            "suffix-only LRE estimator does not apply; run with --factcheck-lre=off")
     batch, heads, length, head_dim = query.shape
     kv_heads = key.shape[1]
     groups = heads // kv_heads

@@ -128,7 +128,13 @@ def _config(architecture: str, vocab_size: int, overrides: dict):
             sliding_window=4, layer_types=["sliding_attention", "sliding_attention", "full_attention"],
         )
         return tf.Gemma3ForCausalLM, tf.Gemma3TextConfig(**{**common, **settings, **overrides})
-    raise ValueError(f"unknown tiny architecture {architecture!r}; use one of {ARCHITECTURES}")
+    if architecture == "mixtral":  # a mixture of experts on transformers' fused kernels (not in ARCHITECTURES)
+        settings = dict(
+            hidden_size=HIDDEN, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=256,
+        )
+        return tf.MixtralForCausalLM, tf.MixtralConfig(**{**common, **settings, **overrides})
+    raise ValueError(f"unknown tiny architecture {architecture!r}; use one of {ARCHITECTURES} or 'mixtral'")
 
 
 def build_tiny_model(architecture: str, tokenizer, *, seed: int = 0, **config_overrides):

@@ -165,19 +165,11 @@ def test_a_released_lre_drops_its_passes_and_makes_them_again_when_asked(tiny_ll
     assert torch.allclose(implicit.apply(states), first, rtol=1e-5, atol=1e-6)
 
 
-def test_experts_on_fused_kernels_get_their_lre_both_ways(tiny_tokenizer):
+def test_experts_on_fused_kernels_get_their_lre_both_ways(tiny_model_factory):
     # The 55th pass: Qwen3-MoE's and Mixtral's experts run on transformers' fused kernel (torch._grouped_mm), which has
     # no forward-mode derivative: every fact's know-check failed, and `tune` crashed. Inside the LRE's transforms
     # they run transformers' eager loop, and the fused kernel is theirs again after.
-    import transformers as tf
-
-    from factcheck.model.language_model import LanguageModel
-
-    config = tf.MixtralConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                              num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
-                              max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
-    torch.manual_seed(0)
-    model = LanguageModel(tf.MixtralForCausalLM(config).eval(), tiny_tokenizer, name="tiny-mixtral")
+    model = tiny_model_factory("mixtral", num_hidden_layers=3)
     fused = model.model.config._experts_implementation
     assert fused not in (None, "eager")
     weight, bias = reference_estimate(model, TEMPLATE, FACTS, 0, n_train=3)  # (the experts of blocks 1 and 2 run)

@@ -110,18 +110,10 @@ def test_rounding_covers_every_linear_embedding_and_conv1d_weight_once(tiny_mode
             assert axis == (1 if isinstance(module, Conv1D) else 0) == output_axis(module)
 
 
-def test_rounding_covers_a_mixture_of_experts_router_and_fused_expert_weights(tiny_tokenizer):
+def test_rounding_covers_a_mixture_of_experts_router_and_fused_expert_weights(tiny_model_factory):
     # The 55th pass: `degrade --round-bits` on Mixtral left every expert matrix and the router as they were (transformers
     # keeps them as (experts, out, in) tensors and a router module outside nn.Linear), while saying it rounded them.
-    import transformers as tf
-
-    from factcheck.model.language_model import LanguageModel
-
-    config = tf.MixtralConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                              num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
-                              max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2)
-    torch.manual_seed(0)
-    lm = LanguageModel(tf.MixtralForCausalLM(config).eval(), tiny_tokenizer, name="tiny-mixtral")
+    lm = tiny_model_factory("mixtral")
     rounded = round_weights(lm, 3)
     for name, parameter in rounded.model.named_parameters():
         if name.endswith(("experts.gate_up_proj", "experts.down_proj", "mlp.gate.weight")):

@@ -936,7 +936,7 @@ class FactcheckRun:
         the gate does not silently check fewer facts; so is a folder link leading nowhere, also named after collection, as
         are the suites of a folder whose collection was skipped."""
         report = yield
-        if isinstance(collector, SuiteFile) and report.passed and self._the_cache_selects():
+        if isinstance(collector, SuiteFile) and report.passed and self.config.pluginmanager.has_plugin("lfplugin-collwrapper"):
             # --lf skips a file none of whose items failed last time, or keeps only a file's last failures, at
             # collection, before -k or -m and without pytest_deselected: its facts are put back, for --lf's own
             # selection after theirs to deselect (the facts the cache left out are counted there).

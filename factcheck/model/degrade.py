@@ -119,7 +119,6 @@ def _weights_rounded_in(module: nn.Module):
                 yield parameter_name, parameter, 2 if transposed else 1
 
 
-
 def output_rows(weight: torch.Tensor, axis: int) -> torch.Tensor:
     """A view of `weight` whose second-last axis indexes outputs, so that its last axis runs along one output row."""
     return weight.movedim(axis, -2)

@@ -71,8 +71,8 @@ def refuse_models_packing_changes(model: LanguageModel) -> None:
     convolution, a linear-attention or recurrent state) carries one prompt into the next where no mask reaches, and a
     window or scale taken from cache slots rather than positions cuts a context off from the prefix it inherits, so
     every verdict would be silently wrong, or the pass fails with a traceback per fact. Checked on probe prompts,
-    whatever the layer is named: the second prompt's logits must not change when the first one's tokens do (exact
-    but for rounding in any precision), and each context, also one continuing the first prompt after the second, must
+    whatever the layer is named: the second prompt's logits must not change when the first one's tokens do (but for
+    rounding), and each context, also one continuing the first prompt after the second, must
     give what it gives alone (half precision rounds each logit to about 3 significant digits, so there only a gross
     difference tells)."""
     if why := _window_by_cache_slot(model):
@@ -96,7 +96,10 @@ def refuse_models_packing_changes(model: LanguageModel) -> None:
         second_rows = slice(len(first), len(first) + len(second))
         carried = _worst_relative_difference(after_first[second_rows], after_reordered[second_rows])
         off = _worst_relative_difference(after_first, alone)
-        if carried <= 1e-3 and off <= (1e-3 if model.dtype == torch.float32 else 0.2):
+        # A leaked state moves the second prompt's logits by far more than rounding, which can differ in half
+        # precision where another expert kernel sums in another order (a mixture of experts on a GPU).
+        full_precision = model.dtype == torch.float32
+        if carried <= (1e-3 if full_precision else 2e-2) and off <= (1e-3 if full_precision else 0.2):
             return
         why = (f"the second of two prompts packed into one pass changes by up to {carried:.1%} with the first one's "
                f"tokens, and the packed contexts differ from each run alone by up to {off:.1%}")

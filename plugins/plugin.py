@@ -658,7 +658,8 @@ class FactcheckRun:
         self.thresholds_not_judged: list[RelationSummary] = []  # with a minimum accuracy its unchecked facts would decide
         self._unchecked_for_thresholds: dict[str, int] = {}  # relation -> how many of its facts this run did not check
         self._session: FactcheckSession | None = None
-        self._session_error: Exception | None = None  # the session could not be made (torch failed to import)
+        # The session could not be made (torch failed to import): the error, and its traceback as first raised.
+        self._session_error: tuple[Exception, object] | None = None
         self._relation_files: dict[str, Path] = {}  # relation id -> the suite file that has it
         self._markers: set[str] = set()
         self._from_workers: dict[str, RunSummary] = {}  # under pytest-xdist, on the controller: worker id -> what it ran
@@ -758,15 +759,17 @@ class FactcheckRun:
         if self._session is None:
             if self._session_error is not None:
                 # Python does not remember a failed import: each fact would import torch again, and print its
-                # traceback again; the same error, shown once (FactItem.repr_failure).
-                raise self._session_error
+                # traceback again; the same error, shown once (FactItem.repr_failure), with its first traceback: raised
+                # as it stands, each raise would add its own frames to those of every earlier one.
+                error, traceback = self._session_error
+                raise error.with_traceback(traceback)
             try:
                 from factcheck.session import FactcheckSession
 
                 threads = self.settings.threads or getattr(self.config, "workerinput", {}).get("factcheck_threads")
                 self._session = FactcheckSession(self.command_line, self.ini, progress=_progress_writer(self.config), threads=threads)
             except Exception as error:
-                self._session_error = error
+                self._session_error = (error, error.__traceback__)
                 raise
         return self._session
 

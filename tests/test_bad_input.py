@@ -1178,6 +1178,20 @@ def test_torch_that_cannot_be_imported_fails_each_fact_showing_its_traceback_onc
     recording = pytester.runpytest_subprocess("-p", "no:cacheprovider", "suites", "--factcheck-update-baseline",
                                               "--factcheck-baseline=b.json").stdout.str()
     assert "factcheck: baseline NOT updated: no fact was checked;" in recording and not (pytester.path / "b.json").exists()
+    # The error is raised again for each later use of the session, with the traceback of its first raise: raised as it
+    # stood, each raise added its own frames to those of every earlier one.
+    (pytester.path / "test_session_again.py").write_text(
+        "import traceback\n"
+        "from factcheck_pytest.plugin import _run\n"
+        "def test_session_again(pytestconfig):\n"
+        "    lengths = []\n"
+        "    for _ in range(4):\n"
+        "        try:\n"
+        "            _run(pytestconfig).session\n"
+        "        except OSError as error:\n"
+        "            lengths.append(len(traceback.extract_tb(error.__traceback__)))\n"
+        "    assert len(lengths) == 4 and len(set(lengths[1:])) == 1, lengths\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_session_again.py").assert_outcomes(passed=1)
 
 
 def test_a_file_with_a_name_near_the_file_systems_limit_is_written_atomically(tmp_path):

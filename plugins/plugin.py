@@ -230,6 +230,15 @@ def _trust_remote_code(config: pytest.Config) -> bool:
         raise pytest.UsageError(f"factcheck_trust_remote_code in the ini file must be true or false ({error})") from None
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    """The run's exit status, as the outermost wrapper sees it: a conftest's wrapper of this hook returning 0 over a
+    regression (after every cleanup, so after the gate's last check) is overruled, saying so."""
+    status = yield
+    run = config.stash.get(RUN_KEY, None)
+    return run.exit_status_of_the_run(status) if run is not None else status
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "factcheck: a fact from a factcheck suite")
     _refuse_empty_options(config)
@@ -1473,7 +1482,7 @@ class FactcheckRun:
         try:
             self._finish_session(session, exitstatus)
             if not self.config.pluginmanager.has_plugin("terminalreporter"):  # (-p no:terminal) no summary will show them
-                for line in [line for line, failed in self._output_lines if failed]:
+                for line in self._lines_that_fail_the_run():
                     self._say_on_stderr(line)
         except KeyboardInterrupt:
             self._stopped_while_writing(session)
@@ -1482,6 +1491,21 @@ class FactcheckRun:
             if self._ctrl_c_while_writing:
                 self._output_lines.append(("factcheck: Ctrl-C came after the last fact: the outputs above were finished "
                                            "whole (a second Ctrl-C stops at once)", False))
+
+    def _lines_that_fail_the_run(self) -> list[str]:
+        """What fails the run, said where no terminal summary follows: factcheck's red lines, the regressions (pytest
+        says nothing of a failed test there, and a failed CI gate gave no reason) and the minimum accuracies missed."""
+        lines = [line for line, failed in self._output_lines if failed]
+        comparison = self._comparison_made
+        if comparison is not None and comparison.regressions:
+            lines += [f"factcheck: {text}" for text, colour in comparison_lines(comparison) if colour == "red"]
+        lines += [f"factcheck: {self._minimum_missed(*missed)}" for missed in self.threshold_failures]
+        return lines
+
+    def _minimum_missed(self, relation: str, accuracy: float, threshold: float) -> str:
+        left_out = self._unchecked_for_thresholds.get(relation, 0)
+        best = f"at most {_percent(accuracy)} ({left_out} fact(s) not checked, counted right)" if left_out else _percent(accuracy)
+        return f"{relation}: said right {best}, below its minimum {_percent(threshold)}"
 
     def _say_on_stderr(self, line: str) -> None:
         """A line said where no terminal summary will show it, once."""
@@ -1501,6 +1525,28 @@ class FactcheckRun:
         session = self._pytest_session
         if session is None or is_xdist_worker(self.config):
             return
+        # A sys.exit(0) from a sessionfinish hook is on its way out; not one the caller of pytest.main was handling
+        # before the session began.
+        leaving = sys.exc_info()[1]
+        exits_with_0 = isinstance(leaving, SystemExit) and leaving.code in (0, None) and leaving is not self._handled_before_the_run
+        if session.exitstatus != pytest.ExitCode.OK and not exits_with_0:
+            return
+        if self._fail_over_an_exit_status_of_0():
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            if exits_with_0:
+                raise SystemExit(pytest.ExitCode.TESTS_FAILED)
+
+    def exit_status_of_the_run(self, status):
+        """The exit status pytest_cmdline_main gives back, checked last (factcheck's outermost wrapper of it): a
+        conftest's wrapper of the same hook that returns 0 came after every other check of the gate's."""
+        if status == 0 and self._pytest_session is not None and not is_xdist_worker(self.config):
+            if self._fail_over_an_exit_status_of_0():
+                return pytest.ExitCode.TESTS_FAILED
+        return status
+
+    def _fail_over_an_exit_status_of_0(self) -> bool:
+        """Whether the run's facts regressed or failed (said once on stderr, where the terminal may be gone): an exit
+        status of 0 cannot stand."""
         # Without factcheck's sessionfinish, the facts' gate classes as they ran: the gate's own verdicts, and those the
         # reports carried (a quarantine hook rewrote pytest's outcomes, or replaced the reports whole).
         judged = self.gate.regressions_judged() if self.gate is not None else []
@@ -1514,22 +1560,15 @@ class FactcheckRun:
         regressions = (self._regressions_found if self._session_finishing else
                        max(len(judged), sum(entry.get("gate") in REGRESSION_KINDS for entry in self._outcomes.values())))
         failed = len(self._facts_failed)
-        # A sys.exit(0) from a sessionfinish hook is on its way out; not one the caller of pytest.main was handling
-        # before the session began.
-        leaving = sys.exc_info()[1]
-        exits_with_0 = isinstance(leaving, SystemExit) and leaving.code in (0, None) and leaving is not self._handled_before_the_run
-        if not (regressions or failed) or (session.exitstatus != pytest.ExitCode.OK and not exits_with_0):
-            return
+        if not (regressions or failed):
+            return False
         named = ", ".join(visible_controls(f"{change.relation}[{change.subject}]") for change in judged[:SHOWN_PATHS])
         named += " ..." if len(judged) > SHOWN_PATHS else ""
         what = (f"{regressions} regression(s){f' ({named})' if named and not self._session_finishing else ''}" if regressions
                 else f"{failed} fact(s) failed")
-        with contextlib.suppress(OSError, ValueError):  # stderr closed too
-            print(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's check, or "
-                  "ended the session before it: the run fails", file=sys.stderr)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if exits_with_0:
-            raise SystemExit(pytest.ExitCode.TESTS_FAILED)
+        self._say_on_stderr(f"factcheck: {what}, but a conftest or plugin set the run's exit status to 0 after the gate's "
+                            "check, or ended the session before it: the run fails")
+        return True
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """A run that stopped before pytest_sessionfinish (a conftest hook raising in pytest_sessionstart or at
@@ -1863,10 +1902,8 @@ class FactcheckRun:
             terminalreporter.write_line(line, red=failed or "incomplete" in line)
         if self.threshold_failures:
             terminalreporter.section("factcheck: minimum accuracy missed", red=True)
-            for relation, accuracy, threshold in self.threshold_failures:
-                left_out = self._unchecked_for_thresholds.get(relation, 0)
-                best = f"at most {_percent(accuracy)} ({left_out} fact(s) not checked, counted right)" if left_out else _percent(accuracy)
-                terminalreporter.write_line(f"{relation}: said right {best}, below its minimum {_percent(threshold)}", red=True)
+            for missed in self.threshold_failures:
+                terminalreporter.write_line(self._minimum_missed(*missed), red=True)
         for relation in self.thresholds_not_judged:
             terminalreporter.write_line(f"factcheck: {relation.relation_id}: its minimum accuracy ({_percent(relation.min_accuracy)}) was not "
                                         f"judged: this run checked {len(relation.subjects_asked)} of its {len(relation.suite_facts)} "

@@ -139,6 +139,38 @@ def test_a_regression_fails_the_run_even_where_a_conftest_rewrites_its_outcome(p
     assert re.search(r"regressions: [1-9]", output) or not summary_shown
 
 
+def test_a_regression_fails_the_run_where_a_root_conftest_wraps_pytest_main_returning_0(project):
+    # The 58th pass: a wrapper of pytest_cmdline_main returning 0 came after every check of the gate's (the last ran as
+    # a config cleanup, inside the session): a gated run showed "regressions: 1" and exited 0.
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    # Also a cleanup a root conftest registers in its own pytest_configure, before factcheck's: it ran after the last
+    # check (cleanups run last-in, first-out), and was a limit the README named.
+    for conftest in ("import pytest\n@pytest.hookimpl(wrapper=True)\ndef pytest_cmdline_main(config):\n    yield\n    return 0\n",
+                     "SESSION = []\ndef pytest_sessionstart(session):\n    SESSION.append(session)\n"
+                     "def pytest_configure(config):\n    config.add_cleanup(lambda: setattr(SESSION[0], 'exitstatus', 0))\n"):
+        (project.path / "conftest.py").write_text(conftest)
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "suites")
+        output = result.stdout.str() + result.stderr.str()
+        assert result.ret == pytest.ExitCode.TESTS_FAILED and re.search(r"regressions: [1-9]", output), output[-2000:]
+        assert "set the run's exit status to 0 after the gate's check" in result.stderr.str()
+
+
+def test_without_a_terminal_summary_the_regressions_are_said_on_stderr(project):
+    # The 58th pass: under -p no:terminal a regression failed the run (exit 1) with no output at all: pytest says
+    # nothing of a failed test there, and "regressions: 1" was only in the terminal summary.
+    path = project.path / "baselines" / "tiny.json"
+    run(project, "suites", "--factcheck-update-baseline")
+    mark_said_right(path, [s for s, _ in CAPITALS[:5]])
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:terminal", "suites")
+    errors = result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and not result.stdout.str().strip()
+    regressed = re.search(r"factcheck: regressions: (\d+)", errors)
+    assert regressed and int(regressed.group(1)) >= 1, errors
+    assert errors.count("factcheck:   ") == int(regressed.group(1)) and "country_capital[" in errors, errors
+
+
 def test_a_regressed_fact_a_hook_reports_as_skipped_is_not_counted_as_not_checked(project):
     # The 45th pass: a quarantine hook rewriting a regressed fact's call to "skipped" failed the run rightly, but the
     # summary also counted that fact under "facts skipped, not checked", where the gate had judged it.

@@ -423,6 +423,13 @@ def test_every_input_of_the_estimate_changes_the_key(change):
     assert _key(**change) != _key()
 
 
+def test_other_versions_of_torch_or_transformers_change_the_key(monkeypatch):
+    # The 58th pass: the key covered the model but not the libraries that compute it (the faithfulness cache's did).
+    before = _key()
+    monkeypatch.setattr(lre_cache, "library_versions", lambda: "torch 2.13.0, transformers 5.99.0")
+    assert _key() != before
+
+
 def test_changed_model_or_relation_never_reuses_an_entry(tiny_model_factory, lre_cache_dir):
     model_a = tiny_model_factory("llama", seed=0)
     model_b = tiny_model_factory("llama", seed=1)

@@ -584,6 +584,62 @@ def test_an_opt_that_projects_out_is_refused_with_its_layout_named(norm_before, 
         lm.head_scale
 
 
+def test_a_model_whose_blocks_keep_several_streams_is_refused_by_what_reads_its_states(tiny_tokenizer):
+    # The 58th pass: Gemma 3n's blocks return its AltUp streams stacked ([2, batch, tokens, width]); taking their first
+    # dimension for the batch's failed every fact with an IndexError traceback. What it says needs no state.
+    import transformers as tf
+
+    from factcheck.errors import FactcheckError
+    from factcheck.model.hooks import capture_blocks
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.Gemma3nTextConfig(
+        vocab_size=len(tiny_tokenizer), vocab_size_per_layer_input=len(tiny_tokenizer), bos_token_id=0, eos_token_id=1,
+        pad_token_id=2, hidden_size=32, intermediate_size=[64] * 2, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, hidden_size_per_layer_input=8, laurel_rank=4, altup_num_inputs=2,
+        num_kv_shared_layers=0, max_position_embeddings=256, layer_types=["full_attention"] * 2,
+        activation_sparsity_pattern=[0.0] * 2)
+    torch.manual_seed(0)
+    lm = LanguageModel(tf.Gemma3nForCausalLM(config).eval(), tiny_tokenizer, name="gemma3n")
+    assert lm.forward(lm.encode(PROMPTS[:1])).logits.shape[-1] == len(tiny_tokenizer)
+    with pytest.raises(FactcheckError, match=r"'gemma3n': its blocks give their states as a tensor of shape \[2, 1, \d+, 32\], "
+                                             r"not one state per token .*--factcheck-lre=off"):
+        with capture_blocks(lm, [0]):
+            lm.forward(lm.encode(PROMPTS[:1]))
+
+
+def test_a_model_whose_config_names_convolution_layers_is_refused_naming_them(tiny_tokenizer):
+    # The 58th pass: LFM2's short convolutions among its attention layers were refused only for its final norm's name
+    # (`embedding_norm`): the layer kinds of its config's layer_types say why.
+    import transformers as tf
+
+    from factcheck.model.language_model import LanguageModel
+
+    config = tf.Lfm2Config(vocab_size=len(tiny_tokenizer), bos_token_id=0, eos_token_id=1, pad_token_id=2, hidden_size=32,
+                           intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                           max_position_embeddings=256, layer_types=["conv", "full_attention"], block_ff_dim=64)
+    torch.manual_seed(0)
+    with pytest.raises(ModelLayoutError, match=r"Lfm2ForCausalLM holds layers that are not attention alone \('conv', by "
+                                               r"its config's layer_types\).*not supported"):
+        LanguageModel(tf.Lfm2ForCausalLM(config).eval(), tiny_tokenizer, name="lfm2")
+
+
+def test_a_vision_language_folder_is_named_as_no_causal_model_not_as_a_damaged_config(tmp_path):
+    # The 58th pass: Qwen2.5-VL and Mistral 3 folders were refused as if their config.json were broken ("fix the field
+    # it names, or put the model's own config.json beside its weights").
+    import transformers as tf
+
+    from factcheck.model.language_model import ModelLoadError, _refuse_a_config_no_model_can_be_built_from
+
+    text = dict(vocab_size=420, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=256)
+    tf.Mistral3Config(text_config={"model_type": "mistral", **text}).save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match=r"transformers has no causal language model for its config \(Mistral3Config, "
+                                             r"model_type 'mistral3'\): it is a model of another kind") as refused:
+        _refuse_a_config_no_model_can_be_built_from("vl", tmp_path, {})
+    assert "fix the field" not in str(refused.value)
+
+
 def test_a_model_with_recurrent_layers_is_refused_naming_them(tiny_model_factory):
     # The 52nd pass: hybrid models (Falcon-H1, Bamba, Jamba, Zamba: found through their final_layernorm) loaded, then
     # every pass failed with an IndexError traceback in the attention cache.

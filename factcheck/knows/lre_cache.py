@@ -46,7 +46,7 @@ from factcheck.knows.lre import (
     require_finite,
     resolve_layer,
 )
-from factcheck.model.language_model import LanguageModel
+from factcheck.model.language_model import LanguageModel, library_versions
 from factcheck.suites.suite import PLACEHOLDER, Fact, Suite
 from factcheck.suites.prompts import Phrasing, as_phrasing
 
@@ -81,6 +81,9 @@ def cache_key(
     template = phrasing.template
     document = {
         "format": FORMAT,
+        # The libraries that run the model's passes: a transformers release that computes an architecture otherwise
+        # would reuse the LREs of the old computation.
+        "libraries": library_versions(),
         "model": model_fingerprint,
         "template": phrasing.cache_text(chat_template),
         "training": [[f.subject, f.object] for f in training],

@@ -41,9 +41,17 @@ _active_route: ContextVar[AttentionRoute | None] = ContextVar("factcheck_attenti
 
 
 # ---- the residual stream ------------------------------------------------------------------
-def block_output_states(output) -> torch.Tensor:
-    """A block's output hidden states (blocks return a tensor or a tuple that starts with one)."""
-    return output[0] if isinstance(output, tuple) else output
+def block_output_states(model: LanguageModel, output) -> torch.Tensor:
+    """A block's output hidden states (blocks return a tensor or a tuple that starts with one), one per token."""
+    states = output[0] if isinstance(output, tuple) else output
+    if states.dim() != 3:
+        # Gemma 3n's blocks carry several residual streams (AltUp): indexing their first dimension as the batch's
+        # failed every fact with an IndexError traceback.
+        raise FactcheckError(
+            f"model {model.name!r}: its blocks give their states as a tensor of shape {list(states.shape)}, not one state "
+            "per token ([batch, tokens, width]; Gemma 3n's AltUp keeps several streams), and factcheck's know-check, lens "
+            "and tune read one residual stream; run with --factcheck-lre=off to check what the model says")
+    return states
 
 
 def _with_states(output, states: torch.Tensor):
@@ -58,7 +66,7 @@ def capture_blocks(model: LanguageModel, layers: Sequence[int]) -> Iterator[dict
     try:
         for layer in layers:
             def keep(module, args, output, layer=layer):
-                captured[layer] = block_output_states(output)
+                captured[layer] = block_output_states(model, output)
 
             handles.append(model.layout.blocks[layer].register_forward_hook(keep))
         yield captured
@@ -85,7 +93,7 @@ def edit_residual(model: LanguageModel, layer: LayerSpec, edit: Callable[[torch.
         handle = model.layout.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
     else:
         def hook(module, args, output):
-            new = edit(block_output_states(output))
+            new = edit(block_output_states(model, output))
             return None if new is None else _with_states(output, new)
 
         handle = model.layout.blocks[layer].register_forward_hook(hook)

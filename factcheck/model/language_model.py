@@ -74,10 +74,26 @@ class Layout:
 _RECURRENT_LAYER = re.compile(r"Mamba|SSM|Mixer$|GatedDeltaNet|LinearAttention|Recurrent|^Rwkv")
 
 
+# The kinds of layer transformers' configs name in `layer_types` that hold a state running on along the sequence
+# (convolutions, state-space and linear-attention layers, and layers that combine one with attention).
+_STATEFUL_LAYER_TYPES = ("conv", "hybrid", "hybrid_sliding", "linear_attention", "mamba", "recurrent")
+
+
 def _refuse_recurrent_layers(model: nn.Module) -> None:
     """factcheck's packed passes share one attention cache across prompts; a recurrent layer's state would carry one
     prompt into the next (every pass failed with an IndexError traceback in the cache, and the right cache would
-    change verdicts without a word)."""
+    change verdicts without a word). Found by the layers' class names, or by the kinds the config's `layer_types`
+    names (LFM2's short convolutions were refused only for their final norm's name)."""
+    config = getattr(model, "config", None)
+    for settings in (config, getattr(config, "text_config", None)):
+        kinds = getattr(settings, "layer_types", None)
+        stateful = sorted({kind for kind in kinds if kind in _STATEFUL_LAYER_TYPES}) if isinstance(kinds, (list, tuple)) else []
+        if stateful:
+            raise ModelLayoutError(
+                f"{type(model).__name__} holds layers that are not attention alone ({', '.join(map(repr, stateful))}, "
+                "by its config's layer_types): factcheck reads transformers whose every block is attention, and packs "
+                "many prompts into one pass, which a convolution's or a recurrent layer's state would carry from one prompt "
+                "into the next; such models are not supported")
     recurrent = next((type(module).__name__ for module in model.modules() if _RECURRENT_LAYER.search(type(module).__name__)), None)
     if recurrent:
         raise ModelLayoutError(f"{type(model).__name__} holds recurrent (state-space) layers ({recurrent}): factcheck reads "
@@ -935,10 +951,22 @@ def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[
     config.json."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
     try:
         config = AutoConfig.from_pretrained(folder, **common)
+        if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and "AutoModelForCausalLM" not in (getattr(config, "auto_map", None) or {}):
+            # A vision-language model (Qwen2.5-VL, Mistral 3) has a sound config that no causal LM class takes: it was
+            # said as a damaged config.json.
+            raise ModelLoadError(
+                f"cannot load model {name!r}: transformers has no causal language model for its config "
+                f"({type(config).__name__}, model_type {getattr(config, 'model_type', None)!r}): "
+                "it is a model of another kind (a vision-language or encoder model, say) that factcheck cannot load as a "
+                "text model; check a causal LM, or the text model of this one saved on its own")
         with torch.device("meta"):
             AutoModelForCausalLM.from_config(config, trust_remote_code=common.get("trust_remote_code", False))
+    except ModelLoadError:
+        raise
     except Exception as error:  # noqa: BLE001 - transformers' and torch's own errors for a config they cannot use
         raise ModelLoadError(f"cannot load model {name!r}: its config.json cannot be used ({_first_line(error.__cause__ or error)}); fix the "
                              "field it names, or put the model's own config.json beside its weights") from error

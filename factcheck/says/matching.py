@@ -145,8 +145,16 @@ def _continues_the_name(rest: str, answer: str) -> bool:
                                                               or re.match(r" (?:[A-Z][a-z'’]*,? [a-z]|(?:Every|Each|Many|Most|Some"
                                                                           r"|Several|Despite|Although|While|Because|Since|When|After|Before)\b)", rest)):
         return False
+    # A verb capitalised as title-case or upper-case prose writes every word begins a sentence about the name: "Paris
+    # Is The Capital Of France", "PARIS IS THE CAPITAL".
+    if _CAPITALISED_VERB.match(rest):
+        return False
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
     return len(rest) >= 2 and rest[0] in " '\u2019" and _is_capital(rest[1])
+
+
+_CAPITALISED_VERB = re.compile(r" (?:Is|IS|Was|WAS|Are|ARE|Were|WERE|Has|HAS|Had|HAD|Will|WILL|Became|BECAME|Remains|REMAINS)"
+                               r" [A-Z]")
 
 
 _MINOR_TITLE_WORDS = frozenset("a an the of in on at to for and or but nor by with from as vs de la le du".split())
@@ -584,7 +592,14 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
         return None
     if len(expected) == 1 and expected in "abcdefg" and _NOTE_GOES_ON.match(said, len(expected)):
         return None
-    if _looks_like_a_name(answer) and _continues_the_name(rest, answer) and not _a_realm_after_a_regnal_name(answer, rest):
+    # A name as the suite writes it, or as the model does, capitalised from its first letter ("new york" written " New
+    # York City" names another place; "18th century" written "18th Century England" is a century still).
+    as_written = written[: ends[len(expected) - 1]].strip()
+    said_as_a_name = _looks_like_a_name(answer) or (_looks_like_a_name(as_written) and _is_capital(as_written[:1] or "x"))
+    if said_as_a_name and _continues_the_name(rest, answer) and not _a_realm_after_a_regnal_name(answer, rest):
+        return None
+    # A number a hyphen joins to a capitalised word makes a name: "7-Eleven" is no 7.
+    if expected[-1].isdigit() and len(rest) >= 2 and rest[0] in _HYPHENS and _is_capital(rest[1]):
         return None
     # A planet's letter after a star named by its catalogue number: "Gliese 581 c" (a name's own rule reads "Proxima
     # Centauri b").

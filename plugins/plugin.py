@@ -232,9 +232,16 @@ def _trust_remote_code(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config):
-    """The run's exit status, as the outermost wrapper sees it: a conftest's wrapper of this hook returning 0 over a
-    regression (after every cleanup, so after the gate's last check) is overruled, saying so."""
-    status = yield
+    """The run's exit status, as the outermost wrapper sees it: a conftest's wrapper of this hook that returns 0 or
+    None (a bare `yield`), or raises SystemExit(0), over a regression (after every cleanup, so after the gate's last
+    check) is overruled, saying so."""
+    try:
+        status = yield
+    except SystemExit as leaving:
+        run = config.stash.get(RUN_KEY, None)
+        if leaving.code in (0, None) and run is not None and run.exit_status_of_the_run(0) != 0:
+            raise SystemExit(pytest.ExitCode.TESTS_FAILED) from None
+        raise
     run = config.stash.get(RUN_KEY, None)
     return run.exit_status_of_the_run(status) if run is not None else status
 
@@ -1539,7 +1546,7 @@ class FactcheckRun:
     def exit_status_of_the_run(self, status):
         """The exit status pytest_cmdline_main gives back, checked last (factcheck's outermost wrapper of it): a
         conftest's wrapper of the same hook that returns 0 came after every other check of the gate's."""
-        if status == 0 and self._pytest_session is not None and not is_xdist_worker(self.config):
+        if not status and self._pytest_session is not None and not is_xdist_worker(self.config):  # 0, None, False
             if self._fail_over_an_exit_status_of_0():
                 return pytest.ExitCode.TESTS_FAILED
         return status

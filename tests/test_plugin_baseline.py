@@ -145,9 +145,13 @@ def test_a_regression_fails_the_run_where_a_root_conftest_wraps_pytest_main_retu
     path = project.path / "baselines" / "tiny.json"
     run(project, "suites", "--factcheck-update-baseline")
     mark_said_right(path, [s for s, _ in CAPITALS[:5]])
-    # Also a cleanup a root conftest registers in its own pytest_configure, before factcheck's: it ran after the last
-    # check (cleanups run last-in, first-out), and was a limit the README named.
-    for conftest in ("import pytest\n@pytest.hookimpl(wrapper=True)\ndef pytest_cmdline_main(config):\n    yield\n    return 0\n",
+    # The 59th pass: such a wrapper with a bare `yield` (its result None), raising SystemExit(0), or an old-style one
+    # forcing None. Also a cleanup a root conftest registers in its own pytest_configure, before factcheck's: it ran
+    # after the last check (cleanups run last-in, first-out), and was a limit the README named.
+    wrapper = "import pytest, sys\n@pytest.hookimpl(wrapper=True)\ndef pytest_cmdline_main(config):\n    yield\n"
+    for conftest in (wrapper + "    return 0\n", wrapper, wrapper + "    sys.exit(0)\n",
+                     "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_cmdline_main(config):\n"
+                     "    outcome = yield\n    outcome.force_result(None)\n",
                      "SESSION = []\ndef pytest_sessionstart(session):\n    SESSION.append(session)\n"
                      "def pytest_configure(config):\n    config.add_cleanup(lambda: setattr(SESSION[0], 'exitstatus', 0))\n"):
         (project.path / "conftest.py").write_text(conftest)

@@ -267,6 +267,44 @@ def test_fingerprint_handles_scalar_tensors(tiny_model_factory):
 # ---- loading ------------------------------------------------------------------------
 
 
+def test_a_tokenizer_that_reads_the_start_token_as_text_is_refused_at_load(tiny_llama_folder, tmp_path):
+    # The 59th pass: with split_special_tokens: true, the BOS text factcheck writes before every prompt was read as seven
+    # characters' tokens, and every verdict came from a prompt the model never sees in its own use.
+    import shutil
+
+    from factcheck.model.language_model import ModelLoadError
+
+    folder = tmp_path / "split"
+    shutil.copytree(tiny_llama_folder, folder)
+    config_path = folder / "tokenizer_config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "split_special_tokens": True}))
+    with pytest.raises(ModelLoadError, match=r"reads the text of its start token '<\|bos\|>' as \d+ token\(s\) .*not as that "
+                                             r"token \(id 0\): its tokenizer_config.json sets split_special_tokens: true"):
+        load_model(str(folder))
+
+
+def test_multi_token_prediction_blocks_after_the_models_own_are_not_blamed_on_the_config(tiny_llama_folder, tmp_path):
+    # The 59th pass: DeepSeek-V3's and GLM-4.5's checkpoints store their multi-token-prediction block after the model's
+    # own (`num_nextn_predict_layers`), which transformers drops; at other depths than the published ones it was refused
+    # as "the config belongs to another model".
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from factcheck.model.language_model import ModelLoadError
+
+    folder = tmp_path / "mtp"
+    shutil.copytree(tiny_llama_folder, folder)
+    weights = load_file(folder / "model.safetensors")
+    weights.update({key.replace("layers.1.", "layers.2."): value.clone() for key, value in weights.items() if ".layers.1." in key})
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"its weights hold blocks up to 2 and its config asks for 2"):
+        load_model(str(folder))
+    config_path = folder / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "num_nextn_predict_layers": 1}))
+    assert load_model(str(folder)).num_layers == 2
+
+
 def test_load_model_from_a_saved_folder(tiny_llama_folder, tiny_llama):
     lm = load_model(str(tiny_llama_folder))
     assert lm.architecture == "LlamaForCausalLM"

@@ -877,6 +877,7 @@ def load_model(
         raise ModelLoadError(f"model {name!r}: its tokenizer turns plain text ({TOKENIZER_PROBE!r}) into "
                              f"{'no tokens' if not probe_ids else 'unknown tokens only'} (an empty vocabulary?): replace "
                              "its tokenizer files with the model's own")
+    _refuse_a_start_token_read_as_text(loaded)
     from factcheck.model.packing import refuse_models_packing_changes  # packing builds on this module
 
     refuse_models_packing_changes(loaded)
@@ -885,6 +886,23 @@ def load_model(
 
 
 TOKENIZER_PROBE = "The capital city of France is Paris."
+
+
+def _refuse_a_start_token_read_as_text(model: LanguageModel) -> None:
+    """Every text prompt starts with the text of the BOS token (`bos_text`), which the tokenizer must read back as that
+    one token: one that splits special tokens written in text (`split_special_tokens: true`) read "<s>" as characters,
+    and every verdict came from a prompt the model never sees in its own use (where BOS is added by id)."""
+    start = model.bos_text
+    if not start:
+        return
+    [ids], _ = model.tokenize([start])
+    expected = model.tokenizer.convert_tokens_to_ids(start)
+    if ids != [expected]:
+        raise ModelLoadError(
+            f"model {model.name!r}: its tokenizer reads the text of its start token {start!r} as {len(ids)} token(s) "
+            f"{ids[:8]}, not as that token (id {expected}): its tokenizer_config.json sets split_special_tokens: true, or "
+            "tokenizer.json does not list the token among its special added tokens; factcheck writes that token before "
+            "every prompt, so set split_special_tokens to false (or give the model's own tokenizer files)")
 
 
 def _resident_bytes() -> int | None:
@@ -1080,7 +1098,12 @@ def _refuse_weights_the_config_leaves_out(name: str, model, unexpected) -> None:
                              "would drop; check that config.json belongs to these weights (its architectures and model_type, "
                              "attention_bias, mlp_bias, tie_word_embeddings)")
     asked = next((value for key in _BLOCK_COUNT_KEYS if isinstance(value := getattr(model.config, key, None), int)), None)
-    past = sorted({int(match.group(1)) for key in unexpected if (match := _BLOCK_INDEX.search(key))} - set(range(asked or 0)))
+    # Multi-token-prediction blocks stored after the model's own (DeepSeek-V3, GLM-4.5: `num_nextn_predict_layers`) take
+    # no part in predicting the next token, and transformers drops them: they were blamed on the config.
+    predicting_ahead = getattr(model.config, "num_nextn_predict_layers", None)
+    predicting_ahead = predicting_ahead if isinstance(predicting_ahead, int) and predicting_ahead > 0 else 0
+    past = sorted({int(match.group(1)) for key in unexpected if (match := _BLOCK_INDEX.search(key))}
+                  - set(range((asked or 0) + predicting_ahead)))
     if asked is not None and past:
         raise ModelLoadError(f"model {name!r}: its weights hold blocks up to {past[-1]} and its config asks for {asked}: the "
                              "config belongs to another model (num_hidden_layers); put the model's own config beside "

@@ -216,13 +216,15 @@ def fold(char: str) -> str:
     # A typographic apostrophe, or the modifier letter that looks like it, is the one everyone types ("O’Neil" is
     # O'Neil, "Georgiaʼs" Georgia's).
     # The fraction slash and the division slash are the slash everyone types ("½" is 1/2), the ratio sign a colon,
-    # the wave dash (a Japanese range, "5〜6") a tilde.
+    # the wave dash (a Japanese range, "5〜6") a tilde. Romanian's s and t with a comma below are written with a cedilla
+    # as often ("Timişoara" is Timișoara): one letter in two encodings, not an accent left out.
     return _FOLDED.get(char) or char.casefold()
 
 
 _FOLDED = {"\u0130": "i", "\u0131": "i", "\u0401": "\u0435", "\u0451": "\u0435", "\u06cc": "\u064a", "\u06a9": "\u0643",
            "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2019": "'", "\u02bc": "'",
-           "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~"}
+           "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u301c": "~",
+           "\u015e": "\u0219", "\u015f": "\u0219", "\u0218": "\u0219", "\u0162": "\u021b", "\u0163": "\u021b", "\u021a": "\u021b"}
 
 
 def spellings(answer: str) -> list[str]:

@@ -267,20 +267,38 @@ def test_fingerprint_handles_scalar_tensors(tiny_model_factory):
 # ---- loading ------------------------------------------------------------------------
 
 
-def test_a_tokenizer_that_reads_the_start_token_as_text_is_refused_at_load(tiny_llama_folder, tmp_path):
+def test_a_split_special_tokens_tokenizer_still_gets_its_start_token_by_id(tiny_llama_folder, tmp_path):
     # The 59th pass: with split_special_tokens: true, the BOS text factcheck writes before every prompt was read as seven
     # characters' tokens, and every verdict came from a prompt the model never sees in its own use.
     import shutil
-
-    from factcheck.model.language_model import ModelLoadError
 
     folder = tmp_path / "split"
     shutil.copytree(tiny_llama_folder, folder)
     config_path = folder / "tokenizer_config.json"
     config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "split_special_tokens": True}))
-    with pytest.raises(ModelLoadError, match=r"reads the text of its start token '<\|bos\|>' as \d+ token\(s\) .*not as that "
-                                             r"token \(id 0\): its tokenizer_config.json sets split_special_tokens: true"):
-        load_model(str(folder))
+    lm = load_model(str(folder))
+    [ids], [offsets] = lm.tokenize([lm.bos_text + PROMPTS[0]])
+    own = lm.tokenizer(PROMPTS[0], add_special_tokens=False)["input_ids"]
+    assert ids == [lm.tokenizer.convert_tokens_to_ids(lm.bos_text), *own]
+    assert offsets[0] == (0, len(lm.bos_text)) and offsets[1][0] == len(lm.bos_text)
+
+
+def test_a_sentencepiece_tokenizer_that_prefixes_the_first_piece_only_gets_its_start_token_by_id(tiny_model_factory):
+    # The 60th pass: transformers 5 builds Llama-2, Mistral and every llama-vocabulary GGUF tokenizer with a Metaspace
+    # prefix on a text's first piece only; "<s>The capital" tokenized whole gave "<s>", "The" where the model's own use
+    # (the start token by id, then the text) gives "<s>", "▁The": every text prompt's first word was another token.
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    core.train_from_iterator(list(CORPUS) * 2, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"],
+                                                                   show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    lm = LanguageModel(tiny_model_factory("llama").model, tokenizer, name="sentencepiece-first")
+    [ids], _ = lm.tokenize(["<s>The capital city of France is"])
+    assert tokenizer.convert_ids_to_tokens(ids)[:2] == ["<s>", "\u2581The"]
+    assert ids[1:] == tokenizer("The capital city of France is", add_special_tokens=False)["input_ids"]
 
 
 def test_multi_token_prediction_blocks_after_the_models_own_are_not_blamed_on_the_config(tiny_llama_folder, tmp_path):

@@ -207,6 +207,9 @@ class ChatTemplateHangs(Exception):
     """A chat template did not render a prompt within CHAT_TEMPLATE_SECONDS."""
 
 
+_NOT_LOOKED_UP = object()  # a memo not filled yet
+
+
 class LanguageModel:
     """A loaded causal LM with its tokenizer and a uniform view of its residual stream."""
 
@@ -228,6 +231,7 @@ class LanguageModel:
         self._chat_template_growth = False  # given up on for its memory, not its time
         self._head_scale: float | None = None  # measured at the first decode (`head_scale`)
         self._blocks_return_tuples: bool | None = None  # seen on the first pass that needs it (`blocks_return_tuples`)
+        self._start_id: object = _NOT_LOOKED_UP  # the start token's id (`_start_token_id`)
 
     # ---- facts about the model -------------------------------------------------
     @property
@@ -455,14 +459,41 @@ class LanguageModel:
                                  "with the model's own") from None
 
     def _tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        """A text that starts with the start token's text (`bos_text`, which every text prompt starts with) is that
+        token by id, then the rest as a text of its own, as the model's own use adds the start token: tokenized whole,
+        a sentencepiece tokenizer that prefixes only a text's first piece ("first", transformers 5's Llama and every
+        llama-vocabulary GGUF) wrote "The" for "▁The", and one that splits special tokens in text (or a start token
+        saved as a single word) read "<s>" as characters; every verdict came from a prompt the model never sees."""
+        start, start_id = self.bos_text, self._start_token_id
+        if not start or start_id is None or not any(text.startswith(start) for text in texts):
+            return self._tokenize_plain(texts)
+        starts = [text.startswith(start) for text in texts]
+        ids, offsets = self._tokenize_plain([text[len(start):] if started else text for text, started in zip(texts, starts)])
+        shift = len(start)
+        for index, started in enumerate(starts):
+            if started:
+                ids[index] = [start_id, *ids[index]]
+                offsets[index] = [(0, shift), *((begin + shift, end + shift) for begin, end in offsets[index])]
+        return ids, offsets
+
+    @property
+    def _start_token_id(self) -> int | None:
+        """The id of the start token's text where it is a token of the vocabulary (else None: tokenized as text)."""
+        if self._start_id is _NOT_LOOKED_UP:
+            start = self.bos_text
+            token_id = self.tokenizer.get_vocab().get(start) if start else None  # (the whole vocabulary: looked up once)
+            self._start_id = token_id if isinstance(token_id, int) else None
+        return self._start_id
+
+    def _tokenize_plain(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is not None and backend.padding is None and backend.truncation is None:
             # The Rust tokenizer directly: the say-check tokenizes every candidate after every prompt
             # (a thousand per fact), and the Python wrapper's conversions cost more than the encoding.
             encodings = backend.encode_batch(list(texts), add_special_tokens=False)
-            return [e.ids for e in encodings], [list(e.offsets) for e in encodings]
+            return [list(e.ids) for e in encodings], [list(e.offsets) for e in encodings]
         encoding = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-        return encoding["input_ids"], [[tuple(o) for o in offs] for offs in encoding["offset_mapping"]]
+        return [list(i) for i in encoding["input_ids"]], [[tuple(o) for o in offs] for offs in encoding["offset_mapping"]]
 
     def token_text(self, token_id: int) -> str:
         """One token's text (memoised: the know-check asks for the same candidates' first tokens per fact)."""
@@ -877,7 +908,6 @@ def load_model(
         raise ModelLoadError(f"model {name!r}: its tokenizer turns plain text ({TOKENIZER_PROBE!r}) into "
                              f"{'no tokens' if not probe_ids else 'unknown tokens only'} (an empty vocabulary?): replace "
                              "its tokenizer files with the model's own")
-    _refuse_a_start_token_read_as_text(loaded)
     from factcheck.model.packing import refuse_models_packing_changes  # packing builds on this module
 
     refuse_models_packing_changes(loaded)
@@ -886,23 +916,6 @@ def load_model(
 
 
 TOKENIZER_PROBE = "The capital city of France is Paris."
-
-
-def _refuse_a_start_token_read_as_text(model: LanguageModel) -> None:
-    """Every text prompt starts with the text of the BOS token (`bos_text`), which the tokenizer must read back as that
-    one token: one that splits special tokens written in text (`split_special_tokens: true`) read "<s>" as characters,
-    and every verdict came from a prompt the model never sees in its own use (where BOS is added by id)."""
-    start = model.bos_text
-    if not start:
-        return
-    [ids], _ = model.tokenize([start])
-    expected = model.tokenizer.convert_tokens_to_ids(start)
-    if ids != [expected]:
-        raise ModelLoadError(
-            f"model {model.name!r}: its tokenizer reads the text of its start token {start!r} as {len(ids)} token(s) "
-            f"{ids[:8]}, not as that token (id {expected}): its tokenizer_config.json sets split_special_tokens: true, or "
-            "tokenizer.json does not list the token among its special added tokens; factcheck writes that token before "
-            "every prompt, so set split_special_tokens to false (or give the model's own tokenizer files)")
 
 
 def _resident_bytes() -> int | None:

@@ -724,6 +724,7 @@ class FactcheckRun:
         self._invalid_items: list[BadSuiteItem] = []  # the collected items of suites that cannot be read
         _register_whole(config, _ItemsAsCollected(self), "factcheck-items-as-collected")
         self._know_verdicts_lost = 0  # facts expected wrong under a know-requiring mode that have no know-verdict now
+        self._know_unjudged: list[str] = []  # facts held as known by the baseline, judged by what they say alone now
         self._facts_selected = False  # fact items were selected to run (after -k, -m, node ids)
         self._collection_finished = False  # this plugin's pytest_collection_finish ran: the selection is known
         self._a_worker_collected = False  # on an xdist controller: a worker sent its collection
@@ -1154,6 +1155,8 @@ class FactcheckRun:
             self._facts_without_result += 1
         if "factcheck_know_lost" in properties and report.when == "call":
             self._know_verdicts_lost += 1
+        if "factcheck_know_unjudged" in properties and report.when == "call":
+            self._know_unjudged.append(report.nodeid)
         if not report.passed and "factcheck_invalid_suite" in properties:  # failed, or skipped by a mark of the project's
             self._invalid_suites.add(properties["factcheck_invalid_suite"])
         if "factcheck_relation" not in properties or report.when != "call":
@@ -1926,6 +1929,13 @@ class FactcheckRun:
                     f"WARNING: {self._know_verdicts_lost} fact(s) failing under --factcheck-require "
                     f"{self.settings.require} in the baseline have no know-verdict now (no LRE, undecided or untrusted): "
                     "they stay expected failures, not fixes, as nothing tells whether they are fixed", yellow=True)
+            if self._know_unjudged:
+                shown = ", ".join(visible_controls(node_id.split("::", 1)[-1]) for node_id in self._know_unjudged[:SHOWN_PATHS])
+                more = " ..." if len(self._know_unjudged) > SHOWN_PATHS else ""
+                terminalreporter.write_line(
+                    f"WARNING: {len(self._know_unjudged)} fact(s) the baseline judged by a know-verdict under "
+                    f"--factcheck-require {self.settings.require} have none now (no LRE, undecided or untrusted): they "
+                    f"passed by what they say alone, and a loss of their knowledge is not seen ({shown}{more})", yellow=True)
             for text, colour in comparison_lines(comparison):
                 terminalreporter.write_line(text, **({colour: True} if colour else {}), bold=text.startswith("regressions:"))
 
@@ -2215,10 +2225,13 @@ class FactItem(pytest.Item):
                 raise FactRegression(result.subject)
         if not self.record.passed:
             raise FactFailure(result.subject)
-        if self.expected_wrong and self._know_verdict_lost(run):
-            # Passing only because there is no know-verdict to judge it by now: not a fix.
-            self.user_properties.append(("factcheck_know_lost", self.record.require))
-            raise FactFailure(result.subject)
+        if self._know_verdict_lost(run):
+            if self.expected_wrong:
+                # Passing only because there is no know-verdict to judge it by now: not a fix.
+                self.user_properties.append(("factcheck_know_lost", self.record.require))
+                raise FactFailure(result.subject)
+            # Held as known in the baseline, and judged by what it says alone now: a loss of its knowledge is not seen.
+            self.user_properties.append(("factcheck_know_unjudged", self.record.require))
 
     def _know_verdict_lost(self, run: FactcheckRun) -> bool:
         """Whether a fact the baseline failed under a know-requiring mode (knows, both, agree), by a know-verdict it

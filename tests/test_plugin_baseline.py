@@ -879,6 +879,15 @@ def test_a_fact_failing_by_its_know_verdict_in_the_baseline_is_not_fixed_by_havi
     result = run(project, "suites", "-k", subject, "--factcheck-require=knows")
     result.assert_outcomes(xfailed=1)
     assert "1 fact(s) failing under --factcheck-require knows in the baseline have no know-verdict now" in result.stdout.str()
+    # The 60th pass: a fact the baseline held as known passed by what it says alone, with no word (a candidate model
+    # whose LRE is untrusted passed a `knows` gate having judged no knowledge).
+    baseline["facts"][relation][subject].update(know_pass=True, verdict="known")
+    path.write_text(json.dumps(baseline), encoding="utf-8")
+    result = run(project, "suites", "-k", subject, "--factcheck-require=knows")
+    result.assert_outcomes(passed=1)
+    assert (f"WARNING: 1 fact(s) the baseline judged by a know-verdict under --factcheck-require knows have none now (no "
+            f"LRE, undecided or untrusted): they passed by what they say alone, and a loss of their knowledge is not seen "
+            f"(country_capital[{subject}])") in result.stdout.str()
 
 
 def test_a_suite_moved_or_removed_is_dropped_from_the_baseline_when_every_suite_is_recorded(project):

@@ -9,7 +9,7 @@ import torch
 
 from factcheck.fact_result import FactResult, combine_verdicts
 from factcheck.gate.baseline import build_baseline, parse_baseline
-from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_RIGHT, STILL_WRONG, SUPPRESSED, classify
+from factcheck.gate.comparison import FIXED, FORGOTTEN, REGRESSED, STILL_RIGHT, STILL_WRONG, SUPPRESSED, classify, compare
 from factcheck.gate.release_gate import ReleaseGate
 from factcheck.knows.knowcheck import KnowOutcome
 from factcheck.reports.records import FactRecord
@@ -206,6 +206,19 @@ def test_each_templates_verdict_is_compared_by_the_say_check_of_the_run(tmp_path
     gate = ReleaseGate(recorded)
     assert not gate.expected_wrong("capital", "France", "Paris", "ranking", [GOOD, ODD], "all")
     assert gate.expected_wrong("capital", "France", "Paris", "generation", [GOOD, ODD], "all")
+
+
+def test_a_run_that_asks_fewer_templates_than_the_baseline_says_which_it_did_not_compare():
+    # The 60th pass: `--factcheck-templates first` (one ini line "to speed CI up") hid a regression under a suite's
+    # second template without a word: the baseline's verdicts under it are not compared, as designed, but unsaid.
+    baseline = baseline_of(report_entry({GOOD: (True, True), ODD: (True, True)}, "generation"))
+    first_only = compare(baseline, {"name": "m", "fingerprint": "f"}, {}, [report_entry({GOOD: (True, True)}, "generation")])
+    assert [change.kind for change in first_only.changes] == [STILL_RIGHT]
+    assert (f"suite capital: 1 fact(s) said right in the baseline under template(s) this run did not ask ({ODD!r}): "
+            "regressions under them are not compared; run every template (--factcheck-templates all) to gate them"
+            ) in first_only.warnings()
+    both = compare(baseline, {"name": "m", "fingerprint": "f"}, {}, [report_entry({GOOD: (True, True), ODD: (False, True)}, "generation")])
+    assert both.templates_not_asked == {} and [change.kind for change in both.changes] == [REGRESSED]
 
 
 def test_a_baseline_from_before_the_checks_were_kept_per_template_reads_its_say_pass(tmp_path):

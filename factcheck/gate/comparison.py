@@ -125,6 +125,9 @@ class Comparison:
     candidate_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # The base report's suites in the same way: a fact its suite held that it did not check (a selection) is new here.
     base_suite_subjects: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # relation -> (facts said right in the baseline under a template this run did not ask, those templates): a run of
+    # `--factcheck-templates first` leaves them uncompared.
+    templates_not_asked: Mapping[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
 
     def of(self, *kinds: str) -> list[FactChange]:
         return [change for change in self.changes if change.kind in kinds]
@@ -238,6 +241,10 @@ class Comparison:
                 f"{unsplit} regression(s) could not be split into suppressed/forgotten: the know-check (LRE) result is "
                 "unavailable, undecided or untrusted"
             )
+        for relation, (count, templates) in self.templates_not_asked.items():
+            lines.append(f"suite {relation}: {count} fact(s) said right in the baseline under template(s) this run did not "
+                         f"ask ({', '.join(map(repr, templates[:2]))}{' ...' if len(templates) > 2 else ''}): regressions "
+                         "under them are not compared; run every template (--factcheck-templates all) to gate them")
         named = set(self.relations_not_run_said_right)
         if set(self.not_run) - named:
             lines.append(f"relations in the baseline but not run: {', '.join(r for r in self.not_run if r not in named)}")
@@ -321,6 +328,16 @@ def _why_not_split(result: FactResult) -> str:
     return "know-check unavailable"
 
 
+def templates_not_asked(base: BaselineFact, result: FactResult) -> list[str]:
+    """The templates the baseline said the fact under, by this run's say-check, that this run did not ask (none where
+    each side asked one template: the fact is then compared as a whole)."""
+    recorded = base.said_under(result.say.check)
+    asked = {t.template for t in result.templates} or ({result.template} if result.template is not None else set())
+    if len(recorded) <= 1 and len(asked) <= 1:
+        return []
+    return [template for template, said in recorded.items() if said and template not in asked]
+
+
 def fact_change(baseline: Baseline, result: FactResult) -> FactChange:
     """One fact of a run against the baseline: new, changed (another expected object), or classed by `classify`."""
     relation, subject, obj = result.relation, result.subject, result.object
@@ -353,6 +370,7 @@ def compare(
     changes: list[FactChange] = []
     seen: dict[str, set[str]] = {}
     right: dict[str, list[int]] = {}  # relation -> [said right, total] in this run
+    not_asked: dict[str, tuple[int, tuple[str, ...]]] = {}
     for result in results:
         relation, subject = result.key
         subjects = seen.setdefault(relation, set())
@@ -363,7 +381,11 @@ def compare(
         tally[0] += result.say_pass
         tally[1] += 1
         change = judged.get(result.key)
-        changes.append(change if change is not None and change.current is result else fact_change(baseline, result))
+        change = change if change is not None and change.current is result else fact_change(baseline, result)
+        changes.append(change)
+        if change.kind != CHANGED and change.baseline is not None and (unasked := templates_not_asked(change.baseline, result)):
+            count, templates = not_asked.get(relation, (0, ()))
+            not_asked[relation] = (count + 1, tuple(dict.fromkeys((*templates, *unasked))))
 
     suite_changes: list[SuiteChange] = []
     settings_changes: list[SettingsChange] = []
@@ -400,6 +422,7 @@ def compare(
         settings_changes=settings_changes,
         not_run=sorted(set(baseline.facts) - set(seen)),
         moved=_moved_suites(baseline, suites_info, set(baseline.facts) - set(seen), set(seen) - set(baseline.facts)),
+        templates_not_asked=not_asked,
     )
 
 

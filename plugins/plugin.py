@@ -1548,7 +1548,7 @@ class FactcheckRun:
 
     def exit_status_of_the_run(self, status):
         """The exit status pytest_cmdline_main gives back, checked last (factcheck's outermost wrapper of it): a
-        conftest's wrapper of the same hook that returns 0 came after every other check of the gate's."""
+        conftest's wrapper of the same hook that returns 0 or None came after every other check of the gate's."""
         if not status and self._pytest_session is not None and not is_xdist_worker(self.config):  # 0, None, False
             if self._fail_over_an_exit_status_of_0():
                 return pytest.ExitCode.TESTS_FAILED
@@ -2234,8 +2234,8 @@ class FactItem(pytest.Item):
             self.user_properties.append(("factcheck_know_unjudged", self.record.require))
 
     def _know_verdict_lost(self, run: FactcheckRun) -> bool:
-        """Whether a fact the baseline failed under a know-requiring mode (knows, both, agree), by a know-verdict it
-        had, has none now (no LRE, undecided, untrusted): under such a mode it would pass by what it says alone."""
+        """Whether a fact the baseline judged by a know-verdict under a know-requiring mode (knows, both, agree) has
+        none now (no LRE, undecided, untrusted): under such a mode it passes by what it says alone."""
         if self.record.require == "says" or self.record.result.know_pass is not None or run.gate is None:
             return False
         entry = run.gate.entry(self.suite.relation_id, self.fact.subject, self.fact.object)

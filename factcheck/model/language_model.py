@@ -981,7 +981,6 @@ def _refuse_a_config_no_model_can_be_built_from(name: str, folder, common: dict[
     on them: the model is built from the config alone first, on the meta device (no memory), and a failure names
     config.json."""
     from transformers import AutoConfig, AutoModelForCausalLM
-
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     try:

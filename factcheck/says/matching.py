@@ -145,8 +145,8 @@ def _continues_the_name(rest: str, answer: str) -> bool:
                                                               or re.match(r" (?:[A-Z][a-z'’]*,? [a-z]|(?:Every|Each|Many|Most|Some"
                                                                           r"|Several|Despite|Although|While|Because|Since|When|After|Before)\b)", rest)):
         return False
-    # A verb capitalised as title-case or upper-case prose writes every word begins a sentence about the name: "Paris
-    # Is The Capital Of France", "PARIS IS THE CAPITAL".
+    # A verb in title-case or upper-case prose (every word capitalised) begins a sentence about the name: "Paris Is The
+    # Capital Of France", "PARIS IS THE CAPITAL".
     if _CAPITALISED_VERB.match(rest):
         return False
     # An apostrophe before a capital carries a name on too: "O'Brien" does not say "O" ("Paris's" still says Paris).
@@ -595,7 +595,7 @@ def _ends_where_the_answer_does(said: str, written: str, ends: list[int], expect
     # A name as the suite writes it, or as the model does, capitalised from its first letter ("new york" written " New
     # York City" names another place; "18th century" written "18th Century England" is a century still).
     as_written = written[: ends[len(expected) - 1]].strip()
-    said_as_a_name = _looks_like_a_name(answer) or (_looks_like_a_name(as_written) and _is_capital(as_written[:1] or "x"))
+    said_as_a_name = _looks_like_a_name(answer) or (bool(as_written) and _is_capital(as_written[0]) and _looks_like_a_name(as_written))
     if said_as_a_name and _continues_the_name(rest, answer) and not _a_realm_after_a_regnal_name(answer, rest):
         return None
     # A number a hyphen joins to a capitalised word makes a name: "7-Eleven" is no 7.

@@ -1210,12 +1210,13 @@ class FactcheckRun:
             # counted once they have (pytest_collection_finish).
             self._deselected_by_stepwise += [item for item in items if isinstance(item, (FactItem, BadSuiteItem))]
         for item in items:
+            if isinstance(item, (FactItem, BadSuiteItem)):
+                # A suite that cannot be read counts as a fact the cache left out too: a gated run fails, as for a
+                # readable one.
+                self._left_out_by_the_cache += by_the_cache == "lfplugin"
             if isinstance(item, FactItem):
                 self._deselected.setdefault(str(item.suite.path), set()).add(item.fact_index)
-                self._left_out_by_the_cache += by_the_cache == "lfplugin"
             if isinstance(item, BadSuiteItem):
-                # One the cache left out counts as a fact it left out: a gated run fails, as for a readable suite.
-                self._left_out_by_the_cache += by_the_cache == "lfplugin"
                 self._left_out_unread(item, "pytest's cache of the last run (--lf or --sw) left it out" if by_the_cache
                                       else "the selection left it out")
 

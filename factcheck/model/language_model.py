@@ -465,9 +465,9 @@ class LanguageModel:
         llama-vocabulary GGUF) wrote "The" for "▁The", and one that splits special tokens in text (or a start token
         saved as a single word) read "<s>" as characters; every verdict came from a prompt the model never sees."""
         start, start_id = self.bos_text, self._start_token_id
-        if not start or start_id is None or not any(text.startswith(start) for text in texts):
+        starts = [bool(start) and text.startswith(start) for text in texts]
+        if start_id is None or not any(starts):
             return self._tokenize_plain(texts)
-        starts = [text.startswith(start) for text in texts]
         ids, offsets = self._tokenize_plain([text[len(start):] if started else text for text, started in zip(texts, starts)])
         shift = len(start)
         for index, started in enumerate(starts):
